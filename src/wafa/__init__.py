@@ -1,0 +1,1 @@
+"""Wafa: open-source customer retention platform."""
