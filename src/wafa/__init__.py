@@ -1,1 +1,3 @@
 """Wafa: open-source customer retention platform."""
+
+__version__ = "0.1.0"

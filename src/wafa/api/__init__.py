@@ -1,0 +1,1 @@
+"""The REST API: application assembly, authentication, error mapping."""

@@ -1,0 +1,202 @@
+"""Staff accounts, API keys and the installation's secret key."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from wafa.auth.models import ApiKey, Role, Scope, StaffUser, SystemSetting
+from wafa.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from wafa.core.security import (
+    API_KEY_PREFIX,
+    hash_api_key,
+    hash_password,
+    new_api_key,
+    new_secret_key,
+    verify_password,
+)
+from wafa.core.time import utcnow
+from wafa.customers.identity import ContactError, normalize_email
+
+SECRET_KEY = "secret_key"
+MIN_PASSWORD = 10
+
+
+class InsufficientScope(Forbidden):
+    code = "insufficient-scope"
+
+
+# --------------------------------------------------------------------------- staff
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    role: Role,
+    name: str | None = None,
+    locale: str | None = None,
+) -> StaffUser:
+    """Add a staff user; passwords shorter than ten characters are refused."""
+    try:
+        address = normalize_email(email)
+    except ContactError as exc:
+        raise Invalid.field(("email",), str(exc)) from None
+    if len(password) < MIN_PASSWORD:
+        raise Invalid.field(("password",), f"must be at least {MIN_PASSWORD} characters")
+    if session.scalar(select(StaffUser.id).where(StaffUser.email == address)) is not None:
+        raise Conflict(f"a staff user with email {address} exists")
+    user = StaffUser(
+        email=address,
+        name=name,
+        role=role,
+        password_hash=hash_password(password),
+        locale=locale,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str) -> StaffUser:
+    """The active user with these credentials; any mismatch is the same ``Unauthorized``."""
+    try:
+        address = normalize_email(email)
+    except ContactError:
+        address = email.strip().lower()
+    user = session.scalar(select(StaffUser).where(StaffUser.email == address))
+    # Verify against a dummy hash when the user is unknown, so timing says nothing.
+    valid = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not valid or not user.active:
+        raise Unauthorized("wrong email or password")
+    user.last_login_at = utcnow()
+    return user
+
+
+_DUMMY_HASH = hash_password("not-a-real-password-0000")
+
+
+def get_user(session: Session, user_id: uuid.UUID) -> StaffUser:
+    """The staff user with ``user_id``."""
+    user = session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound(f"staff user {user_id} not found")
+    return user
+
+
+def set_user_locale(session: Session, *, user_id: uuid.UUID, locale: str) -> StaffUser:
+    """Remember the user's dashboard language."""
+    user = get_user(session, user_id)
+    user.locale = locale
+    session.flush()
+    return user
+
+
+def list_users(session: Session) -> list[StaffUser]:
+    """Every staff user by email."""
+    return list(session.scalars(select(StaffUser).order_by(StaffUser.email)))
+
+
+# --------------------------------------------------------------------------- API keys
+
+
+def parse_scopes(raw: Iterable[str]) -> list[str]:
+    """Validate scope names (read, write, admin); ``write`` implies ``read``."""
+    scopes: set[str] = set()
+    for item in raw:
+        name = item.strip()
+        if not name:
+            continue
+        try:
+            scopes.add(Scope(name))
+        except ValueError:
+            raise Invalid.field(
+                ("scopes",), f"unknown scope {name!r}; use read, write or admin"
+            ) from None
+    if not scopes:
+        raise Invalid.field(("scopes",), "at least one scope is needed")
+    if Scope.write in scopes or Scope.admin in scopes:
+        scopes.add(Scope.read)
+    return sorted(scopes)
+
+
+def create_api_key(session: Session, *, name: str, scopes: Iterable[str]) -> tuple[ApiKey, str]:
+    """Create an API key; return the record and the token, which is never stored or shown again."""
+    if not name.strip():
+        raise Invalid.field(("name",), "a key needs a name")
+    token, prefix, digest = new_api_key()
+    key = ApiKey(name=name.strip(), prefix=prefix, key_hash=digest, scopes=parse_scopes(scopes))
+    session.add(key)
+    session.flush()
+    return key, token
+
+
+def authenticate_api_key(session: Session, token: str) -> ApiKey:
+    """The live key for ``token``; unknown and revoked keys are ``Unauthorized``."""
+    if not token.startswith(API_KEY_PREFIX):
+        raise Unauthorized("not a Wafa API key")
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(token)))
+    if key is None:
+        raise Unauthorized("unknown API key")
+    if key.revoked_at is not None:
+        raise Unauthorized("this API key was revoked")
+    return key
+
+
+def require_scope(key: ApiKey, scope: Scope) -> None:
+    """Raise ``InsufficientScope`` unless the key holds ``scope``."""
+    if scope not in key.scopes:
+        raise InsufficientScope(
+            f"this API key lacks the {scope!r} scope", required=scope, granted=key.scopes
+        )
+
+
+def revoke_api_key(session: Session, *, key_id: uuid.UUID) -> ApiKey:
+    """Revoke a key; requests with it fail from the next one on."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"API key {key_id} not found")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.flush()
+    return key
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    """Every API key, newest first."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc())))
+
+
+def touch_api_key(session: Session, key_id: uuid.UUID) -> None:
+    """Record that a key was used (at most once a minute, to keep requests write-light)."""
+    now = utcnow()
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id)
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --------------------------------------------------------------------------- secret key
+
+
+def stored_secret_key(session: Session) -> str | None:
+    """The secret key ``wafa init`` generated, if any."""
+    row = session.get(SystemSetting, SECRET_KEY)
+    return row.value if row else None
+
+
+def ensure_secret_key(session: Session) -> str:
+    """Return the stored secret key, generating and storing one the first time."""
+    existing = stored_secret_key(session)
+    if existing:
+        return existing
+    value = new_secret_key()
+    session.add(SystemSetting(key=SECRET_KEY, value=value))
+    session.flush()
+    return value

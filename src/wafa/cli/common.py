@@ -1,0 +1,78 @@
+"""What every command shares: settings, the console, error exits."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from sqlalchemy.exc import OperationalError
+
+from wafa.core.errors import Invalid, WafaError
+from wafa.core.settings import Settings, get_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def load_settings() -> Settings:
+    """Read settings, turning a bad environment into a readable exit."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            err_console.print(f"[red]error:[/] WAFA_{field.upper()}: {error['msg']}")
+        raise typer.Exit(2) from None
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``message`` to stderr and return the exit to raise."""
+    err_console.print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Map Wafa errors to a message on stderr and exit status 1 (never a traceback)."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except Invalid as exc:
+            err_console.print(f"[red]error:[/] {exc.detail}", highlight=False)
+            for loc, msg in exc.errors:
+                err_console.print(f"  {'.'.join(str(p) for p in loc)}: {msg}", highlight=False)
+            raise typer.Exit(1) from None
+        except WafaError as exc:
+            raise fail(exc.detail) from None
+        except OperationalError as exc:
+            raise fail(f"database error: {exc.orig}") from None
+
+    return wrapper
+
+
+def interactive() -> bool:
+    """Whether we may prompt: standard input is a terminal."""
+    return sys.stdin.isatty()
+
+
+@contextmanager
+def quiet_sqlalchemy() -> Iterator[None]:
+    """Placeholder context for commands that want no SQL echo (kept for symmetry)."""
+    yield
+
+
+def echo_json(data: Any) -> None:
+    """Print JSON to standard output (machine-readable, no colour)."""
+    import json
+
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")

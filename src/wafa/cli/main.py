@@ -1,0 +1,60 @@
+"""The root ``wafa`` command; each file in ``wafa.cli`` adds its own commands."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from wafa import __version__
+
+app = typer.Typer(
+    name="wafa",
+    help="Wafa: customers, loyalty, messages and retention analytics for shops.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Each module exposes ``register(app: typer.Typer) -> None``.
+CLI_MODULES = (
+    "wafa.cli.db",
+    "wafa.cli.serve",
+    "wafa.cli.users",
+    "wafa.cli.customers",
+    "wafa.cli.imports",
+    "wafa.cli.demo",
+    "wafa.cli.worker",
+    "wafa.cli.loyalty",
+    "wafa.cli.analytics",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"wafa {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Wafa: customers, loyalty, messages and retention analytics for shops."""
+
+
+for _name in CLI_MODULES:
+    try:
+        _module = importlib.import_module(_name)
+    except ModuleNotFoundError as _exc:
+        if _exc.name != _name:
+            raise
+        continue
+    _module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,86 @@
+"""``wafa user create`` and ``wafa apikey create|list|revoke``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+
+import typer
+
+from wafa.auth import service as auth
+from wafa.auth.models import Role
+from wafa.cli.common import console, fail, handle_errors, interactive, load_settings
+from wafa.core.db import session_scope
+
+user_app = typer.Typer(help="Staff users.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys.", no_args_is_help=True)
+
+
+@user_app.command("create")
+@handle_errors
+def create_user(
+    email: str = typer.Option(..., help="Login email."),
+    role: Role = typer.Option(Role.owner, help="owner, manager or cashier."),
+    name: str = typer.Option(None, help="Display name."),
+    password: str = typer.Option(
+        None,
+        help="Password (or WAFA_PASSWORD). When omitted: asked for on a terminal, generated otherwise.",
+    ),
+) -> None:
+    """Create a staff user who can log in to the dashboard."""
+    pwd = password or os.environ.get("WAFA_PASSWORD")
+    generated = False
+    if not pwd:
+        if interactive():
+            pwd = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        else:
+            pwd, generated = secrets.token_urlsafe(12), True
+    with session_scope(load_settings()) as session:
+        user = auth.create_user(session, email=email, password=pwd, role=role, name=name)
+    console.print(f"created {user.role} {user.email}")
+    if generated:
+        console.print(f"password: {pwd}")
+
+
+@key_app.command("create")
+@handle_errors
+def create_key(
+    name: str = typer.Option(..., help="What the key is for."),
+    scopes: str = typer.Option("read", help="Comma-separated: read, write, admin."),
+) -> None:
+    """Create an API key. The key is printed once, alone on the last line."""
+    with session_scope(load_settings()) as session:
+        key, token = auth.create_api_key(session, name=name, scopes=scopes.split(","))
+    console.print(
+        f"API key {key.prefix}… ({', '.join(key.scopes)}) — store it now, it is not shown again:"
+    )
+    print(token)
+
+
+@key_app.command("list")
+@handle_errors
+def list_keys() -> None:
+    """List API keys (never their secret)."""
+    with session_scope(load_settings(), write=False) as session:
+        for key in auth.list_api_keys(session):
+            state = "revoked" if key.revoked_at else "active"
+            console.print(f"{key.id}  {key.prefix}…  {key.name}  {','.join(key.scopes)}  {state}")
+
+
+@key_app.command("revoke")
+@handle_errors
+def revoke_key(key_id: str = typer.Argument(..., help="Key id (from `wafa apikey list`).")) -> None:
+    """Revoke an API key."""
+    try:
+        kid = uuid.UUID(key_id)
+    except ValueError:
+        raise fail(f"{key_id!r} is not a key id") from None
+    with session_scope(load_settings()) as session:
+        auth.revoke_api_key(session, key_id=kid)
+    console.print(f"revoked {kid}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(user_app, name="user")
+    app.add_typer(key_app, name="apikey")

@@ -1,0 +1,1 @@
+"""Core: settings, database, money, time, ids, errors, the outbox and security."""

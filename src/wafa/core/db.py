@@ -1,0 +1,163 @@
+"""Engines, sessions and the column types every model uses.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout; write sessions open
+with ``BEGIN IMMEDIATE`` so that two writers queue instead of failing halfway
+(SQLAlchemy's pysqlite recipe). PostgreSQL uses psycopg 3.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Result, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+
+from wafa.core.settings import Settings, get_settings
+from wafa.core.time import ensure_utc
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base: one metadata, named constraints (batch mode can drop them)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend; naive values are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected datetime, got {type(value).__name__}")
+        aware = ensure_utc(value)
+        if dialect.name == "sqlite":
+            # SQLite keeps text; store a fixed-width naive UTC form so it sorts.
+            return aware.replace(tzinfo=None)
+        return aware
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            from datetime import UTC
+
+            return value.replace(tzinfo=UTC)
+        return ensure_utc(value)
+
+
+_engines: dict[tuple[str, bool], Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str, *, write: bool = True, busy_timeout_ms: int = 10_000) -> Engine:
+    """Create an engine for ``url``; SQLite gets its pragmas and begin mode."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+            poolclass=NullPool if ":memory:" not in url else None,
+        )
+        _configure_sqlite(engine, busy_timeout_ms=busy_timeout_ms, immediate=write)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def get_engine(settings: Settings | None = None, *, write: bool = True) -> Engine:
+    """Return the cached engine for the settings' database (one per URL and mode)."""
+    settings = settings or get_settings()
+    url = settings.database_url
+    # PostgreSQL needs no separate read engine.
+    key = (url, write or not settings.is_sqlite)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = make_engine(url, write=key[1], busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+            _engines[key] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every cached engine (tests, CLI exit)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def session_factory(
+    settings: Settings | None = None, *, write: bool = True
+) -> sessionmaker[Session]:
+    """A sessionmaker bound to the settings' database."""
+    return sessionmaker(bind=get_engine(settings, write=write), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(settings: Settings | None = None, *, write: bool = True) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any exception."""
+    session = session_factory(settings, write=write)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def insert_ignoring_conflicts(session: Session, model: Any, *, index_elements: list[str]) -> Any:
+    """``INSERT … ON CONFLICT (index_elements) DO NOTHING`` for the session's dialect."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model).on_conflict_do_nothing(index_elements=index_elements)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def dialect_name(session: Session) -> str:
+    """``sqlite`` or ``postgresql``."""
+    return str(session.get_bind().dialect.name)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an ``UPDATE``/``DELETE`` touched (the guard check of a guarded update)."""
+    return int(cast("CursorResult[Any]", result).rowcount)

@@ -1,0 +1,134 @@
+"""Runtime configuration: one pydantic-settings object read from ``WAFA_*`` variables and ``.env``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.numbers import list_currencies
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "change-me", "changeme", "secret", "dev", "development", "please-change", "xxx"}
+)
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Locale(StrEnum):
+    en = "en"
+    ar = "ar"
+    fa = "fa"
+
+
+class CalendarKind(StrEnum):
+    gregorian = "gregorian"
+    jalali = "jalali"
+
+
+class Settings(BaseSettings):
+    """Everything Wafa reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WAFA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Environment = Field(
+        default=Environment.development,
+        description="development, test or production; production refuses placeholder secrets.",
+    )
+    database_url: str = Field(
+        default="sqlite:///./wafa.db",
+        description="SQLAlchemy URL: sqlite:///PATH or postgresql+psycopg://user@host/db.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "Signs sessions, CSRF tokens and customer links. When unset, the key that "
+            "`wafa init` generated and stored in the database is used."
+        ),
+    )
+    business_name: str = Field(
+        default="My Shop", description="Shown on the dashboard and messages."
+    )
+    currency: Annotated[str, Field(min_length=3, max_length=3)] = Field(
+        default="USD", description="ISO 4217 code of the business's currency."
+    )
+    timezone: str = Field(
+        default="UTC", description="IANA zone of the business; every calendar rule uses it."
+    )
+    locale: Locale = Field(default=Locale.en, description="Default language: en, ar or fa.")
+    calendar: CalendarKind = Field(
+        default=CalendarKind.gregorian,
+        description="Business calendar for dates and calendar rules: gregorian or jalali.",
+    )
+    phone_region: Annotated[str, Field(min_length=2, max_length=2)] = Field(
+        default="US",
+        description="ISO 3166 region used to read phone numbers written without a country code.",
+    )
+    session_max_age: int = Field(
+        default=14 * 24 * 3600, description="Seconds a staff login session stays valid."
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=10_000, description="How long a SQLite writer waits for the lock before failing."
+    )
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        code = value.upper()
+        if code not in list_currencies():
+            raise ValueError(f"unknown ISO 4217 currency {value!r}")
+        return code
+
+    @field_validator("phone_region")
+    @classmethod
+    def _upper_region(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA timezone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholder_secret_in_production(self) -> Settings:
+        if (
+            self.environment is Environment.production
+            and self.secret_key is not None
+            and (
+                self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < 32
+            )
+        ):
+            raise ValueError(
+                "WAFA_SECRET_KEY is a placeholder or shorter than 32 characters; "
+                "set a random value (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The business's timezone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite."""
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Customers: one profile per person across channels, identity matching, merging, consent."""

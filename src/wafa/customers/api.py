@@ -1,0 +1,115 @@
+"""/api/v1/customers: create, read, update, search, merge, consent, timeline, export, erase."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from wafa.api.deps import Admin, AppSettings, DbSession, Idempotent, Reader, ReadSession, Writer
+from wafa.api.routing import AutoCommitRoute
+from wafa.customers import lifecycle
+from wafa.customers import service as customers
+from wafa.customers.models import Customer, CustomerMerge
+from wafa.customers.schemas import (
+    ConsentIn,
+    CustomerCreate,
+    CustomerPage,
+    CustomerRead,
+    CustomerUpdate,
+    MergeIn,
+    MergeRead,
+    TimelineEntry,
+)
+
+router = APIRouter(tags=["customers"], route_class=AutoCommitRoute)
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
+
+
+@router.get("/customers", response_model=CustomerPage)
+def list_customers(
+    session: ReadSession,
+    _: Reader,
+    q: Annotated[str | None, Query(max_length=200, description="Name, email or phone.")] = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    items, next_cursor = customers.search_customers(session, q=q, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post("/customers", status_code=201, response_model=CustomerRead, dependencies=[Idempotent])
+def create_customer(
+    body: CustomerCreate, session: DbSession, settings: AppSettings, _: Writer
+) -> Customer:
+    return customers.create_customer(
+        session, data=body, region=settings.phone_region, calendar=settings.calendar
+    )
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerRead)
+def get_customer(customer_id: uuid.UUID, session: ReadSession, _: Reader) -> Customer:
+    return customers.get_customer(session, customer_id)
+
+
+@router.patch("/customers/{customer_id}", response_model=CustomerRead)
+def update_customer(
+    customer_id: uuid.UUID,
+    body: CustomerUpdate,
+    session: DbSession,
+    settings: AppSettings,
+    _: Writer,
+) -> Customer:
+    return customers.update_customer(
+        session,
+        customer_id=customer_id,
+        data=body,
+        region=settings.phone_region,
+        calendar=settings.calendar,
+    )
+
+
+@router.post("/customers/{customer_id}/consent", response_model=CustomerRead)
+def record_consent(
+    customer_id: uuid.UUID, body: ConsentIn, session: DbSession, _: Writer
+) -> Customer:
+    customer = customers.get_live_customer(session, customer_id)
+    customers.record_consent(session, customer=customer, consent=body)
+    return customer
+
+
+@router.post(
+    "/customers/{customer_id}/merge",
+    response_model=MergeRead,
+    dependencies=[Idempotent],
+    summary="Merge a duplicate record into this customer",
+)
+def merge_customer(
+    customer_id: uuid.UUID, body: MergeIn, session: DbSession, principal: Writer
+) -> CustomerMerge:
+    return lifecycle.merge_customers(
+        session, winner_id=customer_id, loser_id=body.other_id, merged_by=principal.label
+    )
+
+
+@router.get("/customers/{customer_id}/timeline", response_model=list[TimelineEntry])
+def customer_timeline(
+    customer_id: uuid.UUID, session: ReadSession, _: Reader, limit: Limit = 100
+) -> list[dict[str, Any]]:
+    return lifecycle.timeline(session, customer_id, limit=limit)
+
+
+@router.get("/customers/{customer_id}/export", summary="Everything held on this person (GDPR)")
+def export_customer(customer_id: uuid.UUID, session: ReadSession, _: Admin) -> dict[str, Any]:
+    return lifecycle.export_customer(session, customer_id)
+
+
+@router.post(
+    "/customers/{customer_id}/erase",
+    response_model=CustomerRead,
+    summary="Erase personal data, keeping order amounts anonymously",
+)
+def erase_customer(customer_id: uuid.UUID, session: DbSession, principal: Admin) -> Customer:
+    return lifecycle.erase_customer(session, customer_id=customer_id, erased_by=principal.label)

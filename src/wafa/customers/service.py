@@ -1,0 +1,620 @@
+"""Customer rules: one person, one record.
+
+Matching (``resolve_contacts``) is the single place that decides who an incoming
+order belongs to; the API, the importer and the POS all go through it. It matches by
+external id, then email, then phone; it never joins two people who share nothing,
+and when email and phone point at two different records it keeps the email's and
+leaves the phone where it is (a merge is an explicit act, with an audit trail).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from wafa.core import outbox
+from wafa.core.calendars import is_valid_month_day
+from wafa.core.errors import Conflict, Invalid, NotFound
+from wafa.core.ids import new_id
+from wafa.core.settings import CalendarKind
+from wafa.core.time import utcnow
+from wafa.customers.identity import (
+    ContactError,
+    ascii_digits,
+    optional_email,
+    optional_phone,
+    search_key,
+)
+from wafa.customers.models import ConsentChannel, ConsentRecord, Customer, CustomerExternalId
+from wafa.customers.schemas import Birthday, ConsentIn, CustomerCreate, CustomerUpdate
+
+CUSTOMER_CREATED = "customer.created"
+CUSTOMER_UPDATED = "customer.updated"
+
+
+class CustomerConflict(Conflict):
+    code = "customer-conflict"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def get_customer(session: Session, customer_id: uuid.UUID) -> Customer:
+    """The customer with ``customer_id``; merged and erased records are returned as they are."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found", customer_id=customer_id)
+    return customer
+
+
+def get_live_customer(session: Session, customer_id: uuid.UUID) -> Customer:
+    """The customer, following merges to the surviving record; erased records are not live."""
+    customer = get_customer(session, customer_id)
+    seen = {customer.id}
+    while customer.merged_into_id is not None:
+        customer = get_customer(session, customer.merged_into_id)
+        if customer.id in seen:  # pragma: no cover - a cycle is refused by merge
+            break
+        seen.add(customer.id)
+    if customer.erased_at is not None:
+        raise NotFound(f"customer {customer_id} was erased", customer_id=customer_id)
+    return customer
+
+
+def encode_cursor(value: uuid.UUID) -> str:
+    """An opaque cursor for keyset pagination by id."""
+    return base64.urlsafe_b64encode(value.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, field: str = "cursor") -> uuid.UUID:
+    """Read a cursor made by ``encode_cursor``; a damaged one is an ``Invalid`` error."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return uuid.UUID(bytes=raw)
+    except (ValueError, TypeError):
+        raise Invalid.field((field,), "not a cursor returned by this API") from None
+
+
+def search_query(q: str | None) -> Select[Customer]:
+    """Live customers matching ``q`` in name, email or phone (newest first)."""
+    stmt = select(Customer).where(Customer.merged_into_id.is_(None), Customer.erased_at.is_(None))
+    if q and q.strip():
+        text = q.strip()
+        key = search_key(text) or ""
+        digits = "".join(ch for ch in ascii_digits(text) if ch.isdigit())
+        clauses = [
+            Customer.search_name.contains(key, autoescape=True),
+            Customer.email.contains(text.lower(), autoescape=True),
+        ]
+        if len(digits) >= 3:
+            # Phones are stored as E.164; match the typed digits, dropping a leading 0
+            # (local trunk prefix) so "0912 345" finds "+98912345...".
+            clauses.append(Customer.phone.contains(digits.lstrip("0") or digits, autoescape=True))
+        stmt = stmt.where(or_(*clauses))
+    return stmt.order_by(Customer.id.desc())
+
+
+def search_customers(
+    session: Session, *, q: str | None = None, limit: int = 50, cursor: str | None = None
+) -> tuple[list[Customer], str | None]:
+    """A page of customers matching ``q``, newest first, and the cursor of the next page."""
+    stmt = search_query(q)
+    if cursor:
+        stmt = stmt.where(Customer.id < decode_cursor(cursor))
+    rows = list(session.scalars(stmt.limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def count_customers(session: Session) -> int:
+    """Number of live customers."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Customer)
+            .where(Customer.merged_into_id.is_(None), Customer.erased_at.is_(None))
+        )
+        or 0
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _birthday_columns(birthday: Birthday | None, default: CalendarKind) -> dict[str, Any]:
+    if birthday is None:
+        return {"birth_day": None, "birth_month": None, "birth_year": None, "birth_calendar": None}
+    kind = birthday.calendar or default
+    if not is_valid_month_day(birthday.month, birthday.day, kind):
+        raise Invalid.field(
+            ("birthday",), f"{birthday.day}/{birthday.month} is not a day of the {kind} calendar"
+        )
+    return {
+        "birth_day": birthday.day,
+        "birth_month": birthday.month,
+        "birth_year": birthday.year,
+        "birth_calendar": str(kind),
+    }
+
+
+def _contact_columns(data: CustomerCreate | CustomerUpdate, region: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    fields = data.model_fields_set
+    try:
+        if "email" in fields:
+            values["email"] = optional_email(data.email)
+    except ContactError as exc:
+        raise Invalid.field(("email",), str(exc)) from None
+    try:
+        if "phone" in fields:
+            values["phone"] = optional_phone(data.phone, region)
+    except ContactError as exc:
+        raise Invalid.field(("phone",), str(exc)) from None
+    return values
+
+
+def _ensure_unique_contact(
+    session: Session, values: dict[str, Any], *, exclude: uuid.UUID | None = None
+) -> None:
+    for column in ("email", "phone"):
+        value = values.get(column)
+        if value is None:
+            continue
+        stmt = select(Customer.id).where(getattr(Customer, column) == value)
+        if exclude is not None:
+            stmt = stmt.where(Customer.id != exclude)
+        other = session.scalar(stmt)
+        if other is not None:
+            raise CustomerConflict(
+                f"{column} {value} already belongs to customer {other}",
+                field=column,
+                customer_id=str(other),
+            )
+
+
+def create_customer(
+    session: Session, *, data: CustomerCreate, region: str, calendar: CalendarKind
+) -> Customer:
+    """Create a customer; an email or phone already on file is a conflict, never a duplicate."""
+    values = _contact_columns(data, region)
+    _ensure_unique_contact(session, values)
+    now = utcnow()
+    customer = Customer(
+        id=new_id(),
+        name=data.name,
+        search_name=search_key(data.name),
+        city=data.city,
+        address=data.address,
+        gender=data.gender,
+        marital_status=data.marital_status,
+        language=data.language,
+        tags=sorted(set(data.tags or [])),
+        notes=data.notes,
+        source=data.source,
+        created_at=now,
+        updated_at=now,
+        **values,
+        **_birthday_columns(data.birthday, calendar),
+    )
+    if data.birthday is not None:
+        customer.birthday_set_at = now
+    session.add(customer)
+    for ext in data.external_ids:
+        _claim_external_id(session, customer.id, ext.source, ext.external_id)
+    session.flush()
+    for consent in data.consent:
+        record_consent(session, customer=customer, consent=consent, at=now)
+    outbox.emit(session, CUSTOMER_CREATED, {"customer_id": customer.id}, subject_id=customer.id)
+    return customer
+
+
+def _claim_external_id(
+    session: Session, customer_id: uuid.UUID, source: str, external_id: str
+) -> None:
+    owner = session.scalar(
+        select(CustomerExternalId.customer_id).where(
+            CustomerExternalId.source == source, CustomerExternalId.external_id == external_id
+        )
+    )
+    if owner is not None and owner != customer_id:
+        raise CustomerConflict(
+            f"external id {source}:{external_id} already belongs to customer {owner}",
+            customer_id=str(owner),
+        )
+    if owner is None:
+        session.add(
+            CustomerExternalId(customer_id=customer_id, source=source, external_id=external_id)
+        )
+
+
+def update_customer(
+    session: Session,
+    *,
+    customer_id: uuid.UUID,
+    data: CustomerUpdate,
+    region: str,
+    calendar: CalendarKind,
+) -> Customer:
+    """Change the fields given; a birthday change restarts its cool-off clock."""
+    customer = get_live_customer(session, customer_id)
+    values = _contact_columns(data, region)
+    _ensure_unique_contact(session, values, exclude=customer.id)
+    fields = data.model_fields_set
+    for name in ("name", "city", "address", "gender", "marital_status", "language", "notes"):
+        if name in fields:
+            values[name] = getattr(data, name)
+    if "name" in fields:
+        values["search_name"] = search_key(data.name)
+    if "tags" in fields:
+        values["tags"] = sorted(set(data.tags or []))
+    if "birthday" in fields:
+        new = _birthday_columns(data.birthday, calendar)
+        old = {k: getattr(customer, k) for k in new}
+        if new != old:
+            values.update(new)
+            values["birthday_set_at"] = utcnow() if data.birthday is not None else None
+    changed = {k: v for k, v in values.items() if getattr(customer, k) != v}
+    for key, value in changed.items():
+        setattr(customer, key, value)
+    if changed:
+        customer.updated_at = utcnow()
+        session.flush()
+        outbox.emit(
+            session,
+            CUSTOMER_UPDATED,
+            {"customer_id": customer.id, "fields": sorted(changed)},
+            subject_id=customer.id,
+        )
+    return customer
+
+
+def record_consent(
+    session: Session, *, customer: Customer, consent: ConsentIn, at: datetime | None = None
+) -> ConsentRecord:
+    """Append a consent decision; the customer's current flag follows the latest decision."""
+    at = at or utcnow()
+    record = ConsentRecord(
+        customer_id=customer.id,
+        channel=consent.channel,
+        granted=consent.granted,
+        source=consent.source,
+        recorded_at=at,
+    )
+    session.add(record)
+    latest = session.scalar(
+        select(ConsentRecord.recorded_at)
+        .where(ConsentRecord.customer_id == customer.id, ConsentRecord.channel == consent.channel)
+        .order_by(ConsentRecord.recorded_at.desc())
+        .limit(1)
+    )
+    if latest is None or latest <= at:
+        flag = "email_consent" if consent.channel is ConsentChannel.email else "sms_consent"
+        setattr(customer, flag, consent.granted)
+    session.flush()
+    return record
+
+
+# --------------------------------------------------------------------------- matching
+
+
+@dataclass
+class Contact:
+    """Who an incoming order says it is from; all fields normalised already."""
+
+    email: str | None = None
+    phone: str | None = None
+    name: str | None = None
+    external_source: str | None = None
+    external_id: str | None = None
+    city: str | None = None
+    address: str | None = None
+    email_opt_in: bool | None = None
+    sms_opt_in: bool | None = None
+    consent_source: str | None = None
+    seen_at: datetime | None = None
+    language: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def identifiable(self) -> bool:
+        """Whether there is anything to know this person by again (a name alone is not)."""
+        return bool(self.email or self.phone or (self.external_source and self.external_id))
+
+
+@dataclass
+class _Known:
+    id: uuid.UUID
+    email: str | None
+    phone: str | None
+    name: str | None
+    city: str | None
+    address: str | None
+    new: bool = False
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+def _load_known(
+    session: Session, contacts: Sequence[Contact]
+) -> tuple[dict[str, _Known], dict[str, _Known], dict[tuple[str, str], _Known]]:
+    emails = {c.email for c in contacts if c.email}
+    phones = {c.phone for c in contacts if c.phone}
+    externals = {
+        (c.external_source, c.external_id) for c in contacts if c.external_source and c.external_id
+    }
+    conditions = []
+    if emails:
+        conditions.append(Customer.email.in_(emails))
+    if phones:
+        conditions.append(Customer.phone.in_(phones))
+    ext_rows: list[tuple[str, str, uuid.UUID]] = []
+    if externals:
+        by_source: dict[str, list[str]] = {}
+        for source, ext in externals:
+            by_source.setdefault(source, []).append(ext)
+        for source, ids in by_source.items():
+            ext_rows.extend(
+                session.execute(
+                    select(
+                        CustomerExternalId.source,
+                        CustomerExternalId.external_id,
+                        CustomerExternalId.customer_id,
+                    ).where(
+                        CustomerExternalId.source == source,
+                        CustomerExternalId.external_id.in_(ids),
+                    )
+                )
+            )
+        conditions.append(Customer.id.in_({row[2] for row in ext_rows}))
+    by_id: dict[uuid.UUID, _Known] = {}
+    if conditions:
+        cols = (
+            Customer.id,
+            Customer.email,
+            Customer.phone,
+            Customer.name,
+            Customer.city,
+            Customer.address,
+            Customer.merged_into_id,
+        )
+        rows = list(session.execute(select(*cols).where(or_(*conditions))))
+        # Follow merges so that a matched tombstone resolves to the surviving record.
+        targets = {r[6] for r in rows if r[6] is not None}
+        while targets:
+            more = list(session.execute(select(*cols).where(Customer.id.in_(targets))))
+            rows.extend(more)
+            targets = {r[6] for r in more if r[6] is not None} - {r[0] for r in rows}
+        raw = {r[0]: r for r in rows}
+
+        def live(cid: uuid.UUID) -> uuid.UUID:
+            nxt = raw[cid][6]
+            while nxt is not None and nxt in raw:
+                cid, nxt = nxt, raw[nxt][6]
+            return cid
+
+        for r in rows:
+            target = raw[live(r[0])]
+            by_id.setdefault(target[0], _Known(*target[:6]))
+        by_email = {r[1]: by_id[live(r[0])] for r in rows if r[1]}
+        by_phone = {r[2]: by_id[live(r[0])] for r in rows if r[2]}
+        by_ext = {(s, e): by_id[live(cid)] for s, e, cid in ext_rows if cid in raw}
+        return by_email, by_phone, by_ext
+    return {}, {}, {}
+
+
+@dataclass
+class Resolution:
+    """What ``resolve_contacts`` decided for each contact, plus what it created."""
+
+    customer_ids: list[uuid.UUID | None]
+    created: list[uuid.UUID]
+    # (contact index, reason) where email and phone pointed at two different records.
+    ambiguous: list[tuple[int, str]]
+
+
+def resolve_contacts(session: Session, contacts: Sequence[Contact], *, source: str) -> Resolution:
+    """Find or create the customer behind each contact, in order, in bulk.
+
+    Rules, applied per contact and seeing earlier contacts of the same batch:
+    external id, then email, then phone identify an existing record; a known
+    record gains an email, phone, name, city or address it lacked when no other
+    record holds it; a contact nobody matches and that carries an email, a phone
+    or an external id becomes a new customer; a contact with none of these (a
+    guest) gets ``None``. Consent given with the contact is recorded with its
+    source and time.
+    """
+    by_email, by_phone, by_ext = _load_known(session, contacts)
+    ids: list[uuid.UUID | None] = []
+    created: list[_Known] = []
+    ambiguous: list[tuple[int, str]] = []
+    new_ext: list[dict[str, Any]] = []
+    consents: list[tuple[_Known, Contact]] = []
+    touched: dict[uuid.UUID, _Known] = {}
+    now = utcnow()
+    for index, contact in enumerate(contacts):
+        if not contact.identifiable:
+            ids.append(None)
+            continue
+        ext_key = (
+            (contact.external_source, contact.external_id)
+            if contact.external_source and contact.external_id
+            else None
+        )
+        known = by_ext.get(ext_key) if ext_key else None
+        email_match = by_email.get(contact.email) if contact.email else None
+        phone_match = by_phone.get(contact.phone) if contact.phone else None
+        if known is None:
+            known = email_match or phone_match
+        if email_match is not None and phone_match is not None and email_match is not phone_match:
+            ambiguous.append((index, "email and phone belong to two different customers"))
+        if known is None:
+            known = _Known(
+                id=new_id(),
+                email=contact.email,
+                phone=contact.phone,
+                name=contact.name,
+                city=contact.city,
+                address=contact.address,
+                new=True,
+            )
+            created.append(known)
+        else:
+            for attr, index_map in (("email", by_email), ("phone", by_phone)):
+                value = getattr(contact, attr)
+                if value and getattr(known, attr) is None and value not in index_map:
+                    setattr(known, attr, value)
+                    known.changes[attr] = value
+                    touched[known.id] = known
+            for attr in ("name", "city", "address"):
+                value = getattr(contact, attr)
+                if value and getattr(known, attr) is None:
+                    setattr(known, attr, value)
+                    known.changes[attr] = value
+                    touched[known.id] = known
+        if known.email:
+            by_email.setdefault(known.email, known)
+        if known.phone:
+            by_phone.setdefault(known.phone, known)
+        if ext_key and ext_key not in by_ext:
+            by_ext[ext_key] = known
+            new_ext.append(
+                {
+                    "id": new_id(),
+                    "customer_id": known.id,
+                    "source": ext_key[0],
+                    "external_id": ext_key[1],
+                    "created_at": now,
+                }
+            )
+        if contact.email_opt_in is not None or contact.sms_opt_in is not None:
+            consents.append((known, contact))
+        ids.append(known.id)
+
+    if created:
+        session.execute(
+            insert(Customer),
+            [
+                {
+                    "id": k.id,
+                    "name": k.name,
+                    "search_name": search_key(k.name),
+                    "email": k.email,
+                    "phone": k.phone,
+                    "city": k.city,
+                    "address": k.address,
+                    "tags": [],
+                    "source": source,
+                    "email_consent": False,
+                    "sms_consent": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for k in created
+            ],
+        )
+        session.execute(
+            insert(outbox.OutboxEvent),
+            [
+                {
+                    "id": new_id(),
+                    "topic": CUSTOMER_CREATED,
+                    "subject_id": k.id,
+                    "payload": {"customer_id": str(k.id), "source": source},
+                    "occurred_at": now,
+                }
+                for k in created
+            ],
+        )
+    for k in touched.values():
+        values = dict(k.changes)
+        if "name" in values:
+            values["search_name"] = search_key(values["name"])
+        session.execute(
+            update(Customer).where(Customer.id == k.id).values(updated_at=now, **values)
+        )
+        k.changes.clear()
+    if new_ext:
+        session.execute(insert(CustomerExternalId), new_ext)
+    if consents:
+        _record_contact_consents(session, consents, now)
+    return Resolution(ids, [k.id for k in created], ambiguous)
+
+
+def _record_contact_consents(
+    session: Session, consents: Sequence[tuple[_Known, Contact]], now: datetime
+) -> None:
+    records: list[dict[str, Any]] = []
+    latest: dict[tuple[uuid.UUID, str], tuple[datetime, bool]] = {}
+    for known, contact in consents:
+        at = contact.seen_at or now
+        for channel, value in (("email", contact.email_opt_in), ("sms", contact.sms_opt_in)):
+            if value is None:
+                continue
+            records.append(
+                {
+                    "id": new_id(),
+                    "customer_id": known.id,
+                    "channel": channel,
+                    "granted": value,
+                    "source": contact.consent_source or "order",
+                    "recorded_at": at,
+                }
+            )
+            key = (known.id, channel)
+            if key not in latest or latest[key][0] <= at:
+                latest[key] = (at, value)
+    # Only decisions newer than what is on file change the current flag.
+    existing: dict[tuple[uuid.UUID, str], datetime] = {}
+    customer_ids = {k[0] for k in latest}
+    for cid, channel, at in session.execute(
+        select(
+            ConsentRecord.customer_id, ConsentRecord.channel, func.max(ConsentRecord.recorded_at)
+        )
+        .where(ConsentRecord.customer_id.in_(customer_ids))
+        .group_by(ConsentRecord.customer_id, ConsentRecord.channel)
+    ):
+        existing[(cid, channel)] = at
+    # Skip exact repeats (a re-import of the same opt-in at the same time).
+    repeated = set(
+        session.execute(
+            select(
+                ConsentRecord.customer_id, ConsentRecord.channel, ConsentRecord.recorded_at
+            ).where(ConsentRecord.customer_id.in_(customer_ids))
+        )
+    )
+    fresh = [
+        r for r in records if (r["customer_id"], r["channel"], r["recorded_at"]) not in repeated
+    ]
+    if fresh:
+        session.execute(insert(ConsentRecord), fresh)
+    for (cid, channel), (at, value) in latest.items():
+        previous = existing.get((cid, channel))
+        if previous is None or previous <= at:
+            column = Customer.email_consent if channel == "email" else Customer.sms_consent
+            session.execute(update(Customer).where(Customer.id == cid).values({column: value}))
+
+
+def find_customer_ids_by_contact(
+    session: Session, *, email: str | None, phone: str | None
+) -> list[uuid.UUID]:
+    """Live customers holding this email or phone (for the POS and duplicate checks)."""
+    conds = []
+    if email:
+        conds.append(Customer.email == email)
+    if phone:
+        conds.append(Customer.phone == phone)
+    if not conds:
+        return []
+    return list(
+        session.scalars(
+            select(Customer.id).where(
+                or_(*conds), and_(Customer.merged_into_id.is_(None), Customer.erased_at.is_(None))
+            )
+        )
+    )

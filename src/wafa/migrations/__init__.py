@@ -1,0 +1,1 @@
+"""Alembic migrations for every backend (SQLite in batch mode, PostgreSQL)."""

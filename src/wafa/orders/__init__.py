@@ -1,0 +1,1 @@
+"""Orders: products, locations, orders from every channel, refunds, import."""

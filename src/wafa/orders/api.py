@@ -1,0 +1,135 @@
+"""/api/v1 orders, refunds, products and locations."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from wafa.api.deps import AppSettings, DbSession, Idempotent, Reader, ReadSession, Writer
+from wafa.api.routing import AutoCommitRoute
+from wafa.orders import service as orders
+from wafa.orders.models import Location, Order, Product
+from wafa.orders.schemas import (
+    LocationCreate,
+    LocationRead,
+    OrderCreate,
+    OrderPage,
+    OrderRead,
+    OrderStatusUpdate,
+    ProductCreate,
+    ProductPage,
+    ProductRead,
+    ProductUpdate,
+    RefundCreate,
+    RefundRead,
+)
+
+router = APIRouter(tags=["orders"], route_class=AutoCommitRoute)
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
+
+
+@router.post(
+    "/orders",
+    response_model=OrderRead,
+    status_code=201,
+    responses={
+        200: {"model": OrderRead, "description": "Seen before: the stored order, unchanged."},
+        201: {"model": OrderRead, "description": "Created."},
+    },
+    summary="Record an order (idempotent on source + external_id)",
+)
+def create_order(
+    body: OrderCreate, session: DbSession, settings: AppSettings, _: Writer
+) -> JSONResponse:
+    order, created = orders.create_order(session, data=body, region=settings.phone_region)
+    payload = OrderRead.model_validate(order).model_dump(mode="json")
+    return JSONResponse(payload, status_code=201 if created else 200)
+
+
+@router.get("/orders", response_model=OrderPage)
+def list_orders(
+    session: ReadSession,
+    _: Reader,
+    customer_id: uuid.UUID | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    status: str | None = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    items, nxt = orders.list_orders(
+        session, customer_id=customer_id, q=q, status=status, limit=limit, cursor=cursor
+    )
+    return {"items": items, "next_cursor": nxt}
+
+
+@router.get("/orders/{order_id}", response_model=OrderRead)
+def get_order(order_id: uuid.UUID, session: ReadSession, _: Reader) -> Order:
+    return orders.get_order(session, order_id)
+
+
+@router.post("/orders/{order_id}/status", response_model=OrderRead, dependencies=[Idempotent])
+def update_status(
+    order_id: uuid.UUID, body: OrderStatusUpdate, session: DbSession, _: Writer
+) -> Order:
+    orders.update_order_status(session, order_id=order_id, data=body)
+    return orders.get_order(session, order_id)
+
+
+@router.post(
+    "/orders/{order_id}/refunds",
+    response_model=RefundRead,
+    status_code=201,
+    responses={200: {"model": RefundRead, "description": "Seen before: the stored refund."}},
+    summary="Refund an order, fully or partly (idempotent on external_id)",
+)
+def refund_order(
+    order_id: uuid.UUID, body: RefundCreate, session: DbSession, _: Writer
+) -> JSONResponse:
+    refund, created = orders.refund_order(session, order_id=order_id, data=body)
+    payload = RefundRead.model_validate(refund).model_dump(mode="json")
+    return JSONResponse(payload, status_code=201 if created else 200)
+
+
+@router.get("/products", response_model=ProductPage)
+def list_products(
+    session: ReadSession,
+    _: Reader,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    items, nxt = orders.list_products(session, q=q, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": nxt}
+
+
+@router.post("/products", response_model=ProductRead, status_code=201, dependencies=[Idempotent])
+def create_product(
+    body: ProductCreate, session: DbSession, settings: AppSettings, _: Writer
+) -> Product:
+    return orders.create_product(session, data=body, default_currency=settings.currency)
+
+
+@router.get("/products/{product_id}", response_model=ProductRead)
+def get_product(product_id: uuid.UUID, session: ReadSession, _: Reader) -> Product:
+    return orders.get_product(session, product_id)
+
+
+@router.patch("/products/{product_id}", response_model=ProductRead)
+def update_product(
+    product_id: uuid.UUID, body: ProductUpdate, session: DbSession, _: Writer
+) -> Product:
+    return orders.update_product(session, product_id=product_id, data=body)
+
+
+@router.get("/locations", response_model=list[LocationRead])
+def list_locations(session: ReadSession, _: Reader) -> list[Location]:
+    return orders.list_locations(session)
+
+
+@router.post("/locations", response_model=LocationRead, status_code=201, dependencies=[Idempotent])
+def create_location(body: LocationCreate, session: DbSession, _: Writer) -> Location:
+    return orders.create_location(session, data=body)

@@ -1,0 +1,665 @@
+"""Order rules: every order is stored once, whatever the retries.
+
+``(source, external_id)`` is the idempotency key. The first request claims it by
+inserting the order row inside a savepoint; a concurrent duplicate waits on the
+unique index, fails, and returns the order the first one stored. Totals are
+computed here from the lines, in integer minor units. ``order.placed`` and
+``order.refunded`` go to the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from wafa.core import outbox
+from wafa.core.db import insert_ignoring_conflicts, rowcount
+from wafa.core.errors import Conflict, Invalid, NotFound
+from wafa.core.ids import new_id
+from wafa.core.money import prorate
+from wafa.core.time import utcnow
+from wafa.customers import service as customers
+from wafa.customers.identity import ContactError, normalize_email, normalize_phone
+from wafa.orders.models import (
+    Location,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    Refund,
+    RefundLine,
+)
+from wafa.orders.schemas import (
+    ContactIn,
+    LocationCreate,
+    OrderCreate,
+    OrderStatusUpdate,
+    ProductCreate,
+    ProductUpdate,
+    RefundCreate,
+)
+
+ORDER_PLACED = "order.placed"
+ORDER_REFUNDED = "order.refunded"
+ORDER_STATUS_CHANGED = "order.status_changed"
+ORDER_CANCELLED = "order.cancelled"
+
+
+class RefundExceedsOrder(Conflict):
+    code = "refund-exceeds-order"
+
+
+# --------------------------------------------------------------------------- products
+
+
+def create_product(session: Session, *, data: ProductCreate, default_currency: str) -> Product:
+    """Add a product; its sku must be new."""
+    if session.scalar(select(Product.id).where(Product.sku == data.sku)) is not None:
+        raise Conflict(f"a product with sku {data.sku!r} exists", sku=data.sku)
+    product = Product(
+        id=new_id(),
+        sku=data.sku,
+        name=data.name,
+        category=data.category,
+        price_amount=data.price,
+        currency=data.currency or default_currency,
+        repeatable=data.repeatable,
+        active=data.active,
+    )
+    session.add(product)
+    session.flush()
+    return product
+
+
+def get_product(session: Session, product_id: uuid.UUID) -> Product:
+    """The product with ``product_id``."""
+    product = session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"product {product_id} not found")
+    return product
+
+
+def update_product(session: Session, *, product_id: uuid.UUID, data: ProductUpdate) -> Product:
+    """Change the fields given."""
+    product = get_product(session, product_id)
+    for name in data.model_fields_set:
+        value = getattr(data, name)
+        if value is None and name != "category":
+            raise Invalid.field((name,), "may not be null")
+        setattr(product, "price_amount" if name == "price" else name, value)
+    session.flush()
+    return product
+
+
+def list_products(
+    session: Session, *, q: str | None = None, limit: int = 50, cursor: str | None = None
+) -> tuple[list[Product], str | None]:
+    """A page of products by sku, matching ``q`` in sku, name or category."""
+    stmt = select(Product)
+    if q:
+        stmt = stmt.where(
+            Product.sku.icontains(q, autoescape=True)
+            | Product.name.icontains(q, autoescape=True)
+            | Product.category.icontains(q, autoescape=True)
+        )
+    if cursor:
+        stmt = stmt.where(Product.id > customers.decode_cursor(cursor))
+    rows = list(session.scalars(stmt.order_by(Product.id).limit(limit + 1)))
+    nxt = customers.encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], nxt
+
+
+def ensure_products(
+    session: Session, items: Sequence[tuple[str, str, str | None, int]], *, currency: str
+) -> dict[str, tuple[uuid.UUID, str | None]]:
+    """Map skus to ``(product id, category)``, creating unknown products from ``items``.
+
+    ``items`` are ``(sku, name, category, unit price)``; the first mention of a sku names
+    the product. Concurrent creators of one sku are harmless (``ON CONFLICT DO NOTHING``).
+    """
+    wanted: dict[str, tuple[str, str | None, int]] = {}
+    for sku, name, category, price in items:
+        wanted.setdefault(sku, (name, category, price))
+    if not wanted:
+        return {}
+    found = {
+        sku: (pid, cat)
+        for sku, pid, cat in session.execute(
+            select(Product.sku, Product.id, Product.category).where(Product.sku.in_(wanted))
+        )
+    }
+    missing = [sku for sku in wanted if sku not in found]
+    if missing:
+        now = utcnow()
+        session.execute(
+            insert_ignoring_conflicts(session, Product, index_elements=["sku"]),
+            [
+                {
+                    "id": new_id(),
+                    "sku": sku,
+                    "name": wanted[sku][0][:300],
+                    "category": wanted[sku][1],
+                    "price_amount": wanted[sku][2],
+                    "currency": currency,
+                    "repeatable": True,
+                    "active": True,
+                    "created_at": now,
+                }
+                for sku in missing
+            ],
+        )
+        found.update(
+            {
+                sku: (pid, cat)
+                for sku, pid, cat in session.execute(
+                    select(Product.sku, Product.id, Product.category).where(
+                        Product.sku.in_(missing)
+                    )
+                )
+            }
+        )
+    return found
+
+
+# --------------------------------------------------------------------------- locations
+
+
+def create_location(session: Session, *, data: LocationCreate) -> Location:
+    """Add a shop or channel; its code must be new."""
+    if session.scalar(select(Location.id).where(Location.code == data.code)) is not None:
+        raise Conflict(f"a location with code {data.code!r} exists", code=data.code)
+    location = Location(
+        id=new_id(), code=data.code, name=data.name, kind=data.kind, address=data.address
+    )
+    session.add(location)
+    session.flush()
+    return location
+
+
+def list_locations(session: Session) -> list[Location]:
+    """All locations by code."""
+    return list(session.scalars(select(Location).order_by(Location.code)))
+
+
+def location_id_for(session: Session, code: str | None) -> uuid.UUID | None:
+    """The id of the location with ``code``; an unknown code is invalid input."""
+    if code is None:
+        return None
+    found = session.scalar(select(Location.id).where(Location.code == code))
+    if found is None:
+        raise Invalid.field(("location",), f"no location with code {code!r}")
+    return found
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def contact_from(
+    data: ContactIn | None, *, region: str, source: str, seen_at: datetime | None = None
+) -> customers.Contact:
+    """Normalise an order's contact block; bad details name their field."""
+    if data is None:
+        return customers.Contact()
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    email = phone = None
+    if data.email and data.email.strip():
+        try:
+            email = normalize_email(data.email)
+        except ContactError as exc:
+            errors.append((("customer", "email"), str(exc)))
+    if data.phone and data.phone.strip():
+        try:
+            phone = normalize_phone(data.phone, region)
+        except ContactError as exc:
+            errors.append((("customer", "phone"), str(exc)))
+    if errors:
+        raise Invalid("the order's contact details are not valid", errors)
+    return customers.Contact(
+        email=email,
+        phone=phone,
+        name=data.name or None,
+        external_source=source if data.external_id else None,
+        external_id=data.external_id or None,
+        city=data.city or None,
+        email_opt_in=data.accepts_email_marketing,
+        sms_opt_in=data.accepts_sms_marketing,
+        consent_source=f"order from {source}",
+        seen_at=seen_at,
+    )
+
+
+def _existing(session: Session, source: str, external_id: str) -> Order | None:
+    return session.scalar(
+        _with_details(select(Order)).where(Order.source == source, Order.external_id == external_id)
+    )
+
+
+def _with_details(stmt: Select[Order]) -> Select[Order]:
+    return stmt.options(
+        selectinload(Order.lines), selectinload(Order.refunds).selectinload(Refund.lines)
+    )
+
+
+def compute_totals(data: OrderCreate) -> tuple[list[int], int, int]:
+    """Line totals, subtotal and total in minor units; a negative result is invalid."""
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    line_totals: list[int] = []
+    for i, line in enumerate(data.lines):
+        gross = line.quantity * line.unit_price
+        if line.discount > gross:
+            errors.append((("lines", i, "discount"), "discount is larger than the line"))
+        line_totals.append(gross - line.discount)
+    subtotal = sum(line_totals)
+    if data.discount > subtotal:
+        errors.append((("discount",), "order discount is larger than the subtotal"))
+    if errors:
+        raise Invalid("the order's amounts do not add up", errors)
+    return line_totals, subtotal, subtotal - data.discount + data.shipping + data.tax
+
+
+def create_order(session: Session, *, data: OrderCreate, region: str) -> tuple[Order, bool]:
+    """Store an order once; return it and whether this call created it.
+
+    A replay of ``(source, external_id)`` — sequential or concurrent — returns the
+    stored order unchanged and writes nothing.
+    """
+    existing = _existing(session, data.source, data.external_id)
+    if existing is not None:
+        return existing, False
+    line_totals, subtotal, total = compute_totals(data)
+    contact = contact_from(data.customer, region=region, source=data.source, seen_at=data.placed_at)
+    location_id = location_id_for(session, data.location)
+    status = data.status
+    order = Order(
+        id=new_id(),
+        source=data.source,
+        external_id=data.external_id,
+        number=data.number,
+        channel=data.channel,
+        location_id=location_id,
+        status=status,
+        currency=data.currency,
+        subtotal_amount=subtotal,
+        discount_amount=data.discount,
+        shipping_amount=data.shipping,
+        tax_amount=data.tax,
+        total_amount=total,
+        refunded_amount=0,
+        contact_email=contact.email,
+        contact_phone=contact.phone,
+        contact_name=contact.name,
+        shipping_address=data.shipping_address,
+        coupon_codes=list(data.coupon_codes),
+        placed_at=data.placed_at,
+        paid_at=data.paid_at,
+        fulfilled_at=data.fulfilled_at,
+        delivered_at=data.delivered_at,
+        promised_at=data.promised_at,
+        cancelled_at=data.placed_at if status is OrderStatus.cancelled else None,
+        attributes=dict(data.attributes),
+        created_at=utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(order)
+            session.flush()
+    except IntegrityError:
+        # Lost the race for the idempotency key: the winner has committed by now.
+        session.expunge(order) if order in session else None
+        winner = _existing(session, data.source, data.external_id)
+        if winner is None:
+            raise
+        return winner, False
+
+    order.customer_id = _resolve_customer(session, contact, source=data.source)
+    products = ensure_products(
+        session,
+        [(ln.sku, ln.name, ln.category, ln.unit_price) for ln in data.lines if ln.sku],
+        currency=data.currency,
+    )
+    lines = []
+    for i, (line, line_total) in enumerate(zip(data.lines, line_totals, strict=True)):
+        pid, category = products.get(line.sku, (None, None)) if line.sku else (None, None)
+        lines.append(
+            OrderLine(
+                id=new_id(),
+                order_id=order.id,
+                line_no=i + 1,
+                product_id=pid,
+                sku=line.sku,
+                name=line.name,
+                category=line.category or category,
+                quantity=line.quantity,
+                unit_price_amount=line.unit_price,
+                discount_amount=line.discount,
+                total_amount=line_total,
+                refunded_quantity=0,
+            )
+        )
+    session.add_all(lines)
+    session.flush()
+    emit_order_placed(session, order)
+    return get_order(session, order.id), True
+
+
+def _resolve_customer(
+    session: Session, contact: customers.Contact, *, source: str
+) -> uuid.UUID | None:
+    """Match or create the order's customer, retrying once if a concurrent order created it."""
+    for attempt in range(3):
+        try:
+            with session.begin_nested():
+                return customers.resolve_contacts(session, [contact], source=source).customer_ids[0]
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    return None  # pragma: no cover
+
+
+def emit_order_placed(session: Session, order: Order, *, imported: bool = False) -> None:
+    """Write ``order.placed`` for ``order`` to the outbox."""
+    outbox.emit(
+        session,
+        ORDER_PLACED,
+        order_placed_payload(
+            order.id,
+            order.customer_id,
+            order.channel,
+            order.currency,
+            order.total_amount,
+            order.placed_at,
+            imported=imported,
+        ),
+        subject_id=order.id,
+    )
+
+
+def order_placed_payload(
+    order_id: uuid.UUID,
+    customer_id: uuid.UUID | None,
+    channel: str,
+    currency: str,
+    total: int,
+    placed_at: datetime,
+    *,
+    imported: bool,
+) -> dict[str, Any]:
+    """The body of ``order.placed``: enough to route it; consumers read lines from the order."""
+    return {
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "channel": channel,
+        "currency": currency,
+        "total": total,
+        "placed_at": placed_at,
+        "imported": imported,
+    }
+
+
+def get_order(session: Session, order_id: uuid.UUID) -> Order:
+    """The order with its lines and refunds."""
+    order = session.scalar(_with_details(select(Order)).where(Order.id == order_id))
+    if order is None:
+        raise NotFound(f"order {order_id} not found", order_id=order_id)
+    return order
+
+
+def list_orders(
+    session: Session,
+    *,
+    customer_id: uuid.UUID | None = None,
+    q: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[Order], str | None]:
+    """A page of orders, newest first (ids are time-ordered)."""
+    stmt = select(Order)
+    if customer_id is not None:
+        stmt = stmt.where(Order.customer_id == customer_id)
+    if status:
+        stmt = stmt.where(Order.status == status)
+    if q and q.strip():
+        text = q.strip()
+        stmt = stmt.where(
+            Order.external_id.icontains(text, autoescape=True)
+            | Order.number.icontains(text, autoescape=True)
+            | Order.contact_email.icontains(text, autoescape=True)
+        )
+    if cursor:
+        stmt = stmt.where(Order.id < customers.decode_cursor(cursor))
+    rows = list(session.scalars(stmt.order_by(Order.id.desc()).limit(limit + 1)))
+    nxt = customers.encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], nxt
+
+
+def customer_orders(session: Session, customer_id: uuid.UUID) -> list[Order]:
+    """Every order of a customer, newest first, with lines and refunds."""
+    return list(
+        session.scalars(
+            _with_details(select(Order))
+            .where(Order.customer_id == customer_id)
+            .order_by(Order.placed_at.desc())
+        )
+    )
+
+
+_TRANSITIONS = {
+    OrderStatus.paid: "paid_at",
+    OrderStatus.fulfilled: "fulfilled_at",
+    OrderStatus.delivered: "delivered_at",
+    OrderStatus.cancelled: "cancelled_at",
+}
+
+
+def update_order_status(session: Session, *, order_id: uuid.UUID, data: OrderStatusUpdate) -> Order:
+    """Move an order to paid, fulfilled, delivered or cancelled, stamping the time."""
+    order = get_order(session, order_id)
+    if data.status not in _TRANSITIONS:
+        raise Invalid.field(("status",), "use paid, fulfilled, delivered or cancelled")
+    if order.status in (OrderStatus.cancelled, OrderStatus.refunded):
+        raise Conflict(f"order {order.id} is {order.status}; its status can no longer change")
+    if order.status == data.status:
+        return order
+    at = data.at or utcnow()
+    setattr(order, _TRANSITIONS[data.status], at)
+    previous = order.status
+    if order.status != OrderStatus.partially_refunded or data.status is OrderStatus.cancelled:
+        order.status = data.status
+    session.flush()
+    topic = ORDER_CANCELLED if data.status is OrderStatus.cancelled else ORDER_STATUS_CHANGED
+    outbox.emit(
+        session,
+        topic,
+        {
+            "order_id": order.id,
+            "customer_id": order.customer_id,
+            "from": previous,
+            "to": data.status,
+            "at": at,
+        },
+        subject_id=order.id,
+    )
+    return order
+
+
+# --------------------------------------------------------------------------- refunds
+
+
+def _plan_refund_lines(order: Order, data: RefundCreate) -> list[tuple[OrderLine, int, int]]:
+    by_id = {line.id: line for line in order.lines}
+    by_sku: dict[str, OrderLine] = {}
+    for order_line in order.lines:
+        if order_line.sku:
+            by_sku.setdefault(order_line.sku, order_line)
+    plan: list[tuple[OrderLine, int, int]] = []
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    for i, item in enumerate(data.lines):
+        line: OrderLine | None = (
+            by_id.get(item.line_id) if item.line_id else by_sku.get(item.sku or "")
+        )
+        if line is None:
+            errors.append((("lines", i), "no such line on this order"))
+            continue
+        left = line.quantity - line.refunded_quantity
+        if item.quantity > left:
+            errors.append((("lines", i, "quantity"), f"only {left} left to refund on this line"))
+            continue
+        plan.append((line, item.quantity, prorate(line.total_amount, item.quantity, line.quantity)))
+    if errors:
+        raise Invalid("the refund does not fit the order", errors)
+    return plan
+
+
+def refund_order(
+    session: Session, *, order_id: uuid.UUID, data: RefundCreate
+) -> tuple[Refund, bool]:
+    """Record a full or partial refund once per ``external_id``; never above what was paid.
+
+    The order's refunded amount moves by a guarded ``UPDATE`` so that two refunds
+    racing each other cannot together exceed the total.
+    """
+    order = get_order(session, order_id)
+    prior = next((r for r in order.refunds if r.external_id == data.external_id), None)
+    if prior is not None:
+        return prior, False
+    remaining = order.total_amount - order.refunded_amount
+    plan = _plan_refund_lines(order, data)
+    if data.amount is not None:
+        amount = data.amount
+    elif plan:
+        amount = sum(a for _, _, a in plan)
+        # Refunding every remaining item refunds what is left, shipping included.
+        if all(
+            sum(q for ln, q, _ in plan if ln.id == line.id)
+            == line.quantity - line.refunded_quantity
+            for line in order.lines
+        ):
+            amount = remaining
+    else:
+        amount = remaining
+        plan = [
+            (line, line.quantity - line.refunded_quantity, 0)
+            for line in order.lines
+            if line.quantity > line.refunded_quantity
+        ]
+        plan = [(ln, q, prorate(ln.total_amount, q, ln.quantity)) for ln, q, _ in plan]
+    if amount <= 0:
+        raise RefundExceedsOrder(f"order {order.id} has nothing left to refund")
+    moved = rowcount(
+        session.execute(
+            update(Order)
+            .where(Order.id == order.id, Order.refunded_amount + amount <= Order.total_amount)
+            .values(refunded_amount=Order.refunded_amount + amount)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if moved != 1:
+        raise RefundExceedsOrder(
+            f"refund of {amount} exceeds the {remaining} left on order {order.id}",
+            remaining=remaining,
+        )
+    for line, qty, _ in plan:
+        ok = rowcount(
+            session.execute(
+                update(OrderLine)
+                .where(
+                    OrderLine.id == line.id, OrderLine.refunded_quantity + qty <= OrderLine.quantity
+                )
+                .values(refunded_quantity=OrderLine.refunded_quantity + qty)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        if ok != 1:
+            raise RefundExceedsOrder(f"line {line.line_no} has fewer than {qty} items left")
+    refund = Refund(
+        id=new_id(),
+        order_id=order.id,
+        external_id=data.external_id,
+        amount=amount,
+        currency=order.currency,
+        reason=data.reason,
+        refunded_at=data.refunded_at or utcnow(),
+    )
+    refund.lines = [
+        RefundLine(id=new_id(), order_line_id=line.id, quantity=qty, amount=line_amount)
+        for line, qty, line_amount in plan
+    ]
+    try:
+        with session.begin_nested():
+            session.add(refund)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"refund {data.external_id!r} is being recorded by another request"
+        ) from None
+    session.refresh(order, attribute_names=["refunded_amount"])
+    full = order.refunded_amount >= order.total_amount
+    order.status = OrderStatus.refunded if full else OrderStatus.partially_refunded
+    session.flush()
+    outbox.emit(
+        session,
+        ORDER_REFUNDED,
+        {
+            "order_id": order.id,
+            "refund_id": refund.id,
+            "customer_id": order.customer_id,
+            "amount": amount,
+            "currency": order.currency,
+            "full": full,
+            "lines": [
+                {"order_line_id": ln.id, "sku": ln.sku, "quantity": q, "amount": a}
+                for ln, q, a in plan
+            ],
+        },
+        subject_id=order.id,
+    )
+    return refund, True
+
+
+# --------------------------------------------------------------------------- people
+
+
+def reassign_orders(session: Session, *, from_customer: uuid.UUID, to_customer: uuid.UUID) -> int:
+    """Move every order of one customer to another (a merge); returns how many moved."""
+    return rowcount(
+        session.execute(
+            update(Order)
+            .where(Order.customer_id == from_customer)
+            .values(customer_id=to_customer)
+            .execution_options(synchronize_session=False)
+        )
+    )
+
+
+def anonymize_orders(session: Session, *, customer_id: uuid.UUID) -> int:
+    """Remove personal details from a customer's orders, keeping the amounts for the books."""
+    return rowcount(
+        session.execute(
+            update(Order)
+            .where(Order.customer_id == customer_id)
+            .values(
+                contact_email=None, contact_phone=None, contact_name=None, shipping_address=None
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
+
+
+def order_stats(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
+    """Count, spend (net of refunds), first and last order of a customer."""
+    row = session.execute(
+        select(
+            func.count(Order.id),
+            func.coalesce(func.sum(Order.total_amount - Order.refunded_amount), 0),
+            func.min(Order.placed_at),
+            func.max(Order.placed_at),
+        ).where(Order.customer_id == customer_id, Order.status != OrderStatus.cancelled)
+    ).one()
+    return {"orders": int(row[0]), "spend": int(row[1]), "first": row[2], "last": row[3]}

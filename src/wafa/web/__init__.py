@@ -1,0 +1,1 @@
+"""The server-rendered dashboard, the POS screen and the customer portal."""
