@@ -1,0 +1,539 @@
+"""Shared machinery for the customer-base models: input checks, compression, errors.
+
+Everything here is pure NumPy/SciPy. The models fit by maximum likelihood on the
+*compressed* data: customers who share the same ``(frequency, recency, T)`` triple
+contribute the same log-likelihood term, so each distinct triple is evaluated once and
+weighted by its count (Fader & Hardie fit the CDNOW data this way in their spreadsheets).
+
+Fitting conventions shared by every model
+-----------------------------------------
+* Parameters are optimised in log space with ``scipy.optimize.minimize`` (L-BFGS-B with
+  an analytic gradient) on the *mean* negative log-likelihood, bounded to
+  ``[exp(-LOG_BOUND), exp(LOG_BOUND)]``; an optimum on that bound means the data do not
+  identify a parameter, and fitting raises :class:`ConvergenceError`.
+* ``penalizer_coef = c`` adds ``c * sum(log(theta) ** 2)`` to the mean negative
+  log-likelihood: a ridge on the log-parameters (a log-normal prior centred on 1 time
+  unit). Unlike lifetimes, which penalises ``sum(theta ** 2)``, it does not pull the
+  scale parameters towards zero and its effect grows only logarithmically with them.
+* ``standard_errors_`` are the square roots of the diagonal of the inverse Hessian of
+  the (penalised) total negative log-likelihood at the optimum, with the Hessian taken
+  in the *natural* parameter space by central differences of the analytic gradient.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+from scipy import linalg, optimize
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+#: Log-parameters are kept within ``[-LOG_BOUND, LOG_BOUND]`` during fitting.
+LOG_BOUND = 18.0
+#: Fewer customers with a repeat purchase than this sets ``small_sample_``.
+SMALL_SAMPLE_REPEAT_CUSTOMERS = 300
+#: Penalizer used when ``penalizer_coef=None`` and the sample is small.
+SMALL_SAMPLE_PENALIZER = 0.001
+
+__all__ = [
+    "LOG_BOUND",
+    "SMALL_SAMPLE_PENALIZER",
+    "SMALL_SAMPLE_REPEAT_CUSTOMERS",
+    "Compressed",
+    "ConvergenceError",
+    "FloatArray",
+    "InfiniteMeanSpend",
+    "NotFittedError",
+    "compress",
+]
+
+
+class ConvergenceError(Exception):
+    """The optimiser did not find a finite maximum of the likelihood.
+
+    The message says what to try: more data, a ``penalizer_coef`` (e.g. 0.001 to 0.1),
+    or a different time unit (weeks rather than days keeps the scale parameters near 1).
+    """
+
+
+class InfiniteMeanSpend(Exception):
+    """The fitted Gamma-Gamma model has ``q <= 1``, so the mean spend is infinite.
+
+    With ``q <= 1`` the population mean spend ``p * gamma / (q - 1)`` does not exist, and
+    spend predictions for customers with few transactions would be dominated by the
+    tail; Wafa refuses to produce them rather than print a meaningless number.
+    """
+
+
+class NotFittedError(Exception):
+    """A prediction was asked of a model before :meth:`fit` was called."""
+
+
+class Compressed(NamedTuple):
+    """Distinct ``(frequency, recency, T)`` triples with their counts.
+
+    ``frequency[inverse]`` (and likewise ``recency``, ``T``) rebuilds the input, and
+    ``weights`` holds how many customers share each triple.
+    """
+
+    frequency: FloatArray
+    recency: FloatArray
+    T: FloatArray
+    weights: FloatArray
+    inverse: IntArray
+
+
+def as_float_array(values: npt.ArrayLike, name: str) -> FloatArray:
+    """Return ``values`` as a 1-D float64 array of finite numbers.
+
+    Parameters
+    ----------
+    values : array_like
+        Scalar or 1-D array.
+    name : str
+        Name used in the error message.
+
+    Returns
+    -------
+    numpy.ndarray
+        1-D float64 copy (or view) of ``values``.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not 1-D or holds NaN or infinite entries.
+    """
+    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite (no NaN or infinity)")
+    return arr
+
+
+def check_rfm(
+    frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Validate and broadcast a ``(frequency, recency, T)`` summary.
+
+    Parameters
+    ----------
+    frequency : array_like
+        Number of *repeat* transactions (non-negative integers).
+    recency : array_like
+        Time between the first and the last transaction, ``0 <= recency <= T``.
+    T : array_like
+        Time between the first transaction and the end of the observation period.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(frequency, recency, T)`` as 1-D float64 arrays of equal length.
+
+    Raises
+    ------
+    ValueError
+        On negative, non-integer or non-finite frequency, negative recency or T, or
+        recency greater than T.
+    """
+    x = as_float_array(frequency, "frequency")
+    t_x = as_float_array(recency, "recency")
+    big_t = as_float_array(T, "T")
+    try:
+        x, t_x, big_t = np.broadcast_arrays(x, t_x, big_t)
+    except ValueError as exc:
+        raise ValueError("frequency, recency and T must have the same length") from exc
+    if np.any(x < 0) or np.any(x != np.round(x)):
+        raise ValueError("frequency must hold non-negative integers (repeat transactions)")
+    if np.any(t_x < 0) or np.any(big_t < 0):
+        raise ValueError("recency and T must be non-negative")
+    # A little slack for recency and T computed separately in floating point.
+    if np.any(t_x > big_t * (1 + 1e-9) + 1e-12):
+        raise ValueError("recency must not exceed T")
+    t_x = np.minimum(t_x, big_t)
+    return (
+        np.ascontiguousarray(x, dtype=np.float64),
+        np.ascontiguousarray(t_x, dtype=np.float64),
+        np.ascontiguousarray(big_t, dtype=np.float64),
+    )
+
+
+def check_weights(weights: npt.ArrayLike | None, n: int) -> FloatArray:
+    """Validate per-customer weights (``None`` means one customer per row).
+
+    Parameters
+    ----------
+    weights : array_like or None
+        Non-negative counts, one per row.
+    n : int
+        Number of rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64 weights of length ``n``.
+
+    Raises
+    ------
+    ValueError
+        If the weights are negative, non-finite or of the wrong length.
+    """
+    if weights is None:
+        return np.ones(n)
+    w = as_float_array(weights, "weights")
+    if w.shape != (n,):
+        raise ValueError(f"weights must have length {n}, got {w.shape[0]}")
+    if np.any(w < 0):
+        raise ValueError("weights must be non-negative")
+    return w
+
+
+def compress(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike) -> Compressed:
+    """Collapse customers into distinct ``(frequency, recency, T)`` triples.
+
+    Fitting cost then grows with the number of distinct triples rather than with the
+    number of customers: every model's log-likelihood depends on a customer only
+    through the triple.
+
+    Parameters
+    ----------
+    frequency, recency, T : array_like
+        Per-customer summary (see :func:`check_rfm`).
+
+    Returns
+    -------
+    Compressed
+        ``(frequency, recency, T, weights, inverse)``: the distinct triples in
+        lexicographic order, how many customers share each, and for each input row the
+        index of its triple.
+
+    Examples
+    --------
+    >>> c = compress([0, 2, 0], [0.0, 3.0, 0.0], [5.0, 5.0, 5.0])
+    >>> c.frequency.tolist(), c.weights.tolist(), c.inverse.tolist()
+    ([0.0, 2.0], [2.0, 1.0], [0, 1, 0])
+    """
+    x, t_x, big_t = check_rfm(frequency, recency, T)
+    n = x.shape[0]
+    if n == 0:
+        empty = np.empty(0)
+        return Compressed(empty, empty, empty, empty, np.empty(0, dtype=np.intp))
+    order = np.lexsort((big_t, t_x, x))
+    xs, ts, bs = x[order], t_x[order], big_t[order]
+    new_group = np.empty(n, dtype=bool)
+    new_group[0] = True
+    new_group[1:] = (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1]) | (bs[1:] != bs[:-1])
+    starts = np.flatnonzero(new_group)
+    group_of_sorted = np.cumsum(new_group) - 1
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = group_of_sorted
+    counts = np.diff(np.append(starts, n)).astype(np.float64)
+    return Compressed(xs[starts], ts[starts], bs[starts], counts, inverse)
+
+
+def compress_weighted(
+    frequency: FloatArray, recency: FloatArray, T: FloatArray, weights: FloatArray
+) -> Compressed:
+    """Like :func:`compress`, summing given per-row ``weights`` within each triple.
+
+    Parameters
+    ----------
+    frequency, recency, T : numpy.ndarray
+        Validated per-row summary.
+    weights : numpy.ndarray
+        Validated per-row weights.
+
+    Returns
+    -------
+    Compressed
+        Distinct triples with the summed weights; rows of weight 0 are dropped from the
+        likelihood by giving their triple weight 0 (they still appear in ``inverse``).
+    """
+    c = compress(frequency, recency, T)
+    summed = np.bincount(c.inverse, weights=weights, minlength=c.weights.shape[0])
+    return c._replace(weights=summed.astype(np.float64))
+
+
+@dataclass(frozen=True)
+class OptimumInfo:
+    """What the optimiser found, in log-parameter space."""
+
+    log_params: FloatArray
+    objective: float
+    converged: bool
+    n_iter: int
+    message: str
+
+
+def advice(model: str) -> str:
+    """Return the standard remedy text appended to every :class:`ConvergenceError`.
+
+    Parameters
+    ----------
+    model : str
+        Model name for the message.
+
+    Returns
+    -------
+    str
+        Human-readable suggestions.
+    """
+    return (
+        f"{model}: try more data (a longer calibration period or more customers), "
+        "a penalizer (penalizer_coef=0.001 to 0.1), or a different time unit "
+        "(weeks rather than days keep the parameters near 1)."
+    )
+
+
+def maximise(
+    objective: Callable[[FloatArray], tuple[float, FloatArray]],
+    x0: FloatArray,
+    *,
+    model: str,
+    tol: float,
+    max_iter: int,
+) -> OptimumInfo:
+    """Minimise ``objective`` over log-parameters with L-BFGS-B and check the result.
+
+    Parameters
+    ----------
+    objective : callable
+        Returns the mean penalised negative log-likelihood and its gradient with respect
+        to the log-parameters.
+    x0 : numpy.ndarray
+        Starting log-parameters.
+    model : str
+        Model name used in error messages.
+    tol : float
+        Gradient tolerance (on the mean negative log-likelihood).
+    max_iter : int
+        Maximum number of L-BFGS-B iterations.
+
+    Returns
+    -------
+    OptimumInfo
+        The optimum.
+
+    Raises
+    ------
+    ConvergenceError
+        If the objective is not finite, the optimiser stops without converging, or a
+        parameter ends on the ``LOG_BOUND`` box (the data do not identify it).
+    """
+
+    def safe(theta: FloatArray) -> tuple[float, FloatArray]:
+        value, grad = objective(theta)
+        if not (math.isfinite(value) and np.all(np.isfinite(grad))):
+            # Steer the line search away instead of failing outright.
+            return 1e300, np.zeros_like(theta)
+        return value, grad
+
+    start_value, start_grad = objective(x0)
+    if not (math.isfinite(start_value) and np.all(np.isfinite(start_grad))):
+        raise ConvergenceError(
+            f"{model}: the log-likelihood is not finite at the starting values. " + advice(model)
+        )
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * x0.shape[0]
+    res = optimize.minimize(
+        safe,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-15, "maxcor": 20},
+    )
+    theta = np.asarray(res.x, dtype=np.float64)
+    value, grad = objective(theta)
+    if not (math.isfinite(value) and np.all(np.isfinite(theta))):
+        raise ConvergenceError(
+            f"{model}: the optimiser returned non-finite values. " + advice(model)
+        )
+    grad_norm = float(np.max(np.abs(grad)))
+    # L-BFGS-B often stops with ABNORMAL_TERMINATION_IN_LNSRCH at an optimum whose
+    # gradient is already at rounding level; that is convergence, not failure.
+    converged = bool(res.success) or grad_norm < max(1e3 * tol, 1e-5)
+    if not converged:
+        raise ConvergenceError(
+            f"{model}: the optimiser did not converge after {res.nit} iterations "
+            f"({res.message}; largest gradient {grad_norm:.3g}). " + advice(model)
+        )
+    at_bound = np.abs(theta) > LOG_BOUND - 1e-3
+    if np.any(at_bound):
+        raise ConvergenceError(
+            f"{model}: parameter(s) {np.flatnonzero(at_bound).tolist()} ran off to "
+            f"exp(+-{LOG_BOUND:g}): the data do not identify them. " + advice(model)
+        )
+    return OptimumInfo(theta, float(value), converged, int(res.nit), str(res.message))
+
+
+def natural_hessian(
+    gradient: Callable[[FloatArray], FloatArray], params: FloatArray, *, rel_step: float = 1e-5
+) -> FloatArray:
+    """Hessian of a function in the natural parameter space by central differences.
+
+    Parameters
+    ----------
+    gradient : callable
+        Gradient with respect to the natural parameters.
+    params : numpy.ndarray
+        Point at which to differentiate (all positive).
+    rel_step : float, optional
+        Step relative to each parameter.
+
+    Returns
+    -------
+    numpy.ndarray
+        Symmetrised ``(k, k)`` Hessian.
+    """
+    k = params.shape[0]
+    hess = np.empty((k, k))
+    for j in range(k):
+        h = rel_step * params[j]
+        up = params.copy()
+        down = params.copy()
+        up[j] += h
+        down[j] -= h
+        hess[:, j] = (gradient(up) - gradient(down)) / (2 * h)
+    return np.asarray(0.5 * (hess + hess.T), dtype=np.float64)
+
+
+def covariance_from_hessian(hess: FloatArray) -> FloatArray | None:
+    """Invert a Hessian of the negative log-likelihood, or ``None`` if not definite.
+
+    Parameters
+    ----------
+    hess : numpy.ndarray
+        Square symmetric matrix.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The covariance matrix, or ``None`` when ``hess`` is not positive definite (the
+        optimum is flat in some direction and standard errors do not exist).
+    """
+    if not np.all(np.isfinite(hess)):
+        return None
+    try:
+        chol = linalg.cho_factor(hess)
+    except linalg.LinAlgError:
+        return None
+    cov = linalg.cho_solve(chol, np.eye(hess.shape[0]))
+    return np.asarray(0.5 * (cov + cov.T), dtype=np.float64)
+
+
+@dataclass
+class FitDiagnostics:
+    """Mutable bag of warnings collected while fitting (exposed as ``warnings_``)."""
+
+    messages: list[str] = field(default_factory=list)
+
+    def add(self, message: str) -> None:
+        """Record a warning.
+
+        Parameters
+        ----------
+        message : str
+            Human-readable warning.
+        """
+        self.messages.append(message)
+
+
+def jacobi_rule(a: float, b: float, n: int) -> tuple[FloatArray, FloatArray]:
+    """Gauss-Jacobi rule for expectations under a Beta(a, b) distribution on [0, 1].
+
+    Golub-Welsch on the Jacobi matrix, with the weights normalised to sum to one so that
+    large ``a`` or ``b`` cannot overflow (``scipy.special.roots_jacobi`` scales its
+    weights by ``2 ** (a + b - 1)`` and overflows beyond a few hundred).
+
+    Parameters
+    ----------
+    a, b : float
+        Beta shape parameters (both positive).
+    n : int
+        Number of nodes.
+
+    Returns
+    -------
+    nodes, weights : numpy.ndarray
+        ``E[f(P)] ~= sum(weights * f(nodes))`` for ``P ~ Beta(a, b)``.
+    """
+    # Jacobi weight (1 - y)^al (1 + y)^be on [-1, 1], with P = (1 + y) / 2.
+    al, be = b - 1.0, a - 1.0
+    k = np.arange(n, dtype=np.float64)
+    s = 2 * k + al + be
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diag = (be**2 - al**2) / (s * (s + 2))
+    diag[0] = (be - al) / (al + be + 2)
+    kk = k[1:]
+    ss = s[1:]
+    off2 = 4 * kk * (kk + al) * (kk + be) * (kk + al + be) / (ss**2 * (ss + 1) * (ss - 1))
+    if n > 1 and not np.isfinite(off2[0]):  # al + be == -1: use the limit at k = 1
+        off2[0] = 4 * (1 + al) * (1 + be) / ((al + be + 2) ** 2 * (al + be + 3))
+    vals, vecs = linalg.eigh_tridiagonal(diag, np.sqrt(off2))
+    weights = vecs[0, :] ** 2
+    weights = weights / weights.sum()
+    nodes = np.clip((1 + vals) / 2, 0.0, 1.0)
+    return nodes.astype(np.float64), weights.astype(np.float64)
+
+
+def draw_log_params(
+    log_params: FloatArray,
+    cov_natural: FloatArray | None,
+    params: FloatArray,
+    n_draws: int,
+    random_state: int | np.random.Generator | None,
+) -> FloatArray:
+    """Draw parameter vectors from the asymptotic normal in log space.
+
+    The covariance of the log-parameters follows from the natural-space covariance by the
+    delta method, ``Cov(log theta) = D^-1 Cov(theta) D^-1`` with ``D = diag(theta)``.
+
+    Parameters
+    ----------
+    log_params : numpy.ndarray
+        Fitted log-parameters.
+    cov_natural : numpy.ndarray or None
+        Covariance in the natural space; ``None`` (no standard errors) returns
+        ``n_draws`` copies of the point estimate.
+    params : numpy.ndarray
+        Fitted natural parameters.
+    n_draws : int
+        Number of draws.
+    random_state : int, numpy.random.Generator or None
+        Seed or generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_draws, k)`` natural parameters.
+    """
+    rng = np.random.default_rng(random_state)
+    if cov_natural is None:
+        return np.tile(params, (n_draws, 1))
+    cov_log = cov_natural / np.outer(params, params)
+    draws = rng.multivariate_normal(log_params, cov_log, size=n_draws, method="eigh")
+    return np.exp(np.clip(draws, -LOG_BOUND, LOG_BOUND))
+
+
+def band(values: FloatArray, quantiles: Sequence[float]) -> FloatArray:
+    """Quantiles over the first axis (the parameter draws).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(n_draws, n)`` predictions.
+    quantiles : sequence of float
+        Quantiles in ``[0, 1]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(quantiles), n)``.
+    """
+    return np.asarray(np.quantile(values, np.asarray(quantiles), axis=0), dtype=np.float64)
