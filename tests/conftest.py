@@ -92,7 +92,7 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "phone_region": "US",
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings.model_validate(values)
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,7 @@ def create_user(
 ) -> StaffUser:
     """Add a staff user; passwords shorter than ten characters are refused."""
     try:
-        address = normalize_email(email)
+        address = normalize_email(email, public=False)
     except ContactError as exc:
         raise Invalid.field(("email",), str(exc)) from None
     if len(password) < MIN_PASSWORD:
@@ -65,7 +65,7 @@ def create_user(
 def authenticate(session: Session, *, email: str, password: str) -> StaffUser:
     """The active user with these credentials; any mismatch is the same ``Unauthorized``."""
     try:
-        address = normalize_email(email)
+        address = normalize_email(email, public=False)
     except ContactError:
         address = email.strip().lower()
     user = session.scalar(select(StaffUser).where(StaffUser.email == address))

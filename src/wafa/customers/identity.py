@@ -55,11 +55,21 @@ class ContactError(ValueError):
 
 
 @lru_cache(maxsize=65536)
-def normalize_email(raw: str) -> str:
-    """Return the canonical (lower-case, IDNA-decoded) form of an email address."""
+def normalize_email(raw: str, *, public: bool = True) -> str:
+    """Return the canonical (lower-case, IDNA-decoded) form of an email address.
+
+    ``public=False`` (staff logins) also accepts addresses that need not be deliverable
+    on the internet, such as ``owner@shop.test``; customer addresses must be public.
+    """
     text = raw.strip()
     try:
-        result = validate_email(text, check_deliverability=False, allow_smtputf8=True)
+        result = validate_email(
+            text,
+            check_deliverability=False,
+            allow_smtputf8=True,
+            globally_deliverable=public,
+            test_environment=not public,
+        )
     except EmailNotValidError as exc:
         raise ContactError(f"{raw!r} is not a valid email address: {exc}") from None
     return str(result.normalized).lower()

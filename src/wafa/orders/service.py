@@ -241,9 +241,10 @@ def _existing(session: Session, source: str, external_id: str) -> Order | None:
 
 
 def _with_details(stmt: Select[Order]) -> Select[Order]:
+    # populate_existing: guarded Core updates bypass the identity map, so re-read rows.
     return stmt.options(
         selectinload(Order.lines), selectinload(Order.refunds).selectinload(Refund.lines)
-    )
+    ).execution_options(populate_existing=True)
 
 
 def compute_totals(data: OrderCreate) -> tuple[list[int], int, int]:
@@ -517,41 +518,22 @@ def _plan_refund_lines(order: Order, data: RefundCreate) -> list[tuple[OrderLine
     return plan
 
 
-def refund_order(
-    session: Session, *, order_id: uuid.UUID, data: RefundCreate
-) -> tuple[Refund, bool]:
-    """Record a full or partial refund once per ``external_id``; never above what was paid.
+def _refund_by_key(session: Session, order_id: uuid.UUID, external_id: str) -> Refund | None:
+    return session.scalar(
+        select(Refund)
+        .options(selectinload(Refund.lines))
+        .where(Refund.order_id == order_id, Refund.external_id == external_id)
+    )
 
-    The order's refunded amount moves by a guarded ``UPDATE`` so that two refunds
-    racing each other cannot together exceed the total.
-    """
-    order = get_order(session, order_id)
-    prior = next((r for r in order.refunds if r.external_id == data.external_id), None)
-    if prior is not None:
-        return prior, False
-    remaining = order.total_amount - order.refunded_amount
-    plan = _plan_refund_lines(order, data)
-    if data.amount is not None:
-        amount = data.amount
-    elif plan:
-        amount = sum(a for _, _, a in plan)
-        # Refunding every remaining item refunds what is left, shipping included.
-        if all(
-            sum(q for ln, q, _ in plan if ln.id == line.id)
-            == line.quantity - line.refunded_quantity
-            for line in order.lines
-        ):
-            amount = remaining
-    else:
-        amount = remaining
-        plan = [
-            (line, line.quantity - line.refunded_quantity, 0)
-            for line in order.lines
-            if line.quantity > line.refunded_quantity
-        ]
-        plan = [(ln, q, prorate(ln.total_amount, q, ln.quantity)) for ln, q, _ in plan]
-    if amount <= 0:
-        raise RefundExceedsOrder(f"order {order.id} has nothing left to refund")
+
+def _apply_refund_amounts(
+    session: Session,
+    order: Order,
+    plan: list[tuple[OrderLine, int, int]],
+    amount: int,
+    remaining: int,
+) -> None:
+    """Guarded updates: concurrent refunds can never together exceed the order or a line."""
     moved = rowcount(
         session.execute(
             update(Order)
@@ -578,6 +560,46 @@ def refund_order(
         )
         if ok != 1:
             raise RefundExceedsOrder(f"line {line.line_no} has fewer than {qty} items left")
+
+
+def refund_order(
+    session: Session, *, order_id: uuid.UUID, data: RefundCreate
+) -> tuple[Refund, bool]:
+    """Record a full or partial refund once per ``external_id``; never above what was paid.
+
+    The order's refunded amount moves by a guarded ``UPDATE`` so that two refunds
+    racing each other cannot together exceed the total.
+    """
+    order = get_order(session, order_id)
+    prior = _refund_by_key(session, order.id, data.external_id)
+    if prior is not None:
+        return prior, False
+    remaining = order.total_amount - order.refunded_amount
+    plan = _plan_refund_lines(order, data)
+    if data.amount is not None:
+        amount = data.amount
+    elif plan:
+        amount = sum(a for _, _, a in plan)
+        # Refunding every remaining item refunds what is left, shipping included.
+        if all(
+            sum(q for ln, q, _ in plan if ln.id == line.id)
+            == line.quantity - line.refunded_quantity
+            for line in order.lines
+        ):
+            amount = remaining
+    else:
+        amount = remaining
+        plan = [
+            (
+                ln,
+                ln.quantity - ln.refunded_quantity,
+                prorate(ln.total_amount, ln.quantity - ln.refunded_quantity, ln.quantity),
+            )
+            for ln in order.lines
+            if ln.quantity > ln.refunded_quantity
+        ]
+    if amount <= 0:
+        raise RefundExceedsOrder(f"order {order.id} has nothing left to refund")
     refund = Refund(
         id=new_id(),
         order_id=order.id,
@@ -592,13 +614,18 @@ def refund_order(
         for line, qty, line_amount in plan
     ]
     try:
+        # One savepoint: the refund row claims its external id, then guarded updates
+        # move the amounts; a failure anywhere leaves nothing behind.
         with session.begin_nested():
             session.add(refund)
             session.flush()
+            _apply_refund_amounts(session, order, plan, amount, remaining)
     except IntegrityError:
-        raise Conflict(
-            f"refund {data.external_id!r} is being recorded by another request"
-        ) from None
+        # A concurrent request recorded this refund first: return what it stored.
+        winner = _refund_by_key(session, order.id, data.external_id)
+        if winner is None:
+            raise
+        return winner, False
     session.refresh(order, attribute_names=["refunded_amount"])
     full = order.refunded_amount >= order.total_amount
     order.status = OrderStatus.refunded if full else OrderStatus.partially_refunded

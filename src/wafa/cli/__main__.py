@@ -1,0 +1,5 @@
+"""``python -m wafa.cli``."""
+
+from wafa.cli.main import main
+
+main()
