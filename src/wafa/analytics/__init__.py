@@ -1,0 +1,1 @@
+"""Retention analytics: summaries, descriptive retention, RFM, CLV models and recommendations."""
