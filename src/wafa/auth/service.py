@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wafa.auth.models import ApiKey, Role, Scope, StaffUser, SystemSetting
@@ -169,17 +169,6 @@ def revoke_api_key(session: Session, *, key_id: uuid.UUID) -> ApiKey:
 def list_api_keys(session: Session) -> list[ApiKey]:
     """Every API key, newest first."""
     return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc())))
-
-
-def touch_api_key(session: Session, key_id: uuid.UUID) -> None:
-    """Record that a key was used (at most once a minute, to keep requests write-light)."""
-    now = utcnow()
-    session.execute(
-        update(ApiKey)
-        .where(ApiKey.id == key_id)
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
-    )
 
 
 # --------------------------------------------------------------------------- secret key

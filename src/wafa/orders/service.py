@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from wafa.core import outbox
-from wafa.core.db import insert_ignoring_conflicts, rowcount
+from wafa.core.db import dialect_name, insert_ignoring_conflicts, rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.ids import new_id
 from wafa.core.money import prorate
@@ -234,12 +234,6 @@ def contact_from(
     )
 
 
-def _existing(session: Session, source: str, external_id: str) -> Order | None:
-    return session.scalar(
-        _with_details(select(Order)).where(Order.source == source, Order.external_id == external_id)
-    )
-
-
 def _with_details(stmt: Select[Order]) -> Select[Order]:
     # populate_existing: guarded Core updates bypass the identity map, so re-read rows.
     return stmt.options(
@@ -268,15 +262,18 @@ def create_order(session: Session, *, data: OrderCreate, region: str) -> tuple[O
     """Store an order once; return it and whether this call created it.
 
     A replay of ``(source, external_id)`` — sequential or concurrent — returns the
-    stored order unchanged and writes nothing.
+    stored order unchanged and writes nothing new. The order row claims its key with
+    ``INSERT … ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent duplicate waits on
+    the unique index until the first commits, then finds the stored order.
     """
-    existing = _existing(session, data.source, data.external_id)
+    existing = _existing_id(session, data.source, data.external_id)
     if existing is not None:
-        return existing, False
+        return get_order(session, existing), False
     line_totals, subtotal, total = compute_totals(data)
     contact = contact_from(data.customer, region=region, source=data.source, seen_at=data.placed_at)
     location_id = location_id_for(session, data.location)
     status = data.status
+    customer_id = _resolve_customer(session, contact, source=data.source)
     order = Order(
         id=new_id(),
         source=data.source,
@@ -284,6 +281,7 @@ def create_order(session: Session, *, data: OrderCreate, region: str) -> tuple[O
         number=data.number,
         channel=data.channel,
         location_id=location_id,
+        customer_id=customer_id,
         status=status,
         currency=data.currency,
         subtotal_amount=subtotal,
@@ -306,19 +304,20 @@ def create_order(session: Session, *, data: OrderCreate, region: str) -> tuple[O
         attributes=dict(data.attributes),
         created_at=utcnow(),
     )
-    try:
-        with session.begin_nested():
-            session.add(order)
-            session.flush()
-    except IntegrityError:
+    row = {c.key: getattr(order, c.key) for c in Order.__table__.columns}
+    claimed = session.execute(
+        insert_ignoring_conflicts(
+            session, Order, index_elements=["source", "external_id"]
+        ).returning(Order.id),
+        row,
+    ).scalar()
+    if claimed is None:
         # Lost the race for the idempotency key: the winner has committed by now.
-        session.expunge(order) if order in session else None
-        winner = _existing(session, data.source, data.external_id)
-        if winner is None:
-            raise
-        return winner, False
+        winner = _existing_id(session, data.source, data.external_id)
+        if winner is None:  # pragma: no cover - the conflict was on this very key
+            raise Conflict("the order could not be stored; retry")
+        return get_order(session, winner), False
 
-    order.customer_id = _resolve_customer(session, contact, source=data.source)
     products = ensure_products(
         session,
         [(ln.sku, ln.name, ln.category, ln.unit_price) for ln in data.lines if ln.sku],
@@ -343,16 +342,36 @@ def create_order(session: Session, *, data: OrderCreate, region: str) -> tuple[O
                 refunded_quantity=0,
             )
         )
-    session.add_all(lines)
-    session.flush()
+    session.execute(
+        insert(OrderLine),
+        [{c.key: getattr(ln, c.key) for c in OrderLine.__table__.columns} for ln in lines],
+    )
     emit_order_placed(session, order)
-    return get_order(session, order.id), True
+    # The rows are written with Core; hand back the (unattached) objects as stored.
+    order.lines = lines
+    order.refunds = []
+    return order, True
+
+
+def _existing_id(session: Session, source: str, external_id: str) -> uuid.UUID | None:
+    return session.scalar(
+        select(Order.id).where(Order.source == source, Order.external_id == external_id)
+    )
 
 
 def _resolve_customer(
     session: Session, contact: customers.Contact, *, source: str
 ) -> uuid.UUID | None:
-    """Match or create the order's customer, retrying once if a concurrent order created it."""
+    """Match or create the order's customer, retrying if a concurrent order created it.
+
+    On SQLite writers are serialised (``BEGIN IMMEDIATE``), so there is no race and no
+    savepoint is needed; on PostgreSQL a concurrent creator of the same person makes our
+    insert fail on the unique email/phone, and the retry then matches their record.
+    """
+    if not contact.identifiable:
+        return None
+    if dialect_name(session) == "sqlite":
+        return customers.resolve_contacts(session, [contact], source=source).customer_ids[0]
     for attempt in range(3):
         try:
             with session.begin_nested():
