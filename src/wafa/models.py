@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
 from wafa.core.db import Base
+from wafa.core.modules import import_optional
 
 # Each domain's table module; a domain that is not built yet is skipped.
 MODEL_MODULES = (
@@ -17,10 +16,6 @@ MODEL_MODULES = (
 )
 
 for _name in MODEL_MODULES:
-    try:
-        importlib.import_module(_name)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _name:
-            raise
+    import_optional(_name)
 
 metadata = Base.metadata

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
 from wafa import __version__
+from wafa.core.modules import import_optional
 
 app = typer.Typer(
     name="wafa",
@@ -46,13 +45,9 @@ def root(
 
 
 for _name in CLI_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _name:
-            raise
-        continue
-    _module.register(app)
+    _module = import_optional(_name)
+    if _module is not None:
+        _module.register(app)
 
 
 def main() -> None:

@@ -6,7 +6,6 @@ domains that come later); they never write another domain's tables directly.
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from wafa.core import outbox
 from wafa.core.errors import Conflict, Invalid
+from wafa.core.modules import import_optional
 from wafa.core.time import utcnow
 from wafa.customers.models import ConsentRecord, Customer, CustomerExternalId, CustomerMerge
 from wafa.customers.service import get_customer, get_live_customer
@@ -241,11 +241,8 @@ def export_customer(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
         ],
     }
     for module_name in PERSONAL_DATA_PROVIDERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        provider = getattr(module, "personal_data", None)
+        module = import_optional(module_name)
+        provider = getattr(module, "personal_data", None) if module else None
         if provider is not None:
             data[module_name.split(".")[1]] = provider(session, customer.id)
     return data
