@@ -1,0 +1,258 @@
+"""What every order format shares: the header, grouping rows into orders, cell errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+from wafa.core.settings import Settings
+from wafa.customers.identity import ContactError, normalize_email, normalize_phone
+from wafa.orders.importing.errors import FileRefused, RowError, RowProblem
+from wafa.orders.importing.readers import Record
+from wafa.orders.importing.records import OrderRecord
+from wafa.orders.importing.values import InstantReader
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Rejected:
+    """An order (or a customer/product row) left out, with every problem found in it."""
+
+    key: str
+    errors: list[RowError]
+    records: list[Record]
+
+
+def parse_mapping(pairs: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Normalise a column mapping: file column (any case) -> field, ``None``/"" to ignore."""
+    return {k.strip().lower(): (v.strip() if v else None) for k, v in pairs.items()}
+
+
+class Table:
+    """A header bound to a format's columns; cells are read by canonical column name."""
+
+    def __init__(
+        self,
+        header: Record,
+        *,
+        fmt: str,
+        columns: tuple[str, ...],
+        required: tuple[str, ...] = (),
+        patterns: tuple[re.Pattern[str], ...] = (),
+        mapping: Mapping[str, str | None] | None = None,
+        strict: bool = True,
+    ) -> None:
+        known = {c.lower(): c for c in columns}
+        mapping = parse_mapping(mapping or {})
+        self.index: dict[str, int] = {}
+        self.names: dict[str, str] = {}  # canonical -> the header cell as written
+        self.width = len(header.values)
+        self.cells = [c.strip().lstrip("\ufeff") for c in header.values]
+        errors: list[RowError] = []
+        seen_mapped: set[str] = set()
+        for pos, cell in enumerate(header.values):
+            written = cell.strip().lstrip("\ufeff")
+            low = written.lower()
+            canon: str | None
+            if low in mapping:
+                seen_mapped.add(low)
+                target = mapping[low]
+                if not target:
+                    continue
+                canon = known.get(target.lower())
+                if canon is None:
+                    errors.append(
+                        RowError(
+                            1,
+                            written,
+                            f"mapped to {target!r}, which is not a {fmt} field "
+                            f"(fields: {', '.join(columns)})",
+                        )
+                    )
+                    continue
+            else:
+                canon = known.get(low)
+                if canon is None and any(p.fullmatch(written) for p in patterns):
+                    canon = written
+                if canon is None:
+                    if strict:
+                        errors.append(
+                            RowError(
+                                1,
+                                written or f"#{pos + 1}",
+                                f"unknown column for the {fmt} format; map it to a field with "
+                                f"--map '{written}=FIELD' or skip it with --map '{written}='",
+                            )
+                        )
+                    continue
+            if canon in self.index:
+                errors.append(RowError(1, written, f"column {canon!r} appears twice"))
+                continue
+            self.index[canon] = pos
+            self.names[canon] = written
+        for name in required:
+            if name not in self.index:
+                errors.append(RowError(1, name, "required column is missing"))
+        for low in mapping:
+            if low not in seen_mapped:
+                errors.append(RowError(1, low, "--map names a column that is not in the file"))
+        if errors:
+            raise FileRefused(
+                f"the header (line 1) does not fit the {fmt} format", row_errors=errors
+            )
+
+    def has(self, name: str) -> bool:
+        """Whether the file has column ``name``."""
+        return name in self.index
+
+    def col(self, name: str) -> str:
+        """The column's name as the file writes it (for error messages)."""
+        return self.names.get(name, name)
+
+    def header_cell(self, pos: int) -> str:
+        """The header cell at position ``pos`` as written."""
+        return self.cells[pos]
+
+    def getter(self, values: list[str]) -> Callable[[str], str]:
+        """``get(name)``: the cell of ``name`` in ``values`` ("" when the column is absent)."""
+        index = self.index
+
+        def get(name: str) -> str:
+            i = index.get(name)
+            return values[i] if i is not None else ""
+
+        return get
+
+    def width_error(self, record: Record) -> RowError | None:
+        """A record with the wrong number of cells (a broken or truncated row)."""
+        if len(record.values) == self.width:
+            return None
+        return RowError(
+            record.line,
+            None,
+            f"expected {self.width} cells as in the header, found {len(record.values)} "
+            "(a broken or truncated row?)",
+            record.raw,
+        )
+
+
+class OrderParser:
+    """Base of the order formats: bind the header, group rows by order, build records."""
+
+    name: ClassVar[str]
+    columns: ClassVar[tuple[str, ...]]
+    required: ClassVar[tuple[str, ...]]
+    key: ClassVar[str]
+    patterns: ClassVar[tuple[re.Pattern[str], ...]] = ()
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        source: str,
+        mapping: Mapping[str, str | None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.region = settings.phone_region
+        self.default_currency = settings.currency
+        self.instant = InstantReader(settings.zone)
+        self.mapping = mapping or {}
+        self.table: Table
+
+    def bind(self, header: Record) -> None:
+        """Read the header; unknown or missing columns refuse the file."""
+        self.table = Table(
+            header,
+            fmt=self.name,
+            columns=self.columns,
+            required=self.required,
+            patterns=self.patterns,
+            mapping=self.mapping,
+        )
+
+    def build(self, records: list[Record], errors: list[RowError]) -> OrderRecord | None:
+        """Turn one order's rows into a record, appending every problem to ``errors``."""
+        raise NotImplementedError
+
+    def group_key(self, record: Record) -> str:
+        """The value that ties a row to its order."""
+        i = self.table.index[self.key]
+        return record.values[i].strip() if i < len(record.values) else ""
+
+    def orders(self, records: Iterator[Record]) -> Iterator[OrderRecord | Rejected]:
+        """Group consecutive rows with the same key into orders and build each one."""
+        group: list[Record] = []
+        current: str | None = None
+        for record in records:
+            key = self.group_key(record)
+            if group and key == current and key:
+                group.append(record)
+                continue
+            if group:
+                yield self._finish(current or "", group)
+            group, current = [record], key
+        if group:
+            yield self._finish(current or "", group)
+
+    def _finish(self, key: str, group: list[Record]) -> OrderRecord | Rejected:
+        errors: list[RowError] = []
+        for record in group:
+            problem = self.table.width_error(record)
+            if problem is not None:
+                errors.append(problem)
+        if not key:
+            errors.append(
+                RowError(group[0].line, self.table.col(self.key), "is empty", group[0].raw)
+            )
+        if errors:
+            return Rejected(key, errors, group)
+        try:
+            order = self.build(group, errors)
+        except RowProblem as exc:
+            errors.append(RowError(group[0].line, exc.column, exc.reason, group[0].raw))
+            order = None
+        if errors or order is None:
+            return Rejected(key, errors, group)
+        order.line = group[0].line
+        return order
+
+    # ------------------------------------------------------------------ helpers
+
+    def email(self, raw: str, column: str) -> str | None:
+        """A normalised email, or ``None`` for a blank cell."""
+        text = raw.strip()
+        if not text:
+            return None
+        try:
+            return normalize_email(text)
+        except ContactError as exc:
+            raise RowProblem(column, str(exc)) from None
+
+    def phone(self, raw: str, column: str) -> str | None:
+        """A phone in E.164, or ``None`` for a blank cell (Excel's leading ' is dropped)."""
+        text = raw.strip().lstrip("'").strip()
+        if not text:
+            return None
+        try:
+            return normalize_phone(text, self.region)
+        except ContactError as exc:
+            raise RowProblem(column, str(exc)) from None
+
+
+def attempt(errors: list[RowError], record: Record, read: Callable[[], T], default: T) -> T:
+    """Run ``read``; a ``RowProblem`` is recorded against ``record`` and ``default`` returned."""
+    try:
+        return read()
+    except RowProblem as exc:
+        errors.append(RowError(record.line, exc.column, exc.reason, record.raw))
+        return default
+
+
+def join_address(*parts: str) -> str | None:
+    """The non-blank parts, comma-separated."""
+    kept = [p.strip().lstrip("'") for p in parts if p and p.strip()]
+    return ", ".join(kept) or None

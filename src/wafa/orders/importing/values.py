@@ -1,0 +1,144 @@
+"""Reading one cell: amounts, quantities, instants, yes/no, currencies.
+
+Every reader raises ``RowProblem(column, reason)`` with a reason a shop owner can act
+on; the format modules turn it into ``line N, column C: reason``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from wafa.core.money import is_currency, minor_digits, parse_amount
+from wafa.orders.importing.errors import RowProblem
+
+_PLAIN_AMOUNT = re.compile(r"(\d{1,15})(?:\.(\d{1,6}))?")
+_TRUE = frozenset({"yes", "true", "1", "y", "subscribed", "opted_in", "confirmed"})
+_FALSE = frozenset({"no", "false", "0", "n", "", "not_subscribed", "unsubscribed", "pending"})
+
+
+def amount(text: str, column: str, currency: str, *, allow_blank: bool = True) -> int:
+    """A non-negative amount in major units (``12.50``) as minor units; blank is 0."""
+    text = text.strip()
+    if not text:
+        if allow_blank:
+            return 0
+        raise RowProblem(column, "an amount is required")
+    digits = _digits(currency)
+    match = _PLAIN_AMOUNT.fullmatch(text)
+    if match is not None:
+        whole, frac = match.group(1), match.group(2) or ""
+        scale = int(10**digits)
+        if len(frac) <= digits:
+            return int(whole) * scale + (int(frac.ljust(digits, "0")) if digits else 0)
+        if frac.rstrip("0") and len(frac.rstrip("0")) > digits:
+            raise RowProblem(
+                column, f"{text!r} has more than {digits} decimal places for {currency}"
+            )
+        return int(whole) * scale + (int(frac[:digits]) if digits else 0)
+    if text.startswith("-"):
+        raise RowProblem(column, f"{text!r} is negative")
+    try:
+        value = parse_amount(text, currency)
+    except ValueError:
+        raise RowProblem(column, f"{text!r} is not an amount") from None
+    if value < 0:
+        raise RowProblem(column, f"{text!r} is negative")
+    return value
+
+
+@lru_cache(maxsize=256)
+def _digits(currency: str) -> int:
+    return minor_digits(currency)
+
+
+def quantity(text: str, column: str) -> int:
+    """A whole number of items, zero or more."""
+    text = text.strip()
+    try:
+        value = int(text)
+    except ValueError:
+        if text.startswith("-"):
+            raise RowProblem(column, f"quantity {text!r} is negative") from None
+        try:
+            as_float = float(text)
+        except ValueError:
+            raise RowProblem(column, f"quantity {text!r} is not a whole number") from None
+        if not as_float.is_integer():
+            raise RowProblem(column, f"quantity {text!r} is not a whole number") from None
+        value = int(as_float)
+    if value < 0:
+        raise RowProblem(column, f"quantity {text!r} is negative")
+    if value > 1_000_000:
+        raise RowProblem(column, f"quantity {text!r} is implausibly large")
+    return value
+
+
+def currency_code(text: str, column: str) -> str:
+    """An ISO 4217 code, upper-cased."""
+    code = text.strip().upper()
+    if not is_currency(code):
+        raise RowProblem(column, f"{text!r} is not an ISO 4217 currency code")
+    return code
+
+
+def yes_no(text: str, column: str) -> bool:
+    """Shopify's ``yes``/``no``, WooCommerce's ``1``/``0``, ``true``/``false``."""
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise RowProblem(column, f"{text!r} is not yes or no")
+
+
+def optional_yes_no(text: str, column: str) -> bool | None:
+    """``yes_no``, with a blank cell meaning "not said"."""
+    return None if not text.strip() else yes_no(text, column)
+
+
+class InstantReader:
+    """Read timestamps as aware datetimes.
+
+    Accepted: ISO 8601 (``2025-10-07T09:50:26+02:00``), Shopify's
+    ``2025-10-07 09:50:26 +0200``, ``2025-10-07 09:50`` and a bare date. A time without
+    an offset is read in the business's timezone (WooCommerce exports local times).
+    """
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self._cache: dict[str, datetime] = {}
+
+    def __call__(self, text: str, column: str) -> datetime:
+        text = text.strip()
+        cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        if not text:
+            raise RowProblem(column, "a date and time is required")
+        candidate = text
+        # "2025-10-07 09:50:26 +0200" -> "2025-10-07 09:50:26+0200"
+        if len(candidate) > 20 and candidate[-6] == " " and candidate[-5] in "+-":
+            candidate = candidate[:-6] + candidate[-5:]
+        elif candidate.endswith((" UTC", " GMT")):
+            candidate = candidate[:-4] + "+00:00"
+        try:
+            value = datetime.fromisoformat(candidate)
+        except ValueError:
+            raise RowProblem(
+                column, f"{text!r} is not a date and time (expected e.g. 2025-10-07 09:50:26 +0200)"
+            ) from None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=self.zone)
+        if not 1970 <= value.year <= 2100:
+            raise RowProblem(column, f"{text!r} is outside 1970-2100")
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        self._cache[text] = value
+        return value
+
+    def optional(self, text: str, column: str) -> datetime | None:
+        """The instant, or ``None`` for a blank cell."""
+        return self(text, column) if text.strip() else None
