@@ -29,6 +29,13 @@ class TestCreateOrder:
         assert (first.status_code, second.status_code) == (201, 200)
         assert first.json() == second.json()
 
+    def test_replay_with_an_offset_timestamp_is_byte_identical(self, api: TestClient) -> None:
+        body = order_payload(placed_at="2025-10-07T09:50:26+02:00")
+        first = api.post("/api/v1/orders", json=body)
+        second = api.post("/api/v1/orders", json=body)
+        assert first.text == second.text
+        assert first.json()["placed_at"].startswith("2025-10-07T07:50:26")
+
     def test_guest_order_has_no_customer(self, api: TestClient) -> None:
         r = api.post("/api/v1/orders", json=order_payload(customer=None))
         assert r.status_code == 201

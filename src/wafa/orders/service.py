@@ -23,7 +23,7 @@ from wafa.core.db import dialect_name, insert_ignoring_conflicts, rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.ids import new_id
 from wafa.core.money import prorate
-from wafa.core.time import utcnow
+from wafa.core.time import ensure_utc, utcnow
 from wafa.customers import service as customers
 from wafa.customers.identity import ContactError, normalize_email, normalize_phone
 from wafa.orders.models import (
@@ -295,12 +295,12 @@ def create_order(session: Session, *, data: OrderCreate, region: str) -> tuple[O
         contact_name=contact.name,
         shipping_address=data.shipping_address,
         coupon_codes=list(data.coupon_codes),
-        placed_at=data.placed_at,
-        paid_at=data.paid_at,
-        fulfilled_at=data.fulfilled_at,
-        delivered_at=data.delivered_at,
-        promised_at=data.promised_at,
-        cancelled_at=data.placed_at if status is OrderStatus.cancelled else None,
+        placed_at=_utc(data.placed_at),
+        paid_at=_utc(data.paid_at),
+        fulfilled_at=_utc(data.fulfilled_at),
+        delivered_at=_utc(data.delivered_at),
+        promised_at=_utc(data.promised_at),
+        cancelled_at=_utc(data.placed_at) if status is OrderStatus.cancelled else None,
         attributes=dict(data.attributes),
         created_at=utcnow(),
     )
@@ -351,6 +351,11 @@ def create_order(session: Session, *, data: OrderCreate, region: str) -> tuple[O
     order.lines = lines
     order.refunds = []
     return order, True
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # Store and answer in UTC, so the first answer and every replay are identical.
+    return ensure_utc(value) if value is not None else None
 
 
 def _existing_id(session: Session, source: str, external_id: str) -> uuid.UUID | None:
