@@ -224,23 +224,33 @@ class OrderParser:
 
     def email(self, raw: str, column: str) -> str | None:
         """A normalised email, or ``None`` for a blank cell."""
-        text = raw.strip()
-        if not text:
-            return None
-        try:
-            return normalize_email(text)
-        except ContactError as exc:
-            raise RowProblem(column, str(exc)) from None
+        return read_email(raw, column)
 
     def phone(self, raw: str, column: str) -> str | None:
-        """A phone in E.164, or ``None`` for a blank cell (Excel's leading ' is dropped)."""
-        text = raw.strip().lstrip("'").strip()
-        if not text:
-            return None
-        try:
-            return normalize_phone(text, self.region)
-        except ContactError as exc:
-            raise RowProblem(column, str(exc)) from None
+        """A phone in E.164 read in the business's region, or ``None`` for a blank cell."""
+        return read_phone(raw, column, self.region)
+
+
+def read_email(raw: str, column: str) -> str | None:
+    """A normalised email, or ``None`` for a blank cell."""
+    text = raw.strip()
+    if not text:
+        return None
+    try:
+        return normalize_email(text)
+    except ContactError as exc:
+        raise RowProblem(column, str(exc)) from None
+
+
+def read_phone(raw: str, column: str, region: str) -> str | None:
+    """A phone in E.164, or ``None`` for a blank cell (Excel's leading ' is dropped)."""
+    text = raw.strip().lstrip("'").strip()
+    if not text:
+        return None
+    try:
+        return normalize_phone(text, region)
+    except ContactError as exc:
+        raise RowProblem(column, str(exc)) from None
 
 
 def attempt(errors: list[RowError], record: Record, read: Callable[[], T], default: T) -> T:

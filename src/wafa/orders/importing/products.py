@@ -1,0 +1,213 @@
+"""Product imports: the generic product format and Shopify's Products export.
+
+Products are keyed by sku: a new sku is created, a known one gets the name, category
+and price of the file when they differ (so a re-import changes nothing).
+
+Generic fields: ``sku`` and ``name`` (required), ``category``, ``price`` (decimal in
+``currency``, default the business currency), ``currency``, ``repeatable`` (yes/no: no
+for one-off items such as machines, which are then not recommended again), ``active``.
+
+Shopify's export (one row per variant, the product's ``Title`` on its first row only):
+``Handle`` groups the rows, ``Title`` (plus ``Option1 Value`` for a variant other than
+"Default Title") is the name, ``Variant SKU`` the sku (rows without one, such as extra
+image rows, are skipped), ``Variant Price`` the price, ``Type`` (else
+``Product Category``) the category, ``Status`` ``archived``/``draft`` makes it inactive.
+Other columns are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wafa.core.settings import Settings
+from wafa.orders import service as orders
+from wafa.orders.importing.base import Table
+from wafa.orders.importing.customers import write_errors
+from wafa.orders.importing.errors import FileRefused, ImportRejected, RowError, RowProblem
+from wafa.orders.importing.readers import CsvSource
+from wafa.orders.importing.values import amount, currency_code, optional_yes_no
+from wafa.orders.models import Product
+from wafa.orders.schemas import ProductCreate, ProductUpdate
+
+GENERIC_FIELDS = ("sku", "name", "category", "price", "currency", "repeatable", "active")
+SHOPIFY_COLUMNS = (
+    "Handle", "Title", "Option1 Value", "Variant SKU", "Variant Price", "Type",
+    "Product Category", "Status",
+)  # fmt: skip
+
+
+@dataclass
+class ProductRow:
+    """One validated product."""
+
+    line: int
+    sku: str
+    name: str
+    category: str | None
+    price: int
+    currency: str
+    repeatable: bool | None
+    active: bool | None
+
+
+@dataclass
+class ProductReport:
+    """What a product import found and did."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        """The figures, for printing."""
+        return {
+            "rows": self.rows,
+            "products created": self.created,
+            "products updated": self.updated,
+            "products unchanged": self.unchanged,
+            "rejected rows": self.rejected,
+        }
+
+
+def import_products(
+    session: Session,
+    path: Path,
+    *,
+    fmt: str,
+    settings: Settings,
+    mapping: Mapping[str, str | None] | None = None,
+    encoding: str | None = None,
+    skip_invalid: bool = False,
+    errors_path: Path | None = None,
+) -> ProductReport:
+    """Import products into ``session`` (the caller commits); all rows are checked first."""
+    if fmt not in ("generic", "shopify"):
+        raise FileRefused(f"products can be imported from generic or shopify, not {fmt!r}")
+    report = ProductReport()
+    csv_source = CsvSource(path, encoding=encoding)
+    records = csv_source.records()
+    header = next(records, None)
+    if header is None:
+        raise FileRefused("the file is empty: no header line")
+    shopify = fmt == "shopify"
+    table = (
+        Table(header, fmt="shopify products", columns=SHOPIFY_COLUMNS, required=("Handle", "Variant SKU"), mapping=mapping, strict=False)
+        if shopify
+        else Table(header, fmt="generic products", columns=GENERIC_FIELDS, required=("sku", "name"), mapping=mapping)
+    )  # fmt: skip
+    rows: dict[str, ProductRow] = {}
+    errors: list[RowError] = []
+    titles: dict[str, str] = {}
+    for record in records:
+        report.rows += 1
+        problem = table.width_error(record)
+        if problem is not None:
+            errors.append(problem)
+            continue
+        get = table.getter(record.values)
+        try:
+            if shopify:
+                handle = get("Handle").strip()
+                title = get("Title").strip() or titles.get(handle, "")
+                titles.setdefault(handle, title)
+                sku = get("Variant SKU").strip()
+                if not sku:
+                    continue
+                option = get("Option1 Value").strip()
+                name = f"{title} - {option}" if option and option != "Default Title" else title
+                category = get("Type").strip() or get("Product Category").strip() or None
+                currency = settings.currency
+                price = amount(get("Variant Price"), table.col("Variant Price"), currency)
+                status = get("Status").strip().lower()
+                active = None if not status else status == "active"
+                repeatable = None
+            else:
+                sku, name = get("sku").strip(), get("name").strip()
+                category = get("category").strip() or None
+                currency = (
+                    currency_code(get("currency"), table.col("currency"))
+                    if get("currency").strip()
+                    else settings.currency
+                )
+                price = amount(get("price"), table.col("price"), currency)
+                repeatable = optional_yes_no(get("repeatable"), table.col("repeatable"))
+                active = optional_yes_no(get("active"), table.col("active"))
+            if not sku:
+                raise RowProblem(table.col("sku"), "is empty")
+            if not name:
+                raise RowProblem(table.col("Title" if shopify else "name"), "is empty")
+            if len(sku) > 64:
+                raise RowProblem(
+                    table.col("Variant SKU" if shopify else "sku"), "is longer than 64 characters"
+                )
+            if sku in rows:
+                raise RowProblem(
+                    table.col("Variant SKU" if shopify else "sku"),
+                    f"sku {sku!r} already appears on line {rows[sku].line}",
+                )
+        except RowProblem as exc:
+            errors.append(RowError(record.line, exc.column, exc.reason, record.raw))
+            continue
+        rows[sku] = ProductRow(
+            record.line,
+            sku,
+            name[:300],
+            category and category[:120],
+            price,
+            currency,
+            repeatable,
+            active,
+        )
+    errors.extend(csv_source.errors)
+    report.errors = sorted(errors, key=lambda e: e.line)
+    report.rejected = len(errors)
+    if errors and not skip_invalid:
+        raise ImportRejected(
+            f"{len(errors)} problem(s) in {path.name}; nothing was imported",
+            report.errors,
+            len(errors),
+        )
+    if errors_path is not None and skip_invalid:
+        write_errors(errors_path, report.errors)
+    existing = (
+        {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(list(rows))))}
+        if rows
+        else {}
+    )
+    for sku, row in rows.items():
+        product = existing.get(sku)
+        if product is None:
+            orders.create_product(
+                session,
+                data=ProductCreate(sku=sku, name=row.name, category=row.category, price=row.price,
+                                   currency=row.currency, repeatable=True if row.repeatable is None else row.repeatable,
+                                   active=True if row.active is None else row.active),
+                default_currency=settings.currency,
+            )  # fmt: skip
+            report.created += 1
+            continue
+        changes: dict[str, object] = {}
+        for name, current, new in (
+            ("name", product.name, row.name),
+            ("category", product.category, row.category),
+            ("price", product.price_amount, row.price),
+            ("repeatable", product.repeatable, row.repeatable),
+            ("active", product.active, row.active),
+        ):
+            if new is not None and new != current:
+                changes[name] = new
+        if changes:
+            orders.update_product(session, product_id=product.id, data=ProductUpdate(**changes))
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    session.flush()
+    return report
