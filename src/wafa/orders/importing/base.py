@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, TypeVar
 
 from wafa.core.settings import Settings
@@ -103,6 +104,10 @@ class Table:
             raise FileRefused(
                 f"the header (line 1) does not fit the {fmt} format", row_errors=errors
             )
+        # Position -> canonical name; skipped columns get a name no lookup uses.
+        self._by_position = [f"\x00{pos}" for pos in range(self.width)]
+        for name, pos in self.index.items():
+            self._by_position[pos] = name
 
     def has(self, name: str) -> bool:
         """Whether the file has column ``name``."""
@@ -118,13 +123,11 @@ class Table:
 
     def getter(self, values: list[str]) -> Callable[[str], str]:
         """``get(name)``: the cell of ``name`` in ``values`` ("" when the column is absent)."""
-        index = self.index
+        return self.row(values).__getitem__
 
-        def get(name: str) -> str:
-            i = index.get(name)
-            return values[i] if i is not None else ""
-
-        return get
+    def row(self, values: list[str]) -> defaultdict[str, str]:
+        """The record as ``{canonical column: cell}``; an absent column reads as ""."""
+        return defaultdict(str, zip(self._by_position, values, strict=False))
 
     def width_error(self, record: Record) -> RowError | None:
         """A record with the wrong number of cells (a broken or truncated row)."""
@@ -216,7 +219,9 @@ class OrderParser:
             errors.append(RowError(group[0].line, exc.column, exc.reason, group[0].raw))
             order = None
         if errors or order is None:
-            return Rejected(key, errors, group)
+            # Readers name canonical columns; report them as the file's header writes them.
+            named = [replace(e, column=self.table.col(e.column)) if e.column else e for e in errors]
+            return Rejected(key, named, group)
         order.line = group[0].line
         return order
 
@@ -231,26 +236,48 @@ class OrderParser:
         return read_phone(raw, column, self.region)
 
 
+# Normalising an address or a number costs tens of microseconds and exports repeat
+# them on every order, so the importer remembers recent results. The memory is capped:
+# past the cap it starts again, so it never grows with the file.
+_CACHE_CAP = 300_000
+_emails: dict[str, str] = {}
+_phones: dict[tuple[str, str], str] = {}
+
+
 def read_email(raw: str, column: str) -> str | None:
     """A normalised email, or ``None`` for a blank cell."""
+    found = _emails.get(raw)
+    if found is not None:
+        return found
     text = raw.strip()
     if not text:
         return None
     try:
-        return normalize_email(text)
+        value = normalize_email(text)
     except ContactError as exc:
         raise RowProblem(column, str(exc)) from None
+    if len(_emails) >= _CACHE_CAP:
+        _emails.clear()
+    _emails[raw] = value
+    return value
 
 
 def read_phone(raw: str, column: str, region: str) -> str | None:
     """A phone in E.164, or ``None`` for a blank cell (Excel's leading ' is dropped)."""
+    found = _phones.get((raw, region))
+    if found is not None:
+        return found
     text = raw.strip().lstrip("'").strip()
     if not text:
         return None
     try:
-        return normalize_phone(text, region)
+        value = normalize_phone(text, region)
     except ContactError as exc:
         raise RowProblem(column, str(exc)) from None
+    if len(_phones) >= _CACHE_CAP:
+        _phones.clear()
+    _phones[(raw, region)] = value
+    return value
 
 
 def attempt(errors: list[RowError], record: Record, read: Callable[[], T], default: T) -> T:

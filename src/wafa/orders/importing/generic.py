@@ -98,10 +98,9 @@ class GenericOrders(OrderParser):
         """One order from its rows."""
         first = records[0]
         get = self.table.getter(first.values)
-        col = self.table.col
         raw_currency = get("currency")
         currency = (
-            attempt(errors, first, lambda: currency_code(raw_currency, col("currency")), "")
+            attempt(errors, first, lambda: currency_code(raw_currency, "currency"), "")
             if raw_currency.strip()
             else self.default_currency
         )
@@ -111,22 +110,22 @@ class GenericOrders(OrderParser):
             instants[field] = attempt(
                 errors,
                 first,
-                partial(self.instant.optional, get(field), col(field)),
+                partial(self.instant.optional, get(field), field),
                 None,
             )
-        if instants["placed_at"] is None and not any(e.column == col("placed_at") for e in errors):
-            errors.append(RowError(first.line, col("placed_at"), "is empty", first.raw))
+        if instants["placed_at"] is None and not any(e.column == "placed_at" for e in errors):
+            errors.append(RowError(first.line, "placed_at", "is empty", first.raw))
         status = get("status").strip().lower() or "placed"
         if status not in _STATUSES:
             errors.append(
-                RowError(first.line, col("status"), f"unknown status {status!r} (use one of "
+                RowError(first.line, "status", f"unknown status {status!r} (use one of "
                          f"{', '.join(sorted(_STATUSES))})", first.raw)
             )  # fmt: skip
         channel_text = get("channel").strip().lower() or "online"
         channel = _CHANNELS.get(channel_text)
         if channel is None:
             errors.append(
-                RowError(first.line, col("channel"), f"unknown channel {channel_text!r} "
+                RowError(first.line, "channel", f"unknown channel {channel_text!r} "
                          "(use online, in_store or phone)", first.raw)
             )  # fmt: skip
         money: dict[str, int] = {}
@@ -136,7 +135,7 @@ class GenericOrders(OrderParser):
                 money[field] = attempt(
                     errors,
                     first,
-                    partial(amount, get(field), col(field), currency),
+                    partial(amount, get(field), field, currency),
                     0,
                 )
             for record in records:
@@ -149,9 +148,7 @@ class GenericOrders(OrderParser):
             return None
         contact.seen_at = placed_at
         if not lines:
-            errors.append(
-                RowError(first.line, col("quantity"), "the order has no items", first.raw)
-            )
+            errors.append(RowError(first.line, "quantity", "the order has no items", first.raw))
             return None
         total = money["total"] if get("total").strip() else None
         order_total = (
@@ -166,7 +163,7 @@ class GenericOrders(OrderParser):
             errors.append(
                 RowError(
                     first.line,
-                    col("order_discount"),
+                    "order_discount",
                     "the discount is larger than the order",
                     first.raw,
                 )
@@ -179,7 +176,7 @@ class GenericOrders(OrderParser):
             errors.append(
                 RowError(
                     first.line,
-                    col("refunded_amount"),
+                    "refunded_amount",
                     "status is partially_refunded but no amount is given",
                     first.raw,
                 )
@@ -187,9 +184,7 @@ class GenericOrders(OrderParser):
             return None
         if refunded > order_total:
             errors.append(
-                RowError(
-                    first.line, col("refunded_amount"), "is larger than the order total", first.raw
-                )
+                RowError(first.line, "refunded_amount", "is larger than the order total", first.raw)
             )
             return None
         refunds: list[RefundRecord] = []
@@ -232,28 +227,23 @@ class GenericOrders(OrderParser):
 
     def _line(self, record: Record, currency: str, errors: list[RowError]) -> LineRecord | None:
         get = self.table.getter(record.values)
-        col = self.table.col
         before = len(errors)
-        qty = attempt(errors, record, lambda: quantity(get("quantity"), col("quantity")), 0)
+        qty = attempt(errors, record, lambda: quantity(get("quantity"), "quantity"), 0)
         price = attempt(
             errors,
             record,
-            lambda: amount(get("unit_price"), col("unit_price"), currency, allow_blank=False),
+            lambda: amount(get("unit_price"), "unit_price", currency, allow_blank=False),
             0,
         )
-        discount = attempt(
-            errors, record, lambda: amount(get("discount"), col("discount"), currency), 0
-        )
+        discount = attempt(errors, record, lambda: amount(get("discount"), "discount", currency), 0)
         name = get("name").strip()
         if not name:
-            errors.append(RowError(record.line, col("name"), "is empty", record.raw))
+            errors.append(RowError(record.line, "name", "is empty", record.raw))
         if len(errors) > before or qty == 0:
             return None
         if discount > qty * price:
             errors.append(
-                RowError(
-                    record.line, col("discount"), "discount is larger than the line", record.raw
-                )
+                RowError(record.line, "discount", "discount is larger than the line", record.raw)
             )
             return None
         sku = get("sku").strip()[:64] or None
@@ -261,16 +251,13 @@ class GenericOrders(OrderParser):
         return LineRecord(name=name[:300], quantity=qty, unit_price=price, sku=sku, discount=discount, category=category)  # fmt: skip
 
     def _contact(self, get: Callable[[str], str]) -> Contact:
-        col = self.table.col
-        email_opt_in = optional_yes_no(
-            get("accepts_email_marketing"), col("accepts_email_marketing")
-        )
-        sms_opt_in = optional_yes_no(get("accepts_sms_marketing"), col("accepts_sms_marketing"))
-        given = [col(f) for f, v in (("accepts_email_marketing", email_opt_in), ("accepts_sms_marketing", sms_opt_in)) if v is not None]  # fmt: skip
+        email_opt_in = optional_yes_no(get("accepts_email_marketing"), "accepts_email_marketing")
+        sms_opt_in = optional_yes_no(get("accepts_sms_marketing"), "accepts_sms_marketing")
+        given = [f for f, v in (("accepts_email_marketing", email_opt_in), ("accepts_sms_marketing", sms_opt_in)) if v is not None]  # fmt: skip
         external = get("customer_id").strip()[:200] or None
         return Contact(
-            email=self.email(get("customer_email"), col("customer_email")),
-            phone=self.phone(get("customer_phone"), col("customer_phone")),
+            email=self.email(get("customer_email"), "customer_email"),
+            phone=self.phone(get("customer_phone"), "customer_phone"),
             name=get("customer_name").strip()[:200] or None,
             external_source=self.source if external else None,
             external_id=external,

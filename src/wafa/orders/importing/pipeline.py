@@ -33,7 +33,7 @@ from wafa.orders.importing.base import OrderParser, Rejected
 from wafa.orders.importing.errors import FileRefused, ImportRejected, RowError
 from wafa.orders.importing.generic import GenericOrders
 from wafa.orders.importing.readers import CsvSource
-from wafa.orders.importing.records import OrderRecord
+from wafa.orders.importing.records import OrderRecord, pack, unpack
 from wafa.orders.importing.shopify import ShopifyOrders
 from wafa.orders.importing.woocommerce import WooCommerceOrders
 from wafa.orders.importing.writer import OrderWriter, WriteStats
@@ -131,9 +131,10 @@ def _spool_batches(handle: IO[bytes]) -> Iterator[list[OrderRecord]]:
     handle.seek(0)
     while True:
         try:
-            yield pickle.load(handle)
+            packed = pickle.load(handle)
         except EOFError:
             return
+        yield [unpack(row) for row in packed]
 
 
 def make_parser(
@@ -160,7 +161,7 @@ def import_orders(
     errors_path: Path | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
-    batch_size: int = 2000,
+    batch_size: int = 5000,
 ) -> ImportReport:
     """Import an orders export into ``session`` (which the caller commits or rolls back).
 
@@ -183,14 +184,14 @@ def import_orders(
             if header is None:
                 raise FileRefused("the file is empty: no header line")
             parser.bind(header)
-            batch: list[OrderRecord] = []
+            batch: list[tuple[object, ...]] = []
             for tick, item in enumerate(parser.orders(records), 1):
                 if isinstance(item, Rejected):
                     sink.reject(item, "order")
                 else:
                     report.orders_read += 1
                     hashes.append(hash(item.external_id))
-                    batch.append(item)
+                    batch.append(pack(item))
                     if len(batch) >= batch_size:
                         pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
                         batch = []

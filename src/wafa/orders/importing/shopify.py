@@ -104,30 +104,29 @@ class ShopifyOrders(OrderParser):
         """One order from its rows (order-level cells from the first row)."""
         first = records[0]
         get = self.table.getter(first.values)
-        col = self.table.col
         name = get("Name").strip()
         raw_currency = get("Currency")
         currency = (
-            attempt(errors, first, lambda: currency_code(raw_currency, col("Currency")), "")
+            attempt(errors, first, lambda: currency_code(raw_currency, "Currency"), "")
             if raw_currency.strip()
             else self.default_currency
         )
         placed_at = attempt(
-            errors, first, lambda: self.instant(get("Created at"), col("Created at")), None
+            errors, first, lambda: self.instant(get("Created at"), "Created at"), None
         )
         paid_at = attempt(
-            errors, first, lambda: self.instant.optional(get("Paid at"), col("Paid at")), None
+            errors, first, lambda: self.instant.optional(get("Paid at"), "Paid at"), None
         )
         fulfilled_at = attempt(
             errors,
             first,
-            lambda: self.instant.optional(get("Fulfilled at"), col("Fulfilled at")),
+            lambda: self.instant.optional(get("Fulfilled at"), "Fulfilled at"),
             None,
         )
         cancelled_at = attempt(
             errors,
             first,
-            lambda: self.instant.optional(get("Cancelled at"), col("Cancelled at")),
+            lambda: self.instant.optional(get("Cancelled at"), "Cancelled at"),
             None,
         )
         lines: list[LineRecord] = []
@@ -142,7 +141,7 @@ class ShopifyOrders(OrderParser):
                 "Refunded Amount",
             ):
                 money[field] = attempt(
-                    errors, first, partial(amount, get(field), col(field), currency), 0
+                    errors, first, partial(amount, get(field), field, currency), 0
                 )
             for record in records:
                 line = self._line(record, currency, errors)
@@ -152,9 +151,7 @@ class ShopifyOrders(OrderParser):
             return None
         if not lines:
             errors.append(
-                RowError(
-                    first.line, col("Lineitem quantity"), f"order {name} has no items", first.raw
-                )
+                RowError(first.line, "Lineitem quantity", f"order {name} has no items", first.raw)
             )
             return None
         financial = get("Financial Status").strip().lower()
@@ -162,7 +159,7 @@ class ShopifyOrders(OrderParser):
             errors.append(
                 RowError(
                     first.line,
-                    col("Financial Status"),
+                    "Financial Status",
                     f"unknown financial status {financial!r}",
                     first.raw,
                 )
@@ -195,7 +192,7 @@ class ShopifyOrders(OrderParser):
             errors.append(
                 RowError(
                     first.line,
-                    col("Refunded Amount"),
+                    "Refunded Amount",
                     "financial status is partially_refunded but no amount is given",
                     first.raw,
                 )
@@ -205,7 +202,7 @@ class ShopifyOrders(OrderParser):
             errors.append(
                 RowError(
                     first.line,
-                    col("Refunded Amount"),
+                    "Refunded Amount",
                     "refunded amount is larger than the order total",
                     first.raw,
                 )
@@ -259,37 +256,70 @@ class ShopifyOrders(OrderParser):
             refunds=refunds,
         )  # fmt: skip
 
+    def bind(self, header: Record) -> None:
+        """Read the header and remember where the line-item cells are."""
+        super().bind(header)
+        index = self.table.index
+        self._line_at = (
+            index["Lineitem quantity"],
+            index["Lineitem name"],
+            index["Lineitem price"],
+            index.get("Lineitem sku"),
+            index.get("Lineitem discount"),
+        )
+
     def _line(self, record: Record, currency: str, errors: list[RowError]) -> LineRecord | None:
+        # The common case, read straight from the cells; any doubt takes the careful path.
+        values = record.values
+        at_qty, at_name, at_price, at_sku, at_discount = self._line_at
+        try:
+            qty = quantity(values[at_qty], "Lineitem quantity")
+            price = amount(values[at_price], "Lineitem price", currency, allow_blank=False)
+            discount = (
+                amount(values[at_discount], "Lineitem discount", currency)
+                if at_discount is not None
+                else 0
+            )
+        except RowProblem:
+            return self._careful_line(record, currency, errors)
+        name = values[at_name].strip()
+        if not name or discount > qty * price:
+            return self._careful_line(record, currency, errors)
+        if qty == 0:
+            return None
+        sku = (values[at_sku].strip()[:64] or None) if at_sku is not None else None
+        return LineRecord(name[:300], qty, price, sku, discount)
+
+    def _careful_line(
+        self, record: Record, currency: str, errors: list[RowError]
+    ) -> LineRecord | None:
         get = self.table.getter(record.values)
-        col = self.table.col
         before = len(errors)
         qty = attempt(
-            errors, record, lambda: quantity(get("Lineitem quantity"), col("Lineitem quantity")), 0
+            errors, record, lambda: quantity(get("Lineitem quantity"), "Lineitem quantity"), 0
         )
         price = attempt(
             errors,
             record,
-            lambda: amount(
-                get("Lineitem price"), col("Lineitem price"), currency, allow_blank=False
-            ),
+            lambda: amount(get("Lineitem price"), "Lineitem price", currency, allow_blank=False),
             0,
         )
         discount = attempt(
             errors,
             record,
-            lambda: amount(get("Lineitem discount"), col("Lineitem discount"), currency),
+            lambda: amount(get("Lineitem discount"), "Lineitem discount", currency),
             0,
         )
         name = get("Lineitem name").strip()
         if not name:
-            errors.append(RowError(record.line, col("Lineitem name"), "is empty", record.raw))
+            errors.append(RowError(record.line, "Lineitem name", "is empty", record.raw))
         if len(errors) > before or qty == 0:
             return None
         if discount > qty * price:
             errors.append(
                 RowError(
                     record.line,
-                    col("Lineitem discount"),
+                    "Lineitem discount",
                     "discount is larger than the line",
                     record.raw,
                 )
@@ -305,20 +335,19 @@ class ShopifyOrders(OrderParser):
         )
 
     def _contact(self, get: Callable[[str], str], placed_at: datetime) -> Contact:
-        col = self.table.col
-        email = self.email(get("Email"), col("Email"))
+        email = self.email(get("Email"), "Email")
         phone = None
         for field in ("Phone", "Billing Phone", "Shipping Phone"):
             if get(field).strip().lstrip("'").strip():
-                phone = self.phone(get(field), col(field))
+                phone = self.phone(get(field), field)
                 break
         email_field = (
             "Accepts Marketing"
             if self.table.has("Accepts Marketing")
             else "Accepts Email Marketing"
         )
-        email_opt_in = optional_yes_no(get(email_field), col(email_field))
-        sms_opt_in = optional_yes_no(get("Accepts SMS Marketing"), col("Accepts SMS Marketing"))
+        email_opt_in = optional_yes_no(get(email_field), email_field)
+        sms_opt_in = optional_yes_no(get("Accepts SMS Marketing"), "Accepts SMS Marketing")
         sources = [
             f
             for f, v in ((email_field, email_opt_in), ("Accepts SMS Marketing", sms_opt_in))

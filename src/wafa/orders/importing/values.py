@@ -19,8 +19,24 @@ _TRUE = frozenset({"yes", "true", "1", "y", "subscribed", "opted_in", "confirmed
 _FALSE = frozenset({"no", "false", "0", "n", "", "not_subscribed", "unsubscribed", "pending"})
 
 
+_AMOUNTS: dict[tuple[str, str], int] = {}
+
+
 def amount(text: str, column: str, currency: str, *, allow_blank: bool = True) -> int:
     """A non-negative amount in major units (``12.50``) as minor units; blank is 0."""
+    # Exports repeat the same few prices and "0.00" endlessly: remember recent answers.
+    cached = _AMOUNTS.get((text, currency))
+    if cached is not None:
+        return cached
+    value = _amount(text, column, currency, allow_blank)
+    if text:
+        if len(_AMOUNTS) >= 100_000:
+            _AMOUNTS.clear()
+        _AMOUNTS[(text, currency)] = value
+    return value
+
+
+def _amount(text: str, column: str, currency: str, allow_blank: bool) -> int:
     text = text.strip()
     if not text:
         if allow_blank:

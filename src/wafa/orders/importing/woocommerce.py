@@ -120,32 +120,29 @@ class WooCommerceOrders(OrderParser):
         """One order from its row (or rows, in the one-row-per-item layout)."""
         first = records[0]
         get = self.table.getter(first.values)
-        col = self.table.col
         raw_currency = get("order_currency")
         currency = (
-            attempt(errors, first, lambda: currency_code(raw_currency, col("order_currency")), "")
+            attempt(errors, first, lambda: currency_code(raw_currency, "order_currency"), "")
             if raw_currency.strip()
             else self.default_currency
         )
         placed_at = attempt(
-            errors, first, lambda: self.instant(get("order_date"), col("order_date")), None
+            errors, first, lambda: self.instant(get("order_date"), "order_date"), None
         )
         paid_at = attempt(
-            errors, first, lambda: self.instant.optional(get("paid_date"), col("paid_date")), None
+            errors, first, lambda: self.instant.optional(get("paid_date"), "paid_date"), None
         )
         completed_at = attempt(
             errors,
             first,
-            lambda: self.instant.optional(get("completed_date"), col("completed_date")),
+            lambda: self.instant.optional(get("completed_date"), "completed_date"),
             None,
         )
         raw_status = get("status").strip().lower().removeprefix("wc-")
         status = _STATUS.get(raw_status)
         if status is None:
             errors.append(
-                RowError(
-                    first.line, col("status"), f"unknown order status {raw_status!r}", first.raw
-                )
+                RowError(first.line, "status", f"unknown order status {raw_status!r}", first.raw)
             )
         money: dict[str, int] = {}
         lines: list[LineRecord] = []
@@ -156,7 +153,7 @@ class WooCommerceOrders(OrderParser):
                 money[field] = attempt(
                     errors,
                     first,
-                    partial(amount, get(field), col(field), currency),
+                    partial(amount, get(field), field, currency),
                     0,
                 )
             money["discount"] = money.pop(discount_col)
@@ -171,7 +168,7 @@ class WooCommerceOrders(OrderParser):
                         errors.append(
                             RowError(
                                 extra.line,
-                                col("order_id"),
+                                "order_id",
                                 "the same order appears on more than one row",
                                 extra.raw,
                             )
@@ -190,7 +187,7 @@ class WooCommerceOrders(OrderParser):
             errors.append(
                 RowError(
                     first.line,
-                    col("refund_items"),
+                    "refund_items",
                     "refunds add up to more than the order total",
                     first.raw,
                 )
@@ -297,13 +294,13 @@ class WooCommerceOrders(OrderParser):
     def _row_line(self, record: Record, currency: str, errors: list[RowError]) -> LineRecord | None:
         get = self.table.getter(record.values)
         return self._make_line(
-            record, self.table.col("line_item_quantity"), get("line_item_name"), get("line_item_sku"),
+            record, "line_item_quantity", get("line_item_name"), get("line_item_sku"),
             get("line_item_quantity"), get("line_item_subtotal"), get("line_item_total"), currency, errors,
         )  # fmt: skip
 
     def _refunds(self, record: Record, currency: str, errors: list[RowError]) -> list[RefundRecord]:
         get = self.table.getter(record.values)
-        column = self.table.col("refund_items")
+        column = "refund_items"
         refunds: list[RefundRecord] = []
         for index, item in enumerate((i for i in get("refund_items").split(";") if i.strip()), 1):
             pairs = split_pairs(item)
@@ -328,7 +325,6 @@ class WooCommerceOrders(OrderParser):
         return refunds
 
     def _contact(self, get: Callable[[str], str]) -> Contact:
-        col = self.table.col
         email_field = "billing_email" if get("billing_email").strip() else "customer_email"
         phone_field = "billing_phone" if get("billing_phone").strip() else "shipping_phone"
         external = (get("customer_id").strip() or get("customer_user").strip()).removesuffix(".0")
@@ -338,8 +334,8 @@ class WooCommerceOrders(OrderParser):
             p for p in (get("billing_first_name").strip(), get("billing_last_name").strip()) if p
         )
         return Contact(
-            email=self.email(get(email_field), col(email_field)),
-            phone=self.phone(get(phone_field), col(phone_field)),
+            email=self.email(get(email_field), email_field),
+            phone=self.phone(get(phone_field), phone_field),
             name=name[:200] or None,
             external_source=self.source if external else None,
             external_id=external[:200] or None,
