@@ -593,11 +593,21 @@ def _record_contact_consents(
     ]
     if fresh:
         session.execute(insert(ConsentRecord), fresh)
+    # One UPDATE per (channel, decision) rather than one per customer: bulk imports
+    # resolve thousands of contacts per call.
+    changes: dict[tuple[str, bool], list[uuid.UUID]] = {}
     for (cid, channel), (at, value) in latest.items():
         previous = existing.get((cid, channel))
         if previous is None or previous <= at:
-            column = Customer.email_consent if channel == "email" else Customer.sms_consent
-            session.execute(update(Customer).where(Customer.id == cid).values({column: value}))
+            changes.setdefault((channel, value), []).append(cid)
+    for (channel, value), ids in changes.items():
+        column = Customer.email_consent if channel == "email" else Customer.sms_consent
+        for start in range(0, len(ids), 5000):
+            session.execute(
+                update(Customer)
+                .where(Customer.id.in_(ids[start : start + 5000]))
+                .values({column: value})
+            )
 
 
 def find_customer_ids_by_contact(
