@@ -1,0 +1,423 @@
+"""Dashboard pages for customers: the list with search, the profile, edit, merge, export, erase.
+
+Routes parse the form, check the role (``Staff``/``Manager``/``Owner``), call one
+service or query function, and render. Expected errors become pages in the user's
+language (``wafa.web.errors``); form errors are shown next to their fields.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from wafa.api.deps import AppSettings, DbSession, ReadSession
+from wafa.auth.models import Role
+from wafa.core.calendars import local_date
+from wafa.core.errors import Invalid
+from wafa.core.settings import CalendarKind, Settings
+from wafa.core.time import utcnow
+from wafa.customers import lifecycle
+from wafa.customers import queries as customer_queries
+from wafa.customers import service as customers
+from wafa.customers.models import ConsentChannel, Customer
+from wafa.customers.schemas import Birthday, ConsentIn, CustomerCreate, CustomerUpdate
+from wafa.web import forms, i18n, panels
+from wafa.web.auth import Manager, Owner, Staff, see_other, staff_label
+from wafa.web.i18n import LANGUAGES, N_
+from wafa.web.nav import register_nav
+from wafa.web.routing import WebRoute
+from wafa.web.templating import flash, render, request_language
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+register_nav(N_("Customers"), "/customers", min_role=Role.cashier, icon="users", order=20)
+
+PAGE_SIZE = 25
+Text = Annotated[str, Field(max_length=5000)]
+
+
+class CustomerForm(BaseModel):
+    """The customer form as posted: text fields; the schema validates them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: Text = ""
+    email: Text = ""
+    phone: Text = ""
+    city: Text = ""
+    address: Text = ""
+    gender: Text = ""
+    marital_status: Text = ""
+    language: Text = ""
+    tags: Text = ""
+    notes: Text = ""
+    birth_day: Text = ""
+    birth_month: Text = ""
+    birth_year: Text = ""
+    birth_calendar: Text = ""
+    email_consent: Text = ""
+    sms_consent: Text = ""
+
+    def values(self) -> dict[str, Any]:
+        """The fields as the customer schemas take them (empty → ``None``)."""
+        raw = self.model_dump()
+        out: dict[str, Any] = {
+            name: forms.text(raw, name)
+            for name in (
+                "name",
+                "email",
+                "phone",
+                "city",
+                "address",
+                "gender",
+                "marital_status",
+                "language",
+                "notes",
+            )
+        }
+        out["tags"] = forms.tags(raw)
+        out["birthday"] = self.birthday()
+        return out
+
+    def birthday(self) -> Birthday | None:
+        """Day and month together (year optional), or no birthday at all."""
+        raw = self.model_dump()
+        day, month = forms.number(raw, "birth_day"), forms.number(raw, "birth_month")
+        if day is None and month is None:
+            return None
+        if day is None or month is None:
+            raise Invalid.field(("birthday",), "give both the day and the month")
+        try:
+            return Birthday.model_validate(
+                {
+                    "day": day,
+                    "month": month,
+                    "year": forms.number(raw, "birth_year"),
+                    "calendar": forms.text(raw, "birth_calendar"),
+                }
+            )
+        except ValidationError:
+            raise Invalid.field(("birthday",), "not a day of the year") from None
+
+
+def _form_from(customer: Customer, settings: Settings) -> dict[str, str]:
+    birthday = customer.birthday
+    return {
+        "name": customer.name or "",
+        "email": customer.email or "",
+        "phone": customer.phone or "",
+        "city": customer.city or "",
+        "address": customer.address or "",
+        "gender": customer.gender or "",
+        "marital_status": customer.marital_status or "",
+        "language": customer.language or "",
+        "tags": ", ".join(customer.tags or []),
+        "notes": customer.notes or "",
+        "birth_day": str(birthday.day) if birthday else "",
+        "birth_month": str(birthday.month) if birthday else "",
+        "birth_year": str(birthday.year) if birthday and birthday.year else "",
+        "birth_calendar": birthday.calendar if birthday else str(settings.calendar),
+    }
+
+
+def _form_page(
+    request: Request,
+    *,
+    customer: Customer | None,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    conflict_id: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request,
+        "customers/form.html",
+        {
+            "customer": customer,
+            "values": values,
+            "errors": errors or {},
+            "conflict_id": conflict_id,
+            "customer_languages": LANGUAGES,
+            "calendars": [k.value for k in CalendarKind],
+        },
+        status_code=status_code,
+    )
+
+
+def _errors(request: Request, exc: Exception) -> tuple[dict[str, str], str | None, int]:
+    language = request_language(request)
+    if isinstance(exc, ValidationError):
+        return forms.validation_errors(exc, language), None, 422
+    if isinstance(exc, customers.CustomerConflict):
+        field = str(exc.context.get("field") or "email")
+        return (
+            {field: i18n.gettext(language, N_("Another customer already has this."))},
+            str(exc.context.get("customer_id") or "") or None,
+            409,
+        )
+    assert isinstance(exc, Invalid)
+    return forms.invalid_errors(exc, language), None, 422
+
+
+# --------------------------------------------------------------------------- list
+
+
+@router.get("/customers", response_class=HTMLResponse)
+def customer_list(
+    request: Request,
+    session: ReadSession,
+    user: Staff,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    page = customer_queries.directory(session, q=q, limit=PAGE_SIZE, cursor=cursor)
+    return render(
+        request, "customers/list.html", {"page": page, "q": q or "", "cursor": cursor or ""}
+    )
+
+
+# --------------------------------------------------------------------------- create
+
+
+@router.get("/customers/new", response_class=HTMLResponse)
+def new_customer(request: Request, settings: AppSettings, user: Staff) -> HTMLResponse:
+    values = {"birth_calendar": str(settings.calendar)}
+    return _form_page(request, customer=None, values=values)
+
+
+@router.post("/customers/new", response_class=HTMLResponse)
+def create_customer(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    user: Staff,
+    form: Annotated[CustomerForm, Form()],
+) -> Response:
+    source = f"dashboard ({staff_label(user)})"[:120]
+    try:
+        consent = [
+            ConsentIn(channel=channel, granted=True, source=source)
+            for channel, ticked in (
+                (ConsentChannel.email, form.email_consent),
+                (ConsentChannel.sms, form.sms_consent),
+            )
+            if ticked
+        ]
+        data = CustomerCreate(**form.values(), source="dashboard", consent=consent)
+        customer = customers.create_customer(
+            session, data=data, region=settings.phone_region, calendar=settings.calendar
+        )
+    except (ValidationError, Invalid, customers.CustomerConflict) as exc:
+        session.rollback()  # nothing half-written stays in the request's transaction
+        errors, conflict, status = _errors(request, exc)
+        values = form.model_dump()
+        return _form_page(
+            request,
+            customer=None,
+            values=values,
+            errors=errors,
+            conflict_id=conflict,
+            status_code=status,
+        )
+    flash(request, N_("Customer added."))
+    return see_other(f"/customers/{customer.id}")
+
+
+# --------------------------------------------------------------------------- profile
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+def customer_profile(
+    customer_id: uuid.UUID,
+    request: Request,
+    session: ReadSession,
+    settings: AppSettings,
+    user: Staff,
+) -> Response:
+    profile = customer_queries.customer_profile(
+        session, customer_id, today=local_date(utcnow(), settings.zone)
+    )
+    if profile.customer.merged_into_id is not None:
+        flash(request, N_("This record was merged into the one below."), kind="info")
+        return see_other(f"/customers/{profile.customer.merged_into_id}")
+    return render(
+        request,
+        "customers/profile.html",
+        {
+            "profile": profile,
+            "customer": profile.customer,
+            "panels": panels.customer_panels(session, profile.customer, user),
+            "timeline_event": panels.timeline_event,
+            "can_merge": user.has_role(Role.manager),
+            "is_owner": user.has_role(Role.owner),
+        },
+    )
+
+
+# --------------------------------------------------------------------------- edit
+
+
+@router.get("/customers/{customer_id}/edit", response_class=HTMLResponse)
+def edit_customer(
+    customer_id: uuid.UUID,
+    request: Request,
+    session: ReadSession,
+    settings: AppSettings,
+    user: Staff,
+) -> HTMLResponse:
+    customer = customers.get_live_customer(session, customer_id)
+    return _form_page(request, customer=customer, values=_form_from(customer, settings))
+
+
+@router.post("/customers/{customer_id}/edit", response_class=HTMLResponse)
+def update_customer(
+    customer_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    user: Staff,
+    form: Annotated[CustomerForm, Form()],
+) -> Response:
+    try:
+        data = CustomerUpdate(**form.values())
+        customer = customers.update_customer(
+            session,
+            customer_id=customer_id,
+            data=data,
+            region=settings.phone_region,
+            calendar=settings.calendar,
+        )
+    except (ValidationError, Invalid, customers.CustomerConflict) as exc:
+        session.rollback()  # nothing half-written stays in the request's transaction
+        errors, conflict, status = _errors(request, exc)
+        return _form_page(
+            request,
+            customer=customers.get_customer(session, customer_id),
+            values=form.model_dump(),
+            errors=errors,
+            conflict_id=conflict,
+            status_code=status,
+        )
+    flash(request, N_("Changes saved."))
+    return see_other(f"/customers/{customer.id}")
+
+
+@router.post("/customers/{customer_id}/consent")
+def record_consent(
+    customer_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    user: Staff,
+    channel: Annotated[ConsentChannel, Form()],
+    granted: Annotated[bool, Form()],
+) -> Response:
+    customer = customers.get_live_customer(session, customer_id)
+    customers.record_consent(
+        session,
+        customer=customer,
+        consent=ConsentIn(
+            channel=channel, granted=granted, source=f"dashboard ({staff_label(user)})"[:120]
+        ),
+    )
+    flash(request, N_("Consent updated.") if granted else N_("Consent withdrawn."))
+    return see_other(f"/customers/{customer.id}#consent")
+
+
+# --------------------------------------------------------------------------- merge
+
+
+@router.get("/customers/{customer_id}/merge", response_class=HTMLResponse)
+def merge_search(
+    customer_id: uuid.UUID,
+    request: Request,
+    session: ReadSession,
+    user: Manager,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    found = customer_queries.merge_candidates(session, customer_id, q=q)
+    return render(request, "customers/merge.html", {"found": found, "customer": found.customer})
+
+
+@router.get("/customers/{customer_id}/merge/{other_id}", response_class=HTMLResponse)
+def merge_confirm(
+    customer_id: uuid.UUID,
+    other_id: uuid.UUID,
+    request: Request,
+    session: ReadSession,
+    user: Manager,
+) -> HTMLResponse:
+    preview = customer_queries.merge_preview(session, keep_id=customer_id, duplicate_id=other_id)
+    return render(
+        request, "customers/merge_confirm.html", {"preview": preview, "customer": preview.keep}
+    )
+
+
+@router.post("/customers/{customer_id}/merge")
+def merge_customers(
+    customer_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    user: Manager,
+    other_id: Annotated[uuid.UUID, Form()],
+) -> Response:
+    merge = lifecycle.merge_customers(
+        session, winner_id=customer_id, loser_id=other_id, merged_by=staff_label(user)
+    )
+    flash(
+        request, N_("Records merged. Orders, consent history and ids now belong to this customer.")
+    )
+    return see_other(f"/customers/{merge.winner_id}")
+
+
+# --------------------------------------------------------------------------- GDPR
+
+
+@router.get("/customers/{customer_id}/export")
+def export_customer(customer_id: uuid.UUID, session: ReadSession, user: Owner) -> Response:
+    data = lifecycle.export_customer(session, customer_id)
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=2, default=str),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="customer-{customer_id}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/customers/{customer_id}/erase", response_class=HTMLResponse)
+def erase_confirm(
+    customer_id: uuid.UUID, request: Request, session: ReadSession, user: Owner
+) -> HTMLResponse:
+    customer = customers.get_live_customer(session, customer_id)
+    return render(request, "customers/erase.html", {"customer": customer, "error": False})
+
+
+@router.post("/customers/{customer_id}/erase", response_class=HTMLResponse)
+def erase_customer(
+    customer_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    user: Owner,
+    confirm: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    if confirm != "yes":
+        customer = customers.get_live_customer(session, customer_id)
+        return render(
+            request,
+            "customers/erase.html",
+            {"customer": customer, "error": True},
+            status_code=422,
+        )
+    customer = lifecycle.erase_customer(
+        session, customer_id=customer_id, erased_by=staff_label(user)
+    )
+    flash(
+        request, N_("The customer's personal data was erased. Order totals are kept anonymously.")
+    )
+    return see_other(f"/customers/{customer.id}")

@@ -1,0 +1,191 @@
+"""Staff login, logout, the language switch, and the dependencies that guard pages.
+
+Pages declare who may open them with a typed dependency::
+
+    @router.get("/loyalty/rewards")
+    def rewards(request: Request, session: ReadSession, user: Manager) -> HTMLResponse: ...
+
+``Staff`` is any logged-in staff user, ``Manager`` manager or owner, ``Owner`` owner
+only. A visitor who is not logged in is sent to ``/login?next=...``; a user whose
+role is too low gets a 403 page in their language.
+
+The UI language of a request is: the language picked in the menu (kept in the
+session), else the user's saved language, else ``settings.locale``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from wafa.api.deps import AppSettings, DbSession
+from wafa.auth import service as auth
+from wafa.auth.models import Role, StaffUser
+from wafa.core.errors import Forbidden, NotFound, Unauthorized
+from wafa.web import i18n
+from wafa.web.nav import home_for
+from wafa.web.routing import WebRoute
+from wafa.web.templating import render, safe_next
+
+SESSION_USER = "user_id"
+SESSION_LOCALE = "locale"
+
+
+class LoginRequired(Unauthorized):
+    code = "login-required"
+
+
+class RoleRequired(Forbidden):
+    code = "role-required"
+
+
+def _choose_language(request: Request, user: StaffUser | None) -> str:
+    settings = request.app.state.settings
+    return (
+        i18n.normalize_language(request.session.get(SESSION_LOCALE))
+        or (i18n.normalize_language(user.locale) if user is not None else None)
+        or str(settings.locale)
+    )
+
+
+def load_user(request: Request) -> StaffUser | None:
+    """The logged-in, active staff user of this request, or ``None``; sets the language."""
+    cached: StaffUser | None = getattr(request.state, "user", None)
+    if cached is not None:
+        return cached
+    raw = request.session.get(SESSION_USER) if "session" in request.scope else None
+    user = None
+    if raw:
+        try:
+            with request.app.state.read_sessions() as session:
+                user = auth.get_user(session, uuid.UUID(str(raw)))
+        except (NotFound, ValueError):
+            user = None
+        if user is None or not user.active:
+            request.session.pop(SESSION_USER, None)
+            user = None
+    request.state.user = user
+    request.state.language = _choose_language(request, user)
+    return user
+
+
+def current_user(request: Request) -> StaffUser:
+    """Dependency: the logged-in staff user, or a redirect to the login page."""
+    user = load_user(request)
+    if user is None:
+        raise LoginRequired("log in to open this page")
+    return user
+
+
+def role_at_least(role: Role) -> StaffUser:
+    """Dependency factory: the logged-in user, refused unless their role reaches ``role``."""
+
+    def check(user: Annotated[StaffUser, Depends(current_user)]) -> StaffUser:
+        if not user.has_role(role):
+            raise RoleRequired(
+                f"this page needs the {role.value} role", required=role.value, role=user.role
+            )
+        return user
+
+    return Depends(check)  # type: ignore[no-any-return]
+
+
+Staff = Annotated[StaffUser, Depends(current_user)]
+Manager = Annotated[StaffUser, role_at_least(Role.manager)]
+Owner = Annotated[StaffUser, role_at_least(Role.owner)]
+
+
+def staff_label(user: StaffUser) -> str:
+    """How audit trails name a staff user (same form as the API's principal label)."""
+    return f"staff:{user.email}"
+
+
+def see_other(path: str) -> RedirectResponse:
+    """A 303 redirect (the answer to a successful form post)."""
+    return RedirectResponse(path, status_code=303)
+
+
+# --------------------------------------------------------------------------- routes
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> Response:
+    user = load_user(request)
+    if user is not None:
+        return see_other(safe_next(next, home_for(user)))
+    return render(
+        request, "auth/login.html", {"next": safe_next(next, ""), "email": "", "failed": False}
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    session: DbSession,
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    try:
+        user = auth.authenticate(session, email=email, password=password)
+    except Unauthorized:
+        load_user(request)  # language for the page
+        return render(
+            request,
+            "auth/login.html",
+            {"next": safe_next(next, ""), "email": email, "failed": True},
+            status_code=401,
+        )
+    # A fresh session on login (no fixation); the language picked before logging in stays.
+    language = request.session.get(SESSION_LOCALE)
+    request.session.clear()
+    request.session[SESSION_USER] = str(user.id)
+    if language:
+        request.session[SESSION_LOCALE] = language
+    request.state.user = user
+    return see_other(safe_next(next, home_for(user)))
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    language = request.session.get(SESSION_LOCALE)
+    request.session.clear()
+    if language:
+        request.session[SESSION_LOCALE] = language
+    return see_other("/login")
+
+
+@router.post("/locale")
+def switch_language(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    locale: Annotated[str, Form(max_length=8)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    language = i18n.normalize_language(locale) or str(settings.locale)
+    request.session[SESSION_LOCALE] = language
+    user = load_user(request)
+    if user is not None:
+        auth.set_user_locale(session, user_id=user.id, locale=language)
+    return see_other(safe_next(next))
+
+
+__all__ = [
+    "LoginRequired",
+    "Manager",
+    "Owner",
+    "RoleRequired",
+    "Staff",
+    "current_user",
+    "load_user",
+    "role_at_least",
+    "router",
+    "see_other",
+    "staff_label",
+]
