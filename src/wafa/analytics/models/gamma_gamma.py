@@ -11,7 +11,9 @@ References
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol, Self
 
@@ -32,6 +34,7 @@ from wafa.analytics.models.base import (
     covariance_from_hessian,
     maximise,
     natural_hessian,
+    warm_start_sample,
 )
 
 #: ``|corr(frequency, spend)|`` above this sets ``spend_frequency_correlated_``.
@@ -141,6 +144,57 @@ def spend_frequency_correlation(
     return float(np.clip(cov / math.sqrt(vx * vm), -1.0, 1.0))
 
 
+@dataclass(frozen=True)
+class SpendData:
+    """Sufficient statistics of the repeat customers' ``(x, zbar)`` for the likelihood."""
+
+    n: float
+    w: FloatArray
+    wx: FloatArray
+    xz: FloatArray
+    x_values: FloatArray
+    x_weight: FloatArray
+    sum_wx_logx: float
+    sum_wx_logz: float
+    sum_w_logz: float
+    mean_spend: float
+    work: tuple[FloatArray, FloatArray]
+
+    @classmethod
+    def build(cls, x: FloatArray, z: FloatArray, w: FloatArray) -> SpendData:
+        """Summarise repeat customers (all ``x > 0``, ``z > 0``).
+
+        Parameters
+        ----------
+        x, z, w : numpy.ndarray
+            Repeat transactions, their average value, and customer weights.
+
+        Returns
+        -------
+        SpendData
+            The statistics.
+        """
+        x_int = x.astype(np.int64)
+        by_x = np.bincount(x_int, weights=w) if x.shape[0] else np.zeros(1)
+        x_values = np.flatnonzero(by_x).astype(np.float64)
+        wx = w * x
+        log_z = np.log(z)
+        n = float(w.sum())
+        return cls(
+            n=n,
+            w=w,
+            wx=wx,
+            xz=x * z,
+            x_values=x_values,
+            x_weight=by_x[x_values.astype(np.int64)].astype(np.float64),
+            sum_wx_logx=float(wx @ np.log(x)),
+            sum_wx_logz=float(wx @ log_z),
+            sum_w_logz=float(w @ log_z),
+            mean_spend=float(w @ z) / n if n > 0 else 0.0,
+            work=(np.empty_like(z), np.empty_like(z)),
+        )
+
+
 class GammaGammaModel:
     """Gamma-Gamma model of average spend per transaction ([FHL05b]_, [FH13]_).
 
@@ -215,31 +269,38 @@ class GammaGammaModel:
         return f"GammaGammaModel(penalizer_coef={self.penalizer_coef!r})"
 
     @staticmethod
-    def _loglik(params: FloatArray, x: FloatArray, z: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Log of [FH13]_ eq. for ``f(zbar | p, q, gamma; x)`` and its gradient.
+    def _loglik(params: FloatArray, data: SpendData) -> tuple[float, FloatArray]:
+        """Total log of [FH13]_'s density of ``zbar`` and its gradient.
 
         ``f = G(px+q) / (G(px) G(q)) * gamma^q x^(px) zbar^(px-1) / (gamma + x zbar)^(px+q)``.
+        Everything but ``log(gamma + x zbar)`` is a sufficient statistic of the data or
+        depends on ``x`` only, so an evaluation costs one logarithm and one reciprocal
+        per customer.
         """
         p, q, gamma = (float(v) for v in params)
-        px = p * x
-        log_gxz = np.log(gamma + x * z)
-        log_x = np.log(x)
-        log_z = np.log(z)
-        psi = digamma(px + q)
+        xv, xw, n = data.x_values, data.x_weight, data.n
+        pxq = p * xv + q
+        # Preallocated buffers: fresh large temporaries cost page faults on every call.
+        log_g = np.add(data.xz, gamma, out=data.work[0])
+        inv_g = np.divide(1.0, log_g, out=data.work[1])
+        np.log(log_g, out=log_g)
+        a_sum = float(data.wx @ log_g)
+        b_sum = float(data.w @ log_g)
         ll = (
-            gammaln(px + q)
-            - gammaln(px)
-            - gammaln(q)
-            + q * np.log(gamma)
-            + px * log_x
-            + (px - 1) * log_z
-            - (px + q) * log_gxz
+            float(xw @ (gammaln(pxq) - gammaln(p * xv)))
+            - n * float(gammaln(q))
+            + n * q * np.log(gamma)
+            + p * (data.sum_wx_logx + data.sum_wx_logz)
+            - data.sum_w_logz
+            - p * a_sum
+            - q * b_sum
         )
-        d_p = x * (psi - digamma(px) + log_x + log_z - log_gxz)
-        d_q = psi - digamma(q) + np.log(gamma) - log_gxz
-        d_gamma = q / gamma - (px + q) / (gamma + x * z)
-        grad = np.stack([d_p, d_q, np.broadcast_to(d_gamma, d_p.shape)], axis=1)
-        return np.asarray(ll, dtype=np.float64), np.asarray(grad, dtype=np.float64)
+        psi = digamma(pxq)
+        d_p = float(xw @ (xv * (psi - digamma(p * xv)))) + data.sum_wx_logx + data.sum_wx_logz
+        d_p -= a_sum
+        d_q = float(xw @ psi) - n * float(digamma(q)) + n * np.log(gamma) - b_sum
+        d_gamma = n * q / gamma - p * float(data.wx @ inv_g) - q * float(data.w @ inv_g)
+        return float(ll), np.array([d_p, d_q, d_gamma], dtype=np.float64)
 
     def fit(
         self,
@@ -273,8 +334,8 @@ class GammaGammaModel:
         x, m = _check_spend(frequency, monetary_value)
         w = check_weights(weights, x.shape[0])
         keep = (x > 0) & (w > 0)
-        xu, zu, wu = _compress_pairs(x[keep], m[keep], w[keep])
-        n = float(wu.sum())
+        data = SpendData.build(x[keep], m[keep], w[keep])
+        n = data.n
         if n < 2:
             raise ConvergenceError(
                 f"Gamma-Gamma: at least two customers with a repeat purchase are needed, got "
@@ -288,28 +349,43 @@ class GammaGammaModel:
         if not (math.isfinite(penalizer) and penalizer >= 0):
             raise ValueError("penalizer_coef must be a non-negative number")
 
-        def objective(theta: FloatArray) -> tuple[float, FloatArray]:
-            params = np.exp(theta)
-            with np.errstate(all="ignore"):
-                ll, grad = self._loglik(params, xu, zu)
-                value = -float(wu @ ll) / n + penalizer * float(theta @ theta)
-                grad_log = -(wu @ grad) * params / n + 2 * penalizer * theta
-            return value, np.asarray(grad_log, dtype=np.float64)
+        def make_objective(d: SpendData) -> Callable[[FloatArray], tuple[float, FloatArray]]:
+            def objective(theta: FloatArray) -> tuple[float, FloatArray]:
+                params = np.exp(theta)
+                with np.errstate(all="ignore"):
+                    ll, grad = self._loglik(params, d)
+                    value = -ll / d.n + penalizer * float(theta @ theta)
+                    grad_log = -grad * params / d.n + 2 * penalizer * theta
+                return value, np.asarray(grad_log, dtype=np.float64)
 
-        # Method-of-moments-flavoured start: p = 1 transaction shape, mean spend p gamma/(q-1).
-        mean_spend = float(np.average(zu, weights=wu))
-        x0 = np.log(np.array([1.0, 3.0, 2.0 * mean_spend]))
-        opt = maximise(objective, x0, model="Gamma-Gamma", tol=self.tol, max_iter=self.max_iter)
+            return objective
+
+        # Start with mean spend gamma / (q - 1) matching the data at p = 1, q = 3.
+        x0 = np.log(np.array([1.0, 3.0, 2.0 * data.mean_spend]))
+        sample = warm_start_sample(data.w)
+        if sample is not None:
+            # Take the optimiser's early iterations on a random subsample.
+            rows, counts = sample
+            xk, mk = x[keep][rows], m[keep][rows]
+            with contextlib.suppress(ConvergenceError):  # the full-data fit decides
+                x0 = maximise(
+                    make_objective(SpendData.build(xk, mk, counts)),
+                    x0,
+                    model="Gamma-Gamma",
+                    tol=1e-6,
+                    max_iter=200,
+                ).log_params
+        opt = maximise(
+            make_objective(data), x0, model="Gamma-Gamma", tol=self.tol, max_iter=self.max_iter
+        )
         params = np.exp(opt.log_params)
 
         def total_gradient(theta: FloatArray) -> FloatArray:
             with np.errstate(all="ignore"):
-                _, grad = self._loglik(theta, xu, zu)
-            return np.asarray(
-                -(wu @ grad) + n * 2 * penalizer * np.log(theta) / theta, dtype=np.float64
-            )
+                _, grad = self._loglik(theta, data)
+            return np.asarray(-grad + n * 2 * penalizer * np.log(theta) / theta, dtype=np.float64)
 
-        ll, _ = self._loglik(params, xu, zu)
+        ll, _ = self._loglik(params, data)
         cov = covariance_from_hessian(natural_hessian(total_gradient, params))
         se = np.full(3, np.inf) if cov is None else np.sqrt(np.clip(np.diag(cov), 0, None))
         p, q, gamma = (float(v) for v in params)
@@ -336,7 +412,7 @@ class GammaGammaModel:
 
         self.params_ = GammaGammaParams(p, q, gamma)
         self.standard_errors_ = GammaGammaParams(*(float(v) for v in se))
-        self.log_likelihood_ = float(wu @ ll)
+        self.log_likelihood_ = ll
         self.n_customers_ = n
         self.converged_ = opt.converged
         self.n_iter_ = opt.n_iter
@@ -485,19 +561,3 @@ class GammaGammaModel:
             "small_sample": self.small_sample_,
             "warnings": list(self.warnings_),
         }
-
-
-def _compress_pairs(
-    x: FloatArray, z: FloatArray, w: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Distinct ``(x, zbar)`` pairs with summed weights."""
-    if x.shape[0] == 0:
-        return x, z, w
-    order = np.lexsort((z, x))
-    xs, zs = x[order], z[order]
-    new = np.empty(xs.shape[0], dtype=bool)
-    new[0] = True
-    new[1:] = (xs[1:] != xs[:-1]) | (zs[1:] != zs[:-1])
-    group = np.cumsum(new) - 1
-    summed = np.bincount(group, weights=w[order])
-    return xs[new], zs[new], summed.astype(np.float64)

@@ -30,27 +30,41 @@ References
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import digamma, exprel, gammaln, logsumexp
+from scipy.special import digamma, exprel, gammaln
 
 from wafa.analytics.models._transaction import TransactionModel
-from wafa.analytics.models.base import FloatArray, check_rfm, compress
+from wafa.analytics.models.base import FloatArray, IntArray, RFMData, check_rfm, compress, logaddexp
 
 #: Gauss-Legendre nodes for the ``A_0`` integral.
-QUADRATURE_NODES = 48
+QUADRATURE_NODES = 32
+#: Rows whose substituted range ``v_max`` is at most ``SHORT_RANGE`` use fewer nodes.
+SHORT_RANGE = 3.0
+SHORT_RANGE_NODES = 16
+#: The integration range is cut where the rest is below ``exp(-TAIL_LOG)`` of the whole.
+TAIL_LOG = 40.0
 #: Rows per block when evaluating the integral (bounds memory at ~ rows x nodes).
-BLOCK_ROWS = 32768
+BLOCK_ROWS = 4096
+#: Threads evaluating blocks in parallel (NumPy ufuncs release the GIL).
+WORKERS = min(os.cpu_count() or 1, 8)
 
 __all__ = ["ParetoNBDModel", "ParetoNBDParams", "log_purchase_integral"]
 
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(QUADRATURE_NODES)
-_GL_FRAC = (_GL_X + 1) / 2
-_GL_LOGW = np.log(_GL_W / 2)
+
+def _rule(n: int) -> tuple[FloatArray, FloatArray]:
+    nodes, weights = np.polynomial.legendre.leggauss(n)
+    return (nodes + 1) / 2, np.log(weights / 2)
+
+
+_RULE_SHORT = _rule(SHORT_RANGE_NODES)
+_RULE_LONG = _rule(QUADRATURE_NODES)
 
 
 @dataclass(frozen=True)
@@ -95,10 +109,14 @@ def log_purchase_integral(
 
     ``s * I`` equals ``s / (r+s+x) * A_0`` of [FH05]_ (the term with the two ``2F1``).
     The integrand decays from ``t_x`` at rate ``k = (r+x)/(alpha+t_x) + (s+1)/(beta+t_x)``
-    and then like a power law. The substitution ``tau = t_x + (exp(v) - 1) / k``,
-    ``v in [0, log(1 + k (T - t_x))]``, turns both the sharp initial decay of heavy buyers
-    and the long power-law tail into a smooth bump, integrated by a fixed
-    Gauss-Legendre rule with ``logsumexp``. Rows with ``t_x == T`` give ``I = 0``
+    and then like a power law. The substitution ``tau = t_x + (exp(v) - 1) / k`` turns
+    both the sharp initial decay of heavy buyers and the long power-law tail into a
+    smooth bump in ``v``. The range ``v in [0, log(1 + k (T - t_x))]`` is cut where a
+    lower bound on the decay, ``(1 + (tau - t_x)/c)^-(r+s+x+1)`` with
+    ``c = max(alpha, beta) + t_x``, guarantees the rest is below ``exp(-TAIL_LOG)`` of the
+    integral, and a Gauss-Legendre rule is applied with ``logsumexp``: 16 nodes when the
+    range is at most 3, else 32 (against ``mpmath`` over a wide random grid the error in
+    ``log I`` stays below about 1e-8). Rows with ``t_x == T`` give ``I = 0``
     (``log_value = -inf``).
 
     Parameters
@@ -118,27 +136,69 @@ def log_purchase_integral(
     n = x.shape[0]
     out = [np.zeros(n) for _ in range(5)]
     out[0].fill(-np.inf)
-    span = big_t - t_x
-    rows = np.flatnonzero(span > 0)
-    for start in range(0, rows.shape[0], BLOCK_ROWS):
-        idx = rows[start : start + BLOCK_ROWS]
-        xi, ti, di = x[idx], t_x[idx], span[idx]
-        rx = r + xi
-        rate = rx / (alpha + ti) + (s + 1) / (beta + ti)
-        scale = 1.0 / rate
-        v_max = np.log1p(di * rate)
-        v = v_max[:, None] * _GL_FRAC[None, :]
-        tau = ti[:, None] + scale[:, None] * np.expm1(v)
-        log_a = np.log(alpha + tau)
-        log_b = np.log(beta + tau)
-        g = -rx[:, None] * log_a - (s + 1) * log_b + v + _GL_LOGW[None, :]
-        lse = logsumexp(g, axis=1)
-        weights = np.exp(g - lse[:, None])
-        out[0][idx] = lse + np.log(v_max) + np.log(scale)
-        out[1][idx] = np.sum(weights * log_a, axis=1)
-        out[2][idx] = np.sum(weights * np.exp(-log_a), axis=1)
-        out[3][idx] = np.sum(weights * log_b, axis=1)
-        out[4][idx] = np.sum(weights * np.exp(-log_b), axis=1)
+    rows = np.flatnonzero(big_t > t_x)
+    xr, tr = x[rows], t_x[rows]
+    rx = r + xr
+    a_t = alpha + tr
+    b_t = beta + tr
+    rate = rx / a_t + (s + 1) / b_t
+    c_max = np.maximum(a_t, b_t)
+    ratio = c_max / np.minimum(a_t, b_t)
+    m1 = rx + s + 1
+    with np.errstate(over="ignore"):
+        # Solve m1 log(1+u) - log(1 + u m1 ratio) = TAIL_LOG for the cut u (a few
+        # fixed-point steps; an overflow means "no cut needed").
+        y = TAIL_LOG / m1
+        for _ in range(4):
+            y = (TAIL_LOG + np.log1p(np.expm1(y) * m1 * ratio)) / m1
+        v_cut = np.log1p(np.expm1(y) * c_max * rate)
+    v_max = np.minimum(np.log1p((big_t[rows] - tr) * rate), v_cut)
+
+    def block(sel: IntArray, frac: FloatArray, logw: FloatArray) -> None:
+        # In-place arithmetic: this loop is the whole cost of a Pareto/NBD fit.
+        idx = rows[sel]
+        scale = 1.0 / rate[sel]
+        vm = v_max[sel]
+        v = np.multiply.outer(vm, frac)
+        tau = np.expm1(v)
+        tau *= scale[:, None]
+        tau += tr[sel][:, None]
+        inv_a = tau + alpha
+        log_a = np.log(inv_a)
+        np.reciprocal(inv_a, out=inv_a)
+        inv_b = tau + beta
+        log_b = np.log(inv_b)
+        np.reciprocal(inv_b, out=inv_b)
+        g = np.multiply(log_a, -rx[sel][:, None], out=tau)
+        g -= (s + 1) * log_b
+        g += v
+        g += logw
+        peak = g.max(axis=1)
+        g -= peak[:, None]
+        weights = np.exp(g, out=g)
+        total = weights.sum(axis=1)
+        out[0][idx] = peak + np.log(total) + np.log(vm) + np.log(scale)
+        out[1][idx] = np.einsum("ij,ij->i", weights, log_a) / total
+        out[2][idx] = np.einsum("ij,ij->i", weights, inv_a) / total
+        out[3][idx] = np.einsum("ij,ij->i", weights, log_b) / total
+        out[4][idx] = np.einsum("ij,ij->i", weights, inv_b) / total
+
+    # Short ranges (most customers) need half the nodes for the same accuracy.
+    short = v_max <= SHORT_RANGE
+    jobs: list[tuple[IntArray, FloatArray, FloatArray]] = []
+    for mask, (frac, logw) in ((short, _RULE_SHORT), (~short, _RULE_LONG)):
+        sel = np.flatnonzero(mask)
+        jobs.extend(
+            (sel[i : i + BLOCK_ROWS], frac, logw) for i in range(0, sel.shape[0], BLOCK_ROWS)
+        )
+    if len(jobs) > 1 and WORKERS > 1:
+        # NumPy releases the GIL inside ufuncs, so blocks run in parallel on threads;
+        # they write disjoint rows of ``out``.
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            list(pool.map(lambda job: block(*job), jobs))
+    else:
+        for job in jobs:
+            block(*job)
     return PurchaseIntegral(*out)
 
 
@@ -191,40 +251,48 @@ class ParetoNBDModel(TransactionModel[ParetoNBDParams]):
         rate = max(float(w @ x) / exposure, 1e-3) if exposure > 0 else 1.0
         return np.array([1.0, 1.0 / rate, 1.0, 1.0 / rate])
 
-    def _loglik(
-        self, params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        """Log-likelihood of [FH05]_ (their eq. for ``L(r, alpha, s, beta | x, t_x, T)``).
+    def _loglik(self, params: FloatArray, data: RFMData) -> tuple[FloatArray, FloatArray]:
+        """Log-likelihood of [FH05]_ per row and its weighted gradient.
 
         ``L = G(r+x) alpha^r beta^s / G(r) * [(alpha+T)^-(r+x) (beta+T)^-s + s I]`` with
         ``I`` from :func:`log_purchase_integral`; the bracket is combined with
         ``logaddexp``.
         """
         r, alpha, s, beta = (float(v) for v in params)
-        integral = log_purchase_integral(r, alpha, s, beta, x, t_x, big_t)
+        xv, idx, xw, w = data.x_values, data.x_index, data.x_weight, data.w
+        x, big_t = data.x, data.T
+        n = float(w.sum())
+        integral = log_purchase_integral(r, alpha, s, beta, x, data.t_x, big_t)
+        rx = r + x
         log_at = np.log(alpha + big_t)
         log_bt = np.log(beta + big_t)
-        log_alive = -(r + x) * log_at - s * log_bt
+        log_alive = -rx * log_at - s * log_bt
         log_dead = np.log(s) + integral.log_value
-        lse = np.logaddexp(log_alive, log_dead)
+        lse = logaddexp(log_alive, log_dead)
         w_alive = np.exp(log_alive - lse)
-        w_dead = 1.0 - w_alive
-        ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta) + lse
+        lead_v = gammaln(r + xv) - gammaln(r)
+        ll = lead_v[idx] + (r * np.log(alpha) + s * np.log(beta)) + lse
 
+        wa = w * w_alive
+        wd = w - wa
         d_r = (
-            digamma(r + x)
-            - digamma(r)
-            + np.log(alpha)
-            - w_alive * log_at
-            - w_dead * integral.mean_log_alpha
+            xw @ digamma(r + xv)
+            - n * digamma(r)
+            + n * np.log(alpha)
+            - wa @ log_at
+            - wd @ integral.mean_log_alpha
         )
-        d_alpha = r / alpha - (r + x) * (
-            w_alive / (alpha + big_t) + w_dead * integral.mean_inv_alpha
+        d_alpha = n * r / alpha - (
+            wa @ (rx / (alpha + big_t)) + wd @ (rx * integral.mean_inv_alpha)
         )
-        d_s = np.log(beta) - w_alive * log_bt + w_dead * (1.0 / s - integral.mean_log_beta)
-        d_beta = s / beta - w_alive * s / (beta + big_t) - w_dead * (s + 1) * integral.mean_inv_beta
-        grad = np.stack([d_r, d_alpha, d_s, d_beta], axis=1)
-        return np.asarray(ll, dtype=np.float64), np.asarray(grad, dtype=np.float64)
+        d_s = n * np.log(beta) - wa @ log_bt + float(wd.sum()) / s - wd @ integral.mean_log_beta
+        d_beta = (
+            n * s / beta
+            - s * (wa @ (1.0 / (beta + big_t)))
+            - (s + 1) * (wd @ integral.mean_inv_beta)
+        )
+        grad = np.array([d_r, d_alpha, d_s, d_beta], dtype=np.float64)
+        return np.asarray(ll, dtype=np.float64), grad
 
     # -- predictions ----------------------------------------------------------------
 
@@ -298,4 +366,4 @@ def _p_alive(params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArr
     integral = log_purchase_integral(r, alpha, s, beta, x, t_x, big_t)
     log_alive = -(r + x) * np.log(alpha + big_t) - s * np.log(beta + big_t)
     log_dead = np.log(s) + integral.log_value
-    return np.asarray(np.exp(log_alive - np.logaddexp(log_alive, log_dead)), dtype=np.float64)
+    return np.asarray(np.exp(log_alive - logaddexp(log_alive, log_dead)), dtype=np.float64)
