@@ -1,0 +1,301 @@
+"""Monthly acquisition cohorts: who keeps buying, month by month since their first order.
+
+A cohort is the customers whose first purchase fell in one month of the business
+calendar (Gregorian, or Jalali when the business uses it); column ``k`` counts how
+many of them bought in the ``k``-th month after it (``k = 0`` is the first month) and
+what they spent. Months come from :func:`wafa.core.calendars.month_key`, through a small
+day-to-month table joined in SQL, so the same query serves both calendars on SQLite,
+PostgreSQL and DuckDB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Column, Integer, MetaData, Table, func, select
+from sqlalchemy.orm import Session
+
+from wafa.analytics.summary import day_to_date, occasions_subquery
+from wafa.core.calendars import month_key
+from wafa.core.settings import CalendarKind
+
+__all__ = ["CohortMatrix", "db_cohorts", "duckdb_cohorts", "month_table"]
+
+IntArray = npt.NDArray[np.int64]
+
+_MONTHS = MetaData()
+MONTH_OF_DAY = Table(
+    "wafa_month_of_day",
+    _MONTHS,
+    Column("day", Integer, primary_key=True),
+    Column("month", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+def month_table(first_day: int, last_day: int, calendar: CalendarKind) -> tuple[IntArray, IntArray]:
+    """List every day of a range with its month key in the business calendar.
+
+    Parameters
+    ----------
+    first_day, last_day : int
+        Range of days since 1970-01-01 (inclusive).
+    calendar : CalendarKind
+        Gregorian or Jalali.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(days, month_keys)`` with ``month_key = year * 12 + month - 1``.
+    """
+    days = np.arange(first_day, last_day + 1, dtype=np.int64)
+    keys = np.fromiter(
+        (month_key(day_to_date(int(d)), calendar) for d in days), dtype=np.int64, count=days.size
+    )
+    return days, keys
+
+
+@dataclass(frozen=True)
+class CohortMatrix:
+    """Cohorts by month of first purchase.
+
+    Attributes
+    ----------
+    months : numpy.ndarray
+        Month key of each cohort (``year * 12 + month - 1`` in the business calendar).
+    customers : numpy.ndarray
+        ``(cohorts, offsets)`` distinct customers buying ``k`` months after joining.
+    revenue : numpy.ndarray
+        ``(cohorts, offsets)`` their net spend (minor units).
+    last_month : int
+        Month key of the last day analysed (later cells are in the future).
+    calendar : CalendarKind
+        Calendar of the month keys.
+    """
+
+    months: IntArray
+    customers: IntArray
+    revenue: IntArray
+    last_month: int
+    calendar: CalendarKind
+
+    @classmethod
+    def from_rows(
+        cls, rows: list[tuple[int, int, int, int]], last_month: int, calendar: CalendarKind
+    ) -> CohortMatrix:
+        """Build the matrix from ``(cohort month, month, customers, revenue)`` rows.
+
+        Parameters
+        ----------
+        rows : list of tuple
+            Aggregated rows from SQL.
+        last_month : int
+            Month key of the analysis date.
+        calendar : CalendarKind
+            Calendar of the keys.
+
+        Returns
+        -------
+        CohortMatrix
+            The matrix (empty when there are no rows).
+        """
+        if not rows:
+            empty = np.zeros((0, 0), dtype=np.int64)
+            return cls(np.zeros(0, dtype=np.int64), empty, empty, last_month, calendar)
+        cohorts = np.array(sorted({int(r[0]) for r in rows}), dtype=np.int64)
+        width = max(last_month - int(cohorts[0]) + 1, 1)
+        customers = np.zeros((cohorts.size, width), dtype=np.int64)
+        revenue = np.zeros((cohorts.size, width), dtype=np.int64)
+        index = {int(m): i for i, m in enumerate(cohorts)}
+        for cohort, month, n, value in rows:
+            offset = int(month) - int(cohort)
+            if 0 <= offset < width:
+                customers[index[int(cohort)], offset] = int(n)
+                revenue[index[int(cohort)], offset] = int(value)
+        return cls(cohorts, customers, revenue, last_month, calendar)
+
+    def label(self, key: int) -> str:
+        """Return ``YYYY-MM`` of a month key in the matrix's calendar."""
+        year, month = divmod(int(key), 12)
+        return f"{year:04d}-{month + 1:02d}"
+
+    def returning_revenue_by_month(self) -> list[dict[str, Any]]:
+        """Split each calendar month's revenue into first-month and returning customers.
+
+        Returns
+        -------
+        list of dict
+            ``month``, ``new`` (revenue of customers in their first month), ``returning``
+            (everyone else) and ``returning_share``.
+        """
+        if self.months.size == 0:
+            return []
+        first = int(self.months[0])
+        width = self.last_month - first + 1
+        new = np.zeros(width, dtype=np.int64)
+        returning = np.zeros(width, dtype=np.int64)
+        for i, cohort in enumerate(self.months):
+            start = int(cohort) - first
+            row = self.revenue[i, : width - start]
+            new[start] += int(row[0]) if row.size else 0
+            returning[start + 1 : start + row.size] += row[1:]
+        out = []
+        for k in range(width):
+            total = int(new[k] + returning[k])
+            out.append(
+                {
+                    "month": self.label(first + k),
+                    "new": int(new[k]),
+                    "returning": int(returning[k]),
+                    "returning_share": (int(returning[k]) / total) if total else 0.0,
+                }
+            )
+        return out
+
+    def to_dict(self, *, max_cohorts: int | None = None) -> dict[str, Any]:
+        """Return the matrix as JSON-ready data (the most recent ``max_cohorts`` cohorts).
+
+        Parameters
+        ----------
+        max_cohorts : int, optional
+            Keep only the most recent cohorts.
+
+        Returns
+        -------
+        dict
+            ``calendar``, ``cohorts`` (each with ``month``, ``size``, ``customers``,
+            ``retention`` and ``revenue`` per month since the first order, up to the
+            analysis date), and ``returning_revenue_by_month``.
+        """
+        start = 0 if max_cohorts is None else max(0, self.months.size - max_cohorts)
+        cohorts = []
+        for i in range(start, self.months.size):
+            months_known = self.last_month - int(self.months[i]) + 1
+            row_c = self.customers[i, :months_known]
+            row_r = self.revenue[i, :months_known]
+            size = int(row_c[0]) if row_c.size else 0
+            cohorts.append(
+                {
+                    "month": self.label(int(self.months[i])),
+                    "size": size,
+                    "customers": [int(v) for v in row_c],
+                    "retention": [(int(v) / size) if size else 0.0 for v in row_c],
+                    "revenue": [int(v) for v in row_r],
+                }
+            )
+        return {
+            "calendar": self.calendar.value,
+            "cohorts": cohorts,
+            "returning_revenue_by_month": self.returning_revenue_by_month(),
+        }
+
+
+def db_cohorts(
+    session: Session,
+    *,
+    zone: str,
+    currency: str,
+    calendar: CalendarKind,
+    first_day: int,
+    as_of_day: int,
+) -> CohortMatrix:
+    """Compute the cohort matrix in the database.
+
+    A temporary day-to-month table (one row per day of the range) carries the business
+    calendar into SQL; it is dropped before returning.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        A write session (the temporary table is created on its connection).
+    zone, currency : str
+        Business timezone and analysed currency.
+    calendar : CalendarKind
+        Month boundaries.
+    first_day, as_of_day : int
+        Range of purchase days (days since 1970-01-01).
+
+    Returns
+    -------
+    CohortMatrix
+        The matrix.
+    """
+    days, keys = month_table(first_day, as_of_day, calendar)
+    connection = session.connection()
+    MONTH_OF_DAY.drop(connection, checkfirst=True)
+    MONTH_OF_DAY.create(connection)
+    try:
+        connection.execute(
+            MONTH_OF_DAY.insert(),
+            [{"day": int(d), "month": int(k)} for d, k in zip(days, keys, strict=True)],
+        )
+        occ = occasions_subquery(session, zone=zone, currency=currency, as_of_day=as_of_day)
+        first_month = MONTH_OF_DAY.alias("first_month")
+        order_month = MONTH_OF_DAY.alias("order_month")
+        rows = session.execute(
+            select(
+                first_month.c.month,
+                order_month.c.month,
+                func.count(occ.c.customer_id.distinct()),
+                func.sum(occ.c.value),
+            )
+            .select_from(occ)
+            .join(order_month, order_month.c.day == occ.c.day)
+            .join(first_month, first_month.c.day == occ.c.first_day)
+            .group_by(first_month.c.month, order_month.c.month)
+        ).all()
+    finally:
+        MONTH_OF_DAY.drop(connection, checkfirst=True)
+    last = int(keys[-1]) if keys.size else 0
+    return CohortMatrix.from_rows(
+        [(int(a), int(b), int(c), int(d)) for a, b, c, d in rows], last, calendar
+    )
+
+
+def duckdb_cohorts(
+    con: Any, *, calendar: CalendarKind, first_day: int, as_of_day: int
+) -> CohortMatrix:
+    """Compute the cohort matrix from ``wafa_orders`` in DuckDB.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection holding ``wafa_orders``.
+    calendar : CalendarKind
+        Month boundaries.
+    first_day, as_of_day : int
+        Range of purchase days.
+
+    Returns
+    -------
+    CohortMatrix
+        Same content as :func:`db_cohorts` on the same orders.
+    """
+    days, keys = month_table(first_day, as_of_day, calendar)
+    con.register("wafa_month_of_day", {"day": days, "month": keys})
+    try:
+        rows = con.execute(
+            """
+            WITH occasions AS (
+                SELECT customer_id, day, sum(net) AS value,
+                       min(day) OVER (PARTITION BY customer_id) AS first_day
+                FROM wafa_orders WHERE purchase AND day <= $as_of
+                GROUP BY customer_id, day
+            )
+            SELECT f.month, m.month, count(DISTINCT o.customer_id), sum(o.value)::BIGINT
+            FROM occasions o
+            JOIN wafa_month_of_day m ON m.day = o.day
+            JOIN wafa_month_of_day f ON f.day = o.first_day
+            GROUP BY 1, 2
+            """,
+            {"as_of": as_of_day},
+        ).fetchall()
+    finally:
+        con.unregister("wafa_month_of_day")
+    last = int(keys[-1]) if keys.size else 0
+    return CohortMatrix.from_rows(
+        [(int(a), int(b), int(c), int(d)) for a, b, c, d in rows], last, calendar
+    )

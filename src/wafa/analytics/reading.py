@@ -1,0 +1,996 @@
+"""Read an order export straight into DuckDB for ``wafa analyze`` (no database needed).
+
+Three formats are understood; each becomes the same two DuckDB tables in the given
+connection:
+
+``wafa_orders``
+    one row per order: ``customer_id``, ``order_id``, ``day`` (the local calendar day,
+    as days since 1970-01-01), ``gross`` and ``net`` (integer minor units, ``net`` after
+    refunds), ``purchase`` (whether it counts as a purchase), ``promised_at`` and
+    ``delivered_at`` (when the file carries them).
+``wafa_items``
+    one row per order line with a product code: ``customer_id``, ``order_id``, ``sku``,
+    ``quantity`` (only when the file names products).
+
+Refunds and cancellations follow one rule in every format, the same rule the database
+summary uses: a cancelled, voided or fully refunded order is not a purchase, and a
+partial refund reduces the order's value. An order whose value after refunds is zero or
+less is not a purchase either.
+
+Generic CSV (``--format generic``)
+----------------------------------
+A header row, then one row per order, or one row per order line (then ``total`` is the
+line's amount and the order's value is the sum of its rows). Columns, in any order, with
+any letter case:
+
+=================  ===========================================================================
+``customer_id``    required; who bought
+``order_id``       required; rows sharing it are one order
+``placed_at``      required; ISO 8601 date (``2024-03-01``) or date-time
+                   (``2024-03-01T14:30:00+03:30``); a time without an offset is local time
+                   in the business's timezone
+``total``          required; a decimal amount in major units (``12.50``), at most as many
+                   decimal places as the currency has; a negative row (a refund line)
+                   reduces its order
+``sku``            optional; product code of the line (enables recommendations)
+``quantity``       optional; whole number of items on the line (default 1)
+``currency``       optional; ISO 4217 code; the most common one is analysed and orders in
+                   others are counted and left out (a warning says how many)
+``status``         optional; ``cancelled``/``canceled``/``voided``/``failed``/``declined``
+                   (not a purchase), ``refunded`` (fully refunded: not a purchase); anything
+                   else is a purchase
+``refunded``       optional; amount refunded on the row (a partial refund)
+``promised_at``    optional; promised delivery date or date-time (on-time delivery rate)
+``delivered_at``   optional; actual delivery date-time
+=================  ===========================================================================
+
+Shopify (``--format shopify``) reads the Orders export (Admin > Orders > Export): rows
+grouped by ``Name``, the customer is the ``Email`` (else the phone), ``Created at`` is
+the purchase time, ``Total`` and ``Refunded Amount`` give the value, ``Cancelled at`` or
+a ``voided`` financial status cancels, ``refunded`` is a full refund, and
+``Lineitem sku``/``Lineitem quantity`` name the products.
+
+WooCommerce (``--format woocommerce``) reads the order exports of the common export
+extensions (WooCommerce Customer/Order CSV Export and alike): ``order_id`` (or
+``order_number``), ``order_date``, ``status`` (``wc-`` prefix allowed), ``order_total``,
+``refunded_total``, ``order_currency``, the customer as ``customer_id`` (when not 0) else
+``billing_email``, and ``item_sku``/``item_quantity`` when exported one row per item;
+order-level values repeated on each item row are read once.
+
+Every error names the line and the column (line 1 is the header).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from wafa.core.errors import Invalid, Loc
+from wafa.core.money import is_currency, minor_digits
+
+__all__ = ["BadInput", "InputFormat", "LoadedOrders", "load_orders"]
+
+#: Status words that make an order "not a purchase" (compared lower-case, ``wc-`` removed).
+VOID_STATUSES = ("cancelled", "canceled", "voided", "void", "failed", "declined")
+REFUNDED_STATUSES = ("refunded",)
+#: How many problems an error message lists before "and N more".
+MAX_REPORTED = 5
+
+DATE_HINT = "an ISO 8601 date or date-time such as 2024-03-01 or 2024-03-01T14:30:00+03:30"
+
+
+class InputFormat(StrEnum):
+    """Layouts ``wafa analyze`` reads."""
+
+    generic = "generic"
+    shopify = "shopify"
+    woocommerce = "woocommerce"
+
+
+class BadInput(Invalid):
+    """The export cannot be read; ``errors`` name the line and column of each problem."""
+
+    code = "bad-input"
+
+
+@dataclass(frozen=True)
+class LoadedOrders:
+    """What was read: counts for the report and the facts later steps need.
+
+    Attributes
+    ----------
+    currency : str
+        ISO 4217 code of the amounts analysed (minor units follow it).
+    rows : int
+        Data rows read (lines after the header, records spanning lines counted once).
+    orders : int
+        Distinct orders in the analysed currency.
+    purchases : int
+        Orders that count as purchases.
+    cancelled, refunded, partially_refunded : int
+        Orders cancelled or voided, fully refunded, partly refunded.
+    other_currency_orders : int
+        Orders left out because they are in another currency.
+    guest_orders : int
+        Orders without a customer (Shopify/WooCommerce guests) left out.
+    has_items : bool
+        Whether ``wafa_items`` holds product codes.
+    has_delivery : bool
+        Whether promised and delivered times are present.
+    warnings : list of str
+        Plain-language notes for the report.
+    """
+
+    currency: str
+    rows: int
+    orders: int
+    purchases: int
+    cancelled: int
+    refunded: int
+    partially_refunded: int
+    other_currency_orders: int
+    guest_orders: int
+    has_items: bool
+    has_delivery: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Column:
+    canonical: str
+    duck_type: str
+    required: bool = False
+
+
+GENERIC_COLUMNS = (
+    _Column("customer_id", "VARCHAR", required=True),
+    _Column("order_id", "VARCHAR", required=True),
+    _Column("placed_at", "TIMESTAMPTZ", required=True),
+    _Column("total", "DECIMAL(18,6)", required=True),
+    _Column("sku", "VARCHAR"),
+    _Column("quantity", "BIGINT"),
+    _Column("currency", "VARCHAR"),
+    _Column("status", "VARCHAR"),
+    _Column("refunded", "DECIMAL(18,6)"),
+    _Column("promised_at", "TIMESTAMPTZ"),
+    _Column("delivered_at", "TIMESTAMPTZ"),
+)
+
+_TYPE_HINTS = {
+    "TIMESTAMPTZ": DATE_HINT,
+    "DECIMAL(18,6)": "a decimal amount such as 12.50 (a dot for decimals, no thousands separator)",
+    "BIGINT": "a whole number",
+}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class _Header:
+    names: list[str]
+    delimiter: str
+    encoding: str
+
+
+def _read_header(path: Path) -> _Header:
+    try:
+        raw = path.open("rb")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot be read ({exc.strerror})") from None
+    with raw:
+        first = raw.readline(1 << 20)
+    encoding = "utf-8"
+    if first.startswith(codecs.BOM_UTF8):
+        first = first[len(codecs.BOM_UTF8) :]
+        encoding = "utf-8-sig"
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(
+            f"{path}, line 1: the file is not UTF-8 text (byte {exc.start + 1}); "
+            "save it as UTF-8 CSV and try again",
+            [(("line", 1), "not UTF-8")],
+        ) from None
+    text = text.rstrip("\r\n")
+    if not text.strip():
+        raise BadInput(f"{path}, line 1: the file is empty; a header row is needed", [])
+    counts = {d: text.count(d) for d in (",", ";", "\t", "|")}
+    delimiter = max(counts, key=lambda d: counts[d])
+    if counts[delimiter] == 0:
+        delimiter = ","
+    names = next(csv.reader([text], delimiter=delimiter))
+    return _Header([n.strip() for n in names], delimiter, encoding)
+
+
+def _record_line(path: Path, header: _Header, record_index: int) -> int:
+    """Physical line (1-based, header = 1) where data record ``record_index`` (0-based) starts."""
+    with path.open(encoding=header.encoding, newline="", errors="replace") as fh:
+        reader = csv.reader(fh, delimiter=header.delimiter)
+        next(reader, None)
+        previous = reader.line_num
+        index = 0
+        for row in reader:
+            if not row:  # blank lines are not records
+                previous = reader.line_num
+                continue
+            if index == record_index:
+                return previous + 1
+            index += 1
+            previous = reader.line_num
+    return record_index + 2
+
+
+def _problem(path: Path, problems: Sequence[tuple[int, str, str]], total: int) -> BadInput:
+    """Build the error: ``problems`` are ``(line, column, message)``."""
+    errors: list[tuple[Loc, str]] = [
+        (("line", line, "column", column), message) for line, column, message in problems
+    ]
+    line, column, message = problems[0]
+    more = f" (and {total - 1} more problem{'s' if total > 2 else ''})" if total > 1 else ""
+    return BadInput(f"{path.name}, line {line}, column {column}: {message}{more}", errors)
+
+
+def _csv_source(path: Path, header: _Header, columns: dict[str, str] | None) -> str:
+    options = [
+        "header=true",
+        f"delim={_literal(header.delimiter)}",
+        "quote='\"'",
+        "escape='\"'",
+        "auto_detect=false",
+        "null_padding=false",
+    ]
+    if columns is None:
+        options.append("all_varchar=true")
+        options.append(
+            "columns={" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in header.names) + "}"
+        )
+    else:
+        options.append(
+            "columns={"
+            + ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in columns.items())
+            + "}"
+        )
+        options.append("store_rejects=true")
+    return f"read_csv({_literal(str(path))}, {', '.join(options)})"
+
+
+def _check_rejects(con: duckdb.DuckDBPyConnection, path: Path, header: _Header) -> None:
+    rows = con.execute(
+        "SELECT line, column_name, error_type, csv_line, error_message, column_idx "
+        "FROM reject_errors ORDER BY line"
+    ).fetchall()
+    if not rows:
+        return
+    total = len(rows)
+    problems: list[tuple[int, str, str]] = []
+    for line, column, kind, csv_line, message, column_idx in rows[:MAX_REPORTED]:
+        column_name = column or "-"
+        if kind == "CAST":
+            try:
+                cells = next(
+                    csv.reader([str(csv_line).strip("\r\n")], delimiter=header.delimiter)
+                )
+                value = cells[int(column_idx) - 1] if column_idx else ""
+            except (StopIteration, IndexError, ValueError, csv.Error):
+                value = ""
+            duck_type = next(
+                (
+                    c.duck_type
+                    for c in GENERIC_COLUMNS
+                    if c.canonical == column_name.strip().lower()
+                ),
+                "",
+            )
+            hint = _TYPE_HINTS.get(duck_type, "a valid value")
+            text = f"{value!r} is not {hint}"
+        elif kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
+            text = (
+                f"{kind.lower()}: the header has {len(header.names)} columns "
+                f"separated by {header.delimiter!r}"
+            )
+        elif kind == "INVALID UNICODE":
+            text = "not UTF-8 text; save the file as UTF-8 CSV"
+        else:
+            text = str(message)
+        problems.append((int(line), column_name, text))
+    raise _problem(path, problems, total)
+
+
+def _locate(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    header: _Header,
+    condition: str,
+    column: str,
+    message: str,
+    value_sql: str | None = None,
+) -> BadInput | None:
+    """Find the rows of the raw file where ``condition`` (over VARCHAR columns) holds."""
+    source = _csv_source(path, header, None)
+    select_value = value_sql or "NULL"
+    found = con.execute(
+        f"SELECT ordinality - 1, {select_value} FROM {source} WITH ORDINALITY "
+        f"WHERE {condition} ORDER BY ordinality LIMIT {MAX_REPORTED}"
+    ).fetchall()
+    if not found:
+        return None
+    total = int(
+        con.execute(f"SELECT count(*) FROM {source} WHERE {condition}").fetchone()[0]  # type: ignore[index]
+    )
+    problems = [
+        (
+            _record_line(path, header, int(index)),
+            column,
+            message.format(value=value),
+        )
+        for index, value in found
+    ]
+    return _problem(path, problems, total)
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> Any:
+    row = con.execute(sql, list(params)).fetchone()
+    return None if row is None else row[0]
+
+
+def _choose_currency(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    column: str | None,
+    requested: str | None,
+    default: str,
+    path: Path,
+) -> str:
+    if requested is not None:
+        code = requested.strip().upper()
+        if not is_currency(code):
+            raise BadInput(f"--currency {requested!r} is not an ISO 4217 currency code")
+        return code
+    if column is None:
+        return default
+    found = con.execute(
+        f"SELECT upper(trim({column})) c, count(*) n FROM {table} "
+        f"WHERE {column} IS NOT NULL AND trim({column}) <> '' GROUP BY 1 ORDER BY n DESC, c LIMIT 1"
+    ).fetchone()
+    if found is None:
+        return default
+    code = str(found[0])
+    if not is_currency(code):
+        raise BadInput(
+            f"{path.name}: {code!r} in the currency column is not an ISO 4217 currency code",
+            [(("column", "currency"), f"{code!r} is not a currency code")],
+        )
+    return code
+
+
+def _scale(currency: str) -> int:
+    return int(math.pow(10, minor_digits(currency)))
+
+
+# --------------------------------------------------------------------------- generic
+
+
+def _load_generic(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    header: _Header,
+    *,
+    currency: str | None,
+    default_currency: str,
+) -> LoadedOrders:
+    by_canonical: dict[str, str] = {}
+    for name in header.names:
+        key = name.strip().lower()
+        if key in by_canonical:
+            raise BadInput(
+                f"{path.name}, line 1: the column {key!r} appears twice",
+                [(("line", 1, "column", key), "appears twice")],
+            )
+        by_canonical[key] = name
+    missing = [
+        c.canonical for c in GENERIC_COLUMNS if c.required and c.canonical not in by_canonical
+    ]
+    if missing:
+        raise BadInput(
+            f"{path.name}, line 1: missing column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} (the header must name customer_id, order_id, placed_at "
+            f"and total; found {', '.join(header.names) or 'nothing'})",
+            [(("line", 1, "column", m), "missing") for m in missing],
+        )
+    known = {c.canonical: c for c in GENERIC_COLUMNS}
+    columns = {
+        name: known[name.strip().lower()].duck_type if name.strip().lower() in known else "VARCHAR"
+        for name in header.names
+    }
+    source = _csv_source(path, header, columns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE wafa_rows AS SELECT * FROM {source}")
+    _check_rejects(con, path, header)
+
+    def col(canonical: str) -> str | None:
+        name = by_canonical.get(canonical)
+        return None if name is None else _quote(name)
+
+    cid, oid, placed, total = (
+        _quote(by_canonical[c]) for c in ("customer_id", "order_id", "placed_at", "total")
+    )
+    checks: list[tuple[str, str, str]] = [
+        (f"{cid} IS NULL OR trim({cid}) = ''", "customer_id", "the customer id is empty"),
+        (f"{oid} IS NULL OR trim({oid}) = ''", "order_id", "the order id is empty"),
+        (f"{placed} IS NULL", "placed_at", f"the date is empty; expected {DATE_HINT}"),
+        (f"{total} IS NULL", "total", "the total is empty; expected a decimal amount"),
+    ]
+    quantity = col("quantity")
+    if quantity:
+        checks.append((f"{quantity} < 1", "quantity", "the quantity must be 1 or more"))
+    rows = int(_scalar(con, "SELECT count(*) FROM wafa_rows"))
+    bad = con.execute(
+        "SELECT "
+        + ", ".join(f"count(*) FILTER (WHERE {c})" for c, _, _ in checks)
+        + " FROM wafa_rows"
+    ).fetchone()
+    assert bad is not None
+    for (condition, column, message), count in zip(checks, bad, strict=True):
+        if count:
+            raw = _varchar_condition(condition, by_canonical)
+            error = _locate(con, path, header, raw, by_canonical[column], message)
+            raise error or BadInput(f"{path.name}: {message} on {count} rows")
+
+    chosen = _choose_currency(con, "wafa_rows", col("currency"), currency, default_currency, path)
+    scale = _scale(chosen)
+    refunded = col("refunded")
+    amount_checks = [(total, "total")] + ([(refunded, "refunded")] if refunded else [])
+    for expr, name in amount_checks:
+        precise = f"({expr} * {scale}) <> round({expr} * {scale})"
+        if int(_scalar(con, f"SELECT count(*) FROM wafa_rows WHERE {precise}")):
+            digits = minor_digits(chosen)
+            cast = f"TRY_CAST({_quote(by_canonical[name])} AS DECIMAL(18,6))"
+            error = _locate(
+                con,
+                path,
+                header,
+                f"({cast} * {scale}) <> round({cast} * {scale})",
+                by_canonical[name],
+                f"{{value!r}} has more than {digits} decimal place{'s' if digits != 1 else ''} "
+                f"for {chosen}",
+                value_sql=_quote(by_canonical[name]),
+            )
+            raise error or BadInput(f"{path.name}: amounts with too many decimal places")
+    if refunded:
+        negative = f"{refunded} < 0"
+        if int(_scalar(con, f"SELECT count(*) FROM wafa_rows WHERE {negative}")):
+            raw = f"TRY_CAST({_quote(by_canonical['refunded'])} AS DECIMAL(18,6)) < 0"
+            error = _locate(
+                con,
+                path,
+                header,
+                raw,
+                by_canonical["refunded"],
+                "a refunded amount cannot be negative",
+            )
+            raise error or BadInput(f"{path.name}: negative refunded amounts")
+
+    currency_col = col("currency")
+    in_currency = (
+        f"(upper(trim(coalesce({currency_col}, ''))) IN ('', {_literal(chosen)}))"
+        if currency_col
+        else "TRUE"
+    )
+    status = col("status")
+    status_word = (
+        f"regexp_replace(lower(trim(coalesce({status}, ''))), '^wc-', '')" if status else "''"
+    )
+    void = f"{status_word} IN ({', '.join(_literal(s) for s in VOID_STATUSES)})"
+    full_refund = f"{status_word} IN ({', '.join(_literal(s) for s in REFUNDED_STATUSES)})"
+    refunded_minor = f"coalesce(round({refunded} * {scale}), 0)" if refunded else "0"
+    promised, delivered = col("promised_at"), col("delivered_at")
+    promised_raw = by_canonical.get("promised_at")
+    promised_sql = "NULL::TIMESTAMPTZ"
+    if promised and promised_raw:
+        # A promise given as a bare date means "by the end of that day".
+        promised_sql = (
+            f"CASE WHEN {promised} = date_trunc('day', {promised}) "
+            f"THEN {promised} + INTERVAL 1 DAY - INTERVAL 1 MICROSECOND ELSE {promised} END"
+        )
+    delivered_sql = delivered or "NULL::TIMESTAMPTZ"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE wafa_orders AS
+        SELECT customer_id, order_id, day, gross,
+               CASE WHEN full_refund OR (refunded > 0 AND refunded >= gross) THEN 0 ELSE gross - refunded END AS net,
+               NOT void AND NOT (full_refund OR (refunded > 0 AND refunded >= gross)) AS purchase,
+               void, full_refund OR (refunded > 0 AND refunded >= gross) AS refunded_fully,
+               NOT (full_refund OR (refunded > 0 AND refunded >= gross)) AND refunded > 0 AS refunded_partly,
+               promised_at, delivered_at
+        FROM (
+            SELECT trim({cid}) AS customer_id, trim({oid}) AS order_id,
+                   min(CAST({placed} AS DATE) - DATE '1970-01-01')::INTEGER AS day,
+                   coalesce(sum(round({total} * {scale})) FILTER (WHERE {total} > 0), 0)::BIGINT
+                       AS gross,
+                   (sum({refunded_minor})
+                    - coalesce(sum(round({total} * {scale})) FILTER (WHERE {total} < 0), 0))::BIGINT
+                       AS refunded,
+                   bool_or({void}) AS void,
+                   bool_or({full_refund}) AS full_refund,
+                   min({promised_sql}) AS promised_at,
+                   max({delivered_sql}) AS delivered_at
+            FROM wafa_rows
+            WHERE {in_currency}
+            GROUP BY 1, 2
+        )
+        """
+    )
+    shared = _scalar(
+        con,
+        "SELECT order_id FROM wafa_orders GROUP BY order_id HAVING count(*) > 1 LIMIT 1",
+    )
+    if shared is not None:
+        error = _locate(
+            con,
+            path,
+            header,
+            f"trim({_quote(by_canonical['order_id'])}) = {_literal(str(shared))}",
+            by_canonical["customer_id"],
+            f"order {shared!r} appears with more than one customer_id",
+        )
+        raise error or BadInput(f"order {shared!r} appears with more than one customer")
+    other = 0
+    if currency_col:
+        other = int(
+            _scalar(
+                con,
+                f"SELECT count(DISTINCT trim({oid})) FROM wafa_rows WHERE NOT {in_currency}",
+            )
+        )
+    sku = col("sku")
+    has_items = False
+    if sku:
+        qty = f"coalesce({quantity}, 1)" if quantity else "1"
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE wafa_items AS
+            SELECT trim({cid}) AS customer_id, trim({oid}) AS order_id, trim({sku}) AS sku,
+                   sum({qty})::BIGINT AS quantity
+            FROM wafa_rows
+            WHERE {sku} IS NOT NULL AND trim({sku}) <> '' AND {in_currency}
+            GROUP BY 1, 2, 3
+            """
+        )
+        has_items = bool(_scalar(con, "SELECT count(*) > 0 FROM wafa_items"))
+    con.execute("DROP TABLE wafa_rows")
+    return _finish(con, chosen, rows, other, 0, has_items, bool(promised and delivered), path)
+
+
+def _varchar_condition(condition: str, by_canonical: dict[str, str]) -> str:
+    quantity = by_canonical.get("quantity")
+    if quantity and condition == f"{_quote(quantity)} < 1":
+        return f"TRY_CAST({_quote(quantity)} AS BIGINT) < 1"
+    return condition
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection,
+    currency: str,
+    rows: int,
+    other_currency: int,
+    guests: int,
+    has_items: bool,
+    has_delivery: bool,
+    path: Path,
+) -> LoadedOrders:
+    counts = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE purchase), count(*) FILTER (WHERE void), "
+        "count(*) FILTER (WHERE refunded_fully AND NOT void), "
+        "count(*) FILTER (WHERE refunded_partly AND purchase) FROM wafa_orders"
+    ).fetchone()
+    assert counts is not None
+    orders, purchases, cancelled, refunded, partly = (int(v) for v in counts)
+    if not has_items:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE wafa_items (customer_id VARCHAR, order_id VARCHAR, "
+            "sku VARCHAR, quantity BIGINT)"
+        )
+    warnings: list[str] = []
+    if other_currency:
+        warnings.append(
+            f"{other_currency} order{'s' if other_currency != 1 else ''} in currencies other "
+            f"than {currency} were left out (amounts in different currencies cannot be added)."
+        )
+    if guests:
+        warnings.append(
+            f"{guests} order{'s' if guests != 1 else ''} without an email or phone (guest "
+            "checkouts) were left out: they cannot be tied to a returning customer."
+        )
+    if purchases == 0:
+        raise BadInput(
+            f"{path.name}: no order counts as a purchase (all {orders} are cancelled, refunded "
+            "or in another currency); nothing to analyse"
+        )
+    return LoadedOrders(
+        currency=currency,
+        rows=rows,
+        orders=orders,
+        purchases=purchases,
+        cancelled=cancelled,
+        refunded=refunded,
+        partially_refunded=partly,
+        other_currency_orders=other_currency,
+        guest_orders=guests,
+        has_items=has_items,
+        has_delivery=has_delivery,
+        warnings=warnings,
+    )
+
+
+# --------------------------------------------------------------------------- shop exports
+
+
+@dataclass(frozen=True)
+class _ShopLayout:
+    """Where a shop export keeps each fact; the first name present wins."""
+
+    order: tuple[str, ...]
+    placed: tuple[str, ...]
+    total: tuple[str, ...]
+    customer: tuple[str, ...]
+    fallback_customer: tuple[str, ...]
+    status: tuple[str, ...]
+    refunded: tuple[str, ...]
+    currency: tuple[str, ...]
+    cancelled_at: tuple[str, ...]
+    sku: tuple[str, ...]
+    quantity: tuple[str, ...]
+    lower_customer: bool
+
+
+SHOPIFY = _ShopLayout(
+    order=("Name",),
+    placed=("Created at",),
+    total=("Total",),
+    customer=("Email",),
+    fallback_customer=("Phone", "Billing Phone", "Shipping Phone"),
+    status=("Financial Status",),
+    refunded=("Refunded Amount",),
+    currency=("Currency",),
+    cancelled_at=("Cancelled at",),
+    sku=("Lineitem sku",),
+    quantity=("Lineitem quantity",),
+    lower_customer=True,
+)
+
+WOOCOMMERCE = _ShopLayout(
+    order=("order_id", "order_number", "Order ID", "Order Number", "Order #"),
+    placed=("order_date", "date_created", "Order Date", "Date"),
+    total=("order_total", "Order Total", "total", "Total"),
+    customer=("customer_id", "customer_user", "Customer ID", "Customer User ID"),
+    fallback_customer=("billing_email", "customer_email", "Billing Email", "Email (Billing)"),
+    status=("status", "order_status", "Order Status", "Status"),
+    refunded=("refunded_total", "order_refund", "Refund Total", "Refunded Total"),
+    currency=("order_currency", "currency", "Order Currency", "Currency"),
+    cancelled_at=(),
+    sku=("item_sku", "sku", "Item SKU", "SKU"),
+    quantity=("item_quantity", "quantity", "Item Quantity", "Quantity", "Qty"),
+    lower_customer=False,
+)
+
+
+def _pick(header: _Header, names: tuple[str, ...]) -> str | None:
+    present = {n.strip().lower(): n for n in header.names}
+    for name in names:
+        if name.strip().lower() in present:
+            return present[name.strip().lower()]
+    return None
+
+
+def _load_shop(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    header: _Header,
+    layout: _ShopLayout,
+    fmt: InputFormat,
+    *,
+    currency: str | None,
+    default_currency: str,
+) -> LoadedOrders:
+    order = _pick(header, layout.order)
+    placed = _pick(header, layout.placed)
+    total = _pick(header, layout.total)
+    customer = _pick(header, layout.customer)
+    fallbacks = [n for n in (_pick(header, (f,)) for f in layout.fallback_customer) if n]
+    missing = [
+        label
+        for label, found in (
+            (layout.order[0], order),
+            (layout.placed[0], placed),
+            (layout.total[0], total),
+        )
+        if found is None
+    ]
+    if customer is None and not fallbacks:
+        missing.append(layout.customer[0])
+    if missing:
+        raise BadInput(
+            f"{path.name}, line 1: this does not look like a {fmt.value} orders export: "
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
+            [(("line", 1, "column", m), "missing") for m in missing],
+        )
+    if order is None or placed is None or total is None:  # pragma: no cover - checked above
+        raise BadInput(f"{path.name}: required columns are missing")
+    source = _csv_source(path, header, None)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE wafa_raw AS SELECT ordinality - 1 AS record, * "
+        f"FROM {source} WITH ORDINALITY"
+    )
+    rows = int(_scalar(con, "SELECT count(*) FROM wafa_raw"))
+    q = _quote
+
+    def blank(expr: str) -> str:
+        return f"nullif(trim({expr}), '')"
+
+    instant = (
+        "TRY_CAST(regexp_replace(regexp_replace(trim({c}), ' (UTC|GMT)$', '+00:00'), "
+        "' ([+-][0-9][0-9]):?([0-9][0-9])$', '\\1:\\2') AS TIMESTAMPTZ)"
+    )
+    amount = "TRY_CAST(replace(trim({c}), ',', '') AS DECIMAL(18,6))"
+    problems: list[tuple[str, str, str, str]] = [
+        (
+            f"{blank(q(order))} IS NULL",
+            order,
+            "the order id is empty",
+            "NULL",
+        ),
+    ]
+    # Order-level cells may be blank on an order's later rows (Shopify); test only filled ones.
+    problems.append(
+        (
+            f"{blank(q(placed))} IS NOT NULL AND {instant.format(c=q(placed))} IS NULL",
+            placed,
+            f"{{value!r}} is not {DATE_HINT}",
+            q(placed),
+        )
+    )
+    problems.append(
+        (
+            f"{blank(q(total))} IS NOT NULL AND {amount.format(c=q(total))} IS NULL",
+            total,
+            "{value!r} is not a decimal amount",
+            q(total),
+        )
+    )
+    refunded = _pick(header, layout.refunded)
+    if refunded:
+        problems.append(
+            (
+                f"{blank(q(refunded))} IS NOT NULL AND {amount.format(c=q(refunded))} IS NULL",
+                refunded,
+                "{value!r} is not a decimal amount",
+                q(refunded),
+            )
+        )
+    quantity = _pick(header, layout.quantity)
+    if quantity:
+        problems.append(
+            (
+                f"{blank(q(quantity))} IS NOT NULL AND TRY_CAST(trim({q(quantity)}) AS BIGINT) IS NULL",
+                quantity,
+                "{value!r} is not a whole number",
+                q(quantity),
+            )
+        )
+    for condition, column, message, value_sql in problems:
+        found = con.execute(
+            f"SELECT record, {value_sql} FROM wafa_raw WHERE {condition} ORDER BY record "
+            f"LIMIT {MAX_REPORTED}"
+        ).fetchall()
+        if found:
+            count = int(_scalar(con, f"SELECT count(*) FROM wafa_raw WHERE {condition}"))
+            raise _problem(
+                path,
+                [
+                    (_record_line(path, header, int(r)), column, message.format(value=v))
+                    for r, v in found
+                ],
+                count,
+            )
+    # An order with no date on any of its rows cannot be placed in time.
+    undated = con.execute(
+        f"SELECT min(record), trim({q(order)}) FROM wafa_raw WHERE {blank(q(order))} IS NOT NULL "
+        f"GROUP BY 2 HAVING count({blank(q(placed))}) = 0 ORDER BY 1 LIMIT 1"
+    ).fetchone()
+    if undated is not None:
+        raise _problem(
+            path,
+            [
+                (
+                    _record_line(path, header, int(undated[0])),
+                    placed,
+                    f"order {undated[1]!r} has no date",
+                )
+            ],
+            1,
+        )
+    untotalled = con.execute(
+        f"SELECT min(record), trim({q(order)}) FROM wafa_raw WHERE {blank(q(order))} IS NOT NULL "
+        f"GROUP BY 2 HAVING count({blank(q(total))}) = 0 ORDER BY 1 LIMIT 1"
+    ).fetchone()
+    if untotalled is not None:
+        raise _problem(
+            path,
+            [
+                (
+                    _record_line(path, header, int(untotalled[0])),
+                    total,
+                    f"order {untotalled[1]!r} has no total",
+                )
+            ],
+            1,
+        )
+
+    currency_col = _pick(header, layout.currency)
+    chosen_source = q(currency_col) if currency_col else None
+    chosen = _choose_currency(con, "wafa_raw", chosen_source, currency, default_currency, path)
+    scale = _scale(chosen)
+    customer_parts = []
+    if customer:
+        key = blank(q(customer))
+        if fmt is InputFormat.woocommerce:
+            key = f"CASE WHEN {key} IN ('0', '') THEN NULL ELSE {key} END"
+        customer_parts.append(f"lower({key})" if layout.lower_customer else key)
+    for name in fallbacks:
+        key = blank(q(name))
+        if "mail" in name.lower():
+            customer_parts.append(f"lower({key})")
+        else:
+            customer_parts.append(f"nullif(regexp_replace({key}, '[^0-9+]', '', 'g'), '')")
+    customer_expr = (
+        f"coalesce({', '.join(customer_parts)})" if len(customer_parts) > 1 else customer_parts[0]
+    )
+    status = _pick(header, layout.status)
+    status_word = (
+        f"regexp_replace(lower(trim(coalesce({q(status)}, ''))), '^wc-', '')" if status else "''"
+    )
+    cancelled_at = _pick(header, layout.cancelled_at)
+    void = f"{status_word} IN ({', '.join(_literal(s) for s in VOID_STATUSES)})"
+    if cancelled_at:
+        void = f"({void} OR {blank(q(cancelled_at))} IS NOT NULL)"
+    full_refund = f"{status_word} IN ({', '.join(_literal(s) for s in REFUNDED_STATUSES)})"
+    refunded_minor = (
+        f"round(coalesce({amount.format(c=q(refunded))}, 0) * {scale})" if refunded else "0"
+    )
+    in_currency = (
+        f"upper(coalesce({blank(q(currency_col))}, {_literal(chosen)})) = {_literal(chosen)}"
+        if currency_col
+        else "TRUE"
+    )
+    # Order-level cells: Shopify fills them on the first row, WooCommerce repeats them;
+    # max() over the order's rows reads them once either way.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE wafa_shop_orders AS
+        SELECT trim({q(order)}) AS order_id,
+               max({customer_expr}) AS customer_id,
+               min(CAST({instant.format(c=q(placed))} AS DATE) - DATE '1970-01-01')::INTEGER AS day,
+               max(round({amount.format(c=q(total))} * {scale}))::BIGINT AS gross,
+               max({refunded_minor})::BIGINT AS refunded,
+               bool_or({void}) AS void,
+               bool_or({full_refund}) AS full_refund,
+               bool_and({in_currency}) AS in_currency
+        FROM wafa_raw
+        WHERE {blank(q(order))} IS NOT NULL
+        GROUP BY 1
+        """
+    )
+    guests = int(_scalar(con, "SELECT count(*) FROM wafa_shop_orders WHERE customer_id IS NULL"))
+    other = int(
+        _scalar(
+            con,
+            "SELECT count(*) FROM wafa_shop_orders WHERE NOT in_currency AND customer_id IS NOT NULL",
+        )
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE wafa_orders AS
+        SELECT customer_id, order_id, day, gross,
+               CASE WHEN full_refund OR (refunded > 0 AND refunded >= gross) THEN 0 ELSE gross - refunded END AS net,
+               NOT void AND NOT (full_refund OR (refunded > 0 AND refunded >= gross)) AS purchase,
+               void, full_refund OR (refunded > 0 AND refunded >= gross) AS refunded_fully,
+               NOT (full_refund OR (refunded > 0 AND refunded >= gross)) AND refunded > 0 AS refunded_partly,
+               NULL::TIMESTAMPTZ AS promised_at, NULL::TIMESTAMPTZ AS delivered_at
+        FROM wafa_shop_orders
+        WHERE customer_id IS NOT NULL AND in_currency
+        """
+    )
+    sku = _pick(header, layout.sku)
+    has_items = False
+    if sku:
+        qty = f"coalesce(TRY_CAST(trim({q(quantity)}) AS BIGINT), 1)" if quantity else "1"
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE wafa_items AS
+            SELECT o.customer_id, o.order_id, trim(r.{q(sku)}) AS sku, sum({qty})::BIGINT AS quantity
+            FROM wafa_raw r JOIN wafa_orders o ON o.order_id = trim(r.{q(order)})
+            WHERE {blank("r." + q(sku))} IS NOT NULL
+            GROUP BY 1, 2, 3
+            HAVING sum({qty}) > 0
+            """
+        )
+        has_items = bool(_scalar(con, "SELECT count(*) > 0 FROM wafa_items"))
+    con.execute("DROP TABLE wafa_raw")
+    con.execute("DROP TABLE wafa_shop_orders")
+    return _finish(con, chosen, rows, other, guests, has_items, False, path)
+
+
+def load_orders(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    fmt: InputFormat = InputFormat.generic,
+    timezone: str = "UTC",
+    currency: str | None = None,
+    default_currency: str = "USD",
+) -> LoadedOrders:
+    """Read an order export into ``wafa_orders`` and ``wafa_items`` in ``con``.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection to load into (its ``TimeZone`` is set to ``timezone``).
+    path : pathlib.Path
+        The CSV export.
+    fmt : InputFormat
+        Layout of the file (see the module docstring).
+    timezone : str
+        IANA zone in which times without an offset are read and in which calendar days
+        are counted.
+    currency : str or None
+        Currency to analyse; by default the most common one in the file, or
+        ``default_currency`` when the file names none.
+    default_currency : str
+        Currency of a file that carries no currency column.
+
+    Returns
+    -------
+    LoadedOrders
+        Counts and facts about what was read.
+
+    Raises
+    ------
+    BadInput
+        With the line and column of the first problems when the file cannot be read.
+    """
+    header = _read_header(path)
+    con.execute(f"SET TimeZone = {_literal(timezone)}")
+    try:
+        if fmt is InputFormat.generic:
+            return _load_generic(
+                con, path, header, currency=currency, default_currency=default_currency
+            )
+        layout = SHOPIFY if fmt is InputFormat.shopify else WOOCOMMERCE
+        return _load_shop(
+            con,
+            path,
+            header,
+            layout,
+            fmt,
+            currency=currency,
+            default_currency=default_currency,
+        )
+    except duckdb.Error as exc:
+        # Whatever DuckDB still refuses (a broken quote at the end of the file, ...).
+        message = str(exc).splitlines()[0]
+        raise BadInput(f"{path.name}: the file cannot be read as CSV: {message}") from None

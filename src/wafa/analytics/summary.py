@@ -1,0 +1,590 @@
+"""Per-customer sufficient statistics, computed where the orders are.
+
+The same summary comes from two places:
+
+* the database (:func:`summary_query`): one SQLAlchemy Core statement, a ``GROUP BY``
+  over purchase occasions, that runs on SQLite and PostgreSQL;
+* an export file loaded into DuckDB by :mod:`wafa.analytics.reading`
+  (:func:`duckdb_summary`), for ``wafa analyze``.
+
+Both follow the papers' conventions (Fader, Hardie & Lee 2005): several orders by one
+customer on one calendar day (in the business's timezone) are one purchase occasion
+whose value is their sum; a cancelled or fully refunded order is no purchase and a
+partial refund lowers the value. Days are integers (days since 1970-01-01), so
+
+* ``frequency`` = occasions up to the calibration end, minus the first;
+* ``recency`` = (last occasion up to the calibration end - first occasion) / unit;
+* ``T`` = (calibration end - first occasion) / unit, the calibration end being the
+  *date* itself: a customer whose first purchase was on 1997-01-01 has, for a
+  calibration ending 1997-09-30, ``T = 272 / 7 = 38.86`` weeks, as in Hardie's
+  published CDNOW data, which reproduces the published estimates;
+* ``monetary`` = mean value of the *repeat* occasions (the first purchase excluded), the
+  ``z-bar`` of the Gamma-Gamma model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from wafa.orders.models import Order, OrderStatus
+
+__all__ = [
+    "EPOCH",
+    "CustomerSummary",
+    "RFMArrays",
+    "day_number",
+    "day_to_date",
+    "db_summary",
+    "duckdb_summary",
+    "local_day_expression",
+    "summary_query",
+]
+
+EPOCH = dt.date(1970, 1, 1)
+_EPOCH_ORDINAL = EPOCH.toordinal()
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: Order statuses that never count as a purchase.
+NOT_PURCHASE = (OrderStatus.cancelled.value, OrderStatus.refunded.value)
+
+
+def day_number(day: dt.date) -> int:
+    """Days since 1970-01-01 of a calendar date.
+
+    Parameters
+    ----------
+    day : datetime.date
+        A calendar date.
+
+    Returns
+    -------
+    int
+        ``(day - 1970-01-01).days``.
+    """
+    return day.toordinal() - _EPOCH_ORDINAL
+
+
+def day_to_date(number: int) -> dt.date:
+    """Inverse of :func:`day_number`.
+
+    Parameters
+    ----------
+    number : int
+        Days since 1970-01-01.
+
+    Returns
+    -------
+    datetime.date
+        The calendar date.
+    """
+    return dt.date.fromordinal(int(number) + _EPOCH_ORDINAL)
+
+
+@dataclass(frozen=True)
+class RFMArrays:
+    """Model inputs for the customers known at the cut-off, in the chosen time unit.
+
+    Attributes
+    ----------
+    index : numpy.ndarray
+        Positions of these customers in the :class:`CustomerSummary`.
+    frequency, recency, T : numpy.ndarray
+        Repeat occasions, time from first to last occasion, time from first occasion to
+        the cut-off.
+    monetary : numpy.ndarray
+        Mean value of the repeat occasions in minor units (0 without repeats).
+    """
+
+    index: IntArray
+    frequency: FloatArray
+    recency: FloatArray
+    T: FloatArray
+    monetary: FloatArray
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    """Per-customer statistics up to ``as_of_day``, split at ``calibration_day``.
+
+    Every array has one entry per customer who made a purchase on or before
+    ``as_of_day``; days are days since 1970-01-01 and money is integer minor units.
+
+    Attributes
+    ----------
+    keys : numpy.ndarray
+        Customer identifiers (UUIDs from the database, strings from a file).
+    first_day, last_day : numpy.ndarray
+        First and last purchase occasion.
+    purchases : numpy.ndarray
+        Number of purchase occasions.
+    spend : numpy.ndarray
+        Net value of all occasions.
+    first_value : numpy.ndarray
+        Value of the first occasion.
+    cal_purchases, cal_last_day, cal_spend : numpy.ndarray
+        The same up to and including ``calibration_day`` (``cal_last_day`` is -1 and the
+        others 0 for customers who started after it).
+    holdout_purchases : numpy.ndarray
+        Occasions in ``(calibration_day, holdout_end_day]``.
+    as_of_day, calibration_day, holdout_end_day : int
+        The cut-offs (``holdout_end_day`` defaults to ``as_of_day``).
+    """
+
+    keys: npt.NDArray[Any]
+    first_day: IntArray
+    last_day: IntArray
+    purchases: IntArray
+    spend: IntArray
+    first_value: IntArray
+    cal_purchases: IntArray
+    cal_last_day: IntArray
+    cal_spend: IntArray
+    holdout_purchases: IntArray
+    as_of_day: int
+    calibration_day: int
+    holdout_end_day: int
+
+    def __len__(self) -> int:
+        return int(self.keys.shape[0])
+
+    @property
+    def in_calibration(self) -> npt.NDArray[np.bool_]:
+        """Whether each customer had bought by the calibration end."""
+        return np.asarray(self.first_day <= self.calibration_day)
+
+    def calibration(self, unit_days: float) -> RFMArrays:
+        """``(x, t_x, T, z-bar)`` at the calibration end for the customers who had started.
+
+        Parameters
+        ----------
+        unit_days : float
+            Length of the time unit in days (1 or 7).
+
+        Returns
+        -------
+        RFMArrays
+            Model inputs.
+        """
+        idx = np.flatnonzero(self.in_calibration).astype(np.int64)
+        x = self.cal_purchases[idx] - 1
+        repeat_spend = self.cal_spend[idx] - self.first_value[idx]
+        return RFMArrays(
+            index=idx,
+            frequency=x.astype(np.float64),
+            recency=(self.cal_last_day[idx] - self.first_day[idx]) / unit_days,
+            T=(self.calibration_day - self.first_day[idx]) / unit_days,
+            monetary=np.divide(
+                repeat_spend, x, out=np.zeros(idx.shape[0], dtype=np.float64), where=x > 0
+            ),
+        )
+
+    def current(self, unit_days: float) -> RFMArrays:
+        """``(x, t_x, T, z-bar)`` at ``as_of_day`` for every customer.
+
+        Parameters
+        ----------
+        unit_days : float
+            Length of the time unit in days.
+
+        Returns
+        -------
+        RFMArrays
+            Model inputs.
+        """
+        idx = np.arange(len(self), dtype=np.int64)
+        x = self.purchases - 1
+        repeat_spend = self.spend - self.first_value
+        return RFMArrays(
+            index=idx,
+            frequency=x.astype(np.float64),
+            recency=(self.last_day - self.first_day) / unit_days,
+            T=(self.as_of_day - self.first_day) / unit_days,
+            monetary=np.divide(
+                repeat_spend, x, out=np.zeros(len(self), dtype=np.float64), where=x > 0
+            ),
+        )
+
+    def sorted_by_key(self) -> CustomerSummary:
+        """Return a copy ordered by ``keys`` (to compare two summaries row by row)."""
+        order = np.argsort(np.asarray([str(k) for k in self.keys]), kind="stable")
+        return CustomerSummary(
+            keys=self.keys[order],
+            first_day=self.first_day[order],
+            last_day=self.last_day[order],
+            purchases=self.purchases[order],
+            spend=self.spend[order],
+            first_value=self.first_value[order],
+            cal_purchases=self.cal_purchases[order],
+            cal_last_day=self.cal_last_day[order],
+            cal_spend=self.cal_spend[order],
+            holdout_purchases=self.holdout_purchases[order],
+            as_of_day=self.as_of_day,
+            calibration_day=self.calibration_day,
+            holdout_end_day=self.holdout_end_day,
+        )
+
+
+def _from_rows(
+    keys: npt.NDArray[Any],
+    columns: Sequence[Iterable[Any]],
+    *,
+    as_of_day: int,
+    calibration_day: int,
+    holdout_end_day: int,
+) -> CustomerSummary:
+    arrays = [np.fromiter((int(v) for v in col), dtype=np.int64) for col in columns]
+    first, last, purchases, spend, first_value, cal_p, cal_last, cal_spend, hold = arrays
+    return CustomerSummary(
+        keys=keys,
+        first_day=first,
+        last_day=last,
+        purchases=purchases,
+        spend=spend,
+        first_value=first_value,
+        cal_purchases=cal_p,
+        cal_last_day=cal_last,
+        cal_spend=cal_spend,
+        holdout_purchases=hold,
+        as_of_day=as_of_day,
+        calibration_day=calibration_day,
+        holdout_end_day=holdout_end_day,
+    )
+
+
+# --------------------------------------------------------------------------- database
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _sqlite_local_day(zone_name: str) -> Any:
+    zone = _zone(zone_name)
+    utc = dt.UTC
+
+    def local_day(value: str | None) -> int | None:
+        if value is None:
+            return None
+        instant = dt.datetime.fromisoformat(value).replace(tzinfo=utc)
+        return instant.astimezone(zone).date().toordinal() - _EPOCH_ORDINAL
+
+    return local_day
+
+
+def _column_sql(session: Session, column: Any) -> str:
+    return str(column.compile(dialect=session.get_bind().dialect))
+
+
+def local_day_expression(session: Session, column: Any, zone: str) -> ColumnElement[int]:
+    """Build SQL for the local calendar day (days since 1970-01-01) of a UTC instant column.
+
+    PostgreSQL converts with ``AT TIME ZONE``; SQLite, which has no time zones, gets a
+    deterministic ``wafa_local_day`` function registered on the session's connection
+    (plain arithmetic when the zone is UTC).
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        The session whose connection will run the statement.
+    column : sqlalchemy column
+        A ``UtcDateTime`` column.
+    zone : str
+        IANA timezone of the business.
+
+    Returns
+    -------
+    sqlalchemy.sql.elements.ColumnElement
+        An integer expression.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # Inlined, not bound: PostgreSQL matches GROUP BY expressions textually, and two
+        # bind parameters for the zone would make the SELECT and GROUP BY differ.
+        zone_literal = "'" + zone.replace("'", "''") + "'"
+        return type_coerce(
+            literal_column(
+                f"(CAST(({_column_sql(session, column)} AT TIME ZONE {zone_literal}) AS DATE)"
+                " - DATE '1970-01-01')"
+            ),
+            Integer,
+        )
+    if zone in ("UTC", "Etc/UTC"):
+        return type_coerce(
+            literal_column(
+                f"CAST(julianday({_column_sql(session, column)}) - 2440587.5 AS INTEGER)"
+            ),
+            Integer,
+        )
+    dbapi = session.connection().connection.dbapi_connection
+    assert dbapi is not None
+    dbapi.create_function("wafa_local_day", 1, _sqlite_local_day(zone), deterministic=True)
+    return type_coerce(func.wafa_local_day(column), Integer)
+
+
+def purchases_filter(currency: str) -> ColumnElement[bool]:
+    """Select the orders that count as purchases.
+
+    An order counts when it has a customer, is in ``currency``, and is neither cancelled
+    nor fully refunded (a zero-value order that was never refunded still counts, as in
+    the papers' data). Partial refunds stay purchases and lower the value.
+
+    Parameters
+    ----------
+    currency : str
+        The analysed currency.
+
+    Returns
+    -------
+    sqlalchemy.sql.elements.ColumnElement
+        A ``WHERE`` condition on ``orders``.
+    """
+    return and_(
+        Order.customer_id.is_not(None),
+        Order.status.not_in(NOT_PURCHASE),
+        Order.currency == currency,
+        or_(Order.refunded_amount <= 0, Order.refunded_amount < Order.total_amount),
+    )
+
+
+def occasions_subquery(session: Session, *, zone: str, currency: str, as_of_day: int) -> Any:
+    """One row per (customer, local day) with the day's net value (a subquery).
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session (for the dialect).
+    zone : str
+        Business timezone.
+    currency : str
+        Only orders in this currency count.
+    as_of_day : int
+        Last day included.
+
+    Returns
+    -------
+    sqlalchemy.sql.Subquery
+        Columns ``customer_id``, ``day``, ``value``, ``first_day``.
+    """
+    day = local_day_expression(session, Order.placed_at, zone)
+    return (
+        select(
+            Order.customer_id.label("customer_id"),
+            day.label("day"),
+            func.sum(Order.total_amount - Order.refunded_amount).label("value"),
+            func.min(day).over(partition_by=Order.customer_id).label("first_day"),
+        )
+        .where(purchases_filter(currency), day <= as_of_day)
+        .group_by(Order.customer_id, day)
+        .subquery("occasions")
+    )
+
+
+def summary_query(
+    session: Session,
+    *,
+    zone: str,
+    currency: str,
+    as_of_day: int,
+    calibration_day: int,
+    holdout_end_day: int | None = None,
+) -> Select[Any]:
+    """Build the per-customer summary as one ``GROUP BY`` over purchase occasions.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Session whose dialect the statement is built for.
+    zone : str
+        Business timezone (calendar days are counted in it).
+    currency : str
+        Currency analysed.
+    as_of_day : int
+        Last day included (days since 1970-01-01).
+    calibration_day : int
+        End of the calibration period (``<= as_of_day``).
+    holdout_end_day : int, optional
+        End of the holdout window counted in ``holdout_purchases`` (default
+        ``as_of_day``).
+
+    Returns
+    -------
+    sqlalchemy.Select
+        Columns ``customer_id, first_day, last_day, purchases, spend, first_value,
+        cal_purchases, cal_last_day, cal_spend, holdout_purchases``.
+    """
+    occ = occasions_subquery(session, zone=zone, currency=currency, as_of_day=as_of_day)
+    in_cal = occ.c.day <= calibration_day
+    hold_end = as_of_day if holdout_end_day is None else holdout_end_day
+    in_holdout = and_(occ.c.day > calibration_day, occ.c.day <= hold_end)
+    return select(
+        occ.c.customer_id,
+        func.min(occ.c.day).label("first_day"),
+        func.max(occ.c.day).label("last_day"),
+        func.count().label("purchases"),
+        func.sum(occ.c.value).label("spend"),
+        func.sum(case((occ.c.day == occ.c.first_day, occ.c.value), else_=0)).label("first_value"),
+        func.sum(case((in_cal, 1), else_=0)).label("cal_purchases"),
+        func.coalesce(func.max(case((in_cal, occ.c.day))), -1).label("cal_last_day"),
+        func.sum(case((in_cal, occ.c.value), else_=0)).label("cal_spend"),
+        func.sum(case((in_holdout, 1), else_=0)).label("holdout_purchases"),
+    ).group_by(occ.c.customer_id)
+
+
+def db_summary(
+    session: Session,
+    *,
+    zone: str,
+    currency: str,
+    as_of_day: int,
+    calibration_day: int,
+    holdout_end_day: int | None = None,
+) -> CustomerSummary:
+    """Run :func:`summary_query` and return its result as arrays.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Database session.
+    zone, currency, as_of_day, calibration_day, holdout_end_day
+        See :func:`summary_query`.
+
+    Returns
+    -------
+    CustomerSummary
+        One entry per customer with a purchase up to ``as_of_day``.
+    """
+    rows = session.execute(
+        summary_query(
+            session,
+            zone=zone,
+            currency=currency,
+            as_of_day=as_of_day,
+            calibration_day=calibration_day,
+            holdout_end_day=holdout_end_day,
+        )
+    ).all()
+    keys = np.empty(len(rows), dtype=object)
+    if not rows:
+        columns: Sequence[Sequence[Any]] = [()] * 9
+    else:
+        unzipped = list(zip(*rows, strict=True))
+        keys[:] = unzipped[0]
+        columns = unzipped[1:]
+    return _from_rows(
+        keys,
+        columns,
+        as_of_day=as_of_day,
+        calibration_day=calibration_day,
+        holdout_end_day=as_of_day if holdout_end_day is None else holdout_end_day,
+    )
+
+
+# --------------------------------------------------------------------------- DuckDB
+
+
+DUCKDB_SUMMARY_SQL = """
+WITH occasions AS (
+    SELECT customer_id, day, sum(net) AS value
+    FROM wafa_orders
+    WHERE purchase AND day <= $as_of
+    GROUP BY customer_id, day
+)
+SELECT customer_id,
+       min(day) AS first_day,
+       max(day) AS last_day,
+       count(*) AS purchases,
+       sum(value)::BIGINT AS spend,
+       arg_min(value, day)::BIGINT AS first_value,
+       count(*) FILTER (WHERE day <= $cal) AS cal_purchases,
+       coalesce(max(day) FILTER (WHERE day <= $cal), -1) AS cal_last_day,
+       coalesce(sum(value) FILTER (WHERE day <= $cal), 0)::BIGINT AS cal_spend,
+       count(*) FILTER (WHERE day > $cal AND day <= $hold) AS holdout_purchases
+FROM occasions
+GROUP BY customer_id
+"""
+
+
+def duckdb_summary(
+    con: Any, *, as_of_day: int, calibration_day: int, holdout_end_day: int | None = None
+) -> CustomerSummary:
+    """Summarise each customer of the ``wafa_orders`` table in a DuckDB connection.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection holding ``wafa_orders`` (see :func:`wafa.analytics.reading.load_orders`).
+    as_of_day, calibration_day : int
+        Cut-offs, days since 1970-01-01.
+    holdout_end_day : int, optional
+        End of the window counted in ``holdout_purchases`` (default ``as_of_day``).
+
+    Returns
+    -------
+    CustomerSummary
+        Same content as :func:`db_summary` on the same orders.
+    """
+    hold = as_of_day if holdout_end_day is None else holdout_end_day
+    result = con.execute(
+        DUCKDB_SUMMARY_SQL, {"as_of": as_of_day, "cal": calibration_day, "hold": hold}
+    ).fetchnumpy()
+    keys = np.asarray(result["customer_id"], dtype=object)
+
+    def ints(name: str) -> IntArray:
+        return np.asarray(result[name], dtype=np.int64)
+
+    return CustomerSummary(
+        keys=keys,
+        first_day=ints("first_day"),
+        last_day=ints("last_day"),
+        purchases=ints("purchases"),
+        spend=ints("spend"),
+        first_value=ints("first_value"),
+        cal_purchases=ints("cal_purchases"),
+        cal_last_day=ints("cal_last_day"),
+        cal_spend=ints("cal_spend"),
+        holdout_purchases=ints("holdout_purchases"),
+        as_of_day=as_of_day,
+        calibration_day=calibration_day,
+        holdout_end_day=hold,
+    )
+
+
+def duckdb_day_range(con: Any) -> tuple[int, int]:
+    """First and last purchase day in ``wafa_orders``.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection holding ``wafa_orders``.
+
+    Returns
+    -------
+    tuple of int
+        ``(first_day, last_day)`` in days since 1970-01-01.
+    """
+    row = con.execute("SELECT min(day), max(day) FROM wafa_orders WHERE purchase").fetchone()
+    return int(row[0]), int(row[1])
