@@ -25,17 +25,19 @@ columns (totals, tax exemption, province…) are ignored.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import is_valid_month_day
 from wafa.core.settings import CalendarKind, Settings
 from wafa.customers import service as customers
-from wafa.customers.models import Gender
-from wafa.customers.schemas import Birthday, CustomerUpdate
+from wafa.customers.models import ConsentChannel, ConsentRecord, Gender
+from wafa.customers.schemas import Birthday, ConsentIn, CustomerUpdate
 from wafa.orders.importing.base import Rejected, Table, read_email, read_phone
 from wafa.orders.importing.errors import FileRefused, ImportRejected, RowError, RowProblem
 from wafa.orders.importing.readers import CsvSource, Record
@@ -294,19 +296,71 @@ def import_customers(
         write_errors(errors_path, report.errors)
     for start in range(0, len(good), batch_size):
         batch = good[start : start + batch_size]
+        # Consent is applied after matching, and only when it changes what is on file,
+        # so that importing the same file again records nothing new.
         resolution = customers.resolve_contacts(
-            session, [row.contact for row in batch], source=source
+            session,
+            [replace(row.contact, email_opt_in=None, sms_opt_in=None) for row in batch],
+            source=source,
         )
         created = set(resolution.created)
         report.created += len(created)
+        decided = _consent_on_file(session, [cid for cid in resolution.customer_ids if cid])
         for row, cid in zip(batch, resolution.customer_ids, strict=True):
             assert cid is not None  # every row is identifiable
             if cid not in created:
                 report.matched += 1
-            if (row.update or row.tags) and _apply(session, cid, row, settings):
+            changed = _apply_consent(session, cid, row.contact, decided)
+            if ((row.update or row.tags) and _apply(session, cid, row, settings)) or changed:
                 report.updated += 1
     session.flush()
     return report
+
+
+def _consent_on_file(session: Session, ids: list[uuid.UUID]) -> set[tuple[uuid.UUID, str]]:
+    """(customer, channel) pairs that already have a recorded consent decision."""
+    if not ids:
+        return set()
+    rows = session.execute(
+        select(ConsentRecord.customer_id, ConsentRecord.channel)
+        .where(ConsentRecord.customer_id.in_(ids))
+        .distinct()
+    )
+    return {(cid, channel) for cid, channel in rows}
+
+
+def _apply_consent(
+    session: Session,
+    customer_id: uuid.UUID,
+    contact: customers.Contact,
+    decided: set[tuple[uuid.UUID, str]],
+) -> bool:
+    wanted = [
+        (ConsentChannel.email, contact.email_opt_in),
+        (ConsentChannel.sms, contact.sms_opt_in),
+    ]
+    if all(value is None for _, value in wanted):
+        return False
+    customer = customers.get_live_customer(session, customer_id)
+    changed = False
+    for channel, value in wanted:
+        if value is None:
+            continue
+        current = (
+            customer.email_consent if channel is ConsentChannel.email else customer.sms_consent
+        )
+        if current == value and (customer.id, channel.value) in decided:
+            continue
+        customers.record_consent(
+            session,
+            customer=customer,
+            consent=ConsentIn(
+                channel=channel, granted=value, source=contact.consent_source or "import"
+            ),
+        )
+        decided.add((customer.id, channel.value))
+        changed = True
+    return changed
 
 
 def _apply(session: Session, customer_id: object, row: CustomerRow, settings: Settings) -> bool:

@@ -96,10 +96,12 @@ class ErrorSink:
             self._writer = csv.writer(self._handle)
             self._writer.writerow(ERRORS_HEADER)
 
-    def add(self, error: RowError) -> None:
-        self.report.error_count += 1
-        if len(self.report.errors) < ERROR_SAMPLE:
-            self.report.errors.append(error)
+    def add(self, error: RowError, *, collateral: bool = False) -> None:
+        """Record a problem; ``collateral`` rows (good rows of a rejected order) go only to the file."""
+        if not collateral:
+            self.report.error_count += 1
+            if len(self.report.errors) < ERROR_SAMPLE:
+                self.report.errors.append(error)
         if self._writer is not None:
             self._writer.writerow((error.line, error.column or "", error.reason, error.raw))
 
@@ -117,7 +119,8 @@ class ErrorSink:
                         None,
                         f"not imported: {what} {rejected.key} has a bad row (line {where})",
                         record.raw,
-                    )
+                    ),
+                    collateral=True,
                 )
         self.report.orders_rejected += 1
         self.report.rows_rejected += len(rejected.records)

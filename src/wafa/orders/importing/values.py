@@ -7,7 +7,7 @@ on; the format modules turn it into ``line N, column C: reason``.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -148,6 +148,7 @@ class InstantReader:
             ) from None
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.zone)
+        value = value.astimezone(UTC)
         if not 1970 <= value.year <= 2100:
             raise RowProblem(column, f"{text!r} is outside 1970-2100")
         if len(self._cache) > 50_000:

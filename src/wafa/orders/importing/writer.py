@@ -222,7 +222,7 @@ class OrderWriter:
         """
         if contact.email_opt_in is None and contact.sms_opt_in is None:
             return contact
-        key = hash((contact.email, contact.phone, contact.external_source, contact.external_id))
+        key = hash(contact.email or contact.phone or (contact.external_source, contact.external_id))
         decision = (contact.email_opt_in, contact.sms_opt_in)
         if self._consents.get(key) == decision:
             return replace(contact, email_opt_in=None, sms_opt_in=None)
