@@ -689,6 +689,30 @@ def reassign_orders(session: Session, *, from_customer: uuid.UUID, to_customer: 
     )
 
 
+def attach_customer(session: Session, *, order_id: uuid.UUID, customer_id: uuid.UUID) -> Order:
+    """Give a guest order its customer (a till's order claimed at the counter).
+
+    Only an order without a customer is changed (a guarded ``UPDATE``); an order that
+    already belongs to someone else is a conflict, never silently moved.
+    """
+    moved = rowcount(
+        session.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.customer_id.is_(None))
+            .values(customer_id=customer_id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    order = get_order(session, order_id)
+    session.refresh(order, attribute_names=["customer_id"])
+    if moved != 1 and order.customer_id != customer_id:
+        raise Conflict(
+            f"order {order.number or order.external_id} belongs to another customer",
+            order_id=order_id,
+        )
+    return order
+
+
 def anonymize_orders(session: Session, *, customer_id: uuid.UUID) -> int:
     """Remove personal details from a customer's orders, keeping the amounts for the books."""
     return rowcount(

@@ -1,0 +1,1 @@
+"""The loyalty engine: points ledger, rules, tiers, rewards, coupons, referrals, streaks."""

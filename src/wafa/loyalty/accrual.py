@@ -1,0 +1,439 @@
+"""Orders in, points out: accrual exactly once per order, refunds and cancellations taken back.
+
+``accrue_order`` is the one function that turns an order into points, stamps,
+coupon uses, referral progress, streaks, badges and tier upgrades. The outbox
+handler (``order.placed``) and the point of sale (synchronously, so the cashier sees
+the points at once) both call it; whichever comes first claims the order by
+inserting its ``loyalty_purchases`` row under the order id's primary key, and the
+other finds the claim and does nothing. The earn entries' unique
+``(customer, reason, occasion)`` key is a second lock on the same door.
+
+``reconcile_order`` brings what an order has earned in line with what is left of
+it: the same rules (the version the order was judged by) computed on the lines not
+refunded, and the difference taken back. It is therefore idempotent and order-
+independent: two refund events handled in any order, or twice, take back exactly
+what the refunds remove.
+
+Imported history (``order.placed`` with ``imported: true``) earns points and stamps
+only if the program says so (off by default: a shop switching to Wafa does not hand
+out points for years of past sales); it always counts for tiers, streaks and badges.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from wafa.core import outbox
+from wafa.core.calendars import add_months, local_date, start_of_day
+from wafa.core.errors import NotFound
+from wafa.core.settings import Settings
+from wafa.core.time import utcnow
+from wafa.customers import service as customers
+from wafa.loyalty import coupons, events, ledger, referrals, stamps, streaks, tiers
+from wafa.loyalty.dbutil import insert_new
+from wafa.loyalty.ledger import LotSpec
+from wafa.loyalty.models import EntryKind, LoyaltyAccount, PointsEntry, Purchase
+from wafa.loyalty.program import rules_at, rules_version
+from wafa.loyalty.rules import FIRST_ORDER, LineView, OrderView, order_points
+from wafa.loyalty.schemas.program import ExpiryPolicy, ProgramRules
+from wafa.orders import service as orders
+from wafa.orders.models import Order, OrderStatus
+
+
+@dataclass
+class Accrual:
+    """What accruing one order did."""
+
+    order_id: uuid.UUID
+    customer_id: uuid.UUID
+    points: dict[str, int] = field(default_factory=dict)
+    stamps: int = 0
+    coupons_issued: list[str] = field(default_factory=list)
+    tier: str | None = None
+
+    @property
+    def total(self) -> int:
+        """All points the order earned."""
+        return sum(self.points.values())
+
+
+def order_view(order: Order, settings: Settings) -> OrderView:
+    """The order as the rules see it."""
+    return OrderView(
+        id=order.id,
+        channel=order.channel,
+        placed_on=local_date(order.placed_at, settings.zone),
+        subtotal=order.subtotal_amount,
+        discount=order.discount_amount,
+        shipping=order.shipping_amount,
+        tax=order.tax_amount,
+        total=order.total_amount,
+        lines=tuple(
+            LineView(
+                line_no=ln.line_no,
+                sku=ln.sku,
+                category=ln.category,
+                quantity=ln.quantity,
+                unit_price=ln.unit_price_amount,
+                total=ln.total_amount,
+            )
+            for ln in order.lines
+        ),
+    )
+
+
+def remaining_quantities(order: Order) -> dict[int, int]:
+    """What is left of each line after refunds."""
+    return {ln.line_no: ln.quantity - ln.refunded_quantity for ln in order.lines}
+
+
+def amount_scale(order: Order) -> tuple[int, int]:
+    """The share of the order not refunded by amount-only refunds (refunds without lines)."""
+    unexplained = 0
+    for refund in order.refunds:
+        unexplained += max(0, refund.amount - sum(line.amount for line in refund.lines))
+    if not unexplained or not order.total_amount:
+        return (1, 1)
+    return (max(0, order.total_amount - unexplained), order.total_amount)
+
+
+def is_void(order: Order) -> bool:
+    """Cancelled or fully refunded: the purchase no longer counts."""
+    return order.status in (OrderStatus.cancelled, OrderStatus.refunded)
+
+
+def expiry_for(rules: ProgramRules, earned_on_day: datetime, settings: Settings) -> datetime | None:
+    """When points earned at ``earned_on_day`` lapse under a fixed-expiry program.
+
+    Points earned on local day ``d`` are good through the day before
+    ``d + months`` (business calendar) and gone from its first instant.
+    """
+    if rules.expiry.policy is not ExpiryPolicy.fixed:
+        return None
+    day = local_date(earned_on_day, settings.zone)
+    return start_of_day(add_months(day, rules.expiry.months, settings.calendar), settings.zone)
+
+
+def live_customer_id(session: Session, customer_id: uuid.UUID | None) -> uuid.UUID | None:
+    """The surviving record for ``customer_id`` (following merges); ``None`` if erased or absent."""
+    if customer_id is None:
+        return None
+    try:
+        return customers.get_live_customer(session, customer_id).id
+    except NotFound:
+        return None
+
+
+def _claim(
+    session: Session,
+    order: Order,
+    customer_id: uuid.UUID,
+    settings: Settings,
+    *,
+    imported: bool,
+    version: int,
+    now: datetime,
+) -> bool:
+    void = is_void(order)
+    categories = sorted({ln.category for ln in order.lines if ln.category})
+    return insert_new(
+        session,
+        Purchase,
+        index_elements=["order_id"],
+        values={
+            "order_id": order.id,
+            "customer_id": customer_id,
+            "placed_at": order.placed_at,
+            "placed_on": local_date(order.placed_at, settings.zone),
+            "spend": 0 if void else order.total_amount - order.refunded_amount,
+            "points": 0,
+            "categories": categories,
+            "channel": order.channel,
+            "imported": imported,
+            "cancelled": void,
+            "rule_version": version,
+            "created_at": now,
+        },
+    )
+
+
+def accrue_order(
+    session: Session, *, settings: Settings, order_id: uuid.UUID, imported: bool = False
+) -> Accrual | None:
+    """Award what an order earns, exactly once; ``None`` when there is nothing (more) to do.
+
+    Guest orders wait: if a customer is attached later, accruing again awards them.
+    """
+    now = utcnow()
+    order = orders.get_order(session, order_id)
+    customer_id = live_customer_id(session, order.customer_id)
+    if customer_id is None:
+        return None
+    version = rules_at(session, settings, order.placed_at)
+    rules = version.rules
+    if not _claim(
+        session, order, customer_id, settings, imported=imported, version=version.version, now=now
+    ):
+        return None
+    ledger.lock_account(session, customer_id, zone=settings.zone, now=now)
+    ledger.release_due(session, customer_id, now=now)
+    acct = ledger.account(session, customer_id)
+    assert acct is not None
+    view = order_view(order, settings)
+    void = is_void(order)
+    result = Accrual(order_id=order.id, customer_id=customer_id)
+    earns = rules.enabled and not void and (not imported or rules.imported_history.award_points)
+    if earns:
+        earlier = session.scalar(
+            select(func.count())
+            .select_from(Purchase)
+            .where(
+                Purchase.customer_id == customer_id,
+                Purchase.order_id != order.id,
+                Purchase.cancelled.is_(False),
+            )
+        )
+        tier_code = tiers.effective_tier(rules, acct, today=local_date(now, settings.zone))
+        result.points = order_points(
+            rules, view, tier=rules.tier(tier_code), first_order=not earlier
+        )
+        available_at = order.placed_at + timedelta(days=rules.pending_days)
+        expires_at = expiry_for(rules, order.placed_at, settings)
+        for rule, points in result.points.items():
+            ledger.credit(
+                session,
+                customer_id=customer_id,
+                kind=EntryKind.earn,
+                reason="order",
+                occasion=f"order:{order.id}:{rule}",
+                lots=[LotSpec(points, available_at, expires_at)],
+                now=now,
+                rule=rule,
+                rule_version=version.version,
+                order_id=order.id,
+                details={"number": order.number or order.external_id},
+            )
+        if result.total:
+            session.execute(
+                update(Purchase)
+                .where(Purchase.order_id == order.id)
+                .values(points=result.total)
+                .execution_options(synchronize_session=False)
+            )
+    if not void:
+        _count_visit(session, customer_id, view.placed_on)
+    if rules.enabled and not void and (not imported or rules.imported_history.count_stamps):
+        result.stamps, issued = stamps.add_for_order(
+            session, settings=settings, customer_id=customer_id, order=view, now=now
+        )
+        result.coupons_issued += issued
+    for code in order.coupon_codes or []:
+        coupons.record_order_use(
+            session,
+            settings=settings,
+            code=code,
+            customer_id=customer_id,
+            order_id=order.id,
+            subtotal=order.subtotal_amount,
+            now=now,
+        )
+    if not void and not imported:
+        referral_code = (order.attributes or {}).get("referral_code")
+        if isinstance(referral_code, str) and referral_code.strip():
+            referrals.apply_code_quietly(
+                session, settings=settings, referee_id=customer_id, code=referral_code, now=now
+            )
+        referrals.on_purchase(
+            session, settings=settings, rules=rules, referee_id=customer_id, order=order, now=now
+        )
+    if not void:
+        current = rules_at(session, settings, now).rules
+        streaks.on_purchase(
+            session,
+            settings=settings,
+            rules=current,
+            customer_id=customer_id,
+            placed_on=view.placed_on,
+        )
+        streaks.check_badges(
+            session, settings=settings, rules=current, customer_id=customer_id, now=now
+        )
+        result.tier = tiers.upgrade_if_qualified(
+            session, settings=settings, rules=current, customer_id=customer_id, now=now
+        )
+    if result.total:
+        outbox.emit(
+            session,
+            events.POINTS_EARNED,
+            {
+                "customer_id": customer_id,
+                "points": result.total,
+                "reason": "order",
+                "order_id": order.id,
+                "order_number": order.number or order.external_id,
+                "rules": result.points,
+                "available_at": order.placed_at + timedelta(days=rules.pending_days),
+            },
+            subject_id=customer_id,
+        )
+    if order.refunds or void:
+        reconcile_order(
+            session, settings=settings, order_id=order.id, occasion=f"at-accrual:{order.id}"
+        )
+    return result
+
+
+def _count_visit(session: Session, customer_id: uuid.UUID, day: object) -> None:
+    session.execute(
+        update(LoyaltyAccount)
+        .where(LoyaltyAccount.customer_id == customer_id)
+        .values(visits=LoyaltyAccount.visits + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(LoyaltyAccount)
+        .where(
+            LoyaltyAccount.customer_id == customer_id,
+            (LoyaltyAccount.last_purchase_on.is_(None)) | (LoyaltyAccount.last_purchase_on < day),
+        )
+        .values(last_purchase_on=day)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def reconcile_order(
+    session: Session,
+    *,
+    settings: Settings,
+    order_id: uuid.UUID,
+    occasion: str,
+    refund_id: uuid.UUID | None = None,
+) -> int:
+    """Take back what an order earned beyond what is left of it; returns the points taken.
+
+    Per rule: earned − already taken back − what the remaining lines earn now (under
+    the version and tier the order was judged by). Stamps and the purchase's counts
+    follow; a cancelled or fully refunded purchase stops counting as a visit.
+    """
+    now = utcnow()
+    purchase = session.get(Purchase, order_id, populate_existing=True)
+    if purchase is None:
+        return 0  # never accrued: accrual will reconcile when it runs
+    order = orders.get_order(session, order_id)
+    customer_id = purchase.customer_id
+    ledger.lock_account(session, customer_id, zone=settings.zone, now=now)
+    ledger.release_due(session, customer_id, now=now)
+    session.refresh(purchase)
+    void = is_void(order)
+    earned: dict[str, int] = {}
+    taken: dict[str, int] = {}
+    earn_ids: dict[str, list[uuid.UUID]] = {}
+    version: int | None = None
+    for (
+        entry_id,
+        kind,
+        rule,
+        points,
+        carried,
+        forgiven,
+        rule_version,
+        _,
+    ) in ledger.entries_for_order(session, order_id):
+        key = rule or ""
+        if kind == EntryKind.earn:
+            earned[key] = earned.get(key, 0) + points
+            earn_ids.setdefault(key, []).append(entry_id)
+            version = rule_version
+        elif kind == EntryKind.reverse:
+            taken[key] = taken.get(key, 0) - points + carried + forgiven
+    rules_then = rules_version(session, settings, version)
+    policy = rules_at(session, settings, now).rules.refund_policy
+    if void:
+        target: dict[str, int] = {}
+    else:
+        tier_code = next((r.split(":", 1)[1] for r in earned if r.startswith("tier:")), None)
+        target = order_points(
+            rules_then,
+            order_view(order, settings),
+            quantities=remaining_quantities(order),
+            tier=rules_then.tier(tier_code),
+            first_order=FIRST_ORDER in earned,
+            scale=amount_scale(order),
+        )
+    total_taken = 0
+    reason = "cancel" if order.status == OrderStatus.cancelled else "refund"
+    for rule, points in earned.items():
+        delta = points - taken.get(rule, 0) - target.get(rule, 0)
+        if delta <= 0:
+            continue
+        booked = ledger.take_back(
+            session,
+            customer_id=customer_id,
+            points=delta,
+            kind=EntryKind.reverse,
+            reason=reason,
+            occasion=f"{occasion}:{rule}",
+            policy=policy,
+            now=now,
+            own_origins=ledger.lot_origins(session, earn_ids[rule]),
+            rule=rule,
+            rule_version=version,
+            order_id=order_id,
+            refund_id=refund_id,
+            details={"number": order.number or order.external_id},
+        )
+        if booked.entry_id is not None:
+            total_taken += delta
+    net_points = sum(earned.values()) - sum(taken.values()) - total_taken
+    was_void = purchase.cancelled
+    session.execute(
+        update(Purchase)
+        .where(Purchase.order_id == order_id)
+        .values(
+            points=max(0, net_points),
+            spend=0 if void else order.total_amount - order.refunded_amount,
+            cancelled=void,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    stamps.reconcile_order(
+        session,
+        settings=settings,
+        customer_id=customer_id,
+        order=order_view(order, settings),
+        quantities={} if void else remaining_quantities(order),
+        void=void,
+        occasion=occasion,
+        now=now,
+    )
+    if void and not was_void:
+        session.execute(
+            update(LoyaltyAccount)
+            .where(LoyaltyAccount.customer_id == customer_id, LoyaltyAccount.visits > 0)
+            .values(visits=LoyaltyAccount.visits - 1)
+            .execution_options(synchronize_session=False)
+        )
+        coupons.release_order_uses(session, order_id=order_id, now=now)
+        current = rules_at(session, settings, now).rules
+        streaks.recompute(
+            session, settings=settings, rules=current, customer_id=customer_id, now=now
+        )
+        referrals.on_void_purchase(session, referee_id=customer_id, order_id=order_id)
+    return total_taken
+
+
+def earned_by_order(session: Session, order_id: uuid.UUID) -> int:
+    """Net points an order has earned so far (for display and tests)."""
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(PointsEntry.points), 0)).where(
+                PointsEntry.order_id == order_id
+            )
+        )
+        or 0
+    )

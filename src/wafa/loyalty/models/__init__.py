@@ -1,0 +1,63 @@
+"""Loyalty tables, split by subject; importing this package registers all of them."""
+
+from wafa.loyalty.models.engagement import (
+    Badge,
+    BirthdayGrant,
+    ExpiryWarning,
+    JobRun,
+    Purchase,
+    Referral,
+    ReferralStatus,
+    StampCard,
+    StampEntry,
+    StampPer,
+    StampProgress,
+    TierChange,
+)
+from wafa.loyalty.models.ledger import (
+    EntryKind,
+    LoyaltyAccount,
+    PointsAllocation,
+    PointsEntry,
+    PointsLot,
+    ProgramVersion,
+)
+from wafa.loyalty.models.rewards import (
+    Coupon,
+    CouponSource,
+    CouponStatus,
+    CouponUse,
+    Redemption,
+    RedemptionStatus,
+    Reward,
+    RewardKind,
+)
+
+__all__ = [
+    "Badge",
+    "BirthdayGrant",
+    "Coupon",
+    "CouponSource",
+    "CouponStatus",
+    "CouponUse",
+    "EntryKind",
+    "ExpiryWarning",
+    "JobRun",
+    "LoyaltyAccount",
+    "PointsAllocation",
+    "PointsEntry",
+    "PointsLot",
+    "ProgramVersion",
+    "Purchase",
+    "Redemption",
+    "RedemptionStatus",
+    "Referral",
+    "ReferralStatus",
+    "Reward",
+    "RewardKind",
+    "StampCard",
+    "StampEntry",
+    "StampPer",
+    "StampProgress",
+    "TierChange",
+]

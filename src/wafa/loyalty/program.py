@@ -1,0 +1,137 @@
+"""The program's rules over time: versions that apply from their instant on.
+
+A change never edits a version: it saves a new one effective from now (or a later
+instant), so points already awarded are never recomputed, and an order is always
+judged by the rules in force when it was placed.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from wafa.core.errors import Invalid
+from wafa.core.ids import new_id
+from wafa.core.money import minor_digits
+from wafa.core.settings import Settings
+from wafa.core.time import utcnow
+from wafa.loyalty.models import ProgramVersion
+from wafa.loyalty.schemas.program import Earning, ProgramRules
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rules of one version (``version`` 0: the defaults, nothing saved yet)."""
+
+    version: int
+    effective_from: datetime | None
+    rules: ProgramRules
+
+
+_cache: dict[uuid.UUID, ProgramRules] = {}
+_cache_lock = threading.Lock()
+
+
+def default_rules(currency: str) -> ProgramRules:
+    """The program before the owner changes anything: 1 point per major currency unit."""
+    rate = max(1, 10_000 // 10 ** minor_digits(currency))
+    return ProgramRules(earning=Earning(rate_bp=rate))
+
+
+def _parse(version_id: uuid.UUID, raw: dict[str, object]) -> ProgramRules:
+    with _cache_lock:
+        found = _cache.get(version_id)
+    if found is None:
+        found = ProgramRules.model_validate(raw)
+        with _cache_lock:
+            _cache[version_id] = found
+    return found
+
+
+def rules_at(session: Session, settings: Settings, at: datetime | None = None) -> Rules:
+    """The version in force at ``at`` (now by default).
+
+    An instant before the first saved version is judged by the first version; with no
+    version saved at all, the defaults apply.
+    """
+    at = at or utcnow()
+    row = session.execute(
+        select(ProgramVersion.id, ProgramVersion.version, ProgramVersion.effective_from)
+        .where(ProgramVersion.effective_from <= at)
+        .order_by(ProgramVersion.effective_from.desc(), ProgramVersion.version.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        row = session.execute(
+            select(ProgramVersion.id, ProgramVersion.version, ProgramVersion.effective_from)
+            .order_by(ProgramVersion.effective_from, ProgramVersion.version)
+            .limit(1)
+        ).first()
+    if row is None:
+        return Rules(0, None, default_rules(settings.currency))
+    raw = session.scalar(select(ProgramVersion.rules).where(ProgramVersion.id == row[0]))
+    return Rules(row[1], row[2], _parse(row[0], raw or {}))
+
+
+def rules_version(session: Session, settings: Settings, version: int | None) -> ProgramRules:
+    """The rules of a numbered version (the defaults for 0 or ``None``)."""
+    if not version:
+        return default_rules(settings.currency)
+    row = session.execute(
+        select(ProgramVersion.id, ProgramVersion.rules).where(ProgramVersion.version == version)
+    ).first()
+    if row is None:
+        return default_rules(settings.currency)
+    return _parse(row[0], row[1])
+
+
+def save_rules(
+    session: Session,
+    *,
+    rules: ProgramRules,
+    by: str | None,
+    effective_from: datetime | None = None,
+    note: str | None = None,
+) -> ProgramVersion:
+    """Save ``rules`` as the next version, in force from ``effective_from`` (now by default).
+
+    The past is never rewritten: an effective instant before now is refused.
+    """
+    now = utcnow()
+    if effective_from is None:
+        effective_from = now
+    elif effective_from < now:
+        raise Invalid.field(
+            ("effective_from",), "changes apply from now on; choose now or a later instant"
+        )
+    try:
+        validated = ProgramRules.model_validate(rules.model_dump())
+    except ValidationError as exc:  # pragma: no cover - ``rules`` is already a model
+        raise Invalid(
+            "the program rules are not valid",
+            [(tuple(e["loc"]), str(e["msg"])) for e in exc.errors()],
+        ) from None
+    latest = session.scalar(select(func.max(ProgramVersion.version))) or 0
+    version = ProgramVersion(
+        id=new_id(),
+        version=latest + 1,
+        effective_from=effective_from,
+        rules=validated.model_dump(mode="json"),
+        note=note,
+        created_by=by,
+        created_at=now,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def list_versions(session: Session) -> list[ProgramVersion]:
+    """Every saved version, newest first."""
+    return list(session.scalars(select(ProgramVersion).order_by(ProgramVersion.version.desc())))

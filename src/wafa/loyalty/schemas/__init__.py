@@ -1,0 +1,1 @@
+"""Loyalty shapes: ``program`` (the rules document) and ``io`` (API and service bodies)."""

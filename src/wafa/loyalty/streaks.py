@@ -1,0 +1,319 @@
+"""Streaks, badges and the opt-in leaderboard.
+
+A streak counts consecutive weeks (or months) of the business calendar with a
+purchase; it breaks when a whole period passes without one. Badges are rules over
+visits, categories tried, days of membership, the best streak and spend; each is
+awarded once and sends ``badge.earned``. The monthly leaderboard lists only members
+who opted in, by first name and initial.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from wafa.core import outbox
+from wafa.core.calendars import (
+    add_months,
+    local_date,
+    month_key,
+    month_start,
+    start_of_day,
+    week_start,
+)
+from wafa.core.db import rowcount
+from wafa.core.settings import Settings
+from wafa.core.time import utcnow
+from wafa.customers.models import Customer
+from wafa.loyalty import events, ledger
+from wafa.loyalty.dbutil import insert_new
+from wafa.loyalty.models import Badge, LoyaltyAccount, PointsEntry, Purchase
+from wafa.loyalty.schemas.io import Leaderboard, LeaderboardRow
+from wafa.loyalty.schemas.program import BadgeKind, ProgramRules, StreakPeriod
+
+_EPOCH = date(1970, 1, 5)  # a Monday
+
+
+def period_of(day: date, rules: ProgramRules, settings: Settings) -> int:
+    """A number for the streak period containing ``day``; consecutive periods differ by 1."""
+    if rules.streaks.period is StreakPeriod.month:
+        return month_key(day, settings.calendar)
+    return (week_start(day, rules.streaks.week_starts_on) - _EPOCH).days // 7
+
+
+def on_purchase(
+    session: Session,
+    *,
+    settings: Settings,
+    rules: ProgramRules,
+    customer_id: uuid.UUID,
+    placed_on: date,
+) -> None:
+    """Extend (or start) the member's streak with a purchase on ``placed_on``."""
+    if not rules.streaks.enabled:
+        return
+    acct = ledger.account(session, customer_id)
+    if acct is None:
+        return
+    period = period_of(placed_on, rules, settings)
+    last = acct.streak_period
+    if last is not None and period < last:
+        recompute(session, settings=settings, rules=rules, customer_id=customer_id, now=utcnow())
+        return
+    if last == period:
+        return
+    current = (
+        acct.streak_current + 1
+        if last is not None and period == last + 1 and acct.streak_current
+        else 1
+    )
+    session.execute(
+        update(LoyaltyAccount)
+        .where(LoyaltyAccount.customer_id == customer_id)
+        .values(
+            streak_current=current,
+            streak_best=max(acct.streak_best, current),
+            streak_period=period,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def recompute(
+    session: Session,
+    *,
+    settings: Settings,
+    rules: ProgramRules,
+    customer_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    """Rebuild the streak from the member's purchases (after an out-of-order or void purchase)."""
+    days = session.scalars(
+        select(Purchase.placed_on)
+        .where(Purchase.customer_id == customer_id, Purchase.cancelled.is_(False))
+        .distinct()
+    ).all()
+    periods = sorted({period_of(d, rules, settings) for d in days})
+    best = run = 0
+    previous: int | None = None
+    for p in periods:
+        run = run + 1 if previous is not None and p == previous + 1 else 1
+        best = max(best, run)
+        previous = p
+    today_period = period_of(local_date(now, settings.zone), rules, settings)
+    current = run if previous is not None and previous >= today_period - 1 else 0
+    session.execute(
+        update(LoyaltyAccount)
+        .where(LoyaltyAccount.customer_id == customer_id)
+        .values(streak_current=current, streak_best=best, streak_period=previous)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def break_streaks(session: Session, *, settings: Settings, rules: ProgramRules, day: date) -> int:
+    """End the streaks of members who let a whole period pass without buying; returns how many."""
+    if not rules.streaks.enabled:
+        return 0
+    current = period_of(day, rules, settings)
+    return rowcount(
+        session.execute(
+            update(LoyaltyAccount)
+            .where(LoyaltyAccount.streak_current > 0, LoyaltyAccount.streak_period < current - 1)
+            .values(streak_current=0)
+            .execution_options(synchronize_session=False)
+        )
+    )
+
+
+def _award(session: Session, customer_id: uuid.UUID, code: str, name: str, now: datetime) -> bool:
+    if not insert_new(
+        session,
+        Badge,
+        index_elements=["customer_id", "code"],
+        values={"customer_id": customer_id, "code": code, "name": name, "earned_at": now},
+    ):
+        return False
+    outbox.emit(
+        session,
+        events.BADGE_EARNED,
+        {"customer_id": customer_id, "badge": code, "name": name},
+        subject_id=customer_id,
+    )
+    return True
+
+
+def check_badges(
+    session: Session,
+    *,
+    settings: Settings,
+    rules: ProgramRules,
+    customer_id: uuid.UUID,
+    now: datetime,
+) -> list[str]:
+    """Award every badge the member now deserves; returns the new badge codes."""
+    if not rules.badges:
+        return []
+    acct = ledger.account(session, customer_id)
+    if acct is None:
+        return []
+    have = set(session.scalars(select(Badge.code).where(Badge.customer_id == customer_id)))
+    todo = [b for b in rules.badges if b.code not in have]
+    if not todo:
+        return []
+    metrics: dict[BadgeKind, int] = {
+        BadgeKind.visits: acct.visits,
+        BadgeKind.streak: acct.streak_best,
+        BadgeKind.member_days: (local_date(now, settings.zone) - acct.joined_on).days,
+    }
+    if any(b.kind is BadgeKind.categories for b in todo):
+        cats: set[str] = set()
+        for row in session.scalars(
+            select(Purchase.categories).where(
+                Purchase.customer_id == customer_id, Purchase.cancelled.is_(False)
+            )
+        ):
+            cats.update(row or [])
+        metrics[BadgeKind.categories] = len(cats)
+    if any(b.kind is BadgeKind.spend for b in todo):
+        metrics[BadgeKind.spend] = int(
+            session.scalar(
+                select(func.coalesce(func.sum(Purchase.spend), 0)).where(
+                    Purchase.customer_id == customer_id, Purchase.cancelled.is_(False)
+                )
+            )
+            or 0
+        )
+    return [
+        b.code
+        for b in todo
+        if metrics.get(b.kind, 0) >= b.threshold
+        and _award(session, customer_id, b.code, b.name, now)
+    ]
+
+
+def membership_badges_batch(
+    session: Session,
+    *,
+    settings: Settings,
+    rules: ProgramRules,
+    day: date,
+    after: uuid.UUID | None,
+    limit: int = 1000,
+) -> tuple[int, uuid.UUID | None]:
+    """Award "N days a member" badges due by ``day``; one batch in id order."""
+    rules_days = [b for b in rules.badges if b.kind is BadgeKind.member_days]
+    if not rules_days:
+        return 0, None
+    now = utcnow()
+    lowest = min(b.threshold for b in rules_days)
+    stmt = (
+        select(LoyaltyAccount.customer_id, LoyaltyAccount.joined_on)
+        .where(
+            LoyaltyAccount.joined_on <= day - timedelta(days=lowest),
+            LoyaltyAccount.closed_at.is_(None),
+        )
+        .order_by(LoyaltyAccount.customer_id)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(LoyaltyAccount.customer_id > after)
+    rows = session.execute(stmt).all()
+    if not rows:
+        return 0, None
+    ids = [r[0] for r in rows]
+    have = set(
+        session.execute(
+            select(Badge.customer_id, Badge.code).where(
+                Badge.customer_id.in_(ids), Badge.code.in_([b.code for b in rules_days])
+            )
+        ).tuples()
+    )
+    for cid, joined in rows:
+        for b in rules_days:
+            if (cid, b.code) not in have and (day - joined).days >= b.threshold:
+                _award(session, cid, b.code, b.name, now)
+    return len(rows), ids[-1]
+
+
+def badges_of(session: Session, customer_id: uuid.UUID) -> list[Badge]:
+    """The member's badges, oldest first."""
+    return list(
+        session.scalars(
+            select(Badge).where(Badge.customer_id == customer_id).order_by(Badge.earned_at)
+        )
+    )
+
+
+def set_opt_in(
+    session: Session, *, settings: Settings, customer_id: uuid.UUID, opt_in: bool
+) -> None:
+    """The member chooses to appear on the leaderboard (or not)."""
+    ledger.ensure_account(session, customer_id, zone=settings.zone, now=utcnow())
+    session.execute(
+        update(LoyaltyAccount)
+        .where(LoyaltyAccount.customer_id == customer_id)
+        .values(leaderboard_opt_in=opt_in)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def display_name(name: str | None) -> str:
+    """First name and the initial of the last: "Sara Karimi" → "Sara K."; no name → "—"."""
+    parts = (name or "").split()
+    if not parts:
+        return "—"
+    if len(parts) == 1:
+        return parts[0]
+    return f"{parts[0]} {parts[-1][0]}."
+
+
+def leaderboard(
+    session: Session,
+    *,
+    settings: Settings,
+    rules: ProgramRules,
+    month: date | None = None,
+    staff: bool = False,
+) -> Leaderboard:
+    """Points earned in a month of the business calendar by members who opted in."""
+    zone, cal = settings.zone, settings.calendar
+    day = month or local_date(utcnow(), zone)
+    first = month_start(day, cal)
+    start = start_of_day(first, zone)
+    end = start_of_day(add_months(first, 1, cal), zone)
+    earned = func.sum(PointsEntry.points)
+    rows = session.execute(
+        select(PointsEntry.customer_id, Customer.name, earned.label("points"))
+        .join(LoyaltyAccount, LoyaltyAccount.customer_id == PointsEntry.customer_id)
+        .join(Customer, Customer.id == PointsEntry.customer_id)
+        .where(
+            LoyaltyAccount.leaderboard_opt_in.is_(True),
+            Customer.erased_at.is_(None),
+            Customer.merged_into_id.is_(None),
+            PointsEntry.created_at >= start,
+            PointsEntry.created_at < end,
+            PointsEntry.reason.in_(("order", "refund", "cancel", "bonus", "birthday", "referral")),
+        )
+        .group_by(PointsEntry.customer_id, Customer.name)
+        .having(earned > 0)
+        .order_by(earned.desc(), PointsEntry.customer_id)
+        .limit(rules.leaderboard.size)
+    ).all()
+    from wafa.core.calendars import ymd
+
+    y, m, _ = ymd(first, cal)
+    return Leaderboard(
+        month=f"{y:04d}-{m:02d}",
+        rows=[
+            LeaderboardRow(
+                rank=i + 1,
+                name=display_name(name),
+                points=int(points),
+                customer_id=cid if staff else None,
+            )
+            for i, (cid, name, points) in enumerate(rows)
+        ],
+    )
