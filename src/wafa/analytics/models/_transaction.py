@@ -26,9 +26,11 @@ from wafa.analytics.models.base import (
     compress,
     compress_weighted,
     covariance_from_hessian,
+    dot,
     draw_log_params,
     maximise,
     natural_hessian,
+    refine_from_sample,
     warm_start_sample,
 )
 
@@ -71,7 +73,7 @@ class TransactionModel(ABC, Generic[P]):
     warnings_: tuple[str, ...]
 
     def __init__(
-        self, *, penalizer_coef: float | None = None, tol: float = 1e-9, max_iter: int = 1000
+        self, *, penalizer_coef: float | None = None, tol: float = 1e-7, max_iter: int = 1000
     ) -> None:
         self.penalizer_coef = penalizer_coef
         self.tol = tol
@@ -178,11 +180,12 @@ class TransactionModel(ABC, Generic[P]):
             # Most of the optimiser's iterations are spent far from the optimum; take them
             # on a random subsample of customers, then finish on the full data.
             rows, counts = sample
-            sub = RFMData.build(xu[rows], tu[rows], bu[rows], counts)
+            sub_objective = self._objective(
+                RFMData.build(xu[rows], tu[rows], bu[rows], counts), penalizer
+            )
             with contextlib.suppress(ConvergenceError):  # the full-data fit decides
-                x0 = maximise(
-                    self._objective(sub, penalizer), x0, model=name, tol=1e-6, max_iter=200
-                ).log_params
+                x0 = maximise(sub_objective, x0, model=name, tol=1e-6, max_iter=200).log_params
+                x0 = refine_from_sample(objective, sub_objective, x0, tol=self.tol)
         opt = maximise(objective, x0, model=name, tol=self.tol, max_iter=self.max_iter)
         params = np.exp(opt.log_params)
 
@@ -193,7 +196,7 @@ class TransactionModel(ABC, Generic[P]):
             return np.asarray(-grad + pen, dtype=np.float64)
 
         ll, _ = self._loglik(params, rfm)
-        log_likelihood = float(wu @ ll)
+        log_likelihood = dot(wu, ll)
         if not math.isfinite(log_likelihood):
             raise ConvergenceError(
                 f"{name}: the log-likelihood is not finite at the optimum. " + advice(name)
@@ -239,7 +242,7 @@ class TransactionModel(ABC, Generic[P]):
             params = np.exp(theta)
             with np.errstate(all="ignore"):
                 ll, grad = self._loglik(params, rfm)
-                value = -float(rfm.w @ ll) / n_customers + penalizer * float(theta @ theta)
+                value = -dot(rfm.w, ll) / n_customers + penalizer * float(theta @ theta)
                 grad_log = -grad * params / n_customers + 2 * penalizer * theta
             return value, np.asarray(grad_log, dtype=np.float64)
 

@@ -113,6 +113,26 @@ def logaddexp(a: FloatArray, b: FloatArray) -> FloatArray:
     return np.asarray(hi + np.log1p(np.exp(-np.abs(a - b))), dtype=np.float64)
 
 
+def dot(a: FloatArray, b: FloatArray) -> float:
+    """Inner product of two 1-D arrays without BLAS.
+
+    OpenBLAS runs long dot products on several threads; on a small, busy machine the
+    thread hand-off costs more than the arithmetic (milliseconds instead of
+    microseconds), so the hot paths use NumPy's own ``einsum`` loop instead.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        Vectors of equal length.
+
+    Returns
+    -------
+    float
+        ``sum(a * b)``.
+    """
+    return float(np.einsum("i,i->", a, b))
+
+
 def as_float_array(values: npt.ArrayLike, name: str) -> FloatArray:
     """Return ``values`` as a 1-D float64 array of finite numbers.
 
@@ -243,7 +263,10 @@ def compress(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike)
     >>> c.frequency.tolist(), c.weights.tolist(), c.inverse.tolist()
     ([0.0, 2.0], [2.0, 1.0], [0, 1, 0])
     """
-    x, t_x, big_t = check_rfm(frequency, recency, T)
+    return _compress_checked(*check_rfm(frequency, recency, T))
+
+
+def _compress_checked(x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> Compressed:
     n = x.shape[0]
     if n == 0:
         empty = np.empty(0)
@@ -329,8 +352,17 @@ class RFMData:
             The indexed data.
         """
         weights = np.ones_like(x) if w is None else w
-        x_values, x_index = np.unique(x, return_inverse=True)
-        x_index = x_index.reshape(-1).astype(np.intp)
+        x_int = x.astype(np.intp)
+        top = int(x_int.max()) if x_int.shape[0] else 0
+        if top <= 4 * x_int.shape[0] + 1024:
+            # Frequencies are small integers: index them with a lookup table, O(n).
+            present = np.bincount(x_int, minlength=top + 1) > 0
+            x_values = np.flatnonzero(present).astype(np.float64)
+            lookup = np.cumsum(present) - 1
+            x_index = lookup[x_int].astype(np.intp)
+        else:
+            x_values, inverse = np.unique(x, return_inverse=True)
+            x_index = inverse.reshape(-1).astype(np.intp)
         x_weight = np.bincount(x_index, weights=weights, minlength=x_values.shape[0])
         # Scratch rows for the likelihoods: reusing them avoids the page faults that
         # fresh large temporaries cost on every evaluation.
@@ -356,7 +388,7 @@ def compress_weighted(
         Distinct triples with the summed weights; rows of weight 0 are dropped from the
         likelihood by giving their triple weight 0 (they still appear in ``inverse``).
     """
-    c = compress(frequency, recency, T)
+    c = _compress_checked(frequency, recency, T)
     summed = np.bincount(c.inverse, weights=weights, minlength=c.weights.shape[0])
     return c._replace(weights=summed.astype(np.float64))
 
@@ -447,7 +479,7 @@ def maximise(
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
-        options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-15, "maxcor": 20},
+        options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-12, "maxcor": 20},
     )
     theta = np.asarray(res.x, dtype=np.float64)
     value, grad = objective(theta)
@@ -501,10 +533,74 @@ def warm_start_sample(weights: FloatArray) -> tuple[IntArray, FloatArray] | None
     return rows.astype(np.intp), counts[rows].astype(np.float64)
 
 
-def natural_hessian(
-    gradient: Callable[[FloatArray], FloatArray], params: FloatArray, *, rel_step: float = 1e-5
+def refine_from_sample(
+    objective: Callable[[FloatArray], tuple[float, FloatArray]],
+    sample_objective: Callable[[FloatArray], tuple[float, FloatArray]],
+    theta: FloatArray,
+    *,
+    tol: float,
+    steps: int = 8,
 ) -> FloatArray:
-    """Hessian of a function in the natural parameter space by central differences.
+    """Newton steps on the full data with the Hessian of a subsample fit.
+
+    The subsample's Hessian of the mean negative log-likelihood (log-parameters, by
+    central differences of its cheap gradient) differs from the full data's only by
+    sampling error, so each step cuts the distance to the optimum by about that
+    factor; a few full-data gradients then replace a cold quasi-Newton run. Steps are
+    halved until the objective does not increase; any failure returns the last point.
+
+    Parameters
+    ----------
+    objective, sample_objective : callable
+        Full-data and subsample objectives (mean penalised NLL and gradient).
+    theta : numpy.ndarray
+        The subsample optimum (log-parameters).
+    tol : float
+        Stop when the largest gradient component is below ``tol``.
+    steps : int, optional
+        Maximum number of Newton steps.
+
+    Returns
+    -------
+    numpy.ndarray
+        Improved log-parameters.
+    """
+    k = theta.shape[0]
+    hess = np.empty((k, k))
+    for j in range(k):
+        h = 1e-5 * max(1.0, abs(float(theta[j])))
+        up, down = theta.copy(), theta.copy()
+        up[j] += h
+        down[j] -= h
+        hess[:, j] = (sample_objective(up)[1] - sample_objective(down)[1]) / (2 * h)
+    try:
+        chol = linalg.cho_factor(0.5 * (hess + hess.T))
+    except linalg.LinAlgError:
+        return theta
+    value, grad = objective(theta)
+    if not math.isfinite(value):
+        return theta
+    for _ in range(steps):
+        if float(np.max(np.abs(grad))) < tol:
+            break
+        step = linalg.cho_solve(chol, grad)
+        scale = 1.0
+        for _ in range(8):
+            candidate = np.clip(theta - scale * step, -LOG_BOUND, LOG_BOUND)
+            new_value, new_grad = objective(candidate)
+            if math.isfinite(new_value) and new_value <= value:
+                break
+            scale /= 2
+        else:
+            break
+        theta, value, grad = candidate, new_value, new_grad
+    return theta
+
+
+def natural_hessian(
+    gradient: Callable[[FloatArray], FloatArray], params: FloatArray, *, rel_step: float = 1e-6
+) -> FloatArray:
+    """Hessian of a function in the natural parameter space by forward differences.
 
     Parameters
     ----------
@@ -522,13 +618,12 @@ def natural_hessian(
     """
     k = params.shape[0]
     hess = np.empty((k, k))
+    base = gradient(params)
     for j in range(k):
         h = rel_step * params[j]
         up = params.copy()
-        down = params.copy()
         up[j] += h
-        down[j] -= h
-        hess[:, j] = (gradient(up) - gradient(down)) / (2 * h)
+        hess[:, j] = (gradient(up) - base) / h
     return np.asarray(0.5 * (hess + hess.T), dtype=np.float64)
 
 

@@ -25,6 +25,7 @@ from wafa.analytics.models.base import (
     RFMData,
     check_rfm,
     compress,
+    dot,
     jacobi_rule,
 )
 
@@ -108,7 +109,8 @@ class BetaGeoModel(TransactionModel[BetaGeoParams]):
     def _initial_params(
         self, x: FloatArray, t_x: FloatArray, big_t: FloatArray, w: FloatArray
     ) -> FloatArray:
-        rate = max(float(w @ x) / float(w @ big_t), 1e-3) if float(w @ big_t) > 0 else 1.0
+        exposure = dot(w, big_t)
+        rate = max(dot(w, x) / exposure, 1e-3) if exposure > 0 else 1.0
         return np.array([1.0, 1.0 / rate, 1.0, 1.0])
 
     def _loglik(self, params: FloatArray, data: RFMData) -> tuple[FloatArray, FloatArray]:
@@ -154,12 +156,12 @@ class BetaGeoModel(TransactionModel[BetaGeoParams]):
             xw @ digamma(r + xv)
             - n * digamma(r)
             + n * np.log(alpha)
-            - (ww1 @ log_at + ww2 @ log_atx)
+            - (dot(ww1, log_at) + dot(ww2, log_atx))
         )
         np.divide(rx, np.add(big_t, alpha, out=tmp), out=tmp)
-        d_alpha = n * r / alpha - float(ww1 @ tmp)
+        d_alpha = n * r / alpha - dot(ww1, tmp)
         np.divide(rx, np.add(t_x, alpha, out=tmp), out=tmp)
-        d_alpha -= float(ww2 @ tmp)
+        d_alpha -= dot(ww2, tmp)
         s1 = float(ww1.sum())
         s2 = n - s1
         d_a = (
@@ -303,7 +305,7 @@ def _beta_expectation(k: float, a: float, b: float, c: FloatArray) -> FloatArray
     if np.any(easy):
         nodes, weights = jacobi_rule(a, b, JACOBI_NODES)
         h = -np.expm1(-k * np.log1p(np.multiply.outer(c[easy], nodes))) / nodes
-        out[easy] = h @ weights
+        out[easy] = np.einsum("ij,j->i", h, weights)
     hard = ~easy
     if np.any(hard):
         out[hard] = _beta_expectation_panels(k, a, b, c[hard])
@@ -330,12 +332,12 @@ def _beta_expectation_panels(k: float, a: float, b: float, c: FloatArray) -> Flo
     u, wu = jacobi_rule(a, 1.0, PANEL_NODES)
     p = np.outer(p0, u)
     g = h(p, c[:, None]) * np.exp((b - 1) * np.log1p(-p))
-    total = np.exp(a * np.log(p0) - np.log(a) + log_norm) * (g @ wu)
+    total = np.exp(a * np.log(p0) - np.log(a) + log_norm) * np.einsum("ij,j->i", g, wu)
     # [1/2, 1]: int (1-p)^(b-1) g(p) dp = 2^-b / b * E_{V ~ Beta(1, b)} g(1/2 + V/2).
     v, wv = jacobi_rule(1.0, b, PANEL_NODES)
     p_last = 0.5 + 0.5 * v
     g_last = h(p_last[None, :], c[:, None]) * np.exp((a - 1) * np.log(p_last))[None, :]
-    total += np.exp(-b * np.log(2.0) - np.log(b) + log_norm) * (g_last @ wv)
+    total += np.exp(-b * np.log(2.0) - np.log(b) + log_norm) * np.einsum("ij,j->i", g_last, wv)
     # Middle panels [p0 2^j, p0 2^(j+1)] clipped to [p0, 1/2]; empty ones add nothing.
     n_panels = max(int(np.ceil(np.log2(0.5 / p0.min()))), 0)
     if n_panels > 0:

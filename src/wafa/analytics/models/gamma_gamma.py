@@ -32,8 +32,10 @@ from wafa.analytics.models.base import (
     as_float_array,
     check_weights,
     covariance_from_hessian,
+    dot,
     maximise,
     natural_hessian,
+    refine_from_sample,
     warm_start_sample,
 )
 
@@ -187,10 +189,10 @@ class SpendData:
             xz=x * z,
             x_values=x_values,
             x_weight=by_x[x_values.astype(np.int64)].astype(np.float64),
-            sum_wx_logx=float(wx @ np.log(x)),
-            sum_wx_logz=float(wx @ log_z),
-            sum_w_logz=float(w @ log_z),
-            mean_spend=float(w @ z) / n if n > 0 else 0.0,
+            sum_wx_logx=dot(wx, np.log(x)),
+            sum_wx_logz=dot(wx, log_z),
+            sum_w_logz=dot(w, log_z),
+            mean_spend=dot(w, z) / n if n > 0 else 0.0,
             work=(np.empty_like(z), np.empty_like(z)),
         )
 
@@ -257,7 +259,7 @@ class GammaGammaModel:
     warnings_: tuple[str, ...]
 
     def __init__(
-        self, *, penalizer_coef: float | None = None, tol: float = 1e-9, max_iter: int = 1000
+        self, *, penalizer_coef: float | None = None, tol: float = 1e-7, max_iter: int = 1000
     ) -> None:
         self.penalizer_coef = penalizer_coef
         self.tol = tol
@@ -284,8 +286,8 @@ class GammaGammaModel:
         log_g = np.add(data.xz, gamma, out=data.work[0])
         inv_g = np.divide(1.0, log_g, out=data.work[1])
         np.log(log_g, out=log_g)
-        a_sum = float(data.wx @ log_g)
-        b_sum = float(data.w @ log_g)
+        a_sum = dot(data.wx, log_g)
+        b_sum = dot(data.w, log_g)
         ll = (
             float(xw @ (gammaln(pxq) - gammaln(p * xv)))
             - n * float(gammaln(q))
@@ -299,7 +301,7 @@ class GammaGammaModel:
         d_p = float(xw @ (xv * (psi - digamma(p * xv)))) + data.sum_wx_logx + data.sum_wx_logz
         d_p -= a_sum
         d_q = float(xw @ psi) - n * float(digamma(q)) + n * np.log(gamma) - b_sum
-        d_gamma = n * q / gamma - p * float(data.wx @ inv_g) - q * float(data.w @ inv_g)
+        d_gamma = n * q / gamma - p * dot(data.wx, inv_g) - q * dot(data.w, inv_g)
         return float(ll), np.array([d_p, d_q, d_gamma], dtype=np.float64)
 
     def fit(
@@ -367,14 +369,12 @@ class GammaGammaModel:
             # Take the optimiser's early iterations on a random subsample.
             rows, counts = sample
             xk, mk = x[keep][rows], m[keep][rows]
+            sub_objective = make_objective(SpendData.build(xk, mk, counts))
             with contextlib.suppress(ConvergenceError):  # the full-data fit decides
                 x0 = maximise(
-                    make_objective(SpendData.build(xk, mk, counts)),
-                    x0,
-                    model="Gamma-Gamma",
-                    tol=1e-6,
-                    max_iter=200,
+                    sub_objective, x0, model="Gamma-Gamma", tol=1e-6, max_iter=200
                 ).log_params
+                x0 = refine_from_sample(make_objective(data), sub_objective, x0, tol=self.tol)
         opt = maximise(
             make_objective(data), x0, model="Gamma-Gamma", tol=self.tol, max_iter=self.max_iter
         )

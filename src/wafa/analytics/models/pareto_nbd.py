@@ -41,7 +41,15 @@ import numpy.typing as npt
 from scipy.special import digamma, exprel, gammaln
 
 from wafa.analytics.models._transaction import TransactionModel
-from wafa.analytics.models.base import FloatArray, IntArray, RFMData, check_rfm, compress, logaddexp
+from wafa.analytics.models.base import (
+    FloatArray,
+    IntArray,
+    RFMData,
+    check_rfm,
+    compress,
+    dot,
+    logaddexp,
+)
 
 #: Gauss-Legendre nodes for the ``A_0`` integral.
 QUADRATURE_NODES = 32
@@ -247,8 +255,8 @@ class ParetoNBDModel(TransactionModel[ParetoNBDParams]):
     def _initial_params(
         self, x: FloatArray, t_x: FloatArray, big_t: FloatArray, w: FloatArray
     ) -> FloatArray:
-        exposure = float(w @ big_t)
-        rate = max(float(w @ x) / exposure, 1e-3) if exposure > 0 else 1.0
+        exposure = dot(w, big_t)
+        rate = max(dot(w, x) / exposure, 1e-3) if exposure > 0 else 1.0
         return np.array([1.0, 1.0 / rate, 1.0, 1.0 / rate])
 
     def _loglik(self, params: FloatArray, data: RFMData) -> tuple[FloatArray, FloatArray]:
@@ -279,17 +287,22 @@ class ParetoNBDModel(TransactionModel[ParetoNBDParams]):
             xw @ digamma(r + xv)
             - n * digamma(r)
             + n * np.log(alpha)
-            - wa @ log_at
-            - wd @ integral.mean_log_alpha
+            - dot(wa, log_at)
+            - dot(wd, integral.mean_log_alpha)
         )
         d_alpha = n * r / alpha - (
-            wa @ (rx / (alpha + big_t)) + wd @ (rx * integral.mean_inv_alpha)
+            dot(wa, rx / (alpha + big_t)) + dot(wd, rx * integral.mean_inv_alpha)
         )
-        d_s = n * np.log(beta) - wa @ log_bt + float(wd.sum()) / s - wd @ integral.mean_log_beta
+        d_s = (
+            n * np.log(beta)
+            - dot(wa, log_bt)
+            + float(wd.sum()) / s
+            - dot(wd, integral.mean_log_beta)
+        )
         d_beta = (
             n * s / beta
-            - s * (wa @ (1.0 / (beta + big_t)))
-            - (s + 1) * (wd @ integral.mean_inv_beta)
+            - s * dot(wa, 1.0 / (beta + big_t))
+            - (s + 1) * dot(wd, integral.mean_inv_beta)
         )
         grad = np.array([d_r, d_alpha, d_s, d_beta], dtype=np.float64)
         return np.asarray(ll, dtype=np.float64), grad
