@@ -150,7 +150,7 @@ def build_sample(database_url: str, *, seed: int = 7) -> None:
     from wafa.orders.schemas import OrderCreate
 
     migrate.upgrade(database_url)
-    settings = Settings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=database_url)
     rng = random.Random(seed)
     people: list[dict[str, str]] = []
     for i in range(48):

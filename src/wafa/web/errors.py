@@ -143,6 +143,9 @@ def _wafa_page(request: Request, exc: WafaError) -> Response:
 
 
 def _validation_page(request: Request, exc: RequestValidationError) -> Response:
+    if exc.errors() and all(err.get("loc", ("",))[0] == "path" for err in exc.errors()):
+        # A malformed id in the address is a broken link: there is no such page.
+        return error_page(request, status=404, code="not-found")
     fields = [
         (".".join(str(p) for p in err.get("loc", ())), str(err.get("msg", "")))
         for err in exc.errors()

@@ -40,7 +40,13 @@ from zoneinfo import ZoneInfo
 
 import jdatetime
 import phonenumbers
-from babel.dates import format_skeleton, format_time, format_timedelta, get_datetime_format
+from babel.dates import (
+    format_date,
+    format_skeleton,
+    format_time,
+    format_timedelta,
+    get_datetime_format,
+)
 from babel.dates import get_month_names as _babel_month_names
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
@@ -290,7 +296,9 @@ def format_day(value: date | datetime | None, ctx: DateContext, *, style: str = 
         else:
             text = f"{j.day} {month_names(CalendarKind.jalali, lang)[j.month - 1]} {j.year}"
         return native_digits(text, lang)
-    skeleton = {"long": "yMMMMd", "medium": "yMMMd", "short": "yMd"}.get(style, "yMMMd")
+    if style == "long":
+        return native_digits(str(format_date(day, "long", locale=lang)), lang)
+    skeleton = "yMd" if style == "short" else "yMMMd"
     return native_digits(str(format_skeleton(skeleton, day, locale=lang)), lang)
 
 

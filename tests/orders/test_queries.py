@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.orm import Session
+
+from tests.conftest import FrozenClock
+from tests.factories import create_customer, create_order
+from wafa.core.errors import Invalid
+from wafa.core.settings import CalendarKind
+from wafa.orders import queries
+from wafa.orders import service as orders
+from wafa.orders.schemas import OrderStatusUpdate, RefundCreate
+
+UTC_ZONE = ZoneInfo("UTC")
+TEHRAN = ZoneInfo("Asia/Tehran")
+
+
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> str:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC).isoformat()
+
+
+class TestOverview:
+    def test_month_figures_are_net_of_refunds_and_cancellations(
+        self, session: Session, clock: FrozenClock
+    ) -> None:
+        clock.set(datetime(2026, 3, 20, 12, 0, tzinfo=UTC))
+        create_order(session, placed_at=at(2026, 3, 2, 10))  # 900
+        refunded = create_order(session, placed_at=at(2026, 3, 3, 10))  # 900 - 300
+        orders.refund_order(
+            session, order_id=refunded.id, data=RefundCreate(external_id="r1", amount=300)
+        )
+        cancelled = create_order(session, placed_at=at(2026, 3, 4, 10))
+        orders.update_order_status(
+            session, order_id=cancelled.id, data=OrderStatusUpdate(status="cancelled")
+        )
+        create_order(session, placed_at=at(2026, 2, 27, 10))  # last month
+        create_order(session, placed_at=at(2026, 3, 5, 10), currency="EUR")  # other currency
+        data = queries.overview(
+            session,
+            now=clock(),
+            zone=UTC_ZONE,
+            calendar=CalendarKind.gregorian,
+            currency="USD",
+        )
+        assert data.month == date(2026, 3, 1)
+        assert (data.orders, data.revenue) == (2, 1500)
+        assert data.months[-2] == queries.MonthRevenue(date(2026, 2, 1), 900, 1)
+        assert data.average_order == 750
+
+    def test_previous_month_is_compared_to_the_same_day(
+        self, session: Session, clock: FrozenClock
+    ) -> None:
+        clock.set(datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
+        create_order(session, placed_at=at(2026, 2, 5, 10))  # within the first 9.5 days
+        create_order(session, placed_at=at(2026, 2, 20, 10))  # later in February
+        data = queries.overview(
+            session, now=clock(), zone=UTC_ZONE, calendar=CalendarKind.gregorian, currency="USD"
+        )
+        assert (data.orders_previous, data.revenue_previous) == (1, 900)
+
+    def test_jalali_month_in_the_business_zone(self, session: Session, clock: FrozenClock) -> None:
+        # 1 Farvardin 1405 starts at 2026-03-20 20:30 UTC in Tehran.
+        clock.set(datetime(2026, 3, 25, 12, 0, tzinfo=UTC))
+        create_order(session, placed_at=at(2026, 3, 20, 20, 0))  # still Esfand in Tehran
+        create_order(session, placed_at=at(2026, 3, 20, 21, 0))  # 1 Farvardin, 00:30 local
+        data = queries.overview(
+            session, now=clock(), zone=TEHRAN, calendar=CalendarKind.jalali, currency="USD"
+        )
+        assert data.month == date(2026, 3, 21)
+        assert data.orders == 1
+        assert data.months[-2].orders == 1
+
+    def test_repeat_rate(self, session: Session, clock: FrozenClock) -> None:
+        for _ in range(2):
+            create_order(session, customer={"email": "loyal@example.com"})
+        create_order(session, customer={"email": "once@example.com"})
+        create_order(session, customer=None)  # guests are not customers
+        data = queries.overview(
+            session, now=clock(), zone=UTC_ZONE, calendar=CalendarKind.gregorian, currency="USD"
+        )
+        assert data.buyers == 2
+        assert data.repeat_rate == pytest.approx(0.5)
+
+    def test_empty_shop(self, session: Session, clock: FrozenClock) -> None:
+        data = queries.overview(
+            session, now=clock(), zone=UTC_ZONE, calendar=CalendarKind.gregorian, currency="USD"
+        )
+        assert (data.orders, data.revenue, data.repeat_rate, data.average_order) == (
+            0,
+            0,
+            None,
+            None,
+        )
+        assert len(data.months) == 6
+
+    def test_channels_this_month(self, session: Session, clock: FrozenClock) -> None:
+        clock.set(datetime(2026, 3, 20, tzinfo=UTC))
+        create_order(session, channel="in_store", placed_at=at(2026, 3, 2))
+        create_order(session, channel="in_store", placed_at=at(2026, 3, 3))
+        create_order(session, channel="phone", placed_at=at(2026, 3, 4))
+        create_order(session, channel="online", placed_at=at(2026, 2, 4))
+        data = queries.overview(
+            session, now=clock(), zone=UTC_ZONE, calendar=CalendarKind.gregorian, currency="USD"
+        )
+        assert data.channels == {"in_store": 2, "phone": 1}
+
+
+class TestCustomerTotals:
+    def test_counts_sales_per_currency(self, session: Session) -> None:
+        customer = create_customer(session, email="totals@example.com")
+        create_order(session, customer={"email": "totals@example.com"}, placed_at=at(2026, 1, 1))
+        create_order(
+            session,
+            customer={"email": "totals@example.com"},
+            currency="EUR",
+            placed_at=at(2026, 2, 1),
+        )
+        totals = queries.customer_totals(session, [customer.id])[customer.id]
+        assert totals.orders == 2
+        assert totals.spend == {"USD": 900, "EUR": 900}
+        assert totals.last_order_at == datetime(2026, 2, 1, tzinfo=UTC)
+
+    def test_no_ids_no_query(self, session: Session) -> None:
+        assert queries.customer_totals(session, []) == {}
+
+
+class TestOrderFilters:
+    def test_unknown_status_is_invalid(self) -> None:
+        with pytest.raises(Invalid):
+            queries.OrderFilters(status="lost")
+
+    def test_unknown_channel_is_invalid(self) -> None:
+        with pytest.raises(Invalid):
+            queries.OrderFilters(channel="pigeon")
+
+    def test_cursor_round_trip(self) -> None:
+        order = datetime(2026, 3, 1, 10, tzinfo=UTC)
+        ident = uuid.uuid4()
+        assert queries.decode_order_cursor(queries.encode_order_cursor(order, ident)) == (
+            order,
+            ident,
+        )
