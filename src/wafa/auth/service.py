@@ -189,3 +189,13 @@ def ensure_secret_key(session: Session) -> str:
     session.add(SystemSetting(key=SECRET_KEY, value=value))
     session.flush()
     return value
+
+
+def set_password(session: Session, *, user_id: uuid.UUID, password: str) -> StaffUser:
+    """Replace a staff user's password; the same length rule as ``create_user`` applies."""
+    if len(password) < MIN_PASSWORD:
+        raise Invalid.field(("password",), f"must be at least {MIN_PASSWORD} characters")
+    user = get_user(session, user_id)
+    user.password_hash = hash_password(password)
+    session.flush()
+    return user
