@@ -40,7 +40,20 @@ HEADER = [
     "Vendor", "Outstanding Balance", "Employee", "Location", "Device ID", "Id", "Tags",
     "Risk Level", "Source", "Lineitem discount", "Tax 1 Name", "Tax 1 Value", "Phone",
 ]  # fmt: skip
-FIRST = ["Sara", "Omar", "Layla", "Reza", "Maryam", "John", "Emma", "سارا", "علی", "مریم", "فاطمة", "یوسف"]
+FIRST = [
+    "Sara",
+    "Omar",
+    "Layla",
+    "Reza",
+    "Maryam",
+    "John",
+    "Emma",
+    "سارا",
+    "علی",
+    "مریم",
+    "فاطمة",
+    "یوسف",
+]
 LAST = ["Ahmadi", "Haddad", "Smith", "Karimi", "Nasser", "رضایی", "الحسن", "محمدی", "Brown"]
 PRODUCTS = [(f"SKU-{i:03d}", f"Product {i}", 350 + 25 * (i % 40)) for i in range(200)]
 
@@ -69,8 +82,16 @@ def generate(path: Path, lines: int, seed: int = 7) -> int:
             qtys = [int(q) for q in rng.integers(1, 4, n_lines)]
             subtotal = sum(p[2] * q for p, q in zip(items, qtys, strict=True))
             refund = rng.random()
-            status = "refunded" if refund < 0.02 else "partially_refunded" if refund < 0.04 else "paid"
-            refunded = subtotal if status == "refunded" else subtotal // 2 if status == "partially_refunded" else 0
+            status = (
+                "refunded" if refund < 0.02 else "partially_refunded" if refund < 0.04 else "paid"
+            )
+            refunded = (
+                subtotal
+                if status == "refunded"
+                else subtotal // 2
+                if status == "partially_refunded"
+                else 0
+            )
             for i, (product, qty) in enumerate(zip(items, qtys, strict=True)):
                 row = dict.fromkeys(HEADER, "")
                 row.update(
@@ -124,7 +145,9 @@ def fresh_database(backend: str, tmp: Path) -> tuple[str, str | None]:
         url = f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:8]}.db'}"
         migrate.upgrade(url)
         return url, None
-    admin_url = os.environ.get("WAFA_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    admin_url = os.environ.get(
+        "WAFA_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
     name = f"wafa_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -140,7 +163,9 @@ def drop_database(name: str | None) -> None:
         return
     from sqlalchemy import create_engine, text
 
-    admin_url = os.environ.get("WAFA_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    admin_url = os.environ.get(
+        "WAFA_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -151,7 +176,10 @@ def run_once(backend: str, path: Path, tmp: Path) -> dict[str, float]:
     url, name = fresh_database(backend, tmp)
     try:
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, url, str(path)], check=True, capture_output=True, text=True
+            [sys.executable, "-c", CHILD, url, str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
         )
     finally:
         drop_database(name)
@@ -175,18 +203,38 @@ def main() -> None:
             path = tmp / f"orders-{size}.csv"
             t0 = time.perf_counter()
             orders = generate(path, size)
-            print(f"generated {size:,} lines ({orders:,} orders, {path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s", flush=True)
+            print(
+                f"generated {size:,} lines ({orders:,} orders, {path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s",
+                flush=True,
+            )
             files[size] = path
         rows = []
         for backend in backends:
             for size, path in files.items():
-                runs = [run_once(backend, path, tmp) for _ in range(args.runs if size == args.lines else 1)]
+                runs = [
+                    run_once(backend, path, tmp)
+                    for _ in range(args.runs if size == args.lines else 1)
+                ]
                 rates = [r["lines"] / r["seconds"] for r in runs]
                 peak = max(r["peak_kib"] for r in runs) / 1024
                 rate = statistics.median(rates)
                 seconds = statistics.median(r["seconds"] for r in runs)
-                print(f"{backend:<10} {size:>9,} lines  {seconds:7.1f} s  {rate:9,.0f} lines/s  peak RSS {peak:6.0f} MiB  (runs: {len(runs)})", flush=True)
-                rows.append((backend, size, seconds, rate, peak, len(runs), runs[0]["orders"], runs[0]["customers"]))
+                print(
+                    f"{backend:<10} {size:>9,} lines  {seconds:7.1f} s  {rate:9,.0f} lines/s  peak RSS {peak:6.0f} MiB  (runs: {len(runs)})",
+                    flush=True,
+                )
+                rows.append(
+                    (
+                        backend,
+                        size,
+                        seconds,
+                        rate,
+                        peak,
+                        len(runs),
+                        runs[0]["orders"],
+                        runs[0]["customers"],
+                    )
+                )
     command = "python benchmarks/import_shopify.py " + " ".join(sys.argv[1:])
     lines = [
         "## Import throughput (Shopify Orders export)",
@@ -200,10 +248,15 @@ def main() -> None:
         "| backend | lines | orders | customers | seconds | lines/s | peak RSS |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for backend, size, seconds, rate, peak, runs, orders, customers in rows:
-        lines.append(f"| {backend} | {size:,} | {orders:,} | {customers:,} | {seconds:.1f} | {rate:,.0f} | {peak:.0f} MiB |")
-    lines += ["", "Seconds and lines/s are medians over the runs of the full file; target ≥ 20,000 lines/s "
-              "with memory that does not grow with the file's size (compare the two sizes)."]
+    for backend, size, seconds, rate, peak, _runs, orders, customers in rows:
+        lines.append(
+            f"| {backend} | {size:,} | {orders:,} | {customers:,} | {seconds:.1f} | {rate:,.0f} | {peak:.0f} MiB |"
+        )
+    lines += [
+        "",
+        "Seconds and lines/s are medians over the runs of the full file; target ≥ 20,000 lines/s "
+        "with memory that does not grow with the file's size (compare the two sizes).",
+    ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

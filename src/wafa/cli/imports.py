@@ -125,10 +125,10 @@ def _refusals() -> Iterator[None]:
 
 def _summary(title: str, figures: dict[str, Any], dry_run: bool) -> None:
     head = f"{title} (dry run: nothing was written)" if dry_run else title
-    console.print(f"[bold]{head}[/]")
+    console.print(f"[bold]{head}[/]", soft_wrap=True)
     width = max(len(k) for k in figures)
     for key, value in figures.items():
-        console.print(f"  {key:<{width}}  {value}", highlight=False)
+        console.print(f"  {key:<{width}}  {value}", highlight=False, soft_wrap=True)
 
 
 @contextmanager
