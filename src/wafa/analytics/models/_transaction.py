@@ -59,6 +59,9 @@ class TransactionModel(ABC, Generic[P]):
     _model_name: ClassVar[str]
     _param_names: ClassVar[tuple[str, ...]]
 
+    # Fitted state (set by ``fit``). ``n_iter_`` counts the iterations of the final
+    # full-data L-BFGS-B run, 0 when the subsample warm start already met ``tol``.
+
     params_: P
     standard_errors_: P
     log_likelihood_: float

@@ -17,14 +17,18 @@ Fitting conventions shared by every model
   scale parameters towards zero and its effect grows only logarithmically with them.
 * ``standard_errors_`` are the square roots of the diagonal of the inverse Hessian of
   the (penalised) total negative log-likelihood at the optimum, with the Hessian taken
-  in the *natural* parameter space by central differences of the analytic gradient.
+  in the *natural* parameter space by forward differences of the analytic gradient.
+* With more than ``WARM_START_ROWS`` distinct rows, the optimiser first runs on a
+  random subsample of customers; a few Newton steps on the full data, using the
+  subsample's Hessian, then finish the job (:func:`refine_from_sample`), and L-BFGS-B
+  confirms convergence on the full data.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -649,23 +653,6 @@ def covariance_from_hessian(hess: FloatArray) -> FloatArray | None:
         return None
     cov = linalg.cho_solve(chol, np.eye(hess.shape[0]))
     return np.asarray(0.5 * (cov + cov.T), dtype=np.float64)
-
-
-@dataclass
-class FitDiagnostics:
-    """Mutable bag of warnings collected while fitting (exposed as ``warnings_``)."""
-
-    messages: list[str] = field(default_factory=list)
-
-    def add(self, message: str) -> None:
-        """Record a warning.
-
-        Parameters
-        ----------
-        message : str
-            Human-readable warning.
-        """
-        self.messages.append(message)
 
 
 def jacobi_rule(a: float, b: float, n: int) -> tuple[FloatArray, FloatArray]:

@@ -187,7 +187,7 @@ class BetaGeoModel(TransactionModel[BetaGeoParams]):
         """Probability that each customer is still alive at ``T``.
 
         ``P(alive) = 1 / (1 + [x > 0] a / (b + x - 1) * ((alpha + T) / (alpha + t_x))^(r+x))``
-        ([FHL08]_, eq. (2); [FHL05]_ Section 4), evaluated as a logistic function of the
+        ([FHL08]_; [FHL05]_), evaluated as a logistic function of the
         log odds so that it is exact for any ``x``. Customers with no repeat purchase are
         alive with probability 1 under the BG/NBD (drop-out happens only after a purchase).
 
@@ -257,8 +257,8 @@ class BetaGeoModel(TransactionModel[BetaGeoParams]):
         (drop-out only happens right after a purchase), so the next purchase surely
         comes and its waiting time is exponential with rate ``lambda``, with
         ``lambda | alive ~ Gamma(r + x, alpha + T)``: a Lomax distribution, whose median
-        is ``(alpha + T) (2^(1/(r+x)) - 1)``. Multiply by nothing: the probability that
-        the customer is alive at all is :meth:`probability_alive`.
+        is ``(alpha + T) (2^(1/(r+x)) - 1)``. It says nothing about whether the customer
+        is alive: combine it with :meth:`probability_alive`.
 
         Parameters
         ----------
