@@ -25,7 +25,7 @@ import os
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -96,13 +96,13 @@ class _IdBlock:
         self._ms = 0
         self._counter = 0
 
-    def take(self, count: int) -> list[uuid.UUID]:
+    def take(self, count: int) -> list[str]:
+        """``count`` new ids as 32 hex digits (how SQLite stores UUIDs; PostgreSQL reads them too)."""
         ms = max(time.time_ns() // 1_000_000, self._ms)
         if ms > self._ms:
             self._ms, self._counter = ms, 0
         noise = os.urandom(8 * count)
         ids = []
-        make = uuid.UUID
         for i in range(count):
             if self._counter > 0xFFF:
                 self._ms += 1
@@ -116,7 +116,7 @@ class _IdBlock:
                 | rand
             )
             self._counter += 1
-            ids.append(make(int=value))
+            ids.append(f"{value:032x}")
         return ids
 
 
@@ -135,9 +135,9 @@ class BulkInserter:
         self.postgres = connection.dialect.name == "postgresql"
         self.raw: Any = connection.connection.dbapi_connection
 
-    def uuid(self, value: uuid.UUID | None) -> Any:
-        """A UUID as the database stores it."""
-        if value is None or self.postgres:
+    def uuid(self, value: uuid.UUID | str | None) -> Any:
+        """A UUID as the database takes it: 32 hex digits (ids made here already are)."""
+        if value is None or isinstance(value, str):
             return value
         return value.hex
 
@@ -225,7 +225,9 @@ class OrderWriter:
         key = hash(contact.email or contact.phone or (contact.external_source, contact.external_id))
         decision = (contact.email_opt_in, contact.sms_opt_in)
         if self._consents.get(key) == decision:
-            return replace(contact, email_opt_in=None, sms_opt_in=None)
+            # The record is the caller's to give away: clearing it in place is cheaper.
+            contact.email_opt_in = contact.sms_opt_in = None
+            return contact
         if len(self._consents) >= 250_000:
             self._consents.clear()
         self._consents[key] = decision
@@ -358,8 +360,8 @@ class OrderWriter:
         wanted = sum(2 + len(r.lines) + sum(2 + len(f.lines) for f in r.refunds) for r in records)
         next_id = iter(self._ids.take(wanted)).__next__
         for record, customer_id in zip(records, customer_ids, strict=True):
-            order_id = next_id()
-            order_db = u(order_id)
+            order_db = next_id()
+            order_id = uuid.UUID(hex=order_db)
             customer_db = u(customer_id)
             line_ids = [next_id() for _ in record.lines]
             totals = [line.total for line in record.lines]
@@ -392,14 +394,14 @@ class OrderWriter:
                 )
                 line_rows.append(
                     (
-                        u(line_ids[no]), order_db, no + 1, u(product_id), line.sku, line.name,
+                        line_ids[no], order_db, no + 1, u(product_id), line.sku, line.name,
                         line.category or category, line.quantity, line.unit_price, line.discount,
                         totals[no], refunded_qty[no],
                     )
                 )  # fmt: skip
             events.append(
                 (
-                    u(next_id()), placed_topic, order_db,
+                    next_id(), placed_topic, order_db,
                     j(orders.order_placed_payload(
                         order_id, customer_id, record.channel, record.currency, total,
                         record.placed_at, imported=self.imported,
@@ -416,7 +418,7 @@ class OrderWriter:
                 refund_id = next_id()
                 refund_rows.append(
                     (
-                        u(refund_id), order_db, refund.external_id, amount, record.currency,
+                        refund_id, order_db, refund.external_id, amount, record.currency,
                         refund.reason, t(refund.refunded_at), now_db,
                     )
                 )  # fmt: skip
@@ -424,16 +426,16 @@ class OrderWriter:
                 for index, qty in refund.lines:
                     line_amount = prorate(totals[index], qty, record.lines[index].quantity)
                     refund_line_rows.append(
-                        (u(next_id()), u(refund_id), u(line_ids[index]), qty, line_amount)
+                        (next_id(), refund_id, line_ids[index], qty, line_amount)
                     )
                     payload_lines.append(
-                        {"order_line_id": line_ids[index], "sku": record.lines[index].sku,
+                        {"order_line_id": uuid.UUID(hex=line_ids[index]), "sku": record.lines[index].sku,
                          "quantity": qty, "amount": line_amount}
                     )  # fmt: skip
                 events.append(
                     (
-                        u(next_id()), orders.ORDER_REFUNDED, order_db,
-                        j({"order_id": order_id, "refund_id": refund_id, "customer_id": customer_id,
+                        next_id(), orders.ORDER_REFUNDED, order_db,
+                        j({"order_id": order_id, "refund_id": uuid.UUID(hex=refund_id), "customer_id": customer_id,
                            "amount": amount, "currency": record.currency, "full": left == 0,
                            "lines": payload_lines, "imported": self.imported}),
                         now_db,
