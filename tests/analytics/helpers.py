@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import random
+import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.factories import create_order
+from wafa.orders import service as orders
+from wafa.orders.models import Order, Product
+from wafa.orders.schemas import RefundCreate
 
 REPO = Path(__file__).resolve().parents[2]
 CDNOW_DIR = REPO / ".." / "shared" / "data" / "cdnow"
@@ -40,3 +50,115 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
         for row in rows:
             out.writerow(["" if v is None else v for v in row])
     return path
+
+
+# --------------------------------------------------------------------------- a small shop
+
+SKUS = {
+    "TEA": ("Green tea", "Drinks", 450),
+    "COF": ("Coffee beans", "Drinks", 1200),
+    "CUP": ("Mug", "Kitchen", 900),
+    "BIS": ("Biscuits", "Food", 300),
+    "CAK": ("Cake", "Food", 1500),
+    "KET": ("Kettle", "Kitchen", 4500),
+}
+
+
+def build_shop(
+    session: Session,
+    *,
+    customers: int = 40,
+    seed: int = 7,
+    start: dt.datetime = dt.datetime(2025, 1, 5, 9, 30, tzinfo=dt.UTC),
+    days: int = 400,
+) -> list[uuid.UUID]:
+    """Create a small shop's history through the real services; return the order ids.
+
+    Customers buy on a personal rhythm (some once, some often), on varied channels and
+    hours (some late in the evening UTC, so the business timezone moves their day),
+    with refunds (partial and full), a cancellation and an order in another currency.
+    The kettle is set non-repeatable.
+    """
+    rng = random.Random(seed)
+    ids: list[uuid.UUID] = []
+    n = 0
+    for c in range(customers):
+        email = f"shopper{seed}-{c}@example.com"
+        first = rng.randint(0, days // 2)
+        gap = rng.choice([10, 21, 30, 45, 90, 400])
+        day = first
+        for _ in range(rng.choice([1, 2, 3, 5, 8])):
+            if day >= days:
+                break
+            n += 1
+            placed = start + dt.timedelta(days=day, hours=rng.choice([0, 5, 11, 14]))
+            picks = rng.sample(sorted(SKUS), k=rng.choice([1, 1, 2, 3]))
+            lines = [
+                {
+                    "sku": sku,
+                    "name": SKUS[sku][0],
+                    "category": SKUS[sku][1],
+                    "quantity": rng.choice([1, 1, 2]),
+                    "unit_price": SKUS[sku][2],
+                }
+                for sku in picks
+            ]
+            status = "cancelled" if n % 29 == 0 else "paid"
+            order = create_order(
+                session,
+                external_id=f"shop{seed}-{n}",
+                placed_at=placed.isoformat(),
+                channel=rng.choice(["online", "online", "in_store", "phone"]),
+                customer={"email": email, "name": f"Shopper {c}"},
+                lines=lines,
+                status=status,
+                currency="EUR" if n % 37 == 0 else "USD",
+            )
+            ids.append(order.id)
+            if status == "paid" and n % 11 == 0:
+                orders.refund_order(
+                    session, order_id=order.id, data=RefundCreate(external_id=f"r{n}")
+                )
+            elif status == "paid" and n % 7 == 0:
+                orders.refund_order(
+                    session,
+                    order_id=order.id,
+                    data=RefundCreate(external_id=f"r{n}", amount=max(1, order.total_amount // 3)),
+                )
+            day += max(1, int(rng.expovariate(1 / gap)))
+    kettle = session.scalar(select(Product).where(Product.sku == "KET"))
+    if kettle is not None:
+        kettle.repeatable = False
+    session.flush()
+    return ids
+
+
+def export_generic_csv(session: Session, path: Path) -> Path:
+    """Write every order of the database as a generic CSV (one row per order)."""
+    rows = session.execute(
+        select(
+            Order.customer_id,
+            Order.external_id,
+            Order.placed_at,
+            Order.total_amount,
+            Order.refunded_amount,
+            Order.status,
+            Order.currency,
+        ).where(Order.customer_id.is_not(None))
+    ).all()
+    return write_csv(
+        path,
+        ["customer_id", "order_id", "placed_at", "total", "refunded", "status", "currency"],
+        [
+            (
+                str(cid),
+                ext,
+                placed.isoformat(),
+                f"{total / 100:.2f}",
+                f"{refunded / 100:.2f}",
+                status,
+                currency,
+            )
+            for cid, ext, placed, total, refunded, status, currency in rows
+        ],
+    )

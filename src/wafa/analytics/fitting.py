@@ -269,7 +269,12 @@ def spend_inputs(rfm: RFMArrays, money_scale: float = 1.0) -> tuple[FloatArray, 
     return np.asarray(x, dtype=np.float64), np.asarray(rfm.monetary / money_scale, dtype=np.float64)
 
 
-def fit_models(calibration: RFMArrays, settings: FitSettings | None = None) -> Fitted:
+def fit_models(
+    calibration: RFMArrays,
+    settings: FitSettings | None = None,
+    *,
+    models: tuple[str, ...] = (BGNBD, PARETO),
+) -> Fitted:
     """Fit BG/NBD, Pareto/NBD and Gamma-Gamma on the calibration summary.
 
     Parameters
@@ -278,6 +283,8 @@ def fit_models(calibration: RFMArrays, settings: FitSettings | None = None) -> F
         Calibration-period summary in ``settings.time_unit``.
     settings : FitSettings, optional
         Prediction settings.
+    models : tuple of str, optional
+        Purchase models to fit (``bgnbd``, ``pareto_nbd``); both by default.
 
     Returns
     -------
@@ -295,19 +302,28 @@ def fit_models(calibration: RFMArrays, settings: FitSettings | None = None) -> F
         raise ModelFailed("there are no customers to fit the models on")
     c = compress(calibration.frequency, calibration.recency, calibration.T)
     args = (c.frequency, c.recency, c.T, c.weights)
-    if settings.parallel:
+    unknown = set(models) - set(MODEL_CLASSES)
+    if unknown or not models:
+        raise ValueError(f"unknown models {sorted(unknown)}; use {sorted(MODEL_CLASSES)}")
+    if settings.parallel and len(models) > 1:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="wafa-fit") as pool:
-            futures = {name: pool.submit(_fit_one, name, *args) for name in MODEL_CLASSES}
+            futures = {name: pool.submit(_fit_one, name, *args) for name in models}
             fits = {name: f.result() for name, f in futures.items()}
     else:
-        fits = {name: _fit_one(name, *args) for name in MODEL_CLASSES}
+        fits = {name: _fit_one(name, *args) for name in models}
     fitted_names = [n for n, f in fits.items() if f.model is not None]
     if not fitted_names:
         repeaters = int(c.weights[c.frequency > 0].sum())
+        errors = " ".join(f"{MODEL_NAMES[n]}: {f.error}" for n, f in fits.items())
+        what = (
+            f"neither {' nor '.join(MODEL_NAMES[n] for n in models)} could be fitted"
+            if len(models) > 1
+            else f"{MODEL_NAMES[models[0]]} could not be fitted"
+        )
         raise ModelFailed(
-            "neither BG/NBD nor Pareto/NBD could be fitted "
-            f"({len(calibration.frequency)} customers, {repeaters} with a repeat purchase). "
-            f"BG/NBD: {fits[BGNBD].error} Pareto/NBD: {fits[PARETO].error} "
+            f"{what} ({len(calibration.frequency)} customers, "
+            f"{repeaters} with a repeat purchase). "
+            f"{errors} "
             "What to try: include more history (an earlier start or a later calibration "
             "end), use --time-unit week, or wait until more customers have come back."
         )
@@ -500,7 +516,8 @@ def predict(fitted: Fitted, current: RFMArrays, *, parallel: bool | None = None)
     for i, t in enumerate(months):
         jobs[f"m{i}"] = horizon(t)
     jobs["alive"] = lambda: model.probability_alive(xu, tu, bu)
-    pareto = fitted.transactions[PARETO].model
+    pareto_fit = fitted.transactions.get(PARETO)
+    pareto = pareto_fit.model if pareto_fit is not None else None
     if fitted.chosen == BGNBD and pareto is not None:
         jobs["alive_pareto"] = lambda: pareto.probability_alive(xu, tu, bu)
     use_threads = settings.parallel if parallel is None else parallel
@@ -531,8 +548,14 @@ def predict(fitted: Fitted, current: RFMArrays, *, parallel: bool | None = None)
             n_draws=INTERVAL_DRAWS,
             random_state=settings.random_state,
         )
-        low = np.minimum(_guard("lower bound", band[0], 0.0, warnings), e365)
-        high = np.maximum(_guard("upper bound", band[1], 0.0, warnings), e365)
+        bad = ~(np.isfinite(band[0]) & np.isfinite(band[1]))
+        if np.any(bad):
+            warnings.append(
+                f"The uncertainty range of {int(bad.sum())} kind(s) of customer history could "
+                "not be computed; they show the estimate alone."
+            )
+        low = np.where(bad, e365, np.minimum(np.maximum(band[0], 0.0), e365))
+        high = np.where(bad, e365, np.maximum(band[1], e365))
 
     # Given alive, lambda ~ Gamma(r + x, alpha + T) in both models; the waiting time to the
     # next purchase is then Lomax, with median (alpha + T)(2^(1/(r+x)) - 1).

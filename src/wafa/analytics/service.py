@@ -1,0 +1,1151 @@
+"""Analytics rules: refresh the stored scores, and answer the questions asked of them.
+
+:func:`refresh` recomputes everything from the orders in one transaction and replaces
+the stored per-customer scores (:class:`~wafa.analytics.tables.CustomerScore`) and
+"also bought" lists wholesale, so a failure leaves the previous refresh in place and a
+reader never sees half a refresh. Later features select on the stored columns
+(``segment``, ``churn_risk``, ``p_alive``, ``clv_amount``...).
+
+Models are chosen on a holdout when the history is long enough: the last quarter of
+the history (4 weeks to 6 months) is held out, both purchase models are fitted on what
+precedes it and compared on it, and the winner is then refitted on the whole history to
+predict. Predictions are "as of" the business's today (or ``as_of``), in its timezone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+import zlib
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import and_, case, delete, desc, func, insert, or_, select, text
+from sqlalchemy.orm import Session
+
+from wafa.analytics import rfm
+from wafa.analytics.cohorts import db_cohorts
+from wafa.analytics.fitting import (
+    MODEL_NAMES,
+    FitSettings,
+    Fitted,
+    ModelFailed,
+    Predictions,
+    TimeUnit,
+    fit_models,
+    predict,
+)
+from wafa.analytics.holdout import HoldoutData, db_daily_repeats, evaluate
+from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
+from wafa.analytics.retention import (
+    ActivityThresholds,
+    activity,
+    activity_counts,
+    db_delivery,
+    db_gap_counts,
+    gap_distribution,
+    headline,
+)
+from wafa.analytics.summary import (
+    CustomerSummary,
+    day_number,
+    day_to_date,
+    db_summary,
+    local_day_expression,
+    purchases_filter,
+)
+from wafa.analytics.tables import (
+    AnalyticsRun,
+    ChurnRisk,
+    CustomerScore,
+    ProductNeighbour,
+    RunStatus,
+)
+from wafa.core.calendars import local_date
+from wafa.core.db import dialect_name
+from wafa.core.errors import Invalid, NotFound
+from wafa.core.ids import new_id
+from wafa.core.money import minor_digits
+from wafa.core.settings import Settings
+from wafa.core.time import utcnow
+from wafa.customers import service as customers
+from wafa.customers.models import Customer
+from wafa.orders.models import Order, OrderLine, Product
+
+__all__ = [
+    "RefreshOptions",
+    "also_bought",
+    "at_risk_customers",
+    "customer_insights",
+    "latest_run",
+    "list_scores",
+    "personal_data",
+    "recommendations_for",
+    "refresh",
+    "segment_summary",
+]
+
+#: Histories shorter than this are not split for a holdout check.
+HOLDOUT_MIN_SPAN_DAYS = 120
+#: Neighbours stored per product (the same number the evaluation uses).
+NEIGHBOURS = 20
+#: Popular products remembered per run, for recommendations when history says little.
+POPULAR = 50
+#: Cohorts kept in a run's details.
+COHORTS_KEPT = 36
+#: Rows per INSERT batch on SQLite.
+BATCH = 5_000
+
+Progress = Callable[[str], None]
+
+
+class NoAnalyticsYet(NotFound):
+    """No refresh has been run yet."""
+
+    code = "no-analytics-yet"
+
+
+@dataclass(frozen=True)
+class RefreshOptions:
+    """How a refresh computes.
+
+    Attributes
+    ----------
+    as_of : datetime.date or None
+        The day the analysis is "as of" (default: today in the business's timezone).
+    time_unit : TimeUnit
+        Unit of time for the models.
+    clv_months : int
+        Lifetime value horizon in months.
+    annual_discount_rate : float
+        Yearly discount rate of future revenue.
+    holdout_days : int or None
+        Days held out to choose the model (``None``: a quarter of the history, 28 to
+        180 days, when it spans at least 120 days; 0: no holdout).
+    recommendations : bool
+        Learn "also bought" lists and evaluate recommendations.
+    """
+
+    as_of: dt.date | None = None
+    time_unit: TimeUnit = TimeUnit.week
+    clv_months: int = 12
+    annual_discount_rate: float = 0.10
+    holdout_days: int | None = None
+    recommendations: bool = True
+
+
+def _lock(session: Session) -> None:
+    """Serialise refreshes: on PostgreSQL a transaction-scoped advisory lock.
+
+    On SQLite the write transaction (``BEGIN IMMEDIATE``) already serialises writers.
+    """
+    if dialect_name(session) == "postgresql":
+        key = zlib.crc32(b"wafa.analytics.refresh")
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _first_purchase_day(session: Session, zone: str, currency: str, as_of_day: int) -> int | None:
+    first = session.scalar(select(func.min(Order.placed_at)).where(purchases_filter(currency)))
+    if first is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    day = day_number(local_date(first, ZoneInfo(zone)))
+    return day if day <= as_of_day else None
+
+
+def _holdout_days(options: RefreshOptions, span: int) -> int:
+    if options.holdout_days is not None:
+        if options.holdout_days < 0:
+            raise Invalid.field(("holdout_days",), "must be 0 or more")
+        return min(options.holdout_days, max(span - 1, 0))
+    if span < HOLDOUT_MIN_SPAN_DAYS:
+        return 0
+    return int(min(max(span // 4, 28), 180))
+
+
+def _channels(
+    session: Session, currency: str, index: dict[uuid.UUID, int], n: int
+) -> list[list[str]]:
+    out: list[list[str]] = [[] for _ in range(n)]
+    rows = session.execute(
+        select(Order.customer_id, Order.channel)
+        .where(purchases_filter(currency))
+        .group_by(Order.customer_id, Order.channel)
+        .order_by(Order.customer_id, Order.channel)
+    )
+    for customer_id, channel in rows:
+        i = index.get(customer_id) if customer_id is not None else None
+        if i is not None:
+            out[i].append(str(channel))
+    return out
+
+
+@dataclass
+class _Products:
+    """Purchase pairs of the refresh, as codes."""
+
+    ids: list[uuid.UUID]
+    categories: list[str | None]
+    repeatable: npt.NDArray[np.bool_]
+    available: npt.NDArray[np.bool_]
+    customers: npt.NDArray[np.int64]
+    items: npt.NDArray[np.int64]
+    quantity: npt.NDArray[np.int64]
+    in_train: npt.NDArray[np.bool_]
+    in_last: npt.NDArray[np.bool_]
+
+
+def _product_pairs(
+    session: Session,
+    *,
+    zone: str,
+    currency: str,
+    as_of_day: int,
+    index: dict[uuid.UUID, int],
+) -> _Products:
+    """Distinct (customer, product) pairs with quantities and holdout flags."""
+    day = local_day_expression(session, Order.placed_at, zone)
+    qty = OrderLine.quantity - OrderLine.refunded_quantity
+    p = (
+        select(
+            Order.customer_id.label("customer_id"),
+            OrderLine.product_id.label("product_id"),
+            day.label("day"),
+            qty.label("qty"),
+        )
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(
+            purchases_filter(currency),
+            OrderLine.product_id.is_not(None),
+            qty > 0,
+            day <= as_of_day,
+        )
+        .subquery("p")
+    )
+    last = (
+        select(
+            p.c.customer_id,
+            func.max(p.c.day).label("last_day"),
+            func.count(p.c.day.distinct()).label("occasions"),
+        )
+        .group_by(p.c.customer_id)
+        .subquery("last")
+    )
+    rows = session.execute(
+        select(
+            p.c.customer_id,
+            p.c.product_id,
+            func.sum(p.c.qty),
+            func.max(case((or_(p.c.day < last.c.last_day, last.c.occasions == 1), 1), else_=0)),
+            func.max(case((and_(p.c.day == last.c.last_day, last.c.occasions > 1), 1), else_=0)),
+        )
+        .join(last, last.c.customer_id == p.c.customer_id)
+        .group_by(p.c.customer_id, p.c.product_id)
+    ).all()
+    products = session.execute(
+        select(Product.id, Product.category, Product.repeatable, Product.active).order_by(
+            Product.id
+        )
+    ).all()
+    codes = {pid: i for i, (pid, _, _, _) in enumerate(products)}
+    n = len(rows)
+    customers_arr = np.empty(n, dtype=np.int64)
+    items = np.empty(n, dtype=np.int64)
+    quantity = np.empty(n, dtype=np.int64)
+    in_train = np.empty(n, dtype=bool)
+    in_last = np.empty(n, dtype=bool)
+    keep = 0
+    for customer_id, product_id, q, train, held in rows:
+        c = index.get(customer_id)
+        item = codes.get(product_id)
+        if c is None or item is None:
+            continue
+        customers_arr[keep] = c
+        items[keep] = item
+        quantity[keep] = int(q)
+        in_train[keep] = bool(train)
+        in_last[keep] = bool(held)
+        keep += 1
+    return _Products(
+        ids=[row[0] for row in products],
+        categories=[row[1] for row in products],
+        repeatable=np.array([bool(row[2]) for row in products], dtype=bool),
+        available=np.array([bool(row[3]) for row in products], dtype=bool),
+        customers=customers_arr[:keep],
+        items=items[:keep],
+        quantity=quantity[:keep],
+        in_train=in_train[:keep],
+        in_last=in_last[:keep],
+    )
+
+
+def _favourites(
+    pairs: _Products, n_customers: int
+) -> tuple[list[uuid.UUID | None], list[str | None]]:
+    """Each customer's most bought product and category (by items, ties by id order)."""
+    fav_product: list[uuid.UUID | None] = [None] * n_customers
+    fav_category: list[str | None] = [None] * n_customers
+    if pairs.customers.size == 0:
+        return fav_product, fav_category
+    order = np.lexsort((pairs.items, -pairs.quantity, pairs.customers))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = pairs.customers[order][1:] != pairs.customers[order][:-1]
+    for c, item in zip(
+        pairs.customers[order][first].tolist(), pairs.items[order][first].tolist(), strict=True
+    ):
+        fav_product[c] = pairs.ids[item]
+    category_names = sorted({c for c in pairs.categories if c})
+    if category_names:
+        cat_code = {name: i for i, name in enumerate(category_names)}
+        item_cat = np.array(
+            [cat_code.get(c, -1) if c else -1 for c in pairs.categories], dtype=np.int64
+        )
+        cats = item_cat[pairs.items]
+        has = cats >= 0
+        if np.any(has):
+            from scipy import sparse
+
+            matrix = sparse.csr_matrix(
+                (pairs.quantity[has].astype(np.float64), (pairs.customers[has], cats[has])),
+                shape=(n_customers, len(category_names)),
+            )
+            rows_with = np.flatnonzero(np.diff(matrix.indptr) > 0)
+            best = np.asarray(matrix.argmax(axis=1)).ravel()
+            for c in rows_with.tolist():
+                fav_category[c] = category_names[int(best[c])]
+    return fav_product, fav_category
+
+
+def _recommendations(
+    session: Session, run: AnalyticsRun, pairs: _Products, n_customers: int
+) -> dict[str, Any] | None:
+    """Evaluate the recommender, store "also bought" lists, return the run's figures."""
+    session.execute(delete(ProductNeighbour))
+    n_items = len(pairs.ids)
+    if pairs.customers.size == 0 or n_items < 2:
+        return None
+    quality = evaluate_hit_rate(
+        pairs.customers,
+        pairs.items,
+        pairs.in_train,
+        pairs.in_last,
+        n_customers=n_customers,
+        n_items=n_items,
+        repeatable=pairs.repeatable,
+        n_neighbours=NEIGHBOURS,
+    )
+    model = ItemSimilarity(NEIGHBOURS).fit(
+        owned_matrix(pairs.customers, pairs.items, n_customers, n_items)
+    )
+    rows: list[dict[str, Any]] = []
+    for item in np.flatnonzero(model.popularity_ > 0).tolist():
+        for rank, (neighbour, score, both) in enumerate(model.also_bought(item, NEIGHBOURS), 1):
+            rows.append(
+                {
+                    "product_id": pairs.ids[item],
+                    "neighbour_id": pairs.ids[neighbour],
+                    "rank": rank,
+                    "score": float(score),
+                    "customers_both": int(both),
+                    "run_id": run.id,
+                }
+            )
+    for start in range(0, len(rows), BATCH):
+        session.execute(insert(ProductNeighbour), rows[start : start + BATCH])
+    popular = [
+        int(i)
+        for i in np.argsort(-model.popularity_, kind="stable")
+        if model.popularity_[i] > 0 and pairs.available[i]
+    ][:POPULAR]
+    return {
+        "products": n_items,
+        "evaluation": quality.to_dict(),
+        "popular_product_ids": [str(pairs.ids[i]) for i in popular],
+        "popular_customers": [int(model.popularity_[i]) for i in popular],
+    }
+
+
+def _score_rows(
+    run: AnalyticsRun,
+    summary: CustomerSummary,
+    *,
+    currency: str,
+    scores: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    segments: npt.NDArray[np.str_],
+    states: npt.NDArray[np.str_],
+    predictions: Predictions | None,
+    channels: list[list[str]],
+    favourites: tuple[list[uuid.UUID | None], list[str | None]],
+    computed_at: dt.datetime,
+) -> list[tuple[Any, ...]]:
+    n = len(summary)
+    as_of = summary.as_of_day
+    first = np.asarray(summary.first_day, dtype="datetime64[D]").astype(object).tolist()
+    last = np.asarray(summary.last_day, dtype="datetime64[D]").astype(object).tolist()
+    average = np.rint(summary.spend / np.maximum(summary.purchases, 1)).astype(np.int64)
+    none: list[Any] = [None] * n
+    if predictions is not None:
+        p = predictions
+        next_days = np.where(p.next_order_days >= 0, as_of + np.rint(p.next_order_days), -1)
+        next_on = [
+            day_to_date(int(d)) if d >= 0 else None
+            for d in np.minimum(next_days, 2_900_000).tolist()
+        ]
+        columns: dict[str, list[Any]] = {
+            "p_alive": np.round(p.p_alive, 6).tolist(),
+            "e30": np.round(p.expected_30, 6).tolist(),
+            "e90": np.round(p.expected_90, 6).tolist(),
+            "e365": np.round(p.expected_365, 6).tolist(),
+            "low": none if p.expected_365_low is None else np.round(p.expected_365_low, 6).tolist(),
+            "high": none
+            if p.expected_365_high is None
+            else np.round(p.expected_365_high, 6).tolist(),
+            "next": next_on,
+            "clv": none if p.clv is None else np.rint(p.clv).astype(np.int64).tolist(),
+            "risk": p.churn_risk.tolist(),
+        }
+    else:
+        columns = dict.fromkeys(
+            ("p_alive", "e30", "e90", "e365", "low", "high", "next", "clv"), none
+        )
+        columns["risk"] = [ChurnRisk.unknown.value] * n
+    r, f, m = scores
+    return list(
+        zip(
+            summary.keys.tolist(),
+            [run.id] * n,
+            [currency] * n,
+            first,
+            last,
+            summary.purchases.tolist(),
+            (summary.purchases - 1).tolist(),
+            summary.spend.tolist(),
+            average.tolist(),
+            (as_of - summary.last_day).tolist(),
+            (as_of - summary.first_day).tolist(),
+            states.tolist(),
+            r.tolist(),
+            f.tolist(),
+            m.tolist(),
+            segments.tolist(),
+            columns["p_alive"],
+            columns["e30"],
+            columns["e90"],
+            columns["e365"],
+            columns["low"],
+            columns["high"],
+            columns["next"],
+            columns["clv"],
+            columns["risk"],
+            favourites[0],
+            favourites[1],
+            channels,
+            [computed_at] * n,
+            strict=True,
+        )
+    )
+
+
+SCORE_COLUMNS = (
+    "customer_id",
+    "run_id",
+    "currency",
+    "first_order_on",
+    "last_order_on",
+    "orders",
+    "repeat_purchases",
+    "spend_amount",
+    "average_order_amount",
+    "recency_days",
+    "tenure_days",
+    "activity",
+    "r_score",
+    "f_score",
+    "m_score",
+    "segment",
+    "p_alive",
+    "expected_purchases_30",
+    "expected_purchases_90",
+    "expected_purchases_365",
+    "expected_purchases_365_low",
+    "expected_purchases_365_high",
+    "next_order_on",
+    "clv_amount",
+    "churn_risk",
+    "favourite_product_id",
+    "favourite_category",
+    "channels",
+    "computed_at",
+)
+
+
+def _store_scores(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Replace every stored score with ``rows`` (one transaction: readers see old or new)."""
+    session.execute(delete(CustomerScore))
+    if not rows:
+        return
+    if dialect_name(session) == "postgresql":
+        # COPY is the fastest way in; it runs on the session's own connection and
+        # transaction, so it commits or rolls back with the rest of the refresh.
+        dbapi = session.connection().connection.driver_connection
+        assert dbapi is not None
+        channel_index = SCORE_COLUMNS.index("channels")
+        with dbapi.cursor() as cursor:
+            statement = f"COPY analytics_customer_scores ({', '.join(SCORE_COLUMNS)}) FROM STDIN"
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    values = list(row)
+                    values[channel_index] = json.dumps(values[channel_index])
+                    copy.write_row(values)
+        return
+    for start in range(0, len(rows), BATCH):
+        session.execute(
+            insert(CustomerScore),
+            [dict(zip(SCORE_COLUMNS, row, strict=True)) for row in rows[start : start + BATCH]],
+        )
+
+
+def refresh(
+    session: Session,
+    *,
+    settings: Settings,
+    options: RefreshOptions | None = None,
+    progress: Progress | None = None,
+) -> AnalyticsRun:
+    """Recompute every customer's scores, segments and predictions, and store them.
+
+    Everything happens in the caller's transaction: the previous scores are replaced
+    only when the whole refresh succeeds. Refreshes never run concurrently (an advisory
+    lock on PostgreSQL; the write lock on SQLite). A store with too little history for
+    the models still gets its RFM segments and descriptive figures, with a warning in
+    the run's details, and ``NULL`` predictions.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        A write session.
+    settings : Settings
+        Business currency, timezone and calendar.
+    options : RefreshOptions, optional
+        As-of date, time unit, CLV horizon and discount rate, holdout.
+    progress : callable, optional
+        Called with a short description before each step.
+
+    Returns
+    -------
+    AnalyticsRun
+        The succeeded run (its ``details`` hold the business-level figures).
+    """
+    options = options or RefreshOptions()
+    step = progress or (lambda _message: None)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now_ = time.perf_counter()
+        timings[name] = round(now_ - clock, 3)
+        clock = now_
+
+    _lock(session)
+    now = utcnow()
+    zone, currency = settings.timezone, settings.currency
+    as_of = options.as_of or local_date(now, settings.zone)
+    as_of_day = day_number(as_of)
+    run = AnalyticsRun(
+        id=new_id(),
+        status=RunStatus.running,
+        started_at=now,
+        as_of=as_of,
+        currency=currency,
+        customers=0,
+        details={},
+    )
+    session.add(run)
+    session.flush()
+
+    step("Summarising each customer")
+    first_day = _first_purchase_day(session, zone, currency, as_of_day)
+    if first_day is None:
+        session.execute(delete(CustomerScore))
+        session.execute(delete(ProductNeighbour))
+        run.status = RunStatus.succeeded
+        run.finished_at = utcnow()
+        run.details = {
+            "as_of": as_of.isoformat(),
+            "warnings": [f"No purchases in {currency} yet: nothing to analyse."],
+            "headline": {"customers": 0},
+        }
+        session.flush()
+        return run
+    span = as_of_day - first_day
+    holdout_days = _holdout_days(options, span)
+    cal_day = as_of_day - holdout_days
+    summary = db_summary(
+        session, zone=zone, currency=currency, as_of_day=as_of_day, calibration_day=cal_day
+    )
+    index = {key: i for i, key in enumerate(summary.keys.tolist())}
+    lap("summary")
+
+    step("Describing retention")
+    gaps = gap_distribution(
+        *db_gap_counts(session, zone=zone, currency=currency, as_of_day=as_of_day)
+    )
+    thresholds = ActivityThresholds.from_gaps(gaps)
+    states = activity(summary, thresholds)
+    cohorts = db_cohorts(
+        session,
+        zone=zone,
+        currency=currency,
+        calendar=settings.calendar,
+        first_day=first_day,
+        as_of_day=as_of_day,
+    )
+    delivery = db_delivery(session, currency=currency)
+    lap("describe")
+
+    step("Fitting the models")
+    fit_settings = FitSettings(
+        time_unit=options.time_unit,
+        clv_months=options.clv_months,
+        annual_discount_rate=options.annual_discount_rate,
+        money_scale=float(10 ** minor_digits(currency)),
+    )
+    warnings: list[str] = []
+    holdout: dict[str, Any] | None = None
+    fitted: Fitted | None = None
+    predictions: Predictions | None = None
+    unit = fit_settings.time_unit.days
+    if holdout_days:
+        calibration = summary.calibration(unit)
+        try:
+            cal_fit = fit_models(calibration, fit_settings)
+            data = HoldoutData(
+                days=holdout_days,
+                actual=summary.holdout_purchases[calibration.index],
+                daily=db_daily_repeats(
+                    session,
+                    zone=zone,
+                    currency=currency,
+                    calibration_day=cal_day,
+                    end_day=as_of_day,
+                ),
+            )
+            holdout = evaluate(cal_fit, calibration, data)
+        except ModelFailed as exc:
+            warnings.append(f"The holdout check was skipped: {exc.detail}")
+    current = summary.current(unit)
+    try:
+        fitted = fit_models(current, fit_settings)
+        if holdout is not None:
+            winner = str(holdout["winner"])
+            if fitted.transactions.get(winner) and fitted.transactions[winner].model is not None:
+                fitted.choose(
+                    winner,
+                    f"holdout of the last {holdout_days} days: lower mean absolute error "
+                    f"per customer ({MODEL_NAMES[winner]}); refitted on the whole history",
+                )
+        lap("fit")
+        step("Predicting for every customer")
+        predictions = predict(fitted, current)
+        warnings.extend(fitted.warnings)
+        warnings.extend(predictions.warnings)
+    except ModelFailed as exc:
+        warnings.append(
+            "No predictions yet: " + exc.detail + " Segments and the other figures are ready."
+        )
+    r, f, m = rfm.rfm_scores(summary.as_of_day - summary.last_day, summary.purchases, summary.spend)
+    codes = rfm.segment_codes(r, f, m)
+    segments = rfm.segment_names(codes)
+    lap("predict")
+
+    step("Learning which products go together")
+    pairs = _product_pairs(session, zone=zone, currency=currency, as_of_day=as_of_day, index=index)
+    favourites = _favourites(pairs, len(summary))
+    recommendations = (
+        _recommendations(session, run, pairs, len(summary)) if options.recommendations else None
+    )
+    channels = _channels(session, currency, index, len(summary))
+    lap("recommend")
+
+    step("Storing the scores")
+    rows = _score_rows(
+        run,
+        summary,
+        currency=currency,
+        scores=(r, f, m),
+        segments=segments,
+        states=states,
+        predictions=predictions,
+        channels=channels,
+        favourites=favourites,
+        computed_at=now,
+    )
+    _store_scores(session, rows)
+    lap("store")
+
+    run.customers = len(summary)
+    run.model = fitted.chosen if fitted is not None and predictions is not None else None
+    run.details = _clean(
+        {
+            "as_of": as_of.isoformat(),
+            "first_order_date": day_to_date(first_day).isoformat(),
+            "currency": currency,
+            "minor_digits": minor_digits(currency),
+            "timezone": zone,
+            "calendar": settings.calendar.value,
+            "time_unit": options.time_unit.value,
+            "clv_months": options.clv_months,
+            "annual_discount_rate": options.annual_discount_rate,
+            "warnings": warnings,
+            "headline": headline(summary),
+            "activity": activity_counts(states, thresholds),
+            "inter_purchase_days": gaps,
+            "cohorts": cohorts.to_dict(max_cohorts=COHORTS_KEPT),
+            "on_time_delivery": delivery,
+            "rfm": {
+                "segments": rfm.segment_table(
+                    codes, summary.spend, None if predictions is None else predictions.clv
+                ),
+                "thresholds": {
+                    "recency_days": rfm.thresholds(
+                        summary.as_of_day - summary.last_day, higher_is_better=False
+                    ),
+                    "purchases": rfm.thresholds(summary.purchases),
+                    "spend": rfm.thresholds(summary.spend),
+                },
+                "grid": _grid(r, (f + m + 1) // 2, summary.spend),
+            },
+            "predictions": None if predictions is None else predictions.totals(),
+            "models": None if fitted is None else fitted.report(),
+            "holdout": holdout if holdout is not None else {"days": 0},
+            "recommendations": recommendations,
+            "timings": timings,
+        }
+    )
+    run.status = RunStatus.succeeded
+    run.finished_at = utcnow()
+    session.flush()
+    return run
+
+
+def _grid(
+    r: npt.NDArray[np.int64], fm: npt.NDArray[np.int64], spend: npt.NDArray[np.int64]
+) -> list[dict[str, int]]:
+    cells = (r - 1) * 5 + (fm - 1)
+    counts = np.bincount(cells, minlength=25)
+    revenue = np.bincount(cells, weights=spend.astype(np.float64), minlength=25)
+    return [
+        {
+            "r": rr,
+            "fm": ff,
+            "customers": int(counts[(rr - 1) * 5 + ff - 1]),
+            "revenue": round(float(revenue[(rr - 1) * 5 + ff - 1])),
+        }
+        for rr in range(1, 6)
+        for ff in range(1, 6)
+    ]
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready data: NumPy scalars to Python, non-finite floats to ``None``."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def latest_run(session: Session) -> AnalyticsRun:
+    """Return the most recent successful refresh.
+
+    Raises
+    ------
+    NoAnalyticsYet
+        When no refresh has succeeded yet.
+    """
+    run = session.scalar(
+        select(AnalyticsRun)
+        .where(AnalyticsRun.status == RunStatus.succeeded)
+        .order_by(desc(AnalyticsRun.started_at), desc(AnalyticsRun.id))
+        .limit(1)
+    )
+    if run is None:
+        raise NoAnalyticsYet(
+            "no analytics yet: run `wafa analytics refresh` (or wait for the nightly job)"
+        )
+    return run
+
+
+def _segment_info(key: str) -> dict[str, str]:
+    seg = rfm.segment(key)
+    return {"key": seg.key, "name": seg.name, "description": seg.description, "action": seg.action}
+
+
+def score_dict(score: CustomerScore) -> dict[str, Any]:
+    """Return a stored score as plain data (money in minor units with its currency).
+
+    Parameters
+    ----------
+    score : CustomerScore
+        The row.
+
+    Returns
+    -------
+    dict
+        Every column, the segment's name and advice included.
+    """
+    return {
+        "customer_id": str(score.customer_id),
+        "computed_at": score.computed_at.isoformat(),
+        "currency": score.currency,
+        "first_order_on": score.first_order_on.isoformat(),
+        "last_order_on": score.last_order_on.isoformat(),
+        "orders": score.orders,
+        "repeat_purchases": score.repeat_purchases,
+        "spend": score.spend_amount,
+        "average_order": score.average_order_amount,
+        "recency_days": score.recency_days,
+        "tenure_days": score.tenure_days,
+        "activity": score.activity,
+        "rfm": {"r": score.r_score, "f": score.f_score, "m": score.m_score},
+        "segment": _segment_info(score.segment),
+        "p_alive": score.p_alive,
+        "churn_risk": score.churn_risk,
+        "expected_purchases": {
+            "30": score.expected_purchases_30,
+            "90": score.expected_purchases_90,
+            "365": score.expected_purchases_365,
+            "365_range": (
+                [score.expected_purchases_365_low, score.expected_purchases_365_high]
+                if score.expected_purchases_365_low is not None
+                else None
+            ),
+        },
+        "next_order_on": score.next_order_on.isoformat() if score.next_order_on else None,
+        "clv": score.clv_amount,
+        "favourite_product_id": (
+            str(score.favourite_product_id) if score.favourite_product_id else None
+        ),
+        "favourite_category": score.favourite_category,
+        "channels": list(score.channels or []),
+    }
+
+
+def customer_insights(
+    session: Session, customer_id: uuid.UUID, *, recommendations: int = 10
+) -> dict[str, Any]:
+    """Return a customer's stored scores, segment advice and product recommendations.
+
+    A merged customer is answered for the record it was merged into. A customer with
+    no purchase yet has ``scored: false``.
+
+    Raises
+    ------
+    NotFound
+        When there is no such customer.
+    """
+    customer = customers.get_live_customer(session, customer_id)
+    score = session.get(CustomerScore, customer.id)
+    run = session.get(AnalyticsRun, score.run_id) if score is not None else None
+    out: dict[str, Any] = {
+        "customer_id": str(customer.id),
+        "scored": score is not None,
+        "as_of": run.as_of.isoformat() if run is not None else None,
+        "model": run.model if run is not None else None,
+        "clv_months": (run.details or {}).get("clv_months") if run is not None else None,
+        "score": score_dict(score) if score is not None else None,
+        "recommendations": recommendations_for(session, customer.id, n=recommendations)
+        if recommendations
+        else [],
+    }
+    return out
+
+
+def list_scores(
+    session: Session,
+    *,
+    segment: str | None = None,
+    churn_risk: str | None = None,
+    activity_state: str | None = None,
+    max_p_alive: float | None = None,
+    min_clv: int | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[CustomerScore], str | None]:
+    """Return a page of stored scores matching the filters, by customer id.
+
+    Raises
+    ------
+    Invalid
+        On an unknown segment or churn-risk band.
+    """
+    stmt = select(CustomerScore)
+    if segment is not None:
+        if segment not in rfm.SEGMENT_KEYS:
+            raise Invalid.field(
+                ("segment",), f"unknown segment; use one of {', '.join(rfm.SEGMENT_KEYS)}"
+            )
+        stmt = stmt.where(CustomerScore.segment == segment)
+    if churn_risk is not None:
+        if churn_risk not in {c.value for c in ChurnRisk}:
+            raise Invalid.field(("churn_risk",), "use low, medium, high or unknown")
+        stmt = stmt.where(CustomerScore.churn_risk == churn_risk)
+    if activity_state is not None:
+        stmt = stmt.where(CustomerScore.activity == activity_state)
+    if max_p_alive is not None:
+        stmt = stmt.where(CustomerScore.p_alive < max_p_alive)
+    if min_clv is not None:
+        stmt = stmt.where(CustomerScore.clv_amount >= min_clv)
+    if cursor:
+        stmt = stmt.where(CustomerScore.customer_id > customers.decode_cursor(cursor))
+    rows = list(session.scalars(stmt.order_by(CustomerScore.customer_id).limit(limit + 1)))
+    nxt = customers.encode_cursor(rows[limit - 1].customer_id) if len(rows) > limit else None
+    return rows[:limit], nxt
+
+
+def segment_summary(session: Session) -> dict[str, Any]:
+    """Count customers, revenue and predicted value per segment from the stored scores.
+
+    Returns
+    -------
+    dict
+        ``as_of``, ``currency`` and ``segments`` (every segment, in a fixed order, with
+        its name, description, advice, ``customers``, ``revenue`` and ``clv``).
+    """
+    run = latest_run(session)
+    rows = session.execute(
+        select(
+            CustomerScore.segment,
+            func.count(),
+            func.coalesce(func.sum(CustomerScore.spend_amount), 0),
+            func.sum(CustomerScore.clv_amount),
+            func.avg(CustomerScore.p_alive),
+        ).group_by(CustomerScore.segment)
+    ).all()
+    found = {key: (int(n), int(spend), clv, avg) for key, n, spend, clv, avg in rows}
+    total = sum(v[0] for v in found.values()) or 1
+    total_revenue = sum(v[1] for v in found.values()) or 1
+    segments = []
+    for seg in rfm.SEGMENTS:
+        n, spend, clv, avg = found.get(seg.key, (0, 0, None, None))
+        segments.append(
+            {
+                **_segment_info(seg.key),
+                "customers": n,
+                "share": n / total,
+                "revenue": spend,
+                "revenue_share": spend / total_revenue,
+                "clv": int(clv) if clv is not None else None,
+                "average_p_alive": float(avg) if avg is not None else None,
+            }
+        )
+    return {"as_of": run.as_of.isoformat(), "currency": run.currency, "segments": segments}
+
+
+def analytics_summary(session: Session) -> dict[str, Any]:
+    """Return the latest refresh's business-level figures (KPIs, cohorts, models...).
+
+    Raises
+    ------
+    NoAnalyticsYet
+        Before the first refresh.
+    """
+    run = latest_run(session)
+    return {
+        "run_id": str(run.id),
+        "as_of": run.as_of.isoformat(),
+        "computed_at": run.finished_at.isoformat() if run.finished_at else None,
+        "customers": run.customers,
+        "model": run.model,
+        **(run.details or {}),
+    }
+
+
+def at_risk_customers(session: Session, *, limit: int = 20) -> list[dict[str, Any]]:
+    """List valuable customers whose churn risk is medium or high, most valuable first.
+
+    Value is the predicted lifetime value when there is one, else what they have spent.
+    """
+    value = func.coalesce(CustomerScore.clv_amount, CustomerScore.spend_amount)
+    rows = session.execute(
+        select(CustomerScore, Customer.name)
+        .join(Customer, Customer.id == CustomerScore.customer_id)
+        .where(CustomerScore.churn_risk.in_((ChurnRisk.medium.value, ChurnRisk.high.value)))
+        .order_by(
+            desc(CustomerScore.spend_amount * (1 - func.coalesce(CustomerScore.p_alive, 0))),
+            desc(value),
+            CustomerScore.customer_id,
+        )
+        .limit(limit)
+    ).all()
+    return [{**score_dict(score), "name": name} for score, name in rows]
+
+
+def recommendations_for(
+    session: Session, customer_id: uuid.UUID, *, n: int = 10
+) -> list[dict[str, Any]]:
+    """Recommend products to a customer from the stored "also bought" lists.
+
+    Scores are the summed similarities of each candidate to what the customer bought
+    (the model the refresh evaluated), computed on the customer's current history, so
+    a purchase made since the refresh counts. A non-repeatable product the customer
+    already owns, and inactive products, are never recommended; the most popular
+    products fill the list when the history says too little.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Database session.
+    customer_id : uuid.UUID
+        The customer.
+    n : int
+        How many products.
+
+    Returns
+    -------
+    list of dict
+        ``product_id``, ``sku``, ``name``, ``category``, ``price``, ``currency``,
+        ``score`` and ``reason`` (``bought_together`` or ``popular``).
+    """
+    owned = set(
+        session.scalars(
+            select(OrderLine.product_id)
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(
+                Order.customer_id == customer_id,
+                Order.status.not_in(("cancelled", "refunded")),
+                OrderLine.product_id.is_not(None),
+                OrderLine.quantity > OrderLine.refunded_quantity,
+            )
+            .distinct()
+        )
+    )
+    scores: dict[uuid.UUID, float] = defaultdict(float)
+    if owned:
+        for neighbour_id, score in session.execute(
+            select(ProductNeighbour.neighbour_id, ProductNeighbour.score).where(
+                ProductNeighbour.product_id.in_(owned)
+            )
+        ):
+            scores[neighbour_id] += float(score)
+    popular: list[uuid.UUID] = []
+    try:
+        details = latest_run(session).details or {}
+        popular = [
+            uuid.UUID(p)
+            for p in (details.get("recommendations") or {}).get("popular_product_ids", [])
+        ]
+    except NoAnalyticsYet:
+        pass
+    candidates = set(scores) | set(popular) | owned
+    if not candidates:
+        return []
+    info = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Product.id,
+                Product.sku,
+                Product.name,
+                Product.category,
+                Product.price_amount,
+                Product.currency,
+                Product.repeatable,
+                Product.active,
+            ).where(Product.id.in_(candidates))
+        )
+    }
+
+    def allowed(pid: uuid.UUID) -> bool:
+        row = info.get(pid)
+        return row is not None and bool(row.active) and (pid not in owned or bool(row.repeatable))
+
+    ranked = sorted((pid for pid in scores if allowed(pid)), key=lambda p: (-scores[p], str(p)))
+    out: list[dict[str, Any]] = []
+    for pid in ranked[:n]:
+        out.append(_product(info[pid], scores[pid], "bought_together"))
+    taken = set(ranked[:n])
+    for pid in popular:
+        if len(out) >= n:
+            break
+        if pid not in taken and allowed(pid):
+            out.append(_product(info[pid], 0.0, "popular"))
+            taken.add(pid)
+    return out
+
+
+def _product(row: Any, score: float, reason: str) -> dict[str, Any]:
+    return {
+        "product_id": str(row.id),
+        "sku": row.sku,
+        "name": row.name,
+        "category": row.category,
+        "price": row.price_amount,
+        "currency": row.currency,
+        "score": round(score, 6),
+        "reason": reason,
+    }
+
+
+def also_bought(session: Session, product_id: uuid.UUID, *, n: int = 10) -> list[dict[str, Any]]:
+    """Return "customers who bought this also bought" for a product, most similar first.
+
+    Raises
+    ------
+    NotFound
+        When there is no such product.
+    """
+    if session.get(Product, product_id) is None:
+        raise NotFound(f"product {product_id} not found")
+    rows = session.execute(
+        select(ProductNeighbour, Product)
+        .join(Product, Product.id == ProductNeighbour.neighbour_id)
+        .where(ProductNeighbour.product_id == product_id, Product.active.is_(True))
+        .order_by(ProductNeighbour.rank)
+        .limit(n)
+    ).all()
+    return [
+        {
+            "product_id": str(product.id),
+            "sku": product.sku,
+            "name": product.name,
+            "category": product.category,
+            "similarity": neighbour.score,
+            "customers_both": neighbour.customers_both,
+        }
+        for neighbour, product in rows
+    ]
+
+
+def personal_data(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
+    """Return what analytics holds on one person, for their data export (GDPR Art. 15).
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Database session.
+    customer_id : uuid.UUID
+        The customer.
+
+    Returns
+    -------
+    dict
+        ``scores``: the stored scores and predictions (``None`` when not scored).
+    """
+    score = session.get(CustomerScore, customer_id)
+    return {"scores": score_dict(score) if score is not None else None}
