@@ -240,7 +240,7 @@ def main() -> None:
         "## Import throughput (Shopify Orders export)",
         "",
         f"Command: `{command.strip()}` on {os.cpu_count()} cores. A deterministic Shopify export "
-        "(1-4 line items per order, ~10 orders per customer, 3 % guests, 4 % refunds, Arabic and "
+        "(1-4 line items per order, one customer per ten lines, 3 % guests, 4 % refunds, Arabic and "
         "Persian names) is imported in one transaction by `import_orders` (the code behind "
         "`wafa import orders --format shopify`) into a freshly migrated database, in a child process "
         "whose peak resident memory (VmHWM) is reported.",

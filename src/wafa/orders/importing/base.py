@@ -241,7 +241,7 @@ class OrderParser:
 # Normalising an address or a number costs tens of microseconds and exports repeat
 # them on every order, so the importer remembers recent results. The memory is capped:
 # past the cap it starts again, so it never grows with the file.
-_CACHE_CAP = 300_000
+_CACHE_CAP = 50_000
 _emails: dict[str, str] = {}
 _phones: dict[tuple[str, str], str] = {}
 

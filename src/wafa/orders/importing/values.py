@@ -30,7 +30,7 @@ def amount(text: str, column: str, currency: str, *, allow_blank: bool = True) -
         return cached
     value = _amount(text, column, currency, allow_blank)
     if text:
-        if len(_AMOUNTS) >= 100_000:
+        if len(_AMOUNTS) >= 20_000:
             _AMOUNTS.clear()
         _AMOUNTS[(text, currency)] = value
     return value
@@ -151,7 +151,7 @@ class InstantReader:
         value = value.astimezone(UTC)
         if not 1970 <= value.year <= 2100:
             raise RowProblem(column, f"{text!r} is outside 1970-2100")
-        if len(self._cache) > 50_000:
+        if len(self._cache) > 20_000:
             self._cache.clear()
         self._cache[text] = value
         return value

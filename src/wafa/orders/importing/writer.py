@@ -217,7 +217,7 @@ class OrderWriter:
 
         Exports repeat the customer's marketing choice on every order; recording it at
         their first order of the run is the decision, the repeats add only noise. The
-        memory of what was passed on is capped (cleared past 250,000 people), so at
+        memory of what was passed on is capped (cleared past 50,000 people), so at
         worst a decision is recorded twice.
         """
         if contact.email_opt_in is None and contact.sms_opt_in is None:
@@ -228,7 +228,7 @@ class OrderWriter:
             # The record is the caller's to give away: clearing it in place is cheaper.
             contact.email_opt_in = contact.sms_opt_in = None
             return contact
-        if len(self._consents) >= 250_000:
+        if len(self._consents) >= 50_000:
             self._consents.clear()
         self._consents[key] = decision
         return contact
@@ -329,7 +329,7 @@ class OrderWriter:
             return ids
         resolution = customers.resolve_contacts(self.session, ask, source=self.source)
         self.stats.customers_created += len(resolution.created)
-        if len(self._resolved) >= 250_000:
+        if len(self._resolved) >= 50_000:
             self._resolved.clear()
         for index, asked_key, cid in zip(asked_at, keys, resolution.customer_ids, strict=True):
             ids[index] = cid
