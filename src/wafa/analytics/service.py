@@ -87,6 +87,7 @@ __all__ = [
     "list_scores",
     "personal_data",
     "recommendations_for",
+    "record_failed_run",
     "refresh",
     "segment_summary",
 ]
@@ -736,6 +737,29 @@ def refresh(
     return run
 
 
+def record_failed_run(session: Session, *, settings: Settings, error: str) -> AnalyticsRun:
+    """Record that a refresh failed (in its own transaction, after the refresh rolled back).
+
+    The previous scores stay in place; the dashboard shows when the last refresh failed
+    and why.
+    """
+    now = utcnow()
+    run = AnalyticsRun(
+        id=new_id(),
+        status=RunStatus.failed,
+        started_at=now,
+        finished_at=now,
+        as_of=local_date(now, settings.zone),
+        currency=settings.currency,
+        customers=0,
+        details={},
+        error=error[:2000],
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
 def _grid(
     r: npt.NDArray[np.int64], fm: npt.NDArray[np.int64], spend: npt.NDArray[np.int64]
 ) -> list[dict[str, int]]:
@@ -827,10 +851,10 @@ def score_dict(score: CustomerScore) -> dict[str, Any]:
         "p_alive": score.p_alive,
         "churn_risk": score.churn_risk,
         "expected_purchases": {
-            "30": score.expected_purchases_30,
-            "90": score.expected_purchases_90,
-            "365": score.expected_purchases_365,
-            "365_range": (
+            "next_30_days": score.expected_purchases_30,
+            "next_90_days": score.expected_purchases_90,
+            "next_365_days": score.expected_purchases_365,
+            "next_365_days_range": (
                 [score.expected_purchases_365_low, score.expected_purchases_365_high]
                 if score.expected_purchases_365_low is not None
                 else None

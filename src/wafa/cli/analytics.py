@@ -20,10 +20,14 @@ from typing import Any
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from wafa.analytics import service
 from wafa.analytics.analyze import Analysis, AnalyzeOptions, analyze_file
 from wafa.analytics.fitting import TimeUnit
 from wafa.analytics.reading import InputFormat
+from wafa.analytics.tables import AnalyticsRun
 from wafa.cli.common import console, err_console, fail, handle_errors, load_settings
+from wafa.core.db import session_scope
+from wafa.core.errors import WafaError
 from wafa.core.settings import CalendarKind
 
 analytics_app = typer.Typer(
@@ -117,6 +121,70 @@ def _print_summary(analysis: Analysis) -> None:
         )
     for warning in f["warnings"]:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def _print_run(run: AnalyticsRun) -> None:
+    details = run.details or {}
+    headline = details.get("headline") or {}
+    console.print(
+        f"refreshed {run.customers:,} customers as of {run.as_of.isoformat()}"
+        + (f"; model {run.model}" if run.model else "; no predictions"),
+        highlight=False,
+    )
+    if headline.get("customers"):
+        console.print(
+            f"repeat-purchase rate {headline['repeat_rate']:.1%}, "
+            f"revenue from returning customers {headline['returning_revenue_share']:.1%}",
+            highlight=False,
+        )
+    timings = details.get("timings")
+    if timings:
+        console.print(
+            "timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()), highlight=False
+        )
+    for warning in details.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+@analytics_app.command("refresh")
+@handle_errors
+def refresh(
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Analyse as of this day (YYYY-MM-DD); default: today."
+    ),
+    time_unit: TimeUnit = typer.Option(TimeUnit.week, "--time-unit", help="day or week."),
+    holdout_days: int | None = typer.Option(
+        None,
+        "--holdout-days",
+        min=0,
+        help="Days held out to choose the model (default: a quarter of the history; 0: none).",
+    ),
+    clv_months: int = typer.Option(12, "--clv-months", min=1, max=120),
+    discount_rate: float = typer.Option(0.10, "--discount-rate", min=0.0, max=1.0),
+    no_recommendations: bool = typer.Option(
+        False, "--no-recommendations", help="Skip learning which products go together."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+) -> None:
+    """Recompute every customer's scores, segments and predictions and store them."""
+    settings = load_settings()
+    options = service.RefreshOptions(
+        as_of=_date(as_of, "--as-of"),
+        time_unit=time_unit,
+        clv_months=clv_months,
+        annual_discount_rate=discount_rate,
+        holdout_days=holdout_days,
+        recommendations=not no_recommendations,
+    )
+    try:
+        with _progress(not quiet) as progress, session_scope(settings) as session:
+            run = service.refresh(session, settings=settings, options=options, progress=progress)
+    except WafaError as exc:
+        with session_scope(settings) as session:
+            service.record_failed_run(session, settings=settings, error=exc.detail)
+        raise
+    if not quiet:
+        _print_run(run)
 
 
 def register(app: typer.Typer) -> None:

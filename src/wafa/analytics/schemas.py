@@ -1,0 +1,139 @@
+"""API shapes of the analytics answers (money in minor units, dates ISO 8601)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "InsightsRead",
+    "ProductRecommendation",
+    "ScorePage",
+    "ScoreRead",
+    "SegmentRead",
+    "SegmentsRead",
+]
+
+
+class SegmentInfo(BaseModel):
+    """A named RFM segment and what to do about it."""
+
+    key: str = Field(description="champions, loyal, potential_loyalists, new, promising, ...")
+    name: str
+    description: str
+    action: str = Field(description="What an owner should do about these customers.")
+
+
+class ExpectedPurchases(BaseModel):
+    """Expected number of purchases in the coming days."""
+
+    next_30_days: float | None
+    next_90_days: float | None
+    next_365_days: float | None
+    next_365_days_range: list[float | None] | None = Field(
+        description="5% and 95% points under parameter uncertainty (wide for small shops).",
+    )
+
+
+class ScoreRead(BaseModel):
+    """A customer's stored summary, segment and predictions, as of the last refresh."""
+
+    customer_id: str
+    computed_at: str
+    currency: str
+    first_order_on: str
+    last_order_on: str
+    orders: int = Field(description="Purchase occasions (orders on one day count once).")
+    repeat_purchases: int
+    spend: int = Field(description="Net spend, minor units.")
+    average_order: int = Field(description="Minor units.")
+    recency_days: int
+    tenure_days: int
+    activity: str = Field(description="active, lapsed or churned.")
+    rfm: dict[str, int]
+    segment: SegmentInfo
+    p_alive: float | None = Field(description="Probability the customer is still a customer.")
+    churn_risk: str = Field(description="low, medium, high, or unknown without a model.")
+    expected_purchases: ExpectedPurchases
+    next_order_on: str | None = Field(
+        description="Expected next order (if still a customer); null when not expected."
+    )
+    clv: int | None = Field(
+        description="Predicted lifetime value over the run's horizon, minor units; null "
+        "when the spend model was withheld."
+    )
+    favourite_product_id: str | None
+    favourite_category: str | None
+    channels: list[str]
+
+
+class ProductRecommendation(BaseModel):
+    """A product to suggest to a customer."""
+
+    product_id: str
+    sku: str
+    name: str
+    category: str | None
+    price: int = Field(description="Minor units.")
+    currency: str
+    score: float
+    reason: str = Field(description="bought_together or popular.")
+
+
+class InsightsRead(BaseModel):
+    """What analytics knows about one customer."""
+
+    customer_id: str
+    scored: bool = Field(description="False until the customer has a purchase and a refresh ran.")
+    as_of: str | None
+    model: str | None = Field(description="bgnbd or pareto_nbd: the purchase model used.")
+    clv_months: int | None
+    score: ScoreRead | None
+    recommendations: list[ProductRecommendation]
+
+
+class ScorePage(BaseModel):
+    """A page of stored scores."""
+
+    items: list[ScoreRead]
+    next_cursor: str | None
+
+
+class SegmentRead(SegmentInfo):
+    """A segment with its size and value."""
+
+    customers: int
+    share: float
+    revenue: int = Field(description="Net spend of its customers, minor units.")
+    revenue_share: float
+    clv: int | None = Field(description="Predicted lifetime value of its customers, minor units.")
+    average_p_alive: float | None
+
+
+class SegmentsRead(BaseModel):
+    """Every segment, in a fixed order."""
+
+    as_of: str
+    currency: str
+    segments: list[SegmentRead]
+
+
+class AtRiskRead(ScoreRead):
+    """A valuable customer at risk."""
+
+    name: str | None
+
+
+class AlsoBought(BaseModel):
+    """A product often bought by the buyers of another."""
+
+    product_id: str
+    sku: str
+    name: str
+    category: str | None
+    similarity: float
+    customers_both: int
+
+
+SummaryRead = dict[str, Any]
