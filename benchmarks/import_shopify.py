@@ -126,12 +126,12 @@ from wafa.core.settings import Settings
 from wafa.orders.importing.pipeline import import_orders
 url, path = sys.argv[1], Path(sys.argv[2])
 settings = Settings(_env_file=None, database_url=url, currency="USD", phone_region="US")
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 with session_scope(settings) as session:
     report = import_orders(session, path, fmt="shopify", settings=settings)
-seconds = time.perf_counter() - started
+seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
-print(json.dumps({"seconds": seconds, "lines": report.lines - 1, "orders": report.stats.orders_created,
+print(json.dumps({"seconds": seconds, "cpu": cpu, "lines": report.lines - 1, "orders": report.stats.orders_created,
                   "customers": report.stats.customers_created, "peak_kib": hwm}))
 """
 

@@ -15,6 +15,7 @@ from wafa.orders.importing.readers import CsvSource
 from wafa.orders.importing.shopify import ShopifyOrders
 from wafa.orders.importing.writer import WriteStats
 from wafa.orders.models import Order, OrderLine, Refund
+from wafa.orders.service import order_placed_payload
 
 
 def run(
@@ -145,8 +146,14 @@ class TestShopifyExport:
         assert topics.count("order.refunded") == 2
         assert topics.count("customer.created") == 4
         placed = next(e for e in events if e.topic == "order.placed" and e.payload["total"] == 1250)
-        assert placed.payload["imported"] is True
-        assert placed.payload["placed_at"] == "2025-10-07T07:50:26+00:00"
+        order = orders_by_name(session)["#1001"]
+        expected = order_placed_payload(
+            order.id, order.customer_id, "online", "USD", 1250, order.placed_at, imported=True
+        )
+        assert placed.payload == {
+            k: str(v) if k in ("order_id", "customer_id") else v for k, v in expected.items()
+        } | {"placed_at": "2025-10-07T07:50:26+00:00"}
+        assert placed.subject_id == order.id
 
     def test_reimport_changes_nothing(self, session: Session, settings: Settings) -> None:
         run(session, settings)

@@ -12,6 +12,10 @@ failure (or for a dry run), so an import is all or nothing.
 When a row is bad, by default nothing is written. With ``skip_invalid`` the orders
 with no bad row are written and the rejected rows (every row of a rejected order) go
 to the errors file with their line, column and reason.
+
+Two imports of overlapping files at the same moment: on SQLite the second waits for the
+first's write lock; on PostgreSQL the second fails on the ``(source, external_id)``
+unique key and rolls back whole, and running it again skips what the first stored.
 """
 
 from __future__ import annotations

@@ -87,6 +87,7 @@ COLUMNS = (
     "Payment Terms Name", "Next Payment Due At", "Payment References",
 )  # fmt: skip
 
+_MONEY = ("Subtotal", "Shipping", "Taxes", "Total", "Discount Amount", "Refunded Amount")
 _PAID = frozenset({"paid", "partially_paid", "refunded", "partially_refunded"})
 _FINANCIAL = _PAID | frozenset({"pending", "authorized", "voided", "expired", ""})
 
@@ -105,44 +106,15 @@ class ShopifyOrders(OrderParser):
         first = records[0]
         get = self.table.getter(first.values)
         name = get("Name").strip()
-        raw_currency = get("Currency")
-        currency = (
-            attempt(errors, first, lambda: currency_code(raw_currency, "Currency"), "")
-            if raw_currency.strip()
-            else self.default_currency
-        )
-        placed_at = attempt(
-            errors, first, lambda: self.instant(get("Created at"), "Created at"), None
-        )
-        paid_at = attempt(
-            errors, first, lambda: self.instant.optional(get("Paid at"), "Paid at"), None
-        )
-        fulfilled_at = attempt(
-            errors,
-            first,
-            lambda: self.instant.optional(get("Fulfilled at"), "Fulfilled at"),
-            None,
-        )
-        cancelled_at = attempt(
-            errors,
-            first,
-            lambda: self.instant.optional(get("Cancelled at"), "Cancelled at"),
-            None,
-        )
+        try:
+            currency, placed, paid_at, fulfilled_at, cancelled_at, money = self._order_cells(get)
+            placed_at: datetime | None = placed
+        except RowProblem:
+            currency, placed_at, paid_at, fulfilled_at, cancelled_at, money = (
+                self._careful_order_cells(first, get, errors)
+            )
         lines: list[LineRecord] = []
-        money: dict[str, int] = {}
         if currency:
-            for field in (
-                "Subtotal",
-                "Shipping",
-                "Taxes",
-                "Total",
-                "Discount Amount",
-                "Refunded Amount",
-            ):
-                money[field] = attempt(
-                    errors, first, partial(amount, get(field), field, currency), 0
-                )
             for record in records:
                 line = self._line(record, currency, errors)
                 if line is not None:
@@ -165,8 +137,10 @@ class ShopifyOrders(OrderParser):
                 )
             )
             return None
-        contact = attempt(errors, first, lambda: self._contact(get, placed_at), None)
-        if contact is None:
+        try:
+            contact = self._contact(get, placed_at)
+        except RowProblem as exc:
+            errors.append(RowError(first.line, exc.column, exc.reason, first.raw))
             return None
         total = money["Total"] if get("Total").strip() else None
         status = "placed"
@@ -255,6 +229,58 @@ class ShopifyOrders(OrderParser):
             attributes=attributes,
             refunds=refunds,
         )  # fmt: skip
+
+    def _order_cells(
+        self, get: Callable[[str], str]
+    ) -> tuple[str, datetime, datetime | None, datetime | None, datetime | None, dict[str, int]]:
+        """The first row's order-level cells; the first problem raises ``RowProblem``."""
+        raw_currency = get("Currency")
+        currency = (
+            currency_code(raw_currency, "Currency")
+            if raw_currency.strip()
+            else self.default_currency
+        )
+        instant = self.instant
+        money = {field: amount(get(field), field, currency) for field in _MONEY}
+        return (
+            currency,
+            instant(get("Created at"), "Created at"),
+            instant.optional(get("Paid at"), "Paid at"),
+            instant.optional(get("Fulfilled at"), "Fulfilled at"),
+            instant.optional(get("Cancelled at"), "Cancelled at"),
+            money,
+        )
+
+    def _careful_order_cells(
+        self, first: Record, get: Callable[[str], str], errors: list[RowError]
+    ) -> tuple[
+        str, datetime | None, datetime | None, datetime | None, datetime | None, dict[str, int]
+    ]:
+        """``_order_cells``, collecting every problem of the row instead of stopping."""
+        raw_currency = get("Currency")
+        currency = (
+            attempt(errors, first, partial(currency_code, raw_currency, "Currency"), "")
+            if raw_currency.strip()
+            else self.default_currency
+        )
+        instants = [
+            attempt(errors, first, partial(read, get(field), field), None)
+            for read, field in (
+                (self.instant, "Created at"),
+                (self.instant.optional, "Paid at"),
+                (self.instant.optional, "Fulfilled at"),
+                (self.instant.optional, "Cancelled at"),
+            )
+        ]
+        money = (
+            {
+                field: attempt(errors, first, partial(amount, get(field), field, currency), 0)
+                for field in _MONEY
+            }
+            if currency
+            else dict.fromkeys(_MONEY, 0)
+        )
+        return currency, instants[0], instants[1], instants[2], instants[3], money
 
     def bind(self, header: Record) -> None:
         """Read the header and remember where the line-item cells are."""
