@@ -3,17 +3,19 @@
 Against a running server (the demo store is the intended data)::
 
     WAFA_DATABASE_URL=sqlite:////tmp/demo.db .venv/bin/wafa demo --no-serve
-    WAFA_DATABASE_URL=sqlite:////tmp/demo.db .venv/bin/wafa serve --port 8765 &
+    WAFA_DATABASE_URL=sqlite:////tmp/demo.db WAFA_BUSINESS_NAME="Riverside Roasters" \
+        .venv/bin/wafa serve --port 8765 &
     .venv/bin/python scripts/screenshots.py --url http://127.0.0.1:8765 \
-        --email owner@example.com --password '...'
+        --email owner@demo.wafa --password '<printed by wafa demo>'
 
 Without the demo builder, ``--sample sqlite:////tmp/shots.db`` first fills that
 database with a small sample shop (and an owner ``owner@example.com`` /
 ``screenshots-only``) through the real services, then serve it as above.
 
 Writes ``docs/screenshots/<page>-<width>.png`` for a laptop (1366×768) and a tablet
-(1024×768): the overview, the customer list, a customer's profile in English, and
-the same profile in Persian and Arabic (right to left). The browser may only talk
+(1024×768): the overview, the customer and order lists, a customer's profile in
+English, the same profile in Persian and Arabic (right to left), and the overview in
+Arabic. The browser may only talk
 to the server under test; any other request fails the run.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+from collections import Counter
 from datetime import UTC, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
@@ -39,6 +42,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORTS = {"1366": (1366, 768), "1024": (1024, 768)}
+ASCII_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
@@ -49,22 +53,27 @@ def switch_language(page: Page, code: str) -> None:
     page.wait_for_selector(f'html[lang="{code}"]')
 
 
-def busiest_customer(page: Page, base: str) -> str:
-    """The profile URL of the customer with the most orders on the first list page."""
-    page.goto(f"{base}/customers")
-    best, best_orders = "", -1
-    for row in page.query_selector_all("table.table tbody tr"):
-        link = row.query_selector("a.row-link")
-        cells = row.query_selector_all("td.num")
-        if link is None or not cells:
-            continue
-        text = cells[0].inner_text().strip()
-        digits = text.translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789"))
-        orders = int("".join(ch for ch in digits if ch.isdigit()) or 0)
-        if orders > best_orders:
-            best, best_orders = str(link.get_attribute("href")), orders
-    if not best:
+def busiest_customer(page: Page, base: str, pages: int = 10, candidates: int = 12) -> str:
+    """A regular: among the customers of the latest orders, the one with the most orders."""
+    seen: Counter[str] = Counter()
+    url = f"{base}/orders"
+    for _ in range(pages):
+        page.goto(url)
+        for link in page.query_selector_all("table.table tbody a[href^='/customers/']"):
+            seen[str(link.get_attribute("href"))] += 1
+        following = page.query_selector("a[rel=next]")
+        if following is None:
+            break
+        url = base + str(following.get_attribute("href"))
+    if not seen:
         raise SystemExit("no customers to photograph: build the demo store first")
+    best, best_orders = "", -1
+    for href, _ in seen.most_common(candidates):
+        page.goto(base + href)
+        text = page.inner_text(".stats .stat-value").translate(ASCII_DIGITS)
+        orders = int("".join(ch for ch in text if ch.isdigit()) or 0)
+        if orders > best_orders:
+            best, best_orders = href, orders
     return base + best
 
 
@@ -105,6 +114,8 @@ def shoot(url: str, email: str, password: str, out: Path, customer: str | None) 
             profile = customer or busiest_customer(page, base)
             page.goto(f"{base}/customers")
             snap("customers")
+            page.goto(f"{base}/orders")
+            snap("orders")
             page.goto(profile)
             snap("profile-en")
             switch_language(page, "fa")

@@ -85,6 +85,20 @@ class TestOverview:
         assert data.buyers == 2
         assert data.repeat_rate == pytest.approx(0.5)
 
+    def test_new_customers_are_first_time_buyers_this_month(
+        self, session: Session, clock: FrozenClock
+    ) -> None:
+        clock.set(datetime(2026, 3, 20, tzinfo=UTC))
+        create_order(session, customer={"email": "old@example.com"}, placed_at=at(2026, 1, 4))
+        create_order(session, customer={"email": "old@example.com"}, placed_at=at(2026, 3, 4))
+        create_order(session, customer={"email": "new@example.com"}, placed_at=at(2026, 3, 5))
+        create_customer(session, email="never-bought@example.com")
+        data = queries.overview(
+            session, now=clock(), zone=UTC_ZONE, calendar=CalendarKind.gregorian, currency="USD"
+        )
+        assert data.new_customers == 1
+        assert data.customers == 3
+
     def test_empty_shop(self, session: Session, clock: FrozenClock) -> None:
         data = queries.overview(
             session, now=clock(), zone=UTC_ZONE, calendar=CalendarKind.gregorian, currency="USD"

@@ -115,6 +115,17 @@ class TestMonthDay:
         assert i18n.format_month_day(29, 2, None, "gregorian", "fa") == "۲۹ فوریه"
 
 
+class TestInitials:
+    def test_latin_names_take_two_letters(self) -> None:
+        assert i18n.initials("sara walker") == "SW"
+
+    def test_arabic_script_names_take_one_letter(self) -> None:
+        assert i18n.initials("هدى الخطيب") == "ه"
+
+    def test_empty(self) -> None:
+        assert i18n.initials(None) == ""
+
+
 class TestCatalogues:
     def test_every_po_of_a_language_is_merged(self, tmp_path: Path) -> None:
         folder = tmp_path / "fa" / "LC_MESSAGES"

@@ -105,7 +105,7 @@ class CustomerForm(BaseModel):
             raise Invalid.field(("birthday",), "not a day of the year") from None
 
 
-def _form_from(customer: Customer, settings: Settings) -> dict[str, str]:
+def _form_from(customer: Customer, default_calendar: str) -> dict[str, str]:
     birthday = customer.birthday
     return {
         "name": customer.name or "",
@@ -121,7 +121,7 @@ def _form_from(customer: Customer, settings: Settings) -> dict[str, str]:
         "birth_day": str(birthday.day) if birthday else "",
         "birth_month": str(birthday.month) if birthday else "",
         "birth_year": str(birthday.year) if birthday and birthday.year else "",
-        "birth_calendar": birthday.calendar if birthday else str(settings.calendar),
+        "birth_calendar": birthday.calendar if birthday else default_calendar,
     }
 
 
@@ -184,9 +184,15 @@ def customer_list(
 # --------------------------------------------------------------------------- create
 
 
+def _display_calendar(request: Request, settings: Settings) -> str:
+    """The calendar dates are shown in for this user (Jalali for Persian, or a Jalali business)."""
+    language = request_language(request)
+    return str(i18n.DateContext(language, settings.zone, settings.calendar).display_calendar)
+
+
 @router.get("/customers/new", response_class=HTMLResponse)
 def new_customer(request: Request, settings: AppSettings, user: Staff) -> HTMLResponse:
-    values = {"birth_calendar": str(settings.calendar)}
+    values = {"birth_calendar": _display_calendar(request, settings)}
     return _form_page(request, customer=None, values=values)
 
 
@@ -271,7 +277,8 @@ def edit_customer(
     user: Staff,
 ) -> HTMLResponse:
     customer = customers.get_live_customer(session, customer_id)
-    return _form_page(request, customer=customer, values=_form_from(customer, settings))
+    values = _form_from(customer, _display_calendar(request, settings))
+    return _form_page(request, customer=customer, values=values)
 
 
 @router.post("/customers/{customer_id}/edit", response_class=HTMLResponse)

@@ -223,7 +223,7 @@ class Overview:
 
     month: date
     customers: int
-    new_customers: int
+    new_customers: int  # first purchase this month
     orders: int
     orders_previous: int  # last month, up to the same point of the month
     revenue: int
@@ -277,17 +277,24 @@ def monthly_sales_query(
     )
 
 
-def repeat_rate_query() -> Select[int, int]:
-    """Customers who bought at least twice, and customers who bought at all."""
+def buyers_query(start: datetime, end: datetime) -> Select[int, int, int]:
+    """Customers who bought at least twice, customers who bought at all, and customers
+    whose first purchase falls in ``[start, end)`` (new buyers)."""
     per_customer = (
-        select(Order.customer_id, func.count(Order.id).label("n"))
+        select(
+            Order.customer_id,
+            func.count(Order.id).label("n"),
+            func.min(Order.placed_at).label("first"),
+        )
         .where(Order.customer_id.is_not(None), Order.status.not_in(NOT_A_SALE))
         .group_by(Order.customer_id)
         .subquery()
     )
+    first = per_customer.c.first
     return select(
         func.coalesce(func.sum(case((per_customer.c.n >= 2, 1), else_=0)), 0),
         func.count(literal(1)),
+        func.coalesce(func.sum(case((and_(first >= start, first < end), 1), else_=0)), 0),
     ).select_from(per_customer)
 
 
@@ -326,22 +333,12 @@ def overview(
     previous_orders, previous_revenue = session.execute(
         sales_query(previous_start, cutoff, currency)
     ).one()
-    repeaters, buyers = session.execute(repeat_rate_query()).one()
-    new_customers = session.scalar(
-        select(func.count())
-        .select_from(Customer)
-        .where(
-            Customer.merged_into_id.is_(None),
-            Customer.erased_at.is_(None),
-            Customer.created_at >= start,
-            Customer.created_at < end,
-        )
-    )
+    repeaters, buyers, new_buyers = session.execute(buyers_query(start, end)).one()
     recent_rows, _ = search_orders(session, filters=OrderFilters(), limit=recent)
     return Overview(
         month=first,
         customers=customers.count_customers(session),
-        new_customers=int(new_customers or 0),
+        new_customers=int(new_buyers),
         orders=this_month.orders,
         orders_previous=int(previous_orders),
         revenue=this_month.amount,

@@ -302,15 +302,23 @@ def format_day(value: date | datetime | None, ctx: DateContext, *, style: str = 
     return native_digits(str(format_skeleton(skeleton, day, locale=lang)), lang)
 
 
+def format_clock(value: datetime | None, ctx: DateContext) -> str:
+    """The time of day of an instant in the business's zone (``1:35 PM``, ``۱۳:۳۵``)."""
+    if value is None:
+        return "—"
+    local = ensure_utc(value).astimezone(ctx.zone)
+    return native_digits(
+        str(format_time(local, "short", tzinfo=ctx.zone, locale=ctx.language)), ctx.language
+    )
+
+
 def format_moment(value: datetime | None, ctx: DateContext) -> str:
     """An instant as date and time in the business's zone (``1 فروردین 1405، 13:35``)."""
     if value is None:
         return "—"
     local = ensure_utc(value).astimezone(ctx.zone)
     day = format_day(local.date(), ctx)
-    clock = native_digits(
-        str(format_time(local, "short", tzinfo=ctx.zone, locale=ctx.language)), ctx.language
-    )
+    clock = format_clock(local, ctx)
     pattern = str(get_datetime_format("medium", locale=ctx.language)).replace("'", "")
     return pattern.replace("{1}", day).replace("{0}", clock)
 
@@ -360,6 +368,17 @@ def format_phone(e164: str | None) -> str:
     except phonenumbers.NumberParseException:
         return e164
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+def initials(name: str | None) -> str:
+    """Avatar letters: two Latin initials (``SW``), or the first letter of an Arabic-script name
+    (joining letters apart, or taking "ال" as an initial, reads badly)."""
+    words = (name or "").split()
+    if not words:
+        return ""
+    if words[0][0].isascii():
+        return "".join(w[0] for w in words[:2] if w[0].isalnum()).upper()
+    return words[0][0]
 
 
 # --------------------------------------------------------------------------- labels

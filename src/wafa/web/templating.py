@@ -11,9 +11,11 @@ filters bound:
 ``percent``        a ratio (0.25) → ``25%`` / ``٢٥٪`` / ``۲۵٪``
 ``date``           a day or instant in the display calendar (``style="long"|"short"``)
 ``datetime``       an instant in the business zone, with the time
+``time``           the time of day of an instant, in the business zone
 ``ago``            relative time (``3 days ago``)
 ``month``          a month label (``Farvardin 1405``)
 ``phone``          E.164 in international format (wrap in ``<bdi dir="ltr">``)
+``initials``       avatar letters of a name
 ``label(kind)``    an enum value's translated label (``order.status|label("status")``)
 ``digits``         ASCII digits of any text → the language's digits
 =================  ==========================================================
@@ -140,9 +142,11 @@ class Templates:
             percent=lambda value, decimals=0: i18n.format_ratio(value, language, decimals=decimals),
             date=lambda value, style="medium": i18n.format_day(value, ctx, style=style),
             datetime=lambda value: i18n.format_moment(value, ctx),
+            time=lambda value: i18n.format_clock(value, ctx),
             ago=lambda value: i18n.format_relative(value, ctx),
             month=lambda value: i18n.format_month(value, ctx),
             phone=i18n.format_phone,
+            initials=i18n.initials,
             label=lambda value, kind: i18n.label(kind, value, language),
             digits=lambda value: i18n.native_digits(str(value), language),
             iso=_iso,
