@@ -93,16 +93,24 @@ class TestRewardsAndRedemptions:
     def test_create_reward_answers_201_with_id(self, api: TestClient) -> None:
         r = api.post(
             "/api/v1/rewards",
-            json={"name": "Free coffee", "kind": "free_product", "cost_points": 100, "product_sku": "COF-1"},
+            json={
+                "name": "Free coffee",
+                "kind": "free_product",
+                "cost_points": 100,
+                "product_sku": "COF-1",
+            },
         )
         assert r.status_code == 201, r.text
         assert uuid.UUID(r.json()["id"])
 
-    def test_redemption_answers_201_with_coupon_code(self, api: TestClient, session: Session) -> None:
+    def test_redemption_answers_201_with_coupon_code(
+        self, api: TestClient, session: Session
+    ) -> None:
         c = member(session)
         api.post(f"/api/v1/customers/{c.id}/adjustments", json={"points": 150, "reason": "seed"})
         reward = api.post(
-            "/api/v1/rewards", json={"name": "5 off", "kind": "discount_fixed", "cost_points": 100, "amount": 500}
+            "/api/v1/rewards",
+            json={"name": "5 off", "kind": "discount_fixed", "cost_points": 100, "amount": 500},
         ).json()
         r = api.post(f"/api/v1/customers/{c.id}/redemptions", json={"reward_id": reward["id"]})
         assert r.status_code == 201, r.text
@@ -111,7 +119,9 @@ class TestRewardsAndRedemptions:
         assert not set(body["coupon_code"].replace("-", "")) & set("0O1I")
         assert api.get(f"/api/v1/customers/{c.id}/loyalty").json()["available"] == 50
 
-    def test_short_balance_is_409_insufficient_points(self, api: TestClient, session: Session) -> None:
+    def test_short_balance_is_409_insufficient_points(
+        self, api: TestClient, session: Session
+    ) -> None:
         c = member(session)
         api.post(f"/api/v1/customers/{c.id}/adjustments", json={"points": 99, "reason": "seed"})
         reward = api.post(
@@ -128,7 +138,13 @@ class TestCouponValidate:
     def test_valid_code_gives_the_discount(self, api: TestClient) -> None:
         api.post(
             "/api/v1/coupons",
-            json={"name": "Summer", "code": "summer-10", "kind": "discount_percent", "percent_bp": 1000, "max_uses": None},
+            json={
+                "name": "Summer",
+                "code": "summer-10",
+                "kind": "discount_percent",
+                "percent_bp": 1000,
+                "max_uses": None,
+            },
         )
         r = api.post("/api/v1/coupons/validate", json={"code": "SUMMER10", "subtotal": 2500})
         assert r.status_code == 200, r.text

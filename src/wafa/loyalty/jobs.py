@@ -445,3 +445,33 @@ def job_runs(session: Session, *, limit: int = 50) -> list[JobRun]:
     return list(
         session.scalars(select(JobRun).order_by(JobRun.run_on.desc(), JobRun.job).limit(limit))
     )
+
+
+def due_days(factory: sessionmaker[Session], settings: Settings, now: datetime) -> list[date]:
+    """For the worker: the local dates whose daily jobs are still to run."""
+    with factory() as session:
+        return days_due(session, settings, now=now)
+
+
+def run_daily_jobs(factory: sessionmaker[Session], settings: Settings, day: date) -> dict[str, int]:
+    """For the worker: every daily job for local ``day``."""
+    return run_daily(factory, settings, day)
+
+
+def release_now(factory: sessionmaker[Session], settings: Settings) -> dict[str, int]:
+    """For the worker, every minute: release the points whose pending period just ended."""
+    released = 0
+    while True:
+        with factory() as session, session.begin():
+            n = release_batch(session, settings=settings, now=utcnow())
+        released += n
+        if not n:
+            return {"release": released}
+
+
+# What ``wafa worker`` runs besides the daily jobs: name -> (every seconds, task).
+INTERVAL_TASKS: dict[
+    str, tuple[float, Callable[[sessionmaker[Session], Settings], dict[str, int]]]
+] = {
+    "loyalty-release": (60.0, release_now),
+}

@@ -184,7 +184,20 @@ def book(
     issued: list[str] = []
     reward = session.get(Reward, card.reward_id)
     while progress.stamps >= card.stamps_required:
-        number = progress.completed + 1
+        # Completions are numbered for good (an undone completion keeps its number),
+        # so a card completed again after a refund issues a new coupon.
+        number = 1 + int(
+            session.scalar(
+                select(func.count())
+                .select_from(StampEntry)
+                .where(
+                    StampEntry.customer_id == customer_id,
+                    StampEntry.card_id == card.id,
+                    StampEntry.reason == "completion",
+                )
+            )
+            or 0
+        )
         coupon = None
         if reward is not None:
             coupon = coupons.issue_for_reward(
@@ -208,7 +221,7 @@ def book(
             coupon_id=coupon.id if coupon else None,
         )
         progress.stamps -= card.stamps_required
-        progress.completed = number
+        progress.completed += 1
     while progress.stamps < 0 and progress.completed > 0:
         if not _undo_completion(session, card, customer_id, progress, now):
             break
@@ -224,21 +237,34 @@ def _undo_completion(
     progress: StampProgress,
     now: datetime,
 ) -> bool:
-    """Void the last completion's coupon if unused and give its stamps back."""
-    number = progress.completed
-    coupon_id = session.scalar(
-        select(StampEntry.coupon_id).where(
+    """Void the latest completion whose coupon is still unused and give its stamps back."""
+    undone = select(StampEntry.occasion).where(
+        StampEntry.customer_id == customer_id,
+        StampEntry.card_id == card.id,
+        StampEntry.reason == "completion_voided",
+    )
+    latest = session.execute(
+        select(StampEntry.occasion, StampEntry.coupon_id)
+        .where(
             StampEntry.customer_id == customer_id,
             StampEntry.card_id == card.id,
-            StampEntry.occasion == f"completion:{number}",
+            StampEntry.reason == "completion",
+            (StampEntry.occasion + ":voided").not_in(undone),
         )
-    )
+        .order_by(StampEntry.created_at.desc(), StampEntry.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return False
+    occasion, coupon_id = latest
     if coupon_id is not None:
         voided = rowcount(
             session.execute(
                 update(Coupon)
                 .where(
-                    Coupon.id == coupon_id, Coupon.uses == 0, Coupon.status == CouponStatus.active
+                    Coupon.id == coupon_id,
+                    Coupon.uses == 0,
+                    Coupon.status == CouponStatus.active,
                 )
                 .values(status=CouponStatus.voided, voided_at=now, void_reason="stamps refunded")
                 .execution_options(synchronize_session=False)
@@ -252,12 +278,12 @@ def _undo_completion(
         card_id=card.id,
         stamps=card.stamps_required,
         reason="completion_voided",
-        occasion=f"completion:{number}:voided:{new_id()}",
+        occasion=f"{occasion}:voided",
         now=now,
         coupon_id=coupon_id,
     )
     progress.stamps += card.stamps_required
-    progress.completed = number - 1
+    progress.completed -= 1
     return True
 
 

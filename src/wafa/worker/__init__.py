@@ -1,0 +1,1 @@
+"""``wafa worker``: drains the outbox consumers and runs the timed jobs."""

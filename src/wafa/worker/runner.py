@@ -1,0 +1,76 @@
+"""The worker loop: drain the outbox, run interval tasks when due, run daily tasks per day.
+
+``run_once`` does one full pass (what ``wafa worker run --once`` and the tests
+call); ``run_forever`` repeats it until asked to stop, sleeping ``poll`` seconds
+between passes when there was nothing to do. Each event and each batch is its own
+transaction, so stopping (or crashing) at any moment loses nothing and duplicates
+nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from wafa.core.db import session_factory
+from wafa.core.outbox import drain
+from wafa.core.settings import Settings
+from wafa.core.time import utcnow
+from wafa.worker import schedule
+
+log = logging.getLogger("wafa.worker")
+
+
+@dataclass
+class Pass:
+    """What one pass did."""
+
+    events: int = 0
+    tasks: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def busy(self) -> bool:
+        """Whether anything was done (then the next pass starts at once)."""
+        return bool(self.events) or any(any(v.values()) for v in self.tasks.values())
+
+
+@dataclass
+class Worker:
+    settings: Settings
+    batch: int = 500
+    _last_interval: dict[str, float] = field(default_factory=dict)
+
+    def run_once(self, *, daily: bool = True) -> Pass:
+        """Drain every consumer, then run the interval and daily tasks that are due."""
+        factory = session_factory(self.settings)
+        result = Pass()
+        result.events = drain(factory, schedule.consumers(self.settings), batch=self.batch)
+        now = utcnow()
+        for task in schedule.tasks():
+            if not task.daily:
+                last = self._last_interval.get(task.name)
+                if last is not None and time.monotonic() - last < task.every:
+                    continue
+                self._last_interval[task.name] = time.monotonic()
+                result.tasks[task.name] = task.run(factory, self.settings, None)
+            elif daily and task.due is not None:
+                for day in task.due(factory, self.settings, now):
+                    report = task.run(factory, self.settings, day)
+                    result.tasks[f"{task.name}@{day.isoformat()}"] = report
+                    log.info("daily %s for %s: %s", task.name, day, report)
+        if result.events:
+            log.info("handled %d events", result.events)
+        return result
+
+    def run_forever(self, stop: threading.Event, *, poll: float = 2.0) -> None:
+        """Pass after pass until ``stop`` is set; errors are logged and retried after ``poll``."""
+        while not stop.is_set():
+            try:
+                busy = self.run_once().busy
+            except Exception:
+                log.exception("worker pass failed; retrying")
+                busy = False
+            if not busy:
+                stop.wait(poll)
