@@ -7,8 +7,8 @@ weighted by its count (Fader & Hardie fit the CDNOW data this way in their sprea
 
 Fitting conventions shared by every model
 -----------------------------------------
-* Parameters are optimised in log space with ``scipy.optimize.minimize`` (L-BFGS-B with
-  an analytic gradient) on the *mean* negative log-likelihood, bounded to
+* Parameters are optimised in log space with ``scipy.optimize.minimize`` (BFGS with
+  an analytic gradient) on the *mean* negative log-likelihood, kept within
   ``[exp(-LOG_BOUND), exp(LOG_BOUND)]``; an optimum on that bound means the data do not
   identify a parameter, and fitting raises :class:`ConvergenceError`.
 * ``penalizer_coef = c`` adds ``c * sum(log(theta) ** 2)`` to the mean negative
@@ -20,7 +20,7 @@ Fitting conventions shared by every model
   in the *natural* parameter space by forward differences of the analytic gradient.
 * With more than ``WARM_START_ROWS`` distinct rows, the optimiser first runs on a
   random subsample of customers; a few Newton steps on the full data, using the
-  subsample's Hessian, then finish the job (:func:`refine_from_sample`), and L-BFGS-B
+  subsample's Hessian, then finish the job (:func:`refine_from_sample`), and BFGS
   confirms convergence on the full data.
 """
 
@@ -40,6 +40,8 @@ IntArray = npt.NDArray[np.intp]
 
 #: Log-parameters are kept within ``[-LOG_BOUND, LOG_BOUND]`` during fitting.
 LOG_BOUND = 18.0
+#: Slope of the quadratic wall outside that box.
+WALL = 1e3
 #: Fewer customers with a repeat purchase than this sets ``small_sample_``.
 SMALL_SAMPLE_REPEAT_CUSTOMERS = 300
 #: Penalizer used when ``penalizer_coef=None`` and the sample is small.
@@ -286,7 +288,7 @@ def _compress_checked(x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> Comp
     if size > 2.0**62:
         return _compress_lexsort(x, t_x, big_t)
     key = (x_code * n_t + t_code.reshape(-1)) * n_b + b_code.reshape(-1)
-    if size <= max(8 * n, 1 << 20):
+    if size <= 8 * n:
         counts_all = np.bincount(key, minlength=int(size))
         present = np.flatnonzero(counts_all)
         remap = np.empty(int(size), dtype=np.intp)
@@ -436,7 +438,13 @@ def maximise(
     tol: float,
     max_iter: int,
 ) -> OptimumInfo:
-    """Minimise ``objective`` over log-parameters with L-BFGS-B and check the result.
+    """Minimise ``objective`` over log-parameters with BFGS and check the result.
+
+    ``scipy.optimize.minimize(method="BFGS")`` runs in NumPy; L-BFGS-B was dropped
+    because its compiled core calls OpenBLAS, whose worker threads turn a 4-parameter
+    iteration from microseconds into milliseconds on a busy machine. The box
+    ``[-LOG_BOUND, LOG_BOUND]`` is kept by evaluating the objective at the clipped point
+    plus a steep quadratic wall outside it.
 
     Parameters
     ----------
@@ -450,7 +458,7 @@ def maximise(
     tol : float
         Gradient tolerance (on the mean negative log-likelihood).
     max_iter : int
-        Maximum number of L-BFGS-B iterations.
+        Maximum number of BFGS iterations.
 
     Returns
     -------
@@ -465,35 +473,31 @@ def maximise(
     """
 
     def safe(theta: FloatArray) -> tuple[float, FloatArray]:
-        value, grad = objective(theta)
+        inside = np.clip(theta, -LOG_BOUND, LOG_BOUND)
+        value, grad = objective(inside)
         if not (math.isfinite(value) and np.all(np.isfinite(grad))):
             # Steer the line search away instead of failing outright.
             return 1e300, np.zeros_like(theta)
-        return value, grad
+        outside = theta - inside
+        return value + WALL * float(outside @ outside), grad + 2 * WALL * outside
 
     start_value, start_grad = objective(x0)
     if not (math.isfinite(start_value) and np.all(np.isfinite(start_grad))):
         raise ConvergenceError(
             f"{model}: the log-likelihood is not finite at the starting values. " + advice(model)
         )
-    bounds = [(-LOG_BOUND, LOG_BOUND)] * x0.shape[0]
     res = optimize.minimize(
-        safe,
-        x0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-12, "maxcor": 20},
+        safe, x0, jac=True, method="BFGS", options={"maxiter": max_iter, "gtol": tol}
     )
-    theta = np.asarray(res.x, dtype=np.float64)
+    theta = np.clip(np.asarray(res.x, dtype=np.float64), -LOG_BOUND, LOG_BOUND)
     value, grad = objective(theta)
     if not (math.isfinite(value) and np.all(np.isfinite(theta))):
         raise ConvergenceError(
             f"{model}: the optimiser returned non-finite values. " + advice(model)
         )
     grad_norm = float(np.max(np.abs(grad)))
-    # L-BFGS-B often stops with ABNORMAL_TERMINATION_IN_LNSRCH at an optimum whose
-    # gradient is already at rounding level; that is convergence, not failure.
+    # BFGS often stops with "precision loss" at an optimum whose gradient is already at
+    # rounding level; that is convergence, not failure.
     converged = bool(res.success) or grad_norm < max(1e3 * tol, 1e-5)
     if not converged:
         raise ConvergenceError(
@@ -577,9 +581,8 @@ def refine_from_sample(
         up[j] += h
         down[j] -= h
         hess[:, j] = (sample_objective(up)[1] - sample_objective(down)[1]) / (2 * h)
-    try:
-        chol = linalg.cho_factor(0.5 * (hess + hess.T))
-    except linalg.LinAlgError:
+    chol = _cholesky(0.5 * (hess + hess.T))
+    if chol is None:
         return theta
     value, grad = objective(theta)
     if not math.isfinite(value):
@@ -587,7 +590,7 @@ def refine_from_sample(
     for _ in range(steps):
         if float(np.max(np.abs(grad))) < tol:
             break
-        step = linalg.cho_solve(chol, grad)
+        step = _cholesky_solve(chol, grad)
         scale = 1.0
         for _ in range(8):
             candidate = np.clip(theta - scale * step, -LOG_BOUND, LOG_BOUND)
@@ -647,12 +650,43 @@ def covariance_from_hessian(hess: FloatArray) -> FloatArray | None:
     """
     if not np.all(np.isfinite(hess)):
         return None
-    try:
-        chol = linalg.cho_factor(hess)
-    except linalg.LinAlgError:
+    chol = _cholesky(hess)
+    if chol is None:
         return None
-    cov = linalg.cho_solve(chol, np.eye(hess.shape[0]))
+    cov = np.column_stack([_cholesky_solve(chol, e) for e in np.eye(hess.shape[0])])
     return np.asarray(0.5 * (cov + cov.T), dtype=np.float64)
+
+
+def _cholesky(a: FloatArray) -> FloatArray | None:
+    """Lower Cholesky factor of a small matrix, or ``None`` if not positive definite.
+
+    Plain Python loops for the 3x3 and 4x4 matrices of the models: LAPACK through
+    OpenBLAS may hand even these to worker threads (see :func:`maximise`).
+    """
+    k = a.shape[0]
+    low = np.zeros((k, k))
+    for i in range(k):
+        for j in range(i + 1):
+            acc = float(a[i, j]) - float(low[i, :j] @ low[j, :j])
+            if i == j:
+                if not (acc > 0 and math.isfinite(acc)):
+                    return None
+                low[i, i] = math.sqrt(acc)
+            else:
+                low[i, j] = acc / low[j, j]
+    return low
+
+
+def _cholesky_solve(low: FloatArray, b: FloatArray) -> FloatArray:
+    """Solve ``(L L^T) x = b`` by forward and back substitution."""
+    k = low.shape[0]
+    y = np.zeros(k)
+    for i in range(k):
+        y[i] = (b[i] - float(low[i, :i] @ y[:i])) / low[i, i]
+    x = np.zeros(k)
+    for i in reversed(range(k)):
+        x[i] = (y[i] - float(low[i + 1 :, i] @ x[i + 1 :])) / low[i, i]
+    return x
 
 
 def jacobi_rule(a: float, b: float, n: int) -> tuple[FloatArray, FloatArray]:
