@@ -281,7 +281,13 @@ def discount_for(
 
 
 def _check(
-    session: Session, coupon: Coupon, *, customer_id: uuid.UUID | None, subtotal: int, now: datetime
+    session: Session,
+    coupon: Coupon,
+    *,
+    customer_id: uuid.UUID | None,
+    subtotal: int,
+    now: datetime,
+    count_uses: bool = True,
 ) -> str | None:
     if coupon.status != CouponStatus.active:
         return "voided"
@@ -300,7 +306,10 @@ def _check(
     if coupon.per_customer_limit is not None:
         if customer_id is None:
             return "customer_required"
-        if _customer_uses(session, coupon.id, customer_id) >= coupon.per_customer_limit:
+        if (
+            count_uses
+            and _customer_uses(session, coupon.id, customer_id) >= coupon.per_customer_limit
+        ):
             return "customer_limit"
     if subtotal < coupon.min_order_amount:
         return "minimum_order"
@@ -374,14 +383,23 @@ def use(
                 reason=prior.reject_reason or "used_up",
             )
         return prior
-    reason = _check(session, coupon, customer_id=customer_id, subtotal=subtotal, now=now)
+    reason = _check(
+        session, coupon, customer_id=customer_id, subtotal=subtotal, now=now, count_uses=False
+    )
     if reason is not None:
         raise CouponRejected(
             f"coupon {codes.display(coupon.code)} cannot be used: {reason}", reason=reason
         )
     seq = None
     if customer_id is not None:
+        # One count, used both for the limit and as the use's number: the unique
+        # (coupon, customer, seq) key then refuses a concurrent use with the same number.
         seq = _customer_uses(session, coupon.id, customer_id) + 1
+        if coupon.per_customer_limit is not None and seq > coupon.per_customer_limit:
+            raise CouponRejected(
+                f"coupon {codes.display(coupon.code)} reached its limit for this customer",
+                reason="customer_limit",
+            )
     record = CouponUse(
         id=new_id(),
         coupon_id=coupon.id,

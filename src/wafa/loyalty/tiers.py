@@ -90,7 +90,9 @@ def _window_filter(
 ) -> tuple[datetime, datetime | None]:
     zone, cal = settings.zone, settings.calendar
     if tiers.window is TierWindow.rolling:
-        return start_of_day(add_months(today, -tiers.window_months, cal), zone), None
+        # The N months that end today: a purchase on this date N months ago is out.
+        first = add_months(today, -tiers.window_months, cal) + timedelta(days=1)
+        return start_of_day(first, zone), None
     this_year = year_start(today, cal)
     last_year = year_start(this_year - timedelta(days=1), cal)
     return start_of_day(last_year, zone), start_of_day(this_year, zone)
