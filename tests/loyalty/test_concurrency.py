@@ -15,6 +15,7 @@ from tests.loyalty.helpers import member, place, set_rules
 from wafa.core.db import session_factory, session_scope
 from wafa.core.outbox import OutboxEvent, OutboxReceipt, handle_once
 from wafa.core.settings import Settings
+from wafa.core.time import utcnow
 from wafa.loyalty import accrual, coupons, handlers, ledger, rewards, service
 from wafa.loyalty.coupons import CouponRejected
 from wafa.loyalty.ledger import InsufficientPoints
@@ -35,7 +36,7 @@ def _race(n: int, work: Callable[[int], str]) -> Counter[str]:
         barrier.wait()
         try:
             result = work(i)
-        except Exception as exc:  # noqa: BLE001 - an unexpected error is an outcome too
+        except Exception as exc:
             result = f"error: {type(exc).__name__}: {exc}"
         with lock:
             outcomes.append(result)
@@ -74,7 +75,7 @@ class TestParallelRedemptions:
 
         assert _race(50, redeem) == Counter({"ok": 25, "short": 25})
         with factory() as s:
-            assert ledger.balance_of(s, cid, now=_now()) == (0, 0)
+            assert ledger.balance_of(s, cid, now=utcnow()) == (0, 0)
             assert ledger.check(s, cid) == []
             assert s.scalar(select(func.count()).select_from(Redemption)) == 25
             assert (
@@ -115,7 +116,7 @@ class TestParallelRedemptions:
             found = s.get(Reward, rid)
             assert found is not None and (found.stock, found.redeemed_count) == (0, 10)
             assert (
-                sum(ledger.balance_of(s, cid, now=_now())[0] for cid in ids) == 50 * 100 - 10 * 30
+                sum(ledger.balance_of(s, cid, now=utcnow())[0] for cid in ids) == 50 * 100 - 10 * 30
             )
             assert all(ledger.check(s, cid) == [] for cid in ids)
 
@@ -139,7 +140,7 @@ class TestParallelCouponUses:
                         order_ref=f"till-{i}",
                         customer_id=None,
                         subtotal=2000,
-                        now=_now(),
+                        now=utcnow(),
                     )
                 except CouponRejected as exc:
                     return str(exc.context["reason"])
@@ -176,7 +177,7 @@ class TestParallelCouponUses:
                         order_ref=f"o-{i}",
                         customer_id=cid,
                         subtotal=900,
-                        now=_now(),
+                        now=utcnow(),
                     )
                 except CouponRejected as exc:
                     return str(exc.context["reason"])
@@ -236,11 +237,5 @@ class TestParallelDeliveries:
             assert accrual.earned_by_order(s, oid) == 35
             assert s.scalar(select(func.count()).select_from(Purchase)) == 1
             assert s.scalar(select(func.count()).select_from(PointsEntry)) == 2
-            assert ledger.balance_of(s, cid, now=_now()) == (0, 35)
+            assert ledger.balance_of(s, cid, now=utcnow()) == (0, 35)
             assert ledger.check(s, cid) == []
-
-
-def _now():  # type: ignore[no-untyped-def]
-    from wafa.core.time import utcnow
-
-    return utcnow()

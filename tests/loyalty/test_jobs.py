@@ -33,10 +33,10 @@ class TestRelease:
         clock.advance(days=10)
         assert jobs.release_batch(session, settings=settings, now=utcnow()) == 1
         assert jobs.release_batch(session, settings=settings, now=utcnow()) == 0
-        assert (ledger.account(session, a.id).available, ledger.account(session, b.id).pending) == (
-            10,
-            10,
-        )  # type: ignore[union-attr]
+        assert ledger.balance_of(session, a.id, now=utcnow()) == (10, 0)
+        assert ledger.balance_of(session, b.id, now=utcnow()) == (0, 10)
+        acct = ledger.account(session, a.id)
+        assert acct is not None and (acct.available, acct.pending) == (10, 0)
         consistent(session, a.id)
         consistent(session, b.id)
 
