@@ -8,6 +8,7 @@ from tests.web.helpers import PASSWORD, csrf_token, html_attrs, logged_in, login
 from wafa.auth import service as auth
 from wafa.auth.models import Role
 from wafa.customers import service as customers
+from wafa.web import nav
 from wafa.web.app import SESSION_COOKIE
 
 
@@ -101,9 +102,11 @@ class TestLogin:
         login(client, make_user(session))
         assert csrf_token(client, "/customers") != before
 
-    def test_cashier_lands_on_customers(self, client: TestClient, session: Session) -> None:
-        response = login(client, make_user(session, role=Role.cashier))
-        assert response.headers["location"] == "/customers"
+    def test_cashier_lands_on_their_first_page(self, client: TestClient, session: Session) -> None:
+        cashier = make_user(session, role=Role.cashier)
+        response = login(client, cashier)
+        assert response.headers["location"] == nav.home_for(cashier)
+        assert response.headers["location"] != "/"  # the overview is for managers
 
 
 class TestLogout:

@@ -58,10 +58,11 @@ class CustomerPanel:
 
 @dataclass(frozen=True)
 class RenderedPanel:
-    """A panel and the context its loader returned, for one request."""
+    """A panel and the context its loader returned, for one request (``failed``: it raised)."""
 
     panel: CustomerPanel
     context: Mapping[str, Any]
+    failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,14 +95,26 @@ def register_customer_panel(
 
 
 def customer_panels(session: Session, customer: Customer, user: StaffUser) -> list[RenderedPanel]:
-    """The panels ``user`` may see for ``customer``, loaded, in order."""
+    """The panels ``user`` may see for ``customer``, loaded, in order.
+
+    A loader that raises is logged and its card says it could not be loaded: the
+    profile is what a cashier needs at the counter, one broken panel must not take it
+    down. Each loader runs in a savepoint, so a failed query leaves the request's
+    transaction usable for the others.
+    """
     if not customer.is_active:
         return []
     out = []
     for panel in sorted(_panels.values(), key=lambda p: (p.order, p.key)):
         if not user.has_role(panel.min_role):
             continue
-        context = panel.load(session, customer)
+        try:
+            with session.begin_nested():
+                context = panel.load(session, customer)
+        except Exception:
+            log.exception("customer panel %r failed to load", panel.key)
+            out.append(RenderedPanel(panel, {}, failed=True))
+            continue
         if context is not None:
             out.append(RenderedPanel(panel, context))
     return out

@@ -27,6 +27,7 @@ Globals: ``static_url(path)``, ``csrf_input()``, ``csrf_token``, ``url(path, **q
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from datetime import date, datetime
 from functools import lru_cache, partial
@@ -43,6 +44,8 @@ from markupsafe import Markup, escape
 from wafa.core.settings import Settings
 from wafa.web import i18n
 from wafa.web.security import CSRF_FIELD, csrf_token
+
+log = logging.getLogger("wafa.web")
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATE_DIR = WEB_DIR / "templates"
@@ -155,6 +158,7 @@ class Templates:
             static_url=static_url,
             url=url_with,
             csrf_input=_csrf_input,
+            render_panel=_render_panel,
             icon=icon,
             N_=i18n.N_,
             languages=i18n.LANGUAGES,
@@ -202,6 +206,25 @@ def _current_url(request: Request) -> str:
 def _csrf_input(context: Context) -> Markup:
     token = context.get("csrf_token", "")
     return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, escape(token))
+
+
+PANEL_FAILED = i18n.N_("This section could not be loaded. The rest of the page is up to date.")
+
+
+@pass_context
+def _render_panel(context: Context, rendered: Any) -> Markup:
+    """Render a profile panel on its own: a failing template becomes a short notice, logged."""
+    language = str(context.get("lang", "en"))
+    if not rendered.failed:
+        try:
+            template = context.environment.get_template(rendered.panel.template)
+            return Markup(template.render({**context.get_all(), "panel": rendered.context}))
+        except Exception:
+            log.exception("customer panel %r failed to render", rendered.panel.key)
+    return Markup(
+        '<section class="card"><div class="card-body"><div class="callout warning">{}<div>{}</div>'
+        "</div></div></section>"
+    ).format(icon("alert"), i18n.gettext(language, PANEL_FAILED))
 
 
 def templates_of(request: Request) -> Templates:
