@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -81,6 +82,26 @@ class TestDashboardErrorPages:
         assert 'href="https://evil.example' not in response.text
         response = client.get("/nope", headers={"referer": "http://testserver/orders?q=1"})
         assert 'href="/orders?q=1"' in response.text
+
+
+class TestUnexpectedErrors:
+    def test_dashboard_500_is_a_page_and_api_500_is_problem_json(
+        self, app: FastAPI, session: Session
+    ) -> None:
+        def boom(request: Request) -> Response:
+            raise RuntimeError("disk on fire")
+
+        app.router.add_route("/boom", boom)
+        app.router.add_route("/api/v1/boom", boom)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            logged_in(client, session, locale="ar")
+            page = client.get("/boom")
+            assert page.status_code == 500
+            assert "حدث خطأ ما" in page.text
+            assert "disk on fire" not in page.text  # internals stay in the log
+            api = client.get("/api/v1/boom")
+            assert api.status_code == 500
+            assert api.headers["content-type"] == "application/problem+json"
 
 
 class TestApiKeepsProblemJson:
