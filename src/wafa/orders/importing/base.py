@@ -282,13 +282,12 @@ def read_email(raw: str, column: str) -> str | None:
     text = raw.strip()
     if not text:
         return None
-    quick = plain_email(text)
-    if quick is not None:
-        return quick
-    try:
-        value = normalize_email(text)
-    except ContactError as exc:
-        raise RowProblem(column, str(exc)) from None
+    value = plain_email(text)
+    if value is None:
+        try:
+            value = normalize_email(text)
+        except ContactError as exc:
+            raise RowProblem(column, str(exc)) from None
     if len(_emails) >= _CACHE_CAP:
         _emails.clear()
     _emails[raw] = value

@@ -37,7 +37,7 @@ from wafa.orders.importing.base import OrderParser, Rejected
 from wafa.orders.importing.errors import FileRefused, ImportRejected, RowError
 from wafa.orders.importing.generic import GenericOrders
 from wafa.orders.importing.readers import CsvSource
-from wafa.orders.importing.records import OrderRecord, pack, unpack
+from wafa.orders.importing.records import P_EXTERNAL_ID, P_LINE, Packed, pack
 from wafa.orders.importing.shopify import ShopifyOrders
 from wafa.orders.importing.woocommerce import WooCommerceOrders
 from wafa.orders.importing.writer import OrderWriter, WriteStats
@@ -134,14 +134,13 @@ class ErrorSink:
             self._handle.close()
 
 
-def _spool_batches(handle: IO[bytes]) -> Iterator[list[OrderRecord]]:
+def _spool_batches(handle: IO[bytes]) -> Iterator[list[Packed]]:
     handle.seek(0)
     while True:
         try:
-            packed = pickle.load(handle)
+            yield pickle.load(handle)
         except EOFError:
             return
-        yield [unpack(row) for row in packed]
 
 
 def make_parser(
@@ -237,8 +236,8 @@ def import_orders(
             writer = OrderWriter(session, source=source)
             done = 0
             for chunk in _spool_batches(spool):
-                keep = [r for r in chunk if r.external_id not in duplicates]
-                writer.write(keep)
+                keep = [r for r in chunk if r[P_EXTERNAL_ID] not in duplicates]
+                writer.write_packed(keep)
                 done += len(chunk)
                 if progress is not None:
                     progress("writing", done, report.orders_read)
@@ -264,7 +263,7 @@ def _duplicates(hashes: array[int], spool: IO[bytes]) -> dict[str, list[int]]:
         return {}
     seen: dict[str, list[int]] = {}
     for chunk in _spool_batches(spool):
-        for record in chunk:
-            if hash(record.external_id) in repeated:
-                seen.setdefault(record.external_id, []).append(record.line)
+        for row in chunk:
+            if hash(row[P_EXTERNAL_ID]) in repeated:
+                seen.setdefault(row[P_EXTERNAL_ID], []).append(row[P_LINE])
     return {key: lines for key, lines in seen.items() if len(lines) > 1}

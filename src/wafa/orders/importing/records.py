@@ -85,6 +85,22 @@ class OrderRecord:
         return self.lines_subtotal() - self.discount + self.shipping + self.tax
 
 
+# Positions in a packed order (``pack``), which the bulk writer reads directly.
+(
+    P_EXTERNAL_ID, P_PLACED_AT, P_CURRENCY, P_LINES, P_CHANNEL, P_STATUS, P_NUMBER, P_CONTACT,
+    P_DISCOUNT, P_SHIPPING, P_TAX, P_TOTAL, P_SUBTOTAL, P_PAID_AT, P_FULFILLED_AT,
+    P_DELIVERED_AT, P_PROMISED_AT, P_CANCELLED_AT, P_LOCATION, P_SHIPPING_ADDRESS, P_COUPONS,
+    P_ATTRIBUTES, P_REFUNDS, P_LINE,
+) = range(24)  # fmt: skip
+# Positions in a packed contact, a packed line and a packed refund.
+C_EMAIL, C_PHONE, C_NAME, C_EXT_SOURCE, C_EXT_ID, C_CITY, C_ADDRESS, C_EMAIL_OPT, C_SMS_OPT = range(
+    9
+)
+L_NAME, L_QUANTITY, L_UNIT_PRICE, L_SKU, L_DISCOUNT, L_CATEGORY = range(6)
+R_EXTERNAL_ID, R_AMOUNT, R_REFUNDED_AT, R_REASON, R_LINES = range(5)
+Packed = tuple[Any, ...]
+
+
 def pack(record: OrderRecord) -> tuple[Any, ...]:
     """``record`` as nested tuples: several times cheaper to pickle than the dataclasses."""
     c = record.contact

@@ -38,7 +38,52 @@ from wafa.core.outbox import OutboxEvent
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
 from wafa.orders import service as orders
-from wafa.orders.importing.records import OrderRecord
+from wafa.orders.importing.records import (
+    C_EMAIL,
+    C_EMAIL_OPT,
+    C_EXT_ID,
+    C_EXT_SOURCE,
+    C_NAME,
+    C_PHONE,
+    C_SMS_OPT,
+    L_CATEGORY,
+    L_DISCOUNT,
+    L_NAME,
+    L_QUANTITY,
+    L_SKU,
+    L_UNIT_PRICE,
+    P_ATTRIBUTES,
+    P_CANCELLED_AT,
+    P_CHANNEL,
+    P_CONTACT,
+    P_COUPONS,
+    P_CURRENCY,
+    P_DELIVERED_AT,
+    P_DISCOUNT,
+    P_EXTERNAL_ID,
+    P_FULFILLED_AT,
+    P_LINES,
+    P_LOCATION,
+    P_NUMBER,
+    P_PAID_AT,
+    P_PLACED_AT,
+    P_PROMISED_AT,
+    P_REFUNDS,
+    P_SHIPPING,
+    P_SHIPPING_ADDRESS,
+    P_STATUS,
+    P_SUBTOTAL,
+    P_TAX,
+    P_TOTAL,
+    R_AMOUNT,
+    R_EXTERNAL_ID,
+    R_LINES,
+    R_REASON,
+    R_REFUNDED_AT,
+    OrderRecord,
+    Packed,
+    pack,
+)
 from wafa.orders.models import Location, Order, OrderLine, OrderStatus, Refund, RefundLine
 
 _ORDERS = cast(Table, Order.__table__)
@@ -133,11 +178,12 @@ class BulkInserter:
     def __init__(self, session: Session) -> None:
         connection = session.connection()
         self.postgres = connection.dialect.name == "postgresql"
-        self.raw: Any = connection.connection.dbapi_connection
+        raw: Any = connection.connection.dbapi_connection
+        self.raw = raw
         if not self.postgres:
             # A bigger page cache (64 MiB, fixed) keeps the growing indexes in memory
             # while a big import inserts into them; the default is 2 MiB.
-            self.raw.execute("PRAGMA cache_size = -65536")
+            raw.execute("PRAGMA cache_size = -65536")
 
     def uuid(self, value: uuid.UUID | str | None) -> Any:
         """A UUID as the database takes it: 32 hex digits (ids made here already are)."""
@@ -268,7 +314,7 @@ class OrderWriter:
 
     # ------------------------------------------------------------------ lookups
 
-    def _consent_once(self, contact: customers.Contact) -> customers.Contact:
+    def _consent_once(self, contact: Packed) -> Packed:
         """Drop an opt-in this run already passed on for the same person and value.
 
         Exports repeat the customer's marketing choice on every order; recording it at
@@ -276,14 +322,14 @@ class OrderWriter:
         memory of what was passed on is capped (cleared past 50,000 people), so at
         worst a decision is recorded twice.
         """
-        if contact.email_opt_in is None and contact.sms_opt_in is None:
+        decision = (contact[C_EMAIL_OPT], contact[C_SMS_OPT])
+        if decision == (None, None):
             return contact
-        key = hash(contact.email or contact.phone or (contact.external_source, contact.external_id))
-        decision = (contact.email_opt_in, contact.sms_opt_in)
+        key = hash(
+            contact[C_EMAIL] or contact[C_PHONE] or (contact[C_EXT_SOURCE], contact[C_EXT_ID])
+        )
         if self._consents.get(key) == decision:
-            # The record is the caller's to give away: clearing it in place is cheaper.
-            contact.email_opt_in = contact.sms_opt_in = None
-            return contact
+            return (*contact[:C_EMAIL_OPT], None, None, *contact[C_SMS_OPT + 1 :])
         if len(self._consents) >= 50_000:
             self._consents.clear()
         self._consents[key] = decision
@@ -302,13 +348,14 @@ class OrderWriter:
             )
         return found
 
-    def _ensure_products(self, records: Sequence[OrderRecord]) -> None:
+    def _ensure_products(self, rows: Sequence[Packed]) -> None:
         wanted: dict[str, list[tuple[str, str, str | None, int]]] = {}
-        for record in records:
-            for line in record.lines:
-                if line.sku and line.sku not in self._products:
-                    wanted.setdefault(record.currency, []).append(
-                        (line.sku, line.name, line.category, line.unit_price)
+        for row in rows:
+            for line in row[P_LINES]:
+                sku = line[L_SKU]
+                if sku and sku not in self._products:
+                    wanted.setdefault(row[P_CURRENCY], []).append(
+                        (sku, line[L_NAME], line[L_CATEGORY], line[L_UNIT_PRICE])
                     )
         for currency, items in wanted.items():
             items = [i for i in items if i[0] not in self._products]
@@ -317,8 +364,10 @@ class OrderWriter:
                     orders.ensure_products(self.session, items, currency=currency)
                 )
 
-    def _location_ids(self, records: Sequence[OrderRecord]) -> None:
-        wanted = {r.location for r in records if r.location and r.location not in self._locations}
+    def _location_ids(self, rows: Sequence[Packed]) -> None:
+        wanted = {
+            r[P_LOCATION] for r in rows if r[P_LOCATION] and r[P_LOCATION] not in self._locations
+        }
         if not wanted:
             return
         rows = self.session.execute(
@@ -335,18 +384,26 @@ class OrderWriter:
     # ------------------------------------------------------------------ writing
 
     def write(self, records: Sequence[OrderRecord]) -> None:
-        """Store the records that are not stored yet; count the rest as already present."""
-        if not records:
+        """Store the records that are not stored yet; count the rest as already present.
+
+        Opt-ins repeated on a person's later orders are cleared from ``records``.
+        """
+        self.write_packed([pack(record) for record in records])
+
+    def write_packed(self, rows: Sequence[Packed]) -> None:
+        """``write`` for orders already packed with ``records.pack`` (the import's spool)."""
+        if not rows:
             return
-        present = self._existing([r.external_id for r in records])
-        fresh: list[OrderRecord] = []
+        present = self._existing([r[P_EXTERNAL_ID] for r in rows])
+        fresh: list[Packed] = []
         seen: set[str] = set()
-        for record in records:
-            if record.external_id in present or record.external_id in seen:
+        for row in rows:
+            key = row[P_EXTERNAL_ID]
+            if key in present or key in seen:
                 self.stats.orders_present += 1
                 continue
-            seen.add(record.external_id)
-            fresh.append(record)
+            seen.add(key)
+            fresh.append(row)
         if not fresh:
             return
         customer_ids = self._resolve(fresh)
@@ -354,31 +411,34 @@ class OrderWriter:
         self._location_ids(fresh)
         self._insert(fresh, customer_ids)
 
-    def _resolve(self, records: Sequence[OrderRecord]) -> list[uuid.UUID | None]:
+    def _resolve(self, rows: Sequence[Packed]) -> list[uuid.UUID | None]:
         """The customer of each order, through ``resolve_contacts`` (the matching engine).
 
         A contact identical in every detail to one already resolved in this run, with no
         consent to record, has the same answer and nothing new to add, so it is answered
         from memory (capped like the other caches) instead of asking again.
         """
-        ids: list[uuid.UUID | None] = [None] * len(records)
+        ids: list[uuid.UUID | None] = [None] * len(rows)
         ask: list[customers.Contact] = []
         asked_at: list[int] = []
-        keys: list[tuple[object, ...]] = []
-        for index, record in enumerate(records):
-            contact = self._consent_once(record.contact)
-            if not contact.identifiable:
+        keys: list[Packed] = []
+        for index, row in enumerate(rows):
+            contact = self._consent_once(row[P_CONTACT])
+            if not (
+                contact[C_EMAIL]
+                or contact[C_PHONE]
+                or (contact[C_EXT_SOURCE] and contact[C_EXT_ID])
+            ):
                 self.stats.guests += 1
                 continue
-            key: tuple[object, ...] = (contact.email, contact.phone, contact.external_source, contact.external_id,
-                   contact.name, contact.city, contact.address)  # fmt: skip
-            if contact.email_opt_in is None and contact.sms_opt_in is None:
+            key = contact[:C_EMAIL_OPT]
+            if contact[C_EMAIL_OPT] is None and contact[C_SMS_OPT] is None:
                 known = self._resolved.get(key)
                 if known is not None:
                     ids[index] = known
                     self._count_match(known)
                     continue
-            ask.append(contact)
+            ask.append(customers.Contact(*contact))
             asked_at.append(index)
             keys.append(key)
         if not ask:
@@ -398,105 +458,109 @@ class OrderWriter:
         if customer_id < self._watermark:
             self.stats.matched.add(customer_id)
 
-    def _insert(
-        self, records: Sequence[OrderRecord], customer_ids: Sequence[uuid.UUID | None]
-    ) -> None:
+    def _insert(self, rows: Sequence[Packed], customer_ids: Sequence[uuid.UUID | None]) -> None:
         bulk = self._bulk
         u, t, j = bulk.uuid, bulk.instant, bulk.json
         now = utcnow()
         now_db = t(now)
-        order_rows: list[tuple[Any, ...]] = []
-        line_rows: list[tuple[Any, ...]] = []
-        refund_rows: list[tuple[Any, ...]] = []
-        refund_line_rows: list[tuple[Any, ...]] = []
-        events: list[tuple[Any, ...]] = []
+        order_rows: list[Packed] = []
+        line_rows: list[Packed] = []
+        refund_rows: list[Packed] = []
+        refund_line_rows: list[Packed] = []
+        events: list[Packed] = []
         products = self._products
         locations = self._locations
         placed_topic = orders.ORDER_PLACED
-        wanted = sum(2 + len(r.lines) + sum(2 + len(f.lines) for f in r.refunds) for r in records)
+        wanted = sum(
+            2 + len(r[P_LINES]) + sum(2 + len(f[R_LINES]) for f in r[P_REFUNDS]) for r in rows
+        )
         next_id = iter(self._ids.take(wanted)).__next__
-        for record, customer_id in zip(records, customer_ids, strict=True):
+        no_product = (None, None)
+        for row, customer_id in zip(rows, customer_ids, strict=True):
             order_db = next_id()
             customer_db = u(customer_id)
-            line_ids = [next_id() for _ in record.lines]
-            totals = [line.total for line in record.lines]
-            total = record.final_total()
-            refunded = min(sum(r.amount for r in record.refunds), total)
-            status = str(record.status)
+            lines = row[P_LINES]
+            line_ids = [next_id() for _ in lines]
+            totals = [ln[L_QUANTITY] * ln[L_UNIT_PRICE] - ln[L_DISCOUNT] for ln in lines]
+            total = row[P_TOTAL]
+            if total is None:
+                total = sum(totals) - row[P_DISCOUNT] + row[P_SHIPPING] + row[P_TAX]
+            refunds = row[P_REFUNDS]
+            refunded = min(sum(f[R_AMOUNT] for f in refunds), total) if refunds else 0
+            status = str(row[P_STATUS])
             if refunded and status != OrderStatus.cancelled:
                 status = "refunded" if refunded >= total else "partially_refunded"
-            refunded_qty = [0] * len(record.lines)
-            for refund in record.refunds:
-                for index, qty in refund.lines:
+            refunded_qty = [0] * len(lines)
+            for refund in refunds:
+                for index, qty in refund[R_LINES]:
                     refunded_qty[index] += qty
-            contact = record.contact
-            location_id = locations.get(record.location) if record.location else None
+            contact = row[P_CONTACT]
+            location = row[P_LOCATION]
+            currency = row[P_CURRENCY]
+            channel = row[P_CHANNEL]
+            subtotal = row[P_SUBTOTAL]
             order_rows.append(
                 (
-                    order_db, self.source, record.external_id, record.number, record.channel,
-                    u(location_id), customer_db, status, record.currency,
-                    record.subtotal if record.subtotal is not None else sum(totals),
-                    record.discount, record.shipping, record.tax, total, refunded,
-                    contact.email, contact.phone, contact.name, record.shipping_address,
-                    j(record.coupon_codes), t(record.placed_at), t(record.paid_at),
-                    t(record.fulfilled_at), t(record.delivered_at), t(record.promised_at),
-                    t(record.cancelled_at), now_db, j(record.attributes),
+                    order_db, self.source, row[P_EXTERNAL_ID], row[P_NUMBER], channel,
+                    u(locations.get(location)) if location else None, customer_db, status,
+                    currency, subtotal if subtotal is not None else sum(totals),
+                    row[P_DISCOUNT], row[P_SHIPPING], row[P_TAX], total, refunded,
+                    contact[C_EMAIL], contact[C_PHONE], contact[C_NAME], row[P_SHIPPING_ADDRESS],
+                    j(row[P_COUPONS]), t(row[P_PLACED_AT]), t(row[P_PAID_AT]),
+                    t(row[P_FULFILLED_AT]), t(row[P_DELIVERED_AT]), t(row[P_PROMISED_AT]),
+                    t(row[P_CANCELLED_AT]), now_db, j(row[P_ATTRIBUTES]),
                 )
             )  # fmt: skip
-            for no, line in enumerate(record.lines):
-                product_id, category = (
-                    products.get(line.sku, (None, None)) if line.sku else (None, None)
-                )
+            for no, line in enumerate(lines):
+                sku = line[L_SKU]
+                product_id, category = products.get(sku, no_product) if sku else no_product
                 line_rows.append(
                     (
-                        line_ids[no], order_db, no + 1, u(product_id), line.sku, line.name,
-                        line.category or category, line.quantity, line.unit_price, line.discount,
-                        totals[no], refunded_qty[no],
+                        line_ids[no], order_db, no + 1, u(product_id), sku, line[L_NAME],
+                        line[L_CATEGORY] or category, line[L_QUANTITY], line[L_UNIT_PRICE],
+                        line[L_DISCOUNT], totals[no], refunded_qty[no],
                     )
                 )  # fmt: skip
             events.append(
                 (
                     next_id(), placed_topic, order_db,
-                    _placed_json(
-                        order_db, customer_id, record.channel, record.currency, total,
-                        record.placed_at, self.imported,
-                    ),
+                    _placed_json(order_db, customer_id, channel, currency, total, row[P_PLACED_AT], self.imported),
                     now_db,
                 )
             )  # fmt: skip
             left = total
-            for refund in record.refunds:
-                amount = min(refund.amount, left)
+            for refund in refunds:
+                amount = min(refund[R_AMOUNT], left)
                 if amount <= 0:
                     continue
                 left -= amount
                 refund_id = next_id()
                 refund_rows.append(
                     (
-                        refund_id, order_db, refund.external_id, amount, record.currency,
-                        refund.reason, t(refund.refunded_at), now_db,
+                        refund_id, order_db, refund[R_EXTERNAL_ID], amount, currency,
+                        refund[R_REASON], t(refund[R_REFUNDED_AT]), now_db,
                     )
                 )  # fmt: skip
                 payload_lines = []
-                for index, qty in refund.lines:
-                    line_amount = prorate(totals[index], qty, record.lines[index].quantity)
+                for index, qty in refund[R_LINES]:
+                    line_amount = prorate(totals[index], qty, lines[index][L_QUANTITY])
                     refund_line_rows.append(
                         (next_id(), refund_id, line_ids[index], qty, line_amount)
                     )
                     payload_lines.append(
-                        {"order_line_id": uuid.UUID(hex=line_ids[index]), "sku": record.lines[index].sku,
+                        {"order_line_id": uuid.UUID(hex=line_ids[index]), "sku": lines[index][L_SKU],
                          "quantity": qty, "amount": line_amount}
                     )  # fmt: skip
                 events.append(
                     (
                         next_id(), orders.ORDER_REFUNDED, order_db,
-                        j({"order_id": uuid.UUID(hex=order_db), "refund_id": uuid.UUID(hex=refund_id), "customer_id": customer_id,
-                           "amount": amount, "currency": record.currency, "full": left == 0,
-                           "lines": payload_lines, "imported": self.imported}),
+                        j({"order_id": uuid.UUID(hex=order_db), "refund_id": uuid.UUID(hex=refund_id),
+                           "customer_id": customer_id, "amount": amount, "currency": currency,
+                           "full": left == 0, "lines": payload_lines, "imported": self.imported}),
                         now_db,
                     )
                 )  # fmt: skip
-            self.stats.lines += len(record.lines)
+            self.stats.lines += len(lines)
         bulk.insert(_ORDERS, ORDER_COLUMNS, order_rows)
         bulk.insert(_LINES, LINE_COLUMNS, line_rows)
         bulk.insert(_REFUNDS, REFUND_COLUMNS, refund_rows)
