@@ -19,7 +19,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, func, select
 from sqlalchemy.orm import Session
 
 from wafa.analytics.summary import day_to_date, occasions_subquery
-from wafa.core.calendars import month_key
+from wafa.core.calendars import from_ymd, month_key
 from wafa.core.settings import CalendarKind
 
 __all__ = ["CohortMatrix", "db_cohorts", "duckdb_cohorts", "month_table"]
@@ -145,9 +145,11 @@ class CohortMatrix:
         out = []
         for k in range(width):
             total = int(new[k] + returning[k])
+            year, month = divmod(first + k, 12)
             out.append(
                 {
                     "month": self.label(first + k),
+                    "start": from_ymd(year, month + 1, 1, self.calendar).isoformat(),
                     "new": int(new[k]),
                     "returning": int(returning[k]),
                     "returning_share": (int(returning[k]) / total) if total else 0.0,
@@ -166,7 +168,8 @@ class CohortMatrix:
         Returns
         -------
         dict
-            ``calendar``, ``cohorts`` (each with ``month``, ``size``, ``customers``,
+            ``calendar``, ``cohorts`` (each with ``month``, ``start`` (its first day, ISO
+            Gregorian), ``size``, ``customers``,
             ``retention`` and ``revenue`` per month since the first order, up to the
             analysis date), and ``returning_revenue_by_month``.
         """
@@ -177,9 +180,11 @@ class CohortMatrix:
             row_c = self.customers[i, :months_known]
             row_r = self.revenue[i, :months_known]
             size = int(row_c[0]) if row_c.size else 0
+            year, month = divmod(int(self.months[i]), 12)
             cohorts.append(
                 {
                     "month": self.label(int(self.months[i])),
+                    "start": from_ymd(year, month + 1, 1, self.calendar).isoformat(),
                     "size": size,
                     "customers": [int(v) for v in row_c],
                     "retention": [(int(v) / size) if size else 0.0 for v in row_c],

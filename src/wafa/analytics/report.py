@@ -52,7 +52,7 @@ DIGITS = {
     "arabext": str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"),
 }
 
-Translate = Callable[[str], str]
+Translate = Callable[..., str]
 
 
 @lru_cache(maxsize=8)
@@ -79,12 +79,16 @@ def translator(language: str) -> Translate:
     Returns
     -------
     callable
-        ``gettext``-like function (unknown text is returned unchanged).
+        ``gettext``-like function: ``t(text, **params)``; like the dashboard's newstyle
+        gettext it always applies ``%`` formatting (so ``%%`` is a percent sign), and
+        unknown text is returned unchanged.
     """
-    if language == "en":
-        return lambda text: text
-    messages = _catalogue(language)
-    return lambda text: messages.get(text, text)
+    messages = {} if language == "en" else _catalogue(language)
+
+    def translate(text: str, **params: object) -> str:
+        return messages.get(text, text) % params
+
+    return translate
 
 
 class _Format:

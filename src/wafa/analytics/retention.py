@@ -214,7 +214,8 @@ class ActivityThresholds:
     lapsed_days : int
         More than ``active_days`` and at most this many: lapsed; beyond: churned.
     basis : str
-        How the thresholds were set (shown to the owner).
+        How the thresholds were set: ``learned`` (from the gaps between purchases) or
+        ``default`` (too few repeat purchases).
     """
 
     active_days: int
@@ -241,10 +242,10 @@ class ActivityThresholds:
             return cls(
                 DEFAULT_ACTIVE_DAYS,
                 2 * DEFAULT_ACTIVE_DAYS,
-                "default (too few repeat purchases to learn your rhythm)",
+                "default",
             )
         active = int(min(max(math.ceil(float(p80)), 30), 365))
-        return cls(active, 2 * active, "80% of repeat purchases come within this many days")
+        return cls(active, 2 * active, "learned")
 
 
 def activity(summary: CustomerSummary, thresholds: ActivityThresholds) -> npt.NDArray[np.str_]:

@@ -179,6 +179,24 @@ _CODES = np.array(
 )
 
 
+def segment_key(r: int, fm: int) -> str:
+    """Return the segment of a cell of the map.
+
+    Parameters
+    ----------
+    r : int
+        Recency score, 1-5.
+    fm : int
+        Combined frequency-monetary score, 1-5.
+
+    Returns
+    -------
+    str
+        Segment key.
+    """
+    return _GRID[5 - r][fm - 1]
+
+
 def segment(key: str) -> Segment:
     """Return the segment called ``key``.
 

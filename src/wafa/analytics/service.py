@@ -82,13 +82,16 @@ __all__ = [
     "RefreshOptions",
     "also_bought",
     "at_risk_customers",
+    "clv_distribution",
     "customer_insights",
+    "dashboard",
     "latest_run",
     "list_scores",
     "personal_data",
     "recommendations_for",
     "record_failed_run",
     "refresh",
+    "segment_members",
     "segment_summary",
 ]
 
@@ -725,6 +728,9 @@ def refresh(
                 "grid": _grid(r, (f + m + 1) // 2, summary.spend),
             },
             "predictions": None if predictions is None else predictions.totals(),
+            "clv_distribution": None
+            if predictions is None or predictions.clv is None
+            else clv_distribution(predictions.clv, headline(summary)["average_order_value"]),
             "models": None if fitted is None else fitted.report(),
             "holdout": holdout if holdout is not None else {"days": 0},
             "recommendations": recommendations,
@@ -735,6 +741,109 @@ def refresh(
     run.finished_at = utcnow()
     session.flush()
     return run
+
+
+#: Lifetime value bands, in multiples of the average order.
+CLV_BANDS = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
+
+
+def clv_distribution(clv: npt.NDArray[np.float64], average_order: int) -> list[dict[str, Any]]:
+    """Count customers and predicted value by lifetime-value band.
+
+    Bands are multiples of the average order value (under half an order, half to one
+    order, one to two...), which an owner reads more easily than raw amounts.
+
+    Parameters
+    ----------
+    clv : numpy.ndarray
+        Predicted lifetime value per customer, minor units.
+    average_order : int
+        Average order value, minor units.
+
+    Returns
+    -------
+    list of dict
+        ``from`` and ``to`` (minor units; ``to`` is ``None`` for the last band),
+        ``orders_from``/``orders_to`` (the multiples), ``customers`` and ``value``.
+    """
+    unit = max(int(average_order), 1)
+    edges = [round(m * unit) for m in CLV_BANDS]
+    out = []
+    for i, low in enumerate(edges):
+        high = edges[i + 1] if i + 1 < len(edges) else None
+        mask = clv >= low if high is None else (clv >= low) & (clv < high)
+        out.append(
+            {
+                "from": low,
+                "to": high,
+                "orders_from": CLV_BANDS[i],
+                "orders_to": CLV_BANDS[i + 1] if i + 1 < len(CLV_BANDS) else None,
+                "customers": int(np.count_nonzero(mask)),
+                "value": round(float(clv[mask].sum())),
+            }
+        )
+    return out
+
+
+def dashboard(session: Session, *, at_risk: int = 20) -> dict[str, Any] | None:
+    """Gather what the analytics page shows; ``None`` before the first refresh.
+
+    Returns
+    -------
+    dict or None
+        ``run`` (the latest successful refresh), ``figures`` (its details),
+        ``segments``, ``at_risk`` (valuable customers at risk) and ``failed`` (a
+        failed refresh newer than it, if any).
+    """
+    try:
+        run = latest_run(session)
+    except NoAnalyticsYet:
+        return None
+    failed = session.scalar(
+        select(AnalyticsRun)
+        .where(AnalyticsRun.status == RunStatus.failed, AnalyticsRun.started_at > run.started_at)
+        .order_by(desc(AnalyticsRun.started_at))
+        .limit(1)
+    )
+    return {
+        "run": run,
+        "figures": run.details or {},
+        "segments": segment_summary(session)["segments"],
+        "at_risk": at_risk_customers(session, limit=at_risk),
+        "failed": failed,
+    }
+
+
+def segment_members(
+    session: Session, segment_key: str, *, limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    """List a segment's customers, most valuable first, with names.
+
+    Raises
+    ------
+    NotFound
+        On an unknown segment.
+    """
+    if segment_key not in rfm.SEGMENT_KEYS:
+        raise NotFound(f"no segment {segment_key!r}")
+    value = func.coalesce(CustomerScore.clv_amount, CustomerScore.spend_amount)
+    rows = session.execute(
+        select(CustomerScore, Customer.name)
+        .join(Customer, Customer.id == CustomerScore.customer_id)
+        .where(CustomerScore.segment == segment_key)
+        .order_by(desc(value), CustomerScore.customer_id)
+        .limit(limit + 1)
+        .offset(offset)
+    ).all()
+    total = session.scalar(
+        select(func.count()).select_from(CustomerScore).where(CustomerScore.segment == segment_key)
+    )
+    return {
+        "segment": _segment_info(segment_key),
+        "total": int(total or 0),
+        "items": [{**score_dict(score), "name": name} for score, name in rows[:limit]],
+        "has_more": len(rows) > limit,
+    }
 
 
 def record_failed_run(session: Session, *, settings: Settings, error: str) -> AnalyticsRun:
@@ -1001,18 +1110,21 @@ def analytics_summary(session: Session) -> dict[str, Any]:
 
 
 def at_risk_customers(session: Session, *, limit: int = 20) -> list[dict[str, Any]]:
-    """List valuable customers whose churn risk is medium or high, most valuable first.
+    """List valuable customers whose churn risk is medium or high, most worth saving first.
 
-    Value is the predicted lifetime value when there is one, else what they have spent.
+    The rank is what they have spent weighted by ``p (1 - p)``, ``p`` their probability
+    of still being a customer: it is highest for good customers whose return hangs in
+    the balance, where a personal call changes most, and low for those already clearly
+    gone (``p`` near 0) or clearly staying (``p`` near 1).
     """
-    value = func.coalesce(CustomerScore.clv_amount, CustomerScore.spend_amount)
+    p = func.coalesce(CustomerScore.p_alive, 0.0)
     rows = session.execute(
         select(CustomerScore, Customer.name)
         .join(Customer, Customer.id == CustomerScore.customer_id)
         .where(CustomerScore.churn_risk.in_((ChurnRisk.medium.value, ChurnRisk.high.value)))
         .order_by(
-            desc(CustomerScore.spend_amount * (1 - func.coalesce(CustomerScore.p_alive, 0))),
-            desc(value),
+            desc(CustomerScore.spend_amount * p * (1.0 - p)),
+            desc(CustomerScore.spend_amount),
             CustomerScore.customer_id,
         )
         .limit(limit)

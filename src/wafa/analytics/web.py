@@ -1,0 +1,184 @@
+"""Dashboard pages for analytics, and the insights card on the customer profile.
+
+* ``/analytics``: KPIs, the cohort heatmap, the RFM segment map, the lifetime-value
+  distribution, valuable customers at risk, and how well the predictions did;
+* ``/analytics/segments/{key}``: a segment's customers, most valuable first, with what
+  to do about them;
+* ``POST /analytics/refresh``: recompute now (managers);
+* a card on each customer's profile: segment and advice, probability of still being a
+  customer, expected next order, predicted value, and product suggestions.
+
+Charts are HTML and CSS drawn by the templates from figures the app already holds
+(no JavaScript, no third-party asset), so they mirror correctly in right-to-left
+languages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from wafa.analytics import rfm, service
+from wafa.api.deps import AppSettings, DbSession, ReadSession
+from wafa.auth.models import Role
+from wafa.core.errors import WafaError
+from wafa.customers.models import Customer
+from wafa.web.auth import Manager, see_other
+from wafa.web.i18n import N_
+from wafa.web.nav import register_nav
+from wafa.web.panels import register_customer_panel
+from wafa.web.routing import WebRoute
+from wafa.web.templating import flash, render
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+register_nav(N_("Analytics"), "/analytics", min_role=Role.manager, icon="chart", order=50)
+
+SEGMENT_PAGE = 50
+SEGMENT_COLOURS = {
+    "champions": "#137a47",
+    "loyal": "#2f9e6b",
+    "potential_loyalists": "#63b98e",
+    "new": "#2563c9",
+    "promising": "#6f9be0",
+    "need_attention": "#d2a531",
+    "about_to_sleep": "#e08a2e",
+    "at_risk": "#d9622b",
+    "cannot_lose": "#c8372d",
+    "hibernating": "#8895a2",
+    "lost": "#5b6773",
+}
+
+
+def _grid(figures: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """Return the RFM map as rows (recency 5 down to 1) of cells (FM 1 to 5)."""
+    cells = {(c["r"], c["fm"]): c for c in (figures.get("rfm") or {}).get("grid", [])}
+    rows = []
+    for r in range(5, 0, -1):
+        row = []
+        for fm in range(1, 6):
+            cell = cells.get((r, fm), {"customers": 0, "revenue": 0})
+            key = rfm.segment_key(r, fm)
+            row.append({**cell, "r": r, "fm": fm, "segment": key, "colour": SEGMENT_COLOURS[key]})
+        rows.append(row)
+    return rows
+
+
+#: Cohorts (rows) and months since the first order (columns) drawn in the heatmap.
+COHORT_ROWS = 18
+COHORT_MONTHS = 12
+
+
+def _cohorts(figures: dict[str, Any]) -> dict[str, Any]:
+    """Return the heatmap rows: each cohort's month, size and retention per month."""
+    cohorts = ((figures.get("cohorts") or {}).get("cohorts") or [])[-COHORT_ROWS:]
+    values = [v for c in cohorts for v in c["retention"][1 : COHORT_MONTHS + 1]]
+    peak = max(values, default=0.0) or 1.0
+    rows = []
+    for c in cohorts:
+        cells: list[dict[str, Any] | None] = []
+        for k in range(1, COHORT_MONTHS + 1):
+            if k < len(c["retention"]):
+                value = float(c["retention"][k])
+                cells.append(
+                    {"value": value, "customers": c["customers"][k], "alpha": value / peak}
+                )
+            else:
+                cells.append(None)
+        rows.append({"start": dt.date.fromisoformat(c["start"]), "size": c["size"], "cells": cells})
+    split = ((figures.get("cohorts") or {}).get("returning_revenue_by_month") or [])[-12:]
+    top = max((m["new"] + m["returning"] for m in split), default=0) or 1
+    months = [
+        {
+            **m,
+            "start": dt.date.fromisoformat(m["start"]),
+            "total": m["new"] + m["returning"],
+            "top": top,
+        }
+        for m in split
+    ]
+    return {"rows": rows, "months": list(range(1, COHORT_MONTHS + 1)), "revenue": months}
+
+
+@router.get("/analytics", response_class=HTMLResponse)
+def analytics_page(
+    request: Request, session: ReadSession, settings: AppSettings, user: Manager
+) -> Response:
+    """Show the analytics dashboard (or how to get it, before the first refresh)."""
+    data = service.dashboard(session)
+    if data is not None:
+        data["at_risk"] = [
+            {**row, "last_order_on": dt.date.fromisoformat(row["last_order_on"])}
+            for row in data["at_risk"]
+        ]
+    context: dict[str, Any] = {
+        "data": data,
+        "colours": SEGMENT_COLOURS,
+        "grid": _grid(data["figures"]) if data else [],
+        "cohorts": _cohorts(data["figures"]) if data else None,
+        "currency": settings.currency,
+    }
+    return render(request, "analytics/dashboard.html", context)
+
+
+@router.get("/analytics/segments/{key}", response_class=HTMLResponse)
+def segment_page(
+    request: Request,
+    key: str,
+    session: ReadSession,
+    user: Manager,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    """List the customers of one segment, most valuable first."""
+    data = service.segment_members(
+        session, key, limit=SEGMENT_PAGE, offset=(page - 1) * SEGMENT_PAGE
+    )
+    return render(
+        request,
+        "analytics/segment.html",
+        {"data": data, "page": page, "colour": SEGMENT_COLOURS[key]},
+    )
+
+
+@router.post("/analytics/refresh")
+def refresh_now(
+    request: Request, session: DbSession, settings: AppSettings, user: Manager
+) -> Response:
+    """Recompute every score now, then come back to the dashboard."""
+    try:
+        with session.begin_nested():
+            run = service.refresh(session, settings=settings)
+    except WafaError as exc:
+        service.record_failed_run(session, settings=settings, error=exc.detail)
+        flash(request, N_("The refresh failed: %(reason)s"), kind="error", reason=exc.detail)
+        return see_other("/analytics")
+    flash(request, N_("Analytics refreshed: %(num)s customers."), num=run.customers)
+    return see_other("/analytics")
+
+
+def _profile_panel(session: Session, customer: Customer) -> dict[str, Any] | None:
+    insights = service.customer_insights(session, customer.id, recommendations=5)
+    score = insights.get("score") or {}
+    next_on = score.get("next_order_on")
+    return {
+        "insights": insights,
+        "as_of": dt.date.fromisoformat(insights["as_of"]) if insights.get("as_of") else None,
+        "next_order_on": dt.date.fromisoformat(next_on) if next_on else None,
+        "colour": SEGMENT_COLOURS.get(
+            (insights.get("score") or {}).get("segment", {}).get("key", ""), "#8895a2"
+        ),
+    }
+
+
+register_customer_panel(
+    "analytics",
+    template="analytics/_profile_panel.html",
+    load=_profile_panel,
+    min_role=Role.cashier,
+    order=20,
+    column="side",
+)
