@@ -119,19 +119,32 @@ def generate(path: Path, lines: int, seed: int = 7) -> int:
 
 
 CHILD = r"""
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
+from sqlalchemy import text
 from wafa.core.db import session_scope
 from wafa.core.settings import Settings
 from wafa.orders.importing.pipeline import import_orders
 url, path = sys.argv[1], Path(sys.argv[2])
 settings = Settings(_env_file=None, database_url=url, currency="USD", phone_region="US")
+tick = os.sysconf("SC_CLK_TCK")
+
+def server_cpu(pid):
+    if pid is None:
+        return 0.0
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick
+
 started, cpu = time.perf_counter(), time.process_time()
 with session_scope(settings) as session:
+    pid = session.execute(text("select pg_backend_pid()")).scalar() if url.startswith("postgresql") else None
+    server = server_cpu(pid)
     report = import_orders(session, path, fmt="shopify", settings=settings)
+    server = server_cpu(pid) - server
 seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
-print(json.dumps({"seconds": seconds, "cpu": cpu, "lines": report.lines - 1, "orders": report.stats.orders_created,
+print(json.dumps({"seconds": seconds, "cpu": cpu, "server_cpu": server, "load": os.getloadavg()[0],
+                  "lines": report.lines - 1, "orders": report.stats.orders_created,
                   "customers": report.stats.customers_created, "peak_kib": hwm}))
 """
 
@@ -215,25 +228,28 @@ def main() -> None:
                     run_once(backend, path, tmp)
                     for _ in range(args.runs if size == args.lines else 1)
                 ]
-                rates = [r["lines"] / r["seconds"] for r in runs]
-                peak = max(r["peak_kib"] for r in runs) / 1024
-                rate = statistics.median(rates)
-                seconds = statistics.median(r["seconds"] for r in runs)
+                row = {
+                    "backend": backend,
+                    "size": size,
+                    "runs": len(runs),
+                    "orders": runs[0]["orders"],
+                    "customers": runs[0]["customers"],
+                    "seconds": statistics.median(r["seconds"] for r in runs),
+                    "rate": statistics.median(r["lines"] / r["seconds"] for r in runs),
+                    "cpu": statistics.median(r["cpu"] for r in runs),
+                    "server": statistics.median(r["server_cpu"] for r in runs),
+                    "cpu_rate": statistics.median(
+                        r["lines"] / (r["cpu"] + r["server_cpu"]) for r in runs
+                    ),
+                    "load": statistics.median(r["load"] for r in runs),
+                    "peak": max(r["peak_kib"] for r in runs) / 1024,
+                }
+                rows.append(row)
                 print(
-                    f"{backend:<10} {size:>9,} lines  {seconds:7.1f} s  {rate:9,.0f} lines/s  peak RSS {peak:6.0f} MiB  (runs: {len(runs)})",
+                    "{backend:<10} {size:>9,} lines  {seconds:7.1f} s  {rate:9,.0f} lines/s  "
+                    "cpu {cpu:6.1f} s + db {server:5.1f} s = {cpu_rate:7,.0f} lines/cpu-s  "
+                    "load {load:4.1f}  peak RSS {peak:5.0f} MiB  (runs: {runs})".format(**row),
                     flush=True,
-                )
-                rows.append(
-                    (
-                        backend,
-                        size,
-                        seconds,
-                        rate,
-                        peak,
-                        len(runs),
-                        runs[0]["orders"],
-                        runs[0]["customers"],
-                    )
                 )
     command = "python benchmarks/import_shopify.py " + " ".join(sys.argv[1:])
     lines = [
@@ -243,14 +259,19 @@ def main() -> None:
         "(1-4 line items per order, one customer per ten lines, 3 % guests, 4 % refunds, Arabic and "
         "Persian names) is imported in one transaction by `import_orders` (the code behind "
         "`wafa import orders --format shopify`) into a freshly migrated database, in a child process "
-        "whose peak resident memory (VmHWM) is reported.",
+        "whose peak resident memory (VmHWM) is reported. `cpu` is the importer's CPU time, `db` the "
+        "PostgreSQL backend's; lines per CPU-second is what an otherwise idle machine would reach "
+        "when the two do not overlap; `load` is the machine's 1-minute load average at the end of the run.",
         "",
-        "| backend | lines | orders | customers | seconds | lines/s | peak RSS |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| backend | lines | orders | customers | seconds | lines/s | cpu s | db cpu s | lines/cpu-s | load | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for backend, size, seconds, rate, peak, _runs, orders, customers in rows:
+    for row in rows:
         lines.append(
-            f"| {backend} | {size:,} | {orders:,} | {customers:,} | {seconds:.1f} | {rate:,.0f} | {peak:.0f} MiB |"
+            "| {backend} | {size:,} | {orders:,} | {customers:,} | {seconds:.1f} | {rate:,.0f} | "
+            "{cpu:.1f} | {server:.1f} | {cpu_rate:,.0f} | {load:.1f} | {peak:.0f} MiB |".format(
+                **row
+            )
         )
     lines += [
         "",
