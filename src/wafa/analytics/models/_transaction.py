@@ -51,7 +51,8 @@ class TransactionModel(ABC, Generic[P]):
         ``SMALL_SAMPLE_REPEAT_CUSTOMERS`` (300) customers made a repeat purchase, in which
         case ``SMALL_SAMPLE_PENALIZER`` (0.001) keeps the small-sample fit finite.
     tol : float, optional
-        Gradient tolerance of L-BFGS-B on the mean negative log-likelihood.
+        Gradient tolerance (largest component, log-parameters) of BFGS on the mean
+        negative log-likelihood.
     max_iter : int, optional
         Maximum number of optimiser iterations.
     """
@@ -60,7 +61,7 @@ class TransactionModel(ABC, Generic[P]):
     _param_names: ClassVar[tuple[str, ...]]
 
     # Fitted state (set by ``fit``). ``n_iter_`` counts the iterations of the final
-    # full-data L-BFGS-B run, 0 when the subsample warm start already met ``tol``.
+    # full-data BFGS run, 0 when the subsample warm start already met ``tol``.
 
     params_: P
     standard_errors_: P
