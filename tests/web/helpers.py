@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
+from base64 import b64encode
+from functools import lru_cache
 
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from itsdangerous import TimestampSigner
 from sqlalchemy.orm import Session
 
 from wafa.auth import service as auth
 from wafa.auth.models import Role, StaffUser
+from wafa.core.security import hash_password
+from wafa.web.app import SESSION_COOKIE
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
@@ -50,12 +56,37 @@ def login(client: TestClient, user: StaffUser, *, password: str = PASSWORD) -> R
     )
 
 
+@lru_cache(maxsize=1)
+def _password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
 def logged_in(
     client: TestClient, session: Session, *, role: Role = Role.owner, locale: str | None = None
 ) -> StaffUser:
-    user = make_user(session, role=role, locale=locale)
-    response = login(client, user)
-    assert response.status_code == 303, response.text
+    """A staff user with a session cookie, as after logging in.
+
+    The login itself is tested in test_auth.py; page tests skip its two argon2 rounds
+    (a third of a second each time): the user row gets a hash computed once, and the
+    browser's cookie is signed the way SessionMiddleware signs it.
+    """
+    user = StaffUser(
+        email=f"staff{next(_seq)}@example.com",
+        role=role,
+        password_hash=_password_hash(),
+        locale=locale,
+    )
+    session.add(user)
+    session.flush()
+    secret = client.app.state.secret_key  # type: ignore[attr-defined]
+    payload = b64encode(json.dumps({"user_id": str(user.id)}).encode())
+    # cookielib files a dotless host's cookies under "<host>.local": the server's
+    # later Set-Cookie (logout, language) then replaces this one.
+    client.cookies.set(
+        SESSION_COOKIE,
+        TimestampSigner(str(secret)).sign(payload).decode(),
+        domain="testserver.local",
+    )
     return user
 
 

@@ -143,17 +143,17 @@ def test_login_search_profile_and_persian(live_server: str) -> None:
             # The profile, in English: Gregorian dates.
             results.first.locator("a.row-link").click()
             expect(page.locator("h1")).to_have_text("رضا احمدی")
-            expect(page.locator(".timeline")).to_contain_text("Mar 21, 2026")
+            expect(page.locator("#history")).to_contain_text("Mar 21, 2026")
 
             # Switch to Persian with the language menu.
             page.click(".topbar .lang-menu summary")
             page.click('.topbar .lang-menu button[value="fa"]')
             expect(page.locator("html")).to_have_attribute("lang", "fa")
             expect(page.locator("html")).to_have_attribute("dir", "rtl")
-            timeline = page.locator(".timeline")
+            timeline = page.locator("#history")
             expect(timeline).to_contain_text("۱ فروردین ۱۴۰۵")
             expect(timeline).to_contain_text("۱۳ بهمن ۱۴۰۴")
-            expect(page.locator(".stats")).to_contain_text("۲")  # two orders, Persian digits
+            expect(page.locator("#purchases")).to_contain_text("۲")  # two orders, Persian digits
             expect(page.locator(".sidebar")).to_contain_text("مشتریان")
             dates = timeline.locator("time").all_inner_texts()
             assert dates and not any(re.search(r"[0-9]", text) for text in dates), dates
