@@ -37,7 +37,15 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2 import (
+    BytecodeCache,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.bccache import Bucket
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
@@ -104,6 +112,24 @@ def url_with(path: str, **query: object) -> str:
     return f"{path}?{urlencode(params)}" if params else path
 
 
+class _MemoryBytecodeCache(BytecodeCache):
+    """Compiled templates shared by every environment of the process (one per language and app)."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = _MemoryBytecodeCache()
+
+
 class Templates:
     """The dashboard's template environments (one per language) for one app's settings."""
 
@@ -132,6 +158,7 @@ class Templates:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            bytecode_cache=_BYTECODE,
         )
         env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
         ctx = self.date_context(language)
