@@ -64,7 +64,7 @@ class TestPosPage:
         c = member(session, name="Sara Karimi")
         _points(session, settings, c.id, 75)
         page = client.get(f"/pos?customer={c.id}")
-        assert "Hello, Sara!" in page.text
+        assert "Hello, <bdi>Sara</bdi>!" in page.text
         assert 'data-available="75"' in page.text
 
     def test_persian_is_right_to_left_with_persian_digits(

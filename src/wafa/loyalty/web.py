@@ -321,11 +321,8 @@ def _pos_texts(language: str) -> dict[str, Any]:
             "sale": t(N_("Sale")),
             "remove": t(N_("Remove")),
             "cart_empty": t(N_("Add products or an amount to start.")),
-            "searching": t(N_("Searching…")),
             "no_products": t(N_("No product matches.")),
             "open_existing": t(N_("Open this customer")),
-            "new_code": t(N_("New coupon from a stamp card: %(code)s")),
-            "copied": t(N_("Copied")),
         },
     }
 

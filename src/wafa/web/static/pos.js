@@ -784,7 +784,7 @@
     busy(enrolForm, $("button[type=submit]", enrolForm), async () => {
       try {
         const summary = await post("enrol", "/api/v1/pos/enrol", body);
-        toast(fill(T.text.enrolled, { name: summary.greeting_name || summary.name || "" }), "success");
+        toast(fill(T.text.enrolled, { name: `\u2068${summary.greeting_name || summary.name || ""}\u2069` }), "success");
         enrolForm.reset();
         await openCustomer(summary.id);
       } catch (error) {
