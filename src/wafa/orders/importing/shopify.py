@@ -204,8 +204,8 @@ class ShopifyOrders(OrderParser):
             if value
         }
         return OrderRecord(
-            external_id=name,
-            number=name,
+            external_id=name[:200],
+            number=name[:100],
             placed_at=placed_at,
             currency=currency,
             lines=lines,
@@ -382,8 +382,8 @@ class ShopifyOrders(OrderParser):
         return Contact(
             email=email,
             phone=phone,
-            name=(get("Billing Name").strip() or get("Shipping Name").strip() or None),
-            city=(get("Billing City").strip() or get("Shipping City").strip() or None),
+            name=(get("Billing Name").strip() or get("Shipping Name").strip())[:200] or None,
+            city=(get("Billing City").strip() or get("Shipping City").strip())[:120] or None,
             email_opt_in=email_opt_in,
             sms_opt_in=sms_opt_in,
             consent_source=f"shopify import: {', '.join(sources)}" if sources else None,

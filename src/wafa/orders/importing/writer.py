@@ -24,6 +24,7 @@ import json
 import os
 import time
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -242,6 +243,18 @@ def _json_default(value: Any) -> Any:
 
 _dumps = json.JSONEncoder(default=_json_default).encode
 
+# How many people the writer remembers (resolved customers, consent passed on): about
+# 150 bytes each, so memory stays under ~40 MB whatever the file's size; past it the
+# memory starts again and the next orders of those people ask the database again.
+_MEMORY = 250_000
+
+
+def _checksum(key: Packed) -> int:
+    """A second, independent fingerprint of a contact, so that a hash collision between
+    two different people can never hand one the other's orders."""
+    return zlib.crc32("\x1f".join(map(str, key)).encode())
+
+
 # ``order.placed`` is written once per order: its JSON is laid out directly when the
 # payload has the shape this module knows, and encoded generically otherwise.
 _PLACED_SHAPE = ("order_id", "customer_id", "channel", "currency", "total", "placed_at", "imported")
@@ -310,7 +323,8 @@ class OrderWriter:
         self._bulk = BulkInserter(session)
         self._ids = _IdBlock()
         self._consents: dict[int, tuple[bool | None, bool | None]] = {}
-        self._resolved: dict[tuple[object, ...], uuid.UUID] = {}
+        # Contacts already resolved in this run: hash of the contact -> (checksum, customer).
+        self._resolved: dict[int, tuple[int, uuid.UUID]] = {}
 
     # ------------------------------------------------------------------ lookups
 
@@ -319,8 +333,8 @@ class OrderWriter:
 
         Exports repeat the customer's marketing choice on every order; recording it at
         their first order of the run is the decision, the repeats add only noise. The
-        memory of what was passed on is capped (cleared past 50,000 people), so at
-        worst a decision is recorded twice.
+        memory of what was passed on is capped (``_MEMORY`` people), so at worst a
+        decision is recorded twice.
         """
         decision = (contact[C_EMAIL_OPT], contact[C_SMS_OPT])
         if decision == (None, None):
@@ -330,7 +344,7 @@ class OrderWriter:
         )
         if self._consents.get(key) == decision:
             return (*contact[:C_EMAIL_OPT], None, None, *contact[C_SMS_OPT + 1 :])
-        if len(self._consents) >= 50_000:
+        if len(self._consents) >= _MEMORY:
             self._consents.clear()
         self._consents[key] = decision
         return contact
@@ -416,7 +430,7 @@ class OrderWriter:
 
         A contact identical in every detail to one already resolved in this run, with no
         consent to record, has the same answer and nothing new to add, so it is answered
-        from memory (capped like the other caches) instead of asking again.
+        from memory (``_MEMORY`` people at most) instead of asking again.
         """
         ids: list[uuid.UUID | None] = [None] * len(rows)
         ask: list[customers.Contact] = []
@@ -433,10 +447,10 @@ class OrderWriter:
                 continue
             key = contact[:C_EMAIL_OPT]
             if contact[C_EMAIL_OPT] is None and contact[C_SMS_OPT] is None:
-                known = self._resolved.get(key)
-                if known is not None:
-                    ids[index] = known
-                    self._count_match(known)
+                known = self._resolved.get(hash(key))
+                if known is not None and known[0] == _checksum(key):
+                    ids[index] = known[1]
+                    self._count_match(known[1])
                     continue
             ask.append(customers.Contact(*contact))
             asked_at.append(index)
@@ -445,12 +459,12 @@ class OrderWriter:
             return ids
         resolution = customers.resolve_contacts(self.session, ask, source=self.source)
         self.stats.customers_created += len(resolution.created)
-        if len(self._resolved) >= 50_000:
+        if len(self._resolved) >= _MEMORY:
             self._resolved.clear()
         for index, asked_key, cid in zip(asked_at, keys, resolution.customer_ids, strict=True):
             ids[index] = cid
             if cid is not None:
-                self._resolved[asked_key] = cid
+                self._resolved[hash(asked_key)] = (_checksum(asked_key), cid)
                 self._count_match(cid)
         return ids
 
