@@ -96,5 +96,5 @@ class TestRightToLeft:
             session, settings=settings, customer_id=c.id, points=25, reason="هدیه", by="t"
         )
         page = client.get(f"/customers/{c.id}/loyalty").text
-        assert "اصلاح به دست کارکنان: هدیه" in page
+        assert "اصلاح به دست کارکنان: <bdi>هدیه</bdi>" in page
         assert "+۲۵" in page

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from wafa.customers.models import Customer
 from wafa.loyalty.models import LoyaltyAccount, Referral, ReferralStatus
+from wafa.orders.models import Product
 
 
 def customer_names_query(ids: Iterable[uuid.UUID]) -> Select[uuid.UUID, str]:
@@ -28,6 +29,15 @@ def customer_names(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID
     if not wanted:
         return {}
     return dict(session.execute(customer_names_query(wanted)).all())  # a list of pairs
+
+
+def product_names(session: Session, skus: Iterable[str | None]) -> dict[str, str]:
+    """``{sku: product name}`` for the catalogue products among ``skus``."""
+    wanted = {s for s in skus if s}
+    if not wanted:
+        return {}
+    rows = session.execute(select(Product.sku, Product.name).where(Product.sku.in_(wanted)))
+    return dict(rows.all())  # a list of pairs
 
 
 def review_count(session: Session) -> int:

@@ -188,6 +188,7 @@ class ProfilePanel:
     referral: ReferralView
     leaderboard_opt_in: bool
     rewards: dict[uuid.UUID, Reward]
+    products: dict[str, str]
 
     @property
     def status(self) -> LoyaltyStatus:
@@ -200,6 +201,7 @@ def profile_panel(session: Session, *, settings: Settings, customer_id: uuid.UUI
     redemptions and referrals of one member (read only: no account or code is created)."""
     summary = pos.summary(session, settings=settings, customer_id=customer_id)
     rules = program.rules_at(session, settings).rules
+    catalogue = reward_index(session)
     entries, nxt = service.ledger_page(session, customer_id=summary.id, limit=PANEL_LEDGER)
     names = tier_names(rules)
     code = summary.status.referral_code
@@ -225,7 +227,8 @@ def profile_panel(session: Session, *, settings: Settings, customer_id: uuid.UUI
             referred_by_name=referrer_names.get(referred_by) if referred_by else None,
         ),
         leaderboard_opt_in=queries.leaderboard_opt_in(session, summary.id),
-        rewards=reward_index(session),
+        rewards=catalogue,
+        products=queries.product_names(session, [r.product_sku for r in catalogue.values()]),
     )
 
 
@@ -274,6 +277,7 @@ class PosCard:
     rewards: dict[uuid.UUID, Reward]
     tier_names: dict[str, str]
     rules: ProgramRules
+    products: dict[str, str]
 
     @property
     def status(self) -> LoyaltyStatus:
@@ -285,8 +289,13 @@ def pos_card(session: Session, *, settings: Settings, customer_id: uuid.UUID) ->
     """The POS summary of a customer with the catalogue entries it offers."""
     summary = pos.summary(session, settings=settings, customer_id=customer_id)
     rules = program.rules_at(session, settings).rules
+    catalogue = reward_index(session)
     return PosCard(
-        summary=summary, rewards=reward_index(session), tier_names=tier_names(rules), rules=rules
+        summary=summary,
+        rewards=catalogue,
+        tier_names=tier_names(rules),
+        rules=rules,
+        products=queries.product_names(session, [r.product_sku for r in catalogue.values()]),
     )
 
 

@@ -824,14 +824,16 @@ def rewards_page(
     request: Request, session: ReadSession, settings: AppSettings, user: Manager
 ) -> HTMLResponse:
     current = service.get_program(session, settings=settings)
+    catalogue = rewards.list_rewards(session)
     return render(
         request,
         "loyalty/rewards.html",
         _context(
             request,
             settings,
-            rewards=rewards.list_rewards(session),
+            rewards=catalogue,
             tier_names=views.tier_names(current.rules),
+            products=queries.product_names(session, [r.product_sku for r in catalogue]),
             now=utcnow(),
         ),
     )
@@ -1122,6 +1124,7 @@ def coupons_page(
             source=source or "",
             status=status or "",
             names=views.names_for(session, [c.customer_id for c in items]),
+            products=queries.product_names(session, [c.product_sku for c in items]),
             now=utcnow(),
             display=coupons_display,
         ),
