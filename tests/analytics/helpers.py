@@ -9,11 +9,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import create_order
+from wafa.analytics.summary import RFMArrays
 from wafa.orders import service as orders
 from wafa.orders.models import Order, Product
 from wafa.orders.schemas import RefundCreate
@@ -161,4 +163,37 @@ def export_generic_csv(session: Session, path: Path) -> Path:
             )
             for cid, ext, placed, total, refunded, status, currency in rows
         ],
+    )
+
+
+def cdnow_calibration() -> RFMArrays:
+    """The papers' CDNOW calibration summary (39 weeks), monetary values in cents."""
+    days: dict[str, dict[dt.date, int]] = {}
+    with CDNOW_SAMPLE.open() as fh:
+        for line in fh:
+            fields = line.split()
+            if not fields:
+                continue
+            ymd = fields[2]
+            day = dt.date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
+            cents = round(float(fields[4]) * 100)
+            per_day = days.setdefault(fields[1], {})
+            per_day[day] = per_day.get(day, 0) + cents
+    end = dt.date(1997, 9, 30)
+    x, t_x, big_t, m = [], [], [], []
+    for _, by_day in sorted(days.items()):
+        dated = sorted((d, v) for d, v in by_day.items() if d <= end)
+        first, last = dated[0][0], dated[-1][0]
+        repeats = [v for _, v in dated[1:]]
+        x.append(float(len(repeats)))
+        t_x.append((last - first).days / 7)
+        big_t.append((end - first).days / 7)
+        m.append(sum(repeats) / len(repeats) if repeats else 0.0)
+    n = len(x)
+    return RFMArrays(
+        np.arange(n, dtype=np.int64),
+        np.asarray(x),
+        np.asarray(t_x),
+        np.asarray(big_t),
+        np.asarray(m, dtype=float),
     )

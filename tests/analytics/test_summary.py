@@ -10,8 +10,19 @@ from sqlalchemy.orm import Session
 
 from tests.analytics.helpers import build_shop, export_generic_csv
 from tests.factories import create_order
+from wafa.analytics.cohorts import db_cohorts, occasion_cohorts
+from wafa.analytics.holdout import db_daily_repeats, occasion_daily_repeats
 from wafa.analytics.reading import load_orders
-from wafa.analytics.summary import CustomerSummary, day_number, db_summary, duckdb_summary
+from wafa.analytics.retention import db_gap_counts, occasion_gap_counts
+from wafa.analytics.summary import (
+    CustomerSummary,
+    Occasions,
+    day_number,
+    db_summary,
+    duckdb_occasions,
+    duckdb_summary,
+)
+from wafa.core.settings import CalendarKind
 from wafa.orders import service as orders
 from wafa.orders.schemas import RefundCreate
 
@@ -102,3 +113,62 @@ class TestSummaryQuery:
 
 def _line(price: int, sku: str = "TEA", quantity: int = 1) -> dict[str, object]:
     return {"sku": sku, "name": sku, "quantity": quantity, "unit_price": price}
+
+
+class TestDescriptiveFiguresAgree:
+    """The database's SQL and ``wafa analyze``'s arrays give the same figures."""
+
+    @pytest.fixture
+    def both(
+        self, session: Session, tmp_path: Path
+    ) -> tuple[Session, CustomerSummary, Occasions, int, int]:
+        build_shop(session, customers=25, seed=4)
+        as_of = day_number(AS_OF)
+        con = duckdb.connect()
+        load_orders(con, export_generic_csv(session, tmp_path / "o.csv"), timezone="Asia/Tehran")
+        summary = duckdb_summary(con, as_of_day=as_of, calibration_day=as_of - 60)
+        first = int(summary.first_day.min())
+        return session, summary, duckdb_occasions(con), first, as_of
+
+    def test_gaps_between_purchases(
+        self, both: tuple[Session, CustomerSummary, Occasions, int, int]
+    ) -> None:
+        session, _, occasions, _, as_of = both
+        db = db_gap_counts(session, zone="Asia/Tehran", currency="USD", as_of_day=as_of)
+        arrays = occasion_gap_counts(occasions)
+        assert db[0].tolist() == arrays[0].tolist() and db[1].tolist() == arrays[1].tolist()
+        assert db[1].sum() > 20
+
+    @pytest.mark.parametrize("calendar", [CalendarKind.gregorian, CalendarKind.jalali])
+    def test_cohort_matrix(
+        self,
+        both: tuple[Session, CustomerSummary, Occasions, int, int],
+        calendar: CalendarKind,
+    ) -> None:
+        session, summary, occasions, first, as_of = both
+        db = db_cohorts(
+            session,
+            zone="Asia/Tehran",
+            currency="USD",
+            calendar=calendar,
+            first_day=first,
+            as_of_day=as_of,
+        )
+        arrays = occasion_cohorts(
+            occasions, summary.first_day, calendar=calendar, start_day=first, as_of_day=as_of
+        )
+        assert db.to_dict() == arrays.to_dict()
+        assert sum(c["size"] for c in db.to_dict()["cohorts"]) == len(summary)
+
+    def test_daily_holdout_purchases(
+        self, both: tuple[Session, CustomerSummary, Occasions, int, int]
+    ) -> None:
+        session, summary, occasions, _, as_of = both
+        cal = as_of - 60
+        db = db_daily_repeats(
+            session, zone="Asia/Tehran", currency="USD", calibration_day=cal, end_day=as_of
+        )
+        arrays = occasion_daily_repeats(
+            occasions, summary.first_day, calibration_day=cal, end_day=as_of
+        )
+        assert db.tolist() == arrays.tolist() and db.sum() == summary.holdout_purchases.sum()

@@ -23,9 +23,9 @@ import numpy.typing as npt
 
 from wafa import __version__
 from wafa.analytics import rfm
-from wafa.analytics.cohorts import duckdb_cohorts
+from wafa.analytics.cohorts import occasion_cohorts
 from wafa.analytics.fitting import FitSettings, Predictions, TimeUnit, fit_models, predict
-from wafa.analytics.holdout import HoldoutData, duckdb_daily_repeats, evaluate
+from wafa.analytics.holdout import HoldoutData, evaluate, occasion_daily_repeats
 from wafa.analytics.reading import BadInput, InputFormat, LoadedOrders, load_orders
 from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
 from wafa.analytics.retention import (
@@ -33,15 +33,16 @@ from wafa.analytics.retention import (
     activity,
     activity_counts,
     duckdb_delivery,
-    duckdb_gap_counts,
     gap_distribution,
     headline,
+    occasion_gap_counts,
 )
 from wafa.analytics.summary import (
     CustomerSummary,
     day_number,
     day_to_date,
     duckdb_day_range,
+    duckdb_occasions,
     duckdb_summary,
 )
 from wafa.core.money import minor_digits
@@ -154,23 +155,26 @@ def _cut_offs(options: AnalyzeOptions, first_day: int, last_day: int) -> tuple[i
     return last_day, last_day, last_day
 
 
-def _recommendations(con: duckdb.DuckDBPyConnection, as_of_day: int) -> dict[str, Any] | None:
+def _recommendations(
+    con: duckdb.DuckDBPyConnection, as_of_day: int, n_customers: int
+) -> dict[str, Any] | None:
+    """Evaluate and describe product recommendations from ``wafa_items``.
+
+    Customers are the codes of ``wafa_customers`` (left by the summary); a customer's
+    last purchase occasion is held out for the evaluation.
+    """
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE wafa_pairs AS
-        WITH p AS (
-            SELECT i.customer_id, i.sku, o.day
-            FROM wafa_items i JOIN wafa_orders o USING (customer_id, order_id)
-            WHERE o.purchase AND o.day <= $as_of
-        ), last AS (
-            SELECT customer_id, max(day) AS last_day, count(DISTINCT day) AS occasions
-            FROM p GROUP BY customer_id
-        )
-        SELECT p.customer_id, p.sku,
-               bool_or(p.day < l.last_day OR l.occasions = 1) AS in_train,
-               bool_or(p.day = l.last_day AND l.occasions > 1) AS in_last
-        FROM p JOIN last l USING (customer_id)
-        GROUP BY p.customer_id, p.sku
+        SELECT c.code AS customer, o.sku,
+               bool_or(o.day < c.last_day OR c.purchases = 1) AS in_train,
+               bool_or(o.day = c.last_day AND c.purchases > 1) AS in_last
+        FROM (
+            SELECT customer_id, day, unnest(skus) AS sku
+            FROM wafa_orders WHERE purchase AND day <= $as_of
+        ) o
+        JOIN wafa_customers c USING (customer_id)
+        GROUP BY c.code, o.sku
         """,
         {"as_of": as_of_day},
     )
@@ -179,20 +183,16 @@ def _recommendations(con: duckdb.DuckDBPyConnection, as_of_day: int) -> dict[str
     ]
     if len(skus) < 2:
         return None
+    con.register(
+        "wafa_sku_codes", {"sku": np.asarray(skus, dtype=object), "code": np.arange(len(skus))}
+    )
     result = con.execute(
-        """
-        WITH s AS (SELECT sku, (row_number() OVER (ORDER BY sku) - 1)::BIGINT AS code
-                   FROM (SELECT DISTINCT sku FROM wafa_pairs)),
-             c AS (SELECT customer_id, (row_number() OVER (ORDER BY customer_id) - 1)::BIGINT AS code
-                   FROM (SELECT DISTINCT customer_id FROM wafa_pairs))
-        SELECT c.code AS customer, s.code AS item, p.in_train, p.in_last
-        FROM wafa_pairs p JOIN s USING (sku) JOIN c USING (customer_id)
-        """
+        "SELECT p.customer, s.code AS item, p.in_train, p.in_last "
+        "FROM wafa_pairs p JOIN wafa_sku_codes s USING (sku)"
     ).fetchnumpy()
-    con.execute("DROP TABLE wafa_pairs")
+    con.unregister("wafa_sku_codes")
     customers = np.asarray(result["customer"], dtype=np.int64)
     items = np.asarray(result["item"], dtype=np.int64)
-    n_customers = int(customers.max()) + 1
     n_items = len(skus)
     quality = evaluate_hit_rate(
         customers,
@@ -272,11 +272,16 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
         lap("summary")
 
         step("Describing retention")
-        gaps = gap_distribution(*duckdb_gap_counts(con, as_of_day=as_of_day))
+        occasions = duckdb_occasions(con)
+        gaps = gap_distribution(*occasion_gap_counts(occasions))
         thresholds = ActivityThresholds.from_gaps(gaps)
         states = activity(summary, thresholds)
-        cohorts = duckdb_cohorts(
-            con, calendar=options.calendar, first_day=first_day, as_of_day=as_of_day
+        cohorts = occasion_cohorts(
+            occasions,
+            summary.first_day,
+            calendar=options.calendar,
+            start_day=first_day,
+            as_of_day=as_of_day,
         )
         delivery = duckdb_delivery(con) if loaded.has_delivery else None
         lap("describe")
@@ -299,7 +304,9 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
             data = HoldoutData(
                 days=hold_end - cal_day,
                 actual=summary.holdout_purchases[calibration.index],
-                daily=duckdb_daily_repeats(con, calibration_day=cal_day, end_day=hold_end),
+                daily=occasion_daily_repeats(
+                    occasions, summary.first_day, calibration_day=cal_day, end_day=hold_end
+                ),
             )
             holdout = evaluate(fitted, calibration, data)
             lap("holdout")
@@ -317,7 +324,7 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
         recommendations = None
         if loaded.has_items:
             step("Learning which products go together")
-            recommendations = _recommendations(con, as_of_day)
+            recommendations = _recommendations(con, as_of_day, len(summary))
             lap("recommend")
     finally:
         con.close()

@@ -18,11 +18,11 @@ import numpy.typing as npt
 from sqlalchemy import Column, Integer, MetaData, Table, func, select
 from sqlalchemy.orm import Session
 
-from wafa.analytics.summary import day_to_date, occasions_subquery
+from wafa.analytics.summary import Occasions, day_to_date, occasions_subquery
 from wafa.core.calendars import from_ymd, month_key
 from wafa.core.settings import CalendarKind
 
-__all__ = ["CohortMatrix", "db_cohorts", "duckdb_cohorts", "month_table"]
+__all__ = ["CohortMatrix", "db_cohorts", "month_table", "occasion_cohorts"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -260,18 +260,25 @@ def db_cohorts(
     )
 
 
-def duckdb_cohorts(
-    con: Any, *, calendar: CalendarKind, first_day: int, as_of_day: int
+def occasion_cohorts(
+    occasions: Occasions,
+    first_day: IntArray,
+    *,
+    calendar: CalendarKind,
+    start_day: int,
+    as_of_day: int,
 ) -> CohortMatrix:
-    """Compute the cohort matrix from ``wafa_orders`` in DuckDB.
+    """Compute the cohort matrix from occasion arrays (the ``wafa analyze`` path).
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
-        Connection holding ``wafa_orders``.
+    occasions : Occasions
+        Every purchase occasion (customer code, day, value).
+    first_day : numpy.ndarray
+        First purchase day per customer code.
     calendar : CalendarKind
         Month boundaries.
-    first_day, as_of_day : int
+    start_day, as_of_day : int
         Range of purchase days.
 
     Returns
@@ -279,28 +286,21 @@ def duckdb_cohorts(
     CohortMatrix
         Same content as :func:`db_cohorts` on the same orders.
     """
-    days, keys = month_table(first_day, as_of_day, calendar)
-    con.register("wafa_month_of_day", {"day": days, "month": keys})
-    try:
-        rows = con.execute(
-            """
-            WITH occasions AS (
-                SELECT customer_id, day, sum(net) AS value,
-                       min(day) OVER (PARTITION BY customer_id) AS first_day
-                FROM wafa_orders WHERE purchase AND day <= $as_of
-                GROUP BY customer_id, day
-            )
-            SELECT f.month, m.month, count(DISTINCT o.customer_id), sum(o.value)::BIGINT
-            FROM occasions o
-            JOIN wafa_month_of_day m ON m.day = o.day
-            JOIN wafa_month_of_day f ON f.day = o.first_day
-            GROUP BY 1, 2
-            """,
-            {"as_of": as_of_day},
-        ).fetchall()
-    finally:
-        con.unregister("wafa_month_of_day")
-    last = int(keys[-1]) if keys.size else 0
-    return CohortMatrix.from_rows(
-        [(int(a), int(b), int(c), int(d)) for a, b, c, d in rows], last, calendar
-    )
+    _, keys = month_table(start_day, as_of_day, calendar)
+    if occasions.day.size == 0:
+        return CohortMatrix.from_rows([], int(keys[-1]) if keys.size else 0, calendar)
+    month_of = keys[occasions.day - start_day]
+    cohort_of = keys[first_day[occasions.code] - start_day]
+    base = int(keys[0])
+    span = int(keys[-1]) - base + 1
+    cell = (cohort_of - base) * span + (month_of - base)
+    revenue = np.bincount(cell, weights=occasions.value.astype(np.float64), minlength=span * span)
+    # A customer counts once per month, however often they bought in it.
+    distinct = np.unique(occasions.code * (span * span) + cell)
+    customers = np.bincount(distinct % (span * span), minlength=span * span)
+    present = np.flatnonzero(customers)
+    rows = [
+        (base + int(c) // span, base + int(c) % span, int(customers[c]), round(float(revenue[c])))
+        for c in present
+    ]
+    return CohortMatrix.from_rows(rows, int(keys[-1]), calendar)

@@ -71,8 +71,10 @@ MODEL_CLASSES: dict[str, type[BetaGeoModel] | type[ParetoNBDModel]] = {
 CHURN_BANDS = (0.7, 0.3)
 #: Below this ``P(alive)`` no next order date is given ("not expected").
 NEXT_ORDER_MIN_P_ALIVE = 0.5
-#: Days per month in the CLV sum (as lifetimes).
-DAYS_PER_MONTH = 30.0
+#: Days per month of the CLV horizon (a year of 12 months is 365 days).
+DAYS_PER_MONTH = 365.0 / 12
+#: Gauss-Legendre nodes of the discounting integral (exact for polynomials of degree 9).
+CLV_NODES = 5
 #: Parameter-uncertainty bands are drawn when there are at most this many distinct
 #: triples (or the sample is small, where they matter); beyond it they are negligible.
 INTERVAL_MAX_DISTINCT = 5_000
@@ -108,9 +110,10 @@ class FitSettings:
     time_unit : TimeUnit
         Unit of ``recency`` and ``T`` given to the models.
     clv_months : int
-        Horizon of the lifetime value, in months of 30 days.
+        Horizon of the lifetime value in months (12 months = 365 days).
     annual_discount_rate : float
-        Yearly discount rate of future revenue (0.10 = 10 % a year).
+        Yearly discount rate of future revenue (0.10 = 10 % a year), applied
+        continuously.
     random_state : int
         Seed of the parameter draws behind the uncertainty bands.
     parallel : bool
@@ -129,9 +132,14 @@ class FitSettings:
     money_scale: float = 1.0
 
     @property
-    def monthly_discount_rate(self) -> float:
-        """Monthly rate equivalent to the annual one."""
-        return float((1 + self.annual_discount_rate) ** (1 / 12) - 1)
+    def discount_force(self) -> float:
+        """Continuous discount rate per day equivalent to the annual rate."""
+        return float(math.log1p(self.annual_discount_rate) / 365.0)
+
+    @property
+    def horizon_days(self) -> float:
+        """Lifetime value horizon in days."""
+        return self.clv_months * DAYS_PER_MONTH
 
 
 @dataclass
@@ -507,14 +515,27 @@ def predict(fitted: Fitted, current: RFMArrays, *, parallel: bool | None = None)
     c = compress(current.frequency, current.recency, current.T)
     xu, tu, bu = c.frequency, c.recency, c.T
     horizons = {"30": 30.0 / unit, "90": 90.0 / unit, "365": 365.0 / unit}
-    months = [i * DAYS_PER_MONTH / unit for i in range(1, settings.clv_months + 1)]
+    # Lifetime value: the expected purchases of the next H days, each discounted
+    # continuously at the annual rate (as the DERT of Fader, Hardie & Lee 2005b, but
+    # over a finite horizon), times the expected spend per purchase:
+    #   D = int_0^H e^{-dt} dE(t) = e^{-dH} E(H) + d int_0^H e^{-dt} E(t) dt,
+    # the integral by Gauss-Legendre quadrature (E is smooth and increasing), which
+    # needs a handful of horizons rather than one per month.
+    delta = settings.discount_force
+    horizon_days = settings.horizon_days
+    gl_nodes, gl_weights = np.polynomial.legendre.leggauss(CLV_NODES)
+    node_days = (gl_nodes + 1) * horizon_days / 2
+    node_weights = gl_weights * horizon_days / 2
 
     def horizon(t: float) -> Callable[[], FloatArray]:
         return lambda: model.expected_purchases(t, xu, tu, bu)
 
     jobs: dict[str, Callable[[], FloatArray]] = {f"e{k}": horizon(t) for k, t in horizons.items()}
-    for i, t in enumerate(months):
-        jobs[f"m{i}"] = horizon(t)
+    if fitted.spend_usable:
+        for i, day in enumerate(node_days):
+            jobs[f"q{i}"] = horizon(float(day) / unit)
+        if abs(horizon_days - 365.0) > 1e-9:
+            jobs["eH"] = horizon(horizon_days / unit)
     jobs["alive"] = lambda: model.probability_alive(xu, tu, bu)
     pareto_fit = fitted.transactions.get(PARETO)
     pareto = pareto_fit.model if pareto_fit is not None else None
@@ -567,13 +588,11 @@ def predict(fitted: Fitted, current: RFMArrays, *, parallel: bool | None = None)
 
     clv: FloatArray | None = None
     if fitted.spend_usable and fitted.spend is not None:
-        rate = settings.monthly_discount_rate
-        discounted = np.zeros(n_distinct)
-        previous = np.zeros(n_distinct)
-        for i in range(len(months)):
-            cumulative = results[f"m{i}"]
-            discounted += np.maximum(cumulative - previous, 0.0) / (1 + rate) ** (i + 1)
-            previous = cumulative
+        at_horizon = results.get("eH", results["e365"])
+        integral = np.zeros(n_distinct)
+        for i, (day, weight) in enumerate(zip(node_days, node_weights, strict=True)):
+            integral += weight * math.exp(-delta * float(day)) * results[f"q{i}"]
+        discounted = math.exp(-delta * horizon_days) * at_horizon + delta * integral
         discounted = _guard("lifetime value", discounted, 0.0, warnings)
         x_spend, z_spend = spend_inputs(current, settings.money_scale)
         try:

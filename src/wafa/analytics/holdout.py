@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from wafa.analytics.fitting import MODEL_NAMES, Fitted
 from wafa.analytics.models import compress
-from wafa.analytics.summary import RFMArrays, occasions_subquery
+from wafa.analytics.summary import Occasions, RFMArrays, occasions_subquery
 
-__all__ = ["HoldoutData", "db_daily_repeats", "duckdb_daily_repeats", "evaluate"]
+__all__ = ["HoldoutData", "db_daily_repeats", "evaluate", "occasion_daily_repeats"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -61,35 +61,33 @@ class HoldoutData:
     daily: IntArray
 
 
-def duckdb_daily_repeats(con: Any, *, calibration_day: int, end_day: int) -> IntArray:
-    """Count calibration customers' purchase occasions per holdout day in DuckDB.
+def occasion_daily_repeats(
+    occasions: Occasions, first_day: IntArray, *, calibration_day: int, end_day: int
+) -> IntArray:
+    """Count calibration customers' purchase occasions per holdout day from arrays.
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
-        Connection holding ``wafa_orders``.
+    occasions : Occasions
+        Every purchase occasion.
+    first_day : numpy.ndarray
+        First purchase day per customer code.
     calibration_day, end_day : int
-        The holdout is ``(calibration_day, end_day]`` (days since 1970-01-01).
+        The holdout is ``(calibration_day, end_day]``.
 
     Returns
     -------
     numpy.ndarray
-        ``end_day - calibration_day`` counts.
+        ``end_day - calibration_day`` counts, as :func:`db_daily_repeats`.
     """
-    rows = con.execute(
-        """
-        WITH occasions AS (
-            SELECT customer_id, day, min(day) OVER (PARTITION BY customer_id) AS first_day
-            FROM wafa_orders WHERE purchase AND day <= $end
-            GROUP BY customer_id, day
-        )
-        SELECT day, count(*) FROM occasions
-        WHERE day > $cal AND first_day <= $cal
-        GROUP BY day
-        """,
-        {"cal": calibration_day, "end": end_day},
-    ).fetchall()
-    return _daily_array(rows, calibration_day, end_day)
+    width = max(end_day - calibration_day, 0)
+    keep = (
+        (occasions.day > calibration_day)
+        & (occasions.day <= end_day)
+        & (first_day[occasions.code] <= calibration_day)
+    )
+    offsets = occasions.day[keep] - calibration_day - 1
+    return np.bincount(offsets, minlength=width)[:width].astype(np.int64)
 
 
 def db_daily_repeats(

@@ -64,12 +64,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -153,7 +155,8 @@ class _Column:
 GENERIC_COLUMNS = (
     _Column("customer_id", "VARCHAR", required=True),
     _Column("order_id", "VARCHAR", required=True),
-    _Column("placed_at", "TIMESTAMPTZ", required=True),
+    # Read as text and parsed in SQL: naive times (the common case) take the fast path.
+    _Column("placed_at", "VARCHAR", required=True),
     _Column("total", "DECIMAL(18,6)", required=True),
     _Column("sku", "VARCHAR"),
     _Column("quantity", "BIGINT"),
@@ -246,7 +249,9 @@ def _problem(path: Path, problems: Sequence[tuple[int, str, str]], total: int) -
     return BadInput(f"{path.name}, line {line}, column {column}: {message}{more}", errors)
 
 
-def _csv_source(path: Path, header: _Header, columns: dict[str, str] | None) -> str:
+def _csv_source(
+    path: Path, header: _Header, columns: dict[str, str] | None, *, rejects: bool = True
+) -> str:
     options = [
         "header=true",
         f"delim={_literal(header.delimiter)}",
@@ -266,7 +271,7 @@ def _csv_source(path: Path, header: _Header, columns: dict[str, str] | None) -> 
             + ", ".join(f"{_literal(n)}: {_literal(t)}" for n, t in columns.items())
             + "}"
         )
-        options.append("store_rejects=true")
+        options.append("store_rejects=true" if rejects else "ignore_errors=true")
     return f"read_csv({_literal(str(path))}, {', '.join(options)})"
 
 
@@ -283,9 +288,7 @@ def _check_rejects(con: duckdb.DuckDBPyConnection, path: Path, header: _Header) 
         column_name = column or "-"
         if kind == "CAST":
             try:
-                cells = next(
-                    csv.reader([str(csv_line).strip("\r\n")], delimiter=header.delimiter)
-                )
+                cells = next(csv.reader([str(csv_line).strip("\r\n")], delimiter=header.delimiter))
                 value = cells[int(column_idx) - 1] if column_idx else ""
             except (StopIteration, IndexError, ValueError, csv.Error):
                 value = ""
@@ -310,38 +313,6 @@ def _check_rejects(con: duckdb.DuckDBPyConnection, path: Path, header: _Header) 
             text = str(message)
         problems.append((int(line), column_name, text))
     raise _problem(path, problems, total)
-
-
-def _locate(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    header: _Header,
-    condition: str,
-    column: str,
-    message: str,
-    value_sql: str | None = None,
-) -> BadInput | None:
-    """Find the rows of the raw file where ``condition`` (over VARCHAR columns) holds."""
-    source = _csv_source(path, header, None)
-    select_value = value_sql or "NULL"
-    found = con.execute(
-        f"SELECT ordinality - 1, {select_value} FROM {source} WITH ORDINALITY "
-        f"WHERE {condition} ORDER BY ordinality LIMIT {MAX_REPORTED}"
-    ).fetchall()
-    if not found:
-        return None
-    total = int(
-        con.execute(f"SELECT count(*) FROM {source} WHERE {condition}").fetchone()[0]  # type: ignore[index]
-    )
-    problems = [
-        (
-            _record_line(path, header, int(index)),
-            column,
-            message.format(value=value),
-        )
-        for index, value in found
-    ]
-    return _problem(path, problems, total)
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -386,6 +357,46 @@ def _scale(currency: str) -> int:
 # --------------------------------------------------------------------------- generic
 
 
+def _fixed_offset_us(zone: str) -> int | None:
+    """Return the zone's UTC offset in microseconds if it never changes, else None."""
+    tz = ZoneInfo(zone)
+    offsets = {
+        dt.datetime(year, month, 15, 12, tzinfo=dt.UTC).astimezone(tz).utcoffset()
+        for year in range(1990, 2041, 5)
+        for month in (1, 4, 7, 10)
+    }
+    if len(offsets) != 1:
+        return None
+    offset = offsets.pop()
+    return None if offset is None else int(offset.total_seconds() * 1_000_000)
+
+
+def _day_sql(column: str, zone: str) -> str:
+    """Return SQL for the local day (days since 1970-01-01) of an ISO 8601 text column.
+
+    A time without an offset is already local: its date is read directly (the fast,
+    common path). A time with an offset is an instant, converted to the business's
+    zone (plain arithmetic when the zone's offset never changes). Text that is not a
+    date gives NULL.
+    """
+    offset = _fixed_offset_us(zone)
+    instant = f"TRY_CAST({column} AS TIMESTAMPTZ)"
+    with_offset = (
+        f"((epoch_us({instant}) + {offset}) // 86400000000)"
+        if offset is not None
+        else f"(CAST({instant} AS DATE) - DATE '1970-01-01')"
+    )
+    naive = (
+        f"strpos({column}, '+') = 0 AND right({column}, 1) NOT IN ('Z', 'z') "
+        f"AND strpos(substr({column}, 11), '-') = 0"
+    )
+    return (
+        f"(CASE WHEN {naive} "
+        f"THEN CAST(TRY_CAST({column} AS TIMESTAMP) AS DATE) - DATE '1970-01-01' "
+        f"ELSE {with_offset} END)"
+    )
+
+
 def _load_generic(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -393,6 +404,8 @@ def _load_generic(
     *,
     currency: str | None,
     default_currency: str,
+    zone: str,
+    items: bool,
 ) -> LoadedOrders:
     by_canonical: dict[str, str] = {}
     for name in header.names:
@@ -418,9 +431,6 @@ def _load_generic(
         name: known[name.strip().lower()].duck_type if name.strip().lower() in known else "VARCHAR"
         for name in header.names
     }
-    source = _csv_source(path, header, columns)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE wafa_rows AS SELECT * FROM {source}")
-    _check_rejects(con, path, header)
 
     def col(canonical: str) -> str | None:
         name = by_canonical.get(canonical)
@@ -429,38 +439,238 @@ def _load_generic(
     cid, oid, placed, total = (
         _quote(by_canonical[c]) for c in ("customer_id", "order_id", "placed_at", "total")
     )
-    checks: list[tuple[str, str, str]] = [
-        (f"{cid} IS NULL OR trim({cid}) = ''", "customer_id", "the customer id is empty"),
-        (f"{oid} IS NULL OR trim({oid}) = ''", "order_id", "the order id is empty"),
-        (f"{placed} IS NULL", "placed_at", f"the date is empty; expected {DATE_HINT}"),
-        (f"{total} IS NULL", "total", "the total is empty; expected a decimal amount"),
-    ]
-    quantity = col("quantity")
-    if quantity:
-        checks.append((f"{quantity} < 1", "quantity", "the quantity must be 1 or more"))
-    rows = int(_scalar(con, "SELECT count(*) FROM wafa_rows"))
-    bad = con.execute(
-        "SELECT "
-        + ", ".join(f"count(*) FILTER (WHERE {c})" for c, _, _ in checks)
-        + " FROM wafa_rows"
-    ).fetchone()
-    assert bad is not None
-    for (condition, column, message), count in zip(checks, bad, strict=True):
-        if count:
-            raw = _varchar_condition(condition, by_canonical)
-            error = _locate(con, path, header, raw, by_canonical[column], message)
-            raise error or BadInput(f"{path.name}: {message} on {count} rows")
+    quantity, refunded, status = col("quantity"), col("refunded"), col("status")
+    currency_col, promised, delivered = col("currency"), col("promised_at"), col("delivered_at")
+    status_word = f"lower(trim(coalesce({status}, '')))" if status else "''"
 
-    chosen = _choose_currency(con, "wafa_rows", col("currency"), currency, default_currency, path)
+    def status_in(words: Sequence[str]) -> str:
+        # Exact matches (with WooCommerce's "wc-" prefix): far cheaper than a regexp per row.
+        names = [*words, *(f"wc-{w}" for w in words)]
+        return f"{status_word} IN ({', '.join(_literal(w) for w in names)})"
+
+    void, full_refund = status_in(VOID_STATUSES), status_in(REFUNDED_STATUSES)
+    promised_sql = "NULL::TIMESTAMPTZ"
+    if promised:
+        # A promise given as a bare date means "by the end of that day".
+        promised_sql = (
+            f"CASE WHEN {promised} = date_trunc('day', {promised}) "
+            f"THEN {promised} + INTERVAL 1 DAY - INTERVAL 1 MICROSECOND ELSE {promised} END"
+        )
+
+    def decimals(micro: str) -> str:
+        # Decimal places an amount uses (0, 2, 3 or 6), from its value in millionths.
+        return (
+            f"CASE WHEN {micro} % 1000000 = 0 THEN 0 WHEN {micro} % 10000 = 0 THEN 2 "
+            f"WHEN {micro} % 1000 = 0 THEN 3 ELSE 6 END"
+        )
+
+    # One pass over the file, grouped by order: the raw rows are never stored. Amounts
+    # are summed as integer millionths (exact); the currency then decides the minor
+    # units. Only the columns the file has are aggregated (each costs time on big files).
+    inner = {
+        "day": _day_sql(placed, zone),
+        "micro": f"CAST({total} * 1000000 AS BIGINT)",
+    }
+    outer = {
+        "no_date": "count(*) - count(day)",
+        "no_total": "count(*) - count(micro)",
+        "day": "min(day)::INTEGER",
+        "gross_micro": "coalesce(sum(micro) FILTER (WHERE micro > 0), 0)",
+        "total_decimals": f"max({decimals('coalesce(micro, 0)')})",
+        "rows": "count(*)",
+    }
+    constants = {
+        "refunded_micro": "coalesce(-sum(micro) FILTER (WHERE micro < 0), 0)",
+        "refund_decimals": "0",
+        "negative_refund": "false",
+        "bad_quantity": "false",
+        "void": "false",
+        "full_refund": "false",
+        "currency": "NULL::VARCHAR",
+        "currency_max": "NULL::VARCHAR",
+        "promised_at": "NULL::TIMESTAMPTZ",
+        "delivered_at": "NULL::TIMESTAMPTZ",
+    }
+    if refunded:
+        inner["micro_refund"] = f"CAST({refunded} * 1000000 AS BIGINT)"
+        constants["refunded_micro"] += " + coalesce(sum(micro_refund), 0)"
+        constants["refund_decimals"] = f"max({decimals('coalesce(micro_refund, 0)')})"
+        constants["negative_refund"] = "bool_or(micro_refund < 0)"
+    if quantity:
+        inner["bad_quantity"] = f"{quantity} < 1"
+        constants["bad_quantity"] = "bool_or(bad_quantity)"
+    if status:
+        inner["void"] = void
+        inner["full_refund"] = full_refund
+        constants["void"] = "bool_or(void)"
+        constants["full_refund"] = "bool_or(full_refund)"
+    if currency_col:
+        inner["currency"] = f"upper(trim({currency_col}))"
+        constants["currency"] = "min(currency)"
+        constants["currency_max"] = "max(currency)"
+    if promised:
+        inner["promised_at"] = promised_sql
+        constants["promised_at"] = "min(promised_at)"
+    if delivered:
+        inner["delivered_at"] = delivered
+        constants["delivered_at"] = "max(delivered_at)"
+    sku = col("sku")
+    if sku and items:
+        # The order's products, collected in the same pass (a second read of a big file
+        # and a join back to the orders cost several times more).
+        inner["sku"] = sku
+        constants["skus"] = "list(sku) FILTER (WHERE sku IS NOT NULL AND sku <> '')"
+    outer.update(constants)
+    source = _csv_source(path, header, columns)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE wafa_order_rows AS
+        SELECT customer_id, order_id,
+               {", ".join(f"{expr} AS {name}" for name, expr in outer.items())}
+        FROM (
+            SELECT {cid} AS customer_id, {oid} AS order_id,
+                   {", ".join(f"{expr} AS {name}" for name, expr in inner.items())}
+            FROM {source}
+        )
+        GROUP BY customer_id, order_id
+        """
+    )
+    _check_rejects(con, path, header)
+    checks = con.execute(
+        """
+        SELECT count(*) FILTER (WHERE order_id IS NULL OR trim(order_id) = ''),
+               count(*) FILTER (WHERE customer_id IS NULL OR trim(customer_id) = ''),
+               count(*) FILTER (WHERE no_date > 0),
+               count(*) FILTER (WHERE no_total > 0),
+               count(*) FILTER (WHERE bad_quantity),
+               count(*) FILTER (WHERE negative_refund),
+               count(*) FILTER (WHERE currency <> currency_max),
+               count(*) FILTER (WHERE day < 0 OR day > 47482),
+               sum(rows)
+        FROM wafa_order_rows
+        """
+    ).fetchone()
+    assert checks is not None
+    (no_order, no_customer, no_date, no_total, bad_qty, negative, mixed, span, rows) = (
+        int(v or 0) for v in checks
+    )
+    raw = {c: _quote(by_canonical[c]) for c in by_canonical}
+    if no_order:
+        _raise_located(
+            con,
+            path,
+            header,
+            f"{raw['order_id']} IS NULL OR trim({raw['order_id']}) = ''",
+            by_canonical["order_id"],
+            "the order id is empty",
+            no_order,
+        )
+    if no_customer:
+        _raise_located(
+            con,
+            path,
+            header,
+            f"{raw['customer_id']} IS NULL OR trim({raw['customer_id']}) = ''",
+            by_canonical["customer_id"],
+            "the customer id is empty",
+            no_customer,
+        )
+    if no_date:
+        _raise_located(
+            con,
+            path,
+            header,
+            f"{_day_sql(raw['placed_at'], zone)} IS NULL",
+            by_canonical["placed_at"],
+            f"{{value!r}} is not {DATE_HINT}",
+            no_date,
+            value_sql=f"coalesce({raw['placed_at']}, '')",
+        )
+    if no_total:
+        _raise_located(
+            con,
+            path,
+            header,
+            f"{raw['total']} IS NULL",
+            by_canonical["total"],
+            "the total is empty; expected a decimal amount",
+            no_total,
+        )
+    if bad_qty:
+        _raise_located(
+            con,
+            path,
+            header,
+            f"TRY_CAST({raw['quantity']} AS BIGINT) < 1",
+            by_canonical["quantity"],
+            "the quantity must be 1 or more",
+            bad_qty,
+        )
+    if negative:
+        _raise_located(
+            con,
+            path,
+            header,
+            f"TRY_CAST({raw['refunded']} AS DECIMAL(18,6)) < 0",
+            by_canonical["refunded"],
+            "a refunded amount cannot be negative",
+            negative,
+        )
+    if mixed:
+        order = _scalar(
+            con,
+            "SELECT order_id FROM wafa_order_rows WHERE currency <> currency_max ORDER BY order_id LIMIT 1",
+        )
+        _raise_located(
+            con,
+            path,
+            header,
+            f"{raw['order_id']} = {_literal(str(order))}",
+            by_canonical["currency"],
+            f"order {order!r} mixes currencies",
+            mixed,
+            skip_first=True,
+        )
+    if span:
+        placed_raw = raw["placed_at"]
+        day_of = _day_sql(placed_raw, zone)
+        _raise_located(
+            con,
+            path,
+            header,
+            f"{day_of} < 0 OR {day_of} > 47482",
+            by_canonical["placed_at"],
+            "{value!r} is outside 1970-2099",
+            span,
+            value_sql=placed_raw,
+        )
+
+    chosen = _choose_currency(
+        con,
+        "wafa_order_rows",
+        "currency" if currency_col else None,
+        currency,
+        default_currency,
+        path,
+    )
+    digits = minor_digits(chosen)
     scale = _scale(chosen)
-    refunded = col("refunded")
-    amount_checks = [(total, "total")] + ([(refunded, "refunded")] if refunded else [])
-    for expr, name in amount_checks:
-        precise = f"({expr} * {scale}) <> round({expr} * {scale})"
-        if int(_scalar(con, f"SELECT count(*) FROM wafa_rows WHERE {precise}")):
-            digits = minor_digits(chosen)
-            cast = f"TRY_CAST({_quote(by_canonical[name])} AS DECIMAL(18,6))"
-            error = _locate(
+    in_currency = (
+        f"(currency IS NULL OR currency IN ('', {_literal(chosen)}))" if currency_col else "TRUE"
+    )
+    for name in ("total", "refunded"):
+        if name not in raw:
+            continue
+        used = "total_decimals" if name == "total" else "refund_decimals"
+        count = int(
+            _scalar(
+                con,
+                f"SELECT count(*) FROM wafa_order_rows WHERE {in_currency} AND {used} > {digits}",
+            )
+        )
+        if count:
+            cast = f"TRY_CAST({raw[name]} AS DECIMAL(18,6))"
+            _raise_located(
                 con,
                 path,
                 header,
@@ -468,119 +678,78 @@ def _load_generic(
                 by_canonical[name],
                 f"{{value!r}} has more than {digits} decimal place{'s' if digits != 1 else ''} "
                 f"for {chosen}",
-                value_sql=_quote(by_canonical[name]),
+                count,
+                value_sql=raw[name],
             )
-            raise error or BadInput(f"{path.name}: amounts with too many decimal places")
-    if refunded:
-        negative = f"{refunded} < 0"
-        if int(_scalar(con, f"SELECT count(*) FROM wafa_rows WHERE {negative}")):
-            raw = f"TRY_CAST({_quote(by_canonical['refunded'])} AS DECIMAL(18,6)) < 0"
-            error = _locate(
-                con,
-                path,
-                header,
-                raw,
-                by_canonical["refunded"],
-                "a refunded amount cannot be negative",
-            )
-            raise error or BadInput(f"{path.name}: negative refunded amounts")
-
-    currency_col = col("currency")
-    in_currency = (
-        f"(upper(trim(coalesce({currency_col}, ''))) IN ('', {_literal(chosen)}))"
-        if currency_col
-        else "TRUE"
-    )
-    status = col("status")
-    status_word = (
-        f"regexp_replace(lower(trim(coalesce({status}, ''))), '^wc-', '')" if status else "''"
-    )
-    void = f"{status_word} IN ({', '.join(_literal(s) for s in VOID_STATUSES)})"
-    full_refund = f"{status_word} IN ({', '.join(_literal(s) for s in REFUNDED_STATUSES)})"
-    refunded_minor = f"coalesce(round({refunded} * {scale}), 0)" if refunded else "0"
-    promised, delivered = col("promised_at"), col("delivered_at")
-    promised_raw = by_canonical.get("promised_at")
-    promised_sql = "NULL::TIMESTAMPTZ"
-    if promised and promised_raw:
-        # A promise given as a bare date means "by the end of that day".
-        promised_sql = (
-            f"CASE WHEN {promised} = date_trunc('day', {promised}) "
-            f"THEN {promised} + INTERVAL 1 DAY - INTERVAL 1 MICROSECOND ELSE {promised} END"
-        )
-    delivered_sql = delivered or "NULL::TIMESTAMPTZ"
+    per_minor = 10 ** (6 - digits)
+    full = "(full_refund OR (refunded > 0 AND refunded >= gross))"
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE wafa_orders AS
+        CREATE OR REPLACE TEMP VIEW wafa_orders AS
         SELECT customer_id, order_id, day, gross,
-               CASE WHEN full_refund OR (refunded > 0 AND refunded >= gross) THEN 0 ELSE gross - refunded END AS net,
-               NOT void AND NOT (full_refund OR (refunded > 0 AND refunded >= gross)) AS purchase,
-               void, full_refund OR (refunded > 0 AND refunded >= gross) AS refunded_fully,
-               NOT (full_refund OR (refunded > 0 AND refunded >= gross)) AND refunded > 0 AS refunded_partly,
-               promised_at, delivered_at
+               CASE WHEN {full} THEN 0 ELSE gross - refunded END AS net,
+               NOT void AND NOT {full} AS purchase,
+               void, {full} AS refunded_fully,
+               NOT {full} AND refunded > 0 AS refunded_partly,
+               promised_at, delivered_at{", skus" if sku and items else ""}
         FROM (
-            SELECT trim({cid}) AS customer_id, trim({oid}) AS order_id,
-                   min(CAST({placed} AS DATE) - DATE '1970-01-01')::INTEGER AS day,
-                   coalesce(sum(round({total} * {scale})) FILTER (WHERE {total} > 0), 0)::BIGINT
-                       AS gross,
-                   (sum({refunded_minor})
-                    - coalesce(sum(round({total} * {scale})) FILTER (WHERE {total} < 0), 0))::BIGINT
-                       AS refunded,
-                   bool_or({void}) AS void,
-                   bool_or({full_refund}) AS full_refund,
-                   min({promised_sql}) AS promised_at,
-                   max({delivered_sql}) AS delivered_at
-            FROM wafa_rows
+            SELECT customer_id, order_id, day, void, full_refund, promised_at, delivered_at,
+                   {"skus," if sku and items else ""}
+                   gross_micro // {per_minor} AS gross,
+                   refunded_micro // {per_minor} AS refunded
+            FROM wafa_order_rows
             WHERE {in_currency}
-            GROUP BY 1, 2
         )
         """
     )
-    shared = _scalar(
-        con,
-        "SELECT order_id FROM wafa_orders GROUP BY order_id HAVING count(*) > 1 LIMIT 1",
+    other = (
+        int(_scalar(con, f"SELECT count(*) FROM wafa_order_rows WHERE NOT {in_currency}"))
+        if currency_col
+        else 0
     )
-    if shared is not None:
-        error = _locate(
-            con,
-            path,
-            header,
-            f"trim({_quote(by_canonical['order_id'])}) = {_literal(str(shared))}",
-            by_canonical["customer_id"],
-            f"order {shared!r} appears with more than one customer_id",
-        )
-        raise error or BadInput(f"order {shared!r} appears with more than one customer")
-    other = 0
-    if currency_col:
-        other = int(
-            _scalar(
-                con,
-                f"SELECT count(DISTINCT trim({oid})) FROM wafa_rows WHERE NOT {in_currency}",
-            )
-        )
-    sku = col("sku")
-    has_items = False
-    if sku:
-        qty = f"coalesce({quantity}, 1)" if quantity else "1"
+    if sku and items:
         con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE wafa_items AS
-            SELECT trim({cid}) AS customer_id, trim({oid}) AS order_id, trim({sku}) AS sku,
-                   sum({qty})::BIGINT AS quantity
-            FROM wafa_rows
-            WHERE {sku} IS NOT NULL AND trim({sku}) <> '' AND {in_currency}
+            """
+            CREATE OR REPLACE TEMP VIEW wafa_items AS
+            SELECT customer_id, order_id, sku, count(*)::BIGINT AS quantity
+            FROM (SELECT customer_id, order_id, unnest(skus) AS sku FROM wafa_orders)
             GROUP BY 1, 2, 3
             """
         )
-        has_items = bool(_scalar(con, "SELECT count(*) > 0 FROM wafa_items"))
-    con.execute("DROP TABLE wafa_rows")
-    return _finish(con, chosen, rows, other, 0, has_items, bool(promised and delivered), path)
+    return _finish(
+        con, chosen, rows, other, 0, bool(sku and items), bool(promised and delivered), path
+    )
 
 
-def _varchar_condition(condition: str, by_canonical: dict[str, str]) -> str:
-    quantity = by_canonical.get("quantity")
-    if quantity and condition == f"{_quote(quantity)} < 1":
-        return f"TRY_CAST({_quote(quantity)} AS BIGINT) < 1"
-    return condition
+def _raise_located(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    header: _Header,
+    condition: str,
+    column: str,
+    message: str,
+    count: int,
+    *,
+    value_sql: str | None = None,
+    skip_first: bool = False,
+) -> None:
+    """Raise the error for the rows of the raw file where ``condition`` holds."""
+    source = _csv_source(path, header, None)
+    found = con.execute(
+        f"SELECT ordinality - 1, {value_sql or 'NULL'} FROM {source} WITH ORDINALITY "
+        f"WHERE {condition} ORDER BY ordinality LIMIT {MAX_REPORTED + 1}"
+    ).fetchall()
+    if skip_first and len(found) > 1:
+        # For a value that conflicts with an earlier row, point at the second row.
+        found = found[1:]
+    found = found[:MAX_REPORTED]
+    if not found:
+        raise BadInput(f"{path.name}: {message.format(value='')} ({count} orders)")
+    problems = [
+        (_record_line(path, header, int(index)), column, message.format(value=value))
+        for index, value in found
+    ]
+    raise _problem(path, problems, max(count, len(problems)))
 
 
 def _finish(
@@ -930,6 +1099,19 @@ def _load_shop(
             """
         )
         has_items = bool(_scalar(con, "SELECT count(*) > 0 FROM wafa_items"))
+        # Give each order its list of products, as the generic reader does.
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE wafa_orders_with_items AS
+            SELECT o.*, i.skus
+            FROM wafa_orders o LEFT JOIN (
+                SELECT customer_id, order_id, list(sku ORDER BY sku) AS skus
+                FROM wafa_items GROUP BY 1, 2
+            ) i USING (customer_id, order_id)
+            """
+        )
+        con.execute("DROP TABLE wafa_orders")
+        con.execute("ALTER TABLE wafa_orders_with_items RENAME TO wafa_orders")
     con.execute("DROP TABLE wafa_raw")
     con.execute("DROP TABLE wafa_shop_orders")
     return _finish(con, chosen, rows, other, guests, has_items, False, path)
@@ -943,6 +1125,7 @@ def load_orders(
     timezone: str = "UTC",
     currency: str | None = None,
     default_currency: str = "USD",
+    items: bool = True,
 ) -> LoadedOrders:
     """Read an order export into ``wafa_orders`` and ``wafa_items`` in ``con``.
 
@@ -962,6 +1145,9 @@ def load_orders(
         ``default_currency`` when the file names none.
     default_currency : str
         Currency of a file that carries no currency column.
+    items : bool
+        Collect the products of each order (for recommendations); without it, a
+        generic file is summarised in one lighter pass.
 
     Returns
     -------
@@ -978,7 +1164,13 @@ def load_orders(
     try:
         if fmt is InputFormat.generic:
             return _load_generic(
-                con, path, header, currency=currency, default_currency=default_currency
+                con,
+                path,
+                header,
+                currency=currency,
+                default_currency=default_currency,
+                zone=timezone,
+                items=items,
             )
         layout = SHOPIFY if fmt is InputFormat.shopify else WOOCOMMERCE
         return _load_shop(

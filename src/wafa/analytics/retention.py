@@ -24,7 +24,12 @@ import numpy.typing as npt
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from wafa.analytics.summary import CustomerSummary, occasions_subquery, purchases_filter
+from wafa.analytics.summary import (
+    CustomerSummary,
+    Occasions,
+    occasions_subquery,
+    purchases_filter,
+)
 from wafa.orders.models import Order
 
 __all__ = [
@@ -34,9 +39,9 @@ __all__ = [
     "db_delivery",
     "db_gap_counts",
     "duckdb_delivery",
-    "duckdb_gap_counts",
     "gap_distribution",
     "headline",
+    "occasion_gap_counts",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -111,34 +116,25 @@ def db_gap_counts(
     return _pairs(rows)
 
 
-def duckdb_gap_counts(con: Any, *, as_of_day: int) -> tuple[IntArray, IntArray]:
-    """Count gaps between consecutive purchase occasions in ``wafa_orders`` (DuckDB).
+def occasion_gap_counts(occasions: Occasions) -> tuple[IntArray, IntArray]:
+    """Count gaps between consecutive purchase occasions from occasion arrays.
 
     Parameters
     ----------
-    con : duckdb.DuckDBPyConnection
-        Connection holding ``wafa_orders``.
-    as_of_day : int
-        Last day included.
+    occasions : Occasions
+        Sorted by customer, then day (see :func:`wafa.analytics.summary.duckdb_occasions`).
 
     Returns
     -------
     tuple of numpy.ndarray
         ``(gap_days, counts)``, as :func:`db_gap_counts`.
     """
-    rows = con.execute(
-        """
-        WITH occasions AS (
-            SELECT DISTINCT customer_id, day FROM wafa_orders WHERE purchase AND day <= $as_of
-        ), gaps AS (
-            SELECT day - lag(day) OVER (PARTITION BY customer_id ORDER BY day) AS gap
-            FROM occasions
-        )
-        SELECT gap, count(*) FROM gaps WHERE gap IS NOT NULL GROUP BY gap
-        """,
-        {"as_of": as_of_day},
-    ).fetchall()
-    return _pairs(rows)
+    same = occasions.code[1:] == occasions.code[:-1]
+    gaps = (occasions.day[1:] - occasions.day[:-1])[same]
+    if gaps.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    values, counts = np.unique(gaps, return_counts=True)
+    return values.astype(np.int64), counts.astype(np.int64)
 
 
 def _pairs(rows: Any) -> tuple[IntArray, IntArray]:

@@ -24,6 +24,7 @@ R \ FM      1               2                   3                4              
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -331,7 +332,7 @@ def thresholds(values: npt.ArrayLike, *, higher_is_better: bool = True) -> list[
 
 def segment_table(
     codes: IntArray, spend: npt.ArrayLike, clv: npt.ArrayLike | None = None
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """Count customers, revenue and (optionally) predicted value per segment.
 
     Parameters
@@ -360,9 +361,9 @@ def segment_table(
         if clv is None
         else np.bincount(codes, weights=np.asarray(clv, dtype=np.float64), minlength=len(SEGMENTS))
     )
-    table: list[dict[str, object]] = []
+    table: list[dict[str, Any]] = []
     for i, seg in enumerate(SEGMENTS):
-        entry: dict[str, object] = {
+        entry: dict[str, Any] = {
             "key": seg.key,
             "name": seg.name,
             "description": seg.description,

@@ -52,10 +52,12 @@ from wafa.orders.models import Order, OrderStatus
 __all__ = [
     "EPOCH",
     "CustomerSummary",
+    "Occasions",
     "RFMArrays",
     "day_number",
     "day_to_date",
     "db_summary",
+    "duckdb_occasions",
     "duckdb_summary",
     "local_day_expression",
     "summary_query",
@@ -506,25 +508,33 @@ def db_summary(
 # --------------------------------------------------------------------------- DuckDB
 
 
+DUCKDB_OCCASIONS_SQL = """
+CREATE OR REPLACE TEMP TABLE wafa_occasions AS
+SELECT customer_id, day, sum(net)::BIGINT AS value
+FROM wafa_orders
+WHERE purchase AND day <= $as_of
+GROUP BY customer_id, day
+"""
+
+# ``code`` numbers the customers 0..n-1 in the order the arrays are returned, so that
+# later steps (occasions, products) can refer to a customer by an integer.
 DUCKDB_SUMMARY_SQL = """
-WITH occasions AS (
-    SELECT customer_id, day, sum(net) AS value
-    FROM wafa_orders
-    WHERE purchase AND day <= $as_of
-    GROUP BY customer_id, day
+CREATE OR REPLACE TEMP TABLE wafa_customers AS
+SELECT row_number() OVER () - 1 AS code, *
+FROM (
+    SELECT customer_id,
+           min(day) AS first_day,
+           max(day) AS last_day,
+           count(*) AS purchases,
+           sum(value)::BIGINT AS spend,
+           arg_min(value, day)::BIGINT AS first_value,
+           count(*) FILTER (WHERE day <= $cal) AS cal_purchases,
+           coalesce(max(day) FILTER (WHERE day <= $cal), -1) AS cal_last_day,
+           coalesce(sum(value) FILTER (WHERE day <= $cal), 0)::BIGINT AS cal_spend,
+           count(*) FILTER (WHERE day > $cal AND day <= $hold) AS holdout_purchases
+    FROM wafa_occasions
+    GROUP BY customer_id
 )
-SELECT customer_id,
-       min(day) AS first_day,
-       max(day) AS last_day,
-       count(*) AS purchases,
-       sum(value)::BIGINT AS spend,
-       arg_min(value, day)::BIGINT AS first_value,
-       count(*) FILTER (WHERE day <= $cal) AS cal_purchases,
-       coalesce(max(day) FILTER (WHERE day <= $cal), -1) AS cal_last_day,
-       coalesce(sum(value) FILTER (WHERE day <= $cal), 0)::BIGINT AS cal_spend,
-       count(*) FILTER (WHERE day > $cal AND day <= $hold) AS holdout_purchases
-FROM occasions
-GROUP BY customer_id
 """
 
 
@@ -532,6 +542,10 @@ def duckdb_summary(
     con: Any, *, as_of_day: int, calibration_day: int, holdout_end_day: int | None = None
 ) -> CustomerSummary:
     """Summarise each customer of the ``wafa_orders`` table in a DuckDB connection.
+
+    Leaves two tables behind for the later steps: ``wafa_occasions`` (one row per
+    customer and purchase day, with its value) and ``wafa_customers`` (the summary,
+    with ``code``, the customer's position in the returned arrays).
 
     Parameters
     ----------
@@ -545,12 +559,12 @@ def duckdb_summary(
     Returns
     -------
     CustomerSummary
-        Same content as :func:`db_summary` on the same orders.
+        Same content as :func:`db_summary` on the same orders, in ``code`` order.
     """
     hold = as_of_day if holdout_end_day is None else holdout_end_day
-    result = con.execute(
-        DUCKDB_SUMMARY_SQL, {"as_of": as_of_day, "cal": calibration_day, "hold": hold}
-    ).fetchnumpy()
+    con.execute(DUCKDB_OCCASIONS_SQL, {"as_of": as_of_day})
+    con.execute(DUCKDB_SUMMARY_SQL, {"cal": calibration_day, "hold": hold})
+    result = con.execute("SELECT * FROM wafa_customers ORDER BY code").fetchnumpy()
     keys = np.asarray(result["customer_id"], dtype=object)
 
     def ints(name: str) -> IntArray:
@@ -571,6 +585,49 @@ def duckdb_summary(
         calibration_day=calibration_day,
         holdout_end_day=hold,
     )
+
+
+@dataclass(frozen=True)
+class Occasions:
+    """Every purchase occasion as arrays: customer code, day and value.
+
+    Attributes
+    ----------
+    code : numpy.ndarray
+        Customer position in the :class:`CustomerSummary` arrays.
+    day : numpy.ndarray
+        Purchase day (days since 1970-01-01).
+    value : numpy.ndarray
+        Net value of the day's orders, minor units.
+    """
+
+    code: IntArray
+    day: IntArray
+    value: IntArray
+
+
+def duckdb_occasions(con: Any) -> Occasions:
+    """Fetch the occasions left by :func:`duckdb_summary` as arrays, by customer and day.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        Connection on which :func:`duckdb_summary` ran.
+
+    Returns
+    -------
+    Occasions
+        Sorted by customer code, then day.
+    """
+    result = con.execute(
+        "SELECT c.code, o.day, o.value FROM wafa_occasions o "
+        "JOIN wafa_customers c USING (customer_id)"
+    ).fetchnumpy()
+    code = np.asarray(result["code"], dtype=np.int64)
+    day = np.asarray(result["day"], dtype=np.int64)
+    value = np.asarray(result["value"], dtype=np.int64)
+    order = np.lexsort((day, code))
+    return Occasions(code[order], day[order], value[order])
 
 
 def duckdb_day_range(con: Any) -> tuple[int, int]:

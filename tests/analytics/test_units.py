@@ -1,0 +1,184 @@
+"""RFM scoring, cohorts, recommendations and the holdout arithmetic, on small arrays."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from tests.analytics.helpers import cdnow_calibration, needs_cdnow
+from wafa.analytics import rfm
+from wafa.analytics.cohorts import CohortMatrix, month_table, occasion_cohorts
+from wafa.analytics.fitting import FitSettings, fit_models
+from wafa.analytics.holdout import NAIVE, HoldoutData, evaluate
+from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
+from wafa.analytics.retention import ActivityThresholds, gap_distribution
+from wafa.analytics.summary import Occasions, day_number
+from wafa.core.settings import CalendarKind
+
+
+class TestQuantileScore:
+    def test_ties_share_a_score_and_the_best_reach_five(self) -> None:
+        # 60% bought once: every one of them scores 1, not spread over 1-3.
+        purchases = np.array([1] * 6 + [2, 2, 3, 9])
+        assert rfm.quantile_score(purchases).tolist() == [1] * 6 + [4, 4, 5, 5]
+
+    def test_recency_scores_recent_customers_highest(self) -> None:
+        days = np.array([400, 3, 90, 30, 200])
+        assert rfm.quantile_score(days, higher_is_better=False).tolist() == [1, 5, 3, 4, 2]
+
+    def test_thresholds_name_the_value_reaching_each_score(self) -> None:
+        purchases = np.array([1] * 6 + [2, 2, 3, 9])
+        assert rfm.thresholds(purchases) == [2.0, 2.0, 2.0, 3.0]
+
+
+class TestSegments:
+    @pytest.mark.parametrize(
+        ("r", "f", "m", "segment"),
+        [
+            (5, 5, 5, "champions"),
+            (5, 1, 1, "new"),
+            (4, 1, 1, "promising"),
+            (1, 5, 5, "cannot_lose"),
+            (1, 1, 1, "lost"),
+            (2, 3, 3, "at_risk"),
+            (3, 3, 3, "need_attention"),
+            (3, 5, 4, "loyal"),
+            (2, 1, 2, "hibernating"),
+            (3, 1, 2, "about_to_sleep"),
+            (5, 2, 3, "potential_loyalists"),
+        ],
+    )
+    def test_the_map(self, r: int, f: int, m: int, segment: str) -> None:
+        codes = rfm.segment_codes(np.array([r]), np.array([f]), np.array([m]))
+        assert rfm.segment_names(codes).tolist() == [segment]
+
+    def test_every_segment_has_advice_and_appears_on_the_map(self) -> None:
+        on_map = {rfm.segment_key(r, fm) for r in range(1, 6) for fm in range(1, 6)}
+        assert on_map == set(rfm.SEGMENT_KEYS) and len(rfm.SEGMENTS) == 11
+        assert all(s.action and s.description for s in rfm.SEGMENTS)
+
+    def test_table_sums_to_the_whole(self) -> None:
+        codes = np.array([0, 0, 3, 10])
+        table = rfm.segment_table(codes, np.array([100, 50, 10, 0]))
+        assert sum(t["customers"] for t in table) == 4
+        assert sum(t["revenue"] for t in table) == 160
+        assert table[0]["key"] == "champions" and table[0]["revenue_share"] == 150 / 160
+
+
+class TestCohorts:
+    def test_jalali_months_start_on_the_first_of_farvardin(self) -> None:
+        start = day_number(dt.date(2025, 3, 19))
+        _, keys = month_table(start, start + 3, CalendarKind.jalali)
+        # 2025-03-21 is 1 Farvardin 1404.
+        assert keys.tolist() == [1403 * 12 + 11, 1403 * 12 + 11, 1404 * 12, 1404 * 12]
+
+    def test_a_customer_counts_once_per_month(self) -> None:
+        base = day_number(dt.date(2025, 1, 1))
+        occasions = Occasions(
+            code=np.array([0, 0, 0, 1]),
+            day=np.array([base, base + 3, base + 40, base + 45]),
+            value=np.array([100, 200, 300, 50]),
+        )
+        first_day = np.array([base, base + 45])
+        matrix = occasion_cohorts(
+            occasions,
+            first_day,
+            calendar=CalendarKind.gregorian,
+            start_day=base,
+            as_of_day=base + 50,
+        ).to_dict()
+        jan, feb = matrix["cohorts"]
+        assert (jan["month"], jan["customers"], jan["revenue"]) == ("2025-01", [1, 1], [300, 300])
+        assert (feb["month"], feb["customers"], feb["retention"]) == ("2025-02", [1], [1.0])
+        split = matrix["returning_revenue_by_month"]
+        assert [(m["new"], m["returning"]) for m in split] == [(300, 0), (50, 300)]
+
+    def test_an_empty_matrix(self) -> None:
+        assert CohortMatrix.from_rows([], 10, CalendarKind.gregorian).to_dict()["cohorts"] == []
+
+
+class TestActivityThresholds:
+    def test_learned_from_the_gaps(self) -> None:
+        gaps = np.arange(1, 101)
+        thresholds = ActivityThresholds.from_gaps(gap_distribution(gaps, np.ones(100, int)))
+        assert (thresholds.active_days, thresholds.lapsed_days, thresholds.basis) == (
+            80,
+            160,
+            "learned",
+        )
+
+    def test_default_without_enough_repeat_purchases(self) -> None:
+        thresholds = ActivityThresholds.from_gaps(gap_distribution(np.array([5]), np.array([3])))
+        assert (thresholds.active_days, thresholds.basis) == (90, "default")
+
+
+class TestRecommendations:
+    def test_co_purchase_similarity_and_also_bought(self) -> None:
+        # Tea and cups go together; biscuits with cake.
+        customers = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4])
+        items = np.array([0, 1, 0, 1, 2, 3, 2, 3, 0])
+        model = ItemSimilarity().fit(owned_matrix(customers, items, 5, 4))
+        assert model.popularity_.tolist() == [3, 2, 2, 2]
+        assert [j for j, _, _ in model.also_bought(0)] == [1]
+        neighbour, score, both = model.also_bought(2)[0]
+        assert (neighbour, both) == (3, 2) and score == pytest.approx(1.0)
+
+    def test_a_non_repeatable_product_owned_is_never_recommended(self) -> None:
+        customers = np.array([0, 0, 1, 1, 2])
+        items = np.array([0, 1, 0, 1, 0])
+        model = ItemSimilarity().fit(owned_matrix(customers, items, 3, 3))
+        owned = owned_matrix(np.array([0, 0]), np.array([0, 2]), 1, 3)
+        repeatable = np.array([True, True, False])
+        recs = model.recommend(owned, n=3, repeatable=repeatable)[0].tolist()
+        assert 2 not in recs and recs[0] == 1
+        assert 2 in model.recommend(owned, n=3)[0].tolist()  # when it is repeatable
+
+    def test_inactive_products_are_never_recommended(self) -> None:
+        customers = np.array([0, 0, 1, 1])
+        items = np.array([0, 1, 0, 1])
+        model = ItemSimilarity().fit(owned_matrix(customers, items, 2, 2))
+        owned = owned_matrix(np.array([0]), np.array([0]), 1, 2)
+        recs = model.recommend(owned, n=2, available=np.array([True, False]))[0].tolist()
+        assert 1 not in recs
+
+    def test_hit_rate_against_the_most_popular(self) -> None:
+        rng = np.random.default_rng(1)
+        rows = []
+        for c in range(400):
+            pair = int(rng.integers(0, 5))
+            if c < 200:  # bought the pair (2k, 2k+1) together, once
+                rows += [(c, 2 * pair, True, False), (c, 2 * pair + 1, True, False)]
+            else:  # bought 2k first and 2k+1 on their last visit
+                rows += [(c, 2 * pair, True, False), (c, 2 * pair + 1, False, True)]
+        arr = np.array(rows, dtype=np.int64)
+        quality = evaluate_hit_rate(
+            arr[:, 0],
+            arr[:, 1],
+            arr[:, 2].astype(bool),
+            arr[:, 3].astype(bool),
+            n_customers=400,
+            n_items=10,
+            k=1,
+        )
+        assert quality.customers == 200
+        # The pair is learned from the first 200 customers: the partner comes first.
+        assert quality.hit_rate == pytest.approx(1.0)
+        assert quality.baseline_hit_rate < 0.35
+
+
+@needs_cdnow
+class TestHoldout:
+    def test_naive_baseline_repeats_the_past_rate(self) -> None:
+        cal = cdnow_calibration()
+        fitted = fit_models(cal, FitSettings(money_scale=100.0))
+        actual = np.zeros(cal.frequency.shape[0], dtype=np.int64)
+        data = HoldoutData(days=70, actual=actual, daily=np.zeros(70, dtype=np.int64))
+        report = evaluate(fitted, cal, data)
+        rate = np.divide(cal.frequency, cal.T, out=np.zeros_like(cal.T), where=cal.T > 0)
+        assert report["models"][NAIVE]["predicted_repeat_purchases"] == pytest.approx(
+            float(rate.sum() * 10)
+        )
+        assert len(report["tracking"]) == 10 and report["tracking"][-1]["day"] == 70
+        assert report["tracking"][-1][NAIVE] == pytest.approx(float(rate.sum() * 10))
