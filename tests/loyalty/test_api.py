@@ -157,3 +157,209 @@ class TestCouponValidate:
         assert r.json()["valid"] is False
         assert r.json()["discount"] == 0
         assert r.json()["reason"] == "not_found"
+
+
+class TestProgramApi:
+    def test_get_put_and_versions(self, api: TestClient, clock: FrozenClock) -> None:
+        current = api.get("/api/v1/loyalty/program").json()
+        assert current["version"] == 0
+        assert current["rules"]["earning"]["rate_bp"] == 100
+        rules = current["rules"] | {"pending_days": 3}
+        r = api.put("/api/v1/loyalty/program", json={"rules": rules, "note": "shorter wait"})
+        assert r.status_code == 200, r.text
+        assert r.json()["version"] == 1
+        versions = api.get("/api/v1/loyalty/program/versions").json()
+        assert [(v["version"], v["note"]) for v in versions] == [(1, "shorter wait")]
+
+    def test_past_effective_instant_is_refused(self, api: TestClient, clock: FrozenClock) -> None:
+        rules = api.get("/api/v1/loyalty/program").json()["rules"]
+        r = api.put(
+            "/api/v1/loyalty/program",
+            json={"rules": rules, "effective_from": "2026-01-01T00:00:00+00:00"},
+        )
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["loc"] == ["effective_from"]
+
+    def test_bad_tiers_name_the_field(self, api: TestClient) -> None:
+        rules = api.get("/api/v1/loyalty/program").json()["rules"]
+        rules["tiers"] = {
+            "enabled": True,
+            "levels": [
+                {"code": "a", "name": "A", "threshold": 10},
+                {"code": "b", "name": "B", "threshold": 5},
+            ],
+        }
+        r = api.put("/api/v1/loyalty/program", json={"rules": rules})
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["loc"][:3] == ["body", "rules", "tiers"]
+
+    def test_configuration_needs_admin_scope(self, client: TestClient, session: Session) -> None:
+        headers = _key(session, "read", "write")
+        rules = client.get("/api/v1/loyalty/program", headers=headers).json()["rules"]
+        assert (
+            client.put(
+                "/api/v1/loyalty/program", json={"rules": rules}, headers=headers
+            ).status_code
+            == 403
+        )
+
+    def test_tier_preview(
+        self, api: TestClient, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        set_rules(session)
+        c = member(session)
+        place(session, c, lines=[{"sku": "A", "name": "a", "quantity": 1, "unit_price": 50_000}])
+        deliver(session, settings)
+        r = api.post(
+            "/api/v1/loyalty/program/tier-preview",
+            json={
+                "tiers": {
+                    "enabled": True,
+                    "levels": [{"code": "gold", "name": "Gold", "threshold": 100}],
+                }
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["upgrades"] == 1
+        assert r.json()["moves"][0]["to_tier"] == "gold"
+
+
+class TestLedgerApi:
+    def test_ledger_pages_newest_first_with_reasons(
+        self, api: TestClient, session: Session
+    ) -> None:
+        c = member(session)
+        for n in (5, 6, 7):
+            api.post(f"/api/v1/customers/{c.id}/adjustments", json={"points": n, "reason": f"r{n}"})
+        page = api.get(f"/api/v1/customers/{c.id}/loyalty/ledger", params={"limit": 2}).json()
+        assert [e["points"] for e in page["items"]] == [7, 6]
+        rest = api.get(
+            f"/api/v1/customers/{c.id}/loyalty/ledger", params={"cursor": page["next_cursor"]}
+        ).json()
+        assert [(e["points"], e["reason"], e["note"]) for e in rest["items"]] == [
+            (5, "adjustment", "r5")
+        ]
+        assert rest["next_cursor"] is None
+
+    def test_negative_adjustment_cannot_overdraw(self, api: TestClient, session: Session) -> None:
+        c = member(session)
+        r = api.post(f"/api/v1/customers/{c.id}/adjustments", json={"points": -1, "reason": "x"})
+        assert r.status_code == 409
+        assert r.json()["type"].endswith("insufficient-points")
+
+
+class TestCouponApi:
+    def test_create_list_redeem_void(self, api: TestClient, session: Session) -> None:
+        made = api.post("/api/v1/coupons", json={"name": "Gift", "amount": 300})
+        assert made.status_code == 201, made.text
+        code = made.json()["display_code"]
+        assert api.get("/api/v1/coupons").json()["items"][0]["code"] == code.replace("-", "")
+        used = api.post(
+            f"/api/v1/coupons/{code}/redeem", json={"order_ref": "till-1", "subtotal": 1000}
+        )
+        assert used.status_code == 201, used.text
+        assert used.json()["discount_amount"] == 300
+        again = api.post(
+            f"/api/v1/coupons/{code}/redeem", json={"order_ref": "till-2", "subtotal": 1000}
+        )
+        assert again.status_code == 409
+        assert again.json()["reason"] == "used_up"
+        assert again.json()["type"].endswith("coupon-rejected")
+        other = api.post("/api/v1/coupons", json={"name": "Other", "amount": 100}).json()["code"]
+        voided = api.post(f"/api/v1/coupons/{other}/void", json={"reason": "mistake"})
+        assert voided.json()["status"] == "voided"
+
+    def test_cancel_redemption_via_api(self, api: TestClient, session: Session) -> None:
+        c = member(session)
+        api.post(f"/api/v1/customers/{c.id}/adjustments", json={"points": 100, "reason": "seed"})
+        reward = api.post(
+            "/api/v1/rewards", json={"name": "Mug", "kind": "gift", "cost_points": 60}
+        ).json()
+        red = api.post(
+            f"/api/v1/customers/{c.id}/redemptions", json={"reward_id": reward["id"]}
+        ).json()
+        r = api.post(f"/api/v1/redemptions/{red['id']}/cancel")
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "cancelled"
+        assert api.get(f"/api/v1/customers/{c.id}/loyalty").json()["available"] == 100
+        listed = api.get(f"/api/v1/customers/{c.id}/redemptions").json()
+        assert [x["status"] for x in listed] == ["cancelled"]
+
+
+class TestEngagementApi:
+    def test_stamp_cards_referrals_leaderboard_liability(
+        self, api: TestClient, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        set_rules(
+            session,
+            pending_days=0,
+            referral={"enabled": True, "referee_points": 10, "referrer_points": 20},
+        )
+        reward = api.post(
+            "/api/v1/rewards", json={"name": "Free", "kind": "gift", "cost_points": 0}
+        ).json()
+        card = api.post(
+            "/api/v1/stamp-cards",
+            json={
+                "name": "Card",
+                "stamps_required": 5,
+                "skus": ["COF-1"],
+                "reward_id": reward["id"],
+            },
+        )
+        assert card.status_code == 201, card.text
+        a, b = member(session, name="Amir Tehrani"), member(session)
+        info = api.get(f"/api/v1/customers/{a.id}/referral").json()
+        applied = api.post(f"/api/v1/customers/{b.id}/referral", json={"code": info["code"]})
+        assert applied.status_code == 201, applied.text
+        place(session, b)
+        deliver(session, settings)
+        assert api.get(f"/api/v1/customers/{b.id}/stamps").json()[0]["stamps"] == 1
+        assert (
+            api.get("/api/v1/referrals", params={"customer_id": str(a.id)}).json()["items"][0][
+                "status"
+            ]
+            == "qualified"
+        )
+        api.post(f"/api/v1/customers/{a.id}/leaderboard", json={"opt_in": True})
+        api.post(f"/api/v1/customers/{a.id}/adjustments", json={"points": 5, "reason": "x"})
+        place(session, a)
+        deliver(session, settings)
+        board = api.get("/api/v1/loyalty/leaderboard", params={"month": "2026-03"}).json()
+        assert board["rows"][0]["name"] == "Amir T."
+        assert (
+            api.get("/api/v1/loyalty/leaderboard", params={"month": "2026-13"}).status_code == 422
+        )
+        liability = api.get("/api/v1/loyalty/liability").json()
+        assert liability["available_points"] == 35
+        assert liability["available_value"] == 35
+
+
+class TestPosApi:
+    def test_find_summary_purchase(
+        self, api: TestClient, session: Session, clock: FrozenClock
+    ) -> None:
+        set_rules(session)
+        c = member(session, name="Sara Karimi", phone="+12025550123")
+        found = api.get("/api/v1/pos/customers", params={"q": "0123"}).json()
+        assert found[0]["id"] == str(c.id)
+        assert api.get(f"/api/v1/pos/customers/{c.id}").json()["greeting_name"] == "Sara"
+        r = api.post(
+            "/api/v1/pos/purchases",
+            json={
+                "customer_id": str(c.id),
+                "reference": "till-9",
+                "lines": [{"sku": "COF-1", "name": "Flat white", "quantity": 1, "unit_price": 450}],
+            },
+        )
+        assert r.status_code == 201, r.text
+        assert (r.json()["points"], r.json()["status"]["pending"]) == (4, 4)
+
+    def test_enrol(self, api: TestClient) -> None:
+        r = api.post(
+            "/api/v1/pos/enrol", json={"name": "Neda", "phone": "2025550177", "sms_consent": True}
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["phone"] == "+12025550177"
+        again = api.post("/api/v1/pos/enrol", json={"name": "Neda", "phone": "2025550177"})
+        assert again.status_code == 409

@@ -123,7 +123,7 @@ def verify(customer_id: str = typer.Argument(None, help="One customer (all by de
         for cid in ids:
             for problem in ledger.check(session, cid):
                 bad += 1
-                console.print(f"{cid}: {problem}", highlight=False)
+                console.print(f"{cid}: {problem}", highlight=False, soft_wrap=True)
     if bad:
         raise fail(f"{bad} problems in {len(ids)} accounts")
     console.print(f"{len(ids)} accounts checked: every balance equals its ledger")

@@ -19,7 +19,7 @@ worker_app = typer.Typer(help="The background worker.", no_args_is_help=True)
 def run(
     once: bool = typer.Option(False, "--once", help="One pass, then exit (cron, tests)."),
     poll: float = typer.Option(2.0, help="Seconds to wait when there is nothing to do."),
-    batch: int = typer.Option(500, help="Events read per batch."),
+    batch: int = typer.Option(200, help="Events handled per transaction."),
     no_daily: bool = typer.Option(False, "--no-daily", help="Skip the daily jobs (with --once)."),
 ) -> None:
     """Handle outbox events and run daily jobs in the business's timezone, until stopped."""

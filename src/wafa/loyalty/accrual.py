@@ -24,25 +24,23 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from wafa.core import outbox
 from wafa.core.calendars import add_months, local_date, start_of_day
-from wafa.core.errors import NotFound
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
-from wafa.customers import service as customers
-from wafa.loyalty import coupons, events, ledger, referrals, stamps, streaks, tiers
+from wafa.customers.models import Customer
+from wafa.loyalty import coupons, events, ledger, program, referrals, stamps, streaks, tiers
 from wafa.loyalty.dbutil import insert_new
-from wafa.loyalty.ledger import LotSpec
 from wafa.loyalty.models import EntryKind, LoyaltyAccount, PointsEntry, Purchase
+from wafa.loyalty.orderfacts import OrderFacts, order_facts
 from wafa.loyalty.program import rules_at, rules_version
 from wafa.loyalty.rules import FIRST_ORDER, LineView, OrderView, order_points
 from wafa.loyalty.schemas.program import ExpiryPolicy, ProgramRules
-from wafa.orders import service as orders
-from wafa.orders.models import Order, OrderStatus
+from wafa.orders.models import OrderStatus
 
 
 @dataclass
@@ -62,7 +60,7 @@ class Accrual:
         return sum(self.points.values())
 
 
-def order_view(order: Order, settings: Settings) -> OrderView:
+def order_view(order: OrderFacts, settings: Settings) -> OrderView:
     """The order as the rules see it."""
     return OrderView(
         id=order.id,
@@ -87,24 +85,22 @@ def order_view(order: Order, settings: Settings) -> OrderView:
     )
 
 
-def remaining_quantities(order: Order) -> dict[int, int]:
+def remaining_quantities(order: OrderFacts) -> dict[int, int]:
     """What is left of each line after refunds."""
     return {ln.line_no: ln.quantity - ln.refunded_quantity for ln in order.lines}
 
 
-def amount_scale(order: Order) -> tuple[int, int]:
+def amount_scale(order: OrderFacts) -> tuple[int, int]:
     """The share of the order not refunded by amount-only refunds (refunds without lines)."""
-    unexplained = 0
-    for refund in order.refunds:
-        unexplained += max(0, refund.amount - sum(line.amount for line in refund.lines))
+    unexplained = sum(max(0, r.amount - r.lines_amount) for r in order.refunds)
     if not unexplained or not order.total_amount:
         return (1, 1)
     return (max(0, order.total_amount - unexplained), order.total_amount)
 
 
-def is_void(order: Order) -> bool:
+def is_void(order: OrderFacts) -> bool:
     """Cancelled or fully refunded: the purchase no longer counts."""
-    return order.status in (OrderStatus.cancelled, OrderStatus.refunded)
+    return order.void
 
 
 def expiry_for(rules: ProgramRules, earned_on_day: datetime, settings: Settings) -> datetime | None:
@@ -119,28 +115,38 @@ def expiry_for(rules: ProgramRules, earned_on_day: datetime, settings: Settings)
     return start_of_day(add_months(day, rules.expiry.months, settings.calendar), settings.zone)
 
 
+_CUSTOMERS = cast(Table, Customer.__table__)
+_LIVE = select(_CUSTOMERS.c.merged_into_id, _CUSTOMERS.c.erased_at).where(
+    _CUSTOMERS.c.id == bindparam("b_id")
+)
+
+
 def live_customer_id(session: Session, customer_id: uuid.UUID | None) -> uuid.UUID | None:
     """The surviving record for ``customer_id`` (following merges); ``None`` if erased or absent."""
-    if customer_id is None:
-        return None
-    try:
-        return customers.get_live_customer(session, customer_id).id
-    except NotFound:
-        return None
+    seen: set[uuid.UUID] = set()
+    while customer_id is not None and customer_id not in seen:
+        seen.add(customer_id)
+        row = session.execute(_LIVE, {"b_id": customer_id}).first()
+        if row is None:
+            return None
+        if row[0] is None:
+            return customer_id if row[1] is None else None
+        customer_id = row[0]
+    return None
 
 
 def _claim(
     session: Session,
-    order: Order,
+    order: OrderFacts,
     customer_id: uuid.UUID,
     settings: Settings,
     *,
     imported: bool,
     version: int,
+    points: int,
     now: datetime,
 ) -> bool:
     void = is_void(order)
-    categories = sorted({ln.category for ln in order.lines if ln.category})
     return insert_new(
         session,
         Purchase,
@@ -151,8 +157,8 @@ def _claim(
             "placed_at": order.placed_at,
             "placed_on": local_date(order.placed_at, settings.zone),
             "spend": 0 if void else order.total_amount - order.refunded_amount,
-            "points": 0,
-            "categories": categories,
+            "points": points,
+            "categories": sorted({ln.category for ln in order.lines if ln.category}),
             "channel": order.channel,
             "imported": imported,
             "cancelled": void,
@@ -162,74 +168,133 @@ def _claim(
     )
 
 
+BATCH = "wafa.batch"
+
+
+def _context(
+    session: Session, settings: Settings, now: datetime
+) -> tuple[program.Versions, list[Any]]:
+    """The program's versions and the active stamp cards.
+
+    Read per call; but when the worker handles a batch of events in one transaction
+    it leaves a dict under ``session.info["wafa.batch"]``, and then they are read
+    once for the whole batch (nothing can change them inside that transaction).
+    """
+    memo = session.info.get(BATCH)
+    if memo is not None and "loyalty" in memo:
+        found: tuple[program.Versions, list[Any]] = memo["loyalty"]
+        return found
+    context = (program.versions(session, settings), stamps.active_cards(session, now))
+    if memo is not None:
+        memo["loyalty"] = context
+    return context
+
+
 def accrue_order(
     session: Session, *, settings: Settings, order_id: uuid.UUID, imported: bool = False
 ) -> Accrual | None:
     """Award what an order earns, exactly once; ``None`` when there is nothing (more) to do.
 
     Guest orders wait: if a customer is attached later, accruing again awards them.
+    The member's row is locked and read in one statement, the order is claimed, its
+    entries and lots are written in one statement each, and every count the account
+    keeps (balance, visits, streak, spend, categories) moves in one final ``UPDATE``.
     """
     now = utcnow()
-    order = orders.get_order(session, order_id)
-    customer_id = live_customer_id(session, order.customer_id)
-    if customer_id is None:
+    order = order_facts(session, order_id)
+    if order.customer_id is None or order.customer_erased:
         return None
-    version = rules_at(session, settings, order.placed_at)
-    rules = version.rules
-    if not _claim(
-        session, order, customer_id, settings, imported=imported, version=version.version, now=now
-    ):
-        return None
-    ledger.lock_account(session, customer_id, zone=settings.zone, now=now)
-    ledger.release_due(session, customer_id, now=now)
-    acct = ledger.account(session, customer_id)
-    assert acct is not None
+    customer_id: uuid.UUID | None = order.customer_id
+    if order.customer_merged_into is not None:
+        customer_id = live_customer_id(session, order.customer_merged_into)
+        if customer_id is None:
+            return None
+    assert customer_id is not None
+    history, cards = _context(session, settings, now)
+    judged = history.at(session, order.placed_at)
+    rules = judged.rules
+    current = history.at(session, now).rules
+    acct = ledger.lock_and_read(session, customer_id, zone=settings.zone, now=now)
     view = order_view(order, settings)
     void = is_void(order)
+    today = local_date(now, settings.zone)
     result = Accrual(order_id=order.id, customer_id=customer_id)
     earns = rules.enabled and not void and (not imported or rules.imported_history.award_points)
     if earns:
-        earlier = session.scalar(
-            select(func.count())
-            .select_from(Purchase)
-            .where(
-                Purchase.customer_id == customer_id,
-                Purchase.order_id != order.id,
-                Purchase.cancelled.is_(False),
-            )
-        )
-        tier_code = tiers.effective_tier(rules, acct, today=local_date(now, settings.zone))
+        tier_code = tiers.effective_tier(rules, acct, today=today)  # type: ignore[arg-type]
         result.points = order_points(
-            rules, view, tier=rules.tier(tier_code), first_order=not earlier
+            rules, view, tier=rules.tier(tier_code), first_order=acct.visits == 0
         )
-        available_at = order.placed_at + timedelta(days=rules.pending_days)
+    if not _claim(
+        session,
+        order,
+        customer_id,
+        settings,
+        imported=imported,
+        version=judged.version,
+        points=result.total,
+        now=now,
+    ):
+        return None
+    delta = ledger.Delta()
+    available_at = order.placed_at + timedelta(days=rules.pending_days)
+    if result.points:
         expires_at = expiry_for(rules, order.placed_at, settings)
-        for rule, points in result.points.items():
-            ledger.credit(
-                session,
-                customer_id=customer_id,
-                kind=EntryKind.earn,
-                reason="order",
-                occasion=f"order:{order.id}:{rule}",
-                lots=[LotSpec(points, available_at, expires_at)],
-                now=now,
-                rule=rule,
-                rule_version=version.version,
-                order_id=order.id,
-                details={"number": order.number or order.external_id},
-            )
-        if result.total:
-            session.execute(
-                update(Purchase)
-                .where(Purchase.order_id == order.id)
-                .values(points=result.total)
-                .execution_options(synchronize_session=False)
-            )
+        ledger.credit_awards(
+            session,
+            customer_id=customer_id,
+            awards=[
+                ledger.Award(rule, points, available_at, expires_at)
+                for rule, points in result.points.items()
+            ],
+            reason="order",
+            occasion=f"order:{order.id}",
+            now=now,
+            delta=delta,
+            rule_version=judged.version,
+            order_id=order.id,
+            details={"number": order.number or order.external_id},
+        )
+    account_values: dict[str, object] = {}
     if not void:
-        _count_visit(session, customer_id, view.placed_on)
-    if rules.enabled and not void and (not imported or rules.imported_history.count_stamps):
+        spend = order.total_amount - order.refunded_amount
+        account_values["visits"] = acct.visits + 1
+        account_values["spend"] = acct.spend + spend
+        if acct.last_purchase_on is None or acct.last_purchase_on < view.placed_on:
+            account_values["last_purchase_on"] = view.placed_on
+        categories = sorted(
+            {*(acct.categories or []), *(ln.category for ln in view.lines if ln.category)}
+        )
+        if categories != sorted(acct.categories or []):
+            account_values["categories"] = categories
+        rebuild_streak = False
+        if current.streaks.enabled:
+            step = streaks.advance(
+                current,
+                settings,
+                current=acct.streak_current,
+                best=acct.streak_best,
+                last=acct.streak_period,
+                placed_on=view.placed_on,
+            )
+            if step is None:
+                rebuild_streak = True
+            else:
+                account_values.update(
+                    streak_current=step[0], streak_best=step[1], streak_period=step[2]
+                )
+    ledger.apply(session, customer_id, delta, **account_values)
+    if delta.available and (acct.debt or acct.carried):
+        ledger.settle_debts(session, customer_id, now=now)
+    stamped = rules.enabled and (not imported or rules.imported_history.count_stamps)
+    if not void and stamped and cards:
         result.stamps, issued = stamps.add_for_order(
-            session, settings=settings, customer_id=customer_id, order=view, now=now
+            session,
+            settings=settings,
+            customer_id=customer_id,
+            order=view,
+            now=now,
+            cards=cards,
         )
         result.coupons_issued += issued
     for code in order.coupon_codes or []:
@@ -242,32 +307,48 @@ def accrue_order(
             subtotal=order.subtotal_amount,
             now=now,
         )
-    if not void and not imported:
+    if not void and not imported and current.referral.enabled and acct.visits == 0:
         referral_code = (order.attributes or {}).get("referral_code")
         if isinstance(referral_code, str) and referral_code.strip():
             referrals.apply_code_quietly(
-                session, settings=settings, referee_id=customer_id, code=referral_code, now=now
+                session,
+                settings=settings,
+                referee_id=customer_id,
+                code=referral_code,
+                now=now,
+                with_order=order.id,
             )
         referrals.on_purchase(
             session, settings=settings, rules=rules, referee_id=customer_id, order=order, now=now
         )
     if not void:
-        current = rules_at(session, settings, now).rules
-        streaks.on_purchase(
-            session,
-            settings=settings,
-            rules=current,
-            customer_id=customer_id,
-            placed_on=view.placed_on,
+        if rebuild_streak:
+            streaks.recompute(
+                session, settings=settings, rules=current, customer_id=customer_id, now=now
+            )
+        have = list(acct.badge_codes or [])
+        due = streaks.due_badges(
+            current,
+            have=have,
+            visits=acct.visits + 1,
+            best_streak=int(account_values.get("streak_best", acct.streak_best)),  # type: ignore[call-overload]
+            member_days=(today - acct.joined_on).days,
+            categories=len(account_values.get("categories", acct.categories) or []),  # type: ignore[arg-type]
+            spend=acct.spend + (order.total_amount - order.refunded_amount),
         )
-        streaks.check_badges(
-            session, settings=settings, rules=current, customer_id=customer_id, now=now
-        )
-        result.tier = tiers.upgrade_if_qualified(
-            session, settings=settings, rules=current, customer_id=customer_id, now=now
-        )
+        if due:
+            streaks.award_badges(session, customer_id=customer_id, badges=due, have=have, now=now)
+        if current.tiers.enabled:
+            result.tier = tiers.upgrade_if_qualified(
+                session,
+                settings=settings,
+                rules=current,
+                customer_id=customer_id,
+                now=now,
+                acct=acct,
+            )
     if result.total:
-        outbox.emit(
+        events.emit(
             session,
             events.POINTS_EARNED,
             {
@@ -277,7 +358,7 @@ def accrue_order(
                 "order_id": order.id,
                 "order_number": order.number or order.external_id,
                 "rules": result.points,
-                "available_at": order.placed_at + timedelta(days=rules.pending_days),
+                "available_at": available_at,
             },
             subject_id=customer_id,
         )
@@ -286,24 +367,6 @@ def accrue_order(
             session, settings=settings, order_id=order.id, occasion=f"at-accrual:{order.id}"
         )
     return result
-
-
-def _count_visit(session: Session, customer_id: uuid.UUID, day: object) -> None:
-    session.execute(
-        update(LoyaltyAccount)
-        .where(LoyaltyAccount.customer_id == customer_id)
-        .values(visits=LoyaltyAccount.visits + 1)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(LoyaltyAccount)
-        .where(
-            LoyaltyAccount.customer_id == customer_id,
-            (LoyaltyAccount.last_purchase_on.is_(None)) | (LoyaltyAccount.last_purchase_on < day),
-        )
-        .values(last_purchase_on=day)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def reconcile_order(
@@ -324,7 +387,7 @@ def reconcile_order(
     purchase = session.get(Purchase, order_id, populate_existing=True)
     if purchase is None:
         return 0  # never accrued: accrual will reconcile when it runs
-    order = orders.get_order(session, order_id)
+    order = order_facts(session, order_id)
     customer_id = purchase.customer_id
     ledger.lock_account(session, customer_id, zone=settings.zone, now=now)
     ledger.release_due(session, customer_id, now=now)
@@ -391,12 +454,20 @@ def reconcile_order(
             total_taken += delta
     net_points = sum(earned.values()) - sum(taken.values()) - total_taken
     was_void = purchase.cancelled
+    new_spend = 0 if void else order.total_amount - order.refunded_amount
+    if new_spend != purchase.spend:
+        session.execute(
+            update(LoyaltyAccount)
+            .where(LoyaltyAccount.customer_id == customer_id)
+            .values(spend=LoyaltyAccount.spend + (new_spend - purchase.spend))
+            .execution_options(synchronize_session=False)
+        )
     session.execute(
         update(Purchase)
         .where(Purchase.order_id == order_id)
         .values(
             points=max(0, net_points),
-            spend=0 if void else order.total_amount - order.refunded_amount,
+            spend=new_spend,
             cancelled=void,
         )
         .execution_options(synchronize_session=False)
@@ -419,6 +490,23 @@ def reconcile_order(
             .execution_options(synchronize_session=False)
         )
         coupons.release_order_uses(session, order_id=order_id, now=now)
+        kept = sorted(
+            {
+                c
+                for row in session.scalars(
+                    select(Purchase.categories).where(
+                        Purchase.customer_id == customer_id, Purchase.cancelled.is_(False)
+                    )
+                )
+                for c in (row or [])
+            }
+        )
+        session.execute(
+            update(LoyaltyAccount)
+            .where(LoyaltyAccount.customer_id == customer_id)
+            .values(categories=kept)
+            .execution_options(synchronize_session=False)
+        )
         current = rules_at(session, settings, now).rules
         streaks.recompute(
             session, settings=settings, rules=current, customer_id=customer_id, now=now

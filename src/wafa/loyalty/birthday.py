@@ -18,7 +18,6 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from wafa.core import outbox
 from wafa.core.calendars import anniversary, days_in_month, local_date, ymd
 from wafa.core.settings import CalendarKind, Settings
 from wafa.core.time import utcnow
@@ -183,7 +182,7 @@ def grant(
             .values(coupon_id=coupon.id)
             .execution_options(synchronize_session=False)
         )
-    outbox.emit(
+    events.emit(
         session,
         events.BIRTHDAY_REWARD_GRANTED,
         {

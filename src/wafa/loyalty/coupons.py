@@ -20,7 +20,6 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wafa.core import outbox
 from wafa.core.db import rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.ids import new_id
@@ -88,7 +87,7 @@ def get_coupon(session: Session, code: str) -> Coupon:
 
 
 def _emit_issued(session: Session, coupon: Coupon) -> None:
-    outbox.emit(
+    events.emit(
         session,
         events.COUPON_ISSUED,
         {

@@ -19,7 +19,6 @@ from typing import cast
 from sqlalchemy import Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from wafa.core import outbox
 from wafa.core.calendars import add_months, local_date, start_of_day
 from wafa.core.db import insert_ignoring_conflicts
 from wafa.core.settings import Settings
@@ -238,7 +237,7 @@ def warn_batch(session: Session, *, settings: Settings, day: date, limit: int = 
                 },
             )
             if claimed:
-                outbox.emit(
+                events.emit(
                     session,
                     events.POINTS_EXPIRING,
                     {

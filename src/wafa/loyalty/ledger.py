@@ -27,10 +27,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, case, func, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import local_date
@@ -89,6 +89,33 @@ class Booked:
 
 # --------------------------------------------------------------------------- accounts
 
+_ACCOUNTS = cast(Table, LoyaltyAccount.__table__)
+_ENTRIES = cast(Table, PointsEntry.__table__)
+_LOTS = cast(Table, PointsLot.__table__)
+# Built once: the hot path (one purchase) executes these with parameters only.
+_LOCK_AND_READ = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.customer_id == bindparam("b_cid"))
+    .values(lock_version=_ACCOUNTS.c.lock_version + 1, updated_at=bindparam("b_now"))
+    .returning(*_ACCOUNTS.c)
+)
+_INSERT_ENTRIES = insert(_ENTRIES)
+_INSERT_LOTS = insert(_LOTS)
+
+
+@dataclass
+class Delta:
+    """Changes to an account's balance columns, applied in one ``UPDATE`` at the end."""
+
+    available: int = 0
+    pending: int = 0
+    lifetime: int = 0
+    carried: int = 0
+    debt: int = 0
+
+    def __bool__(self) -> bool:
+        return any((self.available, self.pending, self.lifetime, self.carried, self.debt))
+
 
 def _new_account_row(
     session: Session, customer_id: uuid.UUID, zone: ZoneInfo, now: datetime
@@ -128,6 +155,103 @@ def lock_account(
     if rowcount(session.execute(stmt)) == 0:
         _new_account_row(session, customer_id, zone, now)
         session.execute(stmt)
+
+
+def lock_and_read(
+    session: Session, customer_id: uuid.UUID, *, zone: ZoneInfo, now: datetime
+) -> Row[Any]:
+    """Take the member's row lock and read the account in the same statement (created if new)."""
+    params = {"b_cid": customer_id, "b_now": now}
+    row = session.execute(_LOCK_AND_READ, params).first()
+    if row is None:
+        _new_account_row(session, customer_id, zone, now)
+        row = session.execute(_LOCK_AND_READ, params).first()
+    assert row is not None
+    return row
+
+
+def apply(session: Session, customer_id: uuid.UUID, delta: Delta, **values: Any) -> None:
+    """Apply ``delta`` to the balance columns and set ``values``, in one ``UPDATE``."""
+    changes: dict[str, Any] = dict(values)
+    for name in ("available", "pending", "lifetime", "carried", "debt"):
+        amount = getattr(delta, name)
+        if amount:
+            changes[name] = _ACCOUNTS.c[name] + amount
+    if changes:
+        session.execute(
+            update(_ACCOUNTS).where(_ACCOUNTS.c.customer_id == customer_id).values(**changes)
+        )
+
+
+@dataclass(frozen=True)
+class Award:
+    """One earn entry of a purchase: its rule, points and lot."""
+
+    rule: str
+    points: int
+    available_at: datetime
+    expires_at: datetime | None
+
+
+def credit_awards(
+    session: Session,
+    *,
+    customer_id: uuid.UUID,
+    awards: Sequence[Award],
+    reason: str,
+    occasion: str,
+    now: datetime,
+    delta: Delta,
+    rule_version: int | None = None,
+    order_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Book a purchase's earn entries and lots in two statements; balances go into ``delta``.
+
+    The caller has claimed the occasion already (the purchase row), so the entries'
+    unique key can only fire on a bug, and then the whole transaction fails.
+    """
+    entries, lots = [], []
+    for award in awards:
+        entry_id = new_id()
+        entries.append(
+            _entry_row(
+                customer_id=customer_id,
+                kind=EntryKind.earn,
+                points=award.points,
+                reason=reason,
+                occasion=f"{occasion}:{award.rule}",
+                now=now,
+                rule=award.rule,
+                rule_version=rule_version,
+                order_id=order_id,
+                details=details,
+            )
+            | {"id": entry_id}
+        )
+        released = award.available_at <= now
+        lots.append(
+            {
+                "id": new_id(),
+                "customer_id": customer_id,
+                "entry_id": entry_id,
+                "origin_entry_id": entry_id,
+                "points": award.points,
+                "remaining": award.points,
+                "available_at": award.available_at,
+                "expires_at": award.expires_at,
+                "released": released,
+                "created_at": now,
+            }
+        )
+        if released:
+            delta.available += award.points
+        else:
+            delta.pending += award.points
+        delta.lifetime += award.points
+    if entries:
+        session.execute(_INSERT_ENTRIES, entries)
+        session.execute(_INSERT_LOTS, lots)
 
 
 def lock_accounts(session: Session, customer_ids: Iterable[uuid.UUID]) -> None:

@@ -7,7 +7,6 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from wafa.core import outbox
 from wafa.core.db import insert_ignoring_conflicts
 from wafa.core.errors import NotFound
 from wafa.core.settings import Settings
@@ -245,7 +244,7 @@ def award_bonus(
     )
     if entry is None:
         return 0
-    outbox.emit(
+    events.emit(
         session,
         events.POINTS_EARNED,
         {

@@ -54,41 +54,68 @@ def _parse(version_id: uuid.UUID, raw: dict[str, object]) -> ProgramRules:
     return found
 
 
+_VERSIONS = select(
+    ProgramVersion.id, ProgramVersion.version, ProgramVersion.effective_from
+).order_by(ProgramVersion.effective_from, ProgramVersion.version)
+
+
+@dataclass(frozen=True)
+class Versions:
+    """Every saved version (id, number, effective instant), oldest first: one small query."""
+
+    rows: tuple[tuple[uuid.UUID, int, datetime], ...]
+    currency: str
+
+    def at(self, session: Session, at: datetime) -> Rules:
+        """The version in force at ``at`` (the first version for earlier instants)."""
+        if not self.rows:
+            return Rules(0, None, default_rules(self.currency))
+        chosen = self.rows[0]
+        for row in self.rows:
+            if row[2] <= at:
+                chosen = row
+            else:
+                break
+        return Rules(chosen[1], chosen[2], _load(session, chosen[0]))
+
+    def number(self, session: Session, version: int | None) -> ProgramRules:
+        """The rules of a numbered version (the defaults for 0 or ``None``)."""
+        for row in self.rows:
+            if row[1] == version:
+                return _load(session, row[0])
+        return default_rules(self.currency)
+
+
+def _load(session: Session, version_id: uuid.UUID) -> ProgramRules:
+    with _cache_lock:
+        found = _cache.get(version_id)
+    if found is not None:
+        return found
+    raw = session.scalar(select(ProgramVersion.rules).where(ProgramVersion.id == version_id))
+    return _parse(version_id, raw or {})
+
+
+def versions(session: Session, settings: Settings) -> Versions:
+    """The program's versions as stored now (rules are parsed once per process and cached)."""
+    return Versions(
+        tuple((r[0], r[1], r[2]) for r in session.execute(_VERSIONS)), settings.currency
+    )
+
+
 def rules_at(session: Session, settings: Settings, at: datetime | None = None) -> Rules:
     """The version in force at ``at`` (now by default).
 
     An instant before the first saved version is judged by the first version; with no
     version saved at all, the defaults apply.
     """
-    at = at or utcnow()
-    row = session.execute(
-        select(ProgramVersion.id, ProgramVersion.version, ProgramVersion.effective_from)
-        .where(ProgramVersion.effective_from <= at)
-        .order_by(ProgramVersion.effective_from.desc(), ProgramVersion.version.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        row = session.execute(
-            select(ProgramVersion.id, ProgramVersion.version, ProgramVersion.effective_from)
-            .order_by(ProgramVersion.effective_from, ProgramVersion.version)
-            .limit(1)
-        ).first()
-    if row is None:
-        return Rules(0, None, default_rules(settings.currency))
-    raw = session.scalar(select(ProgramVersion.rules).where(ProgramVersion.id == row[0]))
-    return Rules(row[1], row[2], _parse(row[0], raw or {}))
+    return versions(session, settings).at(session, at or utcnow())
 
 
 def rules_version(session: Session, settings: Settings, version: int | None) -> ProgramRules:
     """The rules of a numbered version (the defaults for 0 or ``None``)."""
     if not version:
         return default_rules(settings.currency)
-    row = session.execute(
-        select(ProgramVersion.id, ProgramVersion.rules).where(ProgramVersion.version == version)
-    ).first()
-    if row is None:
-        return default_rules(settings.currency)
-    return _parse(row[0], row[1])
+    return versions(session, settings).number(session, version)
 
 
 def save_rules(

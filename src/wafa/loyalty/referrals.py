@@ -24,7 +24,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wafa.core import outbox
 from wafa.core.db import rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.ids import new_id
@@ -44,10 +43,10 @@ from wafa.loyalty.models import (
     ReferralStatus,
     Reward,
 )
+from wafa.loyalty.orderfacts import OrderFacts
 from wafa.loyalty.program import rules_at
 from wafa.loyalty.schemas.io import ReferralInfo, ReferralStats
 from wafa.loyalty.schemas.program import ProgramRules
-from wafa.orders.models import Order
 
 
 class AlreadyReferred(Conflict):
@@ -127,8 +126,13 @@ def apply_code(
     referee_id: uuid.UUID,
     code: str,
     now: datetime | None = None,
+    with_order: uuid.UUID | None = None,
 ) -> Referral:
-    """Record that ``referee`` came through ``code``; a friend can be referred only once."""
+    """Record that ``referee`` came through ``code``; a friend can be referred only once.
+
+    ``with_order``: the code came on this order, which does not make the friend
+    an existing customer.
+    """
     now = now or utcnow()
     rules = rules_at(session, settings, now).rules
     if not rules.referral.enabled:
@@ -148,11 +152,11 @@ def apply_code(
     flags: list[str] = []
     if _same_contact(referrer, referee):
         flags.append("same_contact")
-    if referee.created_at < now - timedelta(
-        days=rules.referral.new_customer_days
-    ) or session.scalar(
-        select(func.count()).select_from(Purchase).where(Purchase.customer_id == referee.id)
-    ):
+    bought = select(func.count()).select_from(Purchase).where(Purchase.customer_id == referee.id)
+    if with_order is not None:
+        bought = bought.where(Purchase.order_id != with_order)
+    too_old = referee.created_at < now - timedelta(days=rules.referral.new_customer_days)
+    if too_old or session.scalar(bought):
         flags.append("not_new")
     referral = Referral(
         id=new_id(),
@@ -173,12 +177,25 @@ def apply_code(
 
 
 def apply_code_quietly(
-    session: Session, *, settings: Settings, referee_id: uuid.UUID, code: str, now: datetime
+    session: Session,
+    *,
+    settings: Settings,
+    referee_id: uuid.UUID,
+    code: str,
+    now: datetime,
+    with_order: uuid.UUID | None = None,
 ) -> Referral | None:
     """``apply_code`` for a code an order carried: a bad code is ignored, not an error."""
     try:
         with session.begin_nested():
-            return apply_code(session, settings=settings, referee_id=referee_id, code=code, now=now)
+            return apply_code(
+                session,
+                settings=settings,
+                referee_id=referee_id,
+                code=code,
+                now=now,
+                with_order=with_order,
+            )
     except (Invalid, Conflict, NotFound):
         return None
 
@@ -223,7 +240,7 @@ def _pay(
             occasion=f"referral:{referral.id}:{side}",
             now=now,
         )
-    outbox.emit(
+    events.emit(
         session,
         events.REFERRAL_REWARDED,
         {
@@ -285,7 +302,7 @@ def on_purchase(
     settings: Settings,
     rules: ProgramRules,
     referee_id: uuid.UUID,
-    order: Order,
+    order: OrderFacts,
     now: datetime,
 ) -> None:
     """The friend bought: on their first purchase, check for fraud, then welcome them."""

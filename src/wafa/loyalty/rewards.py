@@ -16,7 +16,6 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from wafa.core import outbox
 from wafa.core.db import rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.ids import new_id
@@ -256,7 +255,7 @@ def redeem(
             .execution_options(synchronize_session=False)
         )
         session.flush()
-    outbox.emit(
+    events.emit(
         session,
         events.REWARD_REDEEMED,
         {

@@ -11,13 +11,16 @@ completion undone; if the coupon was used, the next purchase fills the gap.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from wafa.core.db import insert_ignoring_conflicts, rowcount
+from wafa.core.db import dialect_name, insert_ignoring_conflicts, rowcount
 from wafa.core.errors import Invalid, NotFound
 from wafa.core.ids import new_id
 from wafa.core.settings import Settings
@@ -92,16 +95,20 @@ def list_cards(session: Session, *, active_only: bool = False) -> list[StampCard
     return list(session.scalars(stmt))
 
 
-def _active_cards(session: Session, at: datetime) -> list[StampCard]:
+_CARDS = cast(Table, StampCard.__table__)
+
+
+def active_cards(session: Session, at: datetime) -> list[Any]:
+    """The cards stamping purchases at ``at`` (light rows with the card's columns)."""
     return list(
-        session.scalars(
-            select(StampCard)
+        session.execute(
+            select(_CARDS)
             .where(
-                StampCard.active.is_(True),
-                or_(StampCard.valid_from.is_(None), StampCard.valid_from <= at),
-                or_(StampCard.valid_until.is_(None), StampCard.valid_until > at),
+                _CARDS.c.active.is_(True),
+                or_(_CARDS.c.valid_from.is_(None), _CARDS.c.valid_from <= at),
+                or_(_CARDS.c.valid_until.is_(None), _CARDS.c.valid_until > at),
             )
-            .order_by(StampCard.id)
+            .order_by(_CARDS.c.id)
         )
     )
 
@@ -120,6 +127,22 @@ def _progress(
         .execution_options(populate_existing=True)
     ).one()
     return progress
+
+
+def _add(
+    session: Session, customer_id: uuid.UUID, card_id: uuid.UUID, stamps: int, now: datetime
+) -> int:
+    """Add ``stamps`` to the member's progress (creating it) in one statement; the new count."""
+    table = cast(Table, StampProgress.__table__)
+    base = pg_insert(table) if dialect_name(session) == "postgresql" else sqlite_insert(table)
+    values = base.values(
+        customer_id=customer_id, card_id=card_id, stamps=stamps, completed=0, updated_at=now
+    )
+    stmt = values.on_conflict_do_update(
+        index_elements=["customer_id", "card_id"],
+        set_={"stamps": table.c.stamps + values.excluded.stamps, "updated_at": now},
+    ).returning(table.c.stamps)
+    return int(session.execute(stmt).scalar_one())
 
 
 def _entry(
@@ -156,7 +179,7 @@ def book(
     session: Session,
     *,
     settings: Settings,
-    card: StampCard,
+    card: Any,
     customer_id: uuid.UUID,
     stamps: int,
     reason: str,
@@ -179,8 +202,10 @@ def book(
         order_id=order_id,
     ):
         return []
+    count = _add(session, customer_id, card.id, stamps, now)
+    if 0 <= count < card.stamps_required:
+        return []
     progress = _progress(session, customer_id, card.id, now)
-    progress.stamps += stamps
     issued: list[str] = []
     reward = session.get(Reward, card.reward_id)
     while progress.stamps >= card.stamps_required:
@@ -232,7 +257,7 @@ def book(
 
 def _undo_completion(
     session: Session,
-    card: StampCard,
+    card: Any,
     customer_id: uuid.UUID,
     progress: StampProgress,
     now: datetime,
@@ -288,12 +313,18 @@ def _undo_completion(
 
 
 def add_for_order(
-    session: Session, *, settings: Settings, customer_id: uuid.UUID, order: OrderView, now: datetime
+    session: Session,
+    *,
+    settings: Settings,
+    customer_id: uuid.UUID,
+    order: OrderView,
+    now: datetime,
+    cards: Sequence[Any] | None = None,
 ) -> tuple[int, list[str]]:
     """Stamps an order earns on every active card; returns (stamps, coupon codes issued)."""
     total = 0
     issued: list[str] = []
-    for card in _active_cards(session, now):
+    for card in active_cards(session, now) if cards is None else cards:
         n = stamps_for(card.per, card.skus, card.categories, order)
         if n:
             total += n

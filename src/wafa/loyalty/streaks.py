@@ -10,12 +10,12 @@ who opted in, by first name and initial.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from wafa.core import outbox
 from wafa.core.calendars import (
     add_months,
     local_date,
@@ -32,7 +32,7 @@ from wafa.loyalty import events, ledger
 from wafa.loyalty.dbutil import insert_new
 from wafa.loyalty.models import Badge, LoyaltyAccount, PointsEntry, Purchase
 from wafa.loyalty.schemas.io import Leaderboard, LeaderboardRow
-from wafa.loyalty.schemas.program import BadgeKind, ProgramRules, StreakPeriod
+from wafa.loyalty.schemas.program import BadgeKind, BadgeRule, ProgramRules, StreakPeriod
 
 _EPOCH = date(1970, 1, 5)  # a Monday
 
@@ -42,6 +42,29 @@ def period_of(day: date, rules: ProgramRules, settings: Settings) -> int:
     if rules.streaks.period is StreakPeriod.month:
         return month_key(day, settings.calendar)
     return (week_start(day, rules.streaks.week_starts_on) - _EPOCH).days // 7
+
+
+def advance(
+    rules: ProgramRules,
+    settings: Settings,
+    *,
+    current: int,
+    best: int,
+    last: int | None,
+    placed_on: date,
+) -> tuple[int, int, int] | None:
+    """The streak after a purchase on ``placed_on``: (current, best, period).
+
+    ``None`` when the purchase is older than the last counted period (an order
+    arriving late): then the streak is rebuilt from the purchases.
+    """
+    period = period_of(placed_on, rules, settings)
+    if last is not None and period < last:
+        return None
+    if last == period:
+        return current, best, period
+    grown = current + 1 if last is not None and period == last + 1 and current else 1
+    return grown, max(best, grown), period
 
 
 def on_purchase(
@@ -58,26 +81,21 @@ def on_purchase(
     acct = ledger.account(session, customer_id)
     if acct is None:
         return
-    period = period_of(placed_on, rules, settings)
-    last = acct.streak_period
-    if last is not None and period < last:
+    step = advance(
+        rules,
+        settings,
+        current=acct.streak_current,
+        best=acct.streak_best,
+        last=acct.streak_period,
+        placed_on=placed_on,
+    )
+    if step is None:
         recompute(session, settings=settings, rules=rules, customer_id=customer_id, now=utcnow())
         return
-    if last == period:
-        return
-    current = (
-        acct.streak_current + 1
-        if last is not None and period == last + 1 and acct.streak_current
-        else 1
-    )
     session.execute(
         update(LoyaltyAccount)
         .where(LoyaltyAccount.customer_id == customer_id)
-        .values(
-            streak_current=current,
-            streak_best=max(acct.streak_best, current),
-            streak_period=period,
-        )
+        .values(streak_current=step[0], streak_best=step[1], streak_period=step[2])
         .execution_options(synchronize_session=False)
     )
 
@@ -136,13 +154,57 @@ def _award(session: Session, customer_id: uuid.UUID, code: str, name: str, now: 
         values={"customer_id": customer_id, "code": code, "name": name, "earned_at": now},
     ):
         return False
-    outbox.emit(
+    events.emit(
         session,
         events.BADGE_EARNED,
         {"customer_id": customer_id, "badge": code, "name": name},
         subject_id=customer_id,
     )
     return True
+
+
+def due_badges(
+    rules: ProgramRules,
+    *,
+    have: Sequence[str],
+    visits: int,
+    best_streak: int,
+    member_days: int,
+    categories: int,
+    spend: int,
+) -> list[BadgeRule]:
+    """The badges the member has not got and now deserves (no query: all from the account)."""
+    metrics = {
+        BadgeKind.visits: visits,
+        BadgeKind.streak: best_streak,
+        BadgeKind.member_days: member_days,
+        BadgeKind.categories: categories,
+        BadgeKind.spend: spend,
+    }
+    return [b for b in rules.badges if b.code not in have and metrics[b.kind] >= b.threshold]
+
+
+def award_badges(
+    session: Session,
+    *,
+    customer_id: uuid.UUID,
+    badges: Sequence[BadgeRule],
+    have: Sequence[str],
+    now: datetime,
+) -> list[str]:
+    """Record ``badges`` (once each, ``badge.earned`` for each new one); returns the new codes.
+
+    The account's ``badge_codes`` is brought up to date.
+    """
+    new = [b.code for b in badges if _award(session, customer_id, b.code, b.name, now)]
+    if badges:
+        session.execute(
+            update(LoyaltyAccount)
+            .where(LoyaltyAccount.customer_id == customer_id)
+            .values(badge_codes=sorted({*have, *(b.code for b in badges)}))
+            .execution_options(synchronize_session=False)
+        )
+    return new
 
 
 def check_badges(
@@ -154,44 +216,20 @@ def check_badges(
     now: datetime,
 ) -> list[str]:
     """Award every badge the member now deserves; returns the new badge codes."""
-    if not rules.badges:
-        return []
     acct = ledger.account(session, customer_id)
-    if acct is None:
+    if acct is None or not rules.badges:
         return []
-    have = set(session.scalars(select(Badge.code).where(Badge.customer_id == customer_id)))
-    todo = [b for b in rules.badges if b.code not in have]
-    if not todo:
-        return []
-    metrics: dict[BadgeKind, int] = {
-        BadgeKind.visits: acct.visits,
-        BadgeKind.streak: acct.streak_best,
-        BadgeKind.member_days: (local_date(now, settings.zone) - acct.joined_on).days,
-    }
-    if any(b.kind is BadgeKind.categories for b in todo):
-        cats: set[str] = set()
-        for row in session.scalars(
-            select(Purchase.categories).where(
-                Purchase.customer_id == customer_id, Purchase.cancelled.is_(False)
-            )
-        ):
-            cats.update(row or [])
-        metrics[BadgeKind.categories] = len(cats)
-    if any(b.kind is BadgeKind.spend for b in todo):
-        metrics[BadgeKind.spend] = int(
-            session.scalar(
-                select(func.coalesce(func.sum(Purchase.spend), 0)).where(
-                    Purchase.customer_id == customer_id, Purchase.cancelled.is_(False)
-                )
-            )
-            or 0
-        )
-    return [
-        b.code
-        for b in todo
-        if metrics.get(b.kind, 0) >= b.threshold
-        and _award(session, customer_id, b.code, b.name, now)
-    ]
+    have = list(acct.badge_codes or [])
+    due = due_badges(
+        rules,
+        have=have,
+        visits=acct.visits,
+        best_streak=acct.streak_best,
+        member_days=(local_date(now, settings.zone) - acct.joined_on).days,
+        categories=len(acct.categories or []),
+        spend=acct.spend,
+    )
+    return award_badges(session, customer_id=customer_id, badges=due, have=have, now=now)
 
 
 def membership_badges_batch(
@@ -200,42 +238,41 @@ def membership_badges_batch(
     settings: Settings,
     rules: ProgramRules,
     day: date,
-    after: uuid.UUID | None,
+    after: uuid.UUID | None = None,
     limit: int = 1000,
+    catch_up: int = 7,
 ) -> tuple[int, uuid.UUID | None]:
-    """Award "N days a member" badges due by ``day``; one batch in id order."""
-    rules_days = [b for b in rules.badges if b.kind is BadgeKind.member_days]
-    if not rules_days:
-        return 0, None
+    """Award "N days a member" badges to members whose N-th day of membership is ``day``
+    (or up to ``catch_up`` days before, after downtime); one batch.
+
+    Only the members at the anniversary are read, not everyone; a member who was
+    already past it when the rule appeared gets the badge with their next purchase.
+    """
     now = utcnow()
-    lowest = min(b.threshold for b in rules_days)
-    stmt = (
-        select(LoyaltyAccount.customer_id, LoyaltyAccount.joined_on)
-        .where(
-            LoyaltyAccount.joined_on <= day - timedelta(days=lowest),
-            LoyaltyAccount.closed_at.is_(None),
+    done = 0
+    for badge in (b for b in rules.badges if b.kind is BadgeKind.member_days):
+        newest = day - timedelta(days=badge.threshold)
+        held = (
+            select(Badge.customer_id)
+            .where(Badge.customer_id == LoyaltyAccount.customer_id, Badge.code == badge.code)
+            .exists()
         )
-        .order_by(LoyaltyAccount.customer_id)
-        .limit(limit)
-    )
-    if after is not None:
-        stmt = stmt.where(LoyaltyAccount.customer_id > after)
-    rows = session.execute(stmt).all()
-    if not rows:
-        return 0, None
-    ids = [r[0] for r in rows]
-    have = set(
-        session.execute(
-            select(Badge.customer_id, Badge.code).where(
-                Badge.customer_id.in_(ids), Badge.code.in_([b.code for b in rules_days])
+        rows = session.execute(
+            select(LoyaltyAccount.customer_id, LoyaltyAccount.badge_codes)
+            .where(
+                LoyaltyAccount.joined_on.between(newest - timedelta(days=catch_up), newest),
+                LoyaltyAccount.closed_at.is_(None),
+                ~held,
             )
-        ).tuples()
-    )
-    for cid, joined in rows:
-        for b in rules_days:
-            if (cid, b.code) not in have and (day - joined).days >= b.threshold:
-                _award(session, cid, b.code, b.name, now)
-    return len(rows), ids[-1]
+            .order_by(LoyaltyAccount.customer_id)
+            .limit(limit - done)
+        ).all()
+        for cid, have in rows:
+            award_badges(session, customer_id=cid, badges=[badge], have=list(have or []), now=now)
+        done += len(rows)
+        if done >= limit:
+            break
+    return done, None
 
 
 def badges_of(session: Session, customer_id: uuid.UUID) -> list[Badge]:

@@ -22,7 +22,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from wafa.core import outbox
 from wafa.core.calendars import add_months, local_date, start_of_day, year_start
 from wafa.core.errors import Invalid
 from wafa.core.settings import Settings
@@ -192,7 +191,7 @@ def _record(
         )
     )
     session.flush()
-    outbox.emit(
+    events.emit(
         session,
         events.TIER_CHANGED,
         {
@@ -213,18 +212,21 @@ def upgrade_if_qualified(
     rules: ProgramRules,
     customer_id: uuid.UUID,
     now: datetime,
+    acct: Any = None,
 ) -> str | None:
     """Move the member up at once if they now qualify for a higher tier; returns the new tier.
 
-    Requalifying during a grace period ends the grace period.
+    Requalifying during a grace period ends the grace period. ``acct`` is the
+    member's account as read under their lock (read again when not given).
     """
     tiers = rules.tiers
     if not tiers.enabled or not tiers.levels:
         return None
     today = local_date(now, settings.zone)
-    acct = ledger.account(session, customer_id)
     if acct is None:
-        return None
+        acct = ledger.account(session, customer_id)
+        if acct is None:
+            return None
     value = qualifying_value(session, settings, tiers, customer_id, today=today)
     qualified = tier_for(tiers, value)
     current = acct.tier_code if rank(tiers, acct.tier_code) else None

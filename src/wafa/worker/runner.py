@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass, field
 
 from wafa.core.db import session_factory
-from wafa.core.outbox import drain
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.worker import schedule
+from wafa.worker.batch import drain_batched
 
 log = logging.getLogger("wafa.worker")
 
@@ -39,14 +39,14 @@ class Pass:
 @dataclass
 class Worker:
     settings: Settings
-    batch: int = 500
+    batch: int = 200
     _last_interval: dict[str, float] = field(default_factory=dict)
 
     def run_once(self, *, daily: bool = True) -> Pass:
         """Drain every consumer, then run the interval and daily tasks that are due."""
         factory = session_factory(self.settings)
         result = Pass()
-        result.events = drain(factory, schedule.consumers(self.settings), batch=self.batch)
+        result.events = drain_batched(factory, schedule.consumers(self.settings), batch=self.batch)
         now = utcnow()
         for task in schedule.tasks():
             if not task.daily:

@@ -80,6 +80,11 @@ class LoyaltyAccount(Base):
     streak_best: Mapped[int] = mapped_column(Integer, default=0)
     streak_period: Mapped[int | None] = mapped_column(Integer, index=True)
     leaderboard_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What badges are judged on, kept with the row so a purchase needs no extra query:
+    # money paid net of refunds, the categories bought, the badges earned.
+    spend: Mapped[int] = mapped_column(BigInteger, default=0)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    badge_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

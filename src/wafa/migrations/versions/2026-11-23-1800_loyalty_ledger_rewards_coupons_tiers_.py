@@ -2,7 +2,7 @@
 
 Revision ID: c1a0f48bdf88
 Revises: 399221957403
-Create Date: 2026-11-23 18:00:48.347097+00:00
+Create Date: 2026-11-23 18:00:37.860150+00:00
 """
 
 from collections.abc import Sequence
@@ -109,6 +109,9 @@ def upgrade() -> None:
         sa.Column("streak_best", sa.Integer(), nullable=False),
         sa.Column("streak_period", sa.Integer(), nullable=True),
         sa.Column("leaderboard_opt_in", sa.Boolean(), nullable=False),
+        sa.Column("spend", sa.BigInteger(), nullable=False),
+        sa.Column("categories", sa.JSON(), nullable=False),
+        sa.Column("badge_codes", sa.JSON(), nullable=False),
         sa.Column("closed_at", wafa.core.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("created_at", wafa.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", wafa.core.db.UtcDateTime(timezone=True), nullable=False),

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.cli.conftest import Invoke
+from tests.conftest import FrozenClock
+from tests.loyalty.helpers import member, place, set_rules
+from wafa.core.db import session_factory, session_scope
+from wafa.core.outbox import Consumer, OutboxEvent, OutboxReceipt, emit
+from wafa.core.settings import Settings
+from wafa.loyalty import accrual, ledger
+from wafa.loyalty.models import JobRun
+from wafa.worker.batch import drain_batched
+from wafa.worker.runner import Worker
+
+
+def _orders(settings: Settings, n: int) -> list[uuid.UUID]:
+    with session_scope(settings) as s:
+        set_rules(s)
+        c = member(s)
+        return [place(s, c).id for _ in range(n)] + [c.id]
+
+
+class TestDrainBatched:
+    def test_handles_every_event_once_in_batches(
+        self, committed_db: Settings, clock: FrozenClock
+    ) -> None:
+        *orders, cid = _orders(committed_db, 7)
+        factory = session_factory(committed_db)
+        from wafa.loyalty import handlers
+
+        consumer = handlers.consumer(committed_db)
+        assert drain_batched(factory, [consumer], batch=3) == 8  # 7 orders + customer.created
+        assert drain_batched(factory, [consumer], batch=3) == 0
+        with factory() as s:
+            assert ledger.balance_of(s, cid, now=clock.now) == (0, 70)
+            assert all(accrual.earned_by_order(s, o) == 10 for o in orders)
+            assert ledger.check(s, cid) == []
+
+    def test_a_failing_event_is_isolated_and_raised(self, committed_db: Settings) -> None:
+        factory = session_factory(committed_db)
+        seen: list[str] = []
+
+        def handle(session: Session, event: OutboxEvent) -> None:
+            if event.payload.get("bad"):
+                raise RuntimeError("cannot handle")
+            seen.append(event.payload["n"])
+
+        with session_scope(committed_db) as s:
+            emit(s, "test.topic", {"n": "a"})
+            emit(s, "test.topic", {"n": "b", "bad": True})
+            emit(s, "test.topic", {"n": "c"})
+        consumer = Consumer(name="picky", topics=frozenset({"test.topic"}), handle=handle)
+        with pytest.raises(RuntimeError):
+            drain_batched(factory, [consumer], batch=10)
+        with factory() as s:
+            receipted = s.scalar(
+                select(func.count())
+                .select_from(OutboxReceipt)
+                .where(OutboxReceipt.consumer == "picky")
+            )
+        # The batch rolled back; then "a" was handled on its own, and "b" failed alone.
+        assert receipted == 1
+        assert seen == ["a", "a"]
+
+
+class TestWorker:
+    def test_run_once_drains_and_runs_the_days_jobs(
+        self, committed_db: Settings, clock: FrozenClock
+    ) -> None:
+        *_, cid = _orders(committed_db, 2)
+        worker = Worker(committed_db)
+        first = worker.run_once()
+        assert first.events == 3
+        assert "loyalty@2026-03-15" in first.tasks
+        second = worker.run_once()
+        assert second.events == 0
+        assert not any(k.startswith("loyalty@") for k in second.tasks)
+        with session_scope(committed_db, write=False) as s:
+            assert ledger.balance_of(s, cid, now=clock.now) == (0, 20)
+            done = s.scalars(
+                select(JobRun.job).where(
+                    JobRun.run_on == date(2026, 3, 15), JobRun.status == "done"
+                )
+            ).all()
+            assert len(done) == 8
+
+
+class TestCli:
+    def test_worker_run_once(
+        self, wafa: Invoke, committed_db: Settings, clock: FrozenClock
+    ) -> None:
+        _orders(committed_db, 1)
+        result = wafa("worker", "run", "--once")
+        assert result.exit_code == 0, result.output
+        assert "handled 2 events" in result.stdout
