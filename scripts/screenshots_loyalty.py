@@ -14,9 +14,11 @@ Its users are ``owner@example.com`` and ``cashier@example.com`` (password
 ``screenshots-only``).
 
 Writes into ``docs/screenshots/``: the point of sale at tablet size (1024×768 landscape
-and 768×1024 portrait) in English and Persian — a customer found by phone with their
-card — plus the enrolment form, and the loyalty settings, tiers, rewards and a
-customer's loyalty panel. The browser may only talk to the server under test; any
+and 768×1024 portrait) in English and Persian (and Arabic, landscape) — a customer found
+by the last digits of their phone, their card and a sale in progress — plus the search,
+the rewards tab and the enrolment form; and the owner's pages: program settings, the
+tiers editor with its preview, rewards, coupons, the referral queue, the points
+liability, the leaderboard and a customer's loyalty panel. The browser may only talk to the server under test; any
 other request fails the run.
 """
 
@@ -374,68 +376,91 @@ def shoot(url: str, out: Path) -> list[Path]:
         page.click(f'.lang-menu button[value="{code}"]')
         page.wait_for_selector(f'html[lang="{code}"]')
 
-    def snap(page: Page, name: str, *, full: bool = False) -> None:
+    def snap(page: Page, name: str) -> None:
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(150)
         path = out / f"{name}.png"
-        page.screenshot(path=str(path), full_page=full)
+        page.screenshot(path=str(path))
         written.append(path)
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for lang in ("en", "fa", "ar"):
-            for suffix, (width, height) in {"1024": (1024, 768), "768": (768, 1024)}.items():
-                if lang == "ar" and suffix == "768":
-                    continue
-                context = browser.new_context(viewport={"width": width, "height": height})
-                page = context.new_page()
-                page.on("request", watch)
-                login(page, CASHIER)
-                page.goto(f"{base}/pos")
-                if page.get_attribute("html", "lang") != lang:
-                    language(page, lang)
-                page.fill("#pos-q", SHOWCASE_PHONE[-4:] if lang == "en" else "۰۱۴۲")
-                page.wait_for_selector(".pos-result")
+        # The point of sale, as the cashier sees it on a tablet (landscape and portrait).
+        for lang, suffix in (
+            ("en", "1024"),
+            ("fa", "1024"),
+            ("en", "768"),
+            ("fa", "768"),
+            ("ar", "1024"),
+        ):
+            width, height = (1024, 768) if suffix == "1024" else (768, 1024)
+            context = browser.new_context(viewport={"width": width, "height": height})
+            page = context.new_page()
+            page.on("request", watch)
+            login(page, CASHIER)
+            page.goto(f"{base}/pos")
+            if page.get_attribute("html", "lang") != lang:
+                language(page, lang)
+            page.fill("#pos-q", {"en": "0142", "fa": "۰۱۴۲", "ar": "٠١٤٢"}[lang])
+            page.wait_for_selector(".pos-result")
+            if suffix == "1024" and lang != "ar":
                 snap(page, f"pos-search-{lang}-{suffix}")
-                page.keyboard.press("Enter")
-                page.wait_for_selector(".pos-customer")
-                page.fill("[data-pos-product]", "lat")
-                page.wait_for_selector(".pos-product")
-                page.click(".pos-product")
-                page.fill("[data-pos-amount]", "3.50" if lang == "en" else "۳٫۵۰")
-                page.click("[data-pos-add-amount]")
-                snap(page, f"pos-{lang}-{suffix}")
+            page.keyboard.press("Enter")
+            page.wait_for_selector(".pos-customer")
+            page.fill("[data-pos-product]", "lat")
+            page.wait_for_selector(".pos-product")
+            page.click(".pos-product")
+            page.fill("[data-pos-amount]", {"en": "3.50", "fa": "۳٫۵۰", "ar": "٣٫٥٠"}[lang])
+            page.click("[data-pos-add-amount]")
+            snap(page, f"pos-{lang}-{suffix}")
+            if suffix == "1024" and lang != "ar":
                 page.click('[data-tab="rewards"]')
                 snap(page, f"pos-rewards-{lang}-{suffix}")
                 page.keyboard.press("Escape")
                 page.click(".pos-top [data-pos-new]")
                 snap(page, f"pos-enrol-{lang}-{suffix}")
-                context.close()
+            context.close()
+        # The owner's pages.
         context = browser.new_context(viewport={"width": 1366, "height": 900})
         page = context.new_page()
         page.on("request", watch)
         login(page, OWNER)
-        for lang in ("en", "fa", "ar"):
+        for lang, names in (
+            (
+                "en",
+                (
+                    "program",
+                    "tiers",
+                    "rewards",
+                    "coupons",
+                    "referrals",
+                    "liability",
+                    "leaderboard",
+                    "profile",
+                ),
+            ),
+            ("fa", ("program", "tiers", "profile")),
+            ("ar", ("rewards", "profile")),
+        ):
+            page.goto(f"{base}/loyalty/program")
             if page.get_attribute("html", "lang") != lang:
-                page.goto(f"{base}/loyalty/program")
                 language(page, lang)
-            for name, path in (
-                ("program", "/loyalty/program"),
-                ("tiers", "/loyalty/tiers"),
-                ("rewards", "/loyalty/rewards"),
-                ("coupons", "/loyalty/coupons"),
-                ("referrals", "/loyalty/referrals"),
-                ("liability", "/loyalty/liability"),
-                ("leaderboard", "/loyalty/leaderboard"),
-            ):
-                if lang != "en" and name not in ("program", "tiers", "rewards"):
-                    continue
-                page.goto(base + path)
-                snap(page, f"loyalty-{name}-{lang}", full=name == "program")
-            page.goto(f"{base}/customers?q={SHOWCASE_PHONE[-4:]}")
-            page.click("table a.row-link")
-            page.wait_for_selector("#loyalty")
-            snap(page, f"loyalty-profile-{lang}", full=True)
+            for name in names:
+                if name == "profile":
+                    page.goto(f"{base}/customers?q={SHOWCASE_PHONE[-4:]}")
+                    page.click("table a.row-link")
+                    page.wait_for_selector("#loyalty")
+                    page.evaluate(
+                        "window.scrollTo(0, document.querySelector('.stats')"
+                        ".getBoundingClientRect().bottom + window.scrollY - 20)"
+                    )
+                else:
+                    page.goto(f"{base}/loyalty/{name}")
+                if name == "tiers":
+                    page.fill("#f-threshold_1", "60")
+                    page.click("button[value=preview]")
+                    page.wait_for_selector("#preview")
+                snap(page, f"loyalty-{name}-{lang}")
         context.close()
         browser.close()
     if foreign:

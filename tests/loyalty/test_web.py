@@ -826,3 +826,47 @@ class TestLeaderboard:
         assert "Sara K." in page and "Omid" not in page
         assert client.get("/loyalty/leaderboard", params={"month": "2026-02"}).status_code == 200
         assert client.get("/loyalty/leaderboard", params={"month": "garbage"}).status_code == 200
+
+
+class TestOverrideTier:
+    def test_a_manager_keeps_a_member_at_a_tier_until_a_day(
+        self, client: TestClient, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        set_rules(
+            session,
+            tiers={
+                "enabled": True,
+                "levels": [
+                    {"code": "base", "name": "Regular", "threshold": 0},
+                    {"code": "gold", "name": "Gold", "threshold": 500},
+                ],
+            },
+        )
+        logged_in(client, session, role=Role.manager)
+        c = member(session)
+        assert "Keep at a tier" in client.get(f"/customers/{c.id}/loyalty/adjust").text
+        done = post_form(
+            client,
+            f"/customers/{c.id}/loyalty/tier",
+            {"tier": "gold", "until": "2026-06-30", "override_reason": "Opening week VIP"},
+            page=f"/customers/{c.id}/loyalty/adjust",
+        )
+        assert done.status_code == 303
+        status = service.status(session, settings=settings, customer_id=c.id)
+        assert status.tier == "gold"
+        assert status.tier_info is not None
+        assert status.tier_info.override_until is not None
+        assert status.tier_info.override_until.isoformat() == "2026-06-30"
+
+    def test_a_reason_is_required(self, client: TestClient, session: Session) -> None:
+        set_rules(
+            session,
+            tiers={"enabled": True, "levels": [{"code": "gold", "name": "Gold", "threshold": 0}]},
+        )
+        logged_in(client, session, role=Role.manager)
+        c = member(session)
+        page = post_form(
+            client, f"/customers/{c.id}/loyalty/tier", {"tier": "gold"}, page="/loyalty/tiers"
+        )
+        assert page.status_code == 422
+        assert 'id="override_reason-error"' in page.text

@@ -925,6 +925,19 @@ def read_card_update(form: Mapping[str, Any]) -> StampCardUpdate:
 # --------------------------------------------------------------------------- adjustments
 
 
+def read_override(
+    form: Mapping[str, Any], *, tiers: list[str], calendar: CalendarKind
+) -> tuple[str | None, date | None, str]:
+    """A tier kept by staff as a floor (empty: remove it), its last day, and the reason."""
+    f = FormReader(form, calendar=calendar)
+    tier = f.choice("tier", tiers)
+    until = f.day("until")
+    reason = f.text("override_reason", required=True, max_length=500)
+    f.check()
+    assert reason is not None
+    return tier, until, reason
+
+
 def read_adjustment(form: Mapping[str, Any]) -> tuple[int, str]:
     """Points (signed, not zero) and the required reason of a staff adjustment."""
     f = FormReader(form)

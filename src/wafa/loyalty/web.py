@@ -451,10 +451,19 @@ def _adjust_page(
 ) -> HTMLResponse:
     customer = customers.get_live_customer(session, customer_id)
     status = service.status(session, settings=settings, customer_id=customer.id)
+    current = service.get_program(session, settings=settings)
     return render(
         request,
         "loyalty/adjust.html",
-        _context(request, settings, customer=customer, status=status, values=values, errors=errors),
+        _context(
+            request,
+            settings,
+            customer=customer,
+            status=status,
+            values=values,
+            errors=errors,
+            tiers=current.rules.tiers.levels if current.rules.tiers.enabled else [],
+        ),
         status_code=status_code,
     )
 
@@ -524,6 +533,51 @@ def adjust_points(
         flash(
             request, N_("%(points)s points removed."), points=i18n.format_number(-points, language)
         )
+    return see_other(f"/customers/{customer_id}#loyalty")
+
+
+@router.post("/customers/{customer_id}/loyalty/tier", response_class=HTMLResponse)
+def override_tier(
+    customer_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    user: Manager,
+    form: FormData,
+) -> Response:
+    current = service.get_program(session, settings=settings)
+    try:
+        tier, until, reason = forms.read_override(
+            form,
+            tiers=[t.code for t in current.rules.tiers.levels],
+            calendar=display_calendar(request, settings),
+        )
+        service.override_tier(
+            session,
+            settings=settings,
+            customer_id=customer_id,
+            tier=tier,
+            until=until,
+            reason=reason,
+            by=staff_label(user),
+        )
+    except Invalid as exc:
+        session.rollback()
+        return _adjust_page(
+            request,
+            session,
+            settings,
+            customer_id,
+            values=form,
+            errors=field_errors(request, exc),
+            status_code=422,
+        )
+    flash(
+        request,
+        N_("Tier set. They keep it as a floor until the day you chose.")
+        if tier
+        else N_("The tier set by staff was removed."),
+    )
     return see_other(f"/customers/{customer_id}#loyalty")
 
 
