@@ -119,7 +119,9 @@ def login_page(request: Request, next: str | None = None) -> Response:
     if user is not None:
         return see_other(safe_next(next, home_for(user)))
     return render(
-        request, "auth/login.html", {"next": safe_next(next, ""), "email": "", "failed": False}
+        request,
+        "auth/login.html",
+        {"next": safe_next(next, ""), "email": "", "failed": False, "locked": None},
     )
 
 
@@ -133,13 +135,15 @@ def login(
 ) -> Response:
     try:
         user = auth.authenticate(session, email=email, password=password)
-    except Unauthorized:
+    except Unauthorized as exc:
+        # The page is answered normally, so the failed-attempt count is committed.
         load_user(request)  # language for the page
+        locked = exc.context.get("minutes") if isinstance(exc, auth.LoginLocked) else None
         return render(
             request,
             "auth/login.html",
-            {"next": safe_next(next, ""), "email": email, "failed": True},
-            status_code=401,
+            {"next": safe_next(next, ""), "email": email, "failed": True, "locked": locked},
+            status_code=429 if locked else 401,
         )
     # A fresh session on login (no fixation); the language picked before logging in stays.
     language = request.session.get(SESSION_LOCALE)
