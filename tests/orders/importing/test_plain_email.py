@@ -14,7 +14,7 @@ DOMAIN = st.builds(
 )
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(LOCAL, DOMAIN)
 def test_plain_email_agrees_with_normalize_email(local: str, domain: str) -> None:
     text = f"{local}@{domain}"
