@@ -190,6 +190,12 @@ def _context(
     return context
 
 
+def current_rules(session: Session, settings: Settings) -> ProgramRules:
+    """The rules in force now (memoized for a batch, like ``_context``)."""
+    now = utcnow()
+    return _context(session, settings, now)[0].at(session, now).rules
+
+
 def accrue_order(
     session: Session, *, settings: Settings, order_id: uuid.UUID, imported: bool = False
 ) -> Accrual | None:
@@ -214,7 +220,12 @@ def accrue_order(
     judged = history.at(session, order.placed_at)
     rules = judged.rules
     current = history.at(session, now).rules
-    acct = ledger.lock_and_read(session, customer_id, zone=settings.zone, now=now)
+    joined = (
+        local_date(order.customer_created_at, settings.zone)
+        if order.customer_created_at is not None and order.customer_merged_into is None
+        else None
+    )
+    acct = ledger.lock_and_read(session, customer_id, zone=settings.zone, now=now, joined_on=joined)
     view = order_view(order, settings)
     void = is_void(order)
     today = local_date(now, settings.zone)
@@ -255,19 +266,20 @@ def accrue_order(
             order_id=order.id,
             details={"number": order.number or order.external_id},
         )
-    account_values: dict[str, object] = {}
+    visits, spend, last_on = acct.visits, acct.spend, acct.last_purchase_on
+    categories = list(acct.categories or [])
+    streak: tuple[int, int, int | None] = (
+        acct.streak_current,
+        acct.streak_best,
+        acct.streak_period,
+    )
+    rebuild_streak = False
     if not void:
-        spend = order.total_amount - order.refunded_amount
-        account_values["visits"] = acct.visits + 1
-        account_values["spend"] = acct.spend + spend
-        if acct.last_purchase_on is None or acct.last_purchase_on < view.placed_on:
-            account_values["last_purchase_on"] = view.placed_on
-        categories = sorted(
-            {*(acct.categories or []), *(ln.category for ln in view.lines if ln.category)}
-        )
-        if categories != sorted(acct.categories or []):
-            account_values["categories"] = categories
-        rebuild_streak = False
+        visits += 1
+        spend += order.total_amount - order.refunded_amount
+        if last_on is None or last_on < view.placed_on:
+            last_on = view.placed_on
+        categories = sorted({*categories, *(ln.category for ln in view.lines if ln.category)})
         if current.streaks.enabled:
             step = streaks.advance(
                 current,
@@ -280,10 +292,17 @@ def accrue_order(
             if step is None:
                 rebuild_streak = True
             else:
-                account_values.update(
-                    streak_current=step[0], streak_best=step[1], streak_period=step[2]
-                )
-    ledger.apply(session, customer_id, delta, **account_values)
+                streak = step
+    ledger.finish_purchase(
+        session,
+        customer_id,
+        delta,
+        visits=visits,
+        spend=spend,
+        last_purchase_on=last_on,
+        categories=categories,
+        streak=streak,
+    )
     if delta.available and (acct.debt or acct.carried):
         ledger.settle_debts(session, customer_id, now=now)
     stamped = rules.enabled and (not imported or rules.imported_history.count_stamps)
@@ -330,11 +349,11 @@ def accrue_order(
         due = streaks.due_badges(
             current,
             have=have,
-            visits=acct.visits + 1,
-            best_streak=int(account_values.get("streak_best", acct.streak_best)),  # type: ignore[call-overload]
+            visits=visits,
+            best_streak=streak[1],
             member_days=(today - acct.joined_on).days,
-            categories=len(account_values.get("categories", acct.categories) or []),  # type: ignore[arg-type]
-            spend=acct.spend + (order.total_amount - order.refunded_amount),
+            categories=len(categories),
+            spend=spend,
         )
         if due:
             streaks.award_badges(session, customer_id=customer_id, badges=due, have=have, now=now)

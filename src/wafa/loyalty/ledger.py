@@ -117,28 +117,53 @@ class Delta:
         return any((self.available, self.pending, self.lifetime, self.carried, self.debt))
 
 
+def _account_values(customer_id: uuid.UUID, joined: date, now: datetime) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "available": 0,
+        "pending": 0,
+        "lifetime": 0,
+        "carried": 0,
+        "debt": 0,
+        "lock_version": 0,
+        "joined_on": joined,
+        "visits": 0,
+        "streak_current": 0,
+        "streak_best": 0,
+        "leaderboard_opt_in": False,
+        "spend": 0,
+        "categories": [],
+        "badge_codes": [],
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _joined(session: Session, customer_id: uuid.UUID, zone: ZoneInfo, now: datetime) -> date:
+    created = session.scalar(select(Customer.created_at).where(Customer.id == customer_id))
+    return local_date(created or now, zone)
+
+
+_NEW_ACCOUNT: dict[str, Any] = {}
+
+
+def _new_account(session: Session, *, returning: bool) -> Any:
+    key = f"{dialect_name(session)}:{returning}"
+    stmt = _NEW_ACCOUNT.get(key)
+    if stmt is None:
+        stmt = insert_ignoring_conflicts(session, _ACCOUNTS, index_elements=["customer_id"])
+        if returning:
+            stmt = stmt.returning(*_ACCOUNTS.c)
+        _NEW_ACCOUNT[key] = stmt
+    return stmt
+
+
 def _new_account_row(
     session: Session, customer_id: uuid.UUID, zone: ZoneInfo, now: datetime
 ) -> None:
-    created = session.scalar(select(Customer.created_at).where(Customer.id == customer_id))
-    joined = local_date(created or now, zone)
+    joined = _joined(session, customer_id, zone, now)
     session.execute(
-        insert_ignoring_conflicts(session, LoyaltyAccount, index_elements=["customer_id"]).values(
-            customer_id=customer_id,
-            available=0,
-            pending=0,
-            lifetime=0,
-            carried=0,
-            debt=0,
-            lock_version=0,
-            joined_on=joined,
-            visits=0,
-            streak_current=0,
-            streak_best=0,
-            leaderboard_opt_in=False,
-            created_at=now,
-            updated_at=now,
-        )
+        _new_account(session, returning=False), _account_values(customer_id, joined, now)
     )
 
 
@@ -158,16 +183,80 @@ def lock_account(
 
 
 def lock_and_read(
-    session: Session, customer_id: uuid.UUID, *, zone: ZoneInfo, now: datetime
+    session: Session,
+    customer_id: uuid.UUID,
+    *,
+    zone: ZoneInfo,
+    now: datetime,
+    joined_on: date | None = None,
 ) -> Row[Any]:
-    """Take the member's row lock and read the account in the same statement (created if new)."""
+    """Take the member's row lock and read the account in the same statement.
+
+    A new member's row is created by ``INSERT … RETURNING`` (its insert is the lock);
+    ``joined_on`` saves reading the customer's creation day when the caller knows it.
+    """
     params = {"b_cid": customer_id, "b_now": now}
     row = session.execute(_LOCK_AND_READ, params).first()
     if row is None:
-        _new_account_row(session, customer_id, zone, now)
-        row = session.execute(_LOCK_AND_READ, params).first()
+        joined = joined_on or _joined(session, customer_id, zone, now)
+        row = session.execute(
+            _new_account(session, returning=True), _account_values(customer_id, joined, now)
+        ).first()
+        if row is None:  # created by a concurrent writer a moment ago
+            row = session.execute(_LOCK_AND_READ, params).first()
     assert row is not None
     return row
+
+
+_FINISH_PURCHASE = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.customer_id == bindparam("b_cid"))
+    .values(
+        available=_ACCOUNTS.c.available + bindparam("b_available"),
+        pending=_ACCOUNTS.c.pending + bindparam("b_pending"),
+        lifetime=_ACCOUNTS.c.lifetime + bindparam("b_lifetime"),
+        visits=bindparam("b_visits"),
+        spend=bindparam("b_spend"),
+        last_purchase_on=bindparam("b_last"),
+        categories=bindparam("b_categories"),
+        streak_current=bindparam("b_streak"),
+        streak_best=bindparam("b_best"),
+        streak_period=bindparam("b_period"),
+    )
+)
+
+
+def finish_purchase(
+    session: Session,
+    customer_id: uuid.UUID,
+    delta: Delta,
+    *,
+    visits: int,
+    spend: int,
+    last_purchase_on: date | None,
+    categories: list[str],
+    streak: tuple[int, int, int | None],
+) -> None:
+    """A purchase's one write to the account: balance deltas and the member's counts.
+
+    The counts are absolute values computed from the row read under the lock.
+    """
+    session.execute(
+        _FINISH_PURCHASE,
+        {
+            "b_cid": customer_id,
+            "b_available": delta.available,
+            "b_pending": delta.pending,
+            "b_lifetime": delta.lifetime,
+            "b_visits": visits,
+            "b_spend": spend,
+            "b_last": last_purchase_on,
+            "b_categories": categories,
+            "b_streak": streak[0],
+            "b_best": streak[1],
+            "b_period": streak[2],
+        },
+    )
 
 
 def apply(session: Session, customer_id: uuid.UUID, delta: Delta, **values: Any) -> None:

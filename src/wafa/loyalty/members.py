@@ -14,7 +14,7 @@ from wafa.core.time import utcnow
 from wafa.customers import service as customers
 from wafa.customers.models import Customer
 from wafa.loyalty import events, ledger, referrals, stamps, streaks, tiers
-from wafa.loyalty.accrual import expiry_for
+from wafa.loyalty.accrual import current_rules, expiry_for
 from wafa.loyalty.ledger import LotSpec
 from wafa.loyalty.models import (
     Badge,
@@ -267,6 +267,9 @@ def on_customer_created(
     session: Session, *, settings: Settings, customer_id: uuid.UUID, source: str | None
 ) -> None:
     """A new customer joins: the sign-up bonus (not for imported records) and the profile bonus."""
+    bonuses = current_rules(session, settings).bonuses
+    if not (bonuses.signup or bonuses.profile_completed):
+        return
     customer = session.get(Customer, customer_id)
     if customer is None or not customer.is_active:
         return
@@ -287,6 +290,8 @@ def on_customer_created(
 
 def on_customer_updated(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> None:
     """A profile that just became complete earns the profile bonus (once)."""
+    if not current_rules(session, settings).bonuses.profile_completed:
+        return
     customer = session.get(Customer, customer_id)
     if customer is not None and customer.is_active and profile_complete(customer):
         award_bonus(

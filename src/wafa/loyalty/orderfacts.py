@@ -46,6 +46,7 @@ _ORDER = (
         _ORDERS.c.attributes,
         _CUSTOMERS.c.merged_into_id,
         _CUSTOMERS.c.erased_at,
+        _CUSTOMERS.c.created_at.label("customer_created_at"),
     )
     .select_from(_ORDERS.outerjoin(_CUSTOMERS, _CUSTOMERS.c.id == _ORDERS.c.customer_id))
     .where(_ORDERS.c.id == bindparam("b_id"))
@@ -112,6 +113,7 @@ class OrderFacts:
     # The order's customer record: merged into another one, or erased.
     customer_merged_into: uuid.UUID | None = None
     customer_erased: bool = False
+    customer_created_at: datetime | None = None
 
     @property
     def void(self) -> bool:
@@ -151,4 +153,5 @@ def order_facts(session: Session, order_id: uuid.UUID) -> OrderFacts:
         refunds=refunds,
         customer_merged_into=row.merged_into_id,
         customer_erased=row.erased_at is not None,
+        customer_created_at=row.customer_created_at,
     )

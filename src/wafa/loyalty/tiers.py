@@ -17,9 +17,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import add_months, local_date, start_of_day, year_start
@@ -125,13 +125,45 @@ def qualifying_values(
     return {cid: int(v or 0) for cid, v in session.execute(stmt)}
 
 
+_PURCHASES = cast(Table, Purchase.__table__)
+_ONE: dict[tuple[str, str], Any] = {}
+
+
+def _one_statement(basis: TierBasis, window: TierWindow) -> Any:
+    """One member's qualifying value: built once per (basis, window), then parameters only."""
+    key = (basis.value, window.value)
+    stmt = _ONE.get(key)
+    if stmt is None:
+        column = _PURCHASES.c.points if basis is TierBasis.points else _PURCHASES.c.spend
+        mine = (
+            _PURCHASES.c.customer_id == bindparam("b_cid"),
+            _PURCHASES.c.placed_at >= bindparam("b_since"),
+            _PURCHASES.c.cancelled.is_(False),
+        )
+        if window is TierWindow.rolling:
+            stmt = select(func.coalesce(func.sum(column), 0), literal(0)).where(*mine)
+        else:
+            split: Any = bindparam("b_split")
+            stmt = select(
+                func.coalesce(
+                    func.sum(case((_PURCHASES.c.placed_at >= split, column), else_=0)), 0
+                ),
+                func.coalesce(func.sum(case((_PURCHASES.c.placed_at < split, column), else_=0)), 0),
+            ).where(*mine)
+        _ONE[key] = stmt
+    return stmt
+
+
 def qualifying_value(
     session: Session, settings: Settings, tiers: Tiers, customer_id: uuid.UUID, *, today: date
 ) -> int:
     """One member's qualifying value today."""
-    return qualifying_values(session, settings, tiers, today=today, customer_ids=[customer_id]).get(
-        customer_id, 0
-    )
+    since, split = _window_filter(tiers, settings, today)
+    row = session.execute(
+        _one_statement(tiers.basis, tiers.window),
+        {"b_cid": customer_id, "b_since": since, "b_split": split},
+    ).one()
+    return max(int(row[0] or 0), int(row[1] or 0))
 
 
 def _set_tier(

@@ -57,20 +57,46 @@ def handle_batch(session: Session, consumer: Consumer, ids: list[uuid.UUID]) -> 
         session.info.pop(BATCH_MEMO, None)
 
 
+def pending_ids(
+    session: Session, consumer: Consumer, *, after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """Ids of the consumer's events without a receipt, oldest first, from ``after`` on.
+
+    ``after`` is a low-water mark (every older event of the consumer is handled),
+    so the anti-join reads only the recent end of the outbox, not its whole history.
+    """
+    receipted = (
+        select(OutboxReceipt.event_id)
+        .where(OutboxReceipt.consumer == consumer.name, OutboxReceipt.event_id == OutboxEvent.id)
+        .exists()
+    )
+    stmt = select(OutboxEvent.id).where(OutboxEvent.topic.in_(consumer.topics), ~receipted)
+    if after is not None:
+        stmt = stmt.where(OutboxEvent.id >= after)
+    return list(session.scalars(stmt.order_by(OutboxEvent.id).limit(limit)))
+
+
 def drain_batched(
     session_factory: Callable[[], Session],
     consumers: Iterable[Consumer],
     *,
     batch: int = 200,
+    marks: dict[str, uuid.UUID] | None = None,
 ) -> int:
-    """Handle every pending event of every consumer, ``batch`` events per transaction."""
+    """Handle every pending event of every consumer, ``batch`` events per transaction.
+
+    ``marks`` (kept by a long-running worker between passes) remembers, per
+    consumer, the oldest event that may still be pending.
+    """
     handled = 0
+    marks = {} if marks is None else marks
     for consumer in consumers:
         while True:
             with session_factory() as session:
-                ids = [e.id for e in pending_events(session, consumer, limit=batch)]
+                ids = pending_ids(session, consumer, after=marks.get(consumer.name), limit=batch)
             if not ids:
                 break
+            marks[consumer.name] = ids[0]
             try:
                 with session_factory() as session, session.begin():
                     handled += handle_batch(session, consumer, ids)
@@ -84,3 +110,6 @@ def drain_batched(
             if len(ids) < batch:
                 break
     return handled
+
+
+__all__ = ["BATCH_MEMO", "drain_batched", "handle_batch", "pending_events", "pending_ids"]

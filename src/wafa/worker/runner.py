@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from wafa.core.db import session_factory
@@ -40,14 +41,25 @@ class Pass:
 class Worker:
     settings: Settings
     batch: int = 200
+    daily_check_every: float = 30.0
     _last_interval: dict[str, float] = field(default_factory=dict)
+    _marks: dict[str, uuid.UUID] = field(default_factory=dict)
+    _last_daily_check: float | None = None
 
     def run_once(self, *, daily: bool = True) -> Pass:
         """Drain every consumer, then run the interval and daily tasks that are due."""
         factory = session_factory(self.settings)
         result = Pass()
-        result.events = drain_batched(factory, schedule.consumers(self.settings), batch=self.batch)
+        result.events = drain_batched(
+            factory, schedule.consumers(self.settings), batch=self.batch, marks=self._marks
+        )
         now = utcnow()
+        check_daily = daily and (
+            self._last_daily_check is None
+            or time.monotonic() - self._last_daily_check >= self.daily_check_every
+        )
+        if check_daily:
+            self._last_daily_check = time.monotonic()
         for task in schedule.tasks():
             if not task.daily:
                 last = self._last_interval.get(task.name)
@@ -55,7 +67,7 @@ class Worker:
                     continue
                 self._last_interval[task.name] = time.monotonic()
                 result.tasks[task.name] = task.run(factory, self.settings, None)
-            elif daily and task.due is not None:
+            elif check_daily and task.due is not None:
                 for day in task.due(factory, self.settings, now):
                     report = task.run(factory, self.settings, day)
                     result.tasks[f"{task.name}@{day.isoformat()}"] = report
