@@ -599,19 +599,19 @@
     renderCart();
   };
 
-  const pointsMessage = (result) => {
-    if (!result.created && result.order_id && !result.points) return T.text.already;
+  const pointsMessage = (result, { sale = false } = {}) => {
+    if (sale && !result.created) return T.text.already; // the same receipt, recorded before
     const parts = [result.points ? fill(T.text.points_earned, { points: num(result.points) }) : T.text.no_points];
     if (result.stamps) parts.push(fill(T.text.stamps, { stamps: num(result.stamps) }));
     return parts.join(" · ");
   };
 
-  const announceResult = (title, result) => {
+  const announceResult = (title, result, options = {}) => {
     const codes = result.coupons_issued || [];
     if (codes.length) {
-      showCode(title, pointsMessage(result), codes[0]);
+      showCode(title, pointsMessage(result, options), codes[0]); // a stamp card was completed
     } else {
-      toast(`${title}: ${pointsMessage(result)}`, "success");
+      toast(`${title}: ${pointsMessage(result, options)}`, result.created === false && options.sale ? "info" : "success");
     }
   };
 
@@ -634,7 +634,7 @@
         const result = await post("sale", "/api/v1/pos/purchases", body);
         resetSale();
         await refreshCustomer();
-        announceResult(T.text.recorded, result);
+        announceResult(T.text.recorded, result, { sale: true });
       } catch (error) {
         if (problemSlug(error) === "invalid") fieldError(saleForm, "coupon", problemText(error));
         toast(problemText(error), "error");
@@ -697,7 +697,7 @@
     event.preventDefault();
     const read = readCouponForm();
     const ref = toAscii(couponForm.elements.order_ref.value).trim();
-    if (!ref) fieldError(couponForm, "subtotal", T.fields.required);
+    if (!ref) fieldError(couponForm, "order_ref", T.fields.required);
     if (!read || !ref || !customerId) return;
     busy(couponForm, $("[data-pos-coupon-use]"), async () => {
       try {
