@@ -44,6 +44,15 @@ class TestGenericFormat:
         con, _ = load(path, timezone="Asia/Tehran")
         assert orders_of(con)["A1"][1] == 19784
 
+    @pytest.mark.parametrize(
+        "written", ["2024-03-01T22:30Z", "2024-03-01T23:30+01", "2024-03-01T17:30-05"]
+    )
+    def test_short_offsets_are_honoured(self, tmp_path: Path, written: str) -> None:
+        # All three are 22:30 UTC on 1 March: 2 March in Tehran (+03:30).
+        path = write_csv(tmp_path / "o.csv", HEADER, [("c1", "A1", written, "5")])
+        con, _ = load(path, timezone="Asia/Tehran")
+        assert orders_of(con)["A1"][1] == 19784
+
     def test_times_without_offset_are_local_time(self, tmp_path: Path) -> None:
         path = write_csv(tmp_path / "o.csv", HEADER, [("c1", "A1", "2024-03-01 23:30", "5")])
         con, _ = load(path, timezone="Asia/Tehran")

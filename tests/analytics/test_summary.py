@@ -128,7 +128,7 @@ class TestDescriptiveFiguresAgree:
         load_orders(con, export_generic_csv(session, tmp_path / "o.csv"), timezone="Asia/Tehran")
         summary = duckdb_summary(con, as_of_day=as_of, calibration_day=as_of - 60)
         first = int(summary.first_day.min())
-        return session, summary, duckdb_occasions(con), first, as_of
+        return session, summary, duckdb_occasions(con, as_of_day=as_of), first, as_of
 
     def test_gaps_between_purchases(
         self, both: tuple[Session, CustomerSummary, Occasions, int, int]

@@ -272,7 +272,7 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
         lap("summary")
 
         step("Describing retention")
-        occasions = duckdb_occasions(con)
+        occasions = duckdb_occasions(con, as_of_day=as_of_day)
         gaps = gap_distribution(*occasion_gap_counts(occasions))
         thresholds = ActivityThresholds.from_gaps(gaps)
         states = activity(summary, thresholds)

@@ -273,7 +273,7 @@ def occasion_cohorts(
     Parameters
     ----------
     occasions : Occasions
-        Every purchase occasion (customer code, day, value).
+        Every purchase occasion (customer code, day, value), sorted by customer and day.
     first_day : numpy.ndarray
         First purchase day per customer code.
     calendar : CalendarKind
@@ -295,9 +295,13 @@ def occasion_cohorts(
     span = int(keys[-1]) - base + 1
     cell = (cohort_of - base) * span + (month_of - base)
     revenue = np.bincount(cell, weights=occasions.value.astype(np.float64), minlength=span * span)
-    # A customer counts once per month, however often they bought in it.
-    distinct = np.unique(occasions.code * (span * span) + cell)
-    customers = np.bincount(distinct % (span * span), minlength=span * span)
+    # A customer counts once per month, however often they bought in it: occasions are
+    # sorted by customer and day, so a customer's repeats within a month are adjacent.
+    first_in_month = np.ones(cell.size, dtype=bool)
+    first_in_month[1:] = (occasions.code[1:] != occasions.code[:-1]) | (
+        month_of[1:] != month_of[:-1]
+    )
+    customers = np.bincount(cell[first_in_month], minlength=span * span)
     present = np.flatnonzero(customers)
     rows = [
         (base + int(c) // span, base + int(c) % span, int(customers[c]), round(float(revenue[c])))

@@ -33,7 +33,7 @@ any letter case:
                    decimal places as the currency has; a negative row (a refund line)
                    reduces its order
 ``sku``            optional; product code of the line (enables recommendations)
-``quantity``       optional; whole number of items on the line (default 1)
+``quantity``       optional; accepted and not used (a product counts once per order)
 ``currency``       optional; ISO 4217 code; the most common one is analysed and orders in
                    others are counted and left out (a warning says how many)
 ``status``         optional; ``cancelled``/``canceled``/``voided``/``failed``/``declined``
@@ -159,7 +159,7 @@ GENERIC_COLUMNS = (
     _Column("placed_at", "VARCHAR", required=True),
     _Column("total", "DECIMAL(18,6)", required=True),
     _Column("sku", "VARCHAR"),
-    _Column("quantity", "BIGINT"),
+    _Column("quantity", "VARCHAR"),
     _Column("currency", "VARCHAR"),
     _Column("status", "VARCHAR"),
     _Column("refunded", "DECIMAL(18,6)"),
@@ -386,15 +386,51 @@ def _day_sql(column: str, zone: str) -> str:
         if offset is not None
         else f"(CAST({instant} AS DATE) - DATE '1970-01-01')"
     )
+    # Up to 19 characters (2024-03-01, 2024-03-01 14:30, 2024-03-01T14:30:00) an offset
+    # can only be a short "Z", "+03" or "-05" after hours and minutes: cheap tests rule
+    # those out, and everything longer goes through the offset-aware parser.
     naive = (
-        f"strpos({column}, '+') = 0 AND right({column}, 1) NOT IN ('Z', 'z') "
-        f"AND strpos(substr({column}, 11), '-') = 0"
+        f"length({column}) <= 19 AND right({column}, 1) NOT IN ('Z', 'z') "
+        f"AND strpos({column}, '+') = 0 AND substr({column}, 17, 1) <> '-'"
     )
     return (
         f"(CASE WHEN {naive} "
         f"THEN CAST(TRY_CAST({column} AS TIMESTAMP) AS DATE) - DATE '1970-01-01' "
         f"ELSE {with_offset} END)"
     )
+
+
+def _orders_select(source: str, outer: dict[str, str], currency: str, where: str) -> str:
+    """Derive each order's purchase flag and values (minor units) from the aggregate.
+
+    A cancelled or voided order is not a purchase; neither is one fully refunded (by its
+    status or by refunds reaching its value); a partial refund lowers its value. Every
+    aggregated column is kept (the checks read them).
+    """
+    per_minor = 10 ** (6 - minor_digits(currency))
+    gross = f"(gross_micro // {per_minor})"
+    refunded = f"(refunded_micro // {per_minor})"
+    void = "coalesce(void, false)" if "void" in outer else "false"
+    status_refund = "coalesce(full_refund, false)" if "full_refund" in outer else "false"
+    full = f"({status_refund} OR ({refunded} > 0 AND {refunded} >= {gross}))"
+    defaults = {
+        "promised_at": "NULL::TIMESTAMPTZ",
+        "delivered_at": "NULL::TIMESTAMPTZ",
+        "currency": "NULL::VARCHAR",
+        "currency_max": "NULL::VARCHAR",
+    }
+    missing = ", ".join(f"{sql} AS {name}" for name, sql in defaults.items() if name not in outer)
+    return f"""
+        SELECT *,{f" {missing}," if missing else ""}
+               {gross} AS gross,
+               CASE WHEN {full} THEN 0 ELSE {gross} - {refunded} END AS net,
+               NOT {void} AND NOT {full} AS purchase,
+               {void} AS voided,
+               {full} AS refunded_fully,
+               NOT {full} AND {refunded} > 0 AS refunded_partly
+        FROM ({source})
+        WHERE {where}
+    """
 
 
 def _load_generic(
@@ -436,19 +472,15 @@ def _load_generic(
         name = by_canonical.get(canonical)
         return None if name is None else _quote(name)
 
-    cid, oid, placed, total = (
-        _quote(by_canonical[c]) for c in ("customer_id", "order_id", "placed_at", "total")
-    )
-    quantity, refunded, status = col("quantity"), col("refunded"), col("status")
+    raw = {c: _quote(by_canonical[c]) for c in by_canonical}
+    cid, oid, placed, total = (raw[c] for c in ("customer_id", "order_id", "placed_at", "total"))
+    refunded, status = col("refunded"), col("status")
     currency_col, promised, delivered = col("currency"), col("promised_at"), col("delivered_at")
-    status_word = f"lower(trim(coalesce({status}, '')))" if status else "''"
-
-    def status_in(words: Sequence[str]) -> str:
-        # Exact matches (with WooCommerce's "wc-" prefix): far cheaper than a regexp per row.
-        names = [*words, *(f"wc-{w}" for w in words)]
-        return f"{status_word} IN ({', '.join(_literal(w) for w in names)})"
-
-    void, full_refund = status_in(VOID_STATUSES), status_in(REFUNDED_STATUSES)
+    sku = col("sku")
+    # Minor units are known before reading unless the file names its currency per row.
+    known_currency = None if currency_col and currency is None else (currency or default_currency)
+    if known_currency is not None and not is_currency(known_currency.strip().upper()):
+        raise BadInput(f"--currency {known_currency!r} is not an ISO 4217 currency code")
     promised_sql = "NULL::TIMESTAMPTZ"
     if promised:
         # A promise given as a bare date means "by the end of that day".
@@ -457,16 +489,22 @@ def _load_generic(
             f"THEN {promised} + INTERVAL 1 DAY - INTERVAL 1 MICROSECOND ELSE {promised} END"
         )
 
-    def decimals(micro: str) -> str:
-        # Decimal places an amount uses (0, 2, 3 or 6), from its value in millionths.
-        return (
-            f"CASE WHEN {micro} % 1000000 = 0 THEN 0 WHEN {micro} % 10000 = 0 THEN 2 "
-            f"WHEN {micro} % 1000 = 0 THEN 3 ELSE 6 END"
-        )
+    def precision(micro: str, name: str) -> dict[str, str]:
+        # Whether amounts have more decimal places than the currency allows; with the
+        # currency unknown until the file is read, one flag per common number of digits.
+        if known_currency is not None:
+            step = 10 ** (6 - minor_digits(known_currency.strip().upper()))
+            return {f"{name}_fraction": f"bool_or({micro} % {step} <> 0)"}
+        return {
+            f"{name}_fraction0": f"bool_or({micro} % 1000000 <> 0)",
+            f"{name}_fraction2": f"bool_or({micro} % 10000 <> 0)",
+            f"{name}_fraction3": f"bool_or({micro} % 1000 <> 0)",
+        }
 
     # One pass over the file, grouped by order: the raw rows are never stored. Amounts
-    # are summed as integer millionths (exact); the currency then decides the minor
-    # units. Only the columns the file has are aggregated (each costs time on big files).
+    # are summed as integer millionths (exact), statuses kept as written and classified
+    # afterwards (a handful of distinct words), and only the columns the file has are
+    # aggregated: each costs time on a big file.
     inner = {
         "day": _day_sql(placed, zone),
         "micro": f"CAST({total} * 1000000 AS BIGINT)",
@@ -476,55 +514,44 @@ def _load_generic(
         "no_total": "count(*) - count(micro)",
         "day": "min(day)::INTEGER",
         "gross_micro": "coalesce(sum(micro) FILTER (WHERE micro > 0), 0)",
-        "total_decimals": f"max({decimals('coalesce(micro, 0)')})",
-        "rows": "count(*)",
-    }
-    constants = {
         "refunded_micro": "coalesce(-sum(micro) FILTER (WHERE micro < 0), 0)",
-        "refund_decimals": "0",
-        "negative_refund": "false",
-        "bad_quantity": "false",
-        "void": "false",
-        "full_refund": "false",
-        "currency": "NULL::VARCHAR",
-        "currency_max": "NULL::VARCHAR",
-        "promised_at": "NULL::TIMESTAMPTZ",
-        "delivered_at": "NULL::TIMESTAMPTZ",
+        "rows": "count(*)",
+        **precision("micro", "total"),
     }
     if refunded:
         inner["micro_refund"] = f"CAST({refunded} * 1000000 AS BIGINT)"
-        constants["refunded_micro"] += " + coalesce(sum(micro_refund), 0)"
-        constants["refund_decimals"] = f"max({decimals('coalesce(micro_refund, 0)')})"
-        constants["negative_refund"] = "bool_or(micro_refund < 0)"
-    if quantity:
-        inner["bad_quantity"] = f"{quantity} < 1"
-        constants["bad_quantity"] = "bool_or(bad_quantity)"
+        outer["refunded_micro"] += " + coalesce(sum(micro_refund), 0)"
+        outer["negative_refund"] = "bool_or(micro_refund < 0)"
+        outer.update(precision("micro_refund", "refund"))
+    # The quantity is not needed by any figure (products count once per order), so it
+    # is not read at all: a big file is summarised faster.
     if status:
-        inner["void"] = void
-        inner["full_refund"] = full_refund
-        constants["void"] = "bool_or(void)"
-        constants["full_refund"] = "bool_or(full_refund)"
+        # Classified per row with plain comparisons on one lower-cased word (a regular
+        # expression per row costs more than the whole grouping).
+        void_in = [*VOID_STATUSES, *(f"wc-{w}" for w in VOID_STATUSES)]
+        refund_in = [*REFUNDED_STATUSES, *(f"wc-{w}" for w in REFUNDED_STATUSES)]
+        inner["status_word"] = f"lower(trim(coalesce({status}, '')))"
+        outer["void"] = f"bool_or(status_word IN ({', '.join(_literal(w) for w in void_in)}))"
+        outer["full_refund"] = (
+            f"bool_or(status_word IN ({', '.join(_literal(w) for w in refund_in)}))"
+        )
     if currency_col:
         inner["currency"] = f"upper(trim({currency_col}))"
-        constants["currency"] = "min(currency)"
-        constants["currency_max"] = "max(currency)"
+        outer["currency"] = "min(currency)"
+        outer["currency_max"] = "max(currency)"
     if promised:
         inner["promised_at"] = promised_sql
-        constants["promised_at"] = "min(promised_at)"
+        outer["promised_at"] = "min(promised_at)"
     if delivered:
         inner["delivered_at"] = delivered
-        constants["delivered_at"] = "max(delivered_at)"
-    sku = col("sku")
+        outer["delivered_at"] = "max(delivered_at)"
     if sku and items:
         # The order's products, collected in the same pass (a second read of a big file
         # and a join back to the orders cost several times more).
         inner["sku"] = sku
-        constants["skus"] = "list(sku) FILTER (WHERE sku IS NOT NULL AND sku <> '')"
-    outer.update(constants)
+        outer["skus"] = "list(sku) FILTER (WHERE sku IS NOT NULL AND sku <> '')"
     source = _csv_source(path, header, columns)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE wafa_order_rows AS
+    aggregate = f"""
         SELECT customer_id, order_id,
                {", ".join(f"{expr} AS {name}" for name, expr in outer.items())}
         FROM (
@@ -533,28 +560,40 @@ def _load_generic(
             FROM {source}
         )
         GROUP BY customer_id, order_id
-        """
-    )
+    """
+    # Without a currency column the minor units are known before reading.
+    fused = known_currency is not None and not currency_col
+    if fused:
+        # The currency is known: one statement reads, groups and derives every order.
+        chosen_early = known_currency.strip().upper() if known_currency else default_currency
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE wafa_order_rows AS "
+            + _orders_select(aggregate, outer, chosen_early, "TRUE")
+        )
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE wafa_order_rows AS {aggregate}")
     _check_rejects(con, path, header)
+
+    def present(name: str, expr: str, default: str = "0") -> str:
+        return expr if name in outer else default
+
     checks = con.execute(
-        """
+        f"""
         SELECT count(*) FILTER (WHERE order_id IS NULL OR trim(order_id) = ''),
                count(*) FILTER (WHERE customer_id IS NULL OR trim(customer_id) = ''),
                count(*) FILTER (WHERE no_date > 0),
                count(*) FILTER (WHERE no_total > 0),
-               count(*) FILTER (WHERE bad_quantity),
-               count(*) FILTER (WHERE negative_refund),
-               count(*) FILTER (WHERE currency <> currency_max),
+               {present("negative_refund", "count(*) FILTER (WHERE negative_refund)")},
+               {present("currency", "count(*) FILTER (WHERE currency <> currency_max)")},
                count(*) FILTER (WHERE day < 0 OR day > 47482),
                sum(rows)
         FROM wafa_order_rows
         """
     ).fetchone()
     assert checks is not None
-    (no_order, no_customer, no_date, no_total, bad_qty, negative, mixed, span, rows) = (
+    (no_order, no_customer, no_date, no_total, negative, mixed, span, rows) = (
         int(v or 0) for v in checks
     )
-    raw = {c: _quote(by_canonical[c]) for c in by_canonical}
     if no_order:
         _raise_located(
             con,
@@ -596,16 +635,6 @@ def _load_generic(
             "the total is empty; expected a decimal amount",
             no_total,
         )
-    if bad_qty:
-        _raise_located(
-            con,
-            path,
-            header,
-            f"TRY_CAST({raw['quantity']} AS BIGINT) < 1",
-            by_canonical["quantity"],
-            "the quantity must be 1 or more",
-            bad_qty,
-        )
     if negative:
         _raise_located(
             con,
@@ -619,7 +648,8 @@ def _load_generic(
     if mixed:
         order = _scalar(
             con,
-            "SELECT order_id FROM wafa_order_rows WHERE currency <> currency_max ORDER BY order_id LIMIT 1",
+            "SELECT order_id FROM wafa_order_rows WHERE currency <> currency_max "
+            "ORDER BY order_id LIMIT 1",
         )
         _raise_located(
             con,
@@ -632,17 +662,15 @@ def _load_generic(
             skip_first=True,
         )
     if span:
-        placed_raw = raw["placed_at"]
-        day_of = _day_sql(placed_raw, zone)
         _raise_located(
             con,
             path,
             header,
-            f"{day_of} < 0 OR {day_of} > 47482",
+            f"{_day_sql(raw['placed_at'], zone)} < 0 OR {_day_sql(raw['placed_at'], zone)} > 47482",
             by_canonical["placed_at"],
             "{value!r} is outside 1970-2099",
             span,
-            value_sql=placed_raw,
+            value_sql=raw["placed_at"],
         )
 
     chosen = _choose_currency(
@@ -661,12 +689,15 @@ def _load_generic(
     for name in ("total", "refunded"):
         if name not in raw:
             continue
-        used = "total_decimals" if name == "total" else "refund_decimals"
+        prefix = "total" if name == "total" else "refund"
+        if known_currency is not None:
+            flag = f"{prefix}_fraction"
+        elif digits in (0, 2, 3):
+            flag = f"{prefix}_fraction{digits}"
+        else:  # a currency with 1 or 4+ decimals: check exactly on the file
+            flag = f"{prefix}_fraction3" if digits < 3 else "false"
         count = int(
-            _scalar(
-                con,
-                f"SELECT count(*) FROM wafa_order_rows WHERE {in_currency} AND {used} > {digits}",
-            )
+            _scalar(con, f"SELECT count(*) FROM wafa_order_rows WHERE {in_currency} AND {flag}")
         )
         if count:
             cast = f"TRY_CAST({raw[name]} AS DECIMAL(18,6))"
@@ -681,33 +712,20 @@ def _load_generic(
                 count,
                 value_sql=raw[name],
             )
-    per_minor = 10 ** (6 - digits)
-    full = "(full_refund OR (refunded > 0 AND refunded >= gross))"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP VIEW wafa_orders AS
-        SELECT customer_id, order_id, day, gross,
-               CASE WHEN {full} THEN 0 ELSE gross - refunded END AS net,
-               NOT void AND NOT {full} AS purchase,
-               void, {full} AS refunded_fully,
-               NOT {full} AND refunded > 0 AS refunded_partly,
-               promised_at, delivered_at{", skus" if sku and items else ""}
-        FROM (
-            SELECT customer_id, order_id, day, void, full_refund, promised_at, delivered_at,
-                   {"skus," if sku and items else ""}
-                   gross_micro // {per_minor} AS gross,
-                   refunded_micro // {per_minor} AS refunded
-            FROM wafa_order_rows
-            WHERE {in_currency}
+    if fused:
+        con.execute("ALTER TABLE wafa_order_rows RENAME TO wafa_orders")
+    else:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE wafa_orders AS "
+            + _orders_select("SELECT * FROM wafa_order_rows", outer, chosen, in_currency)
         )
-        """
-    )
     other = (
         int(_scalar(con, f"SELECT count(*) FROM wafa_order_rows WHERE NOT {in_currency}"))
-        if currency_col
+        if currency_col and not fused
         else 0
     )
-    if sku and items:
+    con.execute("DROP TABLE IF EXISTS wafa_order_rows")
+    if "skus" in outer:
         con.execute(
             """
             CREATE OR REPLACE TEMP VIEW wafa_items AS
@@ -716,9 +734,7 @@ def _load_generic(
             GROUP BY 1, 2, 3
             """
         )
-    return _finish(
-        con, chosen, rows, other, 0, bool(sku and items), bool(promised and delivered), path
-    )
+    return _finish(con, chosen, rows, other, 0, "skus" in outer, bool(promised and delivered), path)
 
 
 def _raise_located(
@@ -763,8 +779,8 @@ def _finish(
     path: Path,
 ) -> LoadedOrders:
     counts = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE purchase), count(*) FILTER (WHERE void), "
-        "count(*) FILTER (WHERE refunded_fully AND NOT void), "
+        "SELECT count(*), count(*) FILTER (WHERE purchase), count(*) FILTER (WHERE voided), "
+        "count(*) FILTER (WHERE refunded_fully AND NOT voided), "
         "count(*) FILTER (WHERE refunded_partly AND purchase) FROM wafa_orders"
     ).fetchone()
     assert counts is not None
@@ -1077,7 +1093,7 @@ def _load_shop(
         SELECT customer_id, order_id, day, gross,
                CASE WHEN full_refund OR (refunded > 0 AND refunded >= gross) THEN 0 ELSE gross - refunded END AS net,
                NOT void AND NOT (full_refund OR (refunded > 0 AND refunded >= gross)) AS purchase,
-               void, full_refund OR (refunded > 0 AND refunded >= gross) AS refunded_fully,
+               void AS voided, full_refund OR (refunded > 0 AND refunded >= gross) AS refunded_fully,
                NOT (full_refund OR (refunded > 0 AND refunded >= gross)) AND refunded > 0 AS refunded_partly,
                NULL::TIMESTAMPTZ AS promised_at, NULL::TIMESTAMPTZ AS delivered_at
         FROM wafa_shop_orders

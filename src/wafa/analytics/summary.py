@@ -508,16 +508,6 @@ def db_summary(
 # --------------------------------------------------------------------------- DuckDB
 
 
-DUCKDB_OCCASIONS_SQL = """
-CREATE OR REPLACE TEMP TABLE wafa_occasions AS
-SELECT customer_id, day, sum(net)::BIGINT AS value
-FROM wafa_orders
-WHERE purchase AND day <= $as_of
-GROUP BY customer_id, day
-"""
-
-# ``code`` numbers the customers 0..n-1 in the order the arrays are returned, so that
-# later steps (occasions, products) can refer to a customer by an integer.
 DUCKDB_SUMMARY_SQL = """
 CREATE OR REPLACE TEMP TABLE wafa_customers AS
 SELECT row_number() OVER () - 1 AS code, *
@@ -532,7 +522,12 @@ FROM (
            coalesce(max(day) FILTER (WHERE day <= $cal), -1) AS cal_last_day,
            coalesce(sum(value) FILTER (WHERE day <= $cal), 0)::BIGINT AS cal_spend,
            count(*) FILTER (WHERE day > $cal AND day <= $hold) AS holdout_purchases
-    FROM wafa_occasions
+    FROM (
+        SELECT customer_id, day, sum(net)::BIGINT AS value
+        FROM wafa_orders
+        WHERE purchase AND day <= $as_of
+        GROUP BY customer_id, day
+    )
     GROUP BY customer_id
 )
 """
@@ -543,9 +538,8 @@ def duckdb_summary(
 ) -> CustomerSummary:
     """Summarise each customer of the ``wafa_orders`` table in a DuckDB connection.
 
-    Leaves two tables behind for the later steps: ``wafa_occasions`` (one row per
-    customer and purchase day, with its value) and ``wafa_customers`` (the summary,
-    with ``code``, the customer's position in the returned arrays).
+    Leaves the table ``wafa_customers`` behind for the later steps: the summary, with
+    ``code``, the customer's position in the returned arrays.
 
     Parameters
     ----------
@@ -562,8 +556,7 @@ def duckdb_summary(
         Same content as :func:`db_summary` on the same orders, in ``code`` order.
     """
     hold = as_of_day if holdout_end_day is None else holdout_end_day
-    con.execute(DUCKDB_OCCASIONS_SQL, {"as_of": as_of_day})
-    con.execute(DUCKDB_SUMMARY_SQL, {"cal": calibration_day, "hold": hold})
+    con.execute(DUCKDB_SUMMARY_SQL, {"as_of": as_of_day, "cal": calibration_day, "hold": hold})
     result = con.execute("SELECT * FROM wafa_customers ORDER BY code").fetchnumpy()
     keys = np.asarray(result["customer_id"], dtype=object)
 
@@ -606,13 +599,16 @@ class Occasions:
     value: IntArray
 
 
-def duckdb_occasions(con: Any) -> Occasions:
-    """Fetch the occasions left by :func:`duckdb_summary` as arrays, by customer and day.
+def duckdb_occasions(con: Any, *, as_of_day: int) -> Occasions:
+    """Fetch every purchase occasion as arrays, by customer code and day.
 
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
-        Connection on which :func:`duckdb_summary` ran.
+        Connection on which :func:`duckdb_summary` ran (its ``wafa_customers`` gives
+        the codes).
+    as_of_day : int
+        Last day included.
 
     Returns
     -------
@@ -620,14 +616,20 @@ def duckdb_occasions(con: Any) -> Occasions:
         Sorted by customer code, then day.
     """
     result = con.execute(
-        "SELECT c.code, o.day, o.value FROM wafa_occasions o "
-        "JOIN wafa_customers c USING (customer_id)"
+        """
+        SELECT c.code, o.day, sum(o.net)::BIGINT AS value
+        FROM wafa_orders o JOIN wafa_customers c USING (customer_id)
+        WHERE o.purchase AND o.day <= $as_of
+        GROUP BY c.code, o.day
+        ORDER BY c.code, o.day
+        """,
+        {"as_of": as_of_day},
     ).fetchnumpy()
-    code = np.asarray(result["code"], dtype=np.int64)
-    day = np.asarray(result["day"], dtype=np.int64)
-    value = np.asarray(result["value"], dtype=np.int64)
-    order = np.lexsort((day, code))
-    return Occasions(code[order], day[order], value[order])
+    return Occasions(
+        np.asarray(result["code"], dtype=np.int64),
+        np.asarray(result["day"], dtype=np.int64),
+        np.asarray(result["value"], dtype=np.int64),
+    )
 
 
 def duckdb_day_range(con: Any) -> tuple[int, int]:
