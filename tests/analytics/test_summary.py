@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
-from tests.analytics.helpers import build_shop, export_generic_csv
+from tests.analytics.helpers import build_shop, export_generic_csv, write_csv
 from tests.factories import create_order
-from wafa.analytics.cohorts import db_cohorts, occasion_cohorts
-from wafa.analytics.holdout import db_daily_repeats, occasion_daily_repeats
+from wafa.analytics.cohorts import occasion_cohorts
+from wafa.analytics.holdout import occasion_daily_repeats
 from wafa.analytics.reading import load_orders
-from wafa.analytics.retention import db_gap_counts, occasion_gap_counts
+from wafa.analytics.retention import db_delivery, duckdb_delivery, occasion_gap_counts
 from wafa.analytics.summary import (
     CustomerSummary,
     Occasions,
     day_number,
+    db_occasions,
     db_summary,
     duckdb_occasions,
     duckdb_summary,
@@ -31,7 +32,7 @@ AS_OF = dt.date(2026, 2, 8)
 
 def summaries_equal(a: CustomerSummary, b: CustomerSummary) -> None:
     a, b = a.sorted_by_key(), b.sorted_by_key()
-    assert [str(k) for k in a.keys] == [str(k) for k in b.keys]
+    assert a.key_strings() == b.key_strings()
     for name in (
         "first_day",
         "last_day",
@@ -115,60 +116,111 @@ def _line(price: int, sku: str = "TEA", quantity: int = 1) -> dict[str, object]:
     return {"sku": sku, "name": sku, "quantity": quantity, "unit_price": price}
 
 
-class TestDescriptiveFiguresAgree:
-    """The database's SQL and ``wafa analyze``'s arrays give the same figures."""
+class TestOccasionsAgree:
+    """The database and an export give the same purchase occasions (the figures built on
+    them, gaps, cohorts and holdout days, are then computed by the same code)."""
 
-    @pytest.fixture
-    def both(
-        self, session: Session, tmp_path: Path
-    ) -> tuple[Session, CustomerSummary, Occasions, int, int]:
+    @pytest.mark.parametrize("zone", ["UTC", "Asia/Tehran"])
+    def test_occasions(self, session: Session, tmp_path: Path, zone: str) -> None:
         build_shop(session, customers=25, seed=4)
         as_of = day_number(AS_OF)
+        from_db = db_summary(
+            session, zone=zone, currency="USD", as_of_day=as_of, calibration_day=as_of
+        )
+        db_occ = db_occasions(session, from_db.keys, zone=zone, currency="USD", as_of_day=as_of)
         con = duckdb.connect()
-        load_orders(con, export_generic_csv(session, tmp_path / "o.csv"), timezone="Asia/Tehran")
-        summary = duckdb_summary(con, as_of_day=as_of, calibration_day=as_of - 60)
-        first = int(summary.first_day.min())
-        return session, summary, duckdb_occasions(con, as_of_day=as_of), first, as_of
+        load_orders(con, export_generic_csv(session, tmp_path / "o.csv"), timezone=zone)
+        from_file = duckdb_summary(con, as_of_day=as_of, calibration_day=as_of)
+        file_occ = duckdb_occasions(con, as_of_day=as_of)
 
-    def test_gaps_between_purchases(
-        self, both: tuple[Session, CustomerSummary, Occasions, int, int]
-    ) -> None:
-        session, _, occasions, _, as_of = both
-        db = db_gap_counts(session, zone="Asia/Tehran", currency="USD", as_of_day=as_of)
-        arrays = occasion_gap_counts(occasions)
-        assert db[0].tolist() == arrays[0].tolist() and db[1].tolist() == arrays[1].tolist()
-        assert db[1].sum() > 20
+        def triples(summary: CustomerSummary, occ: Occasions) -> list[tuple[str, int, int]]:
+            keys = summary.key_strings()
+            return sorted(
+                zip(
+                    [keys[c] for c in occ.code.tolist()],
+                    occ.day.tolist(),
+                    occ.value.tolist(),
+                    strict=True,
+                )
+            )
 
-    @pytest.mark.parametrize("calendar", [CalendarKind.gregorian, CalendarKind.jalali])
-    def test_cohort_matrix(
-        self,
-        both: tuple[Session, CustomerSummary, Occasions, int, int],
-        calendar: CalendarKind,
-    ) -> None:
-        session, summary, occasions, first, as_of = both
-        db = db_cohorts(
-            session,
-            zone="Asia/Tehran",
-            currency="USD",
-            calendar=calendar,
-            first_day=first,
-            as_of_day=as_of,
-        )
-        arrays = occasion_cohorts(
-            occasions, summary.first_day, calendar=calendar, start_day=first, as_of_day=as_of
-        )
-        assert db.to_dict() == arrays.to_dict()
-        assert sum(c["size"] for c in db.to_dict()["cohorts"]) == len(summary)
+        assert len(db_occ.code) > 40
+        assert triples(from_db, db_occ) == triples(from_file, file_occ)
+        # sorted by customer, then day, as the figures built on them require
+        order = np.lexsort((db_occ.day, db_occ.code))
+        assert np.array_equal(order, np.arange(order.size))
 
-    def test_daily_holdout_purchases(
-        self, both: tuple[Session, CustomerSummary, Occasions, int, int]
+
+class TestDescriptiveFigures:
+    def test_cohort_sizes_add_up_to_the_customers(self, session: Session) -> None:
+        build_shop(session, customers=25, seed=4)
+        as_of = day_number(AS_OF)
+        summary = db_summary(
+            session, zone="UTC", currency="USD", as_of_day=as_of, calibration_day=as_of - 60
+        )
+        occ = db_occasions(session, summary.keys, zone="UTC", currency="USD", as_of_day=as_of)
+        for calendar in (CalendarKind.gregorian, CalendarKind.jalali):
+            matrix = occasion_cohorts(
+                occ,
+                summary.first_day,
+                calendar=calendar,
+                start_day=int(summary.first_day.min()),
+                as_of_day=as_of,
+            ).to_dict()
+            assert sum(c["size"] for c in matrix["cohorts"]) == len(summary)
+        _, counts = occasion_gap_counts(occ)
+        assert counts.sum() == (summary.purchases - 1).sum()
+        daily = occasion_daily_repeats(
+            occ, summary.first_day, calibration_day=as_of - 60, end_day=as_of
+        )
+        assert daily.sum() == summary.holdout_purchases.sum()
+
+
+class TestOnTimeDelivery:
+    def test_database_and_file_agree_on_the_on_time_rate(
+        self, session: Session, tmp_path: Path
     ) -> None:
-        session, summary, occasions, _, as_of = both
-        cal = as_of - 60
-        db = db_daily_repeats(
-            session, zone="Asia/Tehran", currency="USD", calibration_day=cal, end_day=as_of
+        email = {"email": "promised@example.com"}
+        rows = []
+        for n, (promised, delivered) in enumerate(
+            [
+                ("2026-01-05T18:00:00+00:00", "2026-01-05T10:00:00+00:00"),
+                ("2026-01-06T18:00:00+00:00", "2026-01-06T18:00:00+00:00"),
+                ("2026-01-07T12:00:00+00:00", "2026-01-09T12:00:00+00:00"),
+            ]
+        ):
+            order = create_order(
+                session,
+                placed_at=f"2026-01-0{n + 2}T09:00:00+00:00",
+                customer=email,
+                status="delivered",
+                promised_at=promised,
+                delivered_at=delivered,
+            )
+            rows.append(
+                (
+                    str(order.customer_id),
+                    order.external_id,
+                    order.placed_at.isoformat(),
+                    f"{order.total_amount / 100:.2f}",
+                    promised,
+                    delivered,
+                )
+            )
+        create_order(session, placed_at="2026-01-10T09:00:00+00:00", customer=email)
+        db = db_delivery(session, currency="USD")
+        assert db == {
+            "orders_with_promise": 3,
+            "on_time": 2,
+            "late": 1,
+            "on_time_rate": 2 / 3,
+            "average_days_late": pytest.approx(2.0),
+        }
+        path = write_csv(
+            tmp_path / "o.csv",
+            ["customer_id", "order_id", "placed_at", "total", "promised_at", "delivered_at"],
+            rows,
         )
-        arrays = occasion_daily_repeats(
-            occasions, summary.first_day, calibration_day=cal, end_day=as_of
-        )
-        assert db.tolist() == arrays.tolist() and db.sum() == summary.holdout_purchases.sum()
+        con = duckdb.connect()
+        load_orders(con, path)
+        assert duckdb_delivery(con) == db

@@ -3,9 +3,9 @@
 A cohort is the customers whose first purchase fell in one month of the business
 calendar (Gregorian, or Jalali when the business uses it); column ``k`` counts how
 many of them bought in the ``k``-th month after it (``k = 0`` is the first month) and
-what they spent. Months come from :func:`wafa.core.calendars.month_key`, through a small
-day-to-month table joined in SQL, so the same query serves both calendars on SQLite,
-PostgreSQL and DuckDB.
+what they spent. Months come from :func:`wafa.core.calendars.month_key` through a
+day-to-month lookup array, so both calendars are served alike, from the purchase
+occasions that the database or an export file gives.
 """
 
 from __future__ import annotations
@@ -15,25 +15,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Column, Integer, MetaData, Table, func, select
-from sqlalchemy.orm import Session
 
-from wafa.analytics.summary import Occasions, day_to_date, occasions_subquery
+from wafa.analytics.summary import Occasions, day_to_date
 from wafa.core.calendars import from_ymd, month_key
 from wafa.core.settings import CalendarKind
 
-__all__ = ["CohortMatrix", "db_cohorts", "month_table", "occasion_cohorts"]
+__all__ = ["CohortMatrix", "month_table", "occasion_cohorts"]
 
 IntArray = npt.NDArray[np.int64]
-
-_MONTHS = MetaData()
-MONTH_OF_DAY = Table(
-    "wafa_month_of_day",
-    _MONTHS,
-    Column("day", Integer, primary_key=True),
-    Column("month", Integer, nullable=False),
-    prefixes=["TEMPORARY"],
-)
 
 
 def month_table(first_day: int, last_day: int, calendar: CalendarKind) -> tuple[IntArray, IntArray]:
@@ -198,68 +187,6 @@ class CohortMatrix:
         }
 
 
-def db_cohorts(
-    session: Session,
-    *,
-    zone: str,
-    currency: str,
-    calendar: CalendarKind,
-    first_day: int,
-    as_of_day: int,
-) -> CohortMatrix:
-    """Compute the cohort matrix in the database.
-
-    A temporary day-to-month table (one row per day of the range) carries the business
-    calendar into SQL; it is dropped before returning.
-
-    Parameters
-    ----------
-    session : sqlalchemy.orm.Session
-        A write session (the temporary table is created on its connection).
-    zone, currency : str
-        Business timezone and analysed currency.
-    calendar : CalendarKind
-        Month boundaries.
-    first_day, as_of_day : int
-        Range of purchase days (days since 1970-01-01).
-
-    Returns
-    -------
-    CohortMatrix
-        The matrix.
-    """
-    days, keys = month_table(first_day, as_of_day, calendar)
-    connection = session.connection()
-    MONTH_OF_DAY.drop(connection, checkfirst=True)
-    MONTH_OF_DAY.create(connection)
-    try:
-        connection.execute(
-            MONTH_OF_DAY.insert(),
-            [{"day": int(d), "month": int(k)} for d, k in zip(days, keys, strict=True)],
-        )
-        occ = occasions_subquery(session, zone=zone, currency=currency, as_of_day=as_of_day)
-        first_month = MONTH_OF_DAY.alias("first_month")
-        order_month = MONTH_OF_DAY.alias("order_month")
-        rows = session.execute(
-            select(
-                first_month.c.month,
-                order_month.c.month,
-                func.count(occ.c.customer_id.distinct()),
-                func.sum(occ.c.value),
-            )
-            .select_from(occ)
-            .join(order_month, order_month.c.day == occ.c.day)
-            .join(first_month, first_month.c.day == occ.c.first_day)
-            .group_by(first_month.c.month, order_month.c.month)
-        ).all()
-    finally:
-        MONTH_OF_DAY.drop(connection, checkfirst=True)
-    last = int(keys[-1]) if keys.size else 0
-    return CohortMatrix.from_rows(
-        [(int(a), int(b), int(c), int(d)) for a, b, c, d in rows], last, calendar
-    )
-
-
 def occasion_cohorts(
     occasions: Occasions,
     first_day: IntArray,
@@ -284,7 +211,7 @@ def occasion_cohorts(
     Returns
     -------
     CohortMatrix
-        Same content as :func:`db_cohorts` on the same orders.
+        The matrix.
     """
     _, keys = month_table(start_day, as_of_day, calendar)
     if occasions.day.size == 0:

@@ -20,14 +20,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from wafa.analytics.fitting import MODEL_NAMES, Fitted
 from wafa.analytics.models import compress
-from wafa.analytics.summary import Occasions, RFMArrays, occasions_subquery
+from wafa.analytics.summary import Occasions, RFMArrays
 
-__all__ = ["HoldoutData", "db_daily_repeats", "evaluate", "occasion_daily_repeats"]
+__all__ = ["HoldoutData", "evaluate", "occasion_daily_repeats"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -78,7 +76,7 @@ def occasion_daily_repeats(
     Returns
     -------
     numpy.ndarray
-        ``end_day - calibration_day`` counts, as :func:`db_daily_repeats`.
+        ``end_day - calibration_day`` counts.
     """
     width = max(end_day - calibration_day, 0)
     keep = (
@@ -88,43 +86,6 @@ def occasion_daily_repeats(
     )
     offsets = occasions.day[keep] - calibration_day - 1
     return np.bincount(offsets, minlength=width)[:width].astype(np.int64)
-
-
-def db_daily_repeats(
-    session: Session, *, zone: str, currency: str, calibration_day: int, end_day: int
-) -> IntArray:
-    """Count calibration customers' purchase occasions per holdout day in the database.
-
-    Parameters
-    ----------
-    session : sqlalchemy.orm.Session
-        Database session.
-    zone, currency : str
-        Business timezone and analysed currency.
-    calibration_day, end_day : int
-        The holdout is ``(calibration_day, end_day]``.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``end_day - calibration_day`` counts.
-    """
-    occ = occasions_subquery(session, zone=zone, currency=currency, as_of_day=end_day)
-    rows = session.execute(
-        select(occ.c.day, func.count())
-        .where(occ.c.day > calibration_day, occ.c.first_day <= calibration_day)
-        .group_by(occ.c.day)
-    ).all()
-    return _daily_array([(int(d), int(n)) for d, n in rows], calibration_day, end_day)
-
-
-def _daily_array(rows: Any, calibration_day: int, end_day: int) -> IntArray:
-    daily = np.zeros(max(end_day - calibration_day, 0), dtype=np.int64)
-    for day, count in rows:
-        offset = int(day) - calibration_day - 1
-        if 0 <= offset < daily.shape[0]:
-            daily[offset] = int(count)
-    return daily
 
 
 def _naive(cal: RFMArrays, t: float) -> FloatArray:

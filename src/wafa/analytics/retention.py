@@ -21,13 +21,12 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from wafa.analytics.summary import (
     CustomerSummary,
     Occasions,
-    occasions_subquery,
     purchases_filter,
 )
 from wafa.orders.models import Order
@@ -37,7 +36,6 @@ __all__ = [
     "ActivityThresholds",
     "activity",
     "db_delivery",
-    "db_gap_counts",
     "duckdb_delivery",
     "gap_distribution",
     "headline",
@@ -85,37 +83,6 @@ def headline(summary: CustomerSummary) -> dict[str, Any]:
     }
 
 
-def db_gap_counts(
-    session: Session, *, zone: str, currency: str, as_of_day: int
-) -> tuple[IntArray, IntArray]:
-    """Count gaps (days) between consecutive purchase occasions in the database.
-
-    Parameters
-    ----------
-    session : sqlalchemy.orm.Session
-        Database session.
-    zone, currency : str
-        Business timezone and analysed currency.
-    as_of_day : int
-        Last day included.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        ``(gap_days, customers)``: each distinct gap and how often it occurs.
-    """
-    occ = occasions_subquery(session, zone=zone, currency=currency, as_of_day=as_of_day)
-    gaps = select(
-        (
-            occ.c.day - func.lag(occ.c.day).over(partition_by=occ.c.customer_id, order_by=occ.c.day)
-        ).label("gap")
-    ).subquery("gaps")
-    rows = session.execute(
-        select(gaps.c.gap, func.count()).where(gaps.c.gap.is_not(None)).group_by(gaps.c.gap)
-    ).all()
-    return _pairs(rows)
-
-
 def occasion_gap_counts(occasions: Occasions) -> tuple[IntArray, IntArray]:
     """Count gaps between consecutive purchase occasions from occasion arrays.
 
@@ -127,7 +94,7 @@ def occasion_gap_counts(occasions: Occasions) -> tuple[IntArray, IntArray]:
     Returns
     -------
     tuple of numpy.ndarray
-        ``(gap_days, counts)``, as :func:`db_gap_counts`.
+        ``(gap_days, counts)``: each distinct gap in days and how often it occurs.
     """
     same = occasions.code[1:] == occasions.code[:-1]
     gaps = (occasions.day[1:] - occasions.day[:-1])[same]
@@ -159,7 +126,7 @@ def gap_distribution(gaps: IntArray, counts: IntArray) -> dict[str, Any]:
     Parameters
     ----------
     gaps, counts : numpy.ndarray
-        Output of :func:`db_gap_counts` or :func:`duckdb_gap_counts`.
+        Output of :func:`occasion_gap_counts`.
 
     Returns
     -------
@@ -330,18 +297,22 @@ def db_delivery(session: Session, *, currency: str, since: Any = None) -> dict[s
     )
     if since is not None:
         cond = and_(cond, Order.placed_at >= since)
-    rows = session.execute(
-        select(Order.promised_at, Order.delivered_at).where(
-            cond, Order.delivered_at > Order.promised_at
+    if session.get_bind().dialect.name == "postgresql":
+        late_by = func.extract("epoch", Order.delivered_at - Order.promised_at) / 86400.0
+    else:  # SQLite stores instants as text that julianday() reads
+        late_by = func.julianday(Order.delivered_at) - func.julianday(Order.promised_at)
+    late = Order.delivered_at > Order.promised_at
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((late, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((late, late_by), else_=0.0)), 0.0),
         )
-    ).all()
-    total = int(session.scalar(select(func.count()).select_from(Order).where(cond)) or 0)
-    late_days = sum(
-        (delivered - promised).total_seconds() / 86400
-        for promised, delivered in rows
-        if promised is not None and delivered is not None
-    )
-    return _delivery_dict(total, total - len(rows), late_days)
+        .select_from(Order)
+        .where(cond)
+    ).one()
+    total, late_count, late_days = int(row[0]), int(row[1]), float(row[2])
+    return _delivery_dict(total, total - late_count, late_days)
 
 
 def duckdb_delivery(con: Any) -> dict[str, Any]:

@@ -16,21 +16,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 import time
 import uuid
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import and_, case, delete, desc, func, insert, or_, select, text
+from sqlalchemy import BigInteger, case, cast, delete, desc, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from wafa.analytics import rfm
-from wafa.analytics.cohorts import db_cohorts
+from wafa.analytics.cohorts import occasion_cohorts
 from wafa.analytics.fitting import (
     MODEL_NAMES,
     FitSettings,
@@ -41,21 +44,25 @@ from wafa.analytics.fitting import (
     fit_models,
     predict,
 )
-from wafa.analytics.holdout import HoldoutData, db_daily_repeats, evaluate
+from wafa.analytics.holdout import HoldoutData, evaluate, occasion_daily_repeats
 from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
 from wafa.analytics.retention import (
     ActivityThresholds,
     activity,
     activity_counts,
     db_delivery,
-    db_gap_counts,
     gap_distribution,
     headline,
+    occasion_gap_counts,
 )
+from wafa.analytics.sqlfetch import UUID, KeyIndex, copy_csv, fetch_arrays, uuid_keys
 from wafa.analytics.summary import (
     CustomerSummary,
+    Occasions,
+    RFMArrays,
     day_number,
     day_to_date,
+    db_occasions,
     db_summary,
     local_day_expression,
     purchases_filter,
@@ -174,28 +181,40 @@ def _holdout_days(options: RefreshOptions, span: int) -> int:
     return int(min(max(span // 4, 28), 180))
 
 
-def _channels(
-    session: Session, currency: str, index: dict[uuid.UUID, int], n: int
-) -> list[list[str]]:
-    out: list[list[str]] = [[] for _ in range(n)]
-    rows = session.execute(
-        select(Order.customer_id, Order.channel)
+CHANNEL_FLAGS = {"online": 1, "in_store": 2, "phone": 4}
+#: JSON list of channel names for every bit mask of ``CHANNEL_FLAGS``.
+CHANNEL_JSON = [
+    json.dumps([name for name, flag in CHANNEL_FLAGS.items() if mask & flag]) for mask in range(8)
+]
+#: Above this many customers, the holdout comparison is made on a random sample of them
+#: (the choice of model does not need every customer; the final fit uses all).
+HOLDOUT_SAMPLE = 200_000
+
+
+def _channel_masks(
+    session: Session, currency: str, index: KeyIndex, n: int
+) -> npt.NDArray[np.int64]:
+    """Return, per customer, the bit mask of the channels they bought through."""
+    flag = case(*((Order.channel == name, value) for name, value in CHANNEL_FLAGS.items()), else_=0)
+    data = fetch_arrays(
+        session,
+        select(Order.customer_id, cast(func.sum(flag.distinct()), BigInteger))
         .where(purchases_filter(currency))
-        .group_by(Order.customer_id, Order.channel)
-        .order_by(Order.customer_id, Order.channel)
+        .group_by(Order.customer_id),
+        [("customer_id", UUID), ("mask", "int8")],
     )
-    for customer_id, channel in rows:
-        i = index.get(customer_id) if customer_id is not None else None
-        if i is not None:
-            out[i].append(str(channel))
-    return out
+    masks = np.zeros(n, dtype=np.int64)
+    code = index.find(data["customer_id"])
+    keep = code >= 0
+    masks[code[keep]] = data["mask"][keep] & 7
+    return masks
 
 
 @dataclass
 class _Products:
-    """Purchase pairs of the refresh, as codes."""
+    """Customer-product pairs of the refresh, as codes."""
 
-    ids: list[uuid.UUID]
+    ids: npt.NDArray[Any]
     categories: list[str | None]
     repeatable: npt.NDArray[np.bool_]
     available: npt.NDArray[np.bool_]
@@ -208,123 +227,115 @@ class _Products:
 
 def _product_pairs(
     session: Session,
+    summary: CustomerSummary,
+    index: KeyIndex,
     *,
     zone: str,
     currency: str,
-    as_of_day: int,
-    index: dict[uuid.UUID, int],
 ) -> _Products:
-    """Distinct (customer, product) pairs with quantities and holdout flags."""
+    """Distinct (customer, product) pairs with quantities and holdout flags.
+
+    A pair is *training* history when bought before the customer's last purchase day
+    (or the customer has bought only once), and *held out* when bought on the last day
+    of a customer with two purchase days or more.
+    """
     day = local_day_expression(session, Order.placed_at, zone)
     qty = OrderLine.quantity - OrderLine.refunded_quantity
-    p = (
+    stmt = (
         select(
-            Order.customer_id.label("customer_id"),
-            OrderLine.product_id.label("product_id"),
-            day.label("day"),
-            qty.label("qty"),
+            Order.customer_id,
+            OrderLine.product_id,
+            cast(func.min(day), BigInteger),
+            cast(func.max(day), BigInteger),
+            cast(func.sum(qty), BigInteger),
         )
         .join(OrderLine, OrderLine.order_id == Order.id)
         .where(
             purchases_filter(currency),
             OrderLine.product_id.is_not(None),
             qty > 0,
-            day <= as_of_day,
+            day <= summary.as_of_day,
         )
-        .subquery("p")
+        .group_by(Order.customer_id, OrderLine.product_id)
     )
-    last = (
-        select(
-            p.c.customer_id,
-            func.max(p.c.day).label("last_day"),
-            func.count(p.c.day.distinct()).label("occasions"),
-        )
-        .group_by(p.c.customer_id)
-        .subquery("last")
+    data = fetch_arrays(
+        session,
+        stmt,
+        [
+            ("customer_id", UUID),
+            ("product_id", UUID),
+            ("first", "int8"),
+            ("last", "int8"),
+            ("quantity", "int8"),
+        ],
     )
-    rows = session.execute(
-        select(
-            p.c.customer_id,
-            p.c.product_id,
-            func.sum(p.c.qty),
-            func.max(case((or_(p.c.day < last.c.last_day, last.c.occasions == 1), 1), else_=0)),
-            func.max(case((and_(p.c.day == last.c.last_day, last.c.occasions > 1), 1), else_=0)),
-        )
-        .join(last, last.c.customer_id == p.c.customer_id)
-        .group_by(p.c.customer_id, p.c.product_id)
-    ).all()
     products = session.execute(
         select(Product.id, Product.category, Product.repeatable, Product.active).order_by(
             Product.id
         )
     ).all()
-    codes = {pid: i for i, (pid, _, _, _) in enumerate(products)}
-    n = len(rows)
-    customers_arr = np.empty(n, dtype=np.int64)
-    items = np.empty(n, dtype=np.int64)
-    quantity = np.empty(n, dtype=np.int64)
-    in_train = np.empty(n, dtype=bool)
-    in_last = np.empty(n, dtype=bool)
-    keep = 0
-    for customer_id, product_id, q, train, held in rows:
-        c = index.get(customer_id)
-        item = codes.get(product_id)
-        if c is None or item is None:
-            continue
-        customers_arr[keep] = c
-        items[keep] = item
-        quantity[keep] = int(q)
-        in_train[keep] = bool(train)
-        in_last[keep] = bool(held)
-        keep += 1
+    ids = np.array([row[0].bytes for row in products], dtype="V16").reshape(len(products))
+    order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    rows = [products[i] for i in order.tolist()]
+    customers = index.find(data["customer_id"])
+    items = KeyIndex(ids).find(data["product_id"])
+    keep = (customers >= 0) & (items >= 0)
+    customers, items = customers[keep], items[keep]
+    first, last = data["first"][keep], data["last"][keep]
+    last_day = summary.last_day[customers]
+    repeat = summary.purchases[customers] > 1
     return _Products(
-        ids=[row[0] for row in products],
-        categories=[row[1] for row in products],
-        repeatable=np.array([bool(row[2]) for row in products], dtype=bool),
-        available=np.array([bool(row[3]) for row in products], dtype=bool),
-        customers=customers_arr[:keep],
-        items=items[:keep],
-        quantity=quantity[:keep],
-        in_train=in_train[:keep],
-        in_last=in_last[:keep],
+        ids=ids,
+        categories=[row[1] for row in rows],
+        repeatable=np.array([bool(row[2]) for row in rows], dtype=bool),
+        available=np.array([bool(row[3]) for row in rows], dtype=bool),
+        customers=customers,
+        items=items,
+        quantity=data["quantity"][keep],
+        in_train=(first < last_day) | ~repeat,
+        in_last=(last == last_day) & repeat,
     )
 
 
 def _favourites(
     pairs: _Products, n_customers: int
-) -> tuple[list[uuid.UUID | None], list[str | None]]:
-    """Each customer's most bought product and category (by items, ties by id order)."""
-    fav_product: list[uuid.UUID | None] = [None] * n_customers
-    fav_category: list[str | None] = [None] * n_customers
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
+    """Each customer's most bought product and category (ties by code), or -1.
+
+    Returns
+    -------
+    tuple
+        Product code per customer, category code per customer, category names.
+    """
+    product = np.full(n_customers, -1, dtype=np.int64)
+    category = np.full(n_customers, -1, dtype=np.int64)
+    names = sorted({c for c in pairs.categories if c})
     if pairs.customers.size == 0:
-        return fav_product, fav_category
+        return product, category, names
     order = np.lexsort((pairs.items, -pairs.quantity, pairs.customers))
+    c_sorted = pairs.customers[order]
     first = np.ones(order.size, dtype=bool)
-    first[1:] = pairs.customers[order][1:] != pairs.customers[order][:-1]
-    for c, item in zip(
-        pairs.customers[order][first].tolist(), pairs.items[order][first].tolist(), strict=True
-    ):
-        fav_product[c] = pairs.ids[item]
-    category_names = sorted({c for c in pairs.categories if c})
-    if category_names:
-        cat_code = {name: i for i, name in enumerate(category_names)}
-        item_cat = np.array(
-            [cat_code.get(c, -1) if c else -1 for c in pairs.categories], dtype=np.int64
+    first[1:] = c_sorted[1:] != c_sorted[:-1]
+    product[c_sorted[first]] = pairs.items[order][first]
+    if names:
+        code = {name: i for i, name in enumerate(names)}
+        item_category = np.array(
+            [code.get(c, -1) if c else -1 for c in pairs.categories], dtype=np.int64
         )
-        cats = item_cat[pairs.items]
+        cats = item_category[pairs.items]
         has = cats >= 0
         if np.any(has):
             from scipy import sparse
 
             matrix = sparse.csr_matrix(
                 (pairs.quantity[has].astype(np.float64), (pairs.customers[has], cats[has])),
-                shape=(n_customers, len(category_names)),
+                shape=(n_customers, len(names)),
             )
-            rows_with = np.flatnonzero(np.diff(matrix.indptr) > 0)
+            with_any = np.diff(matrix.indptr) > 0
             best = np.asarray(matrix.argmax(axis=1)).ravel()
-            for c in rows_with.tolist():
-                fav_category[c] = category_names[int(best[c])]
-    return fav_product, fav_category
+            category[with_any] = best[with_any]
+    return product, category, names
 
 
 def _recommendations(
@@ -332,7 +343,7 @@ def _recommendations(
 ) -> dict[str, Any] | None:
     """Evaluate the recommender, store "also bought" lists, return the run's figures."""
     session.execute(delete(ProductNeighbour))
-    n_items = len(pairs.ids)
+    n_items = int(pairs.ids.shape[0])
     if pairs.customers.size == 0 or n_items < 2:
         return None
     quality = evaluate_hit_rate(
@@ -348,13 +359,14 @@ def _recommendations(
     model = ItemSimilarity(NEIGHBOURS).fit(
         owned_matrix(pairs.customers, pairs.items, n_customers, n_items)
     )
+    product_ids = uuid_keys(pairs.ids)
     rows: list[dict[str, Any]] = []
     for item in np.flatnonzero(model.popularity_ > 0).tolist():
         for rank, (neighbour, score, both) in enumerate(model.also_bought(item, NEIGHBOURS), 1):
             rows.append(
                 {
-                    "product_id": pairs.ids[item],
-                    "neighbour_id": pairs.ids[neighbour],
+                    "product_id": product_ids[item],
+                    "neighbour_id": product_ids[neighbour],
                     "rank": rank,
                     "score": float(score),
                     "customers_both": int(both),
@@ -371,90 +383,9 @@ def _recommendations(
     return {
         "products": n_items,
         "evaluation": quality.to_dict(),
-        "popular_product_ids": [str(pairs.ids[i]) for i in popular],
+        "popular_product_ids": [str(product_ids[i]) for i in popular],
         "popular_customers": [int(model.popularity_[i]) for i in popular],
     }
-
-
-def _score_rows(
-    run: AnalyticsRun,
-    summary: CustomerSummary,
-    *,
-    currency: str,
-    scores: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
-    segments: npt.NDArray[np.str_],
-    states: npt.NDArray[np.str_],
-    predictions: Predictions | None,
-    channels: list[list[str]],
-    favourites: tuple[list[uuid.UUID | None], list[str | None]],
-    computed_at: dt.datetime,
-) -> list[tuple[Any, ...]]:
-    n = len(summary)
-    as_of = summary.as_of_day
-    first = np.asarray(summary.first_day, dtype="datetime64[D]").astype(object).tolist()
-    last = np.asarray(summary.last_day, dtype="datetime64[D]").astype(object).tolist()
-    average = np.rint(summary.spend / np.maximum(summary.purchases, 1)).astype(np.int64)
-    none: list[Any] = [None] * n
-    if predictions is not None:
-        p = predictions
-        next_days = np.where(p.next_order_days >= 0, as_of + np.rint(p.next_order_days), -1)
-        next_on = [
-            day_to_date(int(d)) if d >= 0 else None
-            for d in np.minimum(next_days, 2_900_000).tolist()
-        ]
-        columns: dict[str, list[Any]] = {
-            "p_alive": np.round(p.p_alive, 6).tolist(),
-            "e30": np.round(p.expected_30, 6).tolist(),
-            "e90": np.round(p.expected_90, 6).tolist(),
-            "e365": np.round(p.expected_365, 6).tolist(),
-            "low": none if p.expected_365_low is None else np.round(p.expected_365_low, 6).tolist(),
-            "high": none
-            if p.expected_365_high is None
-            else np.round(p.expected_365_high, 6).tolist(),
-            "next": next_on,
-            "clv": none if p.clv is None else np.rint(p.clv).astype(np.int64).tolist(),
-            "risk": p.churn_risk.tolist(),
-        }
-    else:
-        columns = dict.fromkeys(
-            ("p_alive", "e30", "e90", "e365", "low", "high", "next", "clv"), none
-        )
-        columns["risk"] = [ChurnRisk.unknown.value] * n
-    r, f, m = scores
-    return list(
-        zip(
-            summary.keys.tolist(),
-            [run.id] * n,
-            [currency] * n,
-            first,
-            last,
-            summary.purchases.tolist(),
-            (summary.purchases - 1).tolist(),
-            summary.spend.tolist(),
-            average.tolist(),
-            (as_of - summary.last_day).tolist(),
-            (as_of - summary.first_day).tolist(),
-            states.tolist(),
-            r.tolist(),
-            f.tolist(),
-            m.tolist(),
-            segments.tolist(),
-            columns["p_alive"],
-            columns["e30"],
-            columns["e90"],
-            columns["e365"],
-            columns["low"],
-            columns["high"],
-            columns["next"],
-            columns["clv"],
-            columns["risk"],
-            favourites[0],
-            favourites[1],
-            channels,
-            [computed_at] * n,
-            strict=True,
-        )
-    )
 
 
 SCORE_COLUMNS = (
@@ -490,30 +421,108 @@ SCORE_COLUMNS = (
 )
 
 
-def _store_scores(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """Replace every stored score with ``rows`` (one transaction: readers see old or new)."""
+def _store_scores(
+    session: Session,
+    run: AnalyticsRun,
+    summary: CustomerSummary,
+    *,
+    currency: str,
+    scores: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    segments: npt.NDArray[np.str_],
+    states: npt.NDArray[np.str_],
+    predictions: Predictions | None,
+    channel_masks: npt.NDArray[np.int64],
+    favourites: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]],
+    product_ids: npt.NDArray[Any],
+    computed_at: dt.datetime,
+) -> None:
+    """Replace every stored score (one transaction: readers see the old or the new).
+
+    The rows are assembled column-wise in DuckDB, written to a CSV file and loaded
+    with ``COPY`` on PostgreSQL (batched inserts on SQLite).
+    """
+    n = len(summary)
     session.execute(delete(CustomerScore))
-    if not rows:
+    if n == 0:
         return
-    if dialect_name(session) == "postgresql":
-        # COPY is the fastest way in; it runs on the session's own connection and
-        # transaction, so it commits or rolls back with the rest of the refresh.
-        dbapi = session.connection().connection.driver_connection
-        assert dbapi is not None
-        channel_index = SCORE_COLUMNS.index("channels")
-        with dbapi.cursor() as cursor:
-            statement = f"COPY analytics_customer_scores ({', '.join(SCORE_COLUMNS)}) FROM STDIN"
-            with cursor.copy(statement) as copy:
-                for row in rows:
-                    values = list(row)
-                    values[channel_index] = json.dumps(values[channel_index])
-                    copy.write_row(values)
-        return
-    for start in range(0, len(rows), BATCH):
-        session.execute(
-            insert(CustomerScore),
-            [dict(zip(SCORE_COLUMNS, row, strict=True)) for row in rows[start : start + BATCH]],
-        )
+    nan = np.full(n, np.nan)
+    p = predictions
+    favourite_product, favourite_category, category_names = favourites
+    product_hex = np.array([""] + [bytes(k).hex() for k in product_ids.tolist()], dtype=object)
+    category_text = np.array(["", *category_names], dtype=object)
+    columns: dict[str, npt.NDArray[Any]] = {
+        "customer_id": np.array([bytes(k).hex() for k in summary.keys.tolist()], dtype=object),
+        "first_day": summary.first_day,
+        "last_day": summary.last_day,
+        "orders": summary.purchases,
+        "spend": summary.spend,
+        "recency": summary.as_of_day - summary.last_day,
+        "tenure": summary.as_of_day - summary.first_day,
+        "activity": states.astype(object),
+        "r": scores[0],
+        "f": scores[1],
+        "m": scores[2],
+        "segment": segments.astype(object),
+        "p_alive": nan if p is None else p.p_alive,
+        "e30": nan if p is None else p.expected_30,
+        "e90": nan if p is None else p.expected_90,
+        "e365": nan if p is None else p.expected_365,
+        "low": nan if p is None or p.expected_365_low is None else p.expected_365_low,
+        "high": nan if p is None or p.expected_365_high is None else p.expected_365_high,
+        "next_days": nan if p is None else p.next_order_days,
+        "clv": nan if p is None or p.clv is None else p.clv,
+        "risk": np.full(n, ChurnRisk.unknown.value, dtype=object)
+        if p is None
+        else p.churn_risk.astype(object),
+        "favourite_product": product_hex[favourite_product + 1],
+        "favourite_category": category_text[favourite_category + 1],
+        "channels": np.array(CHANNEL_JSON, dtype=object)[channel_masks],
+    }
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 2")
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("wafa_scores", columns)
+        with tempfile.TemporaryDirectory(prefix="wafa-scores-") as tmp:
+            path = Path(tmp) / "scores.csv"
+            run_id = str(run.id)
+            stamp = computed_at.isoformat()
+
+            def number(column: str, digits: int = 6) -> str:
+                return f"CASE WHEN isnan({column}) THEN NULL ELSE round({column}, {digits}) END"
+
+            con.execute(
+                f"""
+                COPY (
+                  SELECT customer_id, '{run_id}' AS run_id, '{currency}' AS currency,
+                         DATE '1970-01-01' + first_day::INTEGER AS first_order_on,
+                         DATE '1970-01-01' + last_day::INTEGER AS last_order_on,
+                         orders, orders - 1 AS repeat_purchases, spend AS spend_amount,
+                         round(spend / greatest(orders, 1))::BIGINT AS average_order_amount,
+                         recency AS recency_days, tenure AS tenure_days, activity,
+                         r AS r_score, f AS f_score, m AS m_score, segment,
+                         {number("p_alive")} AS p_alive,
+                         {number("e30")} AS expected_purchases_30,
+                         {number("e90")} AS expected_purchases_90,
+                         {number("e365")} AS expected_purchases_365,
+                         {number("low")} AS expected_purchases_365_low,
+                         {number("high")} AS expected_purchases_365_high,
+                         CASE WHEN isnan(next_days) OR next_days < 0 THEN NULL
+                              ELSE DATE '1970-01-01'
+                                   + ({summary.as_of_day} + least(round(next_days), 100000))::INTEGER
+                         END AS next_order_on,
+                         CASE WHEN isnan(clv) THEN NULL ELSE round(clv)::BIGINT END AS clv_amount,
+                         risk AS churn_risk,
+                         nullif(favourite_product, '') AS favourite_product_id,
+                         nullif(favourite_category, '') AS favourite_category,
+                         channels, TIMESTAMPTZ '{stamp}' AS computed_at
+                  FROM wafa_scores
+                ) TO '{path}' (HEADER, DELIMITER ',')
+                """
+            )
+            copy_csv(session, CustomerScore.__table__, SCORE_COLUMNS, path)
+    finally:
+        con.close()
 
 
 def refresh(
@@ -595,21 +604,21 @@ def refresh(
     summary = db_summary(
         session, zone=zone, currency=currency, as_of_day=as_of_day, calibration_day=cal_day
     )
-    index = {key: i for i, key in enumerate(summary.keys.tolist())}
+    index = KeyIndex(summary.keys)
     lap("summary")
 
     step("Describing retention")
-    gaps = gap_distribution(
-        *db_gap_counts(session, zone=zone, currency=currency, as_of_day=as_of_day)
+    occasions = db_occasions(
+        session, summary.keys, zone=zone, currency=currency, as_of_day=as_of_day
     )
+    gaps = gap_distribution(*occasion_gap_counts(occasions))
     thresholds = ActivityThresholds.from_gaps(gaps)
     states = activity(summary, thresholds)
-    cohorts = db_cohorts(
-        session,
-        zone=zone,
-        currency=currency,
+    cohorts = occasion_cohorts(
+        occasions,
+        summary.first_day,
         calendar=settings.calendar,
-        first_day=first_day,
+        start_day=first_day,
         as_of_day=as_of_day,
     )
     delivery = db_delivery(session, currency=currency)
@@ -628,23 +637,9 @@ def refresh(
     predictions: Predictions | None = None
     unit = fit_settings.time_unit.days
     if holdout_days:
-        calibration = summary.calibration(unit)
-        try:
-            cal_fit = fit_models(calibration, fit_settings)
-            data = HoldoutData(
-                days=holdout_days,
-                actual=summary.holdout_purchases[calibration.index],
-                daily=db_daily_repeats(
-                    session,
-                    zone=zone,
-                    currency=currency,
-                    calibration_day=cal_day,
-                    end_day=as_of_day,
-                ),
-            )
-            holdout = evaluate(cal_fit, calibration, data)
-        except ModelFailed as exc:
-            warnings.append(f"The holdout check was skipped: {exc.detail}")
+        holdout = _holdout_check(
+            summary, occasions, fit_settings, cal_day, as_of_day, holdout_days, warnings
+        )
     current = summary.current(unit)
     try:
         fitted = fit_models(current, fit_settings)
@@ -671,16 +666,17 @@ def refresh(
     lap("predict")
 
     step("Learning which products go together")
-    pairs = _product_pairs(session, zone=zone, currency=currency, as_of_day=as_of_day, index=index)
+    pairs = _product_pairs(session, summary, index, zone=zone, currency=currency)
     favourites = _favourites(pairs, len(summary))
     recommendations = (
         _recommendations(session, run, pairs, len(summary)) if options.recommendations else None
     )
-    channels = _channels(session, currency, index, len(summary))
+    masks = _channel_masks(session, currency, index, len(summary))
     lap("recommend")
 
     step("Storing the scores")
-    rows = _score_rows(
+    _store_scores(
+        session,
         run,
         summary,
         currency=currency,
@@ -688,11 +684,11 @@ def refresh(
         segments=segments,
         states=states,
         predictions=predictions,
-        channels=channels,
+        channel_masks=masks,
         favourites=favourites,
+        product_ids=pairs.ids,
         computed_at=now,
     )
-    _store_scores(session, rows)
     lap("store")
 
     run.customers = len(summary)
@@ -741,6 +737,57 @@ def refresh(
     run.finished_at = utcnow()
     session.flush()
     return run
+
+
+def _holdout_check(
+    summary: CustomerSummary,
+    occasions: Occasions,
+    settings: FitSettings,
+    cal_day: int,
+    as_of_day: int,
+    holdout_days: int,
+    warnings: list[str],
+) -> dict[str, Any] | None:
+    """Fit both models on the calibration period and compare them on the holdout.
+
+    With more than :data:`HOLDOUT_SAMPLE` customers the comparison uses a random sample
+    of them (seeded: the same data give the same choice).
+    """
+    calibration = summary.calibration(settings.time_unit.days)
+    chosen = calibration.index
+    if chosen.shape[0] > HOLDOUT_SAMPLE:
+        rng = np.random.default_rng(settings.random_state)
+        keep = np.sort(rng.choice(chosen.shape[0], size=HOLDOUT_SAMPLE, replace=False))
+        calibration = RFMArrays(
+            index=calibration.index[keep],
+            frequency=calibration.frequency[keep],
+            recency=calibration.recency[keep],
+            T=calibration.T[keep],
+            monetary=calibration.monetary[keep],
+        )
+    in_sample = np.zeros(len(summary), dtype=bool)
+    in_sample[calibration.index] = True
+    sampled = in_sample[occasions.code]
+    try:
+        cal_fit = fit_models(calibration, settings)
+        data = HoldoutData(
+            days=holdout_days,
+            actual=summary.holdout_purchases[calibration.index],
+            daily=occasion_daily_repeats(
+                Occasions(
+                    occasions.code[sampled], occasions.day[sampled], occasions.value[sampled]
+                ),
+                summary.first_day,
+                calibration_day=cal_day,
+                end_day=as_of_day,
+            ),
+        )
+        report = evaluate(cal_fit, calibration, data)
+    except ModelFailed as exc:
+        warnings.append(f"The holdout check was skipped: {exc.detail}")
+        return None
+    report["sampled_customers"] = int(calibration.index.shape[0])
+    return report
 
 
 #: Lifetime value bands, in multiples of the average order.

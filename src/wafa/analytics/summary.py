@@ -25,7 +25,7 @@ partial refund lowers the value. Days are integers (days since 1970-01-01), so
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -34,10 +34,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
+    BigInteger,
     Integer,
     Select,
     and_,
     case,
+    cast,
     func,
     literal_column,
     or_,
@@ -47,6 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from wafa.analytics.sqlfetch import UUID, KeyIndex, fetch_arrays
 from wafa.orders.models import Order, OrderStatus
 
 __all__ = [
@@ -229,9 +232,15 @@ class CustomerSummary:
             ),
         )
 
+    def key_strings(self) -> list[str]:
+        """Return the keys as text (UUIDs from the database in their usual form)."""
+        if self.keys.dtype.kind == "V":
+            return [str(uuid.UUID(bytes=bytes(k))) for k in self.keys.tolist()]
+        return [str(k) for k in self.keys.tolist()]
+
     def sorted_by_key(self) -> CustomerSummary:
         """Return a copy ordered by ``keys`` (to compare two summaries row by row)."""
-        order = np.argsort(np.asarray([str(k) for k in self.keys]), kind="stable")
+        order = np.argsort(np.asarray(self.key_strings()), kind="stable")
         return CustomerSummary(
             keys=self.keys[order],
             first_day=self.first_day[order],
@@ -247,33 +256,6 @@ class CustomerSummary:
             calibration_day=self.calibration_day,
             holdout_end_day=self.holdout_end_day,
         )
-
-
-def _from_rows(
-    keys: npt.NDArray[Any],
-    columns: Sequence[Iterable[Any]],
-    *,
-    as_of_day: int,
-    calibration_day: int,
-    holdout_end_day: int,
-) -> CustomerSummary:
-    arrays = [np.fromiter((int(v) for v in col), dtype=np.int64) for col in columns]
-    first, last, purchases, spend, first_value, cal_p, cal_last, cal_spend, hold = arrays
-    return CustomerSummary(
-        keys=keys,
-        first_day=first,
-        last_day=last,
-        purchases=purchases,
-        spend=spend,
-        first_value=first_value,
-        cal_purchases=cal_p,
-        cal_last_day=cal_last,
-        cal_spend=cal_spend,
-        holdout_purchases=hold,
-        as_of_day=as_of_day,
-        calibration_day=calibration_day,
-        holdout_end_day=holdout_end_day,
-    )
 
 
 # --------------------------------------------------------------------------- database
@@ -442,18 +424,25 @@ def summary_query(
     in_cal = occ.c.day <= calibration_day
     hold_end = as_of_day if holdout_end_day is None else holdout_end_day
     in_holdout = and_(occ.c.day > calibration_day, occ.c.day <= hold_end)
-    return select(
-        occ.c.customer_id,
-        func.min(occ.c.day).label("first_day"),
-        func.max(occ.c.day).label("last_day"),
-        func.count().label("purchases"),
-        func.sum(occ.c.value).label("spend"),
-        func.sum(case((occ.c.day == occ.c.first_day, occ.c.value), else_=0)).label("first_value"),
-        func.sum(case((in_cal, 1), else_=0)).label("cal_purchases"),
-        func.coalesce(func.max(case((in_cal, occ.c.day))), -1).label("cal_last_day"),
-        func.sum(case((in_cal, occ.c.value), else_=0)).label("cal_spend"),
-        func.sum(case((in_holdout, 1), else_=0)).label("holdout_purchases"),
-    ).group_by(occ.c.customer_id)
+    big = BigInteger
+    return (
+        select(
+            occ.c.customer_id,
+            cast(func.min(occ.c.day), big).label("first_day"),
+            cast(func.max(occ.c.day), big).label("last_day"),
+            cast(func.count(), big).label("purchases"),
+            cast(func.sum(occ.c.value), big).label("spend"),
+            cast(func.sum(case((occ.c.day == occ.c.first_day, occ.c.value), else_=0)), big).label(
+                "first_value"
+            ),
+            cast(func.sum(case((in_cal, 1), else_=0)), big).label("cal_purchases"),
+            cast(func.coalesce(func.max(case((in_cal, occ.c.day))), -1), big).label("cal_last_day"),
+            cast(func.sum(case((in_cal, occ.c.value), else_=0)), big).label("cal_spend"),
+            cast(func.sum(case((in_holdout, 1), else_=0)), big).label("holdout_purchases"),
+        )
+        .group_by(occ.c.customer_id)
+        .order_by(occ.c.customer_id)
+    )
 
 
 def db_summary(
@@ -479,30 +468,89 @@ def db_summary(
     CustomerSummary
         One entry per customer with a purchase up to ``as_of_day``.
     """
-    rows = session.execute(
-        summary_query(
-            session,
-            zone=zone,
-            currency=currency,
-            as_of_day=as_of_day,
-            calibration_day=calibration_day,
-            holdout_end_day=holdout_end_day,
-        )
-    ).all()
-    keys = np.empty(len(rows), dtype=object)
-    if not rows:
-        columns: Sequence[Sequence[Any]] = [()] * 9
-    else:
-        unzipped = list(zip(*rows, strict=True))
-        keys[:] = unzipped[0]
-        columns = unzipped[1:]
-    return _from_rows(
-        keys,
-        columns,
+    stmt = summary_query(
+        session,
+        zone=zone,
+        currency=currency,
+        as_of_day=as_of_day,
+        calibration_day=calibration_day,
+        holdout_end_day=holdout_end_day,
+    )
+    data = fetch_arrays(session, stmt, SUMMARY_SPEC)
+    return CustomerSummary(
+        keys=data["customer_id"],
+        first_day=data["first_day"],
+        last_day=data["last_day"],
+        purchases=data["purchases"],
+        spend=data["spend"],
+        first_value=data["first_value"],
+        cal_purchases=data["cal_purchases"],
+        cal_last_day=data["cal_last_day"],
+        cal_spend=data["cal_spend"],
+        holdout_purchases=data["holdout_purchases"],
         as_of_day=as_of_day,
         calibration_day=calibration_day,
         holdout_end_day=as_of_day if holdout_end_day is None else holdout_end_day,
     )
+
+
+SUMMARY_SPEC = [
+    ("customer_id", UUID),
+    *(
+        (name, "int8")
+        for name in (
+            "first_day",
+            "last_day",
+            "purchases",
+            "spend",
+            "first_value",
+            "cal_purchases",
+            "cal_last_day",
+            "cal_spend",
+            "holdout_purchases",
+        )
+    ),
+]
+
+
+def db_occasions(
+    session: Session, keys: npt.NDArray[Any], *, zone: str, currency: str, as_of_day: int
+) -> Occasions:
+    """Fetch every purchase occasion from the database as arrays, by customer and day.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        Database session.
+    keys : numpy.ndarray
+        The summary's customer keys (sorted, as :func:`db_summary` returns them); an
+        occasion's ``code`` is its customer's position in them.
+    zone, currency : str
+        Business timezone and analysed currency.
+    as_of_day : int
+        Last day included.
+
+    Returns
+    -------
+    Occasions
+        Sorted by customer code, then day (the same content as
+        :func:`duckdb_occasions` on the same orders).
+    """
+    day = local_day_expression(session, Order.placed_at, zone)
+    stmt = (
+        select(
+            Order.customer_id,
+            cast(day, BigInteger).label("day"),
+            cast(func.sum(Order.total_amount - Order.refunded_amount), BigInteger).label("value"),
+        )
+        .where(purchases_filter(currency), day <= as_of_day)
+        .group_by(Order.customer_id, day)
+        .order_by(Order.customer_id, day)
+    )
+    data = fetch_arrays(session, stmt, [("customer_id", UUID), ("day", "int8"), ("value", "int8")])
+    code = KeyIndex(keys).find(data["customer_id"])
+    keep = code >= 0
+    return Occasions(code[keep], data["day"][keep], data["value"][keep])
 
 
 # --------------------------------------------------------------------------- DuckDB
