@@ -357,7 +357,8 @@ def accrue_order(
         )
         if due:
             streaks.award_badges(session, customer_id=customer_id, badges=due, have=have, now=now)
-        if current.tiers.enabled:
+        top = current.tiers.levels[-1].code if current.tiers.levels else None
+        if current.tiers.enabled and acct.tier_code != top:  # nothing above the top tier
             result.tier = tiers.upgrade_if_qualified(
                 session,
                 settings=settings,

@@ -30,7 +30,18 @@ from datetime import date, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Select, Table, bindparam, case, func, insert, select, update
+from sqlalchemy import (
+    Row,
+    Select,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import local_date
@@ -93,11 +104,10 @@ _ACCOUNTS = cast(Table, LoyaltyAccount.__table__)
 _ENTRIES = cast(Table, PointsEntry.__table__)
 _LOTS = cast(Table, PointsLot.__table__)
 # Built once: the hot path (one purchase) executes these with parameters only.
+# ``FOR UPDATE`` takes the member's row lock without writing a new row version
+# (SQLite needs none: a write transaction there holds the database's write lock).
 _LOCK_AND_READ = (
-    update(_ACCOUNTS)
-    .where(_ACCOUNTS.c.customer_id == bindparam("b_cid"))
-    .values(lock_version=_ACCOUNTS.c.lock_version + 1, updated_at=bindparam("b_now"))
-    .returning(*_ACCOUNTS.c)
+    select(*_ACCOUNTS.c).where(_ACCOUNTS.c.customer_id == bindparam("b_cid")).with_for_update()
 )
 _INSERT_ENTRIES = insert(_ENTRIES)
 _INSERT_LOTS = insert(_LOTS)
@@ -171,15 +181,7 @@ def lock_account(
     session: Session, customer_id: uuid.UUID, *, zone: ZoneInfo, now: datetime
 ) -> None:
     """Create the member's account if needed and take its row lock for this transaction."""
-    stmt = (
-        update(LoyaltyAccount)
-        .where(LoyaltyAccount.customer_id == customer_id)
-        .values(lock_version=LoyaltyAccount.lock_version + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if rowcount(session.execute(stmt)) == 0:
-        _new_account_row(session, customer_id, zone, now)
-        session.execute(stmt)
+    lock_and_read(session, customer_id, zone=zone, now=now)
 
 
 def lock_and_read(
@@ -195,7 +197,7 @@ def lock_and_read(
     A new member's row is created by ``INSERT … RETURNING`` (its insert is the lock);
     ``joined_on`` saves reading the customer's creation day when the caller knows it.
     """
-    params = {"b_cid": customer_id, "b_now": now}
+    params = {"b_cid": customer_id}
     row = session.execute(_LOCK_AND_READ, params).first()
     if row is None:
         joined = joined_on or _joined(session, customer_id, zone, now)
@@ -272,6 +274,32 @@ def apply(session: Session, customer_id: uuid.UUID, delta: Delta, **values: Any)
         )
 
 
+_MANY: dict[tuple[str, int, tuple[str, ...]], Any] = {}
+
+
+def _insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` in one statement, compiled once per (table, row count, columns).
+
+    ``INSERT … SELECT … UNION ALL SELECT …`` of typed parameters: one round trip,
+    and unlike a multi-row ``VALUES`` (which SQLAlchemy never caches) it is compiled
+    once and then executed with parameters only.
+    """
+    if len(rows) == 1:
+        session.execute(_INSERT_ENTRIES if table is _ENTRIES else _INSERT_LOTS, rows[0])
+        return
+    columns = tuple(rows[0])
+    key = (table.name, len(rows), columns)
+    stmt = _MANY.get(key)
+    if stmt is None:
+        selects = [
+            select(*[bindparam(f"{c}_{i}", type_=table.c[c].type).label(c) for c in columns])
+            for i in range(len(rows))
+        ]
+        stmt = insert(table).from_select(list(columns), union_all(*selects))
+        _MANY[key] = stmt
+    session.execute(stmt, {f"{c}_{i}": row[c] for i, row in enumerate(rows) for c in columns})
+
+
 @dataclass(frozen=True)
 class Award:
     """One earn entry of a purchase: its rule, points and lot."""
@@ -339,8 +367,8 @@ def credit_awards(
             delta.pending += award.points
         delta.lifetime += award.points
     if entries:
-        session.execute(_INSERT_ENTRIES, entries)
-        session.execute(_INSERT_LOTS, lots)
+        _insert_rows(session, _ENTRIES, entries)
+        _insert_rows(session, _LOTS, lots)
 
 
 def lock_accounts(session: Session, customer_ids: Iterable[uuid.UUID]) -> None:

@@ -1,4 +1,4 @@
-"""What loyalty needs to know about an order, read in two or three light queries.
+"""What loyalty needs to know about an order, read in one light query (two if refunded).
 
 Accrual runs once per order on the worker's hot path; the orders service's
 ``get_order`` loads the full ORM graph (four queries with ``selectinload``), which
@@ -27,6 +27,7 @@ _REFUNDS = cast(Table, Refund.__table__)
 _REFUND_LINES = cast(Table, RefundLine.__table__)
 _CUSTOMERS = cast(Table, Customer.__table__)
 
+# One query: the order, its customer's state and its lines (one row per line).
 _ORDER = (
     select(
         _ORDERS.c.id,
@@ -47,21 +48,20 @@ _ORDER = (
         _CUSTOMERS.c.merged_into_id,
         _CUSTOMERS.c.erased_at,
         _CUSTOMERS.c.created_at.label("customer_created_at"),
-    )
-    .select_from(_ORDERS.outerjoin(_CUSTOMERS, _CUSTOMERS.c.id == _ORDERS.c.customer_id))
-    .where(_ORDERS.c.id == bindparam("b_id"))
-)
-_ORDER_LINES = (
-    select(
         _LINES.c.line_no,
         _LINES.c.sku,
         _LINES.c.category,
         _LINES.c.quantity,
         _LINES.c.refunded_quantity,
         _LINES.c.unit_price_amount,
-        _LINES.c.total_amount,
+        _LINES.c.total_amount.label("line_total"),
     )
-    .where(_LINES.c.order_id == bindparam("b_id"))
+    .select_from(
+        _ORDERS.outerjoin(_CUSTOMERS, _CUSTOMERS.c.id == _ORDERS.c.customer_id).outerjoin(
+            _LINES, _LINES.c.order_id == _ORDERS.c.id
+        )
+    )
+    .where(_ORDERS.c.id == bindparam("b_id"))
     .order_by(_LINES.c.line_no)
 )
 _REFUND_TOTALS = select(
@@ -124,10 +124,23 @@ class OrderFacts:
 def order_facts(session: Session, order_id: uuid.UUID) -> OrderFacts:
     """The facts of one order; ``NotFound`` if there is no such order."""
     params = {"b_id": order_id}
-    row = session.execute(_ORDER, params).first()
-    if row is None:
+    rows = session.execute(_ORDER, params).all()
+    if not rows:
         raise NotFound(f"order {order_id} not found", order_id=order_id)
-    lines = tuple(FactLine(*r) for r in session.execute(_ORDER_LINES, params))
+    row = rows[0]
+    lines = tuple(
+        FactLine(
+            r.line_no,
+            r.sku,
+            r.category,
+            r.quantity,
+            r.refunded_quantity,
+            r.unit_price_amount,
+            r.line_total,
+        )
+        for r in rows
+        if r.line_no is not None
+    )
     refunds: tuple[RefundFact, ...] = ()
     if row.refunded_amount:
         refunds = tuple(

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -129,20 +129,37 @@ def _progress(
     return progress
 
 
+_UPSERT: dict[str, Any] = {}
+
+
 def _add(
     session: Session, customer_id: uuid.UUID, card_id: uuid.UUID, stamps: int, now: datetime
 ) -> int:
     """Add ``stamps`` to the member's progress (creating it) in one statement; the new count."""
-    table = cast(Table, StampProgress.__table__)
-    base = pg_insert(table) if dialect_name(session) == "postgresql" else sqlite_insert(table)
-    values = base.values(
-        customer_id=customer_id, card_id=card_id, stamps=stamps, completed=0, updated_at=now
-    )
-    stmt = values.on_conflict_do_update(
-        index_elements=["customer_id", "card_id"],
-        set_={"stamps": table.c.stamps + values.excluded.stamps, "updated_at": now},
-    ).returning(table.c.stamps)
-    return int(session.execute(stmt).scalar_one())
+    dialect = dialect_name(session)
+    stmt = _UPSERT.get(dialect)
+    if stmt is None:
+        table = cast(Table, StampProgress.__table__)
+        base = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+        values = base.values(
+            customer_id=bindparam("b_cid"),
+            card_id=bindparam("b_card"),
+            stamps=bindparam("b_n"),
+            completed=0,
+            updated_at=bindparam("b_now"),
+        )
+        stmt = values.on_conflict_do_update(
+            index_elements=["customer_id", "card_id"],
+            set_={
+                "stamps": table.c.stamps + values.excluded.stamps,
+                "updated_at": values.excluded.updated_at,
+            },
+        ).returning(table.c.stamps)
+        _UPSERT[dialect] = stmt
+    row = session.execute(
+        stmt, {"b_cid": customer_id, "b_card": card_id, "b_n": stamps, "b_now": now}
+    ).scalar_one()
+    return int(row)
 
 
 def _entry(

@@ -39,9 +39,7 @@ class Purchase(Base):
     __tablename__ = "loyalty_purchases"
 
     order_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    customer_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     placed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     placed_on: Mapped[date] = mapped_column(Date)
     spend: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -66,19 +66,19 @@ class LoyaltyAccount(Base):
     debt: Mapped[int] = mapped_column(BigInteger, default=0)
     # Bumped by every ledger write: the row lock that serialises one member's writes.
     lock_version: Mapped[int] = mapped_column(BigInteger, default=0)
-    referral_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    referral_code: Mapped[str | None] = mapped_column(String(16))
     tier_code: Mapped[str | None] = mapped_column(String(32))
     tier_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    tier_review_on: Mapped[date | None] = mapped_column(Date, index=True)
+    tier_review_on: Mapped[date | None] = mapped_column(Date)
     tier_grace_until: Mapped[date | None] = mapped_column(Date)
     tier_override: Mapped[str | None] = mapped_column(String(32))
-    tier_override_until: Mapped[date | None] = mapped_column(Date, index=True)
+    tier_override_until: Mapped[date | None] = mapped_column(Date)
     joined_on: Mapped[date] = mapped_column(Date, index=True)
     last_purchase_on: Mapped[date | None] = mapped_column(Date, index=True)
     visits: Mapped[int] = mapped_column(Integer, default=0)
     streak_current: Mapped[int] = mapped_column(Integer, default=0)
     streak_best: Mapped[int] = mapped_column(Integer, default=0)
-    streak_period: Mapped[int | None] = mapped_column(Integer, index=True)
+    streak_period: Mapped[int | None] = mapped_column(Integer)
     leaderboard_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     # What badges are judged on, kept with the row so a purchase needs no extra query:
     # money paid net of refunds, the categories bought, the badges earned.
@@ -94,6 +94,33 @@ class LoyaltyAccount(Base):
         CheckConstraint("carried >= 0", name="carried_not_negative"),
         CheckConstraint("lifetime >= 0", name="lifetime_not_negative"),
         CheckConstraint("debt >= 0", name="debt_not_negative"),
+        # Partial indexes: most members have no code, review or override, and a
+        # member's row is rewritten on every purchase, so empty entries cost writes.
+        Index(
+            "uq_loyalty_accounts_referral_code",
+            "referral_code",
+            unique=True,
+            postgresql_where=text("referral_code IS NOT NULL"),
+            sqlite_where=text("referral_code IS NOT NULL"),
+        ),
+        Index(
+            "ix_loyalty_accounts_review",
+            "tier_review_on",
+            postgresql_where=text("tier_review_on IS NOT NULL"),
+            sqlite_where=text("tier_review_on IS NOT NULL"),
+        ),
+        Index(
+            "ix_loyalty_accounts_override",
+            "tier_override_until",
+            postgresql_where=text("tier_override_until IS NOT NULL"),
+            sqlite_where=text("tier_override_until IS NOT NULL"),
+        ),
+        Index(
+            "ix_loyalty_accounts_streaks",
+            "streak_period",
+            postgresql_where=text("streak_current > 0"),
+            sqlite_where=text("streak_current > 0"),
+        ),
     )
 
 
@@ -121,7 +148,7 @@ class PointsEntry(Base):
     rule_version: Mapped[int | None] = mapped_column(Integer)
     order_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     refund_id: Mapped[uuid.UUID | None] = mapped_column()
-    redemption_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    redemption_id: Mapped[uuid.UUID | None] = mapped_column()
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -130,6 +157,12 @@ class PointsEntry(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "reason", "occasion"),
         Index("ix_points_entries_customer_created", "customer_id", "created_at"),
+        Index(
+            "ix_points_entries_redemption",
+            "redemption_id",
+            postgresql_where=text("redemption_id IS NOT NULL"),
+            sqlite_where=text("redemption_id IS NOT NULL"),
+        ),
         CheckConstraint(
             "carried >= 0 OR reason IN ('carried_recovery', 'merge_out', 'erased')",
             name="carried_sign",
@@ -160,7 +193,7 @@ class PointsLot(Base):
     entry_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("points_entries.id", ondelete="CASCADE"), index=True
     )
-    origin_entry_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    origin_entry_id: Mapped[uuid.UUID] = mapped_column()
     points: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     available_at: Mapped[datetime] = mapped_column(UtcDateTime)
