@@ -151,6 +151,25 @@ class TestBuildDemo:
         assert any(c.email_consent for c in customers) and any(c.sms_consent for c in customers)
 
 
+class TestSameDay:
+    def test_a_later_run_the_same_day_draws_the_same_store(
+        self, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        def orders() -> list[tuple[str, int]]:
+            rows = session.execute(
+                select(Order.external_id, Order.total_amount).order_by(Order.external_id)
+            )
+            return [(str(r[0]), int(r[1])) for r in rows]
+
+        clock.set(datetime(2026, 3, 15, 8, 0, tzinfo=UTC))
+        store.build_demo(session, settings=settings, customers_count=40, seed=3)
+        morning = orders()
+        store.clear_demo(session)
+        clock.set(datetime(2026, 3, 15, 22, 30, tzinfo=UTC))
+        store.build_demo(session, settings=settings, customers_count=40, seed=3)
+        assert orders() == morning
+
+
 class TestDatabaseState:
     def test_empty_then_demo(
         self, session: Session, settings: Settings, clock: FrozenClock

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from wafa.auth import service as auth
 from wafa.auth.models import Role, StaffUser
+from wafa.core.calendars import local_date, start_of_day
 from wafa.core.errors import Conflict
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
@@ -163,7 +164,9 @@ def build_demo(
     data = generate(
         customers=customers_count,
         seed=seed,
-        now=utcnow(),
+        # Anchored at the start of today (business time), so that the same seed gives the
+        # same store all day long, not one that shifts with the clock.
+        now=start_of_day(local_date(utcnow(), settings.zone), settings.zone),
         zone=settings.zone,
         currency=settings.currency,
         region=settings.phone_region,
