@@ -24,7 +24,9 @@ SMALL = 300
 
 @pytest.fixture
 def demo(session: Session, settings: Settings, clock: FrozenClock) -> store.DemoSummary:
-    return store.build_demo(session, settings=settings, customers_count=SMALL, seed=7)
+    return store.build_demo(
+        session, settings=settings, customers_count=SMALL, seed=7, extensions=False
+    )
 
 
 class TestGenerate:
@@ -162,11 +164,11 @@ class TestSameDay:
             return [(str(r[0]), int(r[1])) for r in rows]
 
         clock.set(datetime(2026, 3, 15, 8, 0, tzinfo=UTC))
-        store.build_demo(session, settings=settings, customers_count=40, seed=3)
+        store.build_demo(session, settings=settings, customers_count=40, seed=3, extensions=False)
         morning = orders()
         store.clear_demo(session)
         clock.set(datetime(2026, 3, 15, 22, 30, tzinfo=UTC))
-        store.build_demo(session, settings=settings, customers_count=40, seed=3)
+        store.build_demo(session, settings=settings, customers_count=40, seed=3, extensions=False)
         assert orders() == morning
 
 
@@ -175,24 +177,28 @@ class TestDatabaseState:
         self, session: Session, settings: Settings, clock: FrozenClock
     ) -> None:
         assert store.database_state(session) is store.DemoState.empty
-        store.build_demo(session, settings=settings, customers_count=20, seed=1)
+        store.build_demo(session, settings=settings, customers_count=20, seed=1, extensions=False)
         assert store.database_state(session) is store.DemoState.demo
 
     def test_other_data_is_refused(self, session: Session, settings: Settings) -> None:
         create_customer(session)
         assert store.database_state(session) is store.DemoState.other
         with pytest.raises(store.NotADemoDatabase):
-            store.build_demo(session, settings=settings, customers_count=20, seed=1)
+            store.build_demo(
+                session, settings=settings, customers_count=20, seed=1, extensions=False
+            )
         with pytest.raises(store.NotADemoDatabase):
             store.clear_demo(session)
 
     def test_reset_empties_the_demo_store(
         self, session: Session, settings: Settings, clock: FrozenClock
     ) -> None:
-        store.build_demo(session, settings=settings, customers_count=20, seed=1)
+        store.build_demo(session, settings=settings, customers_count=20, seed=1, extensions=False)
         store.clear_demo(session)
         assert store.database_state(session) is store.DemoState.empty
-        again = store.build_demo(session, settings=settings, customers_count=20, seed=1)
+        again = store.build_demo(
+            session, settings=settings, customers_count=20, seed=1, extensions=False
+        )
         assert again.customers == 20
 
 

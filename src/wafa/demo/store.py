@@ -154,8 +154,12 @@ def build_demo(
     customers_count: int = 5000,
     seed: int = 42,
     progress: Callable[[str], None] | None = None,
+    extensions: bool = True,
 ) -> DemoSummary:
-    """Write the demo store into an empty database (the caller commits)."""
+    """Write the demo store into an empty database (the caller commits).
+
+    ``extensions=False`` leaves out the ``DEMO_EXTENSIONS`` (the core data alone).
+    """
     state = database_state(session)
     if state is not DemoState.empty:
         raise NotADemoDatabase(f"the database is not empty ({state}); nothing was written")
@@ -179,7 +183,9 @@ def build_demo(
         writer.write(data.orders[start : start + 5000])
     say("adding birthdays, languages and tags")
     _profiles(session, data.people, settings)
-    run_extensions(session, settings=settings, seed=seed)
+    if extensions:
+        say("adding the demo extensions' data")
+        run_extensions(session, settings=settings, seed=seed)
     session.flush()
     return DemoSummary(
         customers=writer.stats.customers_created,
