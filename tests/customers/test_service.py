@@ -222,3 +222,29 @@ class TestSearch:
     def test_damaged_cursor_is_invalid(self, session: Session) -> None:
         with pytest.raises(Invalid, match="cursor"):
             service.search_customers(session, cursor="!!!")
+
+
+class TestBirthYears:
+    def test_jalali_birth_year_is_kept(self, session: Session) -> None:
+        c = create_customer(
+            session, birthday=Birthday(day=17, month=5, year=1368, calendar=CalendarKind.jalali)
+        )
+        assert (c.birth_year, c.birth_calendar) == (1368, "jalali")
+
+    def test_a_jalali_year_written_as_gregorian_is_refused(self, session: Session) -> None:
+        with pytest.raises(Invalid) as err:
+            create_customer(session, birthday=Birthday(day=17, month=5, year=1368))
+        assert err.value.errors[0][0] == ("birthday", "year")
+
+    def test_29_february_needs_a_leap_year(self, session: Session) -> None:
+        assert create_customer(session, birthday=Birthday(day=29, month=2, year=2000)).birth_year
+        with pytest.raises(Invalid, match="29/2/2001"):
+            create_customer(session, birthday=Birthday(day=29, month=2, year=2001))
+
+    def test_30_esfand_needs_a_jalali_leap_year(self, session: Session) -> None:
+        kind = CalendarKind.jalali
+        assert create_customer(
+            session, birthday=Birthday(day=30, month=12, year=1403, calendar=kind)
+        )
+        with pytest.raises(Invalid, match="30/12/1404"):
+            create_customer(session, birthday=Birthday(day=30, month=12, year=1404, calendar=kind))

@@ -20,7 +20,12 @@ class Birthday(BaseModel):
 
     day: int = Field(ge=1, le=31)
     month: int = Field(ge=1, le=12)
-    year: int | None = Field(default=None, ge=1900, le=2100)
+    year: int | None = Field(
+        default=None,
+        ge=1279,
+        le=2100,
+        description="Optional; 1900-2100 Gregorian, 1279-1479 Jalali.",
+    )
     calendar: CalendarKind | None = Field(
         default=None, description="Calendar of day/month/year; the business calendar if omitted."
     )

@@ -20,7 +20,7 @@ from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from wafa.core import outbox
-from wafa.core.calendars import is_valid_month_day
+from wafa.core.calendars import days_in_month, is_valid_month_day
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.ids import new_id
 from wafa.core.settings import CalendarKind
@@ -34,6 +34,9 @@ from wafa.customers.identity import (
 )
 from wafa.customers.models import ConsentChannel, ConsentRecord, Customer, CustomerExternalId
 from wafa.customers.schemas import Birthday, ConsentIn, CustomerCreate, CustomerUpdate
+
+# The same span of years in both calendars (Jalali 1279 began in March 1900).
+BIRTH_YEARS = {CalendarKind.gregorian: (1900, 2100), CalendarKind.jalali: (1279, 1479)}
 
 CUSTOMER_CREATED = "customer.created"
 CUSTOMER_UPDATED = "customer.updated"
@@ -136,6 +139,17 @@ def _birthday_columns(birthday: Birthday | None, default: CalendarKind) -> dict[
         raise Invalid.field(
             ("birthday",), f"{birthday.day}/{birthday.month} is not a day of the {kind} calendar"
         )
+    if birthday.year is not None:
+        low, high = BIRTH_YEARS[kind]
+        if not low <= birthday.year <= high:
+            raise Invalid.field(
+                ("birthday", "year"), f"{birthday.year} is not a {kind} birth year ({low}-{high})"
+            )
+        if birthday.day > days_in_month(birthday.year, birthday.month, kind):
+            raise Invalid.field(
+                ("birthday",),
+                f"{birthday.day}/{birthday.month}/{birthday.year} is not a day of the {kind} calendar",
+            )
     return {
         "birth_day": birthday.day,
         "birth_month": birthday.month,

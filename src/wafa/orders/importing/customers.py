@@ -33,11 +33,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wafa.core.calendars import is_valid_month_day
+from wafa.core.calendars import days_in_month, is_valid_month_day
 from wafa.core.settings import CalendarKind, Settings
 from wafa.customers import service as customers
 from wafa.customers.models import ConsentChannel, ConsentRecord, Gender
 from wafa.customers.schemas import Birthday, ConsentIn, CustomerUpdate
+from wafa.customers.service import BIRTH_YEARS
 from wafa.orders.importing.base import Rejected, Table, read_email, read_phone
 from wafa.orders.importing.errors import FileRefused, ImportRejected, RowError, RowProblem
 from wafa.orders.importing.readers import CsvSource, Record
@@ -242,12 +243,12 @@ class CustomerReader:
             )
         if not is_valid_month_day(month, day, kind):
             raise RowProblem(column, f"{text!r} is not a day of the {kind} calendar")
-        if year is not None and not 1900 <= year <= 2100 and kind is CalendarKind.gregorian:
-            raise RowProblem(column, f"{text!r} has an implausible year")
-        if kind is CalendarKind.jalali:
-            # The customer schema holds birth years 1900-2100 only, so a Jalali birthday
-            # keeps its day and month (what birthday rewards need) and drops the year.
-            year = None
+        if year is not None:
+            low, high = BIRTH_YEARS[kind]
+            if not low <= year <= high:
+                raise RowProblem(column, f"{text!r} has an implausible {kind} year")
+            if day > days_in_month(year, month, kind):
+                raise RowProblem(column, f"{text!r} is not a day of the {kind} calendar")
         return Birthday(day=day, month=month, year=year, calendar=kind)
 
 
