@@ -9,7 +9,7 @@ from tests.conftest import FrozenClock
 from tests.loyalty.helpers import member, set_rules
 from wafa.core.db import session_scope
 from wafa.core.settings import Settings
-from wafa.loyalty import service
+from wafa.loyalty import jobs, service
 from wafa.loyalty.models import JobRun, LoyaltyAccount
 
 
@@ -21,7 +21,9 @@ class TestRunDaily:
         assert result.exit_code == 0, result.output
         assert "2026-03-14 birthdays" in result.stdout
         with session_scope(committed_db, write=False) as s:
-            assert len(s.scalars(select(JobRun).where(JobRun.status == "done")).all()) == 8
+            assert len(s.scalars(select(JobRun).where(JobRun.status == "done")).all()) == len(
+                jobs.JOB_NAMES
+            )
 
     def test_refuses_a_future_date_and_unknown_jobs(self, wafa: Invoke, clock: FrozenClock) -> None:
         future = wafa("loyalty", "run-daily", "--date", "2030-01-01")

@@ -198,3 +198,32 @@ class TestRunDaily:
             granted = [ledger.balance_of(s, cid, now=utcnow())[0] for cid in ids]
             assert granted == [5] * 5
             assert s.scalar(select(func.count()).select_from(PointsEntry)) == 5
+
+
+class TestRetier:
+    def test_new_tier_rules_move_up_who_qualifies_once(
+        self, committed_db: Settings, clock: FrozenClock
+    ) -> None:
+        settings = committed_db
+        factory = session_factory(settings)
+        with session_scope(settings) as s:
+            set_rules(s, pending_days=0)
+            c = member(s)
+            _earn(s, settings, c, amount=50_000)
+            cid = c.id
+        clock.advance(hours=1)
+        with session_scope(settings) as s:
+            set_rules(
+                s,
+                tiers={
+                    "enabled": True,
+                    "basis": "spend",
+                    "levels": [{"code": "gold", "name": "Gold", "threshold": 10_000}],
+                },
+            )
+        job = next(j for j in jobs.JOBS if j.name == "retier")
+        assert jobs.run_job(factory, settings, job, date(2026, 3, 15)) == 1
+        with factory() as s:
+            assert service.status(s, settings=settings, customer_id=cid).tier == "gold"
+        clock.advance(days=1)
+        assert jobs.run_job(factory, settings, job, date(2026, 3, 16)) == 0

@@ -13,7 +13,7 @@ from tests.loyalty.helpers import member, place, set_rules
 from wafa.core.db import session_factory, session_scope
 from wafa.core.outbox import Consumer, OutboxEvent, OutboxReceipt, emit
 from wafa.core.settings import Settings
-from wafa.loyalty import accrual, ledger
+from wafa.loyalty import accrual, jobs, ledger
 from wafa.loyalty.models import JobRun
 from wafa.worker.batch import drain_batched
 from wafa.worker.runner import Worker
@@ -88,7 +88,7 @@ class TestWorker:
                     JobRun.run_on == date(2026, 3, 15), JobRun.status == "done"
                 )
             ).all()
-            assert len(done) == 8
+            assert len(done) == len(jobs.JOB_NAMES)
 
 
 class TestCli:

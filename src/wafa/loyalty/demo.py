@@ -95,6 +95,23 @@ def demo_rules(
                 "period_days": 30,
             },
             "streaks": {"enabled": True, "period": "week"},
+            "badges": [
+                {"code": "regular", "name": "10 visits", "kind": "visits", "threshold": 10},
+                {
+                    "code": "explorer",
+                    "name": "3 categories tried",
+                    "kind": "categories",
+                    "threshold": 3,
+                },
+                {"code": "streak-4", "name": "4 weeks in a row", "kind": "streak", "threshold": 4},
+                {
+                    "code": "one-year",
+                    "name": "1 year a member",
+                    "kind": "member_days",
+                    "threshold": 365,
+                },
+            ],
+            "leaderboard": {"enabled": True, "size": 10},
             "point_value_bp": 10_000,
         }
     )

@@ -10,6 +10,7 @@ finished day with ``force``, never award or expire twice.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from wafa.loyalty import birthday, events, ledger, referrals, streaks, tiers
 from wafa.loyalty.dbutil import insert_new
 from wafa.loyalty.models import EntryKind, ExpiryWarning, JobRun, LoyaltyAccount, PointsLot
 from wafa.loyalty.program import rules_at
-from wafa.loyalty.schemas.program import ExpiryPolicy
+from wafa.loyalty.schemas.program import ExpiryPolicy, ProgramRules
 
 Step = Callable[[Session, Settings, date, str | None, int], tuple[int, str | None]]
 
@@ -332,12 +333,73 @@ def _referrals(
     return referrals.pay_due_batch(session, settings=settings, now=utcnow(), limit=limit), None
 
 
+def _tier_rules_key(rules: ProgramRules) -> str:
+    return hashlib.sha256(rules.tiers.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _retier(
+    session: Session, settings: Settings, day: date, cursor: str | None, limit: int
+) -> tuple[int, str | None]:
+    """After the tier rules changed, move up everyone who now qualifies (in batches).
+
+    The rules applied are remembered in the run's ``details``; a day whose rules
+    are the ones the last finished run applied has nothing to do.
+    """
+    now = utcnow()
+    rules = rules_at(session, settings, now).rules
+    key = _tier_rules_key(rules)
+    if cursor is None:
+        last = session.scalar(
+            select(JobRun.details)
+            .where(JobRun.job == "retier", JobRun.status == "done", JobRun.run_on < day)
+            .order_by(JobRun.run_on.desc())
+            .limit(1)
+        )
+        if not rules.tiers.enabled or (last or {}).get("tiers") == key:
+            _remember(session, day, key)
+            return 0, None
+    stmt = select(LoyaltyAccount.customer_id, LoyaltyAccount.tier_code).where(
+        LoyaltyAccount.closed_at.is_(None)
+    )
+    if cursor:
+        stmt = stmt.where(LoyaltyAccount.customer_id > uuid.UUID(cursor))
+    rows = session.execute(stmt.order_by(LoyaltyAccount.customer_id).limit(limit)).all()
+    if not rows:
+        _remember(session, day, key)
+        return 0, None
+    # One GROUP BY for the batch; only members who now qualify higher are locked.
+    values = tiers.qualifying_values(
+        session, settings, rules.tiers, today=day, customer_ids=[r[0] for r in rows]
+    )
+    levels = rules.tiers.levels
+    floor = levels[0].code if levels and levels[0].threshold == 0 else None
+    for cid, held in rows:
+        qualified = tiers.tier_for(rules.tiers, values.get(cid, 0))
+        current = held if tiers.rank(rules.tiers, held) else floor  # never assessed: the floor
+        if tiers.rank(rules.tiers, qualified) > tiers.rank(rules.tiers, current):
+            acct = ledger.lock_and_read(session, cid, zone=settings.zone, now=now)
+            tiers.upgrade_if_qualified(
+                session, settings=settings, rules=rules, customer_id=cid, now=now, acct=acct
+            )
+    return len(rows), str(rows[-1][0])
+
+
+def _remember(session: Session, day: date, key: str) -> None:
+    session.execute(
+        update(JobRun)
+        .where(JobRun.job == "retier", JobRun.run_on == day)
+        .values(details={"tiers": key})
+        .execution_options(synchronize_session=False)
+    )
+
+
 JOBS: tuple[Job, ...] = (
     Job("release", _release, 5000, "pending points whose return window is over become available"),
     Job("expire", _expire, 1000, "points past their expiry (or an inactivity deadline) lapse"),
     Job("warn", _warn, 2000, "points.expiring 30 and 7 days ahead"),
     Job("birthdays", _by_id(birthday.grant_batch), 500, "birthday rewards due today"),
     Job("tiers", _by_id(tiers.review_batch), 500, "tier reviews and expired overrides"),
+    Job("retier", _retier, 1000, "after a change of tier rules, upgrades for who now qualifies"),
     Job("streaks", _streaks, 1, "streaks broken by a whole period without a purchase"),
     Job("badges", _by_id(_badges), 2000, "membership-age badges"),
     Job("referrals", _referrals, 200, "referrers rewarded once the friend's purchase is final"),

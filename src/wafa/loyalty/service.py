@@ -102,7 +102,10 @@ def update_program(
     version = program.save_rules(
         session, rules=rules, by=by, effective_from=effective_from, note=note
     )
-    if version.effective_from <= utcnow() and rules.tiers.enabled:
+    # New tier rules apply from now on: upgrades at once for a small store; a big one
+    # gets them from the daily "retier" job (in batches), downgrades at each review.
+    small = (session.scalar(select(func.count()).select_from(LoyaltyAccount)) or 0) <= 5000
+    if version.effective_from <= utcnow() and rules.tiers.enabled and small:
         tiers.recalculate(session, settings=settings, by=by)
     return ProgramRead(version=version.version, effective_from=version.effective_from, rules=rules)
 

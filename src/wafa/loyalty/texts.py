@@ -86,3 +86,39 @@ def rule_label(rule: str | None) -> str | None:
         return RULES[rule]
     head = rule.split(":", 1)[0]
     return RULES.get(head)
+
+
+# What each loyalty event says to the customer, for the messaging that sends it;
+# the fields come from the event's payload (``points.expiring`` has ``points``,
+# ``expires_on`` and ``days_ahead``...).
+EVENT_MESSAGES: dict[str, str] = {
+    "points.earned": N_("You earned {points} points."),
+    "points.expiring": N_("{points} of your points expire on {expires_on}."),
+    "tier.changed": N_("Your tier is now {to}."),
+    "reward.redeemed": N_("Your reward {reward_name} is ready. Show code {coupon_code}."),
+    "coupon.issued": N_("Your coupon {name}: code {code}."),
+    "referral.rewarded": N_("Thanks to a referral you received {points} points."),
+    "badge.earned": N_("New badge: {name}."),
+    "birthday.reward_granted": N_("Happy birthday! {points} points are waiting for you."),
+}
+
+# Why a reward cannot be redeemed (``reward-unavailable`` problems carry the slug).
+REWARD_REASONS: dict[str, str] = {
+    "inactive": N_("This reward is not offered at the moment."),
+    "not_yet_valid": N_("This reward is not available yet."),
+    "expired": N_("This reward is no longer available."),
+    "out_of_stock": N_("This reward is out of stock."),
+    "tier": N_("This reward is for a higher tier."),
+}
+
+# The program's default badges (the owner can rename them).
+DEFAULT_BADGES: dict[str, str] = {
+    "regular": N_("10 visits"),
+    "explorer": N_("5 categories tried"),
+    "one-year": N_("1 year a member"),
+}
+
+
+def event_message(topic: str) -> str | None:
+    """The English message for a loyalty event (to translate, then fill from the payload)."""
+    return EVENT_MESSAGES.get(topic)

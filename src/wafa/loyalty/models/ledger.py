@@ -204,13 +204,8 @@ class PointsLot(Base):
     __table_args__ = (
         CheckConstraint("points > 0", name="points_positive"),
         CheckConstraint("remaining >= 0 AND remaining <= points", name="remaining_in_range"),
-        Index(
-            "ix_points_lots_open",
-            "customer_id",
-            "expires_at",
-            postgresql_where=text("remaining > 0"),
-            sqlite_where=text("remaining > 0"),
-        ),
+        # Every lot of a member (statement, checks, merges), open ones first in spend order.
+        Index("ix_points_lots_customer", "customer_id", "expires_at"),
         Index(
             "ix_points_lots_unreleased",
             "available_at",
