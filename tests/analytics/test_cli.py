@@ -243,3 +243,71 @@ class TestAnalyzeReport:
         assert "Plotly.newPlot" in html and "plotly.js" in html.lower()
         assert 'src="http' not in html and "<link" not in html
         assert 'id="chart-cohorts"' in html and 'id="chart-tracking"' in html
+
+
+class TestAnalyzeProducts:
+    def test_a_file_with_products_gets_recommendations(
+        self, analyze: Analyze, tmp_path: Path
+    ) -> None:
+        rows = []
+        n = 0
+        for c in range(60):
+            pair = c % 3
+            for k, day in enumerate((3, 40, 90)[: 2 + (c // 3) % 2]):
+                n += 1
+                sku = f"P{2 * pair + (k % 2)}"
+                rows.append(
+                    (
+                        f"c{c}",
+                        f"o{n}",
+                        f"2024-{1 + (day // 31):02d}-{1 + day % 28:02d}",
+                        "9.50",
+                        sku,
+                    )
+                )
+        path = write_csv(
+            tmp_path / "p.csv", ["customer_id", "order_id", "placed_at", "total", "sku"], rows
+        )
+        out = tmp_path / "p.json"
+        result = analyze(str(path), "--json", str(out))
+        assert result.exit_code == 0, result.output
+        recs = json.loads(out.read_text())["recommendations"]
+        assert recs["products"] == 6 and recs["evaluation"]["customers"] > 0
+        top = {p["sku"]: [a["sku"] for a in p["also_bought"]] for p in recs["also_bought"]}
+        assert top["P0"] == ["P1"]
+
+
+class TestAnalyzeShopify:
+    def test_a_shopify_export_is_analysed(self, analyze: Analyze, tmp_path: Path) -> None:
+        header = [
+            "Name",
+            "Email",
+            "Financial Status",
+            "Currency",
+            "Total",
+            "Created at",
+            "Lineitem sku",
+        ]
+        rows = []
+        n = 1000
+        for c in range(30):
+            for k in range(1 + c % 4):
+                n += 1
+                rows.append(
+                    (
+                        f"#{n}",
+                        f"buyer{c}@shop.test",
+                        "paid",
+                        "EUR",
+                        "20.00",
+                        f"2025-{1 + (c + 2 * k) % 12:02d}-{1 + c % 27:02d} 10:00:00 +0100",
+                        "TEA",
+                    )
+                )
+        path = write_csv(tmp_path / "orders_export.csv", header, rows)
+        out = tmp_path / "s.json"
+        result = analyze(str(path), "--format", "shopify", "--json", str(out))
+        assert result.exit_code == 0, result.output
+        data = json.loads(out.read_text())
+        assert data["currency"] == "EUR" and data["format"] == "shopify"
+        assert data["headline"]["customers"] == 30

@@ -25,11 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import BigInteger, case, cast, delete, desc, func, insert, select, text
+from sqlalchemy import BigInteger, Float, cast, delete, desc, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from wafa.analytics import rfm
@@ -57,6 +58,7 @@ from wafa.analytics.retention import (
 )
 from wafa.analytics.sqlfetch import UUID, KeyIndex, copy_csv, fetch_arrays, uuid_keys
 from wafa.analytics.summary import (
+    CHANNEL_FLAGS,
     CustomerSummary,
     Occasions,
     RFMArrays,
@@ -64,7 +66,8 @@ from wafa.analytics.summary import (
     day_to_date,
     db_occasions,
     db_summary,
-    local_day_expression,
+    drop_occasions,
+    materialize_occasions,
     purchases_filter,
 )
 from wafa.analytics.tables import (
@@ -74,7 +77,7 @@ from wafa.analytics.tables import (
     ProductNeighbour,
     RunStatus,
 )
-from wafa.core.calendars import local_date
+from wafa.core.calendars import local_date, start_of_day
 from wafa.core.db import dialect_name
 from wafa.core.errors import Invalid, NotFound
 from wafa.core.ids import new_id
@@ -181,7 +184,6 @@ def _holdout_days(options: RefreshOptions, span: int) -> int:
     return int(min(max(span // 4, 28), 180))
 
 
-CHANNEL_FLAGS = {"online": 1, "in_store": 2, "phone": 4}
 #: JSON list of channel names for every bit mask of ``CHANNEL_FLAGS``.
 CHANNEL_JSON = [
     json.dumps([name for name, flag in CHANNEL_FLAGS.items() if mask & flag]) for mask in range(8)
@@ -189,25 +191,6 @@ CHANNEL_JSON = [
 #: Above this many customers, the holdout comparison is made on a random sample of them
 #: (the choice of model does not need every customer; the final fit uses all).
 HOLDOUT_SAMPLE = 200_000
-
-
-def _channel_masks(
-    session: Session, currency: str, index: KeyIndex, n: int
-) -> npt.NDArray[np.int64]:
-    """Return, per customer, the bit mask of the channels they bought through."""
-    flag = case(*((Order.channel == name, value) for name, value in CHANNEL_FLAGS.items()), else_=0)
-    data = fetch_arrays(
-        session,
-        select(Order.customer_id, cast(func.sum(flag.distinct()), BigInteger))
-        .where(purchases_filter(currency))
-        .group_by(Order.customer_id),
-        [("customer_id", UUID), ("mask", "int8")],
-    )
-    masks = np.zeros(n, dtype=np.int64)
-    code = index.find(data["customer_id"])
-    keep = code >= 0
-    masks[code[keep]] = data["mask"][keep] & 7
-    return masks
 
 
 @dataclass
@@ -225,6 +208,13 @@ class _Products:
     in_last: npt.NDArray[np.bool_]
 
 
+def _epoch_seconds(session: Session, instant: Any) -> Any:
+    """Return SQL for an instant as seconds since 1970 (a float)."""
+    if dialect_name(session) == "postgresql":
+        return cast(func.extract("epoch", instant), Float)
+    return cast((func.julianday(instant) - 2440587.5) * 86400.0, Float)
+
+
 def _product_pairs(
     session: Session,
     summary: CustomerSummary,
@@ -239,14 +229,16 @@ def _product_pairs(
     (or the customer has bought only once), and *held out* when bought on the last day
     of a customer with two purchase days or more.
     """
-    day = local_day_expression(session, Order.placed_at, zone)
+    # Compared as instants (seconds since 1970): no timezone conversion per order line.
+    zone_info = ZoneInfo(zone)
+    end = start_of_day(day_to_date(summary.as_of_day + 1), zone_info)
     qty = OrderLine.quantity - OrderLine.refunded_quantity
     stmt = (
         select(
             Order.customer_id,
             OrderLine.product_id,
-            cast(func.min(day), BigInteger),
-            cast(func.max(day), BigInteger),
+            _epoch_seconds(session, func.min(Order.placed_at)),
+            _epoch_seconds(session, func.max(Order.placed_at)),
             cast(func.sum(qty), BigInteger),
         )
         .join(OrderLine, OrderLine.order_id == Order.id)
@@ -254,7 +246,7 @@ def _product_pairs(
             purchases_filter(currency),
             OrderLine.product_id.is_not(None),
             qty > 0,
-            day <= summary.as_of_day,
+            Order.placed_at < end,
         )
         .group_by(Order.customer_id, OrderLine.product_id)
     )
@@ -264,8 +256,8 @@ def _product_pairs(
         [
             ("customer_id", UUID),
             ("product_id", UUID),
-            ("first", "int8"),
-            ("last", "int8"),
+            ("first", "float8"),
+            ("last", "float8"),
             ("quantity", "int8"),
         ],
     )
@@ -283,7 +275,12 @@ def _product_pairs(
     keep = (customers >= 0) & (items >= 0)
     customers, items = customers[keep], items[keep]
     first, last = data["first"][keep], data["last"][keep]
-    last_day = summary.last_day[customers]
+    # The instant the customer's last purchase day began, in the business's zone.
+    days, inverse = np.unique(summary.last_day, return_inverse=True)
+    day_start = np.array(
+        [start_of_day(day_to_date(int(d)), zone_info).timestamp() for d in days.tolist()]
+    )[inverse]
+    last_start = day_start[customers]
     repeat = summary.purchases[customers] > 1
     return _Products(
         ids=ids,
@@ -293,8 +290,8 @@ def _product_pairs(
         customers=customers,
         items=items,
         quantity=data["quantity"][keep],
-        in_train=(first < last_day) | ~repeat,
-        in_last=(last == last_day) & repeat,
+        in_train=(first < last_start) | ~repeat,
+        in_last=(last >= last_start) & repeat,
     )
 
 
@@ -601,16 +598,23 @@ def refresh(
     span = as_of_day - first_day
     holdout_days = _holdout_days(options, span)
     cal_day = as_of_day - holdout_days
+    occasions_table = materialize_occasions(
+        session, zone=zone, currency=currency, as_of_day=as_of_day
+    )
     summary = db_summary(
-        session, zone=zone, currency=currency, as_of_day=as_of_day, calibration_day=cal_day
+        session,
+        zone=zone,
+        currency=currency,
+        as_of_day=as_of_day,
+        calibration_day=cal_day,
+        occasions=occasions_table,
     )
     index = KeyIndex(summary.keys)
     lap("summary")
 
     step("Describing retention")
-    occasions = db_occasions(
-        session, summary.keys, zone=zone, currency=currency, as_of_day=as_of_day
-    )
+    occasions, masks = db_occasions(session, summary.keys, occasions_table)
+    drop_occasions(session)
     gaps = gap_distribution(*occasion_gap_counts(occasions))
     thresholds = ActivityThresholds.from_gaps(gaps)
     states = activity(summary, thresholds)
@@ -671,7 +675,6 @@ def refresh(
     recommendations = (
         _recommendations(session, run, pairs, len(summary)) if options.recommendations else None
     )
-    masks = _channel_masks(session, currency, index, len(summary))
     lap("recommend")
 
     step("Storing the scores")

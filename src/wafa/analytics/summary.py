@@ -35,15 +35,21 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
     BigInteger,
+    Column,
     Integer,
+    MetaData,
     Select,
+    Table,
+    Uuid,
     and_,
     case,
     cast,
     func,
+    insert,
     literal_column,
     or_,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.orm import Session
@@ -53,6 +59,7 @@ from wafa.analytics.sqlfetch import UUID, KeyIndex, fetch_arrays
 from wafa.orders.models import Order, OrderStatus
 
 __all__ = [
+    "CHANNEL_FLAGS",
     "EPOCH",
     "CustomerSummary",
     "Occasions",
@@ -373,18 +380,79 @@ def occasions_subquery(session: Session, *, zone: str, currency: str, as_of_day:
     sqlalchemy.sql.Subquery
         Columns ``customer_id``, ``day``, ``value``, ``first_day``.
     """
+    return _occasions_select(session, zone=zone, currency=currency, as_of_day=as_of_day).subquery(
+        "occasions"
+    )
+
+
+#: Bit of each sales channel in the ``channels`` mask of an occasion.
+CHANNEL_FLAGS = {"online": 1, "in_store": 2, "phone": 4}
+
+
+def _occasions_select(session: Session, *, zone: str, currency: str, as_of_day: int) -> Any:
     day = local_day_expression(session, Order.placed_at, zone)
+    flag = case(*((Order.channel == name, value) for name, value in CHANNEL_FLAGS.items()), else_=0)
     return (
         select(
             Order.customer_id.label("customer_id"),
             day.label("day"),
-            func.sum(Order.total_amount - Order.refunded_amount).label("value"),
+            cast(func.sum(Order.total_amount - Order.refunded_amount), BigInteger).label("value"),
             func.min(day).over(partition_by=Order.customer_id).label("first_day"),
+            cast(func.sum(flag.distinct()), Integer).label("channels"),
         )
         .where(purchases_filter(currency), day <= as_of_day)
         .group_by(Order.customer_id, day)
-        .subquery("occasions")
     )
+
+
+OCCASIONS_TABLE = Table(
+    "wafa_occasions",
+    MetaData(),
+    Column("customer_id", Uuid),
+    Column("day", Integer),
+    Column("value", BigInteger),
+    Column("first_day", Integer),
+    Column("channels", Integer),
+    prefixes=["TEMPORARY"],
+)
+
+
+def materialize_occasions(session: Session, *, zone: str, currency: str, as_of_day: int) -> Table:
+    """Compute the purchase occasions once into a temporary table of the transaction.
+
+    The per-customer summary, the occasion arrays and the channel masks all read it,
+    so the orders (and their timezone conversion) are scanned once.
+
+    Parameters
+    ----------
+    session : sqlalchemy.orm.Session
+        A session inside a transaction (the table lives on its connection).
+    zone, currency : str
+        Business timezone and analysed currency.
+    as_of_day : int
+        Last day included.
+
+    Returns
+    -------
+    sqlalchemy.Table
+        ``wafa_occasions`` (``customer_id``, ``day``, ``value``, ``first_day``,
+        ``channels``).
+    """
+    connection = session.connection()
+    connection.execute(text("DROP TABLE IF EXISTS wafa_occasions"))
+    OCCASIONS_TABLE.create(connection)
+    select_ = _occasions_select(session, zone=zone, currency=currency, as_of_day=as_of_day)
+    connection.execute(
+        insert(OCCASIONS_TABLE).from_select(
+            ["customer_id", "day", "value", "first_day", "channels"], select_
+        )
+    )
+    return OCCASIONS_TABLE
+
+
+def drop_occasions(session: Session) -> None:
+    """Drop the temporary table of :func:`materialize_occasions`."""
+    session.connection().execute(text("DROP TABLE IF EXISTS wafa_occasions"))
 
 
 def summary_query(
@@ -395,6 +463,7 @@ def summary_query(
     as_of_day: int,
     calibration_day: int,
     holdout_end_day: int | None = None,
+    occasions: Table | None = None,
 ) -> Select[Any]:
     """Build the per-customer summary as one ``GROUP BY`` over purchase occasions.
 
@@ -413,14 +482,20 @@ def summary_query(
     holdout_end_day : int, optional
         End of the holdout window counted in ``holdout_purchases`` (default
         ``as_of_day``).
+    occasions : sqlalchemy.Table, optional
+        The table of :func:`materialize_occasions` to read instead of the orders.
 
     Returns
     -------
     sqlalchemy.Select
         Columns ``customer_id, first_day, last_day, purchases, spend, first_value,
-        cal_purchases, cal_last_day, cal_spend, holdout_purchases``.
+        cal_purchases, cal_last_day, cal_spend, holdout_purchases``, by customer.
     """
-    occ = occasions_subquery(session, zone=zone, currency=currency, as_of_day=as_of_day)
+    occ: Any = (
+        occasions.alias("occasions")
+        if occasions is not None
+        else occasions_subquery(session, zone=zone, currency=currency, as_of_day=as_of_day)
+    )
     in_cal = occ.c.day <= calibration_day
     hold_end = as_of_day if holdout_end_day is None else holdout_end_day
     in_holdout = and_(occ.c.day > calibration_day, occ.c.day <= hold_end)
@@ -453,6 +528,7 @@ def db_summary(
     as_of_day: int,
     calibration_day: int,
     holdout_end_day: int | None = None,
+    occasions: Table | None = None,
 ) -> CustomerSummary:
     """Run :func:`summary_query` and return its result as arrays.
 
@@ -460,7 +536,7 @@ def db_summary(
     ----------
     session : sqlalchemy.orm.Session
         Database session.
-    zone, currency, as_of_day, calibration_day, holdout_end_day
+    zone, currency, as_of_day, calibration_day, holdout_end_day, occasions
         See :func:`summary_query`.
 
     Returns
@@ -475,6 +551,7 @@ def db_summary(
         as_of_day=as_of_day,
         calibration_day=calibration_day,
         holdout_end_day=holdout_end_day,
+        occasions=occasions,
     )
     data = fetch_arrays(session, stmt, SUMMARY_SPEC)
     return CustomerSummary(
@@ -514,9 +591,9 @@ SUMMARY_SPEC = [
 
 
 def db_occasions(
-    session: Session, keys: npt.NDArray[Any], *, zone: str, currency: str, as_of_day: int
-) -> Occasions:
-    """Fetch every purchase occasion from the database as arrays, by customer and day.
+    session: Session, keys: npt.NDArray[Any], occasions: Table
+) -> tuple[Occasions, npt.NDArray[np.int64]]:
+    """Fetch every purchase occasion as arrays, by customer code and day.
 
     Parameters
     ----------
@@ -525,32 +602,34 @@ def db_occasions(
     keys : numpy.ndarray
         The summary's customer keys (sorted, as :func:`db_summary` returns them); an
         occasion's ``code`` is its customer's position in them.
-    zone, currency : str
-        Business timezone and analysed currency.
-    as_of_day : int
-        Last day included.
+    occasions : sqlalchemy.Table
+        The table of :func:`materialize_occasions`.
 
     Returns
     -------
-    Occasions
-        Sorted by customer code, then day (the same content as
-        :func:`duckdb_occasions` on the same orders).
+    tuple
+        The occasions, sorted by customer code then day (the same content as
+        :func:`duckdb_occasions` on the same orders), and each customer's channel
+        mask (bits of :data:`CHANNEL_FLAGS`).
     """
-    day = local_day_expression(session, Order.placed_at, zone)
-    stmt = (
+    t = occasions
+    data = fetch_arrays(
+        session,
         select(
-            Order.customer_id,
-            cast(day, BigInteger).label("day"),
-            cast(func.sum(Order.total_amount - Order.refunded_amount), BigInteger).label("value"),
-        )
-        .where(purchases_filter(currency), day <= as_of_day)
-        .group_by(Order.customer_id, day)
-        .order_by(Order.customer_id, day)
+            t.c.customer_id,
+            cast(t.c.day, BigInteger),
+            t.c.value,
+            cast(func.coalesce(t.c.channels, 0), BigInteger),
+        ),
+        [("customer_id", UUID), ("day", "int8"), ("value", "int8"), ("channels", "int8")],
     )
-    data = fetch_arrays(session, stmt, [("customer_id", UUID), ("day", "int8"), ("value", "int8")])
     code = KeyIndex(keys).find(data["customer_id"])
     keep = code >= 0
-    return Occasions(code[keep], data["day"][keep], data["value"][keep])
+    code, day, value = code[keep], data["day"][keep], data["value"][keep]
+    order = np.lexsort((day, code))
+    masks = np.zeros(keys.shape[0], dtype=np.int64)
+    np.bitwise_or.at(masks, code, data["channels"][keep] & 7)
+    return Occasions(code[order], day[order], value[order]), masks
 
 
 # --------------------------------------------------------------------------- DuckDB

@@ -85,16 +85,17 @@ class CustomerScore(Base):
     Money is integer minor units of ``currency``; ``clv_amount`` is ``NULL`` when the
     spend model was withheld (see the run's warnings). Expected purchases are floats
     (a forecast, not money).
+
+    The table is a cache that every refresh replaces wholesale (a million rows with
+    ``COPY``), so it carries no foreign keys: their per-row checks would dominate the
+    load. Customers are never deleted (erasure keeps the record), a merged customer's
+    row disappears with the next refresh, and readers join on ``customer_id``.
     """
 
     __tablename__ = "analytics_customer_scores"
 
-    customer_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
-    )
-    run_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("analytics_runs.id", ondelete="CASCADE"), index=True
-    )
+    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    run_id: Mapped[uuid.UUID] = mapped_column()
     currency: Mapped[str] = mapped_column(String(3))
     first_order_on: Mapped[date] = mapped_column(Date)
     last_order_on: Mapped[date] = mapped_column(Date)
@@ -116,11 +117,9 @@ class CustomerScore(Base):
     expected_purchases_365_low: Mapped[float | None] = mapped_column(Float)
     expected_purchases_365_high: Mapped[float | None] = mapped_column(Float)
     next_order_on: Mapped[date | None] = mapped_column(Date)
-    clv_amount: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    clv_amount: Mapped[int | None] = mapped_column(BigInteger)
     churn_risk: Mapped[str] = mapped_column(String(16), index=True)
-    favourite_product_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("products.id", ondelete="SET NULL")
-    )
+    favourite_product_id: Mapped[uuid.UUID | None] = mapped_column()
     favourite_category: Mapped[str | None] = mapped_column(String(120))
     channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     computed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
