@@ -44,6 +44,7 @@ from wafa.loyalty.schemas.program import ProgramRules
 from wafa.orders.models import Order
 
 ROOT = Path(__file__).resolve().parent
+
 ADMIN_URL = os.environ.get("WAFA_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -287,6 +288,21 @@ def round_(
         drop_database(url)
 
 
+def write_section(path: Path, name: str, text: str, *, title: str) -> None:
+    """Replace the ``name`` section of ``path`` (creating the file or section as needed)."""
+    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    block = f"{start}\n{text.rstrip()}\n{end}\n"
+    current = path.read_text() if path.exists() else f"## {title}\n\n"
+    if start in current and end in current:
+        before, rest = current.split(start, 1)
+        after = rest.split(end, 1)[1].lstrip("\n")
+        current = before + block + ("\n" + after if after else "")
+    else:
+        current = current.rstrip() + "\n\n" + block
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(current)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=15)
@@ -294,7 +310,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--api-workers", type=int, default=1)
     parser.add_argument("--port", type=int, default=0, help="0: any free port.")
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "loyalty_api.md")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "loyalty.md")
     args = parser.parse_args()
     results: dict[str, list[dict[str, float]]] = {"without": [], "with": []}
     for i in range(args.runs):
@@ -343,8 +359,7 @@ def main() -> None:
         "of the work per order.",
         "",
     ]
-    args.out.parent.mkdir(exist_ok=True)
-    args.out.write_text("\n".join(lines))
+    write_section(args.out, "loyalty_api", "\n".join(lines), title="Loyalty engine")
     print("\n".join(lines))
 
 

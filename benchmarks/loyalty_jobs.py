@@ -36,6 +36,7 @@ from wafa.loyalty.models import JobRun, LoyaltyAccount, PointsEntry
 from wafa.loyalty.schemas.program import ProgramRules
 
 ROOT = Path(__file__).resolve().parent
+
 ADMIN_URL = os.environ.get("WAFA_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 6, 15, 3, 0, tzinfo=UTC)
 TODAY = date(2026, 6, 15)
@@ -185,11 +186,26 @@ def rules() -> ProgramRules:
     )
 
 
+def write_section(path: Path, name: str, text: str, *, title: str) -> None:
+    """Replace the ``name`` section of ``path`` (creating the file or section as needed)."""
+    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    block = f"{start}\n{text.rstrip()}\n{end}\n"
+    current = path.read_text() if path.exists() else f"## {title}\n\n"
+    if start in current and end in current:
+        before, rest = current.split(start, 1)
+        after = rest.split(end, 1)[1].lstrip("\n")
+        current = before + block + ("\n" + after if after else "")
+    else:
+        current = current.rstrip() + "\n\n" + block
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(current)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "loyalty_jobs.md")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "loyalty.md")
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
     parser.add_argument(
         "--retier", action="store_true", help="Also time the full pass after a tier-rules change."
@@ -279,8 +295,7 @@ def main() -> None:
             f"after the run: {bad} differences. Target: under 2 minutes.{retier}",
             "",
         ]
-        args.out.parent.mkdir(exist_ok=True)
-        args.out.write_text("\n".join(lines))
+        write_section(args.out, "loyalty_jobs", "\n".join(lines), title="Loyalty engine")
         print("\n".join(lines))
     finally:
         set_clock(None)

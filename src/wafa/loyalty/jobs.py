@@ -17,16 +17,25 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, exists, func, or_, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from wafa.core.calendars import add_months, local_date, start_of_day
 from wafa.core.db import insert_ignoring_conflicts
+from wafa.core.ids import new_id
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.loyalty import birthday, events, ledger, referrals, streaks, tiers
 from wafa.loyalty.dbutil import insert_new
-from wafa.loyalty.models import EntryKind, ExpiryWarning, JobRun, LoyaltyAccount, PointsLot
+from wafa.loyalty.models import (
+    EntryKind,
+    ExpiryWarning,
+    JobRun,
+    LoyaltyAccount,
+    PointsAllocation,
+    PointsEntry,
+    PointsLot,
+)
 from wafa.loyalty.program import rules_at
 from wafa.loyalty.schemas.program import ExpiryPolicy, ProgramRules
 
@@ -103,27 +112,101 @@ def _release(
 # --------------------------------------------------------------------------- expiry
 
 
+_ENTRIES = cast(Table, PointsEntry.__table__)
+_ALLOCATIONS = cast(Table, PointsAllocation.__table__)
+_LOTS = cast(Table, PointsLot.__table__)
+
+
 def expire_batch(session: Session, *, settings: Settings, now: datetime, limit: int = 1000) -> int:
-    """Expire what lapsed by ``now`` for up to ``limit`` members; returns members touched."""
-    cids = session.scalars(
-        select(PointsLot.customer_id)
-        .where(PointsLot.remaining > 0, PointsLot.expires_at <= now)
-        .distinct()
-        .limit(limit)
+    """Expire what lapsed by ``now`` for up to ``limit`` members; returns members touched.
+
+    Set-based: the batch's members are locked (in id order), their lapsed lots read
+    under the lock, and one statement each books the expiry entries, empties the
+    lots, records the allocations and moves the balances. Whether a lot's points
+    were available or pending is read from the lot as it is emptied, so a release
+    running at the same moment cannot make the account count them twice.
+    """
+    cids = sorted(
+        session.scalars(
+            select(PointsLot.customer_id)
+            .where(PointsLot.remaining > 0, PointsLot.expires_at <= now)
+            .distinct()
+            .limit(limit)
+        ).all()
+    )
+    if not cids:
+        return 0
+    ledger.lock_accounts(session, cids)  # in id order: two batches never deadlock
+    lots = session.execute(
+        select(PointsLot.id, PointsLot.customer_id, PointsLot.remaining)
+        .where(
+            PointsLot.customer_id.in_(cids),
+            PointsLot.remaining > 0,
+            PointsLot.expires_at <= now,
+        )
+        .order_by(PointsLot.customer_id, PointsLot.id)
     ).all()
-    for cid in cids:
-        ledger.lock_account(session, cid, zone=settings.zone, now=now)
-        lots = ledger.open_lots(session, cid, expiring_by=now)
-        if lots:
-            ledger.debit_lots(
-                session,
-                customer_id=cid,
-                lots=lots,
-                kind=EntryKind.expire,
-                reason="expiry",
-                occasion=f"expiry:{lots[0][0]}",
-                now=now,
-            )
+    if not lots:
+        return len(cids)
+    entry_of: dict[uuid.UUID, uuid.UUID] = {}
+    totals: dict[uuid.UUID, int] = {}
+    first_lot: dict[uuid.UUID, uuid.UUID] = {}
+    for lot_id, cid, remaining in lots:
+        entry_of.setdefault(cid, new_id())
+        first_lot.setdefault(cid, lot_id)
+        totals[cid] = totals.get(cid, 0) + int(remaining)
+    session.execute(
+        insert(_ENTRIES),
+        [
+            {
+                "id": entry_of[cid],
+                "customer_id": cid,
+                "kind": EntryKind.expire.value,
+                "points": -total,
+                "carried": 0,
+                "forgiven": 0,
+                "reason": "expiry",
+                "occasion": f"expiry:{first_lot[cid]}",
+                "created_at": now,
+            }
+            for cid, total in totals.items()
+        ],
+    )
+    emptied = session.execute(
+        update(_LOTS)
+        .where(_LOTS.c.id.in_([lot[0] for lot in lots]), _LOTS.c.remaining > 0)
+        .values(remaining=0)
+        .returning(_LOTS.c.id, _LOTS.c.released)
+    ).all()
+    released = {lot_id: bool(flag) for lot_id, flag in emptied}
+    if len(released) != len(lots):  # the members' locks make this unreachable
+        raise RuntimeError("expiring lots changed under the member locks; the batch rolls back")
+    session.execute(
+        insert(_ALLOCATIONS),
+        [
+            {
+                "id": new_id(),
+                "entry_id": entry_of[cid],
+                "lot_id": lot_id,
+                "points": remaining,
+                "created_at": now,
+            }
+            for lot_id, cid, remaining in lots
+        ],
+    )
+    moves: dict[uuid.UUID, list[int]] = {}
+    for lot_id, cid, remaining in lots:
+        bucket = moves.setdefault(cid, [0, 0])
+        bucket[0 if released[lot_id] else 1] += int(remaining)
+    session.execute(
+        _ACCOUNTS.update()
+        .where(_ACCOUNTS.c.customer_id == bindparam("b_cid"))
+        .values(
+            available=_ACCOUNTS.c.available - bindparam("b_available"),
+            pending=_ACCOUNTS.c.pending - bindparam("b_pending"),
+        ),
+        [{"b_cid": cid, "b_available": a, "b_pending": p} for cid, (a, p) in moves.items()],
+    )
     return len(cids)
 
 
