@@ -14,15 +14,20 @@ from datetime import datetime
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wafa.core.errors import Invalid
+from wafa.core.errors import Conflict, Invalid
 from wafa.core.ids import new_id
 from wafa.core.money import minor_digits
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.loyalty.models import ProgramVersion
 from wafa.loyalty.schemas.program import Earning, ProgramRules
+
+
+class ProgramChanged(Conflict):
+    code = "program-changed"
 
 
 @dataclass(frozen=True)
@@ -154,8 +159,14 @@ def save_rules(
         created_by=by,
         created_at=now,
     )
-    session.add(version)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(version)
+            session.flush()
+    except IntegrityError:
+        raise ProgramChanged(
+            "another change to the program was saved at the same moment; reload and save again"
+        ) from None
     return version
 
 
