@@ -140,9 +140,7 @@ def main() -> None:
         peaks.append(peak)
         steps.append(timings)
         print(f"wafa analyze run {i + 1}: {elapsed:.1f} s, peak {peak:.0f} MB, steps {timings}")
-    holdout_elapsed, _, holdout_steps = analyze(
-        path, args.workdir, ["--holdout-days", "180"]
-    )
+    holdout_elapsed, _, holdout_steps = analyze(path, args.workdir, ["--holdout-days", "180"])
     print(f"wafa analyze --holdout-days 180: {holdout_elapsed:.1f} s, steps {holdout_steps}")
     load = os.getloadavg()
     total = statistics.median(analyze_times)

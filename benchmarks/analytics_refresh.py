@@ -166,6 +166,7 @@ def main() -> None:
         counts = build(url, csv_path, args.workdir)
         print(f"built in {time.perf_counter() - started:.0f} s")
     else:
+        migrate.upgrade(url)  # a kept database follows the latest migrations
         counts = {}
     settings = Settings(_env_file=None, database_url=url, environment="development")  # type: ignore[call-arg]
     runs: list[tuple[float, dict[str, float], int]] = []

@@ -22,7 +22,6 @@ from wafa.analytics.summary import (
     db_summary,
     duckdb_occasions,
     duckdb_summary,
-    materialize_occasions,
 )
 from wafa.core.settings import CalendarKind
 from wafa.orders import service as orders
@@ -125,21 +124,12 @@ class TestOccasionsAgree:
     def test_occasions(self, session: Session, tmp_path: Path, zone: str) -> None:
         build_shop(session, customers=25, seed=4)
         as_of = day_number(AS_OF)
-        table = materialize_occasions(session, zone=zone, currency="USD", as_of_day=as_of)
         from_db = db_summary(
-            session,
-            zone=zone,
-            currency="USD",
-            as_of_day=as_of,
-            calibration_day=as_of,
-            occasions=table,
+            session, zone=zone, currency="USD", as_of_day=as_of, calibration_day=as_of
         )
-        # the summary read from the materialized occasions equals the one-statement query
-        summaries_equal(
-            from_db,
-            db_summary(session, zone=zone, currency="USD", as_of_day=as_of, calibration_day=as_of),
+        db_occ, masks = db_occasions(
+            session, from_db.keys, zone=zone, currency="USD", as_of_day=as_of
         )
-        db_occ, masks = db_occasions(session, from_db.keys, table)
         assert set(masks.tolist()) <= set(range(1, 8)) and masks.min() >= 1
         con = duckdb.connect()
         load_orders(con, export_generic_csv(session, tmp_path / "o.csv"), timezone=zone)
@@ -168,16 +158,10 @@ class TestDescriptiveFigures:
     def test_cohort_sizes_add_up_to_the_customers(self, session: Session) -> None:
         build_shop(session, customers=25, seed=4)
         as_of = day_number(AS_OF)
-        table = materialize_occasions(session, zone="UTC", currency="USD", as_of_day=as_of)
         summary = db_summary(
-            session,
-            zone="UTC",
-            currency="USD",
-            as_of_day=as_of,
-            calibration_day=as_of - 60,
-            occasions=table,
+            session, zone="UTC", currency="USD", as_of_day=as_of, calibration_day=as_of - 60
         )
-        occ, _ = db_occasions(session, summary.keys, table)
+        occ, _ = db_occasions(session, summary.keys, zone="UTC", currency="USD", as_of_day=as_of)
         for calendar in (CalendarKind.gregorian, CalendarKind.jalali):
             matrix = occasion_cohorts(
                 occ,

@@ -35,21 +35,15 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
     BigInteger,
-    Column,
     Integer,
-    MetaData,
     Select,
-    Table,
-    Uuid,
     and_,
     case,
     cast,
     func,
-    insert,
     literal_column,
     or_,
     select,
-    text,
     type_coerce,
 )
 from sqlalchemy.orm import Session
@@ -389,70 +383,23 @@ def occasions_subquery(session: Session, *, zone: str, currency: str, as_of_day:
 CHANNEL_FLAGS = {"online": 1, "in_store": 2, "phone": 4}
 
 
-def _occasions_select(session: Session, *, zone: str, currency: str, as_of_day: int) -> Any:
+def _occasions_select(
+    session: Session, *, zone: str, currency: str, as_of_day: int, first_day: bool = True
+) -> Any:
+    """Purchase occasions: with each customer's first day (window), or with channel masks."""
     day = local_day_expression(session, Order.placed_at, zone)
-    flag = case(*((Order.channel == name, value) for name, value in CHANNEL_FLAGS.items()), else_=0)
+    value = cast(func.sum(Order.total_amount - Order.refunded_amount), BigInteger).label("value")
+    extra: Any
+    if first_day:
+        extra = func.min(day).over(partition_by=Order.customer_id).label("first_day")
+    else:
+        flag = case(*((Order.channel == name, bit) for name, bit in CHANNEL_FLAGS.items()), else_=0)
+        extra = cast(func.sum(flag.distinct()), Integer).label("channels")
     return (
-        select(
-            Order.customer_id.label("customer_id"),
-            day.label("day"),
-            cast(func.sum(Order.total_amount - Order.refunded_amount), BigInteger).label("value"),
-            func.min(day).over(partition_by=Order.customer_id).label("first_day"),
-            cast(func.sum(flag.distinct()), Integer).label("channels"),
-        )
+        select(Order.customer_id.label("customer_id"), day.label("day"), value, extra)
         .where(purchases_filter(currency), day <= as_of_day)
         .group_by(Order.customer_id, day)
     )
-
-
-OCCASIONS_TABLE = Table(
-    "wafa_occasions",
-    MetaData(),
-    Column("customer_id", Uuid),
-    Column("day", Integer),
-    Column("value", BigInteger),
-    Column("first_day", Integer),
-    Column("channels", Integer),
-    prefixes=["TEMPORARY"],
-)
-
-
-def materialize_occasions(session: Session, *, zone: str, currency: str, as_of_day: int) -> Table:
-    """Compute the purchase occasions once into a temporary table of the transaction.
-
-    The per-customer summary, the occasion arrays and the channel masks all read it,
-    so the orders (and their timezone conversion) are scanned once.
-
-    Parameters
-    ----------
-    session : sqlalchemy.orm.Session
-        A session inside a transaction (the table lives on its connection).
-    zone, currency : str
-        Business timezone and analysed currency.
-    as_of_day : int
-        Last day included.
-
-    Returns
-    -------
-    sqlalchemy.Table
-        ``wafa_occasions`` (``customer_id``, ``day``, ``value``, ``first_day``,
-        ``channels``).
-    """
-    connection = session.connection()
-    connection.execute(text("DROP TABLE IF EXISTS wafa_occasions"))
-    OCCASIONS_TABLE.create(connection)
-    select_ = _occasions_select(session, zone=zone, currency=currency, as_of_day=as_of_day)
-    connection.execute(
-        insert(OCCASIONS_TABLE).from_select(
-            ["customer_id", "day", "value", "first_day", "channels"], select_
-        )
-    )
-    return OCCASIONS_TABLE
-
-
-def drop_occasions(session: Session) -> None:
-    """Drop the temporary table of :func:`materialize_occasions`."""
-    session.connection().execute(text("DROP TABLE IF EXISTS wafa_occasions"))
 
 
 def summary_query(
@@ -463,7 +410,6 @@ def summary_query(
     as_of_day: int,
     calibration_day: int,
     holdout_end_day: int | None = None,
-    occasions: Table | None = None,
 ) -> Select[Any]:
     """Build the per-customer summary as one ``GROUP BY`` over purchase occasions.
 
@@ -482,8 +428,6 @@ def summary_query(
     holdout_end_day : int, optional
         End of the holdout window counted in ``holdout_purchases`` (default
         ``as_of_day``).
-    occasions : sqlalchemy.Table, optional
-        The table of :func:`materialize_occasions` to read instead of the orders.
 
     Returns
     -------
@@ -491,11 +435,7 @@ def summary_query(
         Columns ``customer_id, first_day, last_day, purchases, spend, first_value,
         cal_purchases, cal_last_day, cal_spend, holdout_purchases``, by customer.
     """
-    occ: Any = (
-        occasions.alias("occasions")
-        if occasions is not None
-        else occasions_subquery(session, zone=zone, currency=currency, as_of_day=as_of_day)
-    )
+    occ = occasions_subquery(session, zone=zone, currency=currency, as_of_day=as_of_day)
     in_cal = occ.c.day <= calibration_day
     hold_end = as_of_day if holdout_end_day is None else holdout_end_day
     in_holdout = and_(occ.c.day > calibration_day, occ.c.day <= hold_end)
@@ -528,7 +468,6 @@ def db_summary(
     as_of_day: int,
     calibration_day: int,
     holdout_end_day: int | None = None,
-    occasions: Table | None = None,
 ) -> CustomerSummary:
     """Run :func:`summary_query` and return its result as arrays.
 
@@ -536,7 +475,7 @@ def db_summary(
     ----------
     session : sqlalchemy.orm.Session
         Database session.
-    zone, currency, as_of_day, calibration_day, holdout_end_day, occasions
+    zone, currency, as_of_day, calibration_day, holdout_end_day
         See :func:`summary_query`.
 
     Returns
@@ -551,7 +490,6 @@ def db_summary(
         as_of_day=as_of_day,
         calibration_day=calibration_day,
         holdout_end_day=holdout_end_day,
-        occasions=occasions,
     )
     data = fetch_arrays(session, stmt, SUMMARY_SPEC)
     return CustomerSummary(
@@ -591,7 +529,7 @@ SUMMARY_SPEC = [
 
 
 def db_occasions(
-    session: Session, keys: npt.NDArray[Any], occasions: Table
+    session: Session, keys: npt.NDArray[Any], *, zone: str, currency: str, as_of_day: int
 ) -> tuple[Occasions, npt.NDArray[np.int64]]:
     """Fetch every purchase occasion as arrays, by customer code and day.
 
@@ -602,8 +540,10 @@ def db_occasions(
     keys : numpy.ndarray
         The summary's customer keys (sorted, as :func:`db_summary` returns them); an
         occasion's ``code`` is its customer's position in them.
-    occasions : sqlalchemy.Table
-        The table of :func:`materialize_occasions`.
+    zone, currency : str
+        Business timezone and analysed currency.
+    as_of_day : int
+        Last day included.
 
     Returns
     -------
@@ -612,16 +552,13 @@ def db_occasions(
         :func:`duckdb_occasions` on the same orders), and each customer's channel
         mask (bits of :data:`CHANNEL_FLAGS`).
     """
-    t = occasions
+    occ = _occasions_select(
+        session, zone=zone, currency=currency, as_of_day=as_of_day, first_day=False
+    ).subquery("occasions")
     data = fetch_arrays(
         session,
-        select(
-            t.c.customer_id,
-            cast(t.c.day, BigInteger),
-            t.c.value,
-            cast(func.coalesce(t.c.channels, 0), BigInteger),
-        ),
-        [("customer_id", UUID), ("day", "int8"), ("value", "int8"), ("channels", "int8")],
+        select(occ.c.customer_id, cast(occ.c.day, BigInteger), occ.c.value, occ.c.channels),
+        [("customer_id", UUID), ("day", "int8"), ("value", "int8"), ("channels", "int4")],
     )
     code = KeyIndex(keys).find(data["customer_id"])
     keep = code >= 0

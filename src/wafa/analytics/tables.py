@@ -87,9 +87,11 @@ class CustomerScore(Base):
     (a forecast, not money).
 
     The table is a cache that every refresh replaces wholesale (a million rows with
-    ``COPY``), so it carries no foreign keys: their per-row checks would dominate the
-    load. Customers are never deleted (erasure keeps the record), a merged customer's
-    row disappears with the next refresh, and readers join on ``customer_id``.
+    ``COPY``), so it carries no foreign keys and no secondary index: their per-row
+    upkeep would dominate the load, and the selections later features make ("at risk",
+    ``p_alive < 0.3``) return a large share of the rows, which a scan serves as well.
+    Customers are never deleted (erasure keeps the record), a merged customer's row
+    disappears with the next refresh, and readers join on ``customer_id``.
     """
 
     __tablename__ = "analytics_customer_scores"
@@ -105,12 +107,12 @@ class CustomerScore(Base):
     average_order_amount: Mapped[int] = mapped_column(BigInteger)
     recency_days: Mapped[int] = mapped_column(Integer)
     tenure_days: Mapped[int] = mapped_column(Integer)
-    activity: Mapped[str] = mapped_column(String(16), index=True)
+    activity: Mapped[str] = mapped_column(String(16))
     r_score: Mapped[int] = mapped_column(SmallInteger)
     f_score: Mapped[int] = mapped_column(SmallInteger)
     m_score: Mapped[int] = mapped_column(SmallInteger)
-    segment: Mapped[str] = mapped_column(String(32), index=True)
-    p_alive: Mapped[float | None] = mapped_column(Float, index=True)
+    segment: Mapped[str] = mapped_column(String(32))
+    p_alive: Mapped[float | None] = mapped_column(Float)
     expected_purchases_30: Mapped[float | None] = mapped_column(Float)
     expected_purchases_90: Mapped[float | None] = mapped_column(Float)
     expected_purchases_365: Mapped[float | None] = mapped_column(Float)
@@ -118,7 +120,7 @@ class CustomerScore(Base):
     expected_purchases_365_high: Mapped[float | None] = mapped_column(Float)
     next_order_on: Mapped[date | None] = mapped_column(Date)
     clv_amount: Mapped[int | None] = mapped_column(BigInteger)
-    churn_risk: Mapped[str] = mapped_column(String(16), index=True)
+    churn_risk: Mapped[str] = mapped_column(String(16))
     favourite_product_id: Mapped[uuid.UUID | None] = mapped_column()
     favourite_category: Mapped[str | None] = mapped_column(String(120))
     channels: Mapped[list[str]] = mapped_column(JSON, default=list)

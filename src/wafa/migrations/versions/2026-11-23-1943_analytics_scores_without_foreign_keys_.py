@@ -7,10 +7,7 @@ Create Date: 2026-11-23 19:43:47.929485+00:00
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
-
-import wafa.core.db
 
 revision: str = "691e481d0879"
 down_revision: str | Sequence[str] | None = "82c515450a38"
