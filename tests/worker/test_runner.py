@@ -99,3 +99,27 @@ class TestCli:
         result = wafa("worker", "run", "--once")
         assert result.exit_code == 0, result.output
         assert "handled 2 events" in result.stdout
+
+
+class TestIsolation:
+    def test_a_failing_consumer_does_not_stop_loyalty(
+        self, committed_db: Settings, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from wafa.loyalty import handlers
+        from wafa.worker import schedule
+
+        def broken(session: Session, event: OutboxEvent) -> None:
+            raise RuntimeError("boom")
+
+        def consumers(settings: Settings) -> list[Consumer]:
+            return [
+                Consumer(name="broken", topics=frozenset({"order.placed"}), handle=broken),
+                *handlers.consumers(settings),
+            ]
+
+        monkeypatch.setattr(schedule, "consumers", consumers)
+        *_, cid = _orders(committed_db, 1)
+        result = Worker(committed_db).run_once(daily=False)
+        assert result.failures == ["broken"]
+        with session_scope(committed_db, write=False) as s:
+            assert ledger.balance_of(s, cid, now=clock.now) == (0, 10)

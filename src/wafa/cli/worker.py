@@ -8,7 +8,7 @@ import threading
 
 import typer
 
-from wafa.cli.common import console, handle_errors, load_settings
+from wafa.cli.common import console, fail, handle_errors, load_settings
 from wafa.worker.runner import Worker
 
 worker_app = typer.Typer(help="The background worker.", no_args_is_help=True)
@@ -34,6 +34,8 @@ def run(
         for name, report in result.tasks.items():
             done = ", ".join(f"{k} {v}" for k, v in report.items())
             console.print(f"{name}: {done or 'nothing to do'}")
+        if result.failures:
+            raise fail(f"failed: {', '.join(result.failures)} (see the log above)")
         return
     stop = threading.Event()
 

@@ -30,6 +30,7 @@ class Pass:
 
     events: int = 0
     tasks: dict[str, dict[str, int]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
 
     @property
     def busy(self) -> bool:
@@ -50,9 +51,15 @@ class Worker:
         """Drain every consumer, then run the interval and daily tasks that are due."""
         factory = session_factory(self.settings)
         result = Pass()
-        result.events = drain_batched(
-            factory, schedule.consumers(self.settings), batch=self.batch, marks=self._marks
-        )
+        # Each consumer and each task on its own: one failing domain never holds up the others.
+        for consumer in schedule.consumers(self.settings):
+            try:
+                result.events += drain_batched(
+                    factory, [consumer], batch=self.batch, marks=self._marks
+                )
+            except Exception:
+                log.exception("consumer %s failed; its event stays pending", consumer.name)
+                result.failures.append(consumer.name)
         now = utcnow()
         check_daily = daily and (
             self._last_daily_check is None
@@ -66,12 +73,21 @@ class Worker:
                 if last is not None and time.monotonic() - last < task.every:
                     continue
                 self._last_interval[task.name] = time.monotonic()
-                result.tasks[task.name] = task.run(factory, self.settings, None)
+                try:
+                    result.tasks[task.name] = task.run(factory, self.settings, None)
+                except Exception:
+                    log.exception("task %s failed; it runs again at its next turn", task.name)
+                    result.failures.append(task.name)
             elif check_daily and task.due is not None:
-                for day in task.due(factory, self.settings, now):
-                    report = task.run(factory, self.settings, day)
-                    result.tasks[f"{task.name}@{day.isoformat()}"] = report
-                    log.info("daily %s for %s: %s", task.name, day, report)
+                try:
+                    for day in task.due(factory, self.settings, now):
+                        report = task.run(factory, self.settings, day)
+                        result.tasks[f"{task.name}@{day.isoformat()}"] = report
+                        log.info("daily %s for %s: %s", task.name, day, report)
+                except Exception:
+                    log.exception("daily task %s failed; it resumes at the next check", task.name)
+                    result.failures.append(task.name)
+                    self._last_daily_check = None
         if result.events:
             log.info("handled %d events", result.events)
         return result
