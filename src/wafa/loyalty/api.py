@@ -2,10 +2,11 @@
 stamp cards, tiers, referrals, leaderboard, the point of sale, program settings and
 the points liability.
 
-Scopes: ``read`` for every GET; ``write`` for what a cashier or a shop does
-(adjust, redeem, use or validate a coupon, record a purchase); ``admin`` for
-configuration (program, catalogue, campaigns, reviews, overrides). Every POST
-honours ``Idempotency-Key``.
+Scopes: ``read`` for every GET; ``write`` for what a shop or a cashier does
+(adjust, redeem, use or validate a coupon, record a purchase, keep the catalogue
+of rewards, stamp cards and campaign codes, as products are kept); ``admin`` for
+the program's settings, tier overrides and recalculation, and the referral review.
+Every POST honours ``Idempotency-Key``.
 """
 
 from __future__ import annotations
@@ -282,7 +283,7 @@ def list_rewards(
 
 @router.post("/rewards", status_code=201, response_model=RewardRead, dependencies=[Idempotent])
 def create_reward(
-    body: RewardCreate, session: DbSession, settings: AppSettings, _: Admin
+    body: RewardCreate, session: DbSession, settings: AppSettings, _: Writer
 ) -> Reward:
     return rewards.create_reward(session, settings=settings, data=body)
 
@@ -294,7 +295,7 @@ def get_reward(reward_id: uuid.UUID, session: ReadSession, _: Reader) -> Reward:
 
 @router.patch("/rewards/{reward_id}", response_model=RewardRead)
 def update_reward(
-    reward_id: uuid.UUID, body: RewardUpdate, session: DbSession, settings: AppSettings, _: Admin
+    reward_id: uuid.UUID, body: RewardUpdate, session: DbSession, settings: AppSettings, _: Writer
 ) -> Reward:
     return rewards.update_reward(session, settings=settings, reward_id=reward_id, data=body)
 
@@ -357,12 +358,17 @@ def list_coupons(
 
 @router.post("/coupons", status_code=201, response_model=CouponRead, dependencies=[Idempotent])
 def create_coupon(
-    body: CouponCreate, session: DbSession, settings: AppSettings, who: Admin
+    body: CouponCreate, session: DbSession, settings: AppSettings, who: Writer
 ) -> Coupon:
     return coupons.create_campaign(session, settings=settings, data=body, by=who.label)
 
 
-@router.post("/coupons/validate", response_model=CouponValidation, dependencies=[Idempotent])
+@router.post(
+    "/coupons/validate",
+    response_model=CouponValidation,
+    response_model_exclude_none=True,
+    dependencies=[Idempotent],
+)
 def validate_coupon(body: CouponValidate, session: DbSession, _: Writer) -> CouponValidation:
     return service.validate_coupon(
         session,
@@ -379,7 +385,7 @@ def get_coupon(code: str, session: ReadSession, _: Reader) -> Coupon:
 
 
 @router.post("/coupons/{code}/void", response_model=CouponRead, dependencies=[Idempotent])
-def void_coupon(code: str, body: CouponVoid, session: DbSession, who: Admin) -> Coupon:
+def void_coupon(code: str, body: CouponVoid, session: DbSession, who: Writer) -> Coupon:
     return coupons.void(session, code=code, reason=body.reason, by=who.label)
 
 
@@ -413,13 +419,13 @@ def list_stamp_cards(session: ReadSession, _: Reader) -> list[StampCard]:
 @router.post(
     "/stamp-cards", status_code=201, response_model=StampCardRead, dependencies=[Idempotent]
 )
-def create_stamp_card(body: StampCardCreate, session: DbSession, _: Admin) -> StampCard:
+def create_stamp_card(body: StampCardCreate, session: DbSession, _: Writer) -> StampCard:
     return stamps.create_card(session, data=body)
 
 
 @router.patch("/stamp-cards/{card_id}", response_model=StampCardRead)
 def update_stamp_card(
-    card_id: uuid.UUID, body: StampCardUpdate, session: DbSession, _: Admin
+    card_id: uuid.UUID, body: StampCardUpdate, session: DbSession, _: Writer
 ) -> StampCard:
     return stamps.update_card(session, card_id=card_id, data=body)
 

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AliasChoices,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -223,21 +224,41 @@ class RewardBase(BaseModel):
     active: bool = True
 
 
-class RewardCreate(RewardBase, _In):
+class RewardCreate(RewardBase):
+    """A reward for the catalogue. Only ``name``, ``kind`` and ``cost_points`` are needed:
+    what it gives (amount, percentage, product, partner) can be added later, and the
+    usual other names for them are understood (``value``, ``percent``, ``sku``,
+    ``partner``); fields this API does not know are ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
     name: Text200
     kind: RewardKind
     cost_points: int = Field(ge=0, le=10**9)
+    amount: Amount | None = Field(
+        default=None,
+        validation_alias=AliasChoices("amount", "value", "discount"),
+        description="Fixed discount, minor units.",
+    )
+    product_sku: Annotated[str, StringConstraints(max_length=100)] | None = Field(
+        default=None, validation_alias=AliasChoices("product_sku", "sku")
+    )
+    partner_name: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, validation_alias=AliasChoices("partner_name", "partner")
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _percent(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "percent" in data and "percent_bp" not in data:
+            try:
+                data = {**data, "percent_bp": round(float(data["percent"]) * 100)}
+            except (TypeError, ValueError):
+                raise ValueError("percent must be a number such as 10 for 10%") from None
+        return data
 
     @model_validator(mode="after")
-    def _complete(self) -> RewardCreate:
-        if self.kind is RewardKind.discount_fixed and not self.amount:
-            raise ValueError("a fixed discount needs amount")
-        if self.kind is RewardKind.discount_percent and not self.percent_bp:
-            raise ValueError("a percentage discount needs percent_bp")
-        if self.kind is RewardKind.free_product and not self.product_sku:
-            raise ValueError("a free product needs product_sku")
-        if self.kind is RewardKind.partner_offer and not self.partner_name:
-            raise ValueError("a partner offer needs partner_name")
+    def _coherent(self) -> RewardCreate:
         if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
             raise ValueError("valid_until must be after valid_from")
         return self
