@@ -191,6 +191,69 @@ class TestGenericErrors:
         ).fetchall()
         assert rows == [("c1", 100), ("c2", 200)] and loaded.orders == 2
 
+    @pytest.mark.parametrize(
+        ("currency", "total", "ok"),
+        [
+            ("KWD", "1.234", True),
+            ("JPY", "1.5", False),
+            ("CLF", "1.2345", True),
+            ("CLF", "1.23456", False),
+        ],
+    )
+    def test_decimal_places_follow_the_currency_named_on_each_row(
+        self, tmp_path: Path, currency: str, total: str, ok: bool
+    ) -> None:
+        path = write_csv(
+            tmp_path / "o.csv", [*HEADER, "currency"], [("c1", "A1", "2024-03-01", total, currency)]
+        )
+        if ok:
+            con, loaded = load(path)
+            assert loaded.currency == currency and orders_of(con)["A1"][2] == int(
+                total.replace(".", "")
+            )
+        else:
+            with pytest.raises(BadInput) as err:
+                load(path)
+            assert f"line 2, column total: {total!r} has more than" in err.value.detail
+
+    def test_negative_refunded_amount_names_line_and_column(self, tmp_path: Path) -> None:
+        path = write_csv(
+            tmp_path / "o.csv",
+            [*HEADER, "refunded"],
+            [("c1", "A1", "2024-03-01", "5", "0"), ("c1", "A2", "2024-03-02", "5", "-1")],
+        )
+        with pytest.raises(BadInput) as err:
+            load(path)
+        assert "line 3, column refunded: a refunded amount cannot be negative" in (err.value.detail)
+
+    def test_empty_total_names_line_and_column(self, tmp_path: Path) -> None:
+        path = write_csv(
+            tmp_path / "o.csv",
+            HEADER,
+            [("c1", "A1", "2024-03-01", "5"), ("c1", "A1", "2024-03-01", "")],
+        )
+        with pytest.raises(BadInput) as err:
+            load(path)
+        assert "line 3, column total: the total is empty" in err.value.detail
+
+    def test_status_words_are_read_whatever_their_case_and_spacing(self, tmp_path: Path) -> None:
+        path = write_csv(
+            tmp_path / "o.csv",
+            [*HEADER, "status"],
+            [
+                ("c1", "A1", "2024-03-01", "5", " Cancelled "),
+                ("c1", "A2", "2024-03-02", "5", "REFUNDED"),
+                ("c1", "A3", "2024-03-03", "5", "Completed"),
+                # One row of a two-row order says cancelled: the order is.
+                ("c1", "A4", "2024-03-04", "5", "completed"),
+                ("c1", "A4", "2024-03-04", "5", "cancelled"),
+            ],
+        )
+        con, loaded = load(path)
+        got = orders_of(con)
+        assert [got[o][3] for o in ("A1", "A2", "A3", "A4")] == [False, False, True, False]
+        assert (loaded.cancelled, loaded.refunded) == (2, 1)
+
     def test_several_problems_are_counted(self, tmp_path: Path) -> None:
         path = write_csv(
             tmp_path / "o.csv",

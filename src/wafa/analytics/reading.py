@@ -66,7 +66,7 @@ import codecs
 import csv
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -393,14 +393,41 @@ def _day_sql(column: str, zone: str) -> str:
         f"length({column}) <= 19 AND right({column}, 1) NOT IN ('Z', 'z') "
         f"AND strpos({column}, '+') = 0 AND substr({column}, 17, 1) <> '-'"
     )
-    return (
-        f"(CASE WHEN {naive} "
-        f"THEN CAST(TRY_CAST({column} AS TIMESTAMP) AS DATE) - DATE '1970-01-01' "
-        f"ELSE {with_offset} END)"
-    )
+    local = f"CAST(TRY_CAST({column} AS TIMESTAMP) AS DATE) - DATE '1970-01-01'"
+    # The commonest shape of all, 2024-03-01T14:30:00, is recognised first by two tests.
+    common = f"strlen({column}) = 19 AND substr({column}, 17, 1) = ':'"
+    return f"(CASE WHEN {common} THEN {local} WHEN {naive} THEN {local} ELSE {with_offset} END)"
 
 
-def _orders_select(source: str, outer: dict[str, str], currency: str, where: str) -> str:
+#: Bits of an order's ``flags`` (``bit_or`` over its rows of per-row flags): one
+#: integer aggregate costs far less than a ``bool_or`` per condition on a big file.
+FLAG_BITS = {
+    "no_date": 1,
+    "no_total": 2,
+    "negative_refund": 4,
+    "void": 8,
+    "full_refund": 16,
+    "total_fraction": 32,
+    "total_fraction0": 32,
+    "total_fraction2": 64,
+    "total_fraction3": 128,
+    "refund_fraction": 256,
+    "refund_fraction0": 256,
+    "refund_fraction2": 512,
+    "refund_fraction3": 1024,
+    "total_fraction4": 2048,
+    "refund_fraction4": 4096,
+    "no_order": 8192,
+    "no_customer": 16384,
+}
+
+
+def _flag(name: str) -> str:
+    """Return SQL testing one of :data:`FLAG_BITS` on an aggregated order."""
+    return f"((flags & {FLAG_BITS[name]}) <> 0)"
+
+
+def _orders_select(source: str, names: Collection[str], currency: str, where: str) -> str:
     """Derive each order's purchase flag and values (minor units) from the aggregate.
 
     A cancelled or voided order is not a purchase; neither is one fully refunded (by its
@@ -410,8 +437,8 @@ def _orders_select(source: str, outer: dict[str, str], currency: str, where: str
     per_minor = 10 ** (6 - minor_digits(currency))
     gross = f"(gross_micro // {per_minor})"
     refunded = f"(refunded_micro // {per_minor})"
-    void = "coalesce(void, false)" if "void" in outer else "false"
-    status_refund = "coalesce(full_refund, false)" if "full_refund" in outer else "false"
+    void = _flag("void") if "void" in names else "false"
+    status_refund = _flag("full_refund") if "full_refund" in names else "false"
     full = f"({status_refund} OR ({refunded} > 0 AND {refunded} >= {gross}))"
     defaults = {
         "promised_at": "NULL::TIMESTAMPTZ",
@@ -419,7 +446,7 @@ def _orders_select(source: str, outer: dict[str, str], currency: str, where: str
         "currency": "NULL::VARCHAR",
         "currency_max": "NULL::VARCHAR",
     }
-    missing = ", ".join(f"{sql} AS {name}" for name, sql in defaults.items() if name not in outer)
+    missing = ", ".join(f"{sql} AS {name}" for name, sql in defaults.items() if name not in names)
     return f"""
         SELECT *,{f" {missing}," if missing else ""}
                {gross} AS gross,
@@ -494,11 +521,12 @@ def _load_generic(
         # currency unknown until the file is read, one flag per common number of digits.
         if known_currency is not None:
             step = 10 ** (6 - minor_digits(known_currency.strip().upper()))
-            return {f"{name}_fraction": f"bool_or({micro} % {step} <> 0)"}
+            return {f"{name}_fraction": f"{micro} % {step} <> 0"}
         return {
-            f"{name}_fraction0": f"bool_or({micro} % 1000000 <> 0)",
-            f"{name}_fraction2": f"bool_or({micro} % 10000 <> 0)",
-            f"{name}_fraction3": f"bool_or({micro} % 1000 <> 0)",
+            f"{name}_fraction0": f"{micro} % 1000000 <> 0",
+            f"{name}_fraction2": f"{micro} % 10000 <> 0",
+            f"{name}_fraction3": f"{micro} % 1000 <> 0",
+            f"{name}_fraction4": f"{micro} % 100 <> 0",
         }
 
     # One pass over the file, grouped by order: the raw rows are never stored. Amounts
@@ -510,19 +538,31 @@ def _load_generic(
         "micro": f"CAST({total} * 1000000 AS BIGINT)",
     }
     outer = {
-        "no_date": "count(*) - count(day)",
-        "no_total": "count(*) - count(micro)",
         "day": "min(day)::INTEGER",
-        "gross_micro": "coalesce(sum(micro) FILTER (WHERE micro > 0), 0)",
-        "refunded_micro": "coalesce(-sum(micro) FILTER (WHERE micro < 0), 0)",
+        "gross_micro": "coalesce(sum(greatest(micro, 0)), 0)",
+        "refunded_micro": "coalesce(sum(greatest(-micro, 0)), 0)",
         "rows": "count(*)",
+    }
+    # Per-row conditions, gathered per order into the bits of one ``flags`` aggregate.
+    conditions = {
+        # Blank ids: a cheap comparison first (blank text sorts before "!"), then trim.
+        "no_order": "order_id IS NULL OR (order_id < '!' AND trim(order_id) = '')",
+        "no_customer": "customer_id IS NULL OR (customer_id < '!' AND trim(customer_id) = '')",
+        "no_date": "day IS NULL",
+        "no_total": "micro IS NULL",
         **precision("micro", "total"),
     }
     if refunded:
         inner["micro_refund"] = f"CAST({refunded} * 1000000 AS BIGINT)"
-        outer["refunded_micro"] += " + coalesce(sum(micro_refund), 0)"
-        outer["negative_refund"] = "bool_or(micro_refund < 0)"
-        outer.update(precision("micro_refund", "refund"))
+        outer["refunded_micro"] = (
+            "coalesce(sum(greatest(-micro, 0) + coalesce(micro_refund, 0)), 0)"
+        )
+        conditions["negative_refund"] = "micro_refund < 0"
+        conditions.update(precision("micro_refund", "refund"))
+    flag_terms = [
+        f"CASE WHEN {condition} THEN {FLAG_BITS[name]} ELSE 0 END"
+        for name, condition in conditions.items()
+    ]
     # The quantity is not needed by any figure (products count once per order), so it
     # is not read at all: a big file is summarised faster.
     if status:
@@ -531,10 +571,13 @@ def _load_generic(
         void_in = [*VOID_STATUSES, *(f"wc-{w}" for w in VOID_STATUSES)]
         refund_in = [*REFUNDED_STATUSES, *(f"wc-{w}" for w in REFUNDED_STATUSES)]
         inner["status_word"] = f"lower(trim(coalesce({status}, '')))"
-        outer["void"] = f"bool_or(status_word IN ({', '.join(_literal(w) for w in void_in)}))"
-        outer["full_refund"] = (
-            f"bool_or(status_word IN ({', '.join(_literal(w) for w in refund_in)}))"
+        flag_terms.append(
+            f"CASE WHEN status_word IN ({', '.join(_literal(w) for w in void_in)}) "
+            f"THEN {FLAG_BITS['void']} "
+            f"WHEN status_word IN ({', '.join(_literal(w) for w in refund_in)}) "
+            f"THEN {FLAG_BITS['full_refund']} ELSE 0 END"
         )
+        conditions["void"] = conditions["full_refund"] = "status_word"
     if currency_col:
         inner["currency"] = f"upper(trim({currency_col}))"
         outer["currency"] = "min(currency)"
@@ -551,13 +594,17 @@ def _load_generic(
         inner["sku"] = sku
         outer["skus"] = "list(sku) FILTER (WHERE sku IS NOT NULL AND sku <> '')"
     source = _csv_source(path, header, columns)
+    outer["flags"] = "bit_or(flag)::INTEGER"
     aggregate = f"""
         SELECT customer_id, order_id,
                {", ".join(f"{expr} AS {name}" for name, expr in outer.items())}
         FROM (
-            SELECT {cid} AS customer_id, {oid} AS order_id,
-                   {", ".join(f"{expr} AS {name}" for name, expr in inner.items())}
-            FROM {source}
+            SELECT *, {" | ".join(flag_terms)} AS flag
+            FROM (
+                SELECT {cid} AS customer_id, {oid} AS order_id,
+                       {", ".join(f"{expr} AS {name}" for name, expr in inner.items())}
+                FROM {source}
+            )
         )
         GROUP BY customer_id, order_id
     """
@@ -568,22 +615,22 @@ def _load_generic(
         chosen_early = known_currency.strip().upper() if known_currency else default_currency
         con.execute(
             "CREATE OR REPLACE TEMP TABLE wafa_order_rows AS "
-            + _orders_select(aggregate, outer, chosen_early, "TRUE")
+            + _orders_select(aggregate, {*outer, *conditions}, chosen_early, "TRUE")
         )
     else:
         con.execute(f"CREATE OR REPLACE TEMP TABLE wafa_order_rows AS {aggregate}")
     _check_rejects(con, path, header)
 
     def present(name: str, expr: str, default: str = "0") -> str:
-        return expr if name in outer else default
+        return expr if name in outer or name in conditions else default
 
     checks = con.execute(
         f"""
-        SELECT count(*) FILTER (WHERE order_id IS NULL OR trim(order_id) = ''),
-               count(*) FILTER (WHERE customer_id IS NULL OR trim(customer_id) = ''),
-               count(*) FILTER (WHERE no_date > 0),
-               count(*) FILTER (WHERE no_total > 0),
-               {present("negative_refund", "count(*) FILTER (WHERE negative_refund)")},
+        SELECT count(*) FILTER (WHERE {_flag("no_order")}),
+               count(*) FILTER (WHERE {_flag("no_customer")}),
+               count(*) FILTER (WHERE {_flag("no_date")}),
+               count(*) FILTER (WHERE {_flag("no_total")}),
+               {present("negative_refund", f"count(*) FILTER (WHERE {_flag('negative_refund')})")},
                {present("currency", "count(*) FILTER (WHERE currency <> currency_max)")},
                count(*) FILTER (WHERE day < 0 OR day > 47482),
                sum(rows)
@@ -690,14 +737,11 @@ def _load_generic(
         if name not in raw:
             continue
         prefix = "total" if name == "total" else "refund"
-        if known_currency is not None:
-            flag = f"{prefix}_fraction"
-        elif digits in (0, 2, 3):
-            flag = f"{prefix}_fraction{digits}"
-        else:  # a currency with 1 or 4+ decimals: check exactly on the file
-            flag = f"{prefix}_fraction3" if digits < 3 else "false"
+        # ISO 4217 minor units are 0, 2, 3 or 4 digits.
+        flag = f"{prefix}_fraction" if known_currency is not None else f"{prefix}_fraction{digits}"
+        test = _flag(flag) if flag in FLAG_BITS else "false"
         count = int(
-            _scalar(con, f"SELECT count(*) FROM wafa_order_rows WHERE {in_currency} AND {flag}")
+            _scalar(con, f"SELECT count(*) FROM wafa_order_rows WHERE {in_currency} AND {test}")
         )
         if count:
             cast = f"TRY_CAST({raw[name]} AS DECIMAL(18,6))"
@@ -717,7 +761,9 @@ def _load_generic(
     else:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE wafa_orders AS "
-            + _orders_select("SELECT * FROM wafa_order_rows", outer, chosen, in_currency)
+            + _orders_select(
+                "SELECT * FROM wafa_order_rows", {*outer, *conditions}, chosen, in_currency
+            )
         )
     other = (
         int(_scalar(con, f"SELECT count(*) FROM wafa_order_rows WHERE NOT {in_currency}"))
