@@ -39,7 +39,7 @@ from wafa.loyalty.models import EntryKind, LoyaltyAccount, PointsEntry, Purchase
 from wafa.loyalty.orderfacts import OrderFacts, order_facts
 from wafa.loyalty.program import rules_at, rules_version
 from wafa.loyalty.rules import FIRST_ORDER, LineView, OrderView, order_points
-from wafa.loyalty.schemas.program import ExpiryPolicy, ProgramRules
+from wafa.loyalty.schemas.program import ExpiryPolicy, ProgramRules, TierBasis
 from wafa.orders.models import OrderStatus
 
 
@@ -194,6 +194,21 @@ def current_rules(session: Session, settings: Settings) -> ProgramRules:
     """The rules in force now (memoized for a batch, like ``_context``)."""
     now = utcnow()
     return _context(session, settings, now)[0].at(session, now).rules
+
+
+def _may_move_up(rules: ProgramRules, acct: Any, spend: int, lifetime: int) -> bool:
+    """Whether a purchase can lift the member to a higher tier at all.
+
+    The qualifying value (spend or purchase points within the window) is never
+    more than everything the member ever spent or earned, so when even that is
+    below the next tier's threshold the window need not be read.
+    """
+    levels = rules.tiers.levels
+    held = tiers.rank(rules.tiers, acct.tier_code)
+    if held >= len(levels):
+        return False  # at the top already
+    bound = spend if rules.tiers.basis is TierBasis.spend else lifetime
+    return bound >= levels[held].threshold
 
 
 def accrue_order(
@@ -357,8 +372,9 @@ def accrue_order(
         )
         if due:
             streaks.award_badges(session, customer_id=customer_id, badges=due, have=have, now=now)
-        top = current.tiers.levels[-1].code if current.tiers.levels else None
-        if current.tiers.enabled and acct.tier_code != top:  # nothing above the top tier
+        if current.tiers.enabled and _may_move_up(
+            current, acct, spend, acct.lifetime + delta.lifetime
+        ):
             result.tier = tiers.upgrade_if_qualified(
                 session,
                 settings=settings,

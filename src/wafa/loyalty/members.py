@@ -120,6 +120,9 @@ def merge_members(
         .where(LoyaltyAccount.customer_id == winner_id)
         .values(
             visits=winner.visits + loser.visits,
+            spend=winner.spend + loser.spend,
+            categories=sorted({*(winner.categories or []), *(loser.categories or [])}),
+            badge_codes=sorted({*(winner.badge_codes or []), *(loser.badge_codes or [])}),
             joined_on=min(winner.joined_on, loser.joined_on),
             last_purchase_on=max(
                 (d for d in (winner.last_purchase_on, loser.last_purchase_on) if d is not None),
