@@ -152,6 +152,9 @@ class OrderParser:
     required: ClassVar[tuple[str, ...]]
     key: ClassVar[str]
     patterns: ClassVar[tuple[re.Pattern[str], ...]] = ()
+    # Where the format says what was refunded (the first present names the problems a
+    # later export's refunds can raise).
+    refund_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -178,6 +181,13 @@ class OrderParser:
             patterns=self.patterns,
             mapping=self.mapping,
         )
+
+    def refund_column(self) -> str | None:
+        """The file's column (as written) that holds refunds, if it has one."""
+        for name in self.refund_columns:
+            if self.table.has(name):
+                return self.table.col(name)
+        return None
 
     def build(self, records: list[Record], errors: list[RowError]) -> OrderRecord | None:
         """Turn one order's rows into a record, appending every problem to ``errors``."""

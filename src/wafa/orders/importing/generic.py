@@ -93,6 +93,7 @@ class GenericOrders(OrderParser):
     columns = FIELDS
     required = ("order_id", "placed_at", "name", "quantity", "unit_price")
     key = "order_id"
+    refund_columns = ("refunded_amount", "status")
 
     def build(self, records: list[Record], errors: list[RowError]) -> OrderRecord | None:
         """One order from its rows."""

@@ -99,6 +99,7 @@ class ShopifyOrders(OrderParser):
     columns = COLUMNS
     required = ("Name", "Created at", "Lineitem quantity", "Lineitem name", "Lineitem price")
     key = "Name"
+    refund_columns = ("Refunded Amount", "Financial Status")
     patterns = (re.compile(r"Tax \d+ (Name|Value)"),)
 
     def build(self, records: list[Record], errors: list[RowError]) -> OrderRecord | None:

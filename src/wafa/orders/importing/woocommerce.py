@@ -110,6 +110,7 @@ class WooCommerceOrders(OrderParser):
     columns = COLUMNS
     required = ("order_id", "order_date", "status", "order_total")
     key = "order_id"
+    refund_columns = ("refund_items", "status")
     patterns = (
         re.compile(r"line_item_\d+"),
         re.compile(r"meta:.+"),

@@ -1,0 +1,245 @@
+"""The validating pass of an order import: read, check and prepare every order of a file.
+
+``validate(job)`` streams the file once: each order is parsed and checked by its
+format's parser, good orders are prepared for the writer (``prepare``) and spooled
+in batches to ``job.spool``; bad rows are collected. It touches no database.
+It yields messages (tuples) for the writing side, in file order:
+
+* ``("header", refund column, key column)`` once the header fits the format;
+* ``("batch", start, end, orders, bytes read, items)``: the spool holds a batch of
+  ``orders`` prepared orders between byte offsets ``start`` and ``end`` (none when
+  ``start == end``), and ``items`` are the problems found since the last message
+  (``base.Rejected`` orders and ``RowError`` rows), in file order;
+* ``("end", lines read, duplicates, peak memory in KiB)``: ``duplicates`` maps each
+  order key that appears in two places of the file to the first lines of each place;
+* ``("refused", detail, row errors, context)`` when the file cannot be read at all.
+
+The pass runs in the importing process for small files; for big ones
+``run_in_process`` runs it in a worker process (a fresh interpreter that shares
+nothing with the caller's database connection), so that it uses the second core
+while the caller writes the batches already validated.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import pickle
+import subprocess
+import sys
+import traceback
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wafa.core.settings import Settings
+from wafa.orders.importing.base import OrderParser, Rejected
+from wafa.orders.importing.errors import FileRefused, RowError
+from wafa.orders.importing.generic import GenericOrders
+from wafa.orders.importing.prepare import Dialect, Preparer
+from wafa.orders.importing.readers import CsvSource
+from wafa.orders.importing.shopify import ShopifyOrders
+from wafa.orders.importing.woocommerce import WooCommerceOrders
+
+FORMATS: dict[str, type[OrderParser]] = {
+    "generic": GenericOrders,
+    "shopify": ShopifyOrders,
+    "woocommerce": WooCommerceOrders,
+}
+# Problems are sent on at least this often, so memory holds a bounded number of them.
+_ITEMS_PER_MESSAGE = 1000
+
+Message = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the validating pass needs: plain, picklable values."""
+
+    path: str
+    fmt: str
+    settings: Settings
+    source: str
+    mapping: dict[str, str | None] | None
+    encoding: str | None
+    dialect: Dialect
+    spool: str
+    batch_size: int = 5000
+    # Without ``skip_invalid`` the first problem is sent at once: the writer stops.
+    skip_invalid: bool = False
+
+
+def make_parser(
+    fmt: str, *, settings: Settings, source: str, mapping: dict[str, str | None] | None
+) -> OrderParser:
+    """The parser of ``fmt`` (generic, shopify, woocommerce)."""
+    try:
+        parser_class = FORMATS[fmt]
+    except KeyError:
+        raise FileRefused(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}") from None
+    return parser_class(settings=settings, source=source, mapping=mapping)
+
+
+def validate(job: Job) -> Iterator[Message]:
+    """Read, check and prepare the file of ``job``; see the module docstring."""
+    try:
+        yield from _validate(job)
+    except FileRefused as exc:
+        yield ("refused", exc.detail, exc.row_errors, dict(exc.context))
+
+
+def _validate(job: Job) -> Iterator[Message]:
+    parser = make_parser(job.fmt, settings=job.settings, source=job.source, mapping=job.mapping)
+    csv_source = CsvSource(Path(job.path), encoding=job.encoding)
+    prepare = Preparer(source=job.source, dialect=job.dialect)
+    hashes = array("q")
+    with open(job.spool, "wb") as spool:
+        records = csv_source.records()
+        header = next(records, None)
+        if header is None:
+            raise FileRefused("the file is empty: no header line")
+        parser.bind(header)
+        yield ("header", parser.refund_column(), parser.table.col(parser.key))
+        batch: list[Any] = []
+        items: list[Rejected | RowError] = []
+        told = False  # whether a problem was sent yet
+        start = 0
+        for item in parser.orders(records):
+            if isinstance(item, Rejected):
+                items.append(item)
+            else:
+                hashes.append(hash(item.external_id))
+                batch.append(prepare(item))
+            if csv_source.errors:
+                items.extend(csv_source.errors)
+                csv_source.errors.clear()
+            if (
+                len(batch) >= job.batch_size
+                or len(items) >= _ITEMS_PER_MESSAGE
+                or (items and not told and not job.skip_invalid)
+            ):
+                end = _dump(spool, batch)
+                yield ("batch", start, end, len(batch), csv_source.bytes_read, items)
+                told = told or bool(items)
+                start, batch, items = end, [], []
+        end = _dump(spool, batch)
+        yield ("batch", start, end, len(batch), csv_source.size, items)
+    yield ("end", csv_source.lines_read, _duplicates(hashes, job.spool), _peak_kib())
+
+
+def _dump(spool: Any, batch: list[Any]) -> int:
+    # ``marshal``: prepared orders are built-in types only, which it reads back faster
+    # than ``pickle`` (the spool is this import's own scratch file).
+    if batch:
+        marshal.dump(batch, spool)
+        spool.flush()
+    return int(spool.tell())
+
+
+def read_batch(spool: Any, start: int, end: int) -> list[Any]:
+    """The batch spooled between ``start`` and ``end`` (an open binary file)."""
+    if start == end:
+        return []
+    spool.seek(start)
+    batch: list[Any] = marshal.loads(spool.read(end - start))
+    return batch
+
+
+def _duplicates(hashes: array[int], spool_path: str) -> dict[str, list[int]]:
+    """Orders whose key appears in two places of the file: key -> their first lines."""
+    if len(hashes) < 2:
+        return {}
+    import numpy as np
+
+    values = np.frombuffer(hashes, dtype=np.int64)
+    ordered = np.sort(values)
+    repeated = set(ordered[1:][ordered[1:] == ordered[:-1]].tolist())
+    if not repeated:
+        return {}
+    seen: dict[str, list[int]] = {}
+    with open(spool_path, "rb") as spool:
+        while True:
+            try:
+                batch = marshal.load(spool)
+            except EOFError:
+                break
+            for order in batch:
+                key, line = order[0], order[1]
+                if hash(key) in repeated:
+                    seen.setdefault(key, []).append(line)
+    return {key: lines for key, lines in seen.items() if len(lines) > 1}
+
+
+def _peak_kib() -> int:
+    """This process's peak resident memory (Linux), 0 where it cannot be read."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def serve() -> None:
+    """The worker process's main: a ``Job`` on standard input, messages on standard output.
+
+    Standard output carries only the pickled messages; anything else the process might
+    print goes to standard error.
+    """
+    channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    job = pickle.load(sys.stdin.buffer)
+    try:
+        for message in validate(job):
+            pickle.dump(message, channel, protocol=pickle.HIGHEST_PROTOCOL)
+            channel.flush()
+    except BaseException:
+        pickle.dump(("crashed", traceback.format_exc()), channel)
+        raise
+    finally:
+        channel.close()
+
+
+def run_in_process(job: Job) -> Iterator[Message]:
+    """``validate(job)``'s messages, computed in a worker process.
+
+    The worker is a fresh interpreter (``python -m wafa.orders.importing.validation``):
+    it shares no open file or database connection with this process and does not
+    re-run the caller's main module. It is stopped (this process's own child, by its
+    handle) if the caller stops early, e.g. because writing failed.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wafa.orders.importing.validation"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    try:
+        pickle.dump(job, process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        process.stdin.close()
+        while True:
+            try:
+                message: Message = pickle.load(process.stdout)
+            except EOFError:
+                raise RuntimeError(
+                    f"the import's validating process stopped (exit code {process.wait()})"
+                ) from None
+            if message[0] == "crashed":
+                raise RuntimeError(f"the import's validating process failed:\n{message[1]}")
+            yield message
+            if message[0] in ("end", "refused"):
+                return
+    finally:
+        process.stdout.close()
+        if process.poll() is None:
+            process.terminate()
+        process.wait(10)
+
+
+if __name__ == "__main__":
+    serve()
