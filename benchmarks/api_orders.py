@@ -110,7 +110,7 @@ def run_load(
     env = {**os.environ, "WAFA_DATABASE_URL": database_url, **(extra_env or {})}
     server = subprocess.Popen(
         [sys.executable, "-m", "wafa.cli", "serve", "--port", str(port), "--workers",
-         str(workers), "--no-access-log"],
+         str(workers), "--no-access-log", "--no-worker"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:

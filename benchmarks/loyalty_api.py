@@ -213,7 +213,7 @@ def round_(
                "WAFA_SECRET_KEY": uuid.uuid4().hex * 2}  # fmt: skip
         server = subprocess.Popen(
             [sys.executable, "-m", "wafa.cli", "serve", "--port", str(port), "--workers",
-             str(api_workers), "--no-access-log"],
+             str(api_workers), "--no-access-log", "--no-worker"],
             env=env, stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
         worker = None

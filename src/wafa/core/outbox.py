@@ -9,7 +9,7 @@ second time: the receipt insert and the handler's writes share one transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -119,31 +119,3 @@ def handle_once(session: Session, consumer: Consumer, event: OutboxEvent) -> boo
         return False
     consumer.handle(session, event)
     return True
-
-
-def drain(
-    session_factory: Callable[[], Session],
-    consumers: Iterable[Consumer],
-    *,
-    batch: int = 500,
-) -> int:
-    """Handle every pending event for every consumer; one event, one transaction.
-
-    Returns how many events were handled. A handler that raises leaves its event
-    pending (its transaction rolls back, receipt included) and the error propagates.
-    """
-    handled = 0
-    for consumer in consumers:
-        while True:
-            with session_factory() as session:
-                ids = [e.id for e in pending_events(session, consumer, limit=batch)]
-            if not ids:
-                break
-            for event_id in ids:
-                with session_factory() as session, session.begin():
-                    event = session.get(OutboxEvent, event_id)
-                    if event is not None and handle_once(session, consumer, event):
-                        handled += 1
-            if len(ids) < batch:
-                break
-    return handled

@@ -1,8 +1,8 @@
 """Handling outbox events in batches: one transaction for many events, still exactly once.
 
-``wafa.core.outbox.drain`` gives every event its own transaction (a savepoint for
-the receipt, a commit per event). On the worker's hot path that bookkeeping costs
-as much as the work. Here a batch of a consumer's pending events is claimed with
+Handling each event in its own transaction (``wafa.core.outbox.handle_once``: a
+savepoint for the receipt, a commit per event) makes the bookkeeping cost as much as
+the work on the worker's hot path. Here a batch of a consumer's pending events is claimed with
 one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` of their receipts, handled in
 order, and committed once: the receipts and every handler's writes commit or roll
 back together, so an event is handled exactly once as before. Handlers may memoize
@@ -10,7 +10,7 @@ facts that cannot change inside the transaction in ``session.info["wafa.batch"]`
 
 When a handler fails, the batch rolls back and its events are handled again one
 per transaction (``handle_once``), so one bad event neither blocks nor undoes the
-others; its error is raised as ``drain`` would.
+others; its error is raised.
 """
 
 from __future__ import annotations
