@@ -54,26 +54,34 @@ GROUP BY 1
 """
 
 
-def bare(path: Path) -> float:
+def cpu_seconds() -> float:
+    """CPU time of this process so far (every thread), user plus system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bare(path: Path) -> tuple[float, float]:
+    """Run the bare GROUP BY; return (wall seconds, CPU seconds)."""
     con = duckdb.connect()
-    started = time.perf_counter()
+    cpu, started = cpu_seconds(), time.perf_counter()
     result = con.execute(BARE_SQL.format(path=path)).fetchnumpy()
-    elapsed = time.perf_counter() - started
+    elapsed, used = time.perf_counter() - started, cpu_seconds() - cpu
     assert len(result["customer_id"]) > 0
     con.close()
-    return elapsed
+    return elapsed, used
 
 
-def wafa_summary(path: Path) -> float:
+def wafa_summary(path: Path) -> tuple[float, float]:
+    """Run Wafa's summary step; return (wall seconds, CPU seconds)."""
     con = duckdb.connect()
-    started = time.perf_counter()
+    cpu, started = cpu_seconds(), time.perf_counter()
     load_orders(con, path, items=False)
     _, last = duckdb_day_range(con)
     summary = duckdb_summary(con, as_of_day=last, calibration_day=last)
-    elapsed = time.perf_counter() - started
+    elapsed, used = time.perf_counter() - started, cpu_seconds() - cpu
     assert len(summary) > 0
     con.close()
-    return elapsed
+    return elapsed, used
 
 
 def analyze(path: Path, out: Path, extra: list[str]) -> tuple[float, float, dict[str, float]]:
@@ -109,7 +117,10 @@ def analyze(path: Path, out: Path, extra: list[str]) -> tuple[float, float, dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="Runs of the whole wafa analyze.")
+    parser.add_argument(
+        "--summary-runs", type=int, default=5, help="Alternating runs of the summary comparison."
+    )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/wafa-bench"))
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
@@ -125,13 +136,28 @@ def main() -> None:
         ).fetchone() or (0, 0)
     print(f"{path.name}: {rows:,} rows, {orders:,} orders, {path.stat().st_size / 1e6:.0f} MB")
 
-    bare_times, wafa_times = [], []
-    for i in range(args.runs):
-        bare_times.append(bare(path))
-        wafa_times.append(wafa_summary(path))
-        print(f"run {i + 1}: bare {bare_times[-1]:.2f} s, wafa summary {wafa_times[-1]:.2f} s")
+    bare_times: list[float] = []
+    wafa_times: list[float] = []
+    bare_cpu: list[float] = []
+    wafa_cpu: list[float] = []
+    for i in range(args.summary_runs):
+        for times, cpus, run in (
+            (bare_times, bare_cpu, bare),
+            (wafa_times, wafa_cpu, wafa_summary),
+        ):
+            elapsed, used = run(path)
+            times.append(elapsed)
+            cpus.append(used)
+        print(
+            f"run {i + 1}: bare {bare_times[-1]:.2f} s (CPU {bare_cpu[-1]:.2f} s), "
+            f"wafa summary {wafa_times[-1]:.2f} s (CPU {wafa_cpu[-1]:.2f} s)"
+        )
     b, w = statistics.median(bare_times), statistics.median(wafa_times)
-    print(f"summary step: wafa {w:.2f} s vs bare DuckDB GROUP BY {b:.2f} s -> {w / b:.2f}x")
+    bc, wc = statistics.median(bare_cpu), statistics.median(wafa_cpu)
+    print(
+        f"summary step: wafa {w:.2f} s vs bare DuckDB GROUP BY {b:.2f} s -> {w / b:.2f}x; "
+        f"CPU {wc:.2f} s vs {bc:.2f} s -> {wc / bc:.2f}x"
+    )
 
     analyze_times, peaks, steps = [], [], []
     for i in range(args.runs):
@@ -144,6 +170,9 @@ def main() -> None:
     print(f"wafa analyze --holdout-days 180: {holdout_elapsed:.1f} s, steps {holdout_steps}")
     load = os.getloadavg()
     total = statistics.median(analyze_times)
+    median_run = sorted(range(len(analyze_times)), key=analyze_times.__getitem__)[
+        len(analyze_times) // 2
+    ]
     lines = [
         "## Analytics: `wafa analyze` on 1,000,000 customers",
         "",
@@ -151,22 +180,33 @@ def main() -> None:
         f"two-line orders): {rows:,} CSV rows, {orders:,} orders of {args.customers:,} "
         f"customers, {path.stat().st_size / 1e6:.0f} MB. Machine: {os.cpu_count()} cores, "
         f"{platform.python_implementation()} {platform.python_version()}, DuckDB "
-        f"{duckdb.__version__}; load average during the run {load[0]:.1f}. Medians of "
-        f"{args.runs} alternating runs.",
+        f"{duckdb.__version__}; load average at the end of the run {load[0]:.1f} (the machine is "
+        f"shared: wall times vary with it, CPU seconds less). Medians of "
+        f"{args.summary_runs} alternating runs of the summary comparison and of "
+        f"{args.runs} runs of `wafa analyze`.",
         "",
-        "| step | seconds |",
-        "|---|---:|",
-        f"| bare DuckDB GROUP BY (customer summary from the CSV) | {b:.2f} |",
-        f"| Wafa summary step (validated read + summary) | {w:.2f} ({w / b:.2f}x) |",
+        "| step | wall seconds | CPU seconds |",
+        "|---|---:|---:|",
+        f"| bare DuckDB GROUP BY (customer summary from the CSV) | {b:.2f} | {bc:.2f} |",
+        f"| Wafa summary step (validated read + summary) | {w:.2f} ({w / b:.2f}x) | "
+        f"{wc:.2f} ({wc / bc:.2f}x) |",
         f"| whole `wafa analyze --json --out` | {total:.1f} (peak memory "
-        f"{statistics.median(peaks):.0f} MB) |",
-        f"| whole `wafa analyze --holdout-days 180 --json --out` | {holdout_elapsed:.1f} |",
+        f"{statistics.median(peaks):.0f} MB) | |",
+        f"| whole `wafa analyze --holdout-days 180 --json --out` | {holdout_elapsed:.1f} | |",
+        "",
+        "Individual runs: summary step wall "
+        + ", ".join(f"{v:.2f}" for v in wafa_times)
+        + " s vs bare "
+        + ", ".join(f"{v:.2f}" for v in bare_times)
+        + " s; `wafa analyze` "
+        + ", ".join(f"{v:.1f}" for v in analyze_times)
+        + " s.",
         "",
         "Steps of the median run (s): "
-        + ", ".join(f"{k} {v:.1f}" for k, v in steps[len(steps) // 2].items()),
+        + ", ".join(f"{k} {v:.1f}" for k, v in steps[median_run].items()),
         "",
         "Command: `.venv/bin/python benchmarks/analytics_analyze.py "
-        f"--customers {args.customers} --runs {args.runs}`",
+        f"--customers {args.customers} --runs {args.runs} --summary-runs {args.summary_runs}`",
         "",
     ]
     args.results.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from wafa.analytics import rfm
 from wafa.analytics.cohorts import CohortMatrix, month_table, occasion_cohorts
 from wafa.analytics.fitting import FitSettings, fit_models
 from wafa.analytics.holdout import NAIVE, HoldoutData, evaluate
-from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
+from wafa.analytics.recommend import ItemSimilarity, _hits, evaluate_hit_rate, owned_matrix
 from wafa.analytics.retention import ActivityThresholds, gap_distribution
 from wafa.analytics.summary import Occasions, day_number
 from wafa.core.settings import CalendarKind
@@ -142,6 +142,13 @@ class TestRecommendations:
         owned = owned_matrix(np.array([0]), np.array([0]), 1, 2)
         recs = model.recommend(owned, n=2, available=np.array([True, False]))[0].tolist()
         assert 1 not in recs
+
+    def test_hits_count_rows_with_any_wanted_product_ignoring_padding(self) -> None:
+        truth = owned_matrix(np.array([0, 1, 2]), np.array([3, 0, 1]), 4, 5)
+        recommended = np.array([[1, 3], [2, -1], [-1, -1], [0, 4]])
+        # Row 0 finds 3; row 1 wants 0 (not shown); row 2 shows nothing; row 3 wants nothing.
+        assert _hits(recommended, truth) == pytest.approx(0.25)
+        assert _hits(np.zeros((0, 2), dtype=np.int64), truth[:0]) == 0.0
 
     def test_hit_rate_against_the_most_popular(self) -> None:
         rng = np.random.default_rng(1)

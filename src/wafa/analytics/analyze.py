@@ -413,9 +413,9 @@ def _figures(
         "rfm": {
             "segments": rfm.segment_table(segment_codes, summary.spend, predictions.clv),
             "thresholds": {
-                "recency_days": rfm.thresholds(recency, higher_is_better=False),
-                "purchases": rfm.thresholds(summary.purchases),
-                "spend": rfm.thresholds(summary.spend),
+                "recency_days": rfm.thresholds(recency, higher_is_better=False, scores=r),
+                "purchases": rfm.thresholds(summary.purchases, scores=f),
+                "spend": rfm.thresholds(summary.spend, scores=m),
             },
             "grid": _grid(r, (f + m + 1) // 2, summary.spend),
         },

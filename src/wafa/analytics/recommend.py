@@ -346,9 +346,14 @@ def evaluate_hit_rate(
 
 
 def _hits(recommended: IntArray, truth: sparse.csr_matrix) -> float:
-    hits = 0
-    for row in range(recommended.shape[0]):
-        wanted = truth.indices[truth.indptr[row] : truth.indptr[row + 1]]
-        if np.isin(recommended[row], wanted).any():
-            hits += 1
-    return hits / recommended.shape[0] if recommended.shape[0] else 0.0
+    """Share of rows where at least one recommended product (``-1`` = none) is in ``truth``."""
+    rows = recommended.shape[0]
+    if not rows:
+        return 0.0
+    row_of, slot = np.nonzero(recommended >= 0)
+    shown = sparse.csr_matrix(
+        (np.ones(row_of.shape[0], dtype=np.float32), (row_of, recommended[row_of, slot])),
+        shape=truth.shape,
+    )
+    found = np.asarray(shown.multiply(truth).sum(axis=1)).ravel() > 0
+    return float(np.count_nonzero(found) / rows)

@@ -299,7 +299,9 @@ def segment_names(codes: IntArray) -> npt.NDArray[np.str_]:
     return np.asarray(SEGMENT_KEYS, dtype=np.str_)[codes]
 
 
-def thresholds(values: npt.ArrayLike, *, higher_is_better: bool = True) -> list[float]:
+def thresholds(
+    values: npt.ArrayLike, *, higher_is_better: bool = True, scores: IntArray | None = None
+) -> list[float]:
     """Return the smallest value reaching each score 2..5 (for "score 4 = 3+ orders").
 
     Parameters
@@ -308,6 +310,8 @@ def thresholds(values: npt.ArrayLike, *, higher_is_better: bool = True) -> list[
         One value per customer.
     higher_is_better : bool
         As in :func:`quantile_score`.
+    scores : numpy.ndarray, optional
+        The values' :func:`quantile_score`, when already computed.
 
     Returns
     -------
@@ -319,7 +323,8 @@ def thresholds(values: npt.ArrayLike, *, higher_is_better: bool = True) -> list[
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
         return []
-    scores = quantile_score(v, higher_is_better=higher_is_better)
+    if scores is None:
+        scores = quantile_score(v, higher_is_better=higher_is_better)
     out: list[float] = []
     previous = float(v.min() if higher_is_better else v.max())
     for k in range(2, 6):

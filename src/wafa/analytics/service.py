@@ -715,10 +715,10 @@ def refresh(
                 ),
                 "thresholds": {
                     "recency_days": rfm.thresholds(
-                        summary.as_of_day - summary.last_day, higher_is_better=False
+                        summary.as_of_day - summary.last_day, higher_is_better=False, scores=r
                     ),
-                    "purchases": rfm.thresholds(summary.purchases),
-                    "spend": rfm.thresholds(summary.spend),
+                    "purchases": rfm.thresholds(summary.purchases, scores=f),
+                    "spend": rfm.thresholds(summary.spend, scores=m),
                 },
                 "grid": _grid(r, (f + m + 1) // 2, summary.spend),
             },
