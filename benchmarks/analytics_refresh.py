@@ -164,10 +164,17 @@ def main() -> None:
         started = time.perf_counter()
         migrate.upgrade(url)
         counts = build(url, csv_path, args.workdir)
-        print(f"built in {time.perf_counter() - started:.0f} s")
+        built = f"built in {time.perf_counter() - started:.0f} s"
+        print(built)
     else:
         migrate.upgrade(url)  # a kept database follows the latest migrations
-        counts = {}
+        raw = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(raw, autocommit=True) as pg:
+            counts = {
+                table: int(pg.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+                for table in ("customers", "products", "orders", "order_lines")
+            }
+        built = "reused from an earlier run of this script (--keep)"
     settings = Settings(_env_file=None, database_url=url, environment="development")  # type: ignore[call-arg]
     runs: list[tuple[float, dict[str, float], int]] = []
     for i in range(args.runs):
@@ -190,20 +197,20 @@ def main() -> None:
     lines = [
         "## Analytics: `wafa analytics refresh` on PostgreSQL, 1,000,000 customers",
         "",
-        "Database built by the migrations and filled with COPY: "
-        + (
-            ", ".join(f"{n:,} {t}" for t, n in counts.items())
-            if counts
-            else "(reused from an earlier run)"
-        )
+        "Database built by the migrations and filled with COPY ("
+        + built
+        + "): "
+        + ", ".join(f"{n:,} {t}" for t, n in counts.items())
         + f". {os.cpu_count()} cores; load average during the run {load[0]:.1f}. "
         f"Median of {args.runs} refreshes (each replaces every stored score): "
         f"**{median:.1f} s** for {middle[2]:,} customers (target: under 120 s).",
         "",
         "Steps of the median run (s): " + ", ".join(f"{k} {v:.1f}" for k, v in middle[1].items()),
         "",
+        "Individual runs: " + ", ".join(f"{r[0]:.1f}" for r in runs) + " s.",
+        "",
         f"Command: `.venv/bin/python benchmarks/analytics_refresh.py --customers "
-        f"{args.customers} --runs {args.runs}`",
+        f"{args.customers} --runs {args.runs}{' --keep' if args.keep else ''}`",
         "",
     ]
     args.results.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 from sqlalchemy import create_engine, func, select, text
 
 from wafa.auth import service as auth
@@ -109,9 +109,21 @@ def run_load(
         _, token = auth.create_api_key(s, name="bench", scopes=["read", "write"])
     env = {**os.environ, "WAFA_DATABASE_URL": database_url, **(extra_env or {})}
     server = subprocess.Popen(
-        [sys.executable, "-m", "wafa.cli", "serve", "--port", str(port), "--workers",
-         str(workers), "--no-access-log", "--no-worker"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "wafa.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--no-worker",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 30
@@ -126,10 +138,23 @@ def run_load(
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write(LUA)
         out = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", lua.name,
-             "-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/json",
-             f"http://127.0.0.1:{port}"],
-            capture_output=True, text=True, check=True,
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--latency",
+                "-s",
+                lua.name,
+                "-H",
+                f"Authorization: Bearer {token}",
+                "-H",
+                "Content-Type: application/json",
+                f"http://127.0.0.1:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         os.unlink(lua.name)
         stats = parse_wrk(out)
@@ -152,8 +177,9 @@ def main() -> None:
     for i in range(args.runs):
         url = fresh_database()
         try:
-            stats = run_load(url, duration=args.duration, connections=args.connections,
-                             workers=args.workers)
+            stats = run_load(
+                url, duration=args.duration, connections=args.connections, workers=args.workers
+            )
         finally:
             drop_database(url)
         print(f"run {i + 1}: {stats}")

@@ -31,7 +31,7 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 from sqlalchemy import create_engine, func, select, text
 
 from wafa.auth import service as auth

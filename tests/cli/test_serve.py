@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-import httpx
+import httpx2 as httpx
 from sqlalchemy import select
 
 from tests.factories import order_payload

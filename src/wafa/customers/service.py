@@ -532,6 +532,9 @@ def resolve_contacts(
         ids.append(known.id)
 
     if created:
+        # A new customer starts with the latest consent given with its contacts (nothing
+        # is on file yet), rather than off and then updated.
+        flags = _latest_decisions([(k, c) for k, c in consents if k.new], now)
         _insert_rows(
             session,
             Customer,
@@ -546,8 +549,8 @@ def resolve_contacts(
                     "address": k.address,
                     "tags": [],
                     "source": source,
-                    "email_consent": False,
-                    "sms_consent": False,
+                    "email_consent": flags.get((k.id, "email"), (now, False))[1],
+                    "sms_consent": flags.get((k.id, "sms"), (now, False))[1],
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -585,6 +588,22 @@ def resolve_contacts(
     return Resolution(ids, [k.id for k in created], ambiguous)
 
 
+def _latest_decisions(
+    consents: Sequence[tuple[_Known, Contact]], now: datetime
+) -> dict[tuple[uuid.UUID, str], tuple[datetime, bool]]:
+    """The latest decision per (customer, channel) among ``consents``, with its time."""
+    latest: dict[tuple[uuid.UUID, str], tuple[datetime, bool]] = {}
+    for known, contact in consents:
+        at = contact.seen_at or now
+        for channel, value in (("email", contact.email_opt_in), ("sms", contact.sms_opt_in)):
+            if value is None:
+                continue
+            key = (known.id, channel)
+            if key not in latest or latest[key][0] <= at:
+                latest[key] = (at, value)
+    return latest
+
+
 def _record_contact_consents(
     session: Session,
     consents: Sequence[tuple[_Known, Contact]],
@@ -592,9 +611,6 @@ def _record_contact_consents(
     bulk_insert: BulkInsert | None = None,
 ) -> None:
     records: list[dict[str, Any]] = []
-    latest: dict[tuple[uuid.UUID, str], tuple[datetime, bool]] = {}
-    # Customers created by this very call have no consent on file and both flags off.
-    new = {known.id for known, _ in consents if known.new}
     for known, contact in consents:
         at = contact.seen_at or now
         for channel, value in (("email", contact.email_opt_in), ("sms", contact.sms_opt_in)):
@@ -610,12 +626,12 @@ def _record_contact_consents(
                     "recorded_at": at,
                 }
             )
-            key = (known.id, channel)
-            if key not in latest or latest[key][0] <= at:
-                latest[key] = (at, value)
+    # Customers created by this very call have no consent on file and were created with
+    # the flags of their latest decision: only the others need looking at.
+    latest = _latest_decisions([(k, c) for k, c in consents if not k.new], now)
     # Only decisions newer than what is on file change the current flag.
     existing: dict[tuple[uuid.UUID, str], datetime] = {}
-    customer_ids = {k[0] for k in latest} - new
+    customer_ids = {k[0] for k in latest}
     repeated: set[tuple[uuid.UUID, str, datetime]] = set()
     if customer_ids:
         for cid, channel, at in session.execute(
@@ -646,8 +662,6 @@ def _record_contact_consents(
     # resolve thousands of contacts per call.
     changes: dict[tuple[str, bool], list[uuid.UUID]] = {}
     for (cid, channel), (at, value) in latest.items():
-        if cid in new and not value:
-            continue  # already off
         previous = existing.get((cid, channel))
         if previous is None or previous <= at:
             changes.setdefault((channel, value), []).append(cid)

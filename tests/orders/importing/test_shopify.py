@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.orders.importing.helpers import SHOPIFY, table_counts
+from tests.orders.importing.helpers import SHOPIFY, table_counts, variant
 from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
 from wafa.customers.models import ConsentRecord, Customer
@@ -195,3 +195,20 @@ def test_batch_size_does_not_change_the_result(
         2,
         10,
     )
+
+
+class TestTextAsWritten:
+    def test_tabs_backslashes_and_line_breaks_are_stored_as_written(
+        self, session: Session, settings: Settings, tmp_path: Path
+    ) -> None:
+        # PostgreSQL receives rows as COPY text, where these characters are escapes.
+        odd = "Sara\t\\N \\ back\\slash\r\nnext line"
+        path = variant(
+            tmp_path,
+            {(9, "Billing Name"): odd, (9, "Shipping Address1"): odd, (9, "Notes"): odd},
+        )
+        run(session, settings, path)
+        john = orders_by_name(session)["#1006"]
+        assert john.contact_name == odd
+        assert john.shipping_address is not None and john.shipping_address.startswith(odd)
+        assert john.attributes["notes"] == odd

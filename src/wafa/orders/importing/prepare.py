@@ -17,10 +17,14 @@ datetimes) on their way from one process to the other.
 from __future__ import annotations
 
 import json
+import re
+import zlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from wafa.core.money import prorate
+from wafa.core.time import ensure_utc
 from wafa.customers.service import Contact
 from wafa.orders.importing.records import OrderRecord
 
@@ -40,10 +44,6 @@ LINE_TAIL = (
     "line_no", "sku", "name", "quantity", "unit_price_amount", "discount_amount",
     "total_amount", "refunded_quantity",
 )  # fmt: skip
-T_STATUS = ORDER_TAIL.index("status")
-T_CANCELLED_AT = ORDER_TAIL.index("cancelled_at")
-LT_NAME = LINE_TAIL.index("name")
-LT_UNIT_PRICE = LINE_TAIL.index("unit_price_amount")
 
 # Positions in a prepared order.
 (
@@ -52,13 +52,18 @@ LT_UNIT_PRICE = LINE_TAIL.index("unit_price_amount")
     CONTACT,  # the packed contact (``pack_contact``), or None for a guest
     LOCATION,  # the location code or name as given, or None
     CURRENCY,
-    ORDER,  # the order row's values in ``ORDER_TAIL`` order
-    LINES,  # [(sku, category or None, values in LINE_TAIL order)]
+    ORDER,  # the order row's values in ``ORDER_TAIL`` order (PostgreSQL: COPY text)
+    # [(sku, category or None, name, unit price, values in LINE_TAIL order (PostgreSQL: COPY text))]
+    LINES,
     REFUNDS,  # [(external id, amount, refunded_at (db), reason, [(line index, qty, amount)])]
-    PLACED,  # the ``order.placed`` JSON after its customer_id
+    PLACED,  # the ``order.placed`` JSON after its customer_id (PostgreSQL: COPY text)
     REFUNDED,  # the refunded amount (capped at the total)
     TOTAL,
-) = range(11)
+    STATUS,  # the order's status as stored
+    CANCELLED_AT,  # when it was cancelled (db), or None
+    FINGERPRINT,  # (hash, checksum) of the contact's identity, or None for a guest
+    CONSENT_KEY,  # hash of who gives the contact's consent
+) = range(15)
 Prepared = tuple[Any, ...]
 
 # Positions in a packed contact (the fields of ``customers.service.Contact`` but ``extra``).
@@ -89,6 +94,26 @@ def json_text(value: Any) -> str:
     return dumps(value)
 
 
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_field(value: Any) -> str:
+    """One value in PostgreSQL's ``COPY … FROM STDIN`` text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return str(value)
+
+
+def copy_row(values: Sequence[Any]) -> str:
+    """Values as a ``COPY`` text row, without its line end."""
+    return "\t".join([copy_field(v) for v in values])
+
+
 class InstantText:
     """Aware instants as the database stores them (``core.db.UtcDateTime``).
 
@@ -108,7 +133,7 @@ class InstantText:
         found = self._cache.get(value)
         if found is not None:
             return found
-        utc = value.astimezone(UTC)
+        utc = ensure_utc(value)  # a naive value is refused, never guessed
         if self.sqlite:
             text = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
         else:
@@ -159,6 +184,21 @@ def unpack_contact(packed: tuple[Any, ...]) -> Contact:
     )
 
 
+def fingerprint(packed: tuple[Any, ...]) -> tuple[int, int]:
+    """Two independent fingerprints of who a packed contact is (all but consent and time).
+
+    The writer remembers resolved people by these, so that a collision of one
+    fingerprint between two different people can never hand one the other's orders.
+    """
+    key = packed[:C_EMAIL_OPT]
+    return hash(key), zlib.crc32("\x1f".join(map(str, key)).encode())
+
+
+def consent_key(packed: tuple[Any, ...]) -> int:
+    """Who gives a packed contact's consent: email, else phone, else external id."""
+    return hash(packed[C_EMAIL] or packed[C_PHONE] or (packed[C_EXT_SOURCE], packed[C_EXT_ID]))
+
+
 class Preparer:
     """Prepares the orders of one source for one database (``sqlite``/``postgresql``)."""
 
@@ -166,6 +206,9 @@ class Preparer:
         self.source = source
         self.instant = InstantText(dialect)
         self._imported = "true" if imported else "false"
+        # PostgreSQL's rows travel as COPY text, ready to be joined to the writer's ids.
+        self._row: Any = copy_row if dialect == "postgresql" else tuple
+        self._text: Any = copy_field if dialect == "postgresql" else str
 
     def __call__(self, record: OrderRecord) -> Prepared:
         """``record`` ready for the writer; see the module docstring."""
@@ -204,29 +247,36 @@ class Preparer:
         currency = record.currency
         channel = str(record.channel)
         placed_at = record.placed_at
-        order = (
-            self.source, record.external_id, record.number, channel, status, currency,
-            record.subtotal if record.subtotal is not None else lines_total, record.discount,
-            record.shipping, record.tax, total, refunded, c.email, c.phone, c.name,
-            record.shipping_address, json_text(record.coupon_codes), t(placed_at),
-            t(record.paid_at), t(record.fulfilled_at), t(record.delivered_at),
-            t(record.promised_at), t(record.cancelled_at), json_text(record.attributes),
+        cancelled_at = t(record.cancelled_at)
+        row = self._row
+        order = row(
+            (
+                self.source, record.external_id, record.number, channel, status, currency,
+                record.subtotal if record.subtotal is not None else lines_total,
+                record.discount, record.shipping, record.tax, total, refunded, c.email,
+                c.phone, c.name, record.shipping_address, json_text(record.coupon_codes),
+                t(placed_at), t(record.paid_at), t(record.fulfilled_at), t(record.delivered_at),
+                t(record.promised_at), cancelled_at, json_text(record.attributes),
+            )
         )  # fmt: skip
         prepared_lines = [
             (
-                ln.sku, ln.category,
-                (no + 1, ln.sku, ln.name, ln.quantity, ln.unit_price, ln.discount, totals[no],
-                 refunded_qty[no]),
+                ln.sku, ln.category, ln.name, ln.unit_price,
+                row((no + 1, ln.sku, ln.name, ln.quantity, ln.unit_price, ln.discount,
+                     totals[no], refunded_qty[no])),
             )
             for no, ln in enumerate(lines)
         ]  # fmt: skip
         # The tail of ``orders.service.order_placed_payload`` as JSON; channel and currency
-        # are validated codes (``online``, ``USD``…), so they need no escaping.
-        placed = (
+        # are validated codes (``online``, ``USD``…), so they need no JSON escaping.
+        placed = self._text(
             f'"channel": "{channel}", "currency": "{currency}", "total": {int(total)}, '
             f'"placed_at": "{placed_at.isoformat()}", "imported": {self._imported}}}'
         )
+        contact = pack_contact(record)
         return (
-            record.external_id, record.line, pack_contact(record), record.location, currency,
-            order, prepared_lines, prepared_refunds, placed, refunded, total,
+            record.external_id, record.line, contact, record.location, currency, order,
+            prepared_lines, prepared_refunds, placed, refunded, total, status, cancelled_at,
+            fingerprint(contact) if contact is not None else None,
+            consent_key(contact) if contact is not None else None,
         )  # fmt: skip
