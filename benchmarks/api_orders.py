@@ -16,82 +16,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx2 as httpx
-from sqlalchemy import create_engine, func, select, text
+from _common import drop_database, fresh_database, orders_lua, parse_wrk
+from sqlalchemy import func, select
 
 from wafa.auth import service as auth
-from wafa.core import migrate
 from wafa.core.db import session_scope
 from wafa.core.settings import Settings
 from wafa.orders.models import Order
 
 ROOT = Path(__file__).resolve().parent
-ADMIN_URL = os.environ.get("WAFA_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-LUA = r"""
-local counter = 0
-function setup(thread)
-  thread:set("tid", tostring(math.random(1, 1000000000)))
-end
-function request()
-  counter = counter + 1
-  local c = (counter * 7919) % 2000
-  local body = string.format(
-    '{"source":"bench","external_id":"%s-%d","channel":"online",' ..
-    '"placed_at":"2026-05-01T10:00:00+00:00","currency":"USD",' ..
-    '"customer":{"email":"c%d@bench.example.com","name":"Customer %d"},' ..
-    '"lines":[{"sku":"SKU-%d","name":"Beans","quantity":2,"unit_price":1250},' ..
-    '{"sku":"SKU-%d","name":"Cup","quantity":1,"unit_price":450}]}',
-    tid, counter, c, c, counter % 50, (counter + 7) % 50)
-  return wrk.format("POST", "/api/v1/orders", nil, body)
-end
-"""
-
-
-def fresh_database() -> str:
-    name = f"wafa_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    migrate.upgrade(url)
-    return url
-
-
-def drop_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def parse_wrk(output: str) -> dict[str, float]:
-    def ms(value: str, unit: str) -> float:
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    stats: dict[str, float] = {}
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    stats["rps"] = float(rps.group(1)) if rps else 0.0
-    for pct in ("50", "75", "90", "99"):
-        m = re.search(rf"\s{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)\b", output)
-        if m:
-            stats[f"p{pct}_ms"] = ms(m.group(1), m.group(2))
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    stats["errors"] = float(non2xx.group(1)) if non2xx else 0.0
-    total = re.search(r"(\d+) requests in", output)
-    stats["requests"] = float(total.group(1)) if total else 0.0
-    return stats
 
 
 def run_load(
@@ -136,7 +77,7 @@ def run_load(
                     raise RuntimeError("server did not start") from None
                 time.sleep(0.2)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-            lua.write(LUA)
+            lua.write(orders_lua())
         out = subprocess.run(
             [
                 "wrk",
@@ -175,7 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     results = []
     for i in range(args.runs):
-        url = fresh_database()
+        url = fresh_database("wafa_bench")
         try:
             stats = run_load(
                 url, duration=args.duration, connections=args.connections, workers=args.workers

@@ -32,11 +32,11 @@ import uuid
 from pathlib import Path
 
 import httpx2 as httpx
+from _common import ADMIN_URL, drop_database, fresh_database, orders_lua, write_section
 from sqlalchemy import create_engine, func, select, text
 
 from wafa.auth import service as auth
-from wafa.core import migrate
-from wafa.core.db import dispose_engines, session_scope
+from wafa.core.db import session_scope
 from wafa.core.settings import Settings
 from wafa.loyalty import program, rewards, stamps
 from wafa.loyalty.models import Purchase
@@ -46,47 +46,7 @@ from wafa.orders.models import Order
 
 ROOT = Path(__file__).resolve().parent
 
-ADMIN_URL = os.environ.get("WAFA_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TICK = os.sysconf("SC_CLK_TCK")
-
-LUA = r"""
-local counter = 0
-function setup(thread)
-  thread:set("tid", tostring(math.random(1, 1000000000)))
-end
-function request()
-  counter = counter + 1
-  local c = (counter * 7919) % 2000
-  local body = string.format(
-    '{"source":"bench","external_id":"%s-%d","channel":"online",' ..
-    '"placed_at":"2026-05-01T10:00:00+00:00","currency":"USD",' ..
-    '"customer":{"email":"c%d@bench.example.com","name":"Customer %d"},' ..
-    '"lines":[{"sku":"SKU-%d","name":"Beans","quantity":2,"unit_price":1250,"category":"beans"},' ..
-    '{"sku":"SKU-%d","name":"Cup","quantity":1,"unit_price":450,"category":"coffee"}]}',
-    tid, counter, c, c, counter % 50, (counter + 7) % 50)
-  return wrk.format("POST", "/api/v1/orders", nil, body)
-end
-"""
-
-
-def fresh_database() -> str:
-    name = f"wafa_loyalty_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    migrate.upgrade(url)
-    return url
-
-
-def drop_database(url: str) -> None:
-    dispose_engines()
-    name = url.rsplit("/", 1)[1]
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def setup_program(settings: Settings) -> str:
@@ -203,7 +163,7 @@ def round_(
     mode: str, *, duration: int, connections: int, api_workers: int, port: int
 ) -> dict[str, float]:
     port = port or free_port()
-    url = fresh_database()
+    url = fresh_database("wafa_loyalty_bench")
     settings = Settings.model_validate({"database_url": url})
     with contextlib.ExitStack() as stack:
         stack.callback(drop_database, url)
@@ -242,7 +202,7 @@ def round_(
                 )  # fmt: skip
                 time.sleep(2)  # its start-up pass (today's daily jobs on an empty store)
             with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-                lua.write(LUA)
+                lua.write(orders_lua(categories=True))
             pg = backends(url)
             api0, worker0, pg0 = (
                 cpu_of(api_pids),
@@ -293,21 +253,6 @@ def round_(
                 if proc is not None:
                     proc.terminate()
                     proc.wait(timeout=30)
-
-
-def write_section(path: Path, name: str, text: str, *, title: str) -> None:
-    """Replace the ``name`` section of ``path`` (creating the file or section as needed)."""
-    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
-    block = f"{start}\n{text.rstrip()}\n{end}\n"
-    current = path.read_text() if path.exists() else f"## {title}\n\n"
-    if start in current and end in current:
-        before, rest = current.split(start, 1)
-        after = rest.split(end, 1)[1].lstrip("\n")
-        current = before + block + ("\n" + after if after else "")
-    else:
-        current = current.rstrip() + "\n\n" + block
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(current)
 
 
 def main() -> None:

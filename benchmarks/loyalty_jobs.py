@@ -24,10 +24,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text
+from _common import drop_database, fresh_database, write_section
+from sqlalchemy import func, select, text
 
-from wafa.core import migrate
-from wafa.core.db import dispose_engines, get_engine, session_factory, session_scope
+from wafa.core.db import get_engine, session_factory, session_scope
 from wafa.core.ids import new_id
 from wafa.core.settings import Settings
 from wafa.core.time import set_clock
@@ -37,28 +37,8 @@ from wafa.loyalty.schemas.program import ProgramRules
 
 ROOT = Path(__file__).resolve().parent
 
-ADMIN_URL = os.environ.get("WAFA_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 6, 15, 3, 0, tzinfo=UTC)
 TODAY = date(2026, 6, 15)
-
-
-def fresh_database() -> str:
-    name = f"wafa_jobs_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    migrate.upgrade(url)
-    return url
-
-
-def drop_database(url: str) -> None:
-    dispose_engines()
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _copy(cursor: Any, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
@@ -186,21 +166,6 @@ def rules() -> ProgramRules:
     )
 
 
-def write_section(path: Path, name: str, text: str, *, title: str) -> None:
-    """Replace the ``name`` section of ``path`` (creating the file or section as needed)."""
-    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
-    block = f"{start}\n{text.rstrip()}\n{end}\n"
-    current = path.read_text() if path.exists() else f"## {title}\n\n"
-    if start in current and end in current:
-        before, rest = current.split(start, 1)
-        after = rest.split(end, 1)[1].lstrip("\n")
-        current = before + block + ("\n" + after if after else "")
-    else:
-        current = current.rstrip() + "\n\n" + block
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -211,7 +176,7 @@ def main() -> None:
         "--retier", action="store_true", help="Also time the full pass after a tier-rules change."
     )
     args = parser.parse_args()
-    url = fresh_database()
+    url = fresh_database("wafa_jobs_bench")
     settings = Settings.model_validate({"database_url": url})
     try:
         started = time.monotonic()

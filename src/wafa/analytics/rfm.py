@@ -382,3 +382,35 @@ def segment_table(
             entry["clv"] = round(float(clv_sum[i]))
         table.append(entry)
     return table
+
+
+def grid(
+    r: npt.NDArray[np.int64], fm: npt.NDArray[np.int64], spend: npt.NDArray[np.int64]
+) -> list[dict[str, int]]:
+    """Count customers and revenue in each cell of the 5 × 5 recency × frequency-monetary map.
+
+    Parameters
+    ----------
+    r, fm : numpy.ndarray
+        Recency score and combined frequency-monetary score (1-5) per customer.
+    spend : numpy.ndarray
+        Each customer's spend in minor units.
+
+    Returns
+    -------
+    list of dict
+        25 cells, ``r`` major, each with ``r``, ``fm``, ``customers`` and ``revenue``.
+    """
+    cells = (r - 1) * 5 + (fm - 1)
+    counts = np.bincount(cells, minlength=25)
+    revenue = np.bincount(cells, weights=spend.astype(np.float64), minlength=25)
+    return [
+        {
+            "r": rr,
+            "fm": ff,
+            "customers": int(counts[(rr - 1) * 5 + ff - 1]),
+            "revenue": round(float(revenue[(rr - 1) * 5 + ff - 1])),
+        }
+        for rr in range(1, 6)
+        for ff in range(1, 6)
+    ]

@@ -720,7 +720,7 @@ def refresh(
                     "purchases": rfm.thresholds(summary.purchases, scores=f),
                     "spend": rfm.thresholds(summary.spend, scores=m),
                 },
-                "grid": _grid(r, (f + m + 1) // 2, summary.spend),
+                "grid": rfm.grid(r, (f + m + 1) // 2, summary.spend),
             },
             "predictions": None if predictions is None else predictions.totals(),
             "clv_distribution": None
@@ -913,24 +913,6 @@ def record_failed_run(session: Session, *, settings: Settings, error: str) -> An
     session.add(run)
     session.flush()
     return run
-
-
-def _grid(
-    r: npt.NDArray[np.int64], fm: npt.NDArray[np.int64], spend: npt.NDArray[np.int64]
-) -> list[dict[str, int]]:
-    cells = (r - 1) * 5 + (fm - 1)
-    counts = np.bincount(cells, minlength=25)
-    revenue = np.bincount(cells, weights=spend.astype(np.float64), minlength=25)
-    return [
-        {
-            "r": rr,
-            "fm": ff,
-            "customers": int(counts[(rr - 1) * 5 + ff - 1]),
-            "revenue": round(float(revenue[(rr - 1) * 5 + ff - 1])),
-        }
-        for rr in range(1, 6)
-        for ff in range(1, 6)
-    ]
 
 
 def _clean(value: Any) -> Any:
