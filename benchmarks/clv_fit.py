@@ -47,7 +47,11 @@ OUT = HERE / "out"
 LIFETIMES_VENV = HERE / ".venv-lifetimes"
 LIFETIMES_PY = LIFETIMES_VENV / "bin" / "python"
 RUNNER = HERE / "_clv_lifetimes_runner.py"
-CDNOW = ROOT / ".." / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
+CDNOW = (
+    Path(os.environ.get("WAFA_SHARED_DATA") or ROOT / ".." / "shared" / "data")
+    / "cdnow"
+    / "CDNOW_sample.txt"
+)
 
 
 def cdnow_summary() -> dict[str, np.ndarray]:

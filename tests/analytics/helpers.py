@@ -14,18 +14,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests.analytics.models.cdnow import SAMPLE_FILE
 from tests.factories import create_order
 from wafa.analytics.summary import RFMArrays
 from wafa.orders import service as orders
 from wafa.orders.models import Order, Product
 from wafa.orders.schemas import RefundCreate
 
-REPO = Path(__file__).resolve().parents[2]
-CDNOW_DIR = REPO / ".." / "shared" / "data" / "cdnow"
-CDNOW_SAMPLE = CDNOW_DIR / "CDNOW_sample.txt"
+CDNOW_SAMPLE = SAMPLE_FILE
 
 needs_cdnow = pytest.mark.skipif(
-    not CDNOW_SAMPLE.is_file(), reason="CDNOW data not found beside the checkout"
+    not CDNOW_SAMPLE.is_file(),
+    reason=f"CDNOW data not found at {SAMPLE_FILE} (or set WAFA_SHARED_DATA)",
 )
 
 

@@ -471,3 +471,192 @@ class TestWooCommerceFormat:
         assert got["101"] == ("7", 20093, 4000, True)
         assert got["102"] == ("guest@y.com", 20094, 1000, True)
         assert got["103"][3] is False and loaded.cancelled == 1
+
+
+WEBTOFFEE_HEADER = [
+    "order_id",
+    "order_date",
+    "status",
+    "order_total",
+    "order_currency",
+    "customer_id",
+    "billing_email",
+    "refund_items",
+    "line_item_1",
+    "line_item_2",
+]
+
+
+class TestWooCommerceWebToffeeFormat:
+    def test_refunds_are_read_from_refund_items(self, tmp_path: Path) -> None:
+        path = write_csv(
+            tmp_path / "woo.csv",
+            WEBTOFFEE_HEADER,
+            [
+                (
+                    "501",
+                    "2025-09-01 10:15:00",
+                    "completed",
+                    "14.00",
+                    "USD",
+                    "17",
+                    "layla@example.com",
+                    "",
+                    "name:Flat white|sku:COF-FW|quantity:2|total:8.00",
+                    "",
+                ),
+                (
+                    "502",
+                    "2025-09-03 18:40:00",
+                    "processing",
+                    "9.00",
+                    "USD",
+                    "0",
+                    "reza@example.com",
+                    "amount:4.50|reason:Cold drink|date:2025-09-04 09:00:00",
+                    "name:Iced latte|sku:COF-IL|quantity:2|total:9.00",
+                    "",
+                ),
+                (
+                    "503",
+                    "2025-09-05 08:00:00",
+                    "completed",
+                    "30.00",
+                    "USD",
+                    "17",
+                    "layla@example.com",
+                    "amount:5.00|reason:Late|date:2025-09-06 09:00:00;"
+                    "amount:1,000.50|reason:Broken|date:2025-09-07 09:00:00",
+                    "name:Beans|sku:BEA-ES1K|quantity:1|total:30.00",
+                    "",
+                ),
+                (
+                    "504",
+                    "2025-09-06 08:00:00",
+                    "completed",
+                    "30.00",
+                    "USD",
+                    "17",
+                    "layla@example.com",
+                    "amount:10.00|reason:Late|date:2025-09-06 09:00:00;"
+                    "amount:2.50|reason:Broken|date:2025-09-07 09:00:00",
+                    "name:Beans|sku:BEA-ES1K|quantity:1|total:30.00",
+                    "",
+                ),
+            ],
+        )
+        con, loaded = load(path, fmt=InputFormat.woocommerce)
+        got = orders_of(con)
+        assert got["501"] == ("17", 20332, 1400, True)
+        assert got["502"] == ("reza@example.com", 20334, 450, True)
+        # Two refunds reaching the total refund the order fully; two below it lower it.
+        assert got["503"][2:] == (0, False)
+        assert got["504"][2:] == (1750, True)
+        assert (loaded.refunded, loaded.partially_refunded) == (1, 2)
+
+    def test_products_are_read_from_line_item_cells(self, tmp_path: Path) -> None:
+        path = write_csv(
+            tmp_path / "woo.csv",
+            WEBTOFFEE_HEADER,
+            [
+                (
+                    "501",
+                    "2025-09-01 10:15:00",
+                    "completed",
+                    "14.00",
+                    "USD",
+                    "17",
+                    "layla@example.com",
+                    "",
+                    "name:Flat white|product_id:13|sku:COF-FW|quantity:2|total:8.00|sub_total:9.00",
+                    "name:Almond croissant|product_id:14|sku: PAS-AC |quantity:1|total:4.00",
+                ),
+                (
+                    "502",
+                    "2025-09-03 18:40:00",
+                    "processing",
+                    "9.00",
+                    "USD",
+                    "0",
+                    "reza@example.com",
+                    "",
+                    "name:Iced latte|sku:COF-IL|total:9.00",
+                    "name:Gift card|quantity:1|total:0.00",
+                ),
+            ],
+        )
+        con, loaded = load(path, fmt=InputFormat.woocommerce)
+        items = con.execute(
+            "SELECT customer_id, order_id, sku, quantity FROM wafa_items ORDER BY 2, 3"
+        ).fetchall()
+        # A line without a quantity counts once; one without a SKU names no product.
+        assert items == [
+            ("17", "501", "COF-FW", 2),
+            ("17", "501", "PAS-AC", 1),
+            ("reza@example.com", "502", "COF-IL", 1),
+        ]
+        assert loaded.has_items
+
+    def test_a_bad_refund_amount_names_line_and_column(self, tmp_path: Path) -> None:
+        path = write_csv(
+            tmp_path / "woo.csv",
+            WEBTOFFEE_HEADER,
+            [
+                (
+                    "501",
+                    "2025-09-01 10:15:00",
+                    "completed",
+                    "14.00",
+                    "USD",
+                    "17",
+                    "layla@example.com",
+                    "amount:1.00|reason:Late|date:2025-09-02 09:00:00",
+                    "name:Flat white|sku:COF-FW|quantity:2|total:8.00",
+                    "",
+                ),
+                (
+                    "502",
+                    "2025-09-03 18:40:00",
+                    "processing",
+                    "9.00",
+                    "USD",
+                    "0",
+                    "reza@example.com",
+                    "amount:1.00|reason:Late|date:2025-09-04 09:00:00;"
+                    "amount:four|reason:Cold|date:2025-09-04 09:00:00",
+                    "name:Iced latte|sku:COF-IL|quantity:2|total:9.00",
+                    "",
+                ),
+            ],
+        )
+        with pytest.raises(BadInput) as err:
+            load(path, fmt=InputFormat.woocommerce)
+        assert err.value.detail == (
+            "woo.csv, line 3, column refund_items: 'four' is not a decimal amount"
+        )
+        assert err.value.errors[0][0] == ("line", 3, "column", "refund_items")
+
+    def test_a_bad_line_item_quantity_names_line_and_column(self, tmp_path: Path) -> None:
+        path = write_csv(
+            tmp_path / "woo.csv",
+            WEBTOFFEE_HEADER,
+            [
+                (
+                    "501",
+                    "2025-09-01 10:15:00",
+                    "completed",
+                    "14.00",
+                    "USD",
+                    "17",
+                    "layla@example.com",
+                    "",
+                    "name:Flat white|sku:COF-FW|quantity:2|total:8.00",
+                    "name:Almond croissant|sku:PAS-AC|quantity:one|total:4.00",
+                ),
+            ],
+        )
+        with pytest.raises(BadInput) as err:
+            load(path, fmt=InputFormat.woocommerce)
+        assert err.value.detail == (
+            "woo.csv, line 2, column line_item_2: the quantity 'one' is not a whole number"
+        )

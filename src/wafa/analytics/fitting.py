@@ -322,7 +322,13 @@ def fit_models(
     fitted_names = [n for n, f in fits.items() if f.model is not None]
     if not fitted_names:
         repeaters = int(c.weights[c.frequency > 0].sum())
-        errors = " ".join(f"{MODEL_NAMES[n]}: {f.error}" for n, f in fits.items())
+        # A model's own error usually names it already ("BG/NBD: no customer ...").
+        errors = " ".join(
+            str(f.error)
+            if str(f.error).startswith(MODEL_NAMES[n])
+            else f"{MODEL_NAMES[n]}: {f.error}"
+            for n, f in fits.items()
+        )
         what = (
             f"neither {' nor '.join(MODEL_NAMES[n] for n in models)} could be fitted"
             if len(models) > 1

@@ -51,11 +51,18 @@ a ``voided`` financial status cancels, ``refunded`` is a full refund, and
 ``Lineitem sku``/``Lineitem quantity`` name the products.
 
 WooCommerce (``--format woocommerce``) reads the order exports of the common export
-extensions (WooCommerce Customer/Order CSV Export and alike): ``order_id`` (or
-``order_number``), ``order_date``, ``status`` (``wc-`` prefix allowed), ``order_total``,
-``refunded_total``, ``order_currency``, the customer as ``customer_id`` (when not 0) else
-``billing_email``, and ``item_sku``/``item_quantity`` when exported one row per item;
-order-level values repeated on each item row are read once.
+extensions (WooCommerce Customer/Order CSV Export, WebToffee "Order Export & Order Import
+for WooCommerce" and alike): ``order_id`` (or ``order_number``), ``order_date``,
+``status`` (``wc-`` prefix allowed), ``order_total``, ``order_currency``, and the customer
+as ``customer_id`` (when not 0) else ``billing_email``. The refunded amount is
+``refunded_total``, or else the sum of the ``amount:`` parts of ``refund_items``
+(WebToffee: refunds separated by ``;``, each like
+``amount:4.50|reason:Cold drink|date:2025-09-04 09:00:00``). The products are
+``item_sku``/``item_quantity`` when exported one row per item (order-level values
+repeated on each item row are read once), or else the ``sku:`` and ``quantity:`` parts of
+each ``line_item_1``, ``line_item_2``… cell when exported one row per order (WebToffee:
+``name:Flat white|product_id:13|sku:COF-FW|quantity:2|total:8.00``; a line without a
+quantity counts once, one without a SKU is left out).
 
 Every error names the line and the column (line 1 is the header).
 """
@@ -66,6 +73,7 @@ import codecs
 import csv
 import datetime as dt
 import math
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -914,6 +922,12 @@ class _ShopLayout:
     sku: tuple[str, ...]
     quantity: tuple[str, ...]
     lower_customer: bool
+    #: Column of ``amount:…|reason:…`` refunds separated by ``;``, read when no
+    #: ``refunded`` column is present.
+    refund_items: tuple[str, ...] = ()
+    #: Pattern (its group 1 a number) of the columns holding one order line each as
+    #: ``name:…|sku:…|quantity:…``, read when no ``sku`` column is present.
+    line_items: str | None = None
 
 
 SHOPIFY = _ShopLayout(
@@ -941,9 +955,18 @@ WOOCOMMERCE = _ShopLayout(
     refunded=("refunded_total", "order_refund", "Refund Total", "Refunded Total"),
     currency=("order_currency", "currency", "Order Currency", "Currency"),
     cancelled_at=(),
-    sku=("item_sku", "sku", "Item SKU", "SKU"),
-    quantity=("item_quantity", "quantity", "Item Quantity", "Quantity", "Qty"),
+    sku=("item_sku", "line_item_sku", "sku", "Item SKU", "SKU"),
+    quantity=(
+        "item_quantity",
+        "line_item_quantity",
+        "quantity",
+        "Item Quantity",
+        "Quantity",
+        "Qty",
+    ),
     lower_customer=False,
+    refund_items=("refund_items",),
+    line_items=r"line_item_(\d+)",
 )
 
 
@@ -953,6 +976,28 @@ def _pick(header: _Header, names: tuple[str, ...]) -> str | None:
         if name.strip().lower() in present:
             return present[name.strip().lower()]
     return None
+
+
+def _line_item_columns(header: _Header, pattern: str | None) -> list[str]:
+    """Return the header's ``line_item_N`` columns, in the order of their numbers."""
+    if pattern is None:
+        return []
+    numbered = []
+    for name in header.names:
+        match = re.fullmatch(pattern, name.strip(), re.IGNORECASE)
+        if match is not None:
+            numbered.append((int(match.group(1)), name))
+    return [name for _, name in sorted(numbered)]
+
+
+def _pair_sql(cell: str, key: str) -> str:
+    """Return SQL for the value of ``key`` in a ``name:A|sku:B`` cell ('' when absent)."""
+    return rf"trim(regexp_extract({cell}, '(?:^|\|)\s*{key}\s*:([^|]*)', 1))"
+
+
+def _has_pair_sql(cell: str, key: str) -> str:
+    """Return SQL testing whether a ``name:A|sku:B`` cell has ``key``."""
+    return rf"regexp_matches({cell}, '(?:^|\|)\s*{key}\s*:')"
 
 
 def _load_shop(
@@ -1050,6 +1095,49 @@ def _load_shop(
                 q(quantity),
             )
         )
+    # WebToffee's one row per order: refunds in one cell, each order line in its own.
+    refund_items = None if refunded else _pick(header, layout.refund_items)
+    if refund_items:
+        cell = q(refund_items)
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE wafa_refund_parts AS
+            SELECT record, pos, trim(part) AS part, {_has_pair_sql("part", "amount")} AS has_amount,
+                   {_pair_sql("part", "amount")} AS amount_text,
+                   {amount.format(c=_pair_sql("part", "amount"))} AS amount
+            FROM (
+                SELECT record, unnest(string_split({cell}, ';')) AS part,
+                       generate_subscripts(string_split({cell}, ';'), 1) AS pos
+                FROM wafa_raw WHERE {blank(cell)} IS NOT NULL
+            )
+            WHERE trim(part) <> ''
+            """
+        )
+        for bad, shown, message in (
+            ("NOT has_amount", "part", "the refund {value!r} has no amount"),
+            ("has_amount AND amount IS NULL", "amount_text", "{value!r} is not a decimal amount"),
+            ("amount < 0", "amount_text", "{value!r}: a refunded amount cannot be negative"),
+        ):
+            problems.append(
+                (
+                    f"record IN (SELECT record FROM wafa_refund_parts WHERE {bad})",
+                    refund_items,
+                    message,
+                    f"(SELECT arg_min(p.{shown}, p.pos) FROM wafa_refund_parts p "
+                    f"WHERE p.record = wafa_raw.record AND {bad})",
+                )
+            )
+    line_items = [] if _pick(header, layout.sku) else _line_item_columns(header, layout.line_items)
+    for column in line_items:
+        qty_text = _pair_sql(q(column), "quantity")
+        problems.append(
+            (
+                f"nullif({qty_text}, '') IS NOT NULL AND TRY_CAST({qty_text} AS BIGINT) IS NULL",
+                column,
+                "the quantity {value!r} is not a whole number",
+                qty_text,
+            )
+        )
     for condition, column, message, value_sql in problems:
         found = con.execute(
             f"SELECT record, {value_sql} FROM wafa_raw WHERE {condition} ORDER BY record "
@@ -1127,9 +1215,16 @@ def _load_shop(
     if cancelled_at:
         void = f"({void} OR {blank(q(cancelled_at))} IS NOT NULL)"
     full_refund = f"{status_word} IN ({', '.join(_literal(s) for s in REFUNDED_STATUSES)})"
-    refunded_minor = (
-        f"round(coalesce({amount.format(c=q(refunded))}, 0) * {scale})" if refunded else "0"
-    )
+    refunded_minor = "0"
+    refund_join = ""
+    if refunded:
+        refunded_minor = f"round(coalesce({amount.format(c=q(refunded))}, 0) * {scale})"
+    elif refund_items:
+        refunded_minor = f"round(coalesce(wafa_refund_sum, 0) * {scale})"
+        refund_join = (
+            "LEFT JOIN (SELECT record AS wafa_refund_record, sum(amount) AS wafa_refund_sum "
+            "FROM wafa_refund_parts GROUP BY 1) ON wafa_refund_record = record"
+        )
     in_currency = (
         f"upper(coalesce({blank(q(currency_col))}, {_literal(chosen)})) = {_literal(chosen)}"
         if currency_col
@@ -1148,7 +1243,7 @@ def _load_shop(
                bool_or({void}) AS void,
                bool_or({full_refund}) AS full_refund,
                bool_and({in_currency}) AS in_currency
-        FROM wafa_raw
+        FROM wafa_raw {refund_join}
         WHERE {blank(q(order))} IS NOT NULL
         GROUP BY 1
         """
@@ -1175,16 +1270,30 @@ def _load_shop(
     )
     sku = _pick(header, layout.sku)
     has_items = False
+    # Each order line as (order, sku, quantity), from its own row or from its cell.
+    lines = ""
     if sku:
         qty = f"coalesce(TRY_CAST(trim({q(quantity)}) AS BIGINT), 1)" if quantity else "1"
+        lines = (
+            f"SELECT trim({q(order)}) AS order_key, trim({q(sku)}) AS sku, {qty} AS quantity "
+            "FROM wafa_raw"
+        )
+    elif line_items:
+        lines = " UNION ALL ".join(
+            f"SELECT trim({q(order)}) AS order_key, {_pair_sql(q(c), 'sku')} AS sku, "
+            f"coalesce(TRY_CAST({_pair_sql(q(c), 'quantity')} AS BIGINT), 1) AS quantity "
+            f"FROM wafa_raw WHERE {blank(q(c))} IS NOT NULL"
+            for c in line_items
+        )
+    if lines:
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE wafa_items AS
-            SELECT o.customer_id, o.order_id, trim(r.{q(sku)}) AS sku, sum({qty})::BIGINT AS quantity
-            FROM wafa_raw r JOIN wafa_orders o ON o.order_id = trim(r.{q(order)})
-            WHERE {blank("r." + q(sku))} IS NOT NULL
+            SELECT o.customer_id, o.order_id, r.sku, sum(r.quantity)::BIGINT AS quantity
+            FROM ({lines}) r JOIN wafa_orders o ON o.order_id = r.order_key
+            WHERE nullif(r.sku, '') IS NOT NULL
             GROUP BY 1, 2, 3
-            HAVING sum({qty}) > 0
+            HAVING sum(r.quantity) > 0
             """
         )
         has_items = bool(_scalar(con, "SELECT count(*) > 0 FROM wafa_items"))
@@ -1203,6 +1312,7 @@ def _load_shop(
         con.execute("ALTER TABLE wafa_orders_with_items RENAME TO wafa_orders")
     con.execute("DROP TABLE wafa_raw")
     con.execute("DROP TABLE wafa_shop_orders")
+    con.execute("DROP TABLE IF EXISTS wafa_refund_parts")
     return _finish(con, chosen, rows, other, guests, has_items, False, path)
 
 

@@ -18,13 +18,19 @@ copied into the repository). Time is in weeks, measured in days / 7:
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-CDNOW_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "cdnow"
+# ``WAFA_SHARED_DATA`` names the shared data folder when the checkout is not beside it.
+SHARED_DATA = Path(
+    os.environ.get("WAFA_SHARED_DATA")
+    or Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+)
+CDNOW_DIR = SHARED_DATA / "cdnow"
 SAMPLE_FILE = CDNOW_DIR / "CDNOW_sample.txt"
 CALIBRATION_END = dt.date(1997, 9, 30)
 
@@ -84,6 +90,6 @@ def load_or_skip() -> CdnowSummary:
     if not available():
         pytest.skip(
             f"CDNOW data not found at {SAMPLE_FILE.resolve()} "
-            "(expected in ../shared/data/cdnow beside the checkout)"
+            "(expected in ../shared/data/cdnow beside the checkout, or set WAFA_SHARED_DATA)"
         )
     return load_summary()
