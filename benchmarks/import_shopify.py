@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from _common import drop_database, fresh_database
 
 HEADER = [
     "Name", "Email", "Financial Status", "Paid at", "Fulfillment Status", "Fulfilled at",
@@ -149,44 +150,19 @@ print(json.dumps({"seconds": seconds, "cpu": cpu, "server_cpu": server, "load": 
 """
 
 
-def fresh_database(backend: str, tmp: Path) -> tuple[str, str | None]:
-    from sqlalchemy import create_engine, text
-
+def database(backend: str, tmp: Path) -> tuple[str, bool]:
+    """A freshly migrated database for one run: its URL, and whether it is PostgreSQL."""
     from wafa.core import migrate
 
     if backend == "sqlite":
         url = f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:8]}.db'}"
         migrate.upgrade(url)
-        return url, None
-    admin_url = os.environ.get(
-        "WAFA_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-    name = f"wafa_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-    migrate.upgrade(url)
-    return url, name
-
-
-def drop_database(name: str | None) -> None:
-    if name is None:
-        return
-    from sqlalchemy import create_engine, text
-
-    admin_url = os.environ.get(
-        "WAFA_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        return url, False
+    return fresh_database("wafa_bench"), True
 
 
 def run_once(backend: str, path: Path, tmp: Path) -> dict[str, float]:
-    url, name = fresh_database(backend, tmp)
+    url, postgres = database(backend, tmp)
     try:
         out = subprocess.run(
             [sys.executable, "-c", CHILD, url, str(path)],
@@ -195,7 +171,8 @@ def run_once(backend: str, path: Path, tmp: Path) -> dict[str, float]:
             text=True,
         )
     finally:
-        drop_database(name)
+        if postgres:
+            drop_database(url)
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
