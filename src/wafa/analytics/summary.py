@@ -572,29 +572,47 @@ def db_occasions(
 # --------------------------------------------------------------------------- DuckDB
 
 
-DUCKDB_SUMMARY_SQL = """
-CREATE OR REPLACE TEMP TABLE wafa_customers AS
-SELECT row_number() OVER () - 1 AS code, *
-FROM (
-    SELECT customer_id,
-           min(day) AS first_day,
-           max(day) AS last_day,
-           count(*) AS purchases,
-           sum(value)::BIGINT AS spend,
-           arg_min(value, day)::BIGINT AS first_value,
+def _duckdb_summary_sql(*, split: bool) -> tuple[str, str]:
+    """Return the SQL of the summary table ``wafa_customer_rows`` and the view ``wafa_customers``.
+
+    A customer's ``code`` is the row's position in the table (``rowid``), so numbering
+    costs nothing. Without a split (calibration and holdout ending on the last day
+    analysed), the calibration figures are the whole history's and the holdout is
+    empty: they are not computed twice.
+    """
+    if split:
+        calibration = """
            count(*) FILTER (WHERE day <= $cal) AS cal_purchases,
            coalesce(max(day) FILTER (WHERE day <= $cal), -1) AS cal_last_day,
            coalesce(sum(value) FILTER (WHERE day <= $cal), 0)::BIGINT AS cal_spend,
-           count(*) FILTER (WHERE day > $cal AND day <= $hold) AS holdout_purchases
-    FROM (
-        SELECT customer_id, day, sum(net)::BIGINT AS value
-        FROM wafa_orders
-        WHERE purchase AND day <= $as_of
-        GROUP BY customer_id, day
-    )
-    GROUP BY customer_id
+           count(*) FILTER (WHERE day > $cal AND day <= $hold) AS holdout_purchases"""
+        outer = "*"
+    else:
+        calibration = ""
+        outer = (
+            "*, purchases AS cal_purchases, last_day AS cal_last_day, spend AS cal_spend, "
+            "0::BIGINT AS holdout_purchases"
+        )
+    return (
+        f"""
+CREATE OR REPLACE TEMP TABLE wafa_customer_rows AS
+SELECT customer_id,
+       min(day) AS first_day,
+       max(day) AS last_day,
+       count(*) AS purchases,
+       sum(value)::BIGINT AS spend,
+       arg_min(value, day)::BIGINT AS first_value{"," if calibration else ""}{calibration}
+FROM (
+    SELECT customer_id, day, sum(net)::BIGINT AS value
+    FROM wafa_orders
+    WHERE purchase AND day <= $as_of
+    GROUP BY customer_id, day
 )
-"""
+GROUP BY customer_id
+""",
+        f"CREATE OR REPLACE TEMP VIEW wafa_customers AS SELECT rowid AS code, {outer} "
+        "FROM wafa_customer_rows",
+    )
 
 
 def duckdb_summary(
@@ -602,7 +620,7 @@ def duckdb_summary(
 ) -> CustomerSummary:
     """Summarise each customer of the ``wafa_orders`` table in a DuckDB connection.
 
-    Leaves the table ``wafa_customers`` behind for the later steps: the summary, with
+    Leaves the view ``wafa_customers`` behind for the later steps: the summary, with
     ``code``, the customer's position in the returned arrays.
 
     Parameters
@@ -620,7 +638,11 @@ def duckdb_summary(
         Same content as :func:`db_summary` on the same orders, in ``code`` order.
     """
     hold = as_of_day if holdout_end_day is None else holdout_end_day
-    con.execute(DUCKDB_SUMMARY_SQL, {"as_of": as_of_day, "cal": calibration_day, "hold": hold})
+    split = not calibration_day == hold == as_of_day
+    params = {"as_of": as_of_day, **({"cal": calibration_day, "hold": hold} if split else {})}
+    table, view = _duckdb_summary_sql(split=split)
+    con.execute(table, params)
+    con.execute(view)
     result = con.execute("SELECT * FROM wafa_customers ORDER BY code").fetchnumpy()
     keys = np.asarray(result["customer_id"], dtype=object)
 
