@@ -145,3 +145,26 @@ class TestImportCustomersAndProducts:
         assert result.exit_code == 1
         assert "line 3, column email:" in result.stderr
         assert count(committed_db, Customer) == 0
+
+
+class TestImportWooCommerceCatalogue:
+    def test_products_then_customers(
+        self, wafa: Invoke, committed_db: Settings, tmp_path: Path
+    ) -> None:
+        products = tmp_path / "wc-product-export.csv"
+        products.write_text(
+            "ID,Type,SKU,Name,Published,Regular price,Categories,Parent\n"
+            "1,variable,TEE,Tee,1,,Clothing > Shirts,\n"
+            "2,variation,TEE-S,Tee - S,1,20.00,,id:1\n"
+            "3,simple,,Sticker,1,1.00,,\n",
+            encoding="utf-8",
+        )
+        result = wafa("import", "products", str(products), "--format", "woocommerce")
+        assert result.exit_code == 0, result.output
+        assert "products created" in result.stdout and "rows skipped" in result.stdout
+        assert count(committed_db, Product) == 1
+        people = tmp_path / "customers.csv"
+        people.write_text("Name,Email,City\nMaryam Karimi,maryam@example.com,Shiraz\n")
+        result = wafa("import", "customers", str(people), "--format", "woocommerce")
+        assert result.exit_code == 0, result.output
+        assert count(committed_db, Customer) == 1

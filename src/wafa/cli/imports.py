@@ -212,7 +212,7 @@ def customers(
     map_: list[str] = MapOpt,
     encoding: str = EncodingOpt,
 ) -> None:
-    """Import customers (generic or Shopify's Customers export)."""
+    """Import customers (generic, Shopify's Customers export, or WooCommerce's)."""
     _check_skip(skip_invalid, errors)
     settings = load_settings()
     columns = _mapping(mapping, map_)
@@ -245,7 +245,7 @@ def products(
     map_: list[str] = MapOpt,
     encoding: str = EncodingOpt,
 ) -> None:
-    """Import products (generic or Shopify's Products export), keyed by sku."""
+    """Import products (generic, Shopify's or WooCommerce's Products export), keyed by sku."""
     _check_skip(skip_invalid, errors)
     settings = load_settings()
     columns = _mapping(mapping, map_)

@@ -234,3 +234,93 @@ class TestProductsImport:
         rows = session.execute(select(Product.sku, Product.name).where(Product.sku.like("HB-%")))
         names = {str(row[0]): str(row[1]) for row in rows}
         assert names == {"HB-250": "House blend - 250g", "HB-1K": "House blend - 1kg"}
+
+
+WOO_PRODUCTS = (
+    "ID,Type,SKU,Name,Published,Is featured?,Sale price,Regular price,Categories,Tags,Parent,"
+    "Attribute 1 name,Attribute 1 value(s)\n"
+    '10,simple,BEANS-HB,House blend,1,0,,9.00,"Coffee > Beans, Sale",,,,\n'
+    '11,variable,MUG,Mug,1,0,,,"Merch \\, gifts",,,Colour,"Red, Blue"\n'
+    "12,variation,MUG-RED,Mug - Red,1,0,,12.50,,,id:11,Colour,Red\n"
+    "13,variation,MUG-BLUE,Mug - Blue,1,0,10.00,12.50,,,MUG,Colour,Blue\n"
+    "14,simple,,Gift wrapping,1,0,,1.00,,,,,\n"
+    '15,"simple, virtual",CLASS-1,Latte art class,0,0,,45.00,Classes,,,,\n'
+)
+
+
+class TestWooCommerceCatalogue:
+    def test_products_export(self, session: Session, settings: Settings, tmp_path: Path) -> None:
+        path = tmp_path / "wc-products.csv"
+        path.write_text(WOO_PRODUCTS, encoding="utf-8")
+        report = import_products(session, path, fmt="woocommerce", settings=settings)
+        # The variable parent is a container and the unnamed-SKU row cannot be ordered by SKU.
+        assert (report.created, report.skipped, report.rejected) == (4, 2, 0)
+        rows = session.execute(
+            select(
+                Product.sku, Product.name, Product.category, Product.price_amount, Product.active
+            )
+        )
+        found = {str(r[0]): tuple(r[1:]) for r in rows}
+        assert found == {
+            "BEANS-HB": ("House blend", "Beans", 900, True),
+            # Variations take the parent's category, by id or by SKU; the sale price is not the price.
+            "MUG-RED": ("Mug - Red", "Merch , gifts", 1250, True),
+            "MUG-BLUE": ("Mug - Blue", "Merch , gifts", 1250, True),
+            "CLASS-1": ("Latte art class", "Classes", 4500, False),
+        }
+        again = import_products(session, path, fmt="woocommerce", settings=settings)
+        assert (again.created, again.updated, again.unchanged) == (0, 0, 4)
+
+    def test_products_without_a_price_are_refused_by_line(
+        self, session: Session, settings: Settings, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "wc-products.csv"
+        path.write_text(
+            "ID,Type,SKU,Name,Published,Regular price,Categories\n"
+            "1,simple,A-1,First,1,3.00,Tea\n"
+            "2,simple,B-2,Second,1,,Tea\n",
+            encoding="utf-8",
+        )
+        before = table_counts(session)
+        with pytest.raises(ImportRejected) as caught:
+            import_products(session, path, fmt="woocommerce", settings=settings)
+        (error,) = caught.value.row_errors
+        assert (error.line, error.column) == (3, "Regular price")
+        assert table_counts(session) == before
+
+    def test_customers_from_an_extension_export(
+        self, session: Session, settings: Settings, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "wc-customers.csv"
+        path.write_text(
+            "customer_id,first_name,last_name,user_email,billing_first_name,billing_email,"
+            "billing_phone,billing_city,date_registered\n"
+            "7,Layla,Haddad,layla@example.com,Layla,,+971 50 123 4567,Dubai,2024-02-01\n"
+            "0,,,,سارا,sara@example.com,,Tehran,\n",
+            encoding="utf-8",
+        )
+        report = import_customers(session, path, fmt="woocommerce", settings=settings)
+        assert (report.created, report.rejected) == (2, 0)
+        layla = session.scalar(select(Customer).where(Customer.email == "layla@example.com"))
+        assert layla is not None
+        assert (layla.name, layla.phone, layla.city) == ("Layla Haddad", "+971501234567", "Dubai")
+        ids = session.execute(select(CustomerExternalId.source, CustomerExternalId.external_id))
+        # A customer_id of 0 is WooCommerce's guest: no external id for Sara.
+        assert {(str(r[0]), str(r[1])) for r in ids} == {("woocommerce", "7")}
+        sara = session.scalar(select(Customer).where(Customer.email == "sara@example.com"))
+        assert sara is not None and (sara.name, sara.city) == ("سارا", "Tehran")
+
+    def test_customers_from_the_analytics_download(
+        self, session: Session, settings: Settings, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "customers-report.csv"
+        path.write_text(
+            "Name,Username,Last active,Date registered,Email,Orders,Total spend,AOV,"
+            "Country / Region,City,Region,Postal code\n"
+            "Omar Nasser,omar,2025-10-01,2024-01-05,omar@example.com,4,120.00,30.00,AE,Sharjah,,\n",
+            encoding="utf-8",
+        )
+        report = import_customers(session, path, fmt="woocommerce", settings=settings)
+        assert report.created == 1
+        omar = session.scalar(select(Customer).where(Customer.email == "omar@example.com"))
+        assert omar is not None and (omar.name, omar.city) == ("Omar Nasser", "Sharjah")

@@ -1,4 +1,4 @@
-"""Customer imports: the generic customer format and Shopify's Customers export.
+"""Customer imports: the generic format, Shopify's Customers export and WooCommerce's.
 
 Each row is matched or created through ``customers.service.resolve_contacts`` (the
 matching engine), in file order; then the fields it carries that matching does not
@@ -20,6 +20,14 @@ Shopify's export columns read: ``Customer ID``, ``First Name``, ``Last Name``,
 ``Accepts Marketing``), ``Accepts SMS Marketing``, ``Default Address City`` (or
 ``City``), ``Default Address Address1`` (or ``Address1``), ``Tags``, ``Note``; its other
 columns (totals, tax exemption, province…) are ignored.
+
+WooCommerce has no customer export of its own in the admin's Customers list, so two
+common files are read: the Analytics > Customers download (``Name``, ``Email``,
+``City``) and the customer exports of the export extensions (``customer_id``,
+``first_name``/``last_name`` else ``billing_first_name``/``billing_last_name``,
+``email``/``user_email`` else ``billing_email``, ``billing_phone``, ``billing_city``,
+``billing_address_1``). A ``customer_id`` of 0 (a guest) is no id. WooCommerce keeps no
+marketing consent, so none is recorded.
 """
 
 from __future__ import annotations
@@ -67,6 +75,22 @@ SHOPIFY_COLUMNS = {
     "Tags": "tags",
     "Note": "notes",
 }
+WOOCOMMERCE_COLUMNS = {
+    "customer_id": "customer_id",
+    "name": "name",
+    "first_name": "first_name",
+    "billing_first_name": "first_name",
+    "last_name": "last_name",
+    "billing_last_name": "last_name",
+    "email": "email",
+    "user_email": "email",
+    "billing_email": "email",
+    "phone": "phone",
+    "billing_phone": "phone",
+    "city": "city",
+    "billing_city": "city",
+    "billing_address_1": "address",
+}
 _BIRTHDAY = re.compile(r"(?:(\d{4})-)?-?(\d{1,2})-(\d{1,2})")
 
 
@@ -103,13 +127,15 @@ class CustomerReport:
 
 
 class CustomerReader:
-    """Validates customer rows of the generic or Shopify layout."""
+    """Validates customer rows of the generic, Shopify or WooCommerce layout."""
 
     def __init__(
         self, *, fmt: str, settings: Settings, source: str, mapping: Mapping[str, str | None] | None
     ) -> None:
-        if fmt not in ("generic", "shopify"):
-            raise FileRefused(f"customers can be imported from generic or shopify, not {fmt!r}")
+        if fmt not in ("generic", "shopify", "woocommerce"):
+            raise FileRefused(
+                f"customers can be imported from generic, shopify or woocommerce, not {fmt!r}"
+            )
         self.fmt = fmt
         self.settings = settings
         self.source = source
@@ -122,6 +148,11 @@ class CustomerReader:
             self.table = Table(header, fmt="shopify customers", columns=tuple(SHOPIFY_COLUMNS),
                                mapping=self.mapping, strict=False)  # fmt: skip
             self.rename = SHOPIFY_COLUMNS
+        elif self.fmt == "woocommerce":
+            self.table = Table(header, fmt="woocommerce customers",
+                               columns=tuple(WOOCOMMERCE_COLUMNS), mapping=self.mapping,
+                               strict=False)  # fmt: skip
+            self.rename = WOOCOMMERCE_COLUMNS
         else:
             self.table = Table(header, fmt="generic customers", columns=GENERIC_FIELDS,
                                mapping=self.mapping)  # fmt: skip
@@ -138,6 +169,8 @@ class CustomerReader:
         raw_get = self.table.getter(record.values)
         for column, name in self.rename.items():
             value = raw_get(column).strip()
+            if name == "customer_id" and self.fmt == "woocommerce" and value == "0":
+                continue  # a guest
             if value and not cells.get(name):
                 cells[name] = value
                 columns[name] = self.table.col(column)

@@ -1,4 +1,4 @@
-"""Product imports: the generic product format and Shopify's Products export.
+"""Product imports: the generic product format, Shopify's and WooCommerce's Products exports.
 
 Products are keyed by sku: a new sku is created, a known one gets the name, category
 and price of the file when they differ (so a re-import changes nothing).
@@ -13,11 +13,20 @@ Shopify's export (one row per variant, the product's ``Title`` on its first row 
 image rows, are skipped), ``Variant Price`` the price, ``Type`` (else
 ``Product Category``) the category, ``Status`` ``archived``/``draft`` makes it inactive.
 Other columns are ignored.
+
+WooCommerce's export (Products > Export, one row per product and per variation, English
+column names): ``SKU``, ``Name``, ``Regular price`` (the price; a temporary ``Sale
+price`` is not), the first of ``Categories`` (``Coffee > Beans, Sale``: the last level,
+``Beans``; a variation takes its ``Parent``'s), ``Published`` (``1`` is active, ``0``
+draft and ``-1`` private are inactive). Variable and grouped products are containers,
+not sold themselves: their variations and children are imported instead. Rows without
+a SKU are skipped (orders can only name a product by SKU) and counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +48,11 @@ SHOPIFY_COLUMNS = (
     "Handle", "Title", "Option1 Value", "Variant SKU", "Variant Price", "Type",
     "Product Category", "Status",
 )  # fmt: skip
+WOOCOMMERCE_COLUMNS = (
+    "ID", "Type", "SKU", "Name", "Published", "Regular price", "Categories", "Parent",
+)  # fmt: skip
+# Categories are separated by commas; a comma inside a name is written "\,".
+_CATEGORY_SPLIT = re.compile(r"(?<!\\),")
 
 
 @dataclass
@@ -63,6 +77,7 @@ class ProductReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    skipped: int = 0
     rejected: int = 0
     errors: list[RowError] = field(default_factory=list)
 
@@ -73,6 +88,7 @@ class ProductReport:
             "products created": self.created,
             "products updated": self.updated,
             "products unchanged": self.unchanged,
+            "rows skipped (no SKU, or not sold themselves)": self.skipped,
             "rejected rows": self.rejected,
         }
 
@@ -89,20 +105,26 @@ def import_products(
     errors_path: Path | None = None,
 ) -> ProductReport:
     """Import products into ``session`` (the caller commits); all rows are checked first."""
-    if fmt not in ("generic", "shopify"):
-        raise FileRefused(f"products can be imported from generic or shopify, not {fmt!r}")
+    if fmt not in ("generic", "shopify", "woocommerce"):
+        raise FileRefused(
+            f"products can be imported from generic, shopify or woocommerce, not {fmt!r}"
+        )
     report = ProductReport()
     csv_source = CsvSource(path, encoding=encoding)
     records = csv_source.records()
     header = next(records, None)
     if header is None:
         raise FileRefused("the file is empty: no header line")
-    shopify = fmt == "shopify"
-    table = (
-        Table(header, fmt="shopify products", columns=SHOPIFY_COLUMNS, required=("Handle", "Variant SKU"), mapping=mapping, strict=False)
-        if shopify
-        else Table(header, fmt="generic products", columns=GENERIC_FIELDS, required=("sku", "name"), mapping=mapping)
-    )  # fmt: skip
+    shopify, woo = fmt == "shopify", fmt == "woocommerce"
+    sku_column = "Variant SKU" if shopify else "SKU" if woo else "sku"
+    name_column = "Title" if shopify else "Name" if woo else "name"
+    if shopify:
+        table = Table(header, fmt="shopify products", columns=SHOPIFY_COLUMNS, required=("Handle", "Variant SKU"), mapping=mapping, strict=False)  # fmt: skip
+    elif woo:
+        table = Table(header, fmt="woocommerce products", columns=WOOCOMMERCE_COLUMNS, required=("SKU", "Name", "Regular price"), mapping=mapping, strict=False)  # fmt: skip
+    else:
+        table = Table(header, fmt="generic products", columns=GENERIC_FIELDS, required=("sku", "name"), mapping=mapping)  # fmt: skip
+    woo_categories: dict[str, str | None] = {}
     rows: dict[str, ProductRow] = {}
     errors: list[RowError] = []
     titles: dict[str, str] = {}
@@ -114,12 +136,20 @@ def import_products(
             continue
         get = table.getter(record.values)
         try:
-            if shopify:
+            if woo:
+                read = _woocommerce_row(get, table.col, settings.currency, woo_categories)
+                if read is None:
+                    report.skipped += 1
+                    continue
+                sku, name, category, price, active = read
+                currency, repeatable = settings.currency, None
+            elif shopify:
                 handle = get("Handle").strip()
                 title = get("Title").strip() or titles.get(handle, "")
                 titles.setdefault(handle, title)
                 sku = get("Variant SKU").strip()
                 if not sku:
+                    report.skipped += 1
                     continue
                 option = get("Option1 Value").strip()
                 name = f"{title} - {option}" if option and option != "Default Title" else title
@@ -143,15 +173,12 @@ def import_products(
             if not sku:
                 raise RowProblem(table.col("sku"), "is empty")
             if not name:
-                raise RowProblem(table.col("Title" if shopify else "name"), "is empty")
+                raise RowProblem(table.col(name_column), "is empty")
             if len(sku) > 64:
-                raise RowProblem(
-                    table.col("Variant SKU" if shopify else "sku"), "is longer than 64 characters"
-                )
+                raise RowProblem(table.col(sku_column), "is longer than 64 characters")
             if sku in rows:
                 raise RowProblem(
-                    table.col("Variant SKU" if shopify else "sku"),
-                    f"sku {sku!r} already appears on line {rows[sku].line}",
+                    table.col(sku_column), f"sku {sku!r} already appears on line {rows[sku].line}"
                 )
         except RowProblem as exc:
             errors.append(RowError(record.line, exc.column, exc.reason, record.raw))
@@ -211,3 +238,34 @@ def import_products(
             report.unchanged += 1
     session.flush()
     return report
+
+
+def _woocommerce_row(
+    get: Callable[[str], str],
+    col: Callable[[str], str],
+    currency: str,
+    categories: dict[str, str | None],
+) -> tuple[str, str, str | None, int, bool | None] | None:
+    """Read one row of WooCommerce's export: sku, name, category, price and whether it is
+    published; None for a row that is not a product sold by SKU.
+
+    ``categories`` remembers each row's category under ``id:ID`` and its SKU, for the
+    variations that follow their parent (``Parent`` names it either way).
+    """
+    kinds = {k.strip().lower() for k in get("Type").split(",")}
+    sku = get("SKU").strip()
+    first = next((c for c in _CATEGORY_SPLIT.split(get("Categories")) if c.strip()), "")
+    category = first.split(">")[-1].replace("\\,", ",").strip() or None
+    parent = get("Parent").strip()
+    if category is None and parent:
+        category = categories.get(parent)
+    if get("ID").strip():
+        categories[f"id:{get('ID').strip()}"] = category
+    if sku:
+        categories[sku] = category
+    if not sku or kinds & {"variable", "grouped"}:
+        return None
+    price = amount(get("Regular price"), col("Regular price"), currency, allow_blank=False)
+    published = get("Published").strip()
+    active = None if not published else published == "1"
+    return sku, get("Name").strip(), category and category[:120], price, active
