@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -9,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import FrozenClock
 from tests.factories import create_customer, create_order
+from wafa.core.db import session_scope
 from wafa.core.errors import Invalid
-from wafa.core.settings import CalendarKind
+from wafa.core.settings import CalendarKind, Settings
 from wafa.orders import queries
 from wafa.orders import service as orders
 from wafa.orders.schemas import OrderStatusUpdate, RefundCreate
@@ -93,11 +95,21 @@ class TestOverview:
         create_order(session, customer={"email": "old@example.com"}, placed_at=at(2026, 3, 4))
         create_order(session, customer={"email": "new@example.com"}, placed_at=at(2026, 3, 5))
         create_customer(session, email="never-bought@example.com")
+        # A first order that was cancelled was no purchase: this month's is the first.
+        cancelled = create_order(
+            session, customer={"email": "second-try@example.com"}, placed_at=at(2026, 2, 1)
+        )
+        orders.update_order_status(
+            session, order_id=cancelled.id, data=OrderStatusUpdate(status="cancelled")
+        )
+        create_order(
+            session, customer={"email": "second-try@example.com"}, placed_at=at(2026, 3, 6)
+        )
         data = queries.overview(
             session, now=clock(), zone=UTC_ZONE, calendar=CalendarKind.gregorian, currency="USD"
         )
-        assert data.new_customers == 1
-        assert data.customers == 3
+        assert data.new_customers == 2
+        assert data.customers == 4
 
     def test_empty_shop(self, session: Session, clock: FrozenClock) -> None:
         data = queries.overview(
@@ -158,3 +170,43 @@ class TestOrderFilters:
             order,
             ident,
         )
+
+
+class TestRepeatFigureKept:
+    """On a big store the all-time repeat figure takes seconds: it is kept and refreshed."""
+
+    def test_a_slow_answer_is_kept_then_refreshed_in_the_background(
+        self, committed_db: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(queries, "_kept", {})
+        monkeypatch.setattr(queries, "SLOW_SECONDS", 0.0)  # every answer counts as slow
+        monkeypatch.setattr(queries, "KEEP_SECONDS", 3600.0)
+
+        def figure() -> tuple[int, int]:
+            with session_scope(committed_db, write=False) as session:
+                return queries.repeat_buyers(session)
+
+        with session_scope(committed_db) as session:
+            create_order(session, customer={"email": "regular@example.com"})
+        assert figure() == (0, 1)
+        with session_scope(committed_db) as session:
+            create_order(session, customer={"email": "regular@example.com"})
+        assert figure() == (0, 1)  # kept
+        monkeypatch.setattr(queries, "KEEP_SECONDS", 0.0)
+        assert figure() == (0, 1)  # stale, served while the fresh one is computed
+        deadline = time.monotonic() + 20
+        while figure() != (1, 1):
+            assert time.monotonic() < deadline, "the repeat figure was never refreshed"
+            time.sleep(0.05)
+
+    def test_a_quick_answer_is_never_kept(
+        self, committed_db: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(queries, "_kept", {})
+        monkeypatch.setattr(queries, "SLOW_SECONDS", 60.0)
+        with session_scope(committed_db) as session:
+            create_order(session, customer={"email": "x@example.com"})
+            assert queries.repeat_buyers(session) == (0, 1)
+            create_order(session, customer={"email": "x@example.com"})
+            assert queries.repeat_buyers(session) == (1, 1)
+        assert queries._kept == {}

@@ -8,6 +8,9 @@ currency; "revenue" is net of refunds and leaves cancelled orders out.
 from __future__ import annotations
 
 import base64
+import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,8 +18,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Engine, Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from wafa.core.calendars import add_months, local_date, month_start, start_of_day
 from wafa.core.errors import Invalid, NotFound
@@ -25,6 +28,8 @@ from wafa.customers import service as customers
 from wafa.customers.identity import ascii_digits, search_key
 from wafa.customers.models import Customer
 from wafa.orders.models import Channel, Location, Order, OrderStatus, Refund
+
+logger = logging.getLogger(__name__)
 
 # Orders that are not (or no longer) a sale.
 NOT_A_SALE = (OrderStatus.cancelled.value, OrderStatus.refunded.value)
@@ -277,25 +282,94 @@ def monthly_sales_query(
     )
 
 
-def buyers_query(start: datetime, end: datetime) -> Select[int, int, int]:
-    """Customers who bought at least twice, customers who bought at all, and customers
-    whose first purchase falls in ``[start, end)`` (new buyers)."""
+def buyers_query() -> Select[int, int]:
+    """Customers who bought at least twice, and customers who bought at all (all time)."""
     per_customer = (
-        select(
-            Order.customer_id,
-            func.count(Order.id).label("n"),
-            func.min(Order.placed_at).label("first"),
-        )
+        select(Order.customer_id, func.count(Order.id).label("n"))
         .where(Order.customer_id.is_not(None), Order.status.not_in(NOT_A_SALE))
         .group_by(Order.customer_id)
         .subquery()
     )
-    first = per_customer.c.first
     return select(
         func.coalesce(func.sum(case((per_customer.c.n >= 2, 1), else_=0)), 0),
         func.count(literal(1)),
-        func.coalesce(func.sum(case((and_(first >= start, first < end), 1), else_=0)), 0),
     ).select_from(per_customer)
+
+
+def new_buyers_query(start: datetime, end: datetime) -> Select[int]:
+    """Customers whose first purchase falls in ``[start, end)``: a sale in the window and
+    none before it (read through the orders' (customer, placed_at) index, so the cost
+    follows the window's orders, not the whole history)."""
+    earlier = aliased(Order)
+    before = (
+        select(literal(1))
+        .where(
+            earlier.customer_id == Order.customer_id,
+            earlier.placed_at < start,
+            earlier.status.not_in(NOT_A_SALE),
+        )
+        .exists()
+    )
+    return select(func.count(func.distinct(Order.customer_id))).where(
+        Order.placed_at >= start,
+        Order.placed_at < end,
+        Order.customer_id.is_not(None),
+        Order.status.not_in(NOT_A_SALE),
+        ~before,
+    )
+
+
+@dataclass
+class _Kept:
+    value: tuple[int, int]
+    at: float
+    refreshing: bool = False
+
+
+# The all-time repeat figure reads every order: on a big store that takes seconds. When it
+# does, the answer is kept per database and served for KEEP_SECONDS; after that the
+# stale answer is still served while a fresh one is computed in the background, so the
+# overview never waits for it twice. A quick answer (a small store, the tests) is never kept.
+SLOW_SECONDS = 0.3
+KEEP_SECONDS = 120.0
+_kept: dict[str, _Kept] = {}
+_kept_lock = threading.Lock()
+
+
+def repeat_buyers(session: Session) -> tuple[int, int]:
+    """Return (customers who bought at least twice, customers who bought), all time."""
+    bind = session.get_bind()
+    key = bind.url.render_as_string(hide_password=False) if isinstance(bind, Engine) else None
+    with _kept_lock:
+        kept = _kept.get(key) if key is not None else None
+        stale = kept is not None and time.monotonic() - kept.at > KEEP_SECONDS
+        if kept is not None and stale and not kept.refreshing:
+            kept.refreshing = True
+            threading.Thread(
+                target=_refresh_repeat_buyers, args=(bind, key), daemon=True, name="wafa-repeat"
+            ).start()
+    if kept is not None:
+        return kept.value
+    started = time.monotonic()
+    repeaters, buyers = session.execute(buyers_query()).one()
+    value = (int(repeaters), int(buyers))
+    if key is not None and time.monotonic() - started >= SLOW_SECONDS:
+        with _kept_lock:
+            _kept[key] = _Kept(value, time.monotonic())
+    return value
+
+
+def _refresh_repeat_buyers(engine: Engine, key: str) -> None:
+    try:
+        with Session(engine) as session:
+            repeaters, buyers = session.execute(buyers_query()).one()
+        with _kept_lock:
+            _kept[key] = _Kept((int(repeaters), int(buyers)), time.monotonic())
+    except Exception:  # the stale answer stays; the next visit tries again
+        logger.exception("recomputing the repeat rate failed")
+        with _kept_lock:
+            if key in _kept:
+                _kept[key].refreshing = False
 
 
 def channel_query(start: datetime, end: datetime) -> Select[str, int]:
@@ -333,7 +407,8 @@ def overview(
     previous_orders, previous_revenue = session.execute(
         sales_query(previous_start, cutoff, currency)
     ).one()
-    repeaters, buyers, new_buyers = session.execute(buyers_query(start, end)).one()
+    repeaters, buyers = repeat_buyers(session)
+    new_buyers = session.scalar(new_buyers_query(start, end)) or 0
     recent_rows, _ = search_orders(session, filters=OrderFilters(), limit=recent)
     return Overview(
         month=first,
