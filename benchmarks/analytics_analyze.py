@@ -3,7 +3,8 @@
 Side by side in one run, on the same file:
 
 * a bare DuckDB GROUP BY that computes the per-customer summary straight from the CSV
-  (purchase days per customer, then frequency, recency, first purchase and spend);
+  (purchase days per customer, then frequency, recency, T and monetary value, the summary
+  lifetimes computes);
 * Wafa's summary step: ``load_orders`` (validation, refunds, cancellations, currency,
   one pass) plus ``duckdb_summary``;
 * the whole ``wafa analyze FILE --json OUT --out REPORT`` in a subprocess, with its wall
@@ -37,14 +38,19 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from analytics_data import generate  # noqa: E402
 
 from wafa.analytics.reading import load_orders  # noqa: E402
-from wafa.analytics.summary import duckdb_day_range, duckdb_summary  # noqa: E402
+from wafa.analytics.summary import duckdb_summary  # noqa: E402
 
+# The summary lifetimes' ``summary_data_from_transaction_data`` gives (frequency, recency,
+# T, monetary value: the mean value of the repeat purchase days), per customer, with
+# several orders of one day counted as one purchase, as a bare DuckDB GROUP BY. The end of
+# the observation period is given (lifetimes' ``observation_period_end``), not computed.
 BARE_SQL = """
 SELECT customer_id,
        count(*) - 1 AS frequency,
        max(d) - min(d) AS recency,
-       min(d) AS first_day,
-       sum(v) AS spend
+       DATE '{end}' - min(d) AS T,
+       CASE WHEN count(*) > 1 THEN (sum(v) - arg_min(v, d)) / (count(*) - 1) ELSE 0 END
+           AS monetary_value
 FROM (
     SELECT customer_id, CAST(placed_at AS DATE) AS d, sum(total) AS v
     FROM read_csv('{path}', header = true)
@@ -60,11 +66,11 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bare(path: Path) -> tuple[float, float]:
-    """Run the bare GROUP BY; return (wall seconds, CPU seconds)."""
+def bare(path: Path, end: str) -> tuple[float, float]:
+    """Run the bare GROUP BY up to ``end`` (ISO date); return (wall seconds, CPU seconds)."""
     con = duckdb.connect()
     cpu, started = cpu_seconds(), time.perf_counter()
-    result = con.execute(BARE_SQL.format(path=path)).fetchnumpy()
+    result = con.execute(BARE_SQL.format(path=path, end=end)).fetchnumpy()
     elapsed, used = time.perf_counter() - started, cpu_seconds() - cpu
     assert len(result["customer_id"]) > 0
     con.close()
@@ -75,8 +81,8 @@ def wafa_summary(path: Path) -> tuple[float, float]:
     """Run Wafa's summary step; return (wall seconds, CPU seconds)."""
     con = duckdb.connect()
     cpu, started = cpu_seconds(), time.perf_counter()
-    load_orders(con, path, items=False)
-    _, last = duckdb_day_range(con)
+    loaded = load_orders(con, path, items=False)
+    last = loaded.last_day
     summary = duckdb_summary(con, as_of_day=last, calibration_day=last)
     elapsed, used = time.perf_counter() - started, cpu_seconds() - cpu
     assert len(summary) > 0
@@ -131,9 +137,10 @@ def main() -> None:
         orders = generate(path, customers=args.customers)
         print(f"generated {orders:,} orders in {time.perf_counter() - started:.1f} s -> {path}")
     with duckdb.connect() as con:
-        orders, rows = con.execute(
-            f"SELECT count(DISTINCT order_id), count(*) FROM read_csv('{path}', header = true)"
-        ).fetchone() or (0, 0)
+        orders, rows, end = con.execute(
+            "SELECT count(DISTINCT order_id), count(*), max(CAST(placed_at AS DATE))::VARCHAR "
+            f"FROM read_csv('{path}', header = true)"
+        ).fetchone() or (0, 0, "")
     print(f"{path.name}: {rows:,} rows, {orders:,} orders, {path.stat().st_size / 1e6:.0f} MB")
 
     bare_times: list[float] = []
@@ -142,7 +149,7 @@ def main() -> None:
     wafa_cpu: list[float] = []
     for i in range(args.summary_runs):
         for times, cpus, run in (
-            (bare_times, bare_cpu, bare),
+            (bare_times, bare_cpu, lambda p: bare(p, end)),
             (wafa_times, wafa_cpu, wafa_summary),
         ):
             elapsed, used = run(path)

@@ -41,7 +41,6 @@ from wafa.analytics.summary import (
     CustomerSummary,
     day_number,
     day_to_date,
-    duckdb_day_range,
     duckdb_occasions,
     duckdb_summary,
 )
@@ -262,7 +261,7 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
             default_currency=options.default_currency,
         )
         lap("read")
-        first_day, last_day = duckdb_day_range(con)
+        first_day, last_day = loaded.first_day, loaded.last_day
         cal_day, as_of_day, hold_end = _cut_offs(options, first_day, last_day)
 
         step("Summarising each customer")

@@ -152,6 +152,8 @@ class LoadedOrders:
         Whether ``wafa_items`` holds product codes.
     has_delivery : bool
         Whether promised and delivered times are present.
+    first_day, last_day : int
+        First and last purchase day (days since 1970-01-01).
     warnings : list of str
         Plain-language notes for the report.
     """
@@ -167,6 +169,8 @@ class LoadedOrders:
     guest_orders: int
     has_items: bool
     has_delivery: bool
+    first_day: int
+    last_day: int
     warnings: list[str] = field(default_factory=list)
 
 
@@ -851,10 +855,12 @@ def _finish(
     counts = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE purchase), count(*) FILTER (WHERE voided), "
         "count(*) FILTER (WHERE refunded_fully AND NOT voided), "
-        "count(*) FILTER (WHERE refunded_partly AND purchase) FROM wafa_orders"
+        "count(*) FILTER (WHERE refunded_partly AND purchase), "
+        "min(day) FILTER (WHERE purchase), max(day) FILTER (WHERE purchase) FROM wafa_orders"
     ).fetchone()
     assert counts is not None
-    orders, purchases, cancelled, refunded, partly = (int(v) for v in counts)
+    orders, purchases, cancelled, refunded, partly = (int(v) for v in counts[:5])
+    first_day, last_day = (int(v) if v is not None else 0 for v in counts[5:])
     if not has_items:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE wafa_items (customer_id VARCHAR, order_id VARCHAR, "
@@ -888,6 +894,8 @@ def _finish(
         guest_orders=guests,
         has_items=has_items,
         has_delivery=has_delivery,
+        first_day=first_day,
+        last_day=last_day,
         warnings=warnings,
     )
 

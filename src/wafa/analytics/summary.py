@@ -643,23 +643,28 @@ def duckdb_summary(
     table, view = _duckdb_summary_sql(split=split)
     con.execute(table, params)
     con.execute(view)
-    result = con.execute("SELECT * FROM wafa_customers ORDER BY code").fetchnumpy()
+    columns = "customer_id, first_day, last_day, purchases, spend, first_value"
+    if split:
+        columns += ", cal_purchases, cal_last_day, cal_spend, holdout_purchases"
+    result = con.execute(f"SELECT {columns} FROM wafa_customer_rows ORDER BY rowid").fetchnumpy()
     keys = np.asarray(result["customer_id"], dtype=object)
 
     def ints(name: str) -> IntArray:
         return np.asarray(result[name], dtype=np.int64)
 
+    purchases, last_day, spend = ints("purchases"), ints("last_day"), ints("spend")
     return CustomerSummary(
         keys=keys,
         first_day=ints("first_day"),
-        last_day=ints("last_day"),
-        purchases=ints("purchases"),
-        spend=ints("spend"),
+        last_day=last_day,
+        purchases=purchases,
+        spend=spend,
         first_value=ints("first_value"),
-        cal_purchases=ints("cal_purchases"),
-        cal_last_day=ints("cal_last_day"),
-        cal_spend=ints("cal_spend"),
-        holdout_purchases=ints("holdout_purchases"),
+        # Without a split the calibration is the whole history and the holdout is empty.
+        cal_purchases=ints("cal_purchases") if split else purchases,
+        cal_last_day=ints("cal_last_day") if split else last_day,
+        cal_spend=ints("cal_spend") if split else spend,
+        holdout_purchases=ints("holdout_purchases") if split else np.zeros_like(purchases),
         as_of_day=as_of_day,
         calibration_day=calibration_day,
         holdout_end_day=hold,
@@ -716,20 +721,3 @@ def duckdb_occasions(con: Any, *, as_of_day: int) -> Occasions:
         np.asarray(result["day"], dtype=np.int64),
         np.asarray(result["value"], dtype=np.int64),
     )
-
-
-def duckdb_day_range(con: Any) -> tuple[int, int]:
-    """First and last purchase day in ``wafa_orders``.
-
-    Parameters
-    ----------
-    con : duckdb.DuckDBPyConnection
-        Connection holding ``wafa_orders``.
-
-    Returns
-    -------
-    tuple of int
-        ``(first_day, last_day)`` in days since 1970-01-01.
-    """
-    row = con.execute("SELECT min(day), max(day) FROM wafa_orders WHERE purchase").fetchone()
-    return int(row[0]), int(row[1])
