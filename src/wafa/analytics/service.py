@@ -14,9 +14,11 @@ predict. Predictions are "as of" the business's today (or ``as_of``), in its tim
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import tempfile
+import threading
 import time
 import uuid
 import zlib
@@ -76,7 +78,7 @@ from wafa.analytics.tables import (
     RunStatus,
 )
 from wafa.core.calendars import local_date, start_of_day
-from wafa.core.db import dialect_name
+from wafa.core.db import database_key, dialect_name
 from wafa.core.errors import Invalid, NotFound
 from wafa.core.ids import new_id
 from wafa.core.money import minor_digits
@@ -1089,6 +1091,10 @@ def segment_summary(session: Session) -> dict[str, Any]:
         its name, description, advice, ``customers``, ``revenue`` and ``clv``).
     """
     run = latest_run(session)
+    return copy.deepcopy(_per_run(session, run, "segments", lambda: _segment_summary(session, run)))
+
+
+def _segment_summary(session: Session, run: AnalyticsRun) -> dict[str, Any]:
     rows = session.execute(
         select(
             CustomerScore.segment,
@@ -1145,19 +1151,64 @@ def at_risk_customers(session: Session, *, limit: int = 20) -> list[dict[str, An
     the balance, where a personal call changes most, and low for those already clearly
     gone (``p`` near 0) or clearly staying (``p`` near 1).
     """
-    p = func.coalesce(CustomerScore.p_alive, 0.0)
+    try:
+        run = latest_run(session)
+    except NoAnalyticsYet:
+        return []
+    ranked = (
+        _per_run(session, run, "at-risk", lambda: _rank_at_risk(session, AT_RISK_KEPT))
+        if limit <= AT_RISK_KEPT
+        else _rank_at_risk(session, limit)
+    )[:limit]
+    if not ranked:
+        return []
     rows = session.execute(
         select(CustomerScore, Customer.name)
         .join(Customer, Customer.id == CustomerScore.customer_id)
-        .where(CustomerScore.churn_risk.in_((ChurnRisk.medium.value, ChurnRisk.high.value)))
-        .order_by(
-            desc(CustomerScore.spend_amount * p * (1.0 - p)),
-            desc(CustomerScore.spend_amount),
-            CustomerScore.customer_id,
-        )
-        .limit(limit)
+        .where(CustomerScore.customer_id.in_(ranked))
     ).all()
-    return [{**score_dict(score), "name": name} for score, name in rows]
+    found = {score.customer_id: (score, name) for score, name in rows}
+    return [{**score_dict(found[i][0]), "name": found[i][1]} for i in ranked if i in found]
+
+
+def _rank_at_risk(session: Session, limit: int) -> list[uuid.UUID]:
+    p = func.coalesce(CustomerScore.p_alive, 0.0)
+    return list(
+        session.scalars(
+            select(CustomerScore.customer_id)
+            .where(CustomerScore.churn_risk.in_((ChurnRisk.medium.value, ChurnRisk.high.value)))
+            .order_by(
+                desc(CustomerScore.spend_amount * p * (1.0 - p)),
+                desc(CustomerScore.spend_amount),
+                CustomerScore.customer_id,
+            )
+            .limit(limit)
+        )
+    )
+
+
+# The stored scores change only with a refresh, which makes a new run: what is read from
+# them over every customer (segment totals, the at-risk ranking: a scan of the whole
+# table, most of a second on a million customers) is kept per database and run.
+AT_RISK_KEPT = 200
+_kept: dict[tuple[str, uuid.UUID, str], Any] = {}
+_kept_lock = threading.Lock()
+
+
+def _per_run(session: Session, run: AnalyticsRun, name: str, compute: Callable[[], Any]) -> Any:
+    database = database_key(session)
+    if database is None:
+        return compute()
+    key = (database, run.id, name)
+    with _kept_lock:
+        if key in _kept:
+            return _kept[key]
+    value = compute()
+    with _kept_lock:
+        for old in [k for k in _kept if k[0] == database and k[1] != run.id]:
+            del _kept[old]  # an earlier run's
+        _kept[key] = value
+    return value
 
 
 def recommendations_for(

@@ -153,6 +153,14 @@ def insert_ignoring_conflicts(session: Session, model: Any, *, index_elements: l
     return sqlite_insert(model).on_conflict_do_nothing(index_elements=index_elements)
 
 
+def database_key(session: Session) -> str | None:
+    """Name the database ``session`` reads, for answers kept between requests; ``None``
+    when the session is bound to one connection (a test's transaction), whose answers
+    must not outlive it."""
+    bind = session.get_bind()
+    return bind.url.render_as_string(hide_password=False) if isinstance(bind, Engine) else None
+
+
 def dialect_name(session: Session) -> str:
     """``sqlite`` or ``postgresql``."""
     return str(session.get_bind().dialect.name)

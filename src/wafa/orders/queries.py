@@ -22,6 +22,7 @@ from sqlalchemy import Engine, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from wafa.core.calendars import add_months, local_date, month_start, start_of_day
+from wafa.core.db import database_key
 from wafa.core.errors import Invalid, NotFound
 from wafa.core.settings import CalendarKind
 from wafa.customers import service as customers
@@ -338,15 +339,17 @@ _kept_lock = threading.Lock()
 
 def repeat_buyers(session: Session) -> tuple[int, int]:
     """Return (customers who bought at least twice, customers who bought), all time."""
-    bind = session.get_bind()
-    key = bind.url.render_as_string(hide_password=False) if isinstance(bind, Engine) else None
+    key = database_key(session)
     with _kept_lock:
         kept = _kept.get(key) if key is not None else None
         stale = kept is not None and time.monotonic() - kept.at > KEEP_SECONDS
         if kept is not None and stale and not kept.refreshing:
             kept.refreshing = True
             threading.Thread(
-                target=_refresh_repeat_buyers, args=(bind, key), daemon=True, name="wafa-repeat"
+                target=_refresh_repeat_buyers,
+                args=(session.get_bind(), key),
+                daemon=True,
+                name="wafa-repeat",
             ).start()
     if kept is not None:
         return kept.value
