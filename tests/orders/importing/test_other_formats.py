@@ -22,6 +22,12 @@ GENERIC = DATA / "generic_orders.csv"
 MAPPING = json.loads((DATA / "generic_mapping.json").read_text(encoding="utf-8"))
 
 
+def write_csv(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def orders_of(session: Session, source: str) -> dict[str, Order]:
     return {o.external_id: o for o in session.scalars(select(Order).where(Order.source == source))}
 
@@ -221,13 +227,13 @@ class TestProductsImport:
     def test_shopify_products_export(
         self, session: Session, settings: Settings, tmp_path: Path
     ) -> None:
-        path = tmp_path / "products.csv"
-        path.write_text(
+        path = write_csv(
+            tmp_path,
+            "products.csv",
             "Handle,Title,Body (HTML),Vendor,Type,Tags,Option1 Name,Option1 Value,Variant SKU,Variant Price,Status\n"
             "house-blend,House blend,<p>Dark</p>,Roastery,beans,,Size,250g,HB-250,9.00,active\n"
             "house-blend,,,,,,,1kg,HB-1K,30.00,active\n"
             "house-blend,,,,,,,,,,\n",
-            encoding="utf-8",
         )
         report = import_products(session, path, fmt="shopify", settings=settings)
         assert report.created == 2
@@ -250,8 +256,7 @@ WOO_PRODUCTS = (
 
 class TestWooCommerceCatalogue:
     def test_products_export(self, session: Session, settings: Settings, tmp_path: Path) -> None:
-        path = tmp_path / "wc-products.csv"
-        path.write_text(WOO_PRODUCTS, encoding="utf-8")
+        path = write_csv(tmp_path, "wc-products.csv", WOO_PRODUCTS)
         report = import_products(session, path, fmt="woocommerce", settings=settings)
         # The variable parent is a container and the unnamed-SKU row cannot be ordered by SKU.
         assert (report.created, report.skipped, report.rejected) == (4, 2, 0)
@@ -274,12 +279,12 @@ class TestWooCommerceCatalogue:
     def test_products_without_a_price_are_refused_by_line(
         self, session: Session, settings: Settings, tmp_path: Path
     ) -> None:
-        path = tmp_path / "wc-products.csv"
-        path.write_text(
+        path = write_csv(
+            tmp_path,
+            "wc-products.csv",
             "ID,Type,SKU,Name,Published,Regular price,Categories\n"
             "1,simple,A-1,First,1,3.00,Tea\n"
             "2,simple,B-2,Second,1,,Tea\n",
-            encoding="utf-8",
         )
         before = table_counts(session)
         with pytest.raises(ImportRejected) as caught:
@@ -291,13 +296,13 @@ class TestWooCommerceCatalogue:
     def test_customers_from_an_extension_export(
         self, session: Session, settings: Settings, tmp_path: Path
     ) -> None:
-        path = tmp_path / "wc-customers.csv"
-        path.write_text(
+        path = write_csv(
+            tmp_path,
+            "wc-customers.csv",
             "customer_id,first_name,last_name,user_email,billing_first_name,billing_email,"
             "billing_phone,billing_city,date_registered\n"
             "7,Layla,Haddad,layla@example.com,Layla,,+971 50 123 4567,Dubai,2024-02-01\n"
             "0,,,,سارا,sara@example.com,,Tehran,\n",
-            encoding="utf-8",
         )
         report = import_customers(session, path, fmt="woocommerce", settings=settings)
         assert (report.created, report.rejected) == (2, 0)
@@ -313,12 +318,12 @@ class TestWooCommerceCatalogue:
     def test_customers_from_the_analytics_download(
         self, session: Session, settings: Settings, tmp_path: Path
     ) -> None:
-        path = tmp_path / "customers-report.csv"
-        path.write_text(
+        path = write_csv(
+            tmp_path,
+            "customers-report.csv",
             "Name,Username,Last active,Date registered,Email,Orders,Total spend,AOV,"
             "Country / Region,City,Region,Postal code\n"
             "Omar Nasser,omar,2025-10-01,2024-01-05,omar@example.com,4,120.00,30.00,AE,Sharjah,,\n",
-            encoding="utf-8",
         )
         report = import_customers(session, path, fmt="woocommerce", settings=settings)
         assert report.created == 1
