@@ -41,3 +41,9 @@ def new_id() -> uuid.UUID:
     value |= 0b10 << 62
     value |= rand
     return uuid.UUID(int=value)
+
+
+def id_floor(unix_ms: int) -> uuid.UUID:
+    """Return the smallest UUIDv7 of the millisecond ``unix_ms``: every id made at or
+    after that moment sorts at or above it."""
+    return uuid.UUID(int=((unix_ms & ((1 << 48) - 1)) << 80) | (0x7 << 76) | (0b10 << 62))

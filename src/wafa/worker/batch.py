@@ -11,10 +11,21 @@ facts that cannot change inside the transaction in ``session.info["wafa.batch"]`
 When a handler fails, the batch rolls back and its events are handled again one
 per transaction (``handle_once``), so one bad event neither blocks nor undoes the
 others; its error is raised.
+
+A long-running worker remembers, per consumer, a low-water mark below which every event
+is handled, so that each pass reads only the recent end of the outbox. Event ids are
+made when an event is written, not when its transaction commits: an order placed just
+before another may commit just after it, its smaller id becoming visible after the
+worker has handled the larger one. The mark therefore never passes the ids made in the
+last ``MARK_LAG_SECONDS`` (an event of a transaction younger than that is above the
+mark when it commits), and ``wafa.worker.runner`` drops the marks now and then for a
+pass over the whole outbox, which finds the events of longer transactions (a large
+import).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import cast
@@ -23,10 +34,13 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from wafa.core.db import insert_ignoring_conflicts
+from wafa.core.ids import id_floor
 from wafa.core.outbox import Consumer, OutboxEvent, OutboxReceipt, handle_once, pending_events
 from wafa.core.time import utcnow
 
 BATCH_MEMO = "wafa.batch"
+#: How far behind the newest ids a consumer's low-water mark stays (see the module).
+MARK_LAG_SECONDS = 600.0
 _RECEIPTS = cast(Table, OutboxReceipt.__table__)
 
 
@@ -86,7 +100,9 @@ def drain_batched(
     """Handle every pending event of every consumer, ``batch`` events per transaction.
 
     ``marks`` (kept by a long-running worker between passes) remembers, per
-    consumer, the oldest event that may still be pending.
+    consumer, the oldest event that may still be pending: the oldest pending event
+    seen, or the first id of ``MARK_LAG_SECONDS`` ago if that is older (events of
+    transactions still open may be older than what is visible now).
     """
     handled = 0
     marks = {} if marks is None else marks
@@ -96,7 +112,8 @@ def drain_batched(
                 ids = pending_ids(session, consumer, after=marks.get(consumer.name), limit=batch)
             if not ids:
                 break
-            marks[consumer.name] = ids[0]
+            lagging = id_floor(time.time_ns() // 1_000_000 - int(MARK_LAG_SECONDS * 1000))
+            marks[consumer.name] = min(ids[0], lagging)
             try:
                 with session_factory() as session, session.begin():
                     handled += handle_batch(session, consumer, ids)
@@ -112,4 +129,11 @@ def drain_batched(
     return handled
 
 
-__all__ = ["BATCH_MEMO", "drain_batched", "handle_batch", "pending_events", "pending_ids"]
+__all__ = [
+    "BATCH_MEMO",
+    "MARK_LAG_SECONDS",
+    "drain_batched",
+    "handle_batch",
+    "pending_events",
+    "pending_ids",
+]

@@ -43,14 +43,21 @@ class Worker:
     settings: Settings
     batch: int = 200
     daily_check_every: float = 30.0
+    # How often the outbox is read whole, for events of transactions that stayed open
+    # longer than the marks' lag (see ``wafa.worker.batch``).
+    sweep_every: float = 900.0
     _last_interval: dict[str, float] = field(default_factory=dict)
     _marks: dict[str, uuid.UUID] = field(default_factory=dict)
+    _last_sweep: float | None = None
     _last_daily_check: float | None = None
 
     def run_once(self, *, daily: bool = True) -> Pass:
         """Drain every consumer, then run the interval and daily tasks that are due."""
         factory = session_factory(self.settings)
         result = Pass()
+        if self._last_sweep is None or time.monotonic() - self._last_sweep >= self.sweep_every:
+            self._last_sweep = time.monotonic()
+            self._marks.clear()
         # Each consumer and each task on its own: one failing domain never holds up the others.
         for consumer in schedule.consumers(self.settings):
             try:

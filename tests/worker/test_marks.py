@@ -1,0 +1,102 @@
+"""Events that become visible out of id order are still handled (the low-water marks)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from sqlalchemy.orm import Session
+
+from tests.loyalty.helpers import member, place, set_rules
+from wafa.core.db import session_factory, session_scope
+from wafa.core.ids import id_floor
+from wafa.core.outbox import Consumer, OutboxEvent, emit
+from wafa.core.settings import Settings
+from wafa.loyalty import accrual, handlers
+from wafa.worker import batch
+from wafa.worker.batch import drain_batched
+from wafa.worker.runner import Worker
+
+
+def line(sku: str) -> list[dict[str, object]]:
+    return [{"sku": sku, "name": sku, "quantity": 1, "unit_price": 500}]
+
+
+def recording(seen: list[str]) -> Consumer:
+    def handle(session: Session, event: OutboxEvent) -> None:
+        seen.append(event.payload["n"])
+
+    return Consumer(name="recorder", topics=frozenset({"test.topic"}), handle=handle)
+
+
+def add_event(settings: Settings, n: str, *, ms_ago: int | None = None) -> None:
+    """Commit an event, made now or (as a transaction open that long would) ``ms_ago``."""
+    with session_scope(settings) as s:
+        if ms_ago is None:
+            emit(s, "test.topic", {"n": n})
+        else:
+            born = id_floor(time.time_ns() // 1_000_000 - ms_ago)
+            s.add(OutboxEvent(id=uuid.UUID(int=born.int | 1), topic="test.topic", payload={"n": n}))
+
+
+class TestMarks:
+    def test_an_older_event_committed_later_is_handled(self, committed_db: Settings) -> None:
+        seen: list[str] = []
+        consumer, factory, marks = recording(seen), session_factory(committed_db), {}
+        add_event(committed_db, "late")
+        assert drain_batched(factory, [consumer], marks=marks) == 1
+        # An event made a second before the one handled, by a transaction that commits now.
+        add_event(committed_db, "earlier", ms_ago=1000)
+        assert drain_batched(factory, [consumer], marks=marks) == 1
+        assert seen == ["late", "earlier"]
+
+    def test_events_of_very_long_transactions_wait_for_the_sweep(
+        self, committed_db: Settings
+    ) -> None:
+        seen: list[str] = []
+        consumer, factory, marks = recording(seen), session_factory(committed_db), {}
+        add_event(committed_db, "new")
+        drain_batched(factory, [consumer], marks=marks)
+        lag_ms = int(batch.MARK_LAG_SECONDS * 1000)
+        add_event(committed_db, "import", ms_ago=2 * lag_ms)  # older than the marks' lag
+        assert drain_batched(factory, [consumer], marks=marks) == 0
+        assert drain_batched(factory, [consumer], marks={}) == 1  # the sweep's pass
+        assert seen == ["new", "import"]
+
+    def test_the_worker_sweeps_after_sweep_every(self, committed_db: Settings) -> None:
+        worker = Worker(committed_db, sweep_every=3600.0)
+        high = uuid.UUID(int=(1 << 128) - 1)
+        worker.run_once(daily=False)
+        worker._marks["loyalty"] = high
+        worker.run_once(daily=False)
+        assert worker._marks.get("loyalty") == high  # within sweep_every: marks kept
+        worker.sweep_every = 0.0
+        worker.run_once(daily=False)
+        assert worker._marks.get("loyalty") != high
+
+
+@pytest.mark.postgres_only
+class TestOutOfOrderCommits:
+    def test_an_order_committed_after_a_later_one_earns_its_points(
+        self, committed_db: Settings
+    ) -> None:
+        with session_scope(committed_db) as s:
+            set_rules(s)
+            slow_buyer, quick_buyer = member(s), member(s)
+        factory = session_factory(committed_db)
+        consumer, marks = handlers.consumer(committed_db), {}
+        drain_batched(factory, [consumer], marks=marks)
+        slow = factory()
+        slow.begin()
+        # Different buyers and products: the two transactions wait for no common row.
+        first = place(slow, slow.merge(slow_buyer), lines=line("TEA-1"))  # the smaller id
+        with session_scope(committed_db) as s:
+            second = place(s, s.merge(quick_buyer), lines=line("CAKE-1"))
+        assert drain_batched(factory, [consumer], marks=marks) == 1
+        slow.commit()
+        slow.close()
+        assert drain_batched(factory, [consumer], marks=marks) == 1
+        with factory() as s:
+            assert accrual.earned_by_order(s, first.id) > 0
+            assert accrual.earned_by_order(s, second.id) > 0
