@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import subprocess
+import time
 import uuid
 from pathlib import Path
 
+import httpx2 as httpx
 from sqlalchemy import create_engine, text
 
 from wafa.core import migrate
@@ -97,3 +101,23 @@ def write_section(path: Path, name: str, body: str, *, title: str) -> None:
         current = current.rstrip() + "\n\n" + block
     path.parent.mkdir(exist_ok=True)
     path.write_text(current)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until the ``wafa serve`` in ``proc`` answers on ``port`` (90 s at most)."""
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("server did not start") from None
+            time.sleep(0.2)

@@ -32,7 +32,15 @@ import uuid
 from pathlib import Path
 
 import httpx2 as httpx
-from _common import ADMIN_URL, drop_database, fresh_database, orders_lua, write_section
+from _common import (
+    ADMIN_URL,
+    drop_database,
+    free_port,
+    fresh_database,
+    orders_lua,
+    wait_for,
+    write_section,
+)
 from sqlalchemy import create_engine, func, select, text
 
 from wafa.auth import service as auth
@@ -128,18 +136,6 @@ def backends(url: str) -> list[int]:
     return pids
 
 
-def wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1)
-            return
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("server did not start") from None
-            time.sleep(0.2)
-
-
 def counts(settings: Settings) -> tuple[int, int]:
     """Orders of customers (the ones that earn points) and orders accrued."""
     with session_scope(settings, write=False) as s:
@@ -149,14 +145,6 @@ def counts(settings: Settings) -> tuple[int, int]:
         )
         accrued = int(s.scalar(select(func.count()).select_from(Purchase)) or 0)
     return orders, accrued
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def round_(

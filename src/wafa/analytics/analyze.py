@@ -26,7 +26,7 @@ from wafa.analytics import rfm
 from wafa.analytics.cohorts import occasion_cohorts
 from wafa.analytics.fitting import FitSettings, Predictions, TimeUnit, fit_models, predict
 from wafa.analytics.holdout import HoldoutData, evaluate, occasion_daily_repeats
-from wafa.analytics.reading import BadInput, InputFormat, LoadedOrders, load_orders
+from wafa.analytics.reading import BadInput, InputFormat, LoadedOrders, connect, load_orders
 from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
 from wafa.analytics.retention import (
     ActivityThresholds,
@@ -249,7 +249,7 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
         timings[name] = round(now - clock, 3)
         clock = now
 
-    con = duckdb.connect()
+    con = connect()
     try:
         step("Reading the orders")
         loaded = load_orders(
