@@ -43,7 +43,8 @@ def add_event(settings: Settings, n: str, *, ms_ago: int | None = None) -> None:
 class TestMarks:
     def test_an_older_event_committed_later_is_handled(self, committed_db: Settings) -> None:
         seen: list[str] = []
-        consumer, factory, marks = recording(seen), session_factory(committed_db), {}
+        consumer, factory = recording(seen), session_factory(committed_db)
+        marks: dict[str, uuid.UUID] = {}
         add_event(committed_db, "late")
         assert drain_batched(factory, [consumer], marks=marks) == 1
         # An event made a second before the one handled, by a transaction that commits now.
@@ -55,7 +56,8 @@ class TestMarks:
         self, committed_db: Settings
     ) -> None:
         seen: list[str] = []
-        consumer, factory, marks = recording(seen), session_factory(committed_db), {}
+        consumer, factory = recording(seen), session_factory(committed_db)
+        marks: dict[str, uuid.UUID] = {}
         add_event(committed_db, "new")
         drain_batched(factory, [consumer], marks=marks)
         lag_ms = int(batch.MARK_LAG_SECONDS * 1000)
@@ -85,7 +87,8 @@ class TestOutOfOrderCommits:
             set_rules(s)
             slow_buyer, quick_buyer = member(s), member(s)
         factory = session_factory(committed_db)
-        consumer, marks = handlers.consumer(committed_db), {}
+        consumer = handlers.consumer(committed_db)
+        marks: dict[str, uuid.UUID] = {}
         drain_batched(factory, [consumer], marks=marks)
         slow = factory()
         slow.begin()
