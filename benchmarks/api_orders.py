@@ -20,11 +20,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx2 as httpx
-from _common import drop_database, fresh_database, orders_lua, parse_wrk
+from _common import drop_database, fresh_database, orders_lua, parse_wrk, wait_for
 from sqlalchemy import func, select
 
 from wafa.auth import service as auth
@@ -67,15 +65,7 @@ def run_load(
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("server did not start") from None
-                time.sleep(0.2)
+        wait_for(port, server)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write(orders_lua())
         out = subprocess.run(
