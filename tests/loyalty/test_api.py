@@ -35,6 +35,18 @@ class TestLoyaltyStatus:
         assert body["pending"] == 10
         assert body["tier"] is None
         assert body["expiring"] == [{"points": 10, "on": "2026-04-15"}]
+        assert body["releasing"] == [{"points": 10, "on": "2026-03-29"}]
+
+    def test_released_points_leave_the_releasing_list(
+        self, api: TestClient, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        set_rules(session)
+        c = member(session)
+        place(session, c)
+        deliver(session, settings)
+        clock.advance(days=15)  # past the 14-day pending period, before the release job
+        body = api.get(f"/api/v1/customers/{c.id}/loyalty").json()
+        assert (body["available"], body["pending"], body["releasing"]) == (10, 0, [])
 
     def test_unknown_customer_is_404_problem(self, api: TestClient) -> None:
         r = api.get(f"/api/v1/customers/{uuid.uuid4()}/loyalty")

@@ -52,6 +52,7 @@ from wafa.loyalty.schemas.io import (
     LoyaltyStatus,
     ProgramRead,
     RedemptionRead,
+    ReleasingPoints,
     StampInfo,
     TierInfo,
     TierLevelRead,
@@ -192,6 +193,10 @@ def status(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> L
         customer_id=customer.id,
         available=available,
         pending=pending,
+        releasing=[
+            ReleasingPoints(points=points, on=day)
+            for day, points in ledger.releasing(session, customer.id, zone=settings.zone, now=now)
+        ],
         lifetime=acct.lifetime if acct else 0,
         owed=acct.carried if acct else 0,
         tier=tier_code,

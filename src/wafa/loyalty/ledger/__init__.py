@@ -55,6 +55,7 @@ from wafa.loyalty.ledger.reading import (
     entries_for_order,
     expiring,
     lot_origins,
+    releasing,
 )
 from wafa.loyalty.ledger.settling import release_due, transfer_all
 
@@ -82,6 +83,7 @@ __all__ = [
     "lot_origins",
     "open_lots",
     "release_due",
+    "releasing",
     "settle_debts",
     "spend",
     "take_back",

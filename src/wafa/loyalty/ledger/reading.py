@@ -64,6 +64,25 @@ def expiring(
     return sorted(totals.items())
 
 
+def releasing(
+    session: Session, customer_id: uuid.UUID, *, zone: ZoneInfo, now: datetime
+) -> list[tuple[date, int]]:
+    """Pending points still to become available after ``now``, summed per local day of
+    their release, soonest first."""
+    totals: dict[date, int] = {}
+    for available_at, remaining in session.execute(
+        select(PointsLot.available_at, PointsLot.remaining).where(
+            PointsLot.customer_id == customer_id,
+            PointsLot.released.is_(False),
+            PointsLot.remaining > 0,
+            PointsLot.available_at > now,
+        )
+    ):
+        day = local_date(available_at, zone)
+        totals[day] = totals.get(day, 0) + int(remaining)
+    return sorted(totals.items())
+
+
 def check(session: Session, customer_id: uuid.UUID) -> list[str]:
     """Every way the member's cached balance disagrees with the ledger (empty: all good)."""
     problems: list[str] = []

@@ -39,6 +39,11 @@ class ExpiringPoints(BaseModel):
     on: date = Field(description="The local day the points are gone.")
 
 
+class ReleasingPoints(BaseModel):
+    points: int
+    on: date = Field(description="The local day the pending points become available.")
+
+
 class TierInfo(BaseModel):
     code: str
     name: str
@@ -67,6 +72,9 @@ class LoyaltyStatus(BaseModel):
     customer_id: uuid.UUID
     available: int
     pending: int
+    releasing: list[ReleasingPoints] = Field(
+        description="When the pending points become available, per local day, soonest first."
+    )
     lifetime: int
     owed: int = Field(description="Points still to be taken from future earnings.")
     tier: str | None
