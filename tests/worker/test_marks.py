@@ -6,6 +6,7 @@ import time
 import uuid
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tests.loyalty.helpers import member, place, set_rules
@@ -67,15 +68,29 @@ class TestMarks:
         assert seen == ["new", "import"]
 
     def test_the_worker_sweeps_after_sweep_every(self, committed_db: Settings) -> None:
+        with session_scope(committed_db) as s:
+            set_rules(s)
+            order = place(s, member(s))
         worker = Worker(committed_db, sweep_every=3600.0)
-        high = uuid.UUID(int=(1 << 128) - 1)
+        worker.run_once(daily=False)  # the first pass reads the whole outbox
+        with session_scope(committed_db) as s:
+            straggler = place(s, member(s))
+            # As if a transaction open for twice the marks' lag had just committed it.
+            old = id_floor(time.time_ns() // 1_000_000 - int(2 * batch.MARK_LAG_SECONDS * 1000))
+            s.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.topic == "order.placed")
+                .where(OutboxEvent.subject_id == straggler.id)
+                .values(id=uuid.UUID(int=old.int | 7))
+            )
         worker.run_once(daily=False)
-        worker._marks["loyalty"] = high
-        worker.run_once(daily=False)
-        assert worker._marks.get("loyalty") == high  # within sweep_every: marks kept
+        with session_scope(committed_db, write=False) as s:
+            assert accrual.earned_by_order(s, order.id) > 0
+            assert accrual.earned_by_order(s, straggler.id) == 0  # below the mark
         worker.sweep_every = 0.0
         worker.run_once(daily=False)
-        assert worker._marks.get("loyalty") != high
+        with session_scope(committed_db, write=False) as s:
+            assert accrual.earned_by_order(s, straggler.id) > 0
 
 
 @pytest.mark.postgres_only
@@ -103,3 +118,20 @@ class TestOutOfOrderCommits:
         with factory() as s:
             assert accrual.earned_by_order(s, first.id) > 0
             assert accrual.earned_by_order(s, second.id) > 0
+
+
+class TestIdleWorker:
+    def test_a_pass_with_nothing_pending_still_bounds_the_next(
+        self, committed_db: Settings
+    ) -> None:
+        seen: list[str] = []
+        consumer, factory = recording(seen), session_factory(committed_db)
+        marks: dict[str, uuid.UUID] = {}
+        assert drain_batched(factory, [consumer], marks=marks) == 0
+        # The mark is set (the next pass reads only the last minutes of the outbox)...
+        floor = id_floor(time.time_ns() // 1_000_000 - int(batch.MARK_LAG_SECONDS * 1000))
+        assert marks["recorder"] <= floor
+        # ...and an event made inside the lag is still found.
+        add_event(committed_db, "after an idle pass", ms_ago=1000)
+        assert drain_batched(factory, [consumer], marks=marks) == 1
+        assert seen == ["after an idle pass"]

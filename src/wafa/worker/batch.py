@@ -101,18 +101,22 @@ def drain_batched(
 
     ``marks`` (kept by a long-running worker between passes) remembers, per
     consumer, the oldest event that may still be pending: the oldest pending event
-    seen, or the first id of ``MARK_LAG_SECONDS`` ago if that is older (events of
-    transactions still open may be older than what is visible now).
+    seen, or the first id of ``MARK_LAG_SECONDS`` ago if that is older or nothing is
+    pending (events of transactions still open may be older than what is visible now).
     """
     handled = 0
     marks = {} if marks is None else marks
     for consumer in consumers:
         while True:
+            lagging = id_floor(time.time_ns() // 1_000_000 - int(MARK_LAG_SECONDS * 1000))
             with session_factory() as session:
                 ids = pending_ids(session, consumer, after=marks.get(consumer.name), limit=batch)
             if not ids:
+                # Nothing visible is pending: what an open transaction may still commit
+                # is younger than the lag, so the next pass need not look further back
+                # (an idle worker does not read the whole outbox every pass).
+                marks[consumer.name] = lagging
                 break
-            lagging = id_floor(time.time_ns() // 1_000_000 - int(MARK_LAG_SECONDS * 1000))
             marks[consumer.name] = min(ids[0], lagging)
             try:
                 with session_factory() as session, session.begin():
