@@ -82,6 +82,7 @@ from wafa.core.db import database_key, dialect_name
 from wafa.core.errors import Invalid, NotFound
 from wafa.core.ids import new_id
 from wafa.core.money import minor_digits
+from wafa.core.pagination import decode_cursor, encode_cursor
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
@@ -1075,9 +1076,9 @@ def list_scores(
     if min_clv is not None:
         stmt = stmt.where(CustomerScore.clv_amount >= min_clv)
     if cursor:
-        stmt = stmt.where(CustomerScore.customer_id > customers.decode_cursor(cursor))
+        stmt = stmt.where(CustomerScore.customer_id > decode_cursor(cursor))
     rows = list(session.scalars(stmt.order_by(CustomerScore.customer_id).limit(limit + 1)))
-    nxt = customers.encode_cursor(rows[limit - 1].customer_id) if len(rows) > limit else None
+    nxt = encode_cursor(rows[limit - 1].customer_id) if len(rows) > limit else None
     return rows[:limit], nxt
 
 

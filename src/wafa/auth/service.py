@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from wafa.auth.models import ApiKey, Role, Scope, StaffUser, SystemSetting
+from wafa.core.contacts import ContactError, normalize_email
 from wafa.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from wafa.core.security import (
     API_KEY_PREFIX,
@@ -20,7 +21,6 @@ from wafa.core.security import (
     verify_password,
 )
 from wafa.core.time import utcnow
-from wafa.customers.identity import ContactError, normalize_email
 
 SECRET_KEY = "secret_key"
 MIN_PASSWORD = 10

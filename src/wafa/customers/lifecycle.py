@@ -67,7 +67,7 @@ def merge_customers(
             setattr(winner, name, getattr(loser, name))
             moved_fields[name] = getattr(loser, name)
     if winner.name is not None and "name" in moved_fields:
-        from wafa.customers.identity import search_key
+        from wafa.core.text import search_key
 
         winner.search_name = search_key(winner.name)
     if winner.birth_day is None and loser.birth_day is not None:

@@ -9,7 +9,6 @@ leaves the phone where it is (a merge is an explicit act, with an audit trail).
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,17 +20,13 @@ from sqlalchemy.orm import Session
 
 from wafa.core import outbox
 from wafa.core.calendars import days_in_month, is_valid_month_day
+from wafa.core.contacts import ContactError, optional_email, optional_phone
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.ids import new_id
+from wafa.core.pagination import decode_cursor, encode_cursor
 from wafa.core.settings import CalendarKind
+from wafa.core.text import ascii_digits, search_key
 from wafa.core.time import utcnow
-from wafa.customers.identity import (
-    ContactError,
-    ascii_digits,
-    optional_email,
-    optional_phone,
-    search_key,
-)
 from wafa.customers.models import ConsentChannel, ConsentRecord, Customer, CustomerExternalId
 from wafa.customers.schemas import Birthday, ConsentIn, CustomerCreate, CustomerUpdate
 
@@ -69,20 +64,6 @@ def get_live_customer(session: Session, customer_id: uuid.UUID) -> Customer:
     if customer.erased_at is not None:
         raise NotFound(f"customer {customer_id} was erased", customer_id=customer_id)
     return customer
-
-
-def encode_cursor(value: uuid.UUID) -> str:
-    """An opaque cursor for keyset pagination by id."""
-    return base64.urlsafe_b64encode(value.bytes).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, *, field: str = "cursor") -> uuid.UUID:
-    """Read a cursor made by ``encode_cursor``; a damaged one is an ``Invalid`` error."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return uuid.UUID(bytes=raw)
-    except (ValueError, TypeError):
-        raise Invalid.field((field,), "not a cursor returned by this API") from None
 
 
 def search_query(q: str | None) -> Select[Customer]:

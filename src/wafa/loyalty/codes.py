@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import secrets
 
+from wafa.core.text import ascii_digits
+
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 _SEPARATORS = re.compile(r"[\s\-_.]+")
 _CUSTOM = re.compile(r"^[A-Z0-9]{3,32}$")
@@ -25,8 +27,7 @@ def normalize(raw: str) -> str:
     Persian and Arabic-Indic digits are read as ASCII digits, so a code typed on a
     phone keyboard in Persian still matches.
     """
-    digits = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
-    return _SEPARATORS.sub("", raw.translate(digits)).upper()
+    return _SEPARATORS.sub("", ascii_digits(raw)).upper()
 
 
 def is_valid_custom(code: str) -> bool:

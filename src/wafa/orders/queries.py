@@ -25,8 +25,8 @@ from wafa.core.calendars import add_months, local_date, month_start, start_of_da
 from wafa.core.db import database_key
 from wafa.core.errors import Invalid, NotFound
 from wafa.core.settings import CalendarKind
+from wafa.core.text import ascii_digits, search_key
 from wafa.customers import service as customers
-from wafa.customers.identity import ascii_digits, search_key
 from wafa.customers.models import Customer
 from wafa.orders.models import Channel, Location, Order, OrderStatus, Refund
 

@@ -19,13 +19,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from wafa.core import outbox
+from wafa.core.contacts import ContactError, normalize_email, normalize_phone
 from wafa.core.db import dialect_name, insert_ignoring_conflicts, rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.ids import new_id
 from wafa.core.money import prorate
+from wafa.core.pagination import decode_cursor, encode_cursor
 from wafa.core.time import ensure_utc, utcnow
 from wafa.customers import service as customers
-from wafa.customers.identity import ContactError, normalize_email, normalize_phone
 from wafa.orders.models import (
     Location,
     Order,
@@ -109,9 +110,9 @@ def list_products(
             | Product.category.icontains(q, autoescape=True)
         )
     if cursor:
-        stmt = stmt.where(Product.id > customers.decode_cursor(cursor))
+        stmt = stmt.where(Product.id > decode_cursor(cursor))
     rows = list(session.scalars(stmt.order_by(Product.id).limit(limit + 1)))
-    nxt = customers.encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], nxt
 
 
@@ -458,9 +459,9 @@ def list_orders(
             | Order.contact_email.icontains(text, autoescape=True)
         )
     if cursor:
-        stmt = stmt.where(Order.id < customers.decode_cursor(cursor))
+        stmt = stmt.where(Order.id < decode_cursor(cursor))
     rows = list(session.scalars(stmt.order_by(Order.id.desc()).limit(limit + 1)))
-    nxt = customers.encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], nxt
 
 

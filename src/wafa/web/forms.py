@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from wafa.core.errors import Invalid
+from wafa.core.text import ascii_digits
 from wafa.web import i18n
 from wafa.web.i18n import N_
 
@@ -51,7 +52,7 @@ def number(form: Mapping[str, Any], name: str) -> int | str | None:
     value = text(form, name)
     if value is None:
         return None
-    digits = value.translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789"))
+    digits = ascii_digits(value)
     return int(digits) if digits.isdigit() else value
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wafa.customers.identity import ContactError, normalize_email
+from wafa.core.contacts import ContactError, normalize_email
 from wafa.orders.importing.base import plain_email
 
 LOCAL = st.text(alphabet="abcXYZ019._+-", min_size=1, max_size=70)

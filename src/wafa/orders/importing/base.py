@@ -10,8 +10,8 @@ from typing import ClassVar, TypeVar
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
+from wafa.core.contacts import ContactError, normalize_email, normalize_phone
 from wafa.core.settings import Settings
-from wafa.customers.identity import ContactError, normalize_email, normalize_phone
 from wafa.orders.importing.errors import FileRefused, RowError, RowProblem
 from wafa.orders.importing.readers import Record
 from wafa.orders.importing.records import OrderRecord
@@ -267,7 +267,7 @@ def plain_email(text: str) -> str | None:
 
     For an address made only of lower-case letters, digits and ``._+-`` in the usual
     places, on an ordinary domain (no IDNA ``xn--`` or ``--`` labels, no special-use
-    domain, a letters-only top-level domain), ``customers.identity.normalize_email``
+    domain, a letters-only top-level domain), ``core.contacts.normalize_email``
     returns the address lower-cased; that is this function's answer. Anything else goes
     to ``normalize_email`` itself, so the result is always the same as the canonical one
     (a property test checks this) at a fraction of the cost.

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from wafa.customers.identity import ContactError, normalize_email, normalize_phone, search_key
+from wafa.core.contacts import ContactError, normalize_email, normalize_phone
+from wafa.core.text import search_key
 
 
 class TestNormalizeEmail:

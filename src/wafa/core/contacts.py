@@ -1,53 +1,17 @@
-"""Normalising the ways people are known: email, phone, and names for search.
+"""Normalising the ways people are known: email addresses and phone numbers.
 
-Names typed in Arabic and Persian vary in letter forms (Arabic ي versus Persian ی,
-ك versus ک, optional diacritics); search folds them so a cashier finds "علی" however
-it was typed.
+Every domain that takes a contact detail (customers, orders, the importer, staff
+logins, messaging) reads it through these functions, so one person has one stored form.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-_FOLD = str.maketrans(
-    {
-        "ي": "ی",
-        "ى": "ی",
-        "ئ": "ی",
-        "ك": "ک",
-        "ة": "ه",
-        "ۀ": "ه",
-        "أ": "ا",
-        "إ": "ا",
-        "آ": "ا",
-        "ٱ": "ا",
-        "ؤ": "و",
-        "ـ": None,  # tatweel
-        "\u200c": " ",  # zero-width non-joiner, common in Persian names
-    }
-)
-_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
-_MARKS = re.compile(r"[\u064B-\u065F\u0670\u06D6-\u06ED]")
-_SPACES = re.compile(r"\s+")
-
-
-def ascii_digits(text: str) -> str:
-    """Replace Persian and Arabic-Indic digits with ASCII ones."""
-    return text.translate(_DIGITS)
-
-
-def search_key(text: str | None) -> str | None:
-    """Fold ``text`` for search: case, Arabic/Persian letter forms, diacritics, digits, spaces."""
-    if text is None:
-        return None
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
-    folded = _MARKS.sub("", ascii_digits(folded))
-    return _SPACES.sub(" ", folded).strip() or None
+from wafa.core.text import ascii_digits
 
 
 class ContactError(ValueError):
