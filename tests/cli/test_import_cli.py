@@ -99,6 +99,38 @@ class TestImportOrders:
         assert [r[:2] for r in rows] == [["line", "column"], ["11", "Currency"], ["12", ""]]
         assert "2 row(s) rejected" in result.stderr
 
+    def test_a_file_of_malformed_rows_exits_non_zero(
+        self, wafa: Invoke, committed_db: Settings, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "broken.csv"
+        path.write_text(
+            'order_id,placed_at,name,quantity,unit_price\n1,2024-01-01,"Tea"s,1,1\n',
+            encoding="utf-8",
+        )
+        errors = tmp_path / "rejected.csv"
+        for options in ([], ["--skip-invalid", "--errors", str(errors)]):
+            result = wafa("import", "orders", str(path), *options)
+            assert result.exit_code == 1, result.output
+            assert "line 2: malformed CSV: a stray quote" in result.stderr
+            assert "Imported" not in result.stdout
+        assert count(committed_db, Order) == 0
+
+    def test_overflowing_amounts_and_dates_are_line_errors_not_tracebacks(
+        self, wafa: Invoke, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "big.csv"
+        path.write_text(
+            "order_id,placed_at,name,quantity,unit_price\n"
+            "1,2024-01-01,Tea,1,99999999999999999999\n"
+            "2,9999-12-31T23:00:00-05:00,Tea,1,1\n",
+            encoding="utf-8",
+        )
+        result = wafa("import", "orders", str(path))
+        assert result.exit_code == 1
+        assert "line 2, column unit_price: '99999999999999999999' is larger" in result.stderr
+        assert "line 3, column placed_at: '9999-12-31T23:00:00-05:00' is outside" in result.stderr
+        assert "Traceback" not in result.output
+
     def test_skip_invalid_needs_an_errors_file(self, wafa: Invoke) -> None:
         result = wafa("import", "orders", str(SHOPIFY), "-f", "shopify", "--skip-invalid")
         assert result.exit_code == 1

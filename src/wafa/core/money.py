@@ -8,6 +8,11 @@ from functools import lru_cache
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
+#: The largest amount Wafa stores, in minor units (10^15: ten trillion in a currency with
+#: cents). An order's total, a line's total and every amount read from outside stay
+#: within it, so sums of many of them still fit the database's 64-bit integers.
+MAX_AMOUNT = 10**15
+
 
 class CurrencyMismatch(ValueError):
     """Two amounts in different currencies were combined."""

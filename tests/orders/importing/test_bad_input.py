@@ -263,3 +263,120 @@ class TestSkipInvalid:
             savepoint.rollback()
         assert report.stats.orders_created == 6 and not report.written
         assert session.scalar(select(Order.id).where(Order.source == "shopify")) is None
+
+
+GENERIC_HEADER = "order_id,placed_at,name,quantity,unit_price\n"
+
+
+def generic_rejected(
+    session: Session, settings: Settings, tmp_path: Path, text: str, **options: object
+) -> list[RowError]:
+    path = tmp_path / "orders.csv"
+    path.write_text(GENERIC_HEADER + text, encoding="utf-8")
+    before = table_counts(session)
+    with pytest.raises(ImportRejected) as caught:
+        import_orders(session, path, fmt="generic", settings=settings, **options)  # type: ignore[arg-type]
+    assert table_counts(session) == before
+    return caught.value.row_errors
+
+
+class TestImportsThatLie:
+    """Issue 9: files that used to report success, or end in a traceback."""
+
+    def test_a_file_whose_every_row_has_a_stray_quote_is_refused(
+        self, session: Session, settings: Settings, tmp_path: Path
+    ) -> None:
+        errors = generic_rejected(
+            session, settings, tmp_path, '1,2024-01-01,"Tea"s,1,1\n2,2024-01-01,"Cup"x,1,1\n'
+        )
+        assert [(e.line, e.column) for e in errors] == [(2, None), (3, None)]
+        assert all("stray quote" in e.reason for e in errors)
+
+    def test_a_cell_over_16_mib_is_refused_with_its_line(
+        self, session: Session, settings: Settings, tmp_path: Path
+    ) -> None:
+        huge = "x" * (16 * 1024 * 1024 + 1)
+        errors = generic_rejected(session, settings, tmp_path, f'1,2024-01-01,"{huge}",1,1\n')
+        line, column, reason = only(errors)
+        assert (line, column) == (2, None) and "longer than 16 MiB" in reason
+
+    def test_nothing_readable_with_skip_invalid_is_no_success(
+        self, session: Session, settings: Settings, tmp_path: Path
+    ) -> None:
+        errors_path = tmp_path / "rejected.csv"
+        errors = generic_rejected(
+            session,
+            settings,
+            tmp_path,
+            '1,2024-01-01,"Tea"s,1,1\n',
+            skip_invalid=True,
+            errors_path=errors_path,
+        )
+        assert [e.line for e in errors] == [2]
+        # The rejected rows are still where the owner asked for them.
+        with errors_path.open(encoding="utf-8", newline="") as handle:
+            assert [r[0] for r in csv.reader(handle)] == ["line", "2"]
+
+    @pytest.mark.parametrize(
+        ("row", "column", "words"),
+        [
+            ("1,2024-01-01,Tea,1,99999999999999999999", "unit_price", "larger than the largest"),
+            ("1,2024-01-01,Tea,1000000,9999999999.99", "unit_price", "comes to more than"),
+            ("1,0001-01-01,Tea,1,1", "placed_at", "outside 1970-2100"),
+            ("1,9999-12-31T23:00:00-05:00,Tea,1,1", "placed_at", "outside 1970-2100"),
+            ("1,2024-01-01T10:00:00+14:00,Tea,1,1", None, None),
+        ],
+    )
+    def test_amounts_and_dates_out_of_bounds_are_row_errors(
+        self,
+        session: Session,
+        settings: Settings,
+        tmp_path: Path,
+        row: str,
+        column: str | None,
+        words: str | None,
+    ) -> None:
+        if words is None:  # in bounds: imported
+            path = tmp_path / "orders.csv"
+            path.write_text(GENERIC_HEADER + row + "\n", encoding="utf-8")
+            report = import_orders(session, path, fmt="generic", settings=settings)
+            assert report.stats.orders_created == 1
+            return
+        line, got_column, reason = only(generic_rejected(session, settings, tmp_path, row + "\n"))
+        assert (line, got_column) == (2, column) and words in reason
+
+    def test_a_year_one_date_in_a_zone_east_of_utc_is_a_row_error(
+        self, session: Session, settings: Settings, tmp_path: Path
+    ) -> None:
+        tehran = settings.model_copy(update={"timezone": "Asia/Tehran"})
+        line, column, reason = only(
+            generic_rejected(session, tehran, tmp_path, "1,0001-01-01 00:10,Tea,1,1\n")
+        )
+        assert (line, column) == (2, "placed_at") and "outside" in reason
+
+    def test_rejected_rows_cannot_run_as_formulas(
+        self, session: Session, settings: Settings, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "orders.csv"
+        path.write_text(
+            GENERIC_HEADER
+            + '=HYPERLINK("http://x"),2024-01-01,Tea,-1,1\n'
+            + "2,2024-01-01,Tea,1,1\n"
+            + "@SUM(1),2024-01-01,+Tea,x,1\n",
+            encoding="utf-8",
+        )
+        errors_path = tmp_path / "rejected.csv"
+        import_orders(
+            session,
+            path,
+            fmt="generic",
+            settings=settings,
+            skip_invalid=True,
+            errors_path=errors_path,
+        )
+        with errors_path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))[1:]
+        assert [r[0] for r in rows] == ["2", "4"]
+        assert rows[0][3].startswith("'=HYPERLINK(")
+        assert rows[1][3].startswith("'@SUM(1)")
+        assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r)

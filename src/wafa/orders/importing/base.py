@@ -11,11 +11,12 @@ from typing import ClassVar, TypeVar
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
 from wafa.core.contacts import ContactError, normalize_email, normalize_phone
+from wafa.core.money import MAX_AMOUNT
 from wafa.core.settings import Settings
 from wafa.orders.importing.errors import FileRefused, RowError, RowProblem
 from wafa.orders.importing.readers import Record
 from wafa.orders.importing.records import OrderRecord
-from wafa.orders.importing.values import InstantReader
+from wafa.orders.importing.values import InstantReader, too_large
 
 T = TypeVar("T")
 
@@ -155,6 +156,9 @@ class OrderParser:
     # Where the format says what was refunded (the first present names the problems a
     # later export's refunds can raise).
     refund_columns: ClassVar[tuple[str, ...]] = ()
+    # Where a line's price and the order's total are (for amounts out of bounds).
+    price_column: ClassVar[str | None] = None
+    total_column: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -230,12 +234,40 @@ class OrderParser:
         except RowProblem as exc:
             errors.append(RowError(group[0].line, exc.column, exc.reason, group[0].raw))
             order = None
+        if order is not None and not errors:
+            errors.extend(self._out_of_bounds(order, group[0]))
         if errors or order is None:
             # Readers name canonical columns; report them as the file's header writes them.
             named = [replace(e, column=self.table.col(e.column)) if e.column else e for e in errors]
             return Rejected(key, named, group)
         order.line = group[0].line
         return order
+
+    def _out_of_bounds(self, order: OrderRecord, first: Record) -> list[RowError]:
+        """Lines and totals beyond ``MAX_AMOUNT`` (each cell may be within it, their product not)."""
+        bound = too_large(order.currency)
+        for number, line in enumerate(order.lines, 1):
+            if line.quantity * line.unit_price > MAX_AMOUNT:
+                return [
+                    RowError(
+                        first.line,
+                        self.price_column,
+                        f"line {number} of order {order.external_id} (quantity × price) comes "
+                        f"to more than {bound}",
+                        first.raw,
+                    )
+                ]
+        total = order.final_total()
+        if total > MAX_AMOUNT or order.lines_subtotal() > MAX_AMOUNT:
+            return [
+                RowError(
+                    first.line,
+                    self.total_column,
+                    f"the total of order {order.external_id} comes to more than {bound}",
+                    first.raw,
+                )
+            ]
+        return []
 
     # ------------------------------------------------------------------ helpers
 

@@ -48,7 +48,13 @@ from wafa.customers.models import ConsentChannel, ConsentRecord, Gender
 from wafa.customers.schemas import Birthday, ConsentIn, CustomerUpdate
 from wafa.customers.service import BIRTH_YEARS
 from wafa.orders.importing.base import Rejected, Table, read_email, read_phone
-from wafa.orders.importing.errors import FileRefused, ImportRejected, RowError, RowProblem
+from wafa.orders.importing.errors import (
+    FileRefused,
+    ImportRejected,
+    RowError,
+    RowProblem,
+    write_errors,
+)
 from wafa.orders.importing.readers import CsvSource, Record
 from wafa.orders.importing.values import optional_yes_no
 
@@ -424,14 +430,3 @@ def _apply(session: Session, customer_id: object, row: CustomerRow, settings: Se
         calendar=settings.calendar,
     )
     return True
-
-
-def write_errors(path: Path, errors: list[RowError]) -> None:
-    """Write rejected rows as CSV: line, column, reason, original row."""
-    import csv
-
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        out = csv.writer(handle)
-        out.writerow(("line", "column", "reason", "row"))
-        for error in errors:
-            out.writerow((error.line, error.column or "", error.reason, error.raw))

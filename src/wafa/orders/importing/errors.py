@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from wafa.core.csvsafe import safe_writer
 from wafa.core.errors import Invalid
+
+#: The columns of an ``--errors`` file.
+ERRORS_HEADER = ("line", "column", "reason", "row")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +65,15 @@ class RowProblem(ValueError):
         super().__init__(reason)
         self.column = column
         self.reason = reason
+
+
+def write_errors(path: Path, errors: list[RowError]) -> None:
+    """Write rejected rows as CSV (``ERRORS_HEADER``), safe to open in a spreadsheet.
+
+    The rows are the file's own text, which may start with ``=`` or ``@``: every cell
+    goes through ``core.csvsafe`` so that none runs as a formula.
+    """
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = safe_writer(handle)
+        out.writerow(ERRORS_HEADER)
+        out.writerows((e.line, e.column or "", e.reason, e.raw) for e in errors)

@@ -94,6 +94,8 @@ class GenericOrders(OrderParser):
     required = ("order_id", "placed_at", "name", "quantity", "unit_price")
     key = "order_id"
     refund_columns = ("refunded_amount", "status")
+    price_column = "unit_price"
+    total_column = "total"
 
     def build(self, records: list[Record], errors: list[RowError]) -> OrderRecord | None:
         """One order from its rows."""

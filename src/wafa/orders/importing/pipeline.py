@@ -45,9 +45,10 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session, SessionTransaction
 
+from wafa.core.csvsafe import safe_writer
 from wafa.core.settings import Settings
 from wafa.orders.importing.base import Rejected
-from wafa.orders.importing.errors import FileRefused, ImportRejected, RowError
+from wafa.orders.importing.errors import ERRORS_HEADER, FileRefused, ImportRejected, RowError
 from wafa.orders.importing.prepare import KEY, Dialect, Prepared
 from wafa.orders.importing.readers import CsvSource, check_encoding
 from wafa.orders.importing.validation import (
@@ -64,7 +65,6 @@ from wafa.orders.importing.writer import OrderWriter, WriteStats
 __all__ = ["FORMATS", "ImportReport", "Progress", "import_orders", "make_parser"]
 
 ERROR_SAMPLE = 200
-ERRORS_HEADER = ("line", "column", "reason", "row")
 # Files from this size on are validated in a worker process while this one writes.
 PARALLEL_BYTES = 8 * 1024 * 1024
 
@@ -193,7 +193,7 @@ class ErrorSink:
             (int(r[0]), r[1], r[2], r[3]) for r in csv.reader(self._scratch)
         )
         with self.path.open("w", encoding="utf-8", newline="") as handle:
-            out = csv.writer(handle)
+            out = safe_writer(handle)
             out.writerow(ERRORS_HEADER)
             merged: Iterator[tuple[int, str, str, str]] = heapq.merge(early, late, key=_line_of)
             out.writerows(merged)
@@ -433,8 +433,16 @@ def import_orders(
                         close()
         session.flush()
         report.errors = sink.errors()
-        report.written = not dry_run
         sink.close(_row_texts(path, encoding))
+        if report.error_count and not report.orders_read:
+            # With --skip-invalid, a file of which nothing could be read is no import.
+            raise ImportRejected(
+                f"none of the orders in {path.name} could be read "
+                f"({report.error_count} problem(s)); nothing was imported",
+                report.errors,
+                report.error_count,
+            )
+        report.written = not dry_run
     except BaseException:
         if writing is not None:
             writing.rollback()

@@ -36,8 +36,13 @@ from sqlalchemy.orm import Session
 from wafa.core.settings import Settings
 from wafa.orders import service as orders
 from wafa.orders.importing.base import Table
-from wafa.orders.importing.customers import write_errors
-from wafa.orders.importing.errors import FileRefused, ImportRejected, RowError, RowProblem
+from wafa.orders.importing.errors import (
+    FileRefused,
+    ImportRejected,
+    RowError,
+    RowProblem,
+    write_errors,
+)
 from wafa.orders.importing.readers import CsvSource
 from wafa.orders.importing.values import amount, currency_code, optional_yes_no
 from wafa.orders.models import Product

@@ -31,7 +31,8 @@ from wafa.orders.importing.errors import FileRefused, RowError
 UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # Big cells (notes, HTML descriptions) are legitimate; csv's 128 KiB default is not enough.
-csv.field_size_limit(16 * 1024 * 1024)
+CELL_LIMIT = 16 * 1024 * 1024
+csv.field_size_limit(CELL_LIMIT)
 
 
 @dataclass(slots=True)
@@ -138,7 +139,7 @@ class CsvSource:
                             "the file is truncated or a quote is missing",
                             line=start,
                         ) from None
-                    self.errors.append(RowError(start, None, f"malformed CSV: {message}", raw))
+                    self.errors.append(RowError(start, None, csv_problem(message), raw))
                     start = reader.line_num + 1
                     continue
                 raw = "".join(buffer)
@@ -148,6 +149,23 @@ class CsvSource:
                 if not values or (len(values) == 1 and not values[0].strip()):
                     continue  # blank line
                 yield Record(line, values, raw)
+
+
+def csv_problem(message: str) -> str:
+    """What Python's ``csv.Error`` ``message`` means, in words a shop owner can act on."""
+    if "field larger than field limit" in message:
+        return (
+            f"malformed CSV: a cell is longer than {CELL_LIMIT // (1024 * 1024)} MiB; "
+            "a quote is probably missing, or the file is not a CSV export"
+        )
+    if "expected after" in message:
+        return (
+            "malformed CSV: a stray quote: a quoted cell must end at a comma or at the end "
+            "of the line (quote the whole cell and double every quote inside it)"
+        )
+    if "new-line character seen in unquoted field" in message:
+        return "malformed CSV: a line break inside a cell that is not quoted"
+    return f"malformed CSV: {message}"
 
 
 ProgressFn = Callable[[int, int], None]

@@ -100,6 +100,8 @@ class ShopifyOrders(OrderParser):
     required = ("Name", "Created at", "Lineitem quantity", "Lineitem name", "Lineitem price")
     key = "Name"
     refund_columns = ("Refunded Amount", "Financial Status")
+    price_column = "Lineitem price"
+    total_column = "Total"
     patterns = (re.compile(r"Tax \d+ (Name|Value)"),)
 
     def build(self, records: list[Record], errors: list[RowError]) -> OrderRecord | None:

@@ -124,6 +124,9 @@ def _validate(job: Job) -> Iterator[Message]:
                 yield ("batch", start, end, len(batch), csv_source.bytes_read, items)
                 told = told or bool(items)
                 start, batch, items = end, [], []
+        # Malformed records after the last order (or in a file with no readable order).
+        items.extend(csv_source.errors)
+        csv_source.errors.clear()
         end = _dump(spool, batch)
         yield ("batch", start, end, len(batch), csv_source.size, items)
     yield ("end", csv_source.lines_read, _duplicates(hashes, job.spool), _peak_kib())

@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from wafa.core.money import is_currency, minor_digits, parse_amount
+from wafa.core.money import MAX_AMOUNT, is_currency, minor_digits, parse_amount
 from wafa.orders.importing.errors import RowProblem
 
+#: Instants are accepted from the first day of FIRST_YEAR to the last of LAST_YEAR (UTC).
+FIRST_YEAR, LAST_YEAR = 1970, 2100
 _PLAIN_AMOUNT = re.compile(r"(\d{1,15})(?:\.(\d{1,6}))?")
 _TRUE = frozenset({"yes", "true", "1", "y", "subscribed", "opted_in", "confirmed"})
 _FALSE = frozenset({"no", "false", "0", "n", "", "not_subscribed", "unsubscribed", "pending"})
@@ -29,6 +31,8 @@ def amount(text: str, column: str, currency: str, *, allow_blank: bool = True) -
     if cached is not None:
         return cached
     value = _amount(text, column, currency, allow_blank)
+    if value > MAX_AMOUNT:
+        raise RowProblem(column, f"{text.strip()!r} is larger than {too_large(currency)}")
     if text:
         if len(_AMOUNTS) >= 20_000:
             _AMOUNTS.clear()
@@ -63,6 +67,12 @@ def _amount(text: str, column: str, currency: str, allow_blank: bool) -> int:
     if value < 0:
         raise RowProblem(column, f"{text!r} is negative")
     return value
+
+
+def too_large(currency: str) -> str:
+    """The bound on amounts, in words: ``the largest amount Wafa stores (10,000,000,000,000 USD)``."""
+    digits = _digits(currency)
+    return f"the largest amount Wafa stores ({MAX_AMOUNT // 10**digits:,} {currency})"
 
 
 @lru_cache(maxsize=256)
@@ -146,11 +156,14 @@ class InstantReader:
             raise RowProblem(
                 column, f"{text!r} is not a date and time (expected e.g. 2025-10-07 09:50:26 +0200)"
             ) from None
+        # Checked before converting: year 1 or 9999 may not survive the move to UTC.
+        if not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise RowProblem(column, f"{text!r} is outside {FIRST_YEAR}-{LAST_YEAR}")
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.zone)
         value = value.astimezone(UTC)
-        if not 1970 <= value.year <= 2100:
-            raise RowProblem(column, f"{text!r} is outside 1970-2100")
+        if not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise RowProblem(column, f"{text!r} is outside {FIRST_YEAR}-{LAST_YEAR}")
         if len(self._cache) > 20_000:
             self._cache.clear()
         self._cache[text] = value

@@ -111,6 +111,8 @@ class WooCommerceOrders(OrderParser):
     required = ("order_id", "order_date", "status", "order_total")
     key = "order_id"
     refund_columns = ("refund_items", "status")
+    price_column = None
+    total_column = "order_total"
     patterns = (
         re.compile(r"line_item_\d+"),
         re.compile(r"meta:.+"),
