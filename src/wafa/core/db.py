@@ -13,7 +13,16 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Result, create_engine, event
+from sqlalchemy import (
+    CursorResult,
+    DateTime,
+    Engine,
+    MetaData,
+    Result,
+    create_engine,
+    event,
+    literal_column,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -151,6 +160,33 @@ def insert_ignoring_conflicts(session: Session, model: Any, *, index_elements: l
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(model).on_conflict_do_nothing(index_elements=index_elements)
+
+
+_insert_new_statements: dict[tuple[str, Any, tuple[str, ...]], Any] = {}
+_insert_new_lock = threading.Lock()
+
+
+def insert_new(
+    session: Session, model: Any, *, index_elements: list[str], values: dict[str, Any]
+) -> bool:
+    """Insert ``values`` unless a row with the same ``index_elements`` exists; ``True`` if inserted.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` reports no reliable row count through every
+    driver (psycopg answers -1 for it), so the claim asks for ``RETURNING 1`` instead:
+    a row back means this transaction inserted it. The statement is built once per
+    (dialect, table, key) and then executed with parameters only.
+    """
+    key = (dialect_name(session), model, tuple(index_elements))
+    with _insert_new_lock:
+        stmt = _insert_new_statements.get(key)
+    if stmt is None:
+        table = getattr(model, "__table__", model)  # Core, not the ORM's bulk path
+        stmt = insert_ignoring_conflicts(session, table, index_elements=index_elements).returning(
+            literal_column("1")
+        )
+        with _insert_new_lock:
+            _insert_new_statements[key] = stmt
+    return session.execute(stmt, values).first() is not None
 
 
 def database_key(session: Session) -> str | None:

@@ -29,17 +29,17 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from wafa.core.calendars import add_months, local_date, start_of_day
+from wafa.core.calendars import local_date
+from wafa.core.db import insert_new
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
 from wafa.loyalty import coupons, events, ledger, program, referrals, stamps, streaks, tiers
-from wafa.loyalty.dbutil import insert_new
 from wafa.loyalty.models import EntryKind, LoyaltyAccount, PointsEntry, Purchase
 from wafa.loyalty.orderfacts import OrderFacts, order_facts
-from wafa.loyalty.program import rules_at, rules_version
+from wafa.loyalty.program import expiry_for, rules_at, rules_version
 from wafa.loyalty.rules import FIRST_ORDER, LineView, OrderView, order_points
-from wafa.loyalty.schemas.program import ExpiryPolicy, ProgramRules, TierBasis
+from wafa.loyalty.schemas.program import ProgramRules, TierBasis
 from wafa.orders.models import OrderStatus
 
 
@@ -101,18 +101,6 @@ def amount_scale(order: OrderFacts) -> tuple[int, int]:
 def is_void(order: OrderFacts) -> bool:
     """Cancelled or fully refunded: the purchase no longer counts."""
     return order.void
-
-
-def expiry_for(rules: ProgramRules, earned_on_day: datetime, settings: Settings) -> datetime | None:
-    """When points earned at ``earned_on_day`` lapse under a fixed-expiry program.
-
-    Points earned on local day ``d`` are good through the day before
-    ``d + months`` (business calendar) and gone from its first instant.
-    """
-    if rules.expiry.policy is not ExpiryPolicy.fixed:
-        return None
-    day = local_date(earned_on_day, settings.zone)
-    return start_of_day(add_months(day, rules.expiry.months, settings.calendar), settings.zone)
 
 
 _CUSTOMERS = cast(Table, Customer.__table__)

@@ -19,15 +19,14 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import anniversary, days_in_month, local_date, ymd
+from wafa.core.db import insert_new
 from wafa.core.settings import CalendarKind, Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
 from wafa.loyalty import coupons, events, ledger
-from wafa.loyalty.accrual import expiry_for
-from wafa.loyalty.dbutil import insert_new
 from wafa.loyalty.ledger import LotSpec
 from wafa.loyalty.models import BirthdayGrant, CouponSource, EntryKind, Reward
-from wafa.loyalty.program import rules_at
+from wafa.loyalty.program import expiry_for, rules_at
 from wafa.loyalty.schemas.program import BirthdayMode, ProgramRules
 
 _CALENDAR: ColumnElement[str] = func.coalesce(Customer.birth_calendar, CalendarKind.gregorian.value)

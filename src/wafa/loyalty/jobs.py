@@ -21,12 +21,11 @@ from sqlalchemy import Table, bindparam, exists, func, insert, or_, select, upda
 from sqlalchemy.orm import Session, sessionmaker
 
 from wafa.core.calendars import add_months, local_date, start_of_day
-from wafa.core.db import insert_ignoring_conflicts
+from wafa.core.db import insert_ignoring_conflicts, insert_new
 from wafa.core.ids import new_id
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.loyalty import birthday, events, ledger, referrals, streaks, tiers
-from wafa.loyalty.dbutil import insert_new
 from wafa.loyalty.models import (
     EntryKind,
     ExpiryWarning,

@@ -14,7 +14,7 @@ from wafa.core.time import utcnow
 from wafa.customers import service as customers
 from wafa.customers.models import Customer
 from wafa.loyalty import events, ledger, referrals, stamps, streaks, tiers
-from wafa.loyalty.accrual import current_rules, expiry_for
+from wafa.loyalty.accrual import current_rules
 from wafa.loyalty.ledger import LotSpec
 from wafa.loyalty.models import (
     Badge,
@@ -27,7 +27,7 @@ from wafa.loyalty.models import (
     Purchase,
     Redemption,
 )
-from wafa.loyalty.program import rules_at
+from wafa.loyalty.program import expiry_for, rules_at
 
 BONUSES = ("signup", "profile_completed", "survey_answered")
 

@@ -17,13 +17,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wafa.core.calendars import add_months, local_date, start_of_day
 from wafa.core.errors import Conflict, Invalid
 from wafa.core.ids import new_id
 from wafa.core.money import minor_digits
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.loyalty.models import ProgramVersion
-from wafa.loyalty.schemas.program import Earning, ProgramRules
+from wafa.loyalty.schemas.program import Earning, ExpiryPolicy, ProgramRules
 
 
 class ProgramChanged(Conflict):
@@ -173,3 +174,15 @@ def save_rules(
 def list_versions(session: Session) -> list[ProgramVersion]:
     """Every saved version, newest first."""
     return list(session.scalars(select(ProgramVersion).order_by(ProgramVersion.version.desc())))
+
+
+def expiry_for(rules: ProgramRules, earned_on_day: datetime, settings: Settings) -> datetime | None:
+    """When points earned at ``earned_on_day`` lapse under a fixed-expiry program.
+
+    Points earned on local day ``d`` are good through the day before
+    ``d + months`` (business calendar) and gone from its first instant.
+    """
+    if rules.expiry.policy is not ExpiryPolicy.fixed:
+        return None
+    day = local_date(earned_on_day, settings.zone)
+    return start_of_day(add_months(day, rules.expiry.months, settings.calendar), settings.zone)

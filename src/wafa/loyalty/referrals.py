@@ -44,7 +44,7 @@ from wafa.loyalty.models import (
     Reward,
 )
 from wafa.loyalty.orderfacts import OrderFacts
-from wafa.loyalty.program import rules_at
+from wafa.loyalty.program import expiry_for, rules_at
 from wafa.loyalty.schemas.io import ReferralInfo, ReferralStats
 from wafa.loyalty.schemas.program import ProgramRules
 
@@ -257,8 +257,6 @@ def _pay(
 
 
 def _expiry(session: Session, settings: Settings, now: datetime) -> datetime | None:
-    from wafa.loyalty.accrual import expiry_for
-
     return expiry_for(rules_at(session, settings, now).rules, now, settings)
 
 

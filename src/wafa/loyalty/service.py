@@ -26,7 +26,6 @@ from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
 from wafa.loyalty import coupons, ledger, program, rewards, stamps, streaks, texts, tiers
-from wafa.loyalty.accrual import expiry_for
 from wafa.loyalty.ledger import InsufficientPoints, LotSpec
 from wafa.loyalty.models import (
     Badge,
@@ -44,6 +43,7 @@ from wafa.loyalty.models import (
     Referral,
     TierChange,
 )
+from wafa.loyalty.program import expiry_for
 from wafa.loyalty.schemas.io import (
     CartLine,
     CouponValidation,

@@ -20,13 +20,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from wafa.core.db import dialect_name, insert_ignoring_conflicts, rowcount
+from wafa.core.db import dialect_name, insert_ignoring_conflicts, insert_new, rowcount
 from wafa.core.errors import Invalid, NotFound
 from wafa.core.ids import new_id
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.loyalty import coupons
-from wafa.loyalty.dbutil import insert_new
 from wafa.loyalty.models import (
     Coupon,
     CouponSource,

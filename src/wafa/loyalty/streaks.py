@@ -24,12 +24,11 @@ from wafa.core.calendars import (
     start_of_day,
     week_start,
 )
-from wafa.core.db import rowcount
+from wafa.core.db import insert_new, rowcount
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
 from wafa.loyalty import events, ledger
-from wafa.loyalty.dbutil import insert_new
 from wafa.loyalty.models import Badge, LoyaltyAccount, PointsEntry, Purchase
 from wafa.loyalty.schemas.io import Leaderboard, LeaderboardRow
 from wafa.loyalty.schemas.program import BadgeKind, BadgeRule, ProgramRules, StreakPeriod

@@ -21,10 +21,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from wafa.core.db import rowcount
+from wafa.core.db import insert_new, rowcount
 from wafa.core.errors import Conflict
 from wafa.core.ids import new_id
-from wafa.loyalty.dbutil import insert_new
 from wafa.loyalty.ledger.accounts import (
     _ENTRIES,
     _INSERT_ENTRIES,
