@@ -144,6 +144,50 @@ class TestRewardsAndRedemptions:
         assert r.status_code == 201, r.text
         assert {k: r.json()[k] for k in stored} == stored
 
+    @pytest.mark.parametrize(
+        ("body", "field", "words"),
+        [
+            ({"kind": "discount_fixed"}, "amount", "needs the amount"),
+            ({"kind": "discount_fixed", "amount": 0}, "amount", "needs the amount"),
+            ({"kind": "discount_percent"}, "percent_bp", "needs the percentage"),
+            ({"kind": "partner_offer"}, "partner_name", "needs the partner"),
+        ],
+    )
+    def test_a_reward_that_does_not_say_what_it_gives_is_422_naming_the_field(
+        self, api: TestClient, body: dict[str, object], field: str, words: str
+    ) -> None:
+        r = api.post("/api/v1/rewards", json={"name": "Nothing", "cost_points": 50, **body})
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        errors = r.json()["errors"]
+        assert [e["loc"] for e in errors] == [["body", field]]
+        assert words in errors[0]["msg"]
+        assert api.get("/api/v1/rewards").json() == []
+
+    def test_taking_a_money_off_rewards_amount_away_is_refused(self, api: TestClient) -> None:
+        reward = api.post(
+            "/api/v1/rewards",
+            json={"name": "5 off", "kind": "discount_fixed", "cost_points": 50, "amount": 500},
+        ).json()
+        r = api.patch(f"/api/v1/rewards/{reward['id']}", json={"amount": None})
+        assert r.status_code == 422, r.text
+        assert [e["loc"] for e in r.json()["errors"]] == [["amount"]]
+        assert api.get(f"/api/v1/rewards/{reward['id']}").json()["amount"] == 500
+
+    def test_a_reward_that_ends_before_it_starts_names_valid_until(self, api: TestClient) -> None:
+        r = api.post(
+            "/api/v1/rewards",
+            json={
+                "name": "Mug",
+                "kind": "gift",
+                "cost_points": 10,
+                "valid_from": "2026-05-01T00:00:00Z",
+                "valid_until": "2026-04-01T00:00:00Z",
+            },
+        )
+        assert r.status_code == 422
+        assert [e["loc"] for e in r.json()["errors"]] == [["body", "valid_until"]]
+
     def test_a_write_key_can_keep_the_catalogue(self, client: TestClient, session: Session) -> None:
         r = client.post(
             "/api/v1/rewards",
@@ -316,6 +360,14 @@ class TestCouponApi:
         other = api.post("/api/v1/coupons", json={"name": "Other", "amount": 100}).json()["code"]
         voided = api.post(f"/api/v1/coupons/{other}/void", json={"reason": "mistake"})
         assert voided.json()["status"] == "voided"
+
+    def test_a_money_off_code_without_its_amount_is_422_naming_the_field(
+        self, api: TestClient
+    ) -> None:
+        r = api.post("/api/v1/coupons", json={"name": "Nothing", "kind": "discount_fixed"})
+        assert r.status_code == 422, r.text
+        assert [e["loc"] for e in r.json()["errors"]] == [["body", "amount"]]
+        assert api.get("/api/v1/coupons").json()["items"] == []
 
     def test_cancel_redemption_via_api(self, api: TestClient, session: Session) -> None:
         c = member(session)

@@ -33,10 +33,8 @@ def _msgids() -> set[str]:
             "jinja2", str(path), keywords=KEYWORDS, options={"extensions": "jinja2.ext.do"}
         ):
             found.add(msg if isinstance(msg, str) else msg[0])
-    for name in ("web.py", "views.py", "forms.py"):
-        for _, msg, _, _ in extract_from_file(
-            "python", str(SRC / "loyalty" / name), keywords=KEYWORDS
-        ):
+    for path in [*(SRC / "loyalty" / "web").glob("*.py"), SRC / "loyalty" / "views.py"]:
+        for _, msg, _, _ in extract_from_file("python", str(path), keywords=KEYWORDS):
             found.add(msg if isinstance(msg, str) else msg[0])
     for table in (
         texts.COUPON_REASONS,

@@ -26,6 +26,20 @@ def start_of_day(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone)
 
 
+def end_of_day(day: date, zone: ZoneInfo) -> datetime:
+    """The end of local ``day`` in ``zone``: the first instant of the next day (exclusive).
+
+    The one rule for "valid until ``day``": usable at every instant before this one,
+    wherever the reader is. ``last_day`` turns it back into ``day``.
+    """
+    return start_of_day(day + timedelta(days=1), zone)
+
+
+def last_day(until: datetime, zone: ZoneInfo) -> date:
+    """The last local day an exclusive end instant still covers (``end_of_day``'s inverse)."""
+    return local_date(ensure_utc(until) - timedelta(microseconds=1), zone)
+
+
 def ymd(day: date, kind: CalendarKind) -> tuple[int, int, int]:
     """Year, month, day of a Gregorian ``date`` in calendar ``kind``."""
     if kind is CalendarKind.jalali:

@@ -224,12 +224,6 @@ def create_campaign(
             raise Invalid.field(("code",), "use 3 to 32 letters A-Z and digits")
         if find(session, code) is not None:
             raise Conflict(f"the code {code} is taken", code=code)
-    if data.kind is RewardKind.discount_fixed and not data.amount:
-        raise Invalid.field(("amount",), "a fixed discount needs an amount")
-    if data.kind is RewardKind.discount_percent and not data.percent_bp:
-        raise Invalid.field(("percent_bp",), "a percentage discount needs percent_bp")
-    if data.kind is RewardKind.free_product and not data.product_sku:
-        raise Invalid.field(("product_sku",), "a free product needs its sku")
     return issue(
         session,
         source=CouponSource.compensation if data.customer_id else CouponSource.campaign,

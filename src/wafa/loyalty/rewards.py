@@ -37,7 +37,13 @@ from wafa.loyalty.models import (
     Reward,
 )
 from wafa.loyalty.program import rules_at
-from wafa.loyalty.schemas.io import RedemptionRead, RewardCreate, RewardUpdate
+from wafa.loyalty.schemas.io import (
+    RedemptionRead,
+    RewardCreate,
+    RewardUpdate,
+    benefit_problems,
+    dates_problems,
+)
 
 
 class RewardUnavailable(Conflict):
@@ -106,7 +112,11 @@ def get_reward(session: Session, reward_id: uuid.UUID) -> Reward:
 def update_reward(
     session: Session, *, settings: Settings, reward_id: uuid.UUID, data: RewardUpdate
 ) -> Reward:
-    """Change the fields given; coupons already issued keep what they promised."""
+    """Change the fields given; coupons already issued keep what they promised.
+
+    The reward as changed must still say what it gives (``benefit_problems``) and
+    end after it starts; otherwise nothing changes and ``Invalid`` names the field.
+    """
     reward = get_reward(session, reward_id)
     nullable = {
         "description",
@@ -120,12 +130,28 @@ def update_reward(
         "valid_from",
         "valid_until",
     }
-    for name in data.model_fields_set:
-        value = getattr(data, name)
+    changes = {name: getattr(data, name) for name in data.model_fields_set}
+    for name, value in changes.items():
         if value is None and name not in nullable:
             raise Invalid.field((name,), "may not be null")
         if name == "min_tier" and value is not None:
             _check_tier(session, settings, value)
+    after = {
+        name: changes.get(name, getattr(reward, name))
+        for name in ("amount", "percent_bp", "partner_name", "valid_from", "valid_until")
+    }
+    problems = benefit_problems(
+        reward.kind,
+        amount=after["amount"],
+        percent_bp=after["percent_bp"],
+        partner_name=after["partner_name"],
+    ) + dates_problems(after["valid_from"], after["valid_until"], "valid_until")
+    if problems:
+        raise Invalid(
+            "; ".join(f"{loc[0]}: {msg}" for loc, _, msg in problems),
+            [(loc, msg) for loc, _, msg in problems],
+        )
+    for name, value in changes.items():
         setattr(reward, name, value)
     reward.updated_at = utcnow()
     session.flush()

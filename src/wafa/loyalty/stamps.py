@@ -25,7 +25,7 @@ from wafa.core.errors import Invalid, NotFound
 from wafa.core.ids import new_id
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
-from wafa.loyalty import coupons
+from wafa.loyalty import coupons, texts
 from wafa.loyalty.models import (
     Coupon,
     CouponSource,
@@ -72,14 +72,21 @@ def get_card(session: Session, card_id: uuid.UUID) -> StampCard:
 
 
 def update_card(session: Session, *, card_id: uuid.UUID, data: StampCardUpdate) -> StampCard:
-    """Change the fields given; stamps already earned stay."""
+    """Change the fields given; stamps already earned stay.
+
+    The card as changed still needs products or categories that earn stamps;
+    otherwise nothing changes and ``Invalid`` names ``skus``.
+    """
     card = get_card(session, card_id)
-    for name in data.model_fields_set:
-        value = getattr(data, name)
+    changes = {name: getattr(data, name) for name in data.model_fields_set}
+    for name, value in changes.items():
         if value is None and name not in ("valid_from", "valid_until"):
             raise Invalid.field((name,), "may not be null")
         if name == "reward_id" and session.get(Reward, value) is None:
             raise Invalid.field(("reward_id",), f"no reward {value}")
+    if not changes.get("skus", card.skus) and not changes.get("categories", card.categories):
+        raise Invalid.field(("skus",), texts.NEEDS_PRODUCTS)
+    for name, value in changes.items():
         setattr(card, name, list(value) if name in ("skus", "categories") else value)
     card.updated_at = utcnow()
     session.flush()

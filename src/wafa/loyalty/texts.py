@@ -122,3 +122,14 @@ DEFAULT_BADGES: dict[str, str] = {
 def event_message(topic: str) -> str | None:
     """The English message for a loyalty event (to translate, then fill from the payload)."""
     return EVENT_MESSAGES.get(topic)
+
+
+# Why an input is refused: each rule's words, raised by the schemas at the field to fix
+# (the API's problem names the field; the dashboard shows the words next to it).
+NEEDS_AMOUNT = N_("A money-off reward needs the amount it takes off.")
+NEEDS_PERCENT = N_("A percentage reward needs the percentage.")
+NEEDS_PARTNER = N_("A partner offer needs the partner's name.")
+DATE_ORDER = N_("The last day must come after the first day.")
+NEEDS_PRODUCTS = N_("Name the products (SKUs) or the categories that earn stamps.")
+TIER_ORDER = N_("Each tier needs a higher threshold than the tier before it.")
+TIER_UNIQUE = N_("Two tiers have the same short id.")

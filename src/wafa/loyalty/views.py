@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from wafa.core.calendars import add_months, from_ymd, local_date, month_start, ymd
 from wafa.core.settings import CalendarKind, Settings
+from wafa.core.text import ascii_digits
 from wafa.core.time import utcnow
 from wafa.loyalty import pos, program, queries, referrals, rewards, service, streaks, texts, tiers
 from wafa.loyalty.models import PointsEntry, Referral, Reward, TierChange
@@ -416,7 +417,7 @@ def parse_month(text: str | None, calendar: CalendarKind) -> date | None:
     """The first day of ``YYYY-MM`` in ``calendar`` (Persian digits accepted); ``None`` if bad."""
     if not text:
         return None
-    raw = text.strip().translate(_DIGITS)
+    raw = ascii_digits(text.strip())
     year, sep, month = raw.partition("-")
     if not sep or not (year.isdigit() and month.isdigit()):
         return None
@@ -449,9 +450,6 @@ def leaderboard_view(
         previous=month_label(add_months(first, -1, cal), cal),
         following=month_label(following, cal) if following <= current else None,
     )
-
-
-_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
 def coupon_reason(reason: str | None) -> str | None:

@@ -305,9 +305,14 @@ FLASH_KEY = "_flash"
 
 def flash(request: Request, message: str, *, kind: str = "success", **params: object) -> None:
     """Queue a message for the next page. ``message`` is an English msgid (mark it with ``N_``),
-    translated when shown; ``params`` fill its ``%(name)s`` placeholders."""
+    translated when shown; ``params`` fill its ``%(name)s`` placeholders. Whole numbers are
+    written when shown, in the reader's digits (Persian, Arabic-Indic or Latin)."""
     queue = list(request.session.get(FLASH_KEY, []))
-    queue.append({"kind": kind, "msg": message, "params": {k: str(v) for k, v in params.items()}})
+    values = {
+        k: v if isinstance(v, int) and not isinstance(v, bool) else str(v)
+        for k, v in params.items()
+    }
+    queue.append({"kind": kind, "msg": message, "params": values})
     request.session[FLASH_KEY] = queue[-5:]
 
 
@@ -318,7 +323,10 @@ def pop_flashes(request: Request, language: str) -> list[dict[str, str]]:
     queue = request.session.pop(FLASH_KEY, [])
     shown = []
     for item in queue:
-        params = item.get("params") or {}
+        params = {
+            k: i18n.format_number(v, language) if isinstance(v, int) else v
+            for k, v in (item.get("params") or {}).items()
+        }
         shown.append(
             {
                 "kind": item.get("kind", "info"),

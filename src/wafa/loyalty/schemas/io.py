@@ -17,8 +17,9 @@ from pydantic import (
     model_validator,
 )
 
+from wafa.core.validation import Problem, refuse
 from wafa.customers.schemas import Birthday
-from wafa.loyalty import codes
+from wafa.loyalty import codes, texts
 from wafa.loyalty.models import RewardKind, StampPer
 from wafa.loyalty.schemas.program import ProgramRules, Tiers
 
@@ -217,6 +218,32 @@ class TierPreview(BaseModel):
 # --------------------------------------------------------------------------- rewards
 
 
+def benefit_problems(
+    kind: str, *, amount: int | None, percent_bp: int | None, partner_name: str | None
+) -> list[Problem]:
+    """What a reward or a coupon of ``kind`` lacks to say what it gives.
+
+    Money off needs its amount, a percentage its percentage, a partner's offer the
+    partner. A free product may leave its SKU out (the cashier gives the item named on
+    the coupon); a gift needs nothing more.
+    """
+    problems: list[Problem] = []
+    if kind == RewardKind.discount_fixed and not amount:
+        problems.append((("amount",), "needs_amount", texts.NEEDS_AMOUNT))
+    if kind == RewardKind.discount_percent and not percent_bp:
+        problems.append((("percent_bp",), "needs_percent", texts.NEEDS_PERCENT))
+    if kind == RewardKind.partner_offer and not partner_name:
+        problems.append((("partner_name",), "needs_partner", texts.NEEDS_PARTNER))
+    return problems
+
+
+def dates_problems(first: datetime | None, end: datetime | None, end_field: str) -> list[Problem]:
+    """An end that does not come after the start."""
+    if first is not None and end is not None and end <= first:
+        return [((end_field,), "date_order", texts.DATE_ORDER)]
+    return []
+
+
 class RewardBase(BaseModel):
     description: Annotated[str, StringConstraints(max_length=2000)] | None = None
     amount: Amount | None = Field(default=None, description="Fixed discount, minor units.")
@@ -233,10 +260,11 @@ class RewardBase(BaseModel):
 
 
 class RewardCreate(RewardBase):
-    """A reward for the catalogue. Only ``name``, ``kind`` and ``cost_points`` are needed:
-    what it gives (amount, percentage, product, partner) can be added later, and the
-    usual other names for them are understood (``value``, ``percent``, ``sku``,
-    ``partner``); fields this API does not know are ignored."""
+    """A reward for the catalogue: ``name``, ``kind``, ``cost_points`` and what it gives
+    when the kind needs it (``amount`` for money off, ``percent_bp`` for a percentage,
+    ``partner_name`` for a partner's offer; see ``benefit_problems``). The usual other
+    names are understood (``value``, ``percent``, ``sku``, ``partner``); fields this
+    API does not know are ignored."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
@@ -267,8 +295,14 @@ class RewardCreate(RewardBase):
 
     @model_validator(mode="after")
     def _coherent(self) -> RewardCreate:
-        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
-            raise ValueError("valid_until must be after valid_from")
+        problems = benefit_problems(
+            self.kind,
+            amount=self.amount,
+            percent_bp=self.percent_bp,
+            partner_name=self.partner_name,
+        ) + dates_problems(self.valid_from, self.valid_until, "valid_until")
+        if problems:
+            raise refuse("RewardCreate", problems)
         return self
 
 
@@ -352,6 +386,18 @@ class CouponCreate(_In):
     min_order_amount: Amount = 0
     valid_from: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> CouponCreate:
+        problems = benefit_problems(
+            self.kind,
+            amount=self.amount,
+            percent_bp=self.percent_bp,
+            partner_name=self.partner_name,
+        ) + dates_problems(self.valid_from, self.expires_at, "expires_at")
+        if problems:
+            raise refuse("CouponCreate", problems)
+        return self
 
 
 class CouponRead(BaseModel):
@@ -469,8 +515,11 @@ class StampCardCreate(_In):
 
     @model_validator(mode="after")
     def _something(self) -> StampCardCreate:
+        problems = dates_problems(self.valid_from, self.valid_until, "valid_until")
         if not self.skus and not self.categories:
-            raise ValueError("name the products (skus) or categories that earn stamps")
+            problems.append((("skus",), "needs_products", texts.NEEDS_PRODUCTS))
+        if problems:
+            raise refuse("StampCardCreate", problems)
         return self
 
 

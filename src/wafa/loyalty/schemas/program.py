@@ -7,13 +7,15 @@ basis points (10 000 = 1, so 20 000 is "double points"). Points are computed by
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from wafa.core.validation import Problem, refuse
+from wafa.loyalty import texts
 
 Slug = Annotated[
     str,
@@ -111,7 +113,7 @@ class Multiplier(_Strict):
     @model_validator(mode="after")
     def _range(self) -> Multiplier:
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
-            raise ValueError("ends_on is before starts_on")
+            raise refuse("Multiplier", [(("ends_on",), "date_order", texts.DATE_ORDER)])
         return self
 
 
@@ -157,12 +159,15 @@ class Tiers(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Tiers:
+        problems: list[Problem] = []
         codes = [t.code for t in self.levels]
-        if len(set(codes)) != len(codes):
-            raise ValueError("tier codes must be unique")
-        thresholds = [t.threshold for t in self.levels]
-        if any(b <= a for a, b in itertools.pairwise(thresholds)):
-            raise ValueError("tier thresholds must increase strictly, lowest tier first")
+        for i, level in enumerate(self.levels):
+            if level.code in codes[:i]:
+                problems.append((("levels", i, "code"), "tier_unique", texts.TIER_UNIQUE))
+            if i and level.threshold <= self.levels[i - 1].threshold:
+                problems.append((("levels", i, "threshold"), "tier_order", texts.TIER_ORDER))
+        if problems:
+            raise refuse("Tiers", problems)
         return self
 
 
