@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "wafa.orders.models",
     "wafa.loyalty.models",
     "wafa.analytics.tables",
+    "wafa.messaging.models",
 )
 
 for _name in MODEL_MODULES:

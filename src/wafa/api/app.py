@@ -27,6 +27,7 @@ API_MODULES = (
     "wafa.auth.api",
     "wafa.loyalty.api",
     "wafa.analytics.api",
+    "wafa.messaging.api",
 )
 
 

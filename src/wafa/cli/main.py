@@ -26,6 +26,7 @@ CLI_MODULES = (
     "wafa.cli.worker",
     "wafa.cli.loyalty",
     "wafa.cli.analytics",
+    "wafa.cli.messaging",
 )
 
 

@@ -80,6 +80,55 @@ class Settings(BaseSettings):
         default=10_000, description="How long a SQLite writer waits for the lock before failing."
     )
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description=(
+            "Base URL customers reach Wafa at (links in messages: unsubscribe, portal); "
+            "https in production."
+        ),
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description=(
+            "Outgoing mail: smtp://[user:pass@]host:port (STARTTLS when offered) or "
+            "smtps://[user:pass@]host:port (implicit TLS). Unset: email is off and emails are "
+            "skipped with a reason."
+        ),
+    )
+    mail_from: str = Field(
+        default="shop@example.com",
+        description="From address of transactional email (order news, replies).",
+    )
+    mail_from_marketing: str | None = Field(
+        default=None,
+        description="From address of marketing email (newsletters, offers); defaults to mail_from.",
+    )
+    mail_reply_to: str | None = Field(default=None, description="Reply-To of every email, if set.")
+    dkim_key_file: str | None = Field(
+        default=None,
+        description="PEM file of the RSA or Ed25519 private key that signs outgoing email (DKIM).",
+    )
+    dkim_selector: str = Field(default="wafa", description="DKIM selector (the s= tag).")
+    dkim_domain: str | None = Field(
+        default=None, description="DKIM signing domain (d=); defaults to the From domain."
+    )
+    email_rate: float = Field(
+        default=50.0, description="Most emails a second one worker hands to the SMTP server."
+    )
+    sms_url: str | None = Field(
+        default=None,
+        description=(
+            "SMS provider: twilio://SID:TOKEN@?from=+1..., kavenegar://APIKEY@?sender=..., or "
+            "json+https://host/path?to_field=to&text_field=text (generic; form+https for forms)."
+        ),
+    )
+    sms_rate: float = Field(default=10.0, description="Most SMS a second one worker sends.")
+    whatsapp_url: str | None = Field(
+        default=None,
+        description="WhatsApp provider, in the form of sms_url (twilio:// or the generic adapter).",
+    )
+    whatsapp_rate: float = Field(default=10.0, description="Most WhatsApp messages a second.")
+
     @field_validator("currency")
     @classmethod
     def _known_currency(cls, value: str) -> str:

@@ -26,7 +26,15 @@ CUSTOMER_ERASED = "customer.erased"
 
 # Domains that hold personal data expose ``personal_data(session, customer_id) -> dict``;
 # the export includes every one that is installed.
-PERSONAL_DATA_PROVIDERS = ("wafa.loyalty.service", "wafa.analytics.service")
+PERSONAL_DATA_PROVIDERS = (
+    "wafa.loyalty.service",
+    "wafa.analytics.service",
+    "wafa.messaging.preferences",
+)
+# Domains that must act while the person's data is still there expose
+# ``before_erase(session, customer)`` (messaging keeps a keyed hash of the addresses on its
+# suppression list, so an erased person is never messaged again after an import).
+ERASE_HOOKS = ("wafa.messaging.preferences",)
 
 
 def merge_customers(
@@ -262,6 +270,11 @@ def erase_customer(session: Session, *, customer_id: uuid.UUID, erased_by: str) 
         )
     if customer.erased_at is not None:
         return customer
+    for module_name in ERASE_HOOKS:
+        module = import_optional(module_name)
+        hook = getattr(module, "before_erase", None) if module else None
+        if hook is not None:
+            hook(session, customer)
     for name in (
         "name",
         "search_name",

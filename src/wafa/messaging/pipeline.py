@@ -1,0 +1,747 @@
+"""The send pipeline: take due messages, decide, send, record — at most once, by design.
+
+A worker repeats, a group of ``group`` messages at a time:
+
+1. **Take and decide** (one transaction). Due ``queued`` messages are locked
+   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers share the queue;
+   SQLite has one writer). For each, at that moment: the customer still exists; the
+   address is not suppressed; marketing has consent for the channel and topic, is not
+   blocked by a frequency cap or a competing message of higher priority, and is not in
+   quiet hours; the template renders. Messages that may not go are ``skipped`` with the
+   reason, or put back with a later ``not_before`` (held). The others become
+   ``sending``, marked with the worker's id. Commit.
+2. **Send**, outside any transaction, one message after another through the channel.
+3. **Record** (one transaction): ``sent``; ``failed`` (a 5xx suppresses the address);
+   a temporary failure goes back to ``queued`` with a backoff (the message was not
+   handed over, so sending it later cannot duplicate it) until the retries or the
+   address's soft-failure allowance run out; ``unknown`` when the channel cannot tell.
+
+A worker that dies after step 1 leaves ``sending`` rows behind. Workers beat a heart
+(``messaging_workers.seen_at``); the rows of a worker silent for ``LAPSE`` are settled as
+``unknown`` by whichever worker looks next — never sent again, and shown to the owner.
+A message therefore reaches the server at most once, and a crash loses at most the
+messages of one group in flight, visibly. Every status change is guarded by the
+worker's id, so a worker wrongly presumed dead cannot overwrite what another decided.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from wafa.core.db import dialect_name, rowcount
+from wafa.core.ids import new_id
+from wafa.core.links import LinkSigner
+from wafa.core.outbox import OutboxEvent
+from wafa.core.settings import Settings
+from wafa.core.time import utcnow
+from wafa.customers.models import Customer
+from wafa.messaging import consent, personalize, rendering
+from wafa.messaging.channels import Channel as ChannelImpl
+from wafa.messaging.channels import Outcome, Outgoing, SendResult, build_channels
+from wafa.messaging.channels.base import Disabled
+from wafa.messaging.events import SETTLED_EVENTS
+from wafa.messaging.models import (
+    Kind,
+    Message,
+    MessageContent,
+    OnCap,
+    SendWorker,
+    SoftFailure,
+    Status,
+    Suppression,
+    SuppressionReason,
+)
+from wafa.messaging.policy import MessagingPolicy, QuietCalendar, load_policy
+
+log = logging.getLogger("wafa.messaging")
+
+LAPSE = timedelta(minutes=2)
+HEARTBEAT_SECONDS = 15.0
+LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
+
+_MESSAGES = cast(Table, Message.__table__)
+_EVENTS = cast(Table, OutboxEvent.__table__)
+# Messages that count against a frequency cap: handed over, or possibly handed over.
+_CAP_STATUSES = (Status.sending.value, Status.sent.value, Status.unknown.value)
+
+
+@dataclass
+class Report:
+    """What one pass did."""
+
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    held: int = 0
+    retried: int = 0
+    unknown: int = 0
+    lapsed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.sent or self.failed or self.skipped or self.retried or self.unknown)
+
+
+@dataclass
+class _Ready:
+    """A message decided for sending, with what goes on the wire."""
+
+    message_id: uuid.UUID
+    outgoing: Outgoing
+    medium: str
+    address: str
+    attempts: int
+    customer_id: uuid.UUID
+    event: dict[str, Any]
+
+
+@dataclass
+class _Decisions:
+    skipped: list[tuple[Message, str]] = field(default_factory=list)
+    held: list[tuple[Message, datetime]] = field(default_factory=list)
+    ready: list[tuple[Message, _Ready]] = field(default_factory=list)
+
+
+def _event_row(
+    message: Message | Mapping[str, Any],
+    status: str,
+    reason: str | None,
+    subject: str | None = None,
+) -> dict[str, Any]:
+    def get(name: str) -> Any:
+        return message[name] if isinstance(message, Mapping) else getattr(message, name)
+
+    event_type = SETTLED_EVENTS[status]
+    payload = event_type(
+        message_id=get("id"),
+        customer_id=get("customer_id"),
+        channel=get("channel"),
+        kind=get("kind"),
+        reason=get("reason"),
+        occasion=get("occasion"),
+        status=status,
+        status_reason=reason,
+        campaign_id=get("campaign_id"),
+        flow_id=get("flow_id"),
+        subject=subject,
+    ).model_dump(mode="json")
+    return {
+        "id": new_id(),
+        "topic": event_type.topic,
+        "subject_id": get("customer_id"),
+        "payload": payload,
+        "occurred_at": utcnow(),
+    }
+
+
+def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
+    if not name:
+        return default
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
+
+
+class Pipeline:
+    """One worker's sender. ``run_once`` sends what is due and returns."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        factory: Callable[[], Session] | sessionmaker[Session],
+        *,
+        channels: Mapping[str, ChannelImpl] | None = None,
+        group: int = 50,
+        worker_id: str | None = None,
+        lapse: timedelta = LAPSE,
+    ) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.channels = dict(channels) if channels is not None else build_channels(settings)
+        self.group = group
+        self.worker_id = (
+            worker_id or f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        )
+        self.lapse = lapse
+        self._beat_at = 0.0
+        self._secret: str | None = None
+        self._signer: LinkSigner | None = None
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _keys(self, session: Session) -> tuple[str, LinkSigner]:
+        """The address-hash key and the link signer (read once)."""
+        if self._secret is None:
+            self._secret = consent.hash_key(session)
+            self._signer = LinkSigner(consent.secret_key(session, self.settings))
+        assert self._signer is not None
+        return self._secret, self._signer
+
+    def heartbeat(self, *, force: bool = False) -> None:
+        """Tell other workers this one is alive (at most every ``HEARTBEAT_SECONDS``)."""
+        if not force and time.monotonic() - self._beat_at < HEARTBEAT_SECONDS:
+            return
+        now = utcnow()
+        with self.factory() as session, session.begin():
+            updated = rowcount(
+                session.execute(
+                    update(SendWorker).where(SendWorker.id == self.worker_id).values(seen_at=now)
+                )
+            )
+            if not updated:
+                session.add(
+                    SendWorker(
+                        id=self.worker_id,
+                        host=socket.gethostname()[:200],
+                        pid=os.getpid(),
+                        started_at=now,
+                        seen_at=now,
+                    )
+                )
+        self._beat_at = time.monotonic()
+
+    def settle_lapsed(self) -> int:
+        """Settle as ``unknown`` the ``sending`` messages of workers silent for ``lapse``."""
+        now = utcnow()
+        cutoff = now - self.lapse
+        with self.factory() as session, session.begin():
+            dead = list(session.scalars(select(SendWorker.id).where(SendWorker.seen_at < cutoff)))
+            alive = select(SendWorker.id).where(SendWorker.seen_at >= cutoff)
+            orphaned = select(Message).where(
+                Message.status == Status.sending,
+                or_(Message.claimed_by.is_(None), Message.claimed_by.not_in(alive)),
+            )
+            rows = list(session.scalars(orphaned.limit(5000)))
+            if rows:
+                ids = [m.id for m in rows]
+                session.execute(
+                    update(Message)
+                    .where(Message.id.in_(ids), Message.status == Status.sending)
+                    .values(
+                        status=Status.unknown.value,
+                        status_reason="worker_lost",
+                        settled_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                session.execute(
+                    insert(_EVENTS),
+                    [_event_row(m, "unknown", "worker_lost", m.subject_line) for m in rows],
+                )
+                log.warning("%d messages of stopped workers settled as unknown", len(rows))
+            if dead:
+                session.execute(delete(SendWorker).where(SendWorker.id.in_(dead)))
+        return len(rows)
+
+    def stop(self) -> None:
+        """Close the channels and remove this worker's heartbeat."""
+        for channel in self.channels.values():
+            channel.close()
+        with self.factory() as session, session.begin():
+            session.execute(delete(SendWorker).where(SendWorker.id == self.worker_id))
+
+    # ------------------------------------------------------------------ one pass
+
+    def run_once(self, *, limit: int | None = None) -> Report:
+        """Send everything due now (at most ``limit`` messages taken), then return."""
+        report = Report()
+        self.heartbeat(force=True)
+        report.lapsed = self.settle_lapsed()
+        taken = 0
+        while limit is None or taken < limit:
+            self.heartbeat()
+            size = self.group if limit is None else min(self.group, limit - taken)
+            ready, count = self._take(size, report)
+            taken += count
+            if count == 0:
+                break
+            if ready:
+                results = self._send(ready)
+                self._record(ready, results, report)
+            if count < size:
+                break
+        return report
+
+    # ------------------------------------------------------------------ step 1
+
+    def _take(self, size: int, report: Report) -> tuple[list[_Ready], int]:
+        now = utcnow()
+        with self.factory() as session, session.begin():
+            messages = self._due(session, now, size)
+            if not messages:
+                return [], 0
+            decisions = self._decide(session, messages, now)
+            self._apply(session, decisions, now, report)
+            return [r for _, r in decisions.ready], len(messages)
+
+    @staticmethod
+    def _due(session: Session, now: datetime, size: int) -> list[Message]:
+        """Lock up to ``size`` due messages: transactional ones first (an order confirmation
+        does not wait behind a campaign), then the rest, oldest first."""
+        locking = dialect_name(session) == "postgresql"
+        found: list[Message] = []
+        for transactional_only in (True, False):
+            stmt = select(Message).where(Message.status == Status.queued, Message.not_before <= now)
+            if transactional_only:
+                stmt = stmt.where(Message.kind == Kind.transactional)
+            elif found:
+                stmt = stmt.where(Message.id.not_in([m.id for m in found]))
+            stmt = stmt.order_by(Message.not_before, Message.id).limit(size - len(found))
+            if locking:
+                stmt = stmt.with_for_update(skip_locked=True)
+            found.extend(session.scalars(stmt))
+            if len(found) >= size:
+                break
+        return found
+
+    def _decide(self, session: Session, messages: Sequence[Message], now: datetime) -> _Decisions:
+        secret, signer = self._keys(session)
+        policy = load_policy(session)
+        calendar = QuietCalendar(policy, country=self.settings.phone_region)
+        out = _Decisions()
+        customer_ids = {m.customer_id for m in messages}
+        customers = {
+            c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(customer_ids)))
+        }
+        contents = {
+            c.id: c
+            for c in session.scalars(
+                select(MessageContent).where(
+                    MessageContent.id.in_({m.content_id for m in messages})
+                )
+            )
+        }
+        suppressed = self._suppressions(session, secret, messages, customers)
+        marketing = [m for m in messages if m.kind == Kind.marketing]
+        last_sent = self._last_marketing(session, marketing, policy, now)
+        rivals = self._rivals(session, marketing, now)
+        granted_in_group: dict[tuple[uuid.UUID, str], bool] = {}
+        for message in messages:
+            customer = customers.get(message.customer_id)
+            if message.expires_at is not None and now >= message.expires_at:
+                out.skipped.append((message, "expired"))
+                continue
+            if customer is None or not customer.is_active:
+                out.skipped.append((message, "customer_gone"))
+                continue
+            channel = self.channels.get(message.channel)
+            if channel is None or isinstance(channel, Disabled):
+                out.skipped.append((message, "channel_off"))
+                continue
+            address = consent.address_of(customer, message.channel)
+            if not address:
+                out.skipped.append((message, "no_address"))
+                continue
+            medium = consent.medium_of(message.channel)
+            entry = suppressed.get((medium, consent.address_hash(secret, medium, address)))
+            if consent.blocks(entry, message.kind):
+                out.skipped.append((message, "suppressed"))
+                continue
+            if message.kind == Kind.marketing:
+                refusal = consent.marketing_refusal(
+                    session,
+                    customer,
+                    channel=message.channel,
+                    topic=message.topic,
+                    double_opt_in=policy.double_opt_in,
+                )
+                if refusal:
+                    out.skipped.append((message, refusal))
+                    continue
+                blocked_until = self._cap(message, policy, last_sent, rivals, granted_in_group)
+                if blocked_until is not None:
+                    if message.on_cap == OnCap.skip:
+                        out.skipped.append((message, "frequency_cap"))
+                    else:
+                        out.held.append((message, blocked_until))
+                    continue
+                prefs = consent.preferences(session, customer.id)
+                zone = _zone(prefs.timezone if prefs else None, self.settings.zone)
+                quiet_until = calendar.next_allowed(message.channel, now, zone)
+                if quiet_until is not None:
+                    out.held.append((message, quiet_until))
+                    continue
+            content = contents[message.content_id]
+            try:
+                ready = self._render(session, signer, message, customer, content, address, medium)
+            except Exception as exc:  # a staff template that fails must not stop the queue
+                log.warning("message %s: template failed: %s", message.id, exc)
+                message.error = f"template: {exc}"[:2000]
+                out.skipped.append((message, "render_error"))
+                continue
+            if message.kind == Kind.marketing:
+                granted_in_group[(message.customer_id, message.channel)] = True
+            out.ready.append((message, ready))
+        return out
+
+    @staticmethod
+    def _suppressions(
+        session: Session,
+        secret: str,
+        messages: Sequence[Message],
+        customers: Mapping[uuid.UUID, Customer],
+    ) -> dict[tuple[str, str], Suppression]:
+        """The suppression entries of the group's addresses, in one query."""
+        hashes: set[str] = set()
+        for message in messages:
+            customer = customers.get(message.customer_id)
+            address = consent.address_of(customer, message.channel) if customer else None
+            if address:
+                medium = consent.medium_of(message.channel)
+                hashes.add(consent.address_hash(secret, medium, address))
+        if not hashes:
+            return {}
+        return {
+            (s.medium, s.address_hash): s
+            for s in session.scalars(
+                select(Suppression).where(Suppression.address_hash.in_(hashes))
+            )
+        }
+
+    def _last_marketing(
+        self,
+        session: Session,
+        marketing: Sequence[Message],
+        policy: MessagingPolicy,
+        now: datetime,
+    ) -> dict[tuple[uuid.UUID, str], datetime]:
+        """The latest marketing hand-over per (customer, channel) within the longest cap."""
+        if not marketing:
+            return {}
+        longest = max(policy.channel(m.channel).cap_hours for m in marketing)
+        if longest <= 0:
+            return {}
+        rows = session.execute(
+            select(Message.customer_id, Message.channel, func.max(Message.sending_at))
+            .where(
+                Message.customer_id.in_({m.customer_id for m in marketing}),
+                Message.kind == Kind.marketing,
+                Message.status.in_(_CAP_STATUSES),
+                Message.sending_at > now - timedelta(hours=longest),
+            )
+            .group_by(Message.customer_id, Message.channel)
+        )
+        return {(c, ch): at for c, ch, at in rows if at is not None}
+
+    def _rivals(
+        self, session: Session, marketing: Sequence[Message], now: datetime
+    ) -> dict[tuple[uuid.UUID, str], list[tuple[int, uuid.UUID]]]:
+        """Other due marketing messages of the same customers, to let priority decide."""
+        if not marketing:
+            return {}
+        rows = session.execute(
+            select(Message.customer_id, Message.channel, Message.priority, Message.id).where(
+                Message.customer_id.in_({m.customer_id for m in marketing}),
+                Message.kind == Kind.marketing,
+                Message.status == Status.queued,
+                Message.not_before <= now,
+            )
+        )
+        found: dict[tuple[uuid.UUID, str], list[tuple[int, uuid.UUID]]] = defaultdict(list)
+        for customer_id, channel, priority, message_id in rows:
+            found[(customer_id, channel)].append((priority, message_id))
+        return found
+
+    @staticmethod
+    def _cap(
+        message: Message,
+        policy: MessagingPolicy,
+        last_sent: Mapping[tuple[uuid.UUID, str], datetime],
+        rivals: Mapping[tuple[uuid.UUID, str], list[tuple[int, uuid.UUID]]],
+        granted_in_group: Mapping[tuple[uuid.UUID, str], bool],
+    ) -> datetime | None:
+        """When the cap lets ``message`` through, if it blocks it now (``None``: it may go)."""
+        hours = policy.channel(message.channel).cap_hours
+        if hours <= 0:
+            return None
+        key = (message.customer_id, message.channel)
+        window = timedelta(hours=hours)
+        now = utcnow()
+        if granted_in_group.get(key):
+            return now + window
+        last = last_sent.get(key)
+        if last is not None and last + window > now:
+            return last + window
+        # A due rival of higher priority (or as high and queued first) takes the slot.
+        mine = (message.priority, message.id)
+        for priority, rival_id in rivals.get(key, []):
+            if rival_id == message.id:
+                continue
+            if priority > mine[0] or (priority == mine[0] and rival_id < message.id):
+                return now + window
+        return None
+
+    def _render(
+        self,
+        session: Session,
+        signer: LinkSigner,
+        message: Message,
+        customer: Customer,
+        content: MessageContent,
+        address: str,
+        medium: str,
+    ) -> _Ready:
+        sources = [*content.subject.values(), *content.text.values(), *content.html.values()]
+        needed = rendering.variables_used(sources)
+        unsubscribe = None
+        headers: dict[str, str] = {}
+        if message.kind == Kind.marketing:
+            token = personalize.unsubscribe_token(
+                signer, customer.id, message.channel, message.topic
+            )
+            unsubscribe = personalize.unsubscribe_url(self.settings, token)
+            if message.channel == "email":
+                headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+                headers["List-Unsubscribe-Post"] = LIST_UNSUBSCRIBE_POST
+        context = personalize.variables(
+            session,
+            settings=self.settings,
+            signer=signer,
+            customer=customer,
+            needed=needed,
+            unsubscribe=unsubscribe,
+            extra=message.context or {},
+        )
+        rendered = rendering.render_message(
+            channel=message.channel,
+            kind=message.kind,
+            subject=content.subject,
+            text=content.text,
+            html=content.html,
+            wanted_locale=customer.language,
+            business_locale=str(self.settings.locale),
+            context=context,
+            business_name=self.settings.business_name,
+            unsubscribe_url=unsubscribe,
+        )
+        outgoing = Outgoing(
+            message_id=message.id,
+            channel=message.channel,
+            kind=message.kind,
+            to=address,
+            text=rendered.text,
+            subject=rendered.subject,
+            html=rendered.html,
+            locale=rendered.locale,
+            headers=headers,
+        )
+        message.locale = rendered.locale
+        message.subject_line = (rendered.subject or rendered.text)[:300]
+        message.sms_segments = rendered.sms_segments
+        return _Ready(
+            message_id=message.id,
+            outgoing=outgoing,
+            medium=medium,
+            address=address,
+            attempts=message.attempts + 1,
+            customer_id=customer.id,
+            event={
+                "id": message.id,
+                "customer_id": message.customer_id,
+                "channel": message.channel,
+                "kind": message.kind,
+                "reason": message.reason,
+                "occasion": message.occasion,
+                "campaign_id": message.campaign_id,
+                "flow_id": message.flow_id,
+                "subject_line": message.subject_line,
+            },
+        )
+
+    def _apply(
+        self, session: Session, decisions: _Decisions, now: datetime, report: Report
+    ) -> None:
+        events: list[dict[str, Any]] = []
+        for message, reason in decisions.skipped:
+            message.status = Status.skipped.value
+            message.status_reason = reason
+            message.settled_at = now
+            events.append(_event_row(message, "skipped", reason, message.subject_line))
+        for message, until in decisions.held:
+            message.not_before = until
+        for message, ready in decisions.ready:
+            message.status = Status.sending.value
+            message.status_reason = None
+            message.claimed_by = self.worker_id
+            message.sending_at = now
+            message.attempts = ready.attempts
+            message.to_address = ready.address
+        if events:
+            session.execute(insert(_EVENTS), events)
+        session.flush()
+        report.skipped += len(decisions.skipped)
+        report.held += len(decisions.held)
+
+    # ------------------------------------------------------------------ step 2
+
+    def _send(self, ready: Sequence[_Ready]) -> list[SendResult]:
+        results = []
+        for item in ready:
+            channel = self.channels[item.outgoing.channel]
+            try:
+                result = channel.send(item.outgoing)
+            except Exception as exc:  # an unexpected error: we cannot tell what was sent
+                log.exception("channel %s failed on message %s", channel.name, item.message_id)
+                result = SendResult(Outcome.unknown, detail=f"channel error: {exc}")
+            results.append(result)
+        return results
+
+    # ------------------------------------------------------------------ step 3
+
+    def _record(
+        self, ready: Sequence[_Ready], results: Sequence[SendResult], report: Report
+    ) -> None:
+        now = utcnow()
+        with self.factory() as session, session.begin():
+            secret, _ = self._keys(session)
+            policy = load_policy(session)
+            final: list[dict[str, Any]] = []
+            retry: list[dict[str, Any]] = []
+            events: list[dict[str, Any]] = []
+            for item, result in zip(ready, results, strict=True):
+                status, reason = self._settle(session, secret, policy, item, result, now)
+                if status == Status.queued:
+                    delay = policy.retry_minutes[min(item.attempts, len(policy.retry_minutes)) - 1]
+                    retry.append(
+                        {
+                            "b_id": item.message_id,
+                            "b_worker": self.worker_id,
+                            "status": Status.queued.value,
+                            "status_reason": reason,
+                            "error": (result.detail or "")[:2000],
+                            "not_before": now + timedelta(minutes=delay),
+                            "claimed_by": None,
+                        }
+                    )
+                    report.retried += 1
+                    continue
+                final.append(
+                    {
+                        "b_id": item.message_id,
+                        "b_worker": self.worker_id,
+                        "status": status.value,
+                        "status_reason": reason,
+                        "error": None if status == Status.sent else (result.detail or "")[:2000],
+                        "settled_at": now,
+                        "provider_id": result.provider_id,
+                    }
+                )
+                events.append(
+                    _event_row(item.event, status.value, reason, item.event["subject_line"])
+                )
+                setattr(report, status.value, getattr(report, status.value) + 1)
+            guard = and_(
+                _MESSAGES.c.id == bindparam("b_id"),
+                _MESSAGES.c.claimed_by == bindparam("b_worker"),
+                _MESSAGES.c.status.in_([Status.sending.value, Status.unknown.value]),
+            )
+            if final:
+                session.execute(
+                    update(_MESSAGES)
+                    .where(guard)
+                    .values(
+                        status=bindparam("status"),
+                        status_reason=bindparam("status_reason"),
+                        error=bindparam("error"),
+                        settled_at=bindparam("settled_at"),
+                        provider_id=bindparam("provider_id"),
+                    ),
+                    final,
+                )
+            if retry:
+                session.execute(
+                    update(_MESSAGES)
+                    .where(guard)
+                    .values(
+                        status=bindparam("status"),
+                        status_reason=bindparam("status_reason"),
+                        error=bindparam("error"),
+                        not_before=bindparam("not_before"),
+                        claimed_by=bindparam("claimed_by"),
+                    ),
+                    retry,
+                )
+            if events:
+                session.execute(insert(_EVENTS), events)
+            delivered = {
+                consent.address_hash(secret, item.medium, item.address)
+                for item, result in zip(ready, results, strict=True)
+                if result.outcome is Outcome.sent
+            }
+            if delivered:
+                # A delivery ends a run of temporary failures.
+                session.execute(delete(SoftFailure).where(SoftFailure.address_hash.in_(delivered)))
+
+    def _settle(
+        self,
+        session: Session,
+        secret: str,
+        policy: MessagingPolicy,
+        item: _Ready,
+        result: SendResult,
+        now: datetime,
+    ) -> tuple[Status, str | None]:
+        """The status a send's result leads to (suppressing the address where it must)."""
+        if result.outcome is Outcome.sent:
+            return Status.sent, None
+        if result.outcome is Outcome.unknown:
+            return Status.unknown, "no_answer"
+        if result.outcome is Outcome.permanent:
+            if result.address_fault:
+                consent.suppress(
+                    session,
+                    secret=secret,
+                    medium=item.medium,
+                    address=item.address,
+                    reason=SuppressionReason.hard_bounce,
+                    source=f"send {item.message_id}",
+                    detail=result.detail,
+                    customer_id=item.customer_id,
+                )
+                return Status.failed, "hard_bounce"
+            return Status.failed, "refused"
+        # Temporary: retry with backoff, unless the address has failed too often in a row.
+        failures = self._count_soft(session, secret, item, now)
+        if failures >= policy.soft_bounce_limit:
+            consent.suppress(
+                session,
+                secret=secret,
+                medium=item.medium,
+                address=item.address,
+                reason=SuppressionReason.soft_bounces,
+                source=f"{failures} temporary failures in a row",
+                detail=result.detail,
+                customer_id=item.customer_id,
+            )
+            return Status.failed, "soft_bounces"
+        if item.attempts > len(policy.retry_minutes):
+            return Status.failed, "retries_exhausted"
+        return Status.queued, "retry"
+
+    def _count_soft(self, session: Session, secret: str, item: _Ready, now: datetime) -> int:
+        digest = consent.address_hash(secret, item.medium, item.address)
+        row = session.get(SoftFailure, (item.medium, digest))
+        if row is None:
+            row = SoftFailure(medium=item.medium, address_hash=digest, count=0, last_at=now)
+            session.add(row)
+        row.count += 1
+        row.last_at = now
+        session.flush()
+        return row.count

@@ -1,0 +1,267 @@
+"""Templates to messages: sandboxed Jinja2, the right locale, a right-to-left email layout.
+
+Subjects, text bodies and HTML bodies are staff-written Jinja2 source, per locale. They
+run in Jinja2's ``ImmutableSandboxedEnvironment``: a template reaches the values it is
+given (plain dicts, strings and numbers), never Python objects behind them, and cannot
+change them. Missing variables render empty (a preview shows which are unknown).
+
+The locale is the customer's language when the content has it, else the business's
+locale, else English, else the first the content has. Numbers handed to templates
+(points) print with the locale's digits (Persian ``۱۲۰``, Arabic ``١٢٠``).
+
+HTML email: the staff HTML (or the text, paragraphs escaped) is rendered, cleaned by
+``nh3`` (no scripts, no event handlers, no forms), and placed in a small table layout
+(``layouts/email.html``) with ``dir`` and ``lang`` on the document and on each block
+and the text aligned to the locale's start side; ``css-inline`` moves the stylesheet
+into ``style`` attributes, keeping the ``@media`` rule that fits the card to a phone.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import css_inline
+import nh3
+from jinja2 import Environment, FileSystemLoader, Template, TemplateSyntaxError, meta
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from wafa.core.errors import Invalid
+from wafa.messaging import texts
+from wafa.messaging.sms import count_segments
+
+LAYOUT_DIR = Path(__file__).resolve().parent / "layouts"
+DIGITS = {
+    "fa": str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"),
+    "ar": str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"),
+}
+
+
+class LocalInt(int):
+    """An integer that prints with the locale's digits (arithmetic stays integer)."""
+
+    table: dict[int, int] | None = None
+
+    def __new__(cls, value: int, locale: str = "en") -> LocalInt:
+        obj = super().__new__(cls, value)
+        obj.table = DIGITS.get(locale)
+        return obj
+
+    def __str__(self) -> str:
+        text = f"{int(self):,}" if abs(int(self)) >= 10_000 else str(int(self))
+        if self.table is None:
+            return text
+        return text.replace(",", "٬").translate(self.table)
+
+    __html__ = __str__
+
+
+def localize_digits(value: str, locale: str) -> str:
+    """ASCII digits of ``value`` in the digits of ``locale``."""
+    table = DIGITS.get(locale)
+    return value.translate(table) if table else value
+
+
+def localize(value: Any, locale: str) -> Any:
+    """A template context with its integers printing in the locale's digits."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return LocalInt(value, locale)
+    if isinstance(value, Mapping):
+        return {k: localize(v, locale) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [localize(v, locale) for v in value]
+    return value
+
+
+def pick_locale(available: Iterable[str], wanted: str | None, business: str) -> str:
+    """The locale to render in: the customer's, else the business's, else English, else any."""
+    have = [loc for loc in available if loc]
+    for choice in (wanted, business, "en"):
+        if choice and choice in have:
+            return choice
+    return have[0] if have else (wanted or business or "en")
+
+
+_text_env = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+_html_env = ImmutableSandboxedEnvironment(autoescape=True)
+for _env in (_text_env, _html_env):
+    _env.filters["digits"] = lambda value, locale="en": localize_digits(str(value), locale)
+_layout_env = Environment(loader=FileSystemLoader(str(LAYOUT_DIR)), autoescape=True)
+_inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
+
+
+@lru_cache(maxsize=512)
+def _compile(source: str, html: bool) -> Template:
+    return (_html_env if html else _text_env).from_string(source)
+
+
+def check_source(source: str, *, field: tuple[str | int, ...], html: bool = False) -> None:
+    """Refuse template source that does not parse (422 naming the field and the line)."""
+    try:
+        (_html_env if html else _text_env).parse(source)
+    except TemplateSyntaxError as exc:
+        raise Invalid(
+            f"{'.'.join(map(str, field))}: line {exc.lineno}: {exc.message}",
+            [(field, f"line {exc.lineno}: {exc.message}")],
+        ) from exc
+
+
+@lru_cache(maxsize=512)
+def _names(source: str) -> frozenset[str]:
+    try:
+        return frozenset(meta.find_undeclared_variables(_text_env.parse(source)))
+    except TemplateSyntaxError:
+        return frozenset()
+
+
+def variables_used(sources: Iterable[str]) -> frozenset[str]:
+    """The top-level variables some templates refer to (to load only what they need)."""
+    found: set[str] = set()
+    for source in sources:
+        if source:
+            found |= _names(source)
+    return frozenset(found)
+
+
+def render_source(source: str, context: Mapping[str, Any], *, html: bool = False) -> str:
+    """Render one template source in the sandbox."""
+    return _compile(source, html).render(context)
+
+
+_PARAGRAPHS = re.compile(r"\n\s*\n")
+_URL = re.compile(r"(https?://[^\s<]+)")
+
+
+def text_to_html(text: str) -> str:
+    """Plain text as HTML paragraphs, links made clickable."""
+    parts = []
+    for block in _PARAGRAPHS.split(text.strip()):
+        escaped = _html.escape(block).replace("\n", "<br>")
+        parts.append("<p>" + _URL.sub(r'<a href="\1">\1</a>', escaped) + "</p>")
+    return "\n".join(parts)
+
+
+_TAGS_ALLOWED = set(nh3.ALLOWED_TAGS) | {"table", "thead", "tbody", "tr", "td", "th", "span", "div"}
+_ATTRIBUTES_ALLOWED: dict[str, set[str]] = {k: set(v) for k, v in nh3.ALLOWED_ATTRIBUTES.items()}
+for _tag, _extra in {
+    "*": {"dir", "lang", "style", "align"},
+    "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan"},
+}.items():
+    _ATTRIBUTES_ALLOWED.setdefault(_tag, set()).update(_extra)
+
+
+def sanitize(html: str) -> str:
+    """Staff HTML without scripts, handlers, forms or frames (nh3, the ammonia cleaner)."""
+    return str(
+        nh3.clean(
+            html,
+            tags=_TAGS_ALLOWED,
+            attributes=_ATTRIBUTES_ALLOWED,
+            url_schemes={"http", "https", "mailto", "tel"},
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    locale: str
+    subject: str
+    text: str
+    html: str | None
+    sms_segments: int | None = None
+
+
+def render_email_html(
+    body_html: str,
+    *,
+    locale: str,
+    subject: str,
+    business_name: str,
+    unsubscribe_url: str | None,
+    footer_lines: list[str],
+) -> str:
+    """The body inside the responsive, right-to-left-aware layout, CSS inlined."""
+    rtl = locale in texts.RTL
+    page = _layout_env.get_template("email.html").render(
+        lang=locale,
+        dir="rtl" if rtl else "ltr",
+        start="right" if rtl else "left",
+        subject=subject,
+        business_name=business_name,
+        body=Markup(body_html),
+        unsubscribe_url=unsubscribe_url,
+        unsubscribe_label=texts.gettext(locale, texts.UNSUBSCRIBE),
+        footer_lines=footer_lines,
+    )
+    return str(_inliner.inline(page))
+
+
+def render_message(
+    *,
+    channel: str,
+    kind: str,
+    subject: Mapping[str, str],
+    text: Mapping[str, str],
+    html: Mapping[str, str],
+    wanted_locale: str | None,
+    business_locale: str,
+    context: Mapping[str, Any],
+    business_name: str,
+    unsubscribe_url: str | None,
+    opt_out_word: str | None = None,
+) -> Rendered:
+    """Render one message for one customer (``context`` holds every variable)."""
+    locales = set(subject) | set(text) | set(html)
+    locale = pick_locale(sorted(locales), wanted_locale, business_locale)
+    values = localize(dict(context), locale)
+    values["locale"] = locale
+    subject_line = render_source(subject.get(locale, ""), values).strip() if subject else ""
+    text_source = text.get(locale)
+    html_source = html.get(locale)
+    body_text = render_source(text_source, values) if text_source else ""
+    if channel != "email":
+        body = body_text or _strip_tags(render_source(html_source or "", values, html=True))
+        if kind == "marketing":
+            word = opt_out_word or texts.gettext(locale, texts.SMS_OPT_OUT)
+            body = f"{body.rstrip()}\n{word}"
+        return Rendered(locale, subject_line, body, None, count_segments(body).segments)
+    if html_source:
+        body_html = sanitize(render_source(html_source, values, html=True))
+        if not body_text:
+            body_text = _strip_tags(body_html)
+    else:
+        body_html = text_to_html(body_text)
+    footer: list[str] = []
+    if kind == "marketing" and unsubscribe_url:
+        line = texts.gettext(locale, texts.UNSUBSCRIBE_LINE, business=business_name)
+        footer.append(line)
+        body_text = (
+            f"{body_text.rstrip()}\n\n-- \n{line}\n"
+            f"{texts.gettext(locale, texts.UNSUBSCRIBE)}: {unsubscribe_url}\n"
+        )
+    page = render_email_html(
+        body_html,
+        locale=locale,
+        subject=subject_line,
+        business_name=business_name,
+        unsubscribe_url=unsubscribe_url if kind == "marketing" else None,
+        footer_lines=footer,
+    )
+    return Rendered(locale, subject_line, body_text, page)
+
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _strip_tags(html: str) -> str:
+    return _html.unescape(_TAGS.sub("", html.replace("<br>", "\n").replace("</p>", "\n\n"))).strip()

@@ -1,0 +1,69 @@
+"""Shared steps of the messaging tests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.factories import create_customer
+from wafa.customers import service as customers
+from wafa.customers.models import ConsentChannel, Customer
+from wafa.customers.schemas import ConsentIn
+from wafa.messaging.models import Message
+from wafa.messaging.queue import Content, queue_message
+
+HELLO = Content(
+    subject={"en": "Hello {{ customer.first_name }}", "fa": "سلام {{ customer.first_name }}"},
+    text={
+        "en": "Dear {{ customer.first_name }}, you have {{ points.available }} points.",
+        "fa": "{{ customer.first_name }} عزیز، شما {{ points.available }} امتیاز دارید.",
+    },
+)
+
+
+def subscriber(session: Session, **overrides: Any) -> Customer:
+    """A customer who agreed to marketing email and SMS."""
+    customer = create_customer(session, **overrides)
+    for channel in (ConsentChannel.email, ConsentChannel.sms):
+        customers.record_consent(
+            session,
+            customer=customer,
+            consent=ConsentIn(channel=channel, granted=True, source="test"),
+        )
+    session.flush()
+    return customer
+
+
+def queue(
+    session: Session,
+    customer: Customer,
+    *,
+    kind: str = "marketing",
+    reason: str = "newsletter",
+    occasion: str | None = None,
+    content: Content = HELLO,
+    channel: str = "email",
+    **options: Any,
+) -> Message:
+    message, _ = queue_message(
+        session,
+        customer_id=customer.id,
+        channel=channel,
+        kind=kind,
+        reason=reason,
+        occasion=occasion or uuid.uuid4().hex,
+        content=content,
+        **options,
+    )
+    session.flush()
+    return message
+
+
+def reload(session: Session, message: Message) -> Message:
+    session.expire_all()
+    found = session.scalar(select(Message).where(Message.id == message.id))
+    assert found is not None
+    return found
