@@ -76,7 +76,8 @@ class TestWorker:
         *_, cid = _orders(committed_db, 2)
         worker = Worker(committed_db)
         first = worker.run_once()
-        assert first.events == 3
+        # loyalty: customer.created and two order.placed; messaging: customer.created
+        assert first.events == 4
         assert "loyalty@2026-03-15" in first.tasks
         second = worker.run_once()
         assert second.events == 0
@@ -98,7 +99,8 @@ class TestCli:
         _orders(committed_db, 1)
         result = wafa("worker", "run", "--once")
         assert result.exit_code == 0, result.output
-        assert "handled 2 events" in result.stdout
+        # loyalty: customer.created and order.placed; messaging: customer.created
+        assert "handled 3 events" in result.stdout
 
 
 class TestIsolation:

@@ -650,7 +650,11 @@ class Pipeline:
             guard = and_(
                 _MESSAGES.c.id == bindparam("b_id"),
                 _MESSAGES.c.claimed_by == bindparam("b_worker"),
-                _MESSAGES.c.status.in_([Status.sending.value, Status.unknown.value]),
+                # (no IN list: an executemany cannot expand one)
+                or_(
+                    _MESSAGES.c.status == Status.sending.value,
+                    _MESSAGES.c.status == Status.unknown.value,
+                ),
             )
             if final:
                 session.execute(

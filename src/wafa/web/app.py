@@ -29,6 +29,7 @@ WEB_MODULES = (
     "wafa.orders.web",
     "wafa.loyalty.web",
     "wafa.analytics.web",
+    "wafa.messaging.web",
 )
 
 SESSION_COOKIE = "wafa_session"
