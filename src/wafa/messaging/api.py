@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from wafa.api.deps import Admin, DbSession, Idempotent, Reader, ReadSession, Writer
 from wafa.api.routing import AutoCommitRoute, idempotency_body
 from wafa.core.errors import Invalid
-from wafa.customers.service import decode_cursor, encode_cursor
+from wafa.core.pagination import decode_cursor, encode_cursor
 from wafa.messaging import bounces, preferences, service
 from wafa.messaging.models import Message
 from wafa.messaging.policy import load_policy
