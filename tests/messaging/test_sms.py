@@ -215,5 +215,5 @@ class TestPipelineSms:
         assert stored.status == "sent" and stored.provider_id == "SM123"
         body = provider.requests[0]["body"]["Body"]
         assert body.startswith("سلام مریم")
-        assert body.rstrip().endswith("Reply STOP to opt out") or "لغو" in body
+        assert body.rstrip().endswith("\nلغو11")  # the opt-out word Iranian senders must carry
         assert stored.sms_segments == count_segments(body).segments

@@ -32,6 +32,7 @@ from wafa.auth import service as auth
 from wafa.core import outbox
 from wafa.core.db import database_key, insert_ignoring_conflicts
 from wafa.core.errors import NotFound
+from wafa.core.ids import new_id
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
@@ -136,7 +137,7 @@ def suppress(
     inserted = session.execute(
         insert_ignoring_conflicts(session, Suppression, index_elements=["medium", "address_hash"])
         .values(
-            id=uuid.uuid4(),
+            id=new_id(),
             medium=medium,
             address_hash=digest,
             address=keep,

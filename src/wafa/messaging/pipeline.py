@@ -159,6 +159,55 @@ def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
         return default
 
 
+def compose(
+    session: Session,
+    settings: Settings,
+    signer: LinkSigner,
+    *,
+    customer: Customer,
+    content: MessageContent,
+    channel: str,
+    kind: str,
+    topic: str | None,
+    context: Mapping[str, Any],
+    locale: str | None = None,
+) -> tuple[rendering.Rendered, dict[str, str]]:
+    """Render ``content`` for ``customer`` (what the worker sends and the preview shows),
+    with the one-click unsubscribe headers of a marketing email."""
+    sources = [*content.subject.values(), *content.text.values(), *content.html.values()]
+    needed = rendering.variables_used(sources)
+    unsubscribe = None
+    headers: dict[str, str] = {}
+    if kind == Kind.marketing:
+        token = personalize.unsubscribe_token(signer, customer.id, channel, topic)
+        unsubscribe = personalize.unsubscribe_url(settings, token)
+        if channel == "email":
+            headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+            headers["List-Unsubscribe-Post"] = LIST_UNSUBSCRIBE_POST
+    values = personalize.variables(
+        session,
+        settings=settings,
+        signer=signer,
+        customer=customer,
+        needed=needed,
+        unsubscribe=unsubscribe,
+        extra=context,
+    )
+    rendered = rendering.render_message(
+        channel=channel,
+        kind=kind,
+        subject=content.subject,
+        text=content.text,
+        html=content.html,
+        wanted_locale=locale or customer.language,
+        business_locale=str(settings.locale),
+        context=values,
+        business_name=settings.business_name,
+        unsubscribe_url=unsubscribe,
+    )
+    return rendered, headers
+
+
 class Pipeline:
     """One worker's sender. ``run_once`` sends what is due and returns."""
 
@@ -498,38 +547,16 @@ class Pipeline:
         address: str,
         medium: str,
     ) -> _Ready:
-        sources = [*content.subject.values(), *content.text.values(), *content.html.values()]
-        needed = rendering.variables_used(sources)
-        unsubscribe = None
-        headers: dict[str, str] = {}
-        if message.kind == Kind.marketing:
-            token = personalize.unsubscribe_token(
-                signer, customer.id, message.channel, message.topic
-            )
-            unsubscribe = personalize.unsubscribe_url(self.settings, token)
-            if message.channel == "email":
-                headers["List-Unsubscribe"] = f"<{unsubscribe}>"
-                headers["List-Unsubscribe-Post"] = LIST_UNSUBSCRIBE_POST
-        context = personalize.variables(
+        rendered, headers = compose(
             session,
-            settings=self.settings,
-            signer=signer,
+            self.settings,
+            signer,
             customer=customer,
-            needed=needed,
-            unsubscribe=unsubscribe,
-            extra=message.context or {},
-        )
-        rendered = rendering.render_message(
+            content=content,
             channel=message.channel,
             kind=message.kind,
-            subject=content.subject,
-            text=content.text,
-            html=content.html,
-            wanted_locale=customer.language,
-            business_locale=str(self.settings.locale),
-            context=context,
-            business_name=self.settings.business_name,
-            unsubscribe_url=unsubscribe,
+            topic=message.topic,
+            context=message.context or {},
         )
         outgoing = Outgoing(
             message_id=message.id,

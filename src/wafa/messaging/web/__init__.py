@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wafa.messaging.web import unsubscribe
+from wafa.messaging.web import channels, log, profile, suppressions, templates, unsubscribe
 from wafa.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute)
-for _screen in (unsubscribe,):
+for _screen in (channels, templates, log, suppressions, profile, unsubscribe):
     # The routes themselves (each keeps its class), not a nested router: wafa.web.app
     # checks every route's class.
     router.routes.extend(_screen.router.routes)
