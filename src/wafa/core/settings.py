@@ -128,6 +128,14 @@ class Settings(BaseSettings):
         description="WhatsApp provider, in the form of sms_url (twilio:// or the generic adapter).",
     )
     whatsapp_rate: float = Field(default=10.0, description="Most WhatsApp messages a second.")
+    send_lapse_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description=(
+            "After how long without a heartbeat a sending worker counts as stopped: the "
+            "messages it was handing over are then settled as unknown (never re-sent)."
+        ),
+    )
 
     @field_validator("currency")
     @classmethod

@@ -266,6 +266,44 @@ def needs_confirmation(session: Session, customer: Customer, *, double_opt_in: b
     return bool(latest and latest.granted and latest.source.startswith(UNCONFIRMED_SOURCES))
 
 
+def refusal_of(
+    customer: Customer,
+    *,
+    channel: str,
+    topic: str | None,
+    whatsapp_consent: bool,
+    refused_topics: frozenset[tuple[str, str]] | set[tuple[str, str]],
+    latest_email: tuple[bool, str] | None,
+    double_opt_in: bool,
+) -> str | None:
+    """The rule itself, on facts already read (the pipeline reads them for a whole group):
+    why marketing on ``channel`` about ``topic`` may not go to ``customer`` (None: it may).
+
+    ``refused_topics`` holds the customer's ``(channel, topic)`` refusals; ``latest_email``
+    their latest email consent decision as ``(granted, source)``.
+    """
+    consented = (
+        customer.email_consent
+        if channel == Channel.email
+        else customer.sms_consent
+        if channel == Channel.sms
+        else whatsapp_consent
+    )
+    if not consented:
+        return "no_consent"
+    if topic is not None and (channel, topic) in refused_topics:
+        return "topic_refused"
+    if (
+        channel == Channel.email
+        and double_opt_in
+        and latest_email is not None
+        and latest_email[0]
+        and latest_email[1].startswith(UNCONFIRMED_SOURCES)
+    ):
+        return "not_confirmed"
+    return None
+
+
 def marketing_refusal(
     session: Session,
     customer: Customer,
@@ -275,23 +313,18 @@ def marketing_refusal(
     double_opt_in: bool = False,
 ) -> str | None:
     """Why marketing on ``channel`` about ``topic`` may not go to ``customer`` (None: it may)."""
-    if not channel_consent(session, customer, channel):
-        return "no_consent"
-    if topic is not None:
-        refused = session.scalar(
-            select(TopicConsent.granted).where(
-                TopicConsent.customer_id == customer.id,
-                TopicConsent.channel == channel,
-                TopicConsent.topic == topic,
-            )
-        )
-        if refused is False:
-            return "topic_refused"
-    if channel == Channel.email and needs_confirmation(
-        session, customer, double_opt_in=double_opt_in
-    ):
-        return "not_confirmed"
-    return None
+    prefs = session.get(ContactPreferences, customer.id)
+    refused = {key for key, granted in topic_choices(session, customer.id).items() if not granted}
+    latest = latest_email_consent(session, customer.id) if double_opt_in else None
+    return refusal_of(
+        customer,
+        channel=channel,
+        topic=topic,
+        whatsapp_consent=bool(prefs and prefs.whatsapp_consent),
+        refused_topics=refused,
+        latest_email=(latest.granted, latest.source) if latest else None,
+        double_opt_in=double_opt_in,
+    )
 
 
 def can_receive(

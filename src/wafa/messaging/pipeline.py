@@ -17,7 +17,8 @@ A worker repeats, a group of ``group`` messages at a time:
    address's soft-failure allowance run out; ``unknown`` when the channel cannot tell.
 
 A worker that dies after step 1 leaves ``sending`` rows behind. Workers beat a heart
-(``messaging_workers.seen_at``); the rows of a worker silent for ``LAPSE`` are settled as
+(``messaging_workers.seen_at``, also between messages of a group); the rows of a worker
+silent for ``WAFA_SEND_LAPSE_SECONDS`` (two minutes) are settled as
 ``unknown`` by whichever worker looks next — never sent again, and shown to the owner.
 A message therefore reaches the server at most once, and a crash loses at most the
 messages of one group in flight, visibly. Every status change is guarded by the
@@ -54,6 +55,7 @@ from wafa.messaging.channels import Outcome, Outgoing, SendResult, build_channel
 from wafa.messaging.channels.base import Disabled
 from wafa.messaging.events import SETTLED_EVENTS
 from wafa.messaging.models import (
+    ContactPreferences,
     Kind,
     Message,
     MessageContent,
@@ -63,12 +65,12 @@ from wafa.messaging.models import (
     Status,
     Suppression,
     SuppressionReason,
+    TopicConsent,
 )
 from wafa.messaging.policy import MessagingPolicy, QuietCalendar, load_policy
 
 log = logging.getLogger("wafa.messaging")
 
-LAPSE = timedelta(minutes=2)
 HEARTBEAT_SECONDS = 15.0
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
 
@@ -109,11 +111,24 @@ class _Ready:
     attempts: int
     customer_id: uuid.UUID
     event: dict[str, Any]
+    locale: str
+    subject_line: str
+    sms_segments: int | None
+
+
+@dataclass
+class _Facts:
+    """What the group's consent rules need, read in a few queries for the whole group."""
+
+    refused: dict[uuid.UUID, set[tuple[str, str]]]
+    zones: dict[uuid.UUID, str | None]
+    whatsapp: dict[uuid.UUID, bool]
+    latest_email: dict[uuid.UUID, tuple[bool, str]]
 
 
 @dataclass
 class _Decisions:
-    skipped: list[tuple[Message, str]] = field(default_factory=list)
+    skipped: list[tuple[Message, str, str | None]] = field(default_factory=list)
     held: list[tuple[Message, datetime]] = field(default_factory=list)
     ready: list[tuple[Message, _Ready]] = field(default_factory=list)
 
@@ -219,7 +234,7 @@ class Pipeline:
         channels: Mapping[str, ChannelImpl] | None = None,
         group: int = 50,
         worker_id: str | None = None,
-        lapse: timedelta = LAPSE,
+        lapse: timedelta | None = None,
     ) -> None:
         self.settings = settings
         self.factory = factory
@@ -228,7 +243,9 @@ class Pipeline:
         self.worker_id = (
             worker_id or f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         )
-        self.lapse = lapse
+        self.lapse = lapse or timedelta(seconds=settings.send_lapse_seconds)
+        # Beat well within the lapse, so a live worker is never taken for a stopped one.
+        self.beat_every = min(HEARTBEAT_SECONDS, self.lapse.total_seconds() / 4)
         self._beat_at = 0.0
         self._secret: str | None = None
         self._signer: LinkSigner | None = None
@@ -244,8 +261,8 @@ class Pipeline:
         return self._secret, self._signer
 
     def heartbeat(self, *, force: bool = False) -> None:
-        """Tell other workers this one is alive (at most every ``HEARTBEAT_SECONDS``)."""
-        if not force and time.monotonic() - self._beat_at < HEARTBEAT_SECONDS:
+        """Tell other workers this one is alive (at most every ``beat_every`` seconds)."""
+        if not force and time.monotonic() - self._beat_at < self.beat_every:
             return
         now = utcnow()
         with self.factory() as session, session.begin():
@@ -333,6 +350,7 @@ class Pipeline:
     def _take(self, size: int, report: Report) -> tuple[list[_Ready], int]:
         now = utcnow()
         with self.factory() as session, session.begin():
+            session.autoflush = False  # rows change by the Core updates of _apply only
             messages = self._due(session, now, size)
             if not messages:
                 return [], 0
@@ -381,48 +399,50 @@ class Pipeline:
         marketing = [m for m in messages if m.kind == Kind.marketing]
         last_sent = self._last_marketing(session, marketing, policy, now)
         rivals = self._rivals(session, marketing, now)
+        facts = self._facts(session, marketing, double_opt_in=policy.double_opt_in)
         granted_in_group: dict[tuple[uuid.UUID, str], bool] = {}
         for message in messages:
             customer = customers.get(message.customer_id)
             if message.expires_at is not None and now >= message.expires_at:
-                out.skipped.append((message, "expired"))
+                out.skipped.append((message, "expired", None))
                 continue
             if customer is None or not customer.is_active:
-                out.skipped.append((message, "customer_gone"))
+                out.skipped.append((message, "customer_gone", None))
                 continue
             channel = self.channels.get(message.channel)
             if channel is None or isinstance(channel, Disabled):
-                out.skipped.append((message, "channel_off"))
+                out.skipped.append((message, "channel_off", None))
                 continue
             address = consent.address_of(customer, message.channel)
             if not address:
-                out.skipped.append((message, "no_address"))
+                out.skipped.append((message, "no_address", None))
                 continue
             medium = consent.medium_of(message.channel)
             entry = suppressed.get((medium, consent.address_hash(secret, medium, address)))
             if consent.blocks(entry, message.kind):
-                out.skipped.append((message, "suppressed"))
+                out.skipped.append((message, "suppressed", None))
                 continue
             if message.kind == Kind.marketing:
-                refusal = consent.marketing_refusal(
-                    session,
+                refusal = consent.refusal_of(
                     customer,
                     channel=message.channel,
                     topic=message.topic,
+                    whatsapp_consent=facts.whatsapp.get(customer.id, False),
+                    refused_topics=facts.refused.get(customer.id, set()),
+                    latest_email=facts.latest_email.get(customer.id),
                     double_opt_in=policy.double_opt_in,
                 )
                 if refusal:
-                    out.skipped.append((message, refusal))
+                    out.skipped.append((message, refusal, None))
                     continue
                 blocked_until = self._cap(message, policy, last_sent, rivals, granted_in_group)
                 if blocked_until is not None:
                     if message.on_cap == OnCap.skip:
-                        out.skipped.append((message, "frequency_cap"))
+                        out.skipped.append((message, "frequency_cap", None))
                     else:
                         out.held.append((message, blocked_until))
                     continue
-                prefs = consent.preferences(session, customer.id)
-                zone = _zone(prefs.timezone if prefs else None, self.settings.zone)
+                zone = _zone(facts.zones.get(customer.id), self.settings.zone)
                 quiet_until = calendar.next_allowed(message.channel, now, zone)
                 if quiet_until is not None:
                     out.held.append((message, quiet_until))
@@ -432,13 +452,40 @@ class Pipeline:
                 ready = self._render(session, signer, message, customer, content, address, medium)
             except Exception as exc:  # a staff template that fails must not stop the queue
                 log.warning("message %s: template failed: %s", message.id, exc)
-                message.error = f"template: {exc}"[:2000]
-                out.skipped.append((message, "render_error"))
+                out.skipped.append((message, "render_error", f"template: {exc}"[:2000]))
                 continue
             if message.kind == Kind.marketing:
                 granted_in_group[(message.customer_id, message.channel)] = True
             out.ready.append((message, ready))
         return out
+
+    @staticmethod
+    def _facts(session: Session, marketing: Sequence[Message], *, double_opt_in: bool) -> _Facts:
+        ids = {m.customer_id for m in marketing}
+        facts = _Facts(refused=defaultdict(set), zones={}, whatsapp={}, latest_email={})
+        if not ids:
+            return facts
+        for customer_id, channel, topic in session.execute(
+            select(TopicConsent.customer_id, TopicConsent.channel, TopicConsent.topic).where(
+                TopicConsent.customer_id.in_(ids), TopicConsent.granted.is_(False)
+            )
+        ):
+            facts.refused[customer_id].add((channel, topic))
+        for customer_id, zone, whatsapp in session.execute(
+            select(
+                ContactPreferences.customer_id,
+                ContactPreferences.timezone,
+                ContactPreferences.whatsapp_consent,
+            ).where(ContactPreferences.customer_id.in_(ids))
+        ):
+            facts.zones[customer_id] = zone
+            facts.whatsapp[customer_id] = bool(whatsapp)
+        if double_opt_in:
+            for customer_id in ids:
+                latest = consent.latest_email_consent(session, customer_id)
+                if latest is not None:
+                    facts.latest_email[customer_id] = (latest.granted, latest.source)
+        return facts
 
     @staticmethod
     def _suppressions(
@@ -569,9 +616,7 @@ class Pipeline:
             locale=rendered.locale,
             headers=headers,
         )
-        message.locale = rendered.locale
-        message.subject_line = (rendered.subject or rendered.text)[:300]
-        message.sms_segments = rendered.sms_segments
+        subject_line = (rendered.subject or rendered.text)[:300]
         return _Ready(
             message_id=message.id,
             outgoing=outgoing,
@@ -588,31 +633,68 @@ class Pipeline:
                 "occasion": message.occasion,
                 "campaign_id": message.campaign_id,
                 "flow_id": message.flow_id,
-                "subject_line": message.subject_line,
+                "subject_line": subject_line,
             },
+            locale=rendered.locale,
+            subject_line=subject_line,
+            sms_segments=rendered.sms_segments,
         )
 
     def _apply(
         self, session: Session, decisions: _Decisions, now: datetime, report: Report
     ) -> None:
-        events: list[dict[str, Any]] = []
-        for message, reason in decisions.skipped:
-            message.status = Status.skipped.value
-            message.status_reason = reason
-            message.settled_at = now
-            events.append(_event_row(message, "skipped", reason, message.subject_line))
-        for message, until in decisions.held:
-            message.not_before = until
-        for message, ready in decisions.ready:
-            message.status = Status.sending.value
-            message.status_reason = None
-            message.claimed_by = self.worker_id
-            message.sending_at = now
-            message.attempts = ready.attempts
-            message.to_address = ready.address
-        if events:
-            session.execute(insert(_EVENTS), events)
-        session.flush()
+        """Write the group's decisions with one statement per kind (Core executemany)."""
+        queued = and_(
+            _MESSAGES.c.id == bindparam("b_id"), _MESSAGES.c.status == Status.queued.value
+        )
+        if decisions.skipped:
+            session.execute(
+                update(_MESSAGES)
+                .where(queued)
+                .values(
+                    status=Status.skipped.value,
+                    status_reason=bindparam("b_reason"),
+                    error=bindparam("b_error"),
+                    settled_at=now,
+                ),
+                [{"b_id": m.id, "b_reason": r, "b_error": e} for m, r, e in decisions.skipped],
+            )
+            session.execute(
+                insert(_EVENTS),
+                [_event_row(m, "skipped", r, m.subject_line) for m, r, _ in decisions.skipped],
+            )
+        if decisions.held:
+            session.execute(
+                update(_MESSAGES).where(queued).values(not_before=bindparam("b_until")),
+                [{"b_id": m.id, "b_until": until} for m, until in decisions.held],
+            )
+        if decisions.ready:
+            session.execute(
+                update(_MESSAGES)
+                .where(queued)
+                .values(
+                    status=Status.sending.value,
+                    status_reason=None,
+                    claimed_by=self.worker_id,
+                    sending_at=now,
+                    attempts=bindparam("b_attempts"),
+                    to_address=bindparam("b_to"),
+                    locale=bindparam("b_locale"),
+                    subject_line=bindparam("b_subject"),
+                    sms_segments=bindparam("b_segments"),
+                ),
+                [
+                    {
+                        "b_id": r.message_id,
+                        "b_attempts": r.attempts,
+                        "b_to": r.address,
+                        "b_locale": r.locale,
+                        "b_subject": r.subject_line,
+                        "b_segments": r.sms_segments,
+                    }
+                    for _, r in decisions.ready
+                ],
+            )
         report.skipped += len(decisions.skipped)
         report.held += len(decisions.held)
 
@@ -621,6 +703,7 @@ class Pipeline:
     def _send(self, ready: Sequence[_Ready]) -> list[SendResult]:
         results = []
         for item in ready:
+            self.heartbeat()  # a slow server must not make this worker look stopped
             channel = self.channels[item.outgoing.channel]
             try:
                 result = channel.send(item.outgoing)

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
 from wafa.messaging.models import Message, SendWorker, Status, Suppression
-from wafa.messaging.pipeline import LAPSE
 
 
 @dataclass(frozen=True)
@@ -119,9 +118,9 @@ def status_counts(session: Session, *, days: int = 30) -> dict[str, int]:
     return counts
 
 
-def live_workers(session: Session) -> list[SendWorker]:
+def live_workers(session: Session, *, lapse_seconds: float) -> list[SendWorker]:
     """Workers that beat within the lapse."""
-    cutoff = utcnow() - LAPSE
+    cutoff = utcnow() - timedelta(seconds=lapse_seconds)
     return list(session.scalars(select(SendWorker).where(SendWorker.seen_at >= cutoff)))
 
 

@@ -69,7 +69,7 @@ def channels_page(
             "checked": bool(check),
             "counts": queries.status_counts(session),
             "status_labels": STATUS_LABELS,
-            "workers": queries.live_workers(session),
+            "workers": queries.live_workers(session, lapse_seconds=settings.send_lapse_seconds),
             "policy": load_policy(session),
             "dkim": bool(settings.dkim_key_file),
         },
