@@ -27,6 +27,49 @@ class TestSearchAndSummary:
         found = pos.search(session, settings=settings, q="0188")
         assert [(f.id, f.available) for f in found] == [(c.id, 42)]
 
+    def test_the_phone_ending_in_the_digits_comes_before_emails_and_mid_number_matches(
+        self, session: Session, settings: Settings
+    ) -> None:
+        # As a cashier found it: typing a phone's last digits put an email that happened
+        # to contain them first, and a number with them in the middle next.
+        sara = member(session, name="Sara Karimi", phone="+12025554844")
+        member(session, name="Ali Rezaei", email="ali4844@example.com")
+        member(session, name="Mina Ahmadi", phone="+12024844123")
+        names = [f.name for f in pos.search(session, settings=settings, q="4844")]
+        assert names == ["Sara Karimi", "Ali Rezaei", "Mina Ahmadi"]
+        typed_in_persian = pos.search(session, settings=settings, q="۴۸۴۴")
+        assert typed_in_persian[0].id == sara.id
+
+    def test_the_whole_number_in_any_writing_comes_first(
+        self, session: Session, settings: Settings
+    ) -> None:
+        member(session, name="Ends the same", phone="+12035554844")
+        sara = member(session, name="Sara Karimi", phone="+12025554844")
+        for typed in ("(202) 555-4844", "+1 202 555 4844", "2025554844"):
+            found = pos.search(session, settings=settings, q=typed)
+            assert [f.id for f in found][:1] == [sara.id], typed
+
+    def test_a_number_typed_from_its_start_with_the_trunk_zero(
+        self, session: Session, settings: Settings
+    ) -> None:
+        iran = settings.model_copy(update={"phone_region": "IR"})
+        reza = member(session, name="Reza", phone="+989121234567")
+        member(session, name="Has it inside", phone="+989359121234")
+        found = pos.search(session, settings=iran, q="0912 123")
+        assert [f.name for f in found] == ["Reza", "Has it inside"]
+        assert found[0].id == reza.id
+
+    def test_names_before_emails_and_word_starts_before_the_middle_of_a_name(
+        self, session: Session, settings: Settings
+    ) -> None:
+        member(session, name="Omid Sarabi", email="o@example.com")
+        member(session, name="Nasrin", email="sarah@example.com")
+        member(session, name="Mosarrat", email="p@example.com")
+        member(session, name="Sara Karimi", email="s@example.com")
+        names = [f.name for f in pos.search(session, settings=settings, q="sar")]
+        # Sara and Omid Sarabi start a word; Mosarrat has it inside; Nasrin only by email.
+        assert names == ["Sara Karimi", "Omid Sarabi", "Mosarrat", "Nasrin"]
+
     def test_summary_greets_and_shows_what_the_cashier_needs(
         self, session: Session, settings: Settings, clock: FrozenClock
     ) -> None:

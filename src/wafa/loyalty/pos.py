@@ -21,7 +21,17 @@ from wafa.core.time import utcnow
 from wafa.customers import service as customers
 from wafa.customers.models import ConsentChannel, Customer
 from wafa.customers.schemas import ConsentIn, CustomerCreate
-from wafa.loyalty import accrual, birthday, coupons, ledger, referrals, rewards, service, tiers
+from wafa.loyalty import (
+    accrual,
+    birthday,
+    coupons,
+    ledger,
+    queries,
+    referrals,
+    rewards,
+    service,
+    tiers,
+)
 from wafa.loyalty.models import LoyaltyAccount, Purchase
 from wafa.loyalty.program import rules_at
 from wafa.loyalty.schemas.io import (
@@ -41,8 +51,17 @@ from wafa.orders.schemas import ContactIn, LineIn, OrderCreate
 
 
 def search(session: Session, *, settings: Settings, q: str, limit: int = 10) -> list[PosCustomer]:
-    """Customers matching a phone fragment or a name, with tier and points, for the POS list."""
-    found, _ = customers.search_customers(session, q=q, limit=limit)
+    """Customers matching what the cashier typed, best match first, with tier and points.
+
+    Whole and trailing phone numbers come before names, names before emails, and
+    digits from the middle of a number last (``queries.counter_matches``).
+    """
+    found = [
+        c
+        for c, _ in session.execute(
+            queries.counter_matches(q, region=settings.phone_region).limit(limit)
+        )
+    ]
     if not found:
         return []
     now = utcnow()

@@ -6,12 +6,17 @@ Each returns a ``Select`` or plain rows; nothing here writes. Customers are read
 
 from __future__ import annotations
 
+import contextlib
+import re
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import Select, func, select
+import phonenumbers
+from sqlalchemy import ColumnElement, Select, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from wafa.core.contacts import ContactError, normalize_phone
+from wafa.core.text import ascii_digits, search_key
 from wafa.customers.models import Customer
 from wafa.loyalty.models import LoyaltyAccount, Referral, ReferralStatus
 from wafa.orders.models import Product
@@ -78,3 +83,58 @@ def leaderboard_opt_in(session: Session, customer_id: uuid.UUID) -> bool:
 def referrer_of(session: Session, customer_id: uuid.UUID) -> uuid.UUID | None:
     """Who referred the customer, if anyone."""
     return session.scalar(select(Referral.referrer_id).where(Referral.referee_id == customer_id))
+
+
+_PHONE_LIKE = re.compile(r"^\+?[\d\s().-]+$")
+
+
+def counter_matches(typed: str, *, region: str) -> Select[Customer, int]:
+    """Live customers matching what a cashier typed, best match first, with their rank.
+
+    The screen invites the last digits of a phone number, so a number typed in digits
+    ranks: 0 the whole number (in any local or international writing), 1 a phone
+    ending in those digits, 2 a phone starting with them (typed with ``+``, ``00`` or
+    the trunk ``0``). Then names: 3 a word of the name starting with what was typed,
+    4 the name containing it; then 5 an email containing it. Digits found in the middle
+    of a phone number rank last (6): they are more often a coincidence than the
+    customer at the counter. Ties: the newest customer first.
+    """
+    text = typed.strip()
+    key = search_key(text) or ""
+    ranks: list[tuple[ColumnElement[bool], int]] = []
+    if _PHONE_LIKE.match(ascii_digits(text)):
+        digits = "".join(ch for ch in ascii_digits(text) if ch.isdigit())
+        if len(digits) >= 3:
+            with contextlib.suppress(ContactError):
+                ranks.append((Customer.phone == normalize_phone(text, region), 0))
+            ranks.append((Customer.phone.endswith(digits, autoescape=True), 1))
+            start = _number_start(ascii_digits(text), digits, region)
+            if start:
+                ranks.append((Customer.phone.startswith(start, autoescape=True), 2))
+            middle = digits.lstrip("0") or digits
+            ranks.append((Customer.phone.contains(middle, autoescape=True), 6))
+    if key:
+        ranks.append((Customer.search_name.startswith(key, autoescape=True), 3))
+        ranks.append((Customer.search_name.contains(" " + key, autoescape=True), 3))
+        ranks.append((Customer.search_name.contains(key, autoescape=True), 4))
+        ranks.append((Customer.email.contains(text.lower(), autoescape=True), 5))
+    ranks.sort(key=lambda pair: pair[1])
+    rank = case(*ranks, else_=9) if ranks else case((false(), 0), else_=9)
+    matched = or_(*(cond for cond, _ in ranks)) if ranks else false()
+    return (
+        select(Customer, rank.label("rank"))
+        .where(Customer.merged_into_id.is_(None), Customer.erased_at.is_(None), matched)
+        .order_by(rank, Customer.id.desc())
+    )
+
+
+def _number_start(text: str, digits: str, region: str) -> str | None:
+    """The E.164 beginning of a number typed from its start, or ``None`` (typed from the end)."""
+    if text.startswith("+"):
+        return "+" + digits
+    if text.startswith("00"):
+        return "+" + digits[2:]
+    if text.startswith("0"):
+        code = phonenumbers.country_code_for_region(region)
+        return f"+{code}{digits[1:]}" if code else None
+    return None

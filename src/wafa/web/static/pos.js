@@ -168,12 +168,18 @@
   const results = $("[data-pos-results]");
   const infoSlot = $('[data-pos-slot="info"]');
   const rewardsSlot = $('[data-pos-slot="rewards"]');
+  const forSlot = $('[data-pos-slot="for"]');
   const actions = $("[data-pos-actions]");
   const enrolPanel = $("[data-pos-enrol-panel]");
   const startState = document.getElementById("pos-start");
   let customerId = $("[data-customer-id]")?.dataset.customerId || null;
 
   const setSearching = (on) => root.classList.toggle("searching", on);
+  /* No list, so no active option: a stale aria-activedescendant is invalid ARIA. */
+  const clearResults = () => {
+    results.replaceChildren();
+    search.removeAttribute("aria-activedescendant");
+  };
 
   const updateRewardBadge = () => {
     const card = $("[data-customer-id]");
@@ -186,8 +192,10 @@
     template.innerHTML = html;
     const info = template.content.querySelector('[data-part="info"]');
     const offers = template.content.querySelector('[data-part="rewards"]');
+    const saleFor = template.content.querySelector('[data-part="for"]');
     if (info) infoSlot.replaceChildren(...info.childNodes);
     if (offers) rewardsSlot.replaceChildren(...offers.childNodes);
+    if (saleFor) forSlot.replaceChildren(...saleFor.childNodes);
     updateRewardBadge();
   };
 
@@ -209,7 +217,7 @@
     history.replaceState(null, "", `/pos?customer=${encodeURIComponent(id)}`);
     if (fresh) {
       search.value = "";
-      results.replaceChildren();
+      clearResults();
     }
   };
   const refreshCustomer = () => (customerId ? openCustomer(customerId, { fresh: false }) : Promise.resolve());
@@ -220,6 +228,7 @@
     root.classList.remove("has-customer");
     infoSlot.replaceChildren(startState.content.cloneNode(true));
     rewardsSlot.replaceChildren();
+    forSlot.replaceChildren();
     actions.hidden = true;
     enrolPanel.hidden = false;
     updateRewardBadge();
@@ -227,11 +236,15 @@
     search.focus();
   };
 
-  /* Search as you type: debounced; the latest answer wins. */
+  /* Search as you type: debounced; the latest answer wins. The list on screen answers
+     `shownQuery`; ↑/↓ move the highlight through it and Enter opens the highlighted row.
+     Only when the list does not answer what is typed yet does Enter wait for the answer,
+     then open its best match. */
   let searchTimer = 0;
   let searchController = null;
   let searchSeq = 0;
   let pendingSearch = null;
+  let shownQuery = search.value.trim();
   const options = () => $$(".pos-result", results);
   const highlight = (index) => {
     const list = options();
@@ -247,26 +260,33 @@
 
   const runSearch = () => {
     clearTimeout(searchTimer);
+    searchTimer = 0;
     const q = search.value.trim();
     if (!q) {
       setSearching(false);
-      results.replaceChildren();
+      clearResults();
       pendingSearch = null;
+      shownQuery = "";
       return Promise.resolve();
     }
+    if (pendingSearch && pendingSearch.q === q) return pendingSearch;
     if (searchController) searchController.abort();
     searchController = new AbortController();
     const seq = ++searchSeq;
+    const kept = options()[selectedIndex()]?.dataset.customer;
     results.setAttribute("aria-busy", "true");
     pendingSearch = getHtml(`/pos/search?q=${encodeURIComponent(q)}`, searchController.signal)
       .then((html) => {
         if (seq !== searchSeq) return;
         results.innerHTML = html;
+        shownQuery = q;
         setSearching(true);
-        highlight(0);
+        const again = options().findIndex((el) => el.dataset.customer === kept);
+        highlight(Math.max(again, 0));
       })
       .catch((error) => { if (error.name !== "AbortError") toast(problemText(error), "error"); })
       .finally(() => { if (seq === searchSeq) { results.removeAttribute("aria-busy"); pendingSearch = null; } });
+    pendingSearch.q = q;
     return pendingSearch;
   };
 
@@ -280,15 +300,21 @@
       if (!list.length) return;
       event.preventDefault();
       const step = event.key === "ArrowDown" ? 1 : -1;
-      highlight((Math.max(selectedIndex(), 0) + step + list.length) % list.length);
+      const at = selectedIndex();
+      highlight(at < 0 ? (step > 0 ? 0 : list.length - 1) : (at + step + list.length) % list.length);
     } else if (event.key === "Enter") {
       event.preventDefault();
       const typed = search.value.trim();
       if (!typed) return;
-      if (searchTimer || pendingSearch || !root.classList.contains("searching")) await runSearch();
+      if (typed !== shownQuery || !root.classList.contains("searching")) await runSearch();
+      if (search.value.trim() !== shownQuery) return; // typed on while waiting: not this list
       const chosen = options()[Math.max(selectedIndex(), 0)];
       if (chosen) openCustomer(chosen.dataset.customer);
     }
+  });
+  results.addEventListener("mousemove", (event) => {
+    const row = event.target.closest(".pos-result");
+    if (row && row.getAttribute("aria-selected") !== "true") highlight(options().indexOf(row));
   });
   $("[data-pos-search]").addEventListener("submit", (event) => event.preventDefault());
 
@@ -740,7 +766,7 @@
   const openEnrol = (prefill = "") => {
     if (customerId) closeCustomer();
     search.value = "";
-    results.replaceChildren();
+    clearResults();
     setSearching(false);
     enrolForm.reset();
     clearErrors(enrolForm);
