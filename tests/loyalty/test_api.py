@@ -164,6 +164,28 @@ class TestRewardsAndRedemptions:
         assert words in errors[0]["msg"]
         assert api.get("/api/v1/rewards").json() == []
 
+    def test_a_free_catalogue_reward_without_a_limit_is_422(self, api: TestClient) -> None:
+        r = api.post("/api/v1/rewards", json={"name": "Free", "kind": "gift", "cost_points": 0})
+        assert r.status_code == 422, r.text
+        assert [e["loc"] for e in r.json()["errors"]] == [["body", "limit_per_customer"]]
+        made = api.post(
+            "/api/v1/rewards",
+            json={
+                "name": "Free",
+                "kind": "gift",
+                "cost_points": 0,
+                "limit_per_customer": 1,
+                "limit_period": "month",
+            },
+        )
+        assert made.status_code == 201, made.text
+        assert (made.json()["limit_per_customer"], made.json()["limit_period"]) == (1, "month")
+        lifted = api.patch(
+            f"/api/v1/rewards/{made.json()['id']}", json={"limit_per_customer": None}
+        )
+        assert lifted.status_code == 422
+        assert [e["loc"] for e in lifted.json()["errors"]] == [["limit_per_customer"]]
+
     def test_taking_a_money_off_rewards_amount_away_is_refused(self, api: TestClient) -> None:
         reward = api.post(
             "/api/v1/rewards",
@@ -396,7 +418,8 @@ class TestEngagementApi:
             referral={"enabled": True, "referee_points": 10, "referrer_points": 20},
         )
         reward = api.post(
-            "/api/v1/rewards", json={"name": "Free", "kind": "gift", "cost_points": 0}
+            "/api/v1/rewards",
+            json={"name": "Free", "kind": "gift", "cost_points": 0, "in_catalogue": False},
         ).json()
         card = api.post(
             "/api/v1/stamp-cards",

@@ -190,6 +190,7 @@ class TestBirthdayCoupon:
                 cost_points=0,
                 product_sku="CAK-1",
                 coupon_valid_days=14,
+                in_catalogue=False,
             ),
         )
         set_rules(session, birthday={"enabled": True, "points": 10, "reward_id": str(cake.id)})

@@ -19,7 +19,7 @@ from wafa.core.time import utcnow
 from wafa.loyalty import accrual, coupons, handlers, ledger, rewards, service
 from wafa.loyalty.coupons import CouponRejected
 from wafa.loyalty.ledger import InsufficientPoints
-from wafa.loyalty.models import CouponUse, PointsEntry, Purchase, Redemption, Reward
+from wafa.loyalty.models import Coupon, CouponUse, PointsEntry, Purchase, Redemption, Reward
 from wafa.loyalty.rewards import OutOfStock
 from wafa.loyalty.schemas.io import CouponCreate, RewardCreate
 
@@ -50,6 +50,42 @@ def _race(n: int, work: Callable[[int], str]) -> Counter[str]:
 
 
 class TestParallelRedemptions:
+    def test_twenty_tills_take_a_free_reward_only_as_often_as_its_limit(
+        self, committed_db: Settings
+    ) -> None:
+        settings = committed_db
+        with session_scope(settings) as s:
+            c = member(s)
+            reward = rewards.create_reward(
+                s,
+                settings=settings,
+                data=RewardCreate(
+                    name="Welcome croissant",
+                    kind="gift",
+                    cost_points=0,
+                    limit_per_customer=2,
+                    limit_period="month",
+                ),
+            )
+            cid, rid = c.id, reward.id
+        factory = session_factory(settings)
+
+        def redeem(_: int) -> str:
+            with factory() as session, session.begin():
+                try:
+                    rewards.redeem(
+                        session, settings=settings, customer_id=cid, reward_id=rid, by="t"
+                    )
+                except rewards.RewardUnavailable as exc:
+                    return str(exc.context["reason"])
+            return "ok"
+
+        assert _race(20, redeem) == Counter({"ok": 2, "limit": 18})
+        with factory() as s:
+            seqs = s.scalars(select(Redemption.seq).order_by(Redemption.seq)).all()
+            assert seqs == [1, 2]
+            assert s.scalar(select(func.count()).select_from(Coupon)) == 2
+
     def test_fifty_redemptions_spend_exactly_what_there_is(self, committed_db: Settings) -> None:
         settings = committed_db
         with session_scope(settings) as s:

@@ -29,7 +29,11 @@ def _card(session: Session, settings: Settings, **kw: Any) -> Any:
         session,
         settings=settings,
         data=RewardCreate(
-            name="Free coffee", kind="free_product", cost_points=0, product_sku="COF-1"
+            name="Free coffee",
+            kind="free_product",
+            cost_points=0,
+            product_sku="COF-1",
+            in_catalogue=False,
         ),
     )
     values: dict[str, Any] = {

@@ -32,7 +32,9 @@ class TestMerge:
     ) -> tuple[Any, Any, Any]:
         set_rules(session, pending_days=7)
         free = rewards.create_reward(
-            session, settings=settings, data=RewardCreate(name="Free", kind="gift", cost_points=0)
+            session,
+            settings=settings,
+            data=RewardCreate(name="Free", kind="gift", cost_points=0, in_catalogue=False),
         )
         stamps.create_card(
             session,

@@ -168,7 +168,7 @@ def _run(
     free = rewards.create_reward(
         session,
         settings=settings,
-        data=RewardCreate(name="Free coffee", kind="gift", cost_points=0),
+        data=RewardCreate(name="Free coffee", kind="gift", cost_points=0, in_catalogue=False),
     )
     stamps.create_card(
         session,

@@ -4,14 +4,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conftest import FrozenClock
 from tests.loyalty.helpers import consistent, events_of, member, set_rules
-from wafa.core.settings import Settings
+from wafa.core.settings import CalendarKind, Settings
 from wafa.core.time import utcnow
-from wafa.loyalty import codes, coupons, rewards, service
+from wafa.loyalty import codes, coupons, pos, rewards, service
 from wafa.loyalty.ledger import InsufficientPoints
 from wafa.loyalty.models import Coupon, PointsLot, Redemption, RedemptionStatus, Reward
 from wafa.loyalty.rewards import OutOfStock, RedemptionUsed, RewardUnavailable
@@ -241,3 +242,100 @@ class TestCatalogue:
             session, settings=settings, reward_id=reward.id, data=RewardUpdate(cost_points=150)
         )
         assert (reward.cost_points, reward.amount, reward.name) == (150, 700, "Free cake")
+
+
+class TestFreeRewardsAreLimited:
+    """A new member with no points once took six free coupons in six clicks."""
+
+    def _free(self, session: Session, settings: Settings, **kw: Any) -> Reward:
+        values: dict[str, Any] = {"name": "Welcome croissant", "kind": "gift", "cost_points": 0}
+        return rewards.create_reward(
+            session, settings=settings, data=RewardCreate.model_validate(values | kw)
+        )
+
+    def _redeem(self, session: Session, settings: Settings, c: Any, reward: Reward) -> Any:
+        return service.redeem_reward(
+            session, settings=settings, customer_id=c.id, reward_id=reward.id, by="t"
+        )
+
+    def test_a_free_catalogue_reward_needs_a_limit(self) -> None:
+        with pytest.raises(ValidationError) as caught:
+            RewardCreate(name="Free", kind="gift", cost_points=0)
+        assert [e["loc"] for e in caught.value.errors()] == [("limit_per_customer",)]
+        RewardCreate(name="Free", kind="gift", cost_points=0, limit_per_customer=1)
+        RewardCreate(name="Free", kind="gift", cost_points=0, in_catalogue=False)
+
+    def test_the_programs_own_gift_is_not_redeemable_nor_offered(
+        self, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        set_rules(session)
+        gift = self._free(session, settings, in_catalogue=False)
+        c = member(session)
+        with pytest.raises(RewardUnavailable) as caught:
+            self._redeem(session, settings, c, gift)
+        assert caught.value.context["reason"] == "not_in_catalogue"
+        assert session.scalars(select(Redemption)).all() == []
+        offered = pos.summary(session, settings=settings, customer_id=c.id).rewards
+        assert gift.id not in [r.id for r in offered]
+
+    def test_once_a_month_per_customer_and_a_cancellation_gives_the_place_back(
+        self, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        set_rules(session)
+        clock.set(datetime(2026, 3, 30, 12, 0, tzinfo=UTC))
+        treat = self._free(session, settings, limit_per_customer=1, limit_period="month")
+        c, other = member(session), member(session)
+        first = self._redeem(session, settings, c, treat)
+        for _ in range(5):
+            with pytest.raises(RewardUnavailable) as caught:
+                self._redeem(session, settings, c, treat)
+            assert caught.value.context["reason"] == "limit"
+        assert len(session.scalars(select(Redemption)).all()) == 1
+        assert treat.id not in [
+            r.id for r in pos.summary(session, settings=settings, customer_id=c.id).rewards
+        ]
+        self._redeem(session, settings, other, treat)  # a limit per customer, not in all
+        service.cancel_redemption(session, settings=settings, redemption_id=first.id, by="t")
+        again = self._redeem(session, settings, c, treat)
+        with pytest.raises(RewardUnavailable):
+            self._redeem(session, settings, c, treat)
+        clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=UTC))  # a new month
+        april = self._redeem(session, settings, c, treat)
+        assert {again.id, april.id} <= {r.id for r in session.scalars(select(Redemption))}
+
+    def test_the_month_is_the_shops_jalali_month_in_its_zone(
+        self, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        tehran = settings.model_copy(
+            update={"timezone": "Asia/Tehran", "calendar": CalendarKind.jalali}
+        )
+        set_rules(session)
+        treat = self._free(session, tehran, limit_per_customer=1, limit_period="month")
+        c = member(session)
+        # 20 March 2026 20:00 UTC is already 1 Farvardin 1405 (Nowruz) in Tehran: a new
+        # Jalali month begins, though it is still March in Gregorian and in UTC.
+        clock.set(datetime(2026, 3, 20, 19, 0, tzinfo=UTC))  # 29 Esfand, 22:30 in Tehran
+        self._redeem(session, tehran, c, treat)
+        clock.set(datetime(2026, 3, 20, 21, 0, tzinfo=UTC))  # 1 Farvardin, 00:30
+        self._redeem(session, tehran, c, treat)
+        clock.set(datetime(2026, 3, 25, 9, 0, tzinfo=UTC))
+        with pytest.raises(RewardUnavailable):
+            self._redeem(session, tehran, c, treat)
+
+    def test_a_limit_on_an_existing_reward_counts_from_then(
+        self, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        set_rules(session)
+        treat = _reward(session, settings, cost_points=10)
+        c = _rich(session, settings)
+        self._redeem(session, settings, c, treat)
+        rewards.update_reward(
+            session,
+            settings=settings,
+            reward_id=treat.id,
+            data=RewardUpdate(limit_per_customer=1, limit_period="year"),
+        )
+        assert treat.limit_period == "year"
+        self._redeem(session, settings, c, treat)
+        with pytest.raises(RewardUnavailable):
+            self._redeem(session, settings, c, treat)

@@ -26,6 +26,7 @@ from wafa.loyalty.models import (
     StampCard,
 )
 from wafa.loyalty.schemas.io import CouponCreate, RewardCreate, StampCardCreate
+from wafa.web import i18n
 
 MANAGER_PAGES = (
     "/loyalty/program",
@@ -537,6 +538,33 @@ class TestRewards:
         assert page.status_code == 422
         assert 'id="amount-error"' in page.text and "needs the amount" in page.text
         assert _count(session, Reward) == 0
+
+    def test_a_free_reward_in_the_catalogue_asks_for_a_limit_next_to_the_field(
+        self, client: TestClient, session: Session
+    ) -> None:
+        logged_in(client, session, role=Role.manager, locale="fa")
+        form = {"name": "Croissant", "kind": "gift", "cost_points": "0", "in_catalogue": "yes"}
+        page = post_form(client, "/loyalty/rewards/new", form, page="/loyalty/rewards/new")
+        assert page.status_code == 422
+        assert 'id="limit_per_customer-error"' in page.text
+        assert "جایزهٔ رایگانِ فهرست به سقفی برای هر مشتری نیاز دارد" in page.text
+        assert _count(session, Reward) == 0
+        done = post_form(
+            client,
+            "/loyalty/rewards/new",
+            form | {"limit_per_customer": "۱", "limit_period": "year"},
+            page="/loyalty/rewards/new",
+        )
+        assert done.status_code == 303
+        made = session.scalars(select(Reward)).one()
+        assert (made.in_catalogue, made.limit_per_customer, made.limit_period) == (True, 1, "year")
+        gift = {"name": "Birthday cake", "kind": "gift", "cost_points": "0"}  # not ticked
+        assert (
+            post_form(client, "/loyalty/rewards/new", gift, page="/loyalty/rewards/new").status_code
+            == 303
+        )
+        listing = client.get("/loyalty/rewards").text
+        assert i18n.gettext("fa", "Given by the program") in listing
 
     def test_a_jalali_validity_date_in_persian_digits(
         self, client: TestClient, session: Session

@@ -137,6 +137,7 @@ def _catalogue(session: Session, settings: Settings) -> dict[str, Reward]:
             name="Birthday cake slice",
             kind="free_product",
             cost_points=0,
+            in_catalogue=False,  # the program gives it; not bought with points
             product_sku="PAS-DATE",
             coupon_valid_days=14,
         ),
@@ -144,6 +145,7 @@ def _catalogue(session: Session, settings: Settings) -> dict[str, Reward]:
             name="Welcome croissant",
             kind="free_product",
             cost_points=0,
+            in_catalogue=False,  # the program gives it; not bought with points
             product_sku="PAS-CRO",
             coupon_valid_days=30,
         ),

@@ -124,6 +124,11 @@ def summary(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> 
             now=now,
         ):
             continue
+        left = rewards.limit_left(
+            session, reward, customer.id, rules=rules, settings=settings, now=now
+        )
+        if left == 0:
+            continue  # taken as often as allowed this period
         offers.append(
             AvailableReward(
                 id=reward.id,

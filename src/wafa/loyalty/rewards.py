@@ -6,16 +6,25 @@ single-use coupon with an unambiguous code, all in one savepoint: when any step
 fails, nothing of it remains. Cancelling an unused redemption voids its coupon
 (only if still unused, again by a guarded update) and gives the points back with
 the expiry dates they had.
+
+Only catalogue rewards can be redeemed (``in_catalogue``; the program's own gifts —
+birthday, a referral's welcome, a stamp card — are issued by the program). A reward
+may be limited per customer per period (local day, week, month or year of the
+business calendar, or ever): each redemption takes a numbered place in its period,
+unique per (reward, customer, period), under the member's row lock; a free catalogue
+reward must carry such a limit.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wafa.core.calendars import local_date, month_start, week_start, year_start
 from wafa.core.db import rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.ids import new_id
@@ -29,6 +38,7 @@ from wafa.loyalty.models import (
     CouponSource,
     CouponStatus,
     EntryKind,
+    LimitPeriod,
     PointsAllocation,
     PointsEntry,
     PointsLot,
@@ -43,7 +53,9 @@ from wafa.loyalty.schemas.io import (
     RewardUpdate,
     benefit_problems,
     dates_problems,
+    limit_problems,
 )
+from wafa.loyalty.schemas.program import ProgramRules
 
 
 class RewardUnavailable(Conflict):
@@ -85,12 +97,20 @@ def create_reward(session: Session, *, settings: Settings, data: RewardCreate) -
         valid_from=data.valid_from,
         valid_until=data.valid_until,
         active=data.active,
+        in_catalogue=data.in_catalogue,
+        limit_per_customer=data.limit_per_customer,
+        limit_period=_period_of(data.limit_per_customer, data.limit_period),
         created_at=now,
         updated_at=now,
     )
     session.add(reward)
     session.flush()
     return reward
+
+
+def _period_of(limit: int | None, period: str | None) -> str | None:
+    """A limit's period (``ever`` when a limit names none); no limit, no period."""
+    return (period or LimitPeriod.ever.value) if limit is not None else None
 
 
 def _check_tier(session: Session, settings: Settings, code: str) -> None:
@@ -129,6 +149,8 @@ def update_reward(
         "coupon_valid_days",
         "valid_from",
         "valid_until",
+        "limit_per_customer",
+        "limit_period",
     }
     changes = {name: getattr(data, name) for name in data.model_fields_set}
     for name, value in changes.items():
@@ -138,14 +160,31 @@ def update_reward(
             _check_tier(session, settings, value)
     after = {
         name: changes.get(name, getattr(reward, name))
-        for name in ("amount", "percent_bp", "partner_name", "valid_from", "valid_until")
+        for name in (
+            "amount",
+            "percent_bp",
+            "partner_name",
+            "valid_from",
+            "valid_until",
+            "in_catalogue",
+            "cost_points",
+            "limit_per_customer",
+            "limit_period",
+        )
     }
+    changes["limit_period"] = _period_of(after["limit_per_customer"], after["limit_period"])
     problems = benefit_problems(
         reward.kind,
         amount=after["amount"],
         percent_bp=after["percent_bp"],
         partner_name=after["partner_name"],
-    ) + dates_problems(after["valid_from"], after["valid_until"], "valid_until")
+    )
+    problems += limit_problems(
+        in_catalogue=after["in_catalogue"],
+        cost_points=after["cost_points"],
+        limit=after["limit_per_customer"],
+    )
+    problems += dates_problems(after["valid_from"], after["valid_until"], "valid_until")
     if problems:
         raise Invalid(
             "; ".join(f"{loc[0]}: {msg}" for loc, _, msg in problems),
@@ -177,7 +216,10 @@ def list_rewards(
 def unavailable_reason(
     reward: Reward, *, tier_rank: int, min_tier_rank: int, now: datetime
 ) -> str | None:
-    """Why ``reward`` cannot be redeemed now (a slug), or ``None``."""
+    """Why ``reward`` cannot be redeemed now (a slug), or ``None`` (its per-customer limit
+    aside: see ``limit_left``)."""
+    if not reward.in_catalogue:
+        return "not_in_catalogue"
     if not reward.active:
         return "inactive"
     if reward.valid_from is not None and reward.valid_from > now:
@@ -189,6 +231,70 @@ def unavailable_reason(
     if reward.min_tier is not None and tier_rank < max(min_tier_rank, 1):
         return "tier"
     return None
+
+
+def period_key(reward: Reward, day: date, rules: ProgramRules, settings: Settings) -> str | None:
+    """The limit period ``day`` (a local day) falls in, as stored (``month:2026-12-01``)."""
+    if reward.limit_per_customer is None:
+        return None
+    period = LimitPeriod(reward.limit_period or LimitPeriod.ever)
+    cal = settings.calendar
+    start = {
+        LimitPeriod.day: lambda: day,
+        LimitPeriod.week: lambda: week_start(day, rules.streaks.week_starts_on),
+        LimitPeriod.month: lambda: month_start(day, cal),
+        LimitPeriod.year: lambda: year_start(day, cal),
+    }.get(period)
+    return f"{period.value}:{start().isoformat()}" if start else period.value
+
+
+def _places_taken(
+    session: Session, reward_id: uuid.UUID, customer_id: uuid.UUID, key: str
+) -> set[int]:
+    return set(
+        session.scalars(
+            select(Redemption.seq).where(
+                Redemption.reward_id == reward_id,
+                Redemption.customer_id == customer_id,
+                Redemption.period == key,
+                Redemption.seq.is_not(None),
+            )
+        )
+    )
+
+
+def limit_left(
+    session: Session,
+    reward: Reward,
+    customer_id: uuid.UUID,
+    *,
+    rules: ProgramRules,
+    settings: Settings,
+    now: datetime,
+) -> int | None:
+    """How many more times the customer may take ``reward`` this period (``None``: no limit)."""
+    key = period_key(reward, local_date(now, settings.zone), rules, settings)
+    if key is None or reward.limit_per_customer is None:
+        return None
+    taken = _places_taken(session, reward.id, customer_id, key)
+    return max(0, reward.limit_per_customer - len(taken))
+
+
+def _take_place(
+    session: Session, reward: Reward, customer_id: uuid.UUID, key: str | None
+) -> int | None:
+    """The lowest free place of the customer's period, or ``RewardUnavailable`` (``limit``)."""
+    if key is None or reward.limit_per_customer is None:
+        return None
+    taken = _places_taken(session, reward.id, customer_id, key)
+    free = [n for n in range(1, reward.limit_per_customer + 1) if n not in taken]
+    if not free:
+        raise RewardUnavailable(
+            f"{reward.name} was taken as often as allowed for now",
+            reward_id=reward.id,
+            reason="limit",
+        )
+    return free[0]
 
 
 def redeem(
@@ -229,6 +335,8 @@ def redeem(
                 reward_id=reward.id,
                 reason=reason,
             )
+        key = period_key(reward, local_date(now, settings.zone), rules, settings)
+        place = _take_place(session, reward, customer.id, key)
         if reward.stock is not None:
             taken = rowcount(
                 session.execute(
@@ -272,8 +380,20 @@ def redeem(
             coupon_id=coupon.id,
             created_by=by,
             created_at=now,
+            period=key if place is not None else None,
+            seq=place,
         )
         session.add(redemption)
+        try:
+            session.flush()
+        except IntegrityError:
+            # Another till took this place of the period at the same moment (the
+            # member's row lock makes that rare; the unique key makes it harmless).
+            raise RewardUnavailable(
+                f"{reward.name} was taken as often as allowed for now",
+                reward_id=reward.id,
+                reason="limit",
+            ) from None
         session.execute(
             update(Reward)
             .where(Reward.id == reward.id)
@@ -386,7 +506,12 @@ def cancel(
                 .where(
                     Redemption.id == redemption.id, Redemption.status != RedemptionStatus.cancelled
                 )
-                .values(status=RedemptionStatus.cancelled, cancelled_at=now, cancelled_by=by)
+                .values(
+                    status=RedemptionStatus.cancelled,
+                    cancelled_at=now,
+                    cancelled_by=by,
+                    seq=None,  # its place in the limit's period is free again
+                )
                 .execution_options(synchronize_session=False)
             )
         )

@@ -109,6 +109,8 @@ REWARD_REASONS: dict[str, str] = {
     "expired": N_("This reward is no longer available."),
     "out_of_stock": N_("This reward is out of stock."),
     "tier": N_("This reward is for a higher tier."),
+    "not_in_catalogue": N_("The program gives this reward; it is not redeemed with points."),
+    "limit": N_("This customer has had this reward as often as allowed for now."),
 }
 
 # The program's default badges (the owner can rename them).
@@ -133,3 +135,6 @@ DATE_ORDER = N_("The last day must come after the first day.")
 NEEDS_PRODUCTS = N_("Name the products (SKUs) or the categories that earn stamps.")
 TIER_ORDER = N_("Each tier needs a higher threshold than the tier before it.")
 TIER_UNIQUE = N_("Two tiers have the same short id.")
+FREE_NEEDS_LIMIT = N_(
+    "A free reward in the catalogue needs a limit per customer, or it can be taken without end."
+)

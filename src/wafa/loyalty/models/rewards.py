@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,6 +31,16 @@ class RewardKind(StrEnum):
     free_product = "free_product"
     gift = "gift"
     partner_offer = "partner_offer"
+
+
+class LimitPeriod(StrEnum):
+    """How often a customer may take a limited reward: per local day, week, month, year, or ever."""
+
+    day = "day"
+    week = "week"
+    month = "month"
+    year = "year"
+    ever = "ever"
 
 
 class RedemptionStatus(StrEnum):
@@ -76,11 +87,21 @@ class Reward(Base):
     valid_from: Mapped[datetime | None] = mapped_column(UtcDateTime)
     valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # False: only the program gives it (a birthday, a referral's welcome, a stamp card);
+    # members cannot spend points on it.
+    in_catalogue: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # At most this many redemptions per customer per ``limit_period`` (NULL: no limit),
+    # enforced by Redemption's unique (reward, customer, period, seq).
+    limit_per_customer: Mapped[int | None] = mapped_column(Integer)
+    limit_period: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
         CheckConstraint("cost_points >= 0", name="cost_not_negative"),
+        CheckConstraint(
+            "limit_per_customer IS NULL OR limit_per_customer > 0", name="limit_positive"
+        ),
         CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
         CheckConstraint("amount IS NULL OR amount >= 0", name="amount_not_negative"),
         CheckConstraint(
@@ -191,5 +212,13 @@ class Redemption(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     cancelled_by: Mapped[str | None] = mapped_column(String(200))
+    # For a reward with a per-customer limit: the limit's period (``month:2026-12-01``)
+    # and this redemption's number in it. Unique per (reward, customer, period), so two
+    # tills cannot both take the last one; a cancellation gives its number back (NULL).
+    period: Mapped[str | None] = mapped_column(String(24))
+    seq: Mapped[int | None] = mapped_column(Integer)
 
-    __table_args__ = (CheckConstraint("points >= 0", name="points_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("points >= 0", name="points_not_negative"),
+        UniqueConstraint("reward_id", "customer_id", "period", "seq"),
+    )

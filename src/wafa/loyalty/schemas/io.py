@@ -20,7 +20,7 @@ from pydantic import (
 from wafa.core.validation import Problem, refuse
 from wafa.customers.schemas import Birthday
 from wafa.loyalty import codes, texts
-from wafa.loyalty.models import RewardKind, StampPer
+from wafa.loyalty.models import LimitPeriod, RewardKind, StampPer
 from wafa.loyalty.schemas.program import ProgramRules, Tiers
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -237,6 +237,13 @@ def benefit_problems(
     return problems
 
 
+def limit_problems(*, in_catalogue: bool, cost_points: int, limit: int | None) -> list[Problem]:
+    """A free reward in the catalogue without a per-customer limit could be taken without end."""
+    if in_catalogue and cost_points == 0 and limit is None:
+        return [(("limit_per_customer",), "free_needs_limit", texts.FREE_NEEDS_LIMIT)]
+    return []
+
+
 def dates_problems(first: datetime | None, end: datetime | None, end_field: str) -> list[Problem]:
     """An end that does not come after the start."""
     if first is not None and end is not None and end <= first:
@@ -257,6 +264,17 @@ class RewardBase(BaseModel):
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
     active: bool = True
+    in_catalogue: bool = Field(
+        default=True,
+        description="Members may spend points on it; false: only the program gives it "
+        "(birthday, a referral's welcome, a stamp card).",
+    )
+    limit_per_customer: int | None = Field(
+        default=None, ge=1, le=10_000, description="Redemptions per customer per limit_period."
+    )
+    limit_period: LimitPeriod | None = Field(
+        default=None, description="day, week, month, year (business calendar) or ever (default)."
+    )
 
 
 class RewardCreate(RewardBase):
@@ -300,7 +318,13 @@ class RewardCreate(RewardBase):
             amount=self.amount,
             percent_bp=self.percent_bp,
             partner_name=self.partner_name,
-        ) + dates_problems(self.valid_from, self.valid_until, "valid_until")
+        )
+        problems += limit_problems(
+            in_catalogue=self.in_catalogue,
+            cost_points=self.cost_points,
+            limit=self.limit_per_customer,
+        )
+        problems += dates_problems(self.valid_from, self.valid_until, "valid_until")
         if problems:
             raise refuse("RewardCreate", problems)
         return self
@@ -321,6 +345,9 @@ class RewardUpdate(_In):
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
     active: bool | None = None
+    in_catalogue: bool | None = None
+    limit_per_customer: int | None = Field(default=None, ge=1, le=10_000)
+    limit_period: LimitPeriod | None = None
 
 
 class RewardRead(BaseModel):
@@ -344,6 +371,9 @@ class RewardRead(BaseModel):
     valid_from: datetime | None
     valid_until: datetime | None
     active: bool
+    in_catalogue: bool
+    limit_per_customer: int | None
+    limit_period: str | None
     created_at: datetime
 
 

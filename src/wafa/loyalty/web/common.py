@@ -11,7 +11,13 @@ from fastapi import Request
 from wafa.core.money import minor_digits
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
-from wafa.loyalty.models import CouponSource, CouponStatus, ReferralStatus, RewardKind
+from wafa.loyalty.models import (
+    CouponSource,
+    CouponStatus,
+    LimitPeriod,
+    ReferralStatus,
+    RewardKind,
+)
 from wafa.loyalty.schemas.program import (
     BirthdayMode,
     DowngradePolicy,
@@ -87,6 +93,13 @@ LABELS: dict[str, dict[str, str]] = {
         DowngradePolicy.recalculate: N_("Straight to the tier they qualify for"),
     },
     "stamp_per": {"visit": N_("One per visit"), "item": N_("One per item")},
+    "limit_period": {
+        LimitPeriod.day: N_("per day"),
+        LimitPeriod.week: N_("per week"),
+        LimitPeriod.month: N_("per month"),
+        LimitPeriod.year: N_("per year"),
+        LimitPeriod.ever: N_("in all"),
+    },
 }
 
 

@@ -22,7 +22,7 @@ from wafa.core.errors import Loc
 from wafa.core.settings import CalendarKind, Settings
 from wafa.core.time import utcnow
 from wafa.loyalty import queries, rewards, service, views
-from wafa.loyalty.models import Reward, RewardKind
+from wafa.loyalty.models import LimitPeriod, Reward, RewardKind
 from wafa.loyalty.schemas.io import RewardCreate, RewardUpdate
 from wafa.loyalty.web.common import context
 from wafa.web import forms
@@ -95,6 +95,9 @@ def _reward_fields(f: FormReader, kind: str | None) -> dict[str, Any]:
         "coupon_valid_days": f.integer("coupon_valid_days", minimum=1, maximum=3650),
         "valid_from": f.start("valid_from"),
         "valid_until": f.until("valid_until"),
+        "in_catalogue": f.flag("in_catalogue"),
+        "limit_per_customer": f.integer("limit_per_customer", minimum=1, maximum=10_000),
+        "limit_period": f.choice("limit_period", [p.value for p in LimitPeriod]),
     }
 
 
@@ -143,6 +146,11 @@ def values_of(reward: Reward, *, calendar: CalendarKind, zone: ZoneInfo) -> dict
         "valid_from": day_text(reward.valid_from, calendar=calendar, zone=zone),
         "valid_until": until_text(reward.valid_until, calendar=calendar, zone=zone),
         "active": "yes" if reward.active else "",
+        "in_catalogue": "yes" if reward.in_catalogue else "",
+        "limit_per_customer": ""
+        if reward.limit_per_customer is None
+        else str(reward.limit_per_customer),
+        "limit_period": reward.limit_period or "",
     }
 
 
@@ -196,7 +204,13 @@ def _reward_form(
 def new_reward(
     request: Request, session: ReadSession, settings: AppSettings, user: Manager
 ) -> HTMLResponse:
-    return _reward_form(request, session, settings, reward=None, values={"kind": "discount_fixed"})
+    return _reward_form(
+        request,
+        session,
+        settings,
+        reward=None,
+        values={"kind": "discount_fixed", "in_catalogue": "yes", "limit_period": "month"},
+    )
 
 
 @router.post("/loyalty/rewards/new", response_class=HTMLResponse)
