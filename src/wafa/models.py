@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "wafa.loyalty.models",
     "wafa.analytics.tables",
     "wafa.messaging.models",
+    "wafa.messaging.segments.models",
 )
 
 for _name in MODEL_MODULES:

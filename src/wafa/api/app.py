@@ -28,6 +28,7 @@ API_MODULES = (
     "wafa.loyalty.api",
     "wafa.analytics.api",
     "wafa.messaging.api",
+    "wafa.messaging.segments.api",
 )
 
 

@@ -19,7 +19,18 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import add_months, local_date, start_of_day, year_start
@@ -82,6 +93,37 @@ def effective_tier(rules: ProgramRules, acct: LoyaltyAccount, *, today: date) ->
     if not rank(tiers, override):
         override = None
     return _higher(tiers, held, override)
+
+
+def effective_tier_rank(
+    rules: ProgramRules, *, today: date, account: Any = LoyaltyAccount
+) -> ColumnElement[int]:
+    """:func:`effective_tier` as SQL, for selecting customers by tier: its rank.
+
+    0 is no tier, 1 the lowest, and so on, so that "silver or higher" is a comparison.
+    ``account`` is the (possibly outer-joined) ``LoyaltyAccount``: a customer without
+    an account reads as an account with nothing, like a new member. With tiers off
+    every rank is 0.
+    """
+    tiers = rules.tiers
+    if not tiers.enabled or not tiers.levels:
+        return literal(0)
+    ranks = {level.code: i + 1 for i, level in enumerate(tiers.levels)}
+
+    def rank_of(column: Any) -> ColumnElement[int]:
+        return case(ranks, value=column, else_=0)
+
+    held = rank_of(account.tier_code)
+    if tiers.levels[0].threshold == 0:
+        held = case((held == 0, 1), else_=held)
+    override = case(
+        (
+            and_(account.tier_override_until.is_not(None), account.tier_override_until < today),
+            0,
+        ),
+        else_=rank_of(account.tier_override),
+    )
+    return case((held >= override, held), else_=override)
 
 
 def _window_filter(

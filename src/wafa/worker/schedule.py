@@ -29,12 +29,14 @@ from wafa.core.settings import Settings
 CONSUMER_MODULES = (
     "wafa.loyalty.handlers",
     "wafa.messaging.handlers",
+    "wafa.messaging.segments.handlers",
     "wafa.feedback.handlers",
     "wafa.analytics.handlers",
 )
 TASK_MODULES = (
     "wafa.loyalty.jobs",
     "wafa.messaging.jobs",
+    "wafa.messaging.segments.jobs",
     "wafa.feedback.jobs",
     "wafa.analytics.jobs",
 )
@@ -98,7 +100,8 @@ def tasks() -> list[Task]:
         module = _optional(name)
         if module is None:
             continue
-        domain = name.split(".")[1]
+        # "wafa.loyalty.jobs" -> "loyalty", "wafa.messaging.segments.jobs" -> "messaging.segments"
+        domain = ".".join(name.split(".")[1:-1])
         daily = getattr(module, "run_daily_jobs", None)
         due = getattr(module, "due_days", None)
         if daily is not None and due is not None:

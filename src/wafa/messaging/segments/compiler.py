@@ -1,0 +1,486 @@
+"""A segment rule compiled to one SQLAlchemy Core query, for SQLite and PostgreSQL.
+
+The query reads ``customers`` (live ones: not merged, not erased), outer-joined only
+to the one-row-per-customer tables the rule names: the order figures
+(:class:`~.models.CustomerOrderStats`), the loyalty account, the analytics scores.
+Facts with several rows per customer (products bought, channels, locations, badges)
+are ``EXISTS`` subqueries, which both databases run as semi-joins.
+
+Calendar facts are worked out here, in Python, and reach the database as plain
+bounds: "days since the last order > 90" becomes ``last_order_at < <the first instant
+of the local day 90 days before today>`` in the business's timezone; a birthday month
+becomes the (calendar, month, day range) triples that fall in that month of the
+business calendar this year. The database compares stored columns with constants,
+so its indexes serve.
+
+A condition on a value a customer may lack follows one rule (see :mod:`.fields`):
+``!=`` is the negation of ``=``; a field with a natural zero (orders, spend, points)
+is zero for someone without a row. When zero does not satisfy a condition, the
+compiled comparison is strict, which lets PostgreSQL turn the outer join into an inner
+join and start from the smaller table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import JSONB, array
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.types import String
+
+from wafa.analytics.tables import CustomerScore
+from wafa.core.calendars import anniversary, start_of_day, ymd
+from wafa.core.errors import Invalid, Loc
+from wafa.core.settings import CalendarKind
+from wafa.customers.models import Customer
+from wafa.loyalty.models import Badge, LoyaltyAccount
+from wafa.messaging.segments.fields import Field, Op
+from wafa.messaging.segments.models import CustomerOrderStats
+from wafa.messaging.segments.rules import Rule
+from wafa.messaging.segments.stats import is_sale
+from wafa.orders.models import Location, Order, OrderLine
+
+Expr = ColumnElement[bool]
+# A column of a table or a mapped attribute (``Customer.city``).
+Col = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule is compiled against: today, the business calendar, the database.
+
+    ``tier_rank`` is the loyalty program's SQL for a customer's tier rank (``None``
+    when tiers are off) and ``tiers`` its codes, lowest first; ``locations`` the known
+    location codes (``None``: not checked).
+    """
+
+    today: date
+    zone: ZoneInfo
+    calendar: CalendarKind
+    currency: str
+    dialect: str
+    tiers: tuple[str, ...] = ()
+    tier_rank: ColumnElement[int] | None = None
+    locations: frozenset[str] | None = None
+
+
+@dataclass
+class _Build:
+    ctx: Context
+    errors: list[tuple[Loc, str]] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)
+
+    def fail(self, loc: Loc, message: str) -> Expr:
+        self.errors.append((loc, message))
+        return false()
+
+
+# ---------------------------------------------------------------------- comparisons
+
+
+def _holds(op: Op, left: Any, right: Any) -> bool:
+    """``left op right`` in Python, for a customer's zero or missing value."""
+    if left is None:
+        return op == "!="
+    if op == "in":
+        return bool(left in right)
+    return bool(
+        {
+            "=": left == right,
+            "!=": left != right,
+            ">": left > right,
+            ">=": left >= right,
+            "<": left < right,
+            "<=": left <= right,
+        }[op]
+    )
+
+
+def _plain(column: Col, op: Op, value: Any) -> Expr:
+    result: Any
+    if op == "in":
+        result = column.in_(list(value))
+    elif op == "=":
+        result = column == value
+    elif op == "!=":
+        result = column != value
+    elif op == ">":
+        result = column > value
+    elif op == ">=":
+        result = column >= value
+    elif op == "<":
+        result = column < value
+    elif op == "<=":
+        result = column <= value
+    else:  # pragma: no cover - the rules refuse any other operator
+        raise ValueError(f"{op!r} is not a comparison")
+    return cast(Expr, result)
+
+
+def _nullable(column: Col, op: Op, value: Any, *, zero: Any = None) -> Expr:
+    """``column op value`` where a customer without a value (NULL) reads as ``zero``.
+
+    Such a customer matches exactly when ``zero`` satisfies the condition (``None``:
+    only ``!=``); otherwise the comparison stays strict, so the database may drop the
+    outer join.
+    """
+    if _holds(op, zero, value):
+        return or_(column.is_(None), _plain(column, op, value))
+    return _plain(column, op, value)
+
+
+def _local_day_bounds(ctx: Context, day: date) -> tuple[datetime, datetime]:
+    return start_of_day(day, ctx.zone), start_of_day(day + timedelta(days=1), ctx.zone)
+
+
+def _instant_on(ctx: Context, column: Col, op: Op, day: date) -> Expr:
+    """The local date of instant ``column`` compared with ``day`` (not ``!=``/``in``)."""
+    first, after = _local_day_bounds(ctx, day)
+    if op == "=":
+        return and_(column >= first, column < after)
+    if op == ">":
+        return column >= after
+    if op == ">=":
+        return column >= first
+    if op == "<":
+        return column < first
+    if op == "<=":
+        return column < after
+    raise ValueError(op)  # pragma: no cover - callers expand != and in
+
+
+def _instant_date(ctx: Context, column: Col, op: Op, days: Sequence[date]) -> Expr:
+    """The local date of a nullable instant ``column`` against one or more dates."""
+    if op == "in":
+        return or_(*(_instant_on(ctx, column, "=", d) for d in days))
+    if op == "!=":
+        return or_(column.is_(None), not_(_instant_on(ctx, column, "=", days[0])))
+    return _instant_on(ctx, column, op, days[0])
+
+
+_MIRROR: dict[Op, Op] = {
+    ">": "<",
+    ">=": "<=",
+    "<": ">",
+    "<=": ">=",
+    "=": "=",
+    "!=": "!=",
+    "in": "in",
+}
+
+
+def _days_back(ctx: Context, op: Op, value: Any) -> tuple[Op, list[date]]:
+    """ "Days since ``x`` op N" as "the local date of ``x`` op' today - N"."""
+    numbers = value if op == "in" else [value]
+    return _MIRROR[op], [ctx.today - timedelta(days=int(n)) for n in numbers]
+
+
+def _dates(op: Op, value: Any) -> list[date]:
+    return [date.fromisoformat(v) for v in (value if op == "in" else [value])]
+
+
+def _text(column: Col, op: Op, value: Any) -> Expr:
+    """Case-insensitive text comparison (``contains``: a part of the text)."""
+    lowered = func.lower(column)
+    if op == "contains":
+        escaped = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return lowered.like(func.lower(literal(f"%{escaped}%")), escape="\\")
+    if op == "in":
+        return lowered.in_([func.lower(literal(v)) for v in value])
+    if op == "!=":
+        return or_(column.is_(None), lowered != func.lower(literal(value)))
+    return lowered == func.lower(literal(value))
+
+
+def _set(op: Op, value: Any, has_any: Callable[[list[str]], Expr]) -> Expr:
+    """A several-valued fact: ``=``/``contains`` has it, ``in`` has any, ``!=`` lacks it."""
+    if op == "in":
+        return has_any(list(value))
+    if op == "!=":
+        return not_(has_any([value]))
+    return has_any([value])
+
+
+# ---------------------------------------------------------------------- the fields
+
+
+def _json_list_has_any(ctx: Context, column: Col, values: list[str]) -> Expr:
+    """Whether the JSON list in ``column`` holds any of ``values``."""
+    if ctx.dialect == "postgresql":
+        return cast(Expr, sql_cast(column, JSONB).has_any(array(values, type_=String)))
+    items = func.json_each(column).table_valued("value")
+    return select(literal(1)).select_from(items).where(items.c.value.in_(values)).exists()
+
+
+def _bought(column: Any, values: list[str]) -> Expr:
+    return (
+        select(literal(1))
+        .select_from(OrderLine)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            Order.customer_id == Customer.id,
+            is_sale(),
+            column.in_(values),
+            OrderLine.refunded_quantity < OrderLine.quantity,
+        )
+        .exists()
+    )
+
+
+def _ordered_where(condition: Expr) -> Expr:
+    return (
+        select(literal(1))
+        .select_from(Order)
+        .where(Order.customer_id == Customer.id, is_sale(), condition)
+        .exists()
+    )
+
+
+def _ordered_at(values: list[str]) -> Expr:
+    return (
+        select(literal(1))
+        .select_from(Order)
+        .join(Location, Location.id == Order.location_id)
+        .where(Order.customer_id == Customer.id, is_sale(), Location.code.in_(values))
+        .exists()
+    )
+
+
+def _has_badge(values: list[str]) -> Expr:
+    return (
+        select(literal(1))
+        .select_from(Badge)
+        .where(Badge.customer_id == Customer.id, Badge.code.in_(values))
+        .exists()
+    )
+
+
+def birthday_days(ctx: Context) -> dict[tuple[str, int, int], int]:
+    """``(calendar, month, day) -> month of the business calendar`` of each birthday.
+
+    A birthday kept in the business calendar is in its own month. One kept in the
+    other calendar is in the business month of its anniversary in its own calendar's
+    current year (:func:`wafa.core.calendars.anniversary`: a day the year lacks, 29
+    February or 30 Esfand, falls on the month's last day).
+    """
+    out: dict[tuple[str, int, int], int] = {}
+    for kind in CalendarKind:
+        year = ymd(ctx.today, kind)[0]
+        for month in range(1, 13):
+            for day in range(1, 32):
+                if kind is ctx.calendar:
+                    out[(kind.value, month, day)] = month
+                else:
+                    on = anniversary(month, day, year, kind)
+                    out[(kind.value, month, day)] = ymd(on, ctx.calendar)[1]
+    return out
+
+
+def _birthday(ctx: Context, op: Op, value: Any) -> Expr:
+    months = set(range(1, 13))
+    wanted = {m for m in months if _holds(op, m, value)}
+    mapping = birthday_days(ctx)
+    calendar = func.coalesce(Customer.birth_calendar, CalendarKind.gregorian.value)
+    clauses: list[Expr] = []
+    for kind in CalendarKind:
+        for m in range(1, 13):
+            days = sorted(d for d in range(1, 32) if mapping[(kind.value, m, d)] in wanted)
+            if not days:
+                continue
+            conditions: list[Expr] = [calendar == kind.value, Customer.birth_month == m]
+            # Contiguous runs of days (a month maps to at most two business months).
+            runs: list[tuple[int, int]] = []
+            for d in days:
+                if runs and runs[-1][1] == d - 1:
+                    runs[-1] = (runs[-1][0], d)
+                else:
+                    runs.append((d, d))
+            if runs != [(1, 31)]:
+                conditions.append(or_(*(Customer.birth_day.between(a, b) for a, b in runs)))
+            clauses.append(and_(*conditions))
+    matched = or_(*clauses) if clauses else false()
+    if op == "!=":
+        return or_(Customer.birth_month.is_(None), matched)
+    return and_(Customer.birth_month.is_not(None), matched)
+
+
+def _tier(build: _Build, loc: Loc, op: Op, value: Any) -> Expr:
+    ctx = build.ctx
+    if ctx.tier_rank is None or not ctx.tiers:
+        return build.fail(loc, "tiers are not enabled in the loyalty program")
+    codes = value if op == "in" else [value]
+    unknown = [c for c in codes if c not in ctx.tiers]
+    if unknown:
+        return build.fail(
+            loc, f"no tier {unknown[0]!r}; the program's tiers are: {', '.join(ctx.tiers)}"
+        )
+    build.sources.add("loyalty")
+    ranks = [ctx.tiers.index(c) + 1 for c in codes]
+    return _plain(ctx.tier_rank, op, ranks if op == "in" else ranks[0])
+
+
+def _location(build: _Build, loc: Loc, op: Op, value: Any) -> Expr:
+    known = build.ctx.locations
+    codes = value if op == "in" else [value]
+    if known is not None:
+        unknown = [c for c in codes if c not in known]
+        if unknown:
+            listed = ", ".join(sorted(known)) or "none yet"
+            return build.fail(loc, f"no location {unknown[0]!r}; locations are: {listed}")
+    return _set(op, value, _ordered_at)
+
+
+def _condition(build: _Build, rule: Rule, loc: Loc) -> Expr:
+    ctx = build.ctx
+    spec: Field = rule.spec
+    op = cast(Op, rule.op)
+    value = rule.value
+    name = spec.name
+    value_loc: Loc = (*loc, "value")
+    stats, account, score = CustomerOrderStats, LoyaltyAccount, CustomerScore
+
+    if name == "city":
+        return _text(Customer.city, op, value)
+    if name == "source":
+        return _text(Customer.source, op, value)
+    if name == "language":
+        return _nullable(Customer.language, op, value)
+    if name == "gender":
+        return _nullable(Customer.gender, op, value)
+    if name == "tags":
+        return _set(op, value, lambda v: _json_list_has_any(ctx, Customer.tags, v))
+    if name == "birthday_month":
+        return _birthday(ctx, op, value)
+    if name == "consent_email":
+        return _plain(Customer.email_consent, op, bool(value))
+    if name == "consent_sms":
+        return _plain(Customer.sms_consent, op, bool(value))
+    if name == "created_on":
+        return _instant_date(ctx, Customer.created_at, op, _dates(op, value))
+    if name == "days_since_created":
+        mirrored, days = _days_back(ctx, op, value)
+        return _instant_date(ctx, Customer.created_at, mirrored, days)
+
+    if name in ("orders_count", "total_spent", "days_since_last_order"):
+        build.sources.add("stats")
+    if name in ("first_order_on", "last_order_on"):
+        build.sources.add("stats")
+    if name == "orders_count":
+        return _nullable(stats.orders_count, op, value, zero=0)
+    if name == "total_spent":
+        return _nullable(stats.spent_amount, op, value, zero=0)
+    if name == "days_since_last_order":
+        mirrored, days = _days_back(ctx, op, value)
+        return _instant_date(ctx, stats.last_order_at, mirrored, days)
+    if name == "first_order_on":
+        return _instant_date(ctx, stats.first_order_at, op, _dates(op, value))
+    if name == "last_order_on":
+        return _instant_date(ctx, stats.last_order_at, op, _dates(op, value))
+    if name == "bought_product":
+        return _set(op, value, lambda v: _bought(OrderLine.sku, v))
+    if name == "bought_category":
+        return _set(op, value, lambda v: _bought(OrderLine.category, v))
+    if name == "order_channel":
+        return _set(op, value, lambda v: _ordered_where(Order.channel.in_(v)))
+    if name == "order_location":
+        return _location(build, value_loc, op, value)
+
+    if name == "tier":
+        return _tier(build, value_loc, op, value)
+    if name == "badges":
+        return _set(op, value, _has_badge)
+    if name == "points_available":
+        build.sources.add("loyalty")
+        return _nullable(account.available, op, value, zero=0)
+    if name == "member_since":
+        build.sources.add("loyalty")
+        days = _dates(op, value)
+        return _nullable(account.joined_on, op, days if op == "in" else days[0])
+
+    build.sources.add("scores")
+    if name == "p_alive":
+        return _nullable(score.p_alive, op, value)
+    if name == "predicted_clv":
+        return _nullable(score.clv_amount, op, value)
+    if name == "rfm_segment":
+        return _nullable(score.segment, op, value)
+    if name == "churn_risk":
+        return _nullable(score.churn_risk, op, value)
+    raise AssertionError(f"field {name!r} has no SQL")  # pragma: no cover - catalogue test
+
+
+def _node(build: _Build, rule: Rule, loc: Loc) -> Expr:
+    if not rule.is_group:
+        return _condition(build, rule, loc)
+    key = "all" if rule.all_ is not None else "any"
+    parts = [_node(build, item, (*loc, key, i)) for i, item in enumerate(rule.items)]
+    if key == "all":
+        return and_(true(), *parts) if parts else true()
+    return or_(false(), *parts) if parts else false()
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled rule: the condition and the tables it needs joined."""
+
+    where: Expr
+    sources: frozenset[str]
+
+    def from_clause(self) -> FromClause:
+        """``customers``, outer-joined to what the condition reads."""
+        joined: FromClause = Customer.__table__
+        if "stats" in self.sources:
+            joined = joined.outerjoin(
+                CustomerOrderStats, CustomerOrderStats.customer_id == Customer.id
+            )
+        if "loyalty" in self.sources:
+            joined = joined.outerjoin(LoyaltyAccount, LoyaltyAccount.customer_id == Customer.id)
+        if "scores" in self.sources:
+            joined = joined.outerjoin(CustomerScore, CustomerScore.customer_id == Customer.id)
+        return joined
+
+
+def live() -> Expr:
+    """Customers a segment can hold: not merged into another record, not erased."""
+    return and_(Customer.merged_into_id.is_(None), Customer.erased_at.is_(None))
+
+
+def compile_rules(rule: Rule, ctx: Context, *, loc: Loc = ("rules",)) -> Compiled:
+    """Compile ``rule``; raise ``Invalid`` naming each part that the database refutes."""
+    build = _Build(ctx)
+    where = _node(build, rule, loc)
+    if build.errors:
+        first_loc, first = build.errors[0]
+        raise Invalid(f"{'.'.join(str(p) for p in first_loc)}: {first}", build.errors)
+    return Compiled(where, frozenset(build.sources))
+
+
+def members_query(rule: Rule, ctx: Context) -> Select[uuid.UUID]:
+    """Ids of the live customers ``rule`` selects (unordered)."""
+    compiled = compile_rules(rule, ctx)
+    return select(Customer.id).select_from(compiled.from_clause()).where(live(), compiled.where)
+
+
+def count_query(rule: Rule, ctx: Context) -> Select[int]:
+    """How many live customers ``rule`` selects: one query."""
+    compiled = compile_rules(rule, ctx)
+    return select(func.count()).select_from(compiled.from_clause()).where(live(), compiled.where)

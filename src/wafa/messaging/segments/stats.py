@@ -1,0 +1,243 @@
+"""The per-customer order figures segments count on, kept from the orders.
+
+Counting a segment such as "ordered 3 times or more, not in the last 90 days" on a
+store of a million customers and five million orders must not group every order each
+time: that alone takes seconds. :class:`~.models.CustomerOrderStats` keeps, per
+customer, the number of sales, net spend, first and last sale, and the compiler reads
+that row.
+
+Two writers keep it equal to what a ``GROUP BY`` over the orders would say:
+
+* :func:`refresh_customers`, run by the outbox consumer (:mod:`.handlers`) for the
+  customers an order or customer event names, recomputes their rows from their orders
+  (through the ``(customer_id, placed_at)`` index);
+* :func:`rebuild`, run daily by the worker and by ``wafa messaging segments
+  rebuild-stats``, recomputes every row and repairs what no event announced (a guest
+  order attached to a customer at the counter, for one).
+
+Both are recomputations, not increments, so running one twice, or an event handled
+again, changes nothing. On PostgreSQL two workers may refresh one customer at once:
+each takes a transaction-scoped advisory lock per customer before reading, so the
+later one reads the earlier one's committed orders and its row is the one that stays;
+a rebuild takes the lock that every refresh shares, exclusively. SQLite has a single
+writer and needs neither.
+
+What a sale is belongs to ``wafa.orders``; :func:`is_sale` is the one place this
+module asks it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Select,
+    Table,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.orm import Session
+
+from wafa.core.db import dialect_name, rowcount
+from wafa.core.time import utcnow
+from wafa.messaging.segments.models import CustomerOrderStats, StatsBuild
+from wafa.orders.models import Order
+from wafa.orders.queries import NET_AMOUNT, NOT_A_SALE
+
+_STATS = cast(Table, CustomerOrderStats.__table__)
+_COLUMNS = (
+    "customer_id",
+    "orders_count",
+    "spent_amount",
+    "currency",
+    "first_order_at",
+    "last_order_at",
+    "refreshed_at",
+)
+# Advisory lock keys (PostgreSQL): one shared by every refresh and taken alone by a
+# rebuild; per-customer keys are derived from the customer id.
+_REBUILD_LOCK = 0x5E6_0001
+
+
+def is_sale(order: type[Order] | Any = Order) -> ColumnElement[bool]:
+    """Whether an order counts as a sale: the orders domain's rule, asked in one place."""
+    return cast(ColumnElement[bool], order.status.not_in(NOT_A_SALE))
+
+
+def stats_query(currency: str, customer_ids: Iterable[uuid.UUID] | None = None) -> Select[Any]:
+    """Per customer with a sale: count, net spend in ``currency``, first and last sale."""
+    now = utcnow()
+    stmt = select(
+        Order.customer_id,
+        func.count(Order.id),
+        func.coalesce(func.sum(case((Order.currency == currency, NET_AMOUNT), else_=0)), 0),
+        literal(currency),
+        func.min(Order.placed_at),
+        func.max(Order.placed_at),
+        literal(now, CustomerOrderStats.refreshed_at.type),
+    ).where(Order.customer_id.is_not(None), is_sale())
+    if customer_ids is not None:
+        stmt = stmt.where(Order.customer_id.in_(list(customer_ids)))
+    return stmt.group_by(Order.customer_id)
+
+
+def _upsert(session: Session, source: Select[Any], *, only_changed: bool) -> Insert:
+    if dialect_name(session) == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        pg = pg_insert(_STATS).from_select(list(_COLUMNS), source)
+        changed = _changed(_STATS, pg.excluded) if only_changed else None
+        return pg.on_conflict_do_update(
+            index_elements=["customer_id"],
+            set_={c: pg.excluded[c] for c in _COLUMNS[1:]},
+            where=changed,
+        )
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    lite = sqlite_insert(_STATS).from_select(list(_COLUMNS), source)
+    changed = _changed(_STATS, lite.excluded) if only_changed else None
+    return lite.on_conflict_do_update(
+        index_elements=["customer_id"],
+        set_={c: lite.excluded[c] for c in _COLUMNS[1:]},
+        where=changed,
+    )
+
+
+def _changed(table: Table, new: Any) -> ColumnElement[bool]:
+    """Whether an upsert would change the figures (a rebuild leaves equal rows alone)."""
+    return or_(
+        *(
+            table.c[c] != new[c]
+            for c in ("orders_count", "spent_amount", "currency", "first_order_at", "last_order_at")
+        )
+    )
+
+
+def _lock_key(customer_id: uuid.UUID) -> int:
+    """A signed 64-bit advisory lock key for one customer (collisions only serialise)."""
+    value = customer_id.int & 0x7FFF_FFFF_FFFF_FFFF
+    return value if value != _REBUILD_LOCK else value + 1
+
+
+def _lock_customers(session: Session, ids: list[uuid.UUID]) -> None:
+    if dialect_name(session) != "postgresql":
+        return  # SQLite: write transactions are serialised already (BEGIN IMMEDIATE)
+    session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _REBUILD_LOCK})
+    # In key order, so that two workers locking overlapping sets cannot deadlock.
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k"
+        ),
+        {"keys": sorted({_lock_key(i) for i in ids})},
+    )
+
+
+def refresh_customers(session: Session, customer_ids: Iterable[uuid.UUID], *, currency: str) -> int:
+    """Recompute the order figures of ``customer_ids`` from their orders; returns rows kept.
+
+    A customer left without a sale (everything refunded or cancelled, orders moved
+    away by a merge) loses their row.
+    """
+    ids = sorted({i for i in customer_ids if i is not None})
+    if not ids:
+        return 0
+    _lock_customers(session, ids)
+    kept = rowcount(
+        session.execute(_upsert(session, stats_query(currency, ids), only_changed=False))
+    )
+    session.execute(
+        delete(CustomerOrderStats)
+        .where(
+            CustomerOrderStats.customer_id.in_(ids),
+            ~exists().where(Order.customer_id == CustomerOrderStats.customer_id, is_sale()),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return kept
+
+
+def rebuild(session: Session, *, currency: str) -> StatsBuild:
+    """Recompute every customer's order figures from every order, in one transaction.
+
+    Rows that are already right are not rewritten; rows of customers left without a
+    sale are deleted. Counting goes on meanwhile (readers see the previous rows until
+    this commits).
+    """
+    started = utcnow()
+    if dialect_name(session) == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _REBUILD_LOCK})
+    session.execute(_upsert(session, stats_query(currency), only_changed=True))
+    session.execute(
+        delete(CustomerOrderStats)
+        .where(~exists().where(Order.customer_id == CustomerOrderStats.customer_id, is_sale()))
+        .execution_options(synchronize_session=False)
+    )
+    total = int(session.scalar(select(func.count()).select_from(CustomerOrderStats)) or 0)
+    build = StatsBuild(started_at=started, finished_at=utcnow(), customers=total, currency=currency)
+    session.add(build)
+    session.flush()
+    return build
+
+
+def last_build(session: Session) -> StatsBuild | None:
+    """The most recent full rebuild, if any."""
+    return session.scalars(
+        select(StatsBuild).order_by(StatsBuild.started_at.desc()).limit(1)
+    ).first()
+
+
+def drifted(session: Session, *, currency: str) -> int:
+    """How many customers' rows differ from a fresh ``GROUP BY`` (0 when all is well).
+
+    Used by ``wafa messaging segments rebuild-stats --check`` and the tests.
+    """
+    fresh = stats_query(currency).subquery()
+    cols = fresh.c
+    s = CustomerOrderStats
+    differs = (
+        select(func.count())
+        .select_from(fresh.outerjoin(s, s.customer_id == cols[0]))
+        .where(
+            or_(
+                s.customer_id.is_(None),
+                s.orders_count != cols[1],
+                s.spent_amount != cols[2],
+                s.first_order_at != cols[4],
+                s.last_order_at != cols[5],
+            )
+        )
+    )
+    extra = (
+        select(func.count())
+        .select_from(s)
+        .where(~exists().where(Order.customer_id == s.customer_id, is_sale()))
+    )
+    return int(session.scalar(differs) or 0) + int(session.scalar(extra) or 0)
+
+
+def stats_age(session: Session) -> datetime | None:
+    """When the figures were last rebuilt from every order (``None``: never)."""
+    build = last_build(session)
+    return build.finished_at if build else None
+
+
+__all__ = [
+    "drifted",
+    "is_sale",
+    "last_build",
+    "rebuild",
+    "refresh_customers",
+    "stats_age",
+    "stats_query",
+]
