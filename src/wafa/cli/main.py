@@ -27,6 +27,7 @@ CLI_MODULES = (
     "wafa.cli.loyalty",
     "wafa.cli.analytics",
     "wafa.cli.messaging",
+    "wafa.cli.segments",
 )
 
 

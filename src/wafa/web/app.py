@@ -30,6 +30,7 @@ WEB_MODULES = (
     "wafa.loyalty.web",
     "wafa.analytics.web",
     "wafa.messaging.web",
+    "wafa.messaging.segments.web",
 )
 
 SESSION_COOKIE = "wafa_session"
