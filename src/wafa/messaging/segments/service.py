@@ -25,10 +25,10 @@ from wafa.core.csvsafe import safe_writer
 from wafa.core.db import dialect_name
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.money import Money
+from wafa.core.pagination import decode_cursor, encode_cursor
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
-from wafa.customers.service import decode_cursor, encode_cursor
 from wafa.loyalty.program import rules_at
 from wafa.loyalty.tiers import effective_tier_rank
 from wafa.messaging.segments import compiler
