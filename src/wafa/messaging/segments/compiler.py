@@ -3,8 +3,9 @@
 The query reads ``customers`` (live ones: not merged, not erased), outer-joined only
 to the one-row-per-customer tables the rule names: the order figures
 (:class:`~.models.CustomerOrderStats`), the loyalty account, the analytics scores.
-Facts with several rows per customer (products bought, channels, locations, badges)
-are ``EXISTS`` subqueries, which both databases run as semi-joins.
+What customers bought, through which channels and where, is kept on the order
+figures as lists (JSONB on PostgreSQL); badges, which loyalty keeps one row each, are
+an ``EXISTS`` subquery, which both databases run as a semi-join.
 
 Calendar facts are worked out here, in Python, and reach the database as plain
 bounds: "days since the last order > 90" becomes ``last_order_at < <the first instant
@@ -56,8 +57,6 @@ from wafa.loyalty.models import Badge, LoyaltyAccount
 from wafa.messaging.segments.fields import Field, Op
 from wafa.messaging.segments.models import CustomerOrderStats
 from wafa.messaging.segments.rules import Rule
-from wafa.messaging.segments.stats import is_sale
-from wafa.orders.models import Location, Order, OrderLine
 
 Expr = ColumnElement[bool]
 # A column of a table or a mapped attribute (``Customer.city``).
@@ -231,38 +230,13 @@ def _json_list_has_any(ctx: Context, column: Col, values: list[str]) -> Expr:
     return select(literal(1)).select_from(items).where(items.c.value.in_(values)).exists()
 
 
-def _bought(column: Any, values: list[str]) -> Expr:
-    return (
-        select(literal(1))
-        .select_from(OrderLine)
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(
-            Order.customer_id == Customer.id,
-            is_sale(),
-            column.in_(values),
-            OrderLine.refunded_quantity < OrderLine.quantity,
-        )
-        .exists()
-    )
+def _stats_list(ctx: Context, column: Col) -> Callable[[list[str]], Expr]:
+    """ "Has any of" over a list kept on the order figures (none for a customer without)."""
 
+    def has_any(values: list[str]) -> Expr:
+        return and_(column.is_not(None), _json_list_has_any(ctx, column, values))
 
-def _ordered_where(condition: Expr) -> Expr:
-    return (
-        select(literal(1))
-        .select_from(Order)
-        .where(Order.customer_id == Customer.id, is_sale(), condition)
-        .exists()
-    )
-
-
-def _ordered_at(values: list[str]) -> Expr:
-    return (
-        select(literal(1))
-        .select_from(Order)
-        .join(Location, Location.id == Order.location_id)
-        .where(Order.customer_id == Customer.id, is_sale(), Location.code.in_(values))
-        .exists()
-    )
+    return has_any
 
 
 def _has_badge(values: list[str]) -> Expr:
@@ -346,7 +320,8 @@ def _location(build: _Build, loc: Loc, op: Op, value: Any) -> Expr:
         if unknown:
             listed = ", ".join(sorted(known)) or "none yet"
             return build.fail(loc, f"no location {unknown[0]!r}; locations are: {listed}")
-    return _set(op, value, _ordered_at)
+    build.sources.add("stats")
+    return _set(op, value, _stats_list(build.ctx, CustomerOrderStats.locations))
 
 
 def _condition(build: _Build, rule: Rule, loc: Loc) -> Expr:
@@ -396,11 +371,14 @@ def _condition(build: _Build, rule: Rule, loc: Loc) -> Expr:
     if name == "last_order_on":
         return _instant_date(ctx, stats.last_order_at, op, _dates(op, value))
     if name == "bought_product":
-        return _set(op, value, lambda v: _bought(OrderLine.sku, v))
+        build.sources.add("stats")
+        return _set(op, value, _stats_list(ctx, stats.products))
     if name == "bought_category":
-        return _set(op, value, lambda v: _bought(OrderLine.category, v))
+        build.sources.add("stats")
+        return _set(op, value, _stats_list(ctx, stats.categories))
     if name == "order_channel":
-        return _set(op, value, lambda v: _ordered_where(Order.channel.in_(v)))
+        build.sources.add("stats")
+        return _set(op, value, _stats_list(ctx, stats.channels))
     if name == "order_location":
         return _location(build, value_loc, op, value)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wafa.core.db import Base, UtcDateTime
@@ -53,13 +54,19 @@ class Segment(Base):
     )
 
 
+# A JSON list; JSONB on PostgreSQL, where it is compared (``?|``) and deduplicated.
+JsonList = JSON().with_variant(JSONB(), "postgresql")
+
+
 class CustomerOrderStats(Base):
     """One row per customer with at least one sale: what segments ask of orders.
 
     Derived from ``orders`` (never written by anyone but
     :mod:`wafa.messaging.segments.stats`): the number of sales, net spend in the
     business currency (orders in other currencies count as orders, not as spend),
-    first and last sale. A customer without a sale has no row. Kept current from order
+    first and last sale, and what they bought, how and where: the distinct SKUs and
+    categories of their lines that were not refunded, and the channels and location
+    codes of their sales. A customer without a sale has no row. Kept current from order
     and customer events and rebuilt whole every day, which also repairs anything an
     event did not announce.
     """
@@ -74,6 +81,10 @@ class CustomerOrderStats(Base):
     currency: Mapped[str] = mapped_column(String(3))
     first_order_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_order_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    channels: Mapped[list[str]] = mapped_column(JsonList, default=list)
+    locations: Mapped[list[str]] = mapped_column(JsonList, default=list)
+    products: Mapped[list[str]] = mapped_column(JsonList, default=list)
+    categories: Mapped[list[str]] = mapped_column(JsonList, default=list)
     refreshed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

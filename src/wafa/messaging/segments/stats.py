@@ -40,6 +40,7 @@ from sqlalchemy import (
     Table,
     case,
     delete,
+    distinct,
     exists,
     func,
     literal,
@@ -47,12 +48,14 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from wafa.core.db import dialect_name, rowcount
 from wafa.core.time import utcnow
 from wafa.messaging.segments.models import CustomerOrderStats, StatsBuild
-from wafa.orders.models import Order
+from wafa.orders.models import Location, Order, OrderLine
 from wafa.orders.queries import NET_AMOUNT, NOT_A_SALE
 
 _STATS = cast(Table, CustomerOrderStats.__table__)
@@ -63,8 +66,13 @@ _COLUMNS = (
     "currency",
     "first_order_at",
     "last_order_at",
+    "channels",
+    "locations",
+    "products",
+    "categories",
     "refreshed_at",
 )
+_FIGURES = _COLUMNS[1:-1]
 # Advisory lock keys (PostgreSQL): one shared by every refresh and taken alone by a
 # rebuild; per-customer keys are derived from the customer id.
 _REBUILD_LOCK = 0x5E6_0001
@@ -75,21 +83,79 @@ def is_sale(order: type[Order] | Any = Order) -> ColumnElement[bool]:
     return cast(ColumnElement[bool], order.status.not_in(NOT_A_SALE))
 
 
-def stats_query(currency: str, customer_ids: Iterable[uuid.UUID] | None = None) -> Select[Any]:
-    """Per customer with a sale: count, net spend in ``currency``, first and last sale."""
-    now = utcnow()
-    stmt = select(
-        Order.customer_id,
-        func.count(Order.id),
-        func.coalesce(func.sum(case((Order.currency == currency, NET_AMOUNT), else_=0)), 0),
+def _distinct_list(dialect: str, column: Any) -> ColumnElement[Any]:
+    """The distinct non-null values of ``column`` in a group, as a JSON list."""
+    if dialect == "postgresql":
+        return func.coalesce(
+            func.jsonb_agg(distinct(column)).filter(column.is_not(None)),
+            sql_cast(literal("[]"), JSONB),
+        )
+    return func.json_group_array(distinct(column)).filter(column.is_not(None))
+
+
+def stats_query(
+    currency: str, customer_ids: Iterable[uuid.UUID] | None = None, *, dialect: str
+) -> Select[Any]:
+    """Per customer with a sale, the row of :class:`CustomerOrderStats` (in its column order).
+
+    Orders are grouped once for the counts, spend, dates, channels and locations, and
+    their lines once for the SKUs and categories (a line refunded in full was not
+    bought); the two meet on the customer.
+    """
+    ids = list(customer_ids) if customer_ids is not None else None
+
+    def scoped(stmt: Select[Any]) -> Select[Any]:
+        stmt = stmt.where(Order.customer_id.is_not(None), is_sale())
+        return stmt.where(Order.customer_id.in_(ids)) if ids is not None else stmt
+
+    per_order = (
+        scoped(
+            select(
+                Order.customer_id.label("customer_id"),
+                func.count(Order.id).label("orders_count"),
+                func.coalesce(
+                    func.sum(case((Order.currency == currency, NET_AMOUNT), else_=0)), 0
+                ).label("spent_amount"),
+                func.min(Order.placed_at).label("first_order_at"),
+                func.max(Order.placed_at).label("last_order_at"),
+                _distinct_list(dialect, Order.channel).label("channels"),
+                _distinct_list(dialect, Location.code).label("locations"),
+            )
+            .select_from(Order)
+            .outerjoin(Location, Location.id == Order.location_id)
+        )
+        .group_by(Order.customer_id)
+        .subquery("per_order")
+    )
+    per_line = (
+        scoped(
+            select(
+                Order.customer_id.label("customer_id"),
+                _distinct_list(dialect, OrderLine.sku).label("products"),
+                _distinct_list(dialect, OrderLine.category).label("categories"),
+            )
+            .select_from(OrderLine)
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(OrderLine.refunded_quantity < OrderLine.quantity)
+        )
+        .group_by(Order.customer_id)
+        .subquery("per_line")
+    )
+    empty: Any = sql_cast(literal("[]"), JSONB) if dialect == "postgresql" else literal("[]")
+    o, ln = per_order.c, per_line.c
+    return select(
+        o.customer_id,
+        o.orders_count,
+        o.spent_amount,
         literal(currency),
-        func.min(Order.placed_at),
-        func.max(Order.placed_at),
-        literal(now, CustomerOrderStats.refreshed_at.type),
-    ).where(Order.customer_id.is_not(None), is_sale())
-    if customer_ids is not None:
-        stmt = stmt.where(Order.customer_id.in_(list(customer_ids)))
-    return stmt.group_by(Order.customer_id)
+        o.first_order_at,
+        o.last_order_at,
+        o.channels,
+        o.locations,
+        func.coalesce(ln.products, empty),
+        func.coalesce(ln.categories, empty),
+        literal(utcnow(), CustomerOrderStats.refreshed_at.type),
+    ).select_from(per_order.outerjoin(per_line, ln.customer_id == o.customer_id))
 
 
 def _upsert(session: Session, source: Select[Any], *, only_changed: bool) -> Insert:
@@ -116,12 +182,7 @@ def _upsert(session: Session, source: Select[Any], *, only_changed: bool) -> Ins
 
 def _changed(table: Table, new: Any) -> ColumnElement[bool]:
     """Whether an upsert would change the figures (a rebuild leaves equal rows alone)."""
-    return or_(
-        *(
-            table.c[c] != new[c]
-            for c in ("orders_count", "spent_amount", "currency", "first_order_at", "last_order_at")
-        )
-    )
+    return or_(*(table.c[c] != new[c] for c in _FIGURES))
 
 
 def _lock_key(customer_id: uuid.UUID) -> int:
@@ -154,7 +215,13 @@ def refresh_customers(session: Session, customer_ids: Iterable[uuid.UUID], *, cu
         return 0
     _lock_customers(session, ids)
     kept = rowcount(
-        session.execute(_upsert(session, stats_query(currency, ids), only_changed=False))
+        session.execute(
+            _upsert(
+                session,
+                stats_query(currency, ids, dialect=dialect_name(session)),
+                only_changed=False,
+            )
+        )
     )
     session.execute(
         delete(CustomerOrderStats)
@@ -177,7 +244,8 @@ def rebuild(session: Session, *, currency: str) -> StatsBuild:
     started = utcnow()
     if dialect_name(session) == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _REBUILD_LOCK})
-    session.execute(_upsert(session, stats_query(currency), only_changed=True))
+    source = stats_query(currency, dialect=dialect_name(session))
+    session.execute(_upsert(session, source, only_changed=True))
     session.execute(
         delete(CustomerOrderStats)
         .where(~exists().where(Order.customer_id == CustomerOrderStats.customer_id, is_sale()))
@@ -198,23 +266,25 @@ def last_build(session: Session) -> StatsBuild | None:
 
 
 def drifted(session: Session, *, currency: str) -> int:
-    """How many customers' rows differ from a fresh ``GROUP BY`` (0 when all is well).
+    """How many customers' rows differ from a fresh computation (0 when all is well).
 
-    Used by ``wafa messaging segments rebuild-stats --check`` and the tests.
+    Used by ``wafa segment rebuild-stats --check`` and the tests.
     """
-    fresh = stats_query(currency).subquery()
-    cols = fresh.c
+    fresh = stats_query(currency, dialect=dialect_name(session)).subquery()
+    cols = list(fresh.c)
     s = CustomerOrderStats
+    stored = [getattr(s, name) for name in _COLUMNS]
     differs = (
         select(func.count())
         .select_from(fresh.outerjoin(s, s.customer_id == cols[0]))
         .where(
             or_(
                 s.customer_id.is_(None),
-                s.orders_count != cols[1],
-                s.spent_amount != cols[2],
-                s.first_order_at != cols[4],
-                s.last_order_at != cols[5],
+                *(
+                    stored[i] != cols[i]
+                    for i, name in enumerate(_COLUMNS)
+                    if name in _FIGURES and name != "currency"
+                ),
             )
         )
     )

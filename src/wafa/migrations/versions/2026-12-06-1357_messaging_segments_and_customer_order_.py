@@ -13,7 +13,11 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from sqlalchemy.dialects import postgresql
+
 import wafa.core.db
+
+JSON_LIST = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 revision: str = "5f567ae0e360"
 down_revision: str | Sequence[str] | None = "08e4caca8bc1"
@@ -62,6 +66,10 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("first_order_at", wafa.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("last_order_at", wafa.core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("channels", JSON_LIST, nullable=False),
+        sa.Column("locations", JSON_LIST, nullable=False),
+        sa.Column("products", JSON_LIST, nullable=False),
+        sa.Column("categories", JSON_LIST, nullable=False),
         sa.Column("refreshed_at", wafa.core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["customer_id"],
