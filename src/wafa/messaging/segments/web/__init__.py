@@ -19,7 +19,7 @@ from wafa.web.routing import WebRoute
 
 MESSAGES = N_("Messages")
 register_nav(
-    N_("Segments"), "/segments", min_role=Role.manager, icon="filter", order=61, section=MESSAGES
+    N_("Segments"), "/segments", min_role=Role.manager, icon="filter", order=62, section=MESSAGES
 )
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)

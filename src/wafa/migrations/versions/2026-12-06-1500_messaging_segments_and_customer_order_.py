@@ -4,7 +4,7 @@ The order figures start empty; the worker's daily job (or
 ``wafa segment rebuild-stats``) fills them from the orders.
 
 Revision ID: 5f567ae0e360
-Revises: 08e4caca8bc1
+Revises: e954c9901f06
 Create Date: 2026-12-06 13:57:43.525753+00:00
 """
 
@@ -20,7 +20,7 @@ import wafa.core.db
 JSON_LIST = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 revision: str = "5f567ae0e360"
-down_revision: str | Sequence[str] | None = "08e4caca8bc1"
+down_revision: str | Sequence[str] | None = "e954c9901f06"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
