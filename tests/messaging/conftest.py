@@ -18,6 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
+from tests.cli.conftest import wafa  # noqa: F401 - re-exported fixture (wafa messaging ...)
 from tests.conftest import make_settings
 from wafa.core.settings import Settings
 from wafa.messaging.pipeline import Pipeline

@@ -183,3 +183,38 @@ class TestSuppression:
         assert (stored.status, stored.status_reason) == (Status.failed, "soft_bounces")
         assert stored.attempts == 3
         assert session.scalar(select(Suppression.reason)) == "soft_bounces"
+
+
+class TestLoyaltyVariables:
+    def test_points_tier_and_referral_link_come_from_the_loyalty_service(
+        self, session: Session, pipeline: Pipeline, smtp_sink: Sink, mail_settings: Settings
+    ) -> None:
+        from wafa.loyalty import referrals
+        from wafa.loyalty import service as loyalty
+
+        customer = subscriber(session, name="Reza Ahmadi", email="reza@example.com", language="fa")
+        loyalty.adjust(
+            session,
+            settings=mail_settings,
+            customer_id=customer.id,
+            points=120,
+            reason="welcome",
+            by="test",
+        )
+        code = referrals.referral_code(session, settings=mail_settings, customer_id=customer.id)
+        queue(
+            session,
+            customer,
+            kind="transactional",
+            content=Content(
+                text={
+                    "fa": "{{ points.available }} امتیاز · {{ referral_link }} · {{ portal_url }}"
+                }
+            ),
+        )
+        pipeline.run_once()
+        [got] = smtp_sink.to("reza@example.com")
+        text = body_of(got, "plain")
+        assert text.startswith("۱۲۰ امتیاز")
+        assert code in text
+        assert "https://shop.example/portal/login/" in text

@@ -33,7 +33,9 @@ from wafa.core.links import LinkSigner, public_link
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
+from wafa.loyalty import referrals
 from wafa.loyalty import service as loyalty
+from wafa.loyalty.program import rules_at
 from wafa.messaging.models import Channel, Topic
 
 LOYALTY_NAMES = frozenset({"points", "tier", "referral_code", "referral_link"})
@@ -109,8 +111,16 @@ def loyalty_variables(
         },
         "tier": tier_name,
         "referral_code": status.referral_code or "",
-        "referral_link": "",
+        "referral_link": _referral_link(session, settings, status.referral_code),
     }
+
+
+def _referral_link(session: Session, settings: Settings, code: str | None) -> str:
+    """The member's share link (the program's link base, else the portal's /r/ page)."""
+    if not code:
+        return ""
+    link = referrals.referral_link(rules_at(session, settings).rules, code)
+    return link if link.startswith("http") else public_link(settings.public_url, link)
 
 
 def variables(
