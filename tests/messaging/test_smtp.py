@@ -133,3 +133,122 @@ class TestSmtpUrl:
         assert (tls.port, tls.implicit_tls) == (465, True)
         with pytest.raises(SmtpConfigError):
             SmtpUrl("http://mail.example.com")
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (made by openssl)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+class TestTls:
+    def _server(
+        self, certificate: tuple[Path, Path], **options: object
+    ) -> tuple[object, int, list[bytes]]:
+        import ssl
+
+        from aiosmtpd.controller import Controller
+
+        cert, key = certificate
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(cert), str(key))
+        received: list[bytes] = []
+
+        class Handler:
+            async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+                received.append(envelope.original_content)  # type: ignore[attr-defined]
+                return "250 OK"
+
+        def check(
+            server: object, session: object, envelope: object, mechanism: str, auth_data: object
+        ) -> object:
+            from aiosmtpd.smtp import AuthResult, LoginPassword
+
+            ok = (
+                isinstance(auth_data, LoginPassword)
+                and auth_data.login == b"shop"
+                and auth_data.password == b"s3cret:pw"
+            )
+            return AuthResult(success=ok)
+
+        port = free_port()
+        if options.pop("implicit", False):
+            controller = Controller(
+                Handler(),
+                hostname="127.0.0.1",
+                port=port,
+                ssl_context=context,
+                authenticator=check,
+                auth_require_tls=False,
+            )
+        else:
+            controller = Controller(
+                Handler(),
+                hostname="127.0.0.1",
+                port=port,
+                tls_context=context,
+                require_starttls=True,
+                authenticator=check,
+            )
+        controller.start()
+        return controller, port, received
+
+    def _client_context(self, certificate: tuple[Path, Path]) -> object:
+        import ssl
+
+        context = ssl.create_default_context()
+        context.load_verify_locations(str(certificate[0]))
+        return context
+
+    def test_starttls_then_auth(self, certificate: tuple[Path, Path]) -> None:
+        controller, port, received = self._server(certificate)
+        try:
+            channel = SmtpChannel(
+                f"smtp://shop:s3cret%3Apw@127.0.0.1:{port}",
+                mail_from="shop@example.com",
+                tls_context=self._client_context(certificate),  # type: ignore[arg-type]
+            )
+            assert channel.send(_outgoing()).outcome is Outcome.sent
+            assert channel.health().ok
+            channel.close()
+        finally:
+            controller.stop()  # type: ignore[attr-defined]
+        assert len(received) == 1
+
+    def test_implicit_tls(self, certificate: tuple[Path, Path]) -> None:
+        controller, port, received = self._server(certificate, implicit=True)
+        try:
+            channel = SmtpChannel(
+                f"smtps://shop:s3cret%3Apw@127.0.0.1:{port}",
+                mail_from="shop@example.com",
+                tls_context=self._client_context(certificate),  # type: ignore[arg-type]
+            )
+            assert channel.send(_outgoing()).outcome is Outcome.sent
+            channel.close()
+        finally:
+            controller.stop()  # type: ignore[attr-defined]
+        assert len(received) == 1
