@@ -145,6 +145,15 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def dkim_key(folder: Path) -> Path:
     key = folder / "dkim.pem"
     subprocess.run(
@@ -188,6 +197,8 @@ def run(url: str, n: int, use_dkim: bool) -> dict[str, object]:
     )
     settings = Settings(database_url=url, secret_key=SECRET)
     samples: list[tuple[int, int]] = []  # (settled, rss kB)
+    clock: list[float] = []  # when each sample was taken
+    cpu = 0.0
     started = time.perf_counter()
     try:
         while True:
@@ -202,6 +213,8 @@ def run(url: str, n: int, use_dkim: bool) -> dict[str, object]:
                     or 0
                 )
             samples.append((settled, rss_kb(worker.pid)))
+            clock.append(time.perf_counter())
+            cpu = cpu_seconds(worker.pid)
             if settled >= queued or time.perf_counter() - started > 3600:
                 break
     finally:
@@ -221,17 +234,28 @@ def run(url: str, n: int, use_dkim: bool) -> dict[str, object]:
         )
     seconds = (last - first).total_seconds()
     early = next((rss for settled, rss in samples if settled >= queued // 10), samples[0][1])
+
+    def rate_between(low: float, high: float) -> float:
+        """Messages a second while the settled count went from ``low`` to ``high`` of all."""
+        a = next(i for i, (s, _) in enumerate(samples) if s >= queued * low)
+        b = next(i for i, (s, _) in enumerate(samples) if s >= queued * high)
+        return (samples[b][0] - samples[a][0]) / (clock[b] - clock[a]) if b > a else 0.0
+
     return {
         "recipients": n,
         "queue_seconds": queue_seconds,
         "seconds": seconds,
         "rate": queued / seconds if seconds else 0.0,
+        "rate_first": rate_between(0.1, 0.3),
+        "rate_last": rate_between(0.7, 0.95),
         "received": received,
         "statuses": statuses,
         "rss_early_mb": early / 1024,
         "rss_end_mb": samples[-1][1] / 1024,
         "rss_max_mb": max(r for _, r in samples) / 1024,
         "dkim": use_dkim,
+        "worker_cpu": cpu,
+        "per_cpu_second": queued / cpu if cpu else 0.0,
     }
 
 
@@ -259,10 +283,12 @@ def main() -> None:
     line = (
         f"| {backend} | {result['recipients']:,} | {'yes' if result['dkim'] else 'no'} | "
         f"{result['rate']:,.0f} | {result['seconds']:.1f} | {result['received']:,} | "
-        f"{result['rss_early_mb']:.0f} / {result['rss_end_mb']:.0f} | {result['queue_seconds']:.1f} |"
+        f"{result['rss_early_mb']:.0f} / {result['rss_end_mb']:.0f} | {result['queue_seconds']:.1f} | "
+        f"{result['worker_cpu']:.0f} ({result['per_cpu_second']:,.0f}/CPU-s) |"
     )
     print(line)
     print(f"statuses: {result['statuses']}; machine load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"rate 10-30 %: {result['rate_first']:.0f}/s, 70-95 %: {result['rate_last']:.0f}/s")
     if args.out:
         buffer = io.StringIO()
         buffer.write(
@@ -270,8 +296,11 @@ def main() -> None:
             f"Command: `.venv/bin/python benchmarks/messaging_send.py --recipients "
             f"{args.recipients}{' --dkim' if args.dkim else ''}{' --sqlite' if args.sqlite else ''}`\n\n"
             "| database | recipients | DKIM | messages/s | seconds | received by the sink | "
-            "worker RSS MB at 10 % / end | queue_many s |\n|---|---:|---|---:|---:|---:|---:|---:|\n"
+            "worker RSS MB at 10 % / end | queue_many s | worker CPU s (messages per CPU-s) |\n"
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|\n"
             f"{line}\n\n"
+            f"Rate while 10-30 % were settled: {result['rate_first']:,.0f}/s; while 70-95 %: "
+            f"{result['rate_last']:,.0f}/s. "
             f"Statuses after the run: {result['statuses']}. Machine load (1/5/15 min) at the end: "
             f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}; the sink (aiosmtpd), the database and "
             "the worker share the machine's two cores.\n"

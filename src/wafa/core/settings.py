@@ -128,6 +128,15 @@ class Settings(BaseSettings):
         description="WhatsApp provider, in the form of sms_url (twilio:// or the generic adapter).",
     )
     whatsapp_rate: float = Field(default=10.0, description="Most WhatsApp messages a second.")
+    send_connections: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description=(
+            "Connections one worker keeps per channel (SMTP sessions, provider clients); the "
+            "rate limits are shared between them."
+        ),
+    )
     send_lapse_seconds: float = Field(
         default=120.0,
         gt=0,

@@ -34,6 +34,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -72,6 +73,7 @@ from wafa.messaging.policy import MessagingPolicy, QuietCalendar, load_policy
 log = logging.getLogger("wafa.messaging")
 
 HEARTBEAT_SECONDS = 15.0
+POLICY_SECONDS = 2.0
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
 
 _MESSAGES = cast(Table, Message.__table__)
@@ -238,7 +240,16 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.factory = factory
-        self.channels = dict(channels) if channels is not None else build_channels(settings)
+        if channels is not None:
+            self.lanes: dict[str, list[ChannelImpl]] = {k: [v] for k, v in channels.items()}
+        else:
+            # Several connections per channel, each with its share of the rate limit: a
+            # message's time is mostly waiting for the server's answers, and a group's
+            # messages then wait side by side (each is still handed over exactly once).
+            lanes = max(1, settings.send_connections)
+            built = [build_channels(settings, share=lanes) for _ in range(lanes)]
+            self.lanes = {name: [b[name] for b in built] for name in built[0]}
+        self.channels = {name: lanes_[0] for name, lanes_ in self.lanes.items()}
         self.group = group
         self.worker_id = (
             worker_id or f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -248,6 +259,7 @@ class Pipeline:
         self.beat_every = min(HEARTBEAT_SECONDS, self.lapse.total_seconds() / 4)
         self._beat_at = 0.0
         self._secret: str | None = None
+        self._policy: tuple[float, MessagingPolicy] | None = None
         self._signer: LinkSigner | None = None
 
     # ------------------------------------------------------------------ bookkeeping
@@ -259,6 +271,13 @@ class Pipeline:
             self._signer = LinkSigner(consent.secret_key(session, self.settings))
         assert self._signer is not None
         return self._secret, self._signer
+
+    def _current_policy(self, session: Session) -> MessagingPolicy:
+        """The stored policy, read at most every two seconds (an owner's change applies
+        within two seconds; a group does not read the same row twice)."""
+        if self._policy is None or time.monotonic() - self._policy[0] > POLICY_SECONDS:
+            self._policy = (time.monotonic(), load_policy(session))
+        return self._policy[1]
 
     def heartbeat(self, *, force: bool = False) -> None:
         """Tell other workers this one is alive (at most every ``beat_every`` seconds)."""
@@ -318,8 +337,9 @@ class Pipeline:
 
     def stop(self) -> None:
         """Close the channels and remove this worker's heartbeat."""
-        for channel in self.channels.values():
-            channel.close()
+        for lanes in self.lanes.values():
+            for channel in lanes:
+                channel.close()
         with self.factory() as session, session.begin():
             session.execute(delete(SendWorker).where(SendWorker.id == self.worker_id))
 
@@ -380,7 +400,7 @@ class Pipeline:
 
     def _decide(self, session: Session, messages: Sequence[Message], now: datetime) -> _Decisions:
         secret, signer = self._keys(session)
-        policy = load_policy(session)
+        policy = self._current_policy(session)
         calendar = QuietCalendar(policy, country=self.settings.phone_region)
         out = _Decisions()
         customer_ids = {m.customer_id for m in messages}
@@ -701,17 +721,41 @@ class Pipeline:
     # ------------------------------------------------------------------ step 2
 
     def _send(self, ready: Sequence[_Ready]) -> list[SendResult]:
-        results = []
-        for item in ready:
-            self.heartbeat()  # a slow server must not make this worker look stopped
-            channel = self.channels[item.outgoing.channel]
-            try:
-                result = channel.send(item.outgoing)
-            except Exception as exc:  # an unexpected error: we cannot tell what was sent
-                log.exception("channel %s failed on message %s", channel.name, item.message_id)
-                result = SendResult(Outcome.unknown, detail=f"channel error: {exc}")
-            results.append(result)
-        return results
+        """Hand the group over, each channel's messages spread over its connections."""
+        results: list[SendResult | None] = [None] * len(ready)
+        work: list[tuple[ChannelImpl, list[int]]] = []
+        by_channel: dict[str, list[int]] = defaultdict(list)
+        for index, item in enumerate(ready):
+            by_channel[item.outgoing.channel].append(index)
+        for name, indexes in by_channel.items():
+            lanes = self.lanes[name]
+            for lane, channel in enumerate(lanes):
+                share = indexes[lane :: len(lanes)]
+                if share:
+                    work.append((channel, share))
+
+        def run(channel: ChannelImpl, indexes: list[int]) -> None:
+            for index in indexes:
+                item = ready[index]
+                try:
+                    results[index] = channel.send(item.outgoing)
+                except Exception as exc:  # an unexpected error: we cannot tell what was sent
+                    log.exception("channel %s failed on message %s", channel.name, item.message_id)
+                    results[index] = SendResult(Outcome.unknown, detail=f"channel error: {exc}")
+
+        if len(work) == 1:
+            self.heartbeat()
+            run(*work[0])
+        else:
+            with ThreadPoolExecutor(max_workers=len(work)) as pool:
+                pending = {pool.submit(run, channel, indexes) for channel, indexes in work}
+                while pending:
+                    # A slow server must not make this worker look stopped.
+                    self.heartbeat()
+                    _, pending = wait(pending, timeout=self.beat_every / 2)
+        return [
+            r if r is not None else SendResult(Outcome.unknown, detail="not run") for r in results
+        ]
 
     # ------------------------------------------------------------------ step 3
 
@@ -721,7 +765,7 @@ class Pipeline:
         now = utcnow()
         with self.factory() as session, session.begin():
             secret, _ = self._keys(session)
-            policy = load_policy(session)
+            policy = self._current_policy(session)
             final: list[dict[str, Any]] = []
             retry: list[dict[str, Any]] = []
             events: list[dict[str, Any]] = []

@@ -27,7 +27,7 @@ def _domain_of(address: str) -> str:
     return address.split("<")[-1].rstrip(">").rsplit("@", 1)[-1].strip()
 
 
-def build_email(settings: Settings) -> Channel:
+def build_email(settings: Settings, *, share: int = 1) -> Channel:
     """The email channel the settings describe (or a disabled one)."""
     if not settings.smtp_url:
         return Disabled("email", "WAFA_SMTP_URL is not set: email is off")
@@ -44,20 +44,23 @@ def build_email(settings: Settings) -> Channel:
         marketing_from=settings.mail_from_marketing,
         reply_to=settings.mail_reply_to,
         dkim_signer=dkim,
-        rate=settings.email_rate,
+        rate=settings.email_rate / share,
     )
 
 
-def build_channels(settings: Settings) -> dict[str, Channel]:
-    """One channel per medium, from the settings."""
+def build_channels(settings: Settings, *, share: int = 1) -> dict[str, Channel]:
+    """One channel per medium, from the settings (``share``: the rate limits are split
+    between that many connections)."""
     sms: Channel = (
-        build_provider(settings.sms_url, channel="sms", rate=settings.sms_rate)
+        build_provider(settings.sms_url, channel="sms", rate=settings.sms_rate / share)
         if settings.sms_url
         else Disabled("sms", "WAFA_SMS_URL is not set: SMS is off")
     )
     whatsapp: Channel = (
-        build_provider(settings.whatsapp_url, channel="whatsapp", rate=settings.whatsapp_rate)
+        build_provider(
+            settings.whatsapp_url, channel="whatsapp", rate=settings.whatsapp_rate / share
+        )
         if settings.whatsapp_url
         else Disabled("whatsapp", "WAFA_WHATSAPP_URL is not set: WhatsApp is off")
     )
-    return {"email": build_email(settings), "sms": sms, "whatsapp": whatsapp}
+    return {"email": build_email(settings, share=share), "sms": sms, "whatsapp": whatsapp}
