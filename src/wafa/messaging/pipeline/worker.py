@@ -1,28 +1,8 @@
-"""The send pipeline: take due messages, decide, send, record — at most once, by design.
+"""One worker's sender: take a group, decide, send, record (see ``wafa.messaging.pipeline``).
 
-A worker repeats, a group of ``group`` messages at a time:
-
-1. **Take and decide** (one transaction). Due ``queued`` messages are locked
-   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers share the queue;
-   SQLite has one writer). For each, at that moment: the customer still exists; the
-   address is not suppressed; marketing has consent for the channel and topic, is not
-   blocked by a frequency cap or a competing message of higher priority, and is not in
-   quiet hours; the template renders. Messages that may not go are ``skipped`` with the
-   reason, or put back with a later ``not_before`` (held). The others become
-   ``sending``, marked with the worker's id. Commit.
-2. **Send**, outside any transaction, one message after another through the channel.
-3. **Record** (one transaction): ``sent``; ``failed`` (a 5xx suppresses the address);
-   a temporary failure goes back to ``queued`` with a backoff (the message was not
-   handed over, so sending it later cannot duplicate it) until the retries or the
-   address's soft-failure allowance run out; ``unknown`` when the channel cannot tell.
-
-A worker that dies after step 1 leaves ``sending`` rows behind. Workers beat a heart
-(``messaging_workers.seen_at``, also between messages of a group); the rows of a worker
-silent for ``WAFA_SEND_LAPSE_SECONDS`` (two minutes) are settled as
-``unknown`` by whichever worker looks next — never sent again, and shown to the owner.
-A message therefore reaches the server at most once, and a crash loses at most the
-messages of one group in flight, visibly. Every status change is guarded by the
-worker's id, so a worker wrongly presumed dead cannot overwrite what another decided.
+About 600 lines, kept in one module on purpose: its three transactions (take and
+decide, send, record) and the heartbeat that guards them read top to bottom here; what
+they read is in ``group``, what an answer means in ``outcomes``.
 """
 
 from __future__ import annotations
@@ -38,25 +18,23 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from wafa.core.db import dialect_name, rowcount
+from wafa.core.db import rowcount
 from wafa.core.ids import new_id
 from wafa.core.links import LinkSigner
 from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
-from wafa.messaging import consent, personalize, rendering
+from wafa.messaging import consent
 from wafa.messaging.channels import Channel as ChannelImpl
 from wafa.messaging.channels import Outcome, Outgoing, SendResult, build_channels
 from wafa.messaging.channels.base import Disabled
 from wafa.messaging.events import SETTLED_EVENTS
 from wafa.messaging.models import (
-    ContactPreferences,
     Kind,
     Message,
     MessageContent,
@@ -64,10 +42,10 @@ from wafa.messaging.models import (
     SendWorker,
     SoftFailure,
     Status,
-    Suppression,
-    SuppressionReason,
-    TopicConsent,
 )
+from wafa.messaging.pipeline import group, outcomes
+from wafa.messaging.pipeline.compose import compose
+from wafa.messaging.pipeline.outcomes import Handover
 from wafa.messaging.policy import MessagingPolicy, QuietCalendar, load_policy
 
 log = logging.getLogger("wafa.messaging")
@@ -103,36 +81,10 @@ class Report:
 
 
 @dataclass
-class _Ready:
-    """A message decided for sending, with what goes on the wire."""
-
-    message_id: uuid.UUID
-    outgoing: Outgoing
-    medium: str
-    address: str
-    attempts: int
-    customer_id: uuid.UUID
-    event: dict[str, Any]
-    locale: str
-    subject_line: str
-    sms_segments: int | None
-
-
-@dataclass
-class _Facts:
-    """What the group's consent rules need, read in a few queries for the whole group."""
-
-    refused: dict[uuid.UUID, set[tuple[str, str]]]
-    zones: dict[uuid.UUID, str | None]
-    whatsapp: dict[uuid.UUID, bool]
-    latest_email: dict[uuid.UUID, tuple[bool, str]]
-
-
-@dataclass
 class _Decisions:
     skipped: list[tuple[Message, str, str | None]] = field(default_factory=list)
     held: list[tuple[Message, datetime]] = field(default_factory=list)
-    ready: list[tuple[Message, _Ready]] = field(default_factory=list)
+    ready: list[tuple[Message, Handover]] = field(default_factory=list)
 
 
 def _event_row(
@@ -165,64 +117,6 @@ def _event_row(
         "payload": payload,
         "occurred_at": utcnow(),
     }
-
-
-def _zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
-    if not name:
-        return default
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return default
-
-
-def compose(
-    session: Session,
-    settings: Settings,
-    signer: LinkSigner,
-    *,
-    customer: Customer,
-    content: MessageContent,
-    channel: str,
-    kind: str,
-    topic: str | None,
-    context: Mapping[str, Any],
-    locale: str | None = None,
-) -> tuple[rendering.Rendered, dict[str, str]]:
-    """Render ``content`` for ``customer`` (what the worker sends and the preview shows),
-    with the one-click unsubscribe headers of a marketing email."""
-    sources = [*content.subject.values(), *content.text.values(), *content.html.values()]
-    needed = rendering.variables_used(sources)
-    unsubscribe = None
-    headers: dict[str, str] = {}
-    if kind == Kind.marketing:
-        token = personalize.unsubscribe_token(signer, customer.id, channel, topic)
-        unsubscribe = personalize.unsubscribe_url(settings, token)
-        if channel == "email":
-            headers["List-Unsubscribe"] = f"<{unsubscribe}>"
-            headers["List-Unsubscribe-Post"] = LIST_UNSUBSCRIBE_POST
-    values = personalize.variables(
-        session,
-        settings=settings,
-        signer=signer,
-        customer=customer,
-        needed=needed,
-        unsubscribe=unsubscribe,
-        extra=context,
-    )
-    rendered = rendering.render_message(
-        channel=channel,
-        kind=kind,
-        subject=content.subject,
-        text=content.text,
-        html=content.html,
-        wanted_locale=locale or customer.language,
-        business_locale=str(settings.locale),
-        context=values,
-        business_name=settings.business_name,
-        unsubscribe_url=unsubscribe,
-    )
-    return rendered, headers
 
 
 class Pipeline:
@@ -367,36 +261,16 @@ class Pipeline:
 
     # ------------------------------------------------------------------ step 1
 
-    def _take(self, size: int, report: Report) -> tuple[list[_Ready], int]:
+    def _take(self, size: int, report: Report) -> tuple[list[Handover], int]:
         now = utcnow()
         with self.factory() as session, session.begin():
             session.autoflush = False  # rows change by the Core updates of _apply only
-            messages = self._due(session, now, size)
+            messages = group.due_messages(session, now, size)
             if not messages:
                 return [], 0
             decisions = self._decide(session, messages, now)
             self._apply(session, decisions, now, report)
             return [r for _, r in decisions.ready], len(messages)
-
-    @staticmethod
-    def _due(session: Session, now: datetime, size: int) -> list[Message]:
-        """Lock up to ``size`` due messages: transactional ones first (an order confirmation
-        does not wait behind a campaign), then the rest, oldest first."""
-        locking = dialect_name(session) == "postgresql"
-        found: list[Message] = []
-        for transactional_only in (True, False):
-            stmt = select(Message).where(Message.status == Status.queued, Message.not_before <= now)
-            if transactional_only:
-                stmt = stmt.where(Message.kind == Kind.transactional)
-            elif found:
-                stmt = stmt.where(Message.id.not_in([m.id for m in found]))
-            stmt = stmt.order_by(Message.not_before, Message.id).limit(size - len(found))
-            if locking:
-                stmt = stmt.with_for_update(skip_locked=True)
-            found.extend(session.scalars(stmt))
-            if len(found) >= size:
-                break
-        return found
 
     def _decide(self, session: Session, messages: Sequence[Message], now: datetime) -> _Decisions:
         secret, signer = self._keys(session)
@@ -415,11 +289,11 @@ class Pipeline:
                 )
             )
         }
-        suppressed = self._suppressions(session, secret, messages, customers)
+        suppressed = group.suppressions(session, secret, messages, customers)
         marketing = [m for m in messages if m.kind == Kind.marketing]
-        last_sent = self._last_marketing(session, marketing, policy, now)
-        rivals = self._rivals(session, marketing, now)
-        facts = self._facts(session, marketing, double_opt_in=policy.double_opt_in)
+        last_sent = group.last_marketing(session, marketing, policy, now)
+        rivals = group.rivals(session, marketing, now)
+        facts = group.load_facts(session, marketing, double_opt_in=policy.double_opt_in)
         granted_in_group: dict[tuple[uuid.UUID, str], bool] = {}
         for message in messages:
             customer = customers.get(message.customer_id)
@@ -455,14 +329,16 @@ class Pipeline:
                 if refusal:
                     out.skipped.append((message, refusal, None))
                     continue
-                blocked_until = self._cap(message, policy, last_sent, rivals, granted_in_group)
+                blocked_until = group.cap_until(
+                    message, policy, last_sent, rivals, granted_in_group
+                )
                 if blocked_until is not None:
                     if message.on_cap == OnCap.skip:
                         out.skipped.append((message, "frequency_cap", None))
                     else:
                         out.held.append((message, blocked_until))
                     continue
-                zone = _zone(facts.zones.get(customer.id), self.settings.zone)
+                zone = group.zone_of(facts.zones.get(customer.id), self.settings.zone)
                 quiet_until = calendar.next_allowed(message.channel, now, zone)
                 if quiet_until is not None:
                     out.held.append((message, quiet_until))
@@ -479,131 +355,6 @@ class Pipeline:
             out.ready.append((message, ready))
         return out
 
-    @staticmethod
-    def _facts(session: Session, marketing: Sequence[Message], *, double_opt_in: bool) -> _Facts:
-        ids = {m.customer_id for m in marketing}
-        facts = _Facts(refused=defaultdict(set), zones={}, whatsapp={}, latest_email={})
-        if not ids:
-            return facts
-        for customer_id, channel, topic in session.execute(
-            select(TopicConsent.customer_id, TopicConsent.channel, TopicConsent.topic).where(
-                TopicConsent.customer_id.in_(ids), TopicConsent.granted.is_(False)
-            )
-        ):
-            facts.refused[customer_id].add((channel, topic))
-        for customer_id, zone, whatsapp in session.execute(
-            select(
-                ContactPreferences.customer_id,
-                ContactPreferences.timezone,
-                ContactPreferences.whatsapp_consent,
-            ).where(ContactPreferences.customer_id.in_(ids))
-        ):
-            facts.zones[customer_id] = zone
-            facts.whatsapp[customer_id] = bool(whatsapp)
-        if double_opt_in:
-            for customer_id in ids:
-                latest = consent.latest_email_consent(session, customer_id)
-                if latest is not None:
-                    facts.latest_email[customer_id] = (latest.granted, latest.source)
-        return facts
-
-    @staticmethod
-    def _suppressions(
-        session: Session,
-        secret: str,
-        messages: Sequence[Message],
-        customers: Mapping[uuid.UUID, Customer],
-    ) -> dict[tuple[str, str], Suppression]:
-        """The suppression entries of the group's addresses, in one query."""
-        hashes: set[str] = set()
-        for message in messages:
-            customer = customers.get(message.customer_id)
-            address = consent.address_of(customer, message.channel) if customer else None
-            if address:
-                medium = consent.medium_of(message.channel)
-                hashes.add(consent.address_hash(secret, medium, address))
-        if not hashes:
-            return {}
-        return {
-            (s.medium, s.address_hash): s
-            for s in session.scalars(
-                select(Suppression).where(Suppression.address_hash.in_(hashes))
-            )
-        }
-
-    def _last_marketing(
-        self,
-        session: Session,
-        marketing: Sequence[Message],
-        policy: MessagingPolicy,
-        now: datetime,
-    ) -> dict[tuple[uuid.UUID, str], datetime]:
-        """The latest marketing hand-over per (customer, channel) within the longest cap."""
-        if not marketing:
-            return {}
-        longest = max(policy.channel(m.channel).cap_hours for m in marketing)
-        if longest <= 0:
-            return {}
-        rows = session.execute(
-            select(Message.customer_id, Message.channel, func.max(Message.sending_at))
-            .where(
-                Message.customer_id.in_({m.customer_id for m in marketing}),
-                Message.kind == Kind.marketing,
-                Message.status.in_(_CAP_STATUSES),
-                Message.sending_at > now - timedelta(hours=longest),
-            )
-            .group_by(Message.customer_id, Message.channel)
-        )
-        return {(c, ch): at for c, ch, at in rows if at is not None}
-
-    def _rivals(
-        self, session: Session, marketing: Sequence[Message], now: datetime
-    ) -> dict[tuple[uuid.UUID, str], list[tuple[int, uuid.UUID]]]:
-        """Other due marketing messages of the same customers, to let priority decide."""
-        if not marketing:
-            return {}
-        rows = session.execute(
-            select(Message.customer_id, Message.channel, Message.priority, Message.id).where(
-                Message.customer_id.in_({m.customer_id for m in marketing}),
-                Message.kind == Kind.marketing,
-                Message.status == Status.queued,
-                Message.not_before <= now,
-            )
-        )
-        found: dict[tuple[uuid.UUID, str], list[tuple[int, uuid.UUID]]] = defaultdict(list)
-        for customer_id, channel, priority, message_id in rows:
-            found[(customer_id, channel)].append((priority, message_id))
-        return found
-
-    @staticmethod
-    def _cap(
-        message: Message,
-        policy: MessagingPolicy,
-        last_sent: Mapping[tuple[uuid.UUID, str], datetime],
-        rivals: Mapping[tuple[uuid.UUID, str], list[tuple[int, uuid.UUID]]],
-        granted_in_group: Mapping[tuple[uuid.UUID, str], bool],
-    ) -> datetime | None:
-        """When the cap lets ``message`` through, if it blocks it now (``None``: it may go)."""
-        hours = policy.channel(message.channel).cap_hours
-        if hours <= 0:
-            return None
-        key = (message.customer_id, message.channel)
-        window = timedelta(hours=hours)
-        now = utcnow()
-        if granted_in_group.get(key):
-            return now + window
-        last = last_sent.get(key)
-        if last is not None and last + window > now:
-            return last + window
-        # A due rival of higher priority (or as high and queued first) takes the slot.
-        mine = (message.priority, message.id)
-        for priority, rival_id in rivals.get(key, []):
-            if rival_id == message.id:
-                continue
-            if priority > mine[0] or (priority == mine[0] and rival_id < message.id):
-                return now + window
-        return None
-
     def _render(
         self,
         session: Session,
@@ -613,7 +364,7 @@ class Pipeline:
         content: MessageContent,
         address: str,
         medium: str,
-    ) -> _Ready:
+    ) -> Handover:
         rendered, headers = compose(
             session,
             self.settings,
@@ -637,7 +388,7 @@ class Pipeline:
             headers=headers,
         )
         subject_line = (rendered.subject or rendered.text)[:300]
-        return _Ready(
+        return Handover(
             message_id=message.id,
             outgoing=outgoing,
             medium=medium,
@@ -720,7 +471,7 @@ class Pipeline:
 
     # ------------------------------------------------------------------ step 2
 
-    def _send(self, ready: Sequence[_Ready]) -> list[SendResult]:
+    def _send(self, ready: Sequence[Handover]) -> list[SendResult]:
         """Hand the group over, each channel's messages spread over its connections."""
         results: list[SendResult | None] = [None] * len(ready)
         work: list[tuple[ChannelImpl, list[int]]] = []
@@ -760,7 +511,7 @@ class Pipeline:
     # ------------------------------------------------------------------ step 3
 
     def _record(
-        self, ready: Sequence[_Ready], results: Sequence[SendResult], report: Report
+        self, ready: Sequence[Handover], results: Sequence[SendResult], report: Report
     ) -> None:
         now = utcnow()
         with self.factory() as session, session.begin():
@@ -770,7 +521,7 @@ class Pipeline:
             retry: list[dict[str, Any]] = []
             events: list[dict[str, Any]] = []
             for item, result in zip(ready, results, strict=True):
-                status, reason = self._settle(session, secret, policy, item, result, now)
+                status, reason = outcomes.settle(session, secret, policy, item, result, now)
                 if status == Status.queued:
                     delay = policy.retry_minutes[min(item.attempts, len(policy.retry_minutes)) - 1]
                     retry.append(
@@ -846,60 +597,3 @@ class Pipeline:
             if delivered:
                 # A delivery ends a run of temporary failures.
                 session.execute(delete(SoftFailure).where(SoftFailure.address_hash.in_(delivered)))
-
-    def _settle(
-        self,
-        session: Session,
-        secret: str,
-        policy: MessagingPolicy,
-        item: _Ready,
-        result: SendResult,
-        now: datetime,
-    ) -> tuple[Status, str | None]:
-        """The status a send's result leads to (suppressing the address where it must)."""
-        if result.outcome is Outcome.sent:
-            return Status.sent, None
-        if result.outcome is Outcome.unknown:
-            return Status.unknown, "no_answer"
-        if result.outcome is Outcome.permanent:
-            if result.address_fault:
-                consent.suppress(
-                    session,
-                    secret=secret,
-                    medium=item.medium,
-                    address=item.address,
-                    reason=SuppressionReason.hard_bounce,
-                    source=f"send {item.message_id}",
-                    detail=result.detail,
-                    customer_id=item.customer_id,
-                )
-                return Status.failed, "hard_bounce"
-            return Status.failed, "refused"
-        # Temporary: retry with backoff, unless the address has failed too often in a row.
-        failures = self._count_soft(session, secret, item, now)
-        if failures >= policy.soft_bounce_limit:
-            consent.suppress(
-                session,
-                secret=secret,
-                medium=item.medium,
-                address=item.address,
-                reason=SuppressionReason.soft_bounces,
-                source=f"{failures} temporary failures in a row",
-                detail=result.detail,
-                customer_id=item.customer_id,
-            )
-            return Status.failed, "soft_bounces"
-        if item.attempts > len(policy.retry_minutes):
-            return Status.failed, "retries_exhausted"
-        return Status.queued, "retry"
-
-    def _count_soft(self, session: Session, secret: str, item: _Ready, now: datetime) -> int:
-        digest = consent.address_hash(secret, item.medium, item.address)
-        row = session.get(SoftFailure, (item.medium, digest))
-        if row is None:
-            row = SoftFailure(medium=item.medium, address_hash=digest, count=0, last_at=now)
-            session.add(row)
-        row.count += 1
-        row.last_at = now
-        session.flush()
-        return row.count

@@ -1,0 +1,70 @@
+"""What a message says to one customer: the template rendered with their data, and the
+one-click unsubscribe headers of a marketing email. The worker sends it; the template
+preview shows it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from wafa.core.links import LinkSigner
+from wafa.core.settings import Settings
+from wafa.customers.models import Customer
+from wafa.messaging import personalize, rendering
+from wafa.messaging.models import (
+    Kind,
+    MessageContent,
+)
+
+LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
+
+
+def compose(
+    session: Session,
+    settings: Settings,
+    signer: LinkSigner,
+    *,
+    customer: Customer,
+    content: MessageContent,
+    channel: str,
+    kind: str,
+    topic: str | None,
+    context: Mapping[str, Any],
+    locale: str | None = None,
+) -> tuple[rendering.Rendered, dict[str, str]]:
+    """Render ``content`` for ``customer`` (what the worker sends and the preview shows),
+    with the one-click unsubscribe headers of a marketing email."""
+    sources = [*content.subject.values(), *content.text.values(), *content.html.values()]
+    needed = rendering.variables_used(sources)
+    unsubscribe = None
+    headers: dict[str, str] = {}
+    if kind == Kind.marketing:
+        token = personalize.unsubscribe_token(signer, customer.id, channel, topic)
+        unsubscribe = personalize.unsubscribe_url(settings, token)
+        if channel == "email":
+            headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+            headers["List-Unsubscribe-Post"] = LIST_UNSUBSCRIBE_POST
+    values = personalize.variables(
+        session,
+        settings=settings,
+        signer=signer,
+        customer=customer,
+        needed=needed,
+        unsubscribe=unsubscribe,
+        extra=context,
+    )
+    rendered = rendering.render_message(
+        channel=channel,
+        kind=kind,
+        subject=content.subject,
+        text=content.text,
+        html=content.html,
+        wanted_locale=locale or customer.language,
+        business_locale=str(settings.locale),
+        context=values,
+        business_name=settings.business_name,
+        unsubscribe_url=unsubscribe,
+    )
+    return rendered, headers
