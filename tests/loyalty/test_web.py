@@ -781,6 +781,19 @@ class TestReferrals:
         assert "Omid Haddad" in page and "Kaveh Haddad" in page
         assert "Same email, phone or address as the referrer" in page
 
+    def test_a_referral_waiting_for_a_first_purchase_says_so_on_its_row(
+        self, client: TestClient, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        set_rules(session, referral={"enabled": True, "referee_points": 20})
+        referrer, friend = member(session, name="Omid"), member(session, name="Nima")
+        code = referrals.referral_code(session, settings=settings, customer_id=referrer.id)
+        referrals.apply_code(session, settings=settings, referee_id=friend.id, code=code)
+        logged_in(client, session, role=Role.manager)
+        page = client.get("/loyalty/referrals?status=pending").text
+        row = page[page.index('class="review-card"') :]
+        assert "Can be approved once the friend makes a first purchase." in row
+        assert "/approve" not in row
+
     def test_approving_pays_both_sides(
         self, client: TestClient, session: Session, settings: Settings, clock: FrozenClock
     ) -> None:

@@ -277,3 +277,28 @@ class TestPosCallsTheApiWithTheSession:
         assert first.json()["points"] == 9
         assert retry.json()["order_id"] == first.json()["order_id"]
         assert ledger.balance_of(session, c.id, now=clock.now) == (9, 0)
+
+
+class TestTierProgress:
+    def test_spend_based_progress_is_money_not_minor_units(
+        self, client: TestClient, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        set_rules(
+            session,
+            pending_days=0,
+            tiers={
+                "enabled": True,
+                "basis": "spend",
+                "levels": [
+                    {"code": "member", "name": "Member", "threshold": 0},
+                    {"code": "silver", "name": "Silver", "threshold": 13_500},
+                ],
+            },
+        )
+        c = member(session)
+        logged_in(client, session, role=Role.cashier)
+        card = client.get(f"/pos/customers/{c.id}").text
+        assert "$135.00 more to <bdi>Silver</bdi>" in card
+        assert "13,500 more" not in card
+        profile = client.get(f"/customers/{c.id}").text
+        assert "$135.00 more to <bdi>Silver</bdi>" in profile

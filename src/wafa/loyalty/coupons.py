@@ -20,6 +20,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wafa.core.calendars import end_of_day
 from wafa.core.db import rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.ids import new_id
@@ -37,7 +38,7 @@ from wafa.loyalty.models import (
     Reward,
     RewardKind,
 )
-from wafa.loyalty.schemas.io import CartLine, CouponCreate
+from wafa.loyalty.schemas.io import CartLine, CouponCreate, dates_problems
 
 
 class CouponRejected(Conflict):
@@ -224,6 +225,12 @@ def create_campaign(
             raise Invalid.field(("code",), "use 3 to 32 letters A-Z and digits")
         if find(session, code) is not None:
             raise Conflict(f"the code {code} is taken", code=code)
+    expires_at = data.expires_at
+    if data.valid_until is not None:  # "valid until this day": to its end, in the shop's zone
+        expires_at = end_of_day(data.valid_until, settings.zone)
+        problems = dates_problems(data.valid_from, expires_at, "valid_until")
+        if problems:
+            raise Invalid(problems[0][2], [(loc, msg) for loc, _, msg in problems])
     return issue(
         session,
         source=CouponSource.compensation if data.customer_id else CouponSource.campaign,
@@ -240,7 +247,7 @@ def create_campaign(
         per_customer_limit=data.per_customer_limit,
         min_order_amount=data.min_order_amount,
         valid_from=data.valid_from,
-        expires_at=data.expires_at,
+        expires_at=expires_at,
         created_by=by,
         code=code,
     )

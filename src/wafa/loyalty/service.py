@@ -188,6 +188,7 @@ def status(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> L
             next_tier=above[0].code if above else None,
             to_next=max(0, above[0].threshold - value) if above else None,
             qualifying_value=value,
+            basis=rules.tiers.basis.value,
         )
     return LoyaltyStatus(
         customer_id=customer.id,

@@ -138,3 +138,4 @@ TIER_UNIQUE = N_("Two tiers have the same short id.")
 FREE_NEEDS_LIMIT = N_(
     "A free reward in the catalogue needs a limit per customer, or it can be taken without end."
 )
+ONE_END = N_("Give the last day or the end instant, not both.")

@@ -10,6 +10,7 @@ filters bound:
 ``number``         ``1,234`` / ``١٬٢٣٤`` / ``۱٬۲۳۴``
 ``percent``        a ratio (0.25) → ``25%`` / ``٢٥٪`` / ``۲۵٪``
 ``date``           a day or instant in the display calendar (``style="long"|"short"``)
+``until``          the last day a "valid until" end instant covers (``core.calendars.last_day``)
 ``datetime``       an instant in the business zone, with the time
 ``time``           the time of day of an instant, in the business zone
 ``ago``            relative time (``3 days ago``)
@@ -49,6 +50,7 @@ from jinja2.bccache import Bucket
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from wafa.core.calendars import last_day
 from wafa.core.settings import Settings
 from wafa.web import i18n
 from wafa.web.security import CSRF_FIELD, csrf_token
@@ -171,6 +173,9 @@ class Templates:
             ),
             percent=lambda value, decimals=0: i18n.format_ratio(value, language, decimals=decimals),
             date=lambda value, style="medium": i18n.format_day(value, ctx, style=style),
+            until=lambda value, style="medium": i18n.format_day(
+                last_day(value, self.settings.zone), ctx, style=style
+            ),
             datetime=lambda value: i18n.format_moment(value, ctx),
             time=lambda value: i18n.format_clock(value, ctx),
             ago=lambda value: i18n.format_relative(value, ctx),

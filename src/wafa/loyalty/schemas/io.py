@@ -56,6 +56,10 @@ class TierInfo(BaseModel):
     next_tier: str | None = None
     to_next: int | None = Field(default=None, description="Qualifying value still needed.")
     qualifying_value: int | None = None
+    basis: str = Field(
+        default="points",
+        description="What qualifies: points earned, or spend (minor units of the currency).",
+    )
 
 
 class StampInfo(BaseModel):
@@ -415,7 +419,14 @@ class CouponCreate(_In):
     per_customer_limit: int | None = Field(default=None, ge=1)
     min_order_amount: Amount = 0
     valid_from: AwareDatetime | None = None
-    expires_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = Field(
+        default=None, description="The first instant it no longer works (exclusive)."
+    )
+    valid_until: date | None = Field(
+        default=None,
+        description="The last local day it works, in the business's timezone: it ends at the "
+        "end of that day (instead of expires_at).",
+    )
 
     @model_validator(mode="after")
     def _coherent(self) -> CouponCreate:
@@ -425,6 +436,8 @@ class CouponCreate(_In):
             percent_bp=self.percent_bp,
             partner_name=self.partner_name,
         ) + dates_problems(self.valid_from, self.expires_at, "expires_at")
+        if self.valid_until is not None and self.expires_at is not None:
+            problems.append((("valid_until",), "one_end", texts.ONE_END))
         if problems:
             raise refuse("CouponCreate", problems)
         return self
