@@ -11,8 +11,9 @@ from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from tests.loyalty.helpers import member
-from tests.web.helpers import html_attrs, logged_in
+from tests.conftest import FrozenClock
+from tests.loyalty.helpers import deliver, member, place, set_rules
+from tests.web.helpers import html_attrs, logged_in, post_form
 from wafa.auth.models import Role
 from wafa.core.settings import Settings
 from wafa.loyalty import service, texts
@@ -96,3 +97,64 @@ class TestRightToLeft:
         page = client.get(f"/customers/{c.id}/loyalty").text
         assert "اصلاح به دست کارکنان: <bdi>هدیه</bdi>" in page
         assert "+۲۵" in page
+
+
+class TestPersianDigits:
+    """Persian pages wrote order numbers, a flash message, date hints and an amount example
+    in Latin digits, and an English badge name came out reversed in right-to-left text."""
+
+    def test_order_numbers_in_the_ledger(
+        self, client: TestClient, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        set_rules(session, pending_days=0)
+        c = member(session)
+        place(session, c, number="#1043")
+        deliver(session, settings)
+        logged_in(client, session, role=Role.cashier, locale="fa")
+        page = client.get(f"/customers/{c.id}/loyalty").text
+        assert "<bdi>#۱۰۴۳</bdi>" in page
+        assert "#1043" not in page
+
+    def test_the_flash_after_adding_points(self, client: TestClient, session: Session) -> None:
+        logged_in(client, session, role=Role.manager, locale="fa")
+        c = member(session)
+        done = post_form(
+            client,
+            f"/customers/{c.id}/loyalty/adjust",
+            {"points": "1250", "reason": "هدیه"},
+            page=f"/customers/{c.id}/loyalty/adjust",
+        )
+        assert done.status_code == 303
+        page = client.get(done.headers["location"]).text
+        assert i18n.gettext("fa", "%(points)s points added.", points="۱٬۲۵۰") in page
+
+    def test_date_hints_and_the_amount_example(
+        self, client: TestClient, session: Session, clock: FrozenClock
+    ) -> None:
+        logged_in(client, session, role=Role.manager, locale="fa")
+        form = client.get("/loyalty/rewards/new").text
+        assert "۱۴۰۴/۱۲/۲۴" in form  # today (15 March 2026) as the example, in Jalali
+        assert "2026" not in form and "1404/" not in form
+        refused = post_form(
+            client,
+            "/loyalty/rewards/new",
+            {"name": "x", "kind": "discount_fixed", "cost_points": "5", "amount": "پنج"},
+            page="/loyalty/rewards/new",
+        )
+        assert "۱۲٫۵۰" in refused.text and "12.50" not in refused.text
+
+    def test_an_english_badge_name_is_isolated(
+        self, client: TestClient, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        set_rules(
+            session,
+            pending_days=0,
+            badges=[{"code": "regular", "name": "2 visits", "kind": "visits", "threshold": 2}],
+        )
+        c = member(session)
+        place(session, c)
+        place(session, c)
+        deliver(session, settings)
+        logged_in(client, session, role=Role.cashier, locale="fa")
+        page = client.get(f"/customers/{c.id}").text
+        assert "<bdi>2 visits</bdi>" in page

@@ -21,9 +21,10 @@ from wafa.core.settings import CalendarKind
 from wafa.core.validation import refuse
 from wafa.customers.models import Customer
 from wafa.web import forms, i18n
-from wafa.web.auth import Staff
+from wafa.web.auth import Staff, see_other
 from wafa.web.forms import FormData, FormReader, Refusal
 from wafa.web.routing import WebRoute
+from wafa.web.templating import flash
 
 TAKEN = "This code is taken. Choose another."
 
@@ -44,6 +45,9 @@ def form_app(app: FastAPI) -> FastAPI:
                 raise Conflict("taken")
             if form.get("refuse") == "other":
                 raise Invalid.field(("name",), "an English sentence nobody translated")
+            if form.get("refuse") == "flash":
+                flash(request, "%(points)s points added.", points=1250)
+                return see_other("/customers")
             return Response("saved", status_code=201)
 
         return forms.submit(
@@ -95,6 +99,16 @@ class TestSubmit:
         logged_in(client, session)
         r = post_form(client, "/test-forms/customer", {"name": "X", "refuse": "other"})
         assert r.json() == {"name": forms.GENERIC}
+
+
+class TestFlash:
+    def test_a_number_in_a_flash_is_written_in_the_readers_digits(
+        self, form_app: FastAPI, client: TestClient, session: Session
+    ) -> None:
+        logged_in(client, session, locale="fa")
+        done = post_form(client, "/test-forms/customer", {"name": "F", "refuse": "flash"})
+        page = client.get(done.headers["location"]).text
+        assert i18n.gettext("fa", "%(points)s points added.", points="۱٬۲۵۰") in page
 
 
 class _Stay(BaseModel):

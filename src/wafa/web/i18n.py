@@ -199,6 +199,18 @@ def text_direction(language: str) -> str:
 # --------------------------------------------------------------------------- numbers
 
 
+_NUMERAL = re.compile(r"#?\d+")
+
+
+def native_numeral(text: str, language: str) -> str:
+    """A plain number (``1043``, ``#1043``) in ``language``'s digits; any other text as it is.
+
+    Order numbers of a shop's own till read in the reader's digits; a code that mixes
+    letters and digits (``POS-7K2D``, ``SPRING10``) is an identifier and stays Latin.
+    """
+    return native_digits(text, language) if _NUMERAL.fullmatch(text) else text
+
+
 def native_digits(text: str, language: str) -> str:
     """Write the ASCII digits of ``text`` in the digits of ``language``."""
     table = _DIGIT_TABLES.get(NUMBERING.get(language, "latn"))

@@ -19,6 +19,8 @@ filters bound:
 ``initials``       avatar letters of a name
 ``label(kind)``    an enum value's translated label (``order.status|label("status")``)
 ``digits``         ASCII digits of any text → the language's digits
+``numeral``        a plain number such as an order's ``#1043`` in the language's digits
+                   (codes with letters, like ``POS-7K2D``, keep theirs)
 =================  ==========================================================
 
 Globals: ``static_url(path)``, ``csrf_input()``, ``csrf_token``, ``url(path, **query)``,
@@ -184,6 +186,7 @@ class Templates:
             initials=i18n.initials,
             label=lambda value, kind: i18n.label(kind, value, language),
             digits=lambda value: i18n.native_digits(str(value), language),
+            numeral=lambda value: i18n.native_numeral(str(value), language),
             iso=_iso,
         )
         env.globals.update(
