@@ -326,6 +326,13 @@
   });
 
   infoSlot.addEventListener("click", (event) => {
+    const more = event.target.closest("[data-pos-more]");
+    if (more) {
+      const open = more.getAttribute("aria-expanded") !== "true";
+      more.setAttribute("aria-expanded", String(open));
+      document.getElementById(more.getAttribute("aria-controls"))?.classList.toggle("open", open);
+      return;
+    }
     if (event.target.closest("[data-pos-clear]")) {
       event.preventDefault();
       closeCustomer();
