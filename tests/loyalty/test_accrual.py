@@ -285,6 +285,21 @@ class TestImportedHistory:
         accrual.accrue_order(session, settings=settings, order_id=o.id, imported=True)
         assert _balance(session, settings, c.id) == (10, 0)
 
+    def test_imported_history_is_dated_at_its_orders_not_the_import_day(
+        self, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        # The demo store's ledger lines were all dated the day it was built.
+        set_rules(session, imported_history={"award_points": True})
+        c = member(session)
+        o = place(session, c, placed_at=at(2025, 6, 1))
+        accrual.accrue_order(session, settings=settings, order_id=o.id, imported=True)
+        entry = session.scalars(select(PointsEntry).where(PointsEntry.order_id == o.id)).one()
+        assert entry.created_at == o.placed_at
+        live = place(session, c)
+        accrual.accrue_order(session, settings=settings, order_id=live.id)
+        booked = session.scalars(select(PointsEntry).where(PointsEntry.order_id == live.id)).one()
+        assert booked.created_at == utcnow()  # a live order is booked when it is accrued
+
 
 class TestRefunds:
     def test_partial_refund_takes_back_in_proportion_to_the_lines(

@@ -911,3 +911,24 @@ class TestOverrideTier:
         )
         assert page.status_code == 422
         assert 'id="override_reason-error"' in page.text
+
+
+class TestLedgerTab:
+    def test_a_running_balance_and_the_day_pending_points_become_spendable(
+        self, client: TestClient, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        set_rules(session, pending_days=14)
+        c = member(session)
+        place(session, c, lines=[{"sku": "A", "name": "A", "quantity": 1, "unit_price": 1000}])
+        deliver(session, settings)
+        clock.advance(hours=1)
+        _points(session, settings, c.id, 25)
+        logged_in(client, session, role=Role.cashier)
+        page = client.get(f"/customers/{c.id}/loyalty").text
+        rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)[1:]  # the header row aside
+        balances = [re.findall(r'<td class="num">([^<]*)</td>', row)[-1] for row in rows]
+        assert balances == ["35", "10"]  # newest first: after the +25, after the order's +10
+        assert "Pending: spendable from Mar 29, 2026" in rows[1]
+        assert "Pending" not in rows[0]
+        panel = client.get(f"/customers/{c.id}").text
+        assert "Pending: spendable from Mar 29, 2026" in panel

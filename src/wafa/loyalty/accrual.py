@@ -268,6 +268,8 @@ def accrue_order(
             rule_version=judged.version,
             order_id=order.id,
             details={"number": order.number or order.external_id},
+            # Imported history reads as it happened: its lines dated at their orders.
+            booked_at=min(order.placed_at, now) if imported else None,
         )
     visits, spend, last_on = acct.visits, acct.spend, acct.last_purchase_on
     categories = list(acct.categories or [])

@@ -236,6 +236,23 @@ def ledger_page(
     return rows[:limit], nxt
 
 
+def ledger_balances(
+    session: Session, *, customer_id: uuid.UUID, entries: list[PointsEntry], now: datetime
+) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, datetime]]:
+    """For a page of the ledger (newest first): the balance just after each entry, and when
+    the points of each entry still pending become spendable."""
+    if not entries:
+        return {}, {}
+    ids = [customer_id, *_merged_ids(session, customer_id)]
+    running = ledger.balance_through(session, ids, entries[-1].id)
+    balances: dict[uuid.UUID, int] = {}
+    for entry in reversed(entries):
+        if balances:  # the oldest entry's balance already counts it
+            running += entry.points
+        balances[entry.id] = running
+    return balances, ledger.spendable_from(session, [e.id for e in entries], now=now)
+
+
 def _merged_ids(session: Session, customer_id: uuid.UUID) -> list[uuid.UUID]:
     from wafa.customers.models import Customer
 

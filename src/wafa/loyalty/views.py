@@ -67,6 +67,8 @@ class LedgerLine:
     order_id: uuid.UUID | None
     by: str | None
     rule_version: int | None
+    balance: int | None = None
+    spendable_on: datetime | None = None
 
 
 def _rule_text(rule: str | None, rules: ProgramRules) -> Text | None:
@@ -82,7 +84,13 @@ def _rule_text(rule: str | None, rules: ProgramRules) -> Text | None:
     return Text(msgid, {"name": name})
 
 
-def ledger_line(entry: PointsEntry, rules: ProgramRules) -> LedgerLine:
+def ledger_line(
+    entry: PointsEntry,
+    rules: ProgramRules,
+    *,
+    balance: int | None = None,
+    spendable_on: datetime | None = None,
+) -> LedgerLine:
     """``entry`` with its reason and rule in words (msgids with their values)."""
     details = entry.details or {}
     number = str(details.get("number") or "")
@@ -103,6 +111,8 @@ def ledger_line(entry: PointsEntry, rules: ProgramRules) -> LedgerLine:
         order_id=entry.order_id,
         by=entry.created_by,
         rule_version=entry.rule_version,
+        balance=balance,
+        spendable_on=spendable_on,
     )
 
 
@@ -134,9 +144,21 @@ def ledger_view(
         customer_id=status.customer_id,
         name=names.get(status.customer_id),
         status=status,
-        lines=[ledger_line(e, rules) for e in entries],
+        lines=_lines(session, status.customer_id, entries, rules),
         next_cursor=nxt,
     )
+
+
+def _lines(
+    session: Session, customer_id: uuid.UUID, entries: list[PointsEntry], rules: ProgramRules
+) -> list[LedgerLine]:
+    balances, spendable = service.ledger_balances(
+        session, customer_id=customer_id, entries=entries, now=utcnow()
+    )
+    return [
+        ledger_line(e, rules, balance=balances.get(e.id), spendable_on=spendable.get(e.id))
+        for e in entries
+    ]
 
 
 # --------------------------------------------------------------------------- customer profile
@@ -212,7 +234,7 @@ def profile_panel(session: Session, *, settings: Settings, customer_id: uuid.UUI
         summary=summary,
         rules=rules,
         tier_names=names,
-        ledger=[ledger_line(e, rules) for e in entries],
+        ledger=_lines(session, summary.id, entries, rules),
         more_ledger=nxt is not None,
         tier_history=[
             tier_line(c, names) for c in tiers.history(session, summary.id, limit=PANEL_HISTORY)

@@ -51,11 +51,13 @@ from wafa.loyalty.ledger.booking import (
 )
 from wafa.loyalty.ledger.reading import (
     balance_of,
+    balance_through,
     check,
     entries_for_order,
     expiring,
     lot_origins,
     releasing,
+    spendable_from,
 )
 from wafa.loyalty.ledger.settling import release_due, transfer_all
 
@@ -69,6 +71,7 @@ __all__ = [
     "account",
     "apply",
     "balance_of",
+    "balance_through",
     "check",
     "credit",
     "credit_awards",
@@ -86,6 +89,7 @@ __all__ = [
     "releasing",
     "settle_debts",
     "spend",
+    "spendable_from",
     "take_back",
     "transfer_all",
 ]

@@ -123,12 +123,16 @@ def credit_awards(
     rule_version: int | None = None,
     order_id: uuid.UUID | None = None,
     details: dict[str, Any] | None = None,
+    booked_at: datetime | None = None,
 ) -> None:
     """Book a purchase's earn entries and lots in two statements; balances go into ``delta``.
 
     The caller has claimed the occasion already (the purchase row), so the entries'
     unique key can only fire on a bug, and then the whole transaction fails.
+    ``booked_at`` dates the entries (an imported order's, at the order); what is
+    released is still judged at ``now``.
     """
+    dated = booked_at or now
     entries, lots = [], []
     for award in awards:
         entry_id = new_id()
@@ -139,7 +143,7 @@ def credit_awards(
                 points=award.points,
                 reason=reason,
                 occasion=f"{occasion}:{award.rule}",
-                now=now,
+                now=dated,
                 rule=award.rule,
                 rule_version=rule_version,
                 order_id=order_id,
@@ -159,7 +163,7 @@ def credit_awards(
                 "available_at": award.available_at,
                 "expires_at": award.expires_at,
                 "released": released,
-                "created_at": now,
+                "created_at": dated,
             }
         )
         if released:

@@ -210,3 +210,36 @@ def lot_origins(session: Session, entry_ids: Sequence[uuid.UUID]) -> list[uuid.U
             .distinct()
         )
     )
+
+
+def balance_through(
+    session: Session, customer_ids: Sequence[uuid.UUID], entry_id: uuid.UUID
+) -> int:
+    """The balance (available plus pending) just after entry ``entry_id``: the sum of the
+    member's entries up to it, in the ledger's order (ids are time-ordered)."""
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(PointsEntry.points), 0)).where(
+                PointsEntry.customer_id.in_(list(customer_ids)), PointsEntry.id <= entry_id
+            )
+        )
+        or 0
+    )
+
+
+def spendable_from(
+    session: Session, entry_ids: Sequence[uuid.UUID], *, now: datetime
+) -> dict[uuid.UUID, datetime]:
+    """For entries whose points are still pending: the instant they become spendable."""
+    if not entry_ids:
+        return {}
+    rows = session.execute(
+        select(PointsLot.entry_id, func.max(PointsLot.available_at))
+        .where(
+            PointsLot.entry_id.in_(list(entry_ids)),
+            PointsLot.released.is_(False),
+            PointsLot.available_at > now,
+        )
+        .group_by(PointsLot.entry_id)
+    )
+    return dict(rows.all())  # a list of pairs
