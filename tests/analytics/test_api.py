@@ -71,6 +71,16 @@ class TestAnalyticsApi:
         assert got["segment"]["key"] == score.segment and got["segment"]["action"]
         assert got["expected_purchases"]["next_90_days"] == score.expected_purchases_90
         assert got["spend"] == score.spend_amount and got["currency"] == "USD"
+        expected = got["expected_purchases"]
+        assert expected["range_level"] == 0.9
+        assert expected["next_90_days_range"] == [
+            score.expected_purchases_90_low,
+            score.expected_purchases_90_high,
+        ]
+        low, high = expected["next_365_days_range"]
+        assert isinstance(low, int) and isinstance(high, int) and low <= high
+        if score.clv_amount is not None:
+            assert got["clv_range"] == [score.clv_low_amount, score.clv_high_amount]
         assert len(body["recommendations"]) <= 10
         assert all(r["reason"] in ("bought_together", "popular") for r in body["recommendations"])
 
@@ -78,6 +88,10 @@ class TestAnalyticsApi:
         summary = api.get("/api/v1/analytics/summary").json()
         assert summary["headline"]["customers"] == summary["customers"] > 0
         assert {"cohorts", "activity", "inter_purchase_days", "models", "holdout"} <= set(summary)
+        predictions = summary["predictions"]
+        assert predictions["level"] == 0.9
+        low, high = predictions["expected_purchases_90_range"]
+        assert low <= predictions["expected_purchases_90"] <= high
         segments = api.get("/api/v1/analytics/segments").json()
         assert len(segments["segments"]) == 11
         assert sum(s["customers"] for s in segments["segments"]) == summary["customers"]
@@ -93,6 +107,8 @@ class TestAnalyticsApi:
     def test_at_risk_and_also_bought(self, api: TestClient, refreshed: Session) -> None:
         at_risk = api.get("/api/v1/analytics/at-risk").json()
         assert all(r["churn_risk"] in ("medium", "high") for r in at_risk)
+        floor = api.get("/api/v1/analytics/summary").json()["at_risk_value_floor"]
+        assert floor > 0 and all(r["spend"] >= floor for r in at_risk)
         tea = refreshed.scalar(select(Product).where(Product.sku == "TEA"))
         assert tea is not None
         also = api.get(f"/api/v1/products/{tea.id}/also-bought").json()
@@ -101,3 +117,13 @@ class TestAnalyticsApi:
     def test_unknown_customer_is_404(self, api: TestClient, refreshed: Session) -> None:
         response = api.get(f"/api/v1/customers/{uuid.uuid4()}/insights")
         assert response.status_code == 404
+
+
+class TestRangeLabels:
+    def test_the_api_says_what_a_range_is(self, api: TestClient) -> None:
+        schema = api.get("/api/v1/openapi.json").json()["components"]["schemas"]
+        described = schema["ExpectedPurchases"]["properties"]["next_90_days_range"]["description"]
+        assert described.startswith(
+            "90 % range for the actual number of repeat purchases, if the model is right"
+        )
+        assert "can be wrong in ways no range shows" in described

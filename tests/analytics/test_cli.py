@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import csv
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -116,8 +118,38 @@ class TestAnalyzeCdnow:
         models = holdout["models"]
         assert models["bgnbd"]["predicted_repeat_purchases"] == pytest.approx(1653.4, abs=1)
         assert models["bgnbd"]["mae"] < models["naive"]["mae"]
-        assert figures["models"]["chosen"] == holdout["winner"]
-        assert figures["models"]["chosen_by"].startswith("holdout")
+        assert {"rule_of_thumb", "naive", "same_as_last_period"} <= set(models)
+
+    def test_the_model_is_chosen_on_the_calibration_weeks(self, figures: dict[str, Any]) -> None:
+        # BG/NBD has the higher calibration log-likelihood (-9582.4 against -9595.0).
+        assert figures["models"]["chosen"] == figures["holdout"]["chosen"] == "bgnbd"
+        assert figures["models"]["chosen_by"].startswith("log-likelihood of the calibration")
+
+    def test_the_holdout_total_has_the_contracted_form(self, figures: dict[str, Any]) -> None:
+        purchases = figures["holdout"]["purchases"]
+        assert set(purchases) == {"predicted", "low", "high", "actual", "level"}
+        assert purchases["level"] == 0.9 and purchases["actual"] == 1882
+        assert isinstance(purchases["actual"], int)
+        assert all(isinstance(purchases[k], float) for k in ("predicted", "low", "high"))
+        assert purchases["predicted"] == pytest.approx(1653.4, abs=1)
+        assert purchases["low"] < purchases["predicted"] < purchases["high"]
+        # The model risk the report states: the actual is above BG/NBD's range on CDNOW.
+        assert purchases["high"] < 1882
+
+    def test_each_method_reports_its_range_and_coverage(self, figures: dict[str, Any]) -> None:
+        models = figures["holdout"]["models"]
+        for name in ("bgnbd", "pareto_nbd", "rule_of_thumb", "naive"):
+            m = models[name]
+            assert m["low"] <= m["high"] and m["level"] == 0.9
+            assert isinstance(m["inside"], bool)
+        assert 0.85 <= models["bgnbd"]["customer_coverage"] <= 0.95
+        assert "low" not in models["same_as_last_period"]
+
+    def test_parameter_intervals_are_on_the_log_scale(self, figures: dict[str, Any]) -> None:
+        for name in ("bgnbd", "pareto_nbd", "gamma_gamma"):
+            block = figures["models"][name]
+            for key, (low, high) in block["intervals"].items():
+                assert 0 < low < block["params"][key] < high
 
     def test_frequency_buckets_compare_over_the_holdout_alone(
         self, figures: dict[str, Any]
@@ -205,7 +237,7 @@ class TestAnalyzeErrors:
 
 
 class TestAnalyzeTinyStore:
-    def test_a_tiny_store_gets_predictions_and_a_warning(
+    def test_a_tiny_store_gets_the_stated_rule_with_ranges_and_no_numpy_warning(
         self, analyze: Analyze, tmp_path: Path
     ) -> None:
         rows = []
@@ -220,13 +252,37 @@ class TestAnalyzeTinyStore:
             tmp_path / "tiny.csv", ["customer_id", "order_id", "placed_at", "total"], rows
         )
         out = tmp_path / "tiny.json"
-        result = analyze(str(path), "--json", str(out))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            result = analyze(str(path), "--json", str(out))
         assert result.exit_code == 0, result.output
         data = json.loads(out.read_text())
-        assert any("bought more than once" in w for w in data["warnings"])
-        band = data["predictions"]["expected_purchases_365_band"]
-        assert band[0] <= data["predictions"]["expected_purchases_365"] <= band[1]
-        assert band[1] > band[0]
+        assert data["models"]["chosen"] is None
+        assert data["models"]["bgnbd"]["usable"] is False
+        assert "bought more than once" in data["models"]["bgnbd"]["unusable_because"]
+        assert any("simple rule" in w for w in data["warnings"])
+        p = data["predictions"]
+        assert p["method"] == "rule_of_thumb" and p["expected_active_customers"] is None
+        band = p["expected_purchases_365_range"]
+        assert band[0] <= p["expected_purchases_365"] <= band[1] and band[1] > band[0]
+
+    def test_degenerate_spend_is_refused_and_values_use_the_average_order(
+        self, analyze: Analyze, tmp_path: Path
+    ) -> None:
+        # 10 customers, 2 of them repeat buyers: no Gamma-Gamma on two points.
+        rows = [(f"c{c}", f"o{c}", f"2024-0{1 + c % 6}-10", "12.00") for c in range(10)]
+        rows += [("c0", "x1", "2024-08-01", "20.00"), ("c1", "x2", "2024-09-01", "30.00")]
+        path = write_csv(
+            tmp_path / "ten.csv", ["customer_id", "order_id", "placed_at", "total"], rows
+        )
+        out = tmp_path / "ten.json"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            result = analyze(str(path), "--json", str(out))
+        assert result.exit_code == 0, result.output
+        data = json.loads(out.read_text())
+        assert data["models"]["gamma_gamma"]["usable"] is False
+        assert data["predictions"]["value_method"] == "average_order"
 
 
 @needs_cdnow
@@ -313,3 +369,49 @@ class TestAnalyzeShopify:
         data = json.loads(out.read_text())
         assert data["currency"] == "EUR" and data["format"] == "shopify"
         assert data["headline"]["customers"] == 30
+
+
+@needs_cdnow
+class TestCustomersOut:
+    def test_one_row_per_customer_with_the_holdout_range(
+        self, analyze: Analyze, cdnow_csv: Path, tmp_path: Path
+    ) -> None:
+        out = tmp_path / "customers.csv"
+        result = analyze(
+            str(cdnow_csv), "--calibration-end", "1997-09-30", "--customers-out", str(out)
+        )
+        assert result.exit_code == 0, result.output
+        with out.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(rows) == 2357
+        required = {
+            "customer_id",
+            "expected_purchases",
+            "purchases_low",
+            "purchases_high",
+            "p_alive",
+            "clv",
+            "clv_low",
+            "clv_high",
+        }
+        assert required <= set(rows[0])
+        inside = 0
+        for row in rows:
+            assert row["window_days"] == "273"
+            low, high = int(row["purchases_low"]), int(row["purchases_high"])
+            assert low <= float(row["expected_purchases"]) <= high or low == high
+            inside += low <= int(row["actual_purchases"]) <= high
+            assert float(row["clv_low"]) <= float(row["clv"]) <= float(row["clv_high"])
+            assert 0 <= float(row["p_alive"]) <= 1
+        assert 0.85 <= inside / len(rows) <= 0.95
+
+    def test_without_a_holdout_the_range_is_the_next_365_days(
+        self, analyze: Analyze, cdnow_csv: Path, tmp_path: Path
+    ) -> None:
+        out = tmp_path / "c365.csv"
+        result = analyze(str(cdnow_csv), "--customers-out", str(out))
+        assert result.exit_code == 0, result.output
+        with out.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert {r["window_days"] for r in rows} == {"365"}
+        assert {r["actual_purchases"] for r in rows} == {""}

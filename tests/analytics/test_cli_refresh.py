@@ -51,7 +51,7 @@ class TestFiguresKeptPerRun:
         def direct() -> tuple[dict[str, Any], list[uuid.UUID]]:
             with session_scope(committed_db, write=False) as s:
                 run = service.latest_run(s)
-                return service._segment_summary(s, run), service._rank_at_risk(s, 5)
+                return service._segment_summary(s, run), service._rank_at_risk(s, run, 5)
 
         for as_of in ("2026-01-10", "2026-02-08"):
             assert wafa("analytics", "refresh", "--as-of", as_of, "--quiet").exit_code == 0

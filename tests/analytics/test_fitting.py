@@ -12,9 +12,12 @@ from wafa.analytics.fitting import (
     FitSettings,
     ModelFailed,
     fit_models,
-    predict,
 )
+from wafa.analytics.predicting import RULE_OF_THUMB, predict
+from wafa.analytics.retention import ActivityThresholds
 from wafa.analytics.summary import RFMArrays
+
+BANDS = ActivityThresholds(90, 180, "default")
 
 
 def rfm(x: list[float], t_x: list[float], big_t: list[float], m: list[float]) -> RFMArrays:
@@ -38,10 +41,11 @@ class TestLifetimeValue:
         data = cdnow()
         settings = FitSettings(money_scale=100.0, annual_discount_rate=0.15)
         fitted = fit_models(data, settings)
-        predictions = predict(fitted, data, parallel=False)
+        predictions = predict(fitted, data, thresholds=BANDS)
         assert predictions.clv is not None and fitted.spend is not None
         # Reference: day by day, each day's expected purchases discounted continuously.
         model = fitted.model
+        assert predictions.value_method == "gamma_gamma"
         delta = math.log1p(0.15) / 365
         days = np.arange(0, 366)
         cumulative = np.stack(
@@ -58,7 +62,7 @@ class TestLifetimeValue:
     def test_no_discount_gives_spend_times_a_year_of_purchases(self) -> None:
         data = cdnow()
         fitted = fit_models(data, FitSettings(money_scale=100.0, annual_discount_rate=0.0))
-        predictions = predict(fitted, data, parallel=False)
+        predictions = predict(fitted, data, thresholds=BANDS)
         assert predictions.clv is not None and fitted.spend is not None
         x = np.where(data.monetary > 0, data.frequency, 0.0)
         spend = fitted.spend.conditional_expected_spend(x, data.monetary / 100) * 100
@@ -70,11 +74,12 @@ class TestChoiceAndOneTimeBuyers:
     def test_bgnbd_one_time_buyers_take_pareto_probability_alive(self) -> None:
         data = cdnow()
         fitted = fit_models(data, FitSettings(money_scale=100.0))
-        fitted.choose(BGNBD, "test")
-        predictions = predict(fitted, data, parallel=False)
+        fitted.chosen = BGNBD
+        predictions = predict(fitted, data, thresholds=BANDS)
         pareto = fitted.transactions[PARETO].model
         assert pareto is not None
         once = data.frequency == 0
+        assert predictions.p_alive is not None
         expected = pareto.probability_alive(data.frequency, data.recency, data.T)[once]
         assert np.allclose(predictions.p_alive[once], expected)
         # BG/NBD itself would say 1 for every one of them.
@@ -82,7 +87,10 @@ class TestChoiceAndOneTimeBuyers:
 
     def test_every_prediction_is_finite_and_ordered(self) -> None:
         data = cdnow()
-        predictions = predict(fit_models(data, FitSettings(money_scale=100.0)), data)
+        predictions = predict(
+            fit_models(data, FitSettings(money_scale=100.0)), data, thresholds=BANDS
+        )
+        assert predictions.p_alive is not None
         for values in (
             predictions.p_alive,
             predictions.expected_30,
@@ -101,7 +109,7 @@ class TestSmallAndOddData:
         with pytest.raises(ModelFailed, match="What to try"):
             fit_models(data)
 
-    def test_a_handful_of_customers_predicts_with_wide_ranges_and_a_warning(self) -> None:
+    def test_a_handful_of_customers_gets_the_stated_rule_with_its_ranges(self) -> None:
         data = rfm(
             [0, 1, 2, 0, 3, 1, 0, 4],
             [0, 2, 6, 0, 9, 1, 0, 11],
@@ -109,13 +117,14 @@ class TestSmallAndOddData:
             [0, 1500, 2200, 0, 1800, 900, 0, 2500],
         )
         fitted = fit_models(data, FitSettings(money_scale=100.0))
-        assert any("bought more than once" in w for w in fitted.warnings)
-        predictions = predict(fitted, data)
-        assert predictions.expected_365_low is not None
-        assert predictions.expected_365_high is not None
-        width = predictions.expected_365_high - predictions.expected_365_low
-        assert np.all(np.isfinite(width)) and width.max() > 0
-        assert np.all(np.isfinite(predictions.p_alive))
+        assert fitted.chosen is None
+        assert all("bought more than once" in str(f.unusable) for f in fitted.transactions.values())
+        assert any("simple rule" in w for w in fitted.warnings)
+        predictions = predict(fitted, data, thresholds=BANDS)
+        assert predictions.method == RULE_OF_THUMB and predictions.p_alive is None
+        width = predictions.high["365"] - predictions.low["365"]
+        assert np.all(width >= 0) and width.max() > 0
+        assert predictions.value_method == "average_order" and predictions.clv is not None
 
     def test_heavy_buyers_whose_last_purchase_is_today_stay_finite(self) -> None:
         rng = np.random.default_rng(3)
@@ -128,11 +137,18 @@ class TestSmallAndOddData:
         data = RFMArrays(np.arange(n), x, t_x, big_t, np.where(x > 0, 2500.0, 0.0))
         fitted = fit_models(data, FitSettings(money_scale=100.0))
         for name in (BGNBD, PARETO):
-            fitted.choose(name, "test")
-            predictions = predict(fitted, data, parallel=False)
-            assert np.all(np.isfinite(predictions.expected_365))
-            assert np.all(np.isfinite(predictions.p_alive))
-            assert predictions.expected_365[:5].min() > 10
+            model = fitted.transactions[name].model
+            assert model is not None
+            expected = model.expected_purchases(52.0, x, t_x, big_t)
+            assert np.all(np.isfinite(expected)) and expected[:5].min() > 10
+            assert np.all(np.isfinite(model.probability_alive(x, t_x, big_t)))
+            if fitted.transactions[name].usable:
+                fitted.chosen = name
+                predictions = predict(fitted, data, thresholds=BANDS)
+                assert np.all(np.isfinite(predictions.expected_365))
+                assert predictions.p_alive is not None
+                assert np.all(np.isfinite(predictions.p_alive))
+                assert predictions.high["365"][:5].min() > 10
 
     def test_infinite_mean_spend_withholds_lifetime_value(self) -> None:
         rng = np.random.default_rng(11)
@@ -147,8 +163,9 @@ class TestSmallAndOddData:
         fitted = fit_models(data, FitSettings(money_scale=100.0))
         assert fitted.spend is not None and fitted.spend.params_.q <= 1
         assert not fitted.spend_usable
-        assert any("lifetime values based on spend are withheld" in w for w in fitted.warnings)
-        assert predict(fitted, data).clv is None
+        assert any("average is not defined" in w for w in fitted.warnings)
+        predictions = predict(fitted, data, thresholds=BANDS)
+        assert predictions.value_method == "average_order"
 
     def test_spend_correlated_with_frequency_is_reported(self) -> None:
         rng = np.random.default_rng(5)

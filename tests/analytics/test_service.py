@@ -11,15 +11,17 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
-from tests.analytics.helpers import build_shop
+from tests.analytics.helpers import build_shop, export_generic_csv
 from tests.conftest import FrozenClock
 from tests.factories import create_customer
 from wafa.analytics import service
+from wafa.analytics.analyze import AnalyzeOptions, analyze_file
 from wafa.analytics.service import RefreshOptions
 from wafa.analytics.tables import AnalyticsRun, CustomerScore, ProductNeighbour
 from wafa.core.settings import CalendarKind, Settings
@@ -84,13 +86,15 @@ class TestRefresh:
         )
         assert run.as_of == dt.date(2026, 2, 8)
 
-    def test_chooses_the_model_on_a_holdout_and_reports_it(self, db: Session) -> None:
+    def test_validates_on_a_holdout_without_choosing_on_it(self, db: Session) -> None:
         run = latest(db)
         holdout = run.details["holdout"]
-        assert holdout["days"] >= 28 and holdout["winner"] in ("bgnbd", "pareto_nbd")
-        assert run.model == holdout["winner"]
-        assert run.details["models"]["chosen_by"].startswith("holdout")
-        assert {"bgnbd", "pareto_nbd", "naive"} <= set(holdout["models"])
+        assert holdout["days"] >= 28
+        assert run.model == run.details["models"]["chosen"] or run.model == "rule_of_thumb"
+        assert not run.details["models"]["chosen_by"].startswith("holdout")
+        assert {"rule_of_thumb", "naive", "same_as_last_period"} <= set(holdout["models"])
+        purchases = holdout["purchases"]
+        assert purchases["level"] == 0.9 and purchases["low"] <= purchases["high"]
 
     def test_a_small_shop_warns_and_predicts_with_ranges(self, db: Session) -> None:
         run = latest(db)
@@ -219,3 +223,16 @@ class TestQueries:
         again = {r["customer_id"]: r["name"] for r in service.at_risk_customers(db, limit=50)}
         assert again[str(target)] is None
         assert db.get(Customer, target) is not None
+
+
+class TestOneAtRiskDefinition:
+    def test_the_file_report_and_the_database_list_the_same_customers(
+        self, db: Session, settings: Settings, tmp_path: Path
+    ) -> None:
+        service.refresh(db, settings=settings, options=RefreshOptions(holdout_days=0))
+        from_db = [r["customer_id"] for r in service.at_risk_customers(db, limit=25)]
+        path = export_generic_csv(db, tmp_path / "orders.csv")
+        analysis = analyze_file(AnalyzeOptions(path=path, calibration_end=NOW.date()))
+        from_file = [c["customer_id"] for c in analysis.figures["customers_at_risk"]]
+        assert from_db and from_file == from_db
+        assert analysis.figures["at_risk_value_floor"] == latest(db).details["at_risk_value_floor"]

@@ -12,7 +12,14 @@ from wafa.analytics import rfm
 from wafa.analytics.cohorts import CohortMatrix, month_table, occasion_cohorts
 from wafa.analytics.fitting import FitSettings, fit_models
 from wafa.analytics.holdout import NAIVE, HoldoutData, evaluate
-from wafa.analytics.recommend import ItemSimilarity, _hits, evaluate_hit_rate, owned_matrix
+from wafa.analytics.recommend import (
+    HitRate,
+    ItemSimilarity,
+    _hits,
+    evaluate_hit_rate,
+    list_length,
+    owned_matrix,
+)
 from wafa.analytics.retention import ActivityThresholds, gap_distribution
 from wafa.analytics.summary import Occasions, day_number
 from wafa.core.settings import CalendarKind
@@ -147,8 +154,8 @@ class TestRecommendations:
         truth = owned_matrix(np.array([0, 1, 2]), np.array([3, 0, 1]), 4, 5)
         recommended = np.array([[1, 3], [2, -1], [-1, -1], [0, 4]])
         # Row 0 finds 3; row 1 wants 0 (not shown); row 2 shows nothing; row 3 wants nothing.
-        assert _hits(recommended, truth) == pytest.approx(0.25)
-        assert _hits(np.zeros((0, 2), dtype=np.int64), truth[:0]) == 0.0
+        assert _hits(recommended, truth).mean() == pytest.approx(0.25)
+        assert _hits(np.zeros((0, 2), dtype=np.int64), truth[:0]).size == 0
 
     def test_hit_rate_against_the_most_popular(self) -> None:
         rng = np.random.default_rng(1)
@@ -181,11 +188,34 @@ class TestHoldout:
         cal = cdnow_calibration()
         fitted = fit_models(cal, FitSettings(money_scale=100.0))
         actual = np.zeros(cal.frequency.shape[0], dtype=np.int64)
-        data = HoldoutData(days=70, actual=actual, daily=np.zeros(70, dtype=np.int64))
-        report = evaluate(fitted, cal, data)
+        data = HoldoutData(
+            days=70,
+            actual=actual,
+            daily=np.zeros(70, dtype=np.int64),
+            last_period=np.zeros_like(actual),
+        )
+        report = evaluate(
+            fitted, cal, data, thresholds=ActivityThresholds(90, 180, "default")
+        ).report
         rate = np.divide(cal.frequency, cal.T, out=np.zeros_like(cal.T), where=cal.T > 0)
         assert report["models"][NAIVE]["predicted_repeat_purchases"] == pytest.approx(
             float(rate.sum() * 10)
         )
         assert len(report["tracking"]) == 10 and report["tracking"][-1]["day"] == 70
         assert report["tracking"][-1][NAIVE] == pytest.approx(float(rate.sum() * 10))
+
+
+class TestRecommendationCheck:
+    def test_the_list_length_follows_the_catalogue(self) -> None:
+        assert [list_length(n) for n in (3, 12, 60, 500)] == [1, 1, 6, 10]
+
+    def test_a_list_covering_half_the_catalogue_cannot_tell(self) -> None:
+        verdict, why = HitRate(3, 500, 0.9, 0.88, 40, 30, catalogue=6).verdict
+        assert verdict == "cannot_tell" and "half" in why
+
+    def test_few_disagreements_cannot_tell(self) -> None:
+        assert HitRate(5, 300, 0.41, 0.4, 5, 3, catalogue=60).verdict[0] == "cannot_tell"
+
+    def test_a_clear_difference_is_named(self) -> None:
+        assert HitRate(5, 300, 0.6, 0.3, 90, 10, catalogue=60).verdict[0] == "better"
+        assert HitRate(5, 300, 0.3, 0.31, 30, 32, catalogue=60).verdict[0] == "no_difference"

@@ -22,10 +22,16 @@ import numpy as np
 import numpy.typing as npt
 
 from wafa import __version__
-from wafa.analytics import rfm
+from wafa.analytics import at_risk, rfm
 from wafa.analytics.cohorts import occasion_cohorts
-from wafa.analytics.fitting import FitSettings, Predictions, TimeUnit, fit_models, predict
-from wafa.analytics.holdout import HoldoutData, evaluate, occasion_daily_repeats
+from wafa.analytics.fitting import FitSettings, TimeUnit, fit_models
+from wafa.analytics.holdout import (
+    HoldoutData,
+    evaluate,
+    last_period_repeats,
+    occasion_daily_repeats,
+)
+from wafa.analytics.predicting import Predictions, WindowForecast, predict
 from wafa.analytics.reading import BadInput, InputFormat, LoadedOrders, connect, load_orders
 from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
 from wafa.analytics.retention import (
@@ -39,6 +45,7 @@ from wafa.analytics.retention import (
 )
 from wafa.analytics.summary import (
     CustomerSummary,
+    Occasions,
     day_number,
     day_to_date,
     duckdb_occasions,
@@ -117,6 +124,9 @@ class Analysis:
         RFM segment key per customer.
     scores : tuple of numpy.ndarray
         R, F and M scores.
+    holdout : tuple or None
+        With a holdout: the calibration customers' positions in ``summary``, the chosen
+        method's forecast of the holdout window for each, and what they actually bought.
     timings : dict
         Seconds spent per step.
     """
@@ -126,6 +136,7 @@ class Analysis:
     predictions: Predictions
     segments: npt.NDArray[np.str_]
     scores: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
+    holdout: tuple[npt.NDArray[np.int64], WindowForecast, npt.NDArray[np.int64]] | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -298,21 +309,29 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
         lap("fit")
 
         holdout: dict[str, Any] | None = None
+        holdout_rows = None
         if hold_end > cal_day:
-            step("Checking the predictions against the holdout period")
+            step("Checking the forecasts against the holdout period")
             data = HoldoutData(
                 days=hold_end - cal_day,
                 actual=summary.holdout_purchases[calibration.index],
                 daily=occasion_daily_repeats(
                     occasions, summary.first_day, calibration_day=cal_day, end_day=hold_end
                 ),
+                last_period=last_period_repeats(
+                    occasions, summary.first_day, calibration_day=cal_day, days=hold_end - cal_day
+                )[calibration.index],
             )
-            holdout = evaluate(fitted, calibration, data)
+            result = evaluate(
+                fitted, calibration, data, thresholds=_calibration_thresholds(occasions, cal_day)
+            )
+            holdout = result.report
+            holdout_rows = (calibration.index, result.chosen, data.actual)
             lap("holdout")
 
         step("Predicting for every customer")
         current = summary.current(settings.time_unit.days)
-        predictions = predict(fitted, current)
+        predictions = predict(fitted, current, thresholds=thresholds)
         r, f, m = rfm.rfm_scores(
             summary.as_of_day - summary.last_day, summary.purchases, summary.spend
         )
@@ -347,7 +366,14 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
         calibration_customers=int(calibration.index.shape[0]),
     )
     figures["timings"] = timings
-    return Analysis(figures, summary, predictions, segments, (r, f, m), timings)
+    return Analysis(figures, summary, predictions, segments, (r, f, m), holdout_rows, timings)
+
+
+def _calibration_thresholds(occasions: Occasions, cal_day: int) -> ActivityThresholds:
+    """Recency bands learned from the calibration period's purchases alone."""
+    keep = occasions.day <= cal_day
+    early = Occasions(occasions.code[keep], occasions.day[keep], occasions.value[keep])
+    return ActivityThresholds.from_gaps(gap_distribution(*occasion_gap_counts(early)))
 
 
 def _figures(
@@ -420,6 +446,9 @@ def _figures(
         },
         "predictions": predictions.totals(),
         "customers_at_risk": _at_risk(summary, predictions, segment_codes),
+        "at_risk_value_floor": at_risk.value_floor(
+            summary.spend, headline(summary)["average_order_value"]
+        ),
         "recommendations": recommendations,
         "holdout_end": day_to_date(hold_end).isoformat(),
     }
@@ -428,14 +457,11 @@ def _figures(
 def _at_risk(
     summary: CustomerSummary, predictions: Predictions, codes: npt.NDArray[np.int64]
 ) -> list[dict[str, Any]]:
-    """Valuable customers whose churn risk is medium or high, most valuable first."""
-    risky = np.flatnonzero(predictions.churn_risk != "low")
-    if risky.size == 0:
-        return []
-    value = predictions.clv if predictions.clv is not None else summary.spend.astype(np.float64)
-    # Value at stake: what they have been worth, weighted by how likely they are gone.
-    stake = summary.spend[risky] * (1 - predictions.p_alive[risky])
-    order = risky[np.lexsort((-value[risky], -stake))][:AT_RISK_LISTED]
+    """Valuable customers at risk (:mod:`wafa.analytics.at_risk`), most worth a call first."""
+    floor = at_risk.value_floor(summary.spend, headline(summary)["average_order_value"])
+    order = at_risk.rank(
+        summary.spend, predictions.p_alive, predictions.churn_risk, floor, AT_RISK_LISTED
+    )
     return [
         {
             "customer_id": str(summary.keys[i]),
@@ -443,9 +469,101 @@ def _at_risk(
             "purchases": int(summary.purchases[i]),
             "spend": int(summary.spend[i]),
             "last_order": day_to_date(int(summary.last_day[i])).isoformat(),
-            "p_alive": float(predictions.p_alive[i]),
+            "p_alive": None if predictions.p_alive is None else float(predictions.p_alive[i]),
             "churn_risk": str(predictions.churn_risk[i]),
             "clv": None if predictions.clv is None else round(float(predictions.clv[i])),
         }
-        for i in order
+        for i in order.tolist()
     ]
+
+
+#: Columns of ``wafa analyze --customers-out`` (one row per customer).
+CUSTOMER_COLUMNS = (
+    "customer_id",
+    "purchases",
+    "spend",
+    "first_order",
+    "last_order",
+    "segment",
+    "window_days",
+    "expected_purchases",
+    "purchases_low",
+    "purchases_high",
+    "purchases_chance",
+    "actual_purchases",
+    "p_alive",
+    "churn_risk",
+    "clv",
+    "clv_low",
+    "clv_high",
+)
+
+
+def customer_rows(analysis: Analysis) -> list[list[object]]:
+    """Return the rows of ``--customers-out``, in the order of :data:`CUSTOMER_COLUMNS`.
+
+    The purchase forecast and its 90 % range cover the holdout window when there is one
+    (made at the calibration end, for the customers known then, beside what they actually
+    bought; empty for later customers), else the next 365 days. ``p_alive`` and the
+    lifetime value (minor units, with its range) are as of the analysis date; a column
+    the method does not give is empty.
+    """
+    s, p = analysis.summary, analysis.predictions
+    n = len(s)
+    got: Any = None
+    if analysis.holdout is not None:
+        index, forecast_, actual = analysis.holdout
+        days = int(analysis.figures["holdout"]["days"])
+        expected = np.full(n, np.nan)
+        low = np.full(n, -1)
+        high = np.full(n, -1)
+        chance = np.full(n, np.nan)
+        got = np.full(n, -1)
+        expected[index], low[index], high[index] = forecast_.expected, forecast_.low, forecast_.high
+        chance[index], got[index] = forecast_.chance, actual
+    else:
+        days = 365
+        expected, low, high, chance = (
+            p.expected["365"],
+            p.low["365"],
+            p.high["365"],
+            p.chance["365"],
+        )
+
+    def number(values: Any, i: int, digits: int = 4) -> object:
+        if values is None:
+            return ""
+        value = float(values[i])
+        return "" if not np.isfinite(value) else round(value, digits)
+
+    def whole(values: Any, i: int) -> object:
+        if values is None:
+            return ""
+        value = int(values[i])
+        return "" if value < 0 else value
+
+    keys = s.key_strings()
+    rows: list[list[object]] = []
+    for i in range(n):
+        rows.append(
+            [
+                keys[i],
+                int(s.purchases[i]),
+                int(s.spend[i]),
+                day_to_date(int(s.first_day[i])).isoformat(),
+                day_to_date(int(s.last_day[i])).isoformat(),
+                str(analysis.segments[i]),
+                days,
+                number(expected, i),
+                whole(low, i),
+                whole(high, i),
+                number(chance, i, 3),
+                whole(got, i),
+                number(p.p_alive, i),
+                str(p.churn_risk[i]),
+                "" if p.clv is None else round(float(p.clv[i])),
+                "" if p.clv_low is None else round(float(p.clv_low[i])),
+                "" if p.clv_high is None else round(float(p.clv_high[i])),
+            ]
+        )
+    return rows

@@ -17,7 +17,12 @@ never recommended. "Customers who bought X also bought Y" is the neighbour list 
 Quality is measured by hit rate at ``k`` (:func:`evaluate_hit_rate`): for each customer
 with at least two purchase occasions, the products of the last occasion are held out,
 the model is trained on everything else, and a hit is any held-out product among the
-``k`` recommendations; the same is measured for the most-popular baseline.
+``k`` recommendations; the same is measured for the most-popular baseline. ``k`` scales
+with the catalogue (:func:`list_length`: a tenth of it, 1 to 10), since showing ten of
+twelve products hits almost always whatever the method. The two methods are compared
+on the same customers by a sign test on those where only one of them hit; with too
+few such customers, or a list that covers half the catalogue, the verdict is that the
+comparison cannot tell.
 """
 
 from __future__ import annotations
@@ -27,9 +32,14 @@ from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
+from scipy import sparse, stats
 
-__all__ = ["HitRate", "ItemSimilarity", "evaluate_hit_rate", "owned_matrix"]
+__all__ = ["HitRate", "ItemSimilarity", "evaluate_hit_rate", "list_length", "owned_matrix"]
+
+#: Customers on whom only one method hit needed before the comparison says anything.
+MIN_DISAGREEMENTS = 10
+#: Two-sided significance of the sign test.
+SIGNIFICANCE = 0.05
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -251,6 +261,22 @@ def _top_per_row(rows: IntArray, scores: FloatArray, n_rows: int, k: int) -> Int
     return np.asarray(order[rank < k], dtype=np.int64)
 
 
+def list_length(n_items: int) -> int:
+    """Return how many products an evaluated list shows: a tenth of the catalogue, 1 to 10.
+
+    Parameters
+    ----------
+    n_items : int
+        Products in the catalogue.
+
+    Returns
+    -------
+    int
+        ``k`` of the hit rate.
+    """
+    return int(min(10, max(1, n_items // 10)))
+
+
 @dataclass(frozen=True)
 class HitRate:
     """Hit rate at ``k`` of the recommender and of the most-popular baseline.
@@ -265,21 +291,56 @@ class HitRate:
         Share of them with a held-out product among the recommendations.
     baseline_hit_rate : float
         The same for the most popular products.
+    only_recommender, only_baseline : int
+        Customers hit by one method and not the other.
+    catalogue : int
+        Products in the catalogue.
     """
 
     k: int
     customers: int
     hit_rate: float
     baseline_hit_rate: float
+    only_recommender: int = 0
+    only_baseline: int = 0
+    catalogue: int = 0
+
+    @property
+    def verdict(self) -> tuple[str, str]:
+        """Return ``(verdict, why)``: ``better``, ``worse``, ``no_difference`` or ``cannot_tell``."""
+        if self.catalogue and 2 * self.k >= self.catalogue:
+            return "cannot_tell", (
+                f"a list of {self.k} covers half of the {self.catalogue} products or more"
+            )
+        differ = self.only_recommender + self.only_baseline
+        if differ < MIN_DISAGREEMENTS:
+            return "cannot_tell", (
+                f"the two lists differ in their hit for only {differ} customers "
+                f"(at least {MIN_DISAGREEMENTS} are needed)"
+            )
+        p_value = float(
+            stats.binomtest(self.only_recommender, differ, 0.5, alternative="two-sided").pvalue
+        )
+        if p_value >= SIGNIFICANCE:
+            return "no_difference", f"not distinguishable from best sellers (p = {p_value:.2f})"
+        if self.only_recommender > self.only_baseline:
+            return "better", f"better than best sellers (p = {p_value:.3f})"
+        return "worse", f"worse than best sellers (p = {p_value:.3f})"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the figures as plain data."""
+        verdict, why = self.verdict
         return {
             "k": self.k,
             "customers": self.customers,
             "hit_rate": self.hit_rate,
             "baseline_hit_rate": self.baseline_hit_rate,
             "lift": (self.hit_rate / self.baseline_hit_rate) if self.baseline_hit_rate else None,
+            "only_recommender": self.only_recommender,
+            "only_baseline": self.only_baseline,
+            "catalogue": self.catalogue,
+            "verdict": verdict,
+            "verdict_reason": why,
         }
 
 
@@ -291,7 +352,7 @@ def evaluate_hit_rate(
     *,
     n_customers: int,
     n_items: int,
-    k: int = 10,
+    k: int | None = None,
     repeatable: BoolArray | None = None,
     max_customers: int = 20_000,
     n_neighbours: int = 50,
@@ -310,8 +371,8 @@ def evaluate_hit_rate(
         The pair occurs in the last occasion of a customer with two or more.
     n_customers, n_items : int
         Code ranges.
-    k : int
-        Recommendations per customer.
+    k : int, optional
+        Recommendations per customer (default :func:`list_length` of the catalogue).
     repeatable : numpy.ndarray of bool, optional
         Per product (see :meth:`ItemSimilarity.recommend`).
     max_customers : int
@@ -327,6 +388,7 @@ def evaluate_hit_rate(
     HitRate
         Both hit rates.
     """
+    k = list_length(n_items) if k is None else k
     train = owned_matrix(customers[in_train], items[in_train], n_customers, n_items)
     model = ItemSimilarity(n_neighbours).fit(train)
     target = owned_matrix(customers[in_last], items[in_last], n_customers, n_items)
@@ -337,23 +399,30 @@ def evaluate_hit_rate(
         rng = np.random.default_rng(random_state)
         candidates = np.sort(rng.choice(candidates, size=max_customers, replace=False))
     if candidates.size == 0:
-        return HitRate(k, 0, 0.0, 0.0)
+        return HitRate(k, 0, 0.0, 0.0, catalogue=n_items)
     history = train[candidates]
     truth = target[candidates]
-    recs = model.recommend(history, n=k, repeatable=repeatable)
-    base = model.popular(history, n=k, repeatable=repeatable)
-    return HitRate(k, int(candidates.size), _hits(recs, truth), _hits(base, truth))
+    recs = _hits(model.recommend(history, n=k, repeatable=repeatable), truth)
+    base = _hits(model.popular(history, n=k, repeatable=repeatable), truth)
+    return HitRate(
+        k,
+        int(candidates.size),
+        float(recs.mean()),
+        float(base.mean()),
+        int(np.count_nonzero(recs & ~base)),
+        int(np.count_nonzero(base & ~recs)),
+        n_items,
+    )
 
 
-def _hits(recommended: IntArray, truth: sparse.csr_matrix) -> float:
-    """Share of rows where at least one recommended product (``-1`` = none) is in ``truth``."""
+def _hits(recommended: IntArray, truth: sparse.csr_matrix) -> BoolArray:
+    """Tell per row whether a recommended product (``-1`` = none) is in ``truth``."""
     rows = recommended.shape[0]
     if not rows:
-        return 0.0
+        return np.zeros(0, dtype=bool)
     row_of, slot = np.nonzero(recommended >= 0)
     shown = sparse.csr_matrix(
         (np.ones(row_of.shape[0], dtype=np.float32), (row_of, recommended[row_of, slot])),
         shape=truth.shape,
     )
-    found = np.asarray(shown.multiply(truth).sum(axis=1)).ravel() > 0
-    return float(np.count_nonzero(found) / rows)
+    return np.asarray(np.asarray(shown.multiply(truth).sum(axis=1)).ravel() > 0)

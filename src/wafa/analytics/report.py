@@ -238,16 +238,18 @@ def _charts(f: dict[str, Any], t: Translate, fmt: _Format) -> dict[str, str]:
     fig.update_yaxes(title=t("Recency score (5 = most recent)"))
     charts["rfm_grid"] = _chart(fig, "rfm-grid", height=340)
     predictions = f["predictions"]
-    fig = go.Figure(
-        go.Bar(
-            x=[f"{h['from']:.1f}–{h['to']:.1f}" for h in predictions["p_alive_histogram"]],
-            y=[h["customers"] for h in predictions["p_alive_histogram"]],
-            marker_color="#2da44e",
+    histogram = predictions.get("p_alive_histogram")
+    if histogram:
+        fig = go.Figure(
+            go.Bar(
+                x=[f"{h['from']:.1f}–{h['to']:.1f}" for h in histogram],
+                y=[h["customers"] for h in histogram],
+                marker_color="#2da44e",
+            )
         )
-    )
-    fig.update_xaxes(title=t("Probability the customer is still active"), type="category")
-    fig.update_yaxes(title=t("Customers"))
-    charts["p_alive"] = _chart(fig, "p-alive", height=300)
+        fig.update_xaxes(title=t("Probability the customer is still active"), type="category")
+        fig.update_yaxes(title=t("Customers"))
+        charts["p_alive"] = _chart(fig, "p-alive", height=300)
     quantiles = predictions.get("clv_quantiles")
     if quantiles:
         keys = sorted(quantiles, key=float)
@@ -272,6 +274,7 @@ def _charts(f: dict[str, Any], t: Translate, fmt: _Format) -> dict[str, str]:
             ("bgnbd", "BG/NBD"),
             ("pareto_nbd", "Pareto/NBD"),
             ("naive", t("Naive")),
+            ("same_as_last_period", t("Same as the period before")),
         ):
             if holdout["tracking"] and name in holdout["tracking"][0]:
                 fig.add_scatter(
@@ -279,7 +282,7 @@ def _charts(f: dict[str, Any], t: Translate, fmt: _Format) -> dict[str, str]:
                     y=[p[name] for p in holdout["tracking"]],
                     name=label,
                     mode="lines",
-                    line={"dash": "dot" if name == "naive" else "dash"},
+                    line={"dash": "dot" if name in ("naive", "same_as_last_period") else "dash"},
                 )
         fig.update_xaxes(title=t("Weeks after the calibration end"))
         fig.update_yaxes(title=t("Cumulative repeat purchases"))
@@ -292,6 +295,7 @@ def _charts(f: dict[str, Any], t: Translate, fmt: _Format) -> dict[str, str]:
             ("bgnbd", "BG/NBD"),
             ("pareto_nbd", "Pareto/NBD"),
             ("naive", t("Naive")),
+            ("same_as_last_period", t("Same as the period before")),
         ):
             if buckets and name in buckets[0]:
                 fig.add_bar(x=x, y=[b[name] for b in buckets], name=label)

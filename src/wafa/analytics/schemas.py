@@ -25,15 +25,23 @@ class SegmentInfo(BaseModel):
     action: str = Field(description="What an owner should do about these customers.")
 
 
+RANGE_MEANING = (
+    "90 % range for the actual number of repeat purchases, if the model is right: "
+    "[low, high] whole numbers. The model can be wrong in ways no range shows; the "
+    "refresh's holdout check says how it did on this shop's recent past."
+)
+
+
 class ExpectedPurchases(BaseModel):
-    """Expected number of purchases in the coming days."""
+    """Expected number of repeat purchases in the coming days, with 90 % ranges."""
 
     next_30_days: float | None
     next_90_days: float | None
     next_365_days: float | None
-    next_365_days_range: list[float | None] | None = Field(
-        description="5% and 95% points under parameter uncertainty (wide for small shops).",
-    )
+    next_30_days_range: list[int] | None = Field(description=RANGE_MEANING)
+    next_90_days_range: list[int] | None = Field(description=RANGE_MEANING)
+    next_365_days_range: list[int] | None = Field(description=RANGE_MEANING)
+    range_level: float = Field(description="Coverage of the ranges (0.9).")
 
 
 class ScoreRead(BaseModel):
@@ -53,15 +61,22 @@ class ScoreRead(BaseModel):
     activity: str = Field(description="active, lapsed or churned.")
     rfm: dict[str, int]
     segment: SegmentInfo
-    p_alive: float | None = Field(description="Probability the customer is still a customer.")
+    p_alive: float | None = Field(
+        description="Probability the customer is still a customer (null when too few customers "
+        "came back for a model: the stated rule of thumb gives none)."
+    )
     churn_risk: str = Field(description="low, medium, high, or unknown without a model.")
     expected_purchases: ExpectedPurchases
     next_order_on: str | None = Field(
         description="Expected next order (if still a customer); null when not expected."
     )
     clv: int | None = Field(
-        description="Predicted lifetime value over the run's horizon, minor units; null "
-        "when the spend model was withheld."
+        description="Predicted revenue over the run's horizon (lifetime value), minor units; "
+        "null without a forecast."
+    )
+    clv_range: list[int] | None = Field(
+        description="90 % range for the actual revenue over the horizon, if the model is "
+        "right, minor units."
     )
     favourite_product_id: str | None
     favourite_category: str | None

@@ -6,10 +6,12 @@ the stored per-customer scores (:class:`~wafa.analytics.tables.CustomerScore`) a
 reader never sees half a refresh. Later features select on the stored columns
 (``segment``, ``churn_risk``, ``p_alive``, ``clv_amount``...).
 
-Models are chosen on a holdout when the history is long enough: the last quarter of
-the history (4 weeks to 6 months) is held out, both purchase models are fitted on what
-precedes it and compared on it, and the winner is then refitted on the whole history to
-predict. Predictions are "as of" the business's today (or ``as_of``), in its timezone.
+Both purchase models are fitted on the whole history and the usable one with the higher
+log-likelihood makes the forecasts (:mod:`wafa.analytics.fitting`). When the history is
+long enough, the last quarter of it (4 weeks to 6 months) is also held out to *validate*
+the forecasts: the models are fitted on what precedes it, and each one's forecast and 90 %
+range for the holdout window are compared with what happened (the choice is never made
+on it). Predictions are "as of" the business's today (or ``as_of``), in its timezone.
 """
 
 from __future__ import annotations
@@ -35,19 +37,22 @@ import numpy.typing as npt
 from sqlalchemy import BigInteger, Float, cast, delete, desc, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from wafa.analytics import rfm
+from wafa.analytics import at_risk, rfm
 from wafa.analytics.cohorts import occasion_cohorts
 from wafa.analytics.fitting import (
-    MODEL_NAMES,
     FitSettings,
     Fitted,
     ModelFailed,
-    Predictions,
     TimeUnit,
     fit_models,
-    predict,
 )
-from wafa.analytics.holdout import HoldoutData, evaluate, occasion_daily_repeats
+from wafa.analytics.holdout import (
+    HoldoutData,
+    evaluate,
+    last_period_repeats,
+    occasion_daily_repeats,
+)
+from wafa.analytics.predicting import Predictions, predict
 from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
 from wafa.analytics.retention import (
     ActivityThresholds,
@@ -412,10 +417,16 @@ SCORE_COLUMNS = (
     "expected_purchases_30",
     "expected_purchases_90",
     "expected_purchases_365",
+    "expected_purchases_30_low",
+    "expected_purchases_30_high",
+    "expected_purchases_90_low",
+    "expected_purchases_90_high",
     "expected_purchases_365_low",
     "expected_purchases_365_high",
     "next_order_on",
     "clv_amount",
+    "clv_low_amount",
+    "clv_high_amount",
     "churn_risk",
     "favourite_product_id",
     "favourite_category",
@@ -466,14 +477,20 @@ def _store_scores(
         "f": scores[1],
         "m": scores[2],
         "segment": segments.astype(object),
-        "p_alive": nan if p is None else p.p_alive,
+        "p_alive": nan if p is None or p.p_alive is None else p.p_alive,
         "e30": nan if p is None else p.expected_30,
         "e90": nan if p is None else p.expected_90,
         "e365": nan if p is None else p.expected_365,
-        "low": nan if p is None or p.expected_365_low is None else p.expected_365_low,
-        "high": nan if p is None or p.expected_365_high is None else p.expected_365_high,
+        "low30": nan if p is None else p.low["30"].astype(np.float64),
+        "high30": nan if p is None else p.high["30"].astype(np.float64),
+        "low90": nan if p is None else p.low["90"].astype(np.float64),
+        "high90": nan if p is None else p.high["90"].astype(np.float64),
+        "low": nan if p is None else p.low["365"].astype(np.float64),
+        "high": nan if p is None else p.high["365"].astype(np.float64),
         "next_days": nan if p is None else p.next_order_days,
         "clv": nan if p is None or p.clv is None else p.clv,
+        "clv_low": nan if p is None or p.clv_low is None else p.clv_low,
+        "clv_high": nan if p is None or p.clv_high is None else p.clv_high,
         "risk": np.full(n, ChurnRisk.unknown.value, dtype=object)
         if p is None
         else p.churn_risk.astype(object),
@@ -508,6 +525,10 @@ def _store_scores(
                          {number("e30")} AS expected_purchases_30,
                          {number("e90")} AS expected_purchases_90,
                          {number("e365")} AS expected_purchases_365,
+                         {number("low30")} AS expected_purchases_30_low,
+                         {number("high30")} AS expected_purchases_30_high,
+                         {number("low90")} AS expected_purchases_90_low,
+                         {number("high90")} AS expected_purchases_90_high,
                          {number("low")} AS expected_purchases_365_low,
                          {number("high")} AS expected_purchases_365_high,
                          CASE WHEN isnan(next_days) OR next_days < 0 THEN NULL
@@ -515,6 +536,10 @@ def _store_scores(
                                    + ({summary.as_of_day} + least(round(next_days), 100000))::INTEGER
                          END AS next_order_on,
                          CASE WHEN isnan(clv) THEN NULL ELSE round(clv)::BIGINT END AS clv_amount,
+                         CASE WHEN isnan(clv_low) THEN NULL ELSE round(clv_low)::BIGINT END
+                             AS clv_low_amount,
+                         CASE WHEN isnan(clv_high) THEN NULL ELSE round(clv_high)::BIGINT END
+                             AS clv_high_amount,
                          risk AS churn_risk,
                          nullif(favourite_product, '') AS favourite_product_id,
                          nullif(favourite_category, '') AS favourite_category,
@@ -646,17 +671,9 @@ def refresh(
     current = summary.current(unit)
     try:
         fitted = fit_models(current, fit_settings)
-        if holdout is not None:
-            winner = str(holdout["winner"])
-            if fitted.transactions.get(winner) and fitted.transactions[winner].model is not None:
-                fitted.choose(
-                    winner,
-                    f"holdout of the last {holdout_days} days: lower mean absolute error "
-                    f"per customer ({MODEL_NAMES[winner]}); refitted on the whole history",
-                )
         lap("fit")
         step("Predicting for every customer")
-        predictions = predict(fitted, current)
+        predictions = predict(fitted, current, thresholds=thresholds)
         warnings.extend(fitted.warnings)
         warnings.extend(predictions.warnings)
     except ModelFailed as exc:
@@ -694,7 +711,7 @@ def refresh(
     lap("store")
 
     run.customers = len(summary)
-    run.model = fitted.chosen if fitted is not None and predictions is not None else None
+    run.model = predictions.method if predictions is not None else None
     run.details = _clean(
         {
             "as_of": as_of.isoformat(),
@@ -726,6 +743,9 @@ def refresh(
                 "grid": rfm.grid(r, (f + m + 1) // 2, summary.spend),
             },
             "predictions": None if predictions is None else predictions.totals(),
+            "at_risk_value_floor": at_risk.value_floor(
+                summary.spend, headline(summary)["average_order_value"]
+            ),
             "clv_distribution": None
             if predictions is None or predictions.clv is None
             else clv_distribution(predictions.clv, headline(summary)["average_order_value"]),
@@ -770,21 +790,28 @@ def _holdout_check(
     in_sample = np.zeros(len(summary), dtype=bool)
     in_sample[calibration.index] = True
     sampled = in_sample[occasions.code]
+    mine = Occasions(occasions.code[sampled], occasions.day[sampled], occasions.value[sampled])
+    early = occasions.day <= cal_day
+    thresholds = ActivityThresholds.from_gaps(
+        gap_distribution(
+            *occasion_gap_counts(
+                Occasions(occasions.code[early], occasions.day[early], occasions.value[early])
+            )
+        )
+    )
     try:
         cal_fit = fit_models(calibration, settings)
         data = HoldoutData(
             days=holdout_days,
             actual=summary.holdout_purchases[calibration.index],
             daily=occasion_daily_repeats(
-                Occasions(
-                    occasions.code[sampled], occasions.day[sampled], occasions.value[sampled]
-                ),
-                summary.first_day,
-                calibration_day=cal_day,
-                end_day=as_of_day,
+                mine, summary.first_day, calibration_day=cal_day, end_day=as_of_day
             ),
+            last_period=last_period_repeats(
+                mine, summary.first_day, calibration_day=cal_day, days=holdout_days
+            )[calibration.index],
         )
-        report = evaluate(cal_fit, calibration, data)
+        report = evaluate(cal_fit, calibration, data, thresholds=thresholds).report
     except ModelFailed as exc:
         warnings.append(f"The holdout check was skipped: {exc.detail}")
         return None
@@ -994,20 +1021,37 @@ def score_dict(score: CustomerScore) -> dict[str, Any]:
             "next_30_days": score.expected_purchases_30,
             "next_90_days": score.expected_purchases_90,
             "next_365_days": score.expected_purchases_365,
-            "next_365_days_range": (
-                [score.expected_purchases_365_low, score.expected_purchases_365_high]
-                if score.expected_purchases_365_low is not None
-                else None
+            "next_30_days_range": _range(
+                score.expected_purchases_30_low, score.expected_purchases_30_high
             ),
+            "next_90_days_range": _range(
+                score.expected_purchases_90_low, score.expected_purchases_90_high
+            ),
+            "next_365_days_range": _range(
+                score.expected_purchases_365_low, score.expected_purchases_365_high
+            ),
+            "range_level": RANGE_LEVEL,
         },
         "next_order_on": score.next_order_on.isoformat() if score.next_order_on else None,
         "clv": score.clv_amount,
+        "clv_range": _range(score.clv_low_amount, score.clv_high_amount),
         "favourite_product_id": (
             str(score.favourite_product_id) if score.favourite_product_id else None
         ),
         "favourite_category": score.favourite_category,
         "channels": list(score.channels or []),
     }
+
+
+#: Coverage of the stored ranges.
+RANGE_LEVEL = 0.9
+
+
+def _range(low: float | int | None, high: float | int | None) -> list[int] | None:
+    """Return a stored range as ``[low, high]`` in whole numbers, or ``None``."""
+    if low is None or high is None:
+        return None
+    return [round(low), round(high)]
 
 
 def customer_insights(
@@ -1145,21 +1189,19 @@ def analytics_summary(session: Session) -> dict[str, Any]:
 
 
 def at_risk_customers(session: Session, *, limit: int = 20) -> list[dict[str, Any]]:
-    """List valuable customers whose churn risk is medium or high, most worth saving first.
+    """List valuable customers at risk, most worth a call first (:mod:`~wafa.analytics.at_risk`).
 
-    The rank is what they have spent weighted by ``p (1 - p)``, ``p`` their probability
-    of still being a customer: it is highest for good customers whose return hangs in
-    the balance, where a personal call changes most, and low for those already clearly
-    gone (``p`` near 0) or clearly staying (``p`` near 1).
+    Medium or high churn risk, spend at least the run's value floor, ranked by spend
+    times ``p (1 - p)``: the same definition as the file report's.
     """
     try:
         run = latest_run(session)
     except NoAnalyticsYet:
         return []
     ranked = (
-        _per_run(session, run, "at-risk", lambda: _rank_at_risk(session, AT_RISK_KEPT))
+        _per_run(session, run, "at-risk", lambda: _rank_at_risk(session, run, AT_RISK_KEPT))
         if limit <= AT_RISK_KEPT
-        else _rank_at_risk(session, limit)
+        else _rank_at_risk(session, run, limit)
     )[:limit]
     if not ranked:
         return []
@@ -1172,15 +1214,19 @@ def at_risk_customers(session: Session, *, limit: int = 20) -> list[dict[str, An
     return [{**score_dict(found[i][0]), "name": found[i][1]} for i in ranked if i in found]
 
 
-def _rank_at_risk(session: Session, limit: int) -> list[uuid.UUID]:
-    p = func.coalesce(CustomerScore.p_alive, 0.0)
+def _rank_at_risk(session: Session, run: AnalyticsRun, limit: int) -> list[uuid.UUID]:
+    floor = int((run.details or {}).get("at_risk_value_floor") or 1)
+    value = CustomerScore.spend_amount
     return list(
         session.scalars(
             select(CustomerScore.customer_id)
-            .where(CustomerScore.churn_risk.in_((ChurnRisk.medium.value, ChurnRisk.high.value)))
+            .where(
+                CustomerScore.churn_risk.in_(at_risk.AT_RISK_BANDS),
+                CustomerScore.spend_amount >= floor,
+            )
             .order_by(
-                desc(CustomerScore.spend_amount * p * (1.0 - p)),
-                desc(CustomerScore.spend_amount),
+                desc(at_risk.rank_expression(value, CustomerScore.p_alive)),
+                desc(value),
                 CustomerScore.customer_id,
             )
             .limit(limit)

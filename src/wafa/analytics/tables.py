@@ -82,9 +82,10 @@ class AnalyticsRun(Base):
 class CustomerScore(Base):
     """A customer's summary, RFM segment and predictions as of the run that wrote it.
 
-    Money is integer minor units of ``currency``; ``clv_amount`` is ``NULL`` when the
-    spend model was withheld (see the run's warnings). Expected purchases are floats
-    (a forecast, not money).
+    Money is integer minor units of ``currency``. Expected purchases are floats (a
+    forecast, not money); the ``_low``/``_high`` columns are 90 % predictive ranges: where
+    the actual number (or revenue) falls with 90 % probability if the model is right.
+    ``p_alive`` is ``NULL`` when no model was usable (the rule of thumb gives none).
 
     The table is a cache that every refresh replaces wholesale (a million rows with
     ``COPY``), so it carries no foreign keys and no secondary index: their per-row
@@ -116,10 +117,18 @@ class CustomerScore(Base):
     expected_purchases_30: Mapped[float | None] = mapped_column(Float)
     expected_purchases_90: Mapped[float | None] = mapped_column(Float)
     expected_purchases_365: Mapped[float | None] = mapped_column(Float)
+    # 90 % predictive ranges of the actual number of repeat purchases (whole numbers).
+    expected_purchases_30_low: Mapped[float | None] = mapped_column(Float)
+    expected_purchases_30_high: Mapped[float | None] = mapped_column(Float)
+    expected_purchases_90_low: Mapped[float | None] = mapped_column(Float)
+    expected_purchases_90_high: Mapped[float | None] = mapped_column(Float)
     expected_purchases_365_low: Mapped[float | None] = mapped_column(Float)
     expected_purchases_365_high: Mapped[float | None] = mapped_column(Float)
     next_order_on: Mapped[date | None] = mapped_column(Date)
     clv_amount: Mapped[int | None] = mapped_column(BigInteger)
+    # 90 % predictive range of the revenue over the lifetime-value horizon.
+    clv_low_amount: Mapped[int | None] = mapped_column(BigInteger)
+    clv_high_amount: Mapped[int | None] = mapped_column(BigInteger)
     churn_risk: Mapped[str] = mapped_column(String(16))
     favourite_product_id: Mapped[uuid.UUID | None] = mapped_column()
     favourite_category: Mapped[str | None] = mapped_column(String(120))

@@ -9,10 +9,11 @@ cannot be fitted, with what to try.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,13 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from wafa.analytics import service
-from wafa.analytics.analyze import Analysis, AnalyzeOptions, analyze_file
+from wafa.analytics.analyze import (
+    CUSTOMER_COLUMNS,
+    Analysis,
+    AnalyzeOptions,
+    analyze_file,
+    customer_rows,
+)
 from wafa.analytics.fitting import TimeUnit
 from wafa.analytics.reading import InputFormat
 from wafa.analytics.tables import AnalyticsRun
@@ -77,6 +84,17 @@ def _write(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: list[list[object]]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            writer.writerows(rows)
     except OSError as exc:
         raise fail(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -206,6 +224,11 @@ def register(app: typer.Typer) -> None:
         ),
         json_out: Path | None = typer.Option(None, "--json", help="Write every figure as JSON."),
         out: Path | None = typer.Option(None, "--out", help="Write the HTML report."),
+        customers_out: Path | None = typer.Option(
+            None,
+            "--customers-out",
+            help="Write one CSV row per customer: forecast with its 90% range, p_alive, value.",
+        ),
         holdout_days: int | None = typer.Option(
             None,
             "--holdout-days",
@@ -266,9 +289,12 @@ def register(app: typer.Typer) -> None:
                 from wafa.analytics.report import render_report
 
                 _write(out, render_report(figures, language=lang))
+            if customers_out is not None:
+                progress("Writing the customers")
+                _write_csv(customers_out, CUSTOMER_COLUMNS, customer_rows(analysis))
         if not quiet:
             _print_summary(analysis)
-        for path in (json_out, out):
+        for path in (json_out, out, customers_out):
             if path is not None and not quiet:
                 console.print(f"wrote {path}")
 

@@ -243,19 +243,20 @@ class TestPredictionProperties:
         np.testing.assert_array_equal(model.expected_purchases(0, [0, 3], [0, 2.0], [5, 5]), 0.0)
 
 
-class TestIntervals:
-    def test_band_brackets_point_estimate_and_is_reproducible(
-        self, cdnow_model: BetaGeoModel, cdnow: CdnowSummary
+class TestParameterIntervals:
+    def test_log_scale_intervals_stay_positive_and_bracket_the_estimates(
+        self, cdnow_model: BetaGeoModel
     ) -> None:
-        x, t_x, big_t = cdnow.frequency[:200], cdnow.recency[:200], cdnow.T[:200]
-        band = cdnow_model.expected_purchases_interval(
-            39, x, t_x, big_t, n_draws=100, random_state=1
-        )
-        again = cdnow_model.expected_purchases_interval(
-            39, x, t_x, big_t, n_draws=100, random_state=1
-        )
-        point = cdnow_model.expected_purchases(39, x, t_x, big_t)
-        np.testing.assert_array_equal(band, again)
-        assert band.shape == (2, 200)
-        assert np.all(band[0] <= point * (1 + 1e-9)) and np.all(point <= band[1] * (1 + 1e-9))
-        assert np.all(band[1] > band[0])
+        intervals = cdnow_model.parameter_intervals(0.9)
+        for name, bounds in intervals.items():
+            assert bounds is not None
+            value = getattr(cdnow_model.params_, name)
+            assert 0 < bounds[0] < value < bounds[1]
+            # Symmetric on the log scale.
+            assert np.log(value / bounds[0]) == pytest.approx(np.log(bounds[1] / value))
+
+    def test_draws_are_reproducible_and_positive(self, cdnow_model: BetaGeoModel) -> None:
+        a = cdnow_model.parameter_draws(50, random_state=3)
+        b = cdnow_model.parameter_draws(50, random_state=3)
+        np.testing.assert_array_equal(a, b)
+        assert a.shape == (50, 4) and np.all(a > 0)

@@ -27,13 +27,13 @@ Fitting conventions shared by every model
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from scipy import linalg, optimize
+from scipy import linalg, optimize, special
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -766,19 +766,78 @@ def draw_log_params(
     return np.exp(np.clip(draws, -LOG_BOUND, LOG_BOUND))
 
 
-def band(values: FloatArray, quantiles: Sequence[float]) -> FloatArray:
-    """Quantiles over the first axis (the parameter draws).
+def log_scale_intervals(
+    params: FloatArray, standard_errors: FloatArray, level: float
+) -> list[tuple[float, float] | None]:
+    """Intervals for positive parameters from the normal interval of their logarithm.
+
+    ``exp(log(theta) -+ z * se / theta)`` with ``z`` the normal quantile of
+    ``(1 + level) / 2``: the delta-method standard error of ``log(theta)`` is
+    ``se / theta``. Unlike ``theta -+ z * se`` the interval never goes below zero, and it
+    matches the skew of the sampling distribution of shape and scale estimates.
 
     Parameters
     ----------
-    values : numpy.ndarray
-        ``(n_draws, n)`` predictions.
-    quantiles : sequence of float
-        Quantiles in ``[0, 1]``.
+    params : numpy.ndarray
+        Positive estimates.
+    standard_errors : numpy.ndarray
+        Their standard errors (``inf`` when unknown).
+    level : float
+        Coverage in ``(0, 1)``.
+
+    Returns
+    -------
+    list
+        ``(low, high)`` per parameter, ``None`` where the standard error is not finite.
+    """
+    if not 0 < level < 1:
+        raise ValueError("level must be between 0 and 1")
+    z = float(special.ndtri((1 + level) / 2))
+    out: list[tuple[float, float] | None] = []
+    for value, se in zip(params.tolist(), standard_errors.tolist(), strict=True):
+        if not (math.isfinite(se) and value > 0):
+            out.append(None)
+            continue
+        spread = z * se / value
+        out.append((value * math.exp(-spread), value * math.exp(spread)))
+    return out
+
+
+def counts_until(
+    rng: np.random.Generator,
+    rate: FloatArray,
+    horizons: FloatArray,
+    cap: FloatArray | None = None,
+    *,
+    until: FloatArray | None = None,
+) -> IntArray:
+    """Draw the counts of a Poisson process at nested horizons, one process per row.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Random numbers.
+    rate : numpy.ndarray
+        Rate of each row's process (per time unit).
+    horizons : numpy.ndarray
+        Ascending window lengths.
+    cap : numpy.ndarray, optional
+        Largest count of each row (``inf`` for none): the BG/NBD customer leaves after
+        that many purchases.
+    until : numpy.ndarray, optional
+        Time after which each row's process stops (the Pareto/NBD lifetime).
 
     Returns
     -------
     numpy.ndarray
-        ``(len(quantiles), n)``.
+        ``(len(horizons), n)`` counts; each row of the result is non-decreasing.
     """
-    return np.asarray(np.quantile(values, np.asarray(quantiles), axis=0), dtype=np.float64)
+    out = np.empty((horizons.shape[0], rate.shape[0]), dtype=np.int64)
+    total = np.zeros(rate.shape[0], dtype=np.int64)
+    previous = np.zeros(rate.shape[0])
+    for i, t in enumerate(horizons.tolist()):
+        exposure = np.full(rate.shape[0], t) if until is None else np.minimum(until, t)
+        total += rng.poisson(rate * (exposure - previous))
+        previous = exposure
+        out[i] = total if cap is None else np.minimum(total, cap)
+    return out

@@ -19,12 +19,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import betaln, digamma, expit, gammaln
 
-from wafa.analytics.models._transaction import TransactionModel
+from wafa.analytics.models._transaction import AlivePmf, TransactionModel
 from wafa.analytics.models.base import (
     FloatArray,
+    IntArray,
     RFMData,
-    check_rfm,
     compress,
+    counts_until,
     dot,
     jacobi_rule,
 )
@@ -181,49 +182,69 @@ class BetaGeoModel(TransactionModel[BetaGeoParams]):
 
     # -- predictions ----------------------------------------------------------------
 
-    def probability_alive(
-        self, frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
+    def _p_alive_at(
+        self, params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray
     ) -> FloatArray:
-        """Probability that each customer is still alive at ``T``.
+        """``P(alive) = 1 / (1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r+x))``.
 
-        ``P(alive) = 1 / (1 + [x > 0] a / (b + x - 1) * ((alpha + T) / (alpha + t_x))^(r+x))``
-        ([FHL08]_; [FHL05]_), evaluated as a logistic function of the
-        log odds so that it is exact for any ``x``. Customers with no repeat purchase are
-        alive with probability 1 under the BG/NBD (drop-out happens only after a purchase).
-
-        Parameters
-        ----------
-        frequency, recency, T : array_like
-            Customer summaries ``(x, t_x, T)``.
-
-        Returns
-        -------
-        numpy.ndarray
-            Probabilities in ``[0, 1]``.
+        [FHL08]_; [FHL05]_. Evaluated as a logistic function of the log odds so that it is
+        exact for any ``x``. Customers with no repeat purchase are alive with probability
+        1 under the BG/NBD (drop-out happens only after a purchase).
         """
-        r, alpha, a, b = self._params_array()
-        x, t_x, big_t = check_rfm(frequency, recency, T)
+        r, alpha, a, b = (float(v) for v in params)
         return _p_alive(r, alpha, a, b, x, t_x, big_t)
 
-    def _expected_purchases(
-        self, params: FloatArray, t: float, x: FloatArray, t_x: FloatArray, big_t: FloatArray
+    def _expected_alive(
+        self, params: FloatArray, horizons: FloatArray, x: FloatArray, big_t: FloatArray
     ) -> FloatArray:
-        """[FHL05]_ eq. (10) as a posterior expectation.
+        """[FHL05]_ eq. (10) divided by ``P(alive)``: the expectation given alive at ``T``.
 
         Given alive at ``T``, ``lambda ~ Gamma(r+x, alpha+T)`` and ``p ~ Beta(a, b+x)``,
         and the expected number of purchases in ``(T, T+t]`` is ``(1 - exp(-lambda p t))
         / p``. Integrating ``lambda`` out analytically gives
-        ``E[Y(t)] = P(alive) * E_p[(1 - (1 + p t / (alpha+T))^-(r+x)) / p]``, whose beta
-        expectation is taken by Gauss-Jacobi quadrature. This equals eq. (10) but has no
-        ``1 - 2F1(...)`` cancellation and no overflow for large ``x``.
+        ``E_p[(1 - (1 + p t / (alpha+T))^-(r+x)) / p]``, whose beta expectation is taken
+        by Gauss-Jacobi quadrature. This equals eq. (10) but has no ``1 - 2F1(...)``
+        cancellation and no overflow for large ``x``.
         """
         r, alpha, a, b = (float(v) for v in params)
-        alive = _p_alive(r, alpha, a, b, x, t_x, big_t)
-        inner = np.empty_like(x)
+        out = np.empty((horizons.shape[0], x.shape[0]))
         for value in np.unique(x):
-            rows = x == value
-            inner[rows] = _beta_expectation(r + value, a, b + value, t / (alpha + big_t[rows]))
-        return np.asarray(alive * inner, dtype=np.float64)
+            rows = np.flatnonzero(x == value)
+            c = np.multiply.outer(horizons, 1.0 / (alpha + big_t[rows]))
+            out[:, rows] = _beta_expectation(r + value, a, b + value, c.ravel()).reshape(c.shape)
+        return out
+
+    def _alive_pmf(
+        self, params: FloatArray, x: FloatArray, big_t: FloatArray, t: float
+    ) -> AlivePmf:
+        return _BetaGeoPmf(params, x, big_t, t)
+
+    def _sample_alive(
+        self,
+        params: FloatArray,
+        x: FloatArray,
+        big_t: FloatArray,
+        horizons: FloatArray,
+        rng: np.random.Generator,
+    ) -> IntArray:
+        """Purchases in ``(T, T + t]`` of customers alive at ``T``, one draw per row.
+
+        ``lambda ~ Gamma(r+x, alpha+T)``, ``p ~ Beta(a, b+x)`` (the posterior given alive,
+        [FHL05]_); purchases arrive as a Poisson process with rate ``lambda`` and the
+        customer leaves right after each one with probability ``p``, so after ``K ~
+        Geometric(p)`` purchases: ``Y(t) = min(N(t), K)``.
+        """
+        r, alpha, a, b = params.T
+        lam = rng.standard_gamma(r + x) / (alpha + big_t)
+        ga = rng.standard_gamma(a)
+        gb = rng.standard_gamma(b + x)
+        # p = ga / (ga + gb); K by inversion, P(K > k) = (1 - p)^k.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_stay = np.log(gb) - np.log(ga + gb)
+            k = np.ceil(np.log1p(-rng.random(x.shape[0])) / log_stay)
+        # p = 1 (log_stay = -inf) leaves after the first purchase; p = 0 never leaves.
+        k = np.where(log_stay == 0, np.inf, np.where(np.isfinite(k), np.maximum(k, 1.0), 1.0))
+        return counts_until(rng, lam, horizons, k)
 
     def expected_purchases_new_customer(self, t: npt.ArrayLike) -> FloatArray:
         """Unconditional expected number of repeat purchases ``E[X(t)]``.
@@ -274,6 +295,50 @@ class BetaGeoModel(TransactionModel[BetaGeoParams]):
         c = compress(frequency, recency, T)
         median = (alpha + c.T) * np.expm1(np.log(2.0) / (r + c.frequency))
         return np.asarray(median[c.inverse], dtype=np.float64)
+
+
+class _BetaGeoPmf:
+    """``P(Y(t) = y | alive at T)`` of the BG/NBD by recurrence in ``y``.
+
+    With ``lambda`` integrated out, ``N(t) ~ NB(r+x, A)``, ``A = (alpha+T)/(alpha+T+t)``,
+    and ``Y = min(N, K)`` with ``K ~ Geometric(p)``, ``p ~ Beta(a, b+x)``:
+    ``P(Y = 0) = A^(r+x)`` and, for ``y >= 1``,
+    ``P(Y = y) = E[(1-p)^(y-1)] P(N = y) + E[p (1-p)^(y-1)] P(N > y)``, where the beta
+    expectations are ``B(a, b+x+y-1) / B(a, b+x)`` and ``B(a+1, b+x+y-1) / B(a, b+x)``.
+    Every factor follows from the previous ``y`` by one ratio, kept in logarithms so
+    that heavy buyers, whose early probabilities underflow, come out right.
+    """
+
+    def __init__(self, params: FloatArray, x: FloatArray, big_t: FloatArray, t: float) -> None:
+        r, alpha, a, b = params.T
+        self.k = r + x
+        self.log_q = np.log(t) - np.log(alpha + big_t + t)  # log(1 - A)
+        self.log_nb = self.k * (np.log(alpha + big_t) - np.log(alpha + big_t + t))
+        self.bx = b + x
+        self.a = np.asarray(a, dtype=np.float64)
+        self.log_c1 = np.zeros_like(self.k)
+        self.log_c2 = np.log(self.a) - np.log(self.a + self.bx)
+        self.survival = np.ones_like(self.k)
+        self.y = 0
+
+    def next(self) -> FloatArray:
+        y = self.y
+        self.y += 1
+        if y > 0:
+            self.log_nb = self.log_nb + np.log((self.k + y - 1) / y) + self.log_q
+        nb = np.exp(self.log_nb)
+        self.survival = self.survival - nb
+        if y == 0:
+            return np.asarray(nb, dtype=np.float64)
+        if y > 1:
+            self.log_c1 = self.log_c1 + np.log((self.bx + y - 2) / (self.a + self.bx + y - 2))
+            self.log_c2 = self.log_c2 + np.log((self.bx + y - 2) / (self.a + self.bx + y - 1))
+        tail = np.exp(self.log_c2) * np.maximum(self.survival, 0.0)
+        return np.asarray(np.exp(self.log_c1 + self.log_nb) + tail, dtype=np.float64)
+
+    def keep(self, mask: npt.NDArray[np.bool_]) -> None:
+        for name in ("k", "log_q", "log_nb", "bx", "a", "log_c1", "log_c2", "survival"):
+            setattr(self, name, getattr(self, name)[mask])
 
 
 def _p_alive(

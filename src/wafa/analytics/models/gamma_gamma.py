@@ -27,12 +27,15 @@ from wafa.analytics.models.base import (
     ConvergenceError,
     FloatArray,
     InfiniteMeanSpend,
+    IntArray,
     NotFittedError,
     advice,
     as_float_array,
     check_weights,
     covariance_from_hessian,
     dot,
+    draw_log_params,
+    log_scale_intervals,
     maximise,
     natural_hessian,
     refine_from_sample,
@@ -469,6 +472,107 @@ class GammaGammaModel:
         z = np.where(x > 0, m, 0.0)
         p, q, gamma = params.p, params.q, params.gamma
         return np.asarray(p * (gamma + x * z) / (p * x + q - 1), dtype=np.float64)
+
+    def parameter_draws(
+        self, n_draws: int, random_state: int | np.random.Generator | None = None
+    ) -> FloatArray:
+        """Draw ``(p, q, gamma)`` from their estimated distribution (normal in log space).
+
+        Parameters
+        ----------
+        n_draws : int
+            Number of draws.
+        random_state : int, numpy.random.Generator or None, optional
+            Seed or generator.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_draws, 3)`` natural parameters.
+
+        Raises
+        ------
+        ValueError
+            Without standard errors (the fit is degenerate).
+        """
+        params = self._params_vector()
+        if self.covariance_ is None:
+            raise ValueError("Gamma-Gamma: no standard errors, so no parameter draws")
+        return draw_log_params(np.log(params), self.covariance_, params, n_draws, random_state)
+
+    def parameter_intervals(self, level: float = 0.9) -> dict[str, tuple[float, float] | None]:
+        """Log-scale intervals of ``p``, ``q`` and ``gamma`` (see ``log_scale_intervals``).
+
+        Parameters
+        ----------
+        level : float, optional
+            Coverage, default 90 %.
+
+        Returns
+        -------
+        dict
+            ``{name: (low, high) or None}``.
+        """
+        params = self._params_vector()
+        se = np.array(
+            [self.standard_errors_.p, self.standard_errors_.q, self.standard_errors_.gamma]
+        )
+        return dict(zip(("p", "q", "gamma"), log_scale_intervals(params, se, level), strict=True))
+
+    def _params_vector(self) -> FloatArray:
+        params = self._fitted()
+        return np.array([params.p, params.q, params.gamma], dtype=np.float64)
+
+    @staticmethod
+    def spend_scale(params: FloatArray, x: FloatArray, zbar: FloatArray) -> FloatArray:
+        """Rate ``gamma + x zbar`` of the posterior of ``nu`` (``gamma`` where ``x == 0``).
+
+        Given a customer's ``x`` repeat transactions of average ``zbar``, [FH13]_'s
+        posterior of the spend rate is ``nu ~ Gamma(q + p x, gamma + x zbar)``.
+
+        Parameters
+        ----------
+        params : numpy.ndarray
+            ``(p, q, gamma)``.
+        x, zbar : numpy.ndarray
+            Repeat transactions and their average value.
+
+        Returns
+        -------
+        numpy.ndarray
+            The rate per customer.
+        """
+        return np.asarray(params[2] + x * np.where(x > 0, zbar, 0.0), dtype=np.float64)
+
+    @staticmethod
+    def sample_total_spend(
+        params: FloatArray, x: FloatArray, purchases: IntArray, rng: np.random.Generator
+    ) -> FloatArray:
+        """Draw the total value of future purchases, per unit of :meth:`spend_scale`.
+
+        With ``nu ~ Gamma(q + p x, rate)`` and ``y`` purchases each ``Gamma(p, nu)``,
+        the total is ``Gamma(p y, nu)``, that is ``rate * G(p y) / G(q + p x)`` with ``G``
+        standard gamma variables: multiply the result by the customer's rate.
+
+        Parameters
+        ----------
+        params : numpy.ndarray
+            ``(m, 3)`` parameters, one row per draw.
+        x : numpy.ndarray
+            Past repeat transactions per draw.
+        purchases : numpy.ndarray
+            Future purchases per draw.
+        rng : numpy.random.Generator
+            Random numbers.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``G(p y) / G(q + p x)`` per draw (0 where ``y == 0``).
+        """
+        p, q = params[:, 0], params[:, 1]
+        total = rng.standard_gamma(p * purchases)
+        return np.asarray(total / rng.standard_gamma(q + p * x), dtype=np.float64)
 
     def customer_lifetime_value(
         self,

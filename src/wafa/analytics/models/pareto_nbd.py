@@ -41,13 +41,12 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import digamma, exprel, gammaln
 
-from wafa.analytics.models._transaction import TransactionModel
+from wafa.analytics.models._transaction import AlivePmf, TransactionModel
 from wafa.analytics.models.base import (
     FloatArray,
     IntArray,
     RFMData,
-    check_rfm,
-    compress,
+    counts_until,
     dot,
     logaddexp,
 )
@@ -63,6 +62,8 @@ TAIL_LOG = 40.0
 BLOCK_ROWS = 4096
 #: Threads evaluating blocks in parallel (NumPy ufuncs release the GIL).
 WORKERS = min(os.cpu_count() or 1, 8)
+#: Gauss-Legendre nodes over the remaining lifetime in :class:`_ParetoPmf`.
+LIFETIME_NODES = 12
 
 __all__ = ["ParetoNBDModel", "ParetoNBDParams", "log_purchase_integral"]
 
@@ -200,9 +201,10 @@ def log_purchase_integral(
         jobs.extend(
             (sel[i : i + BLOCK_ROWS], frac, logw) for i in range(0, sel.shape[0], BLOCK_ROWS)
         )
-    if len(jobs) > 1 and WORKERS > 1:
+    if rows.shape[0] > 2 * BLOCK_ROWS and WORKERS > 1:
         # NumPy releases the GIL inside ufuncs, so blocks run in parallel on threads;
-        # they write disjoint rows of ``out``.
+        # they write disjoint rows of ``out``. Small inputs stay on this thread: starting
+        # the threads would cost more than the work.
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             list(pool.map(lambda job: block(*job), jobs))
     else:
@@ -249,6 +251,7 @@ class ParetoNBDModel(TransactionModel[ParetoNBDParams]):
 
     _model_name: ClassVar[str] = "Pareto/NBD"
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
+    _pmf_cost: ClassVar[float] = LIFETIME_NODES + 1.0
 
     def _make_params(self, values: Sequence[float]) -> ParetoNBDParams:
         return ParetoNBDParams(*values)
@@ -310,46 +313,58 @@ class ParetoNBDModel(TransactionModel[ParetoNBDParams]):
 
     # -- predictions ----------------------------------------------------------------
 
-    def probability_alive(
-        self, frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
+    def _p_alive_at(
+        self, params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray
     ) -> FloatArray:
-        """Probability that each customer is still alive at ``T``.
+        """``P(alive) = (alpha+T)^-(r+x) (beta+T)^-s / [(alpha+T)^-(r+x) (beta+T)^-s + s I]``.
 
-        ``P(alive) = (alpha+T)^-(r+x) (beta+T)^-s / [(alpha+T)^-(r+x) (beta+T)^-s + s I]``,
-        the [SMC87]_ result in the form of [FH05]_ (the likelihood's "alive" term over the
+        The [SMC87]_ result in the form of [FH05]_ (the likelihood's "alive" term over the
         whole likelihood), computed in log space. Finite for every valid input; with
         ``t_x == T`` the integral vanishes and the customer is alive with probability 1.
-
-        Parameters
-        ----------
-        frequency, recency, T : array_like
-            Customer summaries ``(x, t_x, T)``.
-
-        Returns
-        -------
-        numpy.ndarray
-            Probabilities in ``[0, 1]``.
         """
-        params = self._params_array()
-        c = compress(frequency, recency, T)
-        alive = _p_alive(params, c.frequency, c.recency, c.T)
-        return np.asarray(alive[c.inverse], dtype=np.float64)
+        return _p_alive(params, x, t_x, big_t)
 
-    def _expected_purchases(
-        self, params: FloatArray, t: float, x: FloatArray, t_x: FloatArray, big_t: FloatArray
+    def _expected_alive(
+        self, params: FloatArray, horizons: FloatArray, x: FloatArray, big_t: FloatArray
     ) -> FloatArray:
-        """Conditional expectation of [SMC87]_ in the notation of [FH05]_.
+        """Conditional expectation of [SMC87]_ given alive, in the notation of [FH05]_.
 
-        ``E[Y(t) | x, t_x, T] = P(alive) * (r+x)/(alpha+T) * (beta+T)/(s-1)
+        ``E[Y(t) | alive, x, T] = (r+x)/(alpha+T) * (beta+T)/(s-1)
         * [1 - ((beta+T)/(beta+T+t))^(s-1)]``, with the last two factors evaluated as
         ``(beta+T) * u * exprel(-(s-1) u)``, ``u = log(1 + t/(beta+T))``: exact at
         ``s = 1`` (where the closed form is 0/0) and free of cancellation for small ``t``.
         """
         r, alpha, s, beta = (float(v) for v in params)
-        alive = _p_alive(params, x, t_x, big_t)
-        u = np.log1p(t / (beta + big_t))
-        per_alive = (r + x) / (alpha + big_t) * (beta + big_t) * u * exprel(-(s - 1) * u)
-        return np.asarray(alive * per_alive, dtype=np.float64)
+        u = np.log1p(np.multiply.outer(horizons, 1.0 / (beta + big_t)))
+        rate = (r + x) / (alpha + big_t) * (beta + big_t)
+        return np.asarray(rate[None, :] * u * exprel(-(s - 1) * u), dtype=np.float64)
+
+    def _alive_pmf(
+        self, params: FloatArray, x: FloatArray, big_t: FloatArray, t: float
+    ) -> AlivePmf:
+        return _ParetoPmf(params, x, big_t, t)
+
+    def _sample_alive(
+        self,
+        params: FloatArray,
+        x: FloatArray,
+        big_t: FloatArray,
+        horizons: FloatArray,
+        rng: np.random.Generator,
+    ) -> IntArray:
+        """Purchases in ``(T, T + t]`` of customers alive at ``T``, one draw per row.
+
+        ``lambda ~ Gamma(r+x, alpha+T)``, ``mu ~ Gamma(s, beta+T)`` (the posterior given
+        alive, [FH05]_); the remaining lifetime is exponential with rate ``mu`` (memoryless)
+        and purchases arrive as a Poisson process with rate ``lambda`` until it ends.
+        """
+        r, alpha, s, beta = params.T
+        lam = rng.standard_gamma(r + x) / (alpha + big_t)
+        mu = rng.standard_gamma(s) / (beta + big_t)
+        # mu may underflow to (nearly) 0: such a customer never leaves (lifetime inf).
+        with np.errstate(divide="ignore", over="ignore"):
+            lifetime = rng.standard_exponential(x.shape[0]) / mu
+        return counts_until(rng, lam, horizons, until=lifetime)
 
     def expected_purchases_new_customer(self, t: npt.ArrayLike) -> FloatArray:
         """Unconditional expected number of repeat purchases ``E[X(t)]``.
@@ -374,9 +389,53 @@ class ParetoNBDModel(TransactionModel[ParetoNBDParams]):
         return np.asarray(r / alpha * beta * u * exprel(-(s - 1) * u), dtype=np.float64)
 
 
+class _ParetoPmf:
+    """``P(Y(t) = y | alive at T)`` of the Pareto/NBD by recurrence in ``y``.
+
+    Given alive, purchases are Poisson with rate ``lambda ~ Gamma(r+x, alpha+T)`` over the
+    exposure ``tau = min(omega, t)``, the remaining lifetime ``omega`` having survival
+    ``S(u) = ((beta+T) / (beta+T+u))^s`` (``mu ~ Gamma(s, beta+T)`` integrated out). So
+    ``Y`` is a mixture of ``NB(r+x, (alpha+T)/(alpha+T+tau))`` over ``tau``: an atom at
+    ``tau = t`` of weight ``S(t)``, and ``omega < t``, integrated by Gauss-Legendre in
+    ``v = S(omega)``, uniform on ``(S(t), 1)``. Each component's probabilities follow
+    from the previous ``y`` by one ratio, in logarithms.
+    """
+
+    def __init__(self, params: FloatArray, x: FloatArray, big_t: FloatArray, t: float) -> None:
+        r, alpha, s, beta = params.T
+        nodes, weights = np.polynomial.legendre.leggauss(LIFETIME_NODES)
+        bt = beta + big_t
+        at_end = np.exp(-s * np.log1p(t / bt))  # S(t)
+        v = at_end[:, None] + (1 - at_end)[:, None] * (nodes[None, :] + 1) / 2
+        tau = np.minimum(bt[:, None] * np.expm1(-np.log(v) / s[:, None]), t)
+        tau = np.concatenate([tau, np.full((x.shape[0], 1), t)], axis=1)
+        mix = np.concatenate(
+            [(1 - at_end)[:, None] * weights[None, :] / 2, at_end[:, None]], axis=1
+        )
+        share = mix / mix.sum(axis=1, keepdims=True)
+        # A component of weight 0 (no lifetime ends inside the window) is absent: -inf.
+        self.log_w = np.log(share, out=np.full_like(share, -np.inf), where=share > 0)
+        self.k = (r + x)[:, None]
+        at = (alpha + big_t)[:, None]
+        with np.errstate(divide="ignore"):
+            self.log_q = np.log(tau) - np.log(at + tau)
+        self.log_nb = self.k * (np.log(at) - np.log(at + tau))
+        self.y = 0
+
+    def next(self) -> FloatArray:
+        y = self.y
+        self.y += 1
+        if y > 0:
+            self.log_nb = self.log_nb + np.log((self.k + y - 1) / y) + self.log_q
+        return np.asarray(np.exp(self.log_nb + self.log_w).sum(axis=1), dtype=np.float64)
+
+    def keep(self, mask: npt.NDArray[np.bool_]) -> None:
+        for name in ("log_w", "k", "log_q", "log_nb"):
+            setattr(self, name, getattr(self, name)[mask])
+
+
 def _p_alive(params: FloatArray, x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> FloatArray:
     r, alpha, s, beta = (float(v) for v in params)
-    x, t_x, big_t = check_rfm(x, t_x, big_t)
     integral = log_purchase_integral(r, alpha, s, beta, x, t_x, big_t)
     log_alive = -(r + x) * np.log(alpha + big_t) - s * np.log(beta + big_t)
     log_dead = np.log(s) + integral.log_value
