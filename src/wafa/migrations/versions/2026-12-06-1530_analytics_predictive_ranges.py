@@ -6,8 +6,8 @@ range is stored for 30 and 90 days, and for the lifetime value. The scores are a
 replaced by every refresh, so the new columns start empty.
 
 Revision ID: 5b1e7d2c9a40
-Revises: 08e4caca8bc1
-Create Date: 2026-12-06 14:30:00+00:00
+Revises: e954c9901f06
+Create Date: 2026-12-06 15:30:00+00:00
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5b1e7d2c9a40"
-down_revision: str | Sequence[str] | None = "08e4caca8bc1"
+down_revision: str | Sequence[str] | None = "e954c9901f06"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
