@@ -6,7 +6,7 @@ range is stored for 30 and 90 days, and for the lifetime value. The scores are a
 replaced by every refresh, so the new columns start empty.
 
 Revision ID: 5b1e7d2c9a40
-Revises: e954c9901f06
+Revises: 5f567ae0e360
 Create Date: 2026-12-06 15:30:00+00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5b1e7d2c9a40"
-down_revision: str | Sequence[str] | None = "e954c9901f06"
+down_revision: str | Sequence[str] | None = "5f567ae0e360"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
