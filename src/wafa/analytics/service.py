@@ -93,6 +93,7 @@ from wafa.core.time import utcnow
 from wafa.customers import service as customers
 from wafa.customers.models import Customer
 from wafa.orders.models import Order, OrderLine, Product
+from wafa.orders.sales import sold
 
 __all__ = [
     "RefreshOptions",
@@ -1290,7 +1291,7 @@ def recommendations_for(
             .join(Order, Order.id == OrderLine.order_id)
             .where(
                 Order.customer_id == customer_id,
-                Order.status.not_in(("cancelled", "refunded")),
+                sold(),
                 OrderLine.product_id.is_not(None),
                 OrderLine.quantity > OrderLine.refunded_quantity,
             )

@@ -42,7 +42,6 @@ from sqlalchemy import (
     cast,
     func,
     literal_column,
-    or_,
     select,
     type_coerce,
 )
@@ -50,7 +49,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from wafa.analytics.sqlfetch import UUID, KeyIndex, fetch_arrays
-from wafa.orders.models import Order, OrderStatus
+from wafa.orders.models import Order
+from wafa.orders.sales import sold
 
 __all__ = [
     "CHANNEL_FLAGS",
@@ -72,9 +72,6 @@ _EPOCH_ORDINAL = EPOCH.toordinal()
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-#: Order statuses that never count as a purchase.
-NOT_PURCHASE = (OrderStatus.cancelled.value, OrderStatus.refunded.value)
 
 
 def day_number(day: dt.date) -> int:
@@ -333,9 +330,10 @@ def local_day_expression(session: Session, column: Any, zone: str) -> ColumnElem
 def purchases_filter(currency: str) -> ColumnElement[bool]:
     """Select the orders that count as purchases.
 
-    An order counts when it has a customer, is in ``currency``, and is neither cancelled
-    nor fully refunded (a zero-value order that was never refunded still counts, as in
-    the papers' data). Partial refunds stay purchases and lower the value.
+    An order counts when it has a customer, is in ``currency``, and is a sale
+    (:func:`wafa.orders.sales.sold`: neither cancelled nor fully refunded; a zero-value
+    order that was never refunded still counts, as in the papers' data). Partial refunds
+    stay purchases and lower the value.
 
     Parameters
     ----------
@@ -347,12 +345,7 @@ def purchases_filter(currency: str) -> ColumnElement[bool]:
     sqlalchemy.sql.elements.ColumnElement
         A ``WHERE`` condition on ``orders``.
     """
-    return and_(
-        Order.customer_id.is_not(None),
-        Order.status.not_in(NOT_PURCHASE),
-        Order.currency == currency,
-        or_(Order.refunded_amount <= 0, Order.refunded_amount < Order.total_amount),
-    )
+    return and_(Order.customer_id.is_not(None), Order.currency == currency, sold())
 
 
 def occasions_subquery(session: Session, *, zone: str, currency: str, as_of_day: int) -> Any:

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from wafa.core.errors import NotFound
 from wafa.customers.models import Customer
-from wafa.orders.models import Order, OrderLine, OrderStatus, Refund, RefundLine
+from wafa.orders.models import Order, OrderLine, Refund, RefundLine
+from wafa.orders.sales import is_sale
 
 _ORDERS = cast(Table, Order.__table__)
 _LINES = cast(Table, OrderLine.__table__)
@@ -117,8 +118,8 @@ class OrderFacts:
 
     @property
     def void(self) -> bool:
-        """Cancelled or fully refunded."""
-        return self.status in (OrderStatus.cancelled, OrderStatus.refunded)
+        """No sale (``orders.sales``): cancelled or fully refunded."""
+        return not is_sale(self.status, self.total_amount, self.refunded_amount)
 
 
 def order_facts(session: Session, order_id: uuid.UUID) -> OrderFacts:

@@ -2,7 +2,7 @@
 
 Functions named ``*_query`` return a ``Select``; the others run one or a few of them
 and return plain data. Money is summed in the database in integer minor units, per
-currency; "revenue" is net of refunds and leaves cancelled orders out.
+currency; "revenue" is net of refunds and counts only sales (``orders.sales``).
 """
 
 from __future__ import annotations
@@ -29,11 +29,9 @@ from wafa.core.text import ascii_digits, search_key
 from wafa.customers import service as customers
 from wafa.customers.models import Customer
 from wafa.orders.models import Channel, Location, Order, OrderStatus, Refund
+from wafa.orders.sales import sale_condition, sold
 
 logger = logging.getLogger(__name__)
-
-# Orders that are not (or no longer) a sale.
-NOT_A_SALE = (OrderStatus.cancelled.value, OrderStatus.refunded.value)
 
 NET_AMOUNT = Order.total_amount - Order.refunded_amount
 
@@ -185,7 +183,7 @@ def customer_totals_query(
             func.coalesce(func.sum(NET_AMOUNT), 0),
             func.max(Order.placed_at),
         )
-        .where(Order.customer_id.in_(list(customer_ids)), Order.status.not_in(NOT_A_SALE))
+        .where(Order.customer_id.in_(list(customer_ids)), sold())
         .group_by(Order.customer_id, Order.currency)
     )
 
@@ -262,7 +260,7 @@ def sales_query(start: datetime, end: datetime, currency: str) -> Select[int, in
         Order.placed_at >= start,
         Order.placed_at < end,
         Order.currency == currency,
-        Order.status.not_in(NOT_A_SALE),
+        sold(),
     )
 
 
@@ -279,7 +277,7 @@ def monthly_sales_query(
         Order.placed_at >= bounds[0][0],
         Order.placed_at < bounds[-1][1],
         Order.currency == currency,
-        Order.status.not_in(NOT_A_SALE),
+        sold(),
     )
 
 
@@ -287,7 +285,7 @@ def buyers_query() -> Select[int, int]:
     """Customers who bought at least twice, and customers who bought at all (all time)."""
     per_customer = (
         select(Order.customer_id, func.count(Order.id).label("n"))
-        .where(Order.customer_id.is_not(None), Order.status.not_in(NOT_A_SALE))
+        .where(Order.customer_id.is_not(None), sold())
         .group_by(Order.customer_id)
         .subquery()
     )
@@ -307,7 +305,7 @@ def new_buyers_query(start: datetime, end: datetime) -> Select[int]:
         .where(
             earlier.customer_id == Order.customer_id,
             earlier.placed_at < start,
-            earlier.status.not_in(NOT_A_SALE),
+            sale_condition(earlier.status, earlier.total_amount, earlier.refunded_amount),
         )
         .exists()
     )
@@ -315,7 +313,7 @@ def new_buyers_query(start: datetime, end: datetime) -> Select[int]:
         Order.placed_at >= start,
         Order.placed_at < end,
         Order.customer_id.is_not(None),
-        Order.status.not_in(NOT_A_SALE),
+        sold(),
         ~before,
     )
 
@@ -395,7 +393,7 @@ def channel_query(start: datetime, end: datetime) -> Select[str, int]:
     """Number of sales per channel in ``[start, end)``."""
     return (
         select(Order.channel, func.count(Order.id))
-        .where(Order.placed_at >= start, Order.placed_at < end, Order.status.not_in(NOT_A_SALE))
+        .where(Order.placed_at >= start, Order.placed_at < end, sold())
         .group_by(Order.channel)
     )
 

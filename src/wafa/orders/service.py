@@ -36,6 +36,7 @@ from wafa.orders.models import (
     Refund,
     RefundLine,
 )
+from wafa.orders.sales import sold
 from wafa.orders.schemas import (
     ContactIn,
     LocationCreate,
@@ -729,13 +730,13 @@ def anonymize_orders(session: Session, *, customer_id: uuid.UUID) -> int:
 
 
 def order_stats(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
-    """Count, spend (net of refunds), first and last order of a customer."""
+    """Count, spend (net of refunds), first and last order of a customer's sales (``sales``)."""
     row = session.execute(
         select(
             func.count(Order.id),
             func.coalesce(func.sum(Order.total_amount - Order.refunded_amount), 0),
             func.min(Order.placed_at),
             func.max(Order.placed_at),
-        ).where(Order.customer_id == customer_id, Order.status != OrderStatus.cancelled)
+        ).where(Order.customer_id == customer_id, sold())
     ).one()
     return {"orders": int(row[0]), "spend": int(row[1]), "first": row[2], "last": row[3]}
