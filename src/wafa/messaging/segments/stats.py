@@ -56,7 +56,8 @@ from wafa.core.db import dialect_name, rowcount
 from wafa.core.time import utcnow
 from wafa.messaging.segments.models import CustomerOrderStats, StatsBuild
 from wafa.orders.models import Location, Order, OrderLine
-from wafa.orders.queries import NET_AMOUNT, NOT_A_SALE
+from wafa.orders.queries import NET_AMOUNT
+from wafa.orders.sales import sale_condition
 
 _STATS = cast(Table, CustomerOrderStats.__table__)
 _COLUMNS = (
@@ -80,7 +81,7 @@ _REBUILD_LOCK = 0x5E6_0001
 
 def is_sale(order: type[Order] | Any = Order) -> ColumnElement[bool]:
     """Whether an order counts as a sale: the orders domain's rule, asked in one place."""
-    return cast(ColumnElement[bool], order.status.not_in(NOT_A_SALE))
+    return sale_condition(order.status, order.total_amount, order.refunded_amount)
 
 
 def _distinct_list(dialect: str, column: Any) -> ColumnElement[Any]:
