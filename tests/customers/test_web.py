@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
@@ -122,6 +123,28 @@ class TestCustomerProfile:
         response = client.get(f"/customers/{dup.id}", follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"] == f"/customers/{keep.id}"
+
+
+class TestProfileHistory:
+    def test_the_history_is_paginated_and_every_order_is_on_a_page(
+        self, client: TestClient, session: Session
+    ) -> None:
+        logged_in(client, session)
+        customer = create_customer(session, email="many@example.com")
+        for n in range(30):
+            create_order(
+                session,
+                number=f"#{5000 + n}",
+                placed_at=datetime(2025, 1, 1 + n % 28, 9, n, tzinfo=UTC).isoformat(),
+                customer={"email": "many@example.com"},
+            )
+        first = client.get(f"/customers/{customer.id}").text
+        second = client.get(f"/customers/{customer.id}?history=2").text
+        shown = [re.findall(r"#(50\d\d)</bdi>", page) for page in (first, second)]
+        assert first.count('<li class="tl-item') == 25  # a page: "added to Wafa" and 24 orders
+        assert sorted(shown[0] + shown[1]) == [str(5000 + n) for n in range(30)]
+        assert 'rel="next"' in first and "history=2" in first
+        assert 'rel="prev"' in second and 'rel="next"' not in second
 
 
 class TestCreateCustomer:

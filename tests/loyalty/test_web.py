@@ -932,3 +932,36 @@ class TestLedgerTab:
         assert "Pending" not in rows[0]
         panel = client.get(f"/customers/{c.id}").text
         assert "Pending: spendable from Mar 29, 2026" in panel
+
+
+class TestProfileHistory:
+    """The profile's History was 95% bare "Points earned" lines and no orders."""
+
+    def test_orders_with_their_points_folded_in(
+        self, client: TestClient, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        set_rules(session, pending_days=0)
+        c = member(session)
+        for n in (1, 2, 3):
+            place(
+                session,
+                c,
+                number=f"#70{n}",
+                lines=[{"sku": "A", "name": "A", "quantity": 1, "unit_price": n * 1000}],
+            )
+            clock.advance(hours=1)
+        deliver(session, settings)
+        logged_in(client, session, role=Role.cashier)
+        page = client.get(f"/customers/{c.id}").text
+        history = page[page.index('id="history"') :]
+        history = history[: history.index("</ol>")]
+        items = re.findall(r'<li class="tl-item k-(\w+)">(.*?)</li>', history, re.S)
+        orders = [body for kind, body in items if kind == "order"]
+        assert len(orders) == 3
+        assert [re.search(r"<strong>([^<]*)</strong>", o).group(1) for o in orders] == [  # type: ignore[union-attr]
+            "+30",
+            "+20",
+            "+10",
+        ]
+        assert all('data-folded="points.earned"' in o for o in orders)
+        assert [kind for kind, _ in items].count("event") == 0  # no bare "Points earned" lines

@@ -379,8 +379,11 @@ def timeline(session: Session, customer_id: uuid.UUID, *, limit: int = 200) -> l
                 "data": {"loser_id": str(merge.loser_id), "by": merge.merged_by, **merge.details},
             }
         )
-    # Other domains' events about this person (points earned, tier changes, ...).
+    # Other domains' events about this person (points earned, tier changes, ...). An event
+    # about one of the orders above (its payload names the order) is shown on that order's
+    # line, not as a line of its own: the points an order earned read with the order.
     own_topics = {"customer.created", "customer.updated", "customer.merged"}
+    by_order = {e["data"]["order_id"]: e for e in entries if e["kind"] == "order"}
     for event in session.scalars(
         select(outbox.OutboxEvent)
         .where(outbox.OutboxEvent.subject_id == customer.id)
@@ -388,6 +391,12 @@ def timeline(session: Session, customer_id: uuid.UUID, *, limit: int = 200) -> l
         .limit(limit)
     ):
         if event.topic in own_topics:
+            continue
+        order_entry = by_order.get(str((event.payload or {}).get("order_id")))
+        if order_entry is not None:
+            order_entry["data"].setdefault("events", []).append(
+                {"topic": event.topic, "payload": event.payload}
+            )
             continue
         entries.append(
             {"at": event.occurred_at, "kind": "event", "title": event.topic, "data": event.payload}

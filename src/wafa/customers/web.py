@@ -38,6 +38,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 register_nav(N_("Customers"), "/customers", min_role=Role.cashier, icon="users", order=20)
 
 PAGE_SIZE = 25
+HISTORY_PAGE = 25  # lines of the profile's History per page
 Text = Annotated[str, Field(max_length=5000)]
 
 
@@ -244,9 +245,11 @@ def customer_profile(
     session: ReadSession,
     settings: AppSettings,
     user: Staff,
+    history: Annotated[int, Query(ge=1, le=400)] = 1,
 ) -> Response:
+    shown = history * HISTORY_PAGE
     profile = customer_queries.customer_profile(
-        session, customer_id, today=local_date(utcnow(), settings.zone)
+        session, customer_id, today=local_date(utcnow(), settings.zone), timeline_limit=shown + 1
     )
     if profile.customer.merged_into_id is not None:
         flash(request, N_("This record was merged into the one below."), kind="info")
@@ -259,6 +262,9 @@ def customer_profile(
             "customer": profile.customer,
             "panels": panels.customer_panels(session, profile.customer, user),
             "timeline_event": panels.timeline_event,
+            "history": profile.timeline[shown - HISTORY_PAGE : shown],
+            "history_page": history,
+            "history_older": len(profile.timeline) > shown,
             "can_merge": user.has_role(Role.manager),
             "is_owner": user.has_role(Role.owner),
         },
