@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from analytics_data import generate  # noqa: E402
 
-from wafa.analytics import service  # noqa: E402
+from wafa.analytics import refresh as refreshing  # noqa: E402
 from wafa.core import migrate  # noqa: E402
 from wafa.core.db import dispose_engines, session_scope  # noqa: E402
 from wafa.core.settings import Settings  # noqa: E402
@@ -180,10 +180,10 @@ def main() -> None:
     for i in range(args.runs):
         started = time.perf_counter()
         with session_scope(settings) as session:
-            run = service.refresh(
+            run = refreshing.refresh(
                 session,
                 settings=settings,
-                options=service.RefreshOptions(as_of=dt.date(2025, 12, 31)),
+                options=refreshing.RefreshOptions(as_of=dt.date(2025, 12, 31)),
             )
             timings = dict(run.details.get("timings", {}))
             customers = run.customers

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tests.analytics.helpers import build_shop
 from tests.conftest import FrozenClock
-from wafa.analytics import service
+from wafa.analytics import refresh as refreshing
 from wafa.analytics.tables import CustomerScore
 from wafa.core.settings import Settings
 from wafa.core.time import set_clock
@@ -31,7 +31,7 @@ def shop_connection(engine: Engine, settings: Settings) -> Iterator[Connection]:
                 bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
             ) as s:
                 build_shop(s, customers=30, seed=3)
-                service.refresh(s, settings=settings)
+                refreshing.refresh(s, settings=settings)
                 s.commit()
             yield conn
             outer.rollback()

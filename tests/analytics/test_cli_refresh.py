@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -10,6 +9,7 @@ from sqlalchemy import func, select
 from tests.analytics.helpers import build_shop
 from tests.cli.conftest import Invoke, wafa  # noqa: F401 - the fixture
 from wafa.analytics import service
+from wafa.analytics.schemas import NamedScore, SegmentsRead
 from wafa.analytics.tables import AnalyticsRun, CustomerScore
 from wafa.core.db import session_scope
 from wafa.core.settings import Settings
@@ -43,12 +43,12 @@ class TestFiguresKeptPerRun:
         with session_scope(committed_db) as s:
             build_shop(s, customers=40, seed=11)
 
-        def read() -> tuple[uuid.UUID, dict[str, Any], list[dict[str, Any]]]:
+        def read() -> tuple[uuid.UUID, SegmentsRead, list[NamedScore]]:
             with session_scope(committed_db, write=False) as s:
                 run = service.latest_run(s)
                 return run.id, service.segment_summary(s), service.at_risk_customers(s, limit=5)
 
-        def direct() -> tuple[dict[str, Any], list[uuid.UUID]]:
+        def direct() -> tuple[SegmentsRead, list[uuid.UUID]]:
             with session_scope(committed_db, write=False) as s:
                 run = service.latest_run(s)
                 return service._segment_summary(s, run), service._rank_at_risk(s, run, 5)
@@ -60,6 +60,6 @@ class TestFiguresKeptPerRun:
             assert again == (run_id, segments, at_risk)
             expected_segments, expected_ranking = direct()
             assert segments == expected_segments
-            assert at_risk and [uuid.UUID(r["customer_id"]) for r in at_risk] == expected_ranking
+            assert at_risk and [r.customer_id for r in at_risk] == expected_ranking
             # Only the latest run's figures are kept.
             assert {key[1] for key in service._kept} == {run_id}

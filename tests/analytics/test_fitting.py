@@ -13,8 +13,9 @@ from wafa.analytics.fitting import (
     ModelFailed,
     fit_models,
 )
-from wafa.analytics.predicting import RULE_OF_THUMB, predict
+from wafa.analytics.predicting import predict
 from wafa.analytics.retention import ActivityThresholds
+from wafa.analytics.simple_rules import RULE_OF_THUMB
 from wafa.analytics.summary import RFMArrays
 
 BANDS = ActivityThresholds(90, 180, "default")

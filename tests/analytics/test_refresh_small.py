@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import FrozenClock
 from tests.factories import create_order
-from wafa.analytics import service
+from wafa.analytics import refresh as refreshing
 from wafa.analytics.tables import CustomerScore
 from wafa.core.settings import Settings
 
@@ -19,7 +19,7 @@ class TestRefreshSmallShops:
         clock.set(dt.datetime(2026, 2, 8, 12, 0, tzinfo=dt.UTC))
         for i in range(5):
             create_order(session, placed_at=f"2026-01-{10 + i}T10:00:00+00:00")
-        run = service.refresh(session, settings=settings)
+        run = refreshing.refresh(session, settings=settings)
         assert run.status == "succeeded" and run.customers == 5 and run.model is None
         assert any(w.startswith("No predictions yet") for w in run.details["warnings"])
         scores = session.scalars(select(CustomerScore)).all()
@@ -30,7 +30,7 @@ class TestRefreshSmallShops:
     def test_an_empty_shop_refreshes_to_nothing(
         self, session: Session, settings: Settings, clock: FrozenClock
     ) -> None:
-        run = service.refresh(session, settings=settings)
+        run = refreshing.refresh(session, settings=settings)
         assert run.status == "succeeded" and run.customers == 0
         assert "No purchases" in run.details["warnings"][0]
 
@@ -47,7 +47,7 @@ class TestRefreshSmallShops:
                     ).isoformat(),
                     customer={"email": f"tiny{c}@example.com"},
                 )
-        run = service.refresh(session, settings=settings)
+        run = refreshing.refresh(session, settings=settings)
         scores = session.scalars(select(CustomerScore)).all()
         # Two repeat buyers are below the models' minimum: the stated rule of thumb.
         assert len(scores) == 3 and run.model == "rule_of_thumb"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,9 +19,10 @@ from sqlalchemy.orm import Session
 from tests.analytics.helpers import build_shop, export_generic_csv
 from tests.conftest import FrozenClock
 from tests.factories import create_customer
+from wafa.analytics import refresh as refreshing
 from wafa.analytics import service
 from wafa.analytics.analyze import AnalyzeOptions, analyze_file
-from wafa.analytics.service import RefreshOptions
+from wafa.analytics.refresh import RefreshOptions
 from wafa.analytics.tables import AnalyticsRun, CustomerScore, ProductNeighbour
 from wafa.core.settings import CalendarKind, Settings
 from wafa.core.time import set_clock
@@ -43,7 +43,7 @@ def shop_db(engine: Engine, settings: Settings) -> Iterator[Connection]:
                 bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
             ) as s:
                 build_shop(s, customers=50, seed=11)
-                service.refresh(s, settings=settings)
+                refreshing.refresh(s, settings=settings)
                 s.commit()  # releases the savepoint into the outer transaction
             yield conn
             outer.rollback()
@@ -114,10 +114,10 @@ class TestRefresh:
         assert values and all(isinstance(v, int) and v >= 0 for v in values)
 
     def test_segments_cover_every_customer_and_carry_advice(self, db: Session) -> None:
-        segments = service.segment_summary(db)["segments"]
+        segments = service.segment_summary(db).segments
         assert len(segments) == 11
-        assert sum(s["customers"] for s in segments) == latest(db).customers
-        assert all(s["action"] and s["description"] for s in segments)
+        assert sum(s.customers for s in segments) == latest(db).customers
+        assert all(s.action and s.description for s in segments)
 
     def test_every_figure_is_finite_json(self, db: Session) -> None:
         json.dumps(latest(db).details, allow_nan=False)
@@ -128,7 +128,7 @@ class TestRefresh:
         winner, loser = db.scalars(select(CustomerScore.customer_id).limit(2)).all()
         lifecycle.merge_customers(db, winner_id=winner, loser_id=loser, merged_by="test")
         clock.advance(days=1)
-        run = service.refresh(db, settings=settings)
+        run = refreshing.refresh(db, settings=settings)
         ids = set(db.scalars(select(CustomerScore.customer_id)))
         assert loser not in ids and winner in ids
         assert set(db.scalars(select(CustomerScore.run_id))) == {run.id}
@@ -138,7 +138,7 @@ class TestRefresh:
         self, db: Session, settings: Settings
     ) -> None:
         jalali = settings.model_copy(update={"calendar": CalendarKind.jalali})
-        run = service.refresh(db, settings=jalali, options=RefreshOptions(recommendations=False))
+        run = refreshing.refresh(db, settings=jalali, options=RefreshOptions(recommendations=False))
         months = [c["month"] for c in run.details["cohorts"]["cohorts"]]
         assert months and all(m.startswith(("1403", "1404")) for m in months)
         assert run.details["cohorts"]["calendar"] == "jalali"
@@ -146,7 +146,7 @@ class TestRefresh:
     def test_without_a_holdout_the_likelihood_chooses(
         self, db: Session, settings: Settings
     ) -> None:
-        run = service.refresh(
+        run = refreshing.refresh(
             db, settings=settings, options=RefreshOptions(holdout_days=0, recommendations=False)
         )
         assert run.details["holdout"] == {"days": 0}
@@ -167,14 +167,14 @@ class TestRecommendations:
         for customer_id in owners:
             assert customer_id is not None
             recs = service.recommendations_for(db, customer_id, n=6)
-            assert "KET" not in [r["sku"] for r in recs]
+            assert "KET" not in [r.sku for r in recs]
             # Every other product qualifies, by co-purchase or popularity.
             assert len(recs) == 5
 
     def test_a_product_never_bought_together_is_filled_in_by_popularity(self, db: Session) -> None:
         customer = create_customer(db)
         recs = service.recommendations_for(db, customer.id, n=3)
-        assert [r["reason"] for r in recs] == ["popular"] * 3
+        assert [r.reason for r in recs] == ["popular"] * 3
 
     def test_also_bought_lists_are_stored_and_evaluated(self, db: Session) -> None:
         evaluation = latest(db).details["recommendations"]["evaluation"]
@@ -183,7 +183,7 @@ class TestRecommendations:
         tea = db.scalar(select(Product).where(Product.sku == "TEA"))
         assert tea is not None
         also = service.also_bought(db, tea.id)
-        assert also and "TEA" not in [a["sku"] for a in also]
+        assert also and "TEA" not in [a.sku for a in also]
         assert (db.scalar(select(func.count()).select_from(ProductNeighbour)) or 0) > 0
 
 
@@ -191,7 +191,7 @@ class TestQueries:
     def test_a_customer_without_purchases_is_not_scored(self, db: Session) -> None:
         customer = create_customer(db)
         insights = service.customer_insights(db, customer.id)
-        assert insights["scored"] is False and insights["score"] is None
+        assert insights.scored is False and insights.score is None
 
     def test_the_data_export_holds_the_stored_scores(self, db: Session) -> None:
         score = db.scalars(select(CustomerScore)).first()
@@ -214,14 +214,14 @@ class TestQueries:
 
     def test_at_risk_lists_medium_and_high_risk_only(self, db: Session) -> None:
         rows = service.at_risk_customers(db, limit=50)
-        assert rows and {r["churn_risk"] for r in rows} <= {"medium", "high"}
+        assert rows and {r.churn_risk for r in rows} <= {"medium", "high"}
 
     def test_an_erased_customer_stays_in_the_figures_without_a_name(self, db: Session) -> None:
-        target = uuid.UUID(service.at_risk_customers(db, limit=1)[0]["customer_id"])
+        target = service.at_risk_customers(db, limit=1)[0].customer_id
         lifecycle.erase_customer(db, customer_id=target, erased_by="test")
         db.expire_all()
-        again = {r["customer_id"]: r["name"] for r in service.at_risk_customers(db, limit=50)}
-        assert again[str(target)] is None
+        again = {r.customer_id: r.name for r in service.at_risk_customers(db, limit=50)}
+        assert again[target] is None
         assert db.get(Customer, target) is not None
 
 
@@ -229,8 +229,8 @@ class TestOneAtRiskDefinition:
     def test_the_file_report_and_the_database_list_the_same_customers(
         self, db: Session, settings: Settings, tmp_path: Path
     ) -> None:
-        service.refresh(db, settings=settings, options=RefreshOptions(holdout_days=0))
-        from_db = [r["customer_id"] for r in service.at_risk_customers(db, limit=25)]
+        refreshing.refresh(db, settings=settings, options=RefreshOptions(holdout_days=0))
+        from_db = [str(r.customer_id) for r in service.at_risk_customers(db, limit=25)]
         path = export_generic_csv(db, tmp_path / "orders.csv")
         analysis = analyze_file(AnalyzeOptions(path=path, calibration_end=NOW.date()))
         from_file = [c["customer_id"] for c in analysis.figures["customers_at_risk"]]

@@ -1,17 +1,20 @@
 """``wafa analyze``: every figure of the retention report from an order export, no database.
 
-The file is read into an in-memory DuckDB (:mod:`wafa.analytics.reading`), summarised
-per customer in SQL (:func:`wafa.analytics.summary.duckdb_summary`), and the models are
-fitted on the calibration period (orders up to and including ``calibration_end``, by
-default the last order date); what follows is the holdout. The result is one
-JSON-ready dict (:attr:`Analysis.figures`) that the HTML report renders and
-``--json`` writes, plus per-customer arrays for the customer list.
+The file is read into an in-memory DuckDB (:mod:`wafa.analytics.reading`), and
+:class:`FileSource` hands the shared pipeline (:mod:`wafa.analytics.pipeline`) the
+per-customer summary and purchase occasions computed there in SQL. The models are fitted
+on the calibration period (orders up to and including ``calibration_end``, by default the
+last order date); what follows is the holdout. The result is one JSON-ready dict
+(:attr:`Analysis.figures`) that the HTML report renders and ``--json`` writes, plus
+per-customer arrays for ``--customers-out``.
+
+The file source's whole interface to the reader is :func:`~wafa.analytics.reading.connect`,
+:func:`~wafa.analytics.reading.load_orders` and the ``wafa_orders`` table it leaves.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,27 +25,13 @@ import numpy as np
 import numpy.typing as npt
 
 from wafa import __version__
-from wafa.analytics import at_risk, rfm
-from wafa.analytics.cohorts import occasion_cohorts
-from wafa.analytics.fitting import FitSettings, TimeUnit, fit_models
-from wafa.analytics.holdout import (
-    HoldoutData,
-    evaluate,
-    last_period_repeats,
-    occasion_daily_repeats,
-)
-from wafa.analytics.predicting import Predictions, WindowForecast, predict
+from wafa.analytics import at_risk, pipeline, rfm
+from wafa.analytics.fitting import FitSettings, TimeUnit
+from wafa.analytics.predicting import Predictions
 from wafa.analytics.reading import BadInput, InputFormat, LoadedOrders, connect, load_orders
 from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
-from wafa.analytics.retention import (
-    ActivityThresholds,
-    activity,
-    activity_counts,
-    duckdb_delivery,
-    gap_distribution,
-    headline,
-    occasion_gap_counts,
-)
+from wafa.analytics.retention import duckdb_delivery, headline
+from wafa.analytics.simple_rules import WindowForecast
 from wafa.analytics.summary import (
     CustomerSummary,
     Occasions,
@@ -54,7 +43,14 @@ from wafa.analytics.summary import (
 from wafa.core.money import minor_digits
 from wafa.core.settings import CalendarKind
 
-__all__ = ["Analysis", "AnalyzeOptions", "analyze_file"]
+__all__ = [
+    "CUSTOMER_COLUMNS",
+    "Analysis",
+    "AnalyzeOptions",
+    "FileSource",
+    "analyze_file",
+    "customer_rows",
+]
 
 Progress = Callable[[str], None]
 
@@ -228,6 +224,34 @@ def _recommendations(
     return {"products": n_items, "evaluation": quality.to_dict(), "also_bought": also}
 
 
+class FileSource:
+    """The pipeline's source for an export file loaded into DuckDB."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, loaded: LoadedOrders) -> None:
+        self.con = con
+        self.loaded = loaded
+
+    def summary(
+        self, *, as_of_day: int, calibration_day: int, holdout_end_day: int
+    ) -> CustomerSummary:
+        """Return every customer's summary, computed by DuckDB."""
+        return duckdb_summary(
+            self.con,
+            as_of_day=as_of_day,
+            calibration_day=calibration_day,
+            holdout_end_day=holdout_end_day,
+        )
+
+    def occasions(self, summary: CustomerSummary, *, as_of_day: int) -> Occasions:
+        """Return every purchase occasion by the summary's customer codes."""
+        del summary  # DuckDB's summary left the codes in ``wafa_customers``
+        return duckdb_occasions(self.con, as_of_day=as_of_day)
+
+    def delivery(self) -> dict[str, Any] | None:
+        """Return on-time delivery when the file has delivery dates."""
+        return duckdb_delivery(self.con) if self.loaded.has_delivery else None
+
+
 def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> Analysis:
     """Analyse an order export: summary, descriptive retention, models, holdout, RFM.
 
@@ -250,19 +274,10 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
     ModelFailed
         When no purchase model can be fitted (the message says what to try).
     """
-    step = progress or (lambda _message: None)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 3)
-        clock = now
-
+    timer = pipeline.Timer(progress)
     con = connect()
     try:
-        step("Reading the orders")
+        timer.step("Reading the orders")
         loaded = load_orders(
             con,
             options.path,
@@ -271,146 +286,60 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
             currency=options.currency,
             default_currency=options.default_currency,
         )
-        lap("read")
-        first_day, last_day = loaded.first_day, loaded.last_day
-        cal_day, as_of_day, hold_end = _cut_offs(options, first_day, last_day)
-
-        step("Summarising each customer")
-        summary = duckdb_summary(
-            con, as_of_day=as_of_day, calibration_day=cal_day, holdout_end_day=hold_end
-        )
-        lap("summary")
-
-        step("Describing retention")
-        occasions = duckdb_occasions(con, as_of_day=as_of_day)
-        gaps = gap_distribution(*occasion_gap_counts(occasions))
-        thresholds = ActivityThresholds.from_gaps(gaps)
-        states = activity(summary, thresholds)
-        cohorts = occasion_cohorts(
-            occasions,
-            summary.first_day,
-            calendar=options.calendar,
-            start_day=first_day,
-            as_of_day=as_of_day,
-        )
-        delivery = duckdb_delivery(con) if loaded.has_delivery else None
-        lap("describe")
-
-        step("Fitting the models")
-        scale = float(10 ** minor_digits(loaded.currency))
+        timer.lap("read")
+        cal_day, as_of_day, hold_end = _cut_offs(options, loaded.first_day, loaded.last_day)
         settings = FitSettings(
             time_unit=options.time_unit,
             clv_months=options.clv_months,
             annual_discount_rate=options.annual_discount_rate,
-            money_scale=scale,
+            money_scale=float(10 ** minor_digits(loaded.currency)),
         )
-        calibration = summary.calibration(settings.time_unit.days)
-        fitted = fit_models(calibration, settings)
-        lap("fit")
-
-        holdout: dict[str, Any] | None = None
-        holdout_rows = None
-        if hold_end > cal_day:
-            step("Checking the forecasts against the holdout period")
-            data = HoldoutData(
-                days=hold_end - cal_day,
-                actual=summary.holdout_purchases[calibration.index],
-                daily=occasion_daily_repeats(
-                    occasions, summary.first_day, calibration_day=cal_day, end_day=hold_end
-                ),
-                last_period=last_period_repeats(
-                    occasions, summary.first_day, calibration_day=cal_day, days=hold_end - cal_day
-                )[calibration.index],
-            )
-            result = evaluate(
-                fitted, calibration, data, thresholds=_calibration_thresholds(occasions, cal_day)
-            )
-            holdout = result.report
-            holdout_rows = (calibration.index, result.chosen, data.actual)
-            lap("holdout")
-
-        step("Predicting for every customer")
-        current = summary.current(settings.time_unit.days)
-        predictions = predict(fitted, current, thresholds=thresholds)
-        r, f, m = rfm.rfm_scores(
-            summary.as_of_day - summary.last_day, summary.purchases, summary.spend
+        cutoffs = pipeline.Cutoffs(loaded.first_day, cal_day, hold_end, as_of_day, refit=False)
+        result = pipeline.run(
+            FileSource(con, loaded),
+            cutoffs,
+            settings,
+            calendar=options.calendar,
+            timer=timer,
+            forecast_required=True,
         )
-        codes = rfm.segment_codes(r, f, m)
-        segments = rfm.segment_names(codes)
-        lap("predict")
-
         recommendations = None
         if loaded.has_items:
-            step("Learning which products go together")
-            recommendations = _recommendations(con, as_of_day, len(summary))
-            lap("recommend")
+            timer.step("Learning which products go together")
+            recommendations = _recommendations(con, as_of_day, len(result.summary))
+            timer.lap("recommend")
     finally:
         con.close()
-
-    figures = _figures(
-        options,
-        loaded,
-        summary,
-        fitted_report=fitted.report(),
-        warnings=[*loaded.warnings, *fitted.warnings, *predictions.warnings],
-        holdout=holdout,
-        predictions=predictions,
-        segment_codes=codes,
-        scores=(r, f, m),
-        gaps=gaps,
-        activity_figures=activity_counts(states, thresholds),
-        cohorts=cohorts.to_dict(),
-        delivery=delivery,
-        recommendations=recommendations,
-        cut_offs=(first_day, cal_day, as_of_day, hold_end),
-        calibration_customers=int(calibration.index.shape[0]),
+    assert result.predictions is not None  # forecast_required
+    figures = _figures(options, loaded, result, recommendations)
+    figures["timings"] = timer.timings
+    return Analysis(
+        figures,
+        result.summary,
+        result.predictions,
+        result.segments,
+        result.scores,
+        result.holdout_rows,
+        timer.timings,
     )
-    figures["timings"] = timings
-    return Analysis(figures, summary, predictions, segments, (r, f, m), holdout_rows, timings)
-
-
-def _calibration_thresholds(occasions: Occasions, cal_day: int) -> ActivityThresholds:
-    """Recency bands learned from the calibration period's purchases alone."""
-    keep = occasions.day <= cal_day
-    early = Occasions(occasions.code[keep], occasions.day[keep], occasions.value[keep])
-    return ActivityThresholds.from_gaps(gap_distribution(*occasion_gap_counts(early)))
 
 
 def _figures(
     options: AnalyzeOptions,
     loaded: LoadedOrders,
-    summary: CustomerSummary,
-    *,
-    fitted_report: dict[str, Any],
-    warnings: list[str],
-    holdout: dict[str, Any] | None,
-    predictions: Predictions,
-    segment_codes: npt.NDArray[np.int64],
-    scores: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]],
-    gaps: dict[str, Any],
-    activity_figures: dict[str, Any],
-    cohorts: dict[str, Any],
-    delivery: dict[str, Any] | None,
+    result: pipeline.Result,
     recommendations: dict[str, Any] | None,
-    cut_offs: tuple[int, int, int, int],
-    calibration_customers: int,
 ) -> dict[str, Any]:
-    first_day, cal_day, as_of_day, hold_end = cut_offs
-    r, f, m = scores
-    recency = summary.as_of_day - summary.last_day
+    assert result.predictions is not None
     return {
         "generator": f"wafa {__version__}",
         "file": options.path.name,
         "format": options.fmt.value,
         "currency": loaded.currency,
         "minor_digits": minor_digits(loaded.currency),
-        "time_unit": options.time_unit.value,
         "timezone": options.timezone,
         "calendar": options.calendar.value,
-        "first_order_date": day_to_date(first_day).isoformat(),
-        "calibration_end": day_to_date(cal_day).isoformat(),
-        "as_of": day_to_date(as_of_day).isoformat(),
-        "customers": calibration_customers,
+        "customers": result.calibration_customers,
         "input": {
             "rows": loaded.rows,
             "orders": loaded.orders,
@@ -421,36 +350,10 @@ def _figures(
             "other_currency_orders": loaded.other_currency_orders,
             "guest_orders": loaded.guest_orders,
         },
-        "warnings": warnings,
-        "models": fitted_report,
-        "holdout": holdout
-        if holdout is not None
-        else {
-            "days": 0,
-            "note": "no holdout: give --holdout-days N or a --calibration-end before the "
-            "last order date to check the predictions against what happened",
-        },
-        "headline": headline(summary),
-        "inter_purchase_days": gaps,
-        "activity": activity_figures,
-        "cohorts": cohorts,
-        "on_time_delivery": delivery,
-        "rfm": {
-            "segments": rfm.segment_table(segment_codes, summary.spend, predictions.clv),
-            "thresholds": {
-                "recency_days": rfm.thresholds(recency, higher_is_better=False, scores=r),
-                "purchases": rfm.thresholds(summary.purchases, scores=f),
-                "spend": rfm.thresholds(summary.spend, scores=m),
-            },
-            "grid": rfm.grid(r, (f + m + 1) // 2, summary.spend),
-        },
-        "predictions": predictions.totals(),
-        "customers_at_risk": _at_risk(summary, predictions, segment_codes),
-        "at_risk_value_floor": at_risk.value_floor(
-            summary.spend, headline(summary)["average_order_value"]
-        ),
+        **pipeline.figures(result),
+        "warnings": [*loaded.warnings, *result.warnings],
+        "customers_at_risk": _at_risk(result.summary, result.predictions, result.codes),
         "recommendations": recommendations,
-        "holdout_end": day_to_date(hold_end).isoformat(),
     }
 
 

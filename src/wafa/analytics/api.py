@@ -33,7 +33,7 @@ def customer_insights(
     session: ReadSession,
     _: Reader,
     recommendations: Annotated[int, Query(ge=0, le=50)] = 10,
-) -> dict[str, Any]:
+) -> InsightsRead:
     """Return the customer's stored scores, segment advice and recommended products.
 
     A merged record answers for the record it was merged into; a customer without a
@@ -56,7 +56,7 @@ def analytics_summary(session: ReadSession, _: Reader) -> dict[str, Any]:
     response_model=SegmentsRead,
     summary="RFM segments with customers, revenue, predicted value and what to do",
 )
-def analytics_segments(session: ReadSession, _: Reader) -> dict[str, Any]:
+def analytics_segments(session: ReadSession, _: Reader) -> SegmentsRead:
     """Return every RFM segment with its size, revenue, predicted value and advice."""
     return service.segment_summary(session)
 
@@ -76,7 +76,7 @@ def analytics_scores(
     min_clv: Annotated[int | None, Query(ge=0, description="Minor units.")] = None,
     limit: Limit = 50,
     cursor: str | None = None,
-) -> dict[str, Any]:
+) -> ScorePage:
     """Return a page of stored scores matching the filters, by customer id."""
     rows, next_cursor = service.list_scores(
         session,
@@ -88,7 +88,7 @@ def analytics_scores(
         limit=limit,
         cursor=cursor,
     )
-    return {"items": [service.score_dict(r) for r in rows], "next_cursor": next_cursor}
+    return ScorePage(items=[service.score_read(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -96,7 +96,7 @@ def analytics_scores(
     response_model=list[AtRiskRead],
     summary="Valuable customers at medium or high churn risk, most valuable first",
 )
-def analytics_at_risk(session: ReadSession, _: Reader, limit: Limit = 20) -> list[dict[str, Any]]:
+def analytics_at_risk(session: ReadSession, _: Reader, limit: Limit = 20) -> list[AtRiskRead]:
     """Return valuable customers whose churn risk is medium or high."""
     return service.at_risk_customers(session, limit=limit)
 
@@ -108,6 +108,6 @@ def analytics_at_risk(session: ReadSession, _: Reader, limit: Limit = 20) -> lis
 )
 def product_also_bought(
     product_id: uuid.UUID, session: ReadSession, _: Reader, limit: Limit = 10
-) -> list[dict[str, Any]]:
+) -> list[AlsoBought]:
     """Return the products most often bought by this product's buyers."""
     return service.also_bought(session, product_id, n=limit)

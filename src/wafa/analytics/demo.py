@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from wafa.analytics import service
+from wafa.analytics import refresh as refreshing
 from wafa.core.settings import Settings
 
 
@@ -20,4 +20,4 @@ def populate(session: Session, *, settings: Settings, seed: int) -> None:
     seed : int
         The demo's seed (the refresh is deterministic given the orders).
     """
-    service.refresh(session, settings=settings, options=service.RefreshOptions())
+    refreshing.refresh(session, settings=settings, options=refreshing.RefreshOptions())

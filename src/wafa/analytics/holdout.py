@@ -28,14 +28,14 @@ import numpy.typing as npt
 
 from wafa.analytics.fitting import Fitted
 from wafa.analytics.models import compress
-from wafa.analytics.predicting import (
+from wafa.analytics.predicting import model_window
+from wafa.analytics.retention import ActivityThresholds
+from wafa.analytics.simple_rules import (
     RULE_OF_THUMB,
     WindowForecast,
-    model_window,
     poisson_window,
     rule_of_thumb_pace,
 )
-from wafa.analytics.retention import ActivityThresholds
 from wafa.analytics.summary import Occasions, RFMArrays
 
 __all__ = [

@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from wafa.analytics import service
+from wafa.analytics import refresh as refreshing
 from wafa.analytics.tables import AnalyticsRun, RunStatus
 from wafa.core.calendars import local_date
 from wafa.core.errors import WafaError
@@ -85,12 +85,12 @@ def run_daily_jobs(
             return {"analytics-refresh": 0}
     try:
         with factory() as session, session.begin():
-            run = service.refresh(
-                session, settings=settings, options=service.RefreshOptions(as_of=as_of)
+            run = refreshing.refresh(
+                session, settings=settings, options=refreshing.RefreshOptions(as_of=as_of)
             )
             customers = run.customers
     except WafaError as exc:
         with factory() as session, session.begin():
-            service.record_failed_run(session, settings=settings, error=exc.detail)
+            refreshing.record_failed_run(session, settings=settings, error=exc.detail)
         return {"analytics-refresh-failed": 1}
     return {"analytics-refresh": customers}

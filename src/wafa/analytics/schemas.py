@@ -1,19 +1,41 @@
-"""API shapes of the analytics answers (money in minor units, dates ISO 8601)."""
+"""Typed answers of the analytics read side (money in minor units, dates as dates).
+
+:mod:`wafa.analytics.service` returns these; the API serialises them (dates as ISO 8601)
+and the dashboard renders them as they are.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from wafa.analytics.tables import AnalyticsRun
+
 __all__ = [
+    "AlsoBought",
+    "AtRiskRead",
+    "Dashboard",
+    "ExpectedPurchases",
     "InsightsRead",
+    "NamedScore",
     "ProductRecommendation",
     "ScorePage",
     "ScoreRead",
+    "SegmentInfo",
+    "SegmentMembers",
     "SegmentRead",
     "SegmentsRead",
 ]
+
+RANGE_MEANING = (
+    "90 % range for the actual number of repeat purchases, if the model is right: "
+    "[low, high] whole numbers. The model can be wrong in ways no range shows; the "
+    "refresh's holdout check says how it did on this shop's recent past."
+)
 
 
 class SegmentInfo(BaseModel):
@@ -23,13 +45,6 @@ class SegmentInfo(BaseModel):
     name: str
     description: str
     action: str = Field(description="What an owner should do about these customers.")
-
-
-RANGE_MEANING = (
-    "90 % range for the actual number of repeat purchases, if the model is right: "
-    "[low, high] whole numbers. The model can be wrong in ways no range shows; the "
-    "refresh's holdout check says how it did on this shop's recent past."
-)
 
 
 class ExpectedPurchases(BaseModel):
@@ -47,11 +62,11 @@ class ExpectedPurchases(BaseModel):
 class ScoreRead(BaseModel):
     """A customer's stored summary, segment and predictions, as of the last refresh."""
 
-    customer_id: str
-    computed_at: str
+    customer_id: uuid.UUID
+    computed_at: dt.datetime
     currency: str
-    first_order_on: str
-    last_order_on: str
+    first_order_on: dt.date
+    last_order_on: dt.date
     orders: int = Field(description="Purchase occasions (orders on one day count once).")
     repeat_purchases: int
     spend: int = Field(description="Net spend, minor units.")
@@ -67,7 +82,7 @@ class ScoreRead(BaseModel):
     )
     churn_risk: str = Field(description="low, medium, high, or unknown without a model.")
     expected_purchases: ExpectedPurchases
-    next_order_on: str | None = Field(
+    next_order_on: dt.date | None = Field(
         description="Expected next order (if still a customer); null when not expected."
     )
     clv: int | None = Field(
@@ -78,15 +93,24 @@ class ScoreRead(BaseModel):
         description="90 % range for the actual revenue over the horizon, if the model is "
         "right, minor units."
     )
-    favourite_product_id: str | None
+    favourite_product_id: uuid.UUID | None
     favourite_category: str | None
     channels: list[str]
+
+
+class NamedScore(ScoreRead):
+    """A stored score with the customer's name (``None`` once erased or never given)."""
+
+    name: str | None
+
+
+AtRiskRead = NamedScore
 
 
 class ProductRecommendation(BaseModel):
     """A product to suggest to a customer."""
 
-    product_id: str
+    product_id: uuid.UUID
     sku: str
     name: str
     category: str | None
@@ -99,10 +123,12 @@ class ProductRecommendation(BaseModel):
 class InsightsRead(BaseModel):
     """What analytics knows about one customer."""
 
-    customer_id: str
+    customer_id: uuid.UUID
     scored: bool = Field(description="False until the customer has a purchase and a refresh ran.")
-    as_of: str | None
-    model: str | None = Field(description="bgnbd or pareto_nbd: the purchase model used.")
+    as_of: dt.date | None
+    model: str | None = Field(
+        description="bgnbd, pareto_nbd or rule_of_thumb: what made the forecasts."
+    )
     clv_months: int | None
     score: ScoreRead | None
     recommendations: list[ProductRecommendation]
@@ -129,21 +155,24 @@ class SegmentRead(SegmentInfo):
 class SegmentsRead(BaseModel):
     """Every segment, in a fixed order."""
 
-    as_of: str
+    as_of: dt.date
     currency: str
     segments: list[SegmentRead]
 
 
-class AtRiskRead(ScoreRead):
-    """A valuable customer at risk."""
+class SegmentMembers(BaseModel):
+    """A page of a segment's customers, most valuable first."""
 
-    name: str | None
+    segment: SegmentInfo
+    total: int
+    items: list[NamedScore]
+    has_more: bool
 
 
 class AlsoBought(BaseModel):
     """A product often bought by the buyers of another."""
 
-    product_id: str
+    product_id: uuid.UUID
     sku: str
     name: str
     category: str | None
@@ -151,4 +180,26 @@ class AlsoBought(BaseModel):
     customers_both: int
 
 
-SummaryRead = dict[str, Any]
+@dataclass(frozen=True)
+class Dashboard:
+    """What the analytics page shows.
+
+    Attributes
+    ----------
+    run : AnalyticsRun
+        The latest successful refresh.
+    figures : dict
+        Its business-level figures (the run's ``details``).
+    segments : list of SegmentRead
+        Every segment.
+    at_risk : list of NamedScore
+        Valuable customers at risk.
+    failed : AnalyticsRun or None
+        A failed refresh newer than ``run``.
+    """
+
+    run: AnalyticsRun
+    figures: dict[str, Any]
+    segments: list[SegmentRead]
+    at_risk: list[NamedScore]
+    failed: AnalyticsRun | None

@@ -682,6 +682,10 @@ class Occasions:
     day: IntArray
     value: IntArray
 
+    def where(self, keep: npt.NDArray[np.bool_]) -> Occasions:
+        """Return the occasions where ``keep`` is true (in the same order)."""
+        return Occasions(self.code[keep], self.day[keep], self.value[keep])
+
 
 def duckdb_occasions(con: Any, *, as_of_day: int) -> Occasions:
     """Fetch every purchase occasion as arrays, by customer code and day.

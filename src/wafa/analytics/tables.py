@@ -1,7 +1,7 @@
 """Analytics tables: refresh runs, per-customer scores and "also bought" neighbours.
 
 Every row here is derived from orders by ``wafa analytics refresh``
-(:func:`wafa.analytics.service.refresh`) and is replaced wholesale by the next run, so
+(:func:`wafa.analytics.refresh.refresh`) and is replaced wholesale by the next run, so
 later features can select on it ("at risk", "champions", ``p_alive < 0.3``) without
 recomputing anything.
 """

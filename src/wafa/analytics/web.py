@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from wafa.analytics import refresh as refreshing
 from wafa.analytics import rfm, service
 from wafa.api.deps import AppSettings, DbSession, ReadSession
 from wafa.auth.models import Role
@@ -110,16 +111,11 @@ def analytics_page(
 ) -> Response:
     """Show the analytics dashboard (or how to get it, before the first refresh)."""
     data = service.dashboard(session)
-    if data is not None:
-        data["at_risk"] = [
-            {**row, "last_order_on": dt.date.fromisoformat(row["last_order_on"])}
-            for row in data["at_risk"]
-        ]
     context: dict[str, Any] = {
         "data": data,
         "colours": SEGMENT_COLOURS,
-        "grid": _grid(data["figures"]) if data else [],
-        "cohorts": _cohorts(data["figures"]) if data else None,
+        "grid": _grid(data.figures) if data else [],
+        "cohorts": _cohorts(data.figures) if data else None,
         "currency": settings.currency,
     }
     return render(request, "analytics/dashboard.html", context)
@@ -151,9 +147,9 @@ def refresh_now(
     """Recompute every score now, then come back to the dashboard."""
     try:
         with session.begin_nested():
-            run = service.refresh(session, settings=settings)
+            run = refreshing.refresh(session, settings=settings)
     except WafaError as exc:
-        service.record_failed_run(session, settings=settings, error=exc.detail)
+        refreshing.record_failed_run(session, settings=settings, error=exc.detail)
         flash(request, N_("The refresh failed: %(reason)s"), kind="error", reason=exc.detail)
         return see_other("/analytics")
     flash(request, N_("Analytics refreshed: %(num)s customers."), num=run.customers)
@@ -162,14 +158,10 @@ def refresh_now(
 
 def _profile_panel(session: Session, customer: Customer) -> dict[str, Any] | None:
     insights = service.customer_insights(session, customer.id, recommendations=5)
-    score = insights.get("score") or {}
-    next_on = score.get("next_order_on")
     return {
         "insights": insights,
-        "as_of": dt.date.fromisoformat(insights["as_of"]) if insights.get("as_of") else None,
-        "next_order_on": dt.date.fromisoformat(next_on) if next_on else None,
         "colour": SEGMENT_COLOURS.get(
-            (insights.get("score") or {}).get("segment", {}).get("key", ""), "#8895a2"
+            insights.score.segment.key if insights.score else "", "#8895a2"
         ),
     }
 

@@ -21,7 +21,7 @@ from typing import Any
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from wafa.analytics import service
+from wafa.analytics import refresh as refreshing
 from wafa.analytics.analyze import (
     CUSTOMER_COLUMNS,
     Analysis,
@@ -186,7 +186,7 @@ def refresh(
 ) -> None:
     """Recompute every customer's scores, segments and predictions and store them."""
     settings = load_settings()
-    options = service.RefreshOptions(
+    options = refreshing.RefreshOptions(
         as_of=_date(as_of, "--as-of"),
         time_unit=time_unit,
         clv_months=clv_months,
@@ -196,10 +196,10 @@ def refresh(
     )
     try:
         with _progress(not quiet) as progress, session_scope(settings) as session:
-            run = service.refresh(session, settings=settings, options=options, progress=progress)
+            run = refreshing.refresh(session, settings=settings, options=options, progress=progress)
     except WafaError as exc:
         with session_scope(settings) as session:
-            service.record_failed_run(session, settings=settings, error=exc.detail)
+            refreshing.record_failed_run(session, settings=settings, error=exc.detail)
         raise
     if not quiet:
         _print_run(run)

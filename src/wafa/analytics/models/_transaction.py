@@ -7,6 +7,10 @@ through ``(x, T)`` only (BG/NBD: ``lambda ~ Gamma(r+x, alpha+T)``, ``p ~ Beta(a,
 Pareto/NBD: ``lambda ~ Gamma(r+x, alpha+T)``, ``mu ~ Gamma(s, beta+T)``). So every
 forecast is ``P(alive)`` (per distinct triple) times a quantity computed once per distinct
 ``(x, T)`` pair, of which a store has far fewer (a year of days times a few frequencies).
+
+The module is longer than most (about 600 lines, half of them numpy docstrings): it is one
+class, the contract both purchase models share (fit, forecasts, parameter draws), and
+splitting a class's methods over modules would hide that contract.
 """
 
 from __future__ import annotations
@@ -28,14 +32,16 @@ from wafa.analytics.models.base import (
     IntArray,
     NotFittedError,
     RFMData,
-    advice,
     as_float_array,
     check_rfm,
     check_weights,
     compress,
     compress_weighted,
-    covariance_from_hessian,
     dot,
+)
+from wafa.analytics.models.numerics import (
+    advice,
+    covariance_from_hessian,
     draw_log_params,
     log_scale_intervals,
     maximise,

@@ -25,8 +25,10 @@ from wafa.analytics.models.base import (
     IntArray,
     RFMData,
     compress,
-    counts_until,
     dot,
+)
+from wafa.analytics.models.numerics import (
+    counts_until,
     jacobi_rule,
 )
 

@@ -50,15 +50,33 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
-from wafa.analytics.models._tables import PurchaseTable, build_table, ranges_from_tables
-from wafa.analytics.models._transaction import Pairs, TransactionModel, pairs_of
+from wafa.analytics.models._forecast_base import (
+    EXACT_BUDGET,
+    EXACT_CUSTOMERS,
+    LEVEL,
+    MAX_SAMPLES,
+    MIN_SAMPLES,
+    PARAM_DRAWS,
+    SIMULATION_DRAWS,
+    TABLE_BUDGET,
+    VALUE_NODES,
+    AnyTransactionModel,
+    Draws,
+    Forecast,
+    Ranges,
+    Setup,
+    Spend,
+    StoreRange,
+    ValueHorizon,
+    point_value,
+)
+from wafa.analytics.models._large_stores import normal_ranges
+from wafa.analytics.models._tables import build_table, ranges_from_tables
+from wafa.analytics.models._transaction import pairs_of
 from wafa.analytics.models.base import FloatArray, IntArray, as_float_array, check_rfm, compress
 from wafa.analytics.models.gamma_gamma import GammaGammaModel
 
@@ -72,161 +90,6 @@ __all__ = [
     "ValueHorizon",
     "forecast",
 ]
-
-#: Coverage of every range unless asked otherwise.
-LEVEL = 0.9
-#: Stores with at most this many customers get simulated totals and values.
-EXACT_CUSTOMERS = 5_000
-#: Customer draws of that simulation (draws per customer = this / customers).
-EXACT_BUDGET = 1_000_000
-#: Spend draws per ``(x, T)`` pair in larger stores (per pair = this / pairs, at least
-#: ``MIN_VALUE_SAMPLES``; the purchases are drawn stratified, which steadies the ranges).
-VALUE_BUDGET = 1_500_000
-MIN_VALUE_SAMPLES = 50
-#: Bounds on the draws per customer or per pair.
-MIN_SAMPLES, MAX_SAMPLES = 100, 2_000
-#: Most parameter draws tabulated.
-PARAM_DRAWS = 200
-#: Distinct parameter draws of the store simulation (its draws cycle through them).
-SIMULATION_DRAWS = 500
-#: Table entries (pairs x draws x whole numbers, all windows; times the model's cost of
-#: an entry) a forecast may compute.
-TABLE_BUDGET = 4_000_000
-#: Gauss-Legendre nodes of the discounting integral of the lifetime value.
-VALUE_NODES = 5
-
-AnyTransactionModel = TransactionModel[Any]
-
-
-@dataclass(frozen=True)
-class Spend:
-    """The spend model and each customer's spend history, for lifetime values.
-
-    Attributes
-    ----------
-    model : GammaGammaModel
-        Fitted, with ``q > 1``.
-    x : numpy.ndarray
-        Repeat transactions with a positive value (0 where the customer has none).
-    zbar : numpy.ndarray
-        Their average value (ignored where ``x == 0``).
-    """
-
-    model: GammaGammaModel
-    x: FloatArray
-    zbar: FloatArray
-
-
-@dataclass(frozen=True)
-class ValueHorizon:
-    """How far ahead lifetime value looks, and how the future is discounted.
-
-    Attributes
-    ----------
-    horizon : float
-        Length, in the model's time unit.
-    discount : float
-        Continuous discount rate per time unit (``log(1 + annual rate) / units a year``).
-    """
-
-    horizon: float
-    discount: float
-
-
-@dataclass(frozen=True)
-class StoreRange:
-    """The range of a store total: ``low`` to ``high`` with the forecast's ``level``."""
-
-    low: float
-    high: float
-
-
-@dataclass(frozen=True)
-class Ranges:
-    """Predictive ranges of a :class:`Forecast` (see the module docstring).
-
-    Attributes
-    ----------
-    level : float
-        Nominal coverage.
-    method : str
-        ``"simulation"`` (store totals simulated) or ``"normal"`` (normal totals).
-    draws : int
-        Parameter draws tabulated (1: the estimates alone).
-    samples : int
-        Simulated draws per customer, or spend draws per ``(x, T)`` pair.
-    low, high : numpy.ndarray
-        ``(h, n)`` whole-number range of each customer's purchases per window.
-    chance : numpy.ndarray
-        ``(h, n)`` probability, under the model, that the purchases fall in the range.
-    totals : tuple of StoreRange
-        Range of the store's total purchases per window.
-    active : StoreRange
-        Range of the number of customers still active (a hidden quantity: it is never
-        observed, unlike the others).
-    value_low, value_high : numpy.ndarray or None
-        Range of each customer's discounted spend over the value horizon.
-    revenue : StoreRange or None
-        Range of the store's total of it.
-    """
-
-    level: float
-    method: str
-    draws: int
-    samples: int
-    low: IntArray
-    high: IntArray
-    chance: FloatArray
-    totals: tuple[StoreRange, ...]
-    active: StoreRange
-    value_low: FloatArray | None
-    value_high: FloatArray | None
-    revenue: StoreRange | None
-
-
-@dataclass(frozen=True)
-class Forecast:
-    """Expected purchases per window, ``P(alive)``, lifetime value, and their ranges.
-
-    Attributes
-    ----------
-    horizons : numpy.ndarray
-        Window lengths in the model's time unit.
-    p_alive : numpy.ndarray
-        ``(n,)`` probability that each customer is still alive.
-    expected : numpy.ndarray
-        ``(h, n)`` expected purchases per window.
-    value : numpy.ndarray or None
-        ``(n,)`` expected discounted spend over the value horizon (in the spend's unit).
-    ranges : Ranges or None
-        Predictive ranges, when asked for.
-    """
-
-    horizons: FloatArray
-    p_alive: FloatArray
-    expected: FloatArray
-    value: FloatArray | None
-    ranges: Ranges | None
-
-
-@dataclass(frozen=True)
-class _Setup:
-    """Shared state of one forecast: the data, the pairs and the point quantities."""
-
-    model: AnyTransactionModel
-    params: FloatArray
-    c: Any
-    pairs: Pairs
-    horizons: FloatArray  # the asked windows
-    sim_horizons: FloatArray  # asked windows plus the value horizon, ascending
-    at: IntArray  # position of each asked window in sim_horizons
-    value_at: int  # position of the value horizon in sim_horizons (-1 without value)
-    alive: FloatArray  # P(alive) per triple
-    given_alive: FloatArray  # (h_all, pairs) E[Y | alive] at every horizon needed
-    discount_factor: FloatArray  # per pair: discounted / plain expected purchases given alive
-    spend: Spend | None
-    spend_params: FloatArray | None
-    value_horizon: ValueHorizon | None
 
 
 def forecast(
@@ -277,7 +140,7 @@ def forecast(
     setup = _setup(model, x, t_x, big_t, asked, spend, value)
     inv = setup.c.inverse
     expected = (setup.alive[None, :] * setup.given_alive[setup.at][:, setup.pairs.inverse])[:, inv]
-    value_arr = None if spend is None else _point_value(setup)
+    value_arr = None if spend is None else point_value(setup)
     ranges = None
     if level is not None:
         if not 0 < level < 1:
@@ -294,7 +157,7 @@ def _setup(
     asked: FloatArray,
     spend: Spend | None,
     value: ValueHorizon | None,
-) -> _Setup:
+) -> Setup:
     params = model._params_array()
     c = compress(x, t_x, big_t)
     pairs = pairs_of(c)
@@ -320,7 +183,7 @@ def _setup(
         discount_factor = np.divide(discounted, at_h, out=np.ones_like(at_h), where=at_h > 0).clip(
             0.0, 1.0
         )
-    return _Setup(
+    return Setup(
         model=model,
         params=params,
         c=c,
@@ -338,37 +201,10 @@ def _setup(
     )
 
 
-def _expected_spend(spend: Spend, params: FloatArray) -> FloatArray:
-    """``E[Z | x, zbar] = p (gamma + x zbar) / (p x + q - 1)`` per customer."""
-    p, q = params[0], params[1]
-    return np.asarray(
-        p * GammaGammaModel.spend_scale(params, spend.x, spend.zbar) / (p * spend.x + q - 1),
-        dtype=np.float64,
-    )
-
-
-def _point_value(s: _Setup) -> FloatArray:
-    assert s.spend is not None
-    assert s.spend_params is not None
-    per_pair = s.discount_factor * s.given_alive[s.value_at]
-    per_triple = s.alive * per_pair[s.pairs.inverse]
-    return np.asarray(per_triple[s.c.inverse] * _expected_spend(s.spend, s.spend_params))
-
-
 # --------------------------------------------------------------------- ranges
 
 
-@dataclass(frozen=True)
-class _Draws:
-    """The tabulated parameter draws and, per distinct history, its rows and ``P(alive)``."""
-
-    theta: FloatArray  # (draws, k)
-    tables: list[PurchaseTable]  # one per sim horizon
-    rows: IntArray  # (triples, draws)
-    alive: FloatArray  # (triples, draws)
-
-
-def _draws(s: _Setup, rng: np.random.Generator) -> _Draws:
+def _draws(s: Setup, rng: np.random.Generator) -> Draws:
     """Tabulate as many parameter draws as the table budget allows (see the module doc)."""
     c, pairs = s.c, s.pairs
     point = s.params[None, :]
@@ -384,10 +220,10 @@ def _draws(s: _Setup, rng: np.random.Generator) -> _Draws:
             [s.model._p_alive_at(t, c.frequency, c.recency, c.T) for t in theta], axis=1
         )
     rows = pairs.inverse[:, None] * n_draws + np.arange(n_draws)[None, :]
-    return _Draws(theta, tables, rows.astype(np.intp), alive)
+    return Draws(theta, tables, rows.astype(np.intp), alive)
 
 
-def _ranges(s: _Setup, level: float, rng: np.random.Generator, exact_customers: int) -> Ranges:
+def _ranges(s: Setup, level: float, rng: np.random.Generator, exact_customers: int) -> Ranges:
     d = _draws(s, rng)
     h = s.at.shape[0]
     n_triples = s.c.frequency.shape[0]
@@ -400,12 +236,12 @@ def _ranges(s: _Setup, level: float, rng: np.random.Generator, exact_customers: 
     n = inv.shape[0]
     if n <= exact_customers:
         return _simulated(s, d, level, rng, low[:, inv], high[:, inv], chance[:, inv])
-    return _normal_ranges(s, d, level, rng, low[:, inv], high[:, inv], chance[:, inv])
+    return normal_ranges(s, d, level, rng, low[:, inv], high[:, inv], chance[:, inv])
 
 
 def _simulated(
-    s: _Setup,
-    d: _Draws,
+    s: Setup,
+    d: Draws,
     level: float,
     rng: np.random.Generator,
     low: IntArray,
@@ -462,250 +298,3 @@ def _simulated(
 def _quantile_range(values: FloatArray | IntArray, alpha: float) -> StoreRange:
     low, high = np.quantile(np.asarray(values, dtype=np.float64), [alpha, 1 - alpha])
     return StoreRange(float(low), float(high))
-
-
-def _normal_ranges(
-    s: _Setup,
-    d: _Draws,
-    level: float,
-    rng: np.random.Generator,
-    low: IntArray,
-    high: IntArray,
-    chance: FloatArray,
-) -> Ranges:
-    """Compute normal store totals, and values from spend draws per pair (large stores)."""
-    _, moved = _perturbations(s, rng)
-    alive = d.alive.mean(axis=1)
-    moments = [(t.first[d.rows].mean(axis=1), t.second[d.rows].mean(axis=1)) for t in d.tables]
-    totals = _normal_totals(s, moved, moments, alive, level)
-    value_low = value_high = None
-    revenue = None
-    samples = 0
-    if s.spend is not None and s.spend_params is not None:
-        samples, v_sorted, v_moments = _pair_values(s, d, rng)
-        alpha = (1 - level) / 2
-        pair = s.pairs.inverse
-        quantiles = _continuous_quantiles(
-            v_sorted, pair * samples, samples, alive, (alpha, 1 - alpha)
-        )[:, s.c.inverse]
-        per_customer = s.discount_factor[pair[s.c.inverse]] * GammaGammaModel.spend_scale(
-            s.spend_params, s.spend.x, s.spend.zbar
-        )
-        value_low, value_high = per_customer * quantiles[0], per_customer * quantiles[1]
-        revenue = _normal_revenue(s, moved, v_moments, per_customer, alive, level)
-    return Ranges(
-        level=level,
-        method="normal",
-        draws=d.theta.shape[0],
-        samples=samples,
-        low=low,
-        high=high,
-        chance=chance,
-        totals=totals,
-        active=_normal_active(s, moved, alive, level),
-        value_low=value_low,
-        value_high=value_high,
-        revenue=revenue,
-    )
-
-
-def _pair_values(
-    s: _Setup, d: _Draws, rng: np.random.Generator
-) -> tuple[int, FloatArray, FloatArray]:
-    """Spend draws per pair, in units of each customer's spend scale: sorted, and moments.
-
-    ``G(p y) / G(q + p x)`` for ``y`` drawn from the pair's table at the value horizon and
-    ``(p, q, gamma)`` from their distribution; ``gamma``'s draw enters through the ratio of
-    ``gamma + x zbar`` at the pair's average spend to its value at the estimates.
-    """
-    assert s.spend is not None
-    assert s.spend_params is not None
-    pairs = s.pairs
-    n_pairs = pairs.x.shape[0]
-    n_draws = d.theta.shape[0]
-    samples = int(np.clip(VALUE_BUDGET // max(n_pairs, 1), MIN_VALUE_SAMPLES, MAX_SAMPLES))
-    phi = s.spend.model.parameter_draws(PARAM_DRAWS, rng)
-    pair = np.repeat(np.arange(n_pairs), samples)
-    draw = rng.integers(0, n_draws, pair.shape[0])
-    # Stratified: the k-th draw of a pair takes its uniform from the k-th of ``samples``
-    # equal slices, so every pair's purchases cover their distribution evenly.
-    strata = (np.tile(np.arange(samples), n_pairs) + rng.random(pair.shape[0])) / samples
-    purchases = d.tables[s.value_at].sample(pair * n_draws + draw, strata)
-    spend_draw = phi[rng.integers(0, PARAM_DRAWS, pair.shape[0])]
-    x = pairs.x[pair]
-    ratio = GammaGammaModel.sample_total_spend(spend_draw, x, purchases, rng)
-    z = _pair_spend(s)[pair]
-    ratio *= GammaGammaModel.spend_scale(spend_draw.T, x, z) / GammaGammaModel.spend_scale(
-        s.spend_params, x, z
-    )
-    by_pair = ratio.reshape(n_pairs, samples)
-    v_moments = np.stack([by_pair.mean(axis=1), (by_pair**2).mean(axis=1)])
-    return samples, np.sort(by_pair, axis=1).reshape(-1), v_moments
-
-
-def _pair_spend(s: _Setup) -> FloatArray:
-    """Average spend of each pair's repeat customers (0 for pairs without repeats)."""
-    assert s.spend is not None
-    pair = s.pairs.inverse[s.c.inverse]
-    z = np.where(s.spend.x > 0, s.spend.zbar, 0.0)
-    total = np.bincount(pair, weights=z, minlength=s.pairs.x.shape[0])
-    count = np.bincount(pair, weights=(s.spend.x > 0).astype(np.float64), minlength=total.shape[0])
-    return np.asarray(np.divide(total, count, out=np.zeros_like(total), where=count > 0))
-
-
-def _continuous_quantiles(
-    ordered: FloatArray, start: IntArray, size: int, alive: FloatArray, ps: tuple[float, float]
-) -> FloatArray:
-    """Quantiles of ``(1 - alive) * [V = 0] + alive * (draws)`` per unit."""
-    out = np.empty((len(ps), alive.shape[0]))
-    for i, p in enumerate(ps):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(alive > 0, (p - (1 - alive)) / np.maximum(alive, 1e-300), -1.0)
-        rank = np.clip(np.ceil(np.clip(share, 0.0, 1.0) * size - 1e-9), 1, size).astype(np.int64)
-        out[i] = np.where(share <= 0, 0.0, ordered[start + rank - 1])
-    return out
-
-
-def _z(level: float) -> float:
-    return float(special.ndtri((1 + level) / 2))
-
-
-def _log_covariance(covariance: FloatArray | None, params: FloatArray) -> FloatArray:
-    """Covariance of the log-parameters by the delta method."""
-    assert covariance is not None
-    return np.asarray(covariance / np.outer(params, params), dtype=np.float64)
-
-
-#: Relative step of the forward differences of the store totals in the log-parameters.
-STEP = 1e-4
-
-
-@dataclass(frozen=True)
-class _Perturbed:
-    """One parameter moved: ``P(alive)`` and expectations given alive on sampled histories."""
-
-    triples: IntArray
-    weights: FloatArray
-    alive: FloatArray
-    given_alive: FloatArray  # (h_all, sampled triples)
-
-    def base(self, s: _Setup, h: int) -> tuple[float, float]:
-        """Return the sampled total at the estimates and with the parameter moved."""
-        at_estimates = s.alive[self.triples] * s.given_alive[h][s.pairs.inverse[self.triples]]
-        return float(self.weights @ at_estimates), float(
-            self.weights @ (self.alive * self.given_alive[h])
-        )
-
-
-#: Customers on which the totals' sensitivity to the parameters is computed.
-SENSITIVITY_SAMPLE = 20_000
-
-
-def _perturbations(s: _Setup, rng: np.random.Generator) -> tuple[FloatArray, list[_Perturbed]]:
-    """Move each parameter by ``STEP`` on the log scale; recompute on a sample of customers.
-
-    Only the totals' *sensitivity* to the parameters comes from these, so a weighted
-    random sample of the histories (scaled back to the whole store) serves: its error
-    is a percent or so of the parameters' share of the variance. Returns the sampled
-    histories' weights (scaled) and their perturbed quantities.
-    """
-    c, pairs = s.c, s.pairs
-    weights = c.weights
-    if c.weights.sum() > SENSITIVITY_SAMPLE:
-        picks = rng.choice(weights.shape[0], SENSITIVITY_SAMPLE, p=weights / weights.sum())
-        triples, counts = np.unique(picks, return_counts=True)
-        scaled = counts * (weights.sum() / SENSITIVITY_SAMPLE)
-    else:
-        triples = np.arange(weights.shape[0])
-        scaled = weights
-    pair_ids, pair_of = np.unique(pairs.inverse[triples], return_inverse=True)
-    out = []
-    for j in range(s.params.shape[0]):
-        params = s.params.copy()
-        params[j] *= math.exp(STEP)
-        alive = s.model._p_alive_at(params, c.frequency[triples], c.recency[triples], c.T[triples])
-        given = s.model._expected_alive(
-            params, s.sim_horizons, pairs.x[pair_ids], pairs.T[pair_ids]
-        )
-        out.append(_Perturbed(triples, scaled, alive, given[:, pair_of]))
-    return scaled, out
-
-
-def _normal_totals(
-    s: _Setup,
-    moved: list[_Perturbed],
-    moments: list[tuple[FloatArray, FloatArray]],
-    alive: FloatArray,
-    level: float,
-) -> tuple[StoreRange, ...]:
-    """Store totals of purchases: forecast +- z * sqrt(parameter part + customers' part)."""
-    w = s.c.weights
-    cov = _log_covariance(s.model.covariance_, s.params)
-    out = []
-    for h in s.at.tolist():
-        mean = float(np.dot(w * s.alive, s.given_alive[h][s.pairs.inverse]))
-        grad = np.array([(b - a) / STEP for a, b in (m.base(s, h) for m in moved)])
-        m1, m2 = moments[h]
-        noise = float(np.dot(w, alive * m2 - (alive * m1) ** 2))
-        out.append(_normal(mean, float(grad @ cov @ grad) + max(noise, 0.0), level))
-    return tuple(out)
-
-
-def _normal_active(
-    s: _Setup, moved: list[_Perturbed], alive: FloatArray, level: float
-) -> StoreRange:
-    w = s.c.weights
-    mean = float(np.dot(w, s.alive))
-    grad = np.array([float(m.weights @ (m.alive - s.alive[m.triples])) / STEP for m in moved])
-    noise = float(np.dot(w, alive * (1 - alive)))
-    cov = _log_covariance(s.model.covariance_, s.params)
-    return _normal(mean, float(grad @ cov @ grad) + noise, level)
-
-
-def _normal_revenue(
-    s: _Setup,
-    moved: list[_Perturbed],
-    v_moments: FloatArray,
-    per_customer: FloatArray,
-    alive_triples: FloatArray,
-    level: float,
-) -> StoreRange:
-    """Store total of lifetime value, as :func:`_normal_totals` with both models' parameters."""
-    assert s.spend is not None
-    assert s.spend_params is not None
-    value = _point_value(s)
-    mean = float(value.sum())
-    spend = _expected_spend(s.spend, s.spend_params)
-    pair = s.pairs.inverse[s.c.inverse]
-
-    # Per triple, the value of one customer divided by their expected spend is the same
-    # for every customer of the triple; weight it by the triple's total expected spend.
-    spend_by_triple = np.bincount(s.c.inverse, weights=spend, minlength=s.c.weights.shape[0])
-
-    def moved_value(m: _Perturbed) -> float:
-        triple_pair = s.pairs.inverse[m.triples]
-        factor = s.discount_factor[triple_pair]
-        before = s.alive[m.triples] * s.given_alive[s.value_at][triple_pair] * factor
-        after = m.alive * m.given_alive[s.value_at] * factor
-        share = spend_by_triple[m.triples] / s.c.weights[m.triples]
-        return float(m.weights @ ((after - before) * share))
-
-    g_theta = np.array([moved_value(m) / STEP for m in moved])
-    g_phi = np.empty(3)
-    for j in range(3):
-        params = s.spend_params.copy()
-        params[j] *= math.exp(STEP)
-        ratio = _expected_spend(s.spend, params) / spend
-        g_phi[j] = (float(np.dot(value, ratio)) - mean) / STEP
-    param_var = float(g_theta @ _log_covariance(s.model.covariance_, s.params) @ g_theta)
-    param_var += float(g_phi @ _log_covariance(s.spend.model.covariance_, s.spend_params) @ g_phi)
-    alive = alive_triples[s.c.inverse]
-    first = alive * per_customer * v_moments[0][pair]
-    second = alive * per_customer**2 * v_moments[1][pair]
-    noise = float(np.sum(second - first**2))
-    return _normal(mean, param_var + max(noise, 0.0), level)
-
-
-def _normal(mean: float, variance: float, level: float) -> StoreRange:
-    spread = _z(level) * math.sqrt(max(variance, 0.0))
-    return StoreRange(max(mean - spread, 0.0), mean + spread)

@@ -7,6 +7,9 @@ References
    415-430.
 .. [FH13] Fader, P. S. and Hardie, B. G. S. (2013). "The Gamma-Gamma Model of Monetary
    Value". Note, brucehardie.com/notes/025.
+
+The module is longer than most (about 650 lines, half of them numpy docstrings): it is one
+model, its likelihood, fit, predictions and draws, which belong together.
 """
 
 from __future__ import annotations
@@ -29,11 +32,13 @@ from wafa.analytics.models.base import (
     InfiniteMeanSpend,
     IntArray,
     NotFittedError,
-    advice,
     as_float_array,
     check_weights,
-    covariance_from_hessian,
     dot,
+)
+from wafa.analytics.models.numerics import (
+    advice,
+    covariance_from_hessian,
     draw_log_params,
     log_scale_intervals,
     maximise,

@@ -46,9 +46,11 @@ from wafa.analytics.models.base import (
     FloatArray,
     IntArray,
     RFMData,
-    counts_until,
     dot,
     logaddexp,
+)
+from wafa.analytics.models.numerics import (
+    counts_until,
 )
 
 #: Gauss-Legendre nodes for the ``A_0`` integral.
