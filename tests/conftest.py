@@ -20,13 +20,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from wafa.api.app import create_app
+from wafa.app.factory import create_app
+from wafa.app.models import metadata
 from wafa.auth import service as auth
 from wafa.core import migrate
 from wafa.core.db import dispose_engines, get_engine, make_engine
 from wafa.core.settings import Environment, Settings
 from wafa.core.time import set_clock
-from wafa.models import metadata
 
 PG_ADMIN_URL = os.environ.get(
     "WAFA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

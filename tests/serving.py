@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import httpx2 as httpx
 import uvicorn
 
-from wafa.api.app import create_app
+from wafa.app.factory import create_app
 from wafa.core.settings import Settings
 
 

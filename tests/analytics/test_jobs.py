@@ -9,13 +9,13 @@ from tests.conftest import FrozenClock
 from tests.factories import create_order
 from wafa.analytics import jobs
 from wafa.analytics.tables import AnalyticsRun
+from wafa.app import domains
 from wafa.core.settings import Settings
-from wafa.worker import schedule
 
 
 class TestNightlyRefresh:
     def test_the_worker_knows_the_task(self) -> None:
-        assert "analytics" in [t.name for t in schedule.tasks()]
+        assert "analytics" in [t.name for t in domains.tasks()]
 
     def test_runs_once_per_night_as_of_the_day_that_ended(
         self,

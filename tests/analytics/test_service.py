@@ -24,11 +24,12 @@ from wafa.analytics import service
 from wafa.analytics.analyze import AnalyzeOptions, analyze_file
 from wafa.analytics.refresh import RefreshOptions
 from wafa.analytics.tables import AnalyticsRun, CustomerScore, ProductNeighbour
+from wafa.app.domains import people_hooks
 from wafa.core.settings import CalendarKind, Settings
 from wafa.core.time import set_clock
-from wafa.customers import lifecycle
 from wafa.customers.models import Customer
 from wafa.orders.models import Order, OrderLine, Product
+from wafa.people import service as lifecycle
 
 NOW = dt.datetime(2026, 2, 8, 12, 0, tzinfo=dt.UTC)
 
@@ -196,7 +197,7 @@ class TestQueries:
     def test_the_data_export_holds_the_stored_scores(self, db: Session) -> None:
         score = db.scalars(select(CustomerScore)).first()
         assert score is not None
-        exported = lifecycle.export_customer(db, score.customer_id)
+        exported = lifecycle.export_customer(db, score.customer_id, hooks=people_hooks())
         assert exported["analytics"]["scores"]["segment"]["key"] == score.segment
 
     def test_list_scores_selects_by_probability_alive(self, db: Session) -> None:
@@ -216,9 +217,13 @@ class TestQueries:
         rows = service.at_risk_customers(db, limit=50)
         assert rows and {r.churn_risk for r in rows} <= {"medium", "high"}
 
-    def test_an_erased_customer_stays_in_the_figures_without_a_name(self, db: Session) -> None:
+    def test_an_erased_customer_stays_in_the_figures_without_a_name(
+        self, db: Session, settings: Settings
+    ) -> None:
         target = service.at_risk_customers(db, limit=1)[0].customer_id
-        lifecycle.erase_customer(db, customer_id=target, erased_by="test")
+        lifecycle.erase_customer(
+            db, settings=settings, hooks=people_hooks(), customer_id=target, erased_by="test"
+        )
         db.expire_all()
         again = {r.customer_id: r.name for r in service.at_risk_customers(db, limit=50)}
         assert again[target] is None

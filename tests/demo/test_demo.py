@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import sys
-import types
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -11,7 +9,9 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import FrozenClock
 from tests.factories import create_customer
+from wafa.app.models import metadata
 from wafa.auth import service as auth
+from wafa.core.domain import Domain
 from wafa.core.errors import Unauthorized
 from wafa.core.settings import Settings
 from wafa.customers.models import Customer
@@ -25,7 +25,7 @@ SMALL = 300
 @pytest.fixture
 def demo(session: Session, settings: Settings, clock: FrozenClock) -> store.DemoSummary:
     return store.build_demo(
-        session, settings=settings, customers_count=SMALL, seed=7, extensions=False
+        session, settings=settings, customers_count=SMALL, seed=7, extensions=()
     )
 
 
@@ -164,11 +164,11 @@ class TestSameDay:
             return [(str(r[0]), int(r[1])) for r in rows]
 
         clock.set(datetime(2026, 3, 15, 8, 0, tzinfo=UTC))
-        store.build_demo(session, settings=settings, customers_count=40, seed=3, extensions=False)
+        store.build_demo(session, settings=settings, customers_count=40, seed=3, extensions=())
         morning = orders()
-        store.clear_demo(session)
+        store.clear_demo(session, metadata=metadata)
         clock.set(datetime(2026, 3, 15, 22, 30, tzinfo=UTC))
-        store.build_demo(session, settings=settings, customers_count=40, seed=3, extensions=False)
+        store.build_demo(session, settings=settings, customers_count=40, seed=3, extensions=())
         assert orders() == morning
 
 
@@ -177,27 +177,25 @@ class TestDatabaseState:
         self, session: Session, settings: Settings, clock: FrozenClock
     ) -> None:
         assert store.database_state(session) is store.DemoState.empty
-        store.build_demo(session, settings=settings, customers_count=20, seed=1, extensions=False)
+        store.build_demo(session, settings=settings, customers_count=20, seed=1, extensions=())
         assert store.database_state(session) is store.DemoState.demo
 
     def test_other_data_is_refused(self, session: Session, settings: Settings) -> None:
         create_customer(session)
         assert store.database_state(session) is store.DemoState.other
         with pytest.raises(store.NotADemoDatabase):
-            store.build_demo(
-                session, settings=settings, customers_count=20, seed=1, extensions=False
-            )
+            store.build_demo(session, settings=settings, customers_count=20, seed=1, extensions=())
         with pytest.raises(store.NotADemoDatabase):
-            store.clear_demo(session)
+            store.clear_demo(session, metadata=metadata)
 
     def test_reset_empties_the_demo_store(
         self, session: Session, settings: Settings, clock: FrozenClock
     ) -> None:
-        store.build_demo(session, settings=settings, customers_count=20, seed=1, extensions=False)
-        store.clear_demo(session)
+        store.build_demo(session, settings=settings, customers_count=20, seed=1, extensions=())
+        store.clear_demo(session, metadata=metadata)
         assert store.database_state(session) is store.DemoState.empty
         again = store.build_demo(
-            session, settings=settings, customers_count=20, seed=1, extensions=False
+            session, settings=settings, customers_count=20, seed=1, extensions=()
         )
         assert again.customers == 20
 
@@ -214,20 +212,26 @@ class TestOwnerLogin:
 
 
 class TestExtensions:
-    def test_populate_is_called_and_missing_modules_skipped(
-        self, session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    def test_each_declared_domain_demo_runs_in_order(
+        self, session: Session, settings: Settings, clock: FrozenClock
     ) -> None:
-        calls: list[tuple[Session, Settings, int]] = []
-        module = types.ModuleType("wafa_test_demo_extension")
+        calls: list[tuple[str, Session, Settings, int]] = []
 
-        def populate(session: Session, *, settings: Settings, seed: int) -> None:
-            calls.append((session, settings, seed))
+        def recorder(name: str) -> Domain:
+            def demo(s: Session, st: Settings, seed: int) -> None:
+                calls.append((name, s, st, seed))
 
-        module.populate = populate  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "wafa_test_demo_extension", module)
-        monkeypatch.setattr(
-            store, "DEMO_EXTENSIONS", ("wafa_test_demo_extension", "wafa_no_such_module")
+            return Domain(name=name, summary="test", demo=demo)
+
+        store.build_demo(
+            session,
+            settings=settings,
+            customers_count=5,
+            seed=9,
+            extensions=(
+                recorder("first"),
+                Domain(name="none", summary="no demo"),
+                recorder("second"),
+            ),
         )
-        ran = store.run_extensions(session, settings=settings, seed=9)
-        assert ran == ["wafa_test_demo_extension"]
-        assert calls == [(session, settings, 9)]
+        assert calls == [("first", session, settings, 9), ("second", session, settings, 9)]

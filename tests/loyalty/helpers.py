@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import create_customer, order_payload
-from wafa.core.outbox import OutboxEvent, handle_once, pending_events
+from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
@@ -20,6 +20,7 @@ from wafa.loyalty.schemas.program import ProgramRules
 from wafa.orders import service as orders
 from wafa.orders.models import Order
 from wafa.orders.schemas import OrderCreate, RefundCreate
+from wafa.worker.batch import handle_once, pending_ids
 
 
 def set_rules(session: Session, **changes: Any) -> ProgramRules:
@@ -85,10 +86,12 @@ def deliver(session: Session, settings: Settings) -> int:
     consumer = handlers.consumer(settings)
     handled = 0
     while True:
-        batch = pending_events(session, consumer)
+        batch = pending_ids(session, consumer, after=None, limit=500)
         if not batch:
             return handled
-        for event in batch:
+        for event_id in batch:
+            event = session.get(OutboxEvent, event_id)
+            assert event is not None
             with session.begin_nested():
                 handled += handle_once(session, consumer, event)
 
@@ -96,7 +99,7 @@ def deliver(session: Session, settings: Settings) -> int:
 def replay(session: Session, settings: Settings, event: OutboxEvent) -> None:
     """Run the handler again on an event, receipts aside (a redelivery)."""
     with session.begin_nested():
-        handlers.handle(session, event, settings=settings)
+        handlers.consumer(settings).handle(session, event)
 
 
 def events_of(session: Session, topic: str, subject: uuid.UUID | None = None) -> list[OutboxEvent]:

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from tests.loyalty.helpers import member, place, set_rules
 from wafa.core.db import session_factory, session_scope
-from wafa.core.outbox import OutboxEvent, OutboxReceipt, handle_once
+from wafa.core.outbox import OutboxEvent, OutboxReceipt
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.loyalty import accrual, coupons, handlers, ledger, rewards, service
@@ -22,6 +22,7 @@ from wafa.loyalty.ledger import InsufficientPoints
 from wafa.loyalty.models import Coupon, CouponUse, PointsEntry, Purchase, Redemption, Reward
 from wafa.loyalty.rewards import OutOfStock
 from wafa.loyalty.schemas.io import CouponCreate, RewardCreate
+from wafa.worker.batch import handle_once
 
 pytestmark = pytest.mark.postgres_only
 

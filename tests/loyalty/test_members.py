@@ -9,13 +9,14 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import FrozenClock
 from tests.loyalty.helpers import consistent, deliver, events_of, member, place, refund, set_rules
+from wafa.app.domains import people_hooks
 from wafa.core.settings import CalendarKind, Settings
-from wafa.customers import lifecycle
 from wafa.customers import service as customers
 from wafa.customers.schemas import CustomerUpdate
 from wafa.loyalty import accrual, coupons, ledger, members, rewards, service, stamps
 from wafa.loyalty.models import Coupon, CouponStatus, PointsEntry
 from wafa.loyalty.schemas.io import CouponCreate, RewardCreate, StampCardCreate
+from wafa.people import service as lifecycle
 
 COFFEE = {
     "sku": "COF-1",
@@ -159,7 +160,9 @@ class TestErase:
             by="t",
         )
         deliver(session, settings)
-        lifecycle.erase_customer(session, customer_id=c.id, erased_by="owner")
+        lifecycle.erase_customer(
+            session, settings=settings, hooks=people_hooks(), customer_id=c.id, erased_by="owner"
+        )
         deliver(session, settings)
         assert ledger.balance_of(session, c.id, now=clock.now) == (0, 0)
         assert session.scalars(select(Coupon.status).where(Coupon.customer_id == c.id)).all() == [
@@ -243,7 +246,7 @@ class TestPersonalData:
         c = member(session)
         place(session, c)
         deliver(session, settings)
-        data = lifecycle.export_customer(session, c.id)
+        data = lifecycle.export_customer(session, c.id, hooks=people_hooks())
         loyalty = data["loyalty"]
         assert loyalty["account"]["pending"] == 10
         assert [(e["kind"], e["points"], e["rule"]) for e in loyalty["ledger"]] == [

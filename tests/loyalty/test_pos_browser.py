@@ -22,7 +22,7 @@ import uvicorn
 from sqlalchemy import select
 
 from tests.serving import free_port
-from wafa.api.app import create_app
+from wafa.app.factory import create_app
 from wafa.auth import service as auth
 from wafa.auth.models import Role
 from wafa.core.db import session_scope

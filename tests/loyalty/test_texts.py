@@ -38,4 +38,4 @@ def test_every_text_is_translated_with_its_fields(language: str) -> None:
 def test_every_event_has_a_message() -> None:
     from wafa.loyalty import events
 
-    assert set(texts.EVENT_MESSAGES) == set(events.ALL)
+    assert set(texts.EVENT_MESSAGES) == {e.topic for e in events.EVENTS}

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import FrozenClock
 from tests.web.helpers import logged_in, post_form
-from wafa.api.app import create_app
+from wafa.app.factory import create_app
 from wafa.auth.models import Role
 from wafa.core.settings import CalendarKind, Settings
 from wafa.loyalty import coupons

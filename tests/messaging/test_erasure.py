@@ -7,9 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.messaging.helpers import queue, reload, subscriber
-from wafa.customers import lifecycle
+from wafa.app.domains import people_hooks
 from wafa.messaging.models import Message, Suppression
 from wafa.messaging.pipeline import Pipeline
+from wafa.people import service as lifecycle
 
 
 class TestErase:
@@ -19,7 +20,13 @@ class TestErase:
         gone = subscriber(session, email="erase.me@example.com", phone="+15550142")
         sent = queue(session, gone, kind="transactional")
         pipeline.run_once()
-        lifecycle.erase_customer(session, customer_id=gone.id, erased_by="test")
+        lifecycle.erase_customer(
+            session,
+            settings=pipeline.settings,
+            hooks=people_hooks(),
+            customer_id=gone.id,
+            erased_by="test",
+        )
         session.flush()
         entries = session.scalars(select(Suppression)).all()
         assert {(e.medium, e.reason, e.scope) for e in entries} == {
@@ -40,7 +47,13 @@ class TestErase:
     ) -> None:
         customer = subscriber(session)
         waiting = queue(session, customer)
-        lifecycle.erase_customer(session, customer_id=customer.id, erased_by="test")
+        lifecycle.erase_customer(
+            session,
+            settings=pipeline.settings,
+            hooks=people_hooks(),
+            customer_id=customer.id,
+            erased_by="test",
+        )
         session.flush()
         stored = reload(session, waiting)
         assert (stored.status, stored.status_reason) == ("skipped", "customer_gone")
@@ -53,7 +66,7 @@ class TestExport:
         customer = subscriber(session, email="export@example.com")
         queue(session, customer, kind="transactional")
         pipeline.run_once()
-        data = lifecycle.export_customer(session, customer.id)
+        data = lifecycle.export_customer(session, customer.id, hooks=people_hooks())
         [message] = data["messaging"]["messages"]
         assert message["to"] == "export@example.com" and message["status"] == "sent"
         assert session.scalar(select(Message.to_address)) == "export@example.com"

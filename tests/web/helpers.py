@@ -13,10 +13,10 @@ from httpx2 import Response
 from itsdangerous import TimestampSigner
 from sqlalchemy.orm import Session
 
+from wafa.app.factory import SESSION_COOKIE
 from wafa.auth import service as auth
 from wafa.auth.models import Role, StaffUser
 from wafa.core.security import hash_password
-from wafa.web.app import SESSION_COOKIE
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)

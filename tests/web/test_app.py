@@ -1,62 +1,55 @@
 from __future__ import annotations
 
 import re
-import sys
-import types
-from collections.abc import Iterator
 
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from tests.web.helpers import logged_in, make_user
+from wafa.app import domains, factory
 from wafa.auth.models import Role
-from wafa.web import app as web_app
+from wafa.core.domain import Domain
 from wafa.web import nav
+from wafa.web.pages import Pages
 from wafa.web.routing import WebRoute
 from wafa.web.templating import STATIC_DIR, TEMPLATE_DIR, safe_next, static_url
 
 
-@pytest.fixture
-def fake_module() -> Iterator[types.ModuleType]:
-    """A domain web module registered under a WEB_MODULES name, removed afterwards."""
-    name = "wafa.analytics.web"
-    saved = sys.modules.get(name)
-    module = types.ModuleType(name)
-    sys.modules[name] = module
-    yield module
-    if saved is None:
-        sys.modules.pop(name, None)
-    else:
-        sys.modules[name] = saved
+def _with_pages(monkeypatch: pytest.MonkeyPatch, pages: Pages) -> None:
+    """Add a domain with ``pages`` to the assembly's list for one test."""
+    extra = Domain(name="zz-test", summary="test", pages=lambda: pages)
+    monkeypatch.setattr(domains, "DOMAINS", (*domains.DOMAINS, extra))
 
 
-class TestWebRouters:
-    def test_domain_pages_are_included(self, fake_module: types.ModuleType) -> None:
+class TestDashboardPages:
+    def test_domain_pages_are_included(self, monkeypatch: pytest.MonkeyPatch) -> None:
         router = APIRouter(route_class=WebRoute)
 
         @router.get("/analytics-test")
         def page() -> str:
             return "ok"
 
-        fake_module.router = router  # type: ignore[attr-defined]
-        assert router in web_app.web_routers()
+        _with_pages(monkeypatch, Pages(routers=(router,)))
+        assert any(router in p.routers for p in factory.dashboard_pages())
 
-    def test_route_without_csrf_and_commit_is_refused(self, fake_module: types.ModuleType) -> None:
+    def test_route_without_csrf_and_commit_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         router = APIRouter()
 
         @router.post("/unsafe")
         def unsafe() -> str:
             return "x"
 
-        fake_module.router = router  # type: ignore[attr-defined]
+        _with_pages(monkeypatch, Pages(routers=(router,)))
         with pytest.raises(TypeError, match="WebRoute"):
-            web_app.web_routers()
+            factory.dashboard_pages()
 
-    def test_missing_domain_modules_are_skipped(self) -> None:
-        routers = web_app.web_routers()
-        assert len(routers) >= 4  # login, overview, customers, orders
+    def test_every_declared_domain_is_mounted(self) -> None:
+        declared = [d for d in domains.DOMAINS if d.pages is not None]
+        assert len(factory.dashboard_pages()) == len(declared) + 2  # + login and Worker pages
 
 
 class TestStaticFiles:
@@ -94,27 +87,26 @@ class TestSecurityHeaders:
 
 
 class TestNavigation:
-    def test_entries_follow_the_role(self, session: Session) -> None:
+    def test_entries_follow_the_role(self, session: Session, app: FastAPI) -> None:
         cashier = make_user(session, role=Role.cashier)
         owner = make_user(session, role=Role.owner)
-        cashier_paths = [link.path for link in nav.nav_for(cashier, "/customers")]
-        owner_paths = [link.path for link in nav.nav_for(owner, "/customers")]
+        sidebar: nav.Navigation = app.state.nav
+        cashier_paths = [link.path for link in sidebar.links(cashier, "/customers")]
+        owner_paths = [link.path for link in sidebar.links(owner, "/customers")]
         assert "/" not in cashier_paths
         assert {"/", "/customers", "/orders"} <= set(owner_paths)
 
-    def test_most_specific_entry_is_active(self, session: Session) -> None:
+    def test_most_specific_entry_is_active(self, session: Session, app: FastAPI) -> None:
         owner = make_user(session, role=Role.owner)
-        active = [link.path for link in nav.nav_for(owner, "/customers/123/edit") if link.active]
+        sidebar: nav.Navigation = app.state.nav
+        active = [link.path for link in sidebar.links(owner, "/customers/123/edit") if link.active]
         assert active == ["/customers"]
 
-    def test_registering_a_path_again_replaces_it(self) -> None:
-        try:
-            nav.register_nav("Test", "/zz-test", icon="star", order=99)
-            nav.register_nav("Test again", "/zz-test", icon="star", order=98)
-            entries = [i for i in nav.registered() if i.path == "/zz-test"]
-            assert [e.label for e in entries] == ["Test again"]
-        finally:
-            nav._registry.pop("/zz-test", None)
+    def test_two_entries_for_one_path_are_refused(self) -> None:
+        with pytest.raises(ValueError, match="/zz-test"):
+            nav.Navigation(
+                [nav.NavItem("Test", "/zz-test", order=99), nav.NavItem("Again", "/zz-test")]
+            )
 
     def test_sidebar_shows_translated_entries(self, client: TestClient, session: Session) -> None:
         logged_in(client, session, locale="fa")
@@ -126,7 +118,7 @@ class TestNavigation:
         cashier = logged_in(client, session, role=Role.cashier)
         response = client.get("/", follow_redirects=False)
         assert response.status_code == 303
-        assert response.headers["location"] == nav.home_for(cashier) != "/"
+        assert response.headers["location"] == client.app.state.nav.home_for(cashier) != "/"  # type: ignore[attr-defined]
 
 
 class TestSafeNext:

@@ -5,11 +5,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from tests.web.helpers import PASSWORD, csrf_token, html_attrs, logged_in, login, make_user
+from wafa.app.factory import SESSION_COOKIE
 from wafa.auth import service as auth
 from wafa.auth.models import Role
 from wafa.customers import service as customers
-from wafa.web import nav
-from wafa.web.app import SESSION_COOKIE
 
 
 class TestLoginRequired:
@@ -105,7 +104,7 @@ class TestLogin:
     def test_cashier_lands_on_their_first_page(self, client: TestClient, session: Session) -> None:
         cashier = make_user(session, role=Role.cashier)
         response = login(client, cashier)
-        assert response.headers["location"] == nav.home_for(cashier)
+        assert response.headers["location"] == client.app.state.nav.home_for(cashier)  # type: ignore[attr-defined]
         assert response.headers["location"] != "/"  # the overview is for managers
 
 

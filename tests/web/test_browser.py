@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 
 from tests.factories import order_payload
-from wafa.api.app import create_app
+from wafa.app.factory import create_app
 from wafa.auth import service as auth
 from wafa.auth.models import Role
 from wafa.core.db import session_scope

@@ -173,6 +173,7 @@ def _dashboard_msgids() -> set[str]:
         "auth",
         "errors",
         "customers",
+        "people",
         "orders",
     ]
     templates = [
@@ -192,6 +193,7 @@ def _dashboard_msgids() -> set[str]:
     sources = [
         *WEB.glob("*.py"),
         WEB.parent / "customers" / "web.py",
+        *(WEB.parent / "people" / "web").glob("*.py"),
         WEB.parent / "orders" / "web.py",
     ]
     for path in sources:

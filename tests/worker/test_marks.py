@@ -7,38 +7,32 @@ import uuid
 
 import pytest
 from sqlalchemy import update
-from sqlalchemy.orm import Session
 
 from tests.loyalty.helpers import member, place, set_rules
+from tests.worker.events import Noted, recording
+from wafa.app.worker import build_worker
 from wafa.core.db import session_factory, session_scope
+from wafa.core.events import emit
 from wafa.core.ids import id_floor
-from wafa.core.outbox import Consumer, OutboxEvent, emit
+from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
 from wafa.loyalty import accrual, handlers
 from wafa.worker import batch
 from wafa.worker.batch import drain_batched
-from wafa.worker.runner import Worker
 
 
 def line(sku: str) -> list[dict[str, object]]:
     return [{"sku": sku, "name": sku, "quantity": 1, "unit_price": 500}]
 
 
-def recording(seen: list[str]) -> Consumer:
-    def handle(session: Session, event: OutboxEvent) -> None:
-        seen.append(event.payload["n"])
-
-    return Consumer(name="recorder", topics=frozenset({"test.topic"}), handle=handle)
-
-
 def add_event(settings: Settings, n: str, *, ms_ago: int | None = None) -> None:
     """Commit an event, made now or (as a transaction open that long would) ``ms_ago``."""
     with session_scope(settings) as s:
         if ms_ago is None:
-            emit(s, "test.topic", {"n": n})
+            emit(s, Noted(n=n))
         else:
             born = id_floor(time.time_ns() // 1_000_000 - ms_ago)
-            s.add(OutboxEvent(id=uuid.UUID(int=born.int | 1), topic="test.topic", payload={"n": n}))
+            s.add(OutboxEvent(id=uuid.UUID(int=born.int | 1), topic=Noted.topic, payload={"n": n}))
 
 
 class TestMarks:
@@ -71,7 +65,8 @@ class TestMarks:
         with session_scope(committed_db) as s:
             set_rules(s)
             order = place(s, member(s))
-        worker = Worker(committed_db, sweep_every=3600.0)
+        worker = build_worker(committed_db)
+        worker.sweep_every = 3600.0
         worker.run_once(daily=False)  # the first pass reads the whole outbox
         with session_scope(committed_db) as s:
             straggler = place(s, member(s))

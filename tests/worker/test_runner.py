@@ -4,19 +4,22 @@ import uuid
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.cli.conftest import Invoke
 from tests.conftest import FrozenClock
 from tests.loyalty.helpers import member, place, set_rules
+from tests.worker.events import Noted, recording
+from wafa.app import domains
+from wafa.app.worker import build_worker
 from wafa.core.db import session_factory, session_scope
-from wafa.core.outbox import Consumer, OutboxEvent, OutboxReceipt, emit
+from wafa.core.events import Consumer, Envelope, Handles, emit
+from wafa.core.outbox import OutboxEvent, OutboxFailure, OutboxReceipt
 from wafa.core.settings import Settings
 from wafa.loyalty import accrual, jobs, ledger
 from wafa.loyalty.models import JobRun
-from wafa.worker import schedule
-from wafa.worker.batch import drain_batched
+from wafa.worker.batch import Drained, drain_batched
 from wafa.worker.runner import Worker
 
 
@@ -24,7 +27,7 @@ def _deliveries(settings: Settings) -> int:
     """Events the worker has to hand out: each event once per consumer of its topic."""
     with session_scope(settings, write=False) as s:
         topics = list(s.scalars(select(OutboxEvent.topic)))
-    return sum(t in c.topics for c in schedule.consumers(settings) for t in topics)
+    return sum(t in c.topics for c in domains.consumers(settings) for t in topics)
 
 
 def _orders(settings: Settings, n: int) -> list[uuid.UUID]:
@@ -50,31 +53,33 @@ class TestDrainBatched:
             assert all(accrual.earned_by_order(s, o) == 10 for o in orders)
             assert ledger.check(s, cid) == []
 
-    def test_a_failing_event_is_isolated_and_raised(self, committed_db: Settings) -> None:
+    def test_a_failing_event_is_isolated_recorded_and_not_receipted(
+        self, committed_db: Settings
+    ) -> None:
         factory = session_factory(committed_db)
         seen: list[str] = []
-
-        def handle(session: Session, event: OutboxEvent) -> None:
-            if event.payload.get("bad"):
-                raise RuntimeError("cannot handle")
-            seen.append(event.payload["n"])
-
         with session_scope(committed_db) as s:
-            emit(s, "test.topic", {"n": "a"})
-            emit(s, "test.topic", {"n": "b", "bad": True})
-            emit(s, "test.topic", {"n": "c"})
-        consumer = Consumer(name="picky", topics=frozenset({"test.topic"}), handle=handle)
-        with pytest.raises(RuntimeError):
-            drain_batched(factory, [consumer], batch=10)
+            emit(s, Noted(n="a"))
+            emit(s, Noted(n="b", bad=True))
+            emit(s, Noted(n="c"))
+        consumer = recording(seen, name="picky")
+        out = Drained()
+        assert drain_batched(factory, [consumer], batch=10, out=out) == 2
+        # The batch rolled back at "b"; then each event ran alone: "a" and "c" handled.
+        assert seen == ["a", "b", "a", "b", "c"]
         with factory() as s:
-            receipted = s.scalar(
-                select(func.count())
-                .select_from(OutboxReceipt)
-                .where(OutboxReceipt.consumer == "picky")
-            )
-        # The batch rolled back; then "a" was handled on its own, and "b" failed alone.
-        assert receipted == 1
-        assert seen == ["a", "a"]
+            receipted = s.scalars(
+                select(OutboxReceipt.event_id).where(OutboxReceipt.consumer == "picky")
+            ).all()
+            failure = s.scalars(select(OutboxFailure)).one()
+        assert len(receipted) == 2
+        assert failure.event_id not in receipted
+        assert failure.attempts == 1 and "cannot handle b" in failure.error
+        assert failure.retry_at is not None
+        assert out.failed is not None and [f.topic for f in out.failed] == [Noted.topic]
+        # Not handled again before its retry is due, and never receipted while it fails.
+        assert drain_batched(factory, [consumer], batch=10) == 0
+        assert seen == ["a", "b", "a", "b", "c"]
 
 
 class TestWorker:
@@ -82,7 +87,7 @@ class TestWorker:
         self, committed_db: Settings, clock: FrozenClock
     ) -> None:
         *_, cid = _orders(committed_db, 2)
-        worker = Worker(committed_db)
+        worker = build_worker(committed_db)
         expected = _deliveries(committed_db)
         assert expected >= 3  # loyalty's three, and any other consumer's of the same events
         first = worker.run_once()
@@ -117,20 +122,17 @@ class TestIsolation:
         self, committed_db: Settings, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         from wafa.loyalty import handlers
-        from wafa.worker import schedule
+        from wafa.orders.events import OrderPlaced
 
-        def broken(session: Session, event: OutboxEvent) -> None:
+        def broken(session: Session, event: OrderPlaced, _: Envelope) -> None:
             raise RuntimeError("boom")
 
-        def consumers(settings: Settings) -> list[Consumer]:
-            return [
-                Consumer(name="broken", topics=frozenset({"order.placed"}), handle=broken),
-                *handlers.consumers(settings),
-            ]
-
-        monkeypatch.setattr(schedule, "consumers", consumers)
+        consumers = [
+            Consumer("broken", (Handles(OrderPlaced, broken),)),
+            *handlers.consumers(committed_db),
+        ]
         *_, cid = _orders(committed_db, 1)
-        result = Worker(committed_db).run_once(daily=False)
-        assert result.failures == ["broken"]
+        result = Worker(committed_db, consumers=consumers, tasks=[]).run_once(daily=False)
+        assert [(f.consumer, f.topic) for f in result.failed_events] == [("broken", "order.placed")]
         with session_scope(committed_db, write=False) as s:
             assert ledger.balance_of(s, cid, now=clock.now) == (0, 10)

@@ -1,4 +1,4 @@
-"""The nightly refresh, run by ``wafa worker`` (see :mod:`wafa.worker.schedule`).
+"""The nightly refresh, run by ``wafa worker`` (declared in :mod:`wafa.analytics.declaration`).
 
 Once a new local day has begun in the business's timezone, the scores are recomputed
 as of the day that just ended. Only the latest day matters (a refresh replaces every
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wafa.analytics import refresh as refreshing
 from wafa.analytics.tables import AnalyticsRun, RunStatus
 from wafa.core.calendars import local_date
+from wafa.core.domain import DailyTask, Task
 from wafa.core.errors import WafaError
 from wafa.core.settings import Settings
 
@@ -94,3 +95,8 @@ def run_daily_jobs(
             refreshing.record_failed_run(session, settings=settings, error=exc.detail)
         return {"analytics-refresh-failed": 1}
     return {"analytics-refresh": customers}
+
+
+def tasks() -> list[Task]:
+    """List what the worker runs for analytics: last night's refresh."""
+    return [DailyTask("analytics", due=due_days, run=run_daily_jobs)]

@@ -30,14 +30,12 @@ from wafa.core.errors import WafaError
 from wafa.customers.models import Customer
 from wafa.web.auth import Manager, see_other
 from wafa.web.i18n import N_
-from wafa.web.nav import register_nav
-from wafa.web.panels import register_customer_panel
+from wafa.web.nav import NavItem
+from wafa.web.pages import CustomerPanel, Pages
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash, render
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-
-register_nav(N_("Analytics"), "/analytics", min_role=Role.manager, icon="chart", order=50)
 
 SEGMENT_PAGE = 50
 SEGMENT_COLOURS = {
@@ -166,11 +164,17 @@ def _profile_panel(session: Session, customer: Customer) -> dict[str, Any] | Non
     }
 
 
-register_customer_panel(
-    "analytics",
-    template="analytics/_profile_panel.html",
-    load=_profile_panel,
-    min_role=Role.cashier,
-    order=20,
-    column="side",
+PAGES = Pages(
+    routers=(router,),
+    nav=(NavItem(N_("Analytics"), "/analytics", min_role=Role.manager, icon="chart", order=50),),
+    panels=(
+        CustomerPanel(
+            "analytics",
+            template="analytics/_profile_panel.html",
+            load=_profile_panel,
+            min_role=Role.cashier,
+            order=20,
+            column="side",
+        ),
+    ),
 )

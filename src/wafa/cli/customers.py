@@ -8,7 +8,6 @@ import typer
 
 from wafa.cli.common import console, echo_json, fail, handle_errors, interactive, load_settings
 from wafa.core.db import session_scope
-from wafa.customers import lifecycle
 
 customer_app = typer.Typer(help="One customer's data.", no_args_is_help=True)
 
@@ -24,8 +23,11 @@ def _id(raw: str) -> uuid.UUID:
 @handle_errors
 def export(customer_id: str = typer.Argument(..., help="Customer id.")) -> None:
     """Print everything held on one person as JSON."""
+    from wafa.app.domains import people_hooks
+    from wafa.people import service as people
+
     with session_scope(load_settings(), write=False) as session:
-        echo_json(lifecycle.export_customer(session, _id(customer_id)))
+        echo_json(people.export_customer(session, _id(customer_id), hooks=people_hooks()))
 
 
 @customer_app.command("erase")
@@ -40,8 +42,14 @@ def erase(
         typer.confirm(
             f"Erase all personal data of customer {cid}? This cannot be undone", abort=True
         )
-    with session_scope(load_settings()) as session:
-        lifecycle.erase_customer(session, customer_id=cid, erased_by="cli")
+    from wafa.app.domains import people_hooks
+    from wafa.people import service as people
+
+    settings = load_settings()
+    with session_scope(settings) as session:
+        people.erase_customer(
+            session, settings=settings, customer_id=cid, erased_by="cli", hooks=people_hooks()
+        )
     console.print(f"erased customer {cid}")
 
 

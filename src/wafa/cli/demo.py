@@ -36,6 +36,9 @@ def register(app: typer.Typer) -> None:
         database that already holds the demo store is reused unless --reset; one that holds
         other data is refused, so real data is never mixed with demo data.
         """
+        from wafa.app.domains import DOMAINS
+        from wafa.app.models import metadata
+
         settings = load_settings()
         init_database()
         started = time.perf_counter()
@@ -49,7 +52,7 @@ def register(app: typer.Typer) -> None:
                 )
             if state is store.DemoState.demo and reset:
                 console.print("deleting the existing demo store")
-                store.clear_demo(session)
+                store.clear_demo(session, metadata=metadata)
                 state = store.DemoState.empty
             if state is store.DemoState.empty:
                 summary = store.build_demo(
@@ -58,6 +61,7 @@ def register(app: typer.Typer) -> None:
                     customers_count=customers,
                     seed=seed,
                     progress=lambda msg: console.print(f"  {msg}", highlight=False),
+                    extensions=DOMAINS,
                 )
                 console.print(
                     f"built the demo store in {time.perf_counter() - started:.1f} s: "

@@ -1,33 +1,34 @@
-"""The root ``wafa`` command; each file in ``wafa.cli`` adds its own commands."""
+"""The root ``wafa`` command; each file in ``wafa.cli`` adds its own commands.
+
+Every sub-command module is imported here by name. They import what a command needs
+when the command runs (the database, the app, NumPy), so ``wafa --help`` starts fast.
+"""
 
 from __future__ import annotations
 
 import typer
 
 from wafa import __version__
-from wafa.core.modules import import_optional
+from wafa.cli import (
+    analytics,
+    customers,
+    db,
+    demo,
+    imports,
+    loyalty,
+    messaging,
+    segments,
+    serve,
+    users,
+    worker,
+)
 
 app = typer.Typer(
     name="wafa",
-    help="Wafa: customers, loyalty, messages and retention analytics for shops.",
+    help="Wafa: customers, loyalty and retention analytics for shops.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-)
-
-# Each module exposes ``register(app: typer.Typer) -> None``.
-CLI_MODULES = (
-    "wafa.cli.db",
-    "wafa.cli.serve",
-    "wafa.cli.users",
-    "wafa.cli.customers",
-    "wafa.cli.imports",
-    "wafa.cli.demo",
-    "wafa.cli.worker",
-    "wafa.cli.loyalty",
-    "wafa.cli.analytics",
-    "wafa.cli.messaging",
-    "wafa.cli.segments",
 )
 
 
@@ -43,13 +44,23 @@ def root(
         False, "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    """Wafa: customers, loyalty, messages and retention analytics for shops."""
+    """Wafa: customers, loyalty and retention analytics for shops."""
 
 
-for _name in CLI_MODULES:
-    _module = import_optional(_name)
-    if _module is not None:
-        _module.register(app)
+for _module in (
+    db,
+    serve,
+    users,
+    customers,
+    imports,
+    demo,
+    worker,
+    loyalty,
+    analytics,
+    messaging,
+    segments,
+):
+    _module.register(app)
 
 
 def main() -> None:

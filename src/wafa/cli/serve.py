@@ -30,10 +30,13 @@ def serve_app(
     stop = threading.Event()
     thread: threading.Thread | None = None
     if background_worker:
-        from wafa.worker.runner import Worker
+        from wafa.app.worker import build_worker
 
         thread = threading.Thread(
-            target=Worker(settings).run_forever, args=(stop,), name="wafa-worker", daemon=True
+            target=build_worker(settings).run_forever,
+            args=(stop,),
+            name="wafa-worker",
+            daemon=True,
         )
         thread.start()
         console.print("  worker     running in the background (events, daily jobs)")
@@ -48,12 +51,12 @@ def serve_app(
 def _run(host: str, port: int, *, workers: int, access_log: bool) -> None:
     import uvicorn
 
-    from wafa.api.app import create_app
+    from wafa.app.factory import create_app
 
     settings = load_settings()
     if workers > 1:
         uvicorn.run(
-            "wafa.api.app:create_app",
+            "wafa.app.factory:create_app",
             factory=True,
             host=host,
             port=port,

@@ -1,26 +1,30 @@
-"""Domain events written in the same transaction as the change they describe.
+"""The outbox: domain events stored in the same transaction as the change they describe.
 
-Consumers read the ``outbox_events`` table and record each event they handled in
-``outbox_receipts`` under a unique ``(consumer, event_id)`` key, so a handler that
-runs twice (a crash between the work and the receipt, two workers) is a no-op the
-second time: the receipt insert and the handler's writes share one transaction.
+Three tables. ``outbox_events`` holds every event (written by ``wafa.core.events.emit``).
+Consumers record each event they handled in ``outbox_receipts`` under a unique
+``(consumer, event_id)`` key, so a handler that runs twice (a crash between the work and
+the receipt, two workers) is a no-op the second time: the receipt insert and the
+handler's writes share one transaction. An event whose handler raised (or whose payload
+does not parse) gets a row in ``outbox_failures`` with the error, and stays unreceipted:
+the worker retries it with a growing delay, and after ``MAX_ATTEMPTS`` leaves it for the
+owner to look at and retry (``wafa worker failures``, the dashboard's Worker page).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from wafa.core.db import Base, UtcDateTime
 from wafa.core.ids import new_id
 from wafa.core.time import utcnow
+
+#: Automatic retries of a failed event before it waits for a person.
+MAX_ATTEMPTS = 8
 
 
 class OutboxEvent(Base):
@@ -48,74 +52,90 @@ class OutboxReceipt(Base):
     __table_args__ = (Index("ix_outbox_receipts_event", "event_id"),)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
+class OutboxFailure(Base):
+    """An event ``consumer`` could not handle: the last error, how often, when to retry.
 
+    ``retry_at`` is ``None`` once the automatic retries are spent: the event then waits
+    for a person (``retry_failures``). The row is deleted when the event is handled.
+    """
 
-def emit(
-    session: Session,
-    topic: str,
-    payload: Mapping[str, Any],
-    *,
-    subject_id: uuid.UUID | None = None,
-) -> OutboxEvent:
-    """Add an event to the outbox in the caller's transaction (committed or rolled back with it)."""
-    event = OutboxEvent(
-        id=new_id(),
-        topic=topic,
-        subject_id=subject_id,
-        payload=_jsonable(payload),
-        occurred_at=utcnow(),
+    __tablename__ = "outbox_failures"
+
+    consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("outbox_events.id", ondelete="CASCADE"), primary_key=True
     )
-    session.add(event)
-    return event
+    attempts: Mapped[int] = mapped_column(BigInteger, default=1)
+    error: Mapped[str] = mapped_column(Text)
+    first_failed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+
+    __table_args__ = (Index("ix_outbox_failures_event", "event_id"),)
 
 
-Handler = Callable[[Session, OutboxEvent], None]
+def retry_delay(attempts: int) -> timedelta | None:
+    """How long to wait after the ``attempts``-th failure (1, 2, 4, ... minutes); ``None``
+    once ``MAX_ATTEMPTS`` are spent."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    return timedelta(minutes=2 ** (attempts - 1))
 
 
-@dataclass(frozen=True)
-class Consumer:
-    """A named, idempotent handler of some topics."""
+def record_failure(
+    session: Session, *, consumer: str, event_id: uuid.UUID, error: str
+) -> OutboxFailure:
+    """Count one more failure of ``event_id`` for ``consumer`` (in the caller's transaction)."""
+    now = utcnow()
+    failure = session.get(OutboxFailure, (consumer, event_id))
+    if failure is None:
+        failure = OutboxFailure(
+            consumer=consumer, event_id=event_id, attempts=0, first_failed_at=now, error=""
+        )
+        session.add(failure)
+    failure.attempts += 1
+    failure.error = error[:4000]
+    failure.last_failed_at = now
+    delay = retry_delay(failure.attempts)
+    failure.retry_at = now + delay if delay is not None else None
+    session.flush()
+    return failure
 
-    name: str
-    topics: frozenset[str]
-    handle: Handler
+
+def clear_failure(session: Session, *, consumer: str, event_id: uuid.UUID) -> None:
+    """Forget the failures of an event that has now been handled."""
+    session.execute(
+        delete(OutboxFailure).where(
+            OutboxFailure.consumer == consumer, OutboxFailure.event_id == event_id
+        )
+    )
 
 
-def pending_events(
-    session: Session, consumer: Consumer, *, limit: int = 500
-) -> Sequence[OutboxEvent]:
-    """Events of the consumer's topics it has no receipt for, oldest first."""
-    receipted = select(OutboxReceipt.event_id).where(OutboxReceipt.consumer == consumer.name)
+def failures(session: Session, *, limit: int = 200) -> list[tuple[OutboxFailure, OutboxEvent]]:
+    """Failed events, those waiting for a person first, then by their next retry."""
     stmt = (
-        select(OutboxEvent)
-        .where(OutboxEvent.topic.in_(consumer.topics), OutboxEvent.id.not_in(receipted))
-        .order_by(OutboxEvent.id)
+        select(OutboxFailure, OutboxEvent)
+        .join(OutboxEvent, OutboxEvent.id == OutboxFailure.event_id)
+        .order_by(OutboxFailure.retry_at.is_not(None), OutboxFailure.retry_at, OutboxEvent.id)
         .limit(limit)
     )
-    return session.scalars(stmt).all()
+    return [(f, e) for f, e in session.execute(stmt)]
 
 
-def handle_once(session: Session, consumer: Consumer, event: OutboxEvent) -> bool:
-    """Run ``consumer`` on ``event`` unless it already did; return whether it ran.
-
-    The receipt is inserted first, inside a savepoint: a second worker racing on the
-    same event fails on the receipt's primary key and skips.
-    """
-    try:
-        with session.begin_nested():
-            session.add(OutboxReceipt(consumer=consumer.name, event_id=event.id))
-            session.flush()
-    except IntegrityError:
-        return False
-    consumer.handle(session, event)
-    return True
+def retry_failures(
+    session: Session, *, consumer: str | None = None, event_id: uuid.UUID | None = None
+) -> int:
+    """Make failed events due again now (all, one consumer's, or one event); return how many."""
+    stmt = select(OutboxFailure)
+    if consumer is not None:
+        stmt = stmt.where(OutboxFailure.consumer == consumer)
+    if event_id is not None:
+        stmt = stmt.where(OutboxFailure.event_id == event_id)
+    now = utcnow()
+    count = 0
+    for failure in session.scalars(stmt):
+        failure.retry_at = now
+        failure.attempts = min(failure.attempts, MAX_ATTEMPTS - 1)
+        count += 1
+    session.flush()
+    return count

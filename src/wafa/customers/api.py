@@ -1,4 +1,4 @@
-"""/api/v1/customers: create, read, update, search, merge, consent, timeline, export, erase."""
+"""/api/v1/customers: create, read, update, search, consent (merge, export, erase: ``wafa.people``)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from wafa.api.deps import Admin, AppSettings, DbSession, Idempotent, Reader, ReadSession, Writer
+from wafa.api.deps import AppSettings, DbSession, Idempotent, Reader, ReadSession, Writer
 from wafa.api.routing import AutoCommitRoute
-from wafa.customers import lifecycle
 from wafa.customers import service as customers
-from wafa.customers.models import Customer, CustomerMerge
+from wafa.customers.models import Customer
 from wafa.customers.schemas import (
     ConsentIn,
     CustomerCreate,
     CustomerPage,
     CustomerRead,
     CustomerUpdate,
-    MergeIn,
-    MergeRead,
-    TimelineEntry,
 )
 
 router = APIRouter(tags=["customers"], route_class=AutoCommitRoute)
@@ -78,38 +74,3 @@ def record_consent(
     customer = customers.get_live_customer(session, customer_id)
     customers.record_consent(session, customer=customer, consent=body)
     return customer
-
-
-@router.post(
-    "/customers/{customer_id}/merge",
-    response_model=MergeRead,
-    dependencies=[Idempotent],
-    summary="Merge a duplicate record into this customer",
-)
-def merge_customer(
-    customer_id: uuid.UUID, body: MergeIn, session: DbSession, principal: Writer
-) -> CustomerMerge:
-    return lifecycle.merge_customers(
-        session, winner_id=customer_id, loser_id=body.other_id, merged_by=principal.label
-    )
-
-
-@router.get("/customers/{customer_id}/timeline", response_model=list[TimelineEntry])
-def customer_timeline(
-    customer_id: uuid.UUID, session: ReadSession, _: Reader, limit: Limit = 100
-) -> list[dict[str, Any]]:
-    return lifecycle.timeline(session, customer_id, limit=limit)
-
-
-@router.get("/customers/{customer_id}/export", summary="Everything held on this person (GDPR)")
-def export_customer(customer_id: uuid.UUID, session: ReadSession, _: Admin) -> dict[str, Any]:
-    return lifecycle.export_customer(session, customer_id)
-
-
-@router.post(
-    "/customers/{customer_id}/erase",
-    response_model=CustomerRead,
-    summary="Erase personal data, keeping order amounts anonymously",
-)
-def erase_customer(customer_id: uuid.UUID, session: DbSession, principal: Admin) -> Customer:
-    return lifecycle.erase_customer(session, customer_id=customer_id, erased_by=principal.label)

@@ -7,38 +7,30 @@ language (``wafa.web.errors``); form errors are shown next to their fields.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wafa.api.deps import AppSettings, DbSession, ReadSession
-from wafa.auth.models import Role
-from wafa.core.calendars import local_date
 from wafa.core.errors import Invalid
 from wafa.core.settings import CalendarKind, Settings
-from wafa.core.time import utcnow
-from wafa.customers import lifecycle
-from wafa.customers import queries as customer_queries
 from wafa.customers import service as customers
 from wafa.customers.models import ConsentChannel, Customer
 from wafa.customers.schemas import Birthday, ConsentIn, CustomerCreate, CustomerUpdate
-from wafa.web import forms, i18n, panels
-from wafa.web.auth import Manager, Owner, Staff, see_other, staff_label
+from wafa.web import forms, i18n
+from wafa.web.auth import Staff, see_other, staff_label
 from wafa.web.i18n import LANGUAGES, N_
-from wafa.web.nav import register_nav
+from wafa.web.pages import Pages
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash, render, request_language
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-register_nav(N_("Customers"), "/customers", min_role=Role.cashier, icon="users", order=20)
 
 PAGE_SIZE = 25
-HISTORY_PAGE = 25  # lines of the profile's History per page
 Text = Annotated[str, Field(max_length=5000)]
 
 
@@ -165,23 +157,6 @@ def _errors(request: Request, exc: Exception) -> tuple[dict[str, str], str | Non
     return forms.invalid_errors(exc, language), None, 422
 
 
-# --------------------------------------------------------------------------- list
-
-
-@router.get("/customers", response_class=HTMLResponse)
-def customer_list(
-    request: Request,
-    session: ReadSession,
-    user: Staff,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> HTMLResponse:
-    page = customer_queries.directory(session, q=q, limit=PAGE_SIZE, cursor=cursor)
-    return render(
-        request, "customers/list.html", {"page": page, "q": q or "", "cursor": cursor or ""}
-    )
-
-
 # --------------------------------------------------------------------------- create
 
 
@@ -233,42 +208,6 @@ def create_customer(
         )
     flash(request, N_("Customer added."))
     return see_other(f"/customers/{customer.id}")
-
-
-# --------------------------------------------------------------------------- profile
-
-
-@router.get("/customers/{customer_id}", response_class=HTMLResponse)
-def customer_profile(
-    customer_id: uuid.UUID,
-    request: Request,
-    session: ReadSession,
-    settings: AppSettings,
-    user: Staff,
-    history: Annotated[int, Query(ge=1, le=400)] = 1,
-) -> Response:
-    shown = history * HISTORY_PAGE
-    profile = customer_queries.customer_profile(
-        session, customer_id, today=local_date(utcnow(), settings.zone), timeline_limit=shown + 1
-    )
-    if profile.customer.merged_into_id is not None:
-        flash(request, N_("This record was merged into the one below."), kind="info")
-        return see_other(f"/customers/{profile.customer.merged_into_id}")
-    return render(
-        request,
-        "customers/profile.html",
-        {
-            "profile": profile,
-            "customer": profile.customer,
-            "panels": panels.customer_panels(session, profile.customer, user),
-            "timeline_event": panels.timeline_event,
-            "history": profile.timeline[shown - HISTORY_PAGE : shown],
-            "history_page": history,
-            "history_older": len(profile.timeline) > shown,
-            "can_merge": user.has_role(Role.manager),
-            "is_owner": user.has_role(Role.owner),
-        },
-    )
 
 
 # --------------------------------------------------------------------------- edit
@@ -341,96 +280,4 @@ def record_consent(
     return see_other(f"/customers/{customer.id}#consent")
 
 
-# --------------------------------------------------------------------------- merge
-
-
-@router.get("/customers/{customer_id}/merge", response_class=HTMLResponse)
-def merge_search(
-    customer_id: uuid.UUID,
-    request: Request,
-    session: ReadSession,
-    user: Manager,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-) -> HTMLResponse:
-    found = customer_queries.merge_candidates(session, customer_id, q=q)
-    return render(request, "customers/merge.html", {"found": found, "customer": found.customer})
-
-
-@router.get("/customers/{customer_id}/merge/{other_id}", response_class=HTMLResponse)
-def merge_confirm(
-    customer_id: uuid.UUID,
-    other_id: uuid.UUID,
-    request: Request,
-    session: ReadSession,
-    user: Manager,
-) -> HTMLResponse:
-    preview = customer_queries.merge_preview(session, keep_id=customer_id, duplicate_id=other_id)
-    return render(
-        request, "customers/merge_confirm.html", {"preview": preview, "customer": preview.keep}
-    )
-
-
-@router.post("/customers/{customer_id}/merge")
-def merge_customers(
-    customer_id: uuid.UUID,
-    request: Request,
-    session: DbSession,
-    user: Manager,
-    other_id: Annotated[uuid.UUID, Form()],
-) -> Response:
-    merge = lifecycle.merge_customers(
-        session, winner_id=customer_id, loser_id=other_id, merged_by=staff_label(user)
-    )
-    flash(
-        request, N_("Records merged. Orders, consent history and ids now belong to this customer.")
-    )
-    return see_other(f"/customers/{merge.winner_id}")
-
-
-# --------------------------------------------------------------------------- GDPR
-
-
-@router.get("/customers/{customer_id}/export")
-def export_customer(customer_id: uuid.UUID, session: ReadSession, user: Owner) -> Response:
-    data = lifecycle.export_customer(session, customer_id)
-    return Response(
-        json.dumps(data, ensure_ascii=False, indent=2, default=str),
-        media_type="application/json",
-        headers={
-            "Content-Disposition": f'attachment; filename="customer-{customer_id}.json"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
-@router.get("/customers/{customer_id}/erase", response_class=HTMLResponse)
-def erase_confirm(
-    customer_id: uuid.UUID, request: Request, session: ReadSession, user: Owner
-) -> HTMLResponse:
-    customer = customers.get_live_customer(session, customer_id)
-    return render(request, "customers/erase.html", {"customer": customer, "error": False})
-
-
-@router.post("/customers/{customer_id}/erase", response_class=HTMLResponse)
-def erase_customer(
-    customer_id: uuid.UUID,
-    request: Request,
-    session: DbSession,
-    user: Owner,
-    confirm: Annotated[str, Form(max_length=10)] = "",
-) -> Response:
-    if confirm != "yes":
-        customer = customers.get_live_customer(session, customer_id)
-        return render(
-            request,
-            "customers/erase.html",
-            {"customer": customer, "error": True},
-            status_code=422,
-        )
-    customer = lifecycle.erase_customer(
-        session, customer_id=customer_id, erased_by=staff_label(user)
-    )
-    flash(
-        request, N_("The customer's personal data was erased. Order totals are kept anonymously.")
-    )
-    return see_other(f"/customers/{customer.id}")
+PAGES = Pages(routers=(router,))

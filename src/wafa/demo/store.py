@@ -6,28 +6,26 @@ through the same services and bulk writer as real data (``ensure_products`` and
 for the orders, ``update_customer`` for birthdays, languages and tags). Every order is
 stored under the source ``demo``, which is how a later run recognises the demo store.
 
-Extension hook: after the core data, ``build_demo`` imports each module named in
-``DEMO_EXTENSIONS`` and calls its ``populate(session, *, settings, seed)`` in the same
-transaction, so the loyalty and analytics domains can add their own demo data (a
-programme, scores…). A module that does not exist yet is skipped; any other import
-error is raised.
+Extensions: after the core data, ``build_demo`` calls the ``demo`` of every domain that
+declared one (``extensions``, handed in by the caller from ``wafa.app.domains``) in the
+same transaction, so the loyalty and analytics domains add their own demo data (a
+programme, scores…).
 """
 
 from __future__ import annotations
 
-import importlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
 
-from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import MetaData, delete, func, inspect, select
 from sqlalchemy.orm import Session
 
 from wafa.auth import service as auth
 from wafa.auth.models import Role, StaffUser
 from wafa.core.calendars import local_date, start_of_day
+from wafa.core.domain import Domain
 from wafa.core.errors import Conflict
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
@@ -43,7 +41,6 @@ from wafa.orders.schemas import LocationCreate, ProductUpdate
 
 DEMO_SOURCE = "demo"
 OWNER_EMAIL = "owner@demo.wafa"
-DEMO_EXTENSIONS = ("wafa.loyalty.demo", "wafa.analytics.demo")
 # Tables a reset keeps: the installation's secret, staff logins and API keys.
 KEEP_ON_RESET = frozenset({"alembic_version", "system_settings", "staff_users", "api_keys"})
 
@@ -69,10 +66,6 @@ class DemoSummary:
     city: str
 
 
-class _Populate(Protocol):
-    def __call__(self, session: Session, *, settings: Settings, seed: int) -> object: ...
-
-
 def database_state(session: Session) -> DemoState:
     """Whether the database is empty, holds the demo store, or holds other data."""
     foreign_orders = session.scalar(
@@ -89,14 +82,12 @@ def database_state(session: Session) -> DemoState:
     return DemoState.demo if demo_orders else DemoState.empty
 
 
-def clear_demo(session: Session) -> None:
+def clear_demo(session: Session, *, metadata: MetaData) -> None:
     """Delete the demo store (every table but logins, keys and the secret); refuse other data."""
     if database_state(session) is DemoState.other:
         raise NotADemoDatabase(
             "the database holds data that is not the demo store; it is left as it is"
         )
-    from wafa.models import metadata
-
     present = set(inspect(session.connection()).get_table_names())
     for table in reversed(metadata.sorted_tables):
         if table.name in present and table.name not in KEEP_ON_RESET:
@@ -154,11 +145,12 @@ def build_demo(
     customers_count: int = 5000,
     seed: int = 42,
     progress: Callable[[str], None] | None = None,
-    extensions: bool = True,
+    extensions: Sequence[Domain] = (),
 ) -> DemoSummary:
     """Write the demo store into an empty database (the caller commits).
 
-    ``extensions=False`` leaves out the ``DEMO_EXTENSIONS`` (the core data alone).
+    ``extensions``: the domains whose demo data follows the core data (none: the core
+    data alone).
     """
     state = database_state(session)
     if state is not DemoState.empty:
@@ -183,9 +175,10 @@ def build_demo(
         writer.write(data.orders[start : start + 5000])
     say("adding birthdays, languages and tags")
     _profiles(session, data.people, settings)
-    if extensions:
-        say("adding the demo extensions' data")
-        run_extensions(session, settings=settings, seed=seed)
+    for domain in extensions:
+        if domain.demo is not None:
+            say(f"adding the {domain.name} demo data")
+            domain.demo(session, settings, seed)
     session.flush()
     return DemoSummary(
         customers=writer.stats.customers_created,
@@ -194,22 +187,6 @@ def build_demo(
         refunds=writer.stats.refunds,
         city=data.city,
     )
-
-
-def run_extensions(session: Session, *, settings: Settings, seed: int) -> list[str]:
-    """Call ``populate`` of every demo extension that exists; return the ones that ran."""
-    ran = []
-    for name in DEMO_EXTENSIONS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        populate: _Populate = module.populate
-        populate(session, settings=settings, seed=seed)
-        ran.append(name)
-    return ran
 
 
 def ensure_owner(session: Session) -> tuple[str, str]:

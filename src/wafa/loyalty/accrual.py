@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from wafa.core.calendars import local_date
 from wafa.core.db import insert_new
+from wafa.core.events import emit
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
@@ -374,19 +375,17 @@ def accrue_order(
                 acct=acct,
             )
     if result.total:
-        events.emit(
+        emit(
             session,
-            events.POINTS_EARNED,
-            {
-                "customer_id": customer_id,
-                "points": result.total,
-                "reason": "order",
-                "order_id": order.id,
-                "order_number": order.number or order.external_id,
-                "rules": result.points,
-                "available_at": available_at,
-            },
-            subject_id=customer_id,
+            events.PointsEarned(
+                customer_id=customer_id,
+                points=result.total,
+                reason="order",
+                order_id=order.id,
+                order_number=order.number or order.external_id,
+                rules=result.points,
+                available_at=available_at,
+            ),
         )
     if order.refunds or void:
         reconcile_order(

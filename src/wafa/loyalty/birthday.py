@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from wafa.core.calendars import anniversary, days_in_month, local_date, ymd
 from wafa.core.db import insert_new
+from wafa.core.events import emit
 from wafa.core.settings import CalendarKind, Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
@@ -181,18 +182,16 @@ def grant(
             .values(coupon_id=coupon.id)
             .execution_options(synchronize_session=False)
         )
-    events.emit(
+    emit(
         session,
-        events.BIRTHDAY_REWARD_GRANTED,
-        {
-            "customer_id": customer_id,
-            "calendar": kind.value,
-            "year": year,
-            "on": day.isoformat(),
-            "points": rules.birthday.points,
-            "coupon_code": code,
-        },
-        subject_id=customer_id,
+        events.BirthdayRewardGranted(
+            customer_id=customer_id,
+            calendar=kind.value,
+            year=year,
+            on=day,
+            points=rules.birthday.points,
+            coupon_code=code,
+        ),
     )
     return True
 

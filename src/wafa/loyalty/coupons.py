@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from wafa.core.calendars import end_of_day
 from wafa.core.db import rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
+from wafa.core.events import emit
 from wafa.core.ids import new_id
 from wafa.core.money import apply_rate_bp
 from wafa.core.settings import Settings
@@ -88,21 +89,19 @@ def get_coupon(session: Session, code: str) -> Coupon:
 
 
 def _emit_issued(session: Session, coupon: Coupon) -> None:
-    events.emit(
+    emit(
         session,
-        events.COUPON_ISSUED,
-        {
-            "coupon_id": coupon.id,
-            "code": codes.display(coupon.code),
-            "customer_id": coupon.customer_id,
-            "source": coupon.source,
-            "name": coupon.name,
-            "kind": coupon.discount_kind,
-            "amount": coupon.amount,
-            "percent_bp": coupon.percent_bp,
-            "expires_at": coupon.expires_at,
-        },
-        subject_id=coupon.customer_id,
+        events.CouponIssued(
+            coupon_id=coupon.id,
+            code=codes.display(coupon.code),
+            customer_id=coupon.customer_id,
+            source=coupon.source,
+            name=coupon.name,
+            kind=coupon.discount_kind,
+            amount=coupon.amount,
+            percent_bp=coupon.percent_bp,
+            expires_at=coupon.expires_at,
+        ),
     )
 
 

@@ -1,71 +1,153 @@
-"""Topics loyalty writes to the outbox, for the messaging that comes next."""
+"""What the loyalty engine announces, for messages, flows, webhooks and the timeline.
+
+Each event is about one member (``subject_id`` = ``customer_id``) and carries what a
+message needs to say it (points, codes, dates) without reading loyalty's tables.
+``label`` and ``icon`` are how the customer's timeline shows it.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, cast
+from typing import ClassVar
 
-from sqlalchemy import Table, insert
-from sqlalchemy.orm import Session
+from pydantic import ConfigDict, Field
 
-from wafa.core.ids import new_id
-from wafa.core.outbox import OutboxEvent
-from wafa.core.time import utcnow
-
-POINTS_EARNED = "points.earned"
-POINTS_EXPIRING = "points.expiring"
-TIER_CHANGED = "tier.changed"
-REWARD_REDEEMED = "reward.redeemed"
-COUPON_ISSUED = "coupon.issued"
-REFERRAL_REWARDED = "referral.rewarded"
-BADGE_EARNED = "badge.earned"
-BIRTHDAY_REWARD_GRANTED = "birthday.reward_granted"
-
-ALL = (
-    POINTS_EARNED,
-    POINTS_EXPIRING,
-    TIER_CHANGED,
-    REWARD_REDEEMED,
-    COUPON_ISSUED,
-    REFERRAL_REWARDED,
-    BADGE_EARNED,
-    BIRTHDAY_REWARD_GRANTED,
-)
+from wafa.core.events import Event
+from wafa.core.i18n import N_
 
 
-_EVENTS = cast(Table, OutboxEvent.__table__)
-_INSERT = insert(_EVENTS)
+class PointsEarned(Event):
+    """Points were credited: for an order (``order_id``), a bonus, or another rule.
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def emit(
-    session: Session, topic: str, payload: Mapping[str, Any], *, subject_id: uuid.UUID | None
-) -> None:
-    """Write an event to the outbox now, in the caller's transaction (one Core ``INSERT``).
-
-    The same row ``wafa.core.outbox.emit`` writes, without the ORM unit of work:
-    loyalty emits on its hot path (an event per accrued order).
+    ``rules`` splits the points by the rule that gave them; ``available_at`` is when
+    pending points become spendable (``None``: at once).
     """
-    session.execute(
-        _INSERT,
-        {
-            "id": new_id(),
-            "topic": topic,
-            "subject_id": subject_id,
-            "payload": _jsonable(payload),
-            "occurred_at": utcnow(),
-        },
-    )
+
+    topic: ClassVar[str] = "points.earned"
+    label: ClassVar[str | None] = N_("Points earned")
+    icon: ClassVar[str] = "star"
+
+    customer_id: uuid.UUID
+    points: int
+    reason: str
+    rules: dict[str, int] = Field(default_factory=dict)
+    order_id: uuid.UUID | None = None
+    order_number: str | None = None
+    available_at: datetime | None = None
+
+
+class PointsExpiring(Event):
+    """``points`` of a member expire on ``expires_on`` (local date), ``days_ahead`` from now."""
+
+    topic: ClassVar[str] = "points.expiring"
+    label: ClassVar[str | None] = N_("Points expiring soon")
+    icon: ClassVar[str] = "clock"
+
+    customer_id: uuid.UUID
+    points: int
+    expires_on: date
+    days_ahead: int
+
+
+class TierChanged(Event):
+    """A member moved from one tier to another (``None``: no tier)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    topic: ClassVar[str] = "tier.changed"
+    label: ClassVar[str | None] = N_("Tier changed")
+    icon: ClassVar[str] = "trend"
+
+    customer_id: uuid.UUID
+    from_tier: str | None = Field(alias="from")
+    to_tier: str | None = Field(alias="to")
+    reason: str
+    qualifying_value: int | None = None
+
+
+class RewardRedeemed(Event):
+    """A member spent points on a reward; the coupon carries it to the till."""
+
+    topic: ClassVar[str] = "reward.redeemed"
+    label: ClassVar[str | None] = N_("Reward redeemed")
+    icon: ClassVar[str] = "gift"
+
+    redemption_id: uuid.UUID
+    customer_id: uuid.UUID
+    reward_id: uuid.UUID
+    reward_name: str
+    points: int
+    coupon_code: str
+    coupon_expires_at: datetime | None = None
+
+
+class CouponIssued(Event):
+    """A coupon was issued (to a member, or to anyone holding the code)."""
+
+    topic: ClassVar[str] = "coupon.issued"
+    label: ClassVar[str | None] = N_("Coupon issued")
+    icon: ClassVar[str] = "tag"
+
+    coupon_id: uuid.UUID
+    code: str
+    customer_id: uuid.UUID | None
+    source: str
+    name: str | None = None
+    kind: str
+    amount: int | None = None
+    percent_bp: int | None = None
+    expires_at: datetime | None = None
+
+
+class ReferralRewarded(Event):
+    """One side of a referral was rewarded (``side``: ``referrer`` or ``referee``)."""
+
+    topic: ClassVar[str] = "referral.rewarded"
+    label: ClassVar[str | None] = N_("Referral rewarded")
+    icon: ClassVar[str] = "link"
+
+    referral_id: uuid.UUID
+    customer_id: uuid.UUID
+    side: str
+    points: int
+    reward_id: uuid.UUID | None = None
+    friend_id: uuid.UUID | None = None
+
+
+class BadgeEarned(Event):
+    """A member earned a badge (``badge``: its code, ``name``: as shown)."""
+
+    topic: ClassVar[str] = "badge.earned"
+    label: ClassVar[str | None] = N_("Badge earned")
+    icon: ClassVar[str] = "star"
+
+    customer_id: uuid.UUID
+    badge: str
+    name: str
+
+
+class BirthdayRewardGranted(Event):
+    """A member's birthday reward for ``year`` of their birthday's ``calendar``."""
+
+    topic: ClassVar[str] = "birthday.reward_granted"
+    label: ClassVar[str | None] = N_("Birthday reward")
+    icon: ClassVar[str] = "cake"
+
+    customer_id: uuid.UUID
+    calendar: str
+    year: int
+    on: date
+    points: int
+    coupon_code: str | None = None
+
+
+EVENTS = (
+    PointsEarned,
+    PointsExpiring,
+    TierChanged,
+    RewardRedeemed,
+    CouponIssued,
+    ReferralRewarded,
+    BadgeEarned,
+    BirthdayRewardGranted,
+)

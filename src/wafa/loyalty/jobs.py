@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wafa.core.calendars import add_months, local_date, start_of_day
 from wafa.core.db import insert_ignoring_conflicts, insert_new
+from wafa.core.domain import DailyTask, IntervalTask, Task
+from wafa.core.events import emit
 from wafa.core.ids import new_id
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
@@ -320,16 +322,11 @@ def warn_batch(session: Session, *, settings: Settings, day: date, limit: int = 
                 },
             )
             if claimed:
-                events.emit(
+                emit(
                     session,
-                    events.POINTS_EXPIRING,
-                    {
-                        "customer_id": cid,
-                        "points": int(points),
-                        "expires_on": target.isoformat(),
-                        "days_ahead": ahead,
-                    },
-                    subject_id=cid,
+                    events.PointsExpiring(
+                        customer_id=cid, points=int(points), expires_on=target, days_ahead=ahead
+                    ),
                 )
         done += len(rows)
         if done >= limit:
@@ -612,9 +609,9 @@ def release_now(factory: sessionmaker[Session], settings: Settings) -> dict[str,
             return {"release": released}
 
 
-# What ``wafa worker`` runs besides the daily jobs: name -> (every seconds, task).
-INTERVAL_TASKS: dict[
-    str, tuple[float, Callable[[sessionmaker[Session], Settings], dict[str, int]]]
-] = {
-    "loyalty-release": (60.0, release_now),
-}
+def tasks() -> list[Task]:
+    """What the worker runs for loyalty: the daily jobs, and releasing points every minute."""
+    return [
+        DailyTask("loyalty", due=due_days, run=run_daily_jobs),
+        IntervalTask("loyalty-release", every=60.0, run=release_now),
+    ]

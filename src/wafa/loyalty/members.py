@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from wafa.core.db import insert_ignoring_conflicts
 from wafa.core.errors import NotFound
+from wafa.core.events import emit
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
@@ -247,16 +248,11 @@ def award_bonus(
     )
     if entry is None:
         return 0
-    events.emit(
+    emit(
         session,
-        events.POINTS_EARNED,
-        {
-            "customer_id": cid,
-            "points": points,
-            "reason": "bonus",
-            "rules": {f"bonus:{bonus}": points},
-        },
-        subject_id=cid,
+        events.PointsEarned(
+            customer_id=cid, points=points, reason="bonus", rules={f"bonus:{bonus}": points}
+        ),
     )
     return points
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from wafa.core.db import rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
+from wafa.core.events import emit
 from wafa.core.ids import new_id
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
@@ -240,18 +241,16 @@ def _pay(
             occasion=f"referral:{referral.id}:{side}",
             now=now,
         )
-    events.emit(
+    emit(
         session,
-        events.REFERRAL_REWARDED,
-        {
-            "referral_id": referral.id,
-            "customer_id": customer_id,
-            "side": side,
-            "points": paid,
-            "reward_id": reward_id,
-            "friend_id": referral.referee_id if side == "referrer" else referral.referrer_id,
-        },
-        subject_id=customer_id,
+        events.ReferralRewarded(
+            referral_id=referral.id,
+            customer_id=customer_id,
+            side=side,
+            points=paid,
+            reward_id=reward_id,
+            friend_id=referral.referee_id if side == "referrer" else referral.referrer_id,
+        ),
     )
     return paid
 

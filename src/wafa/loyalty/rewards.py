@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from wafa.core.calendars import local_date, month_start, week_start, year_start
 from wafa.core.db import rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
+from wafa.core.events import emit
 from wafa.core.ids import new_id
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
@@ -401,19 +402,17 @@ def redeem(
             .execution_options(synchronize_session=False)
         )
         session.flush()
-    events.emit(
+    emit(
         session,
-        events.REWARD_REDEEMED,
-        {
-            "redemption_id": redemption.id,
-            "customer_id": customer.id,
-            "reward_id": reward.id,
-            "reward_name": reward.name,
-            "points": reward.cost_points,
-            "coupon_code": codes.display(coupon.code),
-            "coupon_expires_at": coupon.expires_at,
-        },
-        subject_id=customer.id,
+        events.RewardRedeemed(
+            redemption_id=redemption.id,
+            customer_id=customer.id,
+            reward_id=reward.id,
+            reward_name=reward.name,
+            points=reward.cost_points,
+            coupon_code=codes.display(coupon.code),
+            coupon_expires_at=coupon.expires_at,
+        ),
     )
     return redemption
 

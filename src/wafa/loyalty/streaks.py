@@ -25,6 +25,7 @@ from wafa.core.calendars import (
     week_start,
 )
 from wafa.core.db import insert_new, rowcount
+from wafa.core.events import emit
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
@@ -153,12 +154,7 @@ def _award(session: Session, customer_id: uuid.UUID, code: str, name: str, now: 
         values={"customer_id": customer_id, "code": code, "name": name, "earned_at": now},
     ):
         return False
-    events.emit(
-        session,
-        events.BADGE_EARNED,
-        {"customer_id": customer_id, "badge": code, "name": name},
-        subject_id=customer_id,
-    )
+    emit(session, events.BadgeEarned(customer_id=customer_id, badge=code, name=name))
     return True
 
 

@@ -7,11 +7,7 @@ The API answers in English alongside the slug; screens translate the slug's text
 
 from __future__ import annotations
 
-
-def N_(message: str) -> str:
-    """Mark ``message`` for translation without translating it here."""
-    return message
-
+from wafa.core.i18n import N_
 
 COUPON_REASONS: dict[str, str] = {
     "not_found": N_("There is no coupon with this code."),

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from wafa.core.calendars import add_months, local_date, start_of_day, year_start
 from wafa.core.errors import Invalid
+from wafa.core.events import emit
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
@@ -265,17 +266,15 @@ def _record(
         )
     )
     session.flush()
-    events.emit(
+    emit(
         session,
-        events.TIER_CHANGED,
-        {
-            "customer_id": customer_id,
-            "from": old,
-            "to": new,
-            "reason": reason,
-            "qualifying_value": value,
-        },
-        subject_id=customer_id,
+        events.TierChanged(
+            customer_id=customer_id,
+            from_tier=old,
+            to_tier=new,
+            reason=reason,
+            qualifying_value=value,
+        ),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import add_months, from_ymd, local_date, month_start, ymd
+from wafa.core.i18n import N_
 from wafa.core.settings import CalendarKind, Settings
 from wafa.core.text import ascii_digits
 from wafa.core.time import utcnow
@@ -359,22 +360,22 @@ def referral_rows(
 # --------------------------------------------------------------------------- program history
 
 SECTIONS: dict[str, str] = {
-    "enabled": texts.N_("Program on or off"),
-    "name": texts.N_("Program name"),
-    "earning": texts.N_("Earning"),
-    "multipliers": texts.N_("Extra points"),
-    "bonuses": texts.N_("Bonuses"),
-    "pending_days": texts.N_("Pending period"),
-    "expiry": texts.N_("Expiry"),
-    "refund_policy": texts.N_("Refunds"),
-    "imported_history": texts.N_("Imported orders"),
-    "tiers": texts.N_("Tiers"),
-    "birthday": texts.N_("Birthday reward"),
-    "referral": texts.N_("Referrals"),
-    "streaks": texts.N_("Streaks"),
-    "badges": texts.N_("Badges"),
-    "leaderboard": texts.N_("Leaderboard"),
-    "point_value": texts.N_("Point value"),
+    "enabled": N_("Program on or off"),
+    "name": N_("Program name"),
+    "earning": N_("Earning"),
+    "multipliers": N_("Extra points"),
+    "bonuses": N_("Bonuses"),
+    "pending_days": N_("Pending period"),
+    "expiry": N_("Expiry"),
+    "refund_policy": N_("Refunds"),
+    "imported_history": N_("Imported orders"),
+    "tiers": N_("Tiers"),
+    "birthday": N_("Birthday reward"),
+    "referral": N_("Referrals"),
+    "streaks": N_("Streaks"),
+    "badges": N_("Badges"),
+    "leaderboard": N_("Leaderboard"),
+    "point_value": N_("Point value"),
 }
 
 

@@ -29,9 +29,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wafa.auth import service as auth
-from wafa.core import outbox
 from wafa.core.db import database_key, insert_ignoring_conflicts
 from wafa.core.errors import NotFound
+from wafa.core.events import emit
 from wafa.core.ids import new_id
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
@@ -168,13 +168,11 @@ def suppress(
                 row.address = None
             changed = True
     if changed:
-        outbox.emit(
+        emit(
             session,
-            AddressSuppressed.topic,
             AddressSuppressed(
                 medium=medium, reason=reason.value, scope=scope.value, customer_id=customer_id
-            ).model_dump(mode="json"),
-            subject_id=customer_id,
+            ),
         )
     return changed
 
@@ -383,17 +381,15 @@ def set_channel_consent(
             ),
             at=at,
         )
-    outbox.emit(
+    emit(
         session,
-        ConsentChanged.topic,
         ConsentChanged(
             customer_id=customer_id,
             channel=channel,
             message_topic=None,
             granted=granted,
             source=source,
-        ).model_dump(mode="json"),
-        subject_id=customer_id,
+        ),
     )
 
 
@@ -428,15 +424,13 @@ def set_topic_consent(
         row.source = source[:120]
         row.recorded_at = at
     session.flush()
-    outbox.emit(
+    emit(
         session,
-        ConsentChanged.topic,
         ConsentChanged(
             customer_id=customer_id,
             channel=channel,
             message_topic=topic.value,
             granted=granted,
             source=source,
-        ).model_dump(mode="json"),
-        subject_id=customer_id,
+        ),
     )

@@ -4,45 +4,35 @@ confirmation request."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 from sqlalchemy.orm import Session
 
-from wafa.core.outbox import Consumer, OutboxEvent
+from wafa.core.events import Consumer, Envelope, Handles
 from wafa.core.settings import Settings
-from wafa.customers.lifecycle import CUSTOMER_MERGED
-from wafa.customers.service import CUSTOMER_CREATED, CUSTOMER_UPDATED
+from wafa.customers.events import CustomerCreated, CustomerMerged, CustomerUpdated
 from wafa.messaging import optin, preferences
 
 CONSUMER = "messaging"
-TOPICS = frozenset({CUSTOMER_CREATED, CUSTOMER_UPDATED, CUSTOMER_MERGED})
 
 
-def _uuid(payload: dict[str, Any], key: str) -> uuid.UUID | None:
-    value = payload.get(key)
-    return uuid.UUID(str(value)) if value else None
+def consumer(settings: Settings) -> Consumer:
+    """The messaging consumer bound to ``settings``."""
 
+    def created(session: Session, event: CustomerCreated | CustomerUpdated, _: Envelope) -> None:
+        optin.request_if_needed(session, settings=settings, customer_id=event.customer_id)
 
-def handle(session: Session, event: OutboxEvent, *, settings: Settings) -> None:
-    """Route one event."""
-    payload = event.payload or {}
-    if event.topic in (CUSTOMER_CREATED, CUSTOMER_UPDATED):
-        customer_id = _uuid(payload, "customer_id")
-        if customer_id is not None:
-            optin.request_if_needed(session, settings=settings, customer_id=customer_id)
-    elif event.topic == CUSTOMER_MERGED:
-        winner, loser = _uuid(payload, "winner_id"), _uuid(payload, "loser_id")
-        if winner is not None and loser is not None:
-            preferences.move_to(session, loser_id=loser, winner_id=winner)
+    def merged(session: Session, event: CustomerMerged, _: Envelope) -> None:
+        preferences.move_to(session, loser_id=event.loser_id, winner_id=event.winner_id)
+
+    return Consumer(
+        CONSUMER,
+        (
+            Handles(CustomerCreated, created),
+            Handles(CustomerUpdated, created),
+            Handles(CustomerMerged, merged),
+        ),
+    )
 
 
 def consumers(settings: Settings) -> list[Consumer]:
     """The consumer the worker runs."""
-    return [
-        Consumer(
-            name=CONSUMER,
-            topics=TOPICS,
-            handle=lambda session, event: handle(session, event, settings=settings),
-        )
-    ]
+    return [consumer(settings)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from wafa.core.domain import IntervalTask, Task
 from wafa.core.settings import Settings
 from wafa.messaging.pipeline import Pipeline
 
@@ -33,4 +34,6 @@ def send_due(factory: sessionmaker[Session], settings: Settings) -> dict[str, in
     return pipeline_for(factory, settings).run_once(limit=PASS_LIMIT).as_dict()
 
 
-INTERVAL_TASKS = {"messaging.send": (0.0, send_due)}
+def tasks() -> list[Task]:
+    """List what the worker runs for messaging: sending what is due, at every pass."""
+    return [IntervalTask("messaging.send", every=0.0, run=send_due)]

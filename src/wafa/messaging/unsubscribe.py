@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from wafa.core import outbox
+from wafa.core.events import emit
 from wafa.core.links import LinkSigner
 from wafa.core.settings import Settings
 from wafa.customers.models import Customer
@@ -78,13 +78,11 @@ def unsubscribe_channel(session: Session, *, target: Target, source: str) -> boo
             customer_id=customer.id,
         )
     if changed:
-        outbox.emit(
+        emit(
             session,
-            CustomerUnsubscribed.topic,
             CustomerUnsubscribed(
                 customer_id=customer.id, channel=target.channel, message_topic=None, source=source
-            ).model_dump(mode="json"),
-            subject_id=customer.id,
+            ),
         )
     return changed
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from wafa.app.models import metadata
 from wafa.core.db import make_engine
-from wafa.models import metadata
 
 config = context.config
 

@@ -18,15 +18,22 @@ from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from wafa.core import outbox
 from wafa.core.contacts import ContactError, normalize_email, normalize_phone
 from wafa.core.db import dialect_name, insert_ignoring_conflicts, rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
+from wafa.core.events import emit
 from wafa.core.ids import new_id
 from wafa.core.money import prorate
 from wafa.core.pagination import decode_cursor, encode_cursor
 from wafa.core.time import ensure_utc, utcnow
 from wafa.customers import service as customers
+from wafa.orders.events import (
+    OrderCancelled,
+    OrderPlaced,
+    OrderRefunded,
+    OrderStatusChanged,
+    RefundedLine,
+)
 from wafa.orders.models import (
     Location,
     Order,
@@ -46,11 +53,6 @@ from wafa.orders.schemas import (
     ProductUpdate,
     RefundCreate,
 )
-
-ORDER_PLACED = "order.placed"
-ORDER_REFUNDED = "order.refunded"
-ORDER_STATUS_CHANGED = "order.status_changed"
-ORDER_CANCELLED = "order.cancelled"
 
 
 class RefundExceedsOrder(Conflict):
@@ -391,42 +393,20 @@ def _resolve_customer(
 
 def emit_order_placed(session: Session, order: Order, *, imported: bool = False) -> None:
     """Write ``order.placed`` for ``order`` to the outbox."""
-    outbox.emit(
-        session,
-        ORDER_PLACED,
-        order_placed_payload(
-            order.id,
-            order.customer_id,
-            order.channel,
-            order.currency,
-            order.total_amount,
-            order.placed_at,
-            imported=imported,
-        ),
-        subject_id=order.id,
+    emit(session, order_placed_event(order, imported=imported))
+
+
+def order_placed_event(order: Order, *, imported: bool = False) -> OrderPlaced:
+    """The ``order.placed`` event of a stored order."""
+    return OrderPlaced(
+        order_id=order.id,
+        customer_id=order.customer_id,
+        channel=order.channel,
+        currency=order.currency,
+        total=order.total_amount,
+        placed_at=order.placed_at,
+        imported=imported,
     )
-
-
-def order_placed_payload(
-    order_id: uuid.UUID,
-    customer_id: uuid.UUID | None,
-    channel: str,
-    currency: str,
-    total: int,
-    placed_at: datetime,
-    *,
-    imported: bool,
-) -> dict[str, Any]:
-    """The body of ``order.placed``: enough to route it; consumers read lines from the order."""
-    return {
-        "order_id": order_id,
-        "customer_id": customer_id,
-        "channel": channel,
-        "currency": currency,
-        "total": total,
-        "placed_at": placed_at,
-        "imported": imported,
-    }
 
 
 def get_order(session: Session, order_id: uuid.UUID) -> Order:
@@ -500,18 +480,16 @@ def update_order_status(session: Session, *, order_id: uuid.UUID, data: OrderSta
     if order.status != OrderStatus.partially_refunded or data.status is OrderStatus.cancelled:
         order.status = data.status
     session.flush()
-    topic = ORDER_CANCELLED if data.status is OrderStatus.cancelled else ORDER_STATUS_CHANGED
-    outbox.emit(
+    moved = OrderCancelled if data.status is OrderStatus.cancelled else OrderStatusChanged
+    emit(
         session,
-        topic,
-        {
-            "order_id": order.id,
-            "customer_id": order.customer_id,
-            "from": previous,
-            "to": data.status,
-            "at": at,
-        },
-        subject_id=order.id,
+        moved(
+            order_id=order.id,
+            customer_id=order.customer_id,
+            from_status=previous,
+            to_status=data.status,
+            at=at,
+        ),
     )
     return order
 
@@ -656,22 +634,20 @@ def refund_order(
     full = order.refunded_amount >= order.total_amount
     order.status = OrderStatus.refunded if full else OrderStatus.partially_refunded
     session.flush()
-    outbox.emit(
+    emit(
         session,
-        ORDER_REFUNDED,
-        {
-            "order_id": order.id,
-            "refund_id": refund.id,
-            "customer_id": order.customer_id,
-            "amount": amount,
-            "currency": order.currency,
-            "full": full,
-            "lines": [
-                {"order_line_id": ln.id, "sku": ln.sku, "quantity": q, "amount": a}
+        OrderRefunded(
+            order_id=order.id,
+            refund_id=refund.id,
+            customer_id=order.customer_id,
+            amount=amount,
+            currency=order.currency,
+            full=full,
+            lines=tuple(
+                RefundedLine(order_line_id=ln.id, sku=ln.sku, quantity=q, amount=a)
                 for ln, q, a in plan
-            ],
-        },
-        subject_id=order.id,
+            ),
+        ),
     )
     return refund, True
 
@@ -740,3 +716,48 @@ def order_stats(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
         ).where(Order.customer_id == customer_id, sold())
     ).one()
     return {"orders": int(row[0]), "spend": int(row[1]), "first": row[2], "last": row[3]}
+
+
+def personal_data(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
+    """A person's orders with their contact details, lines and refunds (for the export)."""
+    return {
+        "orders": [
+            {
+                "id": str(o.id),
+                "source": o.source,
+                "external_id": o.external_id,
+                "number": o.number,
+                "channel": o.channel,
+                "status": o.status,
+                "currency": o.currency,
+                "total": o.total_amount,
+                "refunded": o.refunded_amount,
+                "placed_at": _iso(o.placed_at),
+                "contact": {
+                    "email": o.contact_email,
+                    "phone": o.contact_phone,
+                    "name": o.contact_name,
+                    "shipping_address": o.shipping_address,
+                },
+                "lines": [
+                    {
+                        "sku": ln.sku,
+                        "name": ln.name,
+                        "quantity": ln.quantity,
+                        "unit_price": ln.unit_price_amount,
+                        "total": ln.total_amount,
+                    }
+                    for ln in o.lines
+                ],
+                "refunds": [
+                    {"amount": r.amount, "refunded_at": _iso(r.refunded_at), "reason": r.reason}
+                    for r in o.refunds
+                ],
+            }
+            for o in customer_orders(session, customer_id)
+        ],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

@@ -14,13 +14,12 @@ from wafa.orders import queries as order_queries
 from wafa.orders.models import Channel, OrderStatus
 from wafa.web.auth import Staff
 from wafa.web.i18n import N_
-from wafa.web.nav import register_nav
+from wafa.web.nav import NavItem
+from wafa.web.pages import Pages
 from wafa.web.routing import WebRoute
 from wafa.web.templating import render
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-
-register_nav(N_("Orders"), "/orders", min_role=Role.cashier, icon="receipt", order=30)
 
 PAGE_SIZE = 30
 
@@ -62,3 +61,9 @@ def order_page(
 ) -> HTMLResponse:
     detail = order_queries.order_detail(session, order_id)
     return render(request, "orders/detail.html", {"detail": detail, "order": detail.order})
+
+
+PAGES = Pages(
+    routers=(router,),
+    nav=(NavItem(N_("Orders"), "/orders", min_role=Role.cashier, icon="receipt", order=30),),
+)

@@ -117,7 +117,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 def login_page(request: Request, next: str | None = None) -> Response:
     user = load_user(request)
     if user is not None:
-        return see_other(safe_next(next, home_for(user)))
+        return see_other(safe_next(next, home_for(request, user)))
     return render(
         request,
         "auth/login.html",
@@ -152,7 +152,7 @@ def login(
     if language:
         request.session[SESSION_LOCALE] = language
     request.state.user = user
-    return see_other(safe_next(next, home_for(user)))
+    return see_other(safe_next(next, home_for(request, user)))
 
 
 @router.post("/logout")

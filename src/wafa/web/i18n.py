@@ -52,6 +52,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from wafa.core.calendars import local_date
+from wafa.core.i18n import N_ as N_  # re-exported: the marker every template module uses
 from wafa.core.money import minor_digits
 from wafa.core.settings import CalendarKind, Locale
 from wafa.core.time import ensure_utc, utcnow
@@ -74,11 +75,6 @@ _LATIN_SYMBOL = re.compile(r"[A-Za-z][A-Za-z.$€£¥]*")
 
 JALALI_MONTHS_FA = tuple(jdatetime.date.j_months_fa)
 JALALI_MONTHS_EN = tuple(jdatetime.date.j_months_en)
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for translation without translating it now (translated at render)."""
-    return message
 
 
 # --------------------------------------------------------------------------- catalogues

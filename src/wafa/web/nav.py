@@ -1,35 +1,48 @@
-"""The sidebar's navigation registry: each domain's ``web.py`` adds its pages.
+"""The sidebar: entries declared by each domain's pages, drawn per user and page.
 
-Call ``register_nav`` at import time of your ``web.py`` (``wafa.web.app`` imports every
-module listed in ``WEB_MODULES``)::
+A domain's dashboard module declares its entries in its ``Pages`` (``wafa.web.pages``)::
 
-    from wafa.web.i18n import N_
-    from wafa.web.nav import register_nav
+    PAGES = Pages(
+        routers=(router,),
+        nav=(NavItem(N_("Loyalty"), "/loyalty", min_role=Role.manager, icon="star", order=40),),
+    )
 
-    register_nav(N_("Loyalty"), "/loyalty", min_role=Role.manager, icon="star", order=40)
-
-``label`` is an English msgid, translated when the sidebar is drawn (put its
-translation in your domain's ``.po``). Registering the same path again replaces the
-entry, so importing a module twice (tests build many apps) is harmless.
+The assembly collects every domain's entries into one ``Navigation`` (kept on
+``app.state.nav``); templates draw ``nav_for(request, user)``. ``label`` is an English
+msgid, translated when the sidebar is drawn (put its translation in the domain's ``.po``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from starlette.requests import Request
 
 from wafa.auth.models import Role, StaffUser
 
 
 @dataclass(frozen=True)
 class NavItem:
-    """One sidebar entry."""
+    """One sidebar entry.
+
+    ``path``: the page's URL; pages under it (``/loyalty/rewards``) highlight the entry.
+    ``min_role``: lowest role that sees it (``cashier`` < ``manager`` < ``owner``); hiding
+    an entry is not access control, the route checks the role too. ``icon``: a symbol
+    id in ``static/icons.svg``. ``order``: lower comes first (overview 10, point of sale
+    15, customers 20, orders 30). ``section``: an optional group heading msgid.
+    """
 
     label: str
     path: str
-    min_role: Role
-    icon: str
-    order: int
+    min_role: Role = Role.cashier
+    icon: str = "dot"
+    order: int = 100
     section: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            raise ValueError(f"nav path must start with '/': {self.path!r}")
 
     def visible_to(self, user: StaffUser) -> bool:
         """Whether ``user``'s role reaches ``min_role``."""
@@ -65,63 +78,47 @@ class NavLink:
         return self.item.icon
 
 
-_registry: dict[str, NavItem] = {}
+class Navigation:
+    """Every domain's sidebar entries, in order; two entries for one path are an error."""
+
+    def __init__(self, items: Iterable[NavItem]) -> None:
+        by_path: dict[str, NavItem] = {}
+        for item in items:
+            if item.path in by_path:
+                raise ValueError(f"two sidebar entries for {item.path}")
+            by_path[item.path] = item
+        self.items = sorted(by_path.values(), key=lambda i: (i.order, i.path))
+
+    def links(self, user: StaffUser, current_path: str) -> list[NavLink]:
+        """The entries ``user`` may see, the one for ``current_path`` marked active."""
+        items = [i for i in self.items if i.visible_to(user)]
+        # The most specific matching entry is the active one (/customers/x over /).
+        active = max(
+            (i for i in items if i.is_active(current_path)),
+            key=lambda i: len(i.path),
+            default=None,
+        )
+        return [NavLink(i, i is active) for i in items]
+
+    def home_for(self, user: StaffUser) -> str:
+        """The first page ``user`` may open (cashiers do not see the overview)."""
+        for item in self.items:
+            if item.visible_to(user):
+                return item.path
+        return "/customers"
 
 
-def register_nav(
-    label: str,
-    path: str,
-    *,
-    min_role: Role = Role.cashier,
-    icon: str = "dot",
-    order: int = 100,
-    section: str | None = None,
-) -> NavItem:
-    """Add (or replace) the sidebar entry for ``path``.
-
-    Parameters
-    ----------
-    label
-        English msgid shown in the sidebar (translated per request).
-    path
-        The page's URL; pages under it (``/loyalty/rewards``) highlight the entry.
-    min_role
-        Lowest role that sees the entry (``cashier`` < ``manager`` < ``owner``).
-        Hiding an entry is not access control: check the role in the route too.
-    icon
-        A symbol id in ``static/icons.svg``.
-    order
-        Position; lower comes first. Foundation: overview 10, customers 20, orders 30.
-    section
-        Optional group heading msgid (entries with the same section are drawn together).
-    """
-    if not path.startswith("/"):
-        raise ValueError(f"nav path must start with '/': {path!r}")
-    item = NavItem(label, path, Role(min_role), icon, order, section)
-    _registry[path] = item
-    return item
+def navigation(request: Request) -> Navigation:
+    """The application's navigation (set by the assembly)."""
+    nav: Navigation = request.app.state.nav
+    return nav
 
 
-def registered() -> list[NavItem]:
-    """Every entry, in sidebar order."""
-    return sorted(_registry.values(), key=lambda i: (i.order, i.path))
+def nav_for(request: Request, user: StaffUser) -> list[NavLink]:
+    """The sidebar for ``user`` on this request's page."""
+    return navigation(request).links(user, request.url.path)
 
 
-def nav_for(user: StaffUser, current_path: str) -> list[NavLink]:
-    """The entries ``user`` may see, the one for ``current_path`` marked active."""
-    items = [i for i in registered() if i.visible_to(user)]
-    # The most specific matching entry is the active one (/customers/x over /).
-    active = max(
-        (i for i in items if i.is_active(current_path)),
-        key=lambda i: len(i.path),
-        default=None,
-    )
-    return [NavLink(i, i is active) for i in items]
-
-
-def home_for(user: StaffUser) -> str:
-    """The first page ``user`` may open (cashiers do not see the overview)."""
-    for item in registered():
-        if item.visible_to(user):
-            return item.path
-    return "/customers"
+def home_for(request: Request, user: StaffUser) -> str:
+    """The first page ``user`` may open."""
+    return navigation(request).home_for(user)

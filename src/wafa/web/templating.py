@@ -212,13 +212,13 @@ class Templates:
         """Render template ``name`` for this request (its language, user, flash messages)."""
         language = request_language(request)
         env = self.env(language)
-        from wafa.web.nav import nav_for  # the registry imports nothing from here
+        from wafa.web.nav import nav_for  # nav imports auth's models; keep this module light
 
         user = getattr(request.state, "user", None)
         values: dict[str, Any] = {
             "request": request,
             "user": user,
-            "nav": nav_for(user, request.url.path) if user is not None else [],
+            "nav": nav_for(request, user) if user is not None else [],
             "csrf_token": csrf_token(request) if "session" in request.scope else "",
             "flashes": pop_flashes(request, language),
             "current_path": request.url.path,

@@ -5,6 +5,13 @@ call); ``run_forever`` repeats it until asked to stop, sleeping ``poll`` seconds
 between passes when there was nothing to do. Each event and each batch is its own
 transaction, so stopping (or crashing) at any moment loses nothing and duplicates
 nothing.
+
+The worker is given its consumers and tasks (``wafa.app.worker.build_worker`` reads them
+from the domains' declarations); it knows no domain itself. Daily tasks run for each
+local date of the business (its timezone) once that date has begun, catching up missed
+dates after downtime; interval tasks run every ``every`` seconds. Both must be
+idempotent: the worker may run them twice (two workers, a crash between work and
+bookkeeping) and nothing may change the second time.
 """
 
 from __future__ import annotations
@@ -13,13 +20,15 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from wafa.core.db import session_factory
+from wafa.core.domain import DailyTask, Task
+from wafa.core.events import Consumer
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
-from wafa.worker import schedule
-from wafa.worker.batch import drain_batched
+from wafa.worker.batch import Drained, FailedEvent, drain_batched
 
 log = logging.getLogger("wafa.worker")
 
@@ -31,6 +40,7 @@ class Pass:
     events: int = 0
     tasks: dict[str, dict[str, int]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    failed_events: list[FailedEvent] = field(default_factory=list)
 
     @property
     def busy(self) -> bool:
@@ -41,6 +51,8 @@ class Pass:
 @dataclass
 class Worker:
     settings: Settings
+    consumers: Sequence[Consumer]
+    tasks: Sequence[Task]
     batch: int = 200
     daily_check_every: float = 30.0
     # How often the outbox is read whole, for events of transactions that stayed open
@@ -59,14 +71,17 @@ class Worker:
             self._last_sweep = time.monotonic()
             self._marks.clear()
         # Each consumer and each task on its own: one failing domain never holds up the others.
-        for consumer in schedule.consumers(self.settings):
+        for consumer in self.consumers:
+            drained = Drained()
             try:
                 result.events += drain_batched(
-                    factory, [consumer], batch=self.batch, marks=self._marks
+                    factory, [consumer], batch=self.batch, marks=self._marks, out=drained
                 )
             except Exception:
-                log.exception("consumer %s failed; its event stays pending", consumer.name)
+                # Not an event's failure (those are recorded one by one) but the database's.
+                log.exception("consumer %s failed; its events stay pending", consumer.name)
                 result.failures.append(consumer.name)
+            result.failed_events.extend(drained.failed or [])
         now = utcnow()
         check_daily = daily and (
             self._last_daily_check is None
@@ -74,18 +89,18 @@ class Worker:
         )
         if check_daily:
             self._last_daily_check = time.monotonic()
-        for task in schedule.tasks():
-            if not task.daily:
+        for task in self.tasks:
+            if not isinstance(task, DailyTask):
                 last = self._last_interval.get(task.name)
                 if last is not None and time.monotonic() - last < task.every:
                     continue
                 self._last_interval[task.name] = time.monotonic()
                 try:
-                    result.tasks[task.name] = task.run(factory, self.settings, None)
+                    result.tasks[task.name] = task.run(factory, self.settings)
                 except Exception:
                     log.exception("task %s failed; it runs again at its next turn", task.name)
                     result.failures.append(task.name)
-            elif check_daily and task.due is not None:
+            elif check_daily:
                 try:
                     for day in task.due(factory, self.settings, now):
                         report = task.run(factory, self.settings, day)

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from tests.conftest import FrozenClock, make_settings
 from tests.factories import create_customer, order_payload
 from wafa.analytics.tables import CustomerScore
+from wafa.app.domains import people_hooks
 from wafa.core.settings import CalendarKind, Settings
-from wafa.customers import lifecycle
 from wafa.customers.schemas import ConsentIn
 from wafa.loyalty import program
 from wafa.loyalty import service as loyalty
@@ -30,6 +30,7 @@ from wafa.messaging.segments import stats
 from wafa.orders import service as orders
 from wafa.orders.models import LocationKind, Order
 from wafa.orders.schemas import LocationCreate, OrderCreate, RefundCreate
+from wafa.people import service as lifecycle
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 LIVE = frozenset({"ava", "ben", "cy", "dee"})
@@ -228,7 +229,9 @@ def build(session: Session, clock: FrozenClock, settings: Settings) -> dict[str,
     )
     # Eve and Finn would match many rules: Eve is erased, Finn merged into Ben.
     _order(session, "eve@example.com", "2026-03-10T10:00:00", [("BEANS", "beans", 9000)])
-    lifecycle.erase_customer(session, customer_id=ids["eve"], erased_by="test")
+    lifecycle.erase_customer(
+        session, settings=settings, hooks=people_hooks(), customer_id=ids["eve"], erased_by="test"
+    )
     lifecycle.merge_customers(session, winner_id=ids["ben"], loser_id=ids["finn"], merged_by="test")
 
     # Loyalty: accounts open on the first points; tiers are overrides (floors).

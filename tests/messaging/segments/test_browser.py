@@ -22,7 +22,7 @@ from tests.accessibility import serious_violations
 from tests.conftest import FrozenClock
 from tests.messaging.segments.population import NOW, build, business
 from tests.serving import free_port
-from wafa.api.app import create_app
+from wafa.app.factory import create_app
 from wafa.auth import service as auth
 from wafa.auth.models import Role
 from wafa.core.db import session_scope

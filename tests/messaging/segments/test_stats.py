@@ -7,24 +7,27 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import FrozenClock
 from tests.factories import create_customer, create_order
+from wafa.app.worker import build_worker
 from wafa.core.db import session_factory, session_scope
-from wafa.core.outbox import handle_once, pending_events
+from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
-from wafa.customers import lifecycle
 from wafa.messaging.segments import handlers, jobs, stats
 from wafa.messaging.segments.models import CustomerOrderStats
 from wafa.orders import service as orders
 from wafa.orders.models import Order
 from wafa.orders.schemas import OrderStatusUpdate, RefundCreate
-from wafa.worker.runner import Worker
+from wafa.people import service as lifecycle
+from wafa.worker.batch import handle_once, pending_ids
 
 
 def deliver(session: Session, settings: Settings) -> int:
     """Hand every pending event to the segments consumer, one transaction each."""
     consumer = handlers.consumer(settings)
     handled = 0
-    while batch := pending_events(session, consumer):
-        for event in batch:
+    while batch := pending_ids(session, consumer, after=None, limit=500):
+        for event_id in batch:
+            event = session.get(OutboxEvent, event_id)
+            assert event is not None
             with session.begin_nested():
                 handled += handle_once(session, consumer, event)
     return handled
@@ -109,10 +112,10 @@ class TestKeptByEvents:
         before = row(session, sara.id)
         assert before is not None
         counts = (before.orders_count, before.spent_amount, before.last_order_at)
-        from wafa.core.outbox import OutboxEvent
-
+        consumer = handlers.consumer(settings)
         for event in session.scalars(select(OutboxEvent)):
-            handlers.handle(session, event, settings=settings)
+            if event.topic in consumer.topics:
+                consumer.handle(session, event)
         after = row(session, sara.id)
         assert after is not None
         assert (after.orders_count, after.spent_amount, after.last_order_at) == counts
@@ -155,7 +158,7 @@ class TestThroughTheWorker:
             sara = create_customer(s, email="sara@example.com")
             for amount in (100, 200, 300):
                 buy(s, "sara@example.com", amount)
-        worker = Worker(committed_db)
+        worker = build_worker(committed_db)
         first = worker.run_once()
         assert first.tasks["messaging.segments@2026-03-15"] == {"segments-stats": 1}
         factory = session_factory(committed_db)

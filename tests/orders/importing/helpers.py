@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
-from wafa.models import metadata
+from wafa.app.models import metadata
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "imports"
 SHOPIFY = DATA / "shopify_orders.csv"

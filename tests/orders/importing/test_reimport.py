@@ -12,10 +12,13 @@ from sqlalchemy.orm import Session
 from tests.orders.importing.helpers import SHOPIFY, SHOPIFY_LINES, table_counts, variant
 from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
+from wafa.orders.events import OrderCancelled, OrderRefunded
 from wafa.orders.importing.errors import ImportRejected
 from wafa.orders.importing.pipeline import ImportReport, import_orders
 from wafa.orders.models import Order, Refund
-from wafa.orders.service import ORDER_CANCELLED, ORDER_REFUNDED
+
+ORDER_CANCELLED = OrderCancelled.topic
+ORDER_REFUNDED = OrderRefunded.topic
 
 WOO = SHOPIFY.parent / "woocommerce_orders.csv"
 # Record 2 of the WooCommerce fixture is order 502 (total 9.00, one refund of 4.50).

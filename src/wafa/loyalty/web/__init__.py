@@ -17,8 +17,8 @@ Each route reads its form (``wafa.web.forms``), checks the role (``Staff`` for t
 counter, ``Manager`` for the program), calls one service or view function, and
 renders; a refused form is redrawn by ``forms.submit``, which rolls back first. The
 rules live in the loyalty services and schemas, never only here. ``router`` gathers
-the screens for the dashboard; this module also puts them in the sidebar and names
-loyalty's events on the customer's timeline.
+the screens for the dashboard; ``PAGES`` declares them with their sidebar entries and
+the profile's cards (loyalty's events name themselves on the timeline: ``events.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from wafa.auth.models import Role
-from wafa.loyalty import events
 from wafa.loyalty.web import (
     coupons,
     leaderboard,
@@ -40,8 +39,8 @@ from wafa.loyalty.web import (
     tiers,
 )
 from wafa.web.i18n import N_
-from wafa.web.nav import register_nav
-from wafa.web.panels import register_timeline_event
+from wafa.web.nav import NavItem
+from wafa.web.pages import Pages
 from wafa.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -61,29 +60,23 @@ for _screen in (
     router.routes.extend(_screen.router.routes)
 
 LOYALTY = N_("Loyalty")
-register_nav(N_("Point of sale"), "/pos", min_role=Role.cashier, icon="tablet", order=15)
-for _label, _path, _icon, _order in (
-    (N_("Program"), "/loyalty/program", "sliders", 41),
-    (N_("Tiers"), "/loyalty/tiers", "star", 42),
-    (N_("Rewards"), "/loyalty/rewards", "gift", 43),
-    (N_("Stamp cards"), "/loyalty/stamp-cards", "repeat", 44),
-    (N_("Coupons"), "/loyalty/coupons", "tag", 45),
-    (N_("Referrals"), "/loyalty/referrals", "link", 46),
-    (N_("Points liability"), "/loyalty/liability", "coins", 47),
-    (N_("Leaderboard"), "/loyalty/leaderboard", "trend", 48),
-):
-    register_nav(_label, _path, min_role=Role.manager, icon=_icon, order=_order, section=LOYALTY)
+NAV = (
+    NavItem(N_("Point of sale"), "/pos", min_role=Role.cashier, icon="tablet", order=15),
+    *(
+        NavItem(label, path, min_role=Role.manager, icon=icon, order=order, section=LOYALTY)
+        for label, path, icon, order in (
+            (N_("Program"), "/loyalty/program", "sliders", 41),
+            (N_("Tiers"), "/loyalty/tiers", "star", 42),
+            (N_("Rewards"), "/loyalty/rewards", "gift", 43),
+            (N_("Stamp cards"), "/loyalty/stamp-cards", "repeat", 44),
+            (N_("Coupons"), "/loyalty/coupons", "tag", 45),
+            (N_("Referrals"), "/loyalty/referrals", "link", 46),
+            (N_("Points liability"), "/loyalty/liability", "coins", 47),
+            (N_("Leaderboard"), "/loyalty/leaderboard", "trend", 48),
+        )
+    ),
+)
 
-for _topic, _event_label, _event_icon in (
-    (events.POINTS_EARNED, N_("Points earned"), "star"),
-    (events.POINTS_EXPIRING, N_("Points expiring soon"), "clock"),
-    (events.TIER_CHANGED, N_("Tier changed"), "trend"),
-    (events.REWARD_REDEEMED, N_("Reward redeemed"), "gift"),
-    (events.COUPON_ISSUED, N_("Coupon issued"), "tag"),
-    (events.REFERRAL_REWARDED, N_("Referral rewarded"), "link"),
-    (events.BADGE_EARNED, N_("Badge earned"), "star"),
-    (events.BIRTHDAY_REWARD_GRANTED, N_("Birthday reward"), "cake"),
-):
-    register_timeline_event(_topic, _event_label, icon=_event_icon)
+PAGES = Pages(routers=(router,), nav=NAV, panels=profile.PANELS)
 
-__all__ = ["router"]
+__all__ = ["PAGES", "router"]

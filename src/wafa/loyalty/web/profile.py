@@ -29,7 +29,7 @@ from wafa.web import forms
 from wafa.web.auth import Manager, Staff, see_other, staff_label
 from wafa.web.forms import FormData, FormReader, Refusal
 from wafa.web.i18n import N_
-from wafa.web.panels import register_customer_panel
+from wafa.web.pages import CustomerPanel
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash, render, safe_next
 
@@ -61,11 +61,13 @@ def _panel(session: Session, customer: Customer) -> dict[str, Any]:
     return {"load": partial(_load_panel, session, customer.id), "labels": _labels}
 
 
-register_customer_panel(
-    "loyalty", template="loyalty/_profile_panel.html", load=_panel, column="main", order=10
-)
-register_customer_panel(
-    "loyalty-status", template="loyalty/_profile_side.html", load=_panel, column="side", order=5
+PANELS = (
+    CustomerPanel(
+        "loyalty", template="loyalty/_profile_panel.html", load=_panel, column="main", order=10
+    ),
+    CustomerPanel(
+        "loyalty-status", template="loyalty/_profile_side.html", load=_panel, column="side", order=5
+    ),
 )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, upda
 from sqlalchemy.orm import Session, sessionmaker
 
 from wafa.core.db import rowcount
-from wafa.core.ids import new_id
+from wafa.core.events import row as event_row
 from wafa.core.links import LinkSigner
 from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
@@ -97,7 +97,7 @@ def _event_row(
         return message[name] if isinstance(message, Mapping) else getattr(message, name)
 
     event_type = SETTLED_EVENTS[status]
-    payload = event_type(
+    event = event_type(
         message_id=get("id"),
         customer_id=get("customer_id"),
         channel=get("channel"),
@@ -109,14 +109,8 @@ def _event_row(
         campaign_id=get("campaign_id"),
         flow_id=get("flow_id"),
         subject=subject,
-    ).model_dump(mode="json")
-    return {
-        "id": new_id(),
-        "topic": event_type.topic,
-        "subject_id": get("customer_id"),
-        "payload": payload,
-        "occurred_at": utcnow(),
-    }
+    )
+    return event_row(event)
 
 
 class Pipeline:

@@ -11,55 +11,30 @@ first recomputation sees them all.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from wafa.core.outbox import Consumer, OutboxEvent
+from wafa.core.events import Consumer, Envelope, Event, Handles
 from wafa.core.settings import Settings
-from wafa.customers.lifecycle import CUSTOMER_ERASED, CUSTOMER_MERGED
+from wafa.customers.events import CustomerErased, CustomerMerged
 from wafa.messaging.segments.stats import refresh_customers
-from wafa.orders.service import (
-    ORDER_CANCELLED,
-    ORDER_PLACED,
-    ORDER_REFUNDED,
-    ORDER_STATUS_CHANGED,
-)
+from wafa.orders.events import OrderCancelled, OrderPlaced, OrderRefunded, OrderStatusChanged
 
 CONSUMER = "messaging-segments"
-TOPICS = frozenset(
-    {
-        ORDER_PLACED,
-        ORDER_REFUNDED,
-        ORDER_CANCELLED,
-        ORDER_STATUS_CHANGED,
-        CUSTOMER_MERGED,
-        CUSTOMER_ERASED,
-    }
-)
 # The worker's per-batch memo (see wafa.worker.batch); domains do not import the worker.
 _BATCH = "wafa.batch"
 _MEMO_KEY = "segments.refreshed"
 
 
-def _ids(payload: dict[str, Any], *keys: str) -> list[uuid.UUID]:
-    out = []
-    for key in keys:
-        value = payload.get(key)
-        if value:
-            out.append(uuid.UUID(str(value)))
-    return out
-
-
-def customers_named(event: OutboxEvent) -> list[uuid.UUID]:
+def customers_named(event: Event) -> list[uuid.UUID]:
     """The customers whose order figures ``event`` may have changed."""
-    payload = event.payload or {}
-    if event.topic == CUSTOMER_MERGED:
-        return _ids(payload, "winner_id", "loser_id")
-    return _ids(payload, "customer_id")
+    if isinstance(event, CustomerMerged):
+        return [event.winner_id, event.loser_id]
+    customer_id = getattr(event, "customer_id", None)
+    return [customer_id] if isinstance(customer_id, uuid.UUID) else []
 
 
-def handle(session: Session, event: OutboxEvent, *, settings: Settings) -> None:
+def refresh_named(session: Session, event: Event, *, settings: Settings) -> None:
     """Recompute the figures of the customers ``event`` names (once per worker batch)."""
     ids = customers_named(event)
     memo = session.info.get(_BATCH)
@@ -74,10 +49,23 @@ def handle(session: Session, event: OutboxEvent, *, settings: Settings) -> None:
 def consumer(settings: Settings) -> Consumer:
     """The consumer bound to ``settings`` (the business currency)."""
 
-    def run(session: Session, event: OutboxEvent) -> None:
-        handle(session, event, settings=settings)
+    def run(session: Session, event: Event, _: Envelope) -> None:
+        refresh_named(session, event, settings=settings)
 
-    return Consumer(name=CONSUMER, topics=TOPICS, handle=run)
+    return Consumer(
+        CONSUMER,
+        tuple(
+            Handles(kind, run)
+            for kind in (
+                OrderPlaced,
+                OrderRefunded,
+                OrderCancelled,
+                OrderStatusChanged,
+                CustomerMerged,
+                CustomerErased,
+            )
+        ),
+    )
 
 
 def consumers(settings: Settings) -> list[Consumer]:

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from wafa.core.calendars import local_date
+from wafa.core.domain import DailyTask, Task
 from wafa.core.settings import Settings
 from wafa.messaging.segments import stats
 
@@ -41,3 +42,8 @@ def run_daily_jobs(factory: sessionmaker[Session], settings: Settings, day: date
             return {"segments-stats": 0}
         build = stats.rebuild(session, currency=settings.currency)
         return {"segments-stats": build.customers}
+
+
+def tasks() -> list[Task]:
+    """List what the worker runs for segments: the nightly rebuild of the order figures."""
+    return [DailyTask("messaging.segments", due=due_days, run=run_daily_jobs)]

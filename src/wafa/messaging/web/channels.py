@@ -24,13 +24,13 @@ from wafa.messaging.policy import (
 from wafa.messaging.texts import STATUS_LABELS
 from wafa.web.auth import Manager, staff_label
 from wafa.web.i18n import N_
-from wafa.web.nav import register_nav
+from wafa.web.nav import NavItem
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash, render
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-register_nav(
+NAV = NavItem(
     N_("Channels"),
     "/messaging",
     min_role=Role.manager,

@@ -20,13 +20,13 @@ from wafa.messaging.models import Channel, Status
 from wafa.messaging.texts import SKIP_REASONS, STATUS_LABELS
 from wafa.web.auth import Manager
 from wafa.web.i18n import N_
-from wafa.web.nav import register_nav
+from wafa.web.nav import NavItem
 from wafa.web.routing import WebRoute
 from wafa.web.templating import render
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-register_nav(
+NAV = NavItem(
     N_("Delivery log"),
     "/messaging/log",
     min_role=Role.manager,

@@ -19,7 +19,7 @@ from wafa.messaging.policy import load_policy
 from wafa.messaging.texts import SKIP_REASONS, STATUS_LABELS
 from wafa.web.auth import Staff, staff_label
 from wafa.web.i18n import N_
-from wafa.web.panels import register_customer_panel, register_timeline_event
+from wafa.web.pages import CustomerPanel
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash
 
@@ -46,19 +46,9 @@ def _panel(session: Session, customer: Customer) -> Mapping[str, Any] | None:
     }
 
 
-register_customer_panel(
+PANEL = CustomerPanel(
     "messaging", template="messaging/_profile_panel.html", load=_panel, column="side", order=30
 )
-for _topic, _label in (
-    ("message.sent", N_("Message sent")),
-    ("message.failed", N_("Message failed")),
-    ("message.skipped", N_("Message not sent")),
-    ("message.unknown", N_("Message status unknown")),
-    ("messaging.unsubscribed", N_("Unsubscribed")),
-    ("messaging.suppressed", N_("Address suppressed")),
-    ("messaging.consent_changed", N_("Message preferences changed")),
-):
-    register_timeline_event(_topic, _label, icon="mail")
 
 
 @router.post("/messaging/customers/{customer_id}/preferences")

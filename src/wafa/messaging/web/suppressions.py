@@ -16,13 +16,13 @@ from wafa.messaging import consent, queries
 from wafa.messaging.models import Medium, SuppressionReason
 from wafa.web.auth import Manager, staff_label
 from wafa.web.i18n import N_
-from wafa.web.nav import register_nav
+from wafa.web.nav import NavItem
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash, render
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
-register_nav(
+NAV = NavItem(
     N_("Suppression list"),
     "/messaging/suppressions",
     min_role=Role.manager,

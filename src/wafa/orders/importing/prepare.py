@@ -267,7 +267,7 @@ class Preparer:
             )
             for no, ln in enumerate(lines)
         ]  # fmt: skip
-        # The tail of ``orders.service.order_placed_payload`` as JSON; channel and currency
+        # The tail of ``orders.events.OrderPlaced`` as JSON; channel and currency
         # are validated codes (``online``, ``USD``…), so they need no JSON escaping.
         placed = self._text(
             f'"channel": "{channel}", "currency": "{currency}", "total": {int(total)}, '

@@ -50,6 +50,7 @@ from wafa.core.outbox import OutboxEvent
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
 from wafa.orders import service as orders
+from wafa.orders.events import OrderPlaced, OrderRefunded
 from wafa.orders.importing.errors import RowError
 from wafa.orders.importing.prepare import (
     C_EMAIL_OPT,
@@ -309,16 +310,9 @@ _MEMORY = 250_000
 _PLACED_SHAPE = ("order_id", "customer_id", "channel", "currency", "total", "placed_at", "imported")
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # ``prepare`` lays out ``order.placed`` as JSON directly; this checks at import time that
-# the payload still has the shape it knows (a test compares the two encodings too).
-if (
-    tuple(
-        orders.order_placed_payload(
-            uuid.UUID(int=0), None, "online", "USD", 0, _EPOCH, imported=True
-        )
-    )
-    != _PLACED_SHAPE
-):  # pragma: no cover - a guard against a change elsewhere
-    raise RuntimeError("orders.order_placed_payload changed: update prepare.Preparer")
+# the event still has the shape it knows (a test compares the two encodings too).
+if tuple(OrderPlaced.model_fields) != _PLACED_SHAPE:  # pragma: no cover - a guard
+    raise RuntimeError("orders.events.OrderPlaced changed: update prepare.Preparer")
 
 _NUMBERED = re.compile(r"-\d+$")
 
@@ -537,7 +531,7 @@ class OrderWriter:
         refund_events: list[tuple[Any, ...]] = []
         products = self._products_db if postgres else self._products
         locations = self._locations
-        placed_topic = orders.ORDER_PLACED
+        placed_topic = OrderPlaced.topic
         null: Any = "\\N" if postgres else None
         no_product = (null, null)
         wanted = sum(
@@ -631,7 +625,7 @@ class OrderWriter:
                 )  # fmt: skip
             events.append(
                 (
-                    next_id(), orders.ORDER_REFUNDED, order_id,
+                    next_id(), OrderRefunded.topic, order_id,
                     dumps({"order_id": _dashed(order_id), "refund_id": _dashed(refund_id),
                            "customer_id": str(customer[0]) if customer else None,
                            "amount": amount, "currency": currency, "full": left <= 0,
@@ -764,7 +758,7 @@ class OrderWriter:
                 )  # fmt: skip
                 events.append(
                     (
-                        ids(), orders.ORDER_REFUNDED, known.id,
+                        ids(), OrderRefunded.topic, known.id,
                         dumps({"order_id": _dashed(known.id), "refund_id": _dashed(refund_id),
                                "customer_id": _dashed(known.customer_id) if known.customer_id else None,
                                "amount": amount, "currency": known.currency,

@@ -14,11 +14,11 @@ from fastapi import APIRouter
 from wafa.auth.models import Role
 from wafa.messaging.segments.web import builder, listing, members
 from wafa.web.i18n import N_
-from wafa.web.nav import register_nav
+from wafa.web.nav import NavItem
 from wafa.web.routing import WebRoute
 
 MESSAGES = N_("Messages")
-register_nav(
+NAV = NavItem(
     N_("Segments"), "/segments", min_role=Role.manager, icon="filter", order=62, section=MESSAGES
 )
 

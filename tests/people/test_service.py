@@ -7,12 +7,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import create_customer, create_order
+from wafa.app.domains import people_hooks
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.outbox import OutboxEvent
-from wafa.customers import lifecycle, service
+from wafa.core.settings import Settings
+from wafa.customers import service
 from wafa.customers.models import ConsentRecord, CustomerExternalId, CustomerMerge
 from wafa.customers.schemas import ConsentIn, ExternalIdIn
 from wafa.orders import service as orders
+from wafa.people import service as lifecycle
 
 
 class TestMergeCustomers:
@@ -80,20 +83,24 @@ class TestExportAndErase:
             consent=[ConsentIn(channel="email", granted=True, source="form")],
         )
         create_order(session, customer={"email": "maryam@example.com"})
-        data = lifecycle.export_customer(session, c.id)
+        data = lifecycle.export_customer(session, c.id, hooks=people_hooks())
         json.dumps(data)  # JSON-ready
         assert data["customer"]["email"] == "maryam@example.com"
         assert len(data["orders"]) == 1 and data["orders"][0]["lines"]
         assert data["consent_history"][0]["source"] == "form"
 
-    def test_erase_removes_personal_data_and_keeps_order_totals(self, session: Session) -> None:
+    def test_erase_removes_personal_data_and_keeps_order_totals(
+        self, session: Session, settings: Settings
+    ) -> None:
         c = create_customer(
             session, name="Erase Me", email="erase@example.com", phone="+14155550160"
         )
         order = create_order(session, customer={"email": "erase@example.com"})
         total = order.total_amount
-        lifecycle.erase_customer(session, customer_id=c.id, erased_by="cli")
-        data = lifecycle.export_customer(session, c.id)
+        lifecycle.erase_customer(
+            session, settings=settings, hooks=people_hooks(), customer_id=c.id, erased_by="cli"
+        )
+        data = lifecycle.export_customer(session, c.id, hooks=people_hooks())
         assert data["customer"]["name"] is None and data["customer"]["email"] is None
         assert data["customer"]["phone"] is None and data["customer"]["erased_at"]
         kept = orders.get_order(session, order.id)
@@ -102,10 +109,12 @@ class TestExportAndErase:
         assert "erase@example.com" not in json.dumps(data)
 
     def test_erased_customer_is_not_live_and_new_orders_make_a_new_record(
-        self, session: Session
+        self, session: Session, settings: Settings
     ) -> None:
         c = create_customer(session, email="gone@example.com")
-        lifecycle.erase_customer(session, customer_id=c.id, erased_by="t")
+        lifecycle.erase_customer(
+            session, settings=settings, hooks=people_hooks(), customer_id=c.id, erased_by="t"
+        )
         with pytest.raises(NotFound):
             service.get_live_customer(session, c.id)
         again = create_order(session, customer={"email": "gone@example.com"})

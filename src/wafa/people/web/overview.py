@@ -10,14 +10,11 @@ from wafa.auth.models import Role
 from wafa.core.time import utcnow
 from wafa.orders import queries as order_queries
 from wafa.web.auth import Staff, see_other
-from wafa.web.i18n import N_
-from wafa.web.nav import home_for, register_nav
+from wafa.web.nav import home_for
 from wafa.web.routing import WebRoute
 from wafa.web.templating import render
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-
-register_nav(N_("Overview"), "/", min_role=Role.manager, icon="home", order=10)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -25,7 +22,7 @@ def overview(
     request: Request, session: ReadSession, settings: AppSettings, user: Staff
 ) -> Response:
     if not user.has_role(Role.manager):
-        return see_other(home_for(user))  # cashiers start on their own page
+        return see_other(home_for(request, user))  # cashiers start on their own page
     data = order_queries.overview(
         session,
         now=utcnow(),

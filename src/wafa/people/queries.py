@@ -1,12 +1,13 @@
 """Read-side queries over customers for the dashboard: the directory, the profile, merge previews.
 
 Functions named ``*_query`` return a ``Select``; the others assemble what one page
-shows from them and from the customers, lifecycle and orders services.
+shows from them and from the customers, orders and people services.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,12 +17,13 @@ from sqlalchemy.orm import Session
 
 from wafa.core.calendars import anniversary, ymd
 from wafa.core.errors import Conflict, Invalid
+from wafa.core.events import Event
 from wafa.core.settings import CalendarKind
-from wafa.customers import lifecycle
 from wafa.customers import service as customers
 from wafa.customers.models import ConsentRecord, Customer, CustomerExternalId, CustomerMerge
 from wafa.orders import queries as order_queries
 from wafa.orders import service as orders
+from wafa.people import service as people
 
 # --------------------------------------------------------------------------- directory
 
@@ -116,7 +118,12 @@ class CustomerProfile:
 
 
 def customer_profile(
-    session: Session, customer_id: uuid.UUID, *, today: date, timeline_limit: int = 100
+    session: Session,
+    customer_id: uuid.UUID,
+    *,
+    today: date,
+    timeline_events: Sequence[type[Event]] = (),
+    timeline_limit: int = 100,
 ) -> CustomerProfile:
     """The customer (merged records included, as they are), their history and purchases."""
     customer = customers.get_customer(session, customer_id)
@@ -127,7 +134,9 @@ def customer_profile(
         external_ids=list(session.scalars(external_ids_query(customer.id))),
         consent=list(session.scalars(consent_history_query(customer.id))),
         merges=list(session.scalars(merged_from_query(customer.id))),
-        timeline=lifecycle.timeline(session, customer.id, limit=timeline_limit),
+        timeline=people.timeline(
+            session, customer.id, labelled=timeline_events, limit=timeline_limit
+        ),
         next_birthday=next_birthday(customer, today),
         spend=totals.spend if totals else {},
     )
@@ -156,7 +165,7 @@ def merge_candidates(
     return MergeCandidates(customer, query, rows)
 
 
-# Fields the kept record takes from the duplicate when it has none (lifecycle.merge_customers).
+# Fields the kept record takes from the duplicate when it has none (customers.merge_records).
 MERGE_FIELDS = (
     "name",
     "email",

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from tests.factories import create_customer, create_order
 from wafa.core.errors import Conflict, Invalid
-from wafa.customers import lifecycle, queries
+from wafa.people import queries
+from wafa.people import service as lifecycle
 
 
 class TestNextBirthday:

@@ -1,0 +1,165 @@
+"""``create_app(settings)``: the API and the dashboard in one ASGI application.
+
+Built from the domains' declarations (``wafa.app.domains``): each domain's API routers
+go under ``/api/v1`` (each route must commit before answering: ``AutoCommitRoute``), its
+dashboard pages are mounted (each route must check CSRF and commit: ``WebRoute``), its
+sidebar entries form the navigation and its panels the customer profile's cards.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import sessionmaker
+from starlette.middleware.sessions import SessionMiddleware
+
+from wafa import __version__
+from wafa.api import errors as api_errors
+from wafa.api.routing import AutoCommitRoute
+from wafa.app import domains
+from wafa.auth import service as auth
+from wafa.core.db import get_engine
+from wafa.core.settings import Settings, get_settings
+from wafa.web import auth as web_auth
+from wafa.web import errors as web_errors
+from wafa.web import system
+from wafa.web.nav import Navigation
+from wafa.web.pages import CustomerPanel, Pages
+from wafa.web.routing import WebRoute
+from wafa.web.templating import STATIC_DIR, Templates
+
+log = logging.getLogger("wafa")
+
+SESSION_COOKIE = "wafa_session"
+
+
+def api_router() -> APIRouter:
+    """The /api/v1 router with every domain's routes."""
+    router = APIRouter(prefix="/api/v1", route_class=AutoCommitRoute)
+    for domain in domains.DOMAINS:
+        if domain.api is None:
+            continue
+        for sub in domain.api():
+            for route in sub.routes:
+                # A route outside AutoCommitRoute would answer 2xx without committing.
+                if not isinstance(route, AutoCommitRoute):
+                    raise TypeError(
+                        f"{domain.name}: route {route} must use route_class=AutoCommitRoute"
+                    )
+            router.include_router(sub)
+    return router
+
+
+def dashboard_pages() -> list[Pages]:
+    """Every domain's dashboard pages, after the kit's own (login, the Worker page)."""
+    pages = [Pages(routers=(web_auth.router,)), system.PAGES]
+    for domain in domains.DOMAINS:
+        if domain.pages is None:
+            continue
+        found = domain.pages()
+        if not isinstance(found, Pages):
+            raise TypeError(f"{domain.name}: pages= must return a wafa.web.pages.Pages")
+        pages.append(found)
+    for page in pages:
+        for router in page.routers:
+            for route in router.routes:
+                # Outside WebRoute a form would skip the CSRF check and the commit.
+                if isinstance(route, APIRoute) and not isinstance(route, WebRoute):
+                    raise TypeError(f"dashboard route {route} must use route_class=WebRoute")
+    return pages
+
+
+def resolve_secret_key(settings: Settings, factory: sessionmaker) -> str:  # type: ignore[type-arg]
+    """The configured secret key, or the one stored by ``wafa init`` (created if absent)."""
+    if settings.secret_key:
+        return settings.secret_key
+    with factory() as session, session.begin():
+        return auth.ensure_secret_key(session)
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI and ReDoc at /api/docs and /api/redoc, with assets from fastapi-offline."""
+    app.mount(
+        "/api/docs-assets",
+        StaticFiles(packages=[("fastapi_offline", "static")]),
+        name="api-docs-assets",
+    )
+
+    @app.get("/api/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/v1/openapi.json",
+            title="Wafa API",
+            swagger_js_url="/api/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/api/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/api/docs-assets/favicon.png",
+        )
+
+    @app.get("/api/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/api/v1/openapi.json",
+            title="Wafa API",
+            redoc_js_url="/api/docs-assets/redoc.standalone.js",
+            redoc_favicon_url="/api/docs-assets/favicon.png",
+            with_google_fonts=False,
+        )
+
+
+def _mount_dashboard(app: FastAPI, settings: Settings) -> None:
+    """Sessions, static files (served by Wafa: the dashboard works on a shop's offline
+    network), error pages, then every domain's pages, navigation and profile panels."""
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=app.state.secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age,
+        same_site="lax",
+        https_only=False,  # shops run Wafa on a local network without TLS
+    )
+    app.state.templates = Templates(settings)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    web_errors.install(app)
+    pages = dashboard_pages()
+    app.state.nav = Navigation(item for page in pages for item in page.nav)
+    panels: list[CustomerPanel] = [panel for page in pages for panel in page.panels]
+    app.state.profile_panels = tuple(panels)
+    for page in pages:
+        for router in page.routers:
+            app.include_router(router)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for ``settings`` (tests pass their own)."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Wafa API",
+        version=__version__,
+        description=(
+            "Customers, orders, loyalty and retention analytics. Authenticate with "
+            "`Authorization: Bearer <key>` (create one with `wafa apikey create`). "
+            "Errors are RFC 9457 problem+json. Money is integer minor units."
+        ),
+        docs_url=None,  # served below from local assets: no CDN on a shop's offline network
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.write_sessions = sessionmaker(
+        bind=get_engine(settings, write=True), expire_on_commit=False
+    )
+    app.state.read_sessions = sessionmaker(
+        bind=get_engine(settings, write=False), expire_on_commit=False
+    )
+    app.state.secret_key = resolve_secret_key(settings, app.state.write_sessions)
+    app.state.people_hooks = domains.people_hooks()
+    api_errors.install(app)
+    app.include_router(api_router())
+    _mount_docs(app)
+    _mount_dashboard(app, settings)
+    return app
