@@ -39,7 +39,7 @@ class TestFiguresKeptPerRun:
         committed_db: Settings,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        monkeypatch.setattr(service, "_kept", {})
+        service.PER_RUN.clear()
         with session_scope(committed_db) as s:
             build_shop(s, customers=40, seed=11)
 
@@ -62,4 +62,4 @@ class TestFiguresKeptPerRun:
             assert segments == expected_segments
             assert at_risk and [r.customer_id for r in at_risk] == expected_ranking
             # Only the latest run's figures are kept.
-            assert {key[1] for key in service._kept} == {run_id}
+            assert {key[1] for key in service.PER_RUN.kept_keys()} == {run_id}  # type: ignore[index]

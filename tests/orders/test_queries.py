@@ -178,9 +178,9 @@ class TestRepeatFigureKept:
     def test_a_slow_answer_is_kept_then_refreshed_in_the_background(
         self, committed_db: Settings, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(queries, "_kept", {})
+        queries.FIGURES.clear()
         monkeypatch.setattr(queries, "SLOW_SECONDS", 0.0)  # every answer counts as slow
-        monkeypatch.setattr(queries, "KEEP_SECONDS", 3600.0)
+        monkeypatch.setattr(queries.FIGURES, "ttl", 3600.0)
 
         def figure() -> tuple[int, int]:
             with session_scope(committed_db, write=False) as session:
@@ -192,7 +192,7 @@ class TestRepeatFigureKept:
         with session_scope(committed_db) as session:
             create_order(session, customer={"email": "regular@example.com"})
         assert figure() == (0, 1)  # kept
-        monkeypatch.setattr(queries, "KEEP_SECONDS", 0.0)
+        monkeypatch.setattr(queries.FIGURES, "ttl", 0.0)
         assert figure() == (0, 1)  # stale, served while the fresh one is computed
         deadline = time.monotonic() + 20
         while figure() != (1, 1):
@@ -202,11 +202,11 @@ class TestRepeatFigureKept:
     def test_a_quick_answer_is_never_kept(
         self, committed_db: Settings, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(queries, "_kept", {})
+        queries.FIGURES.clear()
         monkeypatch.setattr(queries, "SLOW_SECONDS", 60.0)
         with session_scope(committed_db) as session:
             create_order(session, customer={"email": "x@example.com"})
             assert queries.repeat_buyers(session) == (0, 1)
             create_order(session, customer={"email": "x@example.com"})
             assert queries.repeat_buyers(session) == (1, 1)
-        assert queries._kept == {}
+        assert queries.FIGURES.kept_keys() == []

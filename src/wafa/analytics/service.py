@@ -8,7 +8,6 @@ of a second on a million customers) is kept per database and run.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +34,7 @@ from wafa.analytics.tables import (
     CustomerScore,
     RunStatus,
 )
+from wafa.core.cache import Kept
 from wafa.core.db import database_key
 from wafa.core.errors import Invalid, NotFound
 from wafa.core.pagination import decode_cursor, encode_cursor
@@ -351,23 +351,16 @@ def _rank_at_risk(session: Session, run: AnalyticsRun, limit: int) -> list[uuid.
 # them over every customer (segment totals, the at-risk ranking: a scan of the whole
 # table, most of a second on a million customers) is kept per database and run.
 AT_RISK_KEPT = 200
-_kept: dict[tuple[str, uuid.UUID, str], Any] = {}
-_kept_lock = threading.Lock()
+PER_RUN: Kept[Any] = Kept("analytics-per-run")
 
 
 def _per_run(session: Session, run: AnalyticsRun, name: str, compute: Callable[[], Any]) -> Any:
     database = database_key(session)
     if database is None:
         return compute()
-    key = (database, run.id, name)
-    with _kept_lock:
-        if key in _kept:
-            return _kept[key]
-    value = compute()
-    with _kept_lock:
-        for old in [k for k in _kept if k[0] == database and k[1] != run.id]:
-            del _kept[old]  # an earlier run's
-        _kept[key] = value
+    value = PER_RUN.get_or_compute((database, run.id, name), compute)
+    # An earlier run's figures are useless now.
+    PER_RUN.drop(lambda key: isinstance(key, tuple) and key[0] == database and key[1] != run.id)
     return value
 
 

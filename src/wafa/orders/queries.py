@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +16,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Select, and_, case, func, literal, or_, select
+from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from wafa.core.cache import Kept
 from wafa.core.calendars import add_months, local_date, month_start, start_of_day
 from wafa.core.db import database_key
 from wafa.core.errors import Invalid, NotFound
@@ -318,13 +317,6 @@ def new_buyers_query(start: datetime, end: datetime) -> Select[int]:
     )
 
 
-@dataclass
-class _Kept:
-    value: Any
-    at: float
-    refreshing: bool = False
-
-
 # Some overview figures read many orders: the all-time repeat figure reads every order,
 # this month's first-time buyers every order of the month (seconds on a store of a
 # million customers). When one is slow, the answer is kept per database and served for
@@ -333,46 +325,27 @@ class _Kept:
 # store, the tests) is never kept.
 SLOW_SECONDS = 0.3
 KEEP_SECONDS = 120.0
-_kept: dict[tuple[str, str], _Kept] = {}
-_kept_lock = threading.Lock()
+FIGURES: Kept[tuple[int, ...]] = Kept("wafa-overview", ttl=KEEP_SECONDS)
 
 
 def _kept_figure(session: Session, name: str, stmt: Select[*tuple[Any, ...]]) -> tuple[int, ...]:
     """Run ``stmt`` (one row of whole numbers), or serve its kept answer (see above)."""
     database = database_key(session)
-    key = (database, name) if database is not None else None
-    with _kept_lock:
-        kept = _kept.get(key) if key is not None else None
-        stale = kept is not None and time.monotonic() - kept.at > KEEP_SECONDS
-        if key is not None and kept is not None and stale and not kept.refreshing:
-            kept.refreshing = True
-            threading.Thread(
-                target=_refresh_figure,
-                args=(session.get_bind(), key, stmt),
-                daemon=True,
-                name="wafa-overview",
-            ).start()
-    if kept is not None:
-        return tuple(kept.value)
-    started = time.monotonic()
-    value = tuple(int(v or 0) for v in session.execute(stmt).one())
-    if key is not None and time.monotonic() - started >= SLOW_SECONDS:
-        with _kept_lock:
-            _kept[key] = _Kept(value, time.monotonic())
-    return value
+    engine = session.get_bind()
 
+    def compute() -> tuple[int, ...]:
+        return tuple(int(v or 0) for v in session.execute(stmt).one())
 
-def _refresh_figure(engine: Engine, key: tuple[str, str], stmt: Select[*tuple[Any, ...]]) -> None:
-    try:
-        with Session(engine) as session:
-            value = tuple(int(v or 0) for v in session.execute(stmt).one())
-        with _kept_lock:
-            _kept[key] = _Kept(value, time.monotonic())
-    except Exception:  # the stale answer stays; the next visit tries again
-        logger.exception("recomputing the overview figure %s failed", key[1])
-        with _kept_lock:
-            if key in _kept:
-                _kept[key].refreshing = False
+    def refresh() -> tuple[int, ...]:
+        with Session(engine) as fresh:
+            return tuple(int(v or 0) for v in fresh.execute(stmt).one())
+
+    return FIGURES.get_or_compute(
+        (database, name) if database is not None else None,
+        compute,
+        keep_if=lambda seconds: seconds >= SLOW_SECONDS,
+        refresh=refresh,
+    )
 
 
 def repeat_buyers(session: Session) -> tuple[int, int]:

@@ -2,8 +2,9 @@
 
 Translations are Babel ``.po`` catalogues under ``src/wafa/locale/<lang>/LC_MESSAGES/``,
 one file per domain (``web.po``, ``loyalty.po``, ...). Every ``.po`` found for a
-language is read at start-up with ``babel.messages.pofile.read_po`` and merged (in
-file-name order), so there is no compile step and no ``.mo`` file to commit.
+language is read at start-up with ``babel.messages.pofile.read_po``, compiled in memory and
+merged (in file-name order) into Babel's ``Translations``, so there is no compile step and
+no ``.mo`` file to commit.
 
 Digits. Babel formats numbers with the locale's separators but always writes ASCII
 digits, so the dashboard converts them itself, per UI language:
@@ -28,18 +29,20 @@ Babel. Instants are converted to the business's zone first.
 
 from __future__ import annotations
 
-import gettext as _gettext
+import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 import jdatetime
 import phonenumbers
+from babel import support
 from babel.dates import (
     format_date,
     format_skeleton,
@@ -48,6 +51,7 @@ from babel.dates import (
     get_datetime_format,
 )
 from babel.dates import get_month_names as _babel_month_names
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
 
@@ -80,56 +84,19 @@ JALALI_MONTHS_EN = tuple(jdatetime.date.j_months_en)
 # --------------------------------------------------------------------------- catalogues
 
 
-class Translations:
-    """The merged messages of one language; the interface Jinja's i18n extension expects."""
+class Translations(support.Translations):
+    """Babel's translations of one language (what Jinja's i18n extension expects), able to
+    say whether a msgid is translated at all (``msgid in catalogue``)."""
 
-    def __init__(
-        self,
-        language: str,
-        messages: dict[tuple[str | None, str], str | tuple[str, ...]],
-        plural: Callable[[int], int],
-    ) -> None:
+    def __init__(self, language: str, fp: BinaryIO | None = None) -> None:
+        super().__init__(fp=fp, domain=language)
         self.language = language
-        self._messages = messages
-        self._plural = plural
-
-    def __len__(self) -> int:
-        return len(self._messages)
 
     def __contains__(self, msgid: object) -> bool:
-        return (None, msgid) in self._messages
+        return msgid in self._catalog or (msgid, 0) in self._catalog
 
-    def gettext(self, message: str) -> str:
-        """The translation of ``message``, or ``message`` itself."""
-        found = self._messages.get((None, message))
-        if isinstance(found, str) and found:
-            return found
-        return message
-
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        """The plural form of ``singular``/``plural`` for ``n`` in this language."""
-        found = self._messages.get((None, singular))
-        if isinstance(found, tuple):
-            index = self._plural(n)
-            if 0 <= index < len(found) and found[index]:
-                return found[index]
-        return singular if n == 1 else plural
-
-    def pgettext(self, context: str, message: str) -> str:
-        """The translation of ``message`` in ``context``."""
-        found = self._messages.get((context, message))
-        if isinstance(found, str) and found:
-            return found
-        return message
-
-    def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
-        """The plural form of ``singular``/``plural`` in ``context``."""
-        found = self._messages.get((context, singular))
-        if isinstance(found, tuple):
-            index = self._plural(n)
-            if 0 <= index < len(found) and found[index]:
-                return found[index]
-        return singular if n == 1 else plural
+    def __len__(self) -> int:
+        return len({k[0] if isinstance(k, tuple) else k for k in self._catalog if k})
 
 
 def catalogue_files(language: str, locale_dir: Path = LOCALE_DIR) -> list[Path]:
@@ -138,31 +105,30 @@ def catalogue_files(language: str, locale_dir: Path = LOCALE_DIR) -> list[Path]:
 
 
 def load_translations(language: str, locale_dir: Path = LOCALE_DIR) -> Translations:
-    """Read and merge every ``.po`` of ``language``; fuzzy and empty entries are skipped."""
-    messages: dict[tuple[str | None, str], str | tuple[str, ...]] = {}
-    plural_expr = "(n != 1)"
+    """Read and merge every ``.po`` of ``language`` (later files win); fuzzy and empty
+    entries are skipped.
+
+    Each catalogue is compiled in memory (``babel.messages.mofile.write_mo``) into Babel's
+    own ``Translations``, so there is no compile step and no ``.mo`` file to commit.
+    """
+    merged: Translations | None = None
     for path in catalogue_files(language, locale_dir):
         with path.open("rb") as handle:
             catalog = read_po(handle, locale=language, domain=path.stem)
-        plural_expr = catalog.plural_expr or plural_expr
-        for message in catalog:
-            if not message.id or message.fuzzy:
-                continue
-            if isinstance(message.id, tuple | list):
-                key = str(message.id[0])
-                strings = tuple(str(s) for s in message.string) if message.string else ()
-                if any(strings):
-                    messages[(message.context, key)] = strings
-            elif message.string:
-                messages[(message.context, str(message.id))] = str(message.string)
-    return Translations(language, messages, _gettext.c2py(plural_expr))
+        compiled = io.BytesIO()
+        write_mo(compiled, catalog, use_fuzzy=False)
+        compiled.seek(0)
+        loaded = Translations(language, compiled)
+        # The first catalogue brings the language's plural rule; merge() keeps it.
+        merged = loaded if merged is None else merged.merge(loaded)
+    return merged if merged is not None else Translations(language)
 
 
 @lru_cache(maxsize=8)
 def translations(language: str) -> Translations:
     """The (cached) merged translations of ``language``; English has none."""
     if language == DEFAULT_LANGUAGE:
-        return Translations(language, {}, lambda n: int(n != 1))
+        return Translations(language)
     return load_translations(language)
 
 
