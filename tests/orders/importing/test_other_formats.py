@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 from tests.orders.importing.helpers import DATA, table_counts, variant
 from wafa.core.settings import Settings
 from wafa.customers.models import ConsentRecord, Customer, CustomerExternalId
+from wafa.ingest.pairs import split_pairs
 from wafa.orders.importing.customers import import_customers
 from wafa.orders.importing.errors import FileRefused, ImportRejected
 from wafa.orders.importing.pipeline import import_orders
 from wafa.orders.importing.products import import_products
-from wafa.orders.importing.woocommerce import split_pairs
 from wafa.orders.models import Order, OrderLine, Product, Refund
 
 WOO = DATA / "woocommerce_orders.csv"

@@ -11,9 +11,10 @@ from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
 from wafa.customers.models import ConsentRecord, Customer
 from wafa.orders.events import OrderPlaced
+from wafa.ingest import SHOPIFY as SHOPIFY_FORMAT
+from wafa.orders.importing.parser import OrderParser
 from wafa.orders.importing.pipeline import import_orders
 from wafa.orders.importing.readers import CsvSource
-from wafa.orders.importing.shopify import ShopifyOrders
 from wafa.orders.importing.writer import WriteStats
 from wafa.orders.models import Order, OrderLine, Refund
 from wafa.orders.service import order_placed_event
@@ -173,11 +174,11 @@ class TestShopifyExport:
 
 class TestFastAndCarefulPaths:
     def test_both_read_a_good_order_the_same(self, settings: Settings) -> None:
-        parser = ShopifyOrders(settings=settings, source="shopify")
+        parser = OrderParser(SHOPIFY_FORMAT, settings=settings, source="shopify")
         records = CsvSource(SHOPIFY).records()
         parser.bind(next(records))
         rows = list(records)
-        fast = [parser._line(r, "USD", []) for r in rows]
+        fast = [parser._row_line(r, "USD", []) for r in rows]
         careful = [parser._careful_line(r, "USD", []) for r in rows]
         assert fast == careful
         assert all(line is not None for line in fast)

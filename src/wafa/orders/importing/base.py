@@ -1,24 +1,18 @@
-"""What every order format shares: the header, grouping rows into orders, cell errors."""
+"""What the CSV imports share: a header bound to named columns, rejected rows, contacts."""
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from typing import ClassVar, TypeVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
 from wafa.core.contacts import ContactError, normalize_email, normalize_phone
-from wafa.core.money import MAX_AMOUNT
-from wafa.core.settings import Settings
-from wafa.orders.importing.errors import FileRefused, RowError, RowProblem
+from wafa.ingest.values import CellProblem
+from wafa.orders.importing.errors import FileRefused, RowError
 from wafa.orders.importing.readers import Record
-from wafa.orders.importing.records import OrderRecord
-from wafa.orders.importing.values import InstantReader, too_large
-
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -145,141 +139,6 @@ class Table:
         )
 
 
-class OrderParser:
-    """Base of the order formats: bind the header, group rows by order, build records."""
-
-    name: ClassVar[str]
-    columns: ClassVar[tuple[str, ...]]
-    required: ClassVar[tuple[str, ...]]
-    key: ClassVar[str]
-    patterns: ClassVar[tuple[re.Pattern[str], ...]] = ()
-    # Where the format says what was refunded (the first present names the problems a
-    # later export's refunds can raise).
-    refund_columns: ClassVar[tuple[str, ...]] = ()
-    # Where a line's price and the order's total are (for amounts out of bounds).
-    price_column: ClassVar[str | None] = None
-    total_column: ClassVar[str | None] = None
-
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        source: str,
-        mapping: Mapping[str, str | None] | None = None,
-    ) -> None:
-        self.settings = settings
-        self.source = source
-        self.region = settings.phone_region
-        self.default_currency = settings.currency
-        self.instant = InstantReader(settings.zone)
-        self.mapping = mapping or {}
-        self.table: Table
-
-    def bind(self, header: Record) -> None:
-        """Read the header; unknown or missing columns refuse the file."""
-        self.table = Table(
-            header,
-            fmt=self.name,
-            columns=self.columns,
-            required=self.required,
-            patterns=self.patterns,
-            mapping=self.mapping,
-        )
-
-    def refund_column(self) -> str | None:
-        """The file's column (as written) that holds refunds, if it has one."""
-        for name in self.refund_columns:
-            if self.table.has(name):
-                return self.table.col(name)
-        return None
-
-    def build(self, records: list[Record], errors: list[RowError]) -> OrderRecord | None:
-        """Turn one order's rows into a record, appending every problem to ``errors``."""
-        raise NotImplementedError
-
-    def group_key(self, record: Record) -> str:
-        """The value that ties a row to its order."""
-        i = self.table.index[self.key]
-        return record.values[i].strip() if i < len(record.values) else ""
-
-    def orders(self, records: Iterator[Record]) -> Iterator[OrderRecord | Rejected]:
-        """Group consecutive rows with the same key into orders and build each one."""
-        group: list[Record] = []
-        current: str | None = None
-        for record in records:
-            key = self.group_key(record)
-            if group and key == current and key:
-                group.append(record)
-                continue
-            if group:
-                yield self._finish(current or "", group)
-            group, current = [record], key
-        if group:
-            yield self._finish(current or "", group)
-
-    def _finish(self, key: str, group: list[Record]) -> OrderRecord | Rejected:
-        errors: list[RowError] = []
-        for record in group:
-            problem = self.table.width_error(record)
-            if problem is not None:
-                errors.append(problem)
-        if not key:
-            errors.append(
-                RowError(group[0].line, self.table.col(self.key), "is empty", group[0].raw)
-            )
-        if errors:
-            return Rejected(key, errors, group)
-        try:
-            order = self.build(group, errors)
-        except RowProblem as exc:
-            errors.append(RowError(group[0].line, exc.column, exc.reason, group[0].raw))
-            order = None
-        if order is not None and not errors:
-            errors.extend(self._out_of_bounds(order, group[0]))
-        if errors or order is None:
-            # Readers name canonical columns; report them as the file's header writes them.
-            named = [replace(e, column=self.table.col(e.column)) if e.column else e for e in errors]
-            return Rejected(key, named, group)
-        order.line = group[0].line
-        return order
-
-    def _out_of_bounds(self, order: OrderRecord, first: Record) -> list[RowError]:
-        """Lines and totals beyond ``MAX_AMOUNT`` (each cell may be within it, their product not)."""
-        bound = too_large(order.currency)
-        for number, line in enumerate(order.lines, 1):
-            if line.quantity * line.unit_price > MAX_AMOUNT:
-                return [
-                    RowError(
-                        first.line,
-                        self.price_column,
-                        f"line {number} of order {order.external_id} (quantity × price) comes "
-                        f"to more than {bound}",
-                        first.raw,
-                    )
-                ]
-        total = order.final_total()
-        if total > MAX_AMOUNT or order.lines_subtotal() > MAX_AMOUNT:
-            return [
-                RowError(
-                    first.line,
-                    self.total_column,
-                    f"the total of order {order.external_id} comes to more than {bound}",
-                    first.raw,
-                )
-            ]
-        return []
-
-    # ------------------------------------------------------------------ helpers
-
-    def email(self, raw: str, column: str) -> str | None:
-        """A normalised email, or ``None`` for a blank cell."""
-        return read_email(raw, column)
-
-    def phone(self, raw: str, column: str) -> str | None:
-        """A phone in E.164 read in the business's region, or ``None`` for a blank cell."""
-        return read_phone(raw, column, self.region)
-
-
 # Normalising an address or a number costs tens of microseconds and exports repeat
 # them on every order, so the importer remembers recent results. The memory is capped:
 # past the cap it starts again, so it never grows with the file.
@@ -329,7 +188,7 @@ def read_email(raw: str, column: str) -> str | None:
         try:
             value = normalize_email(text)
         except ContactError as exc:
-            raise RowProblem(column, str(exc)) from None
+            raise CellProblem(column, str(exc)) from None
     if len(_emails) >= _CACHE_CAP:
         _emails.clear()
     _emails[raw] = value
@@ -347,23 +206,8 @@ def read_phone(raw: str, column: str, region: str) -> str | None:
     try:
         value = normalize_phone(text, region)
     except ContactError as exc:
-        raise RowProblem(column, str(exc)) from None
+        raise CellProblem(column, str(exc)) from None
     if len(_phones) >= _CACHE_CAP:
         _phones.clear()
     _phones[(raw, region)] = value
     return value
-
-
-def attempt(errors: list[RowError], record: Record, read: Callable[[], T], default: T) -> T:
-    """Run ``read``; a ``RowProblem`` is recorded against ``record`` and ``default`` returned."""
-    try:
-        return read()
-    except RowProblem as exc:
-        errors.append(RowError(record.line, exc.column, exc.reason, record.raw))
-        return default
-
-
-def join_address(*parts: str) -> str | None:
-    """The non-blank parts, comma-separated."""
-    kept = [p.strip().lstrip("'") for p in parts if p and p.strip()]
-    return ", ".join(kept) or None

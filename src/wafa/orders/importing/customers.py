@@ -47,16 +47,15 @@ from wafa.customers import service as customers
 from wafa.customers.models import ConsentChannel, ConsentRecord, Gender
 from wafa.customers.schemas import Birthday, ConsentIn, CustomerUpdate
 from wafa.customers.service import BIRTH_YEARS
+from wafa.ingest.values import CellProblem, optional_yes_no
 from wafa.orders.importing.base import Rejected, Table, read_email, read_phone
 from wafa.orders.importing.errors import (
     FileRefused,
     ImportRejected,
     RowError,
-    RowProblem,
     write_errors,
 )
 from wafa.orders.importing.readers import CsvSource, Record
-from wafa.orders.importing.values import optional_yes_no
 
 GENERIC_FIELDS = (
     "name", "first_name", "last_name", "email", "phone", "customer_id", "birthday",
@@ -190,7 +189,7 @@ class CustomerReader:
         def check(read: Callable[[], object]) -> object:
             try:
                 return read()
-            except RowProblem as exc:
+            except CellProblem as exc:
                 errors.append(RowError(record.line, exc.column, exc.reason, record.raw))
                 return None
 
@@ -265,7 +264,7 @@ class CustomerReader:
             return None
         match = _BIRTHDAY.fullmatch(text)
         if match is None:
-            raise RowProblem(
+            raise CellProblem(
                 column, f"{text!r} is not a birthday (use 1990-05-17, or 05-17 without a year)"
             )
         year = int(match.group(1)) if match.group(1) else None
@@ -273,21 +272,21 @@ class CustomerReader:
         try:
             kind = CalendarKind(calendar_text.lower()) if calendar_text else self.settings.calendar
         except ValueError:
-            raise RowProblem(
+            raise CellProblem(
                 "birthday_calendar", f"{calendar_text!r} is not gregorian or jalali"
             ) from None
         if year is not None and kind is CalendarKind.gregorian and year < 1700:
-            raise RowProblem(
+            raise CellProblem(
                 column, f"{text!r}: year {year} looks Jalali; add birthday_calendar=jalali"
             )
         if not is_valid_month_day(month, day, kind):
-            raise RowProblem(column, f"{text!r} is not a day of the {kind} calendar")
+            raise CellProblem(column, f"{text!r} is not a day of the {kind} calendar")
         if year is not None:
             low, high = BIRTH_YEARS[kind]
             if not low <= year <= high:
-                raise RowProblem(column, f"{text!r} has an implausible {kind} year")
+                raise CellProblem(column, f"{text!r} has an implausible {kind} year")
             if day > days_in_month(year, month, kind):
-                raise RowProblem(column, f"{text!r} is not a day of the {kind} calendar")
+                raise CellProblem(column, f"{text!r} is not a day of the {kind} calendar")
         return Birthday(day=day, month=month, year=year, calendar=kind)
 
 

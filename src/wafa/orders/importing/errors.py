@@ -58,15 +58,6 @@ class ImportRejected(Invalid):
         self.total = total
 
 
-class RowProblem(ValueError):
-    """Raised while reading one cell; the parser turns it into a ``RowError``."""
-
-    def __init__(self, column: str | None, reason: str) -> None:
-        super().__init__(reason)
-        self.column = column
-        self.reason = reason
-
-
 def write_errors(path: Path, errors: list[RowError]) -> None:
     """Write rejected rows as CSV (``ERRORS_HEADER``), safe to open in a spreadsheet.
 

@@ -47,12 +47,12 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from wafa.core.csvsafe import safe_writer
 from wafa.core.settings import Settings
+from wafa.ingest import FORMATS
 from wafa.orders.importing.base import Rejected
 from wafa.orders.importing.errors import ERRORS_HEADER, FileRefused, ImportRejected, RowError
 from wafa.orders.importing.prepare import KEY, Dialect, Prepared
 from wafa.orders.importing.readers import CsvSource, check_encoding
 from wafa.orders.importing.validation import (
-    FORMATS,
     Job,
     Message,
     make_parser,

@@ -34,17 +34,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wafa.core.settings import Settings
+from wafa.ingest.values import CellProblem, amount, currency_code, optional_yes_no
 from wafa.orders import service as orders
 from wafa.orders.importing.base import Table
 from wafa.orders.importing.errors import (
     FileRefused,
     ImportRejected,
     RowError,
-    RowProblem,
     write_errors,
 )
 from wafa.orders.importing.readers import CsvSource
-from wafa.orders.importing.values import amount, currency_code, optional_yes_no
 from wafa.orders.models import Product
 from wafa.orders.schemas import ProductCreate, ProductUpdate
 
@@ -176,16 +175,16 @@ def import_products(
                 repeatable = optional_yes_no(get("repeatable"), table.col("repeatable"))
                 active = optional_yes_no(get("active"), table.col("active"))
             if not sku:
-                raise RowProblem(table.col("sku"), "is empty")
+                raise CellProblem(table.col("sku"), "is empty")
             if not name:
-                raise RowProblem(table.col(name_column), "is empty")
+                raise CellProblem(table.col(name_column), "is empty")
             if len(sku) > 64:
-                raise RowProblem(table.col(sku_column), "is longer than 64 characters")
+                raise CellProblem(table.col(sku_column), "is longer than 64 characters")
             if sku in rows:
-                raise RowProblem(
+                raise CellProblem(
                     table.col(sku_column), f"sku {sku!r} already appears on line {rows[sku].line}"
                 )
-        except RowProblem as exc:
+        except CellProblem as exc:
             errors.append(RowError(record.line, exc.column, exc.reason, record.raw))
             continue
         rows[sku] = ProductRow(

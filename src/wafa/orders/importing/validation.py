@@ -35,19 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from wafa.core.settings import Settings
-from wafa.orders.importing.base import OrderParser, Rejected
+from wafa.ingest import FORMATS
+from wafa.orders.importing.base import Rejected
 from wafa.orders.importing.errors import FileRefused, RowError
-from wafa.orders.importing.generic import GenericOrders
+from wafa.orders.importing.parser import OrderParser
 from wafa.orders.importing.prepare import Dialect, Preparer
 from wafa.orders.importing.readers import CsvSource
-from wafa.orders.importing.shopify import ShopifyOrders
-from wafa.orders.importing.woocommerce import WooCommerceOrders
 
-FORMATS: dict[str, type[OrderParser]] = {
-    "generic": GenericOrders,
-    "shopify": ShopifyOrders,
-    "woocommerce": WooCommerceOrders,
-}
 # Problems are sent on at least this often, so memory holds a bounded number of them.
 _ITEMS_PER_MESSAGE = 1000
 
@@ -76,10 +70,10 @@ def make_parser(
 ) -> OrderParser:
     """The parser of ``fmt`` (generic, shopify, woocommerce)."""
     try:
-        parser_class = FORMATS[fmt]
+        description = FORMATS[fmt]
     except KeyError:
         raise FileRefused(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}") from None
-    return parser_class(settings=settings, source=source, mapping=mapping)
+    return OrderParser(description, settings=settings, source=source, mapping=mapping)
 
 
 def validate(job: Job) -> Iterator[Message]:
@@ -101,7 +95,7 @@ def _validate(job: Job) -> Iterator[Message]:
         if header is None:
             raise FileRefused("the file is empty: no header line")
         parser.bind(header)
-        yield ("header", parser.refund_column(), parser.table.col(parser.key))
+        yield ("header", parser.refund_column(), parser.key_column())
         batch: list[Any] = []
         items: list[Rejected | RowError] = []
         told = False  # whether a problem was sent yet
