@@ -219,6 +219,6 @@ SHOPIFY = OrderFormat(
         "Payment Terms Name",
         "Next Payment Due At",
         "Payment References",
-    ),  # fmt: skip
+    ),
     ignored_patterns=(r"Tax \d+ (Name|Value)",),
 )

@@ -223,6 +223,6 @@ WOOCOMMERCE = OrderFormat(
         "item_refunded",
         "item_refunded_qty",
         "item_meta",
-    ),  # fmt: skip
+    ),
     ignored_patterns=(r"meta:.+", r"line_item_\d+_\w+"),
 )

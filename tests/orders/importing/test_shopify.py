@@ -10,8 +10,8 @@ from tests.orders.importing.helpers import SHOPIFY, table_counts, variant
 from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
 from wafa.customers.models import ConsentRecord, Customer
-from wafa.orders.events import OrderPlaced
 from wafa.ingest import SHOPIFY as SHOPIFY_FORMAT
+from wafa.orders.events import OrderPlaced
 from wafa.orders.importing.parser import OrderParser
 from wafa.orders.importing.pipeline import import_orders
 from wafa.orders.importing.readers import CsvSource

@@ -269,7 +269,9 @@ class OrderParser:
         # follows reads cells by position (a big export has hundreds of thousands of orders).
         filled = {
             role: pos
-            for role, pos, text in zip(self._single_roles, self._single_at, self._pick(values))
+            for role, pos, text in zip(
+                self._single_roles, self._single_at, self._pick(values), strict=True
+            )
             if text and not text.isspace()
         }
         for role, positions in self._several:
