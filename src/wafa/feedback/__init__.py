@@ -1,0 +1,1 @@
+"""Feedback: surveys (NPS, CSAT, CES), the complaint log with its SLA timers, compensation."""

@@ -1,0 +1,1 @@
+"""Live shops: Shopify and WooCommerce webhooks in, signed webhooks out."""
