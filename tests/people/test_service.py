@@ -68,6 +68,20 @@ class TestMergeCustomers:
         with pytest.raises(Invalid):
             lifecycle.merge_customers(session, winner_id=a.id, loser_id=a.id, merged_by="t")
 
+    def test_merging_into_a_merged_record_is_refused(self, session: Session) -> None:
+        a, b, c = create_customer(session), create_customer(session), create_customer(session)
+        lifecycle.merge_customers(session, winner_id=b.id, loser_id=a.id, merged_by="t")
+        with pytest.raises(Conflict, match="merge into that record"):
+            lifecycle.merge_customers(session, winner_id=a.id, loser_id=c.id, merged_by="t")
+        assert c.merged_into_id is None
+
+    def test_the_opposite_merge_after_a_merge_is_refused(self, session: Session) -> None:
+        a, b = create_customer(session), create_customer(session)
+        lifecycle.merge_customers(session, winner_id=b.id, loser_id=a.id, merged_by="t")
+        with pytest.raises(Conflict):
+            lifecycle.merge_customers(session, winner_id=a.id, loser_id=b.id, merged_by="t")
+        assert b.merged_into_id is None and a.merged_into_id == b.id
+
     def test_a_merged_record_resolves_to_the_winner(self, session: Session) -> None:
         a, b = create_customer(session), create_customer(session)
         lifecycle.merge_customers(session, winner_id=a.id, loser_id=b.id, merged_by="t")

@@ -676,17 +676,44 @@ def find_customer_ids_by_contact(
 def check_mergeable(
     session: Session, *, winner_id: uuid.UUID, loser_id: uuid.UUID
 ) -> tuple[Customer, Customer]:
-    """The live ``winner`` and the ``loser`` to fold into it, or why they cannot merge."""
+    """The live ``winner`` and the ``loser`` to fold into it, or why they cannot merge.
+
+    Both rows are locked, always in the order of their ids, and read again under the
+    lock: of two opposite merges (A into B, B into A) started together, the second waits
+    for the first and then finds its winner merged, so it is refused instead of making
+    each record point at the other. Neither side may be merged or erased already; a
+    merge names the surviving record, never a tombstone (on SQLite the write
+    transaction's ``BEGIN IMMEDIATE`` already serialises merges).
+    """
     if winner_id == loser_id:
         raise Invalid.field(("other_id",), "a customer cannot be merged into itself")
-    winner = get_live_customer(session, winner_id)
-    loser = get_customer(session, loser_id)
+    locked = {
+        c.id: c
+        for c in session.scalars(
+            select(Customer)
+            .where(Customer.id.in_([winner_id, loser_id]))
+            .order_by(Customer.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    winner, loser = locked.get(winner_id), locked.get(loser_id)
+    if winner is None:
+        raise NotFound(f"customer {winner_id} not found", customer_id=winner_id)
+    if loser is None:
+        raise NotFound(f"customer {loser_id} not found", customer_id=loser_id)
+    if winner.merged_into_id is not None:
+        raise Conflict(
+            f"customer {winner_id} was merged into {winner.merged_into_id}; "
+            "merge into that record instead",
+            merged_into_id=winner.merged_into_id,
+        )
+    if winner.erased_at is not None:
+        raise Conflict(f"customer {winner_id} was erased")
     if loser.merged_into_id is not None:
         raise Conflict(f"customer {loser_id} was already merged into {loser.merged_into_id}")
     if loser.erased_at is not None:
         raise Conflict(f"customer {loser_id} was erased")
-    if winner.id == loser.id:
-        raise Invalid.field(("other_id",), "these are the same customer")
     return winner, loser
 
 
@@ -903,3 +930,31 @@ def personal_data(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
             for m in merges
         ],
     }
+
+
+def merge_cycles(session: Session) -> list[list[uuid.UUID]]:
+    """Every loop of tombstones pointing at each other (``A → B → A``), for ``wafa doctor``.
+
+    A merge chain must end at a live record; a loop has none, so every record on it has
+    vanished from search and lists. Each loop is listed once, starting at its smallest id.
+    """
+    rows = session.execute(
+        select(Customer.id, Customer.merged_into_id).where(Customer.merged_into_id.is_not(None))
+    ).all()
+    points_to = {row[0]: row[1] for row in rows if row[1] is not None}
+    cycles: list[list[uuid.UUID]] = []
+    done: set[uuid.UUID] = set()
+    for start in points_to:
+        path: list[uuid.UUID] = []
+        on_path: set[uuid.UUID] = set()
+        node: uuid.UUID | None = start
+        while node is not None and node not in done and node not in on_path:
+            path.append(node)
+            on_path.add(node)
+            node = points_to.get(node)
+        if node is not None and node in on_path:
+            loop = path[path.index(node) :]
+            first = loop.index(min(loop))
+            cycles.append(loop[first:] + loop[:first])
+        done.update(path)
+    return cycles

@@ -138,3 +138,26 @@ def _number_start(text: str, digits: str, region: str) -> str | None:
         code = phonenumbers.country_code_for_region(region)
         return f"+{code}{digits[1:]}" if code else None
     return None
+
+
+def points_on_merged_records(session: Session) -> list[tuple[uuid.UUID, int, bool]]:
+    """Merged records whose loyalty account was not folded into the winner's yet, or still
+    holds points: ``(customer, available + pending, account closed)``. An open account is
+    normal until the worker has handled the merge's event; points on a closed one are lost."""
+    return [
+        (cid, int(points), closed)
+        for cid, points, closed in session.execute(
+            select(
+                LoyaltyAccount.customer_id,
+                LoyaltyAccount.available + LoyaltyAccount.pending,
+                LoyaltyAccount.closed_at.is_not(None),
+            )
+            .join(Customer, Customer.id == LoyaltyAccount.customer_id)
+            .where(
+                Customer.merged_into_id.is_not(None),
+                (LoyaltyAccount.closed_at.is_(None))
+                | (LoyaltyAccount.available + LoyaltyAccount.pending != 0),
+            )
+            .order_by(LoyaltyAccount.customer_id)
+        )
+    ]

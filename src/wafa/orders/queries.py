@@ -415,3 +415,18 @@ def overview(
         channels={str(c): int(n) for c, n in session.execute(channel_query(start, end))},
         recent=recent_rows,
     )
+
+
+def orders_on_merged_records(session: Session) -> list[tuple[uuid.UUID, int]]:
+    """Merged records that still hold orders (a merge moves them all): ``(customer, count)``."""
+    return [
+        (cid, int(n))
+        for cid, n in session.execute(
+            select(Order.customer_id, func.count())
+            .join(Customer, Customer.id == Order.customer_id)
+            .where(Customer.merged_into_id.is_not(None))
+            .group_by(Order.customer_id)
+            .order_by(Order.customer_id)
+        )
+        if cid is not None
+    ]
