@@ -21,6 +21,7 @@ from wafa.core.domain import Domain, PersonalData, Task
 from wafa.core.events import Consumer, Event
 from wafa.core.settings import Settings
 from wafa.customers.declaration import CUSTOMERS
+from wafa.integrations.declaration import INTEGRATIONS
 from wafa.loyalty.declaration import LOYALTY
 from wafa.messaging.declaration import MESSAGING
 from wafa.orders.declaration import ORDERS
@@ -29,7 +30,16 @@ from wafa.people.service import Hooks
 
 # Order matters for routes: a domain's fixed paths (``/customers/new``) come before a
 # later domain's parameterised ones (``/customers/{id}``).
-DOMAINS: tuple[Domain, ...] = (AUTH, CUSTOMERS, ORDERS, LOYALTY, ANALYTICS, MESSAGING, PEOPLE)
+DOMAINS: tuple[Domain, ...] = (
+    AUTH,
+    CUSTOMERS,
+    ORDERS,
+    LOYALTY,
+    ANALYTICS,
+    MESSAGING,
+    PEOPLE,
+    INTEGRATIONS,
+)
 
 #: Tables that belong to no domain: the outbox.
 CORE_MODELS: tuple[ModuleType, ...] = (outbox,)

@@ -25,6 +25,7 @@ from wafa.ingest.values import CellProblem
 __all__ = [
     "STATUS_RANK",
     "Column",
+    "JsonShape",
     "Kind",
     "Level",
     "OrderFormat",
@@ -240,6 +241,38 @@ class Refunds:
     dated_by: tuple[Role, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class JsonShape:
+    """What the shop's REST JSON says beyond the columns' ``json`` paths (for the webhooks).
+
+    Paths are dotted, as in ``Column.json``. The order's id in the shop (``order_id``;
+    the external id of a webhook's order, where an export keys orders by their number),
+    when it was last changed (``updated_at``: an older payload never rolls an order
+    back), who bought (``customer_id``), where its ``lines`` are and each line's id, and
+    where its ``refunds`` are, each with its id, time, reason, amount (a refund's
+    ``amount`` path, or the sum of its ``transactions`` of kind ``refund``; a minus sign
+    is dropped) and returned lines (``line ref`` names the order's line, ``quantity``
+    how many). ``customer`` names where a customer payload keeps each fact.
+    """
+
+    order_id: str
+    updated_at: str
+    customer_id: str
+    lines: str
+    line_id: str
+    refunds: str
+    refund_id: str
+    refund_order_id: str | None
+    refund_at: str | None
+    refund_reason: str
+    refund_amount: str | None
+    refund_transactions: str | None
+    refund_lines: str | None
+    refund_line_ref: str
+    refund_line_quantity: str
+    customer: Mapping[Role, tuple[str, ...]]
+
+
 @dataclass(frozen=True)
 class OrderFormat:
     """Everything a reader needs to know about one shop's order export."""
@@ -279,6 +312,8 @@ class OrderFormat:
     #: Whether the column names are compared without regard to letter case.
     any_case: bool = True
     pair_syntax: PairSyntax = field(default_factory=PairSyntax)
+    #: The shop's REST JSON beyond the columns' ``json`` paths (``None``: no webhooks).
+    json_shape: JsonShape | None = None
     _roles: dict[Role, Column] = field(init=False, repr=False, compare=False)
 
     def column(self, role: Role) -> Column | None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from wafa.ingest.describe import (
     Column,
+    JsonShape,
     Kind,
     Level,
     OrderFormat,
@@ -41,7 +42,7 @@ from wafa.ingest.describe import (
     Word,
 )
 
-__all__ = ["REFUND_ID", "SHOPIFY"]
+__all__ = ["JSON_SHAPE", "REFUND_ID", "SHOPIFY"]
 
 #: The external id of the one refund an export row can describe (a running total).
 REFUND_ID = "shopify-export-refund"
@@ -76,6 +77,35 @@ FULFILLMENT = Vocabulary(
 
 _MONEY = Kind.money
 _LINE = Level.line
+
+#: The REST order, refund and customer JSON beyond the columns' ``json`` paths.
+JSON_SHAPE = JsonShape(
+    order_id="id",
+    updated_at="updated_at",
+    customer_id="customer.id",
+    lines="line_items",
+    line_id="id",
+    refunds="refunds",
+    refund_id="id",
+    refund_order_id="order_id",
+    refund_at="created_at",
+    refund_reason="note",
+    refund_amount=None,
+    refund_transactions="transactions",
+    refund_lines="refund_line_items",
+    refund_line_ref="line_item_id",
+    refund_line_quantity="quantity",
+    customer={
+        Role.customer_id: ("id",),
+        Role.email: ("email",),
+        Role.phone: ("phone", "default_address.phone"),
+        Role.first_name: ("first_name",),
+        Role.last_name: ("last_name",),
+        Role.city: ("default_address.city",),
+        Role.email_consent: ("email_marketing_consent.state", "accepts_marketing"),
+        Role.sms_consent: ("sms_marketing_consent.state",),
+    },
+)
 
 SHOPIFY = OrderFormat(
     name="shopify",
@@ -221,4 +251,5 @@ SHOPIFY = OrderFormat(
         "Payment References",
     ),
     ignored_patterns=(r"Tax \d+ (Name|Value)",),
+    json_shape=JSON_SHAPE,
 )

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from wafa.ingest.describe import (
     Column,
+    JsonShape,
     Kind,
     Level,
     OrderFormat,
@@ -45,7 +46,7 @@ from wafa.ingest.describe import (
     Word,
 )
 
-__all__ = ["STATUS", "WOOCOMMERCE"]
+__all__ = ["JSON_SHAPE", "STATUS", "WOOCOMMERCE"]
 
 STATUS = Vocabulary(
     Role.status,
@@ -64,6 +65,35 @@ STATUS = Vocabulary(
 
 _MONEY = Kind.money
 _LINE = Level.line
+
+#: The REST order and customer JSON beyond the columns' ``json`` paths. An order's
+#: refunds carry no date or lines (their ``total`` is negative): they are dated when
+#: the order was last modified.
+JSON_SHAPE = JsonShape(
+    order_id="id",
+    updated_at="date_modified_gmt",
+    customer_id="customer_id",
+    lines="line_items",
+    line_id="id",
+    refunds="refunds",
+    refund_id="id",
+    refund_order_id=None,
+    refund_at=None,
+    refund_reason="reason",
+    refund_amount="total",
+    refund_transactions=None,
+    refund_lines=None,
+    refund_line_ref="",
+    refund_line_quantity="",
+    customer={
+        Role.customer_id: ("id",),
+        Role.email: ("email", "billing.email"),
+        Role.phone: ("billing.phone", "shipping.phone"),
+        Role.first_name: ("first_name", "billing.first_name"),
+        Role.last_name: ("last_name", "billing.last_name"),
+        Role.city: ("billing.city", "shipping.city"),
+    },
+)
 
 WOOCOMMERCE = OrderFormat(
     name="woocommerce",
@@ -225,4 +255,5 @@ WOOCOMMERCE = OrderFormat(
         "item_meta",
     ),
     ignored_patterns=(r"meta:.+", r"line_item_\d+_\w+"),
+    json_shape=JSON_SHAPE,
 )

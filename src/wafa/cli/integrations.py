@@ -1,0 +1,162 @@
+"""``wafa integration add|list|pause|resume|rotate|remove|deliveries|replay``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from enum import StrEnum
+
+import typer
+
+from wafa.cli.common import console, handle_errors, load_settings
+from wafa.core.db import session_scope
+
+integration_app = typer.Typer(
+    help="Live shops: Shopify and WooCommerce webhooks.", no_args_is_help=True
+)
+
+
+class ShopName(StrEnum):
+    shopify = "shopify"
+    woocommerce = "woocommerce"
+
+
+@integration_app.command("add")
+@handle_errors
+def add(
+    shop: ShopName = typer.Argument(..., help="shopify or woocommerce."),
+    name: str = typer.Option(..., "--name", help="The connection's name (its orders' source)."),
+    secret: str = typer.Option(
+        None, "--secret", help="The shop's webhook signing secret (generated when omitted)."
+    ),
+) -> None:
+    """Connect a shop. The intake path is printed alone on the last line, shown once."""
+    from wafa.integrations import connections
+
+    settings = load_settings()
+    with session_scope(settings) as session:
+        created = connections.add_connection(session, shop=shop.value, name=name, secret=secret)
+    console.print(f"connected {shop.value} as {created.connection.name}")
+    if not secret:
+        console.print("signing secret (shown once; enter it in the shop):")
+        print(created.secret)
+    base = settings.public_url.rstrip("/")
+    console.print(
+        f"webhook URL (shown once; enter it in the shop): {base}{created.path}", highlight=False
+    )
+    print(created.path)
+
+
+@integration_app.command("list")
+@handle_errors
+def list_all() -> None:
+    """Connections with their health: last delivery and failures of the last day."""
+    from wafa.integrations import connections, intake
+
+    with session_scope(load_settings(), write=False) as session:
+        health = intake.health(session)
+        found = connections.list_connections(session)
+        if not found:
+            console.print("no connections")
+        for c in found:
+            last, failed = health.get(c.id, (None, 0))
+            state = "paused" if c.paused_at else "active"
+            when = last.isoformat(timespec="seconds") if last else "never"
+            console.print(
+                f"{c.name:24} {c.shop:12} {state:7} last delivery {when}  failures(24h) {failed}",
+                highlight=False,
+            )
+
+
+@integration_app.command("pause")
+@handle_errors
+def pause(name: str = typer.Argument(...)) -> None:
+    """Stop taking deliveries (the shop gets 503 and retries later)."""
+    from wafa.integrations import connections
+
+    with session_scope(load_settings()) as session:
+        connections.pause_connection(session, name)
+    console.print(f"paused {name}")
+
+
+@integration_app.command("resume")
+@handle_errors
+def resume(name: str = typer.Argument(...)) -> None:
+    """Take deliveries again."""
+    from wafa.integrations import connections
+
+    with session_scope(load_settings()) as session:
+        connections.resume_connection(session, name)
+    console.print(f"resumed {name}")
+
+
+@integration_app.command("rotate")
+@handle_errors
+def rotate(
+    name: str = typer.Argument(...),
+    secret: str = typer.Option(None, "--secret", help="The new secret (generated when omitted)."),
+    grace_hours: int = typer.Option(24, help="Hours the old secret is still accepted."),
+) -> None:
+    """A new signing secret; the old one works for the grace period."""
+    from wafa.integrations import connections
+
+    with session_scope(load_settings()) as session:
+        connection, new = connections.rotate_secret(
+            session, name, secret=secret, grace=timedelta(hours=grace_hours)
+        )
+    until = (
+        connection.previous_until.isoformat(timespec="minutes") if connection.previous_until else ""
+    )
+    console.print(f"rotated {name}; the old secret is accepted until {until}", highlight=False)
+    if not secret:
+        console.print("new signing secret (shown once):")
+        print(new)
+
+
+@integration_app.command("remove")
+@handle_errors
+def remove(name: str = typer.Argument(...)) -> None:
+    """Remove a connection and its delivery log (its orders stay)."""
+    from wafa.integrations import connections
+
+    with session_scope(load_settings()) as session:
+        connections.remove_connection(session, name)
+    console.print(f"removed {name}")
+
+
+@integration_app.command("deliveries")
+@handle_errors
+def deliveries(
+    name: str = typer.Option(None, "--name", help="One connection only."),
+    status: str = typer.Option(None, help="processed, ignored, waiting or failed."),
+    limit: int = typer.Option(20),
+) -> None:
+    """The newest deliveries with their result."""
+    from wafa.integrations import connections, intake
+
+    with session_scope(load_settings(), write=False) as session:
+        cid = connections.get_connection(session, name).id if name else None
+        for d in intake.list_deliveries(session, connection_id=cid, status=status, limit=limit):
+            console.print(
+                f"{d.id} {d.received_at.isoformat(timespec='seconds')} {d.topic:24} "
+                f"{d.status:9} {d.error or ''}",
+                highlight=False,
+            )
+
+
+@integration_app.command("replay")
+@handle_errors
+def replay(delivery_id: uuid.UUID = typer.Argument(...)) -> None:
+    """Apply a failed delivery again from its kept body."""
+    from wafa.app.domains import people_hooks
+    from wafa.integrations import intake
+
+    settings = load_settings()
+    with session_scope(settings) as session:
+        delivery = intake.replay(session, delivery_id, intake.Context(settings, people_hooks()))
+        status, error = delivery.status, delivery.error
+    console.print(f"{delivery_id}: {status} {error or ''}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(integration_app, name="integration")

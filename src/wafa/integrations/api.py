@@ -1,0 +1,182 @@
+"""/api/v1/hooks: the shops' webhooks in; /api/v1/integrations: connections and their logs.
+
+The intake routes take no API key: the shop signs each body with the connection's
+secret, and the signature is checked before the body is read. A bad or missing
+signature answers 401 and stores nothing (a log line says so).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from wafa.api.deps import Admin, AppSettings, DbSession, ReadSession
+from wafa.api.routing import AutoCommitRoute
+from wafa.core.errors import Invalid, NotFound, Unauthorized, WafaError
+from wafa.integrations import connections, intake
+from wafa.integrations.models import Connection
+from wafa.integrations.schemas import (
+    ConnectionCreate,
+    ConnectionCreated,
+    ConnectionRead,
+    ConnectionRotate,
+    DeliveryRead,
+    SecretRotated,
+)
+
+log = logging.getLogger("wafa.integrations")
+
+router = APIRouter(tags=["integrations"], route_class=AutoCommitRoute)
+
+#: Each shop's headers: signature, topic, delivery id.
+HEADERS = {
+    "shopify": ("x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-webhook-id"),
+    "woocommerce": ("x-wc-webhook-signature", "x-wc-webhook-topic", "x-wc-webhook-delivery-id"),
+}
+
+
+class Paused(WafaError):
+    code = "paused"
+    status = 503
+    title = "Connection paused"
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+RawBody = Annotated[bytes, Depends(_raw_body)]
+
+
+@router.post(
+    "/hooks/{shop}/{token}",
+    summary="A shop's webhook (signed with the connection's secret)",
+    responses={401: {"description": "Bad or missing signature: nothing stored."}},
+)
+def receive_webhook(
+    shop: str,
+    token: str,
+    request: Request,
+    body: RawBody,
+    session: DbSession,
+    settings: AppSettings,
+) -> JSONResponse:
+    if shop not in HEADERS:
+        raise NotFound("no such intake")
+    connection = connections.by_token(session, shop, token)
+    if connection is None:
+        raise NotFound("no such intake")
+    signature_header, topic_header, id_header = HEADERS[shop]
+    given = request.headers.get(signature_header)
+    if shop == "woocommerce" and given is None and body.startswith(b"webhook_id="):
+        # WooCommerce pings the URL, unsigned, when the webhook is saved.
+        log.info("woocommerce ping for connection %s", connection.name)
+        return JSONResponse({"status": "pong"})
+    if not connections.verify(connection, body, given):
+        log.warning(
+            "rejected a %s delivery for connection %s: %s signature",
+            shop,
+            connection.name,
+            "bad" if given else "no",
+        )
+        raise Unauthorized(f"{signature_header} is missing or does not sign the body")
+    if connection.paused_at is not None:
+        raise Paused(f"connection {connection.name} is paused; send it again later")
+    topic = (request.headers.get(topic_header) or "").strip()
+    if not topic:
+        raise Invalid.field(("header", topic_header), "is required")
+    delivery_id = (request.headers.get(id_header) or "").strip()
+    if not delivery_id:
+        delivery_id = "sha256:" + hashlib.sha256(topic.encode() + b"\n" + body).hexdigest()
+    context = intake.Context(settings, request.app.state.people_hooks)
+    delivery = intake.receive(
+        session, connection, topic=topic, delivery_id=delivery_id, body=body, context=context
+    )
+    if delivery is None:
+        return JSONResponse({"status": "duplicate"})
+    return JSONResponse({"status": delivery.status, "id": str(delivery.id)})
+
+
+def _read(connection: Connection, health: dict[uuid.UUID, tuple[Any, int]]) -> dict[str, Any]:
+    last, failed = health.get(connection.id, (None, 0))
+    data = ConnectionRead.model_validate(connection).model_dump()
+    data.update(last_delivery_at=last, failures_last_day=failed)
+    return data
+
+
+@router.get("/integrations", response_model=list[ConnectionRead], summary="Connected shops")
+def list_connections(session: ReadSession, _: Admin) -> list[dict[str, Any]]:
+    health = intake.health(session)
+    return [_read(c, health) for c in connections.list_connections(session)]
+
+
+@router.post(
+    "/integrations",
+    response_model=ConnectionCreated,
+    status_code=201,
+    summary="Connect a shop (the intake path and secret are shown once)",
+)
+def add_connection(body: ConnectionCreate, session: DbSession, _: Admin) -> dict[str, Any]:
+    created = connections.add_connection(
+        session, shop=body.shop, name=body.name, secret=body.secret
+    )
+    data = _read(created.connection, {})
+    data.update(intake_path=created.path, secret=created.secret)
+    return data
+
+
+@router.post("/integrations/{name}/pause", response_model=ConnectionRead)
+def pause(name: str, session: DbSession, _: Admin) -> dict[str, Any]:
+    return _read(connections.pause_connection(session, name), intake.health(session))
+
+
+@router.post("/integrations/{name}/resume", response_model=ConnectionRead)
+def resume(name: str, session: DbSession, _: Admin) -> dict[str, Any]:
+    return _read(connections.resume_connection(session, name), intake.health(session))
+
+
+@router.post(
+    "/integrations/{name}/rotate",
+    response_model=SecretRotated,
+    summary="A new signing secret; the old one works for the grace period",
+)
+def rotate(name: str, body: ConnectionRotate, session: DbSession, _: Admin) -> dict[str, Any]:
+    connection, secret = connections.rotate_secret(
+        session, name, secret=body.secret, grace=timedelta(hours=body.grace_hours)
+    )
+    data = _read(connection, intake.health(session))
+    data["secret"] = secret
+    return data
+
+
+@router.delete("/integrations/{name}", status_code=204, summary="Remove a connection and its log")
+def remove(name: str, session: DbSession, _: Admin) -> None:
+    connections.remove_connection(session, name)
+
+
+@router.get("/integrations/deliveries", response_model=list[DeliveryRead])
+def deliveries(
+    session: ReadSession,
+    _: Admin,
+    connection: str | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[Any]:
+    connection_id = connections.get_connection(session, connection).id if connection else None
+    return list(
+        intake.list_deliveries(session, connection_id=connection_id, status=status, limit=limit)
+    )
+
+
+@router.post("/integrations/deliveries/{delivery_id}/replay", response_model=DeliveryRead)
+def replay(
+    delivery_id: uuid.UUID, request: Request, session: DbSession, settings: AppSettings, _: Admin
+) -> Any:
+    context = intake.Context(settings, request.app.state.people_hooks)
+    return intake.replay(session, delivery_id, context)

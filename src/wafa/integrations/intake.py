@@ -1,0 +1,365 @@
+"""Deliveries: stored once, applied at once, logged with their result; replay after a fix.
+
+``receive`` claims ``(connection, delivery id)`` with ``INSERT … ON CONFLICT DO
+NOTHING`` in the request's transaction, so a retried delivery, or twenty copies at
+once, is applied once: on PostgreSQL a concurrent copy waits on the unique index until
+the first commits and then finds it; on SQLite writers take turns. The delivery is then
+applied in a savepoint: a payload that does not validate rolls back whatever it began,
+is logged as ``failed`` with its reason (the shop gets its 2xx and stops retrying) and
+can be replayed from the dashboard once the cause is fixed. A refund for an order not
+seen yet is logged as ``waiting`` and applied when its order arrives.
+
+Topics. Shopify: ``orders/create``, ``orders/updated``, ``orders/paid``,
+``orders/fulfilled``, ``orders/cancelled``, ``orders/edited``-style full orders,
+``refunds/create``, ``customers/create``, ``customers/update``, and the privacy topics
+``customers/data_request`` (the customers are named in the log; the owner exports
+them from their profile), ``customers/redact`` (each customer named is erased as
+``people`` erases, and the kept bodies mentioning them are cleared) and ``shop/redact``
+(every kept body of the connection is cleared and the connection paused).
+WooCommerce: ``order.created``, ``order.updated``, ``order.restored``, ``order.deleted``
+(the order is cancelled), ``customer.created``, ``customer.updated``. Any other topic
+is logged as ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from wafa.core.db import insert_new, rowcount
+from wafa.core.errors import Conflict, Invalid, NotFound
+from wafa.core.ids import new_id
+from wafa.core.settings import Settings
+from wafa.core.time import utcnow
+from wafa.ingest import FORMATS, shopjson
+from wafa.ingest.describe import OrderFormat
+from wafa.ingest.values import CellProblem, InstantReader
+from wafa.integrations.connections import pause_connection
+from wafa.integrations.mapping import (
+    Applied,
+    apply_customer,
+    apply_order,
+    apply_refund,
+    customers_of,
+)
+from wafa.integrations.models import Connection, Delivery, DeliveryStatus
+from wafa.orders import service as orders
+from wafa.orders.models import Order, OrderStatus
+from wafa.orders.schemas import OrderStatusUpdate
+from wafa.people import service as people
+
+__all__ = ["TOPICS", "Context", "health", "list_deliveries", "purge_bodies", "receive", "replay"]
+
+log = logging.getLogger("wafa.integrations")
+
+#: Bodies of deliveries are kept this long, then cleared (the log line stays).
+BODY_DAYS = 14
+
+
+class Context:
+    """What applying a delivery needs beyond the session: settings and people's hooks."""
+
+    def __init__(self, settings: Settings, hooks: people.Hooks = people.NO_HOOKS) -> None:
+        self.settings = settings
+        self.hooks = hooks
+
+
+Handler = Callable[[Session, Connection, OrderFormat, Mapping[str, Any], Context], Applied]
+
+
+def _order(s: Session, c: Connection, f: OrderFormat, p: Mapping[str, Any], x: Context) -> Applied:
+    applied = apply_order(s, c, f, p, settings=x.settings)
+    if applied.status == "processed" and applied.subject:
+        _apply_waiting(s, c, f, applied.subject, x)
+    return applied
+
+
+def _customer(
+    s: Session, c: Connection, f: OrderFormat, p: Mapping[str, Any], x: Context
+) -> Applied:
+    return apply_customer(s, c, f, p, settings=x.settings)
+
+
+def _refund(s: Session, c: Connection, f: OrderFormat, p: Mapping[str, Any], x: Context) -> Applied:
+    shape = shopjson.shape(f)
+    order_id = shopjson.cell(shopjson.dig(p, shape.refund_order_id or "")).strip()
+    if not order_id:
+        raise Invalid.field((shape.refund_order_id or "order_id",), "the refund names no order")
+    stored = s.scalar(select(Order.id).where(Order.source == c.name, Order.external_id == order_id))
+    if stored is None:
+        return Applied("waiting", f"order {order_id} not received yet", order_id)
+    order = orders.get_order(s, stored)
+    try:
+        (refund,) = shopjson.refunds(
+            f, [p], currency=order.currency, instant=InstantReader(x.settings.zone), at=utcnow()
+        )
+    except CellProblem as exc:
+        where = exc.column or "refund"
+        raise Invalid(f"{where}: {exc.reason}", [((where,), exc.reason)]) from None
+    created = apply_refund(s, c, order, refund)
+    return Applied(
+        "processed", "refund recorded" if created else "refund already recorded", order_id
+    )
+
+
+def _deleted(
+    s: Session, c: Connection, f: OrderFormat, p: Mapping[str, Any], x: Context
+) -> Applied:
+    shape = shopjson.shape(f)
+    order_id = shopjson.cell(shopjson.dig(p, shape.order_id)).strip()
+    stored = s.scalar(select(Order.id).where(Order.source == c.name, Order.external_id == order_id))
+    if stored is None:
+        return Applied("ignored", f"order {order_id} was never received", order_id or None)
+    order = orders.get_order(s, stored)
+    if order.status in (OrderStatus.cancelled, OrderStatus.refunded):
+        return Applied("ignored", f"order {order_id} is {order.status} already", order_id)
+    orders.update_order_status(
+        s, order_id=order.id, data=OrderStatusUpdate(status=OrderStatus.cancelled)
+    )
+    return Applied("processed", "order deleted in the shop: cancelled", order_id)
+
+
+def _privacy_targets(
+    s: Session, c: Connection, f: OrderFormat, p: Mapping[str, Any], x: Context, key: str
+) -> tuple[set[uuid.UUID], Mapping[str, Any]]:
+    customer = p.get("customer")
+    if not isinstance(customer, Mapping):
+        raise Invalid.field(("customer",), "the request names no customer")
+    order_ids = [str(o) for o in p.get(key) or [] if isinstance(o, (int, str))]
+    return customers_of(s, c, f, customer, order_ids, settings=x.settings), customer
+
+
+def _data_request(
+    s: Session, c: Connection, f: OrderFormat, p: Mapping[str, Any], x: Context
+) -> Applied:
+    found, _ = _privacy_targets(s, c, f, p, x, "orders_requested")
+    if not found:
+        return Applied("processed", "no customer on file matches the request")
+    ids = ", ".join(sorted(str(i) for i in found))
+    return Applied("processed", f"export each from the customer's profile: {ids}")
+
+
+def _redact(s: Session, c: Connection, f: OrderFormat, p: Mapping[str, Any], x: Context) -> Applied:
+    found, customer = _privacy_targets(s, c, f, p, x, "orders_to_redact")
+    for customer_id in sorted(found):
+        people.erase_customer(
+            s,
+            settings=x.settings,
+            customer_id=customer_id,
+            erased_by=f"{c.shop}:{c.name} redact",
+            hooks=x.hooks,
+        )
+    # The kept bodies that mention the person go too.
+    marks = [shopjson.cell(customer.get(k)).strip() for k in ("email", "phone") if customer.get(k)]
+    marks = [m for m in marks if len(m) >= 5]
+    if marks:
+        s.execute(
+            update(Delivery)
+            .where(Delivery.connection_id == c.id, or_(*(Delivery.body.contains(m) for m in marks)))
+            .values(body=None)
+            .execution_options(synchronize_session=False)
+        )
+    return Applied("processed", f"{len(found)} customer(s) erased")
+
+
+def _shop_redact(
+    s: Session, c: Connection, f: OrderFormat, p: Mapping[str, Any], x: Context
+) -> Applied:
+    s.execute(
+        update(Delivery)
+        .where(Delivery.connection_id == c.id)
+        .values(body=None)
+        .execution_options(synchronize_session=False)
+    )
+    pause_connection(s, c.name)
+    return Applied("processed", "the shop left: kept bodies cleared, connection paused")
+
+
+#: Each shop's topics and what applies them.
+TOPICS: dict[str, dict[str, Handler]] = {
+    "shopify": {
+        "orders/create": _order,
+        "orders/updated": _order,
+        "orders/paid": _order,
+        "orders/fulfilled": _order,
+        "orders/partially_fulfilled": _order,
+        "orders/cancelled": _order,
+        "orders/edited": _order,
+        "refunds/create": _refund,
+        "customers/create": _customer,
+        "customers/update": _customer,
+        "customers/data_request": _data_request,
+        "customers/redact": _redact,
+        "shop/redact": _shop_redact,
+    },
+    "woocommerce": {
+        "order.created": _order,
+        "order.updated": _order,
+        "order.restored": _order,
+        "order.deleted": _deleted,
+        "customer.created": _customer,
+        "customer.updated": _customer,
+    },
+}
+#: Privacy topics keep no body: it names the person the request is about.
+_NO_BODY = frozenset({"customers/redact", "shop/redact"})
+
+
+def _apply(session: Session, connection: Connection, delivery: Delivery, context: Context) -> None:
+    """Apply ``delivery`` in a savepoint, recording its result (a failure is logged, not raised)."""
+    delivery.processed_at = utcnow()
+    handler = TOPICS.get(connection.shop, {}).get(delivery.topic)
+    if handler is None:
+        delivery.status, delivery.error = (
+            DeliveryStatus.ignored,
+            f"topic {delivery.topic!r} is not used",
+        )
+        return
+    try:
+        with session.begin_nested():
+            payload = json.loads(delivery.body or "")
+            if not isinstance(payload, dict):
+                raise Invalid.field(("body",), "is not a JSON object")
+            applied = handler(session, connection, FORMATS[connection.shop], payload, context)
+    except json.JSONDecodeError as exc:
+        delivery.status, delivery.error = DeliveryStatus.failed, f"body: not JSON ({exc.msg})"
+        return
+    except (Invalid, Conflict, NotFound) as exc:
+        detail = exc.detail
+        if (
+            isinstance(exc, Invalid)
+            and exc.errors
+            and exc.detail != "; ".join(f"{'.'.join(map(str, loc))}: {m}" for loc, m in exc.errors)
+        ):
+            detail += ": " + "; ".join(f"{'.'.join(map(str, loc))}: {m}" for loc, m in exc.errors)
+        delivery.status, delivery.error = DeliveryStatus.failed, detail[:2000]
+        log.warning("delivery %s (%s) failed: %s", delivery.id, delivery.topic, detail)
+        return
+    delivery.status = DeliveryStatus(applied.status)
+    delivery.error = applied.note
+    if applied.subject:
+        delivery.subject = applied.subject[:200]
+    if delivery.topic in _NO_BODY:
+        delivery.body = None
+
+
+def _apply_waiting(
+    session: Session, connection: Connection, fmt: OrderFormat, subject: str, context: Context
+) -> None:
+    """Apply the refunds that arrived before their order, oldest first."""
+    waiting = session.scalars(
+        select(Delivery)
+        .where(
+            Delivery.connection_id == connection.id,
+            Delivery.status == DeliveryStatus.waiting,
+            Delivery.subject == subject,
+        )
+        .order_by(Delivery.received_at)
+    ).all()
+    for delivery in waiting:
+        delivery.attempts += 1
+        _apply(session, connection, delivery, context)
+
+
+def receive(
+    session: Session,
+    connection: Connection,
+    *,
+    topic: str,
+    delivery_id: str,
+    body: bytes,
+    context: Context,
+) -> Delivery | None:
+    """Store and apply a signed delivery; ``None`` when it was received before."""
+    text = body.decode("utf-8", errors="replace")
+    values = {
+        "id": new_id(),
+        "connection_id": connection.id,
+        "delivery_id": delivery_id[:200],
+        "topic": topic[:64],
+        "received_at": utcnow(),
+        "status": DeliveryStatus.failed.value,
+        "body": text,
+        "attempts": 1,
+    }
+    if not insert_new(
+        session, Delivery, index_elements=["connection_id", "delivery_id"], values=values
+    ):
+        return None
+    delivery = session.get(Delivery, values["id"])
+    assert delivery is not None
+    _apply(session, connection, delivery, context)
+    session.flush()
+    return delivery
+
+
+def replay(session: Session, delivery_id: uuid.UUID, context: Context) -> Delivery:
+    """Apply a failed (or waiting) delivery again, from its kept body."""
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)
+    if delivery is None:
+        raise NotFound(f"delivery {delivery_id} not found")
+    if delivery.status not in (DeliveryStatus.failed, DeliveryStatus.waiting):
+        raise Conflict(
+            f"delivery {delivery_id} is {delivery.status}: only a failed one is replayed"
+        )
+    if delivery.body is None:
+        raise Conflict("the delivery's body is no longer kept: ask the shop to send it again")
+    connection = session.get(Connection, delivery.connection_id)
+    assert connection is not None
+    delivery.attempts += 1
+    _apply(session, connection, delivery, context)
+    session.flush()
+    return delivery
+
+
+def list_deliveries(
+    session: Session,
+    *,
+    connection_id: uuid.UUID | None = None,
+    status: str | None = None,
+    limit: int = 50,
+) -> list[Delivery]:
+    """The newest deliveries, optionally of one connection or one result."""
+    stmt = select(Delivery).order_by(Delivery.received_at.desc(), Delivery.id.desc())
+    if connection_id is not None:
+        stmt = stmt.where(Delivery.connection_id == connection_id)
+    if status:
+        stmt = stmt.where(Delivery.status == status)
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def purge_bodies(session: Session, *, days: int = BODY_DAYS) -> int:
+    """Clear bodies older than ``days`` (the log lines stay); returns how many."""
+    cutoff = utcnow() - timedelta(days=days)
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.received_at < cutoff, Delivery.body.is_not(None))
+        .values(body=None)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
+
+
+def health(session: Session) -> dict[uuid.UUID, tuple[Any, int]]:
+    """Each connection's last delivery time and its failures of the last day."""
+    since = utcnow() - timedelta(days=1)
+    newest = select(Delivery.connection_id, func.max(Delivery.received_at))
+    last: dict[uuid.UUID, Any] = dict(
+        session.execute(newest.group_by(Delivery.connection_id)).all()
+    )
+    failed: dict[uuid.UUID, int] = {
+        cid: int(count)
+        for cid, count in session.execute(
+            select(Delivery.connection_id, func.count())
+            .where(Delivery.status == DeliveryStatus.failed, Delivery.received_at >= since)
+            .group_by(Delivery.connection_id)
+        )
+    }
+    return {cid: (last.get(cid), failed.get(cid, 0)) for cid in {*last, *failed}}

@@ -1,0 +1,92 @@
+"""The contract, end to end: the command prints the intake path; a served Wafa takes
+twenty copies of one signed delivery at once and stores one order (both databases)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx2 as httpx
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from tests.integrations.shops import body, shopify_headers, shopify_order
+from tests.serving import running_app
+from wafa.auth import service as auth
+from wafa.cli.main import app as cli
+from wafa.core.db import dispose_engines, session_scope
+from wafa.core.outbox import OutboxEvent
+from wafa.core.settings import Settings, get_settings
+from wafa.customers.models import Customer
+from wafa.integrations.models import Delivery
+from wafa.orders.models import Order
+
+SECRET = "shpss_served_secret_0001"
+
+
+@pytest.fixture
+def env(committed_db: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    monkeypatch.setenv("WAFA_DATABASE_URL", committed_db.database_url)
+    monkeypatch.setenv("WAFA_ENVIRONMENT", "test")
+    monkeypatch.setenv("WAFA_SECRET_KEY", committed_db.secret_key or "")
+    get_settings.cache_clear()
+    yield committed_db
+    get_settings.cache_clear()
+    dispose_engines()
+
+
+def test_add_then_twenty_identical_deliveries_store_one_order(env: Settings) -> None:
+    runner = CliRunner()
+    added = runner.invoke(
+        cli, ["integration", "add", "shopify", "--name", "souq", "--secret", SECRET]
+    )
+    assert added.exit_code == 0, added.output
+    path = added.output.strip().splitlines()[-1]
+    assert path.startswith("/api/v1/hooks/shopify/")
+    listed = runner.invoke(cli, ["integration", "list"])
+    assert "souq" in listed.output and "active" in listed.output
+    with session_scope(env) as s:
+        _, token = auth.create_api_key(s, name="reader", scopes=["read"])
+
+    raw = body(shopify_order())
+    headers = shopify_headers(SECRET, raw, "orders/create", "b7a4a5c6-0001")
+    barrier = threading.Barrier(20)
+    with running_app(env) as base:
+
+        def one(_: int) -> httpx.Response:
+            with httpx.Client(base_url=base, timeout=60) as client:
+                barrier.wait()
+                return client.post(path, content=raw, headers=headers)
+
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(one, range(20)))
+        forged = httpx.post(
+            base + path,
+            content=body(shopify_order(id=77, name="#1077")),
+            headers=shopify_headers("wrong-secret", raw, "orders/create", "b7a4a5c6-0002"),
+        )
+        listed_orders = httpx.get(
+            base + "/api/v1/orders", headers={"Authorization": f"Bearer {token}"}
+        ).json()["items"]
+    assert [a.status_code for a in answers] == [200] * 20, [a.text for a in answers]
+    assert sorted(a.json()["status"] for a in answers) == ["duplicate"] * 19 + ["processed"]
+    assert forged.status_code == 401
+    assert [(o["source"], o["external_id"]) for o in listed_orders] == [
+        ("souq", "820982911946154508")
+    ]
+    with session_scope(env) as s:
+        assert s.scalar(select(func.count()).select_from(Order)) == 1
+        assert s.scalar(select(func.count()).select_from(Customer)) == 1
+        assert s.scalar(select(func.count()).select_from(Delivery)) == 1
+        placed = select(func.count()).select_from(OutboxEvent)
+        assert s.scalar(placed.where(OutboxEvent.topic == "order.placed")) == 1
+
+    paused = runner.invoke(cli, ["integration", "pause", "souq"])
+    assert paused.exit_code == 0
+    rotated = runner.invoke(cli, ["integration", "rotate", "souq"])
+    assert rotated.exit_code == 0 and "accepted until" in rotated.output
+    removed = runner.invoke(cli, ["integration", "remove", "souq"])
+    assert removed.exit_code == 0
+    assert "no connections" in runner.invoke(cli, ["integration", "list"]).output
