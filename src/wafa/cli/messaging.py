@@ -1,10 +1,13 @@
-"""``wafa messaging``: check the channels and send a test."""
+"""``wafa messaging``: check the channels, send a test, send and pause campaigns."""
 
 from __future__ import annotations
+
+import uuid
 
 import typer
 
 from wafa.cli.common import console, fail, handle_errors, load_settings
+from wafa.core.db import session_scope
 from wafa.messaging import checks
 from wafa.messaging.channels import Outcome
 
@@ -43,6 +46,61 @@ def health() -> None:
         bad |= not status.health.ok and status.kind != "disabled"
     if bad:
         raise typer.Exit(1)
+
+
+campaign_app = typer.Typer(help="Campaigns: send, pause, resume.", no_args_is_help=True)
+messaging_app.add_typer(campaign_app, name="campaign")
+
+
+def _campaign_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise fail(f"{raw!r} is not a campaign id") from None
+
+
+def _campaign_action(raw: str, action: str) -> None:
+    from wafa.messaging.campaigns import service
+
+    settings = load_settings()
+    campaign_id = _campaign_id(raw)
+    with session_scope(settings) as session:
+        if action == "send":
+            service.start_sending(session, settings=settings, campaign_id=campaign_id)
+        elif action == "pause":
+            service.pause(session, campaign_id=campaign_id)
+        else:
+            service.resume(session, campaign_id=campaign_id)
+        found = service.read_campaign(session, campaign_id=campaign_id)
+    counts = found["counts"]
+    console.print(
+        f"{found['name']}: {found['status']}; recipients {found['recipients']}, "
+        f"held out {found['holdout']}; queued {counts['queued']}, paused {counts['paused']}, "
+        f"sent {counts['sent']}, skipped {counts['skipped']}, failed {counts['failed']}, "
+        f"unknown {counts['unknown']}",
+        highlight=False,
+    )
+
+
+@campaign_app.command("send")
+@handle_errors
+def send_campaign(campaign_id: str = typer.Argument(..., help="The campaign's id.")) -> None:
+    """Send a draft campaign (the worker queues and sends it); again, nothing changes."""
+    _campaign_action(campaign_id, "send")
+
+
+@campaign_app.command("pause")
+@handle_errors
+def pause_campaign(campaign_id: str = typer.Argument(..., help="The campaign's id.")) -> None:
+    """Hold what the campaign has not sent yet."""
+    _campaign_action(campaign_id, "pause")
+
+
+@campaign_app.command("resume")
+@handle_errors
+def resume_campaign(campaign_id: str = typer.Argument(..., help="The campaign's id.")) -> None:
+    """Send on where a pause stopped (nobody twice, nobody skipped)."""
+    _campaign_action(campaign_id, "resume")
 
 
 def register(app: typer.Typer) -> None:

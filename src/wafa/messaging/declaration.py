@@ -13,6 +13,7 @@ from wafa.core.domain import Domain, PersonalData, Task
 from wafa.core.events import Consumer
 from wafa.core.settings import Settings
 from wafa.messaging import events, models
+from wafa.messaging.campaigns import models as campaign_models
 from wafa.messaging.segments import models as segment_models
 
 if TYPE_CHECKING:
@@ -23,9 +24,10 @@ if TYPE_CHECKING:
 
 def _api() -> Sequence[APIRouter]:
     from wafa.messaging.api import router
+    from wafa.messaging.campaigns.api import router as campaigns
     from wafa.messaging.segments.api import router as segments
 
-    return (router, segments)
+    return (router, segments, campaigns)
 
 
 def _pages() -> Pages:
@@ -42,10 +44,12 @@ def _consumers(settings: Settings) -> Sequence[Consumer]:
 
 
 def _tasks() -> Sequence[Task]:
+    from wafa.messaging.campaigns.jobs import tasks as campaign_tasks
     from wafa.messaging.jobs import tasks
     from wafa.messaging.segments.jobs import tasks as segment_tasks
 
-    return [*tasks(), *segment_tasks()]
+    # Campaigns queue their recipients before the pass sends what is due.
+    return [*campaign_tasks(), *tasks(), *segment_tasks()]
 
 
 def _export(session: Session, customer_id: uuid.UUID) -> dict[str, object]:
@@ -65,8 +69,11 @@ def _erase(session: Session, settings: Settings, customer_id: uuid.UUID) -> None
 
 MESSAGING = Domain(
     name="messaging",
-    summary="Email, SMS and WhatsApp: consent, suppression, templates, the send pipeline, segments.",
-    models=(models, segment_models),
+    summary=(
+        "Email, SMS and WhatsApp: consent, suppression, templates, the send pipeline, segments,"
+        " campaigns."
+    ),
+    models=(models, segment_models, campaign_models),
     events=events.EVENTS,
     api=_api,
     pages=_pages,

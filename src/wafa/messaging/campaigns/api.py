@@ -1,0 +1,79 @@
+"""/api/v1/campaigns: compose, send, pause, resume, cancel, read.
+
+``POST /campaigns`` answers ``201 {"id"}``; ``POST /campaigns/{id}/send`` answers ``202``
+(recipients are queued by the worker); sending again changes nothing. ``read`` for GETs,
+``write`` for the rest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from wafa.api.deps import AppSettings, DbSession, Idempotent, Reader, ReadSession, Writer
+from wafa.api.routing import AutoCommitRoute
+from wafa.messaging.campaigns import service
+from wafa.messaging.campaigns.models import Campaign
+from wafa.messaging.campaigns.schemas import (
+    CampaignCreate,
+    CampaignCreated,
+    CampaignPage,
+    CampaignRead,
+)
+
+router = APIRouter(tags=["campaigns"], route_class=AutoCommitRoute)
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
+
+
+@router.post(
+    "/campaigns", status_code=201, response_model=CampaignCreated, dependencies=[Idempotent]
+)
+def create_campaign(
+    body: CampaignCreate, session: DbSession, settings: AppSettings, principal: Writer
+) -> Campaign:
+    """A draft campaign to a saved segment."""
+    return service.create_campaign(session, settings=settings, data=body, by=principal.label)
+
+
+@router.get("/campaigns", response_model=CampaignPage)
+def list_campaigns(
+    session: ReadSession, _: Reader, limit: Limit = 50, cursor: str | None = None
+) -> dict[str, Any]:
+    items, next_cursor = service.list_campaigns(session, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
+def get_campaign(campaign_id: uuid.UUID, session: ReadSession, _: Reader) -> dict[str, Any]:
+    """Status, message counts per status, the holdout's size."""
+    return service.read_campaign(session, campaign_id=campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/send", status_code=202, response_model=CampaignRead)
+def send_campaign(
+    campaign_id: uuid.UUID, session: DbSession, settings: AppSettings, _: Writer
+) -> dict[str, Any]:
+    """Start sending: the segment's members are taken now, queued by the worker."""
+    service.start_sending(session, settings=settings, campaign_id=campaign_id)
+    return service.read_campaign(session, campaign_id=campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/pause", response_model=CampaignRead)
+def pause_campaign(campaign_id: uuid.UUID, session: DbSession, _: Writer) -> dict[str, Any]:
+    service.pause(session, campaign_id=campaign_id)
+    return service.read_campaign(session, campaign_id=campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/resume", response_model=CampaignRead)
+def resume_campaign(campaign_id: uuid.UUID, session: DbSession, _: Writer) -> dict[str, Any]:
+    service.resume(session, campaign_id=campaign_id)
+    return service.read_campaign(session, campaign_id=campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/cancel", response_model=CampaignRead)
+def cancel_campaign(campaign_id: uuid.UUID, session: DbSession, _: Writer) -> dict[str, Any]:
+    service.cancel(session, campaign_id=campaign_id)
+    return service.read_campaign(session, campaign_id=campaign_id)
