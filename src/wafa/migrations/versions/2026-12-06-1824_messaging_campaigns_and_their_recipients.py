@@ -4,7 +4,7 @@ A campaign (segment, channel, text per locale, holdout share and seed, schedule,
 and its recipients: the segment's members when it was sent, each with the holdout draw.
 
 Revision ID: 3e20b38e9576
-Revises: fd3c89001bc9
+Revises: 19abd20b2a89
 Create Date: 2026-12-06 18:24:28.064702+00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import wafa.core.db
 
 revision: str = "3e20b38e9576"
-down_revision: str | Sequence[str] | None = "fd3c89001bc9"
+down_revision: str | Sequence[str] | None = "19abd20b2a89"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
