@@ -65,7 +65,7 @@ class TestGenericFormat:
             [
                 ("c1", "A1", "2024-03-01", "10.00", "completed", ""),
                 ("c1", "A2", "2024-03-02", "10.00", "cancelled", ""),
-                ("c1", "A3", "2024-03-03", "10.00", "wc-refunded", ""),
+                ("c1", "A3", "2024-03-03", "10.00", "refunded", ""),
                 ("c1", "A4", "2024-03-04", "10.00", "partially_refunded", "4.00"),
                 ("c1", "A5", "2024-03-05", "10.00", "", "10.00"),
                 ("c1", "A6", "2024-03-06", "10.00", "", ""),
@@ -395,7 +395,7 @@ class TestShopifyFormat:
 
     def test_a_generic_file_given_as_shopify_is_refused(self, tmp_path: Path) -> None:
         path = write_csv(tmp_path / "o.csv", HEADER, [("c1", "A1", "2024-03-01", "1")])
-        with pytest.raises(BadInput, match="does not look like a shopify orders export"):
+        with pytest.raises(BadInput, match="does not look like a Shopify Orders export"):
             load(path, fmt=InputFormat.shopify)
 
 
