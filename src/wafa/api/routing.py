@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from wafa.auth.idempotency import ERASED
 from wafa.auth.models import IdempotencyRecord
 from wafa.core.db import insert_ignoring_conflicts
 from wafa.core.errors import Conflict, Invalid, WafaError
@@ -56,7 +57,7 @@ def claim_idempotency_key(
         raise Conflict("could not claim the idempotency key; retry")
     if record.status_code is None:
         return  # ours (a row still being answered is invisible to other transactions)
-    if record.request_hash != digest:
+    if record.request_hash not in (digest, ERASED):
         raise Invalid.field(
             ("header", "Idempotency-Key"),
             "this key was already used for a different request",
@@ -88,7 +89,9 @@ class AutoCommitRoute(APIRoute):
                 return Response(
                     content=replay.body,
                     status_code=replay.status_code,
-                    media_type="application/json",
+                    media_type="application/json"
+                    if replay.status_code < 400
+                    else "application/problem+json",
                     headers={"Idempotent-Replayed": "true"},
                 )
             session: Session | None = getattr(request.state, "session", None)

@@ -958,3 +958,17 @@ def merge_cycles(session: Session) -> list[list[uuid.UUID]]:
             cycles.append(loop[first:] + loop[:first])
         done.update(path)
     return cycles
+
+
+def merged_records(session: Session, customer_id: uuid.UUID) -> list[uuid.UUID]:
+    """The tombstones that resolve to ``customer_id`` (merged into it, directly or not)."""
+    found: list[uuid.UUID] = []
+    frontier = [customer_id]
+    while frontier:
+        children = list(
+            session.scalars(select(Customer.id).where(Customer.merged_into_id.in_(frontier)))
+        )
+        children = [c for c in children if c not in found and c != customer_id]
+        found.extend(children)
+        frontier = children
+    return found

@@ -25,6 +25,7 @@ from wafa.loyalty.models import (
     CouponUse,
     EntryKind,
     LoyaltyAccount,
+    PointsEntry,
     Purchase,
     Redemption,
 )
@@ -173,9 +174,22 @@ def erase_member(session: Session, *, settings: Settings, customer_id: uuid.UUID
     """A customer was erased: their points lapse, their coupons stop working, codes go.
 
     The ledger's amounts stay (anonymous, for the books); nothing personal is kept
-    in loyalty beyond the customer id of the anonymous shell.
+    in loyalty beyond the customer id of the anonymous shell: the staff's free-text
+    notes on its entries (and on those of records merged into it) are blanked. That is
+    the one change an entry ever gets; its points, reason and occasion stay.
     """
     now = utcnow()
+    session.execute(
+        update(PointsEntry)
+        .where(
+            PointsEntry.customer_id.in_(
+                [customer_id, *customers.merged_records(session, customer_id)]
+            ),
+            PointsEntry.note.is_not(None),
+        )
+        .values(note=None)
+        .execution_options(synchronize_session=False)
+    )
     ledger.lock_account(session, customer_id, zone=settings.zone, now=now)
     ledger.release_due(session, customer_id, now=now)
     acct = ledger.account(session, customer_id)

@@ -692,13 +692,27 @@ def attach_customer(session: Session, *, order_id: uuid.UUID, customer_id: uuid.
 
 
 def anonymize_orders(session: Session, *, customer_id: uuid.UUID) -> int:
-    """Remove personal details from a customer's orders, keeping the amounts for the books."""
+    """Remove personal details from a customer's orders, keeping the amounts for the books.
+
+    The free text that can name the person goes too: the shop's own ``attributes`` (a
+    gift message, a note to the courier) and the reasons given for refunds.
+    """
+    session.execute(
+        update(Refund)
+        .where(Refund.order_id.in_(select(Order.id).where(Order.customer_id == customer_id)))
+        .values(reason=None)
+        .execution_options(synchronize_session=False)
+    )
     return rowcount(
         session.execute(
             update(Order)
             .where(Order.customer_id == customer_id)
             .values(
-                contact_email=None, contact_phone=None, contact_name=None, shipping_address=None
+                contact_email=None,
+                contact_phone=None,
+                contact_name=None,
+                shipping_address=None,
+                attributes={},
             )
             .execution_options(synchronize_session=False)
         )
@@ -739,6 +753,7 @@ def personal_data(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
                     "name": o.contact_name,
                     "shipping_address": o.shipping_address,
                 },
+                "attributes": o.attributes,
                 "lines": [
                     {
                         "sku": ln.sku,

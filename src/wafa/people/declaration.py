@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from wafa.core.domain import Domain
+from wafa.core.domain import Domain, Factory, IntervalTask, Task
+from wafa.core.settings import Settings
 
 if TYPE_CHECKING:
     from fastapi import APIRouter  # noqa: TID251 - a type only
@@ -25,9 +26,23 @@ def _pages() -> Pages:
     return PAGES
 
 
+def _expire_idempotency(factory: Factory, _: Settings) -> dict[str, int]:
+    from wafa.auth import idempotency
+
+    with factory() as session, session.begin():
+        return {"expired": idempotency.expire(session)}
+
+
+def _tasks() -> Sequence[Task]:
+    # Stored answers to ``Idempotency-Key`` requests are copies of responses that can
+    # name a person; they are kept only as long as a client may retry (24 hours).
+    return [IntervalTask("idempotency-expiry", every=900.0, run=_expire_idempotency)]
+
+
 PEOPLE = Domain(
     name="people",
     summary="Merge, export and erase a person across domains; the overview and the profile.",
     api=_api,
     pages=_pages,
+    tasks=_tasks,
 )

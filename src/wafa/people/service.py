@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wafa.auth import idempotency
 from wafa.core.domain import PersonalData
 from wafa.core.events import Event, emit
 from wafa.core.outbox import OutboxEvent
@@ -97,6 +98,10 @@ def erase_customer(
     customer = customers.get_customer(session, customer_id)
     if customer.erased_at is not None and customer.merged_into_id is None:
         return customer
+    # Stored answers to idempotent requests are copies of responses that may name the
+    # person: what to look for is read before the record forgets it.
+    ids = [customer.id, *customers.merged_records(session, customer.id)]
+    values = [customer.name, customer.email, customer.phone]
     # The domains erase first, while the record still holds what they may need to forget
     # it for good (messaging suppresses the addresses as keyed hashes).
     if customer.merged_into_id is None:
@@ -105,6 +110,7 @@ def erase_customer(
                 held.erase(session, settings, customer.id)
     customer, _ = customers.erase_record(session, customer_id=customer_id)
     orders.anonymize_orders(session, customer_id=customer.id)
+    idempotency.forget(session, ids=ids, values=values)
     session.flush()
     emit(session, CustomerErased(customer_id=customer.id, erased_by=erased_by))
     return customer
