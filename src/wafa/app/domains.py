@@ -21,6 +21,7 @@ from wafa.core.domain import Domain, PersonalData, Task
 from wafa.core.events import Consumer, Event
 from wafa.core.settings import Settings
 from wafa.customers.declaration import CUSTOMERS
+from wafa.feedback.declaration import FEEDBACK
 from wafa.integrations.declaration import INTEGRATIONS
 from wafa.loyalty.declaration import LOYALTY
 from wafa.messaging.declaration import MESSAGING
@@ -37,6 +38,7 @@ DOMAINS: tuple[Domain, ...] = (
     LOYALTY,
     ANALYTICS,
     MESSAGING,
+    FEEDBACK,
     PEOPLE,
     INTEGRATIONS,
 )

@@ -1,0 +1,109 @@
+"""Feedback tables: surveys, the invitations sent for them (the fatigue record) and answers.
+
+One answer per ``(survey, customer, occasion)`` is a unique key, not a hope: a second
+submission for the same occasion updates the first (within the survey's edit window) and
+never counts twice. An invitation (``survey_asks``) is recorded when a link is made, once
+per ``(survey, customer, occasion)``; the fatigue rules read it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wafa.core.db import Base, UtcDateTime
+from wafa.core.ids import new_id
+from wafa.core.time import utcnow
+
+
+class SurveyKind(StrEnum):
+    """NPS (0–10), CSAT (1–5), CES (1–7, "how easy was it")."""
+
+    nps = "nps"
+    csat = "csat"
+    ces = "ces"
+
+
+class Touchpoint(StrEnum):
+    """When a survey is asked."""
+
+    delivery = "delivery"
+    visit = "visit"
+    complaint = "complaint"
+    relationship = "relationship"
+    other = "other"
+
+
+class AnswerChannel(StrEnum):
+    """How an answer arrived."""
+
+    link = "link"
+    api = "api"
+    portal = "portal"
+    pos = "pos"
+
+
+class Survey(Base):
+    """A question asked at a touchpoint, written per locale (``{"en": ..., "fa": ...}``)."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200))
+    touchpoint: Mapped[str] = mapped_column(String(16), default=Touchpoint.other.value)
+    question: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    why: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Fatigue: a customer is asked this survey at most once per this many days.
+    ask_every_days: Mapped[int] = mapped_column(Integer, default=90)
+    # A second submission for the same occasion updates the first for this long.
+    edit_hours: Mapped[int] = mapped_column(Integer, default=72)
+    # How long an invitation link stays valid.
+    link_days: Mapped[int] = mapped_column(Integer, default=14)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SurveyAsk(Base):
+    """An invitation: this customer was asked this survey for this occasion (the link)."""
+
+    __tablename__ = "survey_asks"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    survey_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    occasion: Mapped[str] = mapped_column(String(200))
+    asked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("survey_id", "customer_id", "occasion"),
+        Index("ix_survey_asks_customer_asked", "customer_id", "asked_at"),
+    )
+
+
+class SurveyResponse(Base):
+    """One customer's answer to one survey for one occasion."""
+
+    __tablename__ = "survey_responses"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    survey_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    occasion: Mapped[str] = mapped_column(String(200))
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(16), default=AnswerChannel.link.value)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("survey_id", "customer_id", "occasion"),
+        Index("ix_survey_responses_survey_created", "survey_id", "created_at"),
+        Index("ix_survey_responses_customer", "customer_id"),
+    )

@@ -1,0 +1,128 @@
+"""Feedback's input and output shapes (pydantic)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from wafa.feedback.models import SurveyKind, Touchpoint
+
+LOCALES = ("en", "ar", "fa")
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+def _locales(value: dict[str, str]) -> dict[str, str]:
+    unknown = sorted(set(value) - set(LOCALES))
+    if unknown:
+        raise ValueError(f"unknown language {', '.join(unknown)}: use en, ar or fa")
+    cleaned = {k: v.strip() for k, v in value.items() if v and v.strip()}
+    if any(len(v) > 500 for v in cleaned.values()):
+        raise ValueError("at most 500 characters per language")
+    return cleaned
+
+
+class SurveyCreate(BaseModel):
+    """A survey: its kind, name, touchpoint and question per language (English or another)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: SurveyKind
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    question: dict[str, str]
+    why: dict[str, str] = Field(default_factory=dict)
+    touchpoint: Touchpoint = Touchpoint.other
+    ask_every_days: Annotated[int, Field(ge=30, le=365)] = 90
+    edit_hours: Annotated[int, Field(ge=0, le=24 * 30)] = 72
+    link_days: Annotated[int, Field(ge=1, le=90)] = 14
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: dict[str, str]) -> dict[str, str]:
+        cleaned = _locales(value)
+        if not cleaned:
+            raise ValueError("write the question in at least one language")
+        return cleaned
+
+    @field_validator("why")
+    @classmethod
+    def _why(cls, value: dict[str, str]) -> dict[str, str]:
+        return _locales(value)
+
+
+class SurveyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str
+    name: str
+    touchpoint: str
+    question: dict[str, str]
+    why: dict[str, str]
+    ask_every_days: int
+    edit_hours: int
+    link_days: int
+    active: bool
+    created_at: datetime
+
+
+class ResponseCreate(BaseModel):
+    """An answer recorded by an integrator (the same rules as the public link's form)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: uuid.UUID
+    occasion: Annotated[str, Field(min_length=1, max_length=200)]
+    score: int
+    comment: Annotated[str | None, Field(max_length=2000)] = None
+
+
+class ResponseRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    survey_id: uuid.UUID
+    customer_id: uuid.UUID
+    occasion: str
+    score: int
+    comment: str | None
+    language: str | None
+    channel: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class LinkCreate(BaseModel):
+    """Ask for a survey link for a customer and an occasion (fatigue rules apply)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: uuid.UUID
+    occasion: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class LinkRead(BaseModel):
+    """A signed, expiring link to the answer page, or why none was made."""
+
+    url: str | None
+    expires_at: datetime | None
+    skipped: str | None = None
+
+
+class Results(BaseModel):
+    """A survey's figures (``nps`` for NPS surveys; ``score`` is CSAT % or CES %)."""
+
+    survey_id: uuid.UUID
+    kind: str
+    responses: int
+    asked: int
+    response_rate: int | None
+    promoters: int
+    passives: int
+    detractors: int
+    satisfied: int
+    nps: int | None
+    score: int | None
+    mean: float | None
