@@ -14,11 +14,19 @@ from wafa.integrations import models
 if TYPE_CHECKING:
     from fastapi import APIRouter  # noqa: TID251 - a type only
 
+    from wafa.web.pages import Pages
+
 
 def _api() -> Sequence[APIRouter]:
     from wafa.integrations.api import router
 
     return (router,)
+
+
+def _pages() -> Pages:
+    from wafa.integrations.web import PAGES
+
+    return PAGES
 
 
 def _purge(factory: sessionmaker[Session], settings: Settings) -> dict[str, int]:
@@ -37,5 +45,6 @@ INTEGRATIONS = Domain(
     summary="Live shops: Shopify and WooCommerce webhooks in, applied as orders and customers.",
     models=(models,),
     api=_api,
+    pages=_pages,
     tasks=_tasks,
 )

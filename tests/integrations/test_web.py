@@ -1,0 +1,97 @@
+"""The connected-shops pages: owner only, the secret shown once, the log, a replay, and
+every string in Arabic and Persian."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_file
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.integrations.shops import body, shopify_headers, shopify_order
+from tests.web.helpers import logged_in, post_form
+from wafa.auth.models import Role
+from wafa.integrations import connections
+from wafa.integrations.models import Connection, Delivery
+from wafa.web import i18n
+from wafa.web.templating import TEMPLATE_DIR
+
+SECRET = "shpss_web_secret_01"
+
+
+def test_only_the_owner_sees_the_pages(client: TestClient, session: Session) -> None:
+    logged_in(client, session, role=Role.manager)
+    assert client.get("/integrations").status_code == 403
+    assert client.get("/integrations/deliveries").status_code == 403
+
+
+def test_add_shows_the_address_and_secret_once(client: TestClient, session: Session) -> None:
+    logged_in(client, session)
+    page = client.get("/integrations")
+    assert page.status_code == 200 and "No shop connected yet" in page.text
+    added = post_form(
+        client,
+        "/integrations",
+        {"shop": "shopify", "name": "souq", "secret": SECRET},
+        page="/integrations",
+    )
+    assert added.status_code == 201
+    assert SECRET in added.text and "/api/v1/hooks/shopify/" in added.text
+    listed = client.get("/integrations")
+    assert "souq" in listed.text and SECRET not in listed.text
+    again = post_form(
+        client, "/integrations", {"shop": "shopify", "name": "souq"}, page="/integrations"
+    )
+    assert again.status_code == 409 and "exists already" in again.text
+    bad = post_form(client, "/integrations", {"shop": "shopify", "name": ""}, page="/integrations")
+    assert bad.status_code == 422
+    assert session.scalars(select(Connection.name)).all() == ["souq"]
+
+
+def test_the_log_shows_a_failure_and_replays_it(client: TestClient, session: Session) -> None:
+    path = connections.add_connection(session, shop="shopify", name="souq", secret=SECRET).path
+    session.flush()
+    raw = body(shopify_order(currency="XXZ"))
+    client.post(path, content=raw, headers=shopify_headers(SECRET, raw, "orders/create", "w-1"))
+    logged_in(client, session, locale="fa")
+    log = client.get("/integrations/deliveries", params={"status": "failed"})
+    assert log.status_code == 200
+    assert 'dir="rtl"' in log.text and ">Failed<" not in log.text
+    assert "orders/create" in log.text
+    delivery = session.scalar(select(Delivery))
+    assert delivery is not None
+    delivery.body = body(shopify_order()).decode()
+    session.flush()
+    replayed = post_form(
+        client, f"/integrations/deliveries/{delivery.id}/replay", {}, page="/integrations"
+    )
+    assert replayed.status_code == 303
+    session.refresh(delivery)
+    assert delivery.status == "processed"
+    health = client.get("/integrations")
+    assert "فروشگاه‌های متصل" in health.text
+
+
+def _msgids() -> set[str]:
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    found: set[str] = set()
+    for path in (TEMPLATE_DIR / "integrations").glob("*.html"):
+        for _, msg, _, _ in extract_from_file(
+            "jinja2", str(path), keywords=keywords, options={"extensions": "jinja2.ext.do"}
+        ):
+            found.add(msg if isinstance(msg, str) else msg[0])
+    web = Path(connections.__file__).with_name("web.py")
+    for _, msg, _, _ in extract_from_file("python", str(web), keywords=keywords):
+        found.add(msg if isinstance(msg, str) else msg[0])
+    return found
+
+
+@pytest.mark.parametrize("language", ["fa", "ar"])
+def test_every_string_is_translated(language: str) -> None:
+    catalogue = i18n.translations(language)
+    msgids = _msgids()
+    assert len(msgids) > 40
+    assert sorted(m for m in msgids if m not in catalogue) == []
