@@ -14,13 +14,14 @@ from fastapi import APIRouter, Query
 
 from wafa.api.deps import AppSettings, DbSession, Idempotent, Reader, ReadSession, Writer
 from wafa.api.routing import AutoCommitRoute
-from wafa.messaging.campaigns import service
+from wafa.messaging.campaigns import report, service
 from wafa.messaging.campaigns.models import Campaign
 from wafa.messaging.campaigns.schemas import (
     CampaignCreate,
     CampaignCreated,
     CampaignPage,
     CampaignRead,
+    ReportRead,
 )
 
 router = APIRouter(tags=["campaigns"], route_class=AutoCommitRoute)
@@ -50,6 +51,19 @@ def list_campaigns(
 def get_campaign(campaign_id: uuid.UUID, session: ReadSession, _: Reader) -> dict[str, Any]:
     """Status, message counts per status, the holdout's size."""
     return service.read_campaign(session, campaign_id=campaign_id)
+
+
+@router.get("/campaigns/{campaign_id}/report", response_model=ReportRead)
+def campaign_report(
+    campaign_id: uuid.UUID,
+    session: ReadSession,
+    settings: AppSettings,
+    _: Reader,
+    days: Annotated[int | None, Query(ge=1, le=365)] = None,
+) -> report.Report:
+    """Deliveries, unsubscribes, bounces, and orders and revenue within ``days`` per
+    recipient against per held-out customer, with 95 % intervals (see ``method``)."""
+    return report.campaign_report(session, settings=settings, campaign_id=campaign_id, days=days)
 
 
 @router.post("/campaigns/{campaign_id}/send", status_code=202, response_model=CampaignRead)

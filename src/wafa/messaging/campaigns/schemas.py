@@ -119,3 +119,40 @@ class CampaignSummary(BaseModel):
 class CampaignPage(BaseModel):
     items: list[CampaignSummary]
     next_cursor: str | None
+
+
+class ComparisonRead(BaseModel):
+    """A per-customer mean among recipients and in the holdout; the difference and its
+    95 % interval (``null`` when a group is too small)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    recipients: float
+    holdout: float | None
+    difference: float | None
+    low: float | None
+    high: float | None
+
+
+class ReportRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    status: str
+    recipients: int = Field(description="Customers chosen to receive (not held out).")
+    holdout: int
+    counts: Counts
+    skipped_by_reason: dict[str, int]
+    failed_by_reason: dict[str, int]
+    bounces: int
+    complaints: int
+    unsubscribes: int
+    days: int
+    window_start: datetime | None
+    window_end: datetime | None
+    window_open: bool
+    currency: str
+    conversion: ComparisonRead = Field(description="Share of customers who bought.")
+    orders: ComparisonRead = Field(description="Orders per customer.")
+    revenue: ComparisonRead = Field(description="Revenue per customer, minor units, net.")
+    added_revenue: float | None = Field(description="Revenue difference × recipients.")
+    method: str
