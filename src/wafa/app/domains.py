@@ -28,6 +28,7 @@ from wafa.messaging.declaration import MESSAGING
 from wafa.orders.declaration import ORDERS
 from wafa.people.declaration import PEOPLE
 from wafa.people.service import Hooks
+from wafa.portal.declaration import PORTAL
 
 # Order matters for routes: a domain's fixed paths (``/customers/new``) come before a
 # later domain's parameterised ones (``/customers/{id}``).
@@ -41,6 +42,7 @@ DOMAINS: tuple[Domain, ...] = (
     FEEDBACK,
     PEOPLE,
     INTEGRATIONS,
+    PORTAL,
 )
 
 #: Tables that belong to no domain: the outbox.

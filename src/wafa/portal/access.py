@@ -1,0 +1,385 @@
+"""Getting into the portal: signed sign-in links, sessions, "send me a link", one-time codes.
+
+The rules, stated once:
+
+* A sign-in link is a ``wafa.core.links`` token for the ``"portal"`` purpose, bound to one
+  customer, with an expiry. It opens **once**: its digest is claimed in ``portal_links``
+  (a unique key, so two clicks at the same instant cannot both sign in). Links made here
+  carry the instant they were issued; messaging's 30-day links do not, and count as issued
+  30 days before they expire.
+* Revoking a customer's access (``revoke_access``) refuses every link issued up to that
+  instant and ends every session.
+* A refused link says why with its status: altered or unknown 403, expired, used or
+  revoked 410. It never names the customer.
+* A session is a random secret in an ``HttpOnly`` cookie; the table keeps its SHA-256 only.
+* "Send me a link" answers the same whether or not the address is known, and is limited
+  per address and per IP (counted whether or not the address is known). An email gets a
+  link; a phone gets a six-digit code by SMS (five tries, ten minutes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import struct
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from wafa.core.contacts import ContactError, normalize_email, normalize_phone
+from wafa.core.db import insert_ignoring_conflicts, insert_new, rowcount
+from wafa.core.errors import Invalid, NotFound, WafaError
+from wafa.core.ids import new_id
+from wafa.core.links import LinkSigner, public_link
+from wafa.core.settings import Settings
+from wafa.core.time import utcnow
+from wafa.customers import service as customers
+from wafa.customers.models import Customer
+from wafa.messaging import consent
+from wafa.messaging.personalize import PORTAL, PORTAL_LINK_DAYS
+from wafa.messaging.queue import Content, queue_message
+from wafa.portal.models import PortalAccess, PortalAttempt, PortalCode, PortalLink, PortalSession
+from wafa.portal.texts import LINK_MESSAGE, code_message
+
+API_LINK_TTL = timedelta(days=7)
+EMAIL_LINK_TTL = timedelta(hours=1)
+COUNTER_LINK_TTL = timedelta(minutes=15)
+SESSION_TTL = timedelta(days=30)
+CODE_TTL = timedelta(minutes=10)
+CODE_TRIES = 5
+WINDOW = timedelta(minutes=15)
+PER_ADDRESS = 3  # link requests per address per window
+PER_IP = 10  # link requests (and wrong codes) per IP per window
+_ISSUED = b"i"
+
+
+class LinkRefused(WafaError):
+    """A sign-in link that does not open; ``status`` says why (403 or 410)."""
+
+    code = "portal-link"
+    status = 403
+
+
+class LinkGone(LinkRefused):
+    status = 410
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    url: str
+    expires_at: datetime
+
+
+def signer(session: Session, settings: Settings) -> LinkSigner:
+    """The signer of customer links (the same key as messaging's links)."""
+    return LinkSigner(consent.secret_key(session, settings))
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def safe_page(page: str | None) -> str:
+    """A portal path to open after signing in; anything else is the home page."""
+    if page and page.startswith("/portal/") and "//" not in page and "\\" not in page:
+        return page
+    return "/portal/"
+
+
+def issue_link(
+    session: Session,
+    *,
+    settings: Settings,
+    customer_id: uuid.UUID,
+    ttl: timedelta = API_LINK_TTL,
+    page: str | None = None,
+) -> IssuedLink:
+    """A sign-in link for ``customer_id`` under ``WAFA_PUBLIC_URL``, opening ``page``."""
+    customer = customers.get_live_customer(session, customer_id)
+    now = utcnow()
+    expires_at = (now + ttl).replace(microsecond=0)
+    # The issue instant (for revocation) and three random bytes: two links made in one
+    # second are two links, each opening once.
+    extra = _ISSUED + struct.pack(">I", int(now.timestamp())) + secrets.token_bytes(3)
+    token = signer(session, settings).sign(PORTAL, customer.id, expires_at=expires_at, extra=extra)
+    url = public_link(settings.public_url, f"portal/login/{token}")
+    target = safe_page(page)
+    if target != "/portal/":
+        url += "?next=" + target
+    return IssuedLink(url=url, expires_at=expires_at)
+
+
+def _issued_at(extra: bytes, expires_at: datetime | None) -> datetime:
+    if len(extra) == 8 and extra[:1] == _ISSUED:
+        (stamp,) = struct.unpack(">I", extra[1:5])
+        return datetime.fromtimestamp(stamp, UTC)
+    if expires_at is None:
+        return datetime(1970, 1, 1, tzinfo=UTC)
+    return expires_at - timedelta(days=PORTAL_LINK_DAYS)
+
+
+def sign_in(session: Session, *, settings: Settings, token: str) -> tuple[uuid.UUID, str]:
+    """Open a sign-in link: ``(customer_id, session secret)``, or ``LinkRefused``.
+
+    The link is spent in this transaction (a second use is refused, even at the same
+    instant); a refused link changes nothing.
+    """
+    links = signer(session, settings)
+    found = links.verify(PORTAL, token)
+    if found is None:
+        if links.is_expired(PORTAL, token):
+            raise LinkGone("this sign-in link has expired", reason="expired")
+        raise LinkRefused("this sign-in link is not valid", reason="invalid")
+    try:
+        customer = customers.get_live_customer(session, found.customer_id)
+    except NotFound:
+        raise LinkGone("this sign-in link no longer opens", reason="revoked") from None
+    cutoff = session.scalar(
+        select(func.max(PortalAccess.links_revoked_at)).where(
+            PortalAccess.customer_id.in_({found.customer_id, customer.id})
+        )
+    )
+    if cutoff is not None and _issued_at(found.extra, found.expires_at) <= cutoff:
+        raise LinkGone("this sign-in link was revoked", reason="revoked")
+    claimed = insert_new(
+        session,
+        PortalLink,
+        index_elements=["digest"],
+        values={"digest": found.digest, "customer_id": customer.id, "used_at": utcnow()},
+    )
+    if not claimed:
+        raise LinkGone("this sign-in link was already used", reason="used")
+    return customer.id, open_session(session, customer_id=customer.id)
+
+
+def open_session(session: Session, *, customer_id: uuid.UUID) -> str:
+    """Start a portal session for ``customer_id``; the secret goes in the cookie."""
+    secret = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        PortalSession(
+            id=new_id(),
+            secret_hash=_digest(secret),
+            customer_id=customer_id,
+            created_at=now,
+            expires_at=now + SESSION_TTL,
+        )
+    )
+    session.flush()
+    return secret
+
+
+def session_customer(session: Session, secret: str | None) -> Customer | None:
+    """The live customer of a session cookie, or ``None`` (unknown, ended, expired, erased)."""
+    if not secret or len(secret) > 100:
+        return None
+    customer_id = session.scalar(
+        select(PortalSession.customer_id).where(
+            PortalSession.secret_hash == _digest(secret),
+            PortalSession.ended_at.is_(None),
+            PortalSession.expires_at > utcnow(),
+        )
+    )
+    if customer_id is None:
+        return None
+    try:
+        return customers.get_live_customer(session, customer_id)
+    except NotFound:
+        return None
+
+
+def end_session(session: Session, secret: str | None) -> None:
+    """Sign out this browser."""
+    if secret:
+        session.execute(
+            update(PortalSession)
+            .where(PortalSession.secret_hash == _digest(secret), PortalSession.ended_at.is_(None))
+            .values(ended_at=utcnow())
+        )
+
+
+def revoke_access(session: Session, *, customer_id: uuid.UUID) -> None:
+    """Refuse every sign-in link issued until now and end every session of the customer."""
+    customer = customers.get_customer(session, customer_id)
+    now = utcnow()
+    session.execute(
+        insert_ignoring_conflicts(session, PortalAccess, index_elements=["customer_id"]).values(
+            customer_id=customer.id, links_revoked_at=now
+        )
+    )
+    session.execute(
+        update(PortalAccess)
+        .where(PortalAccess.customer_id == customer.id)
+        .values(links_revoked_at=now)
+    )
+    session.execute(
+        update(PortalSession)
+        .where(PortalSession.customer_id == customer.id, PortalSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
+def forget(session: Session, settings: Settings, customer_id: uuid.UUID) -> None:
+    """Erasure: the customer's sessions, codes and spent links go."""
+    for model in (PortalSession, PortalCode, PortalLink, PortalAccess):
+        session.execute(delete(model).where(model.customer_id == customer_id))
+
+
+# --------------------------------------------------------------------------- send me a link
+
+
+@dataclass(frozen=True)
+class Address:
+    """What a visitor typed, read as an email address or a phone number."""
+
+    medium: str  # "email" or "sms"
+    value: str
+
+
+def read_address(raw: str, *, settings: Settings) -> Address:
+    """An email address or a phone number, or ``Invalid`` naming the ``address`` field."""
+    text = raw.strip()
+    try:
+        if "@" in text:
+            return Address("email", normalize_email(text))
+        return Address("sms", normalize_phone(text, settings.phone_region))
+    except ContactError:
+        raise Invalid.field(("address",), "enter an email address or a phone number") from None
+
+
+def _key(session: Session, kind: str, value: str) -> str:
+    secret = consent.hash_key(session).encode()
+    return hmac.new(secret, f"portal:{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def _count_and_record(session: Session, kind: str, key: str, limit: int) -> bool:
+    """Record one attempt; whether it is within ``limit`` per window."""
+    now = utcnow()
+    used = session.scalar(
+        select(func.count())
+        .select_from(PortalAttempt)
+        .where(
+            PortalAttempt.kind == kind, PortalAttempt.key == key, PortalAttempt.at > now - WINDOW
+        )
+    )
+    session.add(PortalAttempt(id=new_id(), kind=kind, key=key, at=now))
+    session.flush()
+    return int(used or 0) < limit
+
+
+def request_link(session: Session, *, settings: Settings, address: Address, ip: str) -> bool:
+    """Send a sign-in link (email) or code (SMS) if ``address`` belongs to a customer.
+
+    Answers the same (``True``) either way; ``False`` past the limits, which count every
+    request, known or not, refused or not (the refusal is committed with its count).
+    """
+    by_address = _count_and_record(
+        session, "address", _key(session, "a", address.value), PER_ADDRESS
+    )
+    by_ip = _count_and_record(session, "ip", _key(session, "ip", ip), PER_IP)
+    if not (by_address and by_ip):
+        return False
+    found = customers.find_customer_ids_by_contact(
+        session,
+        email=address.value if address.medium == "email" else None,
+        phone=address.value if address.medium == "sms" else None,
+    )
+    if not found:
+        return True
+    customer_id = found[0]
+    occasion = new_id().hex
+    if address.medium == "email":
+        link = issue_link(session, settings=settings, customer_id=customer_id, ttl=EMAIL_LINK_TTL)
+        queue_message(
+            session,
+            customer_id=customer_id,
+            channel="email",
+            kind="transactional",
+            reason="portal-link",
+            occasion=occasion,
+            content=Content.model_validate(LINK_MESSAGE),
+            context={"link": link.url},
+        )
+        return True
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    now = utcnow()
+    session.add(
+        PortalCode(
+            id=new_id(),
+            address_key=_key(session, "a", address.value),
+            customer_id=customer_id,
+            code_hash=_digest(f"{address.value}:{code}"),
+            created_at=now,
+            expires_at=now + CODE_TTL,
+            tries=0,
+        )
+    )
+    queue_message(
+        session,
+        customer_id=customer_id,
+        channel="sms",
+        kind="transactional",
+        reason="portal-code",
+        occasion=occasion,
+        content=Content.model_validate(code_message()),
+        context={"code": code},
+        expires_at=now + CODE_TTL,
+    )
+    session.flush()
+    return True
+
+
+def sign_in_with_code(
+    session: Session, *, settings: Settings, address: Address, code: str, ip: str
+) -> tuple[uuid.UUID, str] | None:
+    """Sign in with the code sent by SMS: ``(customer_id, session secret)``, or ``None``
+    for a wrong or expired code.
+
+    The latest unexpired code of the number counts; it opens once and takes five tries.
+    Tries count against the IP as link requests do. A wrong code is an answer, not an
+    error, so the spent try is committed with it.
+    """
+    if not _count_and_record(session, "ip-code", _key(session, "ip", ip), PER_IP):
+        return None
+    now = utcnow()
+    held = session.scalar(
+        select(PortalCode)
+        .where(
+            PortalCode.address_key == _key(session, "a", address.value),
+            PortalCode.used_at.is_(None),
+            PortalCode.expires_at > now,
+        )
+        .order_by(PortalCode.created_at.desc())
+        .limit(1)
+    )
+    typed = "".join(ch for ch in code if ch.isdigit())
+    if held is None or held.tries >= CODE_TRIES:
+        return None
+    # A guarded update spends one try, so concurrent guesses cannot exceed the limit.
+    spent = session.execute(
+        update(PortalCode)
+        .where(
+            PortalCode.id == held.id, PortalCode.tries < CODE_TRIES, PortalCode.used_at.is_(None)
+        )
+        .values(tries=PortalCode.tries + 1)
+    )
+    if rowcount(spent) != 1 or not hmac.compare_digest(
+        held.code_hash, _digest(f"{address.value}:{typed}")
+    ):
+        return None
+    used = session.execute(
+        update(PortalCode)
+        .where(PortalCode.id == held.id, PortalCode.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if rowcount(used) != 1:
+        return None
+    try:
+        customer = customers.get_live_customer(session, held.customer_id)
+    except NotFound:
+        return None
+    return customer.id, open_session(session, customer_id=customer.id)

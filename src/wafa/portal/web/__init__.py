@@ -1,0 +1,19 @@
+"""The portal's pages (one module per screen), served under ``/portal/``.
+
+They are mounted with the dashboard's pages (``PortalRoute`` is a ``WebRoute``) but add
+nothing to the staff sidebar: the customer reaches them by a signed link.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from wafa.portal.web import home, signin
+from wafa.portal.web.common import PortalRoute
+from wafa.web.pages import Pages
+
+router = APIRouter(route_class=PortalRoute)
+for _screen in (signin, home):
+    router.routes.extend(_screen.router.routes)
+
+PAGES = Pages(routers=(router,))
