@@ -4,7 +4,7 @@ Sign-in links are claimed by their digest (single use); a session cookie holds a
 secret whose hash is kept; addresses and IPs are kept only as keyed hashes.
 
 Revision ID: 278287136587
-Revises: 3e20b38e9576
+Revises: f1d7945635a5
 Create Date: 2026-12-06 18:25:59.673271+00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import wafa.core.db
 
 revision: str = "278287136587"
-down_revision: str | Sequence[str] | None = "3e20b38e9576"
+down_revision: str | Sequence[str] | None = "f1d7945635a5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
