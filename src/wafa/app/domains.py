@@ -22,6 +22,7 @@ from wafa.core.events import Consumer, Event
 from wafa.core.settings import Settings
 from wafa.customers.declaration import CUSTOMERS
 from wafa.feedback.declaration import FEEDBACK
+from wafa.flows.declaration import FLOWS
 from wafa.integrations.declaration import INTEGRATIONS
 from wafa.loyalty.declaration import LOYALTY
 from wafa.messaging.declaration import MESSAGING
@@ -40,6 +41,7 @@ DOMAINS: tuple[Domain, ...] = (
     ANALYTICS,
     MESSAGING,
     FEEDBACK,
+    FLOWS,
     PEOPLE,
     INTEGRATIONS,
     PORTAL,

@@ -1,0 +1,526 @@
+"""The flow engine: enter a customer into a flow, and walk them through its steps.
+
+A customer enters a flow for one *occasion* (an event's id, a birthday's year, a day):
+``(flow, customer, occasion)`` is unique, so a replayed event or a daily job run twice
+enters nobody twice. Entering checks the flow's filters and its re-entry cooldown,
+assigns the holdout (stable per flow and customer) and stores an enrolment at the
+first step, due at once.
+
+``advance`` runs an enrolment's due steps, in the caller's transaction, until a wait
+(the enrolment is stored with the wait's due time) or the end. Each step writes one
+``StepRun`` (unique per enrolment and step) together with what it did: a message
+queued with occasion ``enrolment:step`` (messaging's own unique key), a coupon issued
+with the same occasion, points credited. The step, its effect and the enrolment's move
+commit together or not at all: a worker killed at any moment leaves either the step
+done and the customer past it, or neither, and the next run goes on from there.
+
+Before every send the filters are checked again and the exit condition before every
+step: a customer who stops matching, or who ordered again, leaves the flow. Holdout
+customers walk the same steps but are sent and given nothing (``held_out``): the lift
+report compares them with the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from wafa.core.calendars import local_date
+from wafa.core.db import insert_new
+from wafa.core.events import emit
+from wafa.core.ids import new_id
+from wafa.core.money import format_money
+from wafa.core.settings import Settings
+from wafa.core.time import utcnow
+from wafa.customers.models import Customer
+from wafa.flows.events import FlowEntered, FlowFinished
+from wafa.flows.models import Enrolment, EnrolmentStatus, Flow, StepOutcome, StepRun
+from wafa.flows.spec import (
+    EXIT,
+    BranchStep,
+    CouponStep,
+    DailyTrigger,
+    DateTrigger,
+    Definition,
+    PointsStep,
+    SendStep,
+    Step,
+    WaitStep,
+)
+from wafa.loyalty import coupons
+from wafa.loyalty import service as loyalty
+from wafa.loyalty.models import CouponSource, RewardKind
+from wafa.messaging import consent
+from wafa.messaging.models import Priority, Topic
+from wafa.messaging.queue import queue_message
+from wafa.messaging.segments import service as segments
+from wafa.messaging.segments.rules import Rules
+from wafa.orders.models import Order, OrderStatus
+from wafa.orders.sales import sold
+
+__all__ = ["advance", "definition_of", "enrol", "in_holdout", "reason_for"]
+
+
+def definition_of(flow: Flow) -> Definition:
+    """The flow's stored definition, validated again."""
+    return Definition.model_validate(flow.definition)
+
+
+def reason_for(flow: Flow) -> str:
+    """The ``reason`` of every message the flow queues (messaging's unique key part)."""
+    return f"flow.{flow.key}"
+
+
+def in_holdout(flow: Flow, customer_id: uuid.UUID) -> bool:
+    """Whether the customer is in the flow's holdout: a stable draw per flow and customer
+    (the same answer at every entry), ``holdout_percent`` out of a hundred."""
+    if flow.holdout_percent <= 0 or flow.kind != "marketing":
+        return False
+    digest = hashlib.sha256(f"{flow.id}:{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 100 < flow.holdout_percent
+
+
+def matches(
+    session: Session, settings: Settings, rules: Mapping[str, Any], customer_id: uuid.UUID
+) -> bool:
+    """Whether the segment rule ``rules`` selects the customer now."""
+    parsed = Rules.model_validate(rules)
+    if parsed.is_group and not parsed.items:
+        customer = session.get(Customer, customer_id)
+        return customer is not None and customer.is_active
+    query = segments.members_query(session, settings=settings, rules=parsed)
+    return session.scalar(query.where(Customer.id == customer_id).limit(1)) is not None
+
+
+def _finish(
+    session: Session, flow: Flow, enrolment: Enrolment, status: EnrolmentStatus, reason: str | None
+) -> None:
+    enrolment.status = status.value
+    enrolment.exit_reason = reason
+    enrolment.due_at = None
+    enrolment.finished_at = _now()
+    emit(
+        session,
+        FlowFinished(
+            customer_id=enrolment.customer_id,
+            flow_id=flow.id,
+            flow_key=flow.key,
+            enrolment_id=enrolment.id,
+            status=status.value,
+            reason=reason,
+        ),
+    )
+
+
+def _now() -> datetime:
+    return utcnow()
+
+
+def enrol(
+    session: Session,
+    *,
+    settings: Settings,
+    flow: Flow,
+    customer_id: uuid.UUID,
+    occasion: str,
+    context: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Enrolment | None:
+    """Enter the customer into ``flow`` for ``occasion``; the new enrolment, or ``None``
+    (entered before for this occasion, within the cooldown, still mid-way through a
+    date or daily flow, filtered out, or not a live customer)."""
+    now = now or _now()
+    definition = definition_of(flow)
+    customer = session.get(Customer, customer_id)
+    if customer is None or not customer.is_active:
+        return None
+    recent = select(Enrolment.id).where(
+        Enrolment.flow_id == flow.id, Enrolment.customer_id == customer_id
+    )
+    if definition.cooldown_days:
+        since = now - timedelta(days=definition.cooldown_days)
+        if session.scalar(recent.where(Enrolment.entered_at > since).limit(1)) is not None:
+            return None
+    if isinstance(definition.trigger, DateTrigger | DailyTrigger):
+        # One way through at a time for flows that are entered by the calendar.
+        active = recent.where(Enrolment.status == EnrolmentStatus.active.value)
+        if session.scalar(active.limit(1)) is not None:
+            return None
+    if not matches(session, settings, definition.filters, customer_id):
+        return None
+    enrolment_id = new_id()
+    holdout = in_holdout(flow, customer_id)
+    inserted = insert_new(
+        session,
+        Enrolment,
+        index_elements=["flow_id", "customer_id", "occasion"],
+        values={
+            "id": enrolment_id,
+            "flow_id": flow.id,
+            "customer_id": customer_id,
+            "occasion": occasion[:200],
+            "status": EnrolmentStatus.active.value,
+            "step": definition.steps[0].key,
+            "position": 0,
+            "due_at": now,
+            "holdout": holdout,
+            "context": dict(context or {}),
+            "entered_at": now,
+        },
+    )
+    if not inserted:
+        return None
+    emit(
+        session,
+        FlowEntered(
+            customer_id=customer_id,
+            flow_id=flow.id,
+            flow_key=flow.key,
+            enrolment_id=enrolment_id,
+            holdout=holdout,
+        ),
+    )
+    return session.get(Enrolment, enrolment_id)
+
+
+# ------------------------------------------------------------------ conditions
+
+
+def ordered_since(session: Session, enrolment: Enrolment) -> bool:
+    """Whether the customer placed a sale after entering (the triggering order aside)."""
+    query = select(
+        exists().where(
+            Order.customer_id == enrolment.customer_id,
+            Order.placed_at > enrolment.entered_at,
+            sold(),
+        )
+    )
+    trigger_order = (enrolment.context or {}).get("order_id")
+    if trigger_order:
+        query = select(
+            exists().where(
+                Order.customer_id == enrolment.customer_id,
+                Order.placed_at > enrolment.entered_at,
+                Order.id != uuid.UUID(str(trigger_order)),
+                sold(),
+            )
+        )
+    return bool(session.scalar(query))
+
+
+def _order_delivered(session: Session, enrolment: Enrolment) -> bool:
+    order_id = (enrolment.context or {}).get("order_id")
+    if not order_id:
+        return False
+    order = session.get(Order, uuid.UUID(str(order_id)))
+    return order is not None and (
+        order.delivered_at is not None or order.status == OrderStatus.delivered
+    )
+
+
+def _holds(session: Session, step: BranchStep, enrolment: Enrolment) -> bool:
+    if step.condition == "ordered_since_entry":
+        return ordered_since(session, enrolment)
+    if step.condition == "order_delivered":
+        return _order_delivered(session, enrolment)
+    return not _order_delivered(session, enrolment)
+
+
+def wait_until(step: WaitStep, now: datetime, settings: Settings) -> datetime:
+    """When a wait that starts at ``now`` ends (``at``: the next such local time after
+    the duration, in the business's zone)."""
+    due = now + timedelta(days=step.days, hours=step.hours, minutes=step.minutes)
+    if step.at is None:
+        return due
+    hour, minute = (int(x) for x in step.at.split(":"))
+    zone = settings.zone
+    day = local_date(due, zone)
+    at = datetime.combine(day, time(hour, minute), tzinfo=zone)
+    if at < due:
+        at = datetime.combine(day + timedelta(days=1), time(hour, minute), tzinfo=zone)
+    return at.astimezone(now.tzinfo)
+
+
+# ------------------------------------------------------------------ context
+
+
+def order_context(session: Session, settings: Settings, order_id: str) -> dict[str, Any]:
+    """What a message about an order may say: number, lines, total, status."""
+    from wafa.orders.models import OrderLine
+
+    order = session.get(Order, uuid.UUID(order_id))
+    if order is None:
+        return {}
+    lines = session.scalars(
+        select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)
+    )
+    return {
+        "id": str(order.id),
+        "number": order.number or order.external_id,
+        "external_id": order.external_id,
+        "status": order.status,
+        "total": format_money(order.total_amount, order.currency, "en"),
+        "lines": [
+            {
+                "name": line.name,
+                "quantity": line.quantity,
+                "total": format_money(line.total_amount, order.currency, "en"),
+            }
+            for line in lines
+        ],
+        "promised_on": (
+            local_date(order.promised_at, settings.zone).isoformat() if order.promised_at else None
+        ),
+    }
+
+
+def _message_context(
+    session: Session, settings: Settings, flow: Flow, enrolment: Enrolment
+) -> dict[str, Any]:
+    context: dict[str, Any] = {"flow": {"key": flow.key, "name": flow.name}}
+    context.update(enrolment.context or {})
+    order_id = context.get("order_id")
+    if order_id:
+        context["order"] = order_context(session, settings, str(order_id))
+    return context
+
+
+# ------------------------------------------------------------------ steps
+
+
+def _record(
+    session: Session,
+    flow: Flow,
+    enrolment: Enrolment,
+    step: Step,
+    outcome: StepOutcome,
+    *,
+    detail: str | None = None,
+    message_id: uuid.UUID | None = None,
+) -> bool:
+    """Write the step's run; ``False`` if it had run already (then nothing more is done)."""
+    return insert_new(
+        session,
+        StepRun,
+        index_elements=["enrolment_id", "step"],
+        values={
+            "id": new_id(),
+            "enrolment_id": enrolment.id,
+            "flow_id": flow.id,
+            "step": step.key,
+            "outcome": outcome.value,
+            "detail": detail[:200] if detail else None,
+            "message_id": message_id,
+            "at": _now(),
+        },
+    )
+
+
+def _send(
+    session: Session,
+    settings: Settings,
+    flow: Flow,
+    definition: Definition,
+    enrolment: Enrolment,
+    step: SendStep,
+) -> bool:
+    """Queue the step's message; ``False`` when the customer left the flow instead."""
+    if enrolment.holdout:
+        _record(session, flow, enrolment, step, StepOutcome.held_out)
+        return True
+    if not matches(session, settings, definition.filters, enrolment.customer_id):
+        _record(session, flow, enrolment, step, StepOutcome.filtered)
+        _finish(session, flow, enrolment, EnrolmentStatus.exited, "filtered")
+        return False
+    channel: str = step.channel
+    outcome = StepOutcome.sent
+    kind = flow.kind
+    topic = Topic.offers.value if kind == "marketing" else None
+    reachable = consent.can_receive(
+        session,
+        settings=settings,
+        customer_id=enrolment.customer_id,
+        channel=channel,
+        kind=kind,
+        topic=topic,
+    )
+    if (
+        not reachable
+        and step.fallback is not None
+        and consent.can_receive(
+            session,
+            settings=settings,
+            customer_id=enrolment.customer_id,
+            channel=step.fallback,
+            kind=kind,
+            topic=topic,
+        )
+    ):
+        channel = step.fallback
+        reachable = True
+    if not reachable:
+        # Queued all the same: the send pipeline records why it was not sent.
+        outcome = StepOutcome.unreachable
+    message, _ = queue_message(
+        session,
+        customer_id=enrolment.customer_id,
+        channel=channel,
+        kind=kind,
+        reason=reason_for(flow),
+        occasion=f"{enrolment.id}:{step.key}",
+        template=step.template,
+        context=_message_context(session, settings, flow, enrolment),
+        topic=topic,
+        priority=Priority.service if kind == "transactional" else Priority.winback,
+        flow_id=flow.id,
+    )
+    _record(session, flow, enrolment, step, outcome, detail=channel, message_id=message.id)
+    return True
+
+
+def _coupon(
+    session: Session, settings: Settings, flow: Flow, enrolment: Enrolment, step: CouponStep
+) -> None:
+    if enrolment.holdout:
+        _record(session, flow, enrolment, step, StepOutcome.held_out)
+        return
+    now = _now()
+    coupon = coupons.issue(
+        session,
+        source=CouponSource.campaign,
+        name=step.name,
+        discount_kind=(
+            RewardKind.discount_percent if step.percent else RewardKind.discount_fixed
+        ).value,
+        currency=settings.currency,
+        now=now,
+        customer_id=enrolment.customer_id,
+        amount=step.amount,
+        percent_bp=step.percent * 100 if step.percent else None,
+        expires_at=now + timedelta(days=step.valid_days),
+        occasion=f"flow:{enrolment.id}:{step.key}",
+        created_by=f"flow:{flow.key}",
+    )
+    enrolment.context = {
+        **(enrolment.context or {}),
+        "coupon": {
+            "code": coupon.code,
+            "name": coupon.name,
+            "expires_on": local_date(
+                now + timedelta(days=step.valid_days), settings.zone
+            ).isoformat(),
+        },
+    }
+    _record(session, flow, enrolment, step, StepOutcome.issued, detail=coupon.code)
+
+
+def _points(
+    session: Session, settings: Settings, flow: Flow, enrolment: Enrolment, step: PointsStep
+) -> None:
+    if enrolment.holdout:
+        _record(session, flow, enrolment, step, StepOutcome.held_out)
+        return
+    loyalty.adjust(
+        session,
+        settings=settings,
+        customer_id=enrolment.customer_id,
+        points=step.points,
+        reason=step.reason,
+        by=f"flow:{flow.key}",
+    )
+    enrolment.context = {**(enrolment.context or {}), "bonus_points": step.points}
+    _record(session, flow, enrolment, step, StepOutcome.issued, detail=f"{step.points} points")
+
+
+def _go_to(enrolment: Enrolment, definition: Definition, index: int, now: datetime) -> None:
+    if index < len(definition.steps):
+        enrolment.step = definition.steps[index].key
+    else:
+        enrolment.step = None
+    enrolment.position = index
+    enrolment.due_at = now
+
+
+def _current(definition: Definition, enrolment: Enrolment) -> int:
+    found = definition.index(enrolment.step)
+    if found is not None:
+        return found
+    # The step was removed by an edit: go on with the step now at its place.
+    return min(enrolment.position, len(definition.steps))
+
+
+def advance(
+    session: Session,
+    *,
+    settings: Settings,
+    flow: Flow,
+    enrolment: Enrolment,
+    now: datetime | None = None,
+) -> int:
+    """Run the enrolment's due steps (in the caller's transaction); how many ran."""
+    now = now or _now()
+    try:
+        definition = definition_of(flow)
+    except ValidationError:
+        return 0  # an invalid stored flow waits for an edit; nothing is lost
+    ran = 0
+    for _ in range(len(definition.steps) + 1):
+        if enrolment.status != EnrolmentStatus.active.value:
+            return ran
+        if enrolment.due_at is not None and enrolment.due_at > now:
+            return ran
+        index = _current(definition, enrolment)
+        if index >= len(definition.steps):
+            _finish(session, flow, enrolment, EnrolmentStatus.done, None)
+            return ran
+        if definition.exit.on_order and ordered_since(session, enrolment):
+            _finish(session, flow, enrolment, EnrolmentStatus.exited, "ordered")
+            return ran
+        step = definition.steps[index]
+        already = session.scalar(
+            select(StepRun.id).where(StepRun.enrolment_id == enrolment.id, StepRun.step == step.key)
+        )
+        if already is not None:
+            _go_to(enrolment, definition, index + 1, now)
+            continue
+        ran += 1
+        if isinstance(step, SendStep):
+            if not _send(session, settings, flow, definition, enrolment, step):
+                return ran
+        elif isinstance(step, WaitStep):
+            due = wait_until(step, now, settings)
+            _record(session, flow, enrolment, step, StepOutcome.waited, detail=due.isoformat())
+            _go_to(enrolment, definition, index + 1, due)
+            continue
+        elif isinstance(step, BranchStep):
+            holds = _holds(session, step, enrolment)
+            target = step.then if holds else step.otherwise
+            _record(
+                session,
+                flow,
+                enrolment,
+                step,
+                StepOutcome.branched,
+                detail="yes" if holds else "no",
+            )
+            if target == EXIT:
+                _finish(session, flow, enrolment, EnrolmentStatus.exited, f"branch:{step.key}")
+                return ran
+            if target is not None:
+                found = definition.index(target)
+                assert found is not None  # checked by the definition
+                _go_to(enrolment, definition, found, now)
+                continue
+        elif isinstance(step, CouponStep):
+            _coupon(session, settings, flow, enrolment, step)
+        elif isinstance(step, PointsStep):
+            _points(session, settings, flow, enrolment, step)
+        _go_to(enrolment, definition, index + 1, now)
+    return ran

@@ -1,0 +1,191 @@
+"""The worker's flow jobs: run the steps that are due, and enter customers by the calendar.
+
+``run_due`` (an interval task) takes the active enrolments whose time has come, of
+flows that are switched on, and runs each in its own transaction, the row locked
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL: two workers never run one enrolment at
+once). A crash loses at most the transaction in flight, which the next run repeats.
+
+``run_day`` (a daily task) enters customers into the flows started by a date rule
+(a birthday, in the customer's own calendar) or by a daily condition (a segment
+rule). Entering is keyed on the occasion, so a day run twice enters nobody twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from wafa.core.calendars import local_date, ymd
+from wafa.core.db import dialect_name, insert_new
+from wafa.core.domain import DailyTask, IntervalTask, Task
+from wafa.core.settings import CalendarKind, Settings
+from wafa.core.time import utcnow
+from wafa.customers.models import Customer
+from wafa.flows.engine import advance, definition_of, enrol
+from wafa.flows.models import DailyRun, Enrolment, EnrolmentStatus, Flow
+from wafa.flows.spec import DailyTrigger, DateTrigger
+from wafa.loyalty.birthday import is_birthday
+from wafa.messaging.segments import service as segments
+from wafa.messaging.segments.rules import Rules
+
+__all__ = ["due_days", "run_day", "run_due", "tasks"]
+
+#: Enrolments one pass runs at most (the next pass starts at once while there is work).
+PASS_LIMIT = 500
+#: How many missed days a daily run catches up after downtime.
+CATCH_UP_DAYS = 3
+
+
+def _due_ids(session: Session, now: datetime, limit: int) -> list[uuid.UUID]:
+    return list(
+        session.scalars(
+            select(Enrolment.id)
+            .join(Flow, Flow.id == Enrolment.flow_id)
+            .where(
+                Enrolment.status == EnrolmentStatus.active.value,
+                Enrolment.due_at <= now,
+                Flow.enabled.is_(True),
+            )
+            .order_by(Enrolment.due_at)
+            .limit(limit)
+        )
+    )
+
+
+def run_one(session: Session, settings: Settings, enrolment_id: uuid.UUID) -> int:
+    """Run one enrolment's due steps, its row locked; how many steps ran."""
+    query = select(Enrolment).where(Enrolment.id == enrolment_id)
+    if dialect_name(session) == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    enrolment = session.scalar(query)
+    if enrolment is None or enrolment.status != EnrolmentStatus.active.value:
+        return 0
+    flow = session.get(Flow, enrolment.flow_id)
+    if flow is None or not flow.enabled:
+        return 0
+    return advance(session, settings=settings, flow=flow, enrolment=enrolment)
+
+
+def run_due(
+    factory: sessionmaker[Session], settings: Settings, *, limit: int = PASS_LIMIT
+) -> dict[str, int]:
+    """Run the due steps of up to ``limit`` enrolments, one transaction each."""
+    now = utcnow()
+    with factory() as session:
+        ids = _due_ids(session, now, limit)
+    steps = 0
+    for enrolment_id in ids:
+        with factory() as session, session.begin():
+            steps += run_one(session, settings, enrolment_id)
+    return {"enrolments": len(ids), "steps": steps}
+
+
+# ------------------------------------------------------------------ daily entry
+
+
+def _birthdays(session: Session, on: date) -> list[tuple[uuid.UUID, str]]:
+    """Customers whose birthday (in their own calendar) is local day ``on``, with the
+    occasion: the calendar and the year of that calendar the day celebrates."""
+    found: list[tuple[uuid.UUID, str]] = []
+    for kind in CalendarKind:
+        year, month, _ = ymd(on, kind)
+        calendar_match = (
+            Customer.birth_calendar.is_(None) | (Customer.birth_calendar == kind.value)
+            if kind is CalendarKind.gregorian
+            else Customer.birth_calendar == kind.value
+        )
+        candidates = session.scalars(
+            select(Customer).where(
+                calendar_match,
+                Customer.birth_month == month,
+                Customer.merged_into_id.is_(None),
+                Customer.erased_at.is_(None),
+            )
+        )
+        found.extend(
+            (c.id, f"birthday:{kind.value}:{year}") for c in candidates if is_birthday(c, on)
+        )
+    return found
+
+
+def _enter_day(
+    factory: sessionmaker[Session], settings: Settings, flow_id: uuid.UUID, day: date
+) -> int:
+    with factory() as session:
+        flow = session.get(Flow, flow_id)
+        assert flow is not None
+        trigger = definition_of(flow).trigger
+        if isinstance(trigger, DateTrigger):
+            people = _birthdays(session, day + timedelta(days=trigger.days_before))
+        elif isinstance(trigger, DailyTrigger):
+            query = segments.members_query(
+                session, settings=settings, rules=Rules.model_validate(trigger.rules)
+            )
+            people = [(cid, f"day:{day.isoformat()}") for cid in session.scalars(query)]
+        else:
+            return 0
+    entered = 0
+    for customer_id, occasion in people:
+        with factory() as session, session.begin():
+            flow = session.get(Flow, flow_id)
+            if flow is None or not flow.enabled:
+                return entered
+            enrolment = enrol(
+                session,
+                settings=settings,
+                flow=flow,
+                customer_id=customer_id,
+                occasion=occasion,
+                context={"day": day.isoformat()},
+            )
+            if enrolment is not None:
+                entered += 1
+                advance(session, settings=settings, flow=flow, enrolment=enrolment)
+    return entered
+
+
+def due_days(factory: sessionmaker[Session], settings: Settings, now: datetime) -> list[date]:
+    """The local days (up to ``CATCH_UP_DAYS`` back, today included) not yet run."""
+    today = local_date(now, settings.zone)
+    with factory() as session:
+        done = set(
+            session.scalars(
+                select(DailyRun.day).where(DailyRun.day > today - timedelta(days=CATCH_UP_DAYS))
+            )
+        )
+        ever = session.scalar(select(DailyRun.day).limit(1)) is not None
+    if not ever:
+        return [today]
+    days = [today - timedelta(days=n) for n in range(CATCH_UP_DAYS - 1, -1, -1)]
+    return [d for d in days if d not in done]
+
+
+def run_day(factory: sessionmaker[Session], settings: Settings, day: date) -> dict[str, int]:
+    """Enter the day's customers into every calendar-started flow; mark the day done."""
+    with factory() as session:
+        flows = [
+            f.id
+            for f in session.scalars(select(Flow).where(Flow.enabled.is_(True)).order_by(Flow.key))
+            if isinstance(definition_of(f).trigger, DateTrigger | DailyTrigger)
+        ]
+    entered = sum(_enter_day(factory, settings, flow_id, day) for flow_id in flows)
+    with factory() as session, session.begin():
+        insert_new(
+            session, DailyRun, index_elements=["day"], values={"day": day, "ran_at": utcnow()}
+        )
+    return {"flows": len(flows), "entered": entered}
+
+
+def _run_due_task(factory: sessionmaker[Session], settings: Settings) -> dict[str, int]:
+    return run_due(factory, settings)
+
+
+def tasks() -> list[Task]:
+    """What the worker runs for flows: due steps every pass, calendar entries once a day."""
+    return [
+        IntervalTask("flows.due", every=5.0, run=_run_due_task),
+        DailyTask("flows.daily", due=due_days, run=run_day),
+    ]

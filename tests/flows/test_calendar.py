@@ -1,0 +1,97 @@
+"""Flows entered by the calendar: a Jalali birthday on its own day in two years, and a
+daily condition (a segment rule) with its re-entry cooldown."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import jdatetime
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import FrozenClock
+from tests.flows.helpers import enrolments, flow, messages, no_limits, template
+from tests.messaging.helpers import subscriber
+from wafa.core.settings import Settings
+from wafa.flows import jobs
+from wafa.flows.service import get_flow
+
+
+def _birthday_flow(session: Session) -> None:
+    template(session, "t.bday", "Happy birthday {{ customer.first_name }}")
+    no_limits(session)
+    flow(
+        session,
+        "birthday",
+        [
+            {"key": "at", "type": "wait", "minutes": 1, "at": "10:00"},
+            {"key": "wish", "type": "send", "template": "t.bday"},
+        ],
+        trigger={"type": "date", "rule": "birthday"},
+    )
+
+
+def test_a_jalali_birthday_on_its_gregorian_day_in_two_years(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    clock: FrozenClock,
+) -> None:
+    _birthday_flow(session)
+    birthday = get_flow(session, "birthday")
+    # Born on 1 Farvardin (Nowruz): 20 March 2024 (1403), 21 March 2025 (1404).
+    nowruz = subscriber(session, birthday={"day": 1, "month": 1, "calendar": "jalali"})
+    march_21 = subscriber(session, birthday={"day": 21, "month": 3})
+    expected = {1403: date(2024, 3, 20), 1404: date(2025, 3, 21)}
+    for jalali_year, day in expected.items():
+        assert jdatetime.date(jalali_year, 1, 1).togregorian() == day
+        clock.set(datetime(day.year, day.month, day.day, 0, 5, tzinfo=UTC))
+        jobs.run_day(session_factory, settings, day - timedelta(days=1))
+        jobs.run_day(session_factory, settings, day)
+        jobs.run_day(session_factory, settings, day)  # a day run twice enters nobody twice
+        clock.set(datetime(day.year, day.month, day.day, 10, 1, tzinfo=UTC))
+        jobs.run_due(session_factory, settings)
+    ways = {(e.customer_id, e.occasion): e for e in enrolments(session, birthday)}
+    assert set(ways) == {
+        (nowruz.id, "birthday:jalali:1403"),
+        (nowruz.id, "birthday:jalali:1404"),
+        (march_21.id, "birthday:gregorian:2025"),  # 2024's 21 March was not run
+    }
+    assert {e.entered_at.date() for (c, _), e in ways.items() if c == nowruz.id} == set(
+        expected.values()
+    )
+    assert all(e.status == "done" for e in ways.values())
+    assert len(messages(session, birthday, nowruz.id)) == 2
+
+
+def test_daily_condition_with_cooldown(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    clock: FrozenClock,
+) -> None:
+    template(session, "t.miss", "We miss you")
+    no_limits(session)
+    miss = flow(
+        session,
+        "win_back",
+        [{"key": "miss", "type": "send", "template": "t.miss"}],
+        trigger={
+            "type": "daily",
+            "rules": {"all": [{"field": "tags", "op": "in", "value": ["lapsed"]}]},
+        },
+        cooldown_days=30,
+    )
+    lapsed = subscriber(session, tags=["lapsed"])
+    subscriber(session)
+    today = clock.now.date()
+    assert jobs.run_day(session_factory, settings, today)["entered"] == 1
+    clock.advance(days=1)
+    assert jobs.run_day(session_factory, settings, clock.now.date())["entered"] == 0
+    clock.advance(days=30)
+    assert jobs.run_day(session_factory, settings, clock.now.date())["entered"] == 1
+    assert {m.customer_id for m in messages(session, miss)} == {lapsed.id}
+    assert len(messages(session, miss)) == 2
+    assert jobs.due_days(session_factory, settings, clock.now) == [
+        clock.now.date().fromordinal(clock.now.date().toordinal() - 2),
+        clock.now.date().fromordinal(clock.now.date().toordinal() - 1),
+    ]
