@@ -1,7 +1,7 @@
 """flows: flows, enrolments, step runs, daily runs
 
 Revision ID: 60dfd086b099
-Revises: f1d7945635a5
+Revises: 278287136587
 Create Date: 2026-12-06 18:26:32.144482+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import wafa.core.db
 
 revision: str = "60dfd086b099"
-down_revision: str | Sequence[str] | None = "f1d7945635a5"
+down_revision: str | Sequence[str] | None = "278287136587"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
