@@ -135,3 +135,57 @@ class TestConcurrentAnswers:
             )
             assert rows == 1
             assert service.results(s, survey_id=sid)["responses"] == 1
+
+
+class TestComplaintsApi:
+    def test_detractor_answer_is_listed_by_customer(
+        self, api: TestClient, session: Session
+    ) -> None:
+        survey_id = api.post(
+            "/api/v1/surveys", json={"kind": "nps", "name": "x", "question": QUESTION}
+        ).json()["id"]
+        customer = create_customer(session)
+        session.flush()
+        api.post(
+            f"/api/v1/surveys/{survey_id}/responses",
+            json={"customer_id": str(customer.id), "occasion": "o", "score": 2, "comment": "cold"},
+        )
+        listed = api.get(f"/api/v1/complaints?customer_id={customer.id}").json()
+        assert len(listed["items"]) == 1
+        item = listed["items"][0]
+        assert {"id", "status", "category"} <= set(item) and item["status"] == "new"
+
+    def test_file_reply_resolve(self, api: TestClient, session: Session) -> None:
+        customer = create_customer(session)
+        session.flush()
+        filed = api.post(
+            "/api/v1/complaints",
+            json={
+                "customer_id": str(customer.id),
+                "category": "damaged",
+                "text": "Broken mug",
+                "severity": "high",
+            },
+        )
+        assert filed.status_code == 201, filed.text
+        cid = filed.json()["id"]
+        replied = api.post(
+            f"/api/v1/complaints/{cid}/replies", json={"text": "A new mug is on its way"}
+        )
+        assert replied.status_code == 201
+        assert api.get(f"/api/v1/complaints/{cid}").json()["status"] == "in_progress"
+        assert api.post(f"/api/v1/complaints/{cid}/resolve").json()["status"] == "resolved"
+        kinds = [e["kind"] for e in api.get(f"/api/v1/complaints/{cid}/entries").json()]
+        assert kinds == ["status", "reply", "status", "status"]
+        refused = api.post(f"/api/v1/complaints/{cid}/status", json={"status": "acknowledged"})
+        assert refused.status_code == 409
+
+    def test_unknown_category_names_the_field(self, api: TestClient, session: Session) -> None:
+        customer = create_customer(session)
+        session.flush()
+        refused = api.post(
+            "/api/v1/complaints",
+            json={"customer_id": str(customer.id), "category": "nope", "text": "x"},
+        )
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["loc"][-1] == "category"

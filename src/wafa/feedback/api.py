@@ -1,27 +1,54 @@
-"""/api/v1 feedback: surveys, their answers and results, survey links.
+"""/api/v1 feedback: surveys, their answers and results, survey links; complaints (file,
+list, reply, note, assign, status, resolve); the complaint policy.
 
 Scopes: ``read`` for every GET; ``write`` to record an answer or ask for a link (what a
-shop's systems do); ``admin`` to create or pause a survey. Every POST honours
+shop's systems do) and to work complaints; ``admin`` to create a survey or change the policy. Every POST honours
 ``Idempotency-Key``; an answer is also unique per (survey, customer, occasion) by itself.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
-from wafa.api.deps import Admin, AppSettings, DbSession, Idempotent, Reader, ReadSession, Writer
+from wafa.api.deps import (
+    Admin,
+    AppSettings,
+    DbSession,
+    Idempotent,
+    Principal,
+    Reader,
+    ReadSession,
+    Writer,
+)
 from wafa.api.routing import AutoCommitRoute
-from wafa.feedback import service
-from wafa.feedback.models import AnswerChannel, Survey, SurveyResponse
+from wafa.core.time import utcnow
+from wafa.feedback import complaints, service
+from wafa.feedback.models import (
+    AnswerChannel,
+    Complaint,
+    ComplaintChannel,
+    ComplaintEntry,
+    ComplaintStatus,
+    Survey,
+    SurveyResponse,
+)
+from wafa.feedback.policy import Policy, load_policy, save_policy
 from wafa.feedback.schemas import (
+    Assignment,
+    ComplaintCreate,
+    ComplaintPage,
+    ComplaintRead,
+    EntryRead,
     LinkCreate,
     LinkRead,
+    ReplyCreate,
     ResponseCreate,
     ResponseRead,
     Results,
+    StatusChange,
     SurveyCreate,
     SurveyRead,
 )
@@ -102,3 +129,161 @@ def survey_link(
     if isinstance(made, service.Skipped):
         return LinkRead(url=None, expires_at=None, skipped=made.reason)
     return LinkRead(url=made.url, expires_at=made.expires_at)
+
+
+# --------------------------------------------------------------------------- complaints
+
+
+def _staff_id(principal: Principal) -> uuid.UUID | None:
+    return principal.id if principal.kind == "staff" else None
+
+
+@router.post(
+    "/complaints", status_code=201, response_model=ComplaintRead, dependencies=[Idempotent]
+)
+def file_complaint(
+    body: ComplaintCreate, session: DbSession, settings: AppSettings, principal: Writer
+) -> Complaint:
+    """Log a complaint (or praise) with its SLA due times; the customer is told it was received."""
+    return complaints.file_complaint(
+        session, settings=settings, data=body, channel=ComplaintChannel.api, by=principal.label
+    )
+
+
+@router.get("/complaints", response_model=ComplaintPage)
+def list_complaints(
+    session: ReadSession,
+    principal: Reader,
+    customer_id: uuid.UUID | None = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
+    severity: Annotated[str | None, Query(max_length=16)] = None,
+    assignee_id: uuid.UUID | None = None,
+    overdue: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Complaints, newest first: ``{"items": [...]}``."""
+    items = complaints.list_complaints(
+        session,
+        limit=limit,
+        customer_id=customer_id,
+        status=status,
+        category=category,
+        severity=severity,
+        assignee_id=assignee_id,
+        overdue_at=utcnow() if overdue else None,
+    )
+    return {"items": items}
+
+
+@router.get("/complaints/{complaint_id}", response_model=ComplaintRead)
+def get_complaint(complaint_id: uuid.UUID, session: ReadSession, principal: Reader) -> Complaint:
+    return complaints.get_complaint(session, complaint_id)
+
+
+@router.get("/complaints/{complaint_id}/entries", response_model=list[EntryRead])
+def complaint_entries(
+    complaint_id: uuid.UUID, session: ReadSession, principal: Reader
+) -> list[ComplaintEntry]:
+    """The complaint's history: replies, internal notes, status changes, assignments."""
+    complaints.get_complaint(session, complaint_id)
+    return complaints.history(session, complaint_id)
+
+
+@router.post(
+    "/complaints/{complaint_id}/status", response_model=ComplaintRead, dependencies=[Idempotent]
+)
+def change_status(
+    complaint_id: uuid.UUID,
+    body: StatusChange,
+    session: DbSession,
+    settings: AppSettings,
+    principal: Writer,
+) -> Complaint:
+    """Move along ``new → acknowledged → in_progress → resolved → closed`` (``waiting``
+    pauses the SLA clocks; ``in_progress`` from resolved or closed reopens)."""
+    return complaints.set_status(
+        session,
+        settings=settings,
+        complaint_id=complaint_id,
+        status=body.status,
+        by=principal.label,
+        staff_id=_staff_id(principal),
+        note=body.note,
+    )
+
+
+@router.post(
+    "/complaints/{complaint_id}/resolve", response_model=ComplaintRead, dependencies=[Idempotent]
+)
+def resolve(
+    complaint_id: uuid.UUID, session: DbSession, settings: AppSettings, principal: Writer
+) -> Complaint:
+    """Resolve: the customer is told, and asked how it was handled."""
+    return complaints.set_status(
+        session,
+        settings=settings,
+        complaint_id=complaint_id,
+        status=ComplaintStatus.resolved,
+        by=principal.label,
+        staff_id=_staff_id(principal),
+    )
+
+
+@router.post(
+    "/complaints/{complaint_id}/replies",
+    status_code=201,
+    response_model=EntryRead,
+    dependencies=[Idempotent],
+)
+def reply(
+    complaint_id: uuid.UUID,
+    body: ReplyCreate,
+    session: DbSession,
+    settings: AppSettings,
+    principal: Writer,
+) -> ComplaintEntry:
+    """A reply sent to the customer through messaging, or an internal note (``internal``)."""
+    if body.internal:
+        return complaints.add_note(
+            session,
+            complaint_id=complaint_id,
+            text=body.text,
+            by=principal.label,
+            staff_id=_staff_id(principal),
+        )
+    return complaints.reply(
+        session,
+        settings=settings,
+        complaint_id=complaint_id,
+        text=body.text,
+        by=principal.label,
+        staff_id=_staff_id(principal),
+    )
+
+
+@router.post(
+    "/complaints/{complaint_id}/assign", response_model=ComplaintRead, dependencies=[Idempotent]
+)
+def assign(
+    complaint_id: uuid.UUID, body: Assignment, session: DbSession, principal: Writer
+) -> Complaint:
+    return complaints.assign(
+        session,
+        complaint_id=complaint_id,
+        assignee_id=body.assignee_id,
+        by=principal.label,
+        staff_id=_staff_id(principal),
+    )
+
+
+@router.get("/feedback/policy", response_model=Policy)
+def get_policy(session: ReadSession, principal: Reader) -> Policy:
+    """Categories, opening hours, SLA targets per severity, complaints from surveys."""
+    return load_policy(session)
+
+
+@router.put("/feedback/policy", response_model=Policy)
+def put_policy(body: Policy, session: DbSession, principal: Admin) -> Policy:
+    save_policy(session, body, by=principal.label)
+    return body

@@ -32,4 +32,33 @@ class SurveyAnswered(Event):
     first: bool = True
 
 
-EVENTS: tuple[type[Event], ...] = (SurveyAnswered,)
+class ComplaintFiled(Event):
+    """A complaint (or praise, ``kind``) was logged; ``staff_id`` is the staff member it names."""
+
+    topic: ClassVar[str] = "complaint.filed"
+    label: ClassVar[str | None] = N_("Complaint filed")
+    icon: ClassVar[str] = "alert"
+
+    customer_id: uuid.UUID
+    complaint_id: uuid.UUID
+    kind: str
+    category: str
+    severity: str
+    channel: str
+    staff_id: uuid.UUID | None = None
+
+
+class ComplaintResolved(Event):
+    """A complaint was resolved; ``survey_url`` asks the customer how it was handled."""
+
+    topic: ClassVar[str] = "complaint.resolved"
+    label: ClassVar[str | None] = N_("Complaint resolved")
+    icon: ClassVar[str] = "check"
+
+    customer_id: uuid.UUID
+    complaint_id: uuid.UUID
+    category: str
+    survey_url: str | None = None
+
+
+EVENTS: tuple[type[Event], ...] = (SurveyAnswered, ComplaintFiled, ComplaintResolved)

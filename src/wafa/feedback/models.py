@@ -107,3 +107,133 @@ class SurveyResponse(Base):
         Index("ix_survey_responses_survey_created", "survey_id", "created_at"),
         Index("ix_survey_responses_customer", "customer_id"),
     )
+
+
+# --------------------------------------------------------------------------- complaints
+
+
+class ComplaintKind(StrEnum):
+    """A complaint, or praise (which is routed to the staff member it names)."""
+
+    complaint = "complaint"
+    praise = "praise"
+
+
+class Severity(StrEnum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+    urgent = "urgent"
+
+
+class ComplaintStatus(StrEnum):
+    """new → acknowledged → in_progress → resolved → closed; ``waiting`` (on the customer)
+    pauses the SLA clocks; a resolved or closed complaint can be reopened."""
+
+    new = "new"
+    acknowledged = "acknowledged"
+    in_progress = "in_progress"
+    waiting = "waiting"
+    resolved = "resolved"
+    closed = "closed"
+
+
+class ComplaintChannel(StrEnum):
+    """Where the complaint was filed."""
+
+    dashboard = "dashboard"
+    pos = "pos"
+    portal = "portal"
+    api = "api"
+    survey = "survey"
+    phone = "phone"
+    email = "email"
+
+
+class Complaint(Base):
+    """One complaint (or praise) with its SLA clocks.
+
+    ``first_response_due_at`` and ``resolution_due_at`` are instants computed from the
+    business hours (weekly schedule, weekend, public holidays) and moved later by the
+    business time spent waiting on the customer (``paused_seconds``).
+    """
+
+    __tablename__ = "complaints"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16), default=ComplaintKind.complaint.value)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(16), default=Severity.normal.value)
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=ComplaintStatus.new.value)
+    text: Mapped[str] = mapped_column(Text)
+    order_id: Mapped[uuid.UUID | None] = mapped_column()
+    product: Mapped[str | None] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(120))
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), index=True
+    )
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), index=True
+    )
+    survey_response_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("survey_responses.id", ondelete="SET NULL"), unique=True
+    )
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    waiting_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    first_response_due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolution_due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        Index("ix_complaints_customer", "customer_id", "created_at"),
+        Index("ix_complaints_status", "status", "created_at"),
+    )
+
+
+class ComplaintEntryKind(StrEnum):
+    """A line of a complaint's history: a reply (sent to the customer), an internal note,
+    a status change, an assignment, a compensation."""
+
+    reply = "reply"
+    note = "note"
+    status = "status"
+    assign = "assign"
+    compensation = "compensation"
+
+
+class ComplaintEntry(Base):
+    """The complaint's history, oldest first; replies are also queued as messages."""
+
+    __tablename__ = "complaint_entries"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    complaint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(16))
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    by: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class FeedbackPolicy(Base):
+    """The complaint log's settings in one row (JSON, see ``wafa.feedback.policy``)."""
+
+    __tablename__ = "feedback_policy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(200))

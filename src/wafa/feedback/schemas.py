@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from wafa.feedback.models import SurveyKind, Touchpoint
+from wafa.feedback.models import ComplaintKind, ComplaintStatus, Severity, SurveyKind, Touchpoint
 
 LOCALES = ("en", "ar", "fa")
 Text = Annotated[str, Field(min_length=1, max_length=500)]
@@ -126,3 +126,80 @@ class Results(BaseModel):
     nps: int | None
     score: int | None
     mean: float | None
+
+
+class ComplaintCreate(BaseModel):
+    """A complaint (or praise) about an order, a product, a location or a staff member."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: uuid.UUID
+    category: Annotated[str, Field(min_length=1, max_length=40)]
+    text: Annotated[str, Field(min_length=1, max_length=5000)]
+    kind: ComplaintKind = ComplaintKind.complaint
+    severity: Severity = Severity.normal
+    order_id: uuid.UUID | None = None
+    product: Annotated[str | None, Field(max_length=200)] = None
+    location: Annotated[str | None, Field(max_length=120)] = None
+    staff_id: uuid.UUID | None = None
+    assignee_id: uuid.UUID | None = None
+
+
+class ComplaintRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str
+    customer_id: uuid.UUID
+    category: str
+    severity: str
+    channel: str
+    status: str
+    text: str
+    order_id: uuid.UUID | None
+    product: str | None
+    location: str | None
+    staff_id: uuid.UUID | None
+    assignee_id: uuid.UUID | None
+    survey_response_id: uuid.UUID | None
+    created_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    first_response_due_at: datetime
+    resolution_due_at: datetime
+
+
+class ComplaintPage(BaseModel):
+    items: list[ComplaintRead]
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: ComplaintStatus
+    note: Annotated[str | None, Field(max_length=5000)] = None
+
+
+class ReplyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, Field(min_length=1, max_length=5000)]
+    internal: bool = False
+
+
+class Assignment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assignee_id: uuid.UUID | None
+
+
+class EntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str
+    text: str | None
+    status: str | None
+    by: str | None
+    at: datetime

@@ -413,6 +413,10 @@ def answer(
                 first=created,
             ),
         )
+    if changed and scoring.is_unhappy(survey.kind, response.score):
+        from wafa.feedback import complaints  # complaints asks surveys after a resolution
+
+        complaints.open_from_answer(session, settings=settings, survey=survey, response=response)
     if created:
         loyalty_members.award_bonus(
             session,
@@ -496,9 +500,12 @@ def customer_responses(session: Session, customer_id: uuid.UUID) -> list[SurveyR
 
 
 def personal_data(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
-    """The person's survey answers and invitations (export)."""
+    """The person's survey answers, invitations and complaints (export)."""
+    from wafa.feedback import complaints
+
     asks = session.scalars(select(SurveyAsk).where(SurveyAsk.customer_id == customer_id))
     return {
+        "complaints": complaints.personal_data(session, customer_id),
         "survey_responses": [
             {
                 "survey_id": str(r.survey_id),
@@ -525,7 +532,10 @@ def personal_data(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
 
 def erase(session: Session, customer_id: uuid.UUID) -> None:
     """Forget what the person wrote and when they were asked; the bare scores stay in the
-    survey's figures, tied to a record that no longer names anyone."""
+    survey's figures, tied to a record that no longer names anyone; complaints likewise."""
+    from wafa.feedback import complaints
+
+    complaints.erase(session, customer_id)
     session.execute(
         update(SurveyResponse)
         .where(SurveyResponse.customer_id == customer_id)

@@ -1,0 +1,90 @@
+"""Words feedback writes to customers (complaint received, answered, resolved) and the labels
+of its slugs (categories, severities, statuses) for the dashboard.
+
+Marked with ``N_``; ``feedback.po`` translates them to Arabic and Persian. Messages are
+built in every language at once (``in_every_language``), so the messaging worker sends
+each customer their own.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+from wafa.core.i18n import N_
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+LOCALES = ("en", "ar", "fa")
+
+
+@lru_cache(maxsize=8)
+def _catalogue(locale: str) -> dict[str, str]:
+    path = LOCALE_DIR / locale / "LC_MESSAGES" / "feedback.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale, domain="feedback")
+    return {
+        str(m.id): str(m.string)
+        for m in catalog
+        if m.id and isinstance(m.string, str) and m.string and not m.fuzzy
+    }
+
+
+def gettext(locale: str, message: str) -> str:
+    """``message`` in ``locale`` (English when untranslated)."""
+    return _catalogue(locale).get(message, message) if locale != "en" else message
+
+
+def in_every_language(message: str) -> dict[str, str]:
+    """``{"en": ..., "ar": ..., "fa": ...}`` for a marked message."""
+    return {locale: gettext(locale, message) for locale in LOCALES}
+
+
+RECEIVED_SUBJECT = N_("We received your message")
+RECEIVED_TEXT = N_(
+    "Hello {{ customer.first_name }}, thank you for telling us. We have recorded your "
+    "complaint and will answer you soon."
+)
+REPLY_SUBJECT = N_("An answer to your complaint")
+RESOLVED_SUBJECT = N_("Your complaint is resolved")
+RESOLVED_TEXT = N_(
+    "Hello {{ customer.first_name }}, we have resolved your complaint. Thank you for your patience."
+)
+RESOLVED_SURVEY = N_("How did we handle it? Tell us in one tap: {{ survey_url }}")
+
+CATEGORIES: dict[str, str] = {
+    "late_delivery": N_("Late delivery"),
+    "wrong_item": N_("Wrong item"),
+    "damaged": N_("Damaged"),
+    "quality": N_("Quality"),
+    "staff": N_("Staff"),
+    "price": N_("Price or billing"),
+    "website": N_("Website"),
+    "other": N_("Other"),
+}
+SEVERITIES: dict[str, str] = {
+    "low": N_("Low"),
+    "normal": N_("Normal"),
+    "high": N_("High"),
+    "urgent": N_("Urgent"),
+}
+STATUSES: dict[str, str] = {
+    "new": N_("New"),
+    "acknowledged": N_("Acknowledged"),
+    "in_progress": N_("In progress"),
+    "waiting": N_("Waiting on the customer"),
+    "resolved": N_("Resolved"),
+    "closed": N_("Closed"),
+}
+CHANNELS: dict[str, str] = {
+    "dashboard": N_("Dashboard"),
+    "pos": N_("Point of sale"),
+    "portal": N_("Customer portal"),
+    "api": N_("API"),
+    "survey": N_("Survey answer"),
+    "phone": N_("Phone"),
+    "email": N_("Email"),
+}
