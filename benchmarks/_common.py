@@ -23,14 +23,39 @@ from wafa.core.db import dispose_engines
 ADMIN_URL = os.environ.get("WAFA_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
-def fresh_database(prefix: str) -> str:
-    """Create an empty PostgreSQL database named ``PREFIX_xxxxxxxx``, migrated; its URL."""
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def revision_src(revision: str, workdir: Path) -> Path:
+    """Return the ``src`` folder of git ``revision``, checked out once into ``workdir``.
+
+    For benchmarks that run an earlier revision beside this checkout in one run (a child
+    process with ``PYTHONPATH`` set to the returned folder imports that revision's code).
+    """
+    target = workdir / f"wafa-{revision}"
+    if not target.exists():
+        workdir.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(target), revision],
+            check=True,
+            capture_output=True,
+        )
+    return target / "src"
+
+
+def empty_database(prefix: str) -> str:
+    """Create an empty PostgreSQL database named ``PREFIX_xxxxxxxx``; its URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def fresh_database(prefix: str) -> str:
+    """Create an empty PostgreSQL database named ``PREFIX_xxxxxxxx``, migrated; its URL."""
+    url = empty_database(prefix)
     migrate.upgrade(url)
     return url
 

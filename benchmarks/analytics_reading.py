@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _common import revision_src  # noqa: E402
 from analytics_data import generate  # noqa: E402
 
 #: One timed read in a fresh process: the load, then a query that touches every order.
@@ -35,18 +36,6 @@ loaded = load_orders(con, Path(sys.argv[1]))
 con.execute("SELECT count(*), sum(net) FILTER (WHERE purchase) FROM wafa_orders").fetchall()
 print(time.perf_counter() - started, loaded.orders, loaded.purchases)
 """
-
-
-def checkout(revision: str, workdir: Path) -> Path:
-    """Return the ``src`` folder of ``revision``, checked out once into ``workdir``."""
-    target = workdir / f"wafa-{revision}"
-    if not target.exists():
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(target), revision],
-            check=True,
-            capture_output=True,
-        )
-    return target / "src"
 
 
 def timed(src: Path, path: Path) -> tuple[float, int, int]:
@@ -78,7 +67,7 @@ def main() -> None:
     path = args.workdir / f"orders-{args.customers}.csv"
     if not path.exists():
         generate(path, customers=args.customers)
-    sides = {"before": checkout(args.before, args.workdir), "now": ROOT / "src"}
+    sides = {"before": revision_src(args.before, args.workdir), "now": ROOT / "src"}
     times: dict[str, list[float]] = {name: [] for name in sides}
     counts: dict[str, tuple[int, int]] = {}
     for _ in range(args.runs):

@@ -23,9 +23,10 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from _common import drop_database, fresh_database
+from _common import drop_database, empty_database, revision_src
 
 HEADER = [
     "Name", "Email", "Financial Status", "Paid at", "Fulfillment Status", "Fulfilled at",
@@ -150,25 +151,43 @@ print(json.dumps({"seconds": seconds, "cpu": cpu, "server_cpu": server, "load": 
 """
 
 
-def database(backend: str, tmp: Path) -> tuple[str, bool]:
-    """A freshly migrated database for one run: its URL, and whether it is PostgreSQL."""
-    from wafa.core import migrate
+def database(backend: str, tmp: Path, env: dict[str, str]) -> tuple[str, bool]:
+    """A freshly migrated database for one run: its URL, and whether it is PostgreSQL.
 
+    It is migrated by the code the run imports (``env``'s ``PYTHONPATH``), so that an
+    earlier revision writes to the schema it knows.
+    """
     if backend == "sqlite":
         url = f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:8]}.db'}"
-        migrate.upgrade(url)
-        return url, False
-    return fresh_database("wafa_bench"), True
+    else:
+        url = empty_database("wafa_bench")
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from wafa.core import migrate; migrate.upgrade(sys.argv[1])",
+            url,
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    return url, backend != "sqlite"
 
 
-def run_once(backend: str, path: Path, tmp: Path) -> dict[str, float]:
-    url, postgres = database(backend, tmp)
+def run_once(backend: str, path: Path, tmp: Path, src: Path | None = None) -> dict[str, float]:
+    """Import ``path`` once in a child process (``src``: an earlier revision's code)."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    url, postgres = database(backend, tmp, env)
     try:
         out = subprocess.run(
             [sys.executable, "-c", CHILD, url, str(path)],
             check=True,
             capture_output=True,
             text=True,
+            env=env,
         )
     finally:
         if postgres:
@@ -177,11 +196,35 @@ def run_once(backend: str, path: Path, tmp: Path) -> dict[str, float]:
     return result
 
 
+def summarise(backend: str, size: int, code: str, runs: list[dict[str, float]]) -> dict[str, Any]:
+    """One table row: medians over ``runs`` of one backend, file size and code."""
+    return {
+        "backend": backend,
+        "code": code,
+        "size": size,
+        "runs": len(runs),
+        "orders": runs[0]["orders"],
+        "customers": runs[0]["customers"],
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "rate": statistics.median(r["lines"] / r["seconds"] for r in runs),
+        "cpu": statistics.median(r["cpu"] for r in runs),
+        "server": statistics.median(r["server_cpu"] for r in runs),
+        "cpu_rate": statistics.median(r["lines"] / (r["cpu"] + r["server_cpu"]) for r in runs),
+        "load": statistics.median(r["load"] for r in runs),
+        "peak": max(r["peak_kib"] for r in runs) / 1024,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument(
+        "--before",
+        help="Also import with this earlier git revision, alternating with this checkout.",
+    )
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/wafa-bench"))
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/import.md"))
     args = parser.parse_args()
@@ -199,35 +242,24 @@ def main() -> None:
             )
             files[size] = path
         rows = []
+        sides: dict[str, Path | None] = {"now": None}
+        if args.before:
+            sides[f"before ({args.before})"] = revision_src(args.before, args.workdir)
         for backend in backends:
             for size, path in files.items():
-                runs = [
-                    run_once(backend, path, tmp)
-                    for _ in range(args.runs if size == args.lines else 1)
-                ]
-                row = {
-                    "backend": backend,
-                    "size": size,
-                    "runs": len(runs),
-                    "orders": runs[0]["orders"],
-                    "customers": runs[0]["customers"],
-                    "seconds": statistics.median(r["seconds"] for r in runs),
-                    "rate": statistics.median(r["lines"] / r["seconds"] for r in runs),
-                    "cpu": statistics.median(r["cpu"] for r in runs),
-                    "server": statistics.median(r["server_cpu"] for r in runs),
-                    "cpu_rate": statistics.median(
-                        r["lines"] / (r["cpu"] + r["server_cpu"]) for r in runs
-                    ),
-                    "load": statistics.median(r["load"] for r in runs),
-                    "peak": max(r["peak_kib"] for r in runs) / 1024,
-                }
-                rows.append(row)
-                print(
-                    "{backend:<10} {size:>9,} lines  {seconds:7.1f} s  {rate:9,.0f} lines/s  "
-                    "cpu {cpu:6.1f} s + db {server:5.1f} s = {cpu_rate:7,.0f} lines/cpu-s  "
-                    "load {load:4.1f}  peak RSS {peak:5.0f} MiB  (runs: {runs})".format(**row),
-                    flush=True,
-                )
+                results: dict[str, list[dict[str, float]]] = {code: [] for code in sides}
+                for _ in range(args.runs if size == args.lines else 1):
+                    for code, src in sides.items():  # alternating: the same load for both
+                        results[code].append(run_once(backend, path, tmp, src))
+                for code, runs in results.items():
+                    rows.append(summarise(backend, size, code, runs))
+                    print(
+                        "{backend:<10} {code:<10} {size:>9,} lines  {seconds:7.1f} s  "
+                        "{rate:9,.0f} lines/s  cpu {cpu:6.1f} s + db {server:5.1f} s = "
+                        "{cpu_rate:7,.0f} lines/cpu-s  load {load:4.1f}  peak RSS {peak:5.0f} MiB  "
+                        "(runs: {runs})".format(**rows[-1]),
+                        flush=True,
+                    )
     command = "python benchmarks/import_shopify.py " + " ".join(sys.argv[1:])
     lines = [
         "## Import throughput (Shopify Orders export)",
@@ -240,12 +272,12 @@ def main() -> None:
         "PostgreSQL backend's; lines per CPU-second is what an otherwise idle machine would reach "
         "when the two do not overlap; `load` is the machine's 1-minute load average at the end of the run.",
         "",
-        "| backend | lines | orders | customers | seconds | lines/s | cpu s | db cpu s | lines/cpu-s | load | peak RSS |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| backend | code | lines | orders | customers | seconds | lines/s | cpu s | db cpu s | lines/cpu-s | load | peak RSS |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
-            "| {backend} | {size:,} | {orders:,} | {customers:,} | {seconds:.1f} | {rate:,.0f} | "
+            "| {backend} | {code} | {size:,} | {orders:,} | {customers:,} | {seconds:.1f} | {rate:,.0f} | "
             "{cpu:.1f} | {server:.1f} | {cpu_rate:,.0f} | {load:.1f} | {peak:.0f} MiB |".format(
                 **row
             )

@@ -17,6 +17,9 @@ what the refunds remove.
 Imported history (``order.placed`` with ``imported: true``) earns points and stamps
 only if the program says so (off by default: a shop switching to Wafa does not hand
 out points for years of past sales); it always counts for tiers, streaks and badges.
+
+About 550 lines: accrual and its reversal (refunds, cancellations) must read the same
+rules, so they live together.
 """
 
 from __future__ import annotations

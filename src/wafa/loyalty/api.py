@@ -7,6 +7,8 @@ Scopes: ``read`` for every GET; ``write`` for what a shop or a cashier does
 of rewards, stamp cards and campaign codes, as products are kept); ``admin`` for
 the program's settings, tier overrides and recalculation, and the referral review.
 Every POST honours ``Idempotency-Key``.
+
+About 540 lines of thin routes, one per operation, each handing over to the service.
 """
 
 from __future__ import annotations

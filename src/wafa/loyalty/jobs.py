@@ -6,6 +6,9 @@ transaction that also saves the run's cursor, so a crash loses at most the batch
 flight and the next run resumes where it stopped. Every batch is idempotent on its
 own (unique keys, guarded updates), so two workers on the same day, or a rerun of a
 finished day with ``force``, never award or expire twice.
+
+About 620 lines: the daily jobs share the claim-a-date bookkeeping at the top of the
+module, and each job is one function below it.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ may be limited per customer per period (local day, week, month or year of the
 business calendar, or ever): each redemption takes a numbered place in its period,
 unique per (reward, customer, period), under the member's row lock; a free catalogue
 reward must carry such a limit.
+
+About 550 lines: the catalogue's rules and redemption share the limit checks, kept in
+one module.
 """
 
 from __future__ import annotations

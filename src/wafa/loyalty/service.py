@@ -5,6 +5,9 @@ program, and never commits (the caller's unit of work does). The ledger rules
 live in ``ledger``; orders in ``accrual``; the catalogue in ``rewards``; codes in
 ``coupons``; the rest in their own modules. This module gathers the member-level
 views (status, ledger, adjustments, program settings, liability, personal data).
+
+About 620 lines: the facade every face calls; each function is short and hands the rule
+to its module.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ qualifies gets ``grace_days`` to requalify, then moves one tier down
 (``one_down``) or straight to the tier they qualify for (``recalculate``). A manual
 override is a floor with an optional last day. Every change is recorded with its
 reason and sends ``tier.changed``. Reviewing or recalculating twice changes nothing.
+
+About 630 lines: the qualifying value, upgrades, reviews and the batched recalculation
+all read the program's tier rules the same way, kept in one module so that they cannot
+drift apart.
 """
 
 from __future__ import annotations

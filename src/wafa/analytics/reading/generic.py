@@ -7,6 +7,9 @@ The columns are the generic format's (``wafa.ingest.generic``): ``order_id``,
 ``delivered_at``. The analyzer needs ``total``: an order's value is not rebuilt from its
 lines here (the importer does that). A negative ``total`` row is a refund line of its
 order (point-of-sale exports write refunds so).
+
+About 570 lines: one pass of generated SQL over the file and the checks that explain
+what it rejects, line by line.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Booking entries: credits open lots, debits are allocated to lots (oldest to expire first)."""
+"""Booking entries: credits open lots, debits are allocated to lots (oldest to expire first).
+
+About 610 lines: credits and debits share the lot allocation they must keep consistent;
+the module is the ledger's one writer.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Input and output shapes of the loyalty API and services. Money is integer minor units."""
+"""Input and output shapes of the loyalty API and services. Money is integer minor units.
+
+Long (about 790 lines) because it holds only declarations: every request and response
+shape of the loyalty API, a small pydantic class each, kept together so that the API's
+shapes read in one place.
+"""
 
 from __future__ import annotations
 

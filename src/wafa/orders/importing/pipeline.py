@@ -53,8 +53,12 @@ from wafa.orders.importing.errors import ERRORS_HEADER, FileRefused, ImportRejec
 from wafa.orders.importing.prepare import KEY, Dialect, Prepared
 from wafa.orders.importing.readers import CsvSource, check_encoding
 from wafa.orders.importing.validation import (
+    Batch,
+    End,
+    HeaderFits,
     Job,
     Message,
+    Refused,
     make_parser,
     read_batch,
     run_in_process,
@@ -256,33 +260,42 @@ class _Writing:
 
     def run(self, messages: Iterable[Message]) -> None:
         for message in messages:
-            kind = message[0]
-            if kind == "header":
-                self.refund_column, self.key_column = message[1], message[2]
-                self._start()
-            elif kind == "batch":
-                _, start, end, count, bytes_read, items = message
-                for item in items:
-                    if isinstance(item, Rejected):
-                        self.sink.reject(item, "order")
-                    else:
-                        self.sink.add(item)
-                        self.report.rows_rejected += 1
-                self.report.orders_read += count
-                if start != end:
-                    self.batches.append((start, end))
-                if self.progress is not None:
-                    self.progress("reading", bytes_read, self.size)
-                if self.report.error_count and not self.skip_invalid:
-                    self._fail()
-                if self.pipelined:
-                    self._write_pending()
-            elif kind == "end":
-                self.report.lines = message[1]
-                self.report.validator_peak_kib = message[3] if self.pipelined else 0
-                self._finish(message[2])
-            elif kind == "refused":
-                raise FileRefused(message[1], row_errors=message[2], **message[3])
+            match message:
+                case HeaderFits(refund_column, key_column):
+                    self.refund_column, self.key_column = refund_column, key_column
+                    self._start()
+                case Batch(start, end, count, bytes_read, items):
+                    self._batch(start, end, count, bytes_read, items)
+                case End(lines, duplicates, peak_kib):
+                    self.report.lines = lines
+                    self.report.validator_peak_kib = peak_kib if self.pipelined else 0
+                    self._finish(duplicates)
+                case Refused(detail, row_errors, context):
+                    raise FileRefused(detail, row_errors=row_errors, **context)
+
+    def _batch(
+        self,
+        start: int,
+        end: int,
+        count: int,
+        bytes_read: int,
+        items: list[Rejected | RowError],
+    ) -> None:
+        for item in items:
+            if isinstance(item, Rejected):
+                self.sink.reject(item, "order")
+            else:
+                self.sink.add(item)
+                self.report.rows_rejected += 1
+        self.report.orders_read += count
+        if start != end:
+            self.batches.append((start, end))
+        if self.progress is not None:
+            self.progress("reading", bytes_read, self.size)
+        if self.report.error_count and not self.skip_invalid:
+            self._fail()
+        if self.pipelined:
+            self._write_pending()
 
     def _start(self) -> None:
         self.savepoint = self.session.begin_nested()

@@ -3,36 +3,35 @@
 ``validate(job)`` streams the file once: each order is parsed and checked by its
 format's parser, good orders are prepared for the writer (``prepare``) and spooled
 in batches to ``job.spool``; bad rows are collected. It touches no database.
-It yields messages (tuples) for the writing side, in file order:
+It yields messages (named tuples) for the writing side, in file order:
 
-* ``("header", refund column, key column)`` once the header fits the format;
-* ``("batch", start, end, orders, bytes read, items)``: the spool holds a batch of
+* ``HeaderFits(refund_column, key_column)`` once the header fits the format;
+* ``Batch(start, end, orders, bytes_read, items)``: the spool holds a batch of
   ``orders`` prepared orders between byte offsets ``start`` and ``end`` (none when
   ``start == end``), and ``items`` are the problems found since the last message
   (``base.Rejected`` orders and ``RowError`` rows), in file order;
-* ``("end", lines read, duplicates, peak memory in KiB)``: ``duplicates`` maps each
-  order key that appears in two places of the file to the first lines of each place;
-* ``("refused", detail, row errors, context)`` when the file cannot be read at all.
+* ``End(lines, duplicates, peak_kib)``: ``duplicates`` maps each order key that appears
+  in two places of the file to the first lines of each place;
+* ``Refused(detail, row_errors, context)`` when the file cannot be read at all.
 
 The pass runs in the importing process for small files; for big ones
-``run_in_process`` runs it in a worker process (a fresh interpreter that shares
-nothing with the caller's database connection), so that it uses the second core
-while the caller writes the batches already validated.
+``run_in_process`` runs it in a worker process started by the standard library's
+``multiprocessing`` (a *spawned* interpreter, which shares no open file or database
+connection with the caller), so that it uses the second core while the caller writes
+the batches already validated.
 """
 
 from __future__ import annotations
 
 import marshal
-import os
-import pickle
-import subprocess
-import sys
+import multiprocessing
 import traceback
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from wafa.core.settings import Settings
 from wafa.ingest import FORMATS
@@ -45,7 +44,47 @@ from wafa.orders.importing.readers import CsvSource
 # Problems are sent on at least this often, so memory holds a bounded number of them.
 _ITEMS_PER_MESSAGE = 1000
 
-Message = tuple[Any, ...]
+
+class HeaderFits(NamedTuple):
+    """The header fits the format: the columns the writer names in its messages."""
+
+    refund_column: str | None
+    key_column: str
+
+
+class Batch(NamedTuple):
+    """A batch of prepared orders in the spool, and the problems found since the last."""
+
+    start: int
+    end: int
+    orders: int
+    bytes_read: int
+    items: list[Rejected | RowError]
+
+
+class End(NamedTuple):
+    """The file is read: its lines, the keys found in two places, the pass's peak memory."""
+
+    lines: int
+    duplicates: dict[str, list[int]]
+    peak_kib: int
+
+
+class Refused(NamedTuple):
+    """The file cannot be read at all (``FileRefused``'s parts)."""
+
+    detail: str
+    row_errors: list[RowError]
+    context: dict[str, Any]
+
+
+class _Crashed(NamedTuple):
+    """The worker process failed: its traceback (never yielded to the caller)."""
+
+    traceback: str
+
+
+Message = HeaderFits | Batch | End | Refused
 
 
 @dataclass(frozen=True)
@@ -81,7 +120,7 @@ def validate(job: Job) -> Iterator[Message]:
     try:
         yield from _validate(job)
     except FileRefused as exc:
-        yield ("refused", exc.detail, exc.row_errors, dict(exc.context))
+        yield Refused(exc.detail, list(exc.row_errors), dict(exc.context))
 
 
 def _validate(job: Job) -> Iterator[Message]:
@@ -95,7 +134,7 @@ def _validate(job: Job) -> Iterator[Message]:
         if header is None:
             raise FileRefused("the file is empty: no header line")
         parser.bind(header)
-        yield ("header", parser.refund_column(), parser.key_column())
+        yield HeaderFits(parser.refund_column(), parser.key_column())
         batch: list[Any] = []
         items: list[Rejected | RowError] = []
         told = False  # whether a problem was sent yet
@@ -115,15 +154,15 @@ def _validate(job: Job) -> Iterator[Message]:
                 or (items and not told and not job.skip_invalid)
             ):
                 end = _dump(spool, batch)
-                yield ("batch", start, end, len(batch), csv_source.bytes_read, items)
+                yield Batch(start, end, len(batch), csv_source.bytes_read, items)
                 told = told or bool(items)
                 start, batch, items = end, [], []
         # Malformed records after the last order (or in a file with no readable order).
         items.extend(csv_source.errors)
         csv_source.errors.clear()
         end = _dump(spool, batch)
-        yield ("batch", start, end, len(batch), csv_source.size, items)
-    yield ("end", csv_source.lines_read, _duplicates(hashes, job.spool), _peak_kib())
+        yield Batch(start, end, len(batch), csv_source.size, items)
+    yield End(csv_source.lines_read, _duplicates(hashes, job.spool), _peak_kib())
 
 
 def _dump(spool: Any, batch: list[Any]) -> int:
@@ -181,21 +220,13 @@ def _peak_kib() -> int:
     return 0
 
 
-def serve() -> None:
-    """The worker process's main: a ``Job`` on standard input, messages on standard output.
-
-    Standard output carries only the pickled messages; anything else the process might
-    print goes to standard error.
-    """
-    channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    job = pickle.load(sys.stdin.buffer)
+def _serve(job: Job, channel: Connection) -> None:
+    """The worker process's main: ``validate(job)``'s messages sent on ``channel``."""
     try:
         for message in validate(job):
-            pickle.dump(message, channel, protocol=pickle.HIGHEST_PROTOCOL)
-            channel.flush()
+            channel.send(message)
     except BaseException:
-        pickle.dump(("crashed", traceback.format_exc()), channel)
+        channel.send(_Crashed(traceback.format_exc()))
         raise
     finally:
         channel.close()
@@ -204,39 +235,32 @@ def serve() -> None:
 def run_in_process(job: Job) -> Iterator[Message]:
     """``validate(job)``'s messages, computed in a worker process.
 
-    The worker is a fresh interpreter (``python -m wafa.orders.importing.validation``):
-    it shares no open file or database connection with this process and does not
-    re-run the caller's main module. It is stopped (this process's own child, by its
-    handle) if the caller stops early, e.g. because writing failed.
+    The worker is spawned (a fresh interpreter; ``multiprocessing`` imports the caller's
+    main module under its ``__main__`` guard and nothing more): it shares no open file
+    or database connection with this process. It is stopped if the caller stops early,
+    e.g. because writing failed.
     """
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wafa.orders.importing.validation"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    )
-    assert process.stdin is not None
-    assert process.stdout is not None
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_serve, args=(job, send), name="wafa-import-validate")
+    process.start()
+    send.close()  # the child holds its own end: EOF here when it exits
     try:
-        pickle.dump(job, process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        process.stdin.close()
         while True:
             try:
-                message: Message = pickle.load(process.stdout)
+                message = receive.recv()
             except EOFError:
+                process.join(10)
                 raise RuntimeError(
-                    f"the import's validating process stopped (exit code {process.wait()})"
+                    f"the import's validating process stopped (exit code {process.exitcode})"
                 ) from None
-            if message[0] == "crashed":
-                raise RuntimeError(f"the import's validating process failed:\n{message[1]}")
+            if isinstance(message, _Crashed):
+                raise RuntimeError(f"the import's validating process failed:\n{message.traceback}")
             yield message
-            if message[0] in ("end", "refused"):
+            if isinstance(message, End | Refused):
                 return
     finally:
-        process.stdout.close()
-        if process.poll() is None:
+        receive.close()
+        if process.is_alive():
             process.terminate()
-        process.wait(10)
-
-
-if __name__ == "__main__":
-    serve()
+        process.join(10)
