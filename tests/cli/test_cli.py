@@ -30,7 +30,7 @@ class TestApiKeyCreate:
         token = result.output.strip().splitlines()[-1]
         assert token.startswith("wafa_") and " " not in token
         with session_scope(committed_db) as s:
-            key = auth.authenticate_api_key(s, token)
+            key, _ = auth.authenticate_api_key(s, token)
             assert key.scopes == ["read", "write"]
 
     def test_unknown_scope_fails_with_a_message(self, wafa: Invoke) -> None:

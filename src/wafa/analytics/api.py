@@ -15,7 +15,7 @@ from wafa.analytics.schemas import (
     ScorePage,
     SegmentsRead,
 )
-from wafa.api.deps import Reader, ReadSession
+from wafa.api.deps import MayViewReports, Reader, ReadSession
 from wafa.api.routing import AutoCommitRoute
 
 router = APIRouter(tags=["analytics"], route_class=AutoCommitRoute)
@@ -46,7 +46,7 @@ def customer_insights(
     "/analytics/summary",
     summary="Business figures of the last refresh: KPIs, cohorts, models, holdout check",
 )
-def analytics_summary(session: ReadSession, _: Reader) -> dict[str, Any]:
+def analytics_summary(session: ReadSession, _: MayViewReports) -> dict[str, Any]:
     """Return the last refresh's figures; 404 ``no-analytics-yet`` before the first one."""
     return service.analytics_summary(session)
 
@@ -56,7 +56,7 @@ def analytics_summary(session: ReadSession, _: Reader) -> dict[str, Any]:
     response_model=SegmentsRead,
     summary="RFM segments with customers, revenue, predicted value and what to do",
 )
-def analytics_segments(session: ReadSession, _: Reader) -> SegmentsRead:
+def analytics_segments(session: ReadSession, _: MayViewReports) -> SegmentsRead:
     """Return every RFM segment with its size, revenue, predicted value and advice."""
     return service.segment_summary(session)
 
@@ -68,7 +68,7 @@ def analytics_segments(session: ReadSession, _: Reader) -> SegmentsRead:
 )
 def analytics_scores(
     session: ReadSession,
-    _: Reader,
+    _: MayViewReports,
     segment: str | None = None,
     churn_risk: str | None = None,
     activity: str | None = None,
@@ -96,7 +96,9 @@ def analytics_scores(
     response_model=list[AtRiskRead],
     summary="Valuable customers at medium or high churn risk, most valuable first",
 )
-def analytics_at_risk(session: ReadSession, _: Reader, limit: Limit = 20) -> list[AtRiskRead]:
+def analytics_at_risk(
+    session: ReadSession, _: MayViewReports, limit: Limit = 20
+) -> list[AtRiskRead]:
     """Return valuable customers whose churn risk is medium or high."""
     return service.at_risk_customers(session, limit=limit)
 

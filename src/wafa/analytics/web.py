@@ -28,7 +28,7 @@ from wafa.api.deps import AppSettings, DbSession, ReadSession
 from wafa.auth.models import Role
 from wafa.core.errors import WafaError
 from wafa.customers.models import Customer
-from wafa.web.auth import Manager, see_other
+from wafa.web.auth import MayViewReports, see_other
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
 from wafa.web.pages import CustomerPanel, Pages
@@ -105,7 +105,7 @@ def _cohorts(figures: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/analytics", response_class=HTMLResponse)
 def analytics_page(
-    request: Request, session: ReadSession, settings: AppSettings, user: Manager
+    request: Request, session: ReadSession, settings: AppSettings, user: MayViewReports
 ) -> Response:
     """Show the analytics dashboard (or how to get it, before the first refresh)."""
     data = service.dashboard(session)
@@ -124,7 +124,7 @@ def segment_page(
     request: Request,
     key: str,
     session: ReadSession,
-    user: Manager,
+    user: MayViewReports,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     """List the customers of one segment, most valuable first."""
@@ -140,7 +140,7 @@ def segment_page(
 
 @router.post("/analytics/refresh")
 def refresh_now(
-    request: Request, session: DbSession, settings: AppSettings, user: Manager
+    request: Request, session: DbSession, settings: AppSettings, user: MayViewReports
 ) -> Response:
     """Recompute every score now, then come back to the dashboard."""
     try:

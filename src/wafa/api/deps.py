@@ -5,15 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from wafa.auth import permissions
 from wafa.auth import service as auth
-from wafa.auth.models import ROLE_RANK, Role, Scope
+from wafa.auth.permissions import Permission
 from wafa.core.errors import Unauthorized
 from wafa.core.settings import Settings
+from wafa.core.time import utcnow
 
 
 def get_settings(request: Request) -> Settings:
@@ -55,25 +58,66 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: an API key or a logged-in staff user."""
+    """Who is calling: an API key or a logged-in staff user, and what they may do."""
 
     kind: str
     id: uuid.UUID
     name: str
-    scopes: frozenset[str]
+    permissions: frozenset[Permission]
     role: str | None = None
+    adjust_limit: int | None = 0
 
     @property
     def label(self) -> str:
         """How audit trails name this principal."""
         return f"{self.kind}:{self.name}"
 
+    def may(self, permission: Permission) -> bool:
+        """Whether this caller holds ``permission``."""
+        return permission in self.permissions
 
-ROLE_SCOPES = {
-    Role.cashier: frozenset({Scope.read, Scope.write}),
-    Role.manager: frozenset({Scope.read, Scope.write, Scope.admin}),
-    Role.owner: frozenset({Scope.read, Scope.write, Scope.admin}),
-}
+
+def _key_principal(request: Request, token: str) -> Principal:
+    with request.app.state.read_sessions() as session:
+        key, creator = auth.authenticate_api_key(session, token)
+        granted = permissions.scope_permissions(key.scopes)
+        creator_role = creator.role if creator is not None else None
+        if creator is not None:
+            granted &= permissions.role_permissions(creator.role)
+        stale = key.last_used_at is None or key.last_used_at < utcnow() - timedelta(minutes=1)
+        principal = Principal(
+            "api_key",
+            key.id,
+            key.name,
+            granted,
+            adjust_limit=permissions.scope_adjust_limit(key.scopes, creator_role),
+        )
+    if stale:
+        with request.app.state.write_sessions() as session, session.begin():
+            auth.touch_api_key(session, key.id)
+    return principal
+
+
+def _staff_principal(request: Request) -> Principal:
+    # The dashboard's own pages (the POS screen) call the API with their session cookie:
+    # the staff user's role decides, exactly as on the pages.
+    from wafa.web.auth import load_user
+
+    user = load_user(request)
+    if user is None:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <API key>'")
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        from wafa.web.security import check_csrf_header
+
+        check_csrf_header(request)
+    return Principal(
+        "staff",
+        user.id,
+        user.email,
+        permissions.role_permissions(user.role),
+        user.role,
+        permissions.role_adjust_limit(user.role),
+    )
 
 
 def _principal(request: Request) -> Principal:
@@ -81,58 +125,59 @@ def _principal(request: Request) -> Principal:
     if cached is not None:
         return cached
     header = request.headers.get("authorization")
-    factory = request.app.state.read_sessions
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use 'Authorization: Bearer <API key>'")
-        with factory() as session:
-            key = auth.authenticate_api_key(session, token.strip())
-            principal = Principal("api_key", key.id, key.name, frozenset(key.scopes))
+        principal = _key_principal(request, token.strip())
     else:
-        # The dashboard's own pages (the POS screen) call the API with their session cookie.
-        user_id = request.session.get("user_id") if "session" in request.scope else None
-        if not user_id:
-            raise Unauthorized("missing API key: send 'Authorization: Bearer <API key>'")
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            from wafa.web.security import check_csrf_header
-
-            check_csrf_header(request)
-        with factory() as session:
-            user = auth.get_user(session, uuid.UUID(user_id))
-            if not user.active:
-                raise Unauthorized("this staff account is disabled")
-            principal = Principal(
-                "staff", user.id, user.email, ROLE_SCOPES[Role(user.role)], user.role
-            )
+        principal = _staff_principal(request)
     request.state.principal = principal
     return principal
 
 
-def require(scope: Scope) -> object:
-    """A dependency that authenticates the caller and checks ``scope``."""
+def permitted(permission: Permission) -> Any:
+    """A dependency: the authenticated caller, refused unless they hold ``permission``.
+
+    Every API route declares exactly one (``wafa.auth.permissions`` is the table).
+    """
 
     def check(request: Request) -> Principal:
         principal = _principal(request)
-        if scope not in principal.scopes:
+        if principal.role is None and permission not in principal.permissions:
             raise auth.InsufficientScope(
-                f"this key lacks the {scope.value!r} scope",
-                required=scope.value,
-                granted=sorted(principal.scopes),
+                f"this API key's scopes do not allow this ({permission.value}: "
+                f"{permissions.MEANING[permission]})",
+                required=permission.value,
             )
+        permissions.check(principal.permissions, permission, who=f"the {principal.role} role")
         return principal
 
+    check.wafa_permission = permission  # type: ignore[attr-defined]
     return Depends(check)
 
 
-def staff_at_least(principal: Principal, role: Role) -> bool:
-    """Whether a staff principal holds ``role`` or higher (API keys: never)."""
-    return principal.role is not None and ROLE_RANK[Role(principal.role)] >= ROLE_RANK[role]
-
-
-Reader = Annotated[Principal, require(Scope.read)]
-Writer = Annotated[Principal, require(Scope.write)]
-Admin = Annotated[Principal, require(Scope.admin)]
+Reader = Annotated[Principal, permitted(Permission.view)]
+"""Looks things up (customers, orders, loyalty status): every role, every scope."""
+Writer = Annotated[Principal, permitted(Permission.serve)]
+"""Serves at the counter (sales, orders, enrolment, redemptions, customer details)."""
+# One alias per permission; which roles and scopes hold each is ``wafa.auth.permissions``.
+MayViewReports = Annotated[Principal, permitted(Permission.view_reports)]
+MayAdjustPoints = Annotated[Principal, permitted(Permission.adjust_points)]
+MayCreateCoupons = Annotated[Principal, permitted(Permission.create_coupons)]
+MayEditRewards = Annotated[Principal, permitted(Permission.edit_rewards)]
+MayEditProgram = Annotated[Principal, permitted(Permission.edit_program)]
+MayEditCatalogue = Annotated[Principal, permitted(Permission.edit_catalogue)]
+MayReviewReferrals = Annotated[Principal, permitted(Permission.review_referrals)]
+MayMerge = Annotated[Principal, permitted(Permission.merge)]
+MayRefund = Annotated[Principal, permitted(Permission.refund)]
+MayMessage = Annotated[Principal, permitted(Permission.message)]
+MaySuppress = Annotated[Principal, permitted(Permission.suppress)]
+MayExport = Annotated[Principal, permitted(Permission.export)]
+MayErase = Annotated[Principal, permitted(Permission.erase)]
+MayManageKeys = Annotated[Principal, permitted(Permission.manage_keys)]
+MayManageStaff = Annotated[Principal, permitted(Permission.manage_staff)]
+MaySettings = Annotated[Principal, permitted(Permission.settings)]
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -142,9 +187,10 @@ async def _raw_body(request: Request) -> bytes:
 def _idempotent(
     request: Request,
     session: DbSession,
-    principal: Writer,
     body: Annotated[bytes, Depends(_raw_body)],
 ) -> None:
+    # The route's own permission dependency has authenticated the caller already.
+    principal = _principal(request)
     from wafa.api.routing import use_idempotency_key
 
     use_idempotency_key(request, session, f"{principal.kind}:{principal.id}", body)

@@ -90,7 +90,7 @@ def _mount_docs(app: FastAPI) -> None:
         name="api-docs-assets",
     )
 
-    @app.get("/api/docs", include_in_schema=False)
+    @app.get("/api/docs", include_in_schema=False, dependencies=[web_auth.public("the API docs")])
     def swagger() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url="/api/v1/openapi.json",
@@ -100,7 +100,7 @@ def _mount_docs(app: FastAPI) -> None:
             swagger_favicon_url="/api/docs-assets/favicon.png",
         )
 
-    @app.get("/api/redoc", include_in_schema=False)
+    @app.get("/api/redoc", include_in_schema=False, dependencies=[web_auth.public("the API docs")])
     def redoc() -> HTMLResponse:
         return get_redoc_html(
             openapi_url="/api/v1/openapi.json",

@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from wafa.api.deps import Admin, DbSession, ReadSession
+from wafa.api.deps import DbSession, MayManageKeys, ReadSession
 from wafa.api.routing import AutoCommitRoute
 from wafa.auth import service as auth
 from wafa.auth.models import ApiKey
@@ -25,6 +25,7 @@ class ApiKeyRead(BaseModel):
     scopes: list[str]
     created_at: datetime
     revoked_at: datetime | None
+    last_used_at: datetime | None
 
 
 class ApiKeyCreate(BaseModel):
@@ -39,16 +40,21 @@ class ApiKeyCreated(ApiKeyRead):
 
 
 @router.get("/api-keys", response_model=list[ApiKeyRead])
-def list_keys(session: ReadSession, _: Admin) -> list[ApiKey]:
+def list_keys(session: ReadSession, _: MayManageKeys) -> list[ApiKey]:
     return auth.list_api_keys(session)
 
 
 @router.post("/api-keys", response_model=ApiKeyCreated, status_code=201)
-def create_key(body: ApiKeyCreate, session: DbSession, _: Admin) -> ApiKeyCreated:
-    key, token = auth.create_api_key(session, name=body.name, scopes=body.scopes)
+def create_key(body: ApiKeyCreate, session: DbSession, who: MayManageKeys) -> ApiKeyCreated:
+    key, token = auth.create_api_key(
+        session,
+        name=body.name,
+        scopes=body.scopes,
+        created_by=auth.creator_of(session, kind=who.kind, principal_id=who.id),
+    )
     return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), token=token)
 
 
 @router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyRead)
-def revoke_key(key_id: uuid.UUID, session: DbSession, _: Admin) -> ApiKey:
+def revoke_key(key_id: uuid.UUID, session: DbSession, _: MayManageKeys) -> ApiKey:
     return auth.revoke_api_key(session, key_id=key_id)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wafa.core.db import Base, UtcDateTime
@@ -41,9 +41,12 @@ class StaffUser(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # Consecutive wrong passwords; at LOCK_AFTER the account is locked until locked_until.
+    # Unused since login throttling moved to ``login_throttle`` (kept for old databases).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Part of every session cookie; raising it ends every session of this user at once
+    # (logout, password change, disable, role change, `wafa secret rotate`).
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     def has_role(self, minimum: Role) -> bool:
         """Whether this user's role is at least ``minimum`` (owner > manager > cashier)."""
@@ -61,6 +64,29 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The staff user who created the key (NULL: the command line). The key never holds
+    # more than that user's current role and stops when they are disabled or their role
+    # is lowered below ``created_role``.
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    created_role: Mapped[str | None] = mapped_column(String(16))
+
+
+class LoginThrottle(Base):
+    """Login attempts per account (``account:EMAIL``) or address (``address:IP``).
+
+    ``attempts`` counts tries since ``window_started``; past the free tries one try is
+    let through per delay (``next_try_at``), so a stranger slows an account down but
+    never shuts it. Moved only by atomic upserts and guarded updates.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    window_started: Mapped[datetime] = mapped_column(UtcDateTime)
+    next_try_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class SystemSetting(Base):

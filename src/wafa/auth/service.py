@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from wafa.auth.models import ApiKey, Role, Scope, StaffUser, SystemSetting
+from wafa.auth.models import ROLE_RANK, ApiKey, Role, Scope, StaffUser, SystemSetting
 from wafa.core.contacts import ContactError, normalize_email
 from wafa.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from wafa.core.security import (
@@ -162,19 +162,42 @@ def parse_scopes(raw: Iterable[str]) -> list[str]:
     return sorted(scopes)
 
 
-def create_api_key(session: Session, *, name: str, scopes: Iterable[str]) -> tuple[ApiKey, str]:
-    """Create an API key; return the record and the token, which is never stored or shown again."""
+def create_api_key(
+    session: Session,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    created_by: StaffUser | None = None,
+) -> tuple[ApiKey, str]:
+    """Create an API key; return the record and the token, which is never stored or shown again.
+
+    A key created by a staff user (``created_by``) is tied to them: it never holds more
+    than their role does, and it stops working when they are disabled or demoted.
+    """
     if not name.strip():
         raise Invalid.field(("name",), "a key needs a name")
+    if len(name.strip()) > 200:
+        raise Invalid.field(("name",), "at most 200 characters")
     token, prefix, digest = new_api_key()
-    key = ApiKey(name=name.strip(), prefix=prefix, key_hash=digest, scopes=parse_scopes(scopes))
+    key = ApiKey(
+        name=name.strip(),
+        prefix=prefix,
+        key_hash=digest,
+        scopes=parse_scopes(scopes),
+        created_by=created_by.id if created_by is not None else None,
+        created_role=created_by.role if created_by is not None else None,
+    )
     session.add(key)
     session.flush()
     return key, token
 
 
-def authenticate_api_key(session: Session, token: str) -> ApiKey:
-    """The live key for ``token``; unknown and revoked keys are ``Unauthorized``."""
+def authenticate_api_key(session: Session, token: str) -> tuple[ApiKey, StaffUser | None]:
+    """The live key for ``token`` and the staff user who created it (if one did).
+
+    Unknown and revoked keys are ``Unauthorized``, and so is a key whose creator was
+    disabled, removed, or moved to a lower role than they held when creating it.
+    """
     if not token.startswith(API_KEY_PREFIX):
         raise Unauthorized("not a Wafa API key")
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(token)))
@@ -182,7 +205,43 @@ def authenticate_api_key(session: Session, token: str) -> ApiKey:
         raise Unauthorized("unknown API key")
     if key.revoked_at is not None:
         raise Unauthorized("this API key was revoked")
-    return key
+    creator = None
+    if key.created_role is not None:
+        creator = session.get(StaffUser, key.created_by) if key.created_by else None
+        if creator is None or not creator.active or _rank(creator.role) < _rank(key.created_role):
+            raise Unauthorized("the staff account that created this API key lost its access")
+    return key, creator
+
+
+def creator_of(session: Session, *, kind: str, principal_id: uuid.UUID) -> StaffUser | None:
+    """The staff user a new key is tied to: the caller, or the user behind the caller's key."""
+    if kind == "staff":
+        return get_user(session, principal_id)
+    key = session.get(ApiKey, principal_id)
+    if key is not None and key.created_by is not None:
+        return get_user(session, key.created_by)
+    return None
+
+
+def _rank(role: str) -> int:
+    try:
+        return ROLE_RANK[Role(role)]
+    except ValueError:
+        return 0
+
+
+def touch_api_key(session: Session, key_id: uuid.UUID) -> None:
+    """Record that a key was used (at most once a minute, so reads stay cheap)."""
+    now = utcnow()
+    session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < now - timedelta(minutes=1)),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def require_scope(key: ApiKey, scope: Scope) -> None:

@@ -1,6 +1,6 @@
 """Dashboard pages for customers: the list with search, the profile, edit, merge, export, erase.
 
-Routes parse the form, check the role (``Staff``/``Manager``/``Owner``), call one
+Routes parse the form, check the permission (``Counter``: ``wafa.auth.permissions``), call one
 service or query function, and render. Expected errors become pages in the user's
 language (``wafa.web.errors``); form errors are shown next to their fields.
 """
@@ -21,7 +21,7 @@ from wafa.customers import service as customers
 from wafa.customers.models import ConsentChannel, Customer
 from wafa.customers.schemas import Birthday, ConsentIn, CustomerCreate, CustomerUpdate
 from wafa.web import forms, i18n
-from wafa.web.auth import Staff, see_other, staff_label
+from wafa.web.auth import Counter, see_other, staff_label
 from wafa.web.i18n import LANGUAGES, N_
 from wafa.web.pages import Pages
 from wafa.web.routing import WebRoute
@@ -167,7 +167,7 @@ def _display_calendar(request: Request, settings: Settings) -> str:
 
 
 @router.get("/customers/new", response_class=HTMLResponse)
-def new_customer(request: Request, settings: AppSettings, user: Staff) -> HTMLResponse:
+def new_customer(request: Request, settings: AppSettings, user: Counter) -> HTMLResponse:
     values = {"birth_calendar": _display_calendar(request, settings)}
     return _form_page(request, customer=None, values=values)
 
@@ -177,7 +177,7 @@ def create_customer(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Staff,
+    user: Counter,
     form: Annotated[CustomerForm, Form()],
 ) -> Response:
     source = f"dashboard ({staff_label(user)})"[:120]
@@ -219,7 +219,7 @@ def edit_customer(
     request: Request,
     session: ReadSession,
     settings: AppSettings,
-    user: Staff,
+    user: Counter,
 ) -> HTMLResponse:
     customer = customers.get_live_customer(session, customer_id)
     values = _form_from(customer, _display_calendar(request, settings))
@@ -232,7 +232,7 @@ def update_customer(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Staff,
+    user: Counter,
     form: Annotated[CustomerForm, Form()],
 ) -> Response:
     try:
@@ -264,7 +264,7 @@ def record_consent(
     customer_id: uuid.UUID,
     request: Request,
     session: DbSession,
-    user: Staff,
+    user: Counter,
     channel: Annotated[ConsentChannel, Form()],
     granted: Annotated[bool, Form()],
 ) -> Response:

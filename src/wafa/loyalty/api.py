@@ -19,8 +19,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from wafa.api.deps import Admin, AppSettings, DbSession, Idempotent, Reader, ReadSession, Writer
+from wafa.api.deps import (
+    AppSettings,
+    DbSession,
+    Idempotent,
+    MayAdjustPoints,
+    MayCreateCoupons,
+    MayEditProgram,
+    MayEditRewards,
+    MayReviewReferrals,
+    MayViewReports,
+    Reader,
+    ReadSession,
+    Writer,
+)
 from wafa.api.routing import AutoCommitRoute
+from wafa.auth.permissions import check_adjustment
 from wafa.core.calendars import from_ymd
 from wafa.core.errors import Invalid
 from wafa.loyalty import coupons, jobs, pos, referrals, rewards, service, stamps, streaks, tiers
@@ -89,7 +103,7 @@ def get_program(session: ReadSession, settings: AppSettings, _: Reader) -> Progr
 
 @router.put("/loyalty/program", response_model=ProgramRead)
 def update_program(
-    body: ProgramUpdate, session: DbSession, settings: AppSettings, who: Admin
+    body: ProgramUpdate, session: DbSession, settings: AppSettings, who: MayEditProgram
 ) -> ProgramRead:
     return service.update_program(
         session,
@@ -108,7 +122,7 @@ def program_versions(session: ReadSession, _: Reader) -> list[Any]:
 
 @router.post("/loyalty/program/tier-preview", response_model=TierPreview, dependencies=[Idempotent])
 def tier_preview(
-    body: TierPreviewIn, session: DbSession, settings: AppSettings, _: Admin
+    body: TierPreviewIn, session: DbSession, settings: AppSettings, _: MayEditProgram
 ) -> TierPreview:
     return service.preview_tiers(session, settings=settings, proposed=body.tiers)
 
@@ -119,12 +133,14 @@ def list_tiers(session: ReadSession, settings: AppSettings, _: Reader) -> TiersR
 
 
 @router.post("/loyalty/tiers/recalculate", dependencies=[Idempotent])
-def recalculate_tiers(session: DbSession, settings: AppSettings, who: Admin) -> dict[str, int]:
+def recalculate_tiers(
+    session: DbSession, settings: AppSettings, who: MayEditProgram
+) -> dict[str, int]:
     return {"changed": tiers.recalculate(session, settings=settings, by=who.label)}
 
 
 @router.get("/loyalty/liability", response_model=Liability)
-def liability(session: ReadSession, settings: AppSettings, _: Reader) -> Liability:
+def liability(session: ReadSession, settings: AppSettings, _: MayViewReports) -> Liability:
     return service.liability(session, settings=settings)
 
 
@@ -132,7 +148,7 @@ def liability(session: ReadSession, settings: AppSettings, _: Reader) -> Liabili
 def leaderboard(
     session: ReadSession,
     settings: AppSettings,
-    who: Reader,
+    who: MayViewReports,
     month: Annotated[str | None, Query(description="YYYY-MM in the business calendar.")] = None,
 ) -> Leaderboard:
     day = None
@@ -151,7 +167,7 @@ def leaderboard(
 
 
 @router.get("/loyalty/jobs")
-def job_runs(session: ReadSession, _: Reader) -> list[dict[str, Any]]:
+def job_runs(session: ReadSession, _: MayViewReports) -> list[dict[str, Any]]:
     return [
         {
             "job": r.job,
@@ -198,8 +214,9 @@ def adjust(
     body: AdjustmentCreate,
     session: DbSession,
     settings: AppSettings,
-    who: Writer,
+    who: MayAdjustPoints,
 ) -> PointsEntry:
+    check_adjustment(who.adjust_limit, body.points)
     return service.adjust(
         session,
         settings=settings,
@@ -226,7 +243,7 @@ def tier_override(
     body: TierOverrideIn,
     session: DbSession,
     settings: AppSettings,
-    who: Admin,
+    who: MayAdjustPoints,
 ) -> LoyaltyStatus:
     return service.override_tier(
         session,
@@ -285,7 +302,7 @@ def list_rewards(
 
 @router.post("/rewards", status_code=201, response_model=RewardRead, dependencies=[Idempotent])
 def create_reward(
-    body: RewardCreate, session: DbSession, settings: AppSettings, _: Writer
+    body: RewardCreate, session: DbSession, settings: AppSettings, _: MayEditRewards
 ) -> Reward:
     return rewards.create_reward(session, settings=settings, data=body)
 
@@ -297,7 +314,11 @@ def get_reward(reward_id: uuid.UUID, session: ReadSession, _: Reader) -> Reward:
 
 @router.patch("/rewards/{reward_id}", response_model=RewardRead)
 def update_reward(
-    reward_id: uuid.UUID, body: RewardUpdate, session: DbSession, settings: AppSettings, _: Writer
+    reward_id: uuid.UUID,
+    body: RewardUpdate,
+    session: DbSession,
+    settings: AppSettings,
+    _: MayEditRewards,
 ) -> Reward:
     return rewards.update_reward(session, settings=settings, reward_id=reward_id, data=body)
 
@@ -360,7 +381,7 @@ def list_coupons(
 
 @router.post("/coupons", status_code=201, response_model=CouponRead, dependencies=[Idempotent])
 def create_coupon(
-    body: CouponCreate, session: DbSession, settings: AppSettings, who: Writer
+    body: CouponCreate, session: DbSession, settings: AppSettings, who: MayCreateCoupons
 ) -> Coupon:
     return coupons.create_campaign(session, settings=settings, data=body, by=who.label)
 
@@ -387,7 +408,7 @@ def get_coupon(code: str, session: ReadSession, _: Reader) -> Coupon:
 
 
 @router.post("/coupons/{code}/void", response_model=CouponRead, dependencies=[Idempotent])
-def void_coupon(code: str, body: CouponVoid, session: DbSession, who: Writer) -> Coupon:
+def void_coupon(code: str, body: CouponVoid, session: DbSession, who: MayCreateCoupons) -> Coupon:
     return coupons.void(session, code=code, reason=body.reason, by=who.label)
 
 
@@ -421,13 +442,13 @@ def list_stamp_cards(session: ReadSession, _: Reader) -> list[StampCard]:
 @router.post(
     "/stamp-cards", status_code=201, response_model=StampCardRead, dependencies=[Idempotent]
 )
-def create_stamp_card(body: StampCardCreate, session: DbSession, _: Writer) -> StampCard:
+def create_stamp_card(body: StampCardCreate, session: DbSession, _: MayEditRewards) -> StampCard:
     return stamps.create_card(session, data=body)
 
 
 @router.patch("/stamp-cards/{card_id}", response_model=StampCardRead)
 def update_stamp_card(
-    card_id: uuid.UUID, body: StampCardUpdate, session: DbSession, _: Writer
+    card_id: uuid.UUID, body: StampCardUpdate, session: DbSession, _: MayEditRewards
 ) -> StampCard:
     return stamps.update_card(session, card_id=card_id, data=body)
 
@@ -481,7 +502,7 @@ def approve_referral(
     body: ReferralReview,
     session: DbSession,
     settings: AppSettings,
-    who: Admin,
+    who: MayReviewReferrals,
 ) -> Referral:
     return referrals.approve(
         session, settings=settings, referral_id=referral_id, by=who.label, note=body.note
@@ -492,7 +513,7 @@ def approve_referral(
     "/referrals/{referral_id}/reject", response_model=ReferralRead, dependencies=[Idempotent]
 )
 def reject_referral(
-    referral_id: uuid.UUID, body: ReferralReview, session: DbSession, who: Admin
+    referral_id: uuid.UUID, body: ReferralReview, session: DbSession, who: MayReviewReferrals
 ) -> Referral:
     return referrals.reject(session, referral_id=referral_id, by=who.label, note=body.note)
 

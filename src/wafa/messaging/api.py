@@ -14,7 +14,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from wafa.api.deps import Admin, DbSession, Idempotent, Reader, ReadSession, Writer
+from wafa.api.deps import (
+    DbSession,
+    Idempotent,
+    MayMessage,
+    MaySuppress,
+    Reader,
+    ReadSession,
+    Writer,
+)
 from wafa.api.routing import AutoCommitRoute, idempotency_body
 from wafa.core.errors import Invalid
 from wafa.core.pagination import decode_cursor, encode_cursor
@@ -35,7 +43,7 @@ router = APIRouter(route_class=AutoCommitRoute, tags=["messaging"])
     responses={200: {"model": MessageRead, "description": "Queued before: the same message"}},
 )
 def send_message(
-    body: MessageCreate, session: DbSession, principal: Writer, response: Response
+    body: MessageCreate, session: DbSession, principal: MayMessage, response: Response
 ) -> Message:
     """Queue one message; ``202`` with ``{"id", "status", ...}``, or ``200`` with the message
     queued before for the same (customer, reason, occasion)."""
@@ -103,7 +111,7 @@ def update_preferences(
 def report_bounce(
     request: Request,
     session: DbSession,
-    principal: Admin,
+    principal: MaySuppress,
     raw: Annotated[bytes, Depends(idempotency_body)],
 ) -> dict[str, Any]:
     """A bounce or complaint: an RFC 3464 report (``multipart/report``, or the whole message

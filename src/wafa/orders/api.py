@@ -8,7 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from wafa.api.deps import AppSettings, DbSession, Idempotent, Reader, ReadSession, Writer
+from wafa.api.deps import (
+    AppSettings,
+    DbSession,
+    Idempotent,
+    MayEditCatalogue,
+    MayRefund,
+    Reader,
+    ReadSession,
+    Writer,
+)
 from wafa.api.routing import AutoCommitRoute
 from wafa.orders import service as orders
 from wafa.orders.models import Location, Order, Product
@@ -73,7 +82,7 @@ def get_order(order_id: uuid.UUID, session: ReadSession, _: Reader) -> Order:
 
 @router.post("/orders/{order_id}/status", response_model=OrderRead, dependencies=[Idempotent])
 def update_status(
-    order_id: uuid.UUID, body: OrderStatusUpdate, session: DbSession, _: Writer
+    order_id: uuid.UUID, body: OrderStatusUpdate, session: DbSession, _: MayRefund
 ) -> Order:
     orders.update_order_status(session, order_id=order_id, data=body)
     return orders.get_order(session, order_id)
@@ -87,7 +96,7 @@ def update_status(
     summary="Refund an order, fully or partly (idempotent on external_id)",
 )
 def refund_order(
-    order_id: uuid.UUID, body: RefundCreate, session: DbSession, _: Writer
+    order_id: uuid.UUID, body: RefundCreate, session: DbSession, _: MayRefund
 ) -> JSONResponse:
     refund, created = orders.refund_order(session, order_id=order_id, data=body)
     payload = RefundRead.model_validate(refund).model_dump(mode="json")
@@ -108,7 +117,7 @@ def list_products(
 
 @router.post("/products", response_model=ProductRead, status_code=201, dependencies=[Idempotent])
 def create_product(
-    body: ProductCreate, session: DbSession, settings: AppSettings, _: Writer
+    body: ProductCreate, session: DbSession, settings: AppSettings, _: MayEditCatalogue
 ) -> Product:
     return orders.create_product(session, data=body, default_currency=settings.currency)
 
@@ -120,7 +129,7 @@ def get_product(product_id: uuid.UUID, session: ReadSession, _: Reader) -> Produ
 
 @router.patch("/products/{product_id}", response_model=ProductRead)
 def update_product(
-    product_id: uuid.UUID, body: ProductUpdate, session: DbSession, _: Writer
+    product_id: uuid.UUID, body: ProductUpdate, session: DbSession, _: MayEditCatalogue
 ) -> Product:
     return orders.update_product(session, product_id=product_id, data=body)
 
@@ -131,5 +140,5 @@ def list_locations(session: ReadSession, _: Reader) -> list[Location]:
 
 
 @router.post("/locations", response_model=LocationRead, status_code=201, dependencies=[Idempotent])
-def create_location(body: LocationCreate, session: DbSession, _: Writer) -> Location:
+def create_location(body: LocationCreate, session: DbSession, _: MayEditCatalogue) -> Location:
     return orders.create_location(session, data=body)

@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from wafa.api.deps import Admin, AppSettings, DbSession, Idempotent, Reader, ReadSession, Writer
+from wafa.api.deps import (
+    AppSettings,
+    DbSession,
+    Idempotent,
+    MayErase,
+    MayExport,
+    MayMerge,
+    Reader,
+    ReadSession,
+)
 from wafa.api.routing import AutoCommitRoute
 from wafa.customers.models import Customer, CustomerMerge
 from wafa.customers.schemas import CustomerRead, MergeIn, MergeRead, TimelineEntry
@@ -33,7 +42,7 @@ Hooks = Annotated[people.Hooks, Depends(_hooks)]
     summary="Merge a duplicate record into this customer",
 )
 def merge_customer(
-    customer_id: uuid.UUID, body: MergeIn, session: DbSession, principal: Writer
+    customer_id: uuid.UUID, body: MergeIn, session: DbSession, principal: MayMerge
 ) -> CustomerMerge:
     return people.merge_customers(
         session, winner_id=customer_id, loser_id=body.other_id, merged_by=principal.label
@@ -49,7 +58,7 @@ def customer_timeline(
 
 @router.get("/customers/{customer_id}/export", summary="Everything held on this person (GDPR)")
 def export_customer(
-    customer_id: uuid.UUID, session: ReadSession, _: Admin, hooks: Hooks
+    customer_id: uuid.UUID, session: ReadSession, _: MayExport, hooks: Hooks
 ) -> dict[str, Any]:
     return people.export_customer(session, customer_id, hooks=hooks)
 
@@ -62,7 +71,7 @@ def export_customer(
 def erase_customer(
     customer_id: uuid.UUID,
     session: DbSession,
-    principal: Admin,
+    principal: MayErase,
     settings: AppSettings,
     hooks: Hooks,
 ) -> Customer:

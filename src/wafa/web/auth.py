@@ -1,13 +1,16 @@
 """Staff login, logout, the language switch, and the dependencies that guard pages.
 
-Pages declare who may open them with a typed dependency::
+Pages declare the one permission they need (``wafa.auth.permissions``, the same table
+the API checks)::
 
     @router.get("/loyalty/rewards")
-    def rewards(request: Request, session: ReadSession, user: Manager) -> HTMLResponse: ...
+    def rewards(
+        request: Request, session: ReadSession, user: Annotated[StaffUser, permitted(P.edit_rewards)]
+    ) -> HTMLResponse: ...
 
-``Staff`` is any logged-in staff user, ``Manager`` manager or owner, ``Owner`` owner
-only. A visitor who is not logged in is sent to ``/login?next=...``; a user whose
-role is too low gets a 403 page in their language.
+``Staff`` is ``permitted(P.view)``: every logged-in staff user. A visitor who is not
+logged in is sent to ``/login?next=...``; a user whose role lacks the permission gets a
+403 page in their language.
 
 The UI language of a request is: the language picked in the menu (kept in the
 session), else the user's saved language, else ``settings.locale``.
@@ -16,14 +19,16 @@ session), else the user's saved language, else ``settings.locale``.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wafa.api.deps import AppSettings, DbSession
+from wafa.auth import permissions
 from wafa.auth import service as auth
-from wafa.auth.models import Role, StaffUser
+from wafa.auth.models import StaffUser
+from wafa.auth.permissions import Permission
 from wafa.core.errors import Forbidden, NotFound, Unauthorized
 from wafa.web import i18n
 from wafa.web.nav import home_for
@@ -80,22 +85,56 @@ def current_user(request: Request) -> StaffUser:
     return user
 
 
-def role_at_least(role: Role) -> StaffUser:
-    """Dependency factory: the logged-in user, refused unless their role reaches ``role``."""
+def may(user: StaffUser, permission: Permission) -> bool:
+    """Whether ``user``'s role holds ``permission`` (for drawing buttons; routes check too)."""
+    return permission in permissions.role_permissions(user.role)
+
+
+def permitted(permission: Permission) -> Any:
+    """Dependency factory: the logged-in user, refused unless their role holds ``permission``."""
 
     def check(user: Annotated[StaffUser, Depends(current_user)]) -> StaffUser:
-        if not user.has_role(role):
-            raise RoleRequired(
-                f"this page needs the {role.value} role", required=role.value, role=user.role
-            )
+        permissions.check(
+            permissions.role_permissions(user.role), permission, who=f"the {user.role} role"
+        )
         return user
 
-    return Depends(check)  # type: ignore[no-any-return]
+    check.wafa_permission = permission  # type: ignore[attr-defined]
+    return Depends(check)
 
 
-Staff = Annotated[StaffUser, Depends(current_user)]
-Manager = Annotated[StaffUser, role_at_least(Role.manager)]
-Owner = Annotated[StaffUser, role_at_least(Role.owner)]
+def public(reason: str) -> Any:
+    """Declares a route open to everyone (the login page, a customer's unsubscribe link)."""
+
+    def open_to_all() -> None:
+        return None
+
+    open_to_all.wafa_permission = None  # type: ignore[attr-defined]
+    open_to_all.wafa_public = reason  # type: ignore[attr-defined]
+    return Depends(open_to_all)
+
+
+Staff = Annotated[StaffUser, permitted(Permission.view)]
+"""Any logged-in staff user (``Permission.view``)."""
+Counter = Annotated[StaffUser, permitted(Permission.serve)]
+"""Serving at the counter: every role (``Permission.serve``)."""
+# One alias per permission; which roles hold each is ``wafa.auth.permissions``.
+MayViewReports = Annotated[StaffUser, permitted(Permission.view_reports)]
+MayAdjustPoints = Annotated[StaffUser, permitted(Permission.adjust_points)]
+MayCreateCoupons = Annotated[StaffUser, permitted(Permission.create_coupons)]
+MayEditRewards = Annotated[StaffUser, permitted(Permission.edit_rewards)]
+MayEditProgram = Annotated[StaffUser, permitted(Permission.edit_program)]
+MayEditCatalogue = Annotated[StaffUser, permitted(Permission.edit_catalogue)]
+MayReviewReferrals = Annotated[StaffUser, permitted(Permission.review_referrals)]
+MayMerge = Annotated[StaffUser, permitted(Permission.merge)]
+MayRefund = Annotated[StaffUser, permitted(Permission.refund)]
+MayMessage = Annotated[StaffUser, permitted(Permission.message)]
+MaySuppress = Annotated[StaffUser, permitted(Permission.suppress)]
+MayExport = Annotated[StaffUser, permitted(Permission.export)]
+MayErase = Annotated[StaffUser, permitted(Permission.erase)]
+MayManageKeys = Annotated[StaffUser, permitted(Permission.manage_keys)]
+MayManageStaff = Annotated[StaffUser, permitted(Permission.manage_staff)]
+MaySettings = Annotated[StaffUser, permitted(Permission.settings)]
 
 
 def staff_label(user: StaffUser) -> str:
@@ -113,7 +152,7 @@ def see_other(path: str) -> RedirectResponse:
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
-@router.get("/login", response_class=HTMLResponse)
+@router.get("/login", response_class=HTMLResponse, dependencies=[public("the login page")])
 def login_page(request: Request, next: str | None = None) -> Response:
     user = load_user(request)
     if user is not None:
@@ -125,7 +164,7 @@ def login_page(request: Request, next: str | None = None) -> Response:
     )
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_class=HTMLResponse, dependencies=[public("logging in")])
 def login(
     request: Request,
     session: DbSession,
@@ -155,7 +194,7 @@ def login(
     return see_other(safe_next(next, home_for(request, user)))
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[public("logging out")])
 def logout(request: Request) -> Response:
     language = request.session.get(SESSION_LOCALE)
     request.session.clear()
@@ -164,7 +203,7 @@ def logout(request: Request) -> Response:
     return see_other("/login")
 
 
-@router.post("/locale")
+@router.post("/locale", dependencies=[public("choosing the language, before or after logging in")])
 def switch_language(
     request: Request,
     session: DbSession,
@@ -181,14 +220,31 @@ def switch_language(
 
 
 __all__ = [
+    "Counter",
     "LoginRequired",
-    "Manager",
-    "Owner",
+    "MayAdjustPoints",
+    "MayCreateCoupons",
+    "MayEditCatalogue",
+    "MayEditProgram",
+    "MayEditRewards",
+    "MayErase",
+    "MayExport",
+    "MayManageKeys",
+    "MayManageStaff",
+    "MayMerge",
+    "MayMessage",
+    "MayRefund",
+    "MayReviewReferrals",
+    "MaySettings",
+    "MaySuppress",
+    "MayViewReports",
     "RoleRequired",
     "Staff",
     "current_user",
     "load_user",
-    "role_at_least",
+    "may",
+    "permitted",
+    "public",
     "router",
     "see_other",
     "staff_label",

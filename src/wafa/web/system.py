@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from wafa.api.deps import DbSession, ReadSession
 from wafa.auth.models import Role
 from wafa.core import outbox
-from wafa.web.auth import Owner, see_other
+from wafa.web.auth import MaySettings, see_other
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
 from wafa.web.pages import Pages
@@ -27,7 +27,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
 @router.get("/system/worker", response_class=HTMLResponse)
-def worker_page(request: Request, session: ReadSession, user: Owner) -> HTMLResponse:
+def worker_page(request: Request, session: ReadSession, user: MaySettings) -> HTMLResponse:
     rows = outbox.failures(session)
     return render(request, "system/worker.html", {"rows": rows})
 
@@ -36,7 +36,7 @@ def worker_page(request: Request, session: ReadSession, user: Owner) -> HTMLResp
 def retry(
     request: Request,
     session: DbSession,
-    user: Owner,
+    user: MaySettings,
     event_id: Annotated[uuid.UUID | None, Form()] = None,
 ) -> Response:
     count = outbox.retry_failures(session, event_id=event_id)

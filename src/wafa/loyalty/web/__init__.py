@@ -14,7 +14,7 @@
 =================  =============================================================
 
 Each route reads its form (``wafa.web.forms``), checks the role (``Staff`` for the
-counter, ``Manager`` for the program), calls one service or view function, and
+counter, ``MayEditProgram`` and its kin for the program: ``wafa.auth.permissions``), calls one service or view function, and
 renders; a refused form is redrawn by ``forms.submit``, which rolls back first. The
 rules live in the loyalty services and schemas, never only here. ``router`` gathers
 the screens for the dashboard; ``PAGES`` declares them with their sidebar entries and

@@ -21,7 +21,7 @@ from wafa.loyalty.schemas.io import CouponCreate
 from wafa.loyalty.web.common import LABELS, context
 from wafa.loyalty.web.rewards import benefit_fields, field_for
 from wafa.web import forms
-from wafa.web.auth import Manager, see_other, staff_label
+from wafa.web.auth import MayCreateCoupons, see_other, staff_label
 from wafa.web.forms import FormData, FormReader, Refusal
 from wafa.web.i18n import N_
 from wafa.web.routing import WebRoute
@@ -68,7 +68,7 @@ def coupons_page(
     request: Request,
     session: ReadSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayCreateCoupons,
     source: Annotated[str | None, Query(max_length=20)] = None,
     status: Annotated[str | None, Query(max_length=20)] = None,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
@@ -114,7 +114,7 @@ def _coupon_form(
 
 
 @router.get("/loyalty/coupons/new", response_class=HTMLResponse)
-def new_coupon(request: Request, settings: AppSettings, user: Manager) -> HTMLResponse:
+def new_coupon(request: Request, settings: AppSettings, user: MayCreateCoupons) -> HTMLResponse:
     return _coupon_form(request, settings, values={"kind": "discount_fixed", "max_uses": "100"})
 
 
@@ -123,7 +123,7 @@ def create_coupon(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayCreateCoupons,
     form: FormData,
 ) -> Response:
     def save() -> Response:
@@ -156,7 +156,7 @@ def void_coupon(
     code: str,
     request: Request,
     session: DbSession,
-    user: Manager,
+    user: MayCreateCoupons,
     form: FormData,
 ) -> Response:
     def void() -> Response:

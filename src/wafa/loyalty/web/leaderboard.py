@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from wafa.api.deps import AppSettings, ReadSession
 from wafa.loyalty import views
 from wafa.loyalty.web.common import context
-from wafa.web.auth import Manager
+from wafa.web.auth import MayViewReports
 from wafa.web.routing import WebRoute
 from wafa.web.templating import render
 
@@ -22,7 +22,7 @@ def leaderboard_page(
     request: Request,
     session: ReadSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayViewReports,
     month: Annotated[str | None, Query(max_length=10)] = None,
 ) -> HTMLResponse:
     day = views.parse_month(month, settings.calendar)

@@ -13,7 +13,7 @@ from wafa.core.money import minor_digits
 from wafa.loyalty import service
 from wafa.loyalty.web.common import context, point_value_text
 from wafa.web import i18n
-from wafa.web.auth import Manager
+from wafa.web.auth import MayViewReports
 from wafa.web.forms import amount_text
 from wafa.web.routing import WebRoute
 from wafa.web.templating import render, request_language
@@ -23,7 +23,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 @router.get("/loyalty/liability", response_class=HTMLResponse)
 def liability_page(
-    request: Request, session: ReadSession, settings: AppSettings, user: Manager
+    request: Request, session: ReadSession, settings: AppSettings, user: MayViewReports
 ) -> HTMLResponse:
     data = service.liability(session, settings=settings)
     language = request_language(request)
@@ -39,7 +39,7 @@ def liability_page(
 
 
 @router.get("/loyalty/liability.csv")
-def liability_csv(session: ReadSession, settings: AppSettings, user: Manager) -> Response:
+def liability_csv(session: ReadSession, settings: AppSettings, user: MayViewReports) -> Response:
     data = service.liability(session, settings=settings)
     digits = minor_digits(data.currency)
 

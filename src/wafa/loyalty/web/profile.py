@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from wafa.api.deps import AppSettings, DbSession, ReadSession
+from wafa.auth.permissions import AdjustmentTooLarge, check_adjustment, role_adjust_limit
 from wafa.core.errors import Invalid
 from wafa.core.settings import CalendarKind, Settings
 from wafa.customers import service as customers
@@ -26,7 +27,7 @@ from wafa.loyalty import referrals, rewards, service, streaks, views
 from wafa.loyalty.ledger import InsufficientPoints
 from wafa.loyalty.web.common import context, label
 from wafa.web import forms
-from wafa.web.auth import Manager, Staff, see_other, staff_label
+from wafa.web.auth import Counter, MayAdjustPoints, Staff, see_other, staff_label
 from wafa.web.forms import FormData, FormReader, Refusal
 from wafa.web.i18n import N_
 from wafa.web.pages import CustomerPanel
@@ -165,7 +166,7 @@ def adjust_page(
     request: Request,
     session: ReadSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayAdjustPoints,
 ) -> HTMLResponse:
     return _adjust_page(request, session, settings, customer_id, values={}, errors={})
 
@@ -176,11 +177,12 @@ def adjust_points(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayAdjustPoints,
     form: FormData,
 ) -> Response:
     def save() -> Response:
         points, reason = read_adjustment(form)
+        check_adjustment(role_adjust_limit(user.role), points)
         service.adjust(
             session,
             settings=settings,
@@ -201,12 +203,18 @@ def adjust_points(
         field="points",
         params=lambda exc: {"points": exc.context.get("available", 0)},
     )
+    too_large = Refusal(
+        AdjustmentTooLarge,
+        N_("Your role may add or remove at most %(limit)s points at a time."),
+        field="points",
+        params=lambda exc: {"limit": exc.context.get("limit", 0)},
+    )
     return forms.submit(
         request,
         session,
         save,
         redraw=_redraw_adjust(request, session, settings, customer_id, form),
-        refusals=[short],
+        refusals=[short, too_large],
     )
 
 
@@ -216,7 +224,7 @@ def override_tier(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayAdjustPoints,
     form: FormData,
 ) -> Response:
     def save() -> Response:
@@ -260,7 +268,7 @@ def redeem_reward(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Staff,
+    user: Counter,
     form: FormData,
 ) -> Response:
     back = safe_next(form.get("next"), f"/customers/{customer_id}#loyalty")
@@ -320,7 +328,7 @@ def cancel_redemption(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Staff,
+    user: Counter,
     form: FormData,
 ) -> Response:
     def cancel() -> Response:
@@ -359,7 +367,7 @@ def make_referral_code(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Staff,
+    user: Counter,
 ) -> Response:
     info = referrals.info(session, settings=settings, customer_id=customer_id)
     flash(request, N_("Referral code %(code)s is ready to share."), code=info.code)
@@ -372,7 +380,7 @@ def leaderboard_choice(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Staff,
+    user: Counter,
     form: FormData,
 ) -> Response:
     opt_in = FormReader(form).flag("opt_in")

@@ -29,7 +29,7 @@ from wafa.loyalty.schemas.program import (
 )
 from wafa.loyalty.web.common import context, point_value_text, rate_parts
 from wafa.web import forms
-from wafa.web.auth import Manager, see_other, staff_label
+from wafa.web.auth import MayEditProgram, see_other, staff_label
 from wafa.web.forms import FormData, FormReader, amount_text
 from wafa.web.i18n import N_
 from wafa.web.routing import WebRoute
@@ -250,13 +250,13 @@ def _program_page(
 
 
 @router.get("/loyalty", response_class=HTMLResponse)
-def loyalty_home(user: Manager) -> Response:
+def loyalty_home(user: MayEditProgram) -> Response:
     return see_other("/loyalty/program")
 
 
 @router.get("/loyalty/program", response_class=HTMLResponse)
 def program_page(
-    request: Request, session: ReadSession, settings: AppSettings, user: Manager
+    request: Request, session: ReadSession, settings: AppSettings, user: MayEditProgram
 ) -> HTMLResponse:
     return _program_page(request, session, settings)
 
@@ -266,7 +266,7 @@ def save_program(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayEditProgram,
     form: FormData,
 ) -> Response:
     def save() -> Response:

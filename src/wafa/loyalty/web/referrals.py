@@ -14,7 +14,7 @@ from wafa.loyalty import queries, referrals, views
 from wafa.loyalty.models import ReferralStatus
 from wafa.loyalty.web.common import LABELS, context
 from wafa.web import forms
-from wafa.web.auth import Manager, see_other, staff_label
+from wafa.web.auth import MayReviewReferrals, see_other, staff_label
 from wafa.web.forms import FormData, FormReader, Refusal
 from wafa.web.i18n import N_
 from wafa.web.routing import WebRoute
@@ -28,7 +28,7 @@ def referrals_page(
     request: Request,
     session: ReadSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayReviewReferrals,
     status: Annotated[str | None, Query(max_length=20)] = ReferralStatus.review.value,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> HTMLResponse:
@@ -55,7 +55,7 @@ def approve_referral(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayReviewReferrals,
     form: FormData,
 ) -> Response:
     def approve() -> Response:
@@ -80,7 +80,7 @@ def reject_referral(
     referral_id: uuid.UUID,
     request: Request,
     session: DbSession,
-    user: Manager,
+    user: MayReviewReferrals,
     form: FormData,
 ) -> Response:
     def reject() -> Response:

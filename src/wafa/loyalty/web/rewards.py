@@ -26,7 +26,7 @@ from wafa.loyalty.models import LimitPeriod, Reward, RewardKind
 from wafa.loyalty.schemas.io import RewardCreate, RewardUpdate
 from wafa.loyalty.web.common import context
 from wafa.web import forms
-from wafa.web.auth import Manager, see_other
+from wafa.web.auth import MayEditRewards, see_other
 from wafa.web.forms import FormData, FormReader, amount_text, day_text, until_text
 from wafa.web.i18n import N_
 from wafa.web.routing import WebRoute
@@ -156,7 +156,7 @@ def values_of(reward: Reward, *, calendar: CalendarKind, zone: ZoneInfo) -> dict
 
 @router.get("/loyalty/rewards", response_class=HTMLResponse)
 def rewards_page(
-    request: Request, session: ReadSession, settings: AppSettings, user: Manager
+    request: Request, session: ReadSession, settings: AppSettings, user: MayEditRewards
 ) -> HTMLResponse:
     current = service.get_program(session, settings=settings)
     catalogue = rewards.list_rewards(session)
@@ -202,7 +202,7 @@ def _reward_form(
 
 @router.get("/loyalty/rewards/new", response_class=HTMLResponse)
 def new_reward(
-    request: Request, session: ReadSession, settings: AppSettings, user: Manager
+    request: Request, session: ReadSession, settings: AppSettings, user: MayEditRewards
 ) -> HTMLResponse:
     return _reward_form(
         request,
@@ -218,7 +218,7 @@ def create_reward(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayEditRewards,
     form: FormData,
 ) -> Response:
     def save() -> Response:
@@ -249,7 +249,7 @@ def edit_reward(
     request: Request,
     session: ReadSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayEditRewards,
 ) -> HTMLResponse:
     reward = rewards.get_reward(session, reward_id)
     values = values_of(reward, calendar=forms.form_calendar(request, settings), zone=settings.zone)
@@ -262,7 +262,7 @@ def update_reward(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayEditRewards,
     form: FormData,
 ) -> Response:
     def save() -> Response:
@@ -298,7 +298,7 @@ def reward_active(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayEditRewards,
     form: FormData,
 ) -> Response:
     active = FormReader(form).flag("active")

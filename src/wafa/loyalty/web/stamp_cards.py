@@ -17,7 +17,7 @@ from wafa.loyalty.models import StampCard, StampPer
 from wafa.loyalty.schemas.io import StampCardCreate, StampCardUpdate
 from wafa.loyalty.web.common import context
 from wafa.web import forms
-from wafa.web.auth import Manager, see_other
+from wafa.web.auth import MayEditRewards, see_other
 from wafa.web.forms import FormData, FormReader
 from wafa.web.i18n import N_
 from wafa.web.routing import WebRoute
@@ -68,7 +68,7 @@ def read_update(form: Mapping[str, Any]) -> StampCardUpdate:
 
 @router.get("/loyalty/stamp-cards", response_class=HTMLResponse)
 def stamp_cards_page(
-    request: Request, session: ReadSession, settings: AppSettings, user: Manager
+    request: Request, session: ReadSession, settings: AppSettings, user: MayEditRewards
 ) -> HTMLResponse:
     return render(
         request,
@@ -109,7 +109,7 @@ def _card_form(
 
 @router.get("/loyalty/stamp-cards/new", response_class=HTMLResponse)
 def new_stamp_card(
-    request: Request, session: ReadSession, settings: AppSettings, user: Manager
+    request: Request, session: ReadSession, settings: AppSettings, user: MayEditRewards
 ) -> HTMLResponse:
     return _card_form(
         request,
@@ -125,7 +125,7 @@ def create_stamp_card(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayEditRewards,
     form: FormData,
 ) -> Response:
     def save() -> Response:
@@ -149,7 +149,7 @@ def edit_stamp_card(
     request: Request,
     session: ReadSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayEditRewards,
 ) -> HTMLResponse:
     card = stamps.get_card(session, card_id)
     return _card_form(request, session, settings, card=card, values=values_of(card))
@@ -161,7 +161,7 @@ def update_stamp_card(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayEditRewards,
     form: FormData,
 ) -> Response:
     def save() -> Response:

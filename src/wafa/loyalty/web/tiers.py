@@ -24,7 +24,7 @@ from wafa.loyalty import service, views
 from wafa.loyalty.schemas.program import DowngradePolicy, TierBasis, Tiers, TierWindow
 from wafa.loyalty.web.common import context
 from wafa.web import forms
-from wafa.web.auth import Manager, see_other, staff_label
+from wafa.web.auth import MayEditProgram, see_other, staff_label
 from wafa.web.forms import FormData, FormReader, amount_text
 from wafa.web.i18n import N_
 from wafa.web.routing import WebRoute
@@ -194,7 +194,7 @@ def _fingerprint(tiers: Tiers) -> str:
 
 @router.get("/loyalty/tiers", response_class=HTMLResponse)
 def tiers_page(
-    request: Request, session: ReadSession, settings: AppSettings, user: Manager
+    request: Request, session: ReadSession, settings: AppSettings, user: MayEditProgram
 ) -> HTMLResponse:
     return _tiers_page(request, session, settings)
 
@@ -204,7 +204,7 @@ def tiers_post(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayEditProgram,
     form: FormData,
 ) -> Response:
     posted = TiersForm(form, currency=settings.currency)

@@ -9,7 +9,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from wafa.api.deps import AppSettings, DbSession, Idempotent, Reader, ReadSession, Writer
+from wafa.api.deps import (
+    AppSettings,
+    DbSession,
+    Idempotent,
+    MayMessage,
+    MayViewReports,
+    Reader,
+    ReadSession,
+)
 from wafa.api.routing import AutoCommitRoute
 from wafa.customers.schemas import CustomerPage
 from wafa.messaging.segments import service
@@ -49,21 +57,21 @@ def list_fields(_: Reader) -> list[dict[str, Any]]:
 
 @router.post("/segments/count", response_model=CountOut, summary="Count a rule without saving it")
 def count_rules(
-    body: CountIn, session: ReadSession, settings: AppSettings, _: Reader
+    body: CountIn, session: ReadSession, settings: AppSettings, _: MayViewReports
 ) -> dict[str, int]:
     return {"count": service.count_rules(session, settings=settings, rules=body.rules)}
 
 
 @router.post("/segments", status_code=201, response_model=SegmentCounted, dependencies=[Idempotent])
 def create_segment(
-    body: SegmentCreate, session: DbSession, settings: AppSettings, principal: Writer
+    body: SegmentCreate, session: DbSession, settings: AppSettings, principal: MayMessage
 ) -> Segment:
     return service.create_segment(session, settings=settings, data=body, by=principal.label)
 
 
 @router.get("/segments", response_model=SegmentPage)
 def list_segments(
-    session: ReadSession, _: Reader, limit: Limit = 50, cursor: str | None = None
+    session: ReadSession, _: MayViewReports, limit: Limit = 50, cursor: str | None = None
 ) -> dict[str, Any]:
     items, next_cursor = service.list_segments(session, limit=limit, cursor=cursor)
     return {"items": items, "next_cursor": next_cursor}
@@ -71,7 +79,7 @@ def list_segments(
 
 @router.get("/segments/{segment_id}", response_model=SegmentCounted)
 def get_segment(
-    segment_id: uuid.UUID, session: ReadSession, settings: AppSettings, _: Reader
+    segment_id: uuid.UUID, session: ReadSession, settings: AppSettings, _: MayViewReports
 ) -> dict[str, Any]:
     segment = service.get_live_segment(session, segment_id)
     count = service.count_segment(session, settings=settings, segment_id=segment_id)
@@ -84,13 +92,13 @@ def update_segment(
     body: SegmentUpdate,
     session: DbSession,
     settings: AppSettings,
-    _: Writer,
+    _: MayMessage,
 ) -> Segment:
     return service.update_segment(session, settings=settings, segment_id=segment_id, data=body)
 
 
 @router.delete("/segments/{segment_id}", status_code=204, response_class=Response)
-def archive_segment(segment_id: uuid.UUID, session: DbSession, _: Writer) -> None:
+def archive_segment(segment_id: uuid.UUID, session: DbSession, _: MayMessage) -> None:
     service.archive_segment(session, segment_id=segment_id)
 
 
@@ -99,7 +107,7 @@ def segment_customers(
     segment_id: uuid.UUID,
     session: ReadSession,
     settings: AppSettings,
-    _: Reader,
+    _: MayViewReports,
     limit: Limit = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
@@ -119,7 +127,7 @@ def export_segment(
     request: Request,
     session: ReadSession,
     settings: AppSettings,
-    _: Reader,
+    _: MayViewReports,
 ) -> StreamingResponse:
     segment = service.get_live_segment(session, segment_id)
     factory = request.app.state.read_sessions

@@ -22,7 +22,7 @@ from wafa.messaging.policy import (
     save_policy,
 )
 from wafa.messaging.texts import STATUS_LABELS
-from wafa.web.auth import Manager, staff_label
+from wafa.web.auth import MayMessage, staff_label
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
 from wafa.web.routing import WebRoute
@@ -53,7 +53,7 @@ def _mask(url: str | None) -> str | None:
 
 @router.get("/messaging", response_class=HTMLResponse)
 def channels_page(
-    request: Request, session: ReadSession, settings: AppSettings, user: Manager, check: int = 0
+    request: Request, session: ReadSession, settings: AppSettings, user: MayMessage, check: int = 0
 ) -> HTMLResponse:
     health = {s.name: s for s in checks.channel_health(settings)} if check else {}
     return render(
@@ -87,7 +87,7 @@ def _clock(value: str | None, default: time) -> time:
 def save_policy_form(
     request: Request,
     session: DbSession,
-    user: Manager,
+    user: MayMessage,
     email_cap: Annotated[float, Form(ge=0, le=24 * 14)] = 16,
     sms_cap: Annotated[float, Form(ge=0, le=24 * 14)] = 24,
     whatsapp_cap: Annotated[float, Form(ge=0, le=24 * 14)] = 24,
@@ -126,7 +126,7 @@ def save_policy_form(
 
 
 @router.post("/messaging/test")
-def send_test_to_me(request: Request, settings: AppSettings, user: Manager) -> Response:
+def send_test_to_me(request: Request, settings: AppSettings, user: MayMessage) -> Response:
     result = checks.send_test(settings, to=user.email, channel="email", locale=user.locale)
     if result.outcome is Outcome.sent:
         flash(request, N_("A test email was sent to %(address)s."), address=user.email)

@@ -18,7 +18,7 @@ from wafa.core.pagination import decode_cursor, encode_cursor
 from wafa.messaging import queries
 from wafa.messaging.models import Channel, Status
 from wafa.messaging.texts import SKIP_REASONS, STATUS_LABELS
-from wafa.web.auth import Manager
+from wafa.web.auth import MayMessage
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
 from wafa.web.routing import WebRoute
@@ -58,7 +58,7 @@ def _filters(
 def log_page(
     request: Request,
     session: ReadSession,
-    user: Manager,
+    user: MayMessage,
     status: Annotated[str | None, Query(max_length=16)] = None,
     channel: Annotated[str | None, Query(max_length=16)] = None,
     reason: Annotated[str | None, Query(max_length=80)] = None,
@@ -87,7 +87,7 @@ def log_page(
 @router.get("/messaging/log.csv")
 def log_csv(
     session: ReadSession,
-    user: Manager,
+    user: MayMessage,
     status: Annotated[str | None, Query(max_length=16)] = None,
     channel: Annotated[str | None, Query(max_length=16)] = None,
     reason: Annotated[str | None, Query(max_length=80)] = None,

@@ -17,7 +17,7 @@ from wafa.messaging import preferences
 from wafa.messaging.models import Channel, Topic
 from wafa.messaging.policy import load_policy
 from wafa.messaging.texts import SKIP_REASONS, STATUS_LABELS
-from wafa.web.auth import Staff, staff_label
+from wafa.web.auth import Counter, staff_label
 from wafa.web.i18n import N_
 from wafa.web.pages import CustomerPanel
 from wafa.web.routing import WebRoute
@@ -55,7 +55,7 @@ PANEL = CustomerPanel(
 async def save_preferences(
     request: Request,
     session: DbSession,
-    user: Staff,
+    user: Counter,
     customer_id: uuid.UUID,
 ) -> Response:
     form = await request.form()

@@ -14,7 +14,7 @@ from wafa.core.errors import WafaError
 from wafa.core.pagination import decode_cursor, encode_cursor
 from wafa.messaging import consent, queries
 from wafa.messaging.models import Medium, SuppressionReason
-from wafa.web.auth import Manager, staff_label
+from wafa.web.auth import MayMessage, MaySuppress, staff_label
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
 from wafa.web.routing import WebRoute
@@ -45,7 +45,7 @@ REASONS = {
 def suppressions_page(
     request: Request,
     session: ReadSession,
-    user: Manager,
+    user: MayMessage,
     reason: Annotated[str | None, Query(max_length=16)] = None,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> HTMLResponse:
@@ -70,7 +70,7 @@ def suppressions_page(
 def add_suppression(
     request: Request,
     session: DbSession,
-    user: Manager,
+    user: MaySuppress,
     address: Annotated[str, Form(min_length=3, max_length=320)],
 ) -> Response:
     value = address.strip()
@@ -89,7 +89,7 @@ def add_suppression(
 
 @router.post("/messaging/suppressions/{suppression_id}/lift")
 def lift_suppression(
-    request: Request, session: DbSession, user: Manager, suppression_id: uuid.UUID
+    request: Request, session: DbSession, user: MaySuppress, suppression_id: uuid.UUID
 ) -> Response:
     try:
         consent.lift_suppression(session, suppression_id=suppression_id)

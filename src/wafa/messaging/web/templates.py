@@ -20,7 +20,7 @@ from wafa.messaging.channels import Outcome, Outgoing, build_channels
 from wafa.messaging.models import Channel, Kind, Topic
 from wafa.messaging.queue import Content
 from wafa.messaging.texts import LOCALES
-from wafa.web.auth import Manager, staff_label
+from wafa.web.auth import MayMessage, staff_label
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
 from wafa.web.routing import WebRoute
@@ -41,7 +41,7 @@ LOCALE_NAMES = {"en": "English", "ar": "العربية", "fa": "فارسی"}
 
 
 @router.get("/messaging/templates", response_class=HTMLResponse)
-def template_list(request: Request, session: ReadSession, user: Manager) -> HTMLResponse:
+def template_list(request: Request, session: ReadSession, user: MayMessage) -> HTMLResponse:
     return render(request, "messaging/templates.html", {"rows": templates.list_templates(session)})
 
 
@@ -62,7 +62,7 @@ def _editor(request: Request, **context: object) -> HTMLResponse:
 
 
 @router.get("/messaging/templates/new", response_class=HTMLResponse)
-def new_template(request: Request, user: Manager) -> HTMLResponse:
+def new_template(request: Request, user: MayMessage) -> HTMLResponse:
     return _editor(
         request,
         template={
@@ -95,7 +95,7 @@ def edit_template(
     request: Request,
     session: ReadSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayMessage,
     key: str,
     customer: uuid.UUID | None = None,
     locale: Annotated[str | None, Query(max_length=2)] = None,
@@ -124,7 +124,7 @@ def edit_template(
 
 
 @router.post("/messaging/templates")
-async def save_template(request: Request, session: DbSession, user: Manager) -> Response:
+async def save_template(request: Request, session: DbSession, user: MayMessage) -> Response:
     form = await request.form()
 
     def text(name: str) -> str:
@@ -172,7 +172,7 @@ def send_test(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayMessage,
     key: str,
     customer: Annotated[uuid.UUID | None, Form()] = None,
     locale: Annotated[str | None, Form(max_length=2)] = None,

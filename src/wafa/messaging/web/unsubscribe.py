@@ -20,6 +20,7 @@ from wafa.api.routing import AutoCommitRoute
 from wafa.messaging import optin, unsubscribe
 from wafa.messaging.models import Topic
 from wafa.messaging.texts import N_
+from wafa.web.auth import public
 from wafa.web.routing import WebRoute
 from wafa.web.templating import SECURITY_HEADERS, templates_of
 
@@ -40,6 +41,7 @@ class TokenRoute(WebRoute):
 
 
 router = APIRouter(route_class=TokenRoute, include_in_schema=False)
+UNSUBSCRIBE = public("a customer's signed unsubscribe link")
 
 
 def _page(request: Request, language: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -68,7 +70,7 @@ def _page(request: Request, language: str, status: int = 200, **context: Any) ->
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
-@router.get("/u/{token}")
+@router.get("/u/{token}", dependencies=[UNSUBSCRIBE])
 def unsubscribe_page(
     token: str, request: Request, session: DbSession, settings: AppSettings
 ) -> HTMLResponse:
@@ -85,7 +87,7 @@ def unsubscribe_page(
     )
 
 
-@router.post("/u/{token}")
+@router.post("/u/{token}", dependencies=[UNSUBSCRIBE])
 def unsubscribe_post(
     token: str,
     request: Request,
@@ -110,13 +112,13 @@ def unsubscribe_post(
     return _page(request, target.locale, done="unsubscribed", channel=target.channel)
 
 
-@router.get("/u/confirm/{token}")
+@router.get("/u/confirm/{token}", dependencies=[UNSUBSCRIBE])
 def confirm_page(token: str, request: Request, settings: AppSettings) -> HTMLResponse:
     """The double opt-in link: a button (a GET confirms nothing; scanners open links)."""
     return _confirm_page(request, str(settings.locale), token=token)
 
 
-@router.post("/u/confirm/{token}")
+@router.post("/u/confirm/{token}", dependencies=[UNSUBSCRIBE])
 def confirm_post(
     token: str, request: Request, session: DbSession, settings: AppSettings
 ) -> HTMLResponse:

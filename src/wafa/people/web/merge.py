@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from wafa.api.deps import DbSession, ReadSession
 from wafa.people import queries
 from wafa.people import service as people
-from wafa.web.auth import Manager, see_other, staff_label
+from wafa.web.auth import MayMerge, see_other, staff_label
 from wafa.web.i18n import N_
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash, render
@@ -24,7 +24,7 @@ def merge_search(
     customer_id: uuid.UUID,
     request: Request,
     session: ReadSession,
-    user: Manager,
+    user: MayMerge,
     q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
     found = queries.merge_candidates(session, customer_id, q=q)
@@ -37,7 +37,7 @@ def merge_confirm(
     other_id: uuid.UUID,
     request: Request,
     session: ReadSession,
-    user: Manager,
+    user: MayMerge,
 ) -> HTMLResponse:
     preview = queries.merge_preview(session, keep_id=customer_id, duplicate_id=other_id)
     return render(
@@ -50,7 +50,7 @@ def merge_customers(
     customer_id: uuid.UUID,
     request: Request,
     session: DbSession,
-    user: Manager,
+    user: MayMerge,
     other_id: Annotated[uuid.UUID, Form()],
 ) -> Response:
     merge = people.merge_customers(

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from wafa.api.deps import AppSettings, ReadSession
-from wafa.auth.models import Role
+from wafa.auth.permissions import Permission
 from wafa.core.time import utcnow
 from wafa.orders import queries as order_queries
-from wafa.web.auth import Staff, see_other
+from wafa.web.auth import Staff, may, see_other
 from wafa.web.nav import home_for
 from wafa.web.routing import WebRoute
 from wafa.web.templating import render
@@ -21,7 +21,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 def overview(
     request: Request, session: ReadSession, settings: AppSettings, user: Staff
 ) -> Response:
-    if not user.has_role(Role.manager):
+    if not may(user, Permission.view_reports):
         return see_other(home_for(request, user))  # cashiers start on their own page
     data = order_queries.overview(
         session,

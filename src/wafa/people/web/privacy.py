@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from wafa.api.deps import AppSettings, DbSession, ReadSession
 from wafa.customers import service as customers
 from wafa.people import service as people
-from wafa.web.auth import Owner, see_other, staff_label
+from wafa.web.auth import MayErase, MayExport, see_other, staff_label
 from wafa.web.i18n import N_
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash, render
@@ -22,7 +22,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 @router.get("/customers/{customer_id}/export")
 def export_customer(
-    customer_id: uuid.UUID, request: Request, session: ReadSession, user: Owner
+    customer_id: uuid.UUID, request: Request, session: ReadSession, user: MayExport
 ) -> Response:
     data = people.export_customer(session, customer_id, hooks=request.app.state.people_hooks)
     return Response(
@@ -37,7 +37,7 @@ def export_customer(
 
 @router.get("/customers/{customer_id}/erase", response_class=HTMLResponse)
 def erase_confirm(
-    customer_id: uuid.UUID, request: Request, session: ReadSession, user: Owner
+    customer_id: uuid.UUID, request: Request, session: ReadSession, user: MayErase
 ) -> HTMLResponse:
     customer = customers.get_live_customer(session, customer_id)
     return render(request, "people/erase.html", {"customer": customer, "error": False})
@@ -49,7 +49,7 @@ def erase_customer(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Owner,
+    user: MayErase,
     confirm: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     if confirm != "yes":

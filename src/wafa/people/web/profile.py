@@ -19,14 +19,15 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from wafa.api.deps import AppSettings, ReadSession
-from wafa.auth.models import Role, StaffUser
+from wafa.auth.models import StaffUser
+from wafa.auth.permissions import Permission
 from wafa.core.calendars import local_date
 from wafa.core.events import Event
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
 from wafa.people import queries
 from wafa.people import service as people
-from wafa.web.auth import Staff, see_other
+from wafa.web.auth import Staff, may, see_other
 from wafa.web.i18n import N_
 from wafa.web.pages import CustomerPanel
 from wafa.web.routing import WebRoute
@@ -114,7 +115,8 @@ def customer_profile(
             "history": profile.timeline[shown - HISTORY_PAGE : shown],
             "history_page": history,
             "history_older": len(profile.timeline) > shown,
-            "can_merge": user.has_role(Role.manager),
-            "is_owner": user.has_role(Role.owner),
+            "can_merge": may(user, Permission.merge),
+            "can_export": may(user, Permission.export),
+            "can_erase": may(user, Permission.erase),
         },
     )

@@ -28,7 +28,7 @@ from wafa.messaging.segments.rules import EVERYONE, Rules
 from wafa.messaging.segments.schemas import SegmentCreate, SegmentUpdate
 from wafa.messaging.segments.web.catalogue import catalogue_for
 from wafa.web import forms
-from wafa.web.auth import Manager, see_other, staff_label
+from wafa.web.auth import MayMessage, see_other, staff_label
 from wafa.web.i18n import N_, gettext
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash, render, request_language
@@ -76,7 +76,7 @@ def _page(
 
 @router.get("/segments/new", response_class=HTMLResponse)
 def new_segment(
-    request: Request, session: ReadSession, settings: AppSettings, _: Manager
+    request: Request, session: ReadSession, settings: AppSettings, _: MayMessage
 ) -> HTMLResponse:
     return _page(request, session, settings, segment=None, name="", description="", rules=EVERYONE)
 
@@ -87,7 +87,7 @@ def edit_segment(
     request: Request,
     session: ReadSession,
     settings: AppSettings,
-    _: Manager,
+    _: MayMessage,
 ) -> HTMLResponse:
     segment = service.get_live_segment(session, segment_id)
     return _page(
@@ -193,7 +193,7 @@ def create_segment(
     form: Annotated[BuilderForm, Form()],
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayMessage,
 ) -> Response:
     return _save(request, session, settings, user, None, form)
 
@@ -205,7 +205,7 @@ def update_segment(
     form: Annotated[BuilderForm, Form()],
     session: DbSession,
     settings: AppSettings,
-    user: Manager,
+    user: MayMessage,
 ) -> Response:
     segment = service.get_live_segment(session, segment_id)
     return _save(request, session, settings, user, segment, form)
@@ -213,7 +213,7 @@ def update_segment(
 
 @router.post("/segments/{segment_id}/archive")
 def archive_segment(
-    segment_id: uuid.UUID, request: Request, session: DbSession, _: Manager
+    segment_id: uuid.UUID, request: Request, session: DbSession, _: MayMessage
 ) -> Response:
     segment = service.archive_segment(session, segment_id=segment_id)
     flash(request, N_("Segment “%(name)s” archived."), name=segment.name)

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from wafa.api.deps import ReadSession
 from wafa.messaging.segments import service
-from wafa.web.auth import Manager
+from wafa.web.auth import MayMessage
 from wafa.web.routing import WebRoute
 from wafa.web.templating import render
 
@@ -18,7 +18,7 @@ PAGE_SIZE = 50
 
 @router.get("/segments", response_class=HTMLResponse)
 def segments(
-    request: Request, session: ReadSession, _: Manager, cursor: str | None = None
+    request: Request, session: ReadSession, _: MayMessage, cursor: str | None = None
 ) -> HTMLResponse:
     items, next_cursor = service.list_segments(session, limit=PAGE_SIZE, cursor=cursor)
     return render(

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from wafa.api.deps import AppSettings, ReadSession
 from wafa.messaging.segments import service, stats
 from wafa.messaging.segments.web.catalogue import catalogue_for, describe
-from wafa.web.auth import Manager
+from wafa.web.auth import MayMessage
 from wafa.web.routing import WebRoute
 from wafa.web.templating import render, request_language
 
@@ -26,7 +26,7 @@ def segment_page(
     request: Request,
     session: ReadSession,
     settings: AppSettings,
-    _: Manager,
+    _: MayMessage,
     cursor: str | None = None,
 ) -> HTMLResponse:
     segment = service.get_live_segment(session, segment_id)
@@ -57,7 +57,7 @@ def export_csv(
     request: Request,
     session: ReadSession,
     settings: AppSettings,
-    _: Manager,
+    _: MayMessage,
 ) -> StreamingResponse:
     segment = service.get_live_segment(session, segment_id)
     factory = request.app.state.read_sessions
