@@ -49,7 +49,6 @@ def test_the_issue_s_boundaries() -> None:
     assert permissions.ROLE_PERMISSIONS[Role.owner] == frozenset(Permission)
     for scope_perms in permissions.SCOPE_PERMISSIONS.values():
         assert Permission.manage_staff not in scope_perms
-        assert Permission.settings not in scope_perms
 
 
 class TestStaffCookieInTheApi:

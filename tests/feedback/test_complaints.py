@@ -23,9 +23,7 @@ from wafa.messaging.models import Message
 TEHRAN = ZoneInfo("Asia/Tehran")
 
 
-def file(
-    session: Session, settings: Settings, customer_id: uuid.UUID, **kw: object
-) -> Complaint:
+def file(session: Session, settings: Settings, customer_id: uuid.UUID, **kw: object) -> Complaint:
     data = ComplaintCreate.model_validate(
         {
             "customer_id": customer_id,

@@ -157,6 +157,19 @@ def permitted(permission: Permission) -> Any:
     return Depends(check)
 
 
+def public(reason: str) -> Any:
+    """Declares a route open to everyone (the login page, a signed customer link, a signed
+    webhook); ``reason`` says why. The role matrix test refuses routes that declare neither
+    this nor a permission."""
+
+    def open_to_all() -> None:
+        return None
+
+    open_to_all.wafa_permission = None  # type: ignore[attr-defined]
+    open_to_all.wafa_public = reason  # type: ignore[attr-defined]
+    return Depends(open_to_all)
+
+
 Reader = Annotated[Principal, permitted(Permission.view)]
 """Looks things up (customers, orders, loyalty status): every role, every scope."""
 Writer = Annotated[Principal, permitted(Permission.serve)]
@@ -176,6 +189,7 @@ MaySuppress = Annotated[Principal, permitted(Permission.suppress)]
 MayExport = Annotated[Principal, permitted(Permission.export)]
 MayErase = Annotated[Principal, permitted(Permission.erase)]
 MayManageKeys = Annotated[Principal, permitted(Permission.manage_keys)]
+MayIntegrations = Annotated[Principal, permitted(Permission.integrations)]
 MayManageStaff = Annotated[Principal, permitted(Permission.manage_staff)]
 MaySettings = Annotated[Principal, permitted(Permission.settings)]
 

@@ -40,6 +40,7 @@ class Permission(StrEnum):
     export = "export"
     erase = "erase"
     manage_keys = "manage_keys"
+    integrations = "integrations"
     manage_staff = "manage_staff"
     settings = "settings"
 
@@ -67,8 +68,9 @@ MEANING: dict[Permission, str] = {
     P.export: "export everything held on one person",
     P.erase: "erase a person's personal data",
     P.manage_keys: "create, list and revoke API keys",
+    P.integrations: "connect shops (webhook connections, their secrets, the delivery log)",
     P.manage_staff: "add staff, change roles, disable logins, reset passwords",
-    P.settings: "the shop's settings and the worker page",
+    P.settings: "the shop's settings (business, feedback policy) and the worker page",
 }
 
 _COUNTER = frozenset({P.view, P.serve})
@@ -93,8 +95,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 #: API keys. ``read`` looks, ``write`` is what a connected shop system does day to day,
-#: ``admin`` adds personal data, the program's rules, referrals and keys. No key manages
-#: staff or settings.
+#: ``admin`` adds personal data, the program's rules, referrals, keys and settings. No key
+#: manages staff.
 SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
     Scope.read: frozenset({P.view, P.view_reports}),
     Scope.write: frozenset(
@@ -121,6 +123,8 @@ SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
             P.export,
             P.erase,
             P.manage_keys,
+            P.integrations,
+            P.settings,
         }
     ),
 }

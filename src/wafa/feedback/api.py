@@ -14,10 +14,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from wafa.api.deps import (
-    Admin,
     AppSettings,
     DbSession,
     Idempotent,
+    MayMessage,
+    MaySettings,
     Principal,
     Reader,
     ReadSession,
@@ -57,7 +58,7 @@ router = APIRouter(route_class=AutoCommitRoute, tags=["feedback"])
 
 
 @router.post("/surveys", status_code=201, response_model=SurveyRead, dependencies=[Idempotent])
-def create_survey(body: SurveyCreate, session: DbSession, principal: Admin) -> Survey:
+def create_survey(body: SurveyCreate, session: DbSession, principal: MayMessage) -> Survey:
     """A new survey: ``{"kind": "nps"|"csat"|"ces", "name", "question": {"en": ...}}``."""
     return service.create_survey(session, data=body)
 
@@ -284,6 +285,6 @@ def get_policy(session: ReadSession, principal: Reader) -> Policy:
 
 
 @router.put("/feedback/policy", response_model=Policy)
-def put_policy(body: Policy, session: DbSession, principal: Admin) -> Policy:
+def put_policy(body: Policy, session: DbSession, principal: MaySettings) -> Policy:
     save_policy(session, body, by=principal.label)
     return body

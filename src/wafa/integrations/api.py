@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from wafa.api.deps import Admin, AppSettings, DbSession, ReadSession
+from wafa.api.deps import AppSettings, DbSession, MayIntegrations, ReadSession, public
 from wafa.api.routing import AutoCommitRoute
 from wafa.core.errors import Invalid, NotFound, Unauthorized, WafaError
 from wafa.integrations import connections, intake
@@ -56,6 +56,7 @@ RawBody = Annotated[bytes, Depends(_raw_body)]
 
 @router.post(
     "/hooks/{shop}/{token}",
+    dependencies=[public("a shop's webhook, signed with the connection's secret")],
     summary="A shop's webhook (signed with the connection's secret)",
     responses={401: {"description": "Bad or missing signature: nothing stored."}},
 )
@@ -111,7 +112,7 @@ def _read(connection: Connection, health: dict[uuid.UUID, tuple[Any, int]]) -> d
 
 
 @router.get("/integrations", response_model=list[ConnectionRead], summary="Connected shops")
-def list_connections(session: ReadSession, _: Admin) -> list[dict[str, Any]]:
+def list_connections(session: ReadSession, _: MayIntegrations) -> list[dict[str, Any]]:
     health = intake.health(session)
     return [_read(c, health) for c in connections.list_connections(session)]
 
@@ -122,7 +123,9 @@ def list_connections(session: ReadSession, _: Admin) -> list[dict[str, Any]]:
     status_code=201,
     summary="Connect a shop (the intake path and secret are shown once)",
 )
-def add_connection(body: ConnectionCreate, session: DbSession, _: Admin) -> dict[str, Any]:
+def add_connection(
+    body: ConnectionCreate, session: DbSession, _: MayIntegrations
+) -> dict[str, Any]:
     created = connections.add_connection(
         session, shop=body.shop, name=body.name, secret=body.secret
     )
@@ -132,12 +135,12 @@ def add_connection(body: ConnectionCreate, session: DbSession, _: Admin) -> dict
 
 
 @router.post("/integrations/{name}/pause", response_model=ConnectionRead)
-def pause(name: str, session: DbSession, _: Admin) -> dict[str, Any]:
+def pause(name: str, session: DbSession, _: MayIntegrations) -> dict[str, Any]:
     return _read(connections.pause_connection(session, name), intake.health(session))
 
 
 @router.post("/integrations/{name}/resume", response_model=ConnectionRead)
-def resume(name: str, session: DbSession, _: Admin) -> dict[str, Any]:
+def resume(name: str, session: DbSession, _: MayIntegrations) -> dict[str, Any]:
     return _read(connections.resume_connection(session, name), intake.health(session))
 
 
@@ -146,7 +149,9 @@ def resume(name: str, session: DbSession, _: Admin) -> dict[str, Any]:
     response_model=SecretRotated,
     summary="A new signing secret; the old one works for the grace period",
 )
-def rotate(name: str, body: ConnectionRotate, session: DbSession, _: Admin) -> dict[str, Any]:
+def rotate(
+    name: str, body: ConnectionRotate, session: DbSession, _: MayIntegrations
+) -> dict[str, Any]:
     connection, secret = connections.rotate_secret(
         session, name, secret=body.secret, grace=timedelta(hours=body.grace_hours)
     )
@@ -156,14 +161,14 @@ def rotate(name: str, body: ConnectionRotate, session: DbSession, _: Admin) -> d
 
 
 @router.delete("/integrations/{name}", status_code=204, summary="Remove a connection and its log")
-def remove(name: str, session: DbSession, _: Admin) -> None:
+def remove(name: str, session: DbSession, _: MayIntegrations) -> None:
     connections.remove_connection(session, name)
 
 
 @router.get("/integrations/deliveries", response_model=list[DeliveryRead])
 def deliveries(
     session: ReadSession,
-    _: Admin,
+    _: MayIntegrations,
     connection: str | None = None,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -176,7 +181,11 @@ def deliveries(
 
 @router.post("/integrations/deliveries/{delivery_id}/replay", response_model=DeliveryRead)
 def replay(
-    delivery_id: uuid.UUID, request: Request, session: DbSession, settings: AppSettings, _: Admin
+    delivery_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    _: MayIntegrations,
 ) -> Any:
     context = intake.Context(settings, request.app.state.people_hooks)
     return intake.replay(session, delivery_id, context)

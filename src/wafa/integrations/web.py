@@ -22,7 +22,7 @@ from wafa.core.errors import Conflict, NotFound
 from wafa.integrations import connections, intake
 from wafa.integrations.models import DeliveryStatus, Shop
 from wafa.web import forms
-from wafa.web.auth import Owner, see_other
+from wafa.web.auth import MayIntegrations, see_other
 from wafa.web.forms import FormData, FormReader
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
@@ -61,7 +61,7 @@ def _list(
 
 
 @router.get("/integrations", response_class=HTMLResponse)
-def connection_list(request: Request, session: ReadSession, user: Owner) -> HTMLResponse:
+def connection_list(request: Request, session: ReadSession, user: MayIntegrations) -> HTMLResponse:
     return _list(request, session)
 
 
@@ -71,7 +71,11 @@ def _public(settings: Any, path: str) -> str:
 
 @router.post("/integrations", response_class=HTMLResponse)
 def add_connection(
-    request: Request, session: DbSession, settings: AppSettings, user: Owner, form: FormData
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    user: MayIntegrations,
+    form: FormData,
 ) -> Response:
     def save() -> Response:
         reader = FormReader(form)
@@ -106,21 +110,21 @@ def add_connection(
 
 
 @router.post("/integrations/{name}/pause")
-def pause(name: str, request: Request, session: DbSession, user: Owner) -> Response:
+def pause(name: str, request: Request, session: DbSession, user: MayIntegrations) -> Response:
     connections.pause_connection(session, name)
     flash(request, N_("Connection %(name)s paused: the shop will send again later."), name=name)
     return see_other("/integrations")
 
 
 @router.post("/integrations/{name}/resume")
-def resume(name: str, request: Request, session: DbSession, user: Owner) -> Response:
+def resume(name: str, request: Request, session: DbSession, user: MayIntegrations) -> Response:
     connections.resume_connection(session, name)
     flash(request, N_("Connection %(name)s takes deliveries again."), name=name)
     return see_other("/integrations")
 
 
 @router.post("/integrations/{name}/rotate", response_class=HTMLResponse)
-def rotate(name: str, request: Request, session: DbSession, user: Owner) -> Response:
+def rotate(name: str, request: Request, session: DbSession, user: MayIntegrations) -> Response:
     connection, secret = connections.rotate_secret(session, name, grace=timedelta(hours=24))
     return render(
         request,
@@ -130,7 +134,7 @@ def rotate(name: str, request: Request, session: DbSession, user: Owner) -> Resp
 
 
 @router.post("/integrations/{name}/remove")
-def remove(name: str, request: Request, session: DbSession, user: Owner) -> Response:
+def remove(name: str, request: Request, session: DbSession, user: MayIntegrations) -> Response:
     connections.remove_connection(session, name)
     flash(request, N_("Connection %(name)s removed. Its orders stay."), name=name)
     return see_other("/integrations")
@@ -140,7 +144,7 @@ def remove(name: str, request: Request, session: DbSession, user: Owner) -> Resp
 def delivery_log(
     request: Request,
     session: ReadSession,
-    user: Owner,
+    user: MayIntegrations,
     connection: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
 ) -> HTMLResponse:
@@ -175,7 +179,7 @@ def replay(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-    user: Owner,
+    user: MayIntegrations,
 ) -> Response:
     back = "/integrations/deliveries"
 

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from wafa.api.deps import AppSettings, DbSession
+from wafa.api.deps import AppSettings, DbSession, public
 from wafa.auth import permissions
 from wafa.auth import service as auth
 from wafa.auth.models import StaffUser
@@ -103,17 +103,6 @@ def permitted(permission: Permission) -> Any:
     return Depends(check)
 
 
-def public(reason: str) -> Any:
-    """Declares a route open to everyone (the login page, a customer's unsubscribe link)."""
-
-    def open_to_all() -> None:
-        return None
-
-    open_to_all.wafa_permission = None  # type: ignore[attr-defined]
-    open_to_all.wafa_public = reason  # type: ignore[attr-defined]
-    return Depends(open_to_all)
-
-
 Staff = Annotated[StaffUser, permitted(Permission.view)]
 """Any logged-in staff user (``Permission.view``)."""
 Counter = Annotated[StaffUser, permitted(Permission.serve)]
@@ -133,6 +122,7 @@ MaySuppress = Annotated[StaffUser, permitted(Permission.suppress)]
 MayExport = Annotated[StaffUser, permitted(Permission.export)]
 MayErase = Annotated[StaffUser, permitted(Permission.erase)]
 MayManageKeys = Annotated[StaffUser, permitted(Permission.manage_keys)]
+MayIntegrations = Annotated[StaffUser, permitted(Permission.integrations)]
 MayManageStaff = Annotated[StaffUser, permitted(Permission.manage_staff)]
 MaySettings = Annotated[StaffUser, permitted(Permission.settings)]
 
@@ -229,6 +219,7 @@ __all__ = [
     "MayEditRewards",
     "MayErase",
     "MayExport",
+    "MayIntegrations",
     "MayManageKeys",
     "MayManageStaff",
     "MayMerge",

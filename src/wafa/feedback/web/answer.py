@@ -20,10 +20,12 @@ from wafa.feedback import scoring, service
 from wafa.feedback.models import AnswerChannel
 from wafa.feedback.schemas import LOCALES
 from wafa.messaging.web.unsubscribe import TokenRoute
+from wafa.web.auth import public
 from wafa.web.i18n import N_
 from wafa.web.templating import SECURITY_HEADERS, templates_of
 
 router = APIRouter(route_class=TokenRoute, include_in_schema=False)
+ANSWER = public("a customer's signed survey link")
 
 # The ends of each scale, as the customer reads them.
 ENDS = {
@@ -92,7 +94,7 @@ def _language(lang: str | None, invitation: service.Invitation) -> str:
     return lang if lang in LOCALES else invitation.language
 
 
-@router.get("/s/{token}")
+@router.get("/s/{token}", dependencies=[ANSWER])
 def answer_page(
     token: str,
     request: Request,
@@ -108,7 +110,7 @@ def answer_page(
     return _page(request, language, **_context(invitation, language))
 
 
-@router.post("/s/{token}")
+@router.post("/s/{token}", dependencies=[ANSWER])
 def answer_post(
     token: str,
     request: Request,

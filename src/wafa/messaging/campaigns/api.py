@@ -12,7 +12,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from wafa.api.deps import AppSettings, DbSession, Idempotent, Reader, ReadSession, Writer
+from wafa.api.deps import (
+    AppSettings,
+    DbSession,
+    Idempotent,
+    MayMessage,
+    MayViewReports,
+    ReadSession,
+)
 from wafa.api.routing import AutoCommitRoute
 from wafa.messaging.campaigns import report, service
 from wafa.messaging.campaigns.models import Campaign
@@ -33,7 +40,7 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).
     "/campaigns", status_code=201, response_model=CampaignCreated, dependencies=[Idempotent]
 )
 def create_campaign(
-    body: CampaignCreate, session: DbSession, settings: AppSettings, principal: Writer
+    body: CampaignCreate, session: DbSession, settings: AppSettings, principal: MayMessage
 ) -> Campaign:
     """A draft campaign to a saved segment."""
     return service.create_campaign(session, settings=settings, data=body, by=principal.label)
@@ -41,14 +48,14 @@ def create_campaign(
 
 @router.get("/campaigns", response_model=CampaignPage)
 def list_campaigns(
-    session: ReadSession, _: Reader, limit: Limit = 50, cursor: str | None = None
+    session: ReadSession, _: MayViewReports, limit: Limit = 50, cursor: str | None = None
 ) -> dict[str, Any]:
     items, next_cursor = service.list_campaigns(session, limit=limit, cursor=cursor)
     return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
-def get_campaign(campaign_id: uuid.UUID, session: ReadSession, _: Reader) -> dict[str, Any]:
+def get_campaign(campaign_id: uuid.UUID, session: ReadSession, _: MayViewReports) -> dict[str, Any]:
     """Status, message counts per status, the holdout's size."""
     return service.read_campaign(session, campaign_id=campaign_id)
 
@@ -58,7 +65,7 @@ def campaign_report(
     campaign_id: uuid.UUID,
     session: ReadSession,
     settings: AppSettings,
-    _: Reader,
+    _: MayViewReports,
     days: Annotated[int | None, Query(ge=1, le=365)] = None,
 ) -> report.Report:
     """Deliveries, unsubscribes, bounces, and orders and revenue within ``days`` per
@@ -68,7 +75,7 @@ def campaign_report(
 
 @router.post("/campaigns/{campaign_id}/send", status_code=202, response_model=CampaignRead)
 def send_campaign(
-    campaign_id: uuid.UUID, session: DbSession, settings: AppSettings, _: Writer
+    campaign_id: uuid.UUID, session: DbSession, settings: AppSettings, _: MayMessage
 ) -> dict[str, Any]:
     """Start sending: the segment's members are taken now, queued by the worker."""
     service.start_sending(session, settings=settings, campaign_id=campaign_id)
@@ -76,18 +83,18 @@ def send_campaign(
 
 
 @router.post("/campaigns/{campaign_id}/pause", response_model=CampaignRead)
-def pause_campaign(campaign_id: uuid.UUID, session: DbSession, _: Writer) -> dict[str, Any]:
+def pause_campaign(campaign_id: uuid.UUID, session: DbSession, _: MayMessage) -> dict[str, Any]:
     service.pause(session, campaign_id=campaign_id)
     return service.read_campaign(session, campaign_id=campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/resume", response_model=CampaignRead)
-def resume_campaign(campaign_id: uuid.UUID, session: DbSession, _: Writer) -> dict[str, Any]:
+def resume_campaign(campaign_id: uuid.UUID, session: DbSession, _: MayMessage) -> dict[str, Any]:
     service.resume(session, campaign_id=campaign_id)
     return service.read_campaign(session, campaign_id=campaign_id)
 
 
 @router.post("/campaigns/{campaign_id}/cancel", response_model=CampaignRead)
-def cancel_campaign(campaign_id: uuid.UUID, session: DbSession, _: Writer) -> dict[str, Any]:
+def cancel_campaign(campaign_id: uuid.UUID, session: DbSession, _: MayMessage) -> dict[str, Any]:
     service.cancel(session, campaign_id=campaign_id)
     return service.read_campaign(session, campaign_id=campaign_id)
