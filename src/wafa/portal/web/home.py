@@ -5,11 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from wafa.api.deps import AppSettings, ReadSession
+from wafa.api.deps import AppSettings, ReadSession, public
 from wafa.portal import views
 from wafa.portal.web.common import Me, PortalRoute, render
 
-router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+router = APIRouter(
+    route_class=PortalRoute,
+    include_in_schema=False,
+    dependencies=[public("the customer's own portal, behind the portal's own sign-in")],
+)
 
 
 @router.get("/portal/")

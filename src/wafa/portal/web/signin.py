@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from wafa.api.deps import AppSettings, DbSession
+from wafa.api.deps import AppSettings, DbSession, public
 from wafa.core.errors import Invalid
 from wafa.messaging.personalize import PORTAL
 from wafa.portal import access
@@ -21,7 +21,11 @@ from wafa.portal.web.common import (
 )
 from wafa.web.templating import url_with
 
-router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+router = APIRouter(
+    route_class=PortalRoute,
+    include_in_schema=False,
+    dependencies=[public("the customer portal's sign-in")],
+)
 
 
 def _signed_in(request: Request, secret: str, page: str) -> Response:
