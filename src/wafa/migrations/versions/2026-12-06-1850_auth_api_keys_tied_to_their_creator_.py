@@ -1,7 +1,7 @@
 """auth: api keys tied to their creator, session versions, login throttle
 
 Revision ID: b0a569ce0fea
-Revises: 60dfd086b099
+Revises: 0e7ad18e4de3
 Create Date: 2026-12-06 18:24:35.802790+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import wafa.core.db
 
 revision: str = "b0a569ce0fea"
-down_revision: str | Sequence[str] | None = "60dfd086b099"
+down_revision: str | Sequence[str] | None = "0e7ad18e4de3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
