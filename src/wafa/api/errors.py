@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from wafa.core.errors import Invalid, WafaError
+from wafa.core.errors import Busy, Invalid, WafaError
 
 PROBLEM_BASE = "https://wafa.dev/problems/"
 log = logging.getLogger("wafa.api")
@@ -63,6 +63,8 @@ def wafa_error_response(request: Request, exc: WafaError) -> JSONResponse:
     if isinstance(exc, Invalid):
         errors = [{"loc": list(loc), "msg": msg} for loc, msg in exc.errors]
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, Busy):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem(
         exc.status,
         exc.code,

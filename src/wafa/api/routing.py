@@ -11,21 +11,26 @@ concurrent, which waits on the key's unique index — gets the stored response b
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from wafa.auth.idempotency import ERASED
 from wafa.auth.models import IdempotencyRecord
-from wafa.core.db import insert_ignoring_conflicts
-from wafa.core.errors import Conflict, Invalid, WafaError
+from wafa.core.db import API_THREADS, insert_ignoring_conflicts, is_busy
+from wafa.core.errors import Busy, Conflict, Invalid, WafaError
 
 IDEMPOTENCY_HEADER = "idempotency-key"
+#: Seconds a request may wait for a request slot before it is answered 503.
+ADMISSION_TIMEOUT = 5.0
 
 
 class IdempotentReplay(Exception):
@@ -76,13 +81,65 @@ def _store_response(
     )
 
 
+async def _finish(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a transaction's last step (store the answer, commit, roll back) on a thread that
+    does not wait for one of the request threads.
+
+    The request threads (``API_THREADS``) may all be taken by requests waiting for the
+    lock this transaction holds (SQLite's ``BEGIN IMMEDIATE``, a PostgreSQL row lock or
+    pooled connection): if its commit queued behind them, every one would wait out its
+    timeout. FastAPI runs a dependency's exit the same way, for the same reason.
+    """
+    return await anyio.to_thread.run_sync(lambda: func(*args, **kwargs), limiter=CapacityLimiter(1))
+
+
+@asynccontextmanager
+async def _admitted(request: Request) -> AsyncIterator[None]:
+    """Hold one of the process's ``API_THREADS`` request slots for the whole request.
+
+    A request hops to a thread several times (its dependencies, the endpoint, the response's
+    validation, the commit). Admitting at most ``API_THREADS`` requests, each making one hop
+    at a time, into a thread pool larger than that (``wafa.api.overload.thread_limit``)
+    means a hop never waits for a thread that a request blocked on its lock holds. A
+    request that waits ``ADMISSION_TIMEOUT`` seconds for a slot is answered 503 with
+    ``Retry-After``; one already admitted (a nested route) is not admitted twice.
+    """
+    if getattr(request.state, "admitted", False):
+        yield
+        return
+    slots: anyio.Semaphore | None = getattr(request.app.state, "request_slots", None)
+    if slots is None:
+        slots = request.app.state.request_slots = anyio.Semaphore(API_THREADS)
+    with anyio.move_on_after(ADMISSION_TIMEOUT) as waited:
+        await slots.acquire()
+    if waited.cancelled_caught:
+        raise Busy("the server is busy; retry in a moment", retry_after=1)
+    request.state.admitted = True
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def _busy(exc: BaseException) -> Busy:
+    return Busy("the database is busy; retry in a moment", retry_after=1)
+
+
 class AutoCommitRoute(APIRoute):
-    """Commit the request's session before the response is sent; roll back on any error."""
+    """Commit the request's session before the response is sent; roll back on any error.
+
+    A database that is saturated (a lock or a connection not had in time) answers 503 with
+    ``Retry-After`` (``wafa.core.errors.Busy``), never a 500 after a long wait.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
+            async with _admitted(request):
+                return await _handle(request)
+
+        async def _handle(request: Request) -> Response:
             try:
                 response = await handler(request)
             except IdempotentReplay as replay:
@@ -94,24 +151,30 @@ class AutoCommitRoute(APIRoute):
                     else "application/problem+json",
                     headers={"Idempotent-Replayed": "true"},
                 )
+            except Exception as exc:
+                if is_busy(exc):
+                    raise _busy(exc) from exc
+                raise
             session: Session | None = getattr(request.state, "session", None)
             if session is not None and session.is_active:
                 claim: tuple[str, str] | None = getattr(request.state, "idempotency", None)
-                if claim is not None and 200 <= response.status_code < 300:
-                    await run_in_threadpool(
-                        _store_response,
-                        session,
-                        key=claim[0],
-                        principal=claim[1],
-                        status_code=response.status_code,
-                        body=bytes(response.body),
-                    )
                 try:
-                    await run_in_threadpool(session.commit)
+                    if claim is not None and 200 <= response.status_code < 300:
+                        await _finish(
+                            _store_response,
+                            session,
+                            key=claim[0],
+                            principal=claim[1],
+                            status_code=response.status_code,
+                            body=bytes(response.body),
+                        )
+                    await _finish(session.commit)
                 except WafaError:
                     raise
-                except Exception:
-                    await run_in_threadpool(session.rollback)
+                except Exception as exc:
+                    await _finish(session.rollback)
+                    if is_busy(exc):
+                        raise _busy(exc) from exc
                     raise
             return response
 

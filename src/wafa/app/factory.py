@@ -20,6 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from wafa import __version__
 from wafa.api import errors as api_errors
+from wafa.api.overload import InFlightLimit, thread_limit
 from wafa.api.routing import AutoCommitRoute
 from wafa.app import domains
 from wafa.auth import service as auth
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served below from local assets: no CDN on a shop's offline network
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        lifespan=thread_limit(),
     )
     app.state.settings = settings
     app.state.write_sessions = sessionmaker(
@@ -162,4 +164,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router())
     _mount_docs(app)
     _mount_dashboard(app, settings)
+    app.add_middleware(InFlightLimit)  # outermost: turned away before anything is read
     return app

@@ -73,6 +73,17 @@ class UtcDateTime(TypeDecorator[datetime]):
         return ensure_utc(value)
 
 
+#: PostgreSQL connections per engine (steady, and at most), and how long a request may wait
+#: for one. A request holds at most one connection at a time and finishes its transaction
+#: without needing another thread (``wafa.api.routing``), so a pool at least as large as
+#: the threads that run requests (``API_THREADS``) plus the background worker cannot run
+#: dry while every holder waits for something else.
+POOL_SIZE = 10
+POOL_OVERFLOW = 30
+POOL_TIMEOUT = 5.0
+#: Threads that run sync routes at once (anyio's limiter; its default is 40).
+API_THREADS = 32
+
 _engines: dict[tuple[str, bool], Engine] = {}
 _engines_lock = threading.Lock()
 
@@ -104,7 +115,13 @@ def make_engine(url: str, *, write: bool = True, busy_timeout_ms: int = 10_000) 
         )
         _configure_sqlite(engine, busy_timeout_ms=busy_timeout_ms, immediate=write)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        pool_timeout=POOL_TIMEOUT,
+    )
 
 
 def get_engine(settings: Settings | None = None, *, write: bool = True) -> Engine:
@@ -205,3 +222,26 @@ def dialect_name(session: Session) -> str:
 def rowcount(result: Result[Any]) -> int:
     """Rows an ``UPDATE``/``DELETE`` touched (the guard check of a guarded update)."""
     return int(cast("CursorResult[Any]", result).rowcount)
+
+
+_BUSY_SQLITE = ("database is locked", "database is busy", "database table is locked")
+#: PostgreSQL's lock_not_available, deadlock_detected, serialization_failure, too_many_connections.
+_BUSY_PG = {"55P03", "40P01", "40001", "53300"}
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is saturated (worth a retry), not that the request
+    was wrong: a SQLite writer past its busy timeout, a pool with no connection in time, a
+    PostgreSQL lock timeout, deadlock or serialization failure."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _BUSY_PG:
+        return True
+    message = str(exc.orig).lower()
+    return any(text in message for text in _BUSY_SQLITE)

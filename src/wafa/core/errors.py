@@ -66,3 +66,20 @@ class Invalid(WafaError):
         """Build an error about one field."""
         path: Loc = (loc,) if isinstance(loc, str) else loc
         return cls(f"{'.'.join(str(p) for p in path)}: {msg}", [(path, msg)])
+
+
+class Busy(WafaError):
+    """The server or its database is saturated right now: retry after ``retry_after`` seconds.
+
+    Raised instead of letting a request wait without bound (a SQLite writer past its busy
+    timeout, no pooled PostgreSQL connection in time, too many requests in flight). Entry
+    layers answer 503 with ``Retry-After``.
+    """
+
+    code = "busy"
+    status = 503
+    title = "Busy, retry shortly"
+
+    def __init__(self, detail: str, *, retry_after: int = 1, **context: object) -> None:
+        super().__init__(detail, **context)
+        self.retry_after = retry_after

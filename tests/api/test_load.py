@@ -1,0 +1,102 @@
+"""64 writes on one row at once, through a served process: every request answered within a
+few seconds with a correct status (issue 9, item 3: the server stalled past ~40 writers)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import anyio
+import httpx2 as httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from tests.factories import create_customer
+from tests.serving import running_app
+from wafa.api import routing
+from wafa.app.factory import create_app
+from wafa.auth import service as auth
+from wafa.core.db import session_scope
+from wafa.core.settings import Settings
+from wafa.loyalty.models import PointsEntry
+
+WRITERS = 64
+#: The slowest answer allowed (seconds): the stall made them wait out the 10 s busy timeout.
+SLOWEST = 8.0
+
+
+class TestSixtyFourWritersOnOneRow:
+    def test_every_adjustment_is_answered_quickly_and_counted_once(
+        self, committed_db: Settings
+    ) -> None:
+        with session_scope(committed_db) as s:
+            _, token = auth.create_api_key(s, name="load", scopes=["read", "write"])
+            customer_id = create_customer(s, phone="+14155550191").id
+        barrier = threading.Barrier(WRITERS)
+
+        with running_app(committed_db) as base:
+
+            def adjust(i: int) -> tuple[int, float, str | None]:
+                with httpx.Client(base_url=base, timeout=60) as client:
+                    barrier.wait()
+                    started = time.monotonic()
+                    r = client.post(
+                        f"/api/v1/customers/{customer_id}/adjustments",
+                        json={"points": 1, "reason": f"load {i}"},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    return r.status_code, time.monotonic() - started, r.headers.get("retry-after")
+
+            with ThreadPoolExecutor(WRITERS) as pool:
+                results = list(pool.map(adjust, range(WRITERS)))
+
+        codes = sorted(code for code, _, _ in results)
+        slowest = max(took for _, took, _ in results)
+        assert set(codes) <= {201, 503}, codes
+        assert all(after for code, _, after in results if code == 503)  # Retry-After on 503
+        assert slowest < SLOWEST, f"slowest answer {slowest:.1f} s; codes {codes}"
+        with session_scope(committed_db) as s:
+            entries = s.scalar(
+                select(func.count())
+                .select_from(PointsEntry)
+                .where(PointsEntry.customer_id == customer_id, PointsEntry.kind == "adjust")
+            )
+        assert entries == codes.count(201)
+
+
+class TestBusyAnswers:
+    def test_a_locked_database_at_commit_is_a_503_with_retry_after(
+        self, committed_db: Settings
+    ) -> None:
+        with session_scope(committed_db) as s:
+            _, token = auth.create_api_key(s, name="t", scopes=["read", "write"])
+
+        def locked(session: Session) -> None:
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
+
+        with TestClient(create_app(committed_db)) as client:
+            event.listen(Session, "before_commit", locked)
+            try:
+                r = client.post(
+                    "/api/v1/customers",
+                    json={"name": "Busy Day", "email": "busy@example.com"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            finally:
+                event.remove(Session, "before_commit", locked)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "1"
+        assert r.json()["type"].endswith("/busy")
+
+    def test_no_free_request_slot_in_time_is_a_503(
+        self, api: TestClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(routing, "ADMISSION_TIMEOUT", 0.05)
+        api.app.state.request_slots = anyio.Semaphore(0)  # type: ignore[attr-defined]
+        r = api.get("/api/v1/customers")
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
