@@ -59,7 +59,11 @@ class TestOrderFlow:
         drain(session_factory, settings)
         assert [m.template_key for m in messages(session, thank)] == ["t.thanks"]
         pipeline.run_once()
-        [mail] = smtp_sink.to(customer.email or "")
+        [mail] = [
+            m
+            for m in smtp_sink.to(customer.email or "")
+            if m.message["Subject"] == "About t.thanks"
+        ]
         assert order.external_id in mail.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
         [enrolment] = enrolments(session, thank)

@@ -40,6 +40,7 @@ from wafa.core.money import format_money
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
+from wafa.feedback.service import survey_link
 from wafa.flows.events import FlowEntered, FlowFinished
 from wafa.flows.models import Enrolment, EnrolmentStatus, Flow, StepOutcome, StepRun
 from wafa.flows.spec import (
@@ -233,9 +234,21 @@ def _holds(session: Session, step: BranchStep, enrolment: Enrolment) -> bool:
     return not _order_delivered(session, enrolment)
 
 
-def wait_until(step: WaitStep, now: datetime, settings: Settings) -> datetime:
+def _promised(session: Session, enrolment: Enrolment) -> datetime | None:
+    order_id = (enrolment.context or {}).get("order_id")
+    if not order_id:
+        return None
+    order = session.get(Order, uuid.UUID(str(order_id)))
+    return order.promised_at if order is not None else None
+
+
+def wait_until(
+    step: WaitStep, now: datetime, settings: Settings, *, promised: datetime | None = None
+) -> datetime:
     """When a wait that starts at ``now`` ends (``at``: the next such local time after
-    the duration, in the business's zone)."""
+    the duration, in the business's zone; ``until``: the order's promised time)."""
+    if step.until == "order_promised" and promised is not None:
+        return max(promised, now)
     due = now + timedelta(days=step.days, hours=step.hours, minutes=step.minutes)
     if step.at is None:
         return due
@@ -368,15 +381,26 @@ def _send(
     if not reachable:
         # Queued all the same: the send pipeline records why it was not sent.
         outcome = StepOutcome.unreachable
+    occasion = f"{enrolment.id}:{step.key}"
+    context = _message_context(session, settings, flow, enrolment)
+    if step.survey is not None:
+        link = survey_link(
+            session,
+            settings=settings,
+            customer_id=enrolment.customer_id,
+            occasion=f"flow:{occasion}",
+            touchpoint=step.survey,
+        )
+        context["survey_url"] = link.url if link is not None else None
     message, _ = queue_message(
         session,
         customer_id=enrolment.customer_id,
         channel=channel,
         kind=kind,
         reason=reason_for(flow),
-        occasion=f"{enrolment.id}:{step.key}",
+        occasion=occasion,
         template=step.template,
-        context=_message_context(session, settings, flow, enrolment),
+        context=context,
         topic=topic,
         priority=Priority.service if kind == "transactional" else Priority.winback,
         flow_id=flow.id,
@@ -495,7 +519,7 @@ def advance(
             if not _send(session, settings, flow, definition, enrolment, step):
                 return ran
         elif isinstance(step, WaitStep):
-            due = wait_until(step, now, settings)
+            due = wait_until(step, now, settings, promised=_promised(session, enrolment))
             _record(session, flow, enrolment, step, StepOutcome.waited, detail=due.isoformat())
             _go_to(enrolment, definition, index + 1, due)
             continue

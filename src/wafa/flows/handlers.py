@@ -24,6 +24,7 @@ from wafa.core.time import utcnow
 from wafa.customers.events import CustomerCreated
 from wafa.flows.engine import advance, definition_of, enrol
 from wafa.flows.models import Flow
+from wafa.flows.presets import ensure_presets
 from wafa.flows.spec import EventTrigger
 from wafa.loyalty.events import (
     BirthdayRewardGranted,
@@ -55,6 +56,7 @@ def start_flows(
     status_to: str | None = None,
 ) -> int:
     """Enter the customer into every switched-on flow that ``topic`` starts; how many."""
+    ensure_presets(session)
     entered = 0
     for flow in session.scalars(select(Flow).where(Flow.enabled.is_(True)).order_by(Flow.key)):
         trigger = definition_of(flow).trigger

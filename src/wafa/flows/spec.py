@@ -117,6 +117,8 @@ class SendStep(_Step):
     channel: Literal["email", "sms", "whatsapp"] = "email"
     fallback: Literal["email", "sms", "whatsapp"] | None = None
     template: str
+    #: Put a feedback survey link (``survey_url``) for this touchpoint in the message.
+    survey: Literal["delivery", "visit", "complaint", "relationship"] | None = None
 
     @model_validator(mode="after")
     def _distinct(self) -> SendStep:
@@ -127,9 +129,12 @@ class SendStep(_Step):
 
 class WaitStep(_Step):
     """Wait ``days``/``hours``/``minutes``; with ``at`` (``HH:MM``), then until that
-    local time of the business (the same day if it is still ahead, else the next)."""
+    local time of the business (the same day if it is still ahead, else the next).
+    ``until="order_promised"``: until the order's promised time instead (the duration
+    when the order has none)."""
 
     type: Literal["wait"] = "wait"
+    until: Literal["order_promised"] | None = None
     days: int = Field(default=0, ge=0, le=400)
     hours: int = Field(default=0, ge=0, le=23 * 400)
     minutes: int = Field(default=0, ge=0, le=59 * 400)

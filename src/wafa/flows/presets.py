@@ -1,0 +1,524 @@
+"""Ready flows a shop owner switches on: each with its steps and its templates in
+English, Arabic and Persian (saved as messaging templates ``flow.<flow>.<step>``, which
+the owner edits like any other template).
+
+``ensure_presets`` adds the presets a database does not have yet (never changing one
+the owner edited). Every preset starts switched off except the order confirmation,
+which a new store sends from the first order (the issue's contract).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wafa.core.db import database_key
+from wafa.flows.models import Flow
+from wafa.flows.service import create_flow
+from wafa.messaging.models import Channel, Kind, MessageTemplate, Topic
+from wafa.messaging.queue import Content
+from wafa.messaging.templates import save_template
+
+__all__ = ["PRESETS", "Preset", "ensure_presets"]
+
+Texts = dict[str, tuple[str, str]]  # locale -> (subject, text)
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    name: str
+    description: str
+    kind: str
+    definition: dict[str, Any]
+    templates: dict[str, Texts]  # step key -> texts
+    enabled: bool = False
+    holdout_percent: int = 0
+    conversion_days: int = 14
+
+
+def _send(key: str, flow: str, *, fallback: str | None = "sms", **extra: Any) -> dict[str, Any]:
+    step: dict[str, Any] = {"key": key, "type": "send", "template": f"flow.{flow}.{key}"}
+    if fallback:
+        step["fallback"] = fallback
+    step.update(extra)
+    return step
+
+
+ORDER_LINES_EN = (
+    "{% for line in order.lines %}- {{ line.quantity }} x {{ line.name }}: {{ line.total }}\n"
+    "{% endfor %}"
+)
+ORDER_LINES = (
+    "{% for line in order.lines %}- {{ line.quantity|digits(locale) }} × {{ line.name }}: "
+    "{{ line.total|digits(locale) }}\n{% endfor %}"
+)
+
+PRESETS: tuple[Preset, ...] = (
+    Preset(
+        key="order_confirmation",
+        name="Order confirmation",
+        description="At once when an order is placed: its lines and total.",
+        kind="transactional",
+        enabled=True,
+        definition={
+            "trigger": {"type": "event", "topic": "order.placed"},
+            "steps": [_send("confirm", "order_confirmation")],
+        },
+        templates={
+            "confirm": {
+                "en": (
+                    "Your order {{ order.number }}",
+                    "Hello {{ customer.first_name }},\n\nThank you for your order "
+                    "{{ order.number }} ({{ order.external_id }}).\n\n"
+                    + ORDER_LINES_EN
+                    + "\nTotal: {{ order.total }}\n\n{{ business.name }}",
+                ),
+                "ar": (
+                    "طلبك {{ order.number }}",
+                    "مرحباً {{ customer.first_name }}،\n\nشكراً لطلبك {{ order.number }} "
+                    "({{ order.external_id }}).\n\n"
+                    + ORDER_LINES
+                    + "\nالمجموع: {{ order.total|digits(locale) }}\n\n{{ business.name }}",
+                ),
+                "fa": (
+                    "سفارش شما {{ order.number }}",
+                    "سلام {{ customer.first_name }}،\n\nاز سفارش {{ order.number }} "
+                    "({{ order.external_id }}) سپاسگزاریم.\n\n"
+                    + ORDER_LINES
+                    + "\nجمع کل: {{ order.total|digits(locale) }}\n\n{{ business.name }}",
+                ),
+            }
+        },
+    ),
+    Preset(
+        key="delay_notice",
+        name="Delay notice",
+        description=(
+            "When an order's promised time passes and it is not delivered: tell the "
+            "customer before they ask, with an apology coupon."
+        ),
+        kind="transactional",
+        definition={
+            "trigger": {"type": "event", "topic": "order.placed"},
+            "steps": [
+                {"key": "promise", "type": "wait", "until": "order_promised", "days": 3},
+                {
+                    "key": "delivered",
+                    "type": "branch",
+                    "condition": "order_delivered",
+                    "then": "exit",
+                },
+                {
+                    "key": "sorry",
+                    "type": "coupon",
+                    "name": "Sorry for the wait",
+                    "percent": 10,
+                    "valid_days": 30,
+                },
+                _send("notice", "delay_notice"),
+            ],
+        },
+        templates={
+            "notice": {
+                "en": (
+                    "Your order {{ order.number }} is running late",
+                    "Hello {{ customer.first_name }},\n\nYour order {{ order.number }} has "
+                    "not reached you when we promised. We are on it and will let you know "
+                    "when it is on its way. As an apology, {{ coupon.code }} takes 10% off "
+                    "your next order.\n\n{{ business.name }}",
+                ),
+                "ar": (
+                    "تأخر طلبك {{ order.number }}",
+                    "مرحباً {{ customer.first_name }}،\n\nلم يصلك طلبك {{ order.number }} في "
+                    "الموعد الذي وعدنا به. نحن نتابعه وسنخبرك عند شحنه. اعتذاراً منا، "
+                    "الرمز {{ coupon.code }} يمنحك خصم ١٠٪ على طلبك القادم.\n\n"
+                    "{{ business.name }}",
+                ),
+                "fa": (
+                    "سفارش {{ order.number }} با تأخیر همراه است",
+                    "سلام {{ customer.first_name }}،\n\nسفارش {{ order.number }} در زمانی که "
+                    "قول داده بودیم به دستتان نرسیده است. پیگیر آن هستیم و خبرتان می‌کنیم. "
+                    "برای عذرخواهی، کد {{ coupon.code }} ۱۰٪ از خرید بعدی شما کم می‌کند.\n\n"
+                    "{{ business.name }}",
+                ),
+            }
+        },
+    ),
+    Preset(
+        key="thank_you",
+        name="Thank-you and next-day check-in",
+        description="After delivery: thank the customer, and a day later ask if all is well.",
+        kind="marketing",
+        holdout_percent=10,
+        definition={
+            "trigger": {"type": "event", "topic": "order.status_changed", "to": "delivered"},
+            "steps": [
+                _send("thanks", "thank_you"),
+                {"key": "day", "type": "wait", "days": 1, "at": "10:00"},
+                _send("check", "thank_you"),
+            ],
+            "cooldown_days": 7,
+        },
+        templates={
+            "thanks": {
+                "en": (
+                    "Thank you, {{ customer.first_name }}",
+                    "Your order {{ order.number }} has arrived. Thank you for choosing "
+                    "{{ business.name }}.",
+                ),
+                "ar": (
+                    "شكراً لك يا {{ customer.first_name }}",
+                    "وصل طلبك {{ order.number }}. شكراً لاختيارك {{ business.name }}.",
+                ),
+                "fa": (
+                    "سپاس، {{ customer.first_name }}",
+                    "سفارش {{ order.number }} به دستتان رسید. از اینکه {{ business.name }} را "
+                    "انتخاب کردید سپاسگزاریم.",
+                ),
+            },
+            "check": {
+                "en": (
+                    "Is everything all right?",
+                    "Hello {{ customer.first_name }}, is everything well with your order "
+                    "{{ order.number }}? Just reply to this message if anything is not.",
+                ),
+                "ar": (
+                    "هل كل شيء على ما يرام؟",
+                    "مرحباً {{ customer.first_name }}، هل كل شيء على ما يرام مع طلبك "
+                    "{{ order.number }}؟ ردّ على هذه الرسالة إن كان هناك ما يزعجك.",
+                ),
+                "fa": (
+                    "همه‌چیز خوب است؟",
+                    "سلام {{ customer.first_name }}، همه‌چیز درباره سفارش {{ order.number }} "
+                    "خوب است؟ اگر نه، به همین پیام پاسخ دهید.",
+                ),
+            },
+        },
+    ),
+    Preset(
+        key="post_purchase",
+        name="Post-purchase follow-up",
+        description="A few days after delivery: how was it, with a link to a short survey.",
+        kind="marketing",
+        holdout_percent=10,
+        definition={
+            "trigger": {"type": "event", "topic": "order.status_changed", "to": "delivered"},
+            "steps": [
+                {"key": "days", "type": "wait", "days": 4, "at": "11:00"},
+                _send("follow", "post_purchase", survey="delivery"),
+            ],
+            "exit": {"on_order": False},
+            "cooldown_days": 14,
+        },
+        templates={
+            "follow": {
+                "en": (
+                    "How was your order?",
+                    "Hello {{ customer.first_name }}, how are you finding what you bought "
+                    "(order {{ order.number }})?{% if survey_url %} Tell us in a minute: "
+                    "{{ survey_url }}{% endif %}",
+                ),
+                "ar": (
+                    "كيف كان طلبك؟",
+                    "مرحباً {{ customer.first_name }}، ما رأيك فيما اشتريت (الطلب "
+                    "{{ order.number }})؟{% if survey_url %} أخبرنا في دقيقة: "
+                    "{{ survey_url }}{% endif %}",
+                ),
+                "fa": (
+                    "خریدتان چطور بود؟",
+                    "سلام {{ customer.first_name }}، از خرید خود (سفارش {{ order.number }}) "
+                    "راضی هستید؟{% if survey_url %} در یک دقیقه به ما بگویید: "
+                    "{{ survey_url }}{% endif %}",
+                ),
+            }
+        },
+    ),
+    Preset(
+        key="welcome",
+        name="Welcome",
+        description="A new customer: how the programme works and their portal link.",
+        kind="marketing",
+        holdout_percent=10,
+        definition={
+            "trigger": {"type": "event", "topic": "customer.created"},
+            "steps": [_send("hello", "welcome")],
+        },
+        templates={
+            "hello": {
+                "en": (
+                    "Welcome to {{ business.name }}",
+                    "Hello {{ customer.first_name }}, welcome! Every purchase earns points "
+                    "you can spend on rewards. Your page: {{ portal_url }}",
+                ),
+                "ar": (
+                    "أهلاً بك في {{ business.name }}",
+                    "مرحباً {{ customer.first_name }}، أهلاً بك! كل شراء يمنحك نقاطاً "
+                    "تستبدلها بمكافآت. صفحتك: {{ portal_url }}",
+                ),
+                "fa": (
+                    "به {{ business.name }} خوش آمدید",
+                    "سلام {{ customer.first_name }}، خوش آمدید! هر خرید برایتان امتیاز "
+                    "می‌آورد که می‌توانید با جایزه عوض کنید. صفحه شما: {{ portal_url }}",
+                ),
+            }
+        },
+    ),
+    Preset(
+        key="birthday",
+        name="Birthday gift",
+        description=(
+            "On the customer's birthday in their own calendar (a Jalali birthday on its "
+            "Jalali day), at 10:00 in the business's zone: wishes and a gift coupon."
+        ),
+        kind="marketing",
+        holdout_percent=10,
+        definition={
+            "trigger": {"type": "date", "rule": "birthday"},
+            "steps": [
+                {"key": "morning", "type": "wait", "minutes": 1, "at": "10:00"},
+                {
+                    "key": "gift",
+                    "type": "coupon",
+                    "name": "Birthday gift",
+                    "percent": 15,
+                    "valid_days": 14,
+                },
+                _send("wish", "birthday"),
+            ],
+            "cooldown_days": 300,
+        },
+        templates={
+            "wish": {
+                "en": (
+                    "Happy birthday, {{ customer.first_name }}!",
+                    "Happy birthday from all of us at {{ business.name }}. Your gift: "
+                    "{{ coupon.code }} for 15% off, until {{ coupon.expires_on }}.",
+                ),
+                "ar": (
+                    "عيد ميلاد سعيد يا {{ customer.first_name }}!",
+                    "كل عام وأنت بخير من فريق {{ business.name }}. هديتك: الرمز "
+                    "{{ coupon.code }} بخصم ١٥٪ حتى {{ coupon.expires_on|digits(locale) }}.",
+                ),
+                "fa": (
+                    "تولدتان مبارک، {{ customer.first_name }}!",
+                    "تولدتان مبارک از طرف همه ما در {{ business.name }}. هدیه شما: کد "
+                    "{{ coupon.code }} با ۱۵٪ تخفیف تا {{ coupon.expires_on|digits(locale) }}.",
+                ),
+            }
+        },
+    ),
+    Preset(
+        key="points_expiring",
+        name="Points expiring",
+        description="When points are about to expire (30 and 7 days ahead): a reminder.",
+        kind="marketing",
+        holdout_percent=10,
+        definition={
+            "trigger": {"type": "event", "topic": "points.expiring"},
+            "steps": [_send("remind", "points_expiring")],
+        },
+        templates={
+            "remind": {
+                "en": (
+                    "{{ points }} points expire on {{ expires_on }}",
+                    "Hello {{ customer.first_name }}, {{ points }} of your points expire on "
+                    "{{ expires_on }}. Spend them before then: {{ portal_url }}",
+                ),
+                "ar": (
+                    "تنتهي {{ points|digits(locale) }} نقطة في {{ expires_on|digits(locale) }}",
+                    "مرحباً {{ customer.first_name }}، تنتهي صلاحية "
+                    "{{ points|digits(locale) }} من نقاطك في {{ expires_on|digits(locale) }}. "
+                    "استخدمها قبل ذلك: {{ portal_url }}",
+                ),
+                "fa": (
+                    "{{ points|digits(locale) }} امتیاز در {{ expires_on|digits(locale) }} "
+                    "منقضی می‌شود",
+                    "سلام {{ customer.first_name }}، {{ points|digits(locale) }} امتیاز شما در "
+                    "{{ expires_on|digits(locale) }} منقضی می‌شود. پیش از آن استفاده کنید: "
+                    "{{ portal_url }}",
+                ),
+            }
+        },
+    ),
+    Preset(
+        key="win_back",
+        name="Win-back: we miss you",
+        description=(
+            "Daily: regulars at high churn risk (from the stored predictions) or 90 days "
+            "without an order get a personal offer; a second, stronger one two weeks "
+            "later if they have not come back. Ends at their next order."
+        ),
+        kind="marketing",
+        holdout_percent=10,
+        conversion_days=30,
+        definition={
+            "trigger": {
+                "type": "daily",
+                "rules": {
+                    "all": [
+                        {"field": "orders_count", "op": ">=", "value": 2},
+                        {
+                            "any": [
+                                {"field": "churn_risk", "op": "=", "value": "high"},
+                                {"field": "days_since_last_order", "op": ">=", "value": 90},
+                            ]
+                        },
+                    ]
+                },
+            },
+            "steps": [
+                {"key": "offer", "type": "coupon", "name": "We miss you", "percent": 10},
+                _send("miss", "win_back"),
+                {"key": "later", "type": "wait", "days": 14, "at": "11:00"},
+                {
+                    "key": "back",
+                    "type": "branch",
+                    "condition": "ordered_since_entry",
+                    "then": "exit",
+                },
+                {"key": "stronger", "type": "coupon", "name": "Come back", "percent": 20},
+                _send("again", "win_back"),
+            ],
+            "exit": {"on_order": True},
+            "cooldown_days": 90,
+        },
+        templates={
+            "miss": {
+                "en": (
+                    "We miss you, {{ customer.first_name }}",
+                    "It has been a while. Come back and take 10% off with {{ coupon.code }} "
+                    "(until {{ coupon.expires_on }}).",
+                ),
+                "ar": (
+                    "اشتقنا إليك يا {{ customer.first_name }}",
+                    "مضى وقت طويل. عد إلينا واحصل على خصم ١٠٪ بالرمز {{ coupon.code }} "
+                    "(حتى {{ coupon.expires_on|digits(locale) }}).",
+                ),
+                "fa": (
+                    "دلمان برایتان تنگ شده، {{ customer.first_name }}",
+                    "مدتی است سری به ما نزده‌اید. با کد {{ coupon.code }} ۱۰٪ تخفیف بگیرید "
+                    "(تا {{ coupon.expires_on|digits(locale) }}).",
+                ),
+            },
+            "again": {
+                "en": (
+                    "20% off, just for you",
+                    "Hello {{ customer.first_name }}, we would love to see you again: "
+                    "{{ coupon.code }} takes 20% off until {{ coupon.expires_on }}.",
+                ),
+                "ar": (
+                    "خصم ٢٠٪ لك وحدك",
+                    "مرحباً {{ customer.first_name }}، يسعدنا أن نراك مجدداً: الرمز "
+                    "{{ coupon.code }} يمنحك خصم ٢٠٪ حتى {{ coupon.expires_on|digits(locale) }}.",
+                ),
+                "fa": (
+                    "۲۰٪ تخفیف، فقط برای شما",
+                    "سلام {{ customer.first_name }}، خوشحال می‌شویم دوباره ببینیمتان: کد "
+                    "{{ coupon.code }} تا {{ coupon.expires_on|digits(locale) }} ۲۰٪ تخفیف "
+                    "می‌دهد.",
+                ),
+            },
+        },
+    ),
+    Preset(
+        key="members_event",
+        name="Members-only event invitation",
+        description=(
+            "Invite the best customers (five orders or more) to a members-only event; "
+            "write the event's name, time and place in the template before switching on."
+        ),
+        kind="marketing",
+        holdout_percent=10,
+        definition={
+            "trigger": {
+                "type": "daily",
+                "rules": {"all": [{"field": "orders_count", "op": ">=", "value": 5}]},
+            },
+            "steps": [
+                {"key": "evening", "type": "wait", "minutes": 1, "at": "11:00"},
+                _send("invite", "members_event"),
+            ],
+            "cooldown_days": 365,
+        },
+        templates={
+            "invite": {
+                "en": (
+                    "You are invited: a members-only evening",
+                    "Hello {{ customer.first_name }}, as one of our best customers you are "
+                    "invited to a members-only evening at {{ business.name }}. Reply to "
+                    "this message to keep your place.",
+                ),
+                "ar": (
+                    "دعوة خاصة للأعضاء",
+                    "مرحباً {{ customer.first_name }}، بصفتك من أفضل عملائنا ندعوك إلى أمسية "
+                    "خاصة بالأعضاء في {{ business.name }}. ردّ على هذه الرسالة لحجز مكانك.",
+                ),
+                "fa": (
+                    "دعوت‌نامه: شبی ویژه اعضا",
+                    "سلام {{ customer.first_name }}، شما از بهترین مشتریان ما هستید و به شبی "
+                    "ویژه اعضا در {{ business.name }} دعوت شده‌اید. برای رزرو جا به همین پیام "
+                    "پاسخ دهید.",
+                ),
+            }
+        },
+    ),
+)
+
+_ensured: set[str] = set()
+
+
+def _content(texts: Texts) -> Content:
+    return Content(
+        subject={loc: subject for loc, (subject, _) in texts.items()},
+        text={loc: text for loc, (_, text) in texts.items()},
+    )
+
+
+def ensure_presets(session: Session) -> int:
+    """Add the presets (and their templates) this database lacks; how many were added.
+    A preset the owner changed or switched is left as it is."""
+    key = database_key(session)
+    if key is not None and key in _ensured:
+        return 0
+    have = set(session.scalars(select(Flow.key)))
+    templates = set(session.scalars(select(MessageTemplate.key)))
+    added = 0
+    for preset in PRESETS:
+        if preset.key in have:
+            continue
+        for step, texts in preset.templates.items():
+            template_key = f"flow.{preset.key}.{step}"
+            if template_key in templates:
+                continue
+            save_template(
+                session,
+                key=template_key,
+                name=f"{preset.name}: {step}",
+                channel=Channel.email,
+                kind=Kind(preset.kind),
+                topic=Topic.offers if preset.kind == "marketing" else None,
+                content=_content(texts),
+                by="preset",
+            )
+        create_flow(
+            session,
+            key=preset.key,
+            name=preset.name,
+            description=preset.description,
+            kind=preset.kind,
+            enabled=preset.enabled,
+            holdout_percent=preset.holdout_percent,
+            conversion_days=preset.conversion_days,
+            definition=preset.definition,
+            preset=True,
+            by="preset",
+        )
+        added += 1
+    session.flush()
+    if key is not None and added == 0:
+        _ensured.add(key)  # only once every preset is known to be committed
+    return added
