@@ -82,3 +82,17 @@ class PortalAttempt(Base):
     kind: Mapped[str] = mapped_column(String(16))
     key: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PortalSubmission(Base):
+    """A form sent from the portal, by its one-time nonce: a second send (a double tap, a
+    reload) finds the first one's result instead of doing the work again."""
+
+    __tablename__ = "portal_submissions"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    result_id: Mapped[uuid.UUID | None] = mapped_column()
+    at: Mapped[datetime] = mapped_column(UtcDateTime)

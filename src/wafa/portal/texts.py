@@ -44,3 +44,28 @@ _CODE_TEXT = {
 def code_message() -> dict[str, Any]:
     """The SMS that carries a one-time code."""
     return {"text": dict(_CODE_TEXT)}
+
+
+ERASE_MESSAGE: dict[str, Any] = {
+    "subject": {
+        "en": "Confirm: erase your data at {{ business.name }}",
+        "ar": "تأكيد: حذف بياناتك لدى {{ business.name }}",
+        "fa": "تأیید: پاک کردن اطلاعات شما در {{ business.name }}",
+    },
+    "text": {
+        "en": (
+            "You asked {{ business.name }} to erase your data, points included. To confirm, "
+            "open this link within 24 hours:\n\n{{ link }}\n\nIf you did not ask, ignore this "
+            "message: nothing changes."
+        ),
+        "ar": (
+            "طلبت من {{ business.name }} حذف بياناتك بما فيها النقاط. للتأكيد افتح هذا الرابط "
+            "خلال ٢٤ ساعة:\n\n{{ link }}\n\nإذا لم تطلب ذلك فتجاهل هذه الرسالة: لن يتغير شيء."
+        ),
+        "fa": (
+            "از {{ business.name }} خواسته‌اید اطلاعات شما، از جمله امتیازها، پاک شود. برای تأیید "
+            "این پیوند را تا ۲۴ ساعت باز کنید:\n\n{{ link }}\n\nاگر نخواسته‌اید، این پیام را "
+            "نادیده بگیرید؛ چیزی تغییر نمی‌کند."
+        ),
+    },
+}

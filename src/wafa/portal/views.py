@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from wafa.core.links import public_link
 from wafa.core.settings import Settings
-from wafa.loyalty import pos, program
-from wafa.loyalty.schemas.io import AvailableReward, CouponRead, LoyaltyStatus
+from wafa.loyalty import pos, program, referrals
+from wafa.loyalty import views as loyalty_views
+from wafa.loyalty.schemas.io import AvailableReward, CouponRead, LoyaltyStatus, ReferralStats
+from wafa.loyalty.views import LedgerLine
 from wafa.messaging.personalize import first_name
+from wafa.orders import service as orders
 
 JUST_OUT_OF_REACH = 3
 
@@ -62,3 +67,90 @@ def home(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> Hom
         rewards_next=out_of_reach[:JUST_OUT_OF_REACH],
         coupons=summary.coupons,
     )
+
+
+@dataclass(frozen=True)
+class Rewards:
+    """The rewards page: the catalogue as this customer may use it, and their coupons."""
+
+    available: int
+    rewards: list[AvailableReward]
+    coupons: list[CouponRead]
+
+
+def rewards_page(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> Rewards:
+    """Rewards the customer may take (affordable or not yet) and their unused coupons."""
+    summary = pos.summary(session, settings=settings, customer_id=customer_id)
+    return Rewards(
+        available=summary.status.available,
+        rewards=sorted(summary.rewards, key=lambda r: (not r.affordable, r.cost_points)),
+        coupons=summary.coupons,
+    )
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    id: uuid.UUID
+    number: str | None
+    placed_at: datetime
+    total_amount: int
+    currency: str
+    points: int
+
+
+@dataclass(frozen=True)
+class History:
+    """Orders with the points each earned, and the ledger with a reason on each line."""
+
+    orders: list[OrderLine]
+    ledger: list[LedgerLine]
+    more: bool
+
+
+HISTORY_ORDERS = 20
+HISTORY_LEDGER = 30
+
+
+def history(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> History:
+    """The customer's latest orders and points, newest first."""
+    ledger = loyalty_views.ledger_view(
+        session, settings=settings, customer_id=customer_id, limit=HISTORY_LEDGER
+    )
+    earned: dict[uuid.UUID, int] = {}
+    for line in ledger.lines:
+        if line.order_id is not None:
+            earned[line.order_id] = earned.get(line.order_id, 0) + line.points
+    found = orders.customer_orders(session, ledger.customer_id)[:HISTORY_ORDERS]
+    return History(
+        orders=[
+            OrderLine(
+                id=o.id,
+                number=o.number,
+                placed_at=o.placed_at,
+                total_amount=o.total_amount,
+                currency=o.currency,
+                points=earned.get(o.id, 0),
+            )
+            for o in found
+        ],
+        ledger=ledger.lines,
+        more=ledger.next_cursor is not None,
+    )
+
+
+@dataclass(frozen=True)
+class Referral:
+    code: str
+    link: str
+    stats: ReferralStats
+
+
+def referral(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> Referral:
+    """The customer's code and share link (made on first view) and how their invitations went."""
+    found = referrals.info(session, settings=settings, customer_id=customer_id)
+    link = (
+        found.link
+        if found.link.startswith("http")
+        else public_link(settings.public_url, found.link)
+    )
+    return Referral(code=found.code, link=link, stats=found.stats)

@@ -35,7 +35,7 @@ COOKIE = "wafa_portal"
 COOKIE_PATH = "/portal"
 LANGUAGES = ("en", "ar", "fa")
 #: The bottom tabs whose pages exist.
-TABS = frozenset({"home"})
+TABS = frozenset({"home", "rewards", "history", "referral", "me"})
 
 
 class SignInNeeded(Unauthorized):
@@ -79,12 +79,17 @@ async def _check_form(request: Request) -> None:
         sent = value if isinstance(value, str) else None
     if sent and not hmac.compare_digest(sent, csrf_for(request, secret)):
         raise PortalCsrf("this form expired; reload the page and try again")
-    if not sent and request.url.path not in ANONYMOUS_FORMS:
+    if not sent and not _anonymous(request.url.path):
         raise PortalCsrf("this form expired; reload the page and try again")
 
 
-#: Forms that may be sent without a signed-in token (asking for a link, typing a code).
+#: Forms that may be sent without a signed-in token (asking for a link, typing a code,
+#: confirming erasure: the second link's token is the authority there).
 ANONYMOUS_FORMS = frozenset({"/portal/login", "/portal/login/code"})
+
+
+def _anonymous(path: str) -> bool:
+    return path in ANONYMOUS_FORMS or path.startswith("/portal/erase/")
 
 
 class PortalRoute(WebRoute):
@@ -158,6 +163,7 @@ def render(
         "current_path": request.url.path,
         "flashes": [],
         "available_tabs": TABS,
+        "tab": None,
         **(context or {}),
     }
     html = templates_of(request).env(language).get_template(name).render(values)

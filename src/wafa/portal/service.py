@@ -1,0 +1,174 @@
+"""What a customer does on the portal: redeem a reward, change preferences, ask for their
+data or its erasure. Each rule belongs to its domain; this module calls it for the
+signed-in customer only, and adds what the portal itself needs (a form sent twice does the
+work once; erasure waits for a second link).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from wafa.core.db import insert_new
+from wafa.core.errors import Invalid, NotFound
+from wafa.core.ids import new_id
+from wafa.core.links import public_link
+from wafa.core.settings import Settings
+from wafa.core.time import utcnow
+from wafa.customers import service as customers
+from wafa.customers.schemas import CustomerUpdate
+from wafa.loyalty import service as loyalty
+from wafa.loyalty.schemas.io import RedemptionRead
+from wafa.messaging import preferences
+from wafa.messaging.models import Channel, Topic
+from wafa.messaging.queue import Content, queue_message
+from wafa.people import service as people
+from wafa.portal.access import signer
+from wafa.portal.models import PortalSubmission
+from wafa.portal.texts import ERASE_MESSAGE
+
+SOURCE = "portal"
+ERASE_PURPOSE = "portal-erase"
+ERASE_LINK_TTL = timedelta(hours=24)
+LANGUAGES = ("en", "ar", "fa")
+
+
+def redeem_once(
+    session: Session,
+    *,
+    settings: Settings,
+    customer_id: uuid.UUID,
+    reward_id: uuid.UUID,
+    nonce: str,
+) -> uuid.UUID:
+    """Redeem a reward for the customer through the loyalty engine (its limits, never
+    overdrawn); the redemption's id. The same ``nonce`` sent again (a double tap, a reload,
+    two at once) returns the first redemption and spends nothing more."""
+    if not 16 <= len(nonce) <= 64:
+        raise Invalid.field(("nonce",), "reload the page and try again")
+    claimed = insert_new(
+        session,
+        PortalSubmission,
+        index_elements=["nonce"],
+        values={"nonce": nonce, "customer_id": customer_id, "result_id": None, "at": utcnow()},
+    )
+    if not claimed:
+        first = session.scalar(
+            select(PortalSubmission).where(
+                PortalSubmission.nonce == nonce, PortalSubmission.customer_id == customer_id
+            )
+        )
+        if first is None or first.result_id is None:
+            raise NotFound("no such redemption")
+        return first.result_id
+    redemption = loyalty.redeem_reward(
+        session, settings=settings, customer_id=customer_id, reward_id=reward_id, by=SOURCE
+    )
+    session.execute(
+        update(PortalSubmission)
+        .where(PortalSubmission.nonce == nonce)
+        .values(result_id=redemption.id)
+    )
+    return redemption.id
+
+
+def redemption_of(
+    session: Session, *, customer_id: uuid.UUID, redemption_id: uuid.UUID
+) -> RedemptionRead:
+    """One of the customer's own redemptions; another customer's is ``NotFound``."""
+    for redemption in loyalty.customer_redemptions(session, customer_id=customer_id):
+        if redemption.id == redemption_id:
+            return redemption
+    raise NotFound("no such redemption")
+
+
+def save_preferences(
+    session: Session,
+    *,
+    customer_id: uuid.UUID,
+    consent: dict[str, bool],
+    topics: dict[str, dict[str, bool]],
+    language: str | None,
+    settings: Settings,
+) -> None:
+    """Record what changed as consent with source ``portal`` (messaging's rules), and the
+    language of pages and messages."""
+    current = preferences.read_preferences(session, customer_id=customer_id)
+    held = {c.channel: c for c in current.channels if c.address}
+    change = preferences.PreferencesUpdate(
+        consent={
+            Channel(ch): granted
+            for ch, granted in consent.items()
+            if ch in held and held[ch].consent != granted
+        },
+        topics={
+            Channel(ch): {
+                Topic(t): granted
+                for t, granted in chosen.items()
+                if held[ch].topics.get(t, True) != granted
+            }
+            for ch, chosen in topics.items()
+            if ch in held
+        },
+        source=SOURCE,
+    )
+    change.topics = {ch: t for ch, t in change.topics.items() if t}
+    preferences.update_preferences(session, customer_id=customer_id, data=change, by=SOURCE)
+    if language is not None:
+        if language not in LANGUAGES:
+            raise Invalid.field(("language",), "choose English, Arabic or Persian")
+        customers.update_customer(
+            session,
+            customer_id=customer_id,
+            data=CustomerUpdate(language=language),
+            region=settings.phone_region,
+            calendar=settings.calendar,
+        )
+
+
+def request_erasure(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> str:
+    """Send the customer a second link that confirms erasure (24 hours); the channel used."""
+    customer = customers.get_live_customer(session, customer_id)
+    channel = "email" if customer.email else "sms"
+    now = utcnow()
+    token = signer(session, settings).sign(
+        ERASE_PURPOSE, customer.id, expires_at=now + ERASE_LINK_TTL
+    )
+    queue_message(
+        session,
+        customer_id=customer.id,
+        channel=channel,
+        kind="transactional",
+        reason="portal-erase",
+        occasion=new_id().hex,
+        content=Content.model_validate(ERASE_MESSAGE),
+        context={"link": public_link(settings.public_url, f"portal/erase/{token}")},
+    )
+    return channel
+
+
+def erasure_target(session: Session, *, settings: Settings, token: str) -> uuid.UUID | None:
+    """The live customer an erasure link is for, or ``None`` (altered, expired, done)."""
+    found = signer(session, settings).verify(ERASE_PURPOSE, token)
+    if found is None:
+        return None
+    try:
+        return customers.get_live_customer(session, found.customer_id).id
+    except NotFound:
+        return None
+
+
+def confirm_erasure(
+    session: Session, *, settings: Settings, token: str, hooks: people.Hooks
+) -> bool:
+    """Erase the customer of a genuine erasure link (people's erase, every domain's share)."""
+    customer_id = erasure_target(session, settings=settings, token=token)
+    if customer_id is None:
+        return False
+    people.erase_customer(
+        session, settings=settings, customer_id=customer_id, erased_by=SOURCE, hooks=hooks
+    )
+    return True

@@ -1,0 +1,119 @@
+"""Preferences (consent per channel and topic, language) and my data (export, erasure)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from wafa.api.deps import AppSettings, DbSession, ReadSession
+from wafa.messaging import preferences
+from wafa.messaging.models import Topic
+from wafa.people import service as people
+from wafa.portal import service
+from wafa.portal.web.common import Me, PortalRoute, render
+from wafa.web.i18n import N_
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+
+TOPIC_LABELS = (
+    (Topic.newsletters.value, N_("Newsletters")),
+    (Topic.offers.value, N_("Offers and coupons")),
+    (Topic.loyalty.value, N_("News about my points and rewards")),
+    (Topic.surveys.value, N_("Surveys about my visits")),
+)
+CHANNEL_LABELS = {"email": N_("Email"), "sms": N_("SMS"), "whatsapp": N_("WhatsApp")}
+
+
+@router.get("/portal/preferences")
+def preferences_page(request: Request, session: ReadSession, me: Me) -> HTMLResponse:
+    """What the customer agreed to receive, on which channel, in which language."""
+    held = preferences.read_preferences(session, customer_id=me.id)
+    return render(
+        request,
+        "portal/preferences.html",
+        {
+            "channels": [c for c in held.channels if c.address],
+            "topic_labels": TOPIC_LABELS,
+            "channel_labels": CHANNEL_LABELS,
+            "saved": request.query_params.get("saved") == "1",
+            "erase_sent": request.query_params.get("erase"),
+            "tab": "me",
+        },
+    )
+
+
+@router.post("/portal/preferences")
+def save_preferences(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    me: Me,
+    shown: Annotated[list[str] | None, Form()] = None,
+    consent: Annotated[list[str] | None, Form()] = None,
+    topic: Annotated[list[str] | None, Form()] = None,
+    language: Annotated[str | None, Form(max_length=8)] = None,
+) -> Response:
+    """Ticked boxes arrive, unticked ones do not: ``shown`` names the channels on the form."""
+    channels = set(shown or [])
+    ticked = set(topic or [])
+    service.save_preferences(
+        session,
+        customer_id=me.id,
+        consent={ch: ch in set(consent or []) for ch in channels},
+        topics={ch: {t: f"{ch}:{t}" in ticked for t, _ in TOPIC_LABELS} for ch in channels},
+        language=language or None,
+        settings=settings,
+    )
+    return RedirectResponse("/portal/preferences?saved=1", status_code=303)
+
+
+@router.get("/portal/me/export.json")
+def export(request: Request, session: ReadSession, me: Me) -> Response:
+    """Everything held on the customer (people's export, every domain's share), as JSON."""
+    data = people.export_customer(session, me.id, hooks=request.app.state.people_hooks)
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=2, default=str),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": 'attachment; filename="my-data.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post("/portal/me/erase")
+def ask_erasure(request: Request, session: DbSession, settings: AppSettings, me: Me) -> Response:
+    """Send the second link that confirms erasure; nothing is erased yet."""
+    channel = service.request_erasure(session, settings=settings, customer_id=me.id)
+    return RedirectResponse(f"/portal/preferences?erase={channel}#my-data", status_code=303)
+
+
+@router.get("/portal/erase/{token}")
+def erase_page(
+    token: str, request: Request, session: ReadSession, settings: AppSettings
+) -> HTMLResponse:
+    """The second link: a button (a GET erases nothing; mail scanners open links)."""
+    found = service.erasure_target(session, settings=settings, token=token)
+    return render(
+        request,
+        "portal/erase.html",
+        {"valid": found is not None, "done": False},
+        status=200 if found is not None else 410,
+    )
+
+
+@router.post("/portal/erase/{token}")
+def erase(token: str, request: Request, session: DbSession, settings: AppSettings) -> Response:
+    """Erase everything held on the customer (people's erase); the portal session ends with it."""
+    done = service.confirm_erasure(
+        session, settings=settings, token=token, hooks=request.app.state.people_hooks
+    )
+    response = render(
+        request, "portal/erase.html", {"valid": done, "done": done}, status=200 if done else 410
+    )
+    if done:
+        response.delete_cookie("wafa_portal", path="/portal")
+    return response
