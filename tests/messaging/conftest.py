@@ -105,6 +105,15 @@ def smtp_sink() -> Iterator[Sink]:
 
 
 @pytest.fixture
+def slow_sink() -> Iterator[tuple[Any, int]]:
+    """A sink that takes a moment per message, for the crash tests (``tests/messaging/crash.py``)."""
+    from tests.messaging.crash import running_slow_sink
+
+    with running_slow_sink() as found:
+        yield found
+
+
+@pytest.fixture
 def mail_settings(settings: Settings, smtp_sink: Sink) -> Settings:
     return make_settings(
         settings.database_url,
