@@ -3,6 +3,6 @@
 from tests.messaging.conftest import (  # noqa: F401 - re-exported fixtures
     mail_settings,
     pipeline,
+    slow_sink,
     smtp_sink,
 )
-from tests.messaging.test_crash import slow_sink  # noqa: F401 - re-exported fixture

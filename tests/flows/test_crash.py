@@ -15,7 +15,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from tests.messaging.test_crash import SlowSink, _wait, _worker
+from tests.messaging.crash import SlowSink
+from tests.messaging.crash import wait as _wait
+from tests.messaging.crash import worker as _worker
 from wafa.core.db import session_scope
 from wafa.core.settings import CalendarKind, Settings
 from wafa.customers import service as customers

@@ -121,7 +121,7 @@ def counts(settings: Settings, campaign: uuid.UUID) -> dict[str, int]:
         return {str(s): int(n) for s, n in rows}
 
 
-def wait(predicate: Callable[[], bool], timeout: float) -> bool:
+def wait(predicate: Callable[..., bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -161,7 +161,7 @@ def kill_repeatedly(
         before = progress()
         process = worker(settings, port)
         try:
-            if not wait(lambda before=before: progress() >= before + every, timeout=60):  # type: ignore[misc]
+            if not wait(lambda before=before: progress() >= before + every, timeout=60):
                 break  # nothing left to interrupt
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
