@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from wafa.api.deps import (
     AppSettings,
@@ -25,10 +25,12 @@ from wafa.api.deps import (
     Writer,
 )
 from wafa.api.routing import AutoCommitRoute
+from wafa.auth.permissions import Permission
 from wafa.core.time import utcnow
-from wafa.feedback import complaints, service
+from wafa.feedback import compensation, complaints, service
 from wafa.feedback.models import (
     AnswerChannel,
+    Compensation,
     Complaint,
     ComplaintChannel,
     ComplaintEntry,
@@ -39,6 +41,8 @@ from wafa.feedback.models import (
 from wafa.feedback.policy import Policy, load_policy, save_policy
 from wafa.feedback.schemas import (
     Assignment,
+    CompensationCreate,
+    CompensationRead,
     ComplaintCreate,
     ComplaintPage,
     ComplaintRead,
@@ -288,3 +292,57 @@ def get_policy(session: ReadSession, principal: Reader) -> Policy:
 def put_policy(body: Policy, session: DbSession, principal: MaySettings) -> Policy:
     save_policy(session, body, by=principal.label)
     return body
+
+
+# --------------------------------------------------------------------------- compensation
+
+
+def _role(principal: Principal) -> str:
+    """A staff member's role; an API key counts as the owner when it may change settings
+    (``admin``), as a manager when it may adjust points (``write``), else as a cashier."""
+    if principal.role is not None:
+        return principal.role
+    if principal.may(Permission.settings):
+        return "owner"
+    return "manager" if principal.may(Permission.adjust_points) else "cashier"
+
+
+@router.post(
+    "/complaints/{complaint_id}/compensations",
+    status_code=201,
+    response_model=CompensationRead,
+    dependencies=[Idempotent],
+    responses={200: {"model": CompensationRead, "description": "Given before for this key"}},
+)
+def compensate(
+    complaint_id: uuid.UUID,
+    body: CompensationCreate,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: Writer,
+    response: Response,
+) -> Compensation:
+    """Points (available at once) or a single-use coupon, once per ``Idempotency-Key``
+    (without one, every request is a new gift); within the caller's role limit."""
+    made, created = compensation.compensate(
+        session,
+        settings=settings,
+        complaint_id=complaint_id,
+        data=body,
+        key=request.headers.get("idempotency-key") or str(uuid.uuid4()),
+        role=_role(principal),
+        by=principal.label,
+        staff_id=_staff_id(principal),
+    )
+    if not created:
+        response.status_code = 200
+    return made
+
+
+@router.get("/complaints/{complaint_id}/compensations", response_model=list[CompensationRead])
+def compensations(
+    complaint_id: uuid.UUID, session: ReadSession, principal: Reader
+) -> list[Compensation]:
+    complaints.get_complaint(session, complaint_id)
+    return compensation.for_complaint(session, complaint_id)

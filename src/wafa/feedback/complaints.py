@@ -40,6 +40,7 @@ from wafa.customers import service as customers
 from wafa.feedback import texts
 from wafa.feedback.events import ComplaintFiled, ComplaintResolved
 from wafa.feedback.models import (
+    Compensation,
     Complaint,
     ComplaintChannel,
     ComplaintEntry,
@@ -132,7 +133,7 @@ def _tell(
     )
 
 
-def _entry(
+def record_entry(
     session: Session,
     complaint: Complaint,
     kind: ComplaintEntryKind,
@@ -219,7 +220,7 @@ def _values(
 
 
 def _filed(session: Session, complaint: Complaint) -> None:
-    _entry(
+    record_entry(
         session,
         complaint,
         ComplaintEntryKind.status,
@@ -339,7 +340,7 @@ def _move(
         complaint.closed_at = None
     complaint.status = status.value
     complaint.updated_at = now
-    _entry(
+    record_entry(
         session,
         complaint,
         ComplaintEntryKind.status,
@@ -366,7 +367,7 @@ def set_status(
     now = utcnow()
     _move(session, settings, complaint, status, by=by, staff_id=staff_id, now=now)
     if note and note.strip():
-        _entry(
+        record_entry(
             session,
             complaint,
             ComplaintEntryKind.note,
@@ -442,7 +443,7 @@ def reply(
         raise Invalid.field(("text",), "at most 5000 characters")
     complaint = get_complaint(session, complaint_id)
     now = utcnow()
-    entry = _entry(
+    entry = record_entry(
         session, complaint, ComplaintEntryKind.reply, text=body, staff_id=staff_id, by=by, at=now
     )
     if complaint.first_response_at is None:
@@ -485,7 +486,7 @@ def add_note(
     if not body:
         raise Invalid.field(("text",), "write the note")
     complaint = get_complaint(session, complaint_id)
-    entry = _entry(
+    entry = record_entry(
         session,
         complaint,
         ComplaintEntryKind.note,
@@ -513,7 +514,7 @@ def assign(
     now = utcnow()
     complaint.updated_at = now
     label = (assignee.name or assignee.email) if assignee is not None else None
-    _entry(
+    record_entry(
         session, complaint, ComplaintEntryKind.assign, text=label, staff_id=staff_id, by=by, at=now
     )
     session.flush()
@@ -656,6 +657,12 @@ def erase(session: Session, customer_id: uuid.UUID) -> None:
     """Blank what the person wrote and what was written to or about them; the complaints
     stay counted (category, dates, SLA) for the reports."""
     ids = select(Complaint.id).where(Complaint.customer_id == customer_id)
+    session.execute(
+        update(Compensation)
+        .where(Compensation.customer_id == customer_id)
+        .values(reason="")
+        .execution_options(synchronize_session=False)
+    )
     session.execute(
         update(ComplaintEntry)
         .where(ComplaintEntry.complaint_id.in_(ids), ComplaintEntry.kind.in_(["reply", "note"]))

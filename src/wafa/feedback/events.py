@@ -61,4 +61,24 @@ class ComplaintResolved(Event):
     survey_url: str | None = None
 
 
-EVENTS: tuple[type[Event], ...] = (SurveyAnswered, ComplaintFiled, ComplaintResolved)
+class CompensationGiven(Event):
+    """Points or a coupon were given to make up for a complaint."""
+
+    topic: ClassVar[str] = "compensation.given"
+    label: ClassVar[str | None] = N_("Compensation given")
+    icon: ClassVar[str] = "gift"
+
+    customer_id: uuid.UUID
+    complaint_id: uuid.UUID
+    compensation_id: uuid.UUID
+    kind: str
+    points: int | None = None
+    coupon_code: str | None = None
+
+
+EVENTS: tuple[type[Event], ...] = (
+    SurveyAnswered,
+    ComplaintFiled,
+    ComplaintResolved,
+    CompensationGiven,
+)

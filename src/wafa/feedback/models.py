@@ -12,7 +12,17 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wafa.core.db import Base, UtcDateTime
@@ -237,3 +247,41 @@ class FeedbackPolicy(Base):
     policy: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class CompensationKind(StrEnum):
+    points = "points"
+    coupon = "coupon"
+
+
+class Compensation(Base):
+    """A gift made for a complaint: points on the ledger or a single-use coupon.
+
+    ``(complaint_id, key)`` is unique: the same request (its ``Idempotency-Key``, or the
+    dashboard form's key) is recorded once, however often it is sent or clicked.
+    """
+
+    __tablename__ = "compensations"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    complaint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int | None] = mapped_column(Integer)
+    points_entry_id: Mapped[uuid.UUID | None] = mapped_column()
+    coupon_id: Mapped[uuid.UUID | None] = mapped_column()
+    coupon_code: Mapped[str | None] = mapped_column(String(40))
+    discount_kind: Mapped[str | None] = mapped_column(String(24))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    percent: Mapped[int | None] = mapped_column(Integer)
+    product_sku: Mapped[str | None] = mapped_column(String(120))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text)
+    by: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+    __table_args__ = (UniqueConstraint("complaint_id", "key"),)

@@ -75,6 +75,25 @@ def _default_targets() -> dict[str, Target]:
     }
 
 
+class Limit(BaseModel):
+    """The most one staff role may give for one complaint (``None``: no limit)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    points: int | None = Field(default=None, ge=0)
+    amount: int | None = Field(default=None, ge=0, description="minor units of the currency")
+    percent: int | None = Field(default=None, ge=0, le=100)
+    free_product: bool = True
+
+
+def _default_limits() -> dict[str, Limit]:
+    return {
+        "cashier": Limit(points=100, amount=500, percent=10, free_product=False),
+        "manager": Limit(points=1000, amount=5000, percent=30),
+        "owner": Limit(),
+    }
+
+
 class Policy(BaseModel):
     """What the owner sets for complaints (one row, ``feedback_policy``)."""
 
@@ -89,6 +108,7 @@ class Policy(BaseModel):
     targets: dict[str, Target] = Field(default_factory=_default_targets)
     warn_before_hours: float = Field(default=1, ge=0, le=100)
     complaint_from_surveys: bool = True
+    limits: dict[str, Limit] = Field(default_factory=_default_limits)
 
     @field_validator("categories")
     @classmethod

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from wafa.feedback.models import ComplaintKind, ComplaintStatus, Severity, SurveyKind, Touchpoint
 
@@ -203,3 +203,57 @@ class EntryRead(BaseModel):
     status: str | None
     by: str | None
     at: datetime
+
+
+class CouponGift(BaseModel):
+    """A single-use coupon: a fixed amount off (minor units), a percentage off, or a free product."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["fixed", "percent", "product"]
+    amount: Annotated[int | None, Field(gt=0)] = None
+    percent: Annotated[int | None, Field(gt=0, le=100)] = None
+    product_sku: Annotated[str | None, Field(min_length=1, max_length=120)] = None
+    valid_days: Annotated[int, Field(ge=1, le=365)] = 30
+
+    @model_validator(mode="after")
+    def _complete(self) -> CouponGift:
+        needed = {"fixed": "amount", "percent": "percent", "product": "product_sku"}[self.kind]
+        if getattr(self, needed) is None:
+            raise ValueError(f"a {self.kind} coupon needs {needed}")
+        return self
+
+
+class CompensationCreate(BaseModel):
+    """Points (available at once) or a coupon, with the reason the customer reads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    points: Annotated[int | None, Field(gt=0, le=1_000_000)] = None
+    coupon: CouponGift | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=500)] = "Sorry for the trouble"
+
+    @model_validator(mode="after")
+    def _one(self) -> CompensationCreate:
+        if (self.points is None) == (self.coupon is None):
+            raise ValueError("give either points or a coupon")
+        return self
+
+
+class CompensationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    complaint_id: uuid.UUID
+    customer_id: uuid.UUID
+    kind: str
+    points: int | None
+    coupon_code: str | None
+    discount_kind: str | None
+    amount: int | None
+    percent: int | None
+    product_sku: str | None
+    currency: str | None
+    reason: str
+    by: str | None
+    created_at: datetime

@@ -282,10 +282,12 @@ def adjust(
     reason: str,
     by: str | None,
     expires_at: datetime | None = None,
+    occasion: str | None = None,
 ) -> PointsEntry:
     """A staff adjustment: added points are available at once; removed points never overdraw.
 
-    The entry keeps the reason, who and when.
+    The entry keeps the reason, who and when. With ``occasion`` (a complaint's
+    compensation) the adjustment is booked once: a repeat returns the first entry.
     """
     if not reason or not reason.strip():
         raise Invalid.field(("reason",), "say why the points change")
@@ -294,7 +296,17 @@ def adjust(
     now = utcnow()
     customer = customers.get_live_customer(session, customer_id)
     rules = program.rules_at(session, settings, now).rules
-    occasion = str(new_id())
+    if occasion is not None:
+        booked = session.scalar(
+            select(PointsEntry).where(
+                PointsEntry.customer_id == customer.id,
+                PointsEntry.reason == "adjustment",
+                PointsEntry.occasion == occasion,
+            )
+        )
+        if booked is not None:
+            return booked
+    occasion = occasion or str(new_id())
     with session.begin_nested():
         ledger.lock_account(session, customer.id, zone=settings.zone, now=now)
         ledger.release_due(session, customer.id, now=now)
@@ -324,7 +336,16 @@ def adjust(
                 note=reason.strip(),
                 created_by=by,
             )
-    entry = session.get(PointsEntry, entry_id)
+    if entry_id is None:  # booked by a concurrent request with the same occasion
+        entry = session.scalar(
+            select(PointsEntry).where(
+                PointsEntry.customer_id == customer.id,
+                PointsEntry.reason == "adjustment",
+                PointsEntry.occasion == occasion,
+            )
+        )
+    else:
+        entry = session.get(PointsEntry, entry_id)
     assert entry is not None
     return entry
 
