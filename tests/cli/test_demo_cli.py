@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import re
+import time
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.cli.conftest import Invoke
 from tests.factories import create_customer
 from wafa.auth import service as auth
+from wafa.cli import demo as demo_cli
 from wafa.core.db import session_scope
 from wafa.core.settings import Settings
 from wafa.customers.models import Customer
@@ -72,3 +75,23 @@ class TestDemoCommand:
         assert "not the demo store" in result.stderr
         with session_scope(committed_db, write=False) as session:
             assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+class TestDemoProgress:
+    def test_each_step_is_counted_and_timed(self, wafa: Invoke, committed_db: Settings) -> None:
+        result = wafa("demo", "--no-serve", "--customers", "40", "--seed", "3")
+        assert result.exit_code == 0, result.output
+        assert "about 1 minute for 40 customers" in result.stdout
+        steps = re.findall(r"^\s+\d+:\d\d  \[(\d+)/(\d+)\] ", result.stdout, re.MULTILINE)
+        total = int(steps[0][1])
+        assert [int(n) for n, _ in steps] == list(range(1, total + 1)), result.stdout
+        assert re.search(r"\d+:\d\d\s+[\d,]+ of [\d,]+ orders written", result.stdout)
+
+    def test_a_long_step_keeps_saying_it_is_at_work(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with demo_cli.progress(heartbeat=0.2) as say:
+            say("[4/5] adding the loyalty demo data")
+            time.sleep(0.7)
+        printed = capsys.readouterr().out
+        assert printed.count("still adding the loyalty demo data") >= 2, printed

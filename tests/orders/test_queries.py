@@ -77,9 +77,12 @@ class TestOverview:
         assert data.months[-2].orders == 1
 
     def test_repeat_rate(self, session: Session, clock: FrozenClock) -> None:
-        for _ in range(2):
-            create_order(session, customer={"email": "loyal@example.com"})
-        create_order(session, customer={"email": "once@example.com"})
+        for day in (1, 8):
+            create_order(
+                session, customer={"email": "loyal@example.com"}, placed_at=at(2026, 3, day)
+            )
+        for _ in range(2):  # twice on one day: one visit
+            create_order(session, customer={"email": "once@example.com"})
         create_order(session, customer=None)  # guests are not customers
         data = queries.overview(
             session, now=clock(), zone=UTC_ZONE, calendar=CalendarKind.gregorian, currency="USD"
@@ -172,6 +175,10 @@ class TestOrderFilters:
         )
 
 
+#: A day after the factory's default order time: a second purchase day.
+NEXT_DAY = "2026-03-02T10:00:00+00:00"
+
+
 class TestRepeatFigureKept:
     """On a big store the all-time repeat figure takes seconds: it is kept and refreshed."""
 
@@ -184,13 +191,13 @@ class TestRepeatFigureKept:
 
         def figure() -> tuple[int, int]:
             with session_scope(committed_db, write=False) as session:
-                return queries.repeat_buyers(session)
+                return queries.repeat_buyers(session, zone="UTC", currency="USD")
 
         with session_scope(committed_db) as session:
             create_order(session, customer={"email": "regular@example.com"})
         assert figure() == (0, 1)
         with session_scope(committed_db) as session:
-            create_order(session, customer={"email": "regular@example.com"})
+            create_order(session, customer={"email": "regular@example.com"}, placed_at=NEXT_DAY)
         assert figure() == (0, 1)  # kept
         monkeypatch.setattr(queries.FIGURES, "ttl", 0.0)
         assert figure() == (0, 1)  # stale, served while the fresh one is computed
@@ -206,7 +213,7 @@ class TestRepeatFigureKept:
         monkeypatch.setattr(queries, "SLOW_SECONDS", 60.0)
         with session_scope(committed_db) as session:
             create_order(session, customer={"email": "x@example.com"})
-            assert queries.repeat_buyers(session) == (0, 1)
-            create_order(session, customer={"email": "x@example.com"})
-            assert queries.repeat_buyers(session) == (1, 1)
+            assert queries.repeat_buyers(session, zone="UTC", currency="USD") == (0, 1)
+            create_order(session, customer={"email": "x@example.com"}, placed_at=NEXT_DAY)
+            assert queries.repeat_buyers(session, zone="UTC", currency="USD") == (1, 1)
         assert queries.FIGURES.kept_keys() == []

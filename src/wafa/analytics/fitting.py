@@ -33,12 +33,12 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from wafa.analytics.choices import TimeUnit
 from wafa.analytics.models import (
     BetaGeoModel,
     Compressed,
@@ -83,18 +83,6 @@ MAX_LOG_SE = 2.0
 MIN_SPEND_CUSTOMERS = 10
 #: Level of the parameter intervals reported.
 PARAMETER_LEVEL = 0.9
-
-
-class TimeUnit(StrEnum):
-    """Unit in which the models measure time."""
-
-    day = "day"
-    week = "week"
-
-    @property
-    def days(self) -> float:
-        """Length of the unit in days."""
-        return 1.0 if self is TimeUnit.day else 7.0
 
 
 class ModelFailed(WafaError):

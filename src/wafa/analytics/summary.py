@@ -30,9 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -44,16 +42,14 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    literal_column,
     select,
-    type_coerce,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from wafa.analytics.sqlfetch import UUID, KeyIndex, fetch_arrays
 from wafa.orders.models import Order
-from wafa.orders.sales import sold
+from wafa.orders.sales import local_day_expression, sold
 
 __all__ = [
     "CHANNEL_FLAGS",
@@ -260,74 +256,6 @@ class CustomerSummary:
 
 
 # --------------------------------------------------------------------------- database
-
-
-@lru_cache(maxsize=64)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def _sqlite_local_day(zone_name: str) -> Any:
-    zone = _zone(zone_name)
-    utc = dt.UTC
-
-    def local_day(value: str | None) -> int | None:
-        if value is None:
-            return None
-        instant = dt.datetime.fromisoformat(value).replace(tzinfo=utc)
-        return instant.astimezone(zone).date().toordinal() - _EPOCH_ORDINAL
-
-    return local_day
-
-
-def _column_sql(session: Session, column: Any) -> str:
-    return str(column.compile(dialect=session.get_bind().dialect))
-
-
-def local_day_expression(session: Session, column: Any, zone: str) -> ColumnElement[int]:
-    """Build SQL for the local calendar day (days since 1970-01-01) of a UTC instant column.
-
-    PostgreSQL converts with ``AT TIME ZONE``; SQLite, which has no time zones, gets a
-    deterministic ``wafa_local_day`` function registered on the session's connection
-    (plain arithmetic when the zone is UTC).
-
-    Parameters
-    ----------
-    session : sqlalchemy.orm.Session
-        The session whose connection will run the statement.
-    column : sqlalchemy column
-        A ``UtcDateTime`` column.
-    zone : str
-        IANA timezone of the business.
-
-    Returns
-    -------
-    sqlalchemy.sql.elements.ColumnElement
-        An integer expression.
-    """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        # Inlined, not bound: PostgreSQL matches GROUP BY expressions textually, and two
-        # bind parameters for the zone would make the SELECT and GROUP BY differ.
-        zone_literal = "'" + zone.replace("'", "''") + "'"
-        return type_coerce(
-            literal_column(
-                f"(CAST(({_column_sql(session, column)} AT TIME ZONE {zone_literal}) AS DATE)"
-                " - DATE '1970-01-01')"
-            ),
-            Integer,
-        )
-    if zone in ("UTC", "Etc/UTC"):
-        return type_coerce(
-            literal_column(
-                f"CAST(julianday({_column_sql(session, column)}) - 2440587.5 AS INTEGER)"
-            ),
-            Integer,
-        )
-    dbapi = session.connection().connection.dbapi_connection
-    assert dbapi is not None
-    dbapi.create_function("wafa_local_day", 1, _sqlite_local_day(zone), deterministic=True)
-    return type_coerce(func.wafa_local_day(column), Integer)
 
 
 def purchases_filter(currency: str) -> ColumnElement[bool]:

@@ -8,7 +8,10 @@ sidebar entries form the navigation and its panels the customer profile's cards.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -83,6 +86,29 @@ def resolve_secret_key(settings: Settings, factory: sessionmaker) -> str:  # typ
         return auth.ensure_secret_key(session)
 
 
+#: The API docs pages may load from Wafa alone. ReDoc's sidebar shows a logo from its
+#: maker's site and Swagger UI a validator badge from another; the policy stops the browser
+#: from fetching either (the page works without them). Inline scripts are allowed by hash.
+DOCS_POLICY = (
+    "default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def _local_only(page: HTMLResponse) -> HTMLResponse:
+    """Send a docs page with a policy that lets it load only from this server."""
+    body = bytes(page.body).decode("utf-8")
+    scripts = ["'self'"] + [
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+        for script in _INLINE_SCRIPT.findall(body)
+    ]
+    page.headers["Content-Security-Policy"] = DOCS_POLICY.format(scripts=" ".join(scripts))
+    page.headers["X-Content-Type-Options"] = "nosniff"
+    return page
+
+
 def _mount_docs(app: FastAPI) -> None:
     """Swagger UI and ReDoc at /api/docs and /api/redoc, with assets from fastapi-offline."""
     app.mount(
@@ -93,22 +119,28 @@ def _mount_docs(app: FastAPI) -> None:
 
     @app.get("/api/docs", include_in_schema=False, dependencies=[web_auth.public("the API docs")])
     def swagger() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/api/v1/openapi.json",
-            title="Wafa API",
-            swagger_js_url="/api/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/api/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/api/docs-assets/favicon.png",
+        return _local_only(
+            get_swagger_ui_html(
+                openapi_url="/api/v1/openapi.json",
+                title="Wafa API",
+                swagger_js_url="/api/docs-assets/swagger-ui-bundle.js",
+                swagger_css_url="/api/docs-assets/swagger-ui.css",
+                swagger_favicon_url="/api/docs-assets/favicon.png",
+                # No badge from the public validator: the spec stays on this server.
+                swagger_ui_parameters={"validatorUrl": None},
+            )
         )
 
     @app.get("/api/redoc", include_in_schema=False, dependencies=[web_auth.public("the API docs")])
     def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/api/v1/openapi.json",
-            title="Wafa API",
-            redoc_js_url="/api/docs-assets/redoc.standalone.js",
-            redoc_favicon_url="/api/docs-assets/favicon.png",
-            with_google_fonts=False,
+        return _local_only(
+            get_redoc_html(
+                openapi_url="/api/v1/openapi.json",
+                title="Wafa API",
+                redoc_js_url="/api/docs-assets/redoc.standalone.js",
+                redoc_favicon_url="/api/docs-assets/favicon.png",
+                with_google_fonts=False,
+            )
         )
 
 

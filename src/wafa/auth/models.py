@@ -9,16 +9,10 @@ from enum import StrEnum
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from wafa.auth.roles import Role as Role
 from wafa.core.db import Base, UtcDateTime
 from wafa.core.ids import new_id
 from wafa.core.time import utcnow
-
-
-class Role(StrEnum):
-    owner = "owner"
-    manager = "manager"
-    cashier = "cashier"
-
 
 ROLE_RANK = {Role.cashier: 1, Role.manager: 2, Role.owner: 3}
 

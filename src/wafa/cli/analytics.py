@@ -16,26 +16,18 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from wafa.analytics import refresh as refreshing
-from wafa.analytics.analyze import (
-    CUSTOMER_COLUMNS,
-    Analysis,
-    AnalyzeOptions,
-    analyze_file,
-    customer_rows,
-)
-from wafa.analytics.fitting import TimeUnit
-from wafa.analytics.reading import InputFormat
-from wafa.analytics.tables import AnalyticsRun
+from wafa.analytics.choices import InputFormat, TimeUnit
 from wafa.cli.common import console, err_console, fail, handle_errors, load_settings
-from wafa.core.db import session_scope
+from wafa.core.choices import CalendarKind
 from wafa.core.errors import WafaError
-from wafa.core.settings import CalendarKind
+
+if TYPE_CHECKING:
+    from wafa.analytics.analyze import Analysis
+    from wafa.analytics.tables import AnalyticsRun
 
 analytics_app = typer.Typer(
     help="Retention analytics stored on the database: scores, segments, predictions.",
@@ -48,6 +40,8 @@ def _progress(enabled: bool) -> Iterator[Any]:
     if not enabled:
         yield lambda _message: None
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
@@ -185,6 +179,9 @@ def refresh(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Recompute every customer's scores, segments and predictions and store them."""
+    from wafa.analytics import refresh as refreshing
+    from wafa.core.db import session_scope
+
     settings = load_settings()
     options = refreshing.RefreshOptions(
         as_of=_date(as_of, "--as-of"),
@@ -254,6 +251,13 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
     ) -> None:
         """Analyse an order export: who comes back, predictions, segments (no database)."""
+        from wafa.analytics.analyze import (
+            CUSTOMER_COLUMNS,
+            AnalyzeOptions,
+            analyze_file,
+            customer_rows,
+        )
+
         settings = load_settings()
         zone = timezone or settings.timezone
         try:

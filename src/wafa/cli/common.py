@@ -6,15 +6,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.exc import OperationalError
 
 from wafa.core.errors import Invalid, WafaError
-from wafa.core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from wafa.core.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,6 +25,10 @@ R = TypeVar("R")
 
 def load_settings() -> Settings:
     """Read settings, turning a bad environment into a readable exit."""
+    from pydantic import ValidationError
+
+    from wafa.core.settings import get_settings
+
     try:
         return get_settings()
     except ValidationError as exc:
@@ -54,8 +58,12 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
         except WafaError as exc:
             raise fail(exc.detail) from None
-        except OperationalError as exc:
-            raise fail(f"database error: {exc.orig}") from None
+        except Exception as exc:
+            # SQLAlchemy is imported by the commands that use the database, not here.
+            db_errors = sys.modules.get("sqlalchemy.exc")
+            if db_errors is not None and isinstance(exc, db_errors.OperationalError):
+                raise fail(f"database error: {getattr(exc, 'orig', exc)}") from None
+            raise
 
     return wrapper
 

@@ -7,7 +7,6 @@ import uuid
 import typer
 
 from wafa.cli.common import console, echo_json, fail, handle_errors, interactive, load_settings
-from wafa.core.db import session_scope
 
 customer_app = typer.Typer(help="One customer's data.", no_args_is_help=True)
 
@@ -24,6 +23,7 @@ def _id(raw: str) -> uuid.UUID:
 def export(customer_id: str = typer.Argument(..., help="Customer id.")) -> None:
     """Print everything held on one person as JSON."""
     from wafa.app.domains import people_hooks
+    from wafa.core.db import session_scope
     from wafa.people import service as people
 
     with session_scope(load_settings(), write=False) as session:
@@ -43,6 +43,7 @@ def erase(
             f"Erase all personal data of customer {cid}? This cannot be undone", abort=True
         )
     from wafa.app.domains import people_hooks
+    from wafa.core.db import session_scope
     from wafa.people import service as people
 
     settings = load_settings()

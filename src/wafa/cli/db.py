@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from wafa.auth import service as auth
 from wafa.cli.common import console, handle_errors, load_settings
-from wafa.core import migrate
-from wafa.core.db import session_scope
 
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 
 
 def init_database() -> None:
     """Create or upgrade the database and make sure a secret key is stored."""
+    from wafa.auth import service as auth
+    from wafa.core import migrate
+    from wafa.core.db import session_scope
+
     settings = load_settings()
     migrate.upgrade(settings.database_url)
     with session_scope(settings) as session:
@@ -24,6 +25,8 @@ def init_database() -> None:
 @handle_errors
 def upgrade(revision: str = typer.Argument("heads", help="Target revision.")) -> None:
     """Apply migrations up to REVISION (all heads by default)."""
+    from wafa.core import migrate
+
     settings = load_settings()
     migrate.upgrade(settings.database_url, revision)
     console.print(f"database at {revision}: {settings.database_url}")
@@ -33,6 +36,8 @@ def upgrade(revision: str = typer.Argument("heads", help="Target revision.")) ->
 @handle_errors
 def revision(message: str = typer.Option(..., "-m", "--message")) -> None:
     """Autogenerate a migration from the models (then read and edit it)."""
+    from wafa.core import migrate
+
     migrate.revision(load_settings().database_url, message)
 
 
@@ -40,6 +45,8 @@ def revision(message: str = typer.Option(..., "-m", "--message")) -> None:
 @handle_errors
 def check() -> None:
     """Fail when the models and the migrations disagree."""
+    from wafa.core import migrate
+
     migrate.check(load_settings().database_url)
     console.print("models and migrations agree")
 

@@ -1,16 +1,73 @@
-"""``wafa demo``: build a realistic demo store, print the login, serve the dashboard."""
+"""``wafa demo``: build a realistic demo store, print the login, serve the dashboard.
+
+Building takes about a minute for the default 5,000 customers (README: "Two commands"),
+so every step is printed with the time since the start, and a step that runs long says
+every few seconds that it is still at work.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
 from wafa.cli.common import console, fail, handle_errors, load_settings
 from wafa.cli.db import init_database
 from wafa.cli.serve import serve_app
-from wafa.core.db import session_scope
-from wafa.demo import store
+
+#: Seconds of silence after which a long step says it is still at work.
+HEARTBEAT = 10.0
+
+
+class Progress:
+    """Prints each step with the time since the start; repeats a long step's name."""
+
+    def __init__(self, heartbeat: float = HEARTBEAT) -> None:
+        self.started = time.monotonic()
+        self.heartbeat = heartbeat
+        self._step = ""
+        self._said = self.started
+        self._lock = threading.Lock()
+
+    def _print(self, text: str) -> None:
+        elapsed = int(time.monotonic() - self.started)
+        console.print(f"  {elapsed // 60:d}:{elapsed % 60:02d}  {text}", highlight=False)
+
+    def __call__(self, message: str) -> None:
+        with self._lock:
+            if message.startswith("["):
+                self._step = message.split("] ", 1)[-1]
+            self._said = time.monotonic()
+            self._print(message)
+
+    def beat(self) -> None:
+        """Say the step is still running when nothing was said for ``heartbeat`` seconds."""
+        with self._lock:
+            if self._step and time.monotonic() - self._said >= self.heartbeat:
+                self._said = time.monotonic()
+                self._print(f"      still {self._step}")
+
+
+@contextmanager
+def progress(heartbeat: float = HEARTBEAT) -> Iterator[Progress]:
+    """A ``Progress`` with a background thread that keeps a long step talking."""
+    shown = Progress(heartbeat)
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(min(1.0, heartbeat / 2)):
+            shown.beat()
+
+    thread = threading.Thread(target=run, name="wafa-demo-progress", daemon=True)
+    thread.start()
+    try:
+        yield shown
+    finally:
+        stop.set()
+        thread.join()
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +95,8 @@ def register(app: typer.Typer) -> None:
         """
         from wafa.app.domains import DOMAINS
         from wafa.app.models import metadata
+        from wafa.core.db import session_scope
+        from wafa.demo import store
 
         settings = load_settings()
         init_database()
@@ -55,14 +114,22 @@ def register(app: typer.Typer) -> None:
                 store.clear_demo(session, metadata=metadata)
                 state = store.DemoState.empty
             if state is store.DemoState.empty:
-                summary = store.build_demo(
-                    session,
-                    settings=settings,
-                    customers_count=customers,
-                    seed=seed,
-                    progress=lambda msg: console.print(f"  {msg}", highlight=False),
-                    extensions=DOMAINS,
+                minutes = max(1, round(customers / 5000))
+                console.print(
+                    f"building the demo store: about {minutes} minute"
+                    f"{'s' if minutes > 1 else ''} for {customers:,} customers "
+                    "(longer on a busy machine)",
+                    highlight=False,
                 )
+                with progress() as shown:
+                    summary = store.build_demo(
+                        session,
+                        settings=settings,
+                        customers_count=customers,
+                        seed=seed,
+                        progress=shown,
+                        extensions=DOMAINS,
+                    )
                 console.print(
                     f"built the demo store in {time.perf_counter() - started:.1f} s: "
                     f"{summary.customers} customers, {summary.orders} orders, "

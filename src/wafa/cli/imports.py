@@ -14,19 +14,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-from sqlalchemy.orm import Session
 
 from wafa.cli.common import console, err_console, fail, handle_errors, load_settings
-from wafa.core.db import session_factory
-from wafa.orders.importing.customers import import_customers
-from wafa.orders.importing.errors import FileRefused, ImportRejected, RowError
-from wafa.orders.importing.pipeline import Progress as ProgressFn
-from wafa.orders.importing.pipeline import import_orders
-from wafa.orders.importing.products import import_products
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from wafa.orders.importing.errors import RowError
+    from wafa.orders.importing.pipeline import Progress as ProgressFn
 
 import_app = typer.Typer(
     help="Import customers, products or orders from CSV exports (Shopify, WooCommerce, generic).",
@@ -95,6 +93,8 @@ def _check_skip(skip_invalid: bool, errors: Path | None) -> None:
 @contextmanager
 def _unit_of_work(dry_run: bool) -> Iterator[Session]:
     """One transaction: committed unless this is a dry run or something failed."""
+    from wafa.core.db import session_factory
+
     session = session_factory(load_settings())()
     try:
         yield session
@@ -111,6 +111,8 @@ def _unit_of_work(dry_run: bool) -> Iterator[Session]:
 
 @contextmanager
 def _refusals() -> Iterator[None]:
+    from wafa.orders.importing.errors import FileRefused, ImportRejected
+
     try:
         yield
     except ImportRejected as exc:
@@ -136,6 +138,8 @@ def _progress_bar() -> Iterator[ProgressFn | None]:
     if not sys.stderr.isatty():
         yield None
         return
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
     with Progress(
         TextColumn("{task.description:<8}"),
         BarColumn(),
@@ -168,6 +172,8 @@ def orders(
     encoding: str = EncodingOpt,
 ) -> None:
     """Import orders (Shopify, WooCommerce or generic CSV); all or nothing by default."""
+    from wafa.orders.importing.pipeline import import_orders
+
     _check_skip(skip_invalid, errors)
     settings = load_settings()
     columns = _mapping(mapping, map_)
@@ -213,6 +219,8 @@ def customers(
     encoding: str = EncodingOpt,
 ) -> None:
     """Import customers (generic, Shopify's Customers export, or WooCommerce's)."""
+    from wafa.orders.importing.customers import import_customers
+
     _check_skip(skip_invalid, errors)
     settings = load_settings()
     columns = _mapping(mapping, map_)
@@ -246,6 +254,8 @@ def products(
     encoding: str = EncodingOpt,
 ) -> None:
     """Import products (generic, Shopify's or WooCommerce's Products export), keyed by sku."""
+    from wafa.orders.importing.products import import_products
+
     _check_skip(skip_invalid, errors)
     settings = load_settings()
     columns = _mapping(mapping, map_)

@@ -6,20 +6,16 @@ import uuid
 from datetime import date
 
 import typer
-from sqlalchemy import select
 
 from wafa.cli.common import console, echo_json, fail, handle_errors, load_settings
-from wafa.core.calendars import local_date
-from wafa.core.db import session_factory, session_scope
-from wafa.core.money import format_money
-from wafa.core.time import utcnow
-from wafa.loyalty import jobs, ledger, service, tiers
-from wafa.loyalty.models import LoyaltyAccount
 
 loyalty_app = typer.Typer(help="The loyalty program.", no_args_is_help=True)
 
 
 def _day(raw: str | None) -> date:
+    from wafa.core.calendars import local_date
+    from wafa.core.time import utcnow
+
     settings = load_settings()
     today = local_date(utcnow(), settings.zone)
     if raw is None:
@@ -38,11 +34,15 @@ def _day(raw: str | None) -> date:
 def run_daily(
     day: str = typer.Option(None, "--date", help="Local date YYYY-MM-DD (today by default)."),
     job: list[str] = typer.Option(
-        None, "--job", help=f"Only these jobs: {', '.join(jobs.JOB_NAMES)} (repeatable)."
+        None, "--job", help="Only this job (repeatable); `wafa loyalty jobs` shows the names."
     ),
     force: bool = typer.Option(False, "--force", help="Run again even if the day is done."),
 ) -> None:
     """Run the daily jobs for a date (resumes a run that stopped halfway)."""
+
+    from wafa.core.db import session_factory
+    from wafa.loyalty import jobs
+
     settings = load_settings()
     when = _day(day)
     unknown = sorted(set(job or []) - set(jobs.JOB_NAMES))
@@ -59,6 +59,11 @@ def run_daily(
 @handle_errors
 def liability(as_json: bool = typer.Option(False, "--json", help="Machine-readable.")) -> None:
     """Outstanding points valued in money (for the accountant)."""
+
+    from wafa.core.db import session_scope
+    from wafa.core.money import format_money
+    from wafa.loyalty import service
+
     settings = load_settings()
     with session_scope(settings, write=False) as session:
         report = service.liability(session, settings=settings)
@@ -88,6 +93,10 @@ def liability(as_json: bool = typer.Option(False, "--json", help="Machine-readab
 @handle_errors
 def recalc_tiers() -> None:
     """Upgrade everyone who qualifies and review everyone due (safe to repeat)."""
+
+    from wafa.core.db import session_scope
+    from wafa.loyalty import tiers
+
     settings = load_settings()
     with session_scope(settings) as session:
         changed = tiers.recalculate(session, settings=settings, by="cli")
@@ -98,6 +107,10 @@ def recalc_tiers() -> None:
 @handle_errors
 def status(customer_id: str = typer.Argument(..., help="Customer id.")) -> None:
     """A member's balance, tier and what expires when, as JSON."""
+
+    from wafa.core.db import session_scope
+    from wafa.loyalty import service
+
     settings = load_settings()
     try:
         cid = uuid.UUID(customer_id)
@@ -113,6 +126,12 @@ def status(customer_id: str = typer.Argument(..., help="Customer id.")) -> None:
 @handle_errors
 def verify(customer_id: str = typer.Argument(None, help="One customer (all by default).")) -> None:
     """Check that every cached balance equals its ledger; exit 1 on any difference."""
+    from sqlalchemy import select
+
+    from wafa.core.db import session_scope
+    from wafa.loyalty import ledger
+    from wafa.loyalty.models import LoyaltyAccount
+
     settings = load_settings()
     bad = 0
     with session_scope(settings, write=False) as session:
@@ -133,6 +152,10 @@ def verify(customer_id: str = typer.Argument(None, help="One customer (all by de
 @handle_errors
 def job_runs() -> None:
     """The latest daily job runs."""
+
+    from wafa.core.db import session_scope
+    from wafa.loyalty import jobs
+
     settings = load_settings()
     with session_scope(settings, write=False) as session:
         for run in jobs.job_runs(session):

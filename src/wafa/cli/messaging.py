@@ -7,9 +7,6 @@ import uuid
 import typer
 
 from wafa.cli.common import console, fail, handle_errors, load_settings
-from wafa.core.db import session_scope
-from wafa.messaging import checks
-from wafa.messaging.channels import Outcome
 
 messaging_app = typer.Typer(help="Email, SMS and WhatsApp channels.", no_args_is_help=True)
 
@@ -24,6 +21,9 @@ def send_test_message(
     locale: str | None = typer.Option(None, help="en, ar or fa (default: the business's)."),
 ) -> None:
     """Send a test message through the configured channel and say what the server answered."""
+    from wafa.messaging import checks
+    from wafa.messaging.channels import Outcome
+
     settings = load_settings()
     if channel not in (None, "email", "sms", "whatsapp"):
         raise fail("--channel must be email, sms or whatsapp")
@@ -38,6 +38,8 @@ def send_test_message(
 @handle_errors
 def health() -> None:
     """Check every channel (connect to the SMTP server, reach the providers)."""
+    from wafa.messaging import checks
+
     settings = load_settings()
     bad = False
     for status in checks.channel_health(settings):
@@ -60,6 +62,7 @@ def _campaign_id(raw: str) -> uuid.UUID:
 
 
 def _campaign_action(raw: str, action: str) -> None:
+    from wafa.core.db import session_scope
     from wafa.messaging.campaigns import service
 
     settings = load_settings()

@@ -9,8 +9,6 @@ from pathlib import Path
 import typer
 
 from wafa.cli.common import console, echo_json, fail, handle_errors, load_settings
-from wafa.core.db import session_scope
-from wafa.messaging.segments import service, stats
 
 segment_app = typer.Typer(help="Customer segments (messaging).", no_args_is_help=True)
 
@@ -26,6 +24,9 @@ def _id(raw: str) -> uuid.UUID:
 @handle_errors
 def list_segments(as_json: bool = typer.Option(False, "--json", help="Machine-readable.")) -> None:
     """Every live segment with its size when last counted."""
+    from wafa.core.db import session_scope
+    from wafa.messaging.segments import service
+
     settings = load_settings()
     with session_scope(settings, write=False) as session:
         items = service.segment_choices(session)
@@ -40,6 +41,9 @@ def list_segments(as_json: bool = typer.Option(False, "--json", help="Machine-re
 @handle_errors
 def count(segment_id: str = typer.Argument(..., help="The segment's id.")) -> None:
     """Count a segment now (and keep the figure on it)."""
+    from wafa.core.db import session_scope
+    from wafa.messaging.segments import service
+
     settings = load_settings()
     with session_scope(settings) as session:
         segment = service.recount_segment(session, settings=settings, segment_id=_id(segment_id))
@@ -53,6 +57,9 @@ def export(
     out: Path = typer.Option(None, "--out", help="CSV file to write (standard output by default)."),
 ) -> None:
     """The segment's customers as CSV (cells that would run as formulas are escaped)."""
+    from wafa.core.db import session_scope
+    from wafa.messaging.segments import service
+
     settings = load_settings()
     target = _id(segment_id)
     with session_scope(settings, write=False) as session:
@@ -78,6 +85,9 @@ def rebuild_stats(
     ),
 ) -> None:
     """Recompute every customer's order figures from the orders (the worker does it daily)."""
+    from wafa.core.db import session_scope
+    from wafa.messaging.segments import stats
+
     settings = load_settings()
     if check:
         with session_scope(settings, write=False) as session:

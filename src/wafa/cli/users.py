@@ -8,10 +8,8 @@ import uuid
 
 import typer
 
-from wafa.auth import service as auth
-from wafa.auth.models import Role
+from wafa.auth.roles import Role
 from wafa.cli.common import console, fail, handle_errors, interactive, load_settings
-from wafa.core.db import session_scope
 
 user_app = typer.Typer(help="Staff users.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -29,6 +27,9 @@ def create_user(
     ),
 ) -> None:
     """Create a staff user who can log in to the dashboard."""
+    from wafa.auth import service as auth
+    from wafa.core.db import session_scope
+
     pwd = password or os.environ.get("WAFA_PASSWORD")
     generated = False
     if not pwd:
@@ -50,6 +51,9 @@ def create_key(
     scopes: str = typer.Option("read", help="Comma-separated: read, write, admin."),
 ) -> None:
     """Create an API key. The key is printed once, alone on the last line."""
+    from wafa.auth import service as auth
+    from wafa.core.db import session_scope
+
     with session_scope(load_settings()) as session:
         key, token = auth.create_api_key(session, name=name, scopes=scopes.split(","))
     console.print(
@@ -62,6 +66,9 @@ def create_key(
 @handle_errors
 def list_keys() -> None:
     """List API keys (never their secret)."""
+    from wafa.auth import service as auth
+    from wafa.core.db import session_scope
+
     with session_scope(load_settings(), write=False) as session:
         for key in auth.list_api_keys(session):
             state = "revoked" if key.revoked_at else "active"
@@ -72,6 +79,9 @@ def list_keys() -> None:
 @handle_errors
 def revoke_key(key_id: str = typer.Argument(..., help="Key id (from `wafa apikey list`).")) -> None:
     """Revoke an API key."""
+    from wafa.auth import service as auth
+    from wafa.core.db import session_scope
+
     try:
         kid = uuid.UUID(key_id)
     except ValueError:

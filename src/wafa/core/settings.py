@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,26 +10,13 @@ from babel.numbers import list_currencies
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from wafa.core.choices import CalendarKind as CalendarKind
+from wafa.core.choices import Environment as Environment
+from wafa.core.choices import Locale as Locale
+
 PLACEHOLDER_SECRETS = frozenset(
     {"", "change-me", "changeme", "secret", "dev", "development", "please-change", "xxx"}
 )
-
-
-class Environment(StrEnum):
-    development = "development"
-    test = "test"
-    production = "production"
-
-
-class Locale(StrEnum):
-    en = "en"
-    ar = "ar"
-    fa = "fa"
-
-
-class CalendarKind(StrEnum):
-    gregorian = "gregorian"
-    jalali = "jalali"
 
 
 class Settings(BaseSettings):

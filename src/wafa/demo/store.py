@@ -138,6 +138,10 @@ def _profiles(session: Session, people: list[Person], settings: Settings) -> Non
         )
 
 
+#: Orders written per step of the demo's progress.
+ORDER_CHUNK = 5000
+
+
 def build_demo(
     session: Session,
     *,
@@ -156,7 +160,9 @@ def build_demo(
     if state is not DemoState.empty:
         raise NotADemoDatabase(f"the database is not empty ({state}); nothing was written")
     say = progress or (lambda _msg: None)
-    say(f"drawing {customers_count} customers and their orders (seed {seed})")
+    extras = [(domain.name, domain.demo) for domain in extensions if domain.demo is not None]
+    steps = 3 + len(extras)
+    say(f"[1/{steps}] drawing {customers_count:,} customers and their orders (seed {seed})")
     data = generate(
         customers=customers_count,
         seed=seed,
@@ -169,16 +175,17 @@ def build_demo(
     )
     _locations(session)
     _products(session, data, settings.currency)
-    say(f"writing {len(data.orders)} orders")
+    total = len(data.orders)
+    say(f"[2/{steps}] writing {total:,} orders")
     writer = OrderWriter(session, source=DEMO_SOURCE)
-    for start in range(0, len(data.orders), 5000):
-        writer.write(data.orders[start : start + 5000])
-    say("adding birthdays, languages and tags")
+    for start in range(0, total, ORDER_CHUNK):
+        writer.write(data.orders[start : start + ORDER_CHUNK])
+        say(f"      {min(start + ORDER_CHUNK, total):,} of {total:,} orders written")
+    say(f"[3/{steps}] adding birthdays, languages and tags")
     _profiles(session, data.people, settings)
-    for domain in extensions:
-        if domain.demo is not None:
-            say(f"adding the {domain.name} demo data")
-            domain.demo(session, settings, seed)
+    for number, (name, add_demo) in enumerate(extras, start=4):
+        say(f"[{number}/{steps}] adding the {name} demo data")
+        add_demo(session, settings, seed)
     session.flush()
     return DemoSummary(
         customers=writer.stats.customers_created,

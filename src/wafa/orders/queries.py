@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from wafa.core.text import ascii_digits, search_key
 from wafa.customers import service as customers
 from wafa.customers.models import Customer
 from wafa.orders.models import Channel, Location, Order, OrderStatus, Refund
-from wafa.orders.sales import sale_condition, sold
+from wafa.orders.sales import repeat_customers_query, sale_condition, sold
 
 logger = logging.getLogger(__name__)
 
@@ -280,20 +280,6 @@ def monthly_sales_query(
     )
 
 
-def buyers_query() -> Select[int, int]:
-    """Customers who bought at least twice, and customers who bought at all (all time)."""
-    per_customer = (
-        select(Order.customer_id, func.count(Order.id).label("n"))
-        .where(Order.customer_id.is_not(None), sold())
-        .group_by(Order.customer_id)
-        .subquery()
-    )
-    return select(
-        func.coalesce(func.sum(case((per_customer.c.n >= 2, 1), else_=0)), 0),
-        func.count(literal(1)),
-    ).select_from(per_customer)
-
-
 def new_buyers_query(start: datetime, end: datetime) -> Select[int]:
     """Customers whose first purchase falls in ``[start, end)``: a sale in the window and
     none before it (read through the orders' (customer, placed_at) index, so the cost
@@ -328,17 +314,23 @@ KEEP_SECONDS = 120.0
 FIGURES: Kept[tuple[int, ...]] = Kept("wafa-overview", ttl=KEEP_SECONDS)
 
 
-def _kept_figure(session: Session, name: str, stmt: Select[*tuple[Any, ...]]) -> tuple[int, ...]:
-    """Run ``stmt`` (one row of whole numbers), or serve its kept answer (see above)."""
+def _kept_figure(
+    session: Session, name: str, build: Callable[[Session], Select[*tuple[Any, ...]]]
+) -> tuple[int, ...]:
+    """Run ``build(session)`` (one row of whole numbers), or serve its kept answer (see above).
+
+    The statement is built for the session that runs it (on SQLite a statement may need a
+    function registered on that session's connection).
+    """
     database = database_key(session)
     engine = session.get_bind()
 
     def compute() -> tuple[int, ...]:
-        return tuple(int(v or 0) for v in session.execute(stmt).one())
+        return tuple(int(v or 0) for v in session.execute(build(session)).one())
 
     def refresh() -> tuple[int, ...]:
         with Session(engine) as fresh:
-            return tuple(int(v or 0) for v in fresh.execute(stmt).one())
+            return tuple(int(v or 0) for v in fresh.execute(build(fresh)).one())
 
     return FIGURES.get_or_compute(
         (database, name) if database is not None else None,
@@ -348,16 +340,21 @@ def _kept_figure(session: Session, name: str, stmt: Select[*tuple[Any, ...]]) ->
     )
 
 
-def repeat_buyers(session: Session) -> tuple[int, int]:
-    """Return (customers who bought at least twice, customers who bought), all time."""
-    repeaters, buyers = _kept_figure(session, "repeat buyers", buyers_query())
+def repeat_buyers(session: Session, *, zone: str, currency: str) -> tuple[int, int]:
+    """Return (repeat customers, customers who bought), all time: the rule of ``orders.sales``
+    (two or more purchase days in the business's timezone, sales in its currency)."""
+    repeaters, buyers = _kept_figure(
+        session,
+        f"repeat buyers {zone} {currency}",
+        lambda s: repeat_customers_query(s, zone=zone, currency=currency),
+    )
     return repeaters, buyers
 
 
 def new_buyers(session: Session, start: datetime, end: datetime) -> int:
     """Return how many customers made their first purchase in ``[start, end)``."""
     (count,) = _kept_figure(
-        session, f"new buyers {start.isoformat()}", new_buyers_query(start, end)
+        session, f"new buyers {start.isoformat()}", lambda _s: new_buyers_query(start, end)
     )
     return count
 
@@ -397,7 +394,7 @@ def overview(
     previous_orders, previous_revenue = session.execute(
         sales_query(previous_start, cutoff, currency)
     ).one()
-    repeaters, buyers = repeat_buyers(session)
+    repeaters, buyers = repeat_buyers(session, zone=zone.key, currency=currency)
     first_time = new_buyers(session, start, end)
     recent_rows, _ = search_orders(session, filters=OrderFilters(), limit=recent)
     return Overview(

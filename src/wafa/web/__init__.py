@@ -1,1 +1,1 @@
-"""The server-rendered dashboard, the POS screen and the customer portal."""
+"""The server-rendered dashboard and the point-of-sale screen."""

@@ -31,11 +31,11 @@ Every error names the line and the column (line 1 is the header).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import StrEnum
 from pathlib import Path
 
 import duckdb
 
+from wafa.analytics.choices import InputFormat
 from wafa.analytics.reading.files import BadInput, read_header
 from wafa.analytics.reading.generic import load_generic
 from wafa.analytics.reading.result import LoadedOrders
@@ -44,14 +44,6 @@ from wafa.analytics.reading.words import literal
 from wafa.ingest import order_format
 
 __all__ = ["BadInput", "InputFormat", "LoadedOrders", "connect", "load_orders"]
-
-
-class InputFormat(StrEnum):
-    """Layouts ``wafa analyze`` reads."""
-
-    generic = "generic"
-    shopify = "shopify"
-    woocommerce = "woocommerce"
 
 
 def connect() -> duckdb.DuckDBPyConnection:
