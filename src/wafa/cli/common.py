@@ -14,6 +14,8 @@ from rich.console import Console
 from wafa.core.errors import Invalid, WafaError
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from wafa.core.settings import Settings
 
 console = Console()
@@ -36,6 +38,19 @@ def load_settings() -> Settings:
             field = ".".join(str(p) for p in error["loc"])
             err_console.print(f"[red]error:[/] WAFA_{field.upper()}: {error['msg']}")
         raise typer.Exit(2) from None
+
+
+@contextmanager
+def session_scope(settings: Settings, *, write: bool = True) -> Iterator[Session]:
+    """``wafa.core.db.session_scope``, imported when a command opens the database.
+
+    Command modules import this one at the top instead of ``wafa.core.db``, so that
+    ``wafa --help`` loads no SQLAlchemy (tests/cli/test_startup.py).
+    """
+    from wafa.core.db import session_scope as scope
+
+    with scope(settings, write=write) as session:
+        yield session
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

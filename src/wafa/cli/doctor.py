@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from wafa.cli.common import console, fail, handle_errors, load_settings
-from wafa.core.db import session_scope
+from wafa.cli.common import console, fail, handle_errors, load_settings, session_scope
 
 
 def register(app: typer.Typer) -> None:

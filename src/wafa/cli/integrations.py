@@ -8,8 +8,7 @@ from enum import StrEnum
 
 import typer
 
-from wafa.cli.common import console, handle_errors, load_settings
-from wafa.core.db import session_scope
+from wafa.cli.common import console, handle_errors, load_settings, session_scope
 
 integration_app = typer.Typer(
     help="Live shops: Shopify and WooCommerce webhooks.", no_args_is_help=True
