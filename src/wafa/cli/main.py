@@ -15,6 +15,7 @@ from wafa.cli import (
     db,
     demo,
     doctor,
+    flows,
     imports,
     integrations,
     loyalty,
@@ -63,6 +64,7 @@ for _module in (
     analytics,
     messaging,
     segments,
+    flows,
 ):
     _module.register(app)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -12,6 +13,15 @@ from wafa.core.domain import Domain, PersonalData, Task
 from wafa.core.events import Consumer
 from wafa.core.settings import Settings
 from wafa.flows import events, models
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter  # noqa: TID251 - a type only
+
+
+def _api() -> Sequence[APIRouter]:
+    from wafa.flows.api import router
+
+    return (router,)
 
 
 def _consumers(settings: Settings) -> Sequence[Consumer]:
@@ -37,6 +47,7 @@ FLOWS = Domain(
     summary="Lifecycle flows: the right message at the right moment, with a measured holdout.",
     models=(models,),
     events=events.EVENTS,
+    api=_api,
     consumers=_consumers,
     tasks=_tasks,
     personal_data=PersonalData(export=_export),
