@@ -7,6 +7,7 @@ work once; erasure waits for a second link).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -20,11 +21,15 @@ from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
 from wafa.customers.schemas import CustomerUpdate
+from wafa.feedback import complaints
+from wafa.feedback.models import ComplaintChannel
+from wafa.feedback.schemas import ComplaintCreate
 from wafa.loyalty import service as loyalty
 from wafa.loyalty.schemas.io import RedemptionRead
 from wafa.messaging import preferences
 from wafa.messaging.models import Channel, Topic
 from wafa.messaging.queue import Content, queue_message
+from wafa.orders import service as orders
 from wafa.people import service as people
 from wafa.portal.access import signer
 from wafa.portal.models import PortalSubmission
@@ -36,17 +41,11 @@ ERASE_LINK_TTL = timedelta(hours=24)
 LANGUAGES = ("en", "ar", "fa")
 
 
-def redeem_once(
-    session: Session,
-    *,
-    settings: Settings,
-    customer_id: uuid.UUID,
-    reward_id: uuid.UUID,
-    nonce: str,
+def _once(
+    session: Session, *, customer_id: uuid.UUID, nonce: str, work: Callable[[], uuid.UUID]
 ) -> uuid.UUID:
-    """Redeem a reward for the customer through the loyalty engine (its limits, never
-    overdrawn); the redemption's id. The same ``nonce`` sent again (a double tap, a reload,
-    two at once) returns the first redemption and spends nothing more."""
+    """Do ``work`` once per form ``nonce``: a second send (a double tap, a reload, two at
+    once) gets the first result. A failed ``work`` rolls the claim back with it."""
     if not 16 <= len(nonce) <= 64:
         raise Invalid.field(("nonce",), "reload the page and try again")
     claimed = insert_new(
@@ -62,17 +61,64 @@ def redeem_once(
             )
         )
         if first is None or first.result_id is None:
-            raise NotFound("no such redemption")
+            raise NotFound("no such form")
         return first.result_id
-    redemption = loyalty.redeem_reward(
-        session, settings=settings, customer_id=customer_id, reward_id=reward_id, by=SOURCE
-    )
+    result = work()
     session.execute(
-        update(PortalSubmission)
-        .where(PortalSubmission.nonce == nonce)
-        .values(result_id=redemption.id)
+        update(PortalSubmission).where(PortalSubmission.nonce == nonce).values(result_id=result)
     )
-    return redemption.id
+    return result
+
+
+def redeem_once(
+    session: Session,
+    *,
+    settings: Settings,
+    customer_id: uuid.UUID,
+    reward_id: uuid.UUID,
+    nonce: str,
+) -> uuid.UUID:
+    """Redeem a reward for the customer through the loyalty engine (its limits, never
+    overdrawn); the redemption's id. The same ``nonce`` sent again returns the first
+    redemption and spends nothing more."""
+
+    def work() -> uuid.UUID:
+        return loyalty.redeem_reward(
+            session, settings=settings, customer_id=customer_id, reward_id=reward_id, by=SOURCE
+        ).id
+
+    return _once(session, customer_id=customer_id, nonce=nonce, work=work)
+
+
+def file_complaint(
+    session: Session,
+    *,
+    settings: Settings,
+    customer_id: uuid.UUID,
+    category: str,
+    text: str,
+    order_id: uuid.UUID | None,
+    nonce: str,
+) -> uuid.UUID:
+    """File a complaint from the portal (feedback's complaint log, channel ``portal``); the
+    order named must be the customer's own. Sent twice, it is filed once."""
+    if order_id is not None and order_id not in {
+        o.id for o in orders.customer_orders(session, customer_id)
+    }:
+        raise Invalid.field(("order_id",), "choose one of your orders")
+
+    def work() -> uuid.UUID:
+        return complaints.file_complaint(
+            session,
+            settings=settings,
+            data=ComplaintCreate(
+                customer_id=customer_id, category=category, text=text, order_id=order_id
+            ),
+            channel=ComplaintChannel.portal,
+            by="customer",
+        ).id
+
+    return _once(session, customer_id=customer_id, nonce=nonce, work=work)
 
 
 def redemption_of(

@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 
 from wafa.core.links import public_link
 from wafa.core.settings import Settings
+from wafa.core.time import utcnow
+from wafa.feedback import complaints, policy
+from wafa.feedback import service as surveys
 from wafa.loyalty import pos, program, referrals
 from wafa.loyalty import views as loyalty_views
 from wafa.loyalty.schemas.io import AvailableReward, CouponRead, LoyaltyStatus, ReferralStats
@@ -154,3 +157,65 @@ def referral(session: Session, *, settings: Settings, customer_id: uuid.UUID) ->
         else public_link(settings.public_url, found.link)
     )
     return Referral(code=found.code, link=link, stats=found.stats)
+
+
+@dataclass(frozen=True)
+class MyComplaint:
+    id: uuid.UUID
+    category: str
+    status: str
+    text: str
+    created_at: datetime
+    replies: list[tuple[datetime, str]]
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """Open survey to answer (a link to feedback's answer page), complaints and their replies,
+    and what the complaint form offers (categories, the customer's own latest orders)."""
+
+    survey_url: str | None
+    complaints: list[MyComplaint]
+    categories: list[str]
+    orders: list[OrderLine]
+
+
+def feedback(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> Feedback:
+    """The feedback page. Asking for the survey link records the invitation (feedback's
+    fatigue rules decide; the same month's visits share one invitation)."""
+    month = utcnow().strftime("%Y-%m")
+    link = surveys.survey_link(
+        session,
+        settings=settings,
+        customer_id=customer_id,
+        occasion=f"portal:{month}",
+        touchpoint="relationship",
+    )
+    mine = [
+        MyComplaint(
+            id=c.id,
+            category=c.category,
+            status=c.status,
+            text=c.text,
+            created_at=c.created_at,
+            replies=[(r.at, r.text or "") for r in replies],
+        )
+        for c, replies in complaints.customer_replies(session, customer_id)
+    ]
+    recent = orders.customer_orders(session, customer_id)[:10]
+    return Feedback(
+        survey_url=link.url if link is not None else None,
+        complaints=mine,
+        categories=policy.load_policy(session).categories,
+        orders=[
+            OrderLine(
+                id=o.id,
+                number=o.number,
+                placed_at=o.placed_at,
+                total_amount=o.total_amount,
+                currency=o.currency,
+                points=0,
+            )
+            for o in recent
+        ],
+    )

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wafa.portal.web import history, home, me, referral, rewards, signin
+from wafa.portal.web import feedback, history, home, me, referral, rewards, signin
 from wafa.portal.web.common import PortalRoute
 from wafa.web.pages import Pages
 
 router = APIRouter(route_class=PortalRoute)
-for _screen in (signin, home, rewards, history, referral, me):
+for _screen in (signin, home, rewards, history, referral, feedback, me):
     router.routes.extend(_screen.router.routes)
 
 PAGES = Pages(routers=(router,))

@@ -35,7 +35,7 @@ COOKIE = "wafa_portal"
 COOKIE_PATH = "/portal"
 LANGUAGES = ("en", "ar", "fa")
 #: The bottom tabs whose pages exist.
-TABS = frozenset({"home", "rewards", "history", "referral", "me"})
+TABS = frozenset({"home", "rewards", "history", "referral", "feedback", "me"})
 
 
 class SignInNeeded(Unauthorized):
