@@ -1,7 +1,7 @@
 """portal: forms sent once (a redemption's nonce finds its first result on a double tap)
 
 Revision ID: 6d09fe6d155a
-Revises: b0a569ce0fea
+Revises: e9684de7c88b
 Create Date: 2026-12-06 18:45:34.759624+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import wafa.core.db
 
 revision: str = "6d09fe6d155a"
-down_revision: str | Sequence[str] | None = "b0a569ce0fea"
+down_revision: str | Sequence[str] | None = "e9684de7c88b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
