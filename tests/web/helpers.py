@@ -17,6 +17,7 @@ from wafa.app.factory import SESSION_COOKIE
 from wafa.auth import service as auth
 from wafa.auth.models import Role, StaffUser
 from wafa.core.security import hash_password
+from wafa.core.time import utcnow
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
@@ -79,7 +80,11 @@ def logged_in(
     session.add(user)
     session.flush()
     secret = client.app.state.secret_key  # type: ignore[attr-defined]
-    payload = b64encode(json.dumps({"user_id": str(user.id)}).encode())
+    # Logged in "in the future", so page tests that move the clock stay logged in.
+    started = int(utcnow().timestamp()) + 10 * 365 * 86400
+    payload = b64encode(
+        json.dumps({"user_id": str(user.id), "sv": user.session_version, "iat": started}).encode()
+    )
     # cookielib files a dotless host's cookies under "<host>.local": the server's
     # later Set-Cookie (logout, language) then replaces this one.
     client.cookies.set(

@@ -153,7 +153,8 @@ def _mount_dashboard(app: FastAPI, settings: Settings) -> None:
         session_cookie=SESSION_COOKIE,
         max_age=settings.session_max_age,
         same_site="lax",
-        https_only=False,  # shops run Wafa on a local network without TLS
+        # Secure in production (or WAFA_COOKIE_SECURE); a shop's local network may lack TLS.
+        https_only=settings.secure_cookies,
     )
     app.state.templates = Templates(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

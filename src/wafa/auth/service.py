@@ -289,10 +289,96 @@ def ensure_secret_key(session: Session) -> str:
 
 
 def set_password(session: Session, *, user_id: uuid.UUID, password: str) -> StaffUser:
-    """Replace a staff user's password; the same length rule as ``create_user`` applies."""
+    """Replace a staff user's password and end all their sessions.
+
+    The same length rule as ``create_user`` applies. The password is hashed before
+    anything is written, so no write lock is held across argon2.
+    """
     if len(password) < MIN_PASSWORD:
         raise Invalid.field(("password",), f"must be at least {MIN_PASSWORD} characters")
+    digest = hash_password(password)
     user = get_user(session, user_id)
-    user.password_hash = hash_password(password)
+    user.password_hash = digest
+    end_sessions(session, user_id=user_id)
+    return user
+
+
+def end_sessions(session: Session, *, user_id: uuid.UUID) -> None:
+    """End every session of one staff user at once (their cookies stop working)."""
+    session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user_id)
+        .values(session_version=StaffUser.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+
+
+def end_all_sessions(session: Session) -> int:
+    """End every staff session (after the secret key is rotated); the number of users."""
+    result = session.execute(
+        update(StaffUser)
+        .values(session_version=StaffUser.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _owners_left(session: Session, *, without: uuid.UUID) -> int:
+    return len(
+        session.scalars(
+            select(StaffUser.id).where(
+                StaffUser.role == Role.owner, StaffUser.active.is_(True), StaffUser.id != without
+            )
+        ).all()
+    )
+
+
+def set_active(session: Session, *, user_id: uuid.UUID, active: bool) -> StaffUser:
+    """Disable (every session ends at once, keys they made stop) or enable a staff user.
+
+    The last active owner cannot be disabled: someone must be able to manage the shop.
+    """
+    user = get_user(session, user_id)
+    if (
+        not active
+        and user.role == Role.owner
+        and user.active
+        and not _owners_left(session, without=user.id)
+    ):
+        raise Conflict("the last active owner cannot be disabled", field="active")
+    user.active = active
     session.flush()
+    if not active:
+        end_sessions(session, user_id=user_id)
+    return get_user(session, user_id)
+
+
+def set_role(session: Session, *, user_id: uuid.UUID, role: Role) -> StaffUser:
+    """Change a staff user's role; their sessions end (they log in again with the new role).
+
+    The last active owner cannot be moved to a lower role.
+    """
+    user = get_user(session, user_id)
+    role = Role(role)
+    if user.role == role:
+        return user
+    if user.role == Role.owner and user.active and not _owners_left(session, without=user.id):
+        raise Conflict("the last active owner must stay an owner", field="role")
+    user.role = role
+    session.flush()
+    end_sessions(session, user_id=user_id)
+    return get_user(session, user_id)
+
+
+def find_user(session: Session, email: str) -> StaffUser:
+    """The staff user with this login email."""
+    try:
+        address = normalize_email(email, public=False)
+    except ContactError:
+        address = email.strip().lower()
+    user = session.scalar(select(StaffUser).where(StaffUser.email == address))
+    if user is None:
+        raise NotFound(f"no staff user with email {address}")
     return user

@@ -60,7 +60,21 @@ class Settings(BaseSettings):
         description="ISO 3166 region used to read phone numbers written without a country code.",
     )
     session_max_age: int = Field(
-        default=14 * 24 * 3600, description="Seconds a staff login session stays valid."
+        default=12 * 3600,
+        gt=0,
+        description="Seconds a staff login stays valid without use (each request extends it).",
+    )
+    session_lifetime: int = Field(
+        default=7 * 24 * 3600,
+        gt=0,
+        description="Seconds after logging in that a staff login ends, however much it is used.",
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description=(
+            "Send the login cookie over HTTPS only (the Secure flag). Unset: on in production, "
+            "off otherwise (a shop's local network without TLS)."
+        ),
     )
     sqlite_busy_timeout_ms: int = Field(
         default=10_000, description="How long a SQLite writer waits for the lock before failing."
@@ -173,6 +187,13 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The business's timezone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether cookies carry the Secure flag (``cookie_secure``, else production)."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.environment is Environment.production
 
     @property
     def is_sqlite(self) -> bool:

@@ -30,6 +30,7 @@ from wafa.auth import service as auth
 from wafa.auth.models import StaffUser
 from wafa.auth.permissions import Permission
 from wafa.core.errors import Forbidden, NotFound, Unauthorized
+from wafa.core.time import utcnow
 from wafa.web import i18n
 from wafa.web.nav import home_for
 from wafa.web.routing import WebRoute
@@ -37,6 +38,8 @@ from wafa.web.templating import render, safe_next
 
 SESSION_USER = "user_id"
 SESSION_LOCALE = "locale"
+SESSION_VERSION = "sv"  # the user's session_version when they logged in
+SESSION_STARTED = "iat"  # when they logged in (UNIX seconds): the absolute lifetime
 
 
 class LoginRequired(Unauthorized):
@@ -56,6 +59,33 @@ def _choose_language(request: Request, user: StaffUser | None) -> str:
     )
 
 
+def _session_current(request: Request, user: StaffUser) -> bool:
+    """Whether the cookie belongs to the user's current sessions and is within its lifetime.
+
+    Logging out, a password change, disabling the user, a role change and
+    ``wafa secret rotate`` raise ``session_version``: every older cookie stops here.
+    """
+    if request.session.get(SESSION_VERSION) != user.session_version:
+        return False
+    started = request.session.get(SESSION_STARTED)
+    if not isinstance(started, int | float):
+        return False
+    lifetime: int = request.app.state.settings.session_lifetime
+    return bool(utcnow().timestamp() - started <= lifetime)
+
+
+def start_session(request: Request, user: StaffUser) -> None:
+    """A fresh session for ``user`` (no fixation); the language picked before stays."""
+    language = request.session.get(SESSION_LOCALE)
+    request.session.clear()
+    request.session[SESSION_USER] = str(user.id)
+    request.session[SESSION_VERSION] = user.session_version
+    request.session[SESSION_STARTED] = int(utcnow().timestamp())
+    if language:
+        request.session[SESSION_LOCALE] = language
+    request.state.user = user
+
+
 def load_user(request: Request) -> StaffUser | None:
     """The logged-in, active staff user of this request, or ``None``; sets the language."""
     cached: StaffUser | None = getattr(request.state, "user", None)
@@ -69,8 +99,9 @@ def load_user(request: Request) -> StaffUser | None:
                 user = auth.get_user(session, uuid.UUID(str(raw)))
         except (NotFound, ValueError):
             user = None
-        if user is None or not user.active:
-            request.session.pop(SESSION_USER, None)
+        if user is None or not user.active or not _session_current(request, user):
+            for key in (SESSION_USER, SESSION_VERSION, SESSION_STARTED):
+                request.session.pop(key, None)
             user = None
     request.state.user = user
     request.state.language = _choose_language(request, user)
@@ -174,18 +205,16 @@ def login(
             {"next": safe_next(next, ""), "email": email, "failed": True, "locked": locked},
             status_code=429 if locked else 401,
         )
-    # A fresh session on login (no fixation); the language picked before logging in stays.
-    language = request.session.get(SESSION_LOCALE)
-    request.session.clear()
-    request.session[SESSION_USER] = str(user.id)
-    if language:
-        request.session[SESSION_LOCALE] = language
-    request.state.user = user
+    start_session(request, user)
     return see_other(safe_next(next, home_for(request, user)))
 
 
 @router.post("/logout", dependencies=[public("logging out")])
-def logout(request: Request) -> Response:
+def logout(request: Request, session: DbSession) -> Response:
+    user = load_user(request)
+    if user is not None:
+        # Every copy of the cookie stops working (and the user's other sessions end too).
+        auth.end_sessions(session, user_id=user.id)
     language = request.session.get(SESSION_LOCALE)
     request.session.clear()
     if language:
