@@ -160,7 +160,8 @@ def permitted(permission: Permission) -> Any:
 def public(reason: str) -> Any:
     """Declares a route open to everyone (the login page, a signed customer link, a signed
     webhook); ``reason`` says why. The role matrix test refuses routes that declare neither
-    this nor a permission."""
+    this nor a permission. A route class whose every route is open says so instead with a
+    ``wafa_public = "why"`` class attribute (the customer portal's ``PortalRoute``)."""
 
     def open_to_all() -> None:
         return None

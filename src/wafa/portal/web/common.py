@@ -95,6 +95,10 @@ def _anonymous(path: str) -> bool:
 class PortalRoute(WebRoute):
     """Commit before the answer; the portal's own form checks and error pages."""
 
+    # Not a staff page: the customer signs in to the portal itself (the role matrix test
+    # reads this as the route's declaration, see wafa.api.deps.public).
+    wafa_public = "the customer portal, behind its own sign-in"
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = AutoCommitRoute.get_route_handler(self)
 
