@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from tests.analytics.helpers import cdnow_calibration, needs_cdnow
 from wafa.analytics import rfm
@@ -219,3 +220,36 @@ class TestRecommendationCheck:
     def test_a_clear_difference_is_named(self) -> None:
         assert HitRate(5, 300, 0.6, 0.3, 90, 10, catalogue=60).verdict[0] == "better"
         assert HitRate(5, 300, 0.3, 0.31, 30, 32, catalogue=60).verdict[0] == "no_difference"
+
+
+class TestRecommendationsAtOnce:
+    """The whole matrix is ranked at once: the same lists a customer-by-customer loop gives."""
+
+    def test_each_row_matches_a_loop_over_customers(self) -> None:
+        rng = np.random.default_rng(7)
+        for _ in range(60):
+            n_customers, n_items = int(rng.integers(1, 40)), int(rng.integers(2, 20))
+            size = int(rng.integers(0, n_customers * n_items // 2 + 1))
+            rows, cols = rng.integers(0, n_customers, size), rng.integers(0, n_items, size)
+            owned = sparse.csr_matrix((np.ones(size), (rows, cols)), shape=(n_customers, n_items))
+            owned.data[:] = 1
+            n = int(rng.integers(1, 6))
+            repeatable = rng.random(n_items) < 0.6
+            available = rng.random(n_items) < 0.8
+            model = ItemSimilarity(5).fit(owned)
+            got = model.recommend(owned, n=n, repeatable=repeatable, available=available)
+            scores = (sparse.csr_matrix(owned, dtype=float) @ model.neighbours_).toarray()
+            popular = [
+                int(p) for p in np.argsort(-model.popularity_, kind="stable") if available[p]
+            ]
+            for row in range(n_customers):
+                mine = set(owned.indices[owned.indptr[row] : owned.indptr[row + 1]].tolist())
+                blocked = {i for i in mine if not repeatable[i]}
+                scored = [
+                    i
+                    for i in range(n_items)
+                    if scores[row, i] and available[i] and i not in blocked
+                ]
+                want = sorted(scored, key=lambda i: (-scores[row, i], i))[:n]
+                want += [p for p in popular if p not in want and p not in blocked][: n - len(want)]
+                assert got[row].tolist() == want + [-1] * (n - len(want))

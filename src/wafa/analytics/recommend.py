@@ -184,31 +184,23 @@ class ItemSimilarity:
         avail = np.ones(n_items, dtype=bool) if available is None else np.asarray(available)
         x = sparse.csr_matrix(owned, dtype=np.float64)
         scores = sparse.csr_matrix(x @ self.neighbours_)
-        popular = np.argsort(-self.popularity_, kind="stable")
-        popular = popular[avail[popular]]
+        blocked = _blocked_keys(x, rep, n_items)
+        # Every (customer, product) score at once: drop what may not be shown, rank each
+        # row by score (then product code), keep the first ``n``.
+        scores.sort_indices()  # product codes ascending within a row: ties stay in that order
+        rows = np.repeat(np.arange(x.shape[0]), np.diff(scores.indptr))
+        cols, vals = scores.indices, scores.data
+        ok = avail[cols]
+        if blocked.size:
+            ok &= ~np.isin(rows * n_items + cols, blocked)
+        rows, cols, vals = rows[ok], cols[ok], vals[ok]
+        order = np.lexsort((-vals, rows))  # stable: equal scores keep the code order
+        rows, cols = rows[order], cols[order]
+        rank = np.arange(rows.size) - np.searchsorted(rows, rows, side="left")
+        kept = rank < n
         out = np.full((x.shape[0], n), -1, dtype=np.int64)
-        for row in range(x.shape[0]):
-            owned_items = x.indices[x.indptr[row] : x.indptr[row + 1]]
-            blocked = owned_items[~rep[owned_items]]
-            s, e = scores.indptr[row], scores.indptr[row + 1]
-            cols = scores.indices[s:e]
-            vals = scores.data[s:e]
-            ok = avail[cols] & ~np.isin(cols, blocked)
-            cols, vals = cols[ok], vals[ok]
-            if cols.size > n:
-                top = np.argpartition(-vals, n - 1)[:n]
-                cols, vals = cols[top], vals[top]
-            ranked = cols[np.lexsort((cols, -vals))]
-            chosen = list(ranked[:n])
-            if len(chosen) < n:
-                taken = set(chosen) | {int(b) for b in blocked}
-                for item in popular:
-                    if len(chosen) >= n:
-                        break
-                    if int(item) not in taken:
-                        chosen.append(int(item))
-                        taken.add(int(item))
-            out[row, : len(chosen)] = chosen
+        out[rows[kept], rank[kept]] = cols[kept]
+        _fill_with_popular(out, self._popular_order(avail), blocked, n_items)
         return out
 
     def popular(
@@ -234,20 +226,51 @@ class ItemSimilarity:
         n_items = self.neighbours_.shape[0]
         rep = np.ones(n_items, dtype=bool) if repeatable is None else np.asarray(repeatable)
         avail = np.ones(n_items, dtype=bool) if available is None else np.asarray(available)
-        popular = np.argsort(-self.popularity_, kind="stable")
-        popular = popular[avail[popular]]
         x = sparse.csr_matrix(owned)
         out = np.full((x.shape[0], n), -1, dtype=np.int64)
-        head = popular[: n + 64]
-        for row in range(x.shape[0]):
-            owned_items = x.indices[x.indptr[row] : x.indptr[row + 1]]
-            blocked = owned_items[~rep[owned_items]]
-            candidates = head[~np.isin(head, blocked)]
-            if candidates.size < n:
-                candidates = popular[~np.isin(popular, blocked)]
-            chosen = candidates[:n]
-            out[row, : chosen.size] = chosen
+        _fill_with_popular(out, self._popular_order(avail), _blocked_keys(x, rep, n_items), n_items)
         return out
+
+    def _popular_order(self, available: BoolArray) -> IntArray:
+        """Return the available products, most bought first (ties by product code)."""
+        order = np.argsort(-self.popularity_, kind="stable")
+        return np.asarray(order[available[order]], dtype=np.int64)
+
+
+def _blocked_keys(owned: sparse.csr_matrix, repeatable: BoolArray, n_items: int) -> IntArray:
+    """Return ``row * n_items + product`` of each owned product that is not repeatable, sorted."""
+    rows = np.repeat(np.arange(owned.shape[0]), np.diff(owned.indptr))
+    items = owned.indices
+    mask = ~repeatable[items]
+    return np.sort(rows[mask].astype(np.int64) * n_items + items[mask])
+
+
+def _fill_with_popular(out: IntArray, popular: IntArray, blocked: IntArray, n_items: int) -> None:
+    """Fill each row's free slots (``-1``, at its end) with the most popular products.
+
+    A product already in the row or blocked for it (``row * n_items + product`` in the
+    sorted ``blocked``) is skipped, as a shop assistant would skip it going down the
+    best-seller list.
+    """
+    n = out.shape[1]
+    counts = np.count_nonzero(out >= 0, axis=1)
+    short = np.flatnonzero(counts < n)
+    if short.size == 0 or popular.size == 0:
+        return
+    # Enough of the list that, after skipping a row's own and blocked products, ``n``
+    # remain: a row skips at most ``n`` shown products and its blocked ones.
+    blocked_rows = blocked // n_items
+    per_row = np.bincount(blocked_rows, minlength=out.shape[0])[short] if blocked.size else 0
+    head = popular[: n + n + int(np.max(per_row, initial=0))]
+    keys = short[:, None].astype(np.int64) * n_items + head[None, :]
+    shown = out[short]
+    taken = np.where(shown >= 0, short[:, None] * n_items + shown, -1)
+    excluded = np.union1d(blocked, taken[taken >= 0])
+    free = ~np.isin(keys, excluded)
+    position = np.cumsum(free, axis=1) - 1 + counts[short][:, None]
+    place = free & (position < n)
+    which, at = np.nonzero(place)
+    out[short[which], position[which, at]] = head[at]
 
 
 def _top_per_row(rows: IntArray, scores: FloatArray, n_rows: int, k: int) -> IntArray:
