@@ -80,6 +80,8 @@ class TestBusyAnswers:
             raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
 
         with TestClient(create_app(committed_db)) as client:
+            auth_header = {"Authorization": f"Bearer {token}"}
+            assert client.get("/api/v1/customers", headers=auth_header).status_code == 200
             event.listen(Session, "before_commit", locked)
             try:
                 r = client.post(

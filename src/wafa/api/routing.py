@@ -13,24 +13,32 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.to_thread
 from anyio import CapacityLimiter
 from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from starlette.types import Message
 
 from wafa.auth.idempotency import ERASED
 from wafa.auth.models import IdempotencyRecord
 from wafa.core.db import API_THREADS, insert_ignoring_conflicts, is_busy
-from wafa.core.errors import Busy, Conflict, Invalid, WafaError
+from wafa.core.errors import Busy, Conflict, Invalid, TooLarge, WafaError
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 #: Seconds a request may wait for a request slot before it is answered 503.
 ADMISSION_TIMEOUT = 5.0
+#: Body limits (bytes): a route takes ``max_body_size=`` to differ. JSON and form bodies
+#: are small; a shop's webhook or a bounce report (a whole email) may be larger; a file
+#: upload (``multipart/form-data`` with a CSV) larger still.
+JSON_LIMIT = 1024 * 1024
+MESSAGE_LIMIT = 8 * 1024 * 1024
+UPLOAD_LIMIT = 64 * 1024 * 1024
 
 
 class IdempotentReplay(Exception):
@@ -125,18 +133,90 @@ def _busy(exc: BaseException) -> Busy:
     return Busy("the database is busy; retry in a moment", retry_after=1)
 
 
+def limit_body(request: Request, limit: int) -> None:
+    """Refuse a body announced larger than ``limit`` (413, nothing read); cut one sent
+    without a length off once it passes ``limit``. Done once per request."""
+    if getattr(request.state, "body_limit", None) is not None:
+        return
+    request.state.body_limit = limit
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise TooLarge(
+            f"the body is {int(length)} bytes; this route takes at most {limit}", limit=limit
+        )
+    receive = request._receive
+    seen = 0
+
+    async def limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                request.state.body_too_large = True
+                raise TooLarge(f"the body passed {limit} bytes, this route's limit", limit=limit)
+        return message
+
+    request._receive = limited
+
+
+def body_error(request: Request, exc: Exception) -> Exception:
+    """The 413 for an error raised while a body over the limit was read (FastAPI reports
+    any failure to read a body as a 400), else ``exc`` itself."""
+    if getattr(request.state, "body_too_large", False) and not isinstance(exc, TooLarge):
+        limit = request.state.body_limit
+        return TooLarge(f"the body passed {limit} bytes, this route's limit", limit=limit)
+    return exc
+
+
+def _gatekeeper(dependant: Dependant) -> Callable[[Request], object] | None:
+    """The route's permission check (``wafa.api.deps.permitted``), if it has one."""
+    for dep in dependant.dependencies:
+        call = dep.call
+        if call is not None and getattr(call, "wafa_permission", None) is not None:
+            return cast(Callable[[Request], object], call)
+        found = _gatekeeper(dep)
+        if found is not None:
+            return found
+    return None
+
+
 class AutoCommitRoute(APIRoute):
     """Commit the request's session before the response is sent; roll back on any error.
 
     A database that is saturated (a lock or a connection not had in time) answers 503 with
     ``Retry-After`` (``wafa.core.errors.Busy``), never a 500 after a long wait.
+
+    Before the body is read, a body announced larger than the route's ``max_body_size``
+    (``JSON_LIMIT`` unless the route says otherwise) is refused with 413, and the caller is
+    authenticated and checked against the route's permission (401/403): an anonymous
+    300 MB POST costs nothing. A body sent without a length is cut off at the limit.
     """
+
+    default_max_body_size = JSON_LIMIT
+    #: Run the permission dependency (``check(request)``) before the body is read.
+    check_before_body = True
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        # ``max_body_size=`` as FastAPI spells it, enforced here (FastAPI's own answers 413
+        # in plain text, overriding the problem+json).
+        self.body_limit: int = kwargs.pop("max_body_size", None) or self.default_max_body_size
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        gatekeeper = _gatekeeper(self.dependant) if self.check_before_body else None
 
         async def route(request: Request) -> Response:
+            limit_body(request, self.body_limit)
             async with _admitted(request):
+                if gatekeeper is not None:
+                    try:
+                        await anyio.to_thread.run_sync(gatekeeper, request)
+                    except Exception as exc:
+                        if is_busy(exc):
+                            raise _busy(exc) from exc
+                        raise
                 return await _handle(request)
 
         async def _handle(request: Request) -> Response:
@@ -154,6 +234,9 @@ class AutoCommitRoute(APIRoute):
             except Exception as exc:
                 if is_busy(exc):
                     raise _busy(exc) from exc
+                too_large = body_error(request, exc)
+                if too_large is not exc:
+                    raise too_large from exc
                 raise
             session: Session | None = getattr(request.state, "session", None)
             if session is not None and session.is_active:

@@ -83,3 +83,11 @@ class Busy(WafaError):
     def __init__(self, detail: str, *, retry_after: int = 1, **context: object) -> None:
         super().__init__(detail, **context)
         self.retry_after = retry_after
+
+
+class TooLarge(WafaError):
+    """A request body over the route's limit (refused before it is read)."""
+
+    code = "too-large"
+    status = 413
+    title = "Content too large"

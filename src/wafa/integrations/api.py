@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from wafa.api.deps import AppSettings, DbSession, MayIntegrations, ReadSession, public
-from wafa.api.routing import AutoCommitRoute
+from wafa.api.routing import MESSAGE_LIMIT, AutoCommitRoute
 from wafa.core.errors import Invalid, NotFound, Unauthorized, WafaError
 from wafa.integrations import connections, intake
 from wafa.integrations.models import Connection
@@ -56,6 +56,7 @@ RawBody = Annotated[bytes, Depends(_raw_body)]
 
 @router.post(
     "/hooks/{shop}/{token}",
+    max_body_size=MESSAGE_LIMIT,  # a large order's JSON
     dependencies=[public("a shop's webhook, signed with the connection's secret")],
     summary="A shop's webhook (signed with the connection's secret)",
     responses={401: {"description": "Bad or missing signature: nothing stored."}},

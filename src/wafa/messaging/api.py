@@ -23,7 +23,7 @@ from wafa.api.deps import (
     ReadSession,
     Writer,
 )
-from wafa.api.routing import AutoCommitRoute, idempotency_body
+from wafa.api.routing import MESSAGE_LIMIT, AutoCommitRoute, idempotency_body
 from wafa.core.errors import Invalid
 from wafa.core.pagination import decode_cursor, encode_cursor
 from wafa.messaging import bounces, preferences, service
@@ -107,7 +107,7 @@ def update_preferences(
     )
 
 
-@router.post("/messaging/bounces")
+@router.post("/messaging/bounces", max_body_size=MESSAGE_LIMIT)  # a whole email
 def report_bounce(
     request: Request,
     session: DbSession,

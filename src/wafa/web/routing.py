@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from wafa.api.routing import AutoCommitRoute
+from wafa.api.routing import AutoCommitRoute, body_error, limit_body
 from wafa.web.security import CSRF_FIELD, CSRF_HEADER, check_csrf_value
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -33,14 +33,28 @@ async def verify_csrf(request: Request) -> None:
 
 
 class WebRoute(AutoCommitRoute):
-    """Commit-before-response and CSRF on POST/PUT/PATCH/DELETE."""
+    """Commit-before-response and CSRF on POST/PUT/PATCH/DELETE.
+
+    Form bodies are limited like API bodies (``JSON_LIMIT``, 413 before reading); the
+    login check is the pages' own dependency (a redirect, not a 401), run after the CSRF
+    check, whose form read the limit bounds.
+    """
+
+    check_before_body = False
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
+            limit_body(request, self.body_limit)
             if request.method not in SAFE_METHODS:
-                await verify_csrf(request)
+                try:
+                    await verify_csrf(request)
+                except Exception as exc:
+                    too_large = body_error(request, exc)
+                    if too_large is not exc:
+                        raise too_large from exc
+                    raise
             return await handler(request)
 
         return route
