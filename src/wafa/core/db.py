@@ -7,10 +7,13 @@ with ``BEGIN IMMEDIATE`` so that two writers queue instead of failing halfway
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -23,7 +26,7 @@ from sqlalchemy import (
     event,
     literal_column,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -105,9 +108,30 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int, immediate: bool) 
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def private_sqlite_file(url: str) -> None:
+    """Create the SQLite database file of ``url`` readable by its owner only (0600).
+
+    SQLite would create it with the process's umask (usually 0644: readable by every
+    local user), and gives its ``-wal`` and ``-shm`` files the database file's mode, so
+    creating the file first, private, keeps all three private. An existing file is left
+    as the operator set it.
+    """
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 def make_engine(url: str, *, write: bool = True, busy_timeout_ms: int = 10_000) -> Engine:
-    """Create an engine for ``url``; SQLite gets its pragmas and begin mode."""
+    """Create an engine for ``url``; SQLite gets its pragmas and begin mode, and its file is
+    created private (``private_sqlite_file``)."""
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
