@@ -17,11 +17,19 @@ from wafa.flows import events, models
 if TYPE_CHECKING:
     from fastapi import APIRouter  # noqa: TID251 - a type only
 
+    from wafa.web.pages import Pages
+
 
 def _api() -> Sequence[APIRouter]:
     from wafa.flows.api import router
 
     return (router,)
+
+
+def _pages() -> Pages:
+    from wafa.flows.web import PAGES
+
+    return PAGES
 
 
 def _consumers(settings: Settings) -> Sequence[Consumer]:
@@ -48,6 +56,7 @@ FLOWS = Domain(
     models=(models,),
     events=events.EVENTS,
     api=_api,
+    pages=_pages,
     consumers=_consumers,
     tasks=_tasks,
     personal_data=PersonalData(export=_export),

@@ -1,0 +1,110 @@
+"""Dashboard pages for flows: the list with each flow's switch, and a flow's page (its
+trigger, steps with what each did, templates per language, and the lift report)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from wafa.api.deps import AppSettings, DbSession
+from wafa.auth.models import Role
+from wafa.flows import presets, service
+from wafa.flows.engine import definition_of
+from wafa.flows.lift import flow_lift
+from wafa.flows.spec import SendStep
+from wafa.web.auth import MayMessage, see_other, staff_label
+from wafa.web.i18n import N_
+from wafa.web.nav import NavItem
+from wafa.web.pages import Pages
+from wafa.web.routing import WebRoute
+from wafa.web.templating import flash, render
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+OUTCOMES = {
+    "sent": N_("sent"),
+    "held_out": N_("held out"),
+    "filtered": N_("no longer in the filter"),
+    "unreachable": N_("not reachable"),
+    "waited": N_("waited"),
+    "branched": N_("checked"),
+    "issued": N_("given"),
+}
+
+
+@router.get("/flows", response_class=HTMLResponse)
+def flow_list(request: Request, session: DbSession, user: MayMessage) -> HTMLResponse:
+    presets.ensure_presets(session)
+    rows = [(f, service.flow_counts(session, f.id)) for f in service.list_flows(session)]
+    return render(request, "flows/list.html", {"rows": rows})
+
+
+def _steps(flow: Any, counts: dict[str, dict[str, int]], waiting: dict[str, int]) -> list[Any]:
+    out = []
+    for step in definition_of(flow).steps:
+        out.append(
+            {
+                "key": step.key,
+                "type": step.type,
+                "template": step.template if isinstance(step, SendStep) else None,
+                "channel": step.channel if isinstance(step, SendStep) else None,
+                "fallback": step.fallback if isinstance(step, SendStep) else None,
+                "step": step,
+                "counts": counts.get(step.key, {}),
+                "waiting": waiting.get(step.key, 0),
+            }
+        )
+    return out
+
+
+@router.get("/flows/{key}", response_class=HTMLResponse)
+def flow_page(
+    key: str, request: Request, session: DbSession, settings: AppSettings, user: MayMessage
+) -> HTMLResponse:
+    presets.ensure_presets(session)
+    flow = service.get_flow(session, key)
+    definition = definition_of(flow)
+    return render(
+        request,
+        "flows/flow.html",
+        {
+            "flow": flow,
+            "trigger": definition.trigger,
+            "definition": definition,
+            "counts": service.flow_counts(session, flow.id),
+            "steps": _steps(
+                flow, service.step_counts(session, flow.id), service.waiting_at(session, flow.id)
+            ),
+            "lift": flow_lift(session, settings=settings, flow=flow),
+            "outcomes": OUTCOMES,
+        },
+    )
+
+
+@router.post("/flows/{key}/switch")
+def switch(key: str, request: Request, session: DbSession, user: MayMessage) -> Response:
+    flow = service.get_flow(session, key)
+    was_on = flow.enabled
+    service.set_enabled(session, key=key, enabled=not was_on, by=staff_label(user))
+    if not was_on:
+        flash(request, N_("%(name)s is on."), name=flow.name)
+    else:
+        flash(request, N_("%(name)s is off: nobody enters; those in it wait."), name=flow.name)
+    return see_other(f"/flows/{key}" if request.query_params.get("back") == "page" else "/flows")
+
+
+PAGES = Pages(
+    routers=(router,),
+    nav=(
+        NavItem(
+            N_("Flows"),
+            "/flows",
+            min_role=Role.manager,
+            icon="repeat",
+            order=61,
+            section=N_("Messages"),
+        ),
+    ),
+)

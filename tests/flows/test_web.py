@@ -1,0 +1,39 @@
+"""The flows pages: the list with switches, a flow's page with steps, templates per
+language and the lift report; Persian right to left."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from tests.web.helpers import logged_in, post_form
+from wafa.auth.models import Role
+from wafa.flows import service
+
+
+def test_list_switch_and_flow_page(client: TestClient, session: Session) -> None:
+    logged_in(client, session, role=Role.manager)
+    page = client.get("/flows")
+    assert page.status_code == 200
+    assert "Win-back: we miss you" in page.text and 'href="/flows"' in page.text
+    switched = post_form(client, "/flows/win_back/switch", {}, page="/flows")
+    assert switched.status_code == 303
+    assert service.get_flow(session, "win_back").enabled
+    flow = client.get("/flows/win_back")
+    assert flow.status_code == 200
+    assert "/messaging/templates/flow.win_back.miss?locale=fa" in flow.text
+    assert "Does it work?" in flow.text
+
+
+def test_persian_right_to_left(client: TestClient, session: Session) -> None:
+    logged_in(client, session, role=Role.manager, locale="fa")
+    listed = client.get("/flows")
+    assert 'dir="rtl"' in listed.text and "جریان‌ها" in listed.text
+    page = client.get("/flows/birthday")
+    assert page.status_code == 200 and "هدیه تولد" in page.text
+    assert "Steps" not in page.text
+
+
+def test_cashiers_cannot_see_flows(client: TestClient, session: Session) -> None:
+    logged_in(client, session, role=Role.cashier)
+    assert client.get("/flows").status_code == 403
