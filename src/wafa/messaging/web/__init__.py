@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from wafa.messaging.campaigns import web as campaigns_web
 from wafa.messaging.segments import web as segments_web
 from wafa.messaging.web import channels, log, profile, suppressions, templates, unsubscribe
 from wafa.web.pages import Pages
@@ -21,7 +22,14 @@ for _screen in (channels, templates, log, suppressions, profile, unsubscribe):
     router.routes.extend(_screen.router.routes)
 
 PAGES = Pages(
-    routers=(router, segments_web.router),
-    nav=(channels.NAV, templates.NAV, segments_web.NAV, log.NAV, suppressions.NAV),
+    routers=(router, segments_web.router, campaigns_web.router),
+    nav=(
+        channels.NAV,
+        templates.NAV,
+        segments_web.NAV,
+        campaigns_web.NAV,
+        log.NAV,
+        suppressions.NAV,
+    ),
     panels=(profile.PANEL,),
 )

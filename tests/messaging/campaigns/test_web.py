@@ -1,0 +1,141 @@
+"""The campaign pages: list, compose (per locale, refusals by field), the campaign with its
+preview (right to left in Persian), send / pause / resume / cancel, the report."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.messaging.campaigns.conftest import audience, queue_all, segment_of
+from tests.web.helpers import html_attrs, logged_in, post_form
+from wafa.core.settings import Settings
+from wafa.messaging.campaigns.models import Campaign
+
+
+def _form(segment_id: uuid.UUID, **overrides: str) -> dict[str, str]:
+    data = {
+        "name": "Nowruz offer",
+        "segment": str(segment_id),
+        "channel": "email",
+        "topic": "offers",
+        "holdout_percent": "۲۰",
+        "schedule": "now",
+        "report_days": "14",
+        "subject_en": "Happy Nowruz",
+        "body_en": "Hello {{ customer.first_name }}",
+        "subject_fa": "نوروز مبارک",
+        "body_fa": "سلام {{ customer.first_name }}، کد شما {{ coupon_code }}",
+        "coupon_kind": "discount_percent",
+        "coupon_value": "۱۵",
+        "coupon_days": "30",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_compose_preview_send_and_report(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    logged_in(client, session, locale="fa")
+    audience(session, 4, language="fa")
+    segment = segment_of(session, settings)
+    listing = client.get("/campaigns")
+    assert listing.status_code == 200 and 'href="/campaigns/new"' in listing.text
+    page = client.get("/campaigns/new")
+    assert page.status_code == 200
+    assert html_attrs(page.text)["dir"] == "rtl"
+    assert 'lang="fa" dir="rtl"' in page.text and 'lang="en" dir="ltr"' in page.text
+
+    saved = post_form(client, "/campaigns/new", _form(segment), page="/campaigns/new")
+    assert saved.status_code == 303, saved.text
+    campaign = session.scalars(select(Campaign)).one()
+    assert campaign.holdout_percent == 20 and campaign.coupon == {
+        "kind": "discount_percent",
+        "percent_bp": 1500,
+        "valid_days": 30,
+    }
+    assert campaign.subject == {"en": "Happy Nowruz", "fa": "نوروز مبارک"}
+    shown = client.get(saved.headers["location"])
+    assert shown.status_code == 200
+    assert 'data-campaign-status="draft"' in shown.text
+    preview = re.search(r'<div class="msg-shown" lang="(\w+)" dir="(\w+)"', shown.text)
+    assert preview and preview.groups() == ("fa", "rtl")
+    assert "نوروز مبارک" in shown.text and "SAMPLE-CODE" in shown.text
+
+    sent = post_form(client, f"/campaigns/{campaign.id}/send", {}, page=f"/campaigns/{campaign.id}")
+    assert sent.status_code == 303
+    queue_all(session, settings, campaign.id)
+    after = client.get(f"/campaigns/{campaign.id}")
+    assert 'data-campaign-status="sending"' in after.text
+    assert 'action="/campaigns/' + str(campaign.id) + '/pause"' in after.text
+    again = post_form(
+        client, f"/campaigns/{campaign.id}/send", {}, page=f"/campaigns/{campaign.id}"
+    )
+    assert again.status_code == 303  # sending twice changes nothing
+    paused = post_form(
+        client, f"/campaigns/{campaign.id}/pause", {}, page=f"/campaigns/{campaign.id}"
+    )
+    assert paused.status_code == 303
+    assert 'data-campaign-status="paused"' in client.get(f"/campaigns/{campaign.id}").text
+    post_form(client, f"/campaigns/{campaign.id}/resume", {}, page=f"/campaigns/{campaign.id}")
+    report = client.get(f"/campaigns/{campaign.id}/report")
+    assert report.status_code == 200
+    assert "Welch" in report.text or "ولش" in report.text
+    assert re.search(r"data-recipients>[۰-۹]", report.text)
+    cancelled = post_form(
+        client, f"/campaigns/{campaign.id}/cancel", {}, page=f"/campaigns/{campaign.id}"
+    )
+    assert cancelled.status_code == 303
+    refused = post_form(
+        client, f"/campaigns/{campaign.id}/pause", {}, page=f"/campaigns/{campaign.id}"
+    )
+    assert refused.status_code == 303  # said on the page, nothing changed
+    assert 'data-campaign-status="cancelled"' in client.get(f"/campaigns/{campaign.id}").text
+
+
+def test_refusals_are_shown_by_their_field(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    logged_in(client, session)
+    segment = segment_of(session, settings)
+    cases = {
+        "name": _form(segment, name=""),
+        "segment": _form(segment, segment=""),
+        "holdout_percent": _form(segment, holdout_percent="80"),
+        "body_fa": _form(segment, body_fa="{{ customer.first_name "),
+        "send_day": _form(segment, schedule="at"),
+        "send_time": _form(segment, schedule="local", send_day="2027-03-20", send_time="25:99"),
+        "coupon_value": _form(segment, coupon_value=""),
+    }
+    for field, data in cases.items():
+        answer = post_form(client, "/campaigns/new", data, page="/campaigns/new")
+        assert answer.status_code == 422, (field, answer.status_code)
+        assert f'id="{field}-error"' in answer.text, field
+    assert session.scalars(select(Campaign)).all() == []
+
+
+def test_an_sms_campaign_shows_its_length(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    logged_in(client, session)
+    audience(session, 1, phone="+15555550123")
+    segment = segment_of(session, settings)
+    post_form(
+        client,
+        "/campaigns/new",
+        _form(segment, channel="sms", body_fa="س" * 80, coupon_kind=""),
+        page="/campaigns/new",
+    )
+    campaign = session.scalars(select(Campaign)).one()
+    page = client.get(f"/campaigns/{campaign.id}")
+    length = re.search(r"data-sms-length>(.*?)</p>", page.text, re.S)
+    assert length and "2 SMS" in length.group(1)  # 80 Persian letters: UCS-2, two messages
+
+
+def test_campaigns_are_in_the_navigation(client: TestClient, session: Session) -> None:
+    logged_in(client, session)
+    assert 'href="/campaigns"' in client.get("/").text
