@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wafa.portal.web import feedback, history, home, me, referral, rewards, signin
+from wafa.portal.web import counter, feedback, history, home, me, referral, rewards, signin
 from wafa.portal.web.common import PortalRoute
 from wafa.web.pages import Pages
 
@@ -16,4 +16,4 @@ router = APIRouter(route_class=PortalRoute)
 for _screen in (signin, home, rewards, history, referral, feedback, me):
     router.routes.extend(_screen.router.routes)
 
-PAGES = Pages(routers=(router,))
+PAGES = Pages(routers=(router, counter.router))
