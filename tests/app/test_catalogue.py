@@ -22,6 +22,6 @@ def test_every_declared_event_is_listed_with_its_fields_and_readers() -> None:
         for name, field in event.model_fields.items():
             assert f"`{field.alias or name}`" in page
     assert (
-        "| [`order.placed`](#orderplaced) | orders | loyalty, messaging-segments, flows | `order_id` |"
-        in page
+        "| [`order.placed`](#orderplaced) | orders | loyalty, messaging-segments, flows, "
+        "integrations-webhooks | `order_id` |" in page
     )

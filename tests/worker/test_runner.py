@@ -88,10 +88,10 @@ class TestWorker:
     ) -> None:
         *_, cid = _orders(committed_db, 2)
         worker = build_worker(committed_db)
-        expected = _deliveries(committed_db)
-        assert expected >= 3  # loyalty's three, and any other consumer's of the same events
+        assert _deliveries(committed_db) >= 3  # loyalty's three, and other consumers' of them
         first = worker.run_once()
-        assert first.events == expected
+        # Counted after the pass: handlers emit events (points) that later consumers read.
+        assert first.events == _deliveries(committed_db)
         assert "loyalty@2026-03-15" in first.tasks
         second = worker.run_once()
         assert second.events == 0
@@ -111,10 +111,9 @@ class TestCli:
         self, wafa: Invoke, committed_db: Settings, clock: FrozenClock
     ) -> None:
         _orders(committed_db, 1)
-        expected = _deliveries(committed_db)
         result = wafa("worker", "run", "--once")
         assert result.exit_code == 0, result.output
-        assert f"handled {expected} events" in result.stdout
+        assert f"handled {_deliveries(committed_db)} events" in result.stdout
 
 
 class TestIsolation:

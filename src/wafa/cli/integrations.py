@@ -157,5 +157,95 @@ def replay(delivery_id: uuid.UUID = typer.Argument(...)) -> None:
     console.print(f"{delivery_id}: {status} {error or ''}", highlight=False)
 
 
+webhook_app = typer.Typer(help="Signed webhooks out: Wafa's events.", no_args_is_help=True)
+
+
+@webhook_app.command("add")
+@handle_errors
+def webhook_add(
+    url: str = typer.Argument(..., help="The receiver's http(s) address."),
+    events: str = typer.Option(
+        "*", help="Comma-separated event types (docs/events.md), * for all."
+    ),
+    description: str = typer.Option(None, help="What the receiver is."),
+) -> None:
+    """Subscribe an endpoint. Its signing secret is printed alone on the last line, once."""
+    from wafa.integrations import outbound
+
+    with session_scope(load_settings()) as session:
+        created = outbound.add_endpoint(
+            session, url=url, topics=events.split(","), description=description
+        )
+        endpoint_id, topics = created.endpoint.id, created.endpoint.topics
+    console.print(f"endpoint {endpoint_id} for {', '.join(topics)}", highlight=False)
+    console.print("signing secret (Standard Webhooks; shown once):")
+    print(created.secret)
+
+
+@webhook_app.command("list")
+@handle_errors
+def webhook_list() -> None:
+    """Endpoints with their state."""
+    from wafa.integrations import outbound
+
+    with session_scope(load_settings(), write=False) as session:
+        for e in outbound.list_endpoints(session):
+            state = f"disabled: {e.disabled_reason}" if e.disabled_at else "active"
+            console.print(f"{e.id} {e.url} [{', '.join(e.topics)}] {state}", highlight=False)
+
+
+@webhook_app.command("messages")
+@handle_errors
+def webhook_messages(
+    endpoint: uuid.UUID = typer.Argument(...),
+    status: str = typer.Option(None, help="pending, delivered or failed."),
+    limit: int = typer.Option(20),
+) -> None:
+    """An endpoint's newest messages with their last answer."""
+    from wafa.integrations import outbound
+
+    with session_scope(load_settings(), write=False) as session:
+        for m in outbound.list_messages(session, endpoint_id=endpoint, status=status, limit=limit):
+            console.print(
+                f"{m.id} {m.topic:24} {m.status:9} tries {m.attempts} "
+                f"last {m.last_status_code or m.last_error or '-'}",
+                highlight=False,
+            )
+
+
+@webhook_app.command("replay")
+@handle_errors
+def webhook_replay(message: uuid.UUID = typer.Argument(...)) -> None:
+    """Send a message again now."""
+    from wafa.integrations import outbound
+
+    with session_scope(load_settings()) as session:
+        outbound.replay_message(session, message)
+    console.print(f"{message}: queued again")
+
+
+@webhook_app.command("enable")
+@handle_errors
+def webhook_enable(endpoint: uuid.UUID = typer.Argument(...)) -> None:
+    """Take a disabled endpoint back into service."""
+    from wafa.integrations import outbound
+
+    with session_scope(load_settings()) as session:
+        outbound.enable_endpoint(session, endpoint)
+    console.print(f"{endpoint}: enabled")
+
+
+@webhook_app.command("remove")
+@handle_errors
+def webhook_remove(endpoint: uuid.UUID = typer.Argument(...)) -> None:
+    """Delete an endpoint and its messages."""
+    from wafa.integrations import outbound
+
+    with session_scope(load_settings()) as session:
+        outbound.remove_endpoint(session, endpoint)
+    console.print(f"{endpoint}: removed")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(integration_app, name="integration")
+    app.add_typer(webhook_app, name="webhook")

@@ -146,6 +146,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    webhook_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description=(
+            "Seconds an outbound webhook's receiver may take to answer; a delivery cut off "
+            "by a stopped worker is sent again after twice this (at least once)."
+        ),
+    )
+
     @field_validator("currency")
     @classmethod
     def _known_currency(cls, value: str) -> str:

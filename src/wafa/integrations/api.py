@@ -19,14 +19,19 @@ from fastapi.responses import JSONResponse
 from wafa.api.deps import AppSettings, DbSession, MayIntegrations, ReadSession, public
 from wafa.api.routing import MESSAGE_LIMIT, AutoCommitRoute
 from wafa.core.errors import Invalid, NotFound, Unauthorized, WafaError
-from wafa.integrations import connections, intake
+from wafa.integrations import connections, intake, outbound
 from wafa.integrations.models import Connection
 from wafa.integrations.schemas import (
+    AttemptRead,
     ConnectionCreate,
     ConnectionCreated,
     ConnectionRead,
     ConnectionRotate,
     DeliveryRead,
+    EndpointCreate,
+    EndpointCreated,
+    EndpointRead,
+    MessageRead,
     SecretRotated,
 )
 
@@ -190,3 +195,58 @@ def replay(
 ) -> Any:
     context = intake.Context(settings, request.app.state.people_hooks)
     return intake.replay(session, delivery_id, context)
+
+
+# --------------------------------------------------------------------------- out
+
+
+@router.get("/webhooks", response_model=list[EndpointRead], summary="Outbound webhook endpoints")
+def list_endpoints(session: ReadSession, _: Admin) -> list[Any]:
+    return list(outbound.list_endpoints(session))
+
+
+@router.post(
+    "/webhooks",
+    response_model=EndpointCreated,
+    status_code=201,
+    summary="Subscribe an endpoint to event types (its signing secret is shown once)",
+)
+def add_endpoint(body: EndpointCreate, session: DbSession, _: Admin) -> dict[str, Any]:
+    created = outbound.add_endpoint(
+        session, url=body.url, topics=body.events, description=body.description
+    )
+    data = EndpointRead.model_validate(created.endpoint).model_dump()
+    data["secret"] = created.secret
+    return data
+
+
+@router.post("/webhooks/{endpoint_id}/enable", response_model=EndpointRead)
+def enable_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: Admin) -> Any:
+    return outbound.enable_endpoint(session, endpoint_id)
+
+
+@router.delete("/webhooks/{endpoint_id}", status_code=204)
+def remove_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: Admin) -> None:
+    outbound.remove_endpoint(session, endpoint_id)
+
+
+@router.get("/webhooks/{endpoint_id}/messages", response_model=list[MessageRead])
+def endpoint_messages(
+    endpoint_id: uuid.UUID,
+    session: ReadSession,
+    _: Admin,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[Any]:
+    outbound.get_endpoint(session, endpoint_id)
+    return outbound.list_messages(session, endpoint_id=endpoint_id, status=status, limit=limit)
+
+
+@router.get("/webhooks/messages/{message_id}/attempts", response_model=list[AttemptRead])
+def message_attempts(message_id: uuid.UUID, session: ReadSession, _: Admin) -> list[Any]:
+    return list(outbound.attempts_of(session, message_id))
+
+
+@router.post("/webhooks/messages/{message_id}/replay", response_model=MessageRead)
+def replay_message(message_id: uuid.UUID, session: DbSession, _: Admin) -> Any:
+    return outbound.replay_message(session, message_id)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 from wafa.core.domain import Domain, IntervalTask, Task
+from wafa.core.events import Consumer, Handles
 from wafa.core.settings import Settings
 from wafa.integrations import models
 
@@ -36,15 +37,36 @@ def _purge(factory: sessionmaker[Session], settings: Settings) -> dict[str, int]
         return {"bodies_cleared": purge_bodies(session)}
 
 
+def _send(factory: sessionmaker[Session], settings: Settings) -> dict[str, int]:
+    from wafa.integrations.outbound import send_due
+
+    return send_due(factory, settings)
+
+
 def _tasks() -> Sequence[Task]:
-    return (IntervalTask("integrations.purge_bodies", 3600.0, _purge),)
+    return (
+        IntervalTask("integrations.purge_bodies", 3600.0, _purge),
+        IntervalTask("integrations.webhooks_send", 0.5, _send),
+    )
+
+
+def _consumers(settings: Settings) -> Sequence[Consumer]:
+    """Outbound webhooks read every event the program declares (built when the worker is)."""
+    from wafa.integrations.outbound import event_types, fan_out
+
+    handlers = tuple(Handles(kind, fan_out) for kind in event_types().values())
+    return (Consumer("integrations-webhooks", handlers),)
 
 
 INTEGRATIONS = Domain(
     name="integrations",
-    summary="Live shops: Shopify and WooCommerce webhooks in, applied as orders and customers.",
+    summary=(
+        "Live shops: Shopify and WooCommerce webhooks in, applied as orders and customers; "
+        "Wafa's events out as signed webhooks."
+    ),
     models=(models,),
     api=_api,
     pages=_pages,
     tasks=_tasks,
+    consumers=_consumers,
 )

@@ -94,3 +94,80 @@ class ShopOrder(Base):
     external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     lines: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# --------------------------------------------------------------------------- out
+
+
+class MessageStatus(StrEnum):
+    pending = "pending"  # to be sent (or being sent: ``next_attempt_at`` is its lease)
+    delivered = "delivered"  # a 2xx answer
+    failed = "failed"  # every retry spent; replayable
+
+
+class Endpoint(Base):
+    """A receiver of Wafa's events: its URL, the topics it wants, its signing secret.
+
+    ``secret`` is a Standard Webhooks key (``whsec_`` + base64), shown once. An endpoint
+    whose deliveries keep failing past the retries is disabled (``disabled_at`` and why).
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(String(200))
+    topics: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Message(Base):
+    """One event for one endpoint, sent until a 2xx answer or the retries are spent.
+
+    ``(endpoint, event)`` is unique: the fan-out runs at least once and adds nothing the
+    second time. ``ordering`` is the customer the event is about: an endpoint gets one
+    customer's events in order (a later one waits while an earlier one is pending).
+    """
+
+    __tablename__ = "webhook_messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    endpoint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[uuid.UUID] = mapped_column()
+    topic: Mapped[str] = mapped_column(String(64))
+    ordering: Mapped[uuid.UUID | None] = mapped_column()
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_messages_event"),
+        Index("ix_webhook_messages_due", "status", "next_attempt_at"),
+        Index("ix_webhook_messages_order", "endpoint_id", "ordering", "status"),
+    )
+
+
+class Attempt(Base):
+    """One try at sending a message: when, the answer's status code or the error, how long."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_messages.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    milliseconds: Mapped[int] = mapped_column(Integer, default=0)

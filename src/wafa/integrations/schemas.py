@@ -71,3 +71,55 @@ class DeliveryRead(BaseModel):
     error: str | None
     subject: str | None
     attempts: int
+
+
+class EndpointCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    events: list[str] = Field(
+        min_length=1, description="Event types (docs/events.md), or ['*'] for all."
+    )
+    description: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class EndpointRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    url: str
+    description: str | None
+    events: list[str] = Field(validation_alias="topics")
+    created_at: datetime
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    last_success_at: datetime | None
+
+
+class EndpointCreated(EndpointRead):
+    secret: str = Field(description="The Standard Webhooks signing key, shown once.")
+
+
+class AttemptRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    status_code: int | None
+    error: str | None
+    milliseconds: int
+
+
+class MessageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    event_id: uuid.UUID
+    topic: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
