@@ -4,7 +4,7 @@ An endpoint subscribes to event topics; each event becomes one message per endpo
 (unique per endpoint and event), sent until a 2xx answer; every try is logged.
 
 Revision ID: 32128fa5e9f9
-Revises: 0e7ad18e4de3
+Revises: 6d09fe6d155a
 Create Date: 2026-12-06 18:43:56.920282+00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import wafa.core.db
 
 revision: str = "32128fa5e9f9"
-down_revision: str | Sequence[str] | None = "0e7ad18e4de3"
+down_revision: str | Sequence[str] | None = "6d09fe6d155a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
