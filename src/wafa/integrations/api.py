@@ -201,7 +201,7 @@ def replay(
 
 
 @router.get("/webhooks", response_model=list[EndpointRead], summary="Outbound webhook endpoints")
-def list_endpoints(session: ReadSession, _: Admin) -> list[Any]:
+def list_endpoints(session: ReadSession, _: MayIntegrations) -> list[Any]:
     return list(outbound.list_endpoints(session))
 
 
@@ -211,7 +211,7 @@ def list_endpoints(session: ReadSession, _: Admin) -> list[Any]:
     status_code=201,
     summary="Subscribe an endpoint to event types (its signing secret is shown once)",
 )
-def add_endpoint(body: EndpointCreate, session: DbSession, _: Admin) -> dict[str, Any]:
+def add_endpoint(body: EndpointCreate, session: DbSession, _: MayIntegrations) -> dict[str, Any]:
     created = outbound.add_endpoint(
         session, url=body.url, topics=body.events, description=body.description
     )
@@ -221,12 +221,12 @@ def add_endpoint(body: EndpointCreate, session: DbSession, _: Admin) -> dict[str
 
 
 @router.post("/webhooks/{endpoint_id}/enable", response_model=EndpointRead)
-def enable_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: Admin) -> Any:
+def enable_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: MayIntegrations) -> Any:
     return outbound.enable_endpoint(session, endpoint_id)
 
 
 @router.delete("/webhooks/{endpoint_id}", status_code=204)
-def remove_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: Admin) -> None:
+def remove_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: MayIntegrations) -> None:
     outbound.remove_endpoint(session, endpoint_id)
 
 
@@ -234,7 +234,7 @@ def remove_endpoint(endpoint_id: uuid.UUID, session: DbSession, _: Admin) -> Non
 def endpoint_messages(
     endpoint_id: uuid.UUID,
     session: ReadSession,
-    _: Admin,
+    _: MayIntegrations,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[Any]:
@@ -243,10 +243,10 @@ def endpoint_messages(
 
 
 @router.get("/webhooks/messages/{message_id}/attempts", response_model=list[AttemptRead])
-def message_attempts(message_id: uuid.UUID, session: ReadSession, _: Admin) -> list[Any]:
+def message_attempts(message_id: uuid.UUID, session: ReadSession, _: MayIntegrations) -> list[Any]:
     return list(outbound.attempts_of(session, message_id))
 
 
 @router.post("/webhooks/messages/{message_id}/replay", response_model=MessageRead)
-def replay_message(message_id: uuid.UUID, session: DbSession, _: Admin) -> Any:
+def replay_message(message_id: uuid.UUID, session: DbSession, _: MayIntegrations) -> Any:
     return outbound.replay_message(session, message_id)
