@@ -675,3 +675,43 @@ def erase(session: Session, customer_id: uuid.UUID) -> None:
         .values(text="", product=None, language=None)
         .execution_options(synchronize_session=False)
     )
+
+
+# --------------------------------------------------------------------------- staff
+
+
+def anonymous_for(complaint: Complaint, *, staff_id: uuid.UUID, full_view: bool) -> bool:
+    """Whether ``staff_id`` sees ``complaint`` without the customer: criticism of a staff
+    member is shown to them with nothing that identifies the customer (owners and managers,
+    ``full_view``, see everything)."""
+    return (
+        complaint.kind == ComplaintKind.complaint
+        and complaint.staff_id == staff_id
+        and not full_view
+    )
+
+
+def staff_feedback(
+    session: Session, staff_id: uuid.UUID, *, limit: int = 100
+) -> list[dict[str, Any]]:
+    """What a staff member sees about themselves: praise with the customer's first name,
+    criticism with nothing that identifies the customer (no name, order, product or id)."""
+    from wafa.messaging.personalize import first_name
+
+    found = list_complaints(session, staff_id=staff_id, limit=limit)
+    shown: list[dict[str, Any]] = []
+    for c in found:
+        praise = c.kind == ComplaintKind.praise
+        shown.append(
+            {
+                "kind": c.kind,
+                "category": c.category,
+                "text": c.text,
+                "on": c.created_at,
+                "status": c.status,
+                "first_name": first_name(customers.get_customer(session, c.customer_id).name)
+                if praise
+                else None,
+            }
+        )
+    return shown

@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import segno
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from wafa.core.calendars import local_date, month_start
 from wafa.core.db import insert_new
 from wafa.core.errors import Invalid, NotFound
 from wafa.core.events import emit
 from wafa.core.ids import new_id
 from wafa.core.links import LinkSigner, public_link
 from wafa.core.settings import Settings
+from wafa.core.text import search_key
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
 from wafa.feedback import scoring
@@ -547,3 +549,55 @@ def erase(session: Session, customer_id: uuid.UUID) -> None:
         .where(SurveyAsk.customer_id == customer_id)
         .execution_options(synchronize_session=False)
     )
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def monthly(
+    session: Session, *, settings: Settings, survey_id: uuid.UUID, months: int = 12
+) -> list[dict[str, Any]]:
+    """The survey's score per month of the business calendar (Gregorian or Jalali, in the
+    business's zone), oldest first, for the last ``months`` months with answers."""
+    survey = get_survey(session, survey_id)
+    rows = session.execute(
+        select(SurveyResponse.created_at, SurveyResponse.score).where(
+            SurveyResponse.survey_id == survey.id
+        )
+    ).all()
+    by_month: dict[date, list[int]] = {}
+    for at, value in rows:
+        start = month_start(local_date(at, settings.zone), settings.calendar)
+        by_month.setdefault(start, []).append(int(value))
+    return [
+        {"month": start, **_figures(scoring.score(survey.kind, values))}
+        for start, values in sorted(by_month.items())[-months:]
+    ]
+
+
+def _figures(figures: scoring.Score) -> dict[str, Any]:
+    return {
+        "responses": figures.responses,
+        "promoters": figures.promoters,
+        "detractors": figures.detractors,
+        "score": figures.score,
+    }
+
+
+def verbatims(
+    session: Session, *, survey_id: uuid.UUID, q: str | None = None, limit: int = 50
+) -> list[SurveyResponse]:
+    """Answers with a comment, newest first; ``q`` searches them (letters folded, so Arabic
+    and Persian forms of one word match)."""
+    query = (
+        select(SurveyResponse)
+        .where(SurveyResponse.survey_id == survey_id, SurveyResponse.comment.is_not(None))
+        .order_by(SurveyResponse.created_at.desc())
+    )
+    if not q or not q.strip():
+        return list(session.scalars(query.limit(limit)))
+    needle = search_key(q) or ""
+    found = [
+        r for r in session.scalars(query.limit(2000)) if needle in (search_key(r.comment) or "")
+    ]
+    return found[:limit]

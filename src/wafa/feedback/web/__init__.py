@@ -1,11 +1,22 @@
-"""Feedback's pages: the public answer page behind a survey link (``/s/<token>``).
-
-``PAGES`` declares them for the assembly; dashboard screens join as they are built.
-"""
+"""Feedback's pages: the public answer page behind a survey link (``/s/<token>``) and the
+dashboard's screens (one module per screen): complaints, surveys, a staff member's own
+feedback. ``PAGES`` declares them, with their sidebar entries under "Feedback"."""
 
 from __future__ import annotations
 
-from wafa.feedback.web import answer
-from wafa.web.pages import Pages
+from fastapi import APIRouter
 
-PAGES = Pages(routers=(answer.router,))
+from wafa.feedback.web import answer, complaints, staff, surveys
+from wafa.web.pages import Pages
+from wafa.web.routing import WebRoute
+
+router = APIRouter(route_class=WebRoute)
+for _screen in (complaints, surveys, staff):
+    # The routes themselves (each keeps its class), not a nested router: the assembly
+    # checks every route's class.
+    router.routes.extend(_screen.router.routes)
+
+PAGES = Pages(
+    routers=(answer.router, router),
+    nav=(complaints.NAV, surveys.NAV, staff.NAV),
+)
