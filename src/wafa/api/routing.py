@@ -10,10 +10,13 @@ concurrent, which waits on the key's unique index — gets the stored response b
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+import json
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
+from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
@@ -22,12 +25,13 @@ from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.types import Message
 
 from wafa.auth.idempotency import ERASED
 from wafa.auth.models import IdempotencyRecord
-from wafa.core.db import API_THREADS, insert_ignoring_conflicts, is_busy
+from wafa.core.db import API_THREADS, insert_ignoring_conflicts, is_bad_value, is_busy
 from wafa.core.errors import Busy, Conflict, Invalid, TooLarge, WafaError
 
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -133,6 +137,20 @@ def _busy(exc: BaseException) -> Busy:
     return Busy("the database is busy; retry in a moment", retry_after=1)
 
 
+def _expected(request: Request, exc: Exception) -> Exception:
+    """The 4xx/503 a database or body failure stands for, or ``exc`` (a real fault)."""
+    if is_busy(exc):
+        return _busy(exc)
+    too_large = body_error(request, exc)
+    if too_large is not exc:
+        return too_large
+    if is_bad_value(exc):
+        return Invalid("a value is out of the range the database can store")
+    if isinstance(exc, IntegrityError):
+        return Conflict("this conflicts with a record stored at the same moment; retry")
+    return exc
+
+
 def limit_body(request: Request, limit: int) -> None:
     """Refuse a body announced larger than ``limit`` (413, nothing read); cut one sent
     without a length off once it passes ``limit``. Done once per request."""
@@ -167,6 +185,54 @@ def body_error(request: Request, exc: Exception) -> Exception:
         limit = request.state.body_limit
         return TooLarge(f"the body passed {limit} bytes, this route's limit", limit=limit)
     return exc
+
+
+NUL_MESSAGE = "must not contain NUL characters"
+
+
+def _nul_paths(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in str(key):
+                yield (*path, str(key))
+            yield from _nul_paths(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_paths(item, (*path, index))
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """Refuse a NUL character in a path, query, JSON or form value (422 naming each field).
+
+    No text column can hold one on PostgreSQL (it ends the statement with an error), none
+    has a use for one on SQLite, and a search for one would fail the same way.
+    """
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    for name, value in request.path_params.items():
+        if "\x00" in str(value):
+            errors.append((("path", name), NUL_MESSAGE))
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            errors.append((("query", name), NUL_MESSAGE))
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind == "application/json" or kind.endswith("+json"):
+            body = await request.body()
+            if b"\\u0000" in body:
+                with contextlib.suppress(ValueError):
+                    found = json.loads(body)
+                    errors += [(("body", *path), NUL_MESSAGE) for path in _nul_paths(found)]
+        elif kind == "application/x-www-form-urlencoded":
+            body = await request.body()
+            if b"%00" in body:
+                for name, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
+                    if "\x00" in name or "\x00" in value:
+                        errors.append((("body", name), NUL_MESSAGE))
+    if errors:
+        raise Invalid(f"{'.'.join(str(p) for p in errors[0][0])}: {NUL_MESSAGE}", errors=errors)
 
 
 def _gatekeeper(dependant: Dependant) -> Callable[[Request], object] | None:
@@ -217,6 +283,7 @@ class AutoCommitRoute(APIRoute):
                         if is_busy(exc):
                             raise _busy(exc) from exc
                         raise
+                await refuse_nul_characters(request)
                 return await _handle(request)
 
         async def _handle(request: Request) -> Response:
@@ -232,11 +299,9 @@ class AutoCommitRoute(APIRoute):
                     headers={"Idempotent-Replayed": "true"},
                 )
             except Exception as exc:
-                if is_busy(exc):
-                    raise _busy(exc) from exc
-                too_large = body_error(request, exc)
-                if too_large is not exc:
-                    raise too_large from exc
+                answer = _expected(request, exc)
+                if answer is not exc:
+                    raise answer from exc
                 raise
             session: Session | None = getattr(request.state, "session", None)
             if session is not None and session.is_active:
@@ -256,8 +321,9 @@ class AutoCommitRoute(APIRoute):
                     raise
                 except Exception as exc:
                     await _finish(session.rollback)
-                    if is_busy(exc):
-                        raise _busy(exc) from exc
+                    answer = _expected(request, exc)
+                    if answer is not exc:
+                        raise answer from exc
                     raise
             return response
 

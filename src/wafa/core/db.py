@@ -269,3 +269,15 @@ def is_busy(exc: BaseException) -> bool:
         return True
     message = str(exc.orig).lower()
     return any(text in message for text in _BUSY_SQLITE)
+
+
+def is_bad_value(exc: BaseException) -> bool:
+    """Whether the database refused a value itself (out of range for its column, a NUL in
+    text, a date it cannot hold): bad input that validation let through, not a fault."""
+    from sqlalchemy.exc import DataError, DBAPIError
+
+    if isinstance(exc, DataError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    return str(getattr(exc.orig, "sqlstate", "") or "").startswith("22")

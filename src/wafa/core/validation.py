@@ -10,8 +10,10 @@ locations under the model's own (``("body", "amount")`` in a request body).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Annotated
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, AwareDatetime, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from wafa.core.errors import Loc
@@ -29,3 +31,27 @@ def refuse(model: str, problems: Iterable[Problem], value: object = None) -> Val
             for loc, kind, message in problems
         ],
     )
+
+
+#: The instants an input may name: wide enough for any shop's history and plans, narrow
+#: enough that converting to UTC, adding a period or storing never overflows.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2999
+
+
+def _bounded_instant(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST_YEAR <= utc.year <= LATEST_YEAR:
+        raise PydanticCustomError(
+            "instant_range",
+            "must be between the years {earliest} and {latest} (UTC)",
+            {"earliest": EARLIEST_YEAR, "latest": LATEST_YEAR},
+        )
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_bounded_instant)]
+"""An aware datetime within ``EARLIEST_YEAR``–``LATEST_YEAR`` once in UTC (a 422 otherwise)."""

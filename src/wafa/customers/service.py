@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import days_in_month, is_valid_month_day
@@ -206,10 +207,21 @@ def create_customer(
     )
     if data.birthday is not None:
         customer.birthday_set_at = now
-    session.add(customer)
-    for ext in data.external_ids:
-        _claim_external_id(session, customer.id, ext.source, ext.external_id)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(customer)
+            for ext in data.external_ids:
+                _claim_external_id(session, customer.id, ext.source, ext.external_id)
+            session.flush()
+    except IntegrityError:
+        # A concurrent request stored the same email, phone or external id between the
+        # check above and this insert (the unique index waited for it): say which.
+        _ensure_unique_contact(session, values)
+        for ext in data.external_ids:
+            _claim_external_id(session, new_id(), ext.source, ext.external_id)
+        raise CustomerConflict(
+            "this customer was created at the same moment by another request"
+        ) from None
     for consent in data.consent:
         record_consent(session, customer=customer, consent=consent, at=now)
     emit(session, CustomerCreated(customer_id=customer.id, source=customer.source))

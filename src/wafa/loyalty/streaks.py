@@ -28,6 +28,7 @@ from wafa.core.db import insert_new, rowcount
 from wafa.core.events import emit
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
+from wafa.customers import service as customers
 from wafa.customers.models import Customer
 from wafa.loyalty import events, ledger
 from wafa.loyalty.models import Badge, LoyaltyAccount, PointsEntry, Purchase
@@ -282,7 +283,8 @@ def badges_of(session: Session, customer_id: uuid.UUID) -> list[Badge]:
 def set_opt_in(
     session: Session, *, settings: Settings, customer_id: uuid.UUID, opt_in: bool
 ) -> None:
-    """The member chooses to appear on the leaderboard (or not)."""
+    """The member chooses to appear on the leaderboard (or not); an unknown customer is 404."""
+    customers.get_live_customer(session, customer_id)
     ledger.ensure_account(session, customer_id, zone=settings.zone, now=utcnow())
     session.execute(
         update(LoyaltyAccount)

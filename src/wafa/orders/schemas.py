@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,12 +16,16 @@ from pydantic import (
 )
 
 from wafa.core.money import is_currency
+from wafa.core.validation import Instant, refuse
 from wafa.orders.models import Channel, LocationKind, OrderStatus
 
 Str64 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Str200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Str300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Amount = Annotated[int, Field(ge=0, le=10**15, description="Minor units (cents).")]
+#: The largest amount in minor units an input may carry, alone or as a line's or order's
+#: total (10^15 cents: ten trillion in a currency's units; sums stay far below 2^63).
+MAX_AMOUNT = 10**15
+Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT, description="Minor units (cents).")]
 
 
 def _currency(value: str) -> str:
@@ -119,6 +122,21 @@ class LineIn(BaseModel):
     discount: Amount = 0
     category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = None
 
+    @model_validator(mode="after")
+    def _total_is_bounded(self) -> LineIn:
+        if self.quantity * self.unit_price > MAX_AMOUNT:
+            raise refuse(
+                "LineIn",
+                [
+                    (
+                        ("unit_price",),
+                        "amount_range",
+                        f"quantity × unit_price must be at most {MAX_AMOUNT}",
+                    )
+                ],
+            )
+        return self
+
 
 class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -129,11 +147,11 @@ class OrderCreate(BaseModel):
     channel: Channel
     location: Str64 | None = Field(default=None, description="Code of a location.")
     status: OrderStatus = OrderStatus.placed
-    placed_at: AwareDatetime
-    paid_at: AwareDatetime | None = None
-    fulfilled_at: AwareDatetime | None = None
-    delivered_at: AwareDatetime | None = None
-    promised_at: AwareDatetime | None = Field(default=None, description="Promised delivery time.")
+    placed_at: Instant
+    paid_at: Instant | None = None
+    fulfilled_at: Instant | None = None
+    delivered_at: Instant | None = None
+    promised_at: Instant | None = Field(default=None, description="Promised delivery time.")
     currency: str
     customer: ContactIn | None = None
     lines: list[LineIn] = Field(min_length=1, max_length=1000)
@@ -147,6 +165,16 @@ class OrderCreate(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     _c = field_validator("currency")(lambda cls, v: _currency(v))
+
+    @model_validator(mode="after")
+    def _total_is_bounded(self) -> OrderCreate:
+        total = sum(line.quantity * line.unit_price for line in self.lines)
+        if total + self.shipping + self.tax > MAX_AMOUNT:
+            raise refuse(
+                "OrderCreate",
+                [(("lines",), "amount_range", f"the order's total must be at most {MAX_AMOUNT}")],
+            )
+        return self
 
     @model_validator(mode="after")
     def _status_is_initial(self) -> OrderCreate:
@@ -267,11 +295,11 @@ class RefundCreate(BaseModel):
     amount: Annotated[int, Field(gt=0, le=10**15)] | None = None
     lines: list[RefundLineIn] = Field(default_factory=list)
     reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
-    refunded_at: AwareDatetime | None = None
+    refunded_at: Instant | None = None
 
 
 class OrderStatusUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: OrderStatus
-    at: AwareDatetime | None = None
+    at: Instant | None = None

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     AliasChoices,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from wafa.core.validation import Problem, refuse
+from wafa.core.validation import Instant, Problem, refuse
 from wafa.customers.schemas import Birthday
 from wafa.loyalty import codes, texts
 from wafa.loyalty.models import LimitPeriod, RewardKind, StampPer
@@ -128,7 +127,7 @@ class LedgerPage(BaseModel):
 class AdjustmentCreate(_In):
     points: int = Field(description="Positive adds, negative removes (never below zero).")
     reason: Reason
-    expires_at: AwareDatetime | None = Field(
+    expires_at: Instant | None = Field(
         default=None, description="When added points lapse; the program's expiry by default."
     )
 
@@ -170,7 +169,7 @@ class ProgramRead(BaseModel):
 
 class ProgramUpdate(_In):
     rules: ProgramRules
-    effective_from: AwareDatetime | None = Field(
+    effective_from: Instant | None = Field(
         default=None, description="Now by default; never in the past."
     )
     note: Annotated[str, StringConstraints(max_length=500)] | None = None
@@ -270,8 +269,8 @@ class RewardBase(BaseModel):
     stock: int | None = Field(default=None, ge=0, description="Units left; null is unlimited.")
     min_order_amount: Amount = 0
     coupon_valid_days: int | None = Field(default=None, ge=1, le=3650)
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: Instant | None = None
+    valid_until: Instant | None = None
     active: bool = True
     in_catalogue: bool = Field(
         default=True,
@@ -351,8 +350,8 @@ class RewardUpdate(_In):
     stock: int | None = Field(default=None, ge=0)
     min_order_amount: Amount | None = None
     coupon_valid_days: int | None = Field(default=None, ge=1, le=3650)
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: Instant | None = None
+    valid_until: Instant | None = None
     active: bool | None = None
     in_catalogue: bool | None = None
     limit_per_customer: int | None = Field(default=None, ge=1, le=10_000)
@@ -423,8 +422,8 @@ class CouponCreate(_In):
     max_uses: int | None = Field(default=1, ge=1, description="Null: unlimited.")
     per_customer_limit: int | None = Field(default=None, ge=1)
     min_order_amount: Amount = 0
-    valid_from: AwareDatetime | None = None
-    expires_at: AwareDatetime | None = Field(
+    valid_from: Instant | None = None
+    expires_at: Instant | None = Field(
         default=None, description="The first instant it no longer works (exclusive)."
     )
     valid_until: date | None = Field(
@@ -558,8 +557,8 @@ class StampCardCreate(_In):
     )
     reward_id: uuid.UUID
     active: bool = True
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: Instant | None = None
+    valid_until: Instant | None = None
 
     @model_validator(mode="after")
     def _something(self) -> StampCardCreate:
@@ -579,8 +578,8 @@ class StampCardUpdate(_In):
     categories: list[str] | None = None
     reward_id: uuid.UUID | None = None
     active: bool | None = None
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: Instant | None = None
+    valid_until: Instant | None = None
 
 
 class StampCardRead(BaseModel):
