@@ -18,7 +18,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 
 from wafa import __version__
@@ -26,6 +26,7 @@ from wafa.api import errors as api_errors
 from wafa.api.overload import InFlightLimit, thread_limit
 from wafa.api.routing import AutoCommitRoute
 from wafa.app import domains
+from wafa.auth import business
 from wafa.auth import service as auth
 from wafa.core.db import get_engine
 from wafa.core.settings import Settings, get_settings
@@ -95,6 +96,15 @@ DOCS_POLICY = (
     "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def _stored_settings(base: Settings, factory: sessionmaker[Session]) -> tuple[Settings, str | None]:
+    """``base`` with the owner's stored settings under it, and the logo's version."""
+    with factory() as session:
+        found = business.logo(session)
+        return business.effective(base, business.stored(session)), (
+            found.version if found else None
+        )
 
 
 def _local_only(page: HTMLResponse) -> HTMLResponse:
@@ -192,6 +202,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bind=get_engine(settings, write=False), expire_on_commit=False
     )
     app.state.secret_key = resolve_secret_key(settings, app.state.write_sessions)
+    # The owner's Settings page (wafa.auth.business): stored values, under the environment.
+    app.state.base_settings = settings
+    settings, app.state.logo_version = _stored_settings(settings, app.state.read_sessions)
+    app.state.settings = settings
     app.state.people_hooks = domains.people_hooks()
     api_errors.install(app)
     app.include_router(api_router())

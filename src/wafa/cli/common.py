@@ -53,6 +53,14 @@ def session_scope(settings: Settings, *, write: bool = True) -> Iterator[Session
         yield session
 
 
+def load_shop_settings() -> Settings:
+    """``load_settings()`` with the owner's stored settings (the dashboard's Settings page)
+    under the environment: for commands that work on the shop's database."""
+    from wafa.app.worker import stored_settings
+
+    return stored_settings(load_settings())
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``message`` to stderr and return the exit to raise."""
     err_console.print(f"[red]error:[/] {message}", highlight=False)

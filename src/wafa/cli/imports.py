@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from wafa.cli.common import console, err_console, fail, handle_errors, load_settings
+from wafa.cli.common import (
+    console,
+    err_console,
+    fail,
+    handle_errors,
+    load_settings,
+    load_shop_settings,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -175,7 +182,7 @@ def orders(
     from wafa.orders.importing.pipeline import import_orders
 
     _check_skip(skip_invalid, errors)
-    settings = load_settings()
+    settings = load_shop_settings()
     columns = _mapping(mapping, map_)
     with _refusals(), _progress_bar() as progress, _unit_of_work(dry_run) as session:
         report = import_orders(
@@ -222,7 +229,7 @@ def customers(
     from wafa.orders.importing.customers import import_customers
 
     _check_skip(skip_invalid, errors)
-    settings = load_settings()
+    settings = load_shop_settings()
     columns = _mapping(mapping, map_)
     with _refusals(), _unit_of_work(dry_run) as session:
         report = import_customers(
@@ -257,7 +264,7 @@ def products(
     from wafa.orders.importing.products import import_products
 
     _check_skip(skip_invalid, errors)
-    settings = load_settings()
+    settings = load_shop_settings()
     columns = _mapping(mapping, map_)
     with _refusals(), _unit_of_work(dry_run) as session:
         report = import_products(

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
         default="US",
         description="ISO 3166 region used to read phone numbers written without a country code.",
     )
+    brand_colour: Annotated[str | None, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = Field(
+        default=None,
+        description="The shop's colour on the dashboard, as #RRGGBB (unset: Wafa's own).",
+    )
     session_max_age: int = Field(
         default=12 * 3600,
         gt=0,

@@ -340,6 +340,11 @@ def _kept_figure(
     )
 
 
+def has_orders(session: Session) -> bool:
+    """Whether the store has any order at all (its currency is then fixed)."""
+    return session.scalar(select(Order.id).limit(1)) is not None
+
+
 def repeat_buyers(session: Session, *, zone: str, currency: str) -> tuple[int, int]:
     """Return (repeat customers, customers who bought), all time: the rule of ``orders.sales``
     (two or more purchase days in the business's timezone, sales in its currency)."""

@@ -220,6 +220,7 @@ class Templates:
             "user": user,
             "nav": nav_for(request, user) if user is not None else [],
             "csrf_token": csrf_token(request) if "session" in request.scope else "",
+            "logo_version": getattr(request.app.state, "logo_version", None),
             "flashes": pop_flashes(request, language),
             "current_path": request.url.path,
             "current_url": _current_url(request),
