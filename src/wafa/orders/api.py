@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -19,11 +19,15 @@ from wafa.api.deps import (
     Writer,
 )
 from wafa.api.routing import AutoCommitRoute
+from wafa.core.time import utcnow
+from wafa.orders import delivery
 from wafa.orders import service as orders
-from wafa.orders.models import Location, Order, Product
+from wafa.orders.models import Channel, Location, Order, Product
 from wafa.orders.schemas import (
+    LateOrderPage,
     LocationCreate,
     LocationRead,
+    OnTimeRate,
     OrderCreate,
     OrderPage,
     OrderRead,
@@ -73,6 +77,60 @@ def list_orders(
         session, customer_id=customer_id, q=q, status=status, limit=limit, cursor=cursor
     )
     return {"items": items, "next_cursor": nxt}
+
+
+@router.get("/orders/late", response_model=LateOrderPage)
+def list_late_orders(
+    session: ReadSession,
+    _: Reader,
+    which: delivery.Lateness | None = None,
+    channel: Channel | None = None,
+    location_id: uuid.UUID | None = None,
+    limit: Limit = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    """Orders whose promise passed without delivery, and orders delivered after it."""
+    rows, total = delivery.late_orders(
+        session,
+        now=utcnow(),
+        filters=delivery.LateFilters(
+            which=which, channel=channel.value if channel else None, location_id=location_id
+        ),
+        limit=limit,
+        offset=offset,
+    )
+    items = [
+        {
+            "order": OrderRead.model_validate(row.order),
+            "which": row.which.value,
+            "hours_late": round(row.late_by.total_seconds() / 3600, 2),
+        }
+        for row in rows
+    ]
+    return {"items": items, "total": total}
+
+
+@router.get("/orders/on-time", response_model=list[OnTimeRate])
+def on_time_rates(
+    session: ReadSession,
+    settings: AppSettings,
+    _: Reader,
+    by: Annotated[Literal["channel", "location", "month"], Query()] = "channel",
+) -> list[dict[str, Any]]:
+    """On-time delivery by channel, location or month of the promise (business calendar)."""
+    found = delivery.rates(
+        session, by=by, now=utcnow(), timezone=settings.timezone, calendar=settings.calendar
+    )
+    return [
+        {
+            "key": r.key,
+            "delivered": r.delivered,
+            "on_time": r.on_time,
+            "overdue": r.overdue,
+            "rate": r.rate,
+        }
+        for r in found
+    ]
 
 
 @router.get("/orders/{order_id}", response_model=OrderRead)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -303,3 +303,30 @@ class OrderStatusUpdate(BaseModel):
 
     status: OrderStatus
     at: Instant | None = None
+
+
+class LateOrderRead(BaseModel):
+    """An order that broke its promise."""
+
+    order: OrderRead
+    which: Literal["overdue", "delivered_late"]
+    hours_late: float = Field(description="Hours after the promise it was delivered, or until now.")
+
+
+class LateOrderPage(BaseModel):
+    """A page of late orders (overdue first, the longest waiting first) and their count."""
+
+    items: list[LateOrderRead]
+    total: int
+
+
+class OnTimeRate(BaseModel):
+    """On-time delivery of one group."""
+
+    key: str = Field(
+        description="The channel, the location's name, or the month (YYYY-MM in the business calendar)."
+    )
+    delivered: int = Field(description="Delivered orders that carried a promise.")
+    on_time: int = Field(description="Of those, delivered at or before the promise.")
+    overdue: int = Field(description="Promise passed, not delivered yet (not rated).")
+    rate: float | None = Field(description="on_time / delivered; null when nothing was delivered.")

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from wafa.api.deps import ReadSession
+from wafa.api.deps import AppSettings, ReadSession
 from wafa.auth.models import Role
+from wafa.core.time import utcnow
+from wafa.orders import delivery
 from wafa.orders import queries as order_queries
 from wafa.orders.models import Channel, OrderStatus
 from wafa.web.auth import Staff
-from wafa.web.i18n import N_
+from wafa.web.i18n import N_, DateContext
 from wafa.web.nav import NavItem
 from wafa.web.pages import Pages
 from wafa.web.routing import WebRoute
@@ -55,6 +58,67 @@ def order_list(
     )
 
 
+def _uuid_or_none(text: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text) if text else None
+    except ValueError:
+        return None
+
+
+@router.get("/orders/late", response_class=HTMLResponse)
+def late_orders(
+    request: Request,
+    session: ReadSession,
+    settings: AppSettings,
+    user: Staff,
+    which: Annotated[str | None, Query(max_length=32)] = None,
+    channel: Annotated[str | None, Query(max_length=32)] = None,
+    location: Annotated[str | None, Query(max_length=64)] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> HTMLResponse:
+    """Orders that broke their promise, and the on-time rates by channel, location, month.
+
+    The filter form sends empty values for "all": they, and values that name nothing
+    (an old bookmark), mean no filter.
+    """
+    now = utcnow()
+    filters = delivery.LateFilters(
+        which=delivery.Lateness(which) if which in set(delivery.Lateness) else None,
+        channel=channel if channel in {c.value for c in Channel} else None,
+        location_id=_uuid_or_none(location),
+    )
+    rows, total = delivery.late_orders(
+        session, now=now, filters=filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    calendar = DateContext(str(request.state.language), settings.zone, settings.calendar)
+    by = {
+        name: delivery.rates(
+            session,
+            by=name,
+            now=now,
+            timezone=settings.timezone,
+            calendar=calendar.display_calendar,
+            since=now - timedelta(days=366) if name == "month" else None,
+        )
+        for name in ("channel", "location", "month")
+    }
+    return render(
+        request,
+        "orders/late.html",
+        {
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "filters": filters,
+            "channels": [c.value for c in Channel],
+            "locations": delivery.location_choices(session),
+            "rates": by,
+            "kinds": list(delivery.Lateness),
+        },
+    )
+
+
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 def order_page(
     order_id: uuid.UUID, request: Request, session: ReadSession, user: Staff
@@ -65,5 +129,8 @@ def order_page(
 
 PAGES = Pages(
     routers=(router,),
-    nav=(NavItem(N_("Orders"), "/orders", min_role=Role.cashier, icon="receipt", order=30),),
+    nav=(
+        NavItem(N_("Orders"), "/orders", min_role=Role.cashier, icon="receipt", order=30),
+        NavItem(N_("Late orders"), "/orders/late", min_role=Role.cashier, icon="clock", order=31),
+    ),
 )
