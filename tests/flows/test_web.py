@@ -37,3 +37,27 @@ def test_persian_right_to_left(client: TestClient, session: Session) -> None:
 def test_cashiers_cannot_see_flows(client: TestClient, session: Session) -> None:
     logged_in(client, session, role=Role.cashier)
     assert client.get("/flows").status_code == 403
+
+
+def test_settings_saved_and_bad_input_named(client: TestClient, session: Session) -> None:
+    logged_in(client, session, role=Role.manager)
+    client.get("/flows")
+    saved = post_form(
+        client,
+        "/flows/win_back/settings",
+        {"holdout_percent": "20", "conversion_days": "21", "cooldown_days": "60"},
+        page="/flows/win_back",
+    )
+    assert saved.status_code == 303
+    flow = service.get_flow(session, "win_back")
+    assert (flow.holdout_percent, flow.conversion_days) == (20, 21)
+    assert flow.definition["cooldown_days"] == 60
+    bad = post_form(
+        client,
+        "/flows/win_back/settings",
+        {"holdout_percent": "90", "conversion_days": "x", "cooldown_days": "60"},
+        page="/flows/win_back",
+    )
+    assert bad.status_code == 422
+    assert 'id="holdout_percent-error"' in bad.text and 'id="conversion_days-error"' in bad.text
+    assert service.get_flow(session, "win_back").holdout_percent == 20

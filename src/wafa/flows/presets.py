@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wafa.core.db import database_key
 from wafa.flows.models import Flow
 from wafa.flows.service import create_flow
 from wafa.messaging.models import Channel, Kind, MessageTemplate, Topic
@@ -468,22 +467,27 @@ PRESETS: tuple[Preset, ...] = (
     ),
 )
 
-_ensured: set[str] = set()
+#: What a flow's message may read besides messaging's standard variables: each is set
+#: to an empty value when absent, so a template previews (and a preview of a customer
+#: who has no order or coupon yet reads) without an error.
+FLOW_VARIABLES = ("order", "coupon", "points", "expires_on")
+
+
+def _defaults(source: str) -> str:
+    used = [v for v in FLOW_VARIABLES if v in source]
+    return "".join(f"{{% set {v} = {v}|default({{}}) %}}" for v in used) + source
 
 
 def _content(texts: Texts) -> Content:
     return Content(
-        subject={loc: subject for loc, (subject, _) in texts.items()},
-        text={loc: text for loc, (_, text) in texts.items()},
+        subject={loc: _defaults(subject) for loc, (subject, _) in texts.items()},
+        text={loc: _defaults(text) for loc, (_, text) in texts.items()},
     )
 
 
 def ensure_presets(session: Session) -> int:
     """Add the presets (and their templates) this database lacks; how many were added.
     A preset the owner changed or switched is left as it is."""
-    key = database_key(session)
-    if key is not None and key in _ensured:
-        return 0
     have = set(session.scalars(select(Flow.key)))
     templates = set(session.scalars(select(MessageTemplate.key)))
     added = 0
@@ -518,7 +522,6 @@ def ensure_presets(session: Session) -> int:
             by="preset",
         )
         added += 1
-    session.flush()
-    if key is not None and added == 0:
-        _ensured.add(key)  # only once every preset is known to be committed
+    if added:
+        session.flush()
     return added

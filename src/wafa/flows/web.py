@@ -14,7 +14,9 @@ from wafa.flows import presets, service
 from wafa.flows.engine import definition_of
 from wafa.flows.lift import flow_lift
 from wafa.flows.spec import SendStep
+from wafa.web import forms
 from wafa.web.auth import MayMessage, see_other, staff_label
+from wafa.web.forms import FormData, FormReader
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
 from wafa.web.pages import Pages
@@ -59,11 +61,16 @@ def _steps(flow: Any, counts: dict[str, dict[str, int]], waiting: dict[str, int]
     return out
 
 
-@router.get("/flows/{key}", response_class=HTMLResponse)
-def flow_page(
-    key: str, request: Request, session: DbSession, settings: AppSettings, user: MayMessage
+def _page(
+    request: Request,
+    session: Any,
+    settings: Any,
+    key: str,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
-    presets.ensure_presets(session)
     flow = service.get_flow(session, key)
     definition = definition_of(flow)
     return render(
@@ -79,7 +86,66 @@ def flow_page(
             ),
             "lift": flow_lift(session, settings=settings, flow=flow),
             "outcomes": OUTCOMES,
+            "values": values
+            or {
+                "holdout_percent": str(flow.holdout_percent),
+                "conversion_days": str(flow.conversion_days),
+                "cooldown_days": str(definition.cooldown_days),
+            },
+            "errors": errors or {},
         },
+        status_code=status_code,
+    )
+
+
+@router.get("/flows/{key}", response_class=HTMLResponse)
+def flow_page(
+    key: str, request: Request, session: DbSession, settings: AppSettings, user: MayMessage
+) -> HTMLResponse:
+    presets.ensure_presets(session)
+    return _page(request, session, settings, key)
+
+
+@router.post("/flows/{key}/settings", response_class=HTMLResponse)
+def save_settings(
+    key: str,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    user: MayMessage,
+    form: FormData,
+) -> Response:
+    def save() -> Response:
+        flow = service.get_flow(session, key)
+        reader = FormReader(form)
+        holdout = (
+            reader.integer("holdout_percent", required=True, minimum=0, maximum=50)
+            if flow.kind == "marketing"
+            else 0
+        )
+        days = reader.integer("conversion_days", required=True, minimum=1, maximum=365)
+        cooldown = reader.integer("cooldown_days", required=True, minimum=0, maximum=3650)
+        reader.check()
+        definition = definition_of(flow).model_dump(mode="json")
+        definition["cooldown_days"] = cooldown
+        service.update_flow(
+            session,
+            key=key,
+            by=staff_label(user),
+            definition=definition,
+            holdout_percent=holdout,
+            conversion_days=days,
+        )
+        flash(request, N_("Flow saved."))
+        return see_other(f"/flows/{key}")
+
+    return forms.submit(
+        request,
+        session,
+        save,
+        redraw=lambda errors, status: _page(
+            request, session, settings, key, values=form, errors=errors, status_code=status
+        ),
     )
 
 
