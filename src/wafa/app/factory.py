@@ -32,7 +32,7 @@ from wafa.core.db import get_engine
 from wafa.core.settings import Settings, get_settings
 from wafa.web import auth as web_auth
 from wafa.web import errors as web_errors
-from wafa.web import system
+from wafa.web import staff, system
 from wafa.web.nav import Navigation
 from wafa.web.pages import CustomerPanel, Pages
 from wafa.web.routing import WebRoute
@@ -62,7 +62,7 @@ def api_router() -> APIRouter:
 
 def dashboard_pages() -> list[Pages]:
     """Every domain's dashboard pages, after the kit's own (login, the Worker page)."""
-    pages = [Pages(routers=(web_auth.router,)), system.PAGES]
+    pages = [Pages(routers=(web_auth.router,)), system.PAGES, staff.PAGES]
     for domain in domains.DOMAINS:
         if domain.pages is None:
             continue

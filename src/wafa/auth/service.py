@@ -305,6 +305,7 @@ def set_password(session: Session, *, user_id: uuid.UUID, password: str) -> Staf
 
 def end_sessions(session: Session, *, user_id: uuid.UUID) -> None:
     """End every session of one staff user at once (their cookies stop working)."""
+    session.flush()  # pending changes first: the attributes are expired below
     session.execute(
         update(StaffUser)
         .where(StaffUser.id == user_id)
@@ -316,6 +317,7 @@ def end_sessions(session: Session, *, user_id: uuid.UUID) -> None:
 
 def end_all_sessions(session: Session) -> int:
     """End every staff session (after the secret key is rotated); the number of users."""
+    session.flush()
     result = session.execute(
         update(StaffUser)
         .values(session_version=StaffUser.session_version + 1)

@@ -1,4 +1,5 @@
-"""``wafa user create`` and ``wafa apikey create|list|revoke``."""
+"""``wafa user create|list|disable|enable|set-role|set-password`` and ``wafa apikey
+create|list|revoke``."""
 
 from __future__ import annotations
 
@@ -30,18 +31,97 @@ def create_user(
     from wafa.auth import service as auth
     from wafa.core.db import session_scope
 
-    pwd = password or os.environ.get("WAFA_PASSWORD")
-    generated = False
-    if not pwd:
-        if interactive():
-            pwd = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-        else:
-            pwd, generated = secrets.token_urlsafe(12), True
+    pwd, generated = _password(password)
     with session_scope(load_settings()) as session:
         user = auth.create_user(session, email=email, password=pwd, role=role, name=name)
     console.print(f"created {user.role} {user.email}")
     if generated:
         console.print(f"password: {pwd}")
+
+
+@user_app.command("list")
+@handle_errors
+def list_users() -> None:
+    """List staff logins: email, role, status, last login."""
+    from wafa.auth import service as auth
+    from wafa.core.db import session_scope
+
+    with session_scope(load_settings(), write=False) as session:
+        for user in auth.list_users(session):
+            state = "active" if user.active else "disabled"
+            last = user.last_login_at.isoformat() if user.last_login_at else "never"
+            console.print(f"{user.email}  {user.role}  {state}  last login: {last}")
+
+
+def _set_active(email: str, active: bool) -> None:
+    from wafa.auth import service as auth
+    from wafa.core.db import session_scope
+
+    with session_scope(load_settings()) as session:
+        user = auth.find_user(session, email)
+        auth.set_active(session, user_id=user.id, active=active)
+    console.print(f"{'enabled' if active else 'disabled'} {email}")
+
+
+@user_app.command("disable")
+@handle_errors
+def disable_user(email: str = typer.Argument(..., help="Login email.")) -> None:
+    """Disable a login: every session ends at once and the API keys the user made stop."""
+    _set_active(email, False)
+
+
+@user_app.command("enable")
+@handle_errors
+def enable_user(email: str = typer.Argument(..., help="Login email.")) -> None:
+    """Let a disabled login log in again."""
+    _set_active(email, True)
+
+
+@user_app.command("set-role")
+@handle_errors
+def set_role(
+    email: str = typer.Argument(..., help="Login email."),
+    role: Role = typer.Argument(..., help="owner, manager or cashier."),
+) -> None:
+    """Change a login's role (their sessions end; the last owner stays an owner)."""
+    from wafa.auth import service as auth
+    from wafa.core.db import session_scope
+
+    with session_scope(load_settings()) as session:
+        user = auth.find_user(session, email)
+        auth.set_role(session, user_id=user.id, role=role)
+    console.print(f"{email} is now {role.value}")
+
+
+@user_app.command("set-password")
+@handle_errors
+def set_password(
+    email: str = typer.Argument(..., help="Login email."),
+    password: str = typer.Option(
+        None,
+        help="New password (or WAFA_PASSWORD). When omitted: asked for on a terminal, generated otherwise.",
+    ),
+) -> None:
+    """Set a new password; every session of that login ends."""
+    from wafa.auth import service as auth
+    from wafa.core.db import session_scope
+
+    pwd, generated = _password(password)
+    with session_scope(load_settings()) as session:
+        user = auth.find_user(session, email)
+        auth.set_password(session, user_id=user.id, password=pwd)
+    console.print(f"password changed for {email}; their sessions ended")
+    if generated:
+        console.print(f"password: {pwd}")
+
+
+def _password(given: str | None) -> tuple[str, bool]:
+    pwd = given or os.environ.get("WAFA_PASSWORD")
+    if pwd:
+        return pwd, False
+    if interactive():
+        return typer.prompt("Password", hide_input=True, confirmation_prompt=True), False
+    return secrets.token_urlsafe(12), True
 
 
 @key_app.command("create")
