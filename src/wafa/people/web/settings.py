@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from wafa.api.deps import DbSession, ReadSession
+from wafa.api.deps import DbSession, ReadSession, public
 from wafa.auth import business
 from wafa.core.settings import Settings
 from wafa.orders import queries as order_queries
@@ -155,7 +155,9 @@ def _version(session: Session) -> str | None:
     return found.version if found else None
 
 
-@router.get("/branding/logo")
+@router.get(
+    "/branding/logo", dependencies=[public("the shop's logo, also on the login page and receipts")]
+)
 def logo_image(session: ReadSession) -> Response:
     """The shop's logo (public: the login page shows it too)."""
     found = business.logo(session)
