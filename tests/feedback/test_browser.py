@@ -90,6 +90,7 @@ def test_a_complaint_on_a_phone_in_persian(committed_db: Settings) -> None:
             "/feedback/surveys",
             f"/feedback/surveys/{survey_id}",
             "/feedback/mine",
+            "/feedback/reports",
             f"/feedback/qr?customer={sara}",
         ):
             response = page.goto(base + path)

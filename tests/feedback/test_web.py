@@ -79,6 +79,8 @@ class TestComplaintScreens:
         assert "So sorry" in page.text and "Resolved" in page.text
         inbox = client.get("/feedback/complaints?status=resolved")
         assert "Sara Karimi" in inbox.text
+        reports = client.get("/feedback/reports")
+        assert reports.status_code == 200 and "Compensation per category" in reports.text
 
     def test_criticism_is_anonymous_to_the_cashier_named(
         self, client: TestClient, session: Session, settings: Settings

@@ -715,3 +715,43 @@ def staff_feedback(
             }
         )
     return shown
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _quantiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"median": None, "p90": None, "count": 0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        # Linear interpolation between closest ranks (numpy's default "linear" method).
+        pos = q * (len(ordered) - 1)
+        lo = int(pos)
+        hi = min(lo + 1, len(ordered) - 1)
+        return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo), 2)
+
+    return {"median": at(0.5), "p90": at(0.9), "count": len(ordered)}
+
+
+def response_times(
+    session: Session, *, settings: Settings, since: datetime, until: datetime | None = None
+) -> dict[str, dict[str, float | None]]:
+    """Median and 90th percentile of the first-response and resolution times, in business
+    hours (time waiting on the customer left out), of complaints filed in ``[since, until)``."""
+    clock = clock_for(session, settings)
+    query = select(Complaint).where(
+        Complaint.kind == ComplaintKind.complaint.value, Complaint.created_at >= since
+    )
+    if until is not None:
+        query = query.where(Complaint.created_at < until)
+    first: list[float] = []
+    resolution: list[float] = []
+    for c in session.scalars(query):
+        if c.first_response_at is not None:
+            first.append(clock.seconds_between(c.created_at, c.first_response_at) / 3600)
+        if c.resolved_at is not None:
+            spent = clock.seconds_between(c.created_at, c.resolved_at) - c.paused_seconds
+            resolution.append(max(spent, 0) / 3600)
+    return {"first_response": _quantiles(first), "resolution": _quantiles(resolution)}

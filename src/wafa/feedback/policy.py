@@ -108,6 +108,7 @@ class Policy(BaseModel):
     targets: dict[str, Target] = Field(default_factory=_default_targets)
     warn_before_hours: float = Field(default=1, ge=0, le=100)
     complaint_from_surveys: bool = True
+    promoter_invitation: bool = True
     limits: dict[str, Limit] = Field(default_factory=_default_limits)
 
     @field_validator("categories")

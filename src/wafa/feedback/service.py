@@ -35,12 +35,13 @@ from wafa.core.settings import Settings
 from wafa.core.text import search_key
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
-from wafa.feedback import scoring
+from wafa.feedback import scoring, texts
 from wafa.feedback.events import SurveyAnswered
 from wafa.feedback.models import AnswerChannel, Survey, SurveyAsk, SurveyResponse
 from wafa.feedback.schemas import LOCALES, SurveyCreate
 from wafa.loyalty import members as loyalty_members
 from wafa.messaging import consent
+from wafa.messaging.queue import Content, queue_message
 
 PURPOSE = "survey"
 GAP_DAYS = 7  # never two surveys to one customer within this many days (Formbricks' default)
@@ -419,6 +420,10 @@ def answer(
         from wafa.feedback import complaints  # complaints asks surveys after a resolution
 
         complaints.open_from_answer(session, settings=settings, survey=survey, response=response)
+    if created and survey.kind == "nps" and scoring.nps_group(response.score) == "promoter":
+        invite_to_refer(
+            session, settings=settings, customer_id=customer.id, occasion=str(response.id)
+        )
     if created:
         loyalty_members.award_bonus(
             session,
@@ -428,6 +433,35 @@ def answer(
             occasion=str(response.id),
         )
     return Answer(response=response, created=created, changed=changed)
+
+
+def invite_to_refer(
+    session: Session, *, settings: Settings, customer_id: uuid.UUID, occasion: str
+) -> None:
+    """A promoter is thanked and given their referral link (a marketing message on the
+    ``loyalty`` topic: consent, caps and quiet hours apply), once per answer; the policy's
+    ``promoter_invitation`` turns it off."""
+    from wafa.feedback.policy import load_policy
+
+    if not load_policy(session).promoter_invitation:
+        return
+    customer = customers.get_customer(session, customer_id)
+    channel = "email" if customer.email else "sms" if customer.phone else None
+    if channel is None:
+        return
+    queue_message(
+        session,
+        customer_id=customer_id,
+        channel=channel,
+        kind="marketing",
+        topic="loyalty",
+        reason="feedback.promoter",
+        occasion=occasion,
+        content=Content(
+            subject=texts.in_every_language(texts.PROMOTER_SUBJECT),
+            text=texts.in_every_language(texts.PROMOTER_TEXT),
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- results

@@ -55,6 +55,12 @@ RESOLVED_TEXT = N_(
 )
 RESOLVED_SURVEY = N_("How did we handle it? Tell us in one tap: {{ survey_url }}")
 
+PROMOTER_SUBJECT = N_("Thank you for recommending us")
+PROMOTER_TEXT = N_(
+    "{{ customer.first_name }}, thank you for your kind answer! If a friend would like us too, "
+    "share your link: {{ referral_link }} — you both get a gift."
+)
+
 CATEGORIES: dict[str, str] = {
     "late_delivery": N_("Late delivery"),
     "wrong_item": N_("Wrong item"),

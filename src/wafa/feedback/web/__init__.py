@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wafa.feedback.web import answer, complaints, staff, surveys
+from wafa.feedback.web import answer, complaints, reports, staff, surveys
 from wafa.web.pages import Pages
 from wafa.web.routing import WebRoute
 
 router = APIRouter(route_class=WebRoute)
-for _screen in (complaints, surveys, staff):
+for _screen in (complaints, surveys, reports, staff):
     # The routes themselves (each keeps its class), not a nested router: the assembly
     # checks every route's class.
     router.routes.extend(_screen.router.routes)
 
 PAGES = Pages(
     routers=(answer.router, router),
-    nav=(complaints.NAV, surveys.NAV, staff.NAV),
+    nav=(complaints.NAV, surveys.NAV, reports.NAV, staff.NAV),
 )

@@ -1,0 +1,66 @@
+"""Feedback reports: recurring complaints (a rise beyond chance per category, product,
+location and staff member; texts that read alike), response and resolution times, and
+compensation per category."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from wafa.api.deps import AppSettings, ReadSession
+from wafa.auth import service as auth
+from wafa.auth.models import Role
+from wafa.core.time import utcnow
+from wafa.feedback import compensation, complaints, recurring
+from wafa.feedback.policy import load_policy
+from wafa.feedback.web.common import labels
+from wafa.web.auth import MayViewReports
+from wafa.web.i18n import N_
+from wafa.web.nav import NavItem
+from wafa.web.routing import WebRoute
+from wafa.web.templating import render
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+NAV = NavItem(
+    N_("Feedback reports"),
+    "/feedback/reports",
+    min_role=Role.manager,
+    icon="chart",
+    order=72,
+    section=N_("Feedback"),
+)
+DIMENSIONS = {
+    "category": N_("Category"),
+    "product": N_("Product"),
+    "location": N_("Location"),
+    "staff_id": N_("Staff member"),
+}
+
+
+@router.get("/feedback/reports", response_class=HTMLResponse)
+def reports_page(
+    request: Request, session: ReadSession, settings: AppSettings, user: MayViewReports
+) -> HTMLResponse:
+    now = utcnow()
+    flags = recurring.detect(session, settings=settings, now=now)
+    staff = {str(u.id): (u.name or u.email) for u in auth.list_users(session)}
+    return render(
+        request,
+        "feedback/reports.html",
+        {
+            "flags": [f for f in flags if f.flagged],
+            "watch": [f for f in flags if not f.flagged][:10],
+            "groups": recurring.similar_complaints(session, now=now)[:10],
+            "times": complaints.response_times(
+                session, settings=settings, since=now - timedelta(days=90)
+            ),
+            "compensations": compensation.report(session),
+            "dimensions": DIMENSIONS,
+            "staff": staff,
+            "window_days": recurring.WINDOW_DAYS,
+            **labels(load_policy(session)),
+        },
+    )
