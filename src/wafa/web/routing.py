@@ -26,7 +26,13 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 async def verify_csrf(request: Request) -> None:
     """Refuse an unsafe request whose CSRF token (header or form field) is missing or wrong."""
     token = request.headers.get(CSRF_HEADER)
-    if token is None and request.headers.get("content-type", "").startswith(FORM_TYPES):
+    kind = request.headers.get("content-type", "")
+    if token is None and kind.startswith(FORM_TYPES):
+        if kind.startswith(FORM_TYPES[0]):
+            # Read (and keep) the raw body first: the form is parsed from it, and the NUL
+            # check of ``AutoCommitRoute`` reads it again after this (a form parsed from
+            # the stream leaves no body to read: "Stream consumed").
+            await request.body()
         value = (await request.form()).get(CSRF_FIELD)  # cached: the endpoint reads it again
         token = value if isinstance(value, str) else None
     check_csrf_value(request, token)
