@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import calendar as _gregorian
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+import holidays as _holidays
 import jdatetime
 
 from wafa.core.settings import CalendarKind
@@ -114,3 +116,18 @@ def is_valid_month_day(month: int, day: int, kind: CalendarKind) -> bool:
     if kind is CalendarKind.jalali:
         return day <= (31 if month <= 6 else 30)
     return day <= (29 if month == 2 else _gregorian.monthrange(2001, month)[1])
+
+
+@lru_cache(maxsize=64)
+def closed_days(country: str, year: int) -> tuple[frozenset[date], frozenset[int]]:
+    """Public holidays of ``country`` (ISO 3166) in ``year``, and its weekend weekdays.
+
+    From the ``holidays`` package (Iran's follow the Persian calendar). A country the
+    package does not know has no holidays and a Saturday-Sunday weekend. Messaging's
+    quiet days and feedback's business hours both read it.
+    """
+    try:
+        found = _holidays.country_holidays(country, years=year)
+    except NotImplementedError:
+        return frozenset(), frozenset({5, 6})
+    return frozenset(found.keys()), frozenset(found.weekend)

@@ -11,13 +11,12 @@ closed), and not while the complaint waits on the customer.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays as _holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
+from wafa.core.calendars import closed_days
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.feedback.models import FeedbackPolicy, Severity
@@ -147,16 +146,6 @@ def save_policy(session: Session, policy: Policy, *, by: str | None) -> None:
     session.flush()
 
 
-@lru_cache(maxsize=64)
-def _closed_days(country: str, year: int) -> tuple[frozenset[date], frozenset[int]]:
-    """Public holidays and weekend weekdays of ``country`` in ``year``."""
-    try:
-        found = _holidays.country_holidays(country, years=year)
-    except NotImplementedError:
-        return frozenset(), frozenset({5, 6})
-    return frozenset(found.keys()), frozenset(found.weekend)
-
-
 class BusinessClock:
     """Counts business time: opening hours, minus the weekend and public holidays."""
 
@@ -171,7 +160,7 @@ class BusinessClock:
 
     def open_on(self, day: date) -> tuple[datetime, datetime] | None:
         """The day's open interval (aware), or ``None`` when closed all day."""
-        holidays_, weekend = _closed_days(self.country, day.year)
+        holidays_, weekend = closed_days(self.country, day.year)
         hours = self.hours.get(day.weekday())
         if hours is None or day in holidays_ or day.weekday() in weekend:
             return None

@@ -20,14 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Float, and_, cast, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from wafa.core.db import dialect_name
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.flows.models import Enrolment, Flow
-from wafa.messaging.campaigns.report import METHOD, Comparison, Group, compare
+from wafa.messaging.campaigns.report import METHOD, Comparison, Group, compare, holdout_groups
 from wafa.orders.models import Order
 from wafa.orders.sales import sold
 
@@ -79,24 +79,7 @@ def _groups(
         .group_by(Enrolment.id, Enrolment.holdout)
         .subquery()
     )
-    n, rev = per_enrolment.c.n, per_enrolment.c.rev
-    rows = session.execute(
-        select(
-            per_enrolment.c.holdout,
-            func.count(),
-            func.count().filter(n > 0),
-            func.coalesce(func.sum(n), 0),
-            func.coalesce(func.sum(rev), 0),
-            func.coalesce(func.sum(cast(n, Float) * cast(n, Float)), 0.0),
-            func.coalesce(func.sum(cast(rev, Float) * cast(rev, Float)), 0.0),
-        ).group_by(per_enrolment.c.holdout)
-    )
-    found = {
-        bool(flag): Group(int(c), int(b), int(o), int(r), float(sq_o), float(sq_r))
-        for flag, c, b, o, r, sq_o, sq_r in rows
-    }
-    empty = Group(0, 0, 0, 0, 0.0, 0.0)
-    return {True: found.get(True, empty), False: found.get(False, empty)}
+    return holdout_groups(session, per_enrolment)
 
 
 def flow_lift(session: Session, *, settings: Settings, flow: Flow, days: int | None = None) -> Lift:

@@ -15,13 +15,12 @@ held until the first allowed instant, never dropped.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays as _holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
+from wafa.core.calendars import closed_days
 from wafa.core.time import utcnow
 from wafa.messaging.models import Channel, PolicyRecord
 
@@ -109,15 +108,6 @@ def save_policy(session: Session, policy: MessagingPolicy, *, by: str | None) ->
     session.flush()
 
 
-@lru_cache(maxsize=64)
-def _country_calendar(country: str, year: int) -> tuple[frozenset[date], frozenset[int]]:
-    try:
-        found = _holidays.country_holidays(country, years=year)
-    except NotImplementedError:
-        return frozenset(), frozenset({5, 6})
-    return frozenset(found.keys()), frozenset(found.weekend)
-
-
 class QuietCalendar:
     """Whether a local day is quiet, and when quiet hours end, under one policy."""
 
@@ -128,11 +118,11 @@ class QuietCalendar:
 
     def holiday(self, day: date) -> bool:
         """Whether ``day`` is a public holiday of the country."""
-        return day in _country_calendar(self.country, day.year)[0]
+        return day in closed_days(self.country, day.year)[0]
 
     def weekend(self, day: date) -> bool:
         """Whether ``day`` is on the country's weekend (Friday in Iran; Saturday-Sunday ...)."""
-        return day.weekday() in _country_calendar(self.country, day.year)[1]
+        return day.weekday() in closed_days(self.country, day.year)[1]
 
     def quiet_day(self, day: date) -> bool:
         """Whether no marketing goes out at all on local day ``day``."""

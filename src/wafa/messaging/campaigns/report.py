@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Float, and_, cast, distinct, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import Subquery
 
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
@@ -152,17 +153,27 @@ def _groups(
         .group_by(CampaignRecipient.customer_id, CampaignRecipient.holdout)
         .subquery()
     )
-    n, rev = per_customer.c.n, per_customer.c.rev
+    return holdout_groups(session, per_customer)
+
+
+def holdout_groups(session: Session, per_member: Subquery) -> dict[bool, Group]:
+    """Sum ``per_member`` (columns ``holdout``, ``n`` orders, ``rev`` revenue) per group.
+
+    One grouped query gives each group's size, buyers, orders, revenue and the sums of
+    squares the interval needs; ``True`` is the held-out group. Campaigns and flows
+    measure their lift with it.
+    """
+    n, rev = per_member.c.n, per_member.c.rev
     rows = session.execute(
         select(
-            per_customer.c.holdout,
+            per_member.c.holdout,
             func.count(),
             func.count().filter(n > 0),
             func.coalesce(func.sum(n), 0),
             func.coalesce(func.sum(rev), 0),
             func.coalesce(func.sum(cast(n, Float) * cast(n, Float)), 0.0),
             func.coalesce(func.sum(cast(rev, Float) * cast(rev, Float)), 0.0),
-        ).group_by(per_customer.c.holdout)
+        ).group_by(per_member.c.holdout)
     )
     found = {
         bool(flag): Group(int(c), int(b), int(o), int(r), float(sq_o), float(sq_r))
@@ -278,4 +289,12 @@ def campaign_report(
     )
 
 
-__all__ = ["METHOD", "Comparison", "Group", "Report", "campaign_report", "compare"]
+__all__ = [
+    "METHOD",
+    "Comparison",
+    "Group",
+    "Report",
+    "campaign_report",
+    "compare",
+    "holdout_groups",
+]
