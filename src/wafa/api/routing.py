@@ -16,7 +16,6 @@ import json
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
-from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
@@ -226,11 +225,12 @@ async def refuse_nul_characters(request: Request) -> None:
                     found = json.loads(body)
                     errors += [(("body", *path), NUL_MESSAGE) for path in _nul_paths(found)]
         elif kind == "application/x-www-form-urlencoded":
-            body = await request.body()
-            if b"%00" in body:
-                for name, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
-                    if "\x00" in name or "\x00" in value:
-                        errors.append((("body", name), NUL_MESSAGE))
+            # The form, not the raw body: the dashboard's CSRF check has already parsed it
+            # (which consumes the stream), and Starlette keeps the parsed form for the route.
+            form = await request.form()
+            for name, value in form.multi_items():
+                if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+                    errors.append((("body", name), NUL_MESSAGE))
     if errors:
         raise Invalid(f"{'.'.join(str(p) for p in errors[0][0])}: {NUL_MESSAGE}", errors=errors)
 

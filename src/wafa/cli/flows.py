@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from wafa.cli.common import console, echo_json, handle_errors, load_settings
-from wafa.core.db import session_scope
+from wafa.cli.common import console, echo_json, handle_errors, load_settings, session_scope
 
 flows_app = typer.Typer(
     help="Lifecycle flows (order confirmation, win-back, ...).", no_args_is_help=True

@@ -20,7 +20,7 @@ from wafa.auth import business
 from wafa.core.settings import Settings
 from wafa.orders import queries as order_queries
 from wafa.web.auth import MaySettings, see_other
-from wafa.web.forms import Refusal, submit
+from wafa.web.forms import FormData, Refusal, submit
 from wafa.web.i18n import N_
 from wafa.web.routing import WebRoute
 from wafa.web.templating import Templates, flash, render
@@ -80,9 +80,10 @@ def settings_page(request: Request, session: ReadSession, user: MaySettings) -> 
 
 
 @router.post("/settings")
-async def save_settings(request: Request, session: DbSession, user: MaySettings) -> Response:
-    form = await request.form()
-    values = {name: str(form.get(name) or "") for name in business.FIELDS if name in form}
+def save_settings(
+    request: Request, session: DbSession, user: MaySettings, form: FormData
+) -> Response:
+    values = {name: form.get(name, "") for name in business.FIELDS if name in form}
     orders_exist = order_queries.has_orders(session)
 
     def work() -> Response:
