@@ -116,6 +116,8 @@ def _local_only(page: HTMLResponse) -> HTMLResponse:
     ]
     page.headers["Content-Security-Policy"] = DOCS_POLICY.format(scripts=" ".join(scripts))
     page.headers["X-Content-Type-Options"] = "nosniff"
+    page.headers["X-Frame-Options"] = "DENY"
+    page.headers["Referrer-Policy"] = "no-referrer"
     return page
 
 

@@ -51,6 +51,11 @@ def normalize_phone(raw: str, region: str) -> str:
         raise ContactError(f"{raw!r} is not a phone number: {exc}") from None
     if not phonenumbers.is_possible_number(number):
         raise ContactError(f"{raw!r} is not a possible phone number for region {region}")
+    if number.extension:
+        # E.164 has no room for one: dropping it would store another number than given.
+        raise ContactError(
+            f"{raw!r} has an extension ({number.extension}); give the number without it"
+        )
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 

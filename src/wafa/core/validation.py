@@ -9,11 +9,18 @@ locations under the model's own (``("body", "amount")`` in a request body).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    StringConstraints,
+    ValidationError,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from wafa.core.errors import Loc
@@ -55,3 +62,28 @@ def _bounded_instant(value: datetime) -> datetime:
 
 Instant = Annotated[AwareDatetime, AfterValidator(_bounded_instant)]
 """An aware datetime within ``EARLIEST_YEAR``–``LATEST_YEAR`` once in UTC (a 422 otherwise)."""
+
+
+def _person_name(value: str) -> str:
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise PydanticCustomError("name_control", "must not contain control characters")
+    if not any(ch.isalnum() for ch in value):
+        raise PydanticCustomError("name_blank", "must contain a letter or a digit")
+    return value
+
+
+PersonName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_person_name),
+]
+"""A person's name: trimmed, at most 200 characters, no control characters, not blank
+(at least one letter or digit; joiners such as Persian's ZWNJ are kept)."""
+
+
+def _blank_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+OptionalPersonName = Annotated[PersonName | None, BeforeValidator(_blank_is_none)]
+"""A ``PersonName`` where an empty or all-space value means none given (a guest)."""

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from wafa.core.settings import CalendarKind
+from wafa.core.validation import PersonName
 from wafa.customers.models import ConsentChannel, Gender, MaritalStatus
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -45,7 +46,7 @@ class ConsentIn(BaseModel):
 
 
 class CustomerBase(BaseModel):
-    name: Text200 | None = None
+    name: PersonName | None = None
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     birthday: Birthday | None = None

@@ -299,12 +299,13 @@ def _check(
         return "expired"
     if coupon.max_uses is not None and coupon.uses >= coupon.max_uses:
         return "used_up"
-    if (
-        coupon.customer_id is not None
-        and customer_id is not None
-        and coupon.customer_id != customer_id
-    ):
-        return "other_customer"
+    if coupon.customer_id is not None:
+        # A coupon made for one customer is theirs: leaving the customer out does not
+        # make it anyone's.
+        if customer_id is None:
+            return "customer_required"
+        if coupon.customer_id != customer_id:
+            return "other_customer"
     if coupon.per_customer_limit is not None:
         if customer_id is None:
             return "customer_required"

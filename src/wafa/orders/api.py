@@ -58,7 +58,9 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).
 def create_order(
     body: OrderCreate, session: DbSession, settings: AppSettings, _: Writer
 ) -> JSONResponse:
-    order, created = orders.create_order(session, data=body, region=settings.phone_region)
+    order, created = orders.create_order(
+        session, data=body, region=settings.phone_region, same_order_only=True
+    )
     payload = OrderRead.model_validate(order).model_dump(mode="json")
     return JSONResponse(payload, status_code=201 if created else 200)
 

@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from wafa.core.money import is_currency
-from wafa.core.validation import Instant, refuse
+from wafa.core.validation import Instant, OptionalPersonName, refuse
 from wafa.orders.models import Channel, LocationKind, OrderStatus
 
 Str64 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -103,7 +103,7 @@ class ContactIn(BaseModel):
 
     email: Annotated[str, StringConstraints(max_length=320)] | None = None
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    name: OptionalPersonName = None
     external_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
         None
     )

@@ -262,21 +262,28 @@ def compute_totals(data: OrderCreate) -> tuple[list[int], int, int]:
     return line_totals, subtotal, subtotal - data.discount + data.shipping + data.tax
 
 
-def create_order(session: Session, *, data: OrderCreate, region: str) -> tuple[Order, bool]:
+def create_order(
+    session: Session, *, data: OrderCreate, region: str, same_order_only: bool = False
+) -> tuple[Order, bool]:
     """Store an order once; return it and whether this call created it.
 
     A replay of ``(source, external_id)`` — sequential or concurrent — returns the
     stored order unchanged and writes nothing new. The order row claims its key with
     ``INSERT … ON CONFLICT DO NOTHING``: on PostgreSQL a concurrent duplicate waits on
-    the unique index until the first commits, then finds the stored order.
+    the unique index until the first commits, then finds the stored order. The customer
+    is found or made in a savepoint with the claim, so a request that loses the race
+    leaves no customer behind. With ``same_order_only`` (the API), a replay whose order
+    differs from the stored one (currency, total, time, lines) is a conflict, never
+    answered with the other order.
     """
     existing = _existing_id(session, data.source, data.external_id)
     if existing is not None:
-        return get_order(session, existing), False
+        return _replayed(session, existing, data, same_order_only=same_order_only), False
     line_totals, subtotal, total = compute_totals(data)
     contact = contact_from(data.customer, region=region, source=data.source, seen_at=data.placed_at)
     location_id = location_id_for(session, data.location)
     status = data.status
+    claim = session.begin_nested()
     customer_id = _resolve_customer(session, contact, source=data.source)
     order = Order(
         id=new_id(),
@@ -316,11 +323,14 @@ def create_order(session: Session, *, data: OrderCreate, region: str) -> tuple[O
         row,
     ).scalar()
     if claimed is None:
-        # Lost the race for the idempotency key: the winner has committed by now.
+        # Lost the race for the idempotency key: the winner has committed by now. A
+        # customer made for this request goes with the savepoint.
+        claim.rollback()
         winner = _existing_id(session, data.source, data.external_id)
         if winner is None:  # pragma: no cover - the conflict was on this very key
             raise Conflict("the order could not be stored; retry")
-        return get_order(session, winner), False
+        return _replayed(session, winner, data, same_order_only=same_order_only), False
+    claim.commit()
 
     products = ensure_products(
         session,
@@ -355,6 +365,28 @@ def create_order(session: Session, *, data: OrderCreate, region: str) -> tuple[O
     order.lines = lines
     order.refunds = []
     return order, True
+
+
+def _replayed(
+    session: Session, order_id: uuid.UUID, data: OrderCreate, *, same_order_only: bool
+) -> Order:
+    order = get_order(session, order_id)
+    if same_order_only:
+        _, _, total = compute_totals(data)
+        sent = [(ln.sku, ln.name, ln.quantity, ln.unit_price) for ln in data.lines]
+        stored = [(ln.sku, ln.name, ln.quantity, ln.unit_price_amount) for ln in order.lines]
+        if (
+            order.currency != data.currency
+            or order.total_amount != total
+            or order.placed_at != _utc(data.placed_at)
+            or sorted(sent, key=repr) != sorted(stored, key=repr)
+        ):
+            raise Conflict(
+                f"order {data.source}:{data.external_id} was already stored with other "
+                "contents (currency, total, time or lines); use a new external_id",
+                order_id=str(order.id),
+            )
+    return order
 
 
 def _utc(value: datetime | None) -> datetime | None:
