@@ -275,6 +275,10 @@ def run(url: str, n: int, use_dkim: bool, *, campaign: bool = False) -> dict[str
             samples.append((settled, rss_kb(worker.pid)))
             clock.append(time.perf_counter())
             cpu = cpu_seconds(worker.pid)
+            if worker.poll() is not None:
+                raise RuntimeError(f"the worker stopped (exit {worker.returncode})")
+            if time.perf_counter() - started > 3600:
+                break
             if campaign:
                 all_queued, queued = campaign_state(settings, campaign_id)
                 if not all_queued:
