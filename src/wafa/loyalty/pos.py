@@ -38,6 +38,7 @@ from wafa.loyalty.schemas.io import (
     AvailableReward,
     CouponRead,
     FavouriteProduct,
+    LoyaltyStatus,
     PosAttach,
     PosCustomer,
     PosEnrol,
@@ -107,15 +108,15 @@ def favourites(
     ]
 
 
-def summary(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> PosSummary:
-    """Everything the cashier sees about a customer: greeting, points, tier, stamps,
-    favourites, the rewards they can take and the coupons they hold."""
-    customer = customers.get_live_customer(session, customer_id)
+def offers(
+    session: Session, *, settings: Settings, customer_id: uuid.UUID, status: LoyaltyStatus
+) -> list[AvailableReward]:
+    """The catalogue's rewards this member may take now (tier, dates, stock, their limit),
+    each marked affordable or not with their ``status``'s available points."""
     now = utcnow()
-    status = service.status(session, settings=settings, customer_id=customer.id)
     rules = rules_at(session, settings, now).rules
     held_rank = tiers.rank(rules.tiers, status.tier)
-    offers = []
+    found = []
     for reward in rewards.list_rewards(session, active_only=True, now=now):
         if rewards.unavailable_reason(
             reward,
@@ -125,11 +126,11 @@ def summary(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> 
         ):
             continue
         left = rewards.limit_left(
-            session, reward, customer.id, rules=rules, settings=settings, now=now
+            session, reward, customer_id, rules=rules, settings=settings, now=now
         )
         if left == 0:
             continue  # taken as often as allowed this period
-        offers.append(
+        found.append(
             AvailableReward(
                 id=reward.id,
                 name=reward.name,
@@ -138,6 +139,16 @@ def summary(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> 
                 affordable=status.available >= reward.cost_points,
             )
         )
+    return found
+
+
+def summary(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> PosSummary:
+    """Everything the cashier sees about a customer: greeting, points, tier, stamps,
+    favourites, the rewards they can take and the coupons they hold."""
+    customer = customers.get_live_customer(session, customer_id)
+    now = utcnow()
+    status = service.status(session, settings=settings, customer_id=customer.id)
+    offered = offers(session, settings=settings, customer_id=customer.id, status=status)
     first = (customer.name or "").split()
     return PosSummary(
         id=customer.id,
@@ -147,7 +158,7 @@ def summary(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> 
         email=customer.email,
         status=status,
         favourites=favourites(session, customer.id),
-        rewards=offers,
+        rewards=offered,
         coupons=[
             CouponRead.model_validate(c) for c in coupons.usable_for(session, customer.id, now=now)
         ],

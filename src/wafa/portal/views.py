@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 from wafa.core.links import public_link
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
+from wafa.customers import service as customers
 from wafa.feedback import complaints, policy
 from wafa.feedback import service as surveys
-from wafa.loyalty import pos, program, referrals
+from wafa.loyalty import coupons, pos, program, referrals
+from wafa.loyalty import service as loyalty
 from wafa.loyalty import views as loyalty_views
 from wafa.loyalty.schemas.io import AvailableReward, CouponRead, LoyaltyStatus, ReferralStats
 from wafa.loyalty.views import LedgerLine
@@ -46,9 +48,10 @@ class Home:
 
 def home(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> Home:
     """The signed-in customer's home page."""
-    summary = pos.summary(session, settings=settings, customer_id=customer_id)
+    customer = customers.get_live_customer(session, customer_id)
+    status = loyalty.status(session, settings=settings, customer_id=customer.id)
+    offered = pos.offers(session, settings=settings, customer_id=customer.id, status=status)
     rules = program.rules_at(session, settings).rules
-    status = summary.status
     info = status.tier_info
     names = {t.code: t.name for t in rules.tiers.levels}
     progress = None
@@ -56,20 +59,25 @@ def home(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> Hom
         goal = info.qualifying_value + info.to_next
         progress = 100 if goal == 0 else min(100, info.qualifying_value * 100 // goal)
     badge_names = {b.code: b.name for b in rules.badges}
-    out_of_reach = sorted(
-        (r for r in summary.rewards if not r.affordable), key=lambda r: r.cost_points
-    )
+    out_of_reach = sorted((r for r in offered if not r.affordable), key=lambda r: r.cost_points)
     return Home(
-        first_name=first_name(summary.name),
+        first_name=first_name(customer.name),
         status=status,
         tier_name=info.name if info else None,
         next_tier_name=names.get(info.next_tier) if info and info.next_tier else None,
         tier_progress=progress,
         badges=[badge_names.get(code, code) for code in status.badges],
-        rewards_now=[r for r in summary.rewards if r.affordable],
+        rewards_now=[r for r in offered if r.affordable],
         rewards_next=out_of_reach[:JUST_OUT_OF_REACH],
-        coupons=summary.coupons,
+        coupons=_coupons(session, customer.id),
     )
+
+
+def _coupons(session: Session, customer_id: uuid.UUID) -> list[CouponRead]:
+    """The member's unused coupons that can be used now."""
+    return [
+        CouponRead.model_validate(c) for c in coupons.usable_for(session, customer_id, now=utcnow())
+    ]
 
 
 @dataclass(frozen=True)
@@ -83,11 +91,13 @@ class Rewards:
 
 def rewards_page(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> Rewards:
     """Rewards the customer may take (affordable or not yet) and their unused coupons."""
-    summary = pos.summary(session, settings=settings, customer_id=customer_id)
+    customer = customers.get_live_customer(session, customer_id)
+    status = loyalty.status(session, settings=settings, customer_id=customer.id)
+    offered = pos.offers(session, settings=settings, customer_id=customer.id, status=status)
     return Rewards(
-        available=summary.status.available,
-        rewards=sorted(summary.rewards, key=lambda r: (not r.affordable, r.cost_points)),
-        coupons=summary.coupons,
+        available=status.available,
+        rewards=sorted(offered, key=lambda r: (not r.affordable, r.cost_points)),
+        coupons=_coupons(session, customer.id),
     )
 
 
