@@ -22,7 +22,7 @@ from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from wafa.api.routing import AutoCommitRoute
+from wafa.api.routing import AutoCommitRoute, limit_body
 from wafa.core.errors import Forbidden, Unauthorized, WafaError
 from wafa.customers.models import Customer
 from wafa.portal import access
@@ -75,6 +75,7 @@ async def _check_form(request: Request) -> None:
     if request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
+        await request.body()  # kept: the form and the NUL check read it again
         value = (await request.form()).get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if sent and not hmac.compare_digest(sent, csrf_for(request, secret)):
@@ -104,6 +105,7 @@ class PortalRoute(WebRoute):
 
         async def route(request: Request) -> Response:
             try:
+                limit_body(request, self.body_limit)
                 if request.method not in SAFE_METHODS:
                     await _check_form(request)
                 return await handler(request)
