@@ -16,7 +16,7 @@ class TestApi:
         flows = {f["key"]: f for f in listed.json()}
         for key in ("order_confirmation", "delay_notice", "thank_you", "post_purchase"):
             assert key in flows
-        for key in ("welcome", "win_back", "birthday", "points_expiring"):
+        for key in ("welcome", "win_back", "birthday", "points_expiring", "tier_changed"):
             assert key in flows
         assert flows["order_confirmation"]["enabled"] is True
         assert flows["win_back"]["enabled"] is False

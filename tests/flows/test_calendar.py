@@ -95,3 +95,43 @@ def test_daily_condition_with_cooldown(
         clock.now.date().fromordinal(clock.now.date().toordinal() - 2),
         clock.now.date().fromordinal(clock.now.date().toordinal() - 1),
     ]
+
+
+def test_reward_within_reach_once_per_reward(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    clock: FrozenClock,
+) -> None:
+    from wafa.flows import presets, service
+    from wafa.loyalty import rewards
+    from wafa.loyalty import service as loyalty
+    from wafa.loyalty.schemas.io import RewardCreate
+
+    no_limits(session)
+    presets.ensure_presets(session)
+    reach = service.set_enabled(session, key="reward_within_reach", enabled=True, by="test")
+    coffee = rewards.create_reward(
+        session,
+        settings=settings,
+        data=RewardCreate(name="Free coffee", kind="gift", cost_points=100),
+    )
+    cake = rewards.create_reward(
+        session, settings=settings, data=RewardCreate(name="Cake", kind="gift", cost_points=300)
+    )
+    rich = subscriber(session)
+    poor = subscriber(session)
+    loyalty.adjust(session, settings=settings, customer_id=rich.id, points=150, reason="t", by="t")
+    loyalty.adjust(session, settings=settings, customer_id=poor.id, points=50, reason="t", by="t")
+    day = clock.now.date()
+    assert jobs.run_day(session_factory, settings, day)["entered"] == 1
+    clock.advance(days=1)
+    jobs.run_due(session_factory, settings)  # the message goes at 11:00 the next morning
+    assert jobs.run_day(session_factory, settings, day + timedelta(days=1))["entered"] == 0
+    loyalty.adjust(session, settings=settings, customer_id=rich.id, points=200, reason="t", by="t")
+    assert jobs.run_day(session_factory, settings, day + timedelta(days=2))["entered"] == 1
+    ways = sorted(enrolments(session, reach), key=lambda e: e.entered_at)
+    assert [e.occasion for e in ways] == [f"reward:{coffee.id}", f"reward:{cake.id}"]
+    assert {e.customer_id for e in ways} == {rich.id}
+    assert ways[0].context["reward"]["name"] == "Free coffee"
+    assert ways[0].status == "done" and len(messages(session, reach, rich.id)) == 1

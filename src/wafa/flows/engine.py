@@ -51,6 +51,7 @@ from wafa.flows.spec import (
     DateTrigger,
     Definition,
     PointsStep,
+    ReachTrigger,
     SendStep,
     Step,
     WaitStep,
@@ -149,7 +150,7 @@ def enrol(
         since = now - timedelta(days=definition.cooldown_days)
         if session.scalar(recent.where(Enrolment.entered_at > since).limit(1)) is not None:
             return None
-    if isinstance(definition.trigger, DateTrigger | DailyTrigger):
+    if isinstance(definition.trigger, DateTrigger | DailyTrigger | ReachTrigger):
         # One way through at a time for flows that are entered by the calendar.
         active = recent.where(Enrolment.status == EnrolmentStatus.active.value)
         if session.scalar(active.limit(1)) is not None:

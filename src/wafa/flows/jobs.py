@@ -26,8 +26,9 @@ from wafa.core.time import utcnow
 from wafa.customers.models import Customer
 from wafa.flows.engine import advance, definition_of, enrol
 from wafa.flows.models import DailyRun, Enrolment, EnrolmentStatus, Flow
-from wafa.flows.spec import DailyTrigger, DateTrigger
+from wafa.flows.spec import DailyTrigger, DateTrigger, ReachTrigger
 from wafa.loyalty.birthday import is_birthday
+from wafa.loyalty.models import LoyaltyAccount, Reward
 from wafa.messaging.segments import service as segments
 from wafa.messaging.segments.rules import Rules
 
@@ -111,6 +112,36 @@ def _birthdays(session: Session, on: date) -> list[tuple[uuid.UUID, str]]:
     return found
 
 
+def _within_reach(session: Session) -> list[tuple[uuid.UUID, str, dict[str, object]]]:
+    """Members whose available points cover a catalogue reward, with the costliest such
+    reward as the occasion (a member hears once per reward)."""
+    rewards = list(
+        session.execute(
+            select(Reward.id, Reward.name, Reward.cost_points)
+            .where(Reward.active.is_(True), Reward.in_catalogue.is_(True), Reward.cost_points > 0)
+            .order_by(Reward.cost_points)
+        )
+    )
+    if not rewards:
+        return []
+    cheapest = rewards[0].cost_points
+    found: list[tuple[uuid.UUID, str, dict[str, object]]] = []
+    for customer_id, available in session.execute(
+        select(LoyaltyAccount.customer_id, LoyaltyAccount.available).where(
+            LoyaltyAccount.available >= cheapest
+        )
+    ):
+        best = [r for r in rewards if r.cost_points <= available][-1]
+        found.append(
+            (
+                customer_id,
+                f"reward:{best.id}",
+                {"reward": {"name": best.name, "cost": best.cost_points}, "available": available},
+            )
+        )
+    return found
+
+
 def _enter_day(
     factory: sessionmaker[Session], settings: Settings, flow_id: uuid.UUID, day: date
 ) -> int:
@@ -118,6 +149,7 @@ def _enter_day(
         flow = session.get(Flow, flow_id)
         assert flow is not None
         trigger = definition_of(flow).trigger
+        context: dict[uuid.UUID, dict[str, object]] = {}
         if isinstance(trigger, DateTrigger):
             people = _birthdays(session, day + timedelta(days=trigger.days_before))
         elif isinstance(trigger, DailyTrigger):
@@ -125,6 +157,10 @@ def _enter_day(
                 session, settings=settings, rules=Rules.model_validate(trigger.rules)
             )
             people = [(cid, f"day:{day.isoformat()}") for cid in session.scalars(query)]
+        elif isinstance(trigger, ReachTrigger):
+            reach = _within_reach(session)
+            people = [(cid, occasion) for cid, occasion, _ in reach]
+            context = {cid: extra for cid, _, extra in reach}
         else:
             return 0
     entered = 0
@@ -139,7 +175,7 @@ def _enter_day(
                 flow=flow,
                 customer_id=customer_id,
                 occasion=occasion,
-                context={"day": day.isoformat()},
+                context={"day": day.isoformat(), **context.get(customer_id, {})},
             )
             if enrolment is not None:
                 entered += 1
@@ -169,7 +205,7 @@ def run_day(factory: sessionmaker[Session], settings: Settings, day: date) -> di
         flows = [
             f.id
             for f in session.scalars(select(Flow).where(Flow.enabled.is_(True)).order_by(Flow.key))
-            if isinstance(definition_of(f).trigger, DateTrigger | DailyTrigger)
+            if isinstance(definition_of(f).trigger, DateTrigger | DailyTrigger | ReachTrigger)
         ]
     entered = sum(_enter_day(factory, settings, flow_id, day) for flow_id in flows)
     with factory() as session, session.begin():

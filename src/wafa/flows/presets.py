@@ -424,6 +424,72 @@ PRESETS: tuple[Preset, ...] = (
         },
     ),
     Preset(
+        key="tier_changed",
+        name="Tier changed",
+        description="When a member moves up or down a tier: what their tier is now.",
+        kind="marketing",
+        holdout_percent=10,
+        definition={
+            "trigger": {"type": "event", "topic": "tier.changed"},
+            "steps": [_send("tell", "tier_changed")],
+        },
+        templates={
+            "tell": {
+                "en": (
+                    "Your tier is now {{ to_tier }}",
+                    "Hello {{ customer.first_name }}, your tier at {{ business.name }} is now "
+                    "{{ to_tier }}. See what it brings: {{ portal_url }}",
+                ),
+                "ar": (
+                    "مستواك الآن {{ to_tier }}",
+                    "مرحباً {{ customer.first_name }}، مستواك في {{ business.name }} الآن "
+                    "{{ to_tier }}. اطّلع على مزاياه: {{ portal_url }}",
+                ),
+                "fa": (
+                    "سطح شما اکنون {{ to_tier }} است",
+                    "سلام {{ customer.first_name }}، سطح شما در {{ business.name }} اکنون "
+                    "{{ to_tier }} است. مزایایش را ببینید: {{ portal_url }}",
+                ),
+            }
+        },
+    ),
+    Preset(
+        key="reward_within_reach",
+        name="Reward now within reach",
+        description=(
+            "Checked daily: a member's available points now cover a reward (once per "
+            "reward, the costliest they can afford)."
+        ),
+        kind="marketing",
+        holdout_percent=10,
+        definition={
+            "trigger": {"type": "reach"},
+            "steps": [
+                {"key": "morning", "type": "wait", "minutes": 1, "at": "11:00"},
+                _send("tell", "reward_within_reach"),
+            ],
+        },
+        templates={
+            "tell": {
+                "en": (
+                    "{{ reward.name }} is yours for the taking",
+                    "Hello {{ customer.first_name }}, you have {{ available }} points: enough "
+                    "for {{ reward.name }}. Redeem it at the counter or here: {{ portal_url }}",
+                ),
+                "ar": (
+                    "{{ reward.name }} في متناولك",
+                    "مرحباً {{ customer.first_name }}، لديك {{ available|digits(locale) }} نقطة: "
+                    "تكفي لـ {{ reward.name }}. استبدلها عند الصندوق أو هنا: {{ portal_url }}",
+                ),
+                "fa": (
+                    "{{ reward.name }} در دسترس شماست",
+                    "سلام {{ customer.first_name }}، {{ available|digits(locale) }} امتیاز دارید: "
+                    "برای {{ reward.name }} کافی است. در صندوق یا اینجا بگیرید: {{ portal_url }}",
+                ),
+            }
+        },
+    ),
+    Preset(
         key="members_event",
         name="Members-only event invitation",
         description=(
@@ -470,7 +536,7 @@ PRESETS: tuple[Preset, ...] = (
 #: What a flow's message may read besides messaging's standard variables: each is set
 #: to an empty value when absent, so a template previews (and a preview of a customer
 #: who has no order or coupon yet reads) without an error.
-FLOW_VARIABLES = ("order", "coupon", "points", "expires_on")
+FLOW_VARIABLES = ("order", "coupon", "points", "expires_on", "reward", "available", "to_tier")
 
 
 def _defaults(source: str) -> str:

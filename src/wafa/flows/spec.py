@@ -95,7 +95,16 @@ class DailyTrigger(_Model):
         return Rules.model_validate(rules).as_json()
 
 
-Trigger = Annotated[EventTrigger | DateTrigger | DailyTrigger, Field(discriminator="type")]
+class ReachTrigger(_Model):
+    """Start, checked once a day, when a member's available points first reach the cost
+    of a catalogue reward (once per reward: the costliest one they can now afford)."""
+
+    type: Literal["reach"] = "reach"
+
+
+Trigger = Annotated[
+    EventTrigger | DateTrigger | DailyTrigger | ReachTrigger, Field(discriminator="type")
+]
 
 
 class _Step(_Model):
