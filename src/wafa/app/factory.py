@@ -80,11 +80,10 @@ def dashboard_pages() -> list[Pages]:
 
 
 def resolve_secret_key(settings: Settings, factory: sessionmaker) -> str:  # type: ignore[type-arg]
-    """The configured secret key, or the one stored by ``wafa init`` (created if absent)."""
-    if settings.secret_key:
-        return settings.secret_key
+    """``WAFA_SECRET_KEY``, else the key file beside the database (made if absent); a key an
+    older Wafa stored in the database is moved out of it first."""
     with factory() as session, session.begin():
-        return auth.ensure_secret_key(session)
+        return auth.ensure_secret_key(session, settings)
 
 
 #: The API docs pages may load from Wafa alone. ReDoc's sidebar shows a logo from its

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from wafa.auth.models import ROLE_RANK, ApiKey, Role, Scope, StaffUser, SystemSetting
@@ -20,6 +23,7 @@ from wafa.core.security import (
     new_secret_key,
     verify_password,
 )
+from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 
 SECRET_KEY = "secret_key"
@@ -272,20 +276,103 @@ def list_api_keys(session: Session) -> list[ApiKey]:
 
 
 def stored_secret_key(session: Session) -> str | None:
-    """The secret key ``wafa init`` generated, if any."""
+    """A secret key left in the database by an older Wafa (moved out on start-up)."""
     row = session.get(SystemSetting, SECRET_KEY)
     return row.value if row else None
 
 
-def ensure_secret_key(session: Session) -> str:
-    """Return the stored secret key, generating and storing one the first time."""
-    existing = stored_secret_key(session)
-    if existing:
-        return existing
-    value = new_secret_key()
-    session.add(SystemSetting(key=SECRET_KEY, value=value))
-    session.flush()
-    return value
+def read_secret_file(path: Path) -> str | None:
+    """The key in ``path`` (tightened to mode 0600 if it was readable by others), or None."""
+    try:
+        value = path.read_text("utf-8").strip()
+    except FileNotFoundError:
+        return None
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        with contextlib.suppress(OSError):
+            path.chmod(0o600)
+    return value or None
+
+
+def write_secret_file(path: Path, value: str, *, replace: bool = False) -> bool:
+    """Write the key to ``path`` with mode 0600; False if it exists and ``replace`` is off.
+
+    A new file is created exclusively (two processes starting at once agree on one key);
+    a replacement is written beside it and renamed over it, so no reader sees half a key.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = path.with_name(path.name + ".new") if replace else path
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    try:
+        fd = os.open(target, flags, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    if replace:
+        os.chmod(target, 0o600)
+        os.replace(target, path)
+    return True
+
+
+def secret_key(settings: Settings, session: Session | None = None) -> str:
+    """The installation's secret key: ``WAFA_SECRET_KEY``, else the key file (made on first
+    use), else — on a database an older Wafa left it in — the database's copy (moved out by
+    ``move_secret_key_out``)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.secret_key_path
+    found = read_secret_file(path)
+    if found:
+        return found
+    legacy = stored_secret_key(session) if session is not None else None
+    if legacy:
+        return legacy
+    write_secret_file(path, new_secret_key())
+    found = read_secret_file(path)
+    if not found:  # pragma: no cover - the file was just written
+        raise RuntimeError(f"could not read the secret key file {path}")
+    return found
+
+
+def move_secret_key_out(settings: Settings, session: Session) -> bool:
+    """Move a key stored in the database by an older Wafa into the key file (or drop it when
+    the key comes from elsewhere), and remove it from the database. True if one was there.
+
+    On SQLite the row is deleted with ``secure_delete``, so the freed page holds zeros, not
+    the key. Copies and backups made before this still hold it: rotate the key
+    (``wafa secret rotate``) after upgrading.
+    """
+    legacy = stored_secret_key(session)
+    if legacy is None:
+        return False
+    if not settings.secret_key and read_secret_file(settings.secret_key_path) is None:
+        write_secret_file(settings.secret_key_path, legacy)
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA secure_delete = ON"))
+    session.execute(delete(SystemSetting).where(SystemSetting.key == SECRET_KEY))
+    return True
+
+
+def ensure_secret_key(session: Session, settings: Settings) -> str:
+    """The secret key, after moving a database copy out (``wafa init``, start-up)."""
+    move_secret_key_out(settings, session)
+    return secret_key(settings, session)
+
+
+def rotate_secret_key(settings: Settings, session: Session) -> int:
+    """A new secret key in the key file; every staff session ends. The users affected.
+
+    Refused when the key comes from ``WAFA_SECRET_KEY`` (change it there instead).
+    """
+    if settings.secret_key:
+        raise Conflict(
+            "the secret key comes from WAFA_SECRET_KEY: set a new value there and restart"
+        )
+    move_secret_key_out(settings, session)
+    write_secret_file(settings.secret_key_path, new_secret_key(), replace=True)
+    return end_all_sessions(session)
 
 
 def set_password(session: Session, *, user_id: uuid.UUID, password: str) -> StaffUser:

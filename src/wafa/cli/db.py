@@ -10,7 +10,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 
 
 def init_database() -> None:
-    """Create or upgrade the database and make sure a secret key is stored."""
+    """Create or upgrade the database; make sure a secret key exists, outside the database."""
     from wafa.auth import service as auth
     from wafa.core import migrate
     from wafa.core.db import session_scope
@@ -18,7 +18,7 @@ def init_database() -> None:
     settings = load_settings()
     migrate.upgrade(settings.database_url)
     with session_scope(settings) as session:
-        auth.ensure_secret_key(session)
+        auth.ensure_secret_key(session, settings)
 
 
 @db_app.command("upgrade")

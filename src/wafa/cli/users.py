@@ -1,5 +1,5 @@
-"""``wafa user create|list|disable|enable|set-role|set-password`` and ``wafa apikey
-create|list|revoke``."""
+"""``wafa user create|list|disable|enable|set-role|set-password``, ``wafa apikey
+create|list|revoke`` and ``wafa secret rotate``."""
 
 from __future__ import annotations
 
@@ -171,6 +171,30 @@ def revoke_key(key_id: str = typer.Argument(..., help="Key id (from `wafa apikey
     console.print(f"revoked {kid}")
 
 
+secret_app = typer.Typer(help="The installation's secret key.", no_args_is_help=True)
+
+
+@secret_app.command("rotate")
+@handle_errors
+def rotate_secret() -> None:
+    """Replace the secret key (kept in a 0600 file beside the database, never in it).
+
+    Every staff session ends; restart `wafa serve` and the worker so they read the new key.
+    Links already sent to customers (unsubscribe, portal, surveys) stop working.
+    """
+    from wafa.auth import service as auth
+    from wafa.core.db import session_scope
+
+    settings = load_settings()
+    with session_scope(settings) as session:
+        users = auth.rotate_secret_key(settings, session)
+    console.print(
+        f"new secret key in {settings.secret_key_path}; sessions of {users} staff users ended. "
+        "Restart `wafa serve` and the worker."
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(user_app, name="user")
     app.add_typer(key_app, name="apikey")
+    app.add_typer(secret_app, name="secret")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,8 +38,15 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None,
         description=(
-            "Signs sessions, CSRF tokens and customer links. When unset, the key that "
-            "`wafa init` generated and stored in the database is used."
+            "Signs sessions, CSRF tokens and customer links. When unset, the key in "
+            "secret_key_file is used (made on first use, mode 0600; never in the database)."
+        ),
+    )
+    secret_key_file: str | None = Field(
+        default=None,
+        description=(
+            "File holding the secret key when WAFA_SECRET_KEY is unset. Default: beside the "
+            "SQLite database (wafa.db -> wafa.db.secret), or ./wafa.secret with PostgreSQL."
         ),
     )
     business_name: str = Field(
@@ -201,6 +209,20 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         """The business's timezone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def secret_key_path(self) -> Path:
+        """Where the secret key file is (``secret_key_file``, else beside the database)."""
+        if self.secret_key_file:
+            return Path(self.secret_key_file)
+        if self.is_sqlite:
+            from sqlalchemy.engine import make_url
+
+            database = make_url(self.database_url).database
+            if database and database != ":memory:":
+                path = Path(database)
+                return path.with_name(path.name + ".secret")
+        return Path("wafa.secret")
 
     @property
     def secure_cookies(self) -> bool:

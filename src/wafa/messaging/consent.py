@@ -64,7 +64,7 @@ _hash_keys: dict[str, str] = {}
 
 def secret_key(session: Session, settings: Settings) -> str:
     """The key that signs customer links (the app's secret key)."""
-    return settings.secret_key or auth.ensure_secret_key(session)
+    return auth.secret_key(settings, session)
 
 
 def hash_key(session: Session) -> str:
