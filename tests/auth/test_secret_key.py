@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 import stat
-from collections.abc import Iterator
 from base64 import b64encode
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest

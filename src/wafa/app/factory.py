@@ -79,10 +79,18 @@ def dashboard_pages() -> list[Pages]:
     return pages
 
 
-def resolve_secret_key(settings: Settings, factory: sessionmaker) -> str:  # type: ignore[type-arg]
+def resolve_secret_key(
+    settings: Settings,
+    reads: sessionmaker,  # type: ignore[type-arg]
+    writes: sessionmaker,  # type: ignore[type-arg]
+) -> str:
     """``WAFA_SECRET_KEY``, else the key file beside the database (made if absent); a key an
-    older Wafa stored in the database is moved out of it first."""
-    with factory() as session, session.begin():
+    older Wafa stored in the database is moved out of it first (the only write here)."""
+    with reads() as session:
+        legacy = auth.stored_secret_key(session)
+    if legacy is None:
+        return auth.secret_key(settings)
+    with writes() as session, session.begin():
         return auth.ensure_secret_key(session, settings)
 
 
@@ -202,7 +210,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_sessions = sessionmaker(
         bind=get_engine(settings, write=False), expire_on_commit=False
     )
-    app.state.secret_key = resolve_secret_key(settings, app.state.write_sessions)
+    app.state.secret_key = resolve_secret_key(
+        settings, app.state.read_sessions, app.state.write_sessions
+    )
     # The owner's Settings page (wafa.auth.business): stored values, under the environment.
     app.state.base_settings = settings
     settings, app.state.logo_version = _stored_settings(settings, app.state.read_sessions)
