@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import FrozenClock
 from tests.loyalty.helpers import deliver, events_of, member, place, refund, set_rules
@@ -262,3 +263,36 @@ class TestPreviewAndRecalculate:
         assert tiers.recalculate(session, settings=settings) == 1
         assert tiers.recalculate(session, settings=settings) == 0
         assert _tier(session, settings, c.id) == "platinum"
+
+
+class TestRecalculateInBatches:
+    def test_each_batch_is_its_own_transaction_and_a_repeat_changes_nothing(
+        self,
+        session: Session,
+        session_factory: sessionmaker[Session],
+        settings: Settings,
+        clock: FrozenClock,
+    ) -> None:
+        set_rules(session)
+        members = [member(session) for _ in range(5)]
+        for c in members:
+            _buy(session, settings, c, 700)
+        clock.advance(hours=1)
+        set_rules(session, tiers=_tiers())
+        session.commit()  # the test's savepoint: what the batches' sessions will see
+        opened: list[Session] = []
+
+        def factory() -> Session:
+            opened.append(session_factory())
+            return opened[-1]
+
+        changed = tiers.recalculate_in_batches(factory, settings=settings, batch=2)
+        assert changed == 5
+        assert len(opened) == 4  # 2 + 2 + 1 members, then an empty look that ends the run
+        assert tiers.recalculate_in_batches(factory, settings=settings, batch=2) == 0
+        assert {_tier(session, settings, c.id) for c in members} == {"platinum"}
+
+    def test_the_api_recalculates_in_batches(self, api: TestClient) -> None:
+        r = api.post("/api/v1/loyalty/tiers/recalculate")
+        assert r.status_code == 200, r.text
+        assert r.json() == {"changed": 0}

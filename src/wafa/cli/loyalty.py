@@ -94,12 +94,11 @@ def liability(as_json: bool = typer.Option(False, "--json", help="Machine-readab
 def recalc_tiers() -> None:
     """Upgrade everyone who qualifies and review everyone due (safe to repeat)."""
 
-    from wafa.core.db import session_scope
+    from wafa.core.db import session_factory
     from wafa.loyalty import tiers
 
     settings = load_settings()
-    with session_scope(settings) as session:
-        changed = tiers.recalculate(session, settings=settings, by="cli")
+    changed = tiers.recalculate_in_batches(session_factory(settings), settings=settings, by="cli")
     console.print(f"{changed} tier changes")
 
 

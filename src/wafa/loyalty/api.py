@@ -17,7 +17,7 @@ import re
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from wafa.api.deps import (
     AppSettings,
@@ -132,11 +132,17 @@ def list_tiers(session: ReadSession, settings: AppSettings, _: Reader) -> TiersR
     return service.tiers_overview(session, settings=settings)
 
 
-@router.post("/loyalty/tiers/recalculate", dependencies=[Idempotent])
+@router.post("/loyalty/tiers/recalculate")
 def recalculate_tiers(
-    session: DbSession, settings: AppSettings, who: MayEditProgram
+    request: Request, settings: AppSettings, who: MayEditProgram
 ) -> dict[str, int]:
-    return {"changed": tiers.recalculate(session, settings=settings, by=who.label)}
+    # In batches, each its own transaction (naturally idempotent: a repeat changes nothing),
+    # so no Idempotency-Key claim holds the request's transaction open around them.
+    return {
+        "changed": tiers.recalculate_in_batches(
+            request.app.state.write_sessions, settings=settings, by=who.label
+        )
+    }
 
 
 @router.get("/loyalty/liability", response_model=Liability)
