@@ -217,3 +217,30 @@ class TestFromSurveys:
             score=0,
         )
         assert complaints.list_complaints(session, customer_id=customer.id) == []
+
+
+class TestSlaSweep:
+    def test_warns_once_then_escalates_to_the_owner_once(
+        self, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        from wafa.auth import service as auth
+        from wafa.auth.models import Role
+        from wafa.core.outbox import OutboxEvent
+        from wafa.feedback import jobs
+
+        owner = auth.create_user(
+            session, email="boss@example.com", password="x" * 12, role=Role.owner
+        )
+        clock.set(datetime(2026, 7, 7, 9, 0, tzinfo=UTC))
+        complaint = file(session, settings, create_customer(session).id, severity="urgent")
+        clock.set(datetime(2026, 7, 7, 9, 30, tzinfo=UTC))  # due 10:00, warned an hour before
+        assert jobs.sweep(session) == {"warnings": 1, "breaches": 0}
+        assert jobs.sweep(session) == {"warnings": 0, "breaches": 0}
+        clock.set(datetime(2026, 7, 7, 10, 30, tzinfo=UTC))
+        assert jobs.sweep(session) == {"warnings": 0, "breaches": 1}
+        assert jobs.sweep(session) == {"warnings": 0, "breaches": 0}
+        assert complaint.assignee_id == owner.id
+        alerts = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.topic == "complaint.sla_alert")
+        ).all()
+        assert [a.payload["level"] for a in alerts] == ["warning", "breach"]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from wafa.core.domain import Domain, PersonalData
+from wafa.core.domain import Domain, PersonalData, Task
 from wafa.core.settings import Settings
 from wafa.feedback import events, models
 
@@ -31,6 +31,12 @@ def _pages() -> Pages:
     return PAGES
 
 
+def _tasks() -> Sequence[Task]:
+    from wafa.feedback.jobs import tasks
+
+    return tasks()
+
+
 def _export(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
     from wafa.feedback.service import personal_data
 
@@ -50,5 +56,6 @@ FEEDBACK = Domain(
     events=events.EVENTS,
     api=_api,
     pages=_pages,
+    tasks=_tasks,
     personal_data=PersonalData(export=_export, erase=_erase),
 )

@@ -76,9 +76,23 @@ class CompensationGiven(Event):
     coupon_code: str | None = None
 
 
+class ComplaintSlaAlert(Event):
+    """A complaint's clock is about to run out (``warning``) or has (``breach``: the
+    complaint is escalated to the owner). ``clock`` is ``first_response`` or ``resolution``."""
+
+    topic: ClassVar[str] = "complaint.sla_alert"
+
+    customer_id: uuid.UUID
+    complaint_id: uuid.UUID
+    clock: str
+    level: str
+    escalated_to: uuid.UUID | None = None
+
+
 EVENTS: tuple[type[Event], ...] = (
     SurveyAnswered,
     ComplaintFiled,
     ComplaintResolved,
     CompensationGiven,
+    ComplaintSlaAlert,
 )

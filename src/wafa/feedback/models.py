@@ -217,6 +217,7 @@ class ComplaintEntryKind(StrEnum):
     status = "status"
     assign = "assign"
     compensation = "compensation"
+    alert = "alert"
 
 
 class ComplaintEntry(Base):
@@ -285,3 +286,16 @@ class Compensation(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
     __table_args__ = (UniqueConstraint("complaint_id", "key"),)
+
+
+class ComplaintAlert(Base):
+    """An SLA warning or breach, recorded once per (complaint, kind) so the worker's sweep
+    never warns or escalates twice (``first_response_warning``, ``resolution_breach``, …)."""
+
+    __tablename__ = "complaint_alerts"
+
+    complaint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -94,3 +94,9 @@ CHANNELS: dict[str, str] = {
     "phone": N_("Phone"),
     "email": N_("Email"),
 }
+ALERTS: dict[str, str] = {
+    "first_response_warning": N_("The first answer is due soon"),
+    "first_response_breach": N_("The first answer is late: escalated to the owner"),
+    "resolution_warning": N_("The resolution is due soon"),
+    "resolution_breach": N_("The resolution is late: escalated to the owner"),
+}

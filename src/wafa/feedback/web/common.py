@@ -18,4 +18,5 @@ def labels(policy: Policy | None = None) -> dict[str, Any]:
         "severities": texts.SEVERITIES,
         "statuses": texts.STATUSES,
         "channels": texts.CHANNELS,
+        "alerts": texts.ALERTS,
     }
