@@ -160,8 +160,8 @@ def main() -> None:
               f"errors {errors[0]}  html {html} B  css {len(css)} B  load {load:.1f}")  # fmt: skip
         write_section(
             args.out,
-            "portal_home",
-            f"""### Portal home page, {args.customers:,} customers (PostgreSQL)
+            f"portal_home_c{args.connections}",
+            f"""### Portal home page, {args.customers:,} customers, {args.connections} connections (PostgreSQL)
 
 Command: `.venv/bin/python benchmarks/portal_home.py --customers {args.customers} --connections
 {args.connections} --seconds {args.seconds:g}`. One `wafa serve` worker on loopback; {args.connections}
