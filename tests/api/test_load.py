@@ -3,6 +3,7 @@ few seconds with a correct status (issue 9, item 3: the server stalled past ~40 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -16,7 +17,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tests.factories import create_customer
+from tests.factories import create_customer, order_payload
 from tests.serving import running_app
 from wafa.api import routing
 from wafa.app.factory import create_app
@@ -102,3 +103,57 @@ class TestBusyAnswers:
         api.app.state.request_slots = anyio.Semaphore(0)  # type: ignore[attr-defined]
         r = api.get("/api/v1/customers")
         assert r.status_code == 503 and r.headers["retry-after"] == "1"
+
+
+class TestLoginsBesideOrders:
+    def test_45_anonymous_logins_do_not_take_the_shops_orders_down(
+        self, committed_db: Settings
+    ) -> None:
+        """Login hashes passwords (argon2); whatever it holds while it does, the server as a
+        whole keeps answering: orders get 201 or a fast 503, never a 500 after a long wait."""
+        with session_scope(committed_db) as s:
+            _, token = auth.create_api_key(s, name="till", scopes=["read", "write"])
+        logins, orders = 45, 10
+        barrier = threading.Barrier(logins + orders)
+
+        with running_app(committed_db) as base:
+
+            def guess(i: int) -> tuple[str, int, float]:
+                with httpx.Client(base_url=base, timeout=60) as client:
+                    page = client.get("/login")
+                    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+                    assert csrf is not None
+                    barrier.wait()
+                    started = time.monotonic()
+                    r = client.post(
+                        "/login",
+                        data={
+                            "email": f"nobody{i}@example.com",
+                            "password": "wrong",
+                            "csrf_token": csrf.group(1),
+                        },
+                    )
+                    return "login", r.status_code, time.monotonic() - started
+
+            def order(i: int) -> tuple[str, int, float]:
+                with httpx.Client(base_url=base, timeout=60) as client:
+                    barrier.wait()
+                    started = time.monotonic()
+                    r = client.post(
+                        "/api/v1/orders",
+                        json=order_payload(external_id=f"beside-login-{i}"),
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    return "order", r.status_code, time.monotonic() - started
+
+            with ThreadPoolExecutor(logins + orders) as pool:
+                futures = [pool.submit(guess, i) for i in range(logins)]
+                futures += [pool.submit(order, i) for i in range(orders)]
+                results = [f.result() for f in futures]
+
+        order_codes = sorted(code for kind, code, _ in results if kind == "order")
+        login_codes = {code for kind, code, _ in results if kind == "login"}
+        slowest_order = max(took for kind, _, took in results if kind == "order")
+        assert set(order_codes) <= {201, 503}, order_codes
+        assert login_codes <= {401, 429, 503}, login_codes
+        assert slowest_order < 12.0, f"slowest order {slowest_order:.1f} s: {order_codes}"
