@@ -27,7 +27,7 @@ from wafa.core.db import dialect_name
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.flows.models import Enrolment, Flow
-from wafa.messaging.campaigns.report import METHOD, Comparison, Group, compare, holdout_groups
+from wafa.messaging.campaigns.report import METHOD, Comparison, Group, effects, holdout_groups
 from wafa.orders.models import Order
 from wafa.orders.sales import sold
 
@@ -91,6 +91,7 @@ def flow_lift(session: Session, *, settings: Settings, flow: Flow, days: int | N
         select(func.count()).where(Enrolment.flow_id == flow.id, Enrolment.entered_at > until)
     )
     chosen, held = groups[False], groups[True]
+    found = effects(chosen, held)
     return Lift(
         flow_key=flow.key,
         days=days,
@@ -98,23 +99,7 @@ def flow_lift(session: Session, *, settings: Settings, flow: Flow, days: int | N
         pending=int(pending or 0),
         recipients=chosen,
         holdout=held,
-        conversion=compare(
-            chosen.customers, chosen.buyers, chosen.buyers, held.customers, held.buyers, held.buyers
-        ),
-        orders=compare(
-            chosen.customers,
-            chosen.orders,
-            chosen.sum_sq_orders,
-            held.customers,
-            held.orders,
-            held.sum_sq_orders,
-        ),
-        revenue=compare(
-            chosen.customers,
-            chosen.revenue,
-            chosen.sum_sq_revenue,
-            held.customers,
-            held.revenue,
-            held.sum_sq_revenue,
-        ),
+        conversion=found.conversion,
+        orders=found.orders,
+        revenue=found.revenue,
     )

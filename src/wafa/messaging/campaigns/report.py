@@ -119,6 +119,39 @@ def compare(n1: int, sum1: float, sq1: float, n2: int, sum2: float, sq2: float) 
     return Comparison(mean1, mean2, diff, diff - Z95 * se, diff + Z95 * se)
 
 
+@dataclass(frozen=True)
+class Effects:
+    conversion: Comparison
+    orders: Comparison
+    revenue: Comparison
+
+
+def effects(chosen: Group, held: Group) -> Effects:
+    """The three comparisons of a recipients group against its holdout: the share who
+    bought (``conversion``), ``orders`` and ``revenue`` per customer."""
+    return Effects(
+        conversion=compare(
+            chosen.customers, chosen.buyers, chosen.buyers, held.customers, held.buyers, held.buyers
+        ),
+        orders=compare(
+            chosen.customers,
+            chosen.orders,
+            chosen.sum_sq_orders,
+            held.customers,
+            held.orders,
+            held.sum_sq_orders,
+        ),
+        revenue=compare(
+            chosen.customers,
+            chosen.revenue,
+            chosen.sum_sq_revenue,
+            held.customers,
+            held.revenue,
+            held.sum_sq_revenue,
+        ),
+    )
+
+
 def _window(campaign: Campaign, days: int) -> tuple[datetime | None, datetime | None]:
     start = campaign.started_at
     if campaign.schedule == Schedule.at and campaign.send_at is not None:
@@ -244,6 +277,7 @@ def campaign_report(
         else {True: empty, False: empty}
     )
     chosen, held = groups[False], groups[True]
+    found = effects(chosen, held)
     return Report(
         campaign=campaign,
         status=status_of(campaign, counts),
@@ -262,39 +296,20 @@ def campaign_report(
         currency=settings.currency,
         chosen=chosen,
         held=held,
-        conversion=compare(
-            chosen.customers,
-            chosen.buyers,
-            chosen.buyers,
-            held.customers,
-            held.buyers,
-            held.buyers,
-        ),
-        orders=compare(
-            chosen.customers,
-            chosen.orders,
-            chosen.sum_sq_orders,
-            held.customers,
-            held.orders,
-            held.sum_sq_orders,
-        ),
-        revenue=compare(
-            chosen.customers,
-            chosen.revenue,
-            chosen.sum_sq_revenue,
-            held.customers,
-            held.revenue,
-            held.sum_sq_revenue,
-        ),
+        conversion=found.conversion,
+        orders=found.orders,
+        revenue=found.revenue,
     )
 
 
 __all__ = [
     "METHOD",
     "Comparison",
+    "Effects",
     "Group",
     "Report",
     "campaign_report",
     "compare",
+    "effects",
     "holdout_groups",
 ]
