@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import assert_accessible, chromium, login, needs_chromium
+from tests.factories import create_customer, create_order
 from tests.serving import running_app
 from wafa.auth import service as auth
 from wafa.auth.models import Role
@@ -25,7 +26,7 @@ pytestmark = [pytest.mark.browser, needs_chromium]
 OWNER = "owner@example.com"
 PASSWORD = "browser-test-password"
 SHOTS = os.environ.get("WAFA_SCREENSHOTS")
-PAGES = ("/settings",)
+PAGES = ("/settings", "/customers/duplicates")
 
 
 @pytest.mark.parametrize("language", ["en", "ar", "fa"])
@@ -36,6 +37,10 @@ def test_owner_screens_pass_axe_in_every_language_and_width(
 
     with session_scope(committed_db) as session:
         auth.create_user(session, email=OWNER, password=PASSWORD, role=Role.owner, name="Owner")
+        # A pair for the Possible duplicates page: an order names two customers.
+        create_customer(session, phone="+12025550101", name="Sara Karimi", email=None)
+        create_customer(session, email="sara@example.com", name="سارا کریمی")
+        create_order(session, customer={"email": "sara@example.com", "phone": "+12025550101"})
     with running_app(committed_db) as base, chromium() as browser:
         page = browser.new_page(viewport={"width": 1366, "height": 900})
         errors: list[str] = []

@@ -157,3 +157,38 @@ class CustomerMerge(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_customer_merges_pair", "winner_id", "loser_id"),)
+
+
+class DuplicateReason(StrEnum):
+    contact_clash = "contact_clash"  # one order's email and phone named two customers
+    same_email = "same_email"  # one mailbox written two ways (dots, +tags, case)
+    same_name_phone = "same_name_phone"  # same name and the same phone number's last digits
+
+
+class DuplicateStatus(StrEnum):
+    open = "open"
+    merged = "merged"
+    dismissed = "dismissed"  # "not the same person": never proposed again
+
+
+class PossibleDuplicate(Base):
+    """Two customers who may be one person, waiting for the owner's decision.
+
+    The pair is stored once, smaller id first (``customer_a_id < customer_b_id``).
+    """
+
+    __tablename__ = "possible_duplicates"
+    __table_args__ = (
+        UniqueConstraint("customer_a_id", "customer_b_id", name="uq_possible_duplicates_pair"),
+        CheckConstraint("customer_a_id < customer_b_id", name="pair_order"),
+        Index("ix_possible_duplicates_status", "status", "found_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_a_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
+    customer_b_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
+    reason: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=DuplicateStatus.open.value)
+    found_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200))

@@ -30,6 +30,7 @@ from wafa.core.pagination import decode_cursor, encode_cursor
 from wafa.core.settings import CalendarKind
 from wafa.core.text import ascii_digits, search_key
 from wafa.core.time import utcnow
+from wafa.customers import duplicates
 from wafa.customers.events import CustomerCreated, CustomerUpdated
 from wafa.customers.models import (
     ConsentChannel,
@@ -37,6 +38,7 @@ from wafa.customers.models import (
     Customer,
     CustomerExternalId,
     CustomerMerge,
+    DuplicateReason,
 )
 from wafa.customers.schemas import Birthday, ConsentIn, CustomerCreate, CustomerUpdate
 
@@ -462,6 +464,7 @@ def resolve_contacts(
     ids: list[uuid.UUID | None] = []
     created: list[_Known] = []
     ambiguous: list[tuple[int, str]] = []
+    clashes: list[tuple[uuid.UUID, uuid.UUID]] = []
     new_ext: list[dict[str, Any]] = []
     consents: list[tuple[_Known, Contact]] = []
     touched: dict[uuid.UUID, _Known] = {}
@@ -482,6 +485,7 @@ def resolve_contacts(
             known = email_match or phone_match
         if email_match is not None and phone_match is not None and email_match is not phone_match:
             ambiguous.append((index, "email and phone belong to two different customers"))
+            clashes.append((email_match.id, phone_match.id))
         if known is None:
             known = _Known(
                 id=new_id(),
@@ -570,6 +574,10 @@ def resolve_contacts(
         _insert_rows(session, CustomerExternalId, new_ext, bulk_insert)
     if consents:
         _record_contact_consents(session, consents, now, bulk_insert)
+    if clashes:
+        # Both records exist (a clash needs two matches): the owner decides on the
+        # Possible duplicates page instead of the pair being kept apart silently.
+        duplicates.record(session, clashes, reason=DuplicateReason.contact_clash)
     return Resolution(ids, [k.id for k in created], ambiguous)
 
 
