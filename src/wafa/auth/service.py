@@ -28,18 +28,10 @@ from wafa.core.time import utcnow
 
 SECRET_KEY = "secret_key"
 MIN_PASSWORD = 10
-LOCK_AFTER = 5  # consecutive wrong passwords
-LOCK_FOR = timedelta(minutes=15)
 
 
 class InsufficientScope(Forbidden):
     code = "insufficient-scope"
-
-
-class LoginLocked(Unauthorized):
-    """Too many wrong passwords in a row: the account waits before it accepts another try."""
-
-    code = "login-locked"
 
 
 # --------------------------------------------------------------------------- staff
@@ -61,13 +53,14 @@ def create_user(
         raise Invalid.field(("email",), str(exc)) from None
     if len(password) < MIN_PASSWORD:
         raise Invalid.field(("password",), f"must be at least {MIN_PASSWORD} characters")
+    digest = hash_password(password)  # before any write: no lock held across argon2
     if session.scalar(select(StaffUser.id).where(StaffUser.email == address)) is not None:
         raise Conflict(f"a staff user with email {address} exists")
     user = StaffUser(
         email=address,
         name=name,
         role=role,
-        password_hash=hash_password(password),
+        password_hash=digest,
         locale=locale,
     )
     session.add(user)
@@ -78,45 +71,29 @@ def create_user(
 def authenticate(session: Session, *, email: str, password: str) -> StaffUser:
     """The active user with these credentials; any mismatch is the same ``Unauthorized``.
 
-    After ``LOCK_AFTER`` wrong passwords in a row the account is locked for ``LOCK_FOR``
-    (``LoginLocked``), whatever is typed. The count moves by an atomic ``UPDATE`` so
-    parallel guesses cannot slip past it; callers must commit even when this raises.
+    Only reads: the password is checked (argon2) with no write lock held. An unknown email
+    is checked against a dummy hash, so the time taken says nothing. Throttling is the
+    caller's (``wafa.auth.throttle``, claimed in its own transaction before this).
     """
     try:
         address = normalize_email(email, public=False)
     except ContactError:
         address = email.strip().lower()
     user = session.scalar(select(StaffUser).where(StaffUser.email == address))
-    now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        verify_password(_DUMMY_HASH, password)  # same cost as a real attempt
-        minutes = max(1, -(-int((user.locked_until - now).total_seconds()) // 60))
-        raise LoginLocked(
-            f"too many wrong passwords; try again in {minutes} minutes", minutes=minutes
-        )
-    # Verify against a dummy hash when the user is unknown, so timing says nothing.
     valid = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    if user is not None and not valid:
-        failed = session.execute(
-            update(StaffUser)
-            .where(StaffUser.id == user.id)
-            .values(failed_logins=StaffUser.failed_logins + 1)
-            .returning(StaffUser.failed_logins)
-            .execution_options(synchronize_session=False)
-        ).scalar_one()
-        if failed >= LOCK_AFTER:
-            session.execute(
-                update(StaffUser)
-                .where(StaffUser.id == user.id)
-                .values(failed_logins=0, locked_until=now + LOCK_FOR)
-                .execution_options(synchronize_session=False)
-            )
     if user is None or not valid or not user.active:
         raise Unauthorized("wrong email or password")
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
     return user
+
+
+def record_login(session: Session, *, user_id: uuid.UUID) -> None:
+    """Remember when a user last logged in."""
+    session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user_id)
+        .values(last_login_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 _DUMMY_HASH = hash_password("not-a-real-password-0000")

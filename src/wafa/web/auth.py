@@ -18,14 +18,17 @@ session), else the user's saved language, else ``settings.locale``.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, TimestampSigner
 
 from wafa.api.deps import AppSettings, DbSession, public
-from wafa.auth import permissions
+from wafa.auth import permissions, throttle
 from wafa.auth import service as auth
 from wafa.auth.models import StaffUser
 from wafa.auth.permissions import Permission
@@ -185,28 +188,100 @@ def login_page(request: Request, next: str | None = None) -> Response:
     )
 
 
+DEVICE_COOKIE = "wafa_device"
+DEVICE_MAX_AGE = 365 * 24 * 3600
+
+
+def _device_signer(request: Request) -> TimestampSigner:
+    return TimestampSigner(str(request.app.state.secret_key), salt="wafa.device")
+
+
+def _device_tag(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
+
+
+def known_device(request: Request, email: str) -> bool:
+    """Whether this browser logged in to ``email`` before (a signed cookie says so)."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return False
+    try:
+        tags = _device_signer(request).unsign(raw, max_age=DEVICE_MAX_AGE).decode().split(".")
+    except BadSignature:
+        return False
+    return _device_tag(email) in tags
+
+
+def _remember_device(request: Request, response: Response, email: str) -> None:
+    tags = [_device_tag(email)]
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if raw:
+        with contextlib.suppress(BadSignature):
+            old = _device_signer(request).unsign(raw, max_age=DEVICE_MAX_AGE).decode()
+            tags += [t for t in old.split(".") if t and t not in tags][:4]
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_signer(request).sign(".".join(tags)).decode(),
+        max_age=DEVICE_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=request.app.state.settings.secure_cookies,
+    )
+
+
+def _login_page(
+    request: Request, *, next: str, email: str, wait: int | None, status_code: int
+) -> Response:
+    load_user(request)  # the page's language
+    locked = -(-wait // 60) if wait else None  # whole minutes, at least one
+    response = render(
+        request,
+        "auth/login.html",
+        {"next": safe_next(next, ""), "email": email, "failed": True, "locked": locked},
+        status_code=status_code,
+    )
+    if wait:
+        response.headers["Retry-After"] = str(wait)
+    return response
+
+
 @router.post("/login", response_class=HTMLResponse, dependencies=[public("logging in")])
 def login(
     request: Request,
-    session: DbSession,
     email: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    try:
-        user = auth.authenticate(session, email=email, password=password)
-    except Unauthorized as exc:
-        # The page is answered normally, so the failed-attempt count is committed.
-        load_user(request)  # language for the page
-        locked = exc.context.get("minutes") if isinstance(exc, auth.LoginLocked) else None
-        return render(
-            request,
-            "auth/login.html",
-            {"next": safe_next(next, ""), "email": email, "failed": True, "locked": locked},
-            status_code=429 if locked else 401,
+    """Claim a try (throttle, committed at once), then check the password with nothing locked.
+
+    Unknown emails are counted and answered exactly like known ones. From a browser that
+    logged in to this account before, only the address is counted, so strangers guessing
+    at the account do not slow its owner down.
+    """
+    keys = [
+        (
+            throttle.address_key(request.client.host if request.client else None),
+            throttle.FREE_PER_ADDRESS,
         )
+    ]
+    if not known_device(request, email):
+        keys.append((throttle.account_key(email), throttle.FREE_PER_ACCOUNT))
+    with request.app.state.write_sessions() as session, session.begin():
+        claim = throttle.claim(session, keys)
+    if not claim.allowed:
+        return _login_page(request, next=next, email=email, wait=claim.retry_after, status_code=429)
+    try:
+        with request.app.state.read_sessions() as session:
+            user = auth.authenticate(session, email=email, password=password)
+    except Unauthorized:
+        return _login_page(request, next=next, email=email, wait=None, status_code=401)
+    with request.app.state.write_sessions() as session, session.begin():
+        throttle.forget(session, throttle.account_key(email))
+        auth.record_login(session, user_id=user.id)
     start_session(request, user)
-    return see_other(safe_next(next, home_for(request, user)))
+    response = see_other(safe_next(next, home_for(request, user)))
+    _remember_device(request, response, email)
+    return response
 
 
 @router.post("/logout", dependencies=[public("logging out")])
