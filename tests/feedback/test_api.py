@@ -189,3 +189,11 @@ class TestComplaintsApi:
         )
         assert refused.status_code == 422
         assert refused.json()["errors"][0]["loc"][-1] == "category"
+
+
+class TestReportsApi:
+    def test_recurring_and_reports(self, api: TestClient) -> None:
+        recurring = api.get("/api/v1/complaints/recurring")
+        assert recurring.status_code == 200 and recurring.json() == {"groups": [], "similar": []}
+        reports = api.get("/api/v1/feedback/reports").json()
+        assert reports["response_times"]["first_response"]["count"] == 0

@@ -92,6 +92,7 @@ def test_a_complaint_on_a_phone_in_persian(committed_db: Settings) -> None:
             "/feedback/mine",
             "/feedback/reports",
             f"/feedback/qr?customer={sara}",
+            f"/customers/{sara}",
         ):
             response = page.goto(base + path)
             assert response is not None and response.status == 200, path

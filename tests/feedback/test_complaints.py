@@ -244,3 +244,23 @@ class TestSlaSweep:
             select(OutboxEvent).where(OutboxEvent.topic == "complaint.sla_alert")
         ).all()
         assert [a.payload["level"] for a in alerts] == ["warning", "breach"]
+
+
+class TestErasure:
+    def test_complaints_and_replies_are_blanked(self, session: Session, settings: Settings) -> None:
+        customer = create_customer(session, name="Zahra Kuhestani")
+        complaint = file(session, settings, customer.id, text="Zahra Kuhestani was overcharged")
+        complaints.reply(
+            session,
+            settings=settings,
+            complaint_id=complaint.id,
+            text="Dear Zahra Kuhestani",
+            by="m",
+        )
+        assert service.personal_data(session, customer.id)["complaints"][0]["replies"]
+        service.erase(session, customer.id)
+        session.expire_all()
+        left = complaints.get_complaint(session, complaint.id)
+        assert left.text == "" and all(
+            e.text is None for e in complaints.history(session, complaint.id) if e.kind == "reply"
+        )

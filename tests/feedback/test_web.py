@@ -79,6 +79,8 @@ class TestComplaintScreens:
         assert "So sorry" in page.text and "Resolved" in page.text
         inbox = client.get("/feedback/complaints?status=resolved")
         assert "Sara Karimi" in inbox.text
+        profile = client.get(f"/customers/{customer.id}")
+        assert profile.status_code == 200 and 'id="fb-panel-title"' in profile.text
         reports = client.get("/feedback/reports")
         assert reports.status_code == 200 and "Compensation per category" in reports.text
 

@@ -9,6 +9,8 @@ shop's systems do) and to work complaints; ``admin`` to create a survey or chang
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,6 +21,7 @@ from wafa.api.deps import (
     Idempotent,
     MayMessage,
     MaySettings,
+    MayViewReports,
     Principal,
     Reader,
     ReadSession,
@@ -27,7 +30,7 @@ from wafa.api.deps import (
 from wafa.api.routing import AutoCommitRoute
 from wafa.auth.permissions import Permission
 from wafa.core.time import utcnow
-from wafa.feedback import compensation, complaints, service
+from wafa.feedback import compensation, complaints, recurring, service
 from wafa.feedback.models import (
     AnswerChannel,
     Compensation,
@@ -179,6 +182,19 @@ def list_complaints(
         overdue_at=utcnow() if overdue else None,
     )
     return {"items": items}
+
+
+@router.get("/complaints/recurring")
+def recurring_complaints(
+    session: ReadSession, settings: AppSettings, principal: MayViewReports
+) -> dict[str, Any]:
+    """Every group with complaints in the last 28 days against its baseline (``flagged``:
+    the rise is beyond chance), and the complaints of the last three weeks that read alike."""
+    flags = recurring.detect(session, settings=settings)
+    return {
+        "groups": [asdict(f) for f in flags],
+        "similar": [asdict(g) for g in recurring.similar_complaints(session)],
+    }
 
 
 @router.get("/complaints/{complaint_id}", response_model=ComplaintRead)
@@ -346,3 +362,19 @@ def compensations(
 ) -> list[Compensation]:
     complaints.get_complaint(session, complaint_id)
     return compensation.for_complaint(session, complaint_id)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+@router.get("/feedback/reports")
+def feedback_reports(
+    session: ReadSession, settings: AppSettings, principal: MayViewReports
+) -> dict[str, Any]:
+    """Answer times (median, 90th percentile, business hours, last 90 days) and compensation
+    per complaint category."""
+    since = utcnow() - timedelta(days=90)
+    return {
+        "response_times": complaints.response_times(session, settings=settings, since=since),
+        "compensation": compensation.report(session),
+    }

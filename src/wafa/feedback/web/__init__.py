@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wafa.feedback.web import answer, complaints, reports, staff, surveys
+from wafa.feedback.web import answer, complaints, profile, reports, staff, surveys
 from wafa.web.pages import Pages
 from wafa.web.routing import WebRoute
 
@@ -19,4 +19,5 @@ for _screen in (complaints, surveys, reports, staff):
 PAGES = Pages(
     routers=(answer.router, router),
     nav=(complaints.NAV, surveys.NAV, reports.NAV, staff.NAV),
+    panels=(profile.PANEL,),
 )
