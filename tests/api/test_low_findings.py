@@ -113,3 +113,10 @@ class TestDocsHeaders:
             assert r.headers["x-content-type-options"] == "nosniff"
             assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
             assert r.headers["referrer-policy"] == "no-referrer"
+
+
+class TestEnrolName:
+    def test_a_name_without_a_letter_at_the_till_is_a_422(self, api: TestClient) -> None:
+        r = api.post("/api/v1/pos/enrol", json={"name": ":", "email": "till@example.com"})
+        assert r.status_code == 422, r.text
+        assert ["body", "name"] in [e["loc"] for e in r.json()["errors"]]

@@ -23,6 +23,7 @@ from anyio import CapacityLimiter
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -143,6 +144,12 @@ def _expected(request: Request, exc: Exception) -> Exception:
     too_large = body_error(request, exc)
     if too_large is not exc:
         return too_large
+    if isinstance(exc, ValidationError):
+        # A schema built inside the work (a service composing another domain's input)
+        # refused a value that came from the request: the request's fault, not ours.
+        errors = [(("body", *err["loc"]), str(err["msg"])) for err in exc.errors()]
+        where = ".".join(str(p) for p in errors[0][0]) if errors else "body"
+        return Invalid(f"{where}: {errors[0][1] if errors else 'invalid'}", errors=errors)
     if is_bad_value(exc):
         return Invalid("a value is out of the range the database can store")
     if isinstance(exc, IntegrityError):

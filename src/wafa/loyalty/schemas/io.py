@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from wafa.core.validation import Instant, Problem, refuse
+from wafa.core.validation import Instant, PersonName, Problem, refuse
 from wafa.customers.schemas import Birthday
 from wafa.loyalty import codes, texts
 from wafa.loyalty.models import LimitPeriod, RewardKind, StampPer
@@ -747,7 +747,7 @@ class PosPurchase(_In):
 
 
 class PosEnrol(_In):
-    name: Text200
+    name: PersonName
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
     email: Annotated[str, StringConstraints(max_length=320)] | None = None
     sms_consent: bool = Field(default=False, description="The customer agreed to texts.")
