@@ -234,7 +234,8 @@ def queue_next_batch(
     session: Session, *, settings: Settings, campaign_id: uuid.UUID, batch: int = BATCH
 ) -> int:
     """Queue the campaign's next ``batch`` recipients (in the caller's transaction); how
-    many were handled, 0 when none were left (the campaign then moves to ``sending``).
+    many were handled, 0 when none were left. After the last recipient the campaign moves
+    to ``sending``.
 
     The campaign row is locked first (``FOR UPDATE SKIP LOCKED`` on PostgreSQL): a second
     worker leaves it to the first, and a pause waits for the batch to commit.
@@ -306,6 +307,9 @@ def queue_next_batch(
     )
     campaign.queued_through = ids[-1]
     campaign.updated_at = now
+    if len(ids) < batch:  # the last batch: every recipient is queued or held out
+        campaign.status = CampaignStatus.sending.value
+        campaign.queued_at = now
     session.flush()
     return len(ids)
 
