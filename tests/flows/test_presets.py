@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import FrozenClock
 from tests.factories import order_payload
 from tests.flows.helpers import due, enrolments, messages, no_limits
-from tests.loyalty.helpers import place
+from tests.loyalty.helpers import place, set_rules
 from tests.messaging.conftest import Sink, body_of
 from tests.messaging.helpers import subscriber
 from wafa.core.settings import Settings
@@ -70,6 +70,7 @@ class TestOrderConfirmation:
         pipeline: Pipeline,
         smtp_sink: Sink,
     ) -> None:
+        set_rules(session)  # a point a dollar: the confirmation says what the order earned
         payload = order_payload(
             placed_at=clock.now.isoformat(),
             customer={"email": "ayda@example.com", "name": "Ayda"},
@@ -83,6 +84,7 @@ class TestOrderConfirmation:
         [mail] = smtp_sink.to("ayda@example.com")
         assert payload["external_id"] in body_of(mail, "plain")
         assert "Flat white" in body_of(mail, "plain")
+        assert "Points earned: 9" in body_of(mail, "plain")
 
 
 class TestDelayNotice:

@@ -61,3 +61,24 @@ def test_settings_saved_and_bad_input_named(client: TestClient, session: Session
     assert bad.status_code == 422
     assert 'id="holdout_percent-error"' in bad.text and 'id="conversion_days-error"' in bad.text
     assert service.get_flow(session, "win_back").holdout_percent == 20
+
+
+def test_the_customer_profile_shows_their_flows(client: TestClient, session: Session) -> None:
+    from tests.factories import create_customer
+    from wafa.flows import engine, presets
+    from wafa.flows.service import get_flow
+
+    presets.ensure_presets(session)
+    customer = create_customer(session)
+    engine.enrol(
+        session,
+        settings=client.app.state.settings,  # type: ignore[attr-defined]
+        flow=get_flow(session, "welcome"),
+        customer_id=customer.id,
+        occasion="test",
+    )
+    session.flush()
+    logged_in(client, session, role=Role.manager, locale="fa")
+    page = client.get(f"/customers/{customer.id}")
+    assert page.status_code == 200
+    assert 'href="/flows/welcome"' in page.text and "اکنون در آن" in page.text

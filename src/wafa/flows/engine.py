@@ -29,7 +29,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import local_date
@@ -58,7 +58,7 @@ from wafa.flows.spec import (
 )
 from wafa.loyalty import coupons
 from wafa.loyalty import service as loyalty
-from wafa.loyalty.models import CouponSource, RewardKind
+from wafa.loyalty.models import CouponSource, PointsEntry, RewardKind
 from wafa.messaging import consent
 from wafa.messaging.models import Priority, Topic
 from wafa.messaging.queue import queue_message
@@ -275,9 +275,15 @@ def order_context(session: Session, settings: Settings, order_id: str) -> dict[s
     lines = session.scalars(
         select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)
     )
+    earned = session.scalar(
+        select(func.coalesce(func.sum(PointsEntry.points), 0)).where(
+            PointsEntry.order_id == order.id, PointsEntry.points > 0
+        )
+    )
     return {
         "id": str(order.id),
         "number": order.number or order.external_id,
+        "points_earned": int(earned or 0),
         "external_id": order.external_id,
         "status": order.status,
         "total": format_money(order.total_amount, order.currency, "en"),

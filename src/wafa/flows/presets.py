@@ -74,21 +74,27 @@ PRESETS: tuple[Preset, ...] = (
                     "Hello {{ customer.first_name }},\n\nThank you for your order "
                     "{{ order.number }} ({{ order.external_id }}).\n\n"
                     + ORDER_LINES_EN
-                    + "\nTotal: {{ order.total }}\n\n{{ business.name }}",
+                    + "\nTotal: {{ order.total }}\n{% if order.points_earned %}Points earned: "
+                    "{{ order.points_earned }} (balance: {{ points.available }} available, "
+                    "{{ points.pending }} pending)\n{% endif %}\n{{ business.name }}",
                 ),
                 "ar": (
                     "طلبك {{ order.number }}",
                     "مرحباً {{ customer.first_name }}،\n\nشكراً لطلبك {{ order.number }} "
                     "({{ order.external_id }}).\n\n"
                     + ORDER_LINES
-                    + "\nالمجموع: {{ order.total|digits(locale) }}\n\n{{ business.name }}",
+                    + "\nالمجموع: {{ order.total|digits(locale) }}\n{% if order.points_earned %}"
+                    "النقاط المكتسبة: {{ order.points_earned|digits(locale) }}\n{% endif %}"
+                    "\n{{ business.name }}",
                 ),
                 "fa": (
                     "سفارش شما {{ order.number }}",
                     "سلام {{ customer.first_name }}،\n\nاز سفارش {{ order.number }} "
                     "({{ order.external_id }}) سپاسگزاریم.\n\n"
                     + ORDER_LINES
-                    + "\nجمع کل: {{ order.total|digits(locale) }}\n\n{{ business.name }}",
+                    + "\nجمع کل: {{ order.total|digits(locale) }}\n{% if order.points_earned %}"
+                    "امتیاز کسب‌شده: {{ order.points_earned|digits(locale) }}\n{% endif %}"
+                    "\n{{ business.name }}",
                 ),
             }
         },

@@ -12,6 +12,7 @@ from wafa.api.deps import AppSettings, DbSession
 from wafa.auth.models import Role
 from wafa.flows import presets, service
 from wafa.flows.engine import definition_of
+from wafa.flows.history import ways
 from wafa.flows.lift import flow_lift
 from wafa.flows.spec import SendStep
 from wafa.web import forms
@@ -19,7 +20,7 @@ from wafa.web.auth import MayMessage, see_other, staff_label
 from wafa.web.forms import FormData, FormReader
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
-from wafa.web.pages import Pages
+from wafa.web.pages import CustomerPanel, Pages
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash, render
 
@@ -161,8 +162,18 @@ def switch(key: str, request: Request, session: DbSession, user: MayMessage) -> 
     return see_other(f"/flows/{key}" if request.query_params.get("back") == "page" else "/flows")
 
 
+def _panel(session: Any, customer: Any) -> dict[str, Any] | None:
+    found = ways(session, customer.id, limit=5)
+    return {"ways": found} if found else None
+
+
 PAGES = Pages(
     routers=(router,),
+    panels=(
+        CustomerPanel(
+            "flows", template="flows/_profile_panel.html", load=_panel, column="side", order=60
+        ),
+    ),
     nav=(
         NavItem(
             N_("Flows"),
