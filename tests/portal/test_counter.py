@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.portal.helpers import member
 from tests.web.helpers import logged_in
 from wafa.auth.models import Role
 from wafa.core.settings import Settings
+from wafa.messaging.models import Message
 
 
 def test_the_pos_card_offers_the_qr_and_only_staff_get_it(
@@ -24,3 +26,23 @@ def test_the_pos_card_offers_the_qr_and_only_staff_get_it(
     assert qr.status_code == 200 and qr.headers["content-type"].startswith("image/svg+xml")
     assert qr.headers["cache-control"] == "no-store" and b"<svg" in qr.content
     assert "wafa_portal" not in qr.headers.get("set-cookie", "")
+
+
+def test_the_cashier_sends_the_link_by_email(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    customer = member(session, settings, email="counter@example.com")
+    logged_in(client, session, role=Role.cashier)
+    card = client.get(f"/pos?customer={customer.id}").text
+    token = card.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    sent = client.post(
+        f"/portal/counter/{customer.id}/send", data={"csrf_token": token}, follow_redirects=False
+    )
+    assert sent.headers["location"] == f"/pos?customer={customer.id}"
+    [message] = session.scalars(select(Message).where(Message.customer_id == customer.id)).all()
+    assert (message.reason, message.channel, message.kind) == (
+        "portal-link",
+        "email",
+        "transactional",
+    )
+    assert "/portal/login/" in message.context["link"]

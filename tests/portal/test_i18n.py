@@ -10,9 +10,10 @@ import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.portal.helpers import member, sign_in
+from wafa.app.factory import create_app
 from wafa.core.settings import Settings
 from wafa.web import i18n
 from wafa.web.i18n import LOCALE_DIR
@@ -70,3 +71,12 @@ def test_a_persian_customer_reads_right_to_left_with_persian_digits(
 def test_the_sign_in_page_follows_the_chosen_language(client: TestClient) -> None:
     page = client.get("/portal/login?lang=ar").text
     assert 'lang="ar" dir="rtl"' in page and "أرسل لي رابطًا" in page
+
+
+def test_the_business_colour_reaches_the_portal(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    app = create_app(settings.model_copy(update={"brand_colour": "#7a1f5c"}))
+    app.state.write_sessions = app.state.read_sessions = session_factory
+    with TestClient(app) as client:
+        assert "--brand: #7a1f5c" in client.get("/portal/login").text

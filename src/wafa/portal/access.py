@@ -223,6 +223,28 @@ def revoke_access(session: Session, *, customer_id: uuid.UUID) -> None:
     )
 
 
+def send_link(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> str | None:
+    """Send the customer a sign-in link (one hour, once) by email, else by SMS, as a
+    transactional message (at the counter, after enrolling); the channel, or ``None``
+    when the customer has neither address."""
+    customer = customers.get_live_customer(session, customer_id)
+    channel = "email" if customer.email else "sms" if customer.phone else None
+    if channel is None:
+        return None
+    link = issue_link(session, settings=settings, customer_id=customer.id, ttl=EMAIL_LINK_TTL)
+    queue_message(
+        session,
+        customer_id=customer.id,
+        channel=channel,
+        kind="transactional",
+        reason="portal-link",
+        occasion=new_id().hex,
+        content=Content.model_validate(LINK_MESSAGE),
+        context={"link": link.url},
+    )
+    return channel
+
+
 def forget(session: Session, settings: Settings, customer_id: uuid.UUID) -> None:
     """Erasure: the customer's sessions, codes and spent links go."""
     for model in (PortalSession, PortalCode, PortalLink, PortalAccess):

@@ -170,6 +170,7 @@ def render(
         "flashes": [],
         "available_tabs": TABS,
         "tab": None,
+        "logo_version": getattr(request.app.state, "logo_version", None),
         **(context or {}),
     }
     html = templates_of(request).env(language).get_template(name).render(values)
