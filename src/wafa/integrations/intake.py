@@ -31,7 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from wafa.core.db import insert_new, rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
@@ -76,7 +76,7 @@ Handler = Callable[[Session, Connection, OrderFormat, Mapping[str, Any], Context
 
 def _order(s: Session, c: Connection, f: OrderFormat, p: Mapping[str, Any], x: Context) -> Applied:
     applied = apply_order(s, c, f, p, settings=x.settings)
-    if applied.status == "processed" and applied.subject:
+    if applied.created and applied.subject:
         _apply_waiting(s, c, f, applied.subject, x)
     return applied
 
@@ -213,40 +213,39 @@ _NO_BODY = frozenset({"customers/redact", "shop/redact"})
 
 
 def _apply(session: Session, connection: Connection, delivery: Delivery, context: Context) -> None:
-    """Apply ``delivery`` in a savepoint, recording its result (a failure is logged, not raised)."""
-    delivery.processed_at = utcnow()
+    """Apply ``delivery`` in a savepoint, recording its result (a failure is logged, not raised).
+
+    The delivery row is written once, after the work: nothing of it changes before.
+    """
     handler = TOPICS.get(connection.shop, {}).get(delivery.topic)
-    if handler is None:
-        delivery.status, delivery.error = (
-            DeliveryStatus.ignored,
-            f"topic {delivery.topic!r} is not used",
-        )
-        return
-    try:
-        with session.begin_nested():
-            payload = json.loads(delivery.body or "")
-            if not isinstance(payload, dict):
-                raise Invalid.field(("body",), "is not a JSON object")
-            applied = handler(session, connection, FORMATS[connection.shop], payload, context)
-    except json.JSONDecodeError as exc:
-        delivery.status, delivery.error = DeliveryStatus.failed, f"body: not JSON ({exc.msg})"
-        return
-    except (Invalid, Conflict, NotFound) as exc:
-        detail = exc.detail
-        if (
-            isinstance(exc, Invalid)
-            and exc.errors
-            and exc.detail != "; ".join(f"{'.'.join(map(str, loc))}: {m}" for loc, m in exc.errors)
-        ):
-            detail += ": " + "; ".join(f"{'.'.join(map(str, loc))}: {m}" for loc, m in exc.errors)
-        delivery.status, delivery.error = DeliveryStatus.failed, detail[:2000]
-        log.warning("delivery %s (%s) failed: %s", delivery.id, delivery.topic, detail)
-        return
-    delivery.status = DeliveryStatus(applied.status)
-    delivery.error = applied.note
-    if applied.subject:
-        delivery.subject = applied.subject[:200]
-    if delivery.topic in _NO_BODY:
+    status = DeliveryStatus.ignored
+    note: str | None = f"topic {delivery.topic!r} is not used"
+    subject: str | None = None
+    if handler is not None:
+        try:
+            with session.begin_nested():
+                payload = json.loads(delivery.body or "")
+                if not isinstance(payload, dict):
+                    raise Invalid.field(("body",), "is not a JSON object")
+                applied = handler(session, connection, FORMATS[connection.shop], payload, context)
+        except json.JSONDecodeError as exc:
+            status, note = DeliveryStatus.failed, f"body: not JSON ({exc.msg})"
+        except (Invalid, Conflict, NotFound) as exc:
+            detail = exc.detail
+            listed = "; ".join(
+                f"{'.'.join(map(str, loc))}: {m}" for loc, m in getattr(exc, "errors", [])
+            )
+            if listed and listed != detail:
+                detail += ": " + listed
+            status, note = DeliveryStatus.failed, detail[:2000]
+            log.warning("delivery %s (%s) failed: %s", delivery.id, delivery.topic, note)
+        else:
+            status, note, subject = DeliveryStatus(applied.status), applied.note, applied.subject
+    delivery.processed_at = utcnow()
+    delivery.status, delivery.error = status, note
+    if subject:
+        delivery.subject = subject[:200]
+    if delivery.topic in _NO_BODY and status is not DeliveryStatus.failed:
         delivery.body = None
 
 
@@ -293,8 +292,10 @@ def receive(
         session, Delivery, index_elements=["connection_id", "delivery_id"], values=values
     ):
         return None
-    delivery = session.get(Delivery, values["id"])
-    assert delivery is not None
+    # The row just inserted, as a persistent object without reading it back.
+    delivery = Delivery(**values)
+    make_transient_to_detached(delivery)
+    session.add(delivery)
     _apply(session, connection, delivery, context)
     session.flush()
     return delivery

@@ -69,10 +69,19 @@ _STEPS = (
 class Applied:
     """What a delivery did: ``processed``, ``ignored`` or ``waiting``, a note, its subject."""
 
-    def __init__(self, status: str, note: str | None = None, subject: str | None = None) -> None:
+    def __init__(
+        self,
+        status: str,
+        note: str | None = None,
+        subject: str | None = None,
+        *,
+        created: bool = False,
+    ) -> None:
         self.status = status
         self.note = note
         self.subject = subject
+        #: An order was created: refunds that waited for it can be applied now.
+        self.created = created
 
 
 def _invalid(problem: CellProblem) -> Invalid:
@@ -184,8 +193,9 @@ def _claim_newest(
     external_id: str,
     updated_at: datetime,
     lines: dict[str, int],
-) -> bool:
-    """Record ``updated_at`` as the newest applied state; ``False`` when it is not newer.
+) -> str | None:
+    """Record ``updated_at`` as the newest applied state: ``"first"`` (the first state of
+    this order), ``"newer"``, or ``None`` when it is not newer.
 
     A first insert claims the order; a later one moves ``updated_at`` by a guarded
     ``UPDATE`` (on PostgreSQL a concurrent update waits for the row and then sees the
@@ -202,7 +212,7 @@ def _claim_newest(
             "lines": lines,
         },
     ):
-        return True
+        return "first"
     moved = session.execute(
         update(ShopOrder)
         .where(
@@ -213,7 +223,7 @@ def _claim_newest(
         .values(updated_at=updated_at)
         .execution_options(synchronize_session=False)
     )
-    return rowcount(moved) == 1
+    return "newer" if rowcount(moved) == 1 else None
 
 
 def _stored(session: Session, source: str, external_id: str) -> Order | None:
@@ -317,15 +327,18 @@ def apply_order(
         raise _invalid(exc) from None
     subject = record.external_id
     line_map = {ref: number for number, ref in enumerate(rows.line_ids, 1) if ref}
-    if not _claim_newest(session, connection, subject, updated_at, line_map):
+    claim = _claim_newest(session, connection, subject, updated_at, line_map)
+    if claim is None:
         return Applied("ignored", "not newer than the state already applied", subject)
-    order = _stored(session, source, subject)
+    # The first state of a shop order: create it (``create_order`` finds one stored
+    # under the same key itself); a newer state moves the stored one forward.
+    order = _stored(session, source, subject) if claim == "newer" else None
     notes: list[str] = []
+    created = False
     if order is None:
         order, created = orders.create_order(
             session, data=_order_create(record, source), region=settings.phone_region
         )
-        order = orders.get_order(session, order.id)
         notes.append("order created" if created else "order already stored")
     else:
         moves = _advance(session, order, record, updated_at)
@@ -335,12 +348,12 @@ def apply_order(
         for r in record.refunds
     ]
     recorded = 0
+    order_id = order.id
     for refund in refunds:
-        order = orders.get_order(session, order.id)
-        recorded += apply_refund(session, connection, order, refund)
+        recorded += apply_refund(session, connection, orders.get_order(session, order_id), refund)
     if recorded:
         notes.append(f"{recorded} refund(s) recorded")
-    return Applied("processed", "; ".join(notes), subject)
+    return Applied("processed", "; ".join(notes), subject, created=created)
 
 
 def apply_customer(
