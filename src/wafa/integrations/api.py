@@ -12,6 +12,7 @@ import logging
 import uuid
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -53,7 +54,13 @@ class Paused(WafaError):
 
 
 async def _raw_body(request: Request) -> bytes:
-    return await request.body()
+    try:
+        return await request.body()
+    except RuntimeError:
+        # A form was parsed already (the route's NUL check reads forms, consuming the
+        # stream). No shop signs a form: only WooCommerce's unsigned ping is one.
+        form = await request.form()
+        return urlencode([(k, v) for k, v in form.multi_items() if isinstance(v, str)]).encode()
 
 
 RawBody = Annotated[bytes, Depends(_raw_body)]
