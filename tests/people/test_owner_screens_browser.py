@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.browser, needs_chromium]
 OWNER = "owner@example.com"
 PASSWORD = "browser-test-password"
 SHOTS = os.environ.get("WAFA_SCREENSHOTS")
-PAGES = ("/settings", "/customers/duplicates")
+PAGES = ("/settings", "/customers/duplicates", "/customers")
 
 
 @pytest.mark.parametrize("language", ["en", "ar", "fa"])

@@ -16,10 +16,18 @@ they are: they are not text a spreadsheet evaluates.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import io
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
-__all__ = ["FORMULA_STARTS", "SafeWriter", "escape_cell", "escape_row", "safe_writer"]
+__all__ = [
+    "FORMULA_STARTS",
+    "SafeWriter",
+    "csv_chunks",
+    "escape_cell",
+    "escape_row",
+    "safe_writer",
+]
 
 #: First characters that make a spreadsheet read a text cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -59,3 +67,20 @@ class SafeWriter:
 def safe_writer(handle: _Writable, **options: Any) -> SafeWriter:
     """``csv.writer(handle, **options)`` that never writes a formula (see the module docstring)."""
     return SafeWriter(handle, **options)
+
+
+def csv_chunks(rows: Iterable[Iterable[object]], *, rows_per_chunk: int = 500) -> Iterator[str]:
+    """``rows`` as CSV text in chunks (for a streamed download), every cell formula-safe."""
+    buffer = io.StringIO()
+    writer = safe_writer(buffer)
+    pending = 0
+    for row in rows:
+        writer.writerow(row)
+        pending += 1
+        if pending >= rows_per_chunk:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            pending = 0
+    if buffer.tell():
+        yield buffer.getvalue()

@@ -106,6 +106,14 @@ def search_customers(
     return rows[:limit], next_cursor
 
 
+def count_matching(session: Session, *, q: str | None = None) -> int:
+    """How many live customers match ``q`` (all of them without ``q``)."""
+    if not (q and q.strip()):
+        return count_customers(session)
+    found = search_query(q).order_by(None).with_only_columns(Customer.id).subquery()
+    return int(session.scalar(select(func.count()).select_from(found)) or 0)
+
+
 def count_customers(session: Session) -> int:
     """Number of live customers."""
     return int(

@@ -7,7 +7,7 @@ shows from them and from the customers, orders and people services.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from wafa.core.calendars import anniversary, ymd
 from wafa.core.errors import Conflict, Invalid
 from wafa.core.events import Event
+from wafa.core.money import minor_digits
 from wafa.core.settings import CalendarKind
 from wafa.customers import service as customers
 from wafa.customers.models import ConsentRecord, Customer, CustomerExternalId, CustomerMerge
@@ -42,6 +43,7 @@ class DirectoryPage:
 
     rows: list[DirectoryRow]
     next_cursor: str | None
+    total: int = 0  # every customer matching the search, on every page
 
 
 def directory(
@@ -51,7 +53,58 @@ def directory(
     found, next_cursor = customers.search_customers(session, q=q, limit=limit, cursor=cursor)
     totals = order_queries.customer_totals(session, [c.id for c in found])
     empty = order_queries.CustomerTotals()
-    return DirectoryPage([DirectoryRow(c, totals.get(c.id, empty)) for c in found], next_cursor)
+    return DirectoryPage(
+        [DirectoryRow(c, totals.get(c.id, empty)) for c in found],
+        next_cursor,
+        customers.count_matching(session, q=q),
+    )
+
+
+#: The columns of the customer list's CSV export.
+EXPORT_COLUMNS = (
+    "customer_id",
+    "name",
+    "email",
+    "phone",
+    "city",
+    "orders",
+    "spend",
+    "currency",
+    "last_order_at",
+    "created_at",
+)
+
+
+def directory_rows(
+    session: Session, *, q: str | None, currency: str, batch: int = 500
+) -> Iterator[list[object]]:
+    """Every customer of the list (``q`` as on the page), header first, for a CSV export.
+
+    Spend is in ``currency`` (the business's), in major units as text (``12.50``).
+    """
+    yield list(EXPORT_COLUMNS)
+    cursor: str | None = None
+    digits = minor_digits(currency)
+    while True:
+        found, cursor = customers.search_customers(session, q=q, limit=batch, cursor=cursor)
+        totals = order_queries.customer_totals(session, [c.id for c in found])
+        for c in found:
+            t = totals.get(c.id) or order_queries.CustomerTotals()
+            spend = t.spend.get(currency, 0)
+            yield [
+                str(c.id),
+                c.name or "",
+                c.email or "",
+                c.phone or "",
+                c.city or "",
+                t.orders,
+                f"{spend / 10**digits:.{digits}f}" if digits else str(spend),
+                currency,
+                t.last_order_at.isoformat() if t.last_order_at else "",
+                c.created_at.isoformat(),
+            ]
+        if cursor is None:
+            return
 
 
 # --------------------------------------------------------------------------- profile

@@ -8,9 +8,8 @@ on the row (``last_count``) for lists, and every count is one query
 
 from __future__ import annotations
 
-import io
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import local_date
-from wafa.core.csvsafe import safe_writer
+from wafa.core.csvsafe import csv_chunks as csv_chunks
 from wafa.core.db import dialect_name
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.money import Money
@@ -333,20 +332,3 @@ def export_rows(
             currency,
             last.isoformat() if last else "",
         ]
-
-
-def csv_chunks(rows: Iterable[Iterable[object]], *, rows_per_chunk: int = 500) -> Iterator[str]:
-    """``rows`` as CSV text in chunks, every text cell formula-safe (``wafa.core.csvsafe``)."""
-    buffer = io.StringIO()
-    writer = safe_writer(buffer)
-    pending = 0
-    for row in rows:
-        writer.writerow(row)
-        pending += 1
-        if pending >= rows_per_chunk:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            pending = 0
-    if buffer.tell():
-        yield buffer.getvalue()
