@@ -156,4 +156,6 @@ class TestLoginsBesideOrders:
         slowest_order = max(took for kind, _, took in results if kind == "order")
         assert set(order_codes) <= {201, 503}, order_codes
         assert login_codes <= {401, 429, 503}, login_codes
-        assert slowest_order < 12.0, f"slowest order {slowest_order:.1f} s: {order_codes}"
+        # Bounded by the 5 s admission wait and the 10 s SQLite lock wait (then 503), with
+        # room for a machine shared with other work; the stall waited 20-30 s and ended in 500.
+        assert slowest_order < 20.0, f"slowest order {slowest_order:.1f} s: {order_codes}"
