@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from wafa.core.domain import Domain, PersonalData
+from wafa.core.domain import Domain, PersonalData, Task
 from wafa.portal import access, models
 
 if TYPE_CHECKING:
@@ -26,11 +26,18 @@ def _pages() -> Pages:
     return PAGES
 
 
+def _tasks() -> Sequence[Task]:
+    from wafa.portal.jobs import tasks
+
+    return tasks()
+
+
 PORTAL = Domain(
     name="portal",
     summary="The customer's own pages: points, rewards, history, preferences, their data.",
     models=(models,),
     api=_api,
     pages=_pages,
+    tasks=_tasks,
     personal_data=PersonalData(erase=access.forget),
 )
