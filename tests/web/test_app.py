@@ -49,7 +49,8 @@ class TestDashboardPages:
 
     def test_every_declared_domain_is_mounted(self) -> None:
         declared = [d for d in domains.DOMAINS if d.pages is not None]
-        assert len(factory.dashboard_pages()) == len(declared) + 2  # + login and Worker pages
+        # + the kit's own: login, the Worker page, Staff and API keys
+        assert len(factory.dashboard_pages()) == len(declared) + 3
 
 
 class TestStaticFiles:

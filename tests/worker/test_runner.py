@@ -114,7 +114,12 @@ class TestCli:
         _orders(committed_db, 1)
         result = wafa("worker", "run", "--once")
         assert result.exit_code == 0, result.output
-        assert f"handled {_deliveries(committed_db)} events" in result.stdout
+        # What the pass reports is what it receipted (events that handlers emit during the
+        # pass may wait for the next one, depending on the consumers' order).
+        with session_scope(committed_db, write=False) as s:
+            receipted = len(s.scalars(select(OutboxReceipt.event_id)).all())
+        assert receipted >= 2
+        assert f"handled {receipted} events" in result.stdout
 
 
 class TestIsolation:

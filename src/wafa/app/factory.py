@@ -61,7 +61,7 @@ def api_router() -> APIRouter:
 
 
 def dashboard_pages() -> list[Pages]:
-    """Every domain's dashboard pages, after the kit's own (login, the Worker page)."""
+    """Every domain's dashboard pages, after the kit's own (login, the Worker page, staff)."""
     pages = [Pages(routers=(web_auth.router,)), system.PAGES, staff.PAGES]
     for domain in domains.DOMAINS:
         if domain.pages is None:
