@@ -134,3 +134,18 @@ def test_forty_parallel_guesses_check_only_the_free_tries(served_owner: Settings
     assert codes.count(429) >= GUESSERS - throttle.FREE_PER_ACCOUNT - 1
     slowest = max(took for _, took in results)
     assert slowest < 20, f"slowest answer {slowest:.1f} s"
+
+
+def test_the_worker_forgets_counts_that_no_longer_count(
+    session: Session, clock: FrozenClock
+) -> None:
+    from wafa.app import domains
+
+    assert "auth.login-throttle-cleanup" in {t.name for t in domains.tasks()}
+    key = [(throttle.account_key("a@shop.example"), throttle.FREE_PER_ACCOUNT)]
+    for _ in range(10):
+        throttle.claim(session, key)
+    assert throttle.prune(session) == 0  # still counting
+    clock.advance(minutes=16)
+    assert throttle.prune(session) == 1
+    assert throttle.claim(session, key).allowed

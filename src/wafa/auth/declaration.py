@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from wafa.auth import models
-from wafa.core.domain import Domain
+from wafa.core.domain import Domain, Task
 
 if TYPE_CHECKING:
     from fastapi import APIRouter  # noqa: TID251 - a type only
@@ -18,9 +18,16 @@ def _api() -> Sequence[APIRouter]:
     return (router,)
 
 
+def _tasks() -> Sequence[Task]:
+    from wafa.auth.throttle import tasks
+
+    return tasks()
+
+
 AUTH = Domain(
     name="auth",
     summary="Staff logins with roles (owner, manager, cashier), API keys with scopes.",
     models=(models,),
     api=_api,
+    tasks=_tasks,
 )

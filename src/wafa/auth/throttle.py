@@ -23,6 +23,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from wafa.auth.models import LoginThrottle
+from wafa.core.domain import Factory, IntervalTask, Task
+from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 
 WINDOW = timedelta(minutes=15)
@@ -115,10 +117,21 @@ def forget(session: Session, key: str) -> None:
 
 
 def prune(session: Session) -> int:
-    """Drop counts whose window ended long ago (housekeeping)."""
+    """Drop counts whose window ended and whose delay is over (nothing that still counts)."""
+    now = utcnow()
     result = session.execute(
         delete(LoginThrottle)
-        .where(LoginThrottle.window_started < utcnow() - 2 * WINDOW)
+        .where(LoginThrottle.window_started < now - WINDOW, LoginThrottle.next_try_at < now)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _run_prune(factory: Factory, settings: Settings) -> dict[str, int]:
+    with factory() as session, session.begin():
+        return {"login_counts": prune(session)}
+
+
+def tasks() -> list[Task]:
+    """Every hour, the worker forgets login counts that no longer count (one delete)."""
+    return [IntervalTask("auth.login-throttle-cleanup", every=3600.0, run=_run_prune)]
