@@ -39,7 +39,7 @@ def test_pages_on_a_phone(committed_db: Settings, language: str) -> None:
             )
         page = browser.new_page(viewport={"width": 390, "height": 844})
         login(page, base, email, "browser-pass-1")
-        for url in ("/integrations", "/integrations/deliveries"):
+        for url in ("/integrations", "/integrations/webhooks", "/integrations/deliveries"):
             page.goto(base + url)
             assert page.locator("html").get_attribute("dir") == "rtl"
             wide = page.evaluate("document.documentElement.scrollWidth")

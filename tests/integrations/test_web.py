@@ -95,3 +95,36 @@ def test_every_string_is_translated(language: str) -> None:
     msgids = _msgids()
     assert len(msgids) > 40
     assert sorted(m for m in msgids if m not in catalogue) == []
+
+
+def test_webhooks_out_page_shows_endpoints_and_replays(
+    client: TestClient, session: Session
+) -> None:
+    from wafa.integrations import outbound
+    from wafa.integrations.models import Message
+
+    created = outbound.add_endpoint(session, url="https://crm.example.com/h", topics=["*"])
+    message = Message(
+        endpoint_id=created.endpoint.id,
+        event_id=created.endpoint.id,
+        topic="order.placed",
+        body="{}",
+        status="failed",
+        attempts=8,
+        last_status_code=503,
+    )
+    session.add(message)
+    session.flush()
+    logged_in(client, session, role=Role.manager)
+    assert client.get("/integrations/webhooks").status_code == 403
+    logged_in(client, session, locale="ar")
+    page = client.get("/integrations/webhooks")
+    assert page.status_code == 200
+    assert "crm.example.com" in page.text and "order.placed" in page.text
+    assert created.secret not in page.text
+    replayed = post_form(
+        client, f"/integrations/webhooks/messages/{message.id}/replay", {}, page="/integrations"
+    )
+    assert replayed.status_code == 303
+    session.refresh(message)
+    assert message.status == "pending" and message.attempts == 0

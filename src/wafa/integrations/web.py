@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from wafa.api.deps import AppSettings, DbSession, ReadSession
 from wafa.auth.models import Role
 from wafa.core.errors import Conflict, NotFound
-from wafa.integrations import connections, intake
+from wafa.integrations import connections, intake, outbound
 from wafa.integrations.models import DeliveryStatus, Shop
 from wafa.web import forms
 from wafa.web.auth import MayIntegrations, see_other
@@ -200,6 +200,55 @@ def replay(
         work,
         redraw=forms.back_with_message(request, back),
         refusals=(forms.Refusal(Conflict, N_("This delivery cannot be replayed.")),),
+    )
+
+
+@router.get("/integrations/webhooks", response_class=HTMLResponse)
+def webhooks_out(
+    request: Request,
+    session: ReadSession,
+    user: MayIntegrations,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+) -> HTMLResponse:
+    endpoints = outbound.list_endpoints(session)
+    return render(
+        request,
+        "integrations/webhooks.html",
+        {
+            "endpoints": endpoints,
+            "urls": {e.id: e.url for e in endpoints},
+            "messages": outbound.list_messages(session, status=status or None, limit=100),
+            "status": status or "",
+        },
+    )
+
+
+@router.post("/integrations/webhooks/{endpoint_id}/enable")
+def enable_endpoint(
+    endpoint_id: uuid.UUID, request: Request, session: DbSession, user: MayIntegrations
+) -> Response:
+    outbound.enable_endpoint(session, endpoint_id)
+    flash(request, N_("The endpoint receives events again."))
+    return see_other("/integrations/webhooks")
+
+
+@router.post("/integrations/webhooks/messages/{message_id}/replay")
+def replay_message(
+    message_id: uuid.UUID, request: Request, session: DbSession, user: MayIntegrations
+) -> Response:
+    back = "/integrations/webhooks"
+
+    def work() -> Response:
+        outbound.replay_message(session, message_id)
+        flash(request, N_("The event will be sent again in a moment."))
+        return see_other(back)
+
+    return forms.submit(
+        request,
+        session,
+        work,
+        redraw=forms.back_with_message(request, back),
+        refusals=(forms.Refusal(Conflict, N_("This event cannot be sent again now.")),),
     )
 
 
