@@ -56,8 +56,11 @@ def test_staff_and_keys_screens(committed_db: Settings, language: str, width: in
         page.goto(base + "/staff")
         row = page.locator("tr", has_text="till@example.com")
         row.locator("form[action$='/active'] button").click()
-        page.locator("dialog.confirm button[value='ok']").click()
-        page.wait_for_url(base + "/staff")
+        # Wait for the answer to the POST itself: the page is at /staff before and after it.
+        with page.expect_response(
+            lambda r: r.url.endswith("/active") and r.request.method == "POST"
+        ):
+            page.locator("dialog.confirm button[value='ok']").click()
         page.wait_for_load_state()
         with session_scope(committed_db) as s:
             assert not auth.find_user(s, "till@example.com").active
