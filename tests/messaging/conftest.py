@@ -114,6 +114,27 @@ def slow_sink() -> Iterator[tuple[Any, int]]:
 
 
 @pytest.fixture
+def daytime(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Marketing waits out quiet hours (21:00-08:00): tests that send it run at midday.
+
+    Without this, a suite run after 21:00 UTC holds every marketing message. A test that
+    asks for ``clock`` keeps its own time.
+    """
+    if "clock" in request.fixturenames:
+        yield
+        return
+    from datetime import UTC, datetime
+
+    from wafa.core.time import set_clock
+
+    set_clock(lambda: datetime(2026, 3, 16, 12, 0, tzinfo=UTC))
+    try:
+        yield
+    finally:
+        set_clock(None)
+
+
+@pytest.fixture
 def mail_settings(settings: Settings, smtp_sink: Sink) -> Settings:
     return make_settings(
         settings.database_url,

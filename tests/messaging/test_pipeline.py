@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +17,8 @@ from wafa.core.settings import Settings
 from wafa.messaging.models import Status, Suppression
 from wafa.messaging.pipeline import Pipeline
 from wafa.messaging.queue import Content, queue_message
+
+pytestmark = pytest.mark.usefixtures("daytime")
 
 
 class TestTransactional:

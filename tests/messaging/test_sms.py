@@ -22,6 +22,8 @@ from wafa.messaging.pipeline import Pipeline
 from wafa.messaging.queue import Content
 from wafa.messaging.sms import count_segments
 
+pytestmark = pytest.mark.usefixtures("daytime")
+
 
 @dataclass
 class Provider:

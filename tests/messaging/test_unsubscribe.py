@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +12,8 @@ from tests.messaging.helpers import queue, reload, subscriber
 from wafa.customers.models import ConsentRecord, Customer
 from wafa.messaging.models import Suppression, TopicConsent
 from wafa.messaging.pipeline import Pipeline
+
+pytestmark = pytest.mark.usefixtures("daytime")
 
 
 def _link(session: Session, pipeline: Pipeline, sink: Sink, customer: Customer) -> str:
