@@ -1,6 +1,7 @@
-"""The portal in Chromium on a phone (390×844), in Persian and English: open a link, read the
-balance, redeem a reward and see the code, the referral links, change a preference; right to
-left with Persian digits in Persian; axe-core finds nothing serious; no request leaves the app."""
+"""The portal in Chromium on a phone (390×844), in Persian, Arabic and English: open a
+link, read the balance, redeem a reward and see the code, the referral links, change a
+preference; right to left with Persian digits in Persian and Arabic-Indic digits in Arabic;
+axe-core finds nothing serious; no request leaves the app."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ pytestmark = [pytest.mark.browser, needs_chromium]
 PAGES = ("/portal/history", "/portal/referral", "/portal/feedback", "/portal/preferences")
 
 
-@pytest.mark.parametrize("language", ["fa", "en"])
+@pytest.mark.parametrize("language", ["fa", "ar", "en"])
 def test_the_portal_on_a_phone(committed_db: Settings, language: str) -> None:
     settings = committed_db
     with session_scope(settings) as s:
@@ -50,9 +51,10 @@ def test_the_portal_on_a_phone(committed_db: Settings, language: str) -> None:
         page.on("request", lambda r: hosts.add(urlparse(r.url).netloc))
         page.goto(base + path)
         balance = page.get_by_test_id("available").inner_text()
-        assert balance == ("۱٬۲۵۰" if language == "fa" else "1,250")
+        assert balance == {"fa": "۱٬۲۵۰", "ar": "١٬٢٥٠", "en": "1,250"}[language]
         direction = page.locator("html").get_attribute("dir")
-        assert direction == ("rtl" if language == "fa" else "ltr")
+        assert direction == ("ltr" if language == "en" else "rtl")
+        assert page.locator("html").get_attribute("lang") == language
         assert_accessible(page, f"home in {language}")
 
         page.goto(base + "/portal/rewards")
