@@ -58,6 +58,7 @@ from wafa.flows.spec import (
 )
 from wafa.loyalty import coupons
 from wafa.loyalty import service as loyalty
+from wafa.loyalty.bounceback import service as bounceback
 from wafa.loyalty.models import CouponSource, PointsEntry, RewardKind
 from wafa.messaging import consent
 from wafa.messaging.models import Priority, Topic
@@ -298,6 +299,29 @@ def order_context(session: Session, settings: Settings, order_id: str) -> dict[s
         "promised_on": (
             local_date(order.promised_at, settings.zone).isoformat() if order.promised_at else None
         ),
+        "bounce_back": _bounce_back(session, settings, order.id),
+    }
+
+
+def _bounce_back(
+    session: Session, settings: Settings, order_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The next-visit coupon the order earned (bounce-back offers), dates in the business calendar."""
+    offer = bounceback.coupon_for_order(session, settings=settings, order_id=order_id)
+    if offer is None:
+        return None
+    if offer.kind == RewardKind.discount_percent and offer.percent_bp:
+        value = f"{offer.percent_bp / 100:g}%"
+    elif offer.kind == RewardKind.discount_fixed and offer.amount:
+        value = format_money(offer.amount, offer.currency, "en")
+    else:
+        value = None
+    return {
+        "code": offer.code,
+        "name": offer.name,
+        "value": value,
+        "valid_from": bounceback.day_text(offer.first_day, settings),
+        "valid_until": bounceback.day_text(offer.last_day, settings),
     }
 
 

@@ -56,6 +56,28 @@ ORDER_LINES = (
     "{{ line.total|digits(locale) }}\n{% endfor %}"
 )
 
+# The next visit's coupon, when the order earned one (bounce-back offers).
+BOUNCE_BACK_EN = (
+    "{% if order.bounce_back %}\nFor your next visit: {{ order.bounce_back.name }}"
+    "{% if order.bounce_back.value %} ({{ order.bounce_back.value }} off){% endif %}, code "
+    "{{ order.bounce_back.code }}, valid from {{ order.bounce_back.valid_from }} to "
+    "{{ order.bounce_back.valid_until }}.\n{% endif %}"
+)
+BOUNCE_BACK_AR = (
+    "{% if order.bounce_back %}\nلزيارتك القادمة: {{ order.bounce_back.name }}"
+    "{% if order.bounce_back.value %} (خصم {{ order.bounce_back.value|digits(locale) }})"
+    "{% endif %}، الرمز {{ order.bounce_back.code }}، صالح من "
+    "{{ order.bounce_back.valid_from|digits(locale) }} إلى "
+    "{{ order.bounce_back.valid_until|digits(locale) }}.\n{% endif %}"
+)
+BOUNCE_BACK_FA = (
+    "{% if order.bounce_back %}\nبرای خرید بعدی شما: {{ order.bounce_back.name }}"
+    "{% if order.bounce_back.value %} ({{ order.bounce_back.value|digits(locale) }} تخفیف)"
+    "{% endif %}، کد {{ order.bounce_back.code }}، معتبر از "
+    "{{ order.bounce_back.valid_from|digits(locale) }} تا "
+    "{{ order.bounce_back.valid_until|digits(locale) }}.\n{% endif %}"
+)
+
 PRESETS: tuple[Preset, ...] = (
     Preset(
         key="order_confirmation",
@@ -76,7 +98,9 @@ PRESETS: tuple[Preset, ...] = (
                     + ORDER_LINES_EN
                     + "\nTotal: {{ order.total }}\n{% if order.points_earned %}Points earned: "
                     "{{ order.points_earned }} (balance: {{ points.available }} available, "
-                    "{{ points.pending }} pending)\n{% endif %}\n{{ business.name }}",
+                    "{{ points.pending }} pending)\n{% endif %}"
+                    + BOUNCE_BACK_EN
+                    + "\n{{ business.name }}",
                 ),
                 "ar": (
                     "طلبك {{ order.number }}",
@@ -85,7 +109,8 @@ PRESETS: tuple[Preset, ...] = (
                     + ORDER_LINES
                     + "\nالمجموع: {{ order.total|digits(locale) }}\n{% if order.points_earned %}"
                     "النقاط المكتسبة: {{ order.points_earned|digits(locale) }}\n{% endif %}"
-                    "\n{{ business.name }}",
+                    + BOUNCE_BACK_AR
+                    + "\n{{ business.name }}",
                 ),
                 "fa": (
                     "سفارش شما {{ order.number }}",
@@ -94,7 +119,8 @@ PRESETS: tuple[Preset, ...] = (
                     + ORDER_LINES
                     + "\nجمع کل: {{ order.total|digits(locale) }}\n{% if order.points_earned %}"
                     "امتیاز کسب‌شده: {{ order.points_earned|digits(locale) }}\n{% endif %}"
-                    "\n{{ business.name }}",
+                    + BOUNCE_BACK_FA
+                    + "\n{{ business.name }}",
                 ),
             }
         },

@@ -39,6 +39,7 @@ from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
 from wafa.loyalty import coupons, events, ledger, program, referrals, stamps, streaks, tiers
+from wafa.loyalty.bounceback import service as bounceback
 from wafa.loyalty.models import EntryKind, LoyaltyAccount, PointsEntry, Purchase
 from wafa.loyalty.orderfacts import OrderFacts, order_facts
 from wafa.loyalty.program import expiry_for, rules_at, rules_version
@@ -335,6 +336,10 @@ def accrue_order(
             subtotal=order.subtotal_amount,
             now=now,
         )
+    # The next visit's coupon (bounce-back offers): judged once per order, under its own key.
+    bounceback.issue_for_order(
+        session, settings=settings, order=order, customer_id=customer_id, imported=imported, now=now
+    )
     if not void and not imported and current.referral.enabled and acct.visits == 0:
         referral_code = (order.attributes or {}).get("referral_code")
         if isinstance(referral_code, str) and referral_code.strip():

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 
 def _api() -> Sequence[APIRouter]:
     from wafa.loyalty.api import router
+    from wafa.loyalty.bounceback.api import router as bounce_back
 
-    return (router,)
+    return (router, bounce_back)
 
 
 def _pages() -> Pages:

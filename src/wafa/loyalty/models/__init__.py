@@ -1,5 +1,6 @@
 """Loyalty tables, split by subject; importing this package registers all of them."""
 
+from wafa.loyalty.models.bounceback import BounceBackGrant, BounceBackRule
 from wafa.loyalty.models.engagement import (
     Badge,
     BirthdayGrant,
@@ -37,6 +38,8 @@ from wafa.loyalty.models.rewards import (
 __all__ = [
     "Badge",
     "BirthdayGrant",
+    "BounceBackGrant",
+    "BounceBackRule",
     "Coupon",
     "CouponSource",
     "CouponStatus",

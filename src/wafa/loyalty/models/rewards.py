@@ -56,6 +56,7 @@ class CouponSource(StrEnum):
     birthday = "birthday"
     referral = "referral"
     compensation = "compensation"
+    bounce_back = "bounce_back"
 
 
 class CouponStatus(StrEnum):
