@@ -29,6 +29,74 @@ def parse_mapping(pairs: Mapping[str, str | None]) -> dict[str, str | None]:
     return {k.strip().lower(): (v.strip() if v else None) for k, v in pairs.items()}
 
 
+def bind_header(
+    cells: list[str],
+    *,
+    fmt: str,
+    known: Mapping[str, str],
+    fields: list[str],
+    patterns: tuple[re.Pattern[str], ...] = (),
+    mapping: Mapping[str, str | None] | None = None,
+    strict: bool = True,
+) -> tuple[dict[str, int], list[RowError]]:
+    """Bind header ``cells`` to a format's names: ``({name as the format spells it: position}, errors)``.
+
+    ``known`` maps each lower-cased name the format knows to its own spelling; ``fields``
+    lists them for the error that names a mapping to an unknown field. A cell is matched
+    by ``--map`` first (an empty target skips the column), then by name (any case), then
+    by one of ``patterns``. Refused, each as a line-1 error naming the cell: a mapping to
+    an unknown field, an unknown column (when ``strict``), a column given twice, and a
+    ``--map`` entry naming no column of the file. The CSV imports of customers, products
+    and every order format bind their headers here, so the rule is written once.
+    """
+    mapped = parse_mapping(mapping or {})
+    errors: list[RowError] = []
+    seen_mapped: set[str] = set()
+    index: dict[str, int] = {}
+    for pos, written in enumerate(cells):
+        low = written.lower()
+        canon: str | None
+        if low in mapped:
+            seen_mapped.add(low)
+            target = mapped[low]
+            if not target:
+                continue
+            canon = known.get(target.lower())
+            if canon is None:
+                errors.append(
+                    RowError(
+                        1,
+                        written,
+                        f"mapped to {target!r}, which is not a {fmt} field "
+                        f"(fields: {', '.join(fields)})",
+                    )
+                )
+                continue
+        else:
+            canon = known.get(low)
+            if canon is None and any(p.fullmatch(written) for p in patterns):
+                canon = written
+            if canon is None:
+                if strict:
+                    errors.append(
+                        RowError(
+                            1,
+                            written or f"#{pos + 1}",
+                            f"unknown column for the {fmt} format; map it to a field with "
+                            f"--map '{written}=FIELD' or skip it with --map '{written}='",
+                        )
+                    )
+                continue
+        if canon in index:
+            errors.append(RowError(1, written, f"column {canon!r} appears twice"))
+            continue
+        index[canon] = pos
+    for low in mapped:
+        if low not in seen_mapped:
+            errors.append(RowError(1, low, "--map names a column that is not in the file"))
+    return index, errors
+
+
 class Table:
     """A header bound to a format's columns; cells are read by canonical column name."""
 
@@ -43,60 +111,22 @@ class Table:
         mapping: Mapping[str, str | None] | None = None,
         strict: bool = True,
     ) -> None:
-        known = {c.lower(): c for c in columns}
-        mapping = parse_mapping(mapping or {})
-        self.index: dict[str, int] = {}
-        self.names: dict[str, str] = {}  # canonical -> the header cell as written
         self.width = len(header.values)
         self.cells = [c.strip().lstrip("\ufeff") for c in header.values]
-        errors: list[RowError] = []
-        seen_mapped: set[str] = set()
-        for pos, cell in enumerate(header.values):
-            written = cell.strip().lstrip("\ufeff")
-            low = written.lower()
-            canon: str | None
-            if low in mapping:
-                seen_mapped.add(low)
-                target = mapping[low]
-                if not target:
-                    continue
-                canon = known.get(target.lower())
-                if canon is None:
-                    errors.append(
-                        RowError(
-                            1,
-                            written,
-                            f"mapped to {target!r}, which is not a {fmt} field "
-                            f"(fields: {', '.join(columns)})",
-                        )
-                    )
-                    continue
-            else:
-                canon = known.get(low)
-                if canon is None and any(p.fullmatch(written) for p in patterns):
-                    canon = written
-                if canon is None:
-                    if strict:
-                        errors.append(
-                            RowError(
-                                1,
-                                written or f"#{pos + 1}",
-                                f"unknown column for the {fmt} format; map it to a field with "
-                                f"--map '{written}=FIELD' or skip it with --map '{written}='",
-                            )
-                        )
-                    continue
-            if canon in self.index:
-                errors.append(RowError(1, written, f"column {canon!r} appears twice"))
-                continue
-            self.index[canon] = pos
-            self.names[canon] = written
+        self.index, errors = bind_header(
+            self.cells,
+            fmt=fmt,
+            known={c.lower(): c for c in columns},
+            fields=list(columns),
+            patterns=patterns,
+            mapping=mapping,
+            strict=strict,
+        )
+        # canonical -> the header cell as written
+        self.names: dict[str, str] = {name: self.cells[pos] for name, pos in self.index.items()}
         for name in required:
             if name not in self.index:
                 errors.append(RowError(1, name, "required column is missing"))
-        for low in mapping:
-            if low not in seen_mapped:
-                errors.append(RowError(1, low, "--map names a column that is not in the file"))
         if errors:
             raise FileRefused(
                 f"the header (line 1) does not fit the {fmt} format", row_errors=errors

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from wafa.ingest.describe import Column, OrderFormat, Role
-from wafa.orders.importing.base import parse_mapping
+from wafa.orders.importing.base import bind_header
 from wafa.orders.importing.errors import FileRefused, RowError
 from wafa.orders.importing.readers import Record
 
@@ -38,52 +38,14 @@ class OrderTable:
         self.format = fmt
         self.width = len(header.values)
         self.cells = [c.strip().lstrip("\ufeff") for c in header.values]
-        known = {n.lower(): n for n in fmt.known_names()}
-        patterns = fmt.patterns()
-        mapped = parse_mapping(mapping or {})
-        errors: list[RowError] = []
-        seen_mapped: set[str] = set()
-        self.by_name: dict[str, int] = {}  # the format's name (as it spells it) -> position
-        for pos, written in enumerate(self.cells):
-            low = written.lower()
-            canon: str | None
-            if low in mapped:
-                seen_mapped.add(low)
-                target = mapped[low]
-                if not target:
-                    continue
-                canon = known.get(target.lower())
-                if canon is None:
-                    errors.append(
-                        RowError(
-                            1,
-                            written,
-                            f"mapped to {target!r}, which is not a {fmt.name} field "
-                            f"(fields: {', '.join(_fields(fmt))})",
-                        )
-                    )
-                    continue
-            else:
-                canon = known.get(low)
-                if canon is None and any(p.fullmatch(written) for p in patterns):
-                    canon = written
-                if canon is None:
-                    errors.append(
-                        RowError(
-                            1,
-                            written or f"#{pos + 1}",
-                            f"unknown column for the {fmt.name} format; map it to a field with "
-                            f"--map '{written}=FIELD' or skip it with --map '{written}='",
-                        )
-                    )
-                    continue
-            if canon in self.by_name:
-                errors.append(RowError(1, written, f"column {canon!r} appears twice"))
-                continue
-            self.by_name[canon] = pos
-        for low in mapped:
-            if low not in seen_mapped:
-                errors.append(RowError(1, low, "--map names a column that is not in the file"))
+        self.by_name, errors = bind_header(  # the format's name (as it spells it) -> position
+            self.cells,
+            fmt=fmt.name,
+            known={n.lower(): n for n in fmt.known_names()},
+            fields=_fields(fmt),
+            patterns=fmt.patterns(),
+            mapping=mapping,
+        )
         self.positions: dict[Role, tuple[int, ...]] = {}
         for column in fmt.columns:
             found = _positions(column, self.by_name, self.cells)
