@@ -12,6 +12,7 @@ from wafa.core.errors import NotFound
 from wafa.core.events import emit
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
+from wafa.customers import records as customer_records
 from wafa.customers import service as customers
 from wafa.customers.models import Customer
 from wafa.loyalty import events, ledger, referrals, stamps, streaks, tiers
@@ -183,7 +184,7 @@ def erase_member(session: Session, *, settings: Settings, customer_id: uuid.UUID
         update(PointsEntry)
         .where(
             PointsEntry.customer_id.in_(
-                [customer_id, *customers.merged_records(session, customer_id)]
+                [customer_id, *customer_records.merged_records(session, customer_id)]
             ),
             PointsEntry.note.is_not(None),
         )

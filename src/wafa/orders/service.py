@@ -5,16 +5,19 @@ inserting the order row inside a savepoint; a concurrent duplicate waits on the
 unique index, fails, and returns the order the first one stored. Totals are
 computed here from the lines, in integer minor units. ``order.placed`` and
 ``order.refunded`` go to the outbox in the same transaction.
+
+Products and locations are in ``orders.catalog`` (re-exported here), the orders' share
+of merge, export and erase in ``orders.records``. Orders and refunds stay in this one
+module (about 580 lines) because a refund is bounded by its order's lines and totals
+and claims its key the same way; split, each half would import the other's privates.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -27,6 +30,16 @@ from wafa.core.money import prorate
 from wafa.core.pagination import decode_cursor, encode_cursor
 from wafa.core.time import ensure_utc, utcnow
 from wafa.customers import service as customers
+from wafa.orders.catalog import (
+    create_location,
+    create_product,
+    ensure_products,
+    get_product,
+    list_locations,
+    list_products,
+    location_id_for,
+    update_product,
+)
 from wafa.orders.events import (
     OrderCancelled,
     OrderPlaced,
@@ -35,170 +48,34 @@ from wafa.orders.events import (
     RefundedLine,
 )
 from wafa.orders.models import (
-    Location,
     Order,
     OrderLine,
     OrderStatus,
-    Product,
     Refund,
     RefundLine,
 )
-from wafa.orders.sales import sold
 from wafa.orders.schemas import (
     ContactIn,
-    LocationCreate,
     OrderCreate,
     OrderStatusUpdate,
-    ProductCreate,
-    ProductUpdate,
     RefundCreate,
 )
+
+# Products and locations are part of this service's face (``orders.catalog``).
+__all__ = [
+    "create_location",
+    "create_product",
+    "ensure_products",
+    "get_product",
+    "list_locations",
+    "list_products",
+    "location_id_for",
+    "update_product",
+]
 
 
 class RefundExceedsOrder(Conflict):
     code = "refund-exceeds-order"
-
-
-# --------------------------------------------------------------------------- products
-
-
-def create_product(session: Session, *, data: ProductCreate, default_currency: str) -> Product:
-    """Add a product; its sku must be new."""
-    if session.scalar(select(Product.id).where(Product.sku == data.sku)) is not None:
-        raise Conflict(f"a product with sku {data.sku!r} exists", sku=data.sku)
-    product = Product(
-        id=new_id(),
-        sku=data.sku,
-        name=data.name,
-        category=data.category,
-        price_amount=data.price,
-        currency=data.currency or default_currency,
-        repeatable=data.repeatable,
-        active=data.active,
-    )
-    session.add(product)
-    session.flush()
-    return product
-
-
-def get_product(session: Session, product_id: uuid.UUID) -> Product:
-    """The product with ``product_id``."""
-    product = session.get(Product, product_id)
-    if product is None:
-        raise NotFound(f"product {product_id} not found")
-    return product
-
-
-def update_product(session: Session, *, product_id: uuid.UUID, data: ProductUpdate) -> Product:
-    """Change the fields given."""
-    product = get_product(session, product_id)
-    for name in data.model_fields_set:
-        value = getattr(data, name)
-        if value is None and name != "category":
-            raise Invalid.field((name,), "may not be null")
-        setattr(product, "price_amount" if name == "price" else name, value)
-    session.flush()
-    return product
-
-
-def list_products(
-    session: Session, *, q: str | None = None, limit: int = 50, cursor: str | None = None
-) -> tuple[list[Product], str | None]:
-    """A page of products by sku, matching ``q`` in sku, name or category."""
-    stmt = select(Product)
-    if q:
-        stmt = stmt.where(
-            Product.sku.icontains(q, autoescape=True)
-            | Product.name.icontains(q, autoescape=True)
-            | Product.category.icontains(q, autoescape=True)
-        )
-    if cursor:
-        stmt = stmt.where(Product.id > decode_cursor(cursor))
-    rows = list(session.scalars(stmt.order_by(Product.id).limit(limit + 1)))
-    nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return rows[:limit], nxt
-
-
-def ensure_products(
-    session: Session, items: Sequence[tuple[str, str, str | None, int]], *, currency: str
-) -> dict[str, tuple[uuid.UUID, str | None]]:
-    """Map skus to ``(product id, category)``, creating unknown products from ``items``.
-
-    ``items`` are ``(sku, name, category, unit price)``; the first mention of a sku names
-    the product. Concurrent creators of one sku are harmless (``ON CONFLICT DO NOTHING``).
-    """
-    wanted: dict[str, tuple[str, str | None, int]] = {}
-    for sku, name, category, price in items:
-        wanted.setdefault(sku, (name, category, price))
-    if not wanted:
-        return {}
-    found = {
-        sku: (pid, cat)
-        for sku, pid, cat in session.execute(
-            select(Product.sku, Product.id, Product.category).where(Product.sku.in_(wanted))
-        )
-    }
-    missing = [sku for sku in wanted if sku not in found]
-    if missing:
-        now = utcnow()
-        session.execute(
-            insert_ignoring_conflicts(session, Product, index_elements=["sku"]),
-            [
-                {
-                    "id": new_id(),
-                    "sku": sku,
-                    "name": wanted[sku][0][:300],
-                    "category": wanted[sku][1],
-                    "price_amount": wanted[sku][2],
-                    "currency": currency,
-                    "repeatable": True,
-                    "active": True,
-                    "created_at": now,
-                }
-                for sku in missing
-            ],
-        )
-        found.update(
-            {
-                sku: (pid, cat)
-                for sku, pid, cat in session.execute(
-                    select(Product.sku, Product.id, Product.category).where(
-                        Product.sku.in_(missing)
-                    )
-                )
-            }
-        )
-    return found
-
-
-# --------------------------------------------------------------------------- locations
-
-
-def create_location(session: Session, *, data: LocationCreate) -> Location:
-    """Add a shop or channel; its code must be new."""
-    if session.scalar(select(Location.id).where(Location.code == data.code)) is not None:
-        raise Conflict(f"a location with code {data.code!r} exists", code=data.code)
-    location = Location(
-        id=new_id(), code=data.code, name=data.name, kind=data.kind, address=data.address
-    )
-    session.add(location)
-    session.flush()
-    return location
-
-
-def list_locations(session: Session) -> list[Location]:
-    """All locations by code."""
-    return list(session.scalars(select(Location).order_by(Location.code)))
-
-
-def location_id_for(session: Session, code: str | None) -> uuid.UUID | None:
-    """The id of the location with ``code``; an unknown code is invalid input."""
-    if code is None:
-        return None
-    found = session.scalar(select(Location.id).where(Location.code == code))
-    if found is None:
-        raise Invalid.field(("location",), f"no location with code {code!r}")
-    return found
 
 
 # --------------------------------------------------------------------------- orders
@@ -684,21 +561,6 @@ def refund_order(
     return refund, True
 
 
-# --------------------------------------------------------------------------- people
-
-
-def reassign_orders(session: Session, *, from_customer: uuid.UUID, to_customer: uuid.UUID) -> int:
-    """Move every order of one customer to another (a merge); returns how many moved."""
-    return rowcount(
-        session.execute(
-            update(Order)
-            .where(Order.customer_id == from_customer)
-            .values(customer_id=to_customer)
-            .execution_options(synchronize_session=False)
-        )
-    )
-
-
 def attach_customer(session: Session, *, order_id: uuid.UUID, customer_id: uuid.UUID) -> Order:
     """Give a guest order its customer (a till's order claimed at the counter).
 
@@ -721,90 +583,3 @@ def attach_customer(session: Session, *, order_id: uuid.UUID, customer_id: uuid.
             order_id=order_id,
         )
     return order
-
-
-def anonymize_orders(session: Session, *, customer_id: uuid.UUID) -> int:
-    """Remove personal details from a customer's orders, keeping the amounts for the books.
-
-    The free text that can name the person goes too: the shop's own ``attributes`` (a
-    gift message, a note to the courier) and the reasons given for refunds.
-    """
-    session.execute(
-        update(Refund)
-        .where(Refund.order_id.in_(select(Order.id).where(Order.customer_id == customer_id)))
-        .values(reason=None)
-        .execution_options(synchronize_session=False)
-    )
-    return rowcount(
-        session.execute(
-            update(Order)
-            .where(Order.customer_id == customer_id)
-            .values(
-                contact_email=None,
-                contact_phone=None,
-                contact_name=None,
-                shipping_address=None,
-                attributes={},
-            )
-            .execution_options(synchronize_session=False)
-        )
-    )
-
-
-def order_stats(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
-    """Count, spend (net of refunds), first and last order of a customer's sales (``sales``)."""
-    row = session.execute(
-        select(
-            func.count(Order.id),
-            func.coalesce(func.sum(Order.total_amount - Order.refunded_amount), 0),
-            func.min(Order.placed_at),
-            func.max(Order.placed_at),
-        ).where(Order.customer_id == customer_id, sold())
-    ).one()
-    return {"orders": int(row[0]), "spend": int(row[1]), "first": row[2], "last": row[3]}
-
-
-def personal_data(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
-    """A person's orders with their contact details, lines and refunds (for the export)."""
-    return {
-        "orders": [
-            {
-                "id": str(o.id),
-                "source": o.source,
-                "external_id": o.external_id,
-                "number": o.number,
-                "channel": o.channel,
-                "status": o.status,
-                "currency": o.currency,
-                "total": o.total_amount,
-                "refunded": o.refunded_amount,
-                "placed_at": _iso(o.placed_at),
-                "contact": {
-                    "email": o.contact_email,
-                    "phone": o.contact_phone,
-                    "name": o.contact_name,
-                    "shipping_address": o.shipping_address,
-                },
-                "attributes": o.attributes,
-                "lines": [
-                    {
-                        "sku": ln.sku,
-                        "name": ln.name,
-                        "quantity": ln.quantity,
-                        "unit_price": ln.unit_price_amount,
-                        "total": ln.total_amount,
-                    }
-                    for ln in o.lines
-                ],
-                "refunds": [
-                    {"amount": r.amount, "refunded_at": _iso(r.refunded_at), "reason": r.reason}
-                    for r in o.refunds
-                ],
-            }
-            for o in customer_orders(session, customer_id)
-        ],
-    }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from wafa.customers import service as customers
+from wafa.customers import records as customer_records
 from wafa.loyalty import queries as loyalty
 from wafa.orders import queries as orders
 
@@ -34,7 +34,7 @@ class Diagnosis:
 def diagnose(session: Session) -> Diagnosis:
     """Look for merge cycles and for orders or points stranded on merged records."""
     found = Diagnosis()
-    for cycle in customers.merge_cycles(session):
+    for cycle in customer_records.merge_cycles(session):
         loop = " → ".join(str(c) for c in [*cycle, cycle[0]])
         found.problems.append(f"merge cycle (no live record left): {loop}")
     for customer_id, count in orders.orders_on_merged_records(session):

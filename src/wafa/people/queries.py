@@ -23,7 +23,7 @@ from wafa.core.settings import CalendarKind
 from wafa.customers import service as customers
 from wafa.customers.models import ConsentRecord, Customer, CustomerExternalId, CustomerMerge
 from wafa.orders import queries as order_queries
-from wafa.orders import service as orders
+from wafa.orders import records as order_records
 from wafa.people import service as people
 
 # --------------------------------------------------------------------------- directory
@@ -183,7 +183,7 @@ def customer_profile(
     totals = order_queries.customer_totals(session, [customer.id]).get(customer.id)
     return CustomerProfile(
         customer=customer,
-        stats=orders.order_stats(session, customer.id),
+        stats=order_records.order_stats(session, customer.id),
         external_ids=list(session.scalars(external_ids_query(customer.id))),
         consent=list(session.scalars(consent_history_query(customer.id))),
         merges=list(session.scalars(merged_from_query(customer.id))),
@@ -218,7 +218,7 @@ def merge_candidates(
     return MergeCandidates(customer, query, rows)
 
 
-# Fields the kept record takes from the duplicate when it has none (customers.merge_records).
+# Fields the kept record takes from the duplicate when it has none (customers.records.merge_records).
 MERGE_FIELDS = (
     "name",
     "email",
@@ -268,8 +268,8 @@ def merge_preview(session: Session, *, keep_id: uuid.UUID, duplicate_id: uuid.UU
     return MergePreview(
         keep=keep,
         duplicate=duplicate,
-        keep_stats=orders.order_stats(session, keep.id),
-        duplicate_stats=orders.order_stats(session, duplicate.id),
+        keep_stats=order_records.order_stats(session, keep.id),
+        duplicate_stats=order_records.order_stats(session, duplicate.id),
         fields_taken=taken,
         external_ids=list(session.scalars(external_ids_query(duplicate.id))),
     )

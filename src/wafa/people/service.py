@@ -24,9 +24,11 @@ from wafa.core.events import Event, emit
 from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
+from wafa.customers import records as customer_records
 from wafa.customers import service as customers
 from wafa.customers.events import CustomerErased, CustomerMerged
 from wafa.customers.models import ConsentRecord, Customer, CustomerMerge
+from wafa.orders import records as order_records
 from wafa.orders import service as orders
 
 
@@ -54,9 +56,13 @@ def merge_customers(
     tombstone pointing at the winner. A ``customer.merged`` event lets the other
     domains move what they hold (points, coupons, messages) in their own handlers.
     """
-    winner, loser = customers.check_mergeable(session, winner_id=winner_id, loser_id=loser_id)
-    orders_moved = orders.reassign_orders(session, from_customer=loser.id, to_customer=winner.id)
-    merge = customers.merge_records(
+    winner, loser = customer_records.check_mergeable(
+        session, winner_id=winner_id, loser_id=loser_id
+    )
+    orders_moved = order_records.reassign_orders(
+        session, from_customer=loser.id, to_customer=winner.id
+    )
+    merge = customer_records.merge_records(
         session,
         winner=winner,
         loser=loser,
@@ -72,8 +78,8 @@ def export_customer(
 ) -> dict[str, Any]:
     """Everything held on one person, as plain JSON-ready data (GDPR Art. 15 and 20)."""
     data: dict[str, Any] = {"exported_at": utcnow().isoformat()}
-    data.update(customers.personal_data(session, customer_id))
-    data.update(orders.personal_data(session, customer_id))
+    data.update(customer_records.personal_data(session, customer_id))
+    data.update(order_records.personal_data(session, customer_id))
     for name, held in hooks.personal_data.items():
         if held.export is not None:
             data[name] = dict(held.export(session, customer_id))
@@ -100,7 +106,7 @@ def erase_customer(
         return customer
     # Stored answers to idempotent requests are copies of responses that may name the
     # person: what to look for is read before the record forgets it.
-    ids = [customer.id, *customers.merged_records(session, customer.id)]
+    ids = [customer.id, *customer_records.merged_records(session, customer.id)]
     values = [customer.name, customer.email, customer.phone]
     # The domains erase first, while the record still holds what they may need to forget
     # it for good (messaging suppresses the addresses as keyed hashes).
@@ -108,8 +114,8 @@ def erase_customer(
         for held in hooks.personal_data.values():
             if held.erase is not None:
                 held.erase(session, settings, customer.id)
-    customer, _ = customers.erase_record(session, customer_id=customer_id)
-    orders.anonymize_orders(session, customer_id=customer.id)
+    customer, _ = customer_records.erase_record(session, customer_id=customer_id)
+    order_records.anonymize_orders(session, customer_id=customer.id)
     idempotency.forget(session, ids=ids, values=values)
     session.flush()
     emit(session, CustomerErased(customer_id=customer.id, erased_by=erased_by))
