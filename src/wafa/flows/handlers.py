@@ -30,6 +30,7 @@ from wafa.loyalty.events import (
     BirthdayRewardGranted,
     PointsExpiring,
     ReferralRewarded,
+    SurpriseGranted,
     TierChanged,
 )
 from wafa.orders.events import OrderPlaced, OrderStatusChanged
@@ -114,7 +115,8 @@ def consumer(settings: Settings) -> Consumer:
         | PointsExpiring
         | TierChanged
         | ReferralRewarded
-        | BirthdayRewardGranted,
+        | BirthdayRewardGranted
+        | SurpriseGranted,
         envelope: Envelope,
     ) -> None:
         start_flows(
@@ -136,6 +138,7 @@ def consumer(settings: Settings) -> Consumer:
             Handles(TierChanged, about_customer),
             Handles(ReferralRewarded, about_customer),
             Handles(BirthdayRewardGranted, about_customer),
+            Handles(SurpriseGranted, about_customer),
         ),
     )
 

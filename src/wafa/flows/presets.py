@@ -4,7 +4,8 @@ the owner edits like any other template).
 
 ``ensure_presets`` adds the presets a database does not have yet (never changing one
 the owner edited). Every preset starts switched off except the order confirmation,
-which a new store sends from the first order (the issue's contract).
+which a new store sends from the first order (the issue's contract), and the surprise
+message, which says nothing until the owner sets a surprise rule.
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ BOUNCE_BACK_FA = (
     "{% endif %}، کد {{ order.bounce_back.code }}، معتبر از "
     "{{ order.bounce_back.valid_from|digits(locale) }} تا "
     "{{ order.bounce_back.valid_until|digits(locale) }}.\n{% endif %}"
+)
+
+#: A surprise's message reads ``gift`` and ``coupon_code`` from its event; empty in a preview.
+SURPRISE_DEFAULTS = (
+    "{% set gift = gift|default('') %}{% set coupon_code = coupon_code|default('') %}"
 )
 
 PRESETS: tuple[Preset, ...] = (
@@ -559,6 +565,48 @@ PRESETS: tuple[Preset, ...] = (
                     "سلام {{ customer.first_name }}، شما از بهترین مشتریان ما هستید و به شبی "
                     "ویژه اعضا در {{ business.name }} دعوت شده‌اید. برای رزرو جا به همین پیام "
                     "پاسخ دهید.",
+                ),
+            }
+        },
+    ),
+    Preset(
+        key="surprise",
+        name="Surprise reward",
+        description=(
+            "When a surprise rule gives a customer something (Loyalty > Surprises): "
+            "tell them, with the coupon code of a gift. On from the start; a surprise "
+            "is not held out."
+        ),
+        kind="marketing",
+        enabled=True,
+        definition={
+            "trigger": {"type": "event", "topic": "loyalty.surprise_granted"},
+            "steps": [_send("tell", "surprise")],
+        },
+        templates={
+            "tell": {
+                "en": (
+                    "A little surprise for you, {{ customer.first_name }}",
+                    SURPRISE_DEFAULTS + "Hello {{ customer.first_name }}, thank you for choosing "
+                    "{{ business.name }}. {% if gift %}A gift for you: {{ gift }}. Show the "
+                    "code {{ coupon_code }} on your next visit.{% else %}We have added "
+                    "{{ points }} points to your balance.{% endif %}",
+                ),
+                "ar": (
+                    "مفاجأة صغيرة لك يا {{ customer.first_name }}",
+                    SURPRISE_DEFAULTS
+                    + "مرحباً {{ customer.first_name }}، شكراً لاختيارك {{ business.name }}. "
+                    "{% if gift %}هدية لك: {{ gift }}. أظهر الرمز {{ coupon_code }} في زيارتك "
+                    "القادمة.{% else %}أضفنا {{ points|digits(locale) }} نقطة إلى رصيدك."
+                    "{% endif %}",
+                ),
+                "fa": (
+                    "یک غافلگیری کوچک برای شما، {{ customer.first_name }}",
+                    SURPRISE_DEFAULTS
+                    + "سلام {{ customer.first_name }}، از اینکه {{ business.name }} را انتخاب "
+                    "کردید سپاسگزاریم. {% if gift %}هدیه شما: {{ gift }}. کد {{ coupon_code }} "
+                    "را در مراجعه بعدی نشان دهید.{% else %}{{ points|digits(locale) }} امتیاز "
+                    "به موجودی شما اضافه کردیم.{% endif %}",
                 ),
             }
         },

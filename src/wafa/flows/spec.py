@@ -50,6 +50,7 @@ EVENT_TOPICS: tuple[str, ...] = (
     "tier.changed",
     "referral.rewarded",
     "birthday.reward_granted",
+    "loyalty.surprise_granted",
 )
 #: Conditions a branch can test.
 CONDITIONS: tuple[str, ...] = ("ordered_since_entry", "order_delivered", "order_not_delivered")

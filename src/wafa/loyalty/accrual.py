@@ -45,6 +45,7 @@ from wafa.loyalty.orderfacts import OrderFacts, order_facts
 from wafa.loyalty.program import expiry_for, rules_at, rules_version
 from wafa.loyalty.rules import FIRST_ORDER, LineView, OrderView, order_points
 from wafa.loyalty.schemas.program import ProgramRules, TierBasis
+from wafa.loyalty.surprise import service as surprise
 from wafa.orders.models import OrderStatus
 
 
@@ -58,6 +59,7 @@ class Accrual:
     stamps: int = 0
     coupons_issued: list[str] = field(default_factory=list)
     tier: str | None = None
+    surprises: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -382,6 +384,11 @@ def accrue_order(
                 now=now,
                 acct=acct,
             )
+    if not void and not imported:
+        # Surprises are for live purchases only: imported history surprises nobody.
+        result.surprises = surprise.on_purchase(
+            session, settings=settings, customer_id=customer_id, order=order, visits=visits, now=now
+        )
     if result.total:
         emit(
             session,

@@ -141,6 +141,28 @@ class BirthdayRewardGranted(Event):
     coupon_code: str | None = None
 
 
+class SurpriseGranted(Event):
+    """A surprise rule gave a member something (``points`` or a coupon), once per occasion.
+
+    ``gift`` is the reward's name as the owner wrote it ("A free pastry"); ``coupon_code``
+    is the code the customer shows (``None`` for points).
+    """
+
+    topic: ClassVar[str] = "loyalty.surprise_granted"
+    label: ClassVar[str | None] = N_("Surprise reward")
+    icon: ClassVar[str] = "gift"
+
+    customer_id: uuid.UUID
+    grant_id: uuid.UUID
+    rule_id: uuid.UUID
+    rule: str
+    trigger: str
+    points: int | None = None
+    gift: str | None = None
+    coupon_code: str | None = None
+    coupon_expires_at: datetime | None = None
+
+
 EVENTS = (
     PointsEarned,
     PointsExpiring,
@@ -150,4 +172,5 @@ EVENTS = (
     ReferralRewarded,
     BadgeEarned,
     BirthdayRewardGranted,
+    SurpriseGranted,
 )

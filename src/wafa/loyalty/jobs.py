@@ -42,6 +42,7 @@ from wafa.loyalty.models import (
 )
 from wafa.loyalty.program import rules_at
 from wafa.loyalty.schemas.program import ExpiryPolicy, ProgramRules
+from wafa.loyalty.surprise import service as surprise
 
 Step = Callable[[Session, Settings, date, str | None, int], tuple[int, str | None]]
 
@@ -485,6 +486,7 @@ JOBS: tuple[Job, ...] = (
     Job("streaks", _streaks, 1, "streaks broken by a whole period without a purchase"),
     Job("badges", _by_id(_badges), 2000, "membership-age badges"),
     Job("referrals", _referrals, 200, "referrers rewarded once the friend's purchase is final"),
+    Job("surprises", _by_id(surprise.anniversary_batch), 500, "anniversary surprise rewards"),
 )
 JOB_NAMES = tuple(job.name for job in JOBS)
 

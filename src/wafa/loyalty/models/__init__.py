@@ -34,6 +34,13 @@ from wafa.loyalty.models.rewards import (
     Reward,
     RewardKind,
 )
+from wafa.loyalty.models.surprise import (
+    SurpriseBudget,
+    SurpriseGrant,
+    SurpriseRule,
+    SurpriseStatus,
+    SurpriseTrigger,
+)
 
 __all__ = [
     "Badge",
@@ -64,5 +71,10 @@ __all__ = [
     "StampEntry",
     "StampPer",
     "StampProgress",
+    "SurpriseBudget",
+    "SurpriseGrant",
+    "SurpriseRule",
+    "SurpriseStatus",
+    "SurpriseTrigger",
     "TierChange",
 ]

@@ -57,6 +57,7 @@ class CouponSource(StrEnum):
     referral = "referral"
     compensation = "compensation"
     bounce_back = "bounce_back"
+    surprise = "surprise"
 
 
 class CouponStatus(StrEnum):
