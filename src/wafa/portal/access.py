@@ -223,6 +223,31 @@ def revoke_access(session: Session, *, customer_id: uuid.UUID) -> None:
     )
 
 
+@dataclass(frozen=True)
+class AccessStatus:
+    """What staff see of a customer's portal access: browsers signed in now, the latest
+    sign-in, and when access was last cancelled."""
+
+    open_sessions: int
+    last_sign_in: datetime | None
+    revoked_at: datetime | None
+
+
+def access_status(session: Session, *, customer_id: uuid.UUID) -> AccessStatus:
+    """The customer's portal access as staff see it on the profile (two statements)."""
+    now = utcnow()
+    open_now = func.count().filter(PortalSession.ended_at.is_(None), PortalSession.expires_at > now)
+    opened, latest = session.execute(
+        select(open_now, func.max(PortalSession.created_at)).where(
+            PortalSession.customer_id == customer_id
+        )
+    ).one()
+    revoked = session.scalar(
+        select(PortalAccess.links_revoked_at).where(PortalAccess.customer_id == customer_id)
+    )
+    return AccessStatus(open_sessions=int(opened or 0), last_sign_in=latest, revoked_at=revoked)
+
+
 def send_link(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> str | None:
     """Send the customer a sign-in link (one hour, once) by email, else by SMS, as a
     transactional message (at the counter, after enrolling); the channel, or ``None``

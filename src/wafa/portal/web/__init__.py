@@ -1,14 +1,26 @@
 """The portal's pages (one module per screen), served under ``/portal/``.
 
 They are mounted with the dashboard's pages (``PortalRoute`` is a ``WebRoute``) but add
-nothing to the staff sidebar: the customer reaches them by a signed link.
+nothing to the staff sidebar: the customer reaches them by a signed link. Staff get the
+counter's QR code and, on the customer profile, a card to send, show or cancel links
+(``staff``).
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wafa.portal.web import counter, feedback, history, home, me, referral, rewards, signin
+from wafa.portal.web import (
+    counter,
+    feedback,
+    history,
+    home,
+    me,
+    referral,
+    rewards,
+    signin,
+    staff,
+)
 from wafa.portal.web.common import PortalRoute
 from wafa.web.pages import Pages
 
@@ -16,4 +28,4 @@ router = APIRouter(route_class=PortalRoute)
 for _screen in (signin, home, rewards, history, referral, feedback, me):
     router.routes.extend(_screen.router.routes)
 
-PAGES = Pages(routers=(router, counter.router))
+PAGES = Pages(routers=(router, counter.router, staff.router), panels=(staff.PANEL,))
