@@ -27,6 +27,7 @@ def test_consumers_and_tasks_come_from_the_declarations(settings: Settings) -> N
         "messaging-segments",
         "flows",
         "integrations-webhooks",
+        "partners",
     ]
     names = {t.name for t in domains.tasks()}
     assert {"loyalty", "loyalty-release", "analytics"} <= names

@@ -23,5 +23,5 @@ def test_every_declared_event_is_listed_with_its_fields_and_readers() -> None:
             assert f"`{field.alias or name}`" in page
     assert (
         "| [`order.placed`](#orderplaced) | orders | loyalty, messaging-segments, flows, "
-        "integrations-webhooks | `order_id` |" in page
+        "integrations-webhooks, partners | `order_id` |" in page
     )

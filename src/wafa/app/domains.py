@@ -27,6 +27,7 @@ from wafa.integrations.declaration import INTEGRATIONS
 from wafa.loyalty.declaration import LOYALTY
 from wafa.messaging.declaration import MESSAGING
 from wafa.orders.declaration import ORDERS
+from wafa.partners.declaration import PARTNERS
 from wafa.people.declaration import PEOPLE
 from wafa.people.service import Hooks
 from wafa.portal.declaration import PORTAL
@@ -45,6 +46,7 @@ DOMAINS: tuple[Domain, ...] = (
     PEOPLE,
     INTEGRATIONS,
     PORTAL,
+    PARTNERS,
 )
 
 #: Tables that belong to no domain: the outbox.

@@ -42,6 +42,7 @@ class Permission(StrEnum):
     manage_keys = "manage_keys"
     integrations = "integrations"
     manage_staff = "manage_staff"
+    partners = "partners"
     settings = "settings"
 
 
@@ -70,6 +71,7 @@ MEANING: dict[Permission, str] = {
     P.manage_keys: "create, list and revoke API keys",
     P.integrations: "connect shops (webhook connections, their secrets, the delivery log)",
     P.manage_staff: "add staff, change roles, disable logins, reset passwords",
+    P.partners: "partner businesses: their codes, their page's link (make, revoke), statements",
     P.settings: "the shop's settings (business, feedback policy) and the worker page",
 }
 
@@ -124,6 +126,7 @@ SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
             P.erase,
             P.manage_keys,
             P.integrations,
+            P.partners,
             P.settings,
         }
     ),

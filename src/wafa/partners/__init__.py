@@ -1,0 +1,1 @@
+"""Partner businesses: their offers redeemed at their counter, their codes bringing customers here."""
