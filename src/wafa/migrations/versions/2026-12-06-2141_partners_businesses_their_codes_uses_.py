@@ -1,7 +1,7 @@
 """partners: businesses, their codes, uses, referrals, sessions
 
 Revision ID: 55533b13a5b8
-Revises: 9668505e3915
+Revises: ed1df4097323
 Create Date: 2026-12-06 21:41:49.759976+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import wafa.core.db
 
 revision: str = "55533b13a5b8"
-down_revision: str | Sequence[str] | None = "9668505e3915"
+down_revision: str | Sequence[str] | None = "ed1df4097323"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
