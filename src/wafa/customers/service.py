@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -76,22 +76,27 @@ def get_live_customer(session: Session, customer_id: uuid.UUID) -> Customer:
     return customer
 
 
+def search_condition(q: str) -> ColumnElement[bool]:
+    """Customers whose name, email or phone holds ``q`` (a phone by its typed digits)."""
+    text = q.strip()
+    key = search_key(text) or ""
+    digits = "".join(ch for ch in ascii_digits(text) if ch.isdigit())
+    clauses = [
+        Customer.search_name.contains(key, autoescape=True),
+        Customer.email.contains(text.lower(), autoescape=True),
+    ]
+    if len(digits) >= 3:
+        # Phones are stored as E.164; match the typed digits, dropping a leading 0
+        # (local trunk prefix) so "0912 345" finds "+98912345...".
+        clauses.append(Customer.phone.contains(digits.lstrip("0") or digits, autoescape=True))
+    return or_(*clauses)
+
+
 def search_query(q: str | None) -> Select[Customer]:
     """Live customers matching ``q`` in name, email or phone (newest first)."""
     stmt = select(Customer).where(Customer.merged_into_id.is_(None), Customer.erased_at.is_(None))
     if q and q.strip():
-        text = q.strip()
-        key = search_key(text) or ""
-        digits = "".join(ch for ch in ascii_digits(text) if ch.isdigit())
-        clauses = [
-            Customer.search_name.contains(key, autoescape=True),
-            Customer.email.contains(text.lower(), autoescape=True),
-        ]
-        if len(digits) >= 3:
-            # Phones are stored as E.164; match the typed digits, dropping a leading 0
-            # (local trunk prefix) so "0912 345" finds "+98912345...".
-            clauses.append(Customer.phone.contains(digits.lstrip("0") or digits, autoescape=True))
-        stmt = stmt.where(or_(*clauses))
+        stmt = stmt.where(search_condition(q))
     return stmt.order_by(Customer.id.desc())
 
 
