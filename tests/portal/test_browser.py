@@ -1,6 +1,6 @@
 """The portal in Chromium on a phone (390×844), in Persian, Arabic and English: open a
 link, read the balance, redeem a reward and see the code, the referral links, change a
-preference; right to left with Persian digits in Persian and Arabic-Indic digits in Arabic;
+preference and the birthday; right to left with Persian digits in Persian and Arabic-Indic digits in Arabic;
 axe-core finds nothing serious; no request leaves the app."""
 
 from __future__ import annotations
@@ -79,6 +79,15 @@ def test_the_portal_on_a_phone(committed_db: Settings, language: str) -> None:
         page.wait_for_load_state()
         assert page.locator("[role=status]").count() == 1
         assert not page.locator("input[name='consent'][value='email']").is_checked()
+        # The birthday, in the page's calendar (Jalali in Persian), typed in its digits.
+        page.fill("#b-day", {"fa": "۷", "ar": "٧", "en": "7"}[language])
+        page.select_option("#b-month", "1")
+        page.locator("form[action='/portal/birthday'] button[type=submit]").click()
+        page.wait_for_load_state()
+        told = page.get_by_test_id("birthday").inner_text()
+        assert told == {"fa": "۷ فروردین", "ar": "٧ يناير", "en": "7 January"}[language], told
+        assert page.locator("form[action='/portal/birthday']").count() == 0
+        assert_accessible(page, f"birthday saved in {language}")
         assert hosts == {urlparse(base).netloc}, f"requests to other hosts: {hosts}"
     with session_scope(settings) as s:
         status = loyalty.status(s, settings=settings, customer_id=customer.id)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -17,10 +18,10 @@ from wafa.core.db import insert_new
 from wafa.core.errors import Invalid, NotFound
 from wafa.core.ids import new_id
 from wafa.core.links import public_link
-from wafa.core.settings import Settings
+from wafa.core.settings import CalendarKind, Settings
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
-from wafa.customers.schemas import CustomerUpdate
+from wafa.customers.schemas import Birthday, CustomerUpdate
 from wafa.feedback import complaints
 from wafa.feedback.models import ComplaintChannel
 from wafa.feedback.schemas import ComplaintCreate
@@ -39,6 +40,8 @@ SOURCE = "portal"
 ERASE_PURPOSE = "portal-erase"
 ERASE_LINK_TTL = timedelta(hours=24)
 LANGUAGES = ("en", "ar", "fa")
+#: How long a birthday stays as it is before the customer may change it on the portal.
+BIRTHDAY_CHANGE_AFTER = timedelta(days=365)
 
 
 def _once(
@@ -173,6 +176,73 @@ def save_preferences(
             region=settings.phone_region,
             calendar=settings.calendar,
         )
+
+
+class BirthdayLocked(Invalid):
+    """The birthday was set or changed less than ``BIRTHDAY_CHANGE_AFTER`` ago."""
+
+    code = "birthday-locked"
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(
+            f"birthday: set less than a year ago; it can change from {until.date()}",
+            [(("birthday",), "set less than a year ago")],
+        )
+        self.until = until
+
+
+@dataclass(frozen=True)
+class BirthdayRule:
+    """What the portal lets the customer do with their birthday right now."""
+
+    may_change: bool
+    change_from: datetime | None  # when the birthday held may change again
+
+
+def birthday_rule(session: Session, *, customer_id: uuid.UUID) -> BirthdayRule:
+    """A customer with no birthday may give one; a birthday held may change once it has
+    stood for a year (staff can correct it sooner)."""
+    customer = customers.get_live_customer(session, customer_id)
+    if customer.birthday is None or customer.birthday_set_at is None:
+        return BirthdayRule(may_change=True, change_from=None)
+    until = customer.birthday_set_at + BIRTHDAY_CHANGE_AFTER
+    return BirthdayRule(may_change=utcnow() >= until, change_from=until)
+
+
+def set_birthday(
+    session: Session, *, settings: Settings, customer_id: uuid.UUID, birthday: Birthday
+) -> bool:
+    """Give or change the customer's birthday from the portal; whether it changed.
+
+    The loyalty engine's birthday reward cannot be gamed from here: a birthday given or
+    changed earns nothing for the program's cool-off (``birthday_set_at`` restarts, the
+    customers service's rule), one held may change only after a year (``BirthdayLocked``),
+    and it cannot be removed here (removing then giving one would skip that year). The
+    same birthday sent again changes nothing and restarts nothing.
+    """
+    if birthday.calendar is None:
+        birthday = birthday.model_copy(update={"calendar": settings.calendar})
+    customer = customers.get_live_customer(session, customer_id)
+    held = customer.birthday
+    same = (
+        held is not None
+        and (held.day, held.month, held.calendar)
+        == (birthday.day, birthday.month, birthday.calendar)
+        and birthday.year in (None, held.year)
+    )
+    if same:
+        return False
+    rule = birthday_rule(session, customer_id=customer.id)
+    if not rule.may_change and rule.change_from is not None:
+        raise BirthdayLocked(rule.change_from)
+    customers.update_customer(
+        session,
+        customer_id=customer.id,
+        data=CustomerUpdate(birthday=birthday),
+        region=settings.phone_region,
+        calendar=CalendarKind(settings.calendar),
+    )
+    return True
 
 
 def request_erasure(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> str:

@@ -1,20 +1,31 @@
-"""Preferences (consent per channel and topic, language) and my data (export, erasure)."""
+"""Preferences (consent per channel and topic, language, birthday) and my data (export,
+erasure)."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from wafa.api.deps import AppSettings, DbSession, ReadSession
+from wafa.core.errors import Invalid
+from wafa.core.settings import CalendarKind, Settings
+from wafa.core.text import ascii_digits
+from wafa.customers.models import Customer
+from wafa.customers.schemas import Birthday
 from wafa.messaging import preferences
 from wafa.messaging.models import Topic
 from wafa.people import service as people
 from wafa.portal import service
-from wafa.portal.web.common import Me, PortalRoute, render
+from wafa.portal.web.common import Me, PortalRoute, language_of, render
+from wafa.web import i18n
 from wafa.web.i18n import N_
+from wafa.web.templating import templates_of
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
@@ -27,10 +38,31 @@ TOPIC_LABELS = (
 CHANNEL_LABELS = {"email": N_("Email"), "sms": N_("SMS"), "whatsapp": N_("WhatsApp")}
 
 
-@router.get("/portal/preferences")
-def preferences_page(request: Request, session: ReadSession, me: Me) -> HTMLResponse:
-    """What the customer agreed to receive, on which channel, in which language."""
+BIRTHDAY_ERRORS = {
+    "invalid": N_("This is not a day of the year. Check the day and the month."),
+    "locked": N_("It can change again from %(date)s. The shop can correct it sooner."),
+}
+
+
+def _calendar(request: Request, settings: Settings, me: Customer) -> CalendarKind:
+    """The calendar the birthday is typed in: the page's (Jalali for a Jalali business or a
+    Persian reader)."""
+    language = language_of(request, me)
+    return i18n.DateContext(language, settings.zone, settings.calendar).display_calendar
+
+
+def _page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    me: Customer,
+    *,
+    birthday_error: str | None = None,
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     held = preferences.read_preferences(session, customer_id=me.id)
+    rule = service.birthday_rule(session, customer_id=me.id)
     return render(
         request,
         "portal/preferences.html",
@@ -40,9 +72,73 @@ def preferences_page(request: Request, session: ReadSession, me: Me) -> HTMLResp
             "channel_labels": CHANNEL_LABELS,
             "saved": request.query_params.get("saved") == "1",
             "erase_sent": request.query_params.get("erase"),
+            "birthday": me.birthday,
+            "birthday_rule": rule,
+            "birthday_calendar": str(_calendar(request, settings, me)),
+            "birthday_saved": request.query_params.get("birthday") == "1",
+            "birthday_error": birthday_error,
+            "typed": typed or {},
             "tab": "me",
         },
+        status=status,
     )
+
+
+@router.get("/portal/preferences")
+def preferences_page(
+    request: Request, session: ReadSession, settings: AppSettings, me: Me
+) -> HTMLResponse:
+    """What the customer agreed to receive, on which channel, in which language; their
+    birthday."""
+    return _page(request, session, settings, me)
+
+
+@router.post("/portal/birthday")
+def save_birthday(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    me: Me,
+    day: Annotated[str, Form(max_length=4)] = "",
+    month: Annotated[str, Form(max_length=4)] = "",
+    year: Annotated[str, Form(max_length=6)] = "",
+) -> Response:
+    """Give the birthday (or change it once it has stood a year): day and month, the year
+    if they like, in the page's calendar. Refused with the form shown again (422)."""
+    typed = {"day": day, "month": month, "year": year}
+    kind = _calendar(request, settings, me)
+    try:
+        digits = {k: ascii_digits(v).strip() for k, v in typed.items()}
+        birthday = Birthday.model_validate(
+            {
+                "day": int(digits["day"]),
+                "month": int(digits["month"]),
+                "year": int(digits["year"]) if digits["year"] else None,
+                "calendar": kind,
+            }
+        )
+        service.set_birthday(session, settings=settings, customer_id=me.id, birthday=birthday)
+    except service.BirthdayLocked as locked:
+        session.rollback()
+        message = i18n.gettext(
+            language_of(request, me),
+            BIRTHDAY_ERRORS["locked"],
+            date=templates_date(request, locked.until, me),
+        )
+        return _page(request, session, settings, me, birthday_error=message, status=409)
+    except (ValueError, ValidationError, Invalid):
+        session.rollback()
+        message = i18n.gettext(language_of(request, me), BIRTHDAY_ERRORS["invalid"])
+        return _page(
+            request, session, settings, me, birthday_error=message, typed=typed, status=422
+        )
+    return RedirectResponse("/portal/preferences?birthday=1#birthday", status_code=303)
+
+
+def templates_date(request: Request, value: datetime, me: Customer) -> str:
+    """A date as the portal page shows it (the reader's calendar and digits)."""
+    language = language_of(request, me)
+    return i18n.format_day(value, templates_of(request).date_context(language), style="long")
 
 
 @router.post("/portal/preferences")
