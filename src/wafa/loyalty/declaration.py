@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 def _api() -> Sequence[APIRouter]:
     from wafa.loyalty.api import router
     from wafa.loyalty.bounceback.api import router as bounce_back
+    from wafa.loyalty.surprise.api import router as surprises
 
-    return (router, bounce_back)
+    return (router, bounce_back, surprises)
 
 
 def _pages() -> Pages:

@@ -31,6 +31,7 @@ from wafa.loyalty.schemas.io import (
     ReferralStats,
 )
 from wafa.loyalty.schemas.program import ProgramRules
+from wafa.loyalty.surprise import service as surprise
 
 PANEL_LEDGER = 8
 PANEL_HISTORY = 6
@@ -302,6 +303,7 @@ class PosCard:
     tier_names: dict[str, str]
     rules: ProgramRules
     products: dict[str, str]
+    surprises: list[surprise.PendingSurprise] = field(default_factory=list)
 
     @property
     def status(self) -> LoyaltyStatus:
@@ -320,6 +322,7 @@ def pos_card(session: Session, *, settings: Settings, customer_id: uuid.UUID) ->
         tier_names=tier_names(rules),
         rules=rules,
         products=queries.product_names(session, [r.product_sku for r in catalogue.values()]),
+        surprises=surprise.pending_for(session, customer_id),
     )
 
 

@@ -26,8 +26,9 @@ def _api() -> Sequence[APIRouter]:
     from wafa.messaging.api import router
     from wafa.messaging.campaigns.api import router as campaigns
     from wafa.messaging.segments.api import router as segments
+    from wafa.messaging.surprises.api import router as surprises
 
-    return (router, segments, campaigns)
+    return (router, segments, campaigns, surprises)
 
 
 def _pages() -> Pages:

@@ -73,11 +73,11 @@ class SurpriseRuleRead(BaseModel):
 
 
 class SegmentGrantIn(BaseModel):
-    """Grant a segment-kind rule now to the members of a segment."""
+    """Grant a rule for a chosen segment (``trigger: segment``) now to the segment's members."""
 
     model_config = ConfigDict(extra="forbid")
 
-    segment_id: uuid.UUID
+    rule_id: uuid.UUID
 
 
 class GrantRunRead(BaseModel):

@@ -11,6 +11,7 @@
 ``referrals``      the referral review queue
 ``liability``      the points liability (page and CSV)
 ``leaderboard``    the opt-in leaderboard
+``surprises``      a surprise given at the counter (the rules' page is messaging's)
 =================  =============================================================
 
 Each route reads its form (``wafa.web.forms``), checks the role (``Staff`` for the
@@ -36,6 +37,7 @@ from wafa.loyalty.web import (
     referrals,
     rewards,
     stamp_cards,
+    surprises,
     tiers,
 )
 from wafa.web.i18n import N_
@@ -55,6 +57,7 @@ for _screen in (
     referrals,
     liability,
     leaderboard,
+    surprises,
 ):
     # The screens' own route objects (WebRoute, checked by the dashboard's mount).
     router.routes.extend(_screen.router.routes)

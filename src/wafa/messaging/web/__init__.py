@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from wafa.messaging.campaigns import web as campaigns_web
 from wafa.messaging.segments import web as segments_web
+from wafa.messaging.surprises import web as surprises_web
 from wafa.messaging.web import channels, log, profile, suppressions, templates, unsubscribe
 from wafa.web.pages import Pages
 from wafa.web.routing import WebRoute
@@ -22,7 +23,7 @@ for _screen in (channels, templates, log, suppressions, profile, unsubscribe):
     router.routes.extend(_screen.router.routes)
 
 PAGES = Pages(
-    routers=(router, segments_web.router, campaigns_web.router),
+    routers=(router, segments_web.router, campaigns_web.router, surprises_web.router),
     nav=(
         channels.NAV,
         templates.NAV,
@@ -30,6 +31,7 @@ PAGES = Pages(
         campaigns_web.NAV,
         log.NAV,
         suppressions.NAV,
+        surprises_web.NAV,
     ),
     panels=(profile.PANEL,),
 )
