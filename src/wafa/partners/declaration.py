@@ -15,11 +15,19 @@ from wafa.partners import models, service
 if TYPE_CHECKING:
     from fastapi import APIRouter  # noqa: TID251 - a type only
 
+    from wafa.web.pages import Pages
+
 
 def _api() -> Sequence[APIRouter]:
     from wafa.partners.api import router
 
     return (router,)
+
+
+def _pages() -> Pages:
+    from wafa.partners.web import PAGES
+
+    return PAGES
 
 
 def _consumers(settings: Settings) -> Sequence[Consumer]:
@@ -45,6 +53,7 @@ PARTNERS = Domain(
     ),
     models=(models,),
     api=_api,
+    pages=_pages,
     consumers=_consumers,
     tasks=_tasks,
     personal_data=PersonalData(erase=service.forget_customer),
