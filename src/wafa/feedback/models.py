@@ -89,6 +89,12 @@ class SurveyAsk(Base):
     occasion: Mapped[str] = mapped_column(String(200))
     asked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # What the answer will be about: the order (its location, channel and products) and
+    # the staff member who served (the cashier showing the QR code), when known.
+    order_id: Mapped[uuid.UUID | None] = mapped_column()
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
 
     __table_args__ = (
         UniqueConstraint("survey_id", "customer_id", "occasion"),
@@ -109,12 +115,20 @@ class SurveyResponse(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(8))
     channel: Mapped[str] = mapped_column(String(16), default=AnswerChannel.link.value)
+    # The order the answer is about and the staff member who served (from the invitation,
+    # or given by the integrator); the breakdowns by location, channel, product and staff
+    # read them.
+    order_id: Mapped[uuid.UUID | None] = mapped_column()
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("survey_id", "customer_id", "occasion"),
         Index("ix_survey_responses_survey_created", "survey_id", "created_at"),
+        Index("ix_survey_responses_order", "order_id"),
         Index("ix_survey_responses_customer", "customer_id"),
     )
 

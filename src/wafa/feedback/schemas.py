@@ -77,6 +77,12 @@ class ResponseCreate(BaseModel):
     occasion: Annotated[str, Field(min_length=1, max_length=200)]
     score: int
     comment: Annotated[str | None, Field(max_length=2000)] = None
+    order_id: uuid.UUID | None = Field(
+        default=None, description="the order the answer is about (default: the link's)"
+    )
+    staff_id: uuid.UUID | None = Field(
+        default=None, description="the staff member who served (default: the link's)"
+    )
 
 
 class ResponseRead(BaseModel):
@@ -90,6 +96,8 @@ class ResponseRead(BaseModel):
     comment: str | None
     language: str | None
     channel: str
+    order_id: uuid.UUID | None = None
+    staff_id: uuid.UUID | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -101,6 +109,8 @@ class LinkCreate(BaseModel):
 
     customer_id: uuid.UUID
     occasion: Annotated[str, Field(min_length=1, max_length=200)]
+    order_id: uuid.UUID | None = None
+    staff_id: uuid.UUID | None = None
 
 
 class LinkRead(BaseModel):
@@ -257,3 +267,31 @@ class CompensationRead(BaseModel):
     reason: str
     by: str | None
     created_at: datetime
+
+
+class Group(BaseModel):
+    """One group of a breakdown: ``value`` is the location id, channel, staff id or product
+    SKU (``None``: answers without an order or staff member); ``margin`` the half-width of
+    the score's 95 % interval; ``small`` under 30 answers (a hint, not a finding)."""
+
+    value: str | None
+    label: str | None
+    responses: int
+    promoters: int
+    passives: int
+    detractors: int
+    satisfied: int
+    score: int | None
+    mean: float | None
+    margin: int | None
+    small: bool
+
+
+class Breakdown(BaseModel):
+    """A survey's figures per location, channel, staff member or product."""
+
+    survey_id: uuid.UUID
+    kind: str
+    by: str
+    min_responses: int
+    groups: list[Group]

@@ -10,7 +10,13 @@ customer was asked too recently. Rules, each in one place:
   the same occasion updates the first within the survey's ``edit_hours`` and never counts
   twice; after that the first answer stands.
 * Fatigue: a customer is asked one survey at most once per ``ask_every_days`` (90 by
-  default, 30–365) and never two surveys within ``GAP_DAYS`` (7) of each other.
+  default, 30–365) and never two surveys within ``GAP_DAYS`` (7) of each other. The check
+  and the invitation it allows are one step per customer: on PostgreSQL the customer's row
+  is locked (``FOR NO KEY UPDATE``) first, on SQLite writers queue (``BEGIN IMMEDIATE``),
+  so two concurrent requests for different surveys make at most one invitation.
+* An invitation and its answer carry the order they are about and the staff member who
+  served, when known; ``breakdown`` scores the answers per location, channel, product and
+  staff member.
 * Scoring is in ``wafa.feedback.scoring``.
 """
 
@@ -35,6 +41,7 @@ from wafa.core.settings import Settings
 from wafa.core.text import search_key
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
+from wafa.customers.models import Customer
 from wafa.feedback import scoring, texts
 from wafa.feedback.events import SurveyAnswered
 from wafa.feedback.models import AnswerChannel, Survey, SurveyAsk, SurveyResponse
@@ -196,6 +203,26 @@ class Skipped:
     reason: str
 
 
+def order_of(occasion: str) -> uuid.UUID | None:
+    """The order an occasion names (``order:<id>``), if it names one."""
+    kind, _, rest = occasion.partition(":")
+    if kind != "order":
+        return None
+    try:
+        return uuid.UUID(rest)
+    except ValueError:
+        return None
+
+
+def _lock_customer(session: Session, customer_id: uuid.UUID) -> None:
+    """Serialise the fatigue check and the invitation per customer (PostgreSQL row lock,
+    ``FOR NO KEY UPDATE`` so orders and answers referencing the customer are not blocked;
+    SQLite's write transactions are serial already)."""
+    session.execute(
+        select(Customer.id).where(Customer.id == customer_id).with_for_update(key_share=True)
+    )
+
+
 def survey_link_or_reason(
     session: Session,
     *,
@@ -204,6 +231,8 @@ def survey_link_or_reason(
     occasion: str,
     survey_id: uuid.UUID | None = None,
     touchpoint: str | None = None,
+    order_id: uuid.UUID | None = None,
+    staff_id: uuid.UUID | None = None,
 ) -> SurveyLink | Skipped:
     """``survey_link`` that says why when it makes no link."""
     now = utcnow()
@@ -219,6 +248,11 @@ def survey_link_or_reason(
         select(SurveyAsk).where(*key, SurveyAsk.occasion == occasion)
     ).first()
     if existing is None:
+        _lock_customer(session, customer.id)
+        existing = session.scalars(
+            select(SurveyAsk).where(*key, SurveyAsk.occasion == occasion)
+        ).first()
+    if existing is None:
         reason = fatigue(session, survey=survey, customer_id=customer.id, now=now)
         if reason is not None:
             return Skipped(reason)
@@ -233,6 +267,8 @@ def survey_link_or_reason(
                 "occasion": occasion,
                 "asked_at": now,
                 "expires_at": now + timedelta(days=survey.link_days),
+                "order_id": order_id or order_of(occasion),
+                "staff_id": staff_id,
             },
         )
         existing = session.scalars(
@@ -249,6 +285,8 @@ def survey_link(
     occasion: str,
     survey_id: uuid.UUID | None = None,
     touchpoint: str | None = None,
+    order_id: uuid.UUID | None = None,
+    staff_id: uuid.UUID | None = None,
 ) -> SurveyLink | None:
     """A signed, expiring link to a survey for ``customer_id`` and ``occasion``, or ``None``.
 
@@ -258,7 +296,8 @@ def survey_link(
     twice asks once). A new invitation is refused (``None``) when the customer was asked
     this survey within its ``ask_every_days`` or any survey within 7 days, when the
     survey is paused, or when the customer is erased or merged. Runs in the caller's
-    transaction: the invitation is recorded with the caller's work.
+    transaction: the invitation is recorded with the caller's work. ``order_id`` (or an
+    ``order:<id>`` occasion) and ``staff_id`` say what the answer will be about.
     """
     made = survey_link_or_reason(
         session,
@@ -267,6 +306,8 @@ def survey_link(
         occasion=occasion,
         survey_id=survey_id,
         touchpoint=touchpoint,
+        order_id=order_id,
+        staff_id=staff_id,
     )
     return made if isinstance(made, SurveyLink) else None
 
@@ -354,6 +395,8 @@ def answer(
     comment: str | None = None,
     language: str | None = None,
     channel: AnswerChannel = AnswerChannel.link,
+    order_id: uuid.UUID | None = None,
+    staff_id: uuid.UUID | None = None,
 ) -> Answer:
     """Record ``customer_id``'s answer for ``occasion``, once.
 
@@ -370,6 +413,17 @@ def answer(
         raise Invalid.field(("comment",), "at most 2000 characters")
     customer = customers.get_live_customer(session, customer_id)
     now = utcnow()
+    ask = session.execute(
+        select(SurveyAsk.order_id, SurveyAsk.staff_id).where(
+            SurveyAsk.survey_id == survey.id,
+            SurveyAsk.customer_id == customer.id,
+            SurveyAsk.occasion == occasion,
+        )
+    ).first()
+    if order_id is None:
+        order_id = (ask.order_id if ask is not None else None) or order_of(occasion)
+    if staff_id is None and ask is not None:
+        staff_id = ask.staff_id
     created = insert_new(
         session,
         SurveyResponse,
@@ -383,6 +437,8 @@ def answer(
             "comment": text,
             "language": language,
             "channel": channel.value,
+            "order_id": order_id,
+            "staff_id": staff_id,
             "created_at": now,
             "updated_at": now,
         },

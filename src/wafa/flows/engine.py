@@ -266,6 +266,15 @@ def wait_until(
 # ------------------------------------------------------------------ context
 
 
+def _order_id(enrolment: Enrolment) -> uuid.UUID | None:
+    """The order the enrolment is about (its trigger's), if any."""
+    raw = (enrolment.context or {}).get("order_id")
+    try:
+        return uuid.UUID(str(raw)) if raw else None
+    except ValueError:
+        return None
+
+
 def order_context(session: Session, settings: Settings, order_id: str) -> dict[str, Any]:
     """What a message about an order may say: number, lines, total, status."""
     from wafa.orders.models import OrderLine
@@ -421,6 +430,7 @@ def _send(
             customer_id=enrolment.customer_id,
             occasion=f"flow:{occasion}",
             touchpoint=step.survey,
+            order_id=_order_id(enrolment),
         )
         context["survey_url"] = link.url if link is not None else None
     message, _ = queue_message(

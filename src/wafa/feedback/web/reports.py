@@ -1,19 +1,22 @@
-"""Feedback reports: recurring complaints (a rise beyond chance per category, product,
-location and staff member; texts that read alike), response and resolution times, and
-compensation per category."""
+"""Feedback reports: a survey's score by location, channel, staff member and product (with
+a 95 % margin and a note on small groups); recurring complaints (a rise beyond chance per
+category, product, location and staff member; texts that read alike), response and
+resolution times, and compensation per category."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from wafa.api.deps import AppSettings, ReadSession
 from wafa.auth import service as auth
 from wafa.auth.models import Role
 from wafa.core.time import utcnow
-from wafa.feedback import compensation, complaints, recurring
+from wafa.feedback import breakdown, compensation, complaints, recurring, service
 from wafa.feedback.policy import load_policy
 from wafa.feedback.web.common import labels
 from wafa.web.auth import MayViewReports
@@ -40,9 +43,44 @@ DIMENSIONS = {
 }
 
 
+BREAKDOWN_BY = {
+    "location": N_("Location"),
+    "channel": N_("Channel"),
+    "staff": N_("Staff member"),
+    "product": N_("Product"),
+}
+ORDER_CHANNELS = {"online": N_("Online"), "in_store": N_("In store"), "phone": N_("Phone")}
+
+
+def _scores(session: ReadSession, survey: uuid.UUID | None, by: str) -> dict[str, Any]:
+    """The chosen survey (default: the newest) broken down by ``by``."""
+    surveys = service.list_surveys(session)
+    chosen = next((s for s in surveys if s.id == survey), surveys[0] if surveys else None)
+    dimension = by if by in BREAKDOWN_BY else "location"
+    groups = (
+        breakdown.breakdown(session, survey_id=chosen.id, by=dimension)  # type: ignore[arg-type]
+        if chosen is not None
+        else []
+    )
+    return {
+        "surveys": surveys,
+        "survey": chosen,
+        "by": dimension,
+        "breakdown_by": BREAKDOWN_BY,
+        "order_channels": ORDER_CHANNELS,
+        "score_groups": groups,
+        "small": breakdown.SMALL,
+    }
+
+
 @router.get("/feedback/reports", response_class=HTMLResponse)
 def reports_page(
-    request: Request, session: ReadSession, settings: AppSettings, user: MayViewReports
+    request: Request,
+    session: ReadSession,
+    settings: AppSettings,
+    user: MayViewReports,
+    survey: uuid.UUID | None = None,
+    by: Annotated[str, Query(max_length=16)] = "location",
 ) -> HTMLResponse:
     now = utcnow()
     flags = recurring.detect(session, settings=settings, now=now)
@@ -61,6 +99,7 @@ def reports_page(
             "dimensions": DIMENSIONS,
             "staff": staff,
             "window_days": recurring.WINDOW_DAYS,
+            **_scores(session, survey, by),
             **labels(load_policy(session)),
         },
     )

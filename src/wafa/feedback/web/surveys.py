@@ -126,14 +126,18 @@ def qr_page(
     customer: uuid.UUID,
     touchpoint: Annotated[str, Query(max_length=16)] = "visit",
     occasion: Annotated[str | None, Query(max_length=200)] = None,
+    order: uuid.UUID | None = None,
 ) -> HTMLResponse:
-    """A QR code of the customer's survey link, to show on the point-of-sale screen or print."""
+    """A QR code of the customer's survey link, to show on the point-of-sale screen or print;
+    the answer is credited to the staff member showing it (and to ``order`` when given)."""
     made = service.survey_link_or_reason(
         session,
         settings=settings,
         customer_id=customer,
-        occasion=occasion or f"visit:{customer}",
+        occasion=occasion or (f"order:{order}" if order else f"visit:{customer}"),
         touchpoint=touchpoint,
+        order_id=order,
+        staff_id=user.id,
     )
     link = made if isinstance(made, service.SurveyLink) else None
     return render(
