@@ -2,7 +2,7 @@
 member who served (breakdowns by location, channel, product and staff)
 
 Revision ID: 5f0b6c1d2e3a
-Revises: 44f247d78486
+Revises: 55533b13a5b8
 Create Date: 2026-12-06 22:00:00+00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5f0b6c1d2e3a"
-down_revision: str | Sequence[str] | None = "44f247d78486"
+down_revision: str | Sequence[str] | None = "55533b13a5b8"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
