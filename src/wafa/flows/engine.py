@@ -44,14 +44,12 @@ from wafa.feedback.service import survey_link
 from wafa.flows.events import FlowEntered, FlowFinished
 from wafa.flows.models import Enrolment, EnrolmentStatus, Flow, StepOutcome, StepRun
 from wafa.flows.spec import (
+    CALENDAR_TRIGGERS,
     EXIT,
     BranchStep,
     CouponStep,
-    DailyTrigger,
-    DateTrigger,
     Definition,
     PointsStep,
-    ReachTrigger,
     SendStep,
     Step,
     WaitStep,
@@ -151,7 +149,7 @@ def enrol(
         since = now - timedelta(days=definition.cooldown_days)
         if session.scalar(recent.where(Enrolment.entered_at > since).limit(1)) is not None:
             return None
-    if isinstance(definition.trigger, DateTrigger | DailyTrigger | ReachTrigger):
+    if isinstance(definition.trigger, CALENDAR_TRIGGERS):
         # One way through at a time for flows that are entered by the calendar.
         active = recent.where(Enrolment.status == EnrolmentStatus.active.value)
         if session.scalar(active.limit(1)) is not None:

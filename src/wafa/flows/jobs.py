@@ -26,7 +26,14 @@ from wafa.core.time import utcnow
 from wafa.customers.models import Customer
 from wafa.flows.engine import advance, definition_of, enrol
 from wafa.flows.models import DailyRun, Enrolment, EnrolmentStatus, Flow
-from wafa.flows.spec import DailyTrigger, DateTrigger, ReachTrigger
+from wafa.flows.replenish import due_on
+from wafa.flows.spec import (
+    CALENDAR_TRIGGERS,
+    DailyTrigger,
+    DateTrigger,
+    ReachTrigger,
+    ReplenishTrigger,
+)
 from wafa.loyalty.birthday import is_birthday
 from wafa.loyalty.models import LoyaltyAccount, Reward
 from wafa.messaging.segments import service as segments
@@ -149,7 +156,7 @@ def _enter_day(
         flow = session.get(Flow, flow_id)
         assert flow is not None
         trigger = definition_of(flow).trigger
-        context: dict[uuid.UUID, dict[str, object]] = {}
+        context: dict[tuple[uuid.UUID, str], dict[str, object]] = {}
         if isinstance(trigger, DateTrigger):
             people = _birthdays(session, day + timedelta(days=trigger.days_before))
         elif isinstance(trigger, DailyTrigger):
@@ -160,7 +167,14 @@ def _enter_day(
         elif isinstance(trigger, ReachTrigger):
             reach = _within_reach(session)
             people = [(cid, occasion) for cid, occasion, _ in reach]
-            context = {cid: extra for cid, _, extra in reach}
+            context = {(cid, occasion): extra for cid, occasion, extra in reach}
+        elif isinstance(trigger, ReplenishTrigger):
+            # Soonest expected first: a customer due for two products hears of the
+            # first today (one way through at a time) and of the other on a later day
+            # of its window.
+            due = due_on(session, trigger, day, settings.timezone)
+            people = [(item.customer_id, item.occasion) for item in due]
+            context = {(item.customer_id, item.occasion): item.context() for item in due}
         else:
             return 0
     entered = 0
@@ -175,7 +189,7 @@ def _enter_day(
                 flow=flow,
                 customer_id=customer_id,
                 occasion=occasion,
-                context={"day": day.isoformat(), **context.get(customer_id, {})},
+                context={"day": day.isoformat(), **context.get((customer_id, occasion), {})},
             )
             if enrolment is not None:
                 entered += 1
@@ -205,7 +219,7 @@ def run_day(factory: sessionmaker[Session], settings: Settings, day: date) -> di
         flows = [
             f.id
             for f in session.scalars(select(Flow).where(Flow.enabled.is_(True)).order_by(Flow.key))
-            if isinstance(definition_of(f).trigger, DateTrigger | DailyTrigger | ReachTrigger)
+            if isinstance(definition_of(f).trigger, CALENDAR_TRIGGERS)
         ]
     entered = sum(_enter_day(factory, settings, flow_id, day) for flow_id in flows)
     with factory() as session, session.begin():

@@ -528,6 +528,51 @@ PRESETS: tuple[Preset, ...] = (
         },
     ),
     Preset(
+        key="replenishment",
+        name="Replenishment reminder",
+        description=(
+            "Checked daily: a customer who buys a product on a rhythm (three purchase "
+            "days or more, every 7 to 120 days) hears three days before their own "
+            "interval says they will run out. Ends at their next order."
+        ),
+        kind="marketing",
+        holdout_percent=10,
+        conversion_days=14,
+        definition={
+            "trigger": {"type": "replenish", "min_purchases": 3, "days_before": 3},
+            "steps": [
+                {"key": "morning", "type": "wait", "minutes": 1, "at": "10:00"},
+                _send("remind", "replenishment"),
+            ],
+            "exit": {"on_order": True},
+        },
+        templates={
+            "remind": {
+                "en": (
+                    "Running low on {{ product.name }}?",
+                    "Hello {{ customer.first_name }}, you usually buy {{ product.name }} "
+                    "every {{ interval_days }} days, so you may run out around "
+                    "{{ expected_on }}. Order again before then: {{ portal_url }}\n\n"
+                    "{{ business.name }}",
+                ),
+                "ar": (
+                    "هل أوشك {{ product.name }} على النفاد؟",
+                    "مرحباً {{ customer.first_name }}، عادةً ما تشتري {{ product.name }} كل "
+                    "{{ interval_days|digits(locale) }} يوماً، لذا قد ينفد لديك نحو "
+                    "{{ expected_on|digits(locale) }}. اطلبه مجدداً قبل ذلك: {{ portal_url }}"
+                    "\n\n{{ business.name }}",
+                ),
+                "fa": (
+                    "{{ product.name }} رو به اتمام است؟",
+                    "سلام {{ customer.first_name }}، شما معمولاً هر "
+                    "{{ interval_days|digits(locale) }} روز {{ product.name }} می‌خرید، پس "
+                    "احتمالاً حدود {{ expected_on|digits(locale) }} تمام می‌شود. پیش از آن "
+                    "دوباره سفارش دهید: {{ portal_url }}\n\n{{ business.name }}",
+                ),
+            }
+        },
+    ),
+    Preset(
         key="members_event",
         name="Members-only event invitation",
         description=(
@@ -616,7 +661,18 @@ PRESETS: tuple[Preset, ...] = (
 #: What a flow's message may read besides messaging's standard variables: each is set
 #: to an empty value when absent, so a template previews (and a preview of a customer
 #: who has no order or coupon yet reads) without an error.
-FLOW_VARIABLES = ("order", "coupon", "points", "expires_on", "reward", "available", "to_tier")
+FLOW_VARIABLES = (
+    "order",
+    "coupon",
+    "points",
+    "expires_on",
+    "reward",
+    "available",
+    "to_tier",
+    "product",
+    "expected_on",
+    "interval_days",
+)
 
 
 def _defaults(source: str) -> str:

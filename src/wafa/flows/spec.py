@@ -26,7 +26,8 @@ someone who is past it.
 Triggers: an outbox event (``event``), a date in the business calendar (``date``:
 the customer's birthday in their own calendar, Jalali or Gregorian) or a condition
 evaluated once a day (``daily``: a segment rule, such as "no order for 60 days and
-P(alive) under 0.3").
+P(alive) under 0.3"), a reward now within reach (``reach``) or a product about to
+run out (``replenish``: the customer's own rhythm for that product).
 """
 
 from __future__ import annotations
@@ -103,9 +104,37 @@ class ReachTrigger(_Model):
     type: Literal["reach"] = "reach"
 
 
+class ReplenishTrigger(_Model):
+    """Start, checked once a day, a few days before a customer is expected to run out of
+    a product they buy on a rhythm (see ``wafa.flows.replenish`` for the rule).
+
+    ``min_purchases``: purchase days of the product needed (at least two intervals by
+    default); ``days_before``: how early the reminder comes; an interval outside
+    ``min_interval_days``..``max_interval_days`` is no rhythm (a basket bought twice a
+    week, or once a year)."""
+
+    type: Literal["replenish"] = "replenish"
+    min_purchases: int = Field(default=3, ge=2, le=20)
+    days_before: int = Field(default=3, ge=0, le=30)
+    min_interval_days: int = Field(default=7, ge=1, le=365)
+    max_interval_days: int = Field(default=120, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ReplenishTrigger:
+        if self.min_interval_days > self.max_interval_days:
+            raise ValueError("min_interval_days is above max_interval_days")
+        if self.days_before >= self.min_interval_days:
+            raise ValueError("days_before must be shorter than the shortest interval")
+        return self
+
+
 Trigger = Annotated[
-    EventTrigger | DateTrigger | DailyTrigger | ReachTrigger, Field(discriminator="type")
+    EventTrigger | DateTrigger | DailyTrigger | ReachTrigger | ReplenishTrigger,
+    Field(discriminator="type"),
 ]
+
+#: Triggers the daily job enters customers by (one way through a flow at a time).
+CALENDAR_TRIGGERS = (DateTrigger, DailyTrigger, ReachTrigger, ReplenishTrigger)
 
 
 class _Step(_Model):
