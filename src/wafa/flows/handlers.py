@@ -63,7 +63,7 @@ def start_flows(
         trigger = definition_of(flow).trigger
         if not isinstance(trigger, EventTrigger) or trigger.topic != topic:
             continue
-        if trigger.to is not None and trigger.to != status_to:
+        if not trigger.starts_on(status_to):
             continue
         enrolment = enrol(
             session,

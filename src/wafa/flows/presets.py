@@ -132,6 +132,58 @@ PRESETS: tuple[Preset, ...] = (
         },
     ),
     Preset(
+        key="shipping_update",
+        name="Shipping and delivery updates",
+        description=(
+            "When an order is sent out (fulfilled) and when it is delivered: one message "
+            "for each move of its status."
+        ),
+        kind="transactional",
+        definition={
+            "trigger": {
+                "type": "event",
+                "topic": "order.status_changed",
+                "to": ["fulfilled", "delivered"],
+            },
+            "steps": [_send("update", "shipping_update")],
+        },
+        templates={
+            "update": {
+                "en": (
+                    "{% if to_status == 'delivered' %}Your order {{ order.number }} has "
+                    "arrived{% else %}Your order {{ order.number }} is on its way{% endif %}",
+                    "Hello {{ customer.first_name }},\n\n{% if to_status == 'delivered' %}"
+                    "Your order {{ order.number }} ({{ order.external_id }}) has been "
+                    "delivered. We hope you enjoy it.{% else %}Your order {{ order.number }} "
+                    "({{ order.external_id }}) has left us and is on its way."
+                    "{% if order.promised_on %} It should reach you by {{ order.promised_on }}."
+                    "{% endif %}{% endif %}\n\n{{ business.name }}",
+                ),
+                "ar": (
+                    "{% if to_status == 'delivered' %}وصل طلبك {{ order.number }}"
+                    "{% else %}طلبك {{ order.number }} في الطريق إليك{% endif %}",
+                    "مرحباً {{ customer.first_name }}،\n\n{% if to_status == 'delivered' %}"
+                    "تم تسليم طلبك {{ order.number }} ({{ order.external_id }}). نتمنى أن "
+                    "ينال إعجابك.{% else %}خرج طلبك {{ order.number }} "
+                    "({{ order.external_id }}) من عندنا وهو في الطريق إليك."
+                    "{% if order.promised_on %} يُتوقع وصوله بحلول "
+                    "{{ order.promised_on|digits(locale) }}.{% endif %}{% endif %}"
+                    "\n\n{{ business.name }}",
+                ),
+                "fa": (
+                    "{% if to_status == 'delivered' %}سفارش {{ order.number }} به دستتان رسید"
+                    "{% else %}سفارش {{ order.number }} در راه است{% endif %}",
+                    "سلام {{ customer.first_name }}،\n\n{% if to_status == 'delivered' %}"
+                    "سفارش {{ order.number }} ({{ order.external_id }}) تحویل داده شد. "
+                    "امیدواریم از آن لذت ببرید.{% else %}سفارش {{ order.number }} "
+                    "({{ order.external_id }}) ارسال شد و در راه است."
+                    "{% if order.promised_on %} تا {{ order.promised_on|digits(locale) }} "
+                    "به دستتان می‌رسد.{% endif %}{% endif %}\n\n{{ business.name }}",
+                ),
+            }
+        },
+    ),
+    Preset(
         key="delay_notice",
         name="Delay notice",
         description=(
@@ -672,6 +724,7 @@ FLOW_VARIABLES = (
     "product",
     "expected_on",
     "interval_days",
+    "to_status",
 )
 
 

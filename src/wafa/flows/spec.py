@@ -62,12 +62,34 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: Statuses an ``order.status_changed`` trigger can wait for.
+MOVES_TO: tuple[str, ...] = ("paid", "fulfilled", "delivered")
+
+
 class EventTrigger(_Model):
-    """Start when an event of ``topic`` is written (``to``: only a status move to it)."""
+    """Start when an event of ``topic`` is written (``to``: only a status move to it, or
+    to one of a list of statuses)."""
 
     type: Literal["event"] = "event"
     topic: str
-    to: str | None = None
+    to: str | list[str] | None = None
+
+    @field_validator("to")
+    @classmethod
+    def _statuses(cls, to: str | list[str] | None) -> str | list[str] | None:
+        wanted = [to] if isinstance(to, str) else (to or [])
+        if isinstance(to, list) and not to:
+            raise ValueError("name at least one status, or leave it out")
+        for status in wanted:
+            if status not in MOVES_TO:
+                raise ValueError(f"unknown status {status!r}; use {', '.join(MOVES_TO)}")
+        return to
+
+    def starts_on(self, status_to: str | None) -> bool:
+        """Whether a status move to ``status_to`` starts the flow (any, without ``to``)."""
+        if self.to is None:
+            return True
+        return status_to in ([self.to] if isinstance(self.to, str) else self.to)
 
     @field_validator("topic")
     @classmethod
