@@ -66,7 +66,7 @@ from wafa.messaging.segments.rules import Rules
 from wafa.orders.models import Order, OrderStatus
 from wafa.orders.sales import sold
 
-__all__ = ["advance", "definition_of", "enrol", "in_holdout", "reason_for"]
+__all__ = ["advance", "definition_of", "enrol", "finish", "in_holdout", "reason_for"]
 
 
 def definition_of(flow: Flow) -> Definition:
@@ -100,7 +100,7 @@ def matches(
     return session.scalar(query.where(Customer.id == customer_id).limit(1)) is not None
 
 
-def _finish(
+def finish(
     session: Session, flow: Flow, enrolment: Enrolment, status: EnrolmentStatus, reason: str | None
 ) -> None:
     enrolment.status = status.value
@@ -388,7 +388,7 @@ def _send(
         return True
     if not matches(session, settings, definition.filters, enrolment.customer_id):
         _record(session, flow, enrolment, step, StepOutcome.filtered)
-        _finish(session, flow, enrolment, EnrolmentStatus.exited, "filtered")
+        finish(session, flow, enrolment, EnrolmentStatus.exited, "filtered")
         return False
     channel: str = step.channel
     outcome = StepOutcome.sent
@@ -541,10 +541,10 @@ def advance(
             return ran
         index = _current(definition, enrolment)
         if index >= len(definition.steps):
-            _finish(session, flow, enrolment, EnrolmentStatus.done, None)
+            finish(session, flow, enrolment, EnrolmentStatus.done, None)
             return ran
         if definition.exit.on_order and ordered_since(session, enrolment):
-            _finish(session, flow, enrolment, EnrolmentStatus.exited, "ordered")
+            finish(session, flow, enrolment, EnrolmentStatus.exited, "ordered")
             return ran
         step = definition.steps[index]
         already = session.scalar(
@@ -574,7 +574,7 @@ def advance(
                 detail="yes" if holds else "no",
             )
             if target == EXIT:
-                _finish(session, flow, enrolment, EnrolmentStatus.exited, f"branch:{step.key}")
+                finish(session, flow, enrolment, EnrolmentStatus.exited, f"branch:{step.key}")
                 return ran
             if target is not None:
                 found = definition.index(target)

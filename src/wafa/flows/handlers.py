@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 from wafa.core.events import Consumer, Envelope, Event, Handles
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
-from wafa.customers.events import CustomerCreated
-from wafa.flows.engine import advance, definition_of, enrol
-from wafa.flows.models import Flow
+from wafa.customers.events import CustomerCreated, CustomerMerged
+from wafa.flows.engine import advance, definition_of, enrol, finish
+from wafa.flows.models import Enrolment, EnrolmentStatus, Flow
 from wafa.flows.presets import ensure_presets
-from wafa.flows.spec import EventTrigger
+from wafa.flows.spec import CALENDAR_TRIGGERS, EventTrigger
 from wafa.loyalty.events import (
     BirthdayRewardGranted,
     PointsExpiring,
@@ -79,6 +79,50 @@ def start_flows(
     return entered
 
 
+def move_enrolments(
+    session: Session, *, loser_id: uuid.UUID, winner_id: uuid.UUID
+) -> dict[str, int]:
+    """After a merge, the loser's ways through the flows become the winner's, so the
+    winner is never sent one step twice:
+
+    - an enrolment for an occasion the winner has too (one birthday, one reward reached,
+      one replenishment cycle) stays on the loser's record and, if still under way,
+      ends (``exited``, reason ``merged``): the winner's own goes on;
+    - an enrolment still under way in a flow entered by the calendar (one way through
+      at a time) while the winner is under way in it too ends the same way;
+    - every other enrolment (an order's flows: the order moved to the winner too, and
+      finished ones, which keep cooldowns and "once per cycle") moves to the winner.
+    """
+    flows = {f.id: f for f in session.scalars(select(Flow))}
+    winner_rows = list(session.scalars(select(Enrolment).where(Enrolment.customer_id == winner_id)))
+    occasions = {(e.flow_id, e.occasion) for e in winner_rows}
+    busy = {e.flow_id for e in winner_rows if e.status == EnrolmentStatus.active.value}
+    moved = ended = 0
+    query = (
+        select(Enrolment).where(Enrolment.customer_id == loser_id).order_by(Enrolment.entered_at)
+    )
+    for enrolment in session.scalars(query):
+        flow = flows.get(enrolment.flow_id)
+        if flow is None:
+            continue
+        active = enrolment.status == EnrolmentStatus.active.value
+        calendar = isinstance(definition_of(flow).trigger, CALENDAR_TRIGGERS)
+        if (enrolment.flow_id, enrolment.occasion) in occasions or (
+            active and calendar and enrolment.flow_id in busy
+        ):
+            if active:
+                finish(session, flow, enrolment, EnrolmentStatus.exited, "merged")
+                ended += 1
+            continue
+        enrolment.customer_id = winner_id
+        occasions.add((enrolment.flow_id, enrolment.occasion))
+        if active:
+            busy.add(enrolment.flow_id)
+        moved += 1
+    session.flush()
+    return {"moved": moved, "ended": ended}
+
+
 def consumer(settings: Settings) -> Consumer:
     """The flows consumer bound to ``settings``."""
 
@@ -128,9 +172,13 @@ def consumer(settings: Settings) -> Consumer:
             context=_context(event),
         )
 
+    def merged(session: Session, event: CustomerMerged, _: Envelope) -> None:
+        move_enrolments(session, loser_id=event.loser_id, winner_id=event.winner_id)
+
     return Consumer(
         CONSUMER,
         (
+            Handles(CustomerMerged, merged),
             Handles(OrderPlaced, placed),
             Handles(OrderStatusChanged, moved),
             Handles(CustomerCreated, about_customer),

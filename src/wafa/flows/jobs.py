@@ -25,6 +25,7 @@ from wafa.core.settings import CalendarKind, Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
 from wafa.flows.engine import advance, definition_of, enrol
+from wafa.flows.handlers import move_enrolments
 from wafa.flows.models import DailyRun, Enrolment, EnrolmentStatus, Flow
 from wafa.flows.replenish import due_on
 from wafa.flows.spec import (
@@ -73,6 +74,12 @@ def run_one(session: Session, settings: Settings, enrolment_id: uuid.UUID) -> in
         return 0
     flow = session.get(Flow, enrolment.flow_id)
     if flow is None or not flow.enabled:
+        return 0
+    customer = session.get(Customer, enrolment.customer_id)
+    if customer is not None and customer.merged_into_id is not None:
+        # Merged away, and the merge's event not handled yet: move (or end) now.
+        # The next pass runs it for the winner (or moves it on, if the winner was merged too).
+        move_enrolments(session, loser_id=customer.id, winner_id=customer.merged_into_id)
         return 0
     return advance(session, settings=settings, flow=flow, enrolment=enrolment)
 
