@@ -124,6 +124,39 @@ def _now() -> datetime:
     return utcnow()
 
 
+def refusal(
+    session: Session,
+    *,
+    settings: Settings,
+    flow: Flow,
+    customer_id: uuid.UUID,
+    now: datetime | None = None,
+) -> str | None:
+    """Why the customer cannot enter ``flow`` now (``None``: they can): ``not_live``
+    (merged or erased), ``cooldown``, ``in_flow`` (still mid-way through a calendar
+    flow) or ``filtered``. Whether the flow is switched on is the caller's check."""
+    now = now or _now()
+    definition = definition_of(flow)
+    customer = session.get(Customer, customer_id)
+    if customer is None or not customer.is_active:
+        return "not_live"
+    recent = select(Enrolment.id).where(
+        Enrolment.flow_id == flow.id, Enrolment.customer_id == customer_id
+    )
+    if definition.cooldown_days:
+        since = now - timedelta(days=definition.cooldown_days)
+        if session.scalar(recent.where(Enrolment.entered_at > since).limit(1)) is not None:
+            return "cooldown"
+    if isinstance(definition.trigger, CALENDAR_TRIGGERS):
+        # One way through at a time for flows that are entered by the calendar.
+        active = recent.where(Enrolment.status == EnrolmentStatus.active.value)
+        if session.scalar(active.limit(1)) is not None:
+            return "in_flow"
+    if not matches(session, settings, definition.filters, customer_id):
+        return "filtered"
+    return None
+
+
 def enrol(
     session: Session,
     *,
@@ -138,24 +171,9 @@ def enrol(
     (entered before for this occasion, within the cooldown, still mid-way through a
     date or daily flow, filtered out, or not a live customer)."""
     now = now or _now()
+    if refusal(session, settings=settings, flow=flow, customer_id=customer_id, now=now):
+        return None
     definition = definition_of(flow)
-    customer = session.get(Customer, customer_id)
-    if customer is None or not customer.is_active:
-        return None
-    recent = select(Enrolment.id).where(
-        Enrolment.flow_id == flow.id, Enrolment.customer_id == customer_id
-    )
-    if definition.cooldown_days:
-        since = now - timedelta(days=definition.cooldown_days)
-        if session.scalar(recent.where(Enrolment.entered_at > since).limit(1)) is not None:
-            return None
-    if isinstance(definition.trigger, CALENDAR_TRIGGERS):
-        # One way through at a time for flows that are entered by the calendar.
-        active = recent.where(Enrolment.status == EnrolmentStatus.active.value)
-        if session.scalar(active.limit(1)) is not None:
-            return None
-    if not matches(session, settings, definition.filters, customer_id):
-        return None
     enrolment_id = new_id()
     holdout = in_holdout(flow, customer_id)
     inserted = insert_new(

@@ -18,12 +18,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wafa.core.db import insert_new
 from wafa.core.events import Consumer, Envelope, Event, Handles
+from wafa.core.ids import new_id
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.events import CustomerCreated, CustomerMerged
-from wafa.flows.engine import advance, definition_of, enrol, finish
-from wafa.flows.models import Enrolment, EnrolmentStatus, Flow
+from wafa.flows.engine import advance, definition_of, enrol, finish, refusal
+from wafa.flows.models import Enrolment, EnrolmentStatus, Flow, Skip
 from wafa.flows.presets import ensure_presets
 from wafa.flows.spec import CALENDAR_TRIGGERS, EventTrigger
 from wafa.loyalty.events import (
@@ -36,6 +38,9 @@ from wafa.loyalty.events import (
 from wafa.orders.events import OrderPlaced, OrderStatusChanged
 
 CONSUMER = "flows"
+#: Topics whose news must reach the customer or leave a recorded reason: the loyalty
+#: engine announces expiring points once, and only a flow tells the member.
+NEVER_SILENT = frozenset({"points.expiring"})
 #: An order placed longer ago than this is history: it starts no flow.
 STALE_AFTER = timedelta(hours=48)
 
@@ -56,14 +61,26 @@ def start_flows(
     context: dict[str, Any],
     status_to: str | None = None,
 ) -> int:
-    """Enter the customer into every switched-on flow that ``topic`` starts; how many."""
+    """Enter the customer into every switched-on flow that ``topic`` starts; how many.
+
+    For a topic in ``NEVER_SILENT`` every flow it would start either enters the
+    customer or records why not (``flow_skips``): switched off, filtered out, ...
+    """
     ensure_presets(session)
     entered = 0
-    for flow in session.scalars(select(Flow).where(Flow.enabled.is_(True)).order_by(Flow.key)):
+    recorded = topic in NEVER_SILENT
+    query = select(Flow).order_by(Flow.key)
+    if not recorded:
+        query = query.where(Flow.enabled.is_(True))
+    for flow in session.scalars(query):
         trigger = definition_of(flow).trigger
         if not isinstance(trigger, EventTrigger) or trigger.topic != topic:
             continue
         if not trigger.starts_on(status_to):
+            continue
+        if not flow.enabled:
+            if recorded:
+                _skip(session, flow, customer_id, topic, occasion, "off")
             continue
         enrolment = enrol(
             session,
@@ -76,7 +93,34 @@ def start_flows(
         if enrolment is not None:
             entered += 1
             advance(session, settings=settings, flow=flow, enrolment=enrolment)
+        elif recorded:
+            why = refusal(session, settings=settings, flow=flow, customer_id=customer_id)
+            _skip(session, flow, customer_id, topic, occasion, why or "entered_before")
     return entered
+
+
+def _skip(
+    session: Session,
+    flow: Flow,
+    customer_id: uuid.UUID,
+    topic: str,
+    occasion: str,
+    reason: str,
+) -> None:
+    insert_new(
+        session,
+        Skip,
+        index_elements=["flow_key", "customer_id", "occasion"],
+        values={
+            "id": new_id(),
+            "flow_key": flow.key,
+            "customer_id": customer_id,
+            "topic": topic,
+            "occasion": occasion[:200],
+            "reason": reason,
+            "at": utcnow(),
+        },
+    )
 
 
 def move_enrolments(

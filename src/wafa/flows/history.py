@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wafa.flows.models import Enrolment, Flow
+from wafa.flows.models import Enrolment, Flow, Skip
 
 
 @dataclass(frozen=True)
@@ -67,5 +67,11 @@ def personal_data(session: Session, customer_id: uuid.UUID) -> dict[str, Any]:
                 "holdout": w.holdout,
             }
             for w in ways(session, customer_id, limit=1000)
-        ]
+        ],
+        "skipped": [
+            {"flow": s.flow_key, "topic": s.topic, "reason": s.reason, "at": s.at.isoformat()}
+            for s in session.scalars(
+                select(Skip).where(Skip.customer_id == customer_id).order_by(Skip.at)
+            )
+        ],
     }

@@ -122,6 +122,27 @@ class StepRun(Base):
     )
 
 
+class Skip(Base):
+    """An event that would start a flow for a customer and did not, with the reason
+    (the flow switched off, filtered out, within its cooldown, entered before, ...):
+    for the events whose news must never be lost silently (``points.expiring``), the
+    customer is either in the flow (where each step records what it did) or here."""
+
+    __tablename__ = "flow_skips"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    flow_key: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    topic: Mapped[str] = mapped_column(String(64))
+    occasion: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("flow_key", "customer_id", "occasion"),)
+
+
 class DailyRun(Base):
     """A local day whose calendar entries (birthdays, daily conditions) have run."""
 

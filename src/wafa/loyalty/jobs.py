@@ -276,8 +276,10 @@ def _expire(
 
 
 def warn_batch(session: Session, *, settings: Settings, day: date, limit: int = 1000) -> int:
-    """Send ``points.expiring`` for points lapsing 30 and 7 days (the program's warn days)
-    after local ``day``: once per (member, expiry day, days ahead)."""
+    """Announce ``points.expiring`` for points lapsing 30 and 7 days (the program's warn
+    days) after local ``day``: once per (member, expiry day, days ahead). Telling the
+    member is the flows' part (``points_expiring``): they queue the message or record
+    why not, so no announcement is lost silently."""
     now = utcnow()
     rules = rules_at(session, settings, now).rules
     if rules.expiry.policy is ExpiryPolicy.never:

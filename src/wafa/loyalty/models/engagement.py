@@ -204,7 +204,12 @@ class BirthdayGrant(Base):
 
 
 class ExpiryWarning(Base):
-    """``points.expiring`` sent for points lapsing on ``expires_on``, ``days_ahead`` before."""
+    """``points.expiring`` announced for points lapsing on ``expires_on``, ``days_ahead``
+    before: once, by this key. It records the announcement, not that the member was told
+    (``warned_at`` is when it was announced): the flows domain owns the message, and for
+    each announcement the member is either in the ``points_expiring`` flow, whose steps
+    record what was queued or why not, or has a ``flow_skips`` row with the reason (the
+    flow switched off, filtered out, ...)."""
 
     __tablename__ = "loyalty_expiry_warnings"
 
