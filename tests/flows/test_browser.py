@@ -74,3 +74,32 @@ def test_win_back_on_a_phone(committed_db: Settings, language: str) -> None:
         text = frame.get_by_text("دلمان برایتان تنگ شده است").first
         assert text.evaluate("e => getComputedStyle(e).direction") == "rtl"
         _fits(page, "template editor")
+
+
+def test_edit_a_wait_on_a_phone(committed_db: Settings) -> None:
+    """Edit thank-you's wait in Persian at 390 px: saved, right to left, fits, axe-clean."""
+    email = "manager-waits@example.com"
+    with session_scope(committed_db) as s:
+        auth.create_user(s, email=email, password="browser-pass-1", role=Role.manager, locale="fa")
+        presets.ensure_presets(s)
+    with running_app(committed_db) as base, chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        login(page, base, email, "browser-pass-1")
+        page.goto(base + "/flows/thank_you")
+        assert page.locator("html").get_attribute("dir") == "rtl"
+        page.fill("#w_day_days", "۳")
+        page.fill("#w_day_at", "25:00")
+        page.locator("form[action='/flows/thank_you/waits'] button[type=submit]").click()
+        page.wait_for_load_state()
+        assert page.locator("#w_day_at-error").is_visible()
+        _fits(page, "/flows/thank_you with an error")
+        assert_accessible(page, "/flows/thank_you waits with an error")
+        page.fill("#w_day_at", "16:30")
+        page.locator("form[action='/flows/thank_you/waits'] button[type=submit]").click()
+        page.wait_for_url(base + "/flows/thank_you")
+        _fits(page, "/flows/thank_you")
+        assert_accessible(page, "/flows/thank_you after saving its waits")
+        with session_scope(committed_db, write=False) as s:
+            wait = service.get_flow(s, "thank_you").definition["steps"][1]
+        assert (wait["days"], wait["at"]) == (3, "16:30")
+        assert page.locator("#w_day_days").input_value() == "3"

@@ -111,6 +111,7 @@ def test_reward_within_reach_once_per_reward(
     no_limits(session)
     presets.ensure_presets(session)
     reach = service.set_enabled(session, key="reward_within_reach", enabled=True, by="test")
+    reach.holdout_percent = 0  # a 10 % holdout would keep the message one run in ten
     coffee = rewards.create_reward(
         session,
         settings=settings,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wafa.core.calendars import local_date, ymd
@@ -156,20 +156,32 @@ def _within_reach(session: Session) -> list[tuple[uuid.UUID, str, dict[str, obje
     return found
 
 
+def _blocked(flow_id: uuid.UUID, cooldown_days: int) -> ColumnElement[bool]:
+    """The flow's enrolments that keep a customer out today (set-based, so the day's
+    loop runs only for those who will enter): one still under way, or one entered
+    within the cooldown. ``enrol`` checks the same again, per customer, at entry."""
+    keeps_out = Enrolment.status == EnrolmentStatus.active.value
+    if cooldown_days:
+        keeps_out = or_(keeps_out, Enrolment.entered_at > utcnow() - timedelta(days=cooldown_days))
+    return and_(Enrolment.flow_id == flow_id, keeps_out)
+
+
 def _enter_day(
     factory: sessionmaker[Session], settings: Settings, flow_id: uuid.UUID, day: date
 ) -> int:
     with factory() as session:
         flow = session.get(Flow, flow_id)
         assert flow is not None
-        trigger = definition_of(flow).trigger
+        definition = definition_of(flow)
+        trigger = definition.trigger
+        blocked = _blocked(flow_id, definition.cooldown_days)
         context: dict[tuple[uuid.UUID, str], dict[str, object]] = {}
         if isinstance(trigger, DateTrigger):
             people = _birthdays(session, day + timedelta(days=trigger.days_before))
         elif isinstance(trigger, DailyTrigger):
             query = segments.members_query(
                 session, settings=settings, rules=Rules.model_validate(trigger.rules)
-            )
+            ).where(~exists().where(blocked, Enrolment.customer_id == Customer.id))
             people = [(cid, f"day:{day.isoformat()}") for cid in session.scalars(query)]
         elif isinstance(trigger, ReachTrigger):
             reach = _within_reach(session)
@@ -184,6 +196,9 @@ def _enter_day(
             context = {(item.customer_id, item.occasion): item.context() for item in due}
         else:
             return 0
+        if not isinstance(trigger, DailyTrigger) and people:
+            busy = set(session.scalars(select(Enrolment.customer_id).where(blocked)))
+            people = [(cid, occasion) for cid, occasion in people if cid not in busy]
     entered = 0
     for customer_id, occasion in people:
         with factory() as session, session.begin():

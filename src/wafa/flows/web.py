@@ -3,6 +3,7 @@ trigger, steps with what each did, templates per language, and the lift report).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,11 +11,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from wafa.api.deps import AppSettings, DbSession
 from wafa.auth.models import Role
+from wafa.core.text import ascii_number
 from wafa.flows import presets, service
 from wafa.flows.engine import definition_of
 from wafa.flows.history import ways
 from wafa.flows.lift import flow_lift
-from wafa.flows.spec import SendStep
+from wafa.flows.spec import SendStep, WaitStep
 from wafa.web import forms
 from wafa.web.auth import MayMessage, see_other, staff_label
 from wafa.web.forms import FormData, FormReader
@@ -92,7 +94,9 @@ def _page(
                 "holdout_percent": str(flow.holdout_percent),
                 "conversion_days": str(flow.conversion_days),
                 "cooldown_days": str(definition.cooldown_days),
+                **_wait_values(definition),
             },
+            "waits": [s for s in definition.steps if isinstance(s, WaitStep)],
             "errors": errors or {},
         },
         status_code=status_code,
@@ -138,6 +142,72 @@ def save_settings(
             conversion_days=days,
         )
         flash(request, N_("Flow saved."))
+        return see_other(f"/flows/{key}")
+
+    return forms.submit(
+        request,
+        session,
+        save,
+        redraw=lambda errors, status: _page(
+            request, session, settings, key, values=form, errors=errors, status_code=status
+        ),
+    )
+
+
+WAIT_FIELDS = ("days", "hours", "minutes", "at")
+#: The largest value of each duration field (as the flow's definition allows).
+WAIT_LIMITS = {"days": 400, "hours": 23 * 400, "minutes": 59 * 400}
+CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _wait_values(definition: Any) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for step in definition.steps:
+        if isinstance(step, WaitStep):
+            for name in WAIT_FIELDS:
+                value = getattr(step, name)
+                values[f"w_{step.key}_{name}"] = "" if value in (None, 0) else str(value)
+    return values
+
+
+def read_waits(reader: FormReader, definition: Any) -> dict[str, Any]:
+    """The flow's definition with each wait step as the form says (errors per field)."""
+    data: dict[str, Any] = definition.model_dump(mode="json")
+    for step in data["steps"]:
+        if step["type"] != "wait":
+            continue
+        prefix = f"w_{step['key']}_"
+        for name, limit in WAIT_LIMITS.items():
+            step[name] = reader.integer(prefix + name, minimum=0, maximum=limit, default=0)
+        at = ascii_number(reader.raw(prefix + "at"))
+        found = CLOCK.match(at)
+        if at and not found:
+            reader.error(prefix + "at", N_("A local time as HH:MM (00:00 to 23:59), or empty."))
+        step["at"] = f"{int(found.group(1)):02d}:{found.group(2)}" if found else None
+        if not (step["days"] or step["hours"] or step["minutes"] or step["at"]):
+            reader.error(prefix + "days", N_("Wait a duration, until a time of day, or both."))
+    return data
+
+
+@router.post("/flows/{key}/waits", response_class=HTMLResponse)
+def save_waits(
+    key: str,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    user: MayMessage,
+    form: FormData,
+) -> Response:
+    """Change the flow's waits. Customers already waiting keep the time they were given
+    (their next step is due then); nobody gets a step twice (steps keep their keys)."""
+
+    def save() -> Response:
+        flow = service.get_flow(session, key)
+        reader = FormReader(form)
+        data = read_waits(reader, definition_of(flow))
+        reader.check()
+        service.update_flow(session, key=key, by=staff_label(user), definition=data)
+        flash(request, N_("Waits saved. Customers already waiting keep their time."))
         return see_other(f"/flows/{key}")
 
     return forms.submit(
