@@ -1,7 +1,7 @@
 """flows skips
 
 Revision ID: d3447334a254
-Revises: 55533b13a5b8
+Revises: 5f0b6c1d2e3a
 Create Date: 2026-12-06 21:58:40.841496+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import wafa.core.db
 
 revision: str = "d3447334a254"
-down_revision: str | Sequence[str] | None = "55533b13a5b8"
+down_revision: str | Sequence[str] | None = "5f0b6c1d2e3a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
