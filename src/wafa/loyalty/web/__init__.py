@@ -12,6 +12,7 @@
 ``liability``      the points liability (page and CSV)
 ``leaderboard``    the opt-in leaderboard
 ``surprises``      a surprise given at the counter (the rules' page is messaging's)
+``bounceback``     next-visit (bounce-back) offers and their report; the POS receipt view
 =================  =============================================================
 
 Each route reads its form (``wafa.web.forms``), checks the role (``Staff`` for the
@@ -28,6 +29,7 @@ from fastapi import APIRouter
 
 from wafa.auth.models import Role
 from wafa.loyalty.web import (
+    bounceback,
     coupons,
     leaderboard,
     liability,
@@ -58,6 +60,7 @@ for _screen in (
     liability,
     leaderboard,
     surprises,
+    bounceback,
 ):
     # The screens' own route objects (WebRoute, checked by the dashboard's mount).
     router.routes.extend(_screen.router.routes)
@@ -73,6 +76,7 @@ NAV = (
             (N_("Rewards"), "/loyalty/rewards", "gift", 43),
             (N_("Stamp cards"), "/loyalty/stamp-cards", "repeat", 44),
             (N_("Coupons"), "/loyalty/coupons", "tag", 45),
+            (N_("Next-visit offers"), "/loyalty/bounce-back", "gift", 45),
             (N_("Referrals"), "/loyalty/referrals", "link", 46),
             (N_("Points liability"), "/loyalty/liability", "coins", 47),
             (N_("Leaderboard"), "/loyalty/leaderboard", "trend", 48),

@@ -47,6 +47,7 @@ LABELS: dict[str, dict[str, str]] = {
         CouponSource.birthday: N_("Birthday"),
         CouponSource.referral: N_("Referral"),
         CouponSource.compensation: N_("Compensation"),
+        CouponSource.bounce_back: N_("Next visit"),
     },
     "coupon_status": {CouponStatus.active: N_("Active"), CouponStatus.voided: N_("Void")},
     "redemption": {

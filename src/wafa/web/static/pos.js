@@ -199,7 +199,20 @@
     updateRewardBadge();
   };
 
+  /* The receipt view after a sale: the next visit's coupon, when the sale earned one. */
+  const lastReceipt = $("[data-pos-last-receipt]");
+  const clearReceipt = () => { if (lastReceipt) lastReceipt.replaceChildren(); };
+  const showReceipt = async (orderId) => {
+    if (!lastReceipt || !orderId) return;
+    try {
+      lastReceipt.innerHTML = await getHtml(`/pos/orders/${encodeURIComponent(orderId)}/receipt`);
+    } catch (error) {
+      clearReceipt(); // the sale is recorded; only the coupon's view is missing
+    }
+  };
+
   const openCustomer = async (id, { fresh = true } = {}) => {
+    if (fresh) clearReceipt();
     let html;
     try {
       html = await getHtml(`/pos/customers/${encodeURIComponent(id)}`);
@@ -667,6 +680,7 @@
         const result = await post("sale", "/api/v1/pos/purchases", body);
         resetSale();
         await refreshCustomer();
+        await showReceipt(result.order_id);
         announceResult(T.text.recorded, result, { sale: true });
       } catch (error) {
         if (problemSlug(error) === "invalid") fieldError(saleForm, "coupon", problemText(error));
