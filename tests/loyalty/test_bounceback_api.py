@@ -13,15 +13,22 @@ from wafa.auth import service as auth
 from wafa.core.settings import Settings
 from wafa.loyalty import accrual
 
-RULE = {"name": "Back soon", "kind": "discount_fixed", "amount": 300, "valid_days": 10}
+RULE = {
+    "name": "Back soon",
+    "kind": "discount_fixed",
+    "amount": 300,
+    "valid_days": 10,
+    "holdout_percent": 0,
+}
 
 
 def test_rules_offer_and_report(api: TestClient, session: Session, settings: Settings) -> None:
-    made = api.post("/api/v1/loyalty/bounce-back/rules", json={**RULE, "holdout_percent": 0})
+    made = api.post("/api/v1/loyalty/bounce-back/rules", json=RULE)
     assert made.status_code == 201, made.text
     rule: dict[str, Any] = made.json()
     assert rule["amount"] == 300 and rule["percent_bp"] is None
     assert [r["id"] for r in api.get("/api/v1/loyalty/bounce-back/rules").json()] == [rule["id"]]
+    # PUT replaces the whole rule (a field left out takes its default).
     changed = api.put(
         f"/api/v1/loyalty/bounce-back/rules/{rule['id']}", json={**RULE, "min_amount": 100}
     )
