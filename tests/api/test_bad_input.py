@@ -37,6 +37,19 @@ class TestFieldErrors:
         assert r.status_code == 422, r.text
         assert ["body", "placed_at"] in _locs(r)
 
+    def test_an_integer_beyond_32_bits_names_its_field_on_both_databases(
+        self, api: TestClient
+    ) -> None:
+        # PostgreSQL refused it with a bare "integer out of range" (a 422 naming nothing);
+        # SQLite stored it. Both now refuse it before the write, naming the field.
+        body = {"name": "Cake", "kind": "free_product", "cost_points": 10, "product_sku": "C-1"}
+        r = api.post("/api/v1/rewards", json={**body, "stock": 2**31})
+        assert r.status_code == 422, r.text
+        assert ["stock"] in _locs(r) and "2147483648" in r.json()["detail"]
+        assert api.get("/api/v1/rewards").json() == []
+        r = api.post("/api/v1/rewards", json={**body, "stock": 2**31 - 1})
+        assert r.status_code == 201, r.text
+
     def test_the_leaderboard_of_an_unknown_customer_is_404(self, api: TestClient) -> None:
         r = api.post(f"/api/v1/customers/{uuid.uuid4()}/leaderboard", json={"opt_in": True})
         assert r.status_code == 404, r.text

@@ -17,20 +17,24 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     CursorResult,
     DateTime,
     Engine,
+    Integer,
     MetaData,
     Result,
+    SmallInteger,
     create_engine,
     event,
     literal_column,
 )
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from wafa.core.errors import Invalid
 from wafa.core.settings import Settings, get_settings
 from wafa.core.time import ensure_utc
 
@@ -281,3 +285,41 @@ def is_bad_value(exc: BaseException) -> bool:
     if not isinstance(exc, DBAPIError):
         return False
     return str(getattr(exc.orig, "sqlstate", "") or "").startswith("22")
+
+
+# PostgreSQL's INTEGER holds 32 bits and refuses a larger value with a bare "integer
+# out of range" that names no column; SQLite stores 64 bits and would keep it. Every
+# ORM write is checked here before it is sent, so both databases refuse the same values
+# with a 422 that names the field (the column's name, as the API and forms call it).
+# API schemas bound their own integers too; this is the rule under every path.
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+_int32_columns: dict[Mapper[Any], tuple[tuple[str, str], ...]] = {}
+
+
+def _int32_attributes(mapper: Mapper[Any]) -> tuple[tuple[str, str], ...]:
+    found = _int32_columns.get(mapper)
+    if found is None:
+        found = tuple(
+            (prop.key, column.name)
+            for prop in mapper.column_attrs
+            for column in prop.columns
+            if isinstance(getattr(column, "type", None), Integer)
+            and not isinstance(column.type, (BigInteger, SmallInteger))
+        )
+        _int32_columns[mapper] = found
+    return found
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_integers_out_of_range(session: Session, _context: object, _instances: object) -> None:
+    for obj in (*session.new, *session.dirty):
+        state = getattr(obj, "_sa_instance_state", None)
+        if state is None:
+            continue
+        values = state.dict
+        for key, name in _int32_attributes(state.mapper):
+            value = values.get(key)
+            if type(value) is int and not INT32_MIN <= value <= INT32_MAX:
+                raise Invalid.field(
+                    name, f"{value} is out of range (from {INT32_MIN:,} to {INT32_MAX:,})"
+                )
