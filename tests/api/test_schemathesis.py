@@ -15,6 +15,7 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation import GenerationMode
+from sqlalchemy import Connection
 
 EXAMPLES = int(os.environ.get("WAFA_SCHEMATHESIS_EXAMPLES", "4"))
 
@@ -51,4 +52,54 @@ def test_no_operation_answers_5xx(app: FastAPI, api_key: str) -> None:
 
         run()
     assert operations > 50 and calls >= operations
+    assert failures == [], "\n".join(failures[:40])
+
+
+STEPS = int(os.environ.get("WAFA_SCHEMATHESIS_STEPS", "6"))
+SCENARIOS = int(os.environ.get("WAFA_SCHEMATHESIS_SCENARIOS", "12"))
+
+
+def test_chained_operations_never_answer_5xx(
+    app: FastAPI, api_key: str, connection: Connection
+) -> None:
+    """Stateful: schemathesis chains calls along the links it infers between operations
+    (a created customer's id into its orders, points, redemptions, merge, erase...).
+    Each scenario runs inside its own savepoint, rolled back at its end, so every
+    scenario starts from the same database (Hypothesis needs that to replay one)."""
+    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
+    headers = {"Authorization": f"Bearer {api_key}"}
+    failures: list[str] = []
+    steps: list[str] = []
+    base = schema.as_state_machine()
+
+    class Chains(base):  # type: ignore[misc, valid-type]
+        def setup(self) -> None:
+            self.scenario = connection.begin_nested()
+
+        def teardown(self) -> None:
+            if self.scenario.is_active:
+                self.scenario.rollback()
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:  # type: ignore[type-arg]
+            return {"headers": headers}
+
+        def validate_response(self, response, case, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            steps.append(f"{case.method} {case.path} {response.status_code}")
+            if response.status_code >= 500:
+                failures.append(
+                    f"{case.method} {case.formatted_path} → {response.status_code} "
+                    f"(query={case.query!r}, body={case.body!r:.300})"
+                )
+
+    Chains.run(
+        settings=settings(
+            max_examples=SCENARIOS,
+            stateful_step_count=STEPS,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
+    )
+    assert len(steps) >= SCENARIOS
     assert failures == [], "\n".join(failures[:40])

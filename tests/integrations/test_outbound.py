@@ -146,6 +146,9 @@ def _worker(settings: Settings) -> subprocess.Popen[bytes]:
     )
 
 
+STARTUP = 120.0
+
+
 def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -163,7 +166,9 @@ def test_worker_killed_mid_delivery_loses_nothing(committed_db: Settings) -> Non
             _customer_and_order(committed_db, 10 + n)
         first = _worker(committed_db)
         try:
-            assert _wait(lambda: receiver.requests >= 1, 30), "the worker sent nothing"
+            # A worker process imports the whole program first: on a loaded 2-core machine
+            # that took over 30 s (seen at load 16-20), so the waits allow for it.
+            assert _wait(lambda: receiver.requests >= 1, STARTUP), "the worker sent nothing"
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
         finally:
@@ -171,8 +176,8 @@ def test_worker_killed_mid_delivery_loses_nothing(committed_db: Settings) -> Non
                 first.kill()
         again = _worker(committed_db)
         try:
-            assert _wait(lambda: _statuses(committed_db).get("pending", 0) == 0, 60), _statuses(
-                committed_db
+            assert _wait(lambda: _statuses(committed_db).get("pending", 0) == 0, STARTUP), (
+                _statuses(committed_db)
             )
         finally:
             again.send_signal(signal.SIGTERM)

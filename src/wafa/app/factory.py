@@ -12,6 +12,7 @@ import base64
 import hashlib
 import logging
 import re
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -23,6 +24,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from wafa import __version__
 from wafa.api import errors as api_errors
+from wafa.api.links import add_links
 from wafa.api.overload import InFlightLimit, thread_limit
 from wafa.api.routing import AutoCommitRoute
 from wafa.app import domains
@@ -128,6 +130,18 @@ def _local_only(page: HTMLResponse) -> HTMLResponse:
     return page
 
 
+def _link_operations(app: FastAPI) -> None:
+    """The OpenAPI document carries the create → use links (``wafa.api.links``)."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_links(plain())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _mount_docs(app: FastAPI) -> None:
     """Swagger UI and ReDoc at /api/docs and /api/redoc, with assets from fastapi-offline."""
     app.mount(
@@ -220,6 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.people_hooks = domains.people_hooks()
     api_errors.install(app)
     app.include_router(api_router())
+    _link_operations(app)
     _mount_docs(app)
     _mount_dashboard(app, settings)
     app.add_middleware(InFlightLimit)  # outermost: turned away before anything is read
