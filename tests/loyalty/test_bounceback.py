@@ -23,6 +23,9 @@ from wafa.loyalty.bounceback.schemas import RuleCreate
 from wafa.loyalty.models import BounceBackGrant, Coupon, CouponSource
 from wafa.loyalty.orderfacts import order_facts
 from wafa.messaging.rendering import render_source
+from wafa.orders import service as orders
+from wafa.orders.models import OrderStatus
+from wafa.orders.schemas import OrderStatusUpdate
 
 
 def rule(session: Session, **values: Any) -> Any:
@@ -212,6 +215,44 @@ class TestQualifying:
         assert coupon is not None
         assert (coupon.customer_id, coupon.max_uses) == (customer.id, 1)
         assert coupon.occasion == f"bounceback:{order.id}"
+
+
+class TestCancelled:
+    def test_a_cancelled_order_voids_its_unused_coupon(
+        self, session: Session, settings: Settings
+    ) -> None:
+        rule(session)
+        order = buy(session, settings)
+        orders.update_order_status(
+            session, order_id=order.id, data=OrderStatusUpdate(status=OrderStatus.cancelled)
+        )
+        accrual.reconcile_order(
+            session, settings=settings, order_id=order.id, occasion=f"cancel:{order.id}"
+        )
+        coupon = session.scalar(
+            select(Coupon)
+            .where(Coupon.source == CouponSource.bounce_back)
+            .execution_options(populate_existing=True)
+        )
+        assert coupon is not None and coupon.status == "voided"
+        assert bounceback.void_for_order(session, order_id=order.id) is False  # once
+
+    def test_a_used_coupon_stays(self, session: Session, settings: Settings, clock: Any) -> None:
+        rule(session)
+        customer = member(session)
+        order = buy(session, settings, customer, placed_at=clock.now)
+        offer = bounceback.coupon_for_order(session, settings=settings, order_id=order.id)
+        assert offer is not None
+        clock.set(offer.valid_from)
+        coupons.use(
+            session,
+            code=offer.code,
+            order_ref="next-visit",
+            customer_id=customer.id,
+            subtotal=1000,
+            now=clock.now,
+        )
+        assert bounceback.void_for_order(session, order_id=order.id) is False
 
 
 class TestOncePerOrder:

@@ -433,6 +433,8 @@ def reconcile_order(
     ledger.release_due(session, customer_id, now=now)
     session.refresh(purchase)
     void = is_void(order)
+    if void:  # no purchase left: its next-visit coupon goes too, unless already used
+        bounceback.void_for_order(session, order_id=order_id)
     earned: dict[str, int] = {}
     taken: dict[str, int] = {}
     earn_ids: dict[str, list[uuid.UUID]] = {}

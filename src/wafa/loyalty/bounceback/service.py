@@ -15,7 +15,8 @@ concurrent transaction finds the key taken and issues nothing. The coupon's own 
 ``occasion`` (``bounceback:<order id>``) is a second lock on the same door.
 
 Imported history issues nothing (it is not a visit happening now), nor does a void
-order or a guest's. A reproducible share of qualifying purchases (``holdout_percent``,
+order or a guest's; an order cancelled or refunded in full later voids its coupon if it
+was not used yet (``void_for_order``, from accrual's reconciliation). A reproducible share of qualifying purchases (``holdout_percent``,
 drawn by a hash of the rule and the order) is held out: its grant is written with no
 coupon, and the report compares those customers with the others.
 """
@@ -38,7 +39,13 @@ from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.loyalty import codes, coupons
 from wafa.loyalty.bounceback.schemas import Offer, RuleCreate
-from wafa.loyalty.models import BounceBackGrant, BounceBackRule, Coupon, CouponSource
+from wafa.loyalty.models import (
+    BounceBackGrant,
+    BounceBackRule,
+    Coupon,
+    CouponSource,
+    CouponStatus,
+)
 from wafa.loyalty.orderfacts import OrderFacts
 from wafa.orders.models import Location, Order
 from wafa.orders.sales import sold
@@ -52,6 +59,7 @@ __all__ = [
     "list_rules",
     "qualifies",
     "update_rule",
+    "void_for_order",
     "window",
 ]
 
@@ -293,6 +301,23 @@ def issue_for_order(
             .execution_options(synchronize_session=False)
         )
     return session.get(BounceBackGrant, order.id, populate_existing=True)
+
+
+def void_for_order(session: Session, *, order_id: uuid.UUID) -> bool:
+    """A cancelled or fully refunded order takes back its next-visit coupon, unless it was
+    used already; ``True`` if a coupon was voided now. The grant stays (the report counts
+    what was handed out)."""
+    coupon = session.scalar(
+        select(Coupon)
+        .join(BounceBackGrant, BounceBackGrant.coupon_id == Coupon.id)
+        .where(BounceBackGrant.order_id == order_id)
+    )
+    if coupon is None or coupon.status == CouponStatus.voided or coupon.uses > 0:
+        return False
+    coupons.void(
+        session, code=coupon.code, reason="the order that earned it was cancelled", by="bounceback"
+    )
+    return True
 
 
 # --------------------------------------------------------------------------- reading
