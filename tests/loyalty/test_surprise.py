@@ -323,3 +323,21 @@ class TestSegmentByHand:
             )
         assert session.scalar(select(func.count()).select_from(SurpriseGrant)) == 0
         assert SurpriseTrigger.segment.value == "segment"
+
+
+class TestPersonalData:
+    def test_the_export_lists_the_surprises(
+        self, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        from wafa.loyalty.declaration import LOYALTY
+
+        set_rules(session)
+        rule(session, settings, count=1, name="First order")
+        c = member(session)
+        place(session, c, placed_at=clock.now)
+        deliver(session, settings)
+        assert LOYALTY.personal_data is not None and LOYALTY.personal_data.export is not None
+        exported = LOYALTY.personal_data.export(session, c.id)
+        assert [(s["rule"], s["occasion"]) for s in exported["surprises"]] == [
+            ("First order", "orders:1")
+        ]

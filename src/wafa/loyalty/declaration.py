@@ -47,8 +47,12 @@ def _tasks() -> Sequence[Task]:
 
 def _export(session: Session, customer_id: uuid.UUID) -> dict[str, object]:
     from wafa.loyalty.service import personal_data
+    from wafa.loyalty.surprise import service as surprises
 
-    return personal_data(session, customer_id)
+    return {
+        **personal_data(session, customer_id),
+        "surprises": surprises.personal_data(session, customer_id),
+    }
 
 
 def _erase(session: Session, settings: Settings, customer_id: uuid.UUID) -> None:

@@ -666,3 +666,24 @@ def spent_this_month(session: Session, *, settings: Settings) -> dict[uuid.UUID,
             )
         )
     }
+
+
+def personal_data(session: Session, customer_id: uuid.UUID) -> list[dict[str, object]]:
+    """The surprises a person was given (for their data export)."""
+    rows = session.execute(
+        select(SurpriseGrant, SurpriseRule.name)
+        .join(SurpriseRule, SurpriseRule.id == SurpriseGrant.rule_id)
+        .where(SurpriseGrant.customer_id == customer_id)
+        .order_by(SurpriseGrant.granted_at)
+    ).all()
+    return [
+        {
+            "rule": name,
+            "occasion": g.occasion,
+            "points": g.points,
+            "coupon_id": str(g.coupon_id) if g.coupon_id else None,
+            "granted_at": g.granted_at.isoformat(),
+            "handed_at": g.handed_at.isoformat() if g.handed_at else None,
+        }
+        for g, name in rows
+    ]
