@@ -17,7 +17,7 @@ from wafa.core import errors
 from wafa.core.settings import Settings
 from wafa.flows.engine import order_context
 from wafa.flows.presets import PRESETS
-from wafa.loyalty import accrual, coupons
+from wafa.loyalty import accrual, coupons, members
 from wafa.loyalty.bounceback import service as bounceback
 from wafa.loyalty.bounceback.schemas import RuleCreate
 from wafa.loyalty.models import BounceBackGrant, Coupon, CouponSource
@@ -253,6 +253,21 @@ class TestCancelled:
             now=clock.now,
         )
         assert bounceback.void_for_order(session, order_id=order.id) is False
+
+
+class TestMerge:
+    def test_a_merge_moves_the_grants_to_the_winner(
+        self, session: Session, settings: Settings
+    ) -> None:
+        rule(session)
+        loser, winner = member(session), member(session)
+        buy(session, settings, loser)
+        buy(session, settings, winner)
+        members.merge_members(
+            session, settings=settings, winner_id=winner.id, loser_id=loser.id, merge_id="m1"
+        )
+        session.expire_all()
+        assert {g.customer_id for g in grants(session)} == {winner.id}
 
 
 class TestOncePerOrder:

@@ -21,6 +21,7 @@ from wafa.loyalty.ledger import LotSpec
 from wafa.loyalty.models import (
     Badge,
     BirthdayGrant,
+    BounceBackGrant,
     Coupon,
     CouponStatus,
     CouponUse,
@@ -67,7 +68,7 @@ def merge_members(
     ledger.transfer_all(
         session, loser_id=loser_id, winner_id=winner_id, occasion=f"merge:{merge_id}", now=now
     )
-    for model in (Purchase, Coupon, CouponUse, Redemption):
+    for model in (Purchase, Coupon, CouponUse, Redemption, BounceBackGrant):
         session.execute(
             update(model)
             .where(model.customer_id == loser_id)
