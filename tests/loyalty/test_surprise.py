@@ -341,3 +341,32 @@ class TestPersonalData:
         assert [(s["rule"], s["occasion"]) for s in exported["surprises"]] == [
             ("First order", "orders:1")
         ]
+
+
+class TestMerge:
+    def test_the_kept_record_takes_the_surprises_but_not_an_occasion_twice(
+        self, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        from wafa.loyalty import members
+
+        set_rules(session)
+        first = rule(session, settings, trigger="segment", points=10, name="Thanks")
+        other = rule(session, settings, trigger="segment", points=20, name="Welcome back")
+        kept, dup = member(session), member(session)
+        for who, r in ((kept, first), (dup, first), (dup, other)):
+            surprise.grant_to_customers(
+                session,
+                settings=settings,
+                rule_id=r.id,
+                customer_ids=[who.id],
+                occasion="segment:s:2026-Q1",
+                by=None,
+            )
+        members.merge_members(
+            session, settings=settings, winner_id=kept.id, loser_id=dup.id, merge_id="m1"
+        )
+        assert sorted((g.customer_id == kept.id, g.points) for g in grants(session)) == [
+            (False, 10),
+            (True, 10),
+            (True, 20),
+        ]

@@ -32,6 +32,7 @@ from wafa.loyalty.models import (
     Redemption,
 )
 from wafa.loyalty.program import expiry_for, rules_at
+from wafa.loyalty.surprise import service as surprise
 
 BONUSES = ("signup", "profile_completed", "survey_answered")
 
@@ -84,6 +85,7 @@ def merge_members(
         now=now,
     )
     referrals.move_to(session, loser_id=loser_id, winner_id=winner_id)
+    surprise.move_to(session, loser_id=loser_id, winner_id=winner_id)
     for badge in list(session.scalars(select(Badge).where(Badge.customer_id == loser_id))):
         session.execute(
             insert_ignoring_conflicts(

@@ -31,8 +31,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, func, select, true, update
+from sqlalchemy.orm import Session, aliased
 
 from wafa.core.calendars import add_months, anniversary, from_ymd, local_date, month_start, ymd
 from wafa.core.db import insert_new, rowcount
@@ -687,3 +687,23 @@ def personal_data(session: Session, customer_id: uuid.UUID) -> list[dict[str, ob
         }
         for g, name in rows
     ]
+
+
+def move_to(session: Session, *, loser_id: uuid.UUID, winner_id: uuid.UUID) -> None:
+    """A merge: the duplicate's surprises become the kept record's (so the counter shows what
+    is still to hand over), except an occasion both records were given, which stays on the
+    duplicate as history (the kept record already has that occasion)."""
+    mine = aliased(SurpriseGrant)
+    session.execute(
+        update(SurpriseGrant)
+        .where(
+            SurpriseGrant.customer_id == loser_id,
+            ~exists().where(
+                mine.customer_id == winner_id,
+                mine.rule_id == SurpriseGrant.rule_id,
+                mine.occasion == SurpriseGrant.occasion,
+            ),
+        )
+        .values(customer_id=winner_id)
+        .execution_options(synchronize_session=False)
+    )
