@@ -56,5 +56,5 @@ PARTNERS = Domain(
     pages=_pages,
     consumers=_consumers,
     tasks=_tasks,
-    personal_data=PersonalData(erase=service.forget_customer),
+    personal_data=PersonalData(export=service.export_customer, erase=service.forget_customer),
 )

@@ -483,6 +483,15 @@ def referral_of(session: Session, customer_id: uuid.UUID) -> tuple[PartnerReferr
     return None if row is None else (row[0], row[1])
 
 
+def export_customer(session: Session, customer_id: uuid.UUID) -> dict[str, object]:
+    """A person's export: the partner that brought them, if one did."""
+    found = referral_of(session, customer_id)
+    if found is None:
+        return {}
+    referral, name = found
+    return {"brought_by_partner": {"name": name, "at": referral.at.isoformat()}}
+
+
 def forget_customer(session: Session, settings: Settings, customer_id: uuid.UUID) -> None:
     """Erasure: the partner attribution goes (the partner's counts lose one)."""
     session.execute(delete(PartnerReferral).where(PartnerReferral.customer_id == customer_id))

@@ -6,4 +6,4 @@ from __future__ import annotations
 from wafa.partners.web import counter, owner
 from wafa.web.pages import Pages
 
-PAGES = Pages(routers=(counter.router, owner.router), nav=(owner.NAV,))
+PAGES = Pages(routers=(counter.router, owner.router), nav=(owner.NAV,), panels=(owner.PANEL,))

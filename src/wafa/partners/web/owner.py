@@ -25,6 +25,7 @@ from wafa.web.auth import permitted, see_other, staff_label
 from wafa.web.forms import FormData, FormReader
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
+from wafa.web.pages import CustomerPanel
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash, render
 
@@ -286,3 +287,27 @@ def issue_codes(
         field_for=_field_for,
         refusals=(forms.Refusal(Conflict, N_("This partnership has ended.")),),
     )
+
+
+def _referral_panel(session: Any, customer: Any) -> dict[str, Any] | None:
+    found = service.referral_of(session, customer.id)
+    if found is None:
+        return None
+    referral, name = found
+    return {
+        "partner_id": referral.partner_id,
+        "name": name,
+        "at": referral.at,
+        "amount": referral.order_amount,
+        "currency": referral.currency,
+    }
+
+
+#: On the customer profile: the partner whose code brought this customer, if one did.
+PANEL = CustomerPanel(
+    "partner",
+    template="partners/_profile_panel.html",
+    load=_referral_panel,
+    column="side",
+    order=60,
+)
