@@ -115,3 +115,55 @@ def test_right_to_left_on_a_phone(committed_db: Settings, language: str) -> None
         digits = "٢٠٢٦" if language == "ar" else "۲۰۲۶"  # the month, in native digits
         page.goto(f"{base}/loyalty/surprises")
         expect(page.locator("body")).to_contain_text(digits)
+
+
+def test_a_sale_at_the_counter_shows_its_surprise_at_once(committed_db: Settings) -> None:
+    from playwright.sync_api import expect
+
+    with session_scope(committed_db) as session:
+        auth.create_user(
+            session, email="till@example.com", password=PASSWORD, role=Role.cashier, name="Till"
+        )
+        program.save_rules(session, rules=ProgramRules.model_validate({}), by="test")
+        pastry = rewards.create_reward(
+            session,
+            settings=committed_db,
+            data=RewardCreate(name="A free pastry", kind="gift", cost_points=0, in_catalogue=False),
+        )
+        surprise.create_rule(
+            session,
+            settings=committed_db,
+            data=SurpriseRuleCreate(
+                name="First visit",
+                trigger="nth_order",
+                count=1,
+                reward_id=pastry.id,
+                cost_amount=90,
+            ),
+            by="test",
+        )
+        nadia = customers.create_customer(
+            session,
+            data=CustomerCreate(name="Nadia Saleh", phone="+12025554846"),
+            region="US",
+            calendar=CalendarKind.gregorian,
+        )
+        nadia_id = str(nadia.id)
+    with running_app(committed_db) as base, chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        login(page, base, "till@example.com", PASSWORD)
+        page.goto(f"{base}/pos?customer={nadia_id}")
+        expect(page.locator(".pos-surprise")).to_have_count(0)
+        page.fill("#pos-amount", "6")
+        page.click("[data-pos-add-amount]")
+        page.click("[data-pos-record]")
+        note = page.locator(".pos-surprise")
+        note.wait_for(state="visible", timeout=15_000)
+        expect(note).to_contain_text("Surprise this customer: A free pastry")
+        assert_accessible(page, "the POS card with a surprise")
+        note.locator("button[type=submit]").click()
+        page.wait_for_load_state()
+        expect(page.locator(".pos-surprise")).to_have_count(0)
+        assert errors == []
