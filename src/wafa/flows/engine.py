@@ -54,7 +54,7 @@ from wafa.flows.spec import (
     Step,
     WaitStep,
 )
-from wafa.loyalty import coupons
+from wafa.loyalty import coupons, referrals
 from wafa.loyalty import service as loyalty
 from wafa.loyalty.bounceback import service as bounceback
 from wafa.loyalty.models import CouponSource, PointsEntry, RewardKind
@@ -449,6 +449,16 @@ def _send(
             order_id=_order_id(enrolment),
         )
         context["survey_url"] = link.url if link is not None else None
+    if step.referral:
+        referrals.referral_code(session, settings=settings, customer_id=enrolment.customer_id)
+    if step.recommend:
+        # Imported here: the recommender brings numpy and scipy, which most sends skip.
+        from wafa.analytics.products import recommendations_for
+
+        context["recommendations"] = [
+            {"name": r.name, "price": format_money(r.price, r.currency, "en")}
+            for r in recommendations_for(session, enrolment.customer_id, n=step.recommend)
+        ]
     message, _ = queue_message(
         session,
         customer_id=enrolment.customer_id,

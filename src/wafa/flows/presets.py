@@ -291,14 +291,17 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         key="post_purchase",
         name="Post-purchase follow-up",
-        description="A few days after delivery: how was it, with a link to a short survey.",
+        description=(
+            "A few days after delivery: how was it, with a link to a short survey and "
+            "products that go with what they bought."
+        ),
         kind="marketing",
         holdout_percent=10,
         definition={
             "trigger": {"type": "event", "topic": "order.status_changed", "to": "delivered"},
             "steps": [
                 {"key": "days", "type": "wait", "days": 4, "at": "11:00"},
-                _send("follow", "post_purchase", survey="delivery"),
+                _send("follow", "post_purchase", survey="delivery", recommend=3),
             ],
             "exit": {"on_order": False},
             "cooldown_days": 14,
@@ -309,19 +312,25 @@ PRESETS: tuple[Preset, ...] = (
                     "How was your order?",
                     "Hello {{ customer.first_name }}, how are you finding what you bought "
                     "(order {{ order.number }})?{% if survey_url %} Tell us in a minute: "
-                    "{{ survey_url }}{% endif %}",
+                    "{{ survey_url }}{% endif %}"
+                    "{% if recommendations %}\n\nYou may also like:\n{% for p in recommendations %}"
+                    "- {{ p.name }} ({{ p.price }})\n{% endfor %}{% endif %}",
                 ),
                 "ar": (
                     "كيف كان طلبك؟",
                     "مرحباً {{ customer.first_name }}، ما رأيك فيما اشتريت (الطلب "
                     "{{ order.number }})؟{% if survey_url %} أخبرنا في دقيقة: "
-                    "{{ survey_url }}{% endif %}",
+                    "{{ survey_url }}{% endif %}"
+                    "{% if recommendations %}\n\nقد يعجبك أيضاً:\n{% for p in recommendations %}"
+                    "- {{ p.name }} ({{ p.price }})\n{% endfor %}{% endif %}",
                 ),
                 "fa": (
                     "خریدتان چطور بود؟",
                     "سلام {{ customer.first_name }}، از خرید خود (سفارش {{ order.number }}) "
                     "راضی هستید؟{% if survey_url %} در یک دقیقه به ما بگویید: "
-                    "{{ survey_url }}{% endif %}",
+                    "{{ survey_url }}{% endif %}"
+                    "{% if recommendations %}\n\nشاید این‌ها را هم بپسندید:\n{% for p in recommendations %}"
+                    "- {{ p.name }} ({{ p.price }})\n{% endfor %}{% endif %}",
                 ),
             }
         },
@@ -329,29 +338,37 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         key="welcome",
         name="Welcome",
-        description="A new customer: how the programme works and their portal link.",
+        description=(
+            "A new customer: how the programme works, their referral link and their portal link."
+        ),
         kind="marketing",
         holdout_percent=10,
         definition={
             "trigger": {"type": "event", "topic": "customer.created"},
-            "steps": [_send("hello", "welcome")],
+            "steps": [_send("hello", "welcome", referral=True)],
         },
         templates={
             "hello": {
                 "en": (
                     "Welcome to {{ business.name }}",
                     "Hello {{ customer.first_name }}, welcome! Every purchase earns points "
-                    "you can spend on rewards. Your page: {{ portal_url }}",
+                    "you can spend on rewards. Your page: {{ portal_url }}"
+                    "{% if referral_link %}\n\nBring a friend: when they first order with your "
+                    "link, you both earn points. {{ referral_link }}{% endif %}",
                 ),
                 "ar": (
                     "أهلاً بك في {{ business.name }}",
                     "مرحباً {{ customer.first_name }}، أهلاً بك! كل شراء يمنحك نقاطاً "
-                    "تستبدلها بمكافآت. صفحتك: {{ portal_url }}",
+                    "تستبدلها بمكافآت. صفحتك: {{ portal_url }}"
+                    "{% if referral_link %}\n\nادعُ صديقاً: عندما يطلب أول مرة عبر رابطك "
+                    "تكسبان كلاكما نقاطاً. {{ referral_link }}{% endif %}",
                 ),
                 "fa": (
                     "به {{ business.name }} خوش آمدید",
                     "سلام {{ customer.first_name }}، خوش آمدید! هر خرید برایتان امتیاز "
-                    "می‌آورد که می‌توانید با جایزه عوض کنید. صفحه شما: {{ portal_url }}",
+                    "می‌آورد که می‌توانید با جایزه عوض کنید. صفحه شما: {{ portal_url }}"
+                    "{% if referral_link %}\n\nدوستی را دعوت کنید: وقتی با پیوند شما نخستین "
+                    "خریدش را انجام دهد، هر دو امتیاز می‌گیرید. {{ referral_link }}{% endif %}",
                 ),
             }
         },

@@ -180,6 +180,11 @@ class SendStep(_Step):
     template: str
     #: Put a feedback survey link (``survey_url``) for this touchpoint in the message.
     survey: Literal["delivery", "visit", "complaint", "relationship"] | None = None
+    #: Make sure the member has a referral code, so ``referral_link`` is in the message.
+    referral: bool = False
+    #: Put up to this many products that go with what they bought in the message
+    #: (``recommendations``: ``name``, ``price``; from the analytics recommendations).
+    recommend: int = Field(default=0, ge=0, le=6)
 
     @model_validator(mode="after")
     def _distinct(self) -> SendStep:
