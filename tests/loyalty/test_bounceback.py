@@ -270,6 +270,23 @@ class TestMerge:
         assert {g.customer_id for g in grants(session)} == {winner.id}
 
 
+class TestPersonalData:
+    def test_the_export_lists_the_offers(self, session: Session, settings: Settings) -> None:
+        from wafa.loyalty.declaration import LOYALTY
+
+        rule(session, name="Back soon")
+        customer = member(session)
+        order = buy(session, settings, customer)
+        assert LOYALTY.personal_data is not None and LOYALTY.personal_data.export is not None
+        exported = LOYALTY.personal_data.export(session, customer.id)
+        (row,) = exported["next_visit_offers"]
+        assert (row["offer"], row["order_id"], row["held_out"]) == (
+            "Back soon",
+            str(order.id),
+            False,
+        )
+
+
 class TestOncePerOrder:
     def test_accruing_again_issues_nothing_more(self, session: Session, settings: Settings) -> None:
         rule(session)

@@ -46,12 +46,14 @@ def _tasks() -> Sequence[Task]:
 
 
 def _export(session: Session, customer_id: uuid.UUID) -> dict[str, object]:
+    from wafa.loyalty.bounceback import service as bounce_back
     from wafa.loyalty.service import personal_data
     from wafa.loyalty.surprise import service as surprises
 
     return {
         **personal_data(session, customer_id),
         "surprises": surprises.personal_data(session, customer_id),
+        "next_visit_offers": bounce_back.personal_data(session, customer_id),
     }
 
 

@@ -57,6 +57,7 @@ __all__ = [
     "in_holdout",
     "issue_for_order",
     "list_rules",
+    "personal_data",
     "qualifies",
     "update_rule",
     "void_for_order",
@@ -347,6 +348,28 @@ def coupon_for_order(session: Session, *, settings: Settings, order_id: uuid.UUI
         first_day=local_date(coupon.valid_from, settings.zone),
         last_day=last_day(coupon.expires_at, settings.zone),
     )
+
+
+def personal_data(session: Session, customer_id: uuid.UUID) -> list[dict[str, object]]:
+    """The purchases that earned the person a next-visit coupon or put them in the holdout
+    (for their data export)."""
+    rows = session.execute(
+        select(BounceBackGrant, BounceBackRule.name)
+        .join(BounceBackRule, BounceBackRule.id == BounceBackGrant.rule_id)
+        .where(BounceBackGrant.customer_id == customer_id)
+        .order_by(BounceBackGrant.placed_at)
+    ).all()
+    return [
+        {
+            "offer": name,
+            "order_id": str(g.order_id),
+            "held_out": g.holdout,
+            "coupon_id": str(g.coupon_id) if g.coupon_id else None,
+            "valid_from": g.valid_from.isoformat(),
+            "expires_at": g.expires_at.isoformat(),
+        }
+        for g, name in rows
+    ]
 
 
 def day_text(day: date, settings: Settings) -> str:
