@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -101,11 +103,35 @@ def _load(session: Session, version_id: uuid.UUID) -> ProgramRules:
     return _parse(version_id, raw or {})
 
 
+_VERSIONS_KEY = "loyalty_program_versions"
+
+
+@contextmanager
+def versions_read_once(session: Session) -> Iterator[None]:
+    """Within the block, ``versions`` reads the list once (a page that asks for the rules
+    several times: balance, offers, coupons); ``save_rules`` forgets it."""
+    outer = _VERSIONS_KEY in session.info
+    if not outer:
+        session.info[_VERSIONS_KEY] = None
+    try:
+        yield
+    finally:
+        if not outer:
+            session.info.pop(_VERSIONS_KEY, None)
+
+
 def versions(session: Session, settings: Settings) -> Versions:
-    """The program's versions as stored now (rules are parsed once per process and cached)."""
-    return Versions(
+    """The program's versions as stored now (rules are parsed once per process and cached;
+    the list is read each time, or once inside ``versions_read_once``)."""
+    held = session.info.get(_VERSIONS_KEY)
+    if isinstance(held, Versions) and held.currency == settings.currency:
+        return held
+    found = Versions(
         tuple((r[0], r[1], r[2]) for r in session.execute(_VERSIONS)), settings.currency
     )
+    if _VERSIONS_KEY in session.info:
+        session.info[_VERSIONS_KEY] = found
+    return found
 
 
 def rules_at(session: Session, settings: Settings, at: datetime | None = None) -> Rules:
@@ -150,6 +176,8 @@ def save_rules(
             "the program rules are not valid",
             [(tuple(e["loc"]), str(e["msg"])) for e in exc.errors()],
         ) from None
+    if _VERSIONS_KEY in session.info:
+        session.info[_VERSIONS_KEY] = None
     latest = session.scalar(select(func.max(ProgramVersion.version))) or 0
     version = ProgramVersion(
         id=new_id(),

@@ -128,12 +128,13 @@ def preview_tiers(session: Session, *, settings: Settings, proposed: Tiers) -> T
 
 
 def _expiring(
-    session: Session,
     settings: Settings,
     rules: ProgramRules,
     acct: LoyaltyAccount | None,
-    now: datetime,
+    lapsing: list[tuple[date, int]],
 ) -> list[ExpiringPoints]:
+    """What expires when: the whole balance at the inactivity deadline, or the lots
+    lapsing soon (``lapsing``: per local day, from ``ledger.outlook``)."""
     if acct is None:
         return []
     if rules.expiry.policy is ExpiryPolicy.inactivity:
@@ -146,12 +147,7 @@ def _expiring(
                 points=total, on=add_months(since, rules.expiry.months, settings.calendar)
             )
         ]
-    return [
-        ExpiringPoints(points=points, on=day)
-        for day, points in ledger.expiring(
-            session, acct.customer_id, zone=settings.zone, until=now + EXPIRING_HORIZON
-        )
-    ]
+    return [ExpiringPoints(points=points, on=day) for day, points in lapsing]
 
 
 def status(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> LoyaltyStatus:
@@ -166,7 +162,17 @@ def status(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> L
     today = local_date(now, settings.zone)
     rules = program.rules_at(session, settings, now).rules
     acct = ledger.account(session, customer.id)
-    available, pending = ledger.balance_of(session, customer.id, now=now)
+    # One read of the open lots: due, releasing and expiring (as ``balance_of``,
+    # ``releasing`` and ``expiring`` would read them, in three statements more).
+    lots = (
+        ledger.outlook(
+            session, customer.id, zone=settings.zone, now=now, until=now + EXPIRING_HORIZON
+        )
+        if acct is not None
+        else ledger.Outlook(due=0, releasing=[], expiring=[])
+    )
+    available = acct.available + lots.due if acct is not None else 0
+    pending = acct.pending - lots.due if acct is not None else 0
     tier_code = tiers.effective_tier(rules, acct, today=today) if acct else None
     if (
         acct is None
@@ -197,15 +203,12 @@ def status(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> L
         customer_id=customer.id,
         available=available,
         pending=pending,
-        releasing=[
-            ReleasingPoints(points=points, on=day)
-            for day, points in ledger.releasing(session, customer.id, zone=settings.zone, now=now)
-        ],
+        releasing=[ReleasingPoints(points=points, on=day) for day, points in lots.releasing],
         lifetime=acct.lifetime if acct else 0,
         owed=acct.carried if acct else 0,
         tier=tier_code,
         tier_info=info,
-        expiring=_expiring(session, settings, rules, acct, now),
+        expiring=_expiring(settings, rules, acct, lots.expiring),
         stamps=[StampInfo.model_validate(s) for s in stamps.progress_of(session, customer.id)],
         streak=acct.streak_current if acct else 0,
         best_streak=acct.streak_best if acct else 0,

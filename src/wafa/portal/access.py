@@ -174,20 +174,27 @@ def open_session(session: Session, *, customer_id: uuid.UUID) -> str:
 
 
 def session_customer(session: Session, secret: str | None) -> Customer | None:
-    """The live customer of a session cookie, or ``None`` (unknown, ended, expired, erased)."""
+    """The live customer of a session cookie, or ``None`` (unknown, ended, expired, erased).
+
+    One statement for the usual case (the session with its customer); a merged record is
+    followed to the surviving one."""
     if not secret or len(secret) > 100:
         return None
-    customer_id = session.scalar(
-        select(PortalSession.customer_id).where(
+    customer = session.scalar(
+        select(Customer)
+        .join(PortalSession, PortalSession.customer_id == Customer.id)
+        .where(
             PortalSession.secret_hash == _digest(secret),
             PortalSession.ended_at.is_(None),
             PortalSession.expires_at > utcnow(),
         )
     )
-    if customer_id is None:
+    if customer is None:
         return None
+    if customer.merged_into_id is None and customer.erased_at is None:
+        return customer
     try:
-        return customers.get_live_customer(session, customer_id)
+        return customers.get_live_customer(session, customer.id)
     except NotFound:
         return None
 

@@ -18,6 +18,7 @@ from wafa.core.links import public_link
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
+from wafa.customers.models import Customer
 from wafa.feedback import complaints, policy
 from wafa.feedback import service as surveys
 from wafa.loyalty import coupons, pos, program, referrals
@@ -46,12 +47,22 @@ class Home:
     coupons: list[CouponRead]
 
 
-def home(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> Home:
-    """The signed-in customer's home page."""
-    customer = customers.get_live_customer(session, customer_id)
-    status = loyalty.status(session, settings=settings, customer_id=customer.id)
-    offered = pos.offers(session, settings=settings, customer_id=customer.id, status=status)
-    rules = program.rules_at(session, settings).rules
+def home(
+    session: Session, *, settings: Settings, customer_id: uuid.UUID, known: Customer | None = None
+) -> Home:
+    """The signed-in customer's home page. ``known``: the customer as the sign-in check just
+    read them (used instead of reading the row again). The program's versions are read
+    once for the page (``program.versions_read_once``)."""
+    if known is not None and known.id == customer_id:
+        # Held in a name: the session's identity map keeps only what something refers to.
+        held = session.merge(known, load=False)
+        customer = customers.get_live_customer(session, held.id)
+    else:
+        customer = customers.get_live_customer(session, customer_id)
+    with program.versions_read_once(session):
+        status = loyalty.status(session, settings=settings, customer_id=customer.id)
+        offered = pos.offers(session, settings=settings, customer_id=customer.id, status=status)
+        rules = program.rules_at(session, settings).rules
     info = status.tier_info
     names = {t.code: t.name for t in rules.tiers.levels}
     progress = None

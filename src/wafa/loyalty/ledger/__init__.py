@@ -50,12 +50,14 @@ from wafa.loyalty.ledger.booking import (
     take_back,
 )
 from wafa.loyalty.ledger.reading import (
+    Outlook,
     balance_of,
     balance_through,
     check,
     entries_for_order,
     expiring,
     lot_origins,
+    outlook,
     releasing,
     spendable_from,
 )
@@ -68,6 +70,7 @@ __all__ = [
     "Delta",
     "InsufficientPoints",
     "LotSpec",
+    "Outlook",
     "account",
     "apply",
     "balance_of",
@@ -85,6 +88,7 @@ __all__ = [
     "lock_and_read",
     "lot_origins",
     "open_lots",
+    "outlook",
     "release_due",
     "releasing",
     "settle_debts",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    and_,
     case,
     func,
+    or_,
     select,
 )
 from sqlalchemy.orm import Session
@@ -42,6 +45,50 @@ def balance_of(session: Session, customer_id: uuid.UUID, *, now: datetime) -> tu
     )
     due = int(due or 0)
     return int(row[0]) + due, int(row[1]) - due
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What one read of a member's open lots tells: points due but not yet released (to
+    move from pending to available, as ``balance_of`` does), pending points still to
+    release per local day, and points lapsing before ``until`` per local day."""
+
+    due: int
+    releasing: list[tuple[date, int]]
+    expiring: list[tuple[date, int]]
+
+
+def outlook(
+    session: Session, customer_id: uuid.UUID, *, zone: ZoneInfo, now: datetime, until: datetime
+) -> Outlook:
+    """``balance_of``'s due points, ``releasing`` and ``expiring`` in one statement (the
+    member's lots still holding points that are pending or lapse before ``until``)."""
+    due = 0
+    releases: dict[date, int] = {}
+    lapses: dict[date, int] = {}
+    for available_at, expires_at, released, remaining in session.execute(
+        select(
+            PointsLot.available_at, PointsLot.expires_at, PointsLot.released, PointsLot.remaining
+        ).where(
+            PointsLot.customer_id == customer_id,
+            PointsLot.remaining > 0,
+            or_(
+                PointsLot.released.is_(False),
+                and_(PointsLot.expires_at.is_not(None), PointsLot.expires_at <= until),
+            ),
+        )
+    ):
+        points = int(remaining)
+        if not released:
+            if available_at <= now:
+                due += points
+            else:
+                day = local_date(available_at, zone)
+                releases[day] = releases.get(day, 0) + points
+        if expires_at is not None and expires_at <= until:
+            day = local_date(expires_at, zone)
+            lapses[day] = lapses.get(day, 0) + points
+    return Outlook(due=due, releasing=sorted(releases.items()), expiring=sorted(lapses.items()))
 
 
 def expiring(

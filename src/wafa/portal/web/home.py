@@ -19,5 +19,5 @@ router = APIRouter(
 @router.get("/portal/")
 def home(request: Request, session: ReadSession, settings: AppSettings, me: Me) -> HTMLResponse:
     """Greeting, balance with release and expiry dates, tier progress, rewards now and next."""
-    page = views.home(session, settings=settings, customer_id=me.id)
+    page = views.home(session, settings=settings, customer_id=me.id, known=me)
     return render(request, "portal/home.html", {"page": page, "tab": "home"})
