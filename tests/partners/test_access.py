@@ -81,3 +81,17 @@ class TestLinks:
         assert access.session_partner(session, secret) is None
         with pytest.raises(access.LinkGone):
             access.sign_in(session, settings=settings, token=token)
+
+
+def test_the_hourly_cleanup_forgets_ended_sessions_and_old_misses(
+    session: Session, settings: Settings, clock: FrozenClock
+) -> None:
+    p = partner(session, settings)
+    token = _token(access.issue_link(session, settings=settings, partner_id=p.id).url)
+    _, ended = access.sign_in(session, settings=settings, token=token)
+    _, live = access.sign_in(session, settings=settings, token=token)
+    access.end_session(session, ended)
+    service.check_code(session, partner_id=p.id, code="NOPE", ip="x")
+    clock.advance(minutes=16)
+    assert service.prune(session) == {"partner_misses": 2, "partner_sessions": 1}
+    assert access.session_partner(session, live) is not None

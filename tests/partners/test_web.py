@@ -188,3 +188,31 @@ def test_every_string_is_translated(language: str) -> None:
     msgids = _msgids()
     assert len(msgids) > 40
     assert sorted(m for m in msgids if m not in catalogue) == []
+
+
+def test_the_owner_edits_a_partner(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    p = partner(session, settings)
+    other = partner(session, settings, name="Other")
+    logged_in(client, session)
+    form = client.get(f"/partners/{p.id}/edit")
+    assert form.status_code == 200 and 'value="3.50"' in form.text
+    saved = post_form(
+        client,
+        f"/partners/{p.id}/edit",
+        {"name": "Golden Bakery", "offer": "Two pastries", "offer_value": "4", "phone": ""},
+        page=f"/partners/{p.id}/edit",
+    )
+    assert saved.status_code == 303
+    session.refresh(p)
+    assert (p.offer, p.offer_value_amount) == ("Two pastries", 400)
+    taken = post_form(
+        client,
+        f"/partners/{p.id}/edit",
+        {"name": other.name, "offer": "x"},
+        page=f"/partners/{p.id}/edit",
+    )
+    assert taken.status_code == 409
+    session.refresh(p)
+    assert p.name == "Golden Bakery"

@@ -38,11 +38,11 @@ def _consumers(settings: Settings) -> Sequence[Consumer]:
 
 def _prune(factory: sessionmaker[Session], settings: Settings) -> dict[str, int]:
     with factory() as session, session.begin():
-        return {"partner_misses": service.prune_misses(session)}
+        return service.prune(session)
 
 
 def _tasks() -> Sequence[Task]:
-    return (IntervalTask("partners.misses-cleanup", 3600.0, _prune),)
+    return (IntervalTask("partners.cleanup", 3600.0, _prune),)
 
 
 PARTNERS = Domain(

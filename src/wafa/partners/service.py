@@ -54,6 +54,7 @@ from wafa.partners.models import (
     PartnerMiss,
     PartnerRedemption,
     PartnerReferral,
+    PartnerSession,
 )
 from wafa.partners.schemas import CodesIssue, PartnerCreate, PartnerUpdate
 
@@ -423,14 +424,23 @@ def recent_uses(session: Session, *, partner_id: uuid.UUID, limit: int = 10) -> 
     return [Check("used", codes.display(c), n, None, at) for c, n, at in rows]
 
 
-def prune_misses(session: Session) -> int:
-    """Forget misses that no longer count."""
-    result = session.execute(
+def prune(session: Session) -> dict[str, int]:
+    """Forget misses that no longer count and partner sessions that ended or expired."""
+    now = utcnow()
+    misses = session.execute(
         delete(PartnerMiss)
-        .where(PartnerMiss.at < utcnow() - WINDOW)
+        .where(PartnerMiss.at < now - WINDOW)
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    sessions = session.execute(
+        delete(PartnerSession)
+        .where(or_(PartnerSession.expires_at < now, PartnerSession.ended_at < now))
+        .execution_options(synchronize_session=False)
+    )
+    return {
+        "partner_misses": int(getattr(misses, "rowcount", 0) or 0),
+        "partner_sessions": int(getattr(sessions, "rowcount", 0) or 0),
+    }
 
 
 # ----------------------------------------------------------------------------- referrals

@@ -19,10 +19,10 @@ from wafa.core.settings import Settings
 from wafa.loyalty import codes as human_codes
 from wafa.partners import access, service
 from wafa.partners.models import Partner
-from wafa.partners.schemas import CodesIssue, PartnerCreate
+from wafa.partners.schemas import CodesIssue, PartnerCreate, PartnerUpdate
 from wafa.web import forms
 from wafa.web.auth import permitted, see_other, staff_label
-from wafa.web.forms import FormData, FormReader
+from wafa.web.forms import FormData, FormReader, amount_text
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
 from wafa.web.pages import CustomerPanel
@@ -59,13 +59,29 @@ def _form(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    editing: Partner | None = None,
 ) -> HTMLResponse:
     return render(
         request,
         "partners/new.html",
-        {"values": values or {}, "errors": errors or {}},
+        {"values": values or {}, "errors": errors or {}, "editing": editing},
         status_code=status_code,
     )
+
+
+def _read(form: FormData, settings: Settings) -> dict[str, Any]:
+    """The partner form's fields, checked (``Invalid`` naming the field)."""
+    f = FormReader(form, currency=settings.currency)
+    values = {
+        "name": f.text("name", required=True),
+        "offer": f.text("offer", required=True, max_length=500),
+        "offer_value": f.money("offer_value", default=0) or 0,
+        "contact_name": f.text("contact_name"),
+        "phone": f.text("phone", max_length=40),
+        "email": f.text("email", max_length=320),
+    }
+    f.check()
+    return values
 
 
 @router.get("/partners/new", response_class=HTMLResponse)
@@ -78,26 +94,8 @@ def create_partner(
     request: Request, session: DbSession, settings: AppSettings, user: MayPartners, form: FormData
 ) -> Response:
     def save() -> Response:
-        f = FormReader(form, currency=settings.currency)
-        name = f.text("name", required=True)
-        offer = f.text("offer", required=True, max_length=500)
-        value = f.money("offer_value", default=0)
-        contact = f.text("contact_name")
-        phone = f.text("phone", max_length=40)
-        email = f.text("email", max_length=320)
-        f.check()
-        partner = service.create_partner(
-            session,
-            settings=settings,
-            data=PartnerCreate(
-                name=name or "",
-                offer=offer or "",
-                offer_value=value or 0,
-                contact_name=contact,
-                phone=phone,
-                email=email,
-            ),
-        )
+        data = PartnerCreate.model_validate(_read(form, settings))
+        partner = service.create_partner(session, settings=settings, data=data)
         flash(request, N_("Partner %(name)s added."), name=partner.name)
         return see_other(f"/partners/{partner.id}")
 
@@ -107,6 +105,54 @@ def create_partner(
         save,
         redraw=lambda errors, status: _form(
             request, values=form, errors=errors, status_code=status
+        ),
+        refusals=_REFUSALS,
+    )
+
+
+@router.get("/partners/{partner_id}/edit", response_class=HTMLResponse)
+def edit_partner(
+    partner_id: uuid.UUID,
+    request: Request,
+    session: ReadSession,
+    settings: AppSettings,
+    user: MayPartners,
+) -> HTMLResponse:
+    partner = service.get_partner(session, partner_id)
+    values = {
+        "name": partner.name,
+        "offer": partner.offer,
+        "offer_value": amount_text(partner.offer_value_amount, partner.currency),
+        "contact_name": partner.contact_name or "",
+        "phone": partner.phone or "",
+        "email": partner.email or "",
+    }
+    return _form(request, values=values, editing=partner)
+
+
+@router.post("/partners/{partner_id}/edit", response_class=HTMLResponse)
+def save_partner(
+    partner_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    user: MayPartners,
+    form: FormData,
+) -> Response:
+    partner = service.get_partner(session, partner_id)
+
+    def save() -> Response:
+        data = PartnerUpdate.model_validate(_read(form, settings))
+        service.update_partner(session, partner_id=partner.id, data=data)
+        flash(request, N_("Partner %(name)s saved."), name=partner.name)
+        return see_other(f"/partners/{partner.id}")
+
+    return forms.submit(
+        request,
+        session,
+        save,
+        redraw=lambda errors, status: _form(
+            request, values=form, errors=errors, status_code=status, editing=partner
         ),
         refusals=_REFUSALS,
     )
