@@ -111,3 +111,40 @@ def test_an_edit_mid_way_sends_no_step_twice(
     [way] = enrolments(session, flow)
     assert runs(session, way) == {"thanks": "sent", "day": "waited", "check": "sent"}
     assert way.status == "done"
+
+
+def test_a_time_of_day_is_the_customer_s_own(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    clock: FrozenClock,
+) -> None:
+    """10:00 for a customer in Tehran (UTC+3:30) is 06:30 UTC; without a timezone, the
+    business's (UTC in tests)."""
+    from datetime import UTC, datetime
+
+    from tests.flows.helpers import flow, template
+    from wafa.messaging import consent
+
+    no_limits(session)
+    template(session, "t.morning", "Good morning")
+    morning = flow(
+        session,
+        "morning",
+        [
+            {"key": "at", "type": "wait", "minutes": 1, "at": "10:00"},
+            {"key": "hello", "type": "send", "template": "t.morning"},
+        ],
+    )
+    tehran = subscriber(session)
+    consent.ensure_preferences(session, tehran.id).timezone = "Asia/Tehran"
+    here = subscriber(session)
+    for customer in (tehran, here):
+        place(session, customer, placed_at=clock.now)
+    session.commit()
+    drain(session_factory, settings)
+    due_at = {e.customer_id: e.due_at for e in enrolments(session, morning)}
+    assert due_at == {
+        tehran.id: datetime(2026, 3, 16, 6, 30, tzinfo=UTC),
+        here.id: datetime(2026, 3, 16, 10, 0, tzinfo=UTC),
+    }

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from sqlalchemy import exists, func, select
@@ -260,18 +261,35 @@ def _promised(session: Session, enrolment: Enrolment) -> datetime | None:
     return order.promised_at if order is not None else None
 
 
+def customer_zone(session: Session, settings: Settings, customer_id: uuid.UUID) -> ZoneInfo:
+    """The customer's own timezone (their messaging preferences), else the business's."""
+    prefs = consent.preferences(session, customer_id)
+    if prefs is not None and prefs.timezone:
+        try:
+            return ZoneInfo(prefs.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return settings.zone
+
+
 def wait_until(
-    step: WaitStep, now: datetime, settings: Settings, *, promised: datetime | None = None
+    step: WaitStep,
+    now: datetime,
+    settings: Settings,
+    *,
+    promised: datetime | None = None,
+    zone: ZoneInfo | None = None,
 ) -> datetime:
     """When a wait that starts at ``now`` ends (``at``: the next such local time after
-    the duration, in the business's zone; ``until``: the order's promised time)."""
+    the duration, in ``zone``, the customer's, else the business's; ``until``: the
+    order's promised time)."""
     if step.until == "order_promised" and promised is not None:
         return max(promised, now)
     due = now + timedelta(days=step.days, hours=step.hours, minutes=step.minutes)
     if step.at is None:
         return due
     hour, minute = (int(x) for x in step.at.split(":"))
-    zone = settings.zone
+    zone = zone or settings.zone
     day = local_date(due, zone)
     at = datetime.combine(day, time(hour, minute), tzinfo=zone)
     if at < due:
@@ -586,7 +604,13 @@ def advance(
             if not _send(session, settings, flow, definition, enrolment, step):
                 return ran
         elif isinstance(step, WaitStep):
-            due = wait_until(step, now, settings, promised=_promised(session, enrolment))
+            due = wait_until(
+                step,
+                now,
+                settings,
+                promised=_promised(session, enrolment),
+                zone=customer_zone(session, settings, enrolment.customer_id) if step.at else None,
+            )
             _record(session, flow, enrolment, step, StepOutcome.waited, detail=due.isoformat())
             _go_to(enrolment, definition, index + 1, due)
             continue

@@ -378,7 +378,7 @@ PRESETS: tuple[Preset, ...] = (
         name="Birthday gift",
         description=(
             "On the customer's birthday in their own calendar (a Jalali birthday on its "
-            "Jalali day), at 10:00 in the business's zone: wishes and a gift coupon."
+            "Jalali day), at 10:00 their time (else the business's): wishes and a gift coupon."
         ),
         kind="marketing",
         holdout_percent=10,

@@ -195,7 +195,8 @@ class SendStep(_Step):
 
 class WaitStep(_Step):
     """Wait ``days``/``hours``/``minutes``; with ``at`` (``HH:MM``), then until that
-    local time of the business (the same day if it is still ahead, else the next).
+    local time of the customer (their timezone, else the business's; the same day if it
+    is still ahead, else the next).
     ``until="order_promised"``: until the order's promised time instead (the duration
     when the order has none)."""
 
