@@ -3,6 +3,7 @@ English, Arabic and Persian; every string translated."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,34 @@ def test_every_string_is_translated(language: str) -> None:
     catalogue = i18n.translations(language)
     missing = sorted(m for m in _msgids() if m not in catalogue)
     assert not missing, f"untranslated in {language}: {missing}"
+
+
+def test_the_report_by_offer_and_period(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    from wafa.loyalty.bounceback.schemas import RuleCreate
+
+    kept = bounceback.create_rule(
+        session,
+        data=RuleCreate.model_validate({"name": "Kept", "percent_bp": 1000, "holdout_percent": 0}),
+        by="test",
+    )
+    order = place(session, member(session))
+    accrual.accrue_order(session, settings=settings, order_id=order.id)
+    logged_in(client, session, role=Role.manager, locale="fa")
+    day = order.placed_at.date().isoformat()
+
+    def qualifying(query: str) -> str:
+        page = client.get("/loyalty/bounce-back" + query)
+        assert page.status_code == 200
+        found = re.search(r"خریدهای واجد شرایط</th><td class=\"num\">([^<]+)<", page.text)
+        assert found, page.text
+        return found.group(1)
+
+    assert qualifying("") == "۱"
+    assert qualifying(f"?rule={kept.id}") == "۱"
+    # Gregorian days typed by a Persian reader are read as Jalali: 2026 is far in the future.
+    assert qualifying(f"?since={day}") == "۰"
+    page = client.get("/loyalty/bounce-back?since=1405/01/10&until=1405/01/01")
+    assert 'id="bb-until-error"' in page.text and "روز آخر پیش از روز اول است." in page.text
+    assert 'id="bb-since-error"' in client.get("/loyalty/bounce-back?since=nonsense").text

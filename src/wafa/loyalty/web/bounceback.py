@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
@@ -94,9 +94,27 @@ def read_rule(form: Mapping[str, Any], *, currency: str) -> RuleCreate:
 
 @router.get(PATH, response_class=HTMLResponse)
 def bounce_back_page(
-    request: Request, session: ReadSession, settings: AppSettings, user: MayEditRewards
+    request: Request,
+    session: ReadSession,
+    settings: AppSettings,
+    user: MayEditRewards,
+    rule: Annotated[str, Query(max_length=40)] = "",
+    since: Annotated[str, Query(max_length=20)] = "",
+    until: Annotated[str, Query(max_length=20)] = "",
 ) -> HTMLResponse:
     rules = service.list_rules(session)
+    # The report's filters, typed in the reader's calendar; a day that does not read is
+    # named under its field and left out of the filter.
+    f = FormReader(
+        {"rule": rule, "since": since, "until": until},
+        calendar=forms.form_calendar(request, settings),
+        zone=settings.zone,
+    )
+    rule_id = f.reference("rule")
+    first, last = f.day("since"), f.day("until")
+    if first is not None and last is not None and last < first:
+        f.error("until", N_("The last day comes before the first."))
+        last = None
     return render(
         request,
         "loyalty/bounceback.html",
@@ -104,7 +122,15 @@ def bounce_back_page(
             request,
             settings,
             rules=rules,
-            report=reporting.report(session, settings=settings),
+            report=reporting.report(
+                session,
+                settings=settings,
+                rule_id=rule_id if any(r.id == rule_id for r in rules) else None,
+                since=first,
+                until=last,
+            ),
+            filters={"rule": rule, "since": since, "until": until},
+            filter_errors=dict(f.errors),
             channels=CHANNELS,
             locations={loc.id: loc.name for loc in orders.list_locations(session)},
         ),
