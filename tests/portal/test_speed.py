@@ -24,7 +24,7 @@ from wafa.loyalty.schemas.program import ProgramRules
 HOME_STATEMENTS = 9
 
 
-def test_the_home_page_sends_at_most_nine_statements_none_twice(
+def test_the_home_and_rewards_pages_send_at_most_nine_statements_none_twice(
     client: TestClient, session: Session, settings: Settings
 ) -> None:
     customer = member(session, settings, points=1250, email="speed@example.com")
@@ -38,6 +38,10 @@ def test_the_home_page_sends_at_most_nine_statements_none_twice(
     with counting() as seen:
         page = client.get("/portal/")
     assert page.status_code == 200 and "1,250" in page.text
+    assert len(seen.queries) <= HOME_STATEMENTS, "\n".join(seen.queries)
+    assert len(set(seen.queries)) == len(seen.queries), "a statement was sent twice"
+    with counting() as seen:
+        assert client.get("/portal/rewards").status_code == 200
     assert len(seen.queries) <= HOME_STATEMENTS, "\n".join(seen.queries)
     assert len(set(seen.queries)) == len(seen.queries), "a statement was sent twice"
 

@@ -47,18 +47,23 @@ class Home:
     coupons: list[CouponRead]
 
 
+def _live(session: Session, customer_id: uuid.UUID, known: Customer | None) -> Customer:
+    """The live customer; ``known`` (the row the sign-in check just read) is put in the
+    session instead of reading it again."""
+    if known is not None and known.id == customer_id:
+        # Held in a name: the session's identity map keeps only what something refers to.
+        held = session.merge(known, load=False)
+        return customers.get_live_customer(session, held.id)
+    return customers.get_live_customer(session, customer_id)
+
+
 def home(
     session: Session, *, settings: Settings, customer_id: uuid.UUID, known: Customer | None = None
 ) -> Home:
     """The signed-in customer's home page. ``known``: the customer as the sign-in check just
     read them (used instead of reading the row again). The program's versions are read
     once for the page (``program.versions_read_once``)."""
-    if known is not None and known.id == customer_id:
-        # Held in a name: the session's identity map keeps only what something refers to.
-        held = session.merge(known, load=False)
-        customer = customers.get_live_customer(session, held.id)
-    else:
-        customer = customers.get_live_customer(session, customer_id)
+    customer = _live(session, customer_id, known)
     with program.versions_read_once(session):
         status = loyalty.status(session, settings=settings, customer_id=customer.id)
         offered = pos.offers(session, settings=settings, customer_id=customer.id, status=status)
@@ -100,11 +105,15 @@ class Rewards:
     coupons: list[CouponRead]
 
 
-def rewards_page(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> Rewards:
-    """Rewards the customer may take (affordable or not yet) and their unused coupons."""
-    customer = customers.get_live_customer(session, customer_id)
-    status = loyalty.status(session, settings=settings, customer_id=customer.id)
-    offered = pos.offers(session, settings=settings, customer_id=customer.id, status=status)
+def rewards_page(
+    session: Session, *, settings: Settings, customer_id: uuid.UUID, known: Customer | None = None
+) -> Rewards:
+    """Rewards the customer may take (affordable or not yet) and their unused coupons
+    (``known`` as for ``home``)."""
+    customer = _live(session, customer_id, known)
+    with program.versions_read_once(session):
+        status = loyalty.status(session, settings=settings, customer_id=customer.id)
+        offered = pos.offers(session, settings=settings, customer_id=customer.id, status=status)
     return Rewards(
         available=status.available,
         rewards=sorted(offered, key=lambda r: (not r.affordable, r.cost_points)),

@@ -21,7 +21,7 @@ router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 @router.get("/portal/rewards")
 def rewards(request: Request, session: ReadSession, settings: AppSettings, me: Me) -> HTMLResponse:
     """The catalogue as this customer may use it, each form with its one-time nonce."""
-    page = views.rewards_page(session, settings=settings, customer_id=me.id)
+    page = views.rewards_page(session, settings=settings, customer_id=me.id, known=me)
     return render(
         request,
         "portal/rewards.html",
