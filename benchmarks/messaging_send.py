@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -223,7 +224,10 @@ def dkim_key(folder: Path) -> Path:
     return key
 
 
-def run(url: str, n: int, use_dkim: bool, *, campaign: bool = False) -> dict[str, object]:
+def run(
+    url: str, n: int, use_dkim: bool, *, campaign: bool = False, src: Path | None = None
+) -> dict[str, object]:
+    """One run; with ``src`` the worker imports the code there (an earlier revision)."""
     queue_seconds, queued, campaign_id = build(url, n, campaign=campaign)
     port = free_port()
     sink = subprocess.Popen(
@@ -245,6 +249,8 @@ def run(url: str, n: int, use_dkim: bool, *, campaign: bool = False) -> dict[str
         "WAFA_PUBLIC_URL": "https://cafe.example.com",
         "WAFA_EMAIL_RATE": "0",
     }
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     if use_dkim:
         env["WAFA_DKIM_KEY_FILE"] = str(dkim_key(folder))
         env["WAFA_DKIM_DOMAIN"] = "bench.example.com"
@@ -353,7 +359,16 @@ def main() -> None:
         "--campaign", action="store_true", help="through a campaign: the worker queues too"
     )
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        help="with --campaign: the worker of git revision REV and of this checkout, in turns",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="turns of each side (--before)")
     args = parser.parse_args()
+    if args.before:
+        compare(args)
+        return
     if args.sqlite:
         path = Path(tempfile.mkdtemp()) / "bench.db"
         url = f"sqlite:///{path}"
@@ -398,6 +413,85 @@ def main() -> None:
         )
         name = f"messaging_send_{'sqlite' if args.sqlite else 'pg'}{'_dkim' if args.dkim else ''}"
         write_section(args.out, name, buffer.getvalue(), title="Messaging")
+
+
+def revision_tree(revision: str) -> Path:
+    """``src`` of git ``revision``, exported once (``git archive``) to a temporary folder."""
+    target = Path(tempfile.gettempdir()) / f"wafa-bench-{revision}"
+    if not (target / "src").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT.parent), "archive", revision, "src"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
+
+
+def compare(args: argparse.Namespace) -> None:
+    """A campaign run per side in turns (before, after, before, after, ...): the worker of
+    ``--before`` against this checkout's, on the same machine in the same minutes; medians
+    and their ratio. The database, the snapshot and the sink are this checkout's in both."""
+    sides: dict[str, Path | None] = {f"before ({args.before})": revision_tree(args.before)}
+    sides["this checkout"] = None
+    results: dict[str, list[dict[str, object]]] = {side: [] for side in sides}
+    loads: list[float] = []
+    for turn in range(args.rounds):
+        for side, src in sides.items():
+            url = fresh_database("bench_messaging")
+            try:
+                result = run(url, args.recipients, args.dkim, campaign=True, src=src)
+            finally:
+                dispose_engines()
+                drop_database(url)
+            load = os.getloadavg()[0]
+            loads.append(load)
+            results[side].append(result)
+            print(
+                f"turn {turn + 1} {side}: {result['recipients_per_second']:.0f} recipients/s, "
+                f"queuing {result['queuing_seconds']:.1f} s, worker CPU "
+                f"{result['worker_cpu']:.1f} s, received {result['received']}, load {load:.1f}",
+                flush=True,
+            )
+
+    def median(side: str, key: str) -> float:
+        return statistics.median(float(r[key]) for r in results[side])  # type: ignore[arg-type]
+
+    keys = (
+        ("recipients_per_second", "recipients/s (queued + sent)"),
+        ("queuing_seconds", "worker: queuing s"),
+        ("end_to_end_seconds", "worker: start to last settled s"),
+        ("rate", "messages/s (sending)"),
+        ("worker_cpu", "worker CPU s"),
+    )
+    before, after = sides
+    rows = [
+        f"| {label} | {median(before, key):,.1f} | {median(after, key):,.1f} | "
+        f"{median(after, key) / median(before, key):.2f} |"
+        for key, label in keys
+    ]
+    cpu_per = [
+        f"| worker CPU ms per recipient | {1000 * median(before, 'worker_cpu') / args.recipients:.2f}"
+        f" | {1000 * median(after, 'worker_cpu') / args.recipients:.2f} | "
+        f"{median(after, 'worker_cpu') / median(before, 'worker_cpu'):.2f} |"
+    ]
+    table = (
+        f"| median of {args.rounds} | {before} | {after} | after / before |\n"
+        "|---|---:|---:|---:|\n" + "\n".join(rows + cpu_per) + "\n"
+    )
+    print(table)
+    print(f"load (1 min) during the turns: {min(loads):.1f} to {max(loads):.1f}")
+    if args.out:
+        body = (
+            "### Campaign, before and after (the worker's code only), in turns\n\n"
+            f"Command: `.venv/bin/python benchmarks/messaging_send.py --campaign --recipients "
+            f"{args.recipients} --before {args.before} --rounds {args.rounds}`\n\n"
+            f"{table}\nLoad average (1 min) after each run: "
+            f"{', '.join(f'{x:.1f}' for x in loads)}. Every run: PostgreSQL, 10 % holdout, "
+            "one worker, the sink on loopback.\n"
+        )
+        write_section(args.out, "campaign_send_pg_before_after", body, title="Messaging")
 
 
 def write_campaign(

@@ -48,10 +48,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from wafa.core.db import insert_ignoring_conflicts, rowcount
+from wafa.core.db import dialect_name, insert_ignoring_conflicts, rowcount
 from wafa.core.errors import Invalid, NotFound
 from wafa.core.ids import new_id
 from wafa.core.time import ensure_utc, utcnow
@@ -312,6 +312,8 @@ def queue_many(
         "queued_at": now,
     }
     default_due = ensure_utc(not_before) if not_before else now
+    if dialect_name(session) == "postgresql":
+        return _queue_many_pg(session, recipients, shared, default_due, chunk)
     stmt = insert_ignoring_conflicts(
         session, _MESSAGES, index_elements=["customer_id", "reason", "occasion"]
     ).returning(_MESSAGES.c.id)
@@ -343,6 +345,83 @@ def queue_many(
             created += flush()
     created += flush()
     return created
+
+
+#: The per-recipient columns ``_queue_many_pg`` sends as arrays, with their array types.
+_PG_ROW_COLUMNS = (
+    ("id", "uuid[]"),
+    ("customer_id", "uuid[]"),
+    ("occasion", "text[]"),
+    ("context", "text[]"),
+    ("not_before", "timestamptz[]"),
+)
+
+
+def _queue_many_pg(
+    session: Session,
+    recipients: Iterable[Mapping[str, Any]],
+    shared: dict[str, Any],
+    default_due: datetime,
+    chunk: int,
+) -> int:
+    """``queue_many`` on PostgreSQL: one short statement a chunk, the rows as five arrays.
+
+    ``INSERT … SELECT … FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING id``: the
+    statement text is the same for every chunk (psycopg parses it once; the multi-row
+    ``VALUES`` form it replaces was 20 parameters a row, a statement of 20,000
+    placeholders that psycopg re-parsed every chunk, most of the queuing's CPU), and the
+    arrays go in binary. The unique key and ``ON CONFLICT`` decide as before: a repeat
+    inserts nothing and counts nothing.
+    """
+    names = [c for c, _ in _PG_ROW_COLUMNS]
+    constant = [c for c in shared if c not in names]
+    columns = ", ".join(f'"{c}"' for c in [*names, *constant])
+    selected = ", ".join(
+        [
+            *(f"r.{c}::json" if c == "context" else f"r.{c}" for c in names),
+            *(
+                f"CAST(:{c} AS {_MESSAGES.c[c].type.compile(session.get_bind().dialect)})"
+                for c in constant
+            ),
+        ]
+    )
+    arrays = ", ".join(f"CAST(:rows_{c} AS {t})" for c, t in _PG_ROW_COLUMNS)
+    stmt = text(
+        f'INSERT INTO "{_MESSAGES.name}" ({columns}) SELECT {selected} '
+        f"FROM unnest({arrays}) AS r({', '.join(names)}) "
+        "ON CONFLICT (customer_id, reason, occasion) DO NOTHING RETURNING id"
+    )
+    constants = {c: _pg_value(shared[c]) for c in constant}
+    reason = str(shared["reason"])
+    created = 0
+    rows: dict[str, list[Any]] = {c: [] for c in names}
+
+    def flush() -> int:
+        if not rows["id"]:
+            return 0
+        params = {**constants, **{f"rows_{c}": values for c, values in rows.items()}}
+        count = len(session.execute(stmt, params).all())
+        for values in rows.values():
+            values.clear()
+        return count
+
+    for recipient in recipients:
+        occasion = str(recipient["occasion"])
+        _check_key(reason, occasion)
+        due = recipient.get("not_before")
+        rows["id"].append(new_id())
+        rows["customer_id"].append(recipient["customer_id"])
+        rows["occasion"].append(occasion)
+        rows["context"].append(json.dumps(dict(recipient.get("context") or {})))
+        rows["not_before"].append(ensure_utc(due) if due else default_due)
+        if len(rows["id"]) >= chunk:
+            created += flush()
+    created += flush()
+    return created
+
+
+def _pg_value(value: Any) -> Any:
+    return ensure_utc(value) if isinstance(value, datetime) else value
 
 
 def pause_campaign(session: Session, campaign_id: uuid.UUID) -> int:

@@ -265,19 +265,31 @@ def queue_next_batch(
         session.flush()
         return 0
     seed, percent = campaign.holdout_seed, campaign.holdout_percent
-    held = [cid for cid in ids if in_holdout(seed, cid, percent)]
-    chosen = [cid for cid in ids if not in_holdout(seed, cid, percent)]
-    for flag, group in ((True, held), (False, chosen)):
-        if group:
-            session.execute(
-                update(CampaignRecipient)
-                .where(
-                    CampaignRecipient.campaign_id == campaign_id,
-                    CampaignRecipient.customer_id.in_(group),
-                )
-                .values(holdout=flag)
-                .execution_options(synchronize_session=False)
-            )
+    drawn = {cid: in_holdout(seed, cid, percent) for cid in ids}
+    held = [cid for cid in ids if drawn[cid]]
+    chosen = [cid for cid in ids if not drawn[cid]]
+    # The batch is exactly the recipients in (queued_through, ids[-1]] (the snapshot does
+    # not change once taken): one range UPDATE marks them all, a second the held-out few,
+    # instead of two statements naming every one of the batch's ids.
+    in_batch = [
+        CampaignRecipient.campaign_id == campaign_id,
+        CampaignRecipient.customer_id <= ids[-1],
+    ]
+    if campaign.queued_through is not None:
+        in_batch.append(CampaignRecipient.customer_id > campaign.queued_through)
+    session.execute(
+        update(CampaignRecipient)
+        .where(*in_batch)
+        .values(holdout=False)
+        .execution_options(synchronize_session=False)
+    )
+    if held:
+        session.execute(
+            update(CampaignRecipient)
+            .where(*in_batch, CampaignRecipient.customer_id.in_(held))
+            .values(holdout=True)
+            .execution_options(synchronize_session=False)
+        )
     due = _due(session, settings, campaign, chosen)
     default_due = campaign.send_at if campaign.schedule == Schedule.at else None
     recipients = []
