@@ -86,3 +86,45 @@ class TestCampaignApi:
         missing = api.post("/api/v1/campaigns", json=_body(uuid.uuid4()))
         assert missing.status_code == 404
         assert api.get(f"/api/v1/campaigns/{uuid.uuid4()}").status_code == 404
+
+    def test_edit_a_draft_then_refused_once_sending(
+        self, api: TestClient, session: Session, settings: Settings
+    ) -> None:
+        audience(session, 4)
+        segment = segment_of(session, settings)
+        campaign_id = api.post("/api/v1/campaigns", json=_body(segment)).json()["id"]
+        edited = _body(
+            segment,
+            name="Spring news, second draft",
+            subject={"fa": "بهار نزدیک است"},
+            body={"fa": "سلام {{ customer.first_name }}، بهار نزدیک است"},
+            holdout_percent=0,
+        )
+        answer = api.put(f"/api/v1/campaigns/{campaign_id}", json=edited)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["name"] == "Spring news, second draft"
+        assert answer.json()["holdout_percent"] == 0 and answer.json()["status"] == "draft"
+        # The same refusals as on create, naming the field; nothing half-written.
+        bad = api.put(f"/api/v1/campaigns/{campaign_id}", json=_body(segment, body={}))
+        assert bad.status_code == 422 and "body" in bad.text
+        assert api.get(f"/api/v1/campaigns/{campaign_id}").json()["holdout_percent"] == 0
+        assert api.put(f"/api/v1/campaigns/{uuid.uuid4()}", json=edited).status_code == 404
+        # What is sent is the edited text.
+        api.post(f"/api/v1/campaigns/{campaign_id}/send")
+        queue_all(session, settings, uuid.UUID(campaign_id))
+        from wafa.messaging.campaigns import service
+        from wafa.messaging.models import Message, MessageContent
+
+        campaign = service.get_campaign(session, uuid.UUID(campaign_id))
+        assert campaign.subject == {"fa": "بهار نزدیک است"}
+        message = session.query(Message).filter_by(campaign_id=campaign.id).first()
+        assert message is not None
+        content = session.get(MessageContent, message.content_id)
+        assert content is not None and content.text == edited["body"]
+        # Once sending started: refused, and the campaign is as it was.
+        late = api.put(f"/api/v1/campaigns/{campaign_id}", json=_body(segment, name="Too late"))
+        assert late.status_code == 409, late.text
+        assert "campaign-state" in late.text
+        assert api.get(f"/api/v1/campaigns/{campaign_id}").json()["name"] == (
+            "Spring news, second draft"
+        )

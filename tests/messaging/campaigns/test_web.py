@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests.conftest import FrozenClock
 from tests.messaging.campaigns.conftest import audience, queue_all, segment_of
+from tests.messaging.conftest import Sink, body_of
 from tests.web.helpers import html_attrs, logged_in, post_form
 from wafa.core.settings import Settings
+from wafa.loyalty.models import Coupon
 from wafa.messaging.campaigns.models import Campaign
+from wafa.messaging.models import Message
 
 
 def _form(segment_id: uuid.UUID, **overrides: str) -> dict[str, str]:
@@ -139,3 +144,128 @@ def test_an_sms_campaign_shows_its_length(
 def test_campaigns_are_in_the_navigation(client: TestClient, session: Session) -> None:
     logged_in(client, session)
     assert 'href="/campaigns"' in client.get("/").text
+
+
+def test_edit_a_draft_in_persian_then_refused_once_sending(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    logged_in(client, session, locale="fa")
+    audience(session, 2, language="fa")
+    segment = segment_of(session, settings)
+    post_form(
+        client,
+        "/campaigns/new",
+        _form(segment, schedule="at", send_day="2027-03-20", send_time="10:30"),
+        page="/campaigns/new",
+    )
+    campaign = session.scalars(select(Campaign)).one()
+    detail = client.get(f"/campaigns/{campaign.id}")
+    assert f'href="/campaigns/{campaign.id}/edit"' in detail.text
+    page = client.get(f"/campaigns/{campaign.id}/edit")
+    assert page.status_code == 200 and html_attrs(page.text)["dir"] == "rtl"
+    # The form shows what is stored: the text, the coupon, the schedule as typed.
+    assert "نوروز مبارک" in page.text and 'value="15"' in page.text
+    assert 'value="10:30"' in page.text and 'value="2027-03-20"' in page.text
+    path = f"/campaigns/{campaign.id}/edit"
+    refused = post_form(client, path, _form(segment, body_fa="{{ customer.first_name "), page=path)
+    assert refused.status_code == 422 and 'id="body_fa-error"' in refused.text
+    saved = post_form(
+        client,
+        path,
+        _form(segment, name="Nowruz, second draft", subject_fa="عید شما مبارک", coupon_kind=""),
+        page=path,
+    )
+    assert saved.status_code == 303 and saved.headers["location"] == f"/campaigns/{campaign.id}"
+    session.expire_all()
+    edited = session.get(Campaign, campaign.id)
+    assert edited is not None
+    assert edited.name == "Nowruz, second draft" and edited.coupon is None
+    assert edited.subject["fa"] == "عید شما مبارک" and edited.schedule == "now"
+    # Once sent: no Edit link, the form is not shown, a post changes nothing.
+    post_form(client, f"/campaigns/{campaign.id}/send", {}, page=f"/campaigns/{campaign.id}")
+    detail = client.get(f"/campaigns/{campaign.id}")
+    assert f'href="/campaigns/{campaign.id}/edit"' not in detail.text
+    away = client.get(path, follow_redirects=False)
+    assert away.status_code == 303 and away.headers["location"] == f"/campaigns/{campaign.id}"
+    late = post_form(
+        client, path, _form(segment, name="Too late"), page=f"/campaigns/{campaign.id}"
+    )
+    assert late.status_code == 409
+    session.expire_all()
+    assert session.get(Campaign, campaign.id).name == "Nowruz, second draft"  # type: ignore[union-attr]
+
+
+def test_send_a_test_to_me_is_marked_and_counted_nowhere(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    smtp_sink: Sink,
+    mail_settings: Settings,
+    clock: FrozenClock,
+) -> None:
+    # 23:00 UTC: quiet hours for customers; a test goes to the staff member at once.
+    clock.set(datetime(2026, 3, 16, 23, 0, tzinfo=UTC))
+    client.app.state.settings = mail_settings  # type: ignore[attr-defined]
+    user = logged_in(client, session, locale="fa")
+    people = audience(session, 2, language="fa")
+    segment = segment_of(session, settings)
+    post_form(client, "/campaigns/new", _form(segment), page="/campaigns/new")
+    campaign = session.scalars(select(Campaign)).one()
+    page = client.get(f"/campaigns/{campaign.id}")
+    assert f'action="/campaigns/{campaign.id}/test"' in page.text and user.email in page.text
+    answer = post_form(
+        client,
+        f"/campaigns/{campaign.id}/test",
+        {"customer": str(people[1].id), "locale": ""},
+        page=f"/campaigns/{campaign.id}",
+    )
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == f"/campaigns/{campaign.id}?customer={people[1].id}"
+    got = smtp_sink.to(user.email)
+    assert len(got) == 1 and len(smtp_sink.received) == 1  # the customers got nothing
+    mail = got[0].message
+    assert str(mail["Subject"]).startswith("[TEST] نوروز مبارک")
+    assert str(mail["X-Wafa-Test"]) == f"campaign {campaign.id}"
+    text = body_of(got[0], "plain")
+    html = body_of(got[0], "html")
+    assert (people[1].name or "").split()[0] in text and "SAMPLE-CODE" in text
+    assert 'dir="rtl"' in html and 'lang="fa"' in html
+    # Its unsubscribe link and header act for nobody.
+    assert "https://shop.example/u/test" in text
+    assert str(mail["List-Unsubscribe"]) == "<https://shop.example/u/test>"
+    assert client.post("/u/test", data={"List-Unsubscribe": "One-Click"}).status_code == 404
+    # Counted nowhere: no message row, no coupon, the campaign still a draft.
+    assert session.scalar(select(func.count()).select_from(Message)) == 0
+    assert session.scalar(select(func.count()).select_from(Coupon)) == 0
+    session.expire_all()
+    assert session.get(Campaign, campaign.id).status == "draft"  # type: ignore[union-attr]
+    shown = client.get(answer.headers["location"])
+    assert user.email in shown.text
+
+
+def test_send_a_test_of_an_sms_campaign_arrives_as_text(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    smtp_sink: Sink,
+    mail_settings: Settings,
+) -> None:
+    client.app.state.settings = mail_settings  # type: ignore[attr-defined]
+    user = logged_in(client, session)
+    audience(session, 1, phone="+15555550123", language="fa")
+    segment = segment_of(session, settings)
+    post_form(
+        client,
+        "/campaigns/new",
+        _form(segment, channel="sms", body_fa="س" * 68, coupon_kind=""),
+        page="/campaigns/new",
+    )
+    campaign = session.scalars(select(Campaign)).one()
+    post_form(client, f"/campaigns/{campaign.id}/test", {}, page=f"/campaigns/{campaign.id}")
+    got = smtp_sink.to(user.email)
+    assert len(got) == 1
+    assert str(got[0].message["Subject"]) == "[TEST] Nowruz offer (SMS)"
+    text = body_of(got[0], "plain")
+    # 68 letters and the opt-out word: more than 70 UCS-2 units, two messages.
+    assert "س" * 68 in text and "2 x UCS-2" in text
+    assert session.scalar(select(func.count()).select_from(Message)) == 0

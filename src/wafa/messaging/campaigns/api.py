@@ -1,6 +1,7 @@
 """/api/v1/campaigns: compose, send, pause, resume, cancel, read.
 
-``POST /campaigns`` answers ``201 {"id"}``; ``POST /campaigns/{id}/send`` answers ``202``
+``POST /campaigns`` answers ``201 {"id"}``; ``PUT /campaigns/{id}`` replaces a draft
+(``409`` once sent); ``POST /campaigns/{id}/send`` answers ``202``
 (recipients are queued by the worker); sending again changes nothing. ``read`` for GETs,
 ``write`` for the rest.
 """
@@ -44,6 +45,20 @@ def create_campaign(
 ) -> Campaign:
     """A draft campaign to a saved segment."""
     return service.create_campaign(session, settings=settings, data=body, by=principal.label)
+
+
+@router.put("/campaigns/{campaign_id}", response_model=CampaignRead)
+def update_campaign(
+    campaign_id: uuid.UUID,
+    body: CampaignCreate,
+    session: DbSession,
+    settings: AppSettings,
+    _: MayMessage,
+) -> dict[str, Any]:
+    """Replace a draft's composition (the same body as ``POST /campaigns``); ``409``
+    (``campaign-state``) once sending has started."""
+    service.update_campaign(session, settings=settings, campaign_id=campaign_id, data=body)
+    return service.read_campaign(session, campaign_id=campaign_id)
 
 
 @router.get("/campaigns", response_model=CampaignPage)

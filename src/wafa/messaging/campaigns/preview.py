@@ -7,11 +7,13 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wafa.core.ids import new_id
 from wafa.core.links import LinkSigner
 from wafa.core.settings import Settings
 from wafa.customers.models import Customer
 from wafa.messaging import consent
 from wafa.messaging.campaigns.models import Campaign, CampaignRecipient, CampaignStatus
+from wafa.messaging.channels import Outgoing, SendResult, build_channels
 from wafa.messaging.models import Channel, Kind, MessageContent
 from wafa.messaging.pipeline.compose import compose
 from wafa.messaging.segments import service as segments
@@ -49,8 +51,10 @@ def preview(
     campaign: Campaign,
     customer_id: uuid.UUID,
     locale: str | None = None,
+    test: bool = False,
 ) -> Preview:
-    """The campaign's message as ``customer_id`` would get it now (nothing sent or saved)."""
+    """The campaign's message as ``customer_id`` would get it now (nothing sent or saved);
+    ``test``: with links that act for nobody (see ``compose``)."""
     customer = session.get(Customer, customer_id)
     if customer is None or not customer.is_active:
         from wafa.core.errors import NotFound
@@ -69,6 +73,7 @@ def preview(
         topic=campaign.topic,
         context={"coupon_code": SAMPLE_COUPON} if campaign.coupon else {},
         locale=locale,
+        test=test,
     )
     sms = count_segments(rendered.text) if campaign.channel != Channel.email else None
     return Preview(rendered.locale, rendered.subject, rendered.text, rendered.html, sms, headers)
@@ -79,3 +84,66 @@ def sms_lengths(campaign: Campaign) -> dict[str, SmsLength]:
     if campaign.channel == Channel.email:
         return {}
     return {locale: count_segments(text) for locale, text in campaign.text.items()}
+
+
+#: The header that marks a test copy (and the subject's prefix).
+TEST_HEADER = "X-Wafa-Test"
+TEST_PREFIX = "[TEST]"
+
+
+def send_test(
+    session: Session,
+    *,
+    settings: Settings,
+    campaign: Campaign,
+    customer_id: uuid.UUID,
+    to: str,
+    locale: str | None = None,
+) -> SendResult:
+    """Email ``to`` (a staff member) the campaign as ``customer_id`` would get it, marked
+    as a test (``[TEST]`` before the subject, an ``X-Wafa-Test`` header).
+
+    Counted nowhere: no message row (so no campaign count, no frequency cap, nothing on
+    the customer's timeline), no coupon issued (``SAMPLE-CODE`` stands in), and its
+    unsubscribe and portal links act for nobody. Any status, any channel: an SMS or
+    WhatsApp campaign's text (with its opt-out word) arrives as a plain email with its
+    length. Sent straight through the email channel, now; quiet hours are for customers.
+    """
+    shown = preview(
+        session,
+        settings=settings,
+        campaign=campaign,
+        customer_id=customer_id,
+        locale=locale,
+        test=True,
+    )
+    headers = {**shown.headers, TEST_HEADER: f"campaign {campaign.id}"}
+    text, html = shown.text, shown.html
+    subject = f"{TEST_PREFIX} {shown.subject}".strip()
+    if campaign.channel != Channel.email:
+        assert shown.sms is not None
+        subject = f"{TEST_PREFIX} {campaign.name} ({campaign.channel.upper()})"
+        text = (
+            f"{shown.text}\n\n-- \n{campaign.channel.upper()}: {shown.sms.segments} x "
+            f"{shown.sms.encoding}, {shown.sms.units} characters"
+        )
+        html = None
+    channel = build_channels(settings)["email"]
+    try:
+        return channel.send(
+            Outgoing(
+                message_id=new_id(),
+                channel="email",
+                kind=Kind.marketing.value if campaign.channel == Channel.email else "transactional",
+                to=to,
+                text=text,
+                subject=subject,
+                html=html,
+                locale=shown.locale,
+                headers=headers
+                if campaign.channel == Channel.email
+                else {TEST_HEADER: headers[TEST_HEADER]},
+            )
+        )
+    finally:
+        channel.close()

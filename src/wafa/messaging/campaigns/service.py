@@ -73,10 +73,9 @@ def content_of(campaign: Campaign) -> Content:
     return Content(subject=campaign.subject, text=campaign.text, html=campaign.html)
 
 
-def create_campaign(
-    session: Session, *, settings: Settings, data: CampaignCreate, by: str | None
-) -> Campaign:
-    """A draft campaign to a live segment; its text must parse and say something."""
+def _composed(session: Session, data: CampaignCreate) -> dict[str, Any]:
+    """The stored columns of a composition, checked: a live segment, a schedule and a
+    coupon that make sense, text that parses and says something."""
     segments.get_live_segment(session, data.segment_id)
     _check_schedule(data)
     _check_coupon(data)
@@ -91,28 +90,61 @@ def create_campaign(
             coupon["percent_bp"] = int(data.coupon.percent or 0) * 100
         else:
             coupon["amount"] = int(data.coupon.amount or 0)
+    return {
+        "name": data.name,
+        "segment_id": data.segment_id,
+        "channel": data.channel.value,
+        "topic": data.topic.value,
+        "subject": content.subject,
+        "text": content.text,
+        "html": content.html,
+        "holdout_percent": data.holdout_percent,
+        "schedule": data.schedule.value,
+        "send_at": ensure_utc(data.send_at) if data.send_at else None,
+        "local_date": data.local_date,
+        "local_time": data.local_time,
+        "coupon": coupon,
+        "report_days": data.report_days,
+    }
+
+
+def create_campaign(
+    session: Session, *, settings: Settings, data: CampaignCreate, by: str | None
+) -> Campaign:
+    """A draft campaign to a live segment; its text must parse and say something."""
     campaign = Campaign(
-        name=data.name,
-        segment_id=data.segment_id,
-        channel=data.channel.value,
-        topic=data.topic.value,
-        subject=content.subject,
-        text=content.text,
-        html=content.html,
-        holdout_percent=data.holdout_percent,
+        **_composed(session, data),
         holdout_seed=secrets.token_hex(16),
-        schedule=data.schedule.value,
-        send_at=ensure_utc(data.send_at) if data.send_at else None,
-        local_date=data.local_date,
-        local_time=data.local_time,
-        coupon=coupon,
-        report_days=data.report_days,
         status=CampaignStatus.draft.value,
         created_by=by,
     )
     session.add(campaign)
     session.flush()
     return campaign
+
+
+def update_campaign(
+    session: Session, *, settings: Settings, campaign_id: uuid.UUID, data: CampaignCreate
+) -> Campaign:
+    """Replace a draft's composition (checked as when created). Refused
+    (``CampaignStateConflict``) once sending started: the guarded ``UPDATE … WHERE status =
+    'draft'`` and ``start_sending``'s own guard take the same row, so an edit and a send at
+    the same moment cannot both win, and what was sent is what the draft said."""
+    campaign = get_campaign(session, campaign_id)
+    if campaign.status != CampaignStatus.draft:
+        raise _not_a_draft(campaign)
+    values = _composed(session, data)
+    if not _move(session, campaign_id, [CampaignStatus.draft.value], **values):
+        raise _not_a_draft(get_campaign(session, campaign_id))
+    return get_campaign(session, campaign_id)
+
+
+def _not_a_draft(campaign: Campaign) -> CampaignStateConflict:
+    return CampaignStateConflict(
+        f"a {campaign.status} campaign cannot be edited: only a draft can",
+        campaign_id=campaign.id,
+        status=campaign.status,
+    )
 
 
 def get_campaign(session: Session, campaign_id: uuid.UUID) -> Campaign:

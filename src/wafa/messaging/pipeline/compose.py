@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from wafa.core.links import LinkSigner
+from wafa.core.links import LinkSigner, public_link
 from wafa.core.settings import Settings
 from wafa.customers.models import Customer
 from wafa.messaging import personalize, rendering
@@ -19,6 +19,8 @@ from wafa.messaging.models import (
 )
 
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
+#: The unsubscribe path of a test copy: not a token, so the page says the link is not valid.
+TEST_UNSUBSCRIBE = "u/test"
 
 
 def compose(
@@ -33,16 +35,26 @@ def compose(
     topic: str | None,
     context: Mapping[str, Any],
     locale: str | None = None,
+    test: bool = False,
 ) -> tuple[rendering.Rendered, dict[str, str]]:
     """Render ``content`` for ``customer`` (what the worker sends and the preview shows),
-    with the one-click unsubscribe headers of a marketing email."""
+    with the one-click unsubscribe headers of a marketing email.
+
+    ``test``: for a copy sent to staff ("send a test to me"), the unsubscribe link and the
+    portal link lead nowhere (``TEST_UNSUBSCRIBE``, the portal's front page) instead of
+    acting for the customer whose data fills the text."""
     sources = [*content.subject.values(), *content.text.values(), *content.html.values()]
     needed = rendering.variables_used(sources)
     unsubscribe = None
     headers: dict[str, str] = {}
+    if test:
+        context = {**context, "portal_url": public_link(settings.public_url, "portal")}
     if kind == Kind.marketing:
-        token = personalize.unsubscribe_token(signer, customer.id, channel, topic)
-        unsubscribe = personalize.unsubscribe_url(settings, token)
+        if test:
+            unsubscribe = public_link(settings.public_url, TEST_UNSUBSCRIBE)
+        else:
+            token = personalize.unsubscribe_token(signer, customer.id, channel, topic)
+            unsubscribe = personalize.unsubscribe_url(settings, token)
         if channel == "email":
             headers["List-Unsubscribe"] = f"<{unsubscribe}>"
             headers["List-Unsubscribe-Post"] = LIST_UNSUBSCRIBE_POST
