@@ -131,3 +131,63 @@ def test_a_persian_campaign_on_a_phone(
         text = body_of(got, "plain")
         assert "کد تخفیف شما:" in text and "SAMPLE-CODE" not in text
         assert got.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_edit_an_sms_draft_with_its_live_count_in_persian_on_a_phone(
+    committed_db: Settings,
+) -> None:
+    """The Edit button of a draft, the form filled with what is stored, and the SMS count
+    under the Persian text changing while it is typed (Persian digits; UCS-2, 70 a
+    message, the opt-out word counted); email hides the counts."""
+    from playwright.sync_api import expect
+
+    from tests.messaging.campaigns.conftest import draft, segment_of
+
+    with session_scope(committed_db) as session:
+        audience(session, 1, language="fa", phone="+989121234567")
+        segment = segment_of(session, committed_db)
+        campaign = draft(
+            session,
+            committed_db,
+            segment,
+            channel="sms",
+            subject={},
+            body={"fa": "سلام {{ customer.first_name }}"},
+        )
+        campaign_id = campaign.id
+        auth.create_user(session, email=MANAGER, password=PASSWORD, role=Role.manager, locale="fa")
+
+    with running_app(committed_db) as base, chromium() as browser:
+        context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        login(page, base, MANAGER, PASSWORD)
+        page.goto(f"{base}/campaigns/{campaign_id}")
+        page.click("[data-edit]")
+        expect(page).to_have_url(f"{base}/campaigns/{campaign_id}/edit")
+        expect(page.locator("#body_fa")).to_have_value("سلام {{ customer.first_name }}")
+        count = page.locator("output[for=body_fa]")
+        expect(count).to_be_visible()
+        # Sixty letters and the opt-out word ("\nلغو11", 6 units): 66 units, one SMS.
+        page.fill("#body_fa", "س" * 60)
+        expect(count).to_have_attribute("data-segments", "1")
+        expect(count).to_contain_text("۶۶")
+        expect(count).to_contain_text("UCS-2")
+        # Five more: 71 units, past 70: two messages of 67.
+        page.type("#body_fa", "سسسسس")
+        expect(count).to_have_attribute("data-segments", "2")
+        expect(count).to_contain_text("۷۱")
+        page.fill("#body_en", "Hello")
+        expect(page.locator("output[for=body_en]")).to_contain_text("GSM-7")
+        _fits(page)
+        assert_accessible(page, "the edit page with SMS counts")
+        _shot(page, "campaign-edit-sms-fa-390")
+        page.select_option("#channel", "email")
+        expect(count).to_be_hidden()
+        page.select_option("#channel", "sms")
+        page.fill("#name", "پیامک بهاری")
+        page.click(f"form[action='/campaigns/{campaign_id}/edit'] button[type=submit]")
+        expect(page).to_have_url(f"{base}/campaigns/{campaign_id}")
+        expect(page.locator("[data-sms-length]")).to_contain_text("۲")
+        assert errors == [], errors

@@ -11,7 +11,7 @@ from wafa.core.ids import new_id
 from wafa.core.links import LinkSigner
 from wafa.core.settings import Settings
 from wafa.customers.models import Customer
-from wafa.messaging import consent
+from wafa.messaging import consent, texts
 from wafa.messaging.campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from wafa.messaging.channels import Outgoing, SendResult, build_channels
 from wafa.messaging.models import Channel, Kind, MessageContent
@@ -80,10 +80,15 @@ def preview(
 
 
 def sms_lengths(campaign: Campaign) -> dict[str, SmsLength]:
-    """How many SMS each locale's text takes as written (variables make it vary a little)."""
+    """How many SMS each locale's text takes as written, with the opt-out word a marketing
+    SMS ends with (variables make it vary a little). The compose page's live count
+    (``static/sms-count.js``) counts the same way."""
     if campaign.channel == Channel.email:
         return {}
-    return {locale: count_segments(text) for locale, text in campaign.text.items()}
+    return {
+        locale: count_segments(f"{text.rstrip()}\n{texts.gettext(locale, texts.SMS_OPT_OUT)}")
+        for locale, text in campaign.text.items()
+    }
 
 
 #: The header that marks a test copy (and the subject's prefix).

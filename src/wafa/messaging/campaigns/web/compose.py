@@ -16,6 +16,7 @@ from wafa.api.deps import AppSettings, DbSession, ReadSession
 from wafa.core.errors import Loc
 from wafa.core.settings import Settings
 from wafa.core.text import ascii_number
+from wafa.messaging import texts
 from wafa.messaging.campaigns import service
 from wafa.messaging.campaigns.models import Campaign, CampaignStatus
 from wafa.messaging.campaigns.schemas import CampaignCreate
@@ -74,6 +75,7 @@ def _page(
             "topics": [t.value for t in Topic],
             "locales": LOCALES,
             "locale_names": LOCALE_NAMES,
+            "opt_out": {loc: texts.gettext(loc, texts.SMS_OPT_OUT) for loc in LOCALES},
             **WORDS,
         },
         status_code=status_code,
@@ -157,7 +159,8 @@ def _read(form: dict[str, str], settings: Settings) -> CampaignCreate:
         "coupon": coupon,
         "report_days": report_days,
         "subject": {loc: form.get(f"subject_{loc}", "") for loc in LOCALES},
-        "body": {loc: form.get(f"body_{loc}", "") for loc in LOCALES},
+        # A browser posts a textarea's line breaks as CR LF; an SMS would pay for each CR.
+        "body": {loc: form.get(f"body_{loc}", "").replace("\r\n", "\n") for loc in LOCALES},
     }
     if schedule == "at" and day and clock:
         values["send_at"] = datetime.combine(day, clock, tzinfo=settings.zone)
