@@ -161,7 +161,9 @@ def kill_repeatedly(
         before = progress()
         process = worker(settings, port)
         try:
-            if not wait(lambda before=before: progress() >= before + every, timeout=60):
+            # 180 s: on a loaded machine (load 19 on two cores) a worker takes some 30 s
+            # just to start, and the kill waits for ``every`` messages after that.
+            if not wait(lambda before=before: progress() >= before + every, timeout=180):
                 break  # nothing left to interrupt
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
