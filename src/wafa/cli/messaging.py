@@ -76,8 +76,11 @@ def _campaign_action(raw: str, action: str) -> None:
             service.resume(session, campaign_id=campaign_id)
         found = service.read_campaign(session, campaign_id=campaign_id)
     counts = found["counts"]
+    recipients = found["recipients"]
+    if recipients is None:  # scheduled: the segment is taken at the scheduled time
+        recipients = "taken at the scheduled time"
     console.print(
-        f"{found['name']}: {found['status']}; recipients {found['recipients']}, "
+        f"{found['name']}: {found['status']}; recipients {recipients}, "
         f"held out {found['holdout']}; queued {counts['queued']}, paused {counts['paused']}, "
         f"sent {counts['sent']}, skipped {counts['skipped']}, failed {counts['failed']}, "
         f"unknown {counts['unknown']}",

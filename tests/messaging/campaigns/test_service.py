@@ -135,15 +135,24 @@ class TestScheduleAndCoupon:
             local_time="10:00",
         )
         service.start_sending(session, settings=settings, campaign_id=campaign.id)
+        # The segment is taken when the first time zone (UTC+14) reaches 2 March 10:00.
+        assert service.get_campaign(session, campaign.id).status == "scheduled"
+        clock.set(datetime(2027, 3, 1, 19, 59, tzinfo=UTC))
+        assert not service.take_snapshot_if_due(session, settings=settings, campaign_id=campaign.id)
+        clock.set(datetime(2027, 3, 1, 20, 0, tzinfo=UTC))
+        assert service.take_snapshot_if_due(session, settings=settings, campaign_id=campaign.id)
         queue_all(session, settings, campaign.id)
         due = {m.customer_id: m.not_before for m in _messages(session, campaign)}
         assert due[tehran.id] == datetime(2027, 3, 2, 6, 30, tzinfo=UTC)
         assert due[york.id] == datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
         assert due[plain.id] == datetime(2027, 3, 2, 10, 0, tzinfo=UTC)  # the business's zone
 
-    def test_at_a_time(self, session: Session, settings: Settings) -> None:
-        audience(session, 2)
+    def test_at_a_time_the_segment_is_taken_at_that_time(
+        self, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        first = audience(session, 2)
         at = datetime(2030, 1, 5, 9, 0, tzinfo=UTC)
+        clock.set(datetime(2030, 1, 4, 18, 0, tzinfo=UTC))
         campaign = draft(
             session,
             settings,
@@ -153,8 +162,43 @@ class TestScheduleAndCoupon:
             send_at=at,
         )
         service.start_sending(session, settings=settings, campaign_id=campaign.id)
+        service.start_sending(session, settings=settings, campaign_id=campaign.id)  # again
+        scheduled = service.read_campaign(session, campaign_id=campaign.id)
+        assert scheduled["status"] == "scheduled" and scheduled["recipients"] is None
+        assert queue_all(session, settings, campaign.id) == 0 and _messages(session, campaign) == []
+        # Before the time: a customer joins the segment, one leaves it.
+        joined = audience(session, 1)[0]
+        first[0].city = "Tabriz"
+        session.flush()
+        clock.set(datetime(2030, 1, 5, 8, 59, tzinfo=UTC))
+        assert not service.take_snapshot_if_due(session, settings=settings, campaign_id=campaign.id)
+        clock.set(at)
+        assert service.take_snapshot_if_due(session, settings=settings, campaign_id=campaign.id)
+        assert not service.take_snapshot_if_due(session, settings=settings, campaign_id=campaign.id)
         queue_all(session, settings, campaign.id)
-        assert {m.not_before for m in _messages(session, campaign)} == {at}
+        messages = _messages(session, campaign)
+        assert {m.customer_id for m in messages} == {first[1].id, joined.id}
+        assert {m.not_before for m in messages} == {at}
+        assert service.read_campaign(session, campaign_id=campaign.id)["recipients"] == 2
+
+    def test_a_scheduled_campaign_can_be_cancelled_before_its_time(
+        self, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        audience(session, 2)
+        clock.set(datetime(2030, 1, 4, 18, 0, tzinfo=UTC))
+        campaign = draft(
+            session,
+            settings,
+            segment_of(session, settings),
+            schedule="at",
+            send_at=datetime(2030, 1, 5, 9, 0, tzinfo=UTC),
+        )
+        service.start_sending(session, settings=settings, campaign_id=campaign.id)
+        service.cancel(session, campaign_id=campaign.id)
+        clock.set(datetime(2030, 1, 6, 9, 0, tzinfo=UTC))
+        assert not service.take_snapshot_if_due(session, settings=settings, campaign_id=campaign.id)
+        assert _messages(session, campaign) == []
+        assert service.get_campaign(session, campaign.id).status == "cancelled"
 
     def test_a_personal_single_use_coupon_per_recipient(
         self,

@@ -17,7 +17,13 @@ PASS_BATCHES = 20
 
 
 def queue_due(factory: sessionmaker[Session], settings: Settings) -> dict[str, int]:
-    """Queue the next recipients of every campaign being queued; how many."""
+    """Take the segment of every scheduled campaign whose time has come (one transaction
+    each), then queue the next recipients of every campaign being queued; how many."""
+    with factory() as session:
+        scheduled = [c.id for c in service.scheduled_campaigns(session)]
+    for campaign_id in scheduled:
+        with factory() as session, session.begin():
+            service.take_snapshot_if_due(session, settings=settings, campaign_id=campaign_id)
     with factory() as session:
         campaigns = service.queuing_campaigns(session)
     queued = 0

@@ -19,10 +19,12 @@ REASON = "campaign"
 
 
 class CampaignStatus(StrEnum):
-    """``draft`` until sent; ``queuing`` while recipients are queued; ``sending`` once all
-    are queued (``finished`` is reported when no message is left to send)."""
+    """``draft`` until sent; ``scheduled`` when sent for a later time (the segment is
+    taken then); ``queuing`` while recipients are queued; ``sending`` once all are queued
+    (``finished`` is reported when no message is left to send)."""
 
     draft = "draft"
+    scheduled = "scheduled"
     queuing = "queuing"
     sending = "sending"
     paused = "paused"

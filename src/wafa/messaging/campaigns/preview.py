@@ -27,8 +27,8 @@ SAMPLE_COUPON = "SAMPLE-CODE"
 def sample_customers(
     session: Session, *, settings: Settings, campaign: Campaign, limit: int = 20
 ) -> list[Customer]:
-    """Customers to preview with: its recipients once sent, else the segment's members."""
-    if campaign.status == CampaignStatus.draft:
+    """Customers to preview with: its recipients once taken, else the segment's members."""
+    if campaign.status in (CampaignStatus.draft, CampaignStatus.scheduled):
         segment = segments.get_segment(session, campaign.segment_id)
         ids = segments.members_query(
             session, settings=settings, rules=segments.stored_rules(segment)

@@ -9,7 +9,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Uuid, func, insert, literal, select, update
@@ -169,41 +169,103 @@ def list_campaigns(
 # ---------------------------------------------------------------------- sending
 
 
+def snapshot_time(campaign: Campaign, settings: Settings) -> datetime | None:
+    """When a campaign sent for later takes its segment's members: ``at`` its time; a
+    ``local`` time when the first time zone on Earth (UTC+14) reaches it, so no customer's
+    message is due before its recipients are known; ``None`` for ``now``."""
+    if campaign.schedule == Schedule.at and campaign.send_at is not None:
+        return ensure_utc(campaign.send_at)
+    if campaign.schedule == Schedule.local and campaign.local_date is not None:
+        hour, minute = (int(x) for x in (campaign.local_time or "09:00").split(":"))
+        first = timezone(timedelta(hours=14))
+        return datetime.combine(campaign.local_date, time(hour, minute), tzinfo=first)
+    return None
+
+
 def start_sending(session: Session, *, settings: Settings, campaign_id: uuid.UUID) -> Campaign:
-    """Send a draft: snapshot the segment's members (one ``INSERT … SELECT``) and hand the
-    queuing to the worker. Again, or at the same time, it changes nothing."""
+    """Send a draft. Now (or a time already past): snapshot the segment's members (one
+    ``INSERT … SELECT``) and hand the queuing to the worker. For a later time: the draft
+    becomes ``scheduled`` and the worker takes the snapshot at that time
+    (``take_due_snapshots``), so customers who join the segment meanwhile get it and those
+    who leave do not. Again, or at the same time, it changes nothing."""
     campaign = get_campaign(session, campaign_id)
     if campaign.status == CampaignStatus.cancelled:
         raise CampaignStateConflict("the campaign was cancelled", campaign_id=campaign_id)
+    now = utcnow()
+    at = snapshot_time(campaign, settings)
+    if at is not None and at > now:
+        _move(
+            session,
+            campaign_id,
+            [CampaignStatus.draft.value],
+            status=CampaignStatus.scheduled.value,
+            started_at=now,
+        )
+        return get_campaign(session, campaign_id)
+    _snapshot(session, settings, campaign_id, frm=CampaignStatus.draft)
+    return get_campaign(session, campaign_id)
+
+
+def _snapshot(
+    session: Session, settings: Settings, campaign_id: uuid.UUID, *, frm: CampaignStatus
+) -> bool:
+    """Move the campaign from ``frm`` to ``queuing`` and take its segment's members, once:
+    the guarded ``UPDATE`` lets exactly one caller through. Whether this call took it."""
+    campaign = get_campaign(session, campaign_id)
     segment = segments.get_segment(session, campaign.segment_id)
     rules = segments.stored_rules(segment)
     now = utcnow()
+    values: dict[str, Any] = {"status": CampaignStatus.queuing.value, "updated_at": now}
+    if frm is CampaignStatus.draft:
+        values["started_at"] = now
     started = rowcount(
         session.execute(
             update(Campaign)
-            .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.draft.value)
-            .values(status=CampaignStatus.queuing.value, started_at=now, updated_at=now)
+            .where(Campaign.id == campaign_id, Campaign.status == frm.value)
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
     )
-    if started == 1:
-        members = segments.members_query(session, settings=settings, rules=rules).subquery()
-        # The guarded UPDATE above let exactly one request through: a plain INSERT.
-        snapshot = insert(CampaignRecipient).from_select(
-            ["campaign_id", "customer_id"],
-            select(literal(campaign_id, Uuid()), members.c.id),
+    if started != 1:
+        return False
+    members = segments.members_query(session, settings=settings, rules=rules).subquery()
+    # The guarded UPDATE above let exactly one request through: a plain INSERT.
+    snapshot = insert(CampaignRecipient).from_select(
+        ["campaign_id", "customer_id"],
+        select(literal(campaign_id, Uuid()), members.c.id),
+    )
+    session.execute(snapshot)
+    recipients = session.scalar(
+        select(func.count()).where(CampaignRecipient.campaign_id == campaign_id)
+    )
+    session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id)
+        .values(recipients=int(recipients or 0))
+        .execution_options(synchronize_session=False)
+    )
+    return True
+
+
+def scheduled_campaigns(session: Session) -> list[Campaign]:
+    """Campaigns sent for a later time whose segment is not yet taken."""
+    return list(
+        session.scalars(
+            select(Campaign)
+            .where(Campaign.status == CampaignStatus.scheduled.value)
+            .order_by(Campaign.started_at)
         )
-        session.execute(snapshot)
-        recipients = session.scalar(
-            select(func.count()).where(CampaignRecipient.campaign_id == campaign_id)
-        )
-        session.execute(
-            update(Campaign)
-            .where(Campaign.id == campaign_id)
-            .values(recipients=int(recipients or 0))
-            .execution_options(synchronize_session=False)
-        )
-    return get_campaign(session, campaign_id)
+    )
+
+
+def take_snapshot_if_due(session: Session, *, settings: Settings, campaign_id: uuid.UUID) -> bool:
+    """The worker's step for a scheduled campaign: at its time, take the segment's members
+    and start queuing (in the caller's transaction). Whether it did."""
+    campaign = get_campaign(session, campaign_id)
+    at = snapshot_time(campaign, settings)
+    if campaign.status != CampaignStatus.scheduled or (at is not None and at > utcnow()):
+        return False
+    return _snapshot(session, settings, campaign_id, frm=CampaignStatus.scheduled)
 
 
 def in_holdout(seed: str, customer_id: uuid.UUID, percent: int) -> bool:

@@ -7,6 +7,7 @@ from wafa.web.i18n import N_
 
 CAMPAIGN_STATUSES: dict[str, str] = {
     "draft": N_("Draft"),
+    "scheduled": N_("Scheduled"),
     "queuing": N_("Queuing recipients"),
     "sending": N_("Sending"),
     "paused": N_("Paused"),
@@ -29,7 +30,15 @@ FAILURES: dict[str, str] = {
     "retries_exhausted": N_("Retries exhausted"),
 }
 
+#: The rule a scheduled campaign follows, said where it is scheduled and on its page.
+SNAPSHOT_RULE = N_(
+    "Sent for later, a campaign takes its recipients from the segment at the scheduled time "
+    "(for a local time, when the first time zone reaches it), not when you press Send: "
+    "customers who join the segment before then get it, those who leave do not."
+)
+
 WORDS = {
+    "snapshot_rule": SNAPSHOT_RULE,
     "campaign_statuses": CAMPAIGN_STATUSES,
     "schedules": SCHEDULES,
     "status_labels": STATUS_LABELS,
