@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 from tests.analytics.test_api import connection, shop_connection  # noqa: F401
 from tests.web.helpers import html_attrs, logged_in, post_form
 from wafa.analytics.tables import AnalyticsRun, CustomerScore
+from wafa.analytics.web import SEGMENT_COLOURS, _ink
 from wafa.auth.models import Role
 from wafa.orders.models import Order, OrderLine
+from wafa.web.templating import STATIC_DIR
 
 
 class TestDashboard:
@@ -101,3 +103,28 @@ class TestProfilePanel:
         page = client.get(f"/customers/{owner}")
         suggestions = page.text.split("Suggest", 1)[1]
         assert "Kettle" not in suggestions
+
+
+def _contrast(a: str, b: str) -> float:
+    def lum(colour: str) -> float:
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_every_segment_tile_number_is_readable() -> None:
+    # White on the light tiles measured 2.2-3.9:1 (axe-core flagged the demo store's map).
+    for key, colour in SEGMENT_COLOURS.items():
+        assert _contrast(colour, _ink(colour)) >= 4.5, key
+
+
+def test_the_warning_colour_is_readable_on_the_page_and_on_cards() -> None:
+    css = (STATIC_DIR / "wafa.css").read_text()
+    found = re.search(r"--warning:\s*(#[0-9a-fA-F]{6})", css)
+    bg = re.search(r"--bg:\s*(#[0-9a-fA-F]{6})", css)
+    assert found and bg
+    assert _contrast(found.group(1), bg.group(1)) >= 4.5  # #b7620a was 4.1 (expiring points)
+    assert _contrast(found.group(1), "#ffffff") >= 4.5

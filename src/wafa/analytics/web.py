@@ -46,11 +46,32 @@ SEGMENT_COLOURS = {
     "promising": "#6f9be0",
     "need_attention": "#d2a531",
     "about_to_sleep": "#e08a2e",
-    "at_risk": "#d9622b",
+    "at_risk": "#e0682f",  # a shade lighter: near-black numbers on it read at 4.7:1
     "cannot_lose": "#c8372d",
     "hibernating": "#8895a2",
     "lost": "#5b6773",
 }
+
+
+def _ink(colour: str) -> str:
+    """Return the text colour (white or near-black) with the higher contrast on ``colour``.
+
+    White numbers on the light tiles (promising, need attention, hibernating...) measured
+    below 4.5:1 (axe-core's color-contrast on the demo store's map in every language).
+    """
+
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    lum = luminance(colour)
+    on_white = 1.05 / (lum + 0.05)
+    on_dark = (lum + 0.05) / (luminance(DARK_INK) + 0.05)
+    return "#ffffff" if on_white >= on_dark else DARK_INK
+
+
+DARK_INK = "#1f2328"
 
 
 def _grid(figures: dict[str, Any]) -> list[list[dict[str, Any]]]:
@@ -62,7 +83,16 @@ def _grid(figures: dict[str, Any]) -> list[list[dict[str, Any]]]:
         for fm in range(1, 6):
             cell = cells.get((r, fm), {"customers": 0, "revenue": 0})
             key = rfm.segment_key(r, fm)
-            row.append({**cell, "r": r, "fm": fm, "segment": key, "colour": SEGMENT_COLOURS[key]})
+            row.append(
+                {
+                    **cell,
+                    "r": r,
+                    "fm": fm,
+                    "segment": key,
+                    "colour": SEGMENT_COLOURS[key],
+                    "ink": _ink(SEGMENT_COLOURS[key]),
+                }
+            )
         rows.append(row)
     return rows
 
