@@ -59,6 +59,7 @@ def _seed(settings: Settings) -> None:
             ("رضا احمدی", "reza@example.com"),
             ("Sara Walker", "sara@example.com"),
             ("Omid Karimi", "omid@example.com"),
+            ("حسین محمدی", "hossein.mohammadi.2000.roastery.club@example-coffee-house.com"),
         ):
             customers.create_customer(
                 session,
@@ -166,6 +167,17 @@ def test_login_search_profile_and_persian(live_server: str) -> None:
             page.goto(f"{live_server}/orders")
             expect(page.locator("html")).to_have_attribute("lang", "fa")
             expect(page.locator("table")).to_contain_text("۱ فروردین ۱۴۰۵")
+
+            # On a phone, a profile with a long address still fits the screen (it
+            # pushed the page 26 px sideways before the address could wrap).
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.goto(f"{live_server}/customers?q=%D8%AD%D8%B3%DB%8C%D9%86")
+            page.locator("[data-live-results] tbody tr a.row-link").first.click()
+            expect(page.locator("h1")).to_have_text("حسین محمدی")
+            wider = page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert wider <= 0, f"the profile scrolls {wider} px sideways at 390 px"
         finally:
             browser.close()
 
