@@ -206,12 +206,17 @@ def list_complaints(
     severity: Annotated[str | None, Query(max_length=16)] = None,
     assignee_id: uuid.UUID | None = None,
     overdue: bool = False,
+    q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    """Complaints, newest first: ``{"items": [...]}``."""
-    items = complaints.list_complaints(
+    """Complaints, newest first: ``{"items": [...], "next_cursor": ...}``; ``q`` searches
+    the text, product and location with Arabic and Persian letter forms folded."""
+    items, next_cursor = complaints.page(
         session,
         limit=limit,
+        cursor=cursor,
+        q=q,
         customer_id=customer_id,
         status=status,
         category=category,
@@ -219,7 +224,7 @@ def list_complaints(
         assignee_id=assignee_id,
         overdue_at=utcnow() if overdue else None,
     )
-    return {"items": items}
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/complaints/recurring")

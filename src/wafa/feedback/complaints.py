@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from wafa.auth import service as auth
@@ -34,7 +34,9 @@ from wafa.core.db import insert_new
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.events import emit
 from wafa.core.ids import new_id
+from wafa.core.pagination import decode_cursor, encode_cursor
 from wafa.core.settings import Settings
+from wafa.core.text import search_key
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
 from wafa.feedback import texts
@@ -171,6 +173,11 @@ def _due(
     )
 
 
+def search_text(*parts: str | None) -> str | None:
+    """What the inbox's search reads: the parts folded (``search_key``) and joined."""
+    return search_key(" | ".join(p for p in parts if p and p.strip()))
+
+
 def _check(policy: Policy, data: ComplaintCreate) -> None:
     if data.category not in policy.categories:
         raise Invalid.field(("category",), f"one of {', '.join(policy.categories)}")
@@ -203,6 +210,7 @@ def _values(
         "channel": channel.value,
         "status": ComplaintStatus.new.value,
         "text": data.text.strip(),
+        "search_text": search_text(data.text, data.product, data.location),
         "order_id": data.order_id,
         "product": data.product,
         "location": data.location,
@@ -580,9 +588,24 @@ def complaints_query(
     kind: str | None = None,
     open_only: bool = False,
     overdue_at: datetime | None = None,
+    q: str | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
 ) -> Select[Complaint]:
-    """Complaints matching the filters, newest first."""
+    """Complaints matching the filters, newest first; ``q`` finds the folded words in the
+    text, product or location (so "كيك" finds "کیک"); ``after`` (a row's ``(created_at,
+    id)``) starts the page after that row."""
     query = select(Complaint).order_by(Complaint.created_at.desc(), Complaint.id.desc())
+    needle = search_key(q) if q else None
+    if needle:
+        query = query.where(Complaint.search_text.contains(needle, autoescape=True))
+    if after is not None:
+        at, last = after
+        query = query.where(
+            or_(
+                Complaint.created_at < at,
+                and_(Complaint.created_at == at, Complaint.id < last),
+            )
+        )
     if customer_id is not None:
         query = query.where(Complaint.customer_id == customer_id)
     if status:
@@ -614,6 +637,26 @@ def complaints_query(
 def list_complaints(session: Session, *, limit: int = 50, **filters: Any) -> list[Complaint]:
     """Complaints matching ``filters`` (see ``complaints_query``), newest first."""
     return list(session.scalars(complaints_query(**filters).limit(limit)))
+
+
+def page(
+    session: Session, *, limit: int = 50, cursor: str | None = None, **filters: Any
+) -> tuple[list[Complaint], str | None]:
+    """One page of ``list_complaints`` and the cursor of the next (``None`` at the end).
+
+    Keyset pagination over ``(created_at, id)``: the cursor names the page's last complaint,
+    so a page never repeats or skips one however many are filed meanwhile."""
+    after = None
+    if cursor:
+        last_id = decode_cursor(cursor)
+        at = session.scalar(select(Complaint.created_at).where(Complaint.id == last_id))
+        if at is None:
+            raise Invalid.field(("cursor",), "not a cursor returned by this list")
+        after = (at, last_id)
+    found = list(session.scalars(complaints_query(after=after, **filters).limit(limit + 1)))
+    more = len(found) > limit
+    found = found[:limit]
+    return found, (encode_cursor(found[-1].id) if more and found else None)
 
 
 def history(
@@ -672,7 +715,7 @@ def erase(session: Session, customer_id: uuid.UUID) -> None:
     session.execute(
         update(Complaint)
         .where(Complaint.customer_id == customer_id)
-        .values(text="", product=None, language=None)
+        .values(text="", product=None, language=None, search_text=None)
         .execution_options(synchronize_session=False)
     )
 

@@ -205,6 +205,9 @@ class Complaint(Base):
         ForeignKey("survey_responses.id", ondelete="SET NULL"), unique=True
     )
     language: Mapped[str | None] = mapped_column(String(8))
+    # The text, product and location folded for search (``wafa.core.text.search_key``:
+    # case, Arabic/Persian yeh and kaf, diacritics, zero-width non-joiner, digits).
+    search_text: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

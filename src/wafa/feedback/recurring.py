@@ -2,13 +2,21 @@
 
 **Detection.** For each category, product, location and staff member, the complaints of the
 recent window (28 days) are set against the same group's baseline (the 112 days before).
-Exposure is the shop's sales in each period (rates per 100 orders; days when there were no
-sales). Under "nothing changed", a complaint of the group falls in the window with
-probability ``p = exposure_window / (exposure_window + exposure_baseline)``, so the window's
-count given the total is Binomial(total, p) — the conditional test for comparing two Poisson
-rates (Przyborowski & Wilenski, 1940). A group is flagged when the one-sided p-value
-``P(X >= window count)`` is below ``alpha`` (0.01) and it has at least 3 complaints in the
-window: a doubled rate on a real history is flagged, a wobble is not.
+Exposure is the group's own sales in each period: the orders with a line of that product
+(the complaint's product read as a SKU, else as a line's name, letters folded), the orders
+taken at that location (its code, else its name), the orders taken by that staff member
+(``orders.attributes["staff_id"]``, which the point of sale records). A category is not a
+sales dimension: its exposure is the shop's sales. When a group had no sales in the window
+or in the baseline (a new product, a product not in the catalogue, orders that do not say
+who took them), its exposure falls back to the shop's sales and the flag says so
+(``exposure="shop"``); with no sales at all, to days (``exposure="days"``). Rates are per
+100 orders of the exposure. Under "nothing changed", a complaint of the group falls in the
+window with probability ``p = exposure_window / (exposure_window + exposure_baseline)``, so
+the window's count given the total is Binomial(total, p) — the conditional test for
+comparing two Poisson rates (Przyborowski & Wilenski, 1940). A group is flagged when the
+one-sided p-value ``P(X >= window count)`` is below ``alpha`` (0.01) and it has at least 3
+complaints in the window: a doubled rate on a real history is flagged, a wobble is not,
+and a product whose complaints double because its sales doubled is not either.
 
 **Grouping.** Complaint texts are folded (case, Arabic/Persian yeh and kaf, diacritics, the
 zero-width non-joiner, digits: ``wafa.core.text.search_key``), cut into character 3-grams,
@@ -33,7 +41,9 @@ from wafa.core.settings import Settings
 from wafa.core.text import search_key
 from wafa.core.time import utcnow
 from wafa.feedback.models import Complaint, ComplaintKind
+from wafa.orders.models import Location, Order, OrderLine
 from wafa.orders.queries import sales_query
+from wafa.orders.sales import sold
 
 DIMENSIONS = ("category", "product", "location", "staff_id")
 WINDOW_DAYS = 28
@@ -50,10 +60,13 @@ class Flag:
     value: str
     window: int
     baseline: int
-    rate: float  # per 100 orders (or per day without sales) in the window
+    rate: float  # per 100 orders of the exposure (or per day without sales) in the window
     baseline_rate: float
     p_value: float
     flagged: bool
+    exposure: str = "shop"  # "group": the group's own orders; "shop"; "days"
+    orders_window: int | None = None  # the exposure's orders in the window (None: days)
+    orders_baseline: int | None = None
 
 
 def p_value(window: int, baseline: int, exposure_window: float, exposure_baseline: float) -> float:
@@ -86,6 +99,71 @@ def _exposure(
     return (float(orders), True) if orders else ((end - start).total_seconds() / 86400, False)
 
 
+def _fold(value: str | None) -> str:
+    return (value or "").strip().lower()
+
+
+def _tally(rows: Any) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for key, n in rows:
+        folded = _fold(None if key is None else str(key))
+        if folded:
+            found[folded] = found.get(folded, 0) + int(n)
+    return found
+
+
+def group_orders(
+    session: Session, settings: Settings, dimension: str, start: datetime, end: datetime
+) -> Any:
+    """A function from a complaint's value of ``dimension`` to the number of sales of that
+    group placed in ``[start, end)`` (``None`` for a dimension without its own sales)."""
+    inside = (
+        Order.placed_at >= start,
+        Order.placed_at < end,
+        Order.currency == settings.currency,
+        sold(),
+    )
+    if dimension == "product":
+        per_order = func.count(Order.id.distinct())
+        base = select().select_from(OrderLine).join(Order, Order.id == OrderLine.order_id)
+        by_sku = _tally(
+            session.execute(
+                base.add_columns(func.lower(OrderLine.sku), per_order)
+                .where(*inside, OrderLine.sku.is_not(None))
+                .group_by(func.lower(OrderLine.sku))
+            ).all()
+        )
+        by_name = _tally(
+            session.execute(
+                base.add_columns(func.lower(OrderLine.name), per_order)
+                .where(*inside)
+                .group_by(func.lower(OrderLine.name))
+            ).all()
+        )
+        return lambda v: by_sku.get(_fold(v), by_name.get(_fold(v), 0))
+    if dimension == "location":
+        rows = session.execute(
+            select(Location.code, Location.name, func.count(Order.id))
+            .join(Order, Order.location_id == Location.id)
+            .where(*inside)
+            .group_by(Location.id, Location.code, Location.name)
+        ).all()
+        by_code = _tally((code, n) for code, _, n in rows)
+        by_name = _tally((name, n) for _, name, n in rows)
+        return lambda v: by_code.get(_fold(v), by_name.get(_fold(v), 0))
+    if dimension == "staff_id":
+        staff = Order.attributes["staff_id"].as_string()
+        by_staff = _tally(
+            session.execute(
+                select(staff, func.count(Order.id))
+                .where(*inside, staff.is_not(None))
+                .group_by(staff)
+            ).all()
+        )
+        return lambda v: by_staff.get(_fold(v), 0)
+    return None
+
+
 def detect(
     session: Session,
     *,
@@ -104,25 +182,36 @@ def detect(
     eb, _ = _exposure(session, settings, start, cut)
     if eb == 0:
         eb = float(baseline_days)
-    scale = 100.0 if per_order else 1.0
+    shop = "shop" if per_order else "days"
     found: list[Flag] = []
     for dimension in DIMENSIONS:
         column = getattr(Complaint, dimension)
         recent = _counts(session, column, cut, end)
         before = _counts(session, column, start, cut)
+        own_window = group_orders(session, settings, dimension, cut, end) if recent else None
+        own_before = group_orders(session, settings, dimension, start, cut) if recent else None
         for value, window in recent.items():
             baseline = before.get(value, 0)
-            p = p_value(window, baseline, ew, eb)
+            gw = own_window(value) if own_window is not None else 0
+            gb = own_before(value) if own_before is not None else 0
+            if gw and gb:
+                xw, xb, scale, exposure = float(gw), float(gb), 100.0, "group"
+            else:
+                xw, xb, scale, exposure = ew, eb, (100.0 if per_order else 1.0), shop
+            p = p_value(window, baseline, xw, xb)
             found.append(
                 Flag(
                     dimension=dimension,
                     value=value,
                     window=window,
                     baseline=baseline,
-                    rate=round(scale * window / ew, 2) if ew else 0.0,
-                    baseline_rate=round(scale * baseline / eb, 2) if eb else 0.0,
+                    rate=round(scale * window / xw, 2) if xw else 0.0,
+                    baseline_rate=round(scale * baseline / xb, 2) if xb else 0.0,
                     p_value=p,
                     flagged=window >= min_count and p < alpha,
+                    exposure=exposure,
+                    orders_window=int(xw) if exposure != "days" else None,
+                    orders_baseline=int(xb) if exposure != "days" else None,
                 )
             )
     return sorted(found, key=lambda f: (not f.flagged, f.p_value))

@@ -181,7 +181,11 @@ class ComplaintRead(BaseModel):
 
 
 class ComplaintPage(BaseModel):
+    """A page of complaints, newest first; ``next_cursor`` fetches the next (``None``: the
+    last page)."""
+
     items: list[ComplaintRead]
+    next_cursor: str | None = None
 
 
 class StatusChange(BaseModel):

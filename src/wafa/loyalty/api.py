@@ -549,7 +549,13 @@ def pos_summary(
 def pos_purchase(
     body: PosPurchase, session: DbSession, settings: AppSettings, who: Writer
 ) -> PosResult:
-    return pos.record_purchase(session, settings=settings, data=body, by=who.label)
+    return pos.record_purchase(
+        session,
+        settings=settings,
+        data=body,
+        by=who.label,
+        staff_id=who.id if who.kind == "staff" else None,
+    )
 
 
 @router.post("/pos/attach", response_model=PosResult, dependencies=[Idempotent])

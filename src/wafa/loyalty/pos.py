@@ -196,12 +196,19 @@ def _result(
 
 
 def record_purchase(
-    session: Session, *, settings: Settings, data: PosPurchase, by: str | None
+    session: Session,
+    *,
+    settings: Settings,
+    data: PosPurchase,
+    by: str | None,
+    staff_id: uuid.UUID | None = None,
 ) -> PosResult:
     """Record a counter purchase for a customer and award its points at once.
 
     ``reference`` (the till's receipt number or a client-made id) makes it
-    idempotent: a retry returns the same order and awards nothing more.
+    idempotent: a retry returns the same order and awards nothing more. ``staff_id``
+    (the staff member at the till) is kept on the order as ``attributes["staff_id"]``:
+    feedback measures complaints about a staff member against the orders they took.
     """
     customer = customers.get_live_customer(session, data.customer_id)
     now = utcnow()
@@ -229,6 +236,7 @@ def record_purchase(
             ],
             discount=data.discount,
             coupon_codes=[c for c in data.coupon_codes if c.strip()],
+            attributes={"staff_id": str(staff_id)} if staff_id else {},
         ),
         region=settings.phone_region,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -73,6 +74,17 @@ def _row(
     }
 
 
+PAGE = 50
+
+
+def _next_url(request: Request, cursor: str | None) -> str:
+    """The inbox with the same filters, at ``cursor`` (``None``: the first page)."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    if cursor:
+        kept.append(("cursor", cursor))
+    return "/feedback/complaints" + (f"?{urlencode(kept)}" if kept else "")
+
+
 @router.get("/feedback/complaints", response_class=HTMLResponse)
 def inbox(
     request: Request,
@@ -83,12 +95,16 @@ def inbox(
     severity: Annotated[str | None, Query(max_length=16)] = None,
     mine: Annotated[bool, Query()] = False,
     overdue: Annotated[bool, Query()] = False,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
     policy = load_policy(session)
     now = utcnow()
-    found = complaints.list_complaints(
+    found, next_cursor = complaints.page(
         session,
-        limit=100,
+        limit=PAGE,
+        cursor=cursor or None,
+        q=q or None,
         status=status or None,
         category=category or None,
         severity=severity or None,
@@ -108,7 +124,10 @@ def inbox(
                 "severity": severity,
                 "mine": mine,
                 "overdue": overdue,
+                "q": q or "",
             },
+            "next_url": _next_url(request, next_cursor) if next_cursor else None,
+            "first_url": _next_url(request, None) if cursor else None,
             **labels(policy),
         },
     )

@@ -49,6 +49,11 @@ BREAKDOWN_BY = {
     "staff": N_("Staff member"),
     "product": N_("Product"),
 }
+EXPOSURES = {
+    "group": N_("per 100 of its orders"),
+    "shop": N_("per 100 orders of the shop"),
+    "days": N_("per day"),
+}
 ORDER_CHANNELS = {"online": N_("Online"), "in_store": N_("In store"), "phone": N_("Phone")}
 
 
@@ -99,6 +104,7 @@ def reports_page(
             "dimensions": DIMENSIONS,
             "staff": staff,
             "window_days": recurring.WINDOW_DAYS,
+            "exposures": EXPOSURES,
             **_scores(session, survey, by),
             **labels(load_policy(session)),
         },
