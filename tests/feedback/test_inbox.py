@@ -72,7 +72,7 @@ class TestPages:
         cursor = None
         pages = 0
         while True:
-            params: dict[str, object] = {"limit": 5, "customer_id": str(customer.id)}
+            params: dict[str, str | int] = {"limit": 5, "customer_id": str(customer.id)}
             if cursor:
                 params["cursor"] = cursor
             body = api.get("/api/v1/complaints", params=params).json()
