@@ -316,3 +316,45 @@ class ComplaintAlert(Base):
     )
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AlertMailStatus(StrEnum):
+    """``queued`` → ``sending`` (claimed, committed before the SMTP exchange) → ``sent``, or
+    ``failed`` (refused, or five temporary failures); an email whose fate is unknown (no
+    answer to DATA) is ``unknown`` and never sent again."""
+
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+    unknown = "unknown"
+
+
+class ComplaintAlertMail(Base):
+    """An SLA breach told by email to a staff member (the assignee, the owner), once:
+    ``(complaint_id, kind, to_address)`` is unique and the row is claimed before it is sent."""
+
+    __tablename__ = "complaint_alert_mails"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    complaint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    to_address: Mapped[str] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    subject: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=AlertMailStatus.queued.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("complaint_id", "kind", "to_address"),
+        Index("ix_complaint_alert_mails_status", "status", "created_at"),
+    )

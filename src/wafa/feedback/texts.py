@@ -100,3 +100,10 @@ ALERTS: dict[str, str] = {
     "resolution_warning": N_("The resolution is due soon"),
     "resolution_breach": N_("The resolution is late: escalated to the owner"),
 }
+
+# An SLA breach, by email to the assignee and the owner (``%(...)s`` filled after translation).
+BREACH_MAIL_SUBJECT = N_("Complaint overdue: %(what)s")
+BREACH_MAIL_TEXT = N_(
+    "%(what)s.\n\nCategory: %(category)s. Severity: %(severity)s. Due: %(due)s (UTC).\n"
+    "Filed: %(filed)s (UTC).\n\nOpen the complaint: %(link)s"
+)
