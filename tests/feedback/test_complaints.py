@@ -234,11 +234,12 @@ class TestSlaSweep:
         clock.set(datetime(2026, 7, 7, 9, 0, tzinfo=UTC))
         complaint = file(session, settings, create_customer(session).id, severity="urgent")
         clock.set(datetime(2026, 7, 7, 9, 30, tzinfo=UTC))  # due 10:00, warned an hour before
-        assert jobs.sweep(session) == {"warnings": 1, "breaches": 0}
-        assert jobs.sweep(session) == {"warnings": 0, "breaches": 0}
+        assert jobs.sweep(session) == {"warnings": 1, "breaches": 0, "mails": 0}
+        assert jobs.sweep(session) == {"warnings": 0, "breaches": 0, "mails": 0}
         clock.set(datetime(2026, 7, 7, 10, 30, tzinfo=UTC))
-        assert jobs.sweep(session) == {"warnings": 0, "breaches": 1}
-        assert jobs.sweep(session) == {"warnings": 0, "breaches": 0}
+        # The breach emails the owner (nobody held the complaint before).
+        assert jobs.sweep(session) == {"warnings": 0, "breaches": 1, "mails": 1}
+        assert jobs.sweep(session) == {"warnings": 0, "breaches": 0, "mails": 0}
         assert complaint.assignee_id == owner.id
         alerts = session.scalars(
             select(OutboxEvent).where(OutboxEvent.topic == "complaint.sla_alert")
