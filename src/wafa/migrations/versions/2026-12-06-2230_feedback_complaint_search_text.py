@@ -1,7 +1,7 @@
 """feedback: complaints keep their text, product and location folded for the inbox's search
 
 Revision ID: 7a1c2d3e4f50
-Revises: 5f0b6c1d2e3a
+Revises: d3447334a254
 Create Date: 2026-12-06 22:30:00+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from wafa.core.text import search_key
 
 revision: str = "7a1c2d3e4f50"
-down_revision: str | Sequence[str] | None = "5f0b6c1d2e3a"
+down_revision: str | Sequence[str] | None = "d3447334a254"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
