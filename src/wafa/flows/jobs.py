@@ -44,6 +44,9 @@ __all__ = ["due_days", "run_day", "run_due", "tasks"]
 
 #: Enrolments one pass runs at most (the next pass starts at once while there is work).
 PASS_LIMIT = 500
+#: Entrants of a daily flow entered (with their first steps) per transaction: a crash
+#: loses at most one batch, which the day's run repeats (entering is keyed on the occasion).
+ENTRY_BATCH = 50
 #: How many missed days a daily run catches up after downtime.
 CATCH_UP_DAYS = 3
 
@@ -200,22 +203,23 @@ def _enter_day(
             busy = set(session.scalars(select(Enrolment.customer_id).where(blocked)))
             people = [(cid, occasion) for cid, occasion in people if cid not in busy]
     entered = 0
-    for customer_id, occasion in people:
+    for start in range(0, len(people), ENTRY_BATCH):
         with factory() as session, session.begin():
             flow = session.get(Flow, flow_id)
             if flow is None or not flow.enabled:
                 return entered
-            enrolment = enrol(
-                session,
-                settings=settings,
-                flow=flow,
-                customer_id=customer_id,
-                occasion=occasion,
-                context={"day": day.isoformat(), **context.get((customer_id, occasion), {})},
-            )
-            if enrolment is not None:
-                entered += 1
-                advance(session, settings=settings, flow=flow, enrolment=enrolment)
+            for customer_id, occasion in people[start : start + ENTRY_BATCH]:
+                enrolment = enrol(
+                    session,
+                    settings=settings,
+                    flow=flow,
+                    customer_id=customer_id,
+                    occasion=occasion,
+                    context={"day": day.isoformat(), **context.get((customer_id, occasion), {})},
+                )
+                if enrolment is not None:
+                    entered += 1
+                    advance(session, settings=settings, flow=flow, enrolment=enrolment)
     return entered
 
 
