@@ -15,6 +15,7 @@ from tests.messaging.conftest import Sink
 from tests.messaging.helpers import queue, subscriber
 from tests.web.helpers import html_attrs, logged_in, post_form
 from wafa.auth.models import Role
+from wafa.core.settings import Settings
 from wafa.messaging.models import MessageTemplate, Suppression, TopicConsent
 from wafa.messaging.policy import load_policy
 from wafa.messaging.queue import Content
@@ -129,6 +130,48 @@ class TestTemplates:
         assert answer.status_code == 422
         assert 'id="body.en-error"' in answer.text
         assert session.scalar(select(MessageTemplate)) is None
+
+    def test_a_test_copy_to_staff_cannot_act_for_the_customer(
+        self,
+        client: TestClient,
+        session: Session,
+        smtp_sink: Sink,
+        mail_settings: Settings,
+    ) -> None:
+        # The copy carried the customer's own unsubscribe link and header: a staff member
+        # clicking it would have unsubscribed the customer.
+        client.app.state.settings = mail_settings  # type: ignore[attr-defined]
+        user = logged_in(client, session, role=Role.manager)
+        customer = subscriber(session, name="Maryam Ahmadi")
+        answer = post_form(
+            client,
+            "/messaging/templates",
+            {
+                "key": "news",
+                "name": "News",
+                "channel": "email",
+                "kind": "marketing",
+                "topic": "newsletters",
+                "subject_en": "News for {{ customer.first_name }}",
+                "text_en": "Hello {{ customer.first_name }}",
+            },
+            page="/messaging/templates/new",
+        )
+        assert answer.status_code == 303, answer.text[:500]
+        sent = post_form(
+            client,
+            "/messaging/templates/news/test",
+            {"customer": str(customer.id), "locale": "en"},
+            page="/messaging/templates/news",
+        )
+        assert sent.status_code == 303, sent.text[:500]
+        got = smtp_sink.to(user.email)
+        assert len(got) == 1
+        mail = got[0].message
+        assert str(mail["Subject"]) == "[TEST] News for Maryam"
+        assert str(mail["X-Wafa-Test"]) == "template news"
+        assert str(mail["List-Unsubscribe"]).endswith("/u/test>")
+        assert client.post("/u/test", data={"List-Unsubscribe": "One-Click"}).status_code == 404
 
 
 class TestLog:

@@ -95,8 +95,10 @@ def preview(
     content: MessageContent,
     customer_id: uuid.UUID,
     locale: str | None = None,
+    test: bool = False,
 ) -> Preview:
-    """What ``customer_id`` would receive from the template now (nothing is sent or saved)."""
+    """What ``customer_id`` would receive from the template now (nothing is sent or saved);
+    ``test``: its unsubscribe and portal links act for nobody (a copy sent to staff)."""
     customer = customers.get_live_customer(session, customer_id)
     signer = LinkSigner(consent.secret_key(session, settings))
     rendered, headers = compose(
@@ -110,6 +112,7 @@ def preview(
         topic=template.topic,
         context={},
         locale=locale,
+        test=test,
     )
     sms = count_segments(rendered.text) if template.channel != Channel.email else None
     return Preview(rendered.locale, rendered.subject, rendered.text, rendered.html, sms, headers)

@@ -16,6 +16,7 @@ from wafa.core.errors import Invalid, NotFound
 from wafa.core.ids import new_id
 from wafa.customers.models import Customer
 from wafa.messaging import templates
+from wafa.messaging.campaigns.preview import TEST_HEADER, TEST_PREFIX
 from wafa.messaging.channels import Outcome, Outgoing, build_channels
 from wafa.messaging.models import Channel, Kind, Topic
 from wafa.messaging.queue import Content
@@ -189,6 +190,7 @@ def send_test(
         content=content,
         customer_id=chosen.id,
         locale=locale if locale in LOCALES else None,
+        test=True,  # the staff member's copy must not unsubscribe or sign in as the customer
     )
     channel = build_channels(settings)["email"]
     try:
@@ -199,10 +201,10 @@ def send_test(
                 kind=template.kind,
                 to=user.email,
                 text=shown.text,
-                subject=f"[TEST] {shown.subject}",
+                subject=f"{TEST_PREFIX} {shown.subject}",
                 html=shown.html,
                 locale=shown.locale,
-                headers=shown.headers,
+                headers={**shown.headers, TEST_HEADER: f"template {template.key}"},
             )
         )
     finally:
