@@ -11,9 +11,10 @@ closed), and not while the complaint waits on the customer.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import closed_days
@@ -43,14 +44,29 @@ class Target(BaseModel):
     resolution_hours: float = Field(gt=0, le=5000)
 
 
+# A wall-clock time of the business day, with no offset. JSON Schema's "time" format (RFC
+# 3339) requires an offset, so "09:00:00" broke the documented schema (schemathesis's
+# response check); the API documents HH:MM[:SS] instead.
+LocalTime = Annotated[
+    time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?$",
+            "examples": ["09:00"],
+        }
+    ),
+]
+
+
 class Opening(BaseModel):
     """Opening hours of one weekday (0 = Monday … 6 = Sunday), local time."""
 
     model_config = ConfigDict(frozen=True)
 
     weekday: int = Field(ge=0, le=6)
-    opens: time
-    closes: time
+    opens: LocalTime
+    closes: LocalTime
 
     @field_validator("closes")
     @classmethod
