@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import create_order
 from tests.web.helpers import logged_in
+from wafa.auth.models import Role
 from wafa.core.calendars import month_key
 from wafa.core.settings import CalendarKind
 from wafa.orders import delivery
@@ -165,6 +166,7 @@ class TestLatePage:
         page = owner_client.get("/orders/late")
         assert page.status_code == 200
         assert "#LATE-1" in page.text and "On time by month of the promise" in page.text
+        assert 'href="/flows/delay_notice"' in page.text  # the owner may run the flow
         fa = owner_client.get("/orders/late?which=overdue", headers={"Accept-Language": "fa"})
         assert fa.status_code == 200
         api = owner_client.get("/api/v1/orders/late")
@@ -176,3 +178,10 @@ class TestLatePage:
             {"key": "online", "delivered": 0, "on_time": 0, "overdue": 1, "rate": None}
         ]
         assert owner_client.get("/api/v1/orders/late?which=soon").status_code == 422
+
+    def test_a_cashier_sees_the_list_without_the_flow_link(
+        self, session: Session, client: TestClient
+    ) -> None:
+        logged_in(client, session, role=Role.cashier)
+        page = client.get("/orders/late")
+        assert page.status_code == 200 and "/flows/delay_notice" not in page.text

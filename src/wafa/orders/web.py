@@ -11,11 +11,12 @@ from fastapi.responses import HTMLResponse
 
 from wafa.api.deps import AppSettings, ReadSession
 from wafa.auth.models import Role
+from wafa.auth.permissions import Permission
 from wafa.core.time import utcnow
 from wafa.orders import delivery
 from wafa.orders import queries as order_queries
 from wafa.orders.models import Channel, OrderStatus
-from wafa.web.auth import Staff
+from wafa.web.auth import Staff, may
 from wafa.web.i18n import N_, DateContext
 from wafa.web.nav import NavItem
 from wafa.web.pages import Pages
@@ -115,6 +116,9 @@ def late_orders(
             "locations": delivery.location_choices(session),
             "rates": by,
             "kinds": list(delivery.Lateness),
+            # The Delay notice flow tells an overdue order's customer; its page switches
+            # and edits it (for those who may run messages).
+            "delay_flow": may(user, Permission.message),
         },
     )
 
