@@ -1,8 +1,11 @@
 """Feedback in Chromium on a 390-pixel phone, in Persian: a complaint filed at the counter,
-answered, compensated and resolved; every feedback page right to left, nothing wider than
+answered, compensated and resolved, and the reply read by the customer on their own page; every feedback page right to left, nothing wider than
 the screen, and axe-core finds nothing serious. The customer's answer page too."""
 
 from __future__ import annotations
+
+import uuid
+from urllib.parse import urlparse
 
 import pytest
 
@@ -17,6 +20,7 @@ from wafa.customers import service as customers
 from wafa.customers.schemas import CustomerCreate
 from wafa.feedback import service
 from wafa.loyalty import service as loyalty
+from wafa.portal import access
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
@@ -107,10 +111,21 @@ def test_a_complaint_on_a_phone_in_persian(committed_db: Settings) -> None:
         customer_page.click("label.scale-option:has(input[value='10'])")
         customer_page.click("button[type=submit]")
         expect(customer_page.locator("h1")).to_have_text("سپاسگزاریم!")
+
+        # The customer opens their own page from a sign-in link and reads the reply.
+        with session_scope(committed_db) as session:
+            link = access.issue_link(
+                session, settings=committed_db, customer_id=uuid.UUID(sara), page="/portal/feedback"
+            ).url
+        parts = urlparse(link)
+        customer_page.goto(f"{base}{parts.path}?{parts.query}")
+        expect(customer_page.locator("html")).to_have_attribute("dir", "rtl")
+        expect(customer_page.locator("main")).to_contain_text("قهوه سرد بود")
+        expect(customer_page.locator("main")).to_contain_text("پوزش می‌خواهیم، قهوهٔ بعدی مهمان ما")
+        assert_accessible(customer_page, "the customer's complaints on their page (fa, 390 px)")
+        _fits(customer_page)
         assert errors == [], errors
 
     with session_scope(committed_db) as session:
-        import uuid
-
         status = loyalty.status(session, settings=committed_db, customer_id=uuid.UUID(sara))
         assert status.available == 30
