@@ -44,6 +44,7 @@ class Permission(StrEnum):
     manage_staff = "manage_staff"
     partners = "partners"
     settings = "settings"
+    import_data = "import_data"
 
 
 P = Permission
@@ -73,6 +74,7 @@ MEANING: dict[Permission, str] = {
     P.manage_staff: "add staff, change roles, disable logins, reset passwords",
     P.partners: "partner businesses: their codes, their page's link (make, revoke), statements",
     P.settings: "the shop's settings (business, feedback policy) and the worker page",
+    P.import_data: "import customers, products and orders from CSV files in the dashboard",
 }
 
 _COUNTER = frozenset({P.view, P.serve})
@@ -88,6 +90,7 @@ _MANAGER = _COUNTER | {
     P.refund,
     P.message,
     P.suppress,
+    P.import_data,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from wafa.core.domain import Domain
 from wafa.orders import events, models
+from wafa.orders.importing import jobs
 
 if TYPE_CHECKING:
     from fastapi import APIRouter  # noqa: TID251 - a type only
@@ -29,7 +30,7 @@ def _pages() -> Pages:
 ORDERS = Domain(
     name="orders",
     summary="Orders from every channel (API, point of sale, import), refunds, products.",
-    models=(models,),
+    models=(models, jobs),
     events=events.EVENTS,
     api=_api,
     pages=_pages,

@@ -159,6 +159,7 @@ MayManageKeys = Annotated[StaffUser, permitted(Permission.manage_keys)]
 MayIntegrations = Annotated[StaffUser, permitted(Permission.integrations)]
 MayManageStaff = Annotated[StaffUser, permitted(Permission.manage_staff)]
 MaySettings = Annotated[StaffUser, permitted(Permission.settings)]
+MayImport = Annotated[StaffUser, permitted(Permission.import_data)]
 
 
 def staff_label(user: StaffUser) -> str:
@@ -323,6 +324,7 @@ __all__ = [
     "MayEditRewards",
     "MayErase",
     "MayExport",
+    "MayImport",
     "MayIntegrations",
     "MayManageKeys",
     "MayManageStaff",

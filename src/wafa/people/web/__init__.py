@@ -7,6 +7,7 @@ from wafa.auth.models import Role
 from wafa.people.web import (
     directory,
     duplicates,
+    imports,
     merge,
     overview,
     privacy,
@@ -26,6 +27,7 @@ PAGES = Pages(
         merge.router,
         privacy.router,
         settings.router,
+        imports.router,
     ),
     nav=(
         NavItem(N_("Overview"), "/", min_role=Role.manager, icon="home", order=10),
@@ -37,6 +39,7 @@ PAGES = Pages(
             icon="merge",
             order=25,
         ),
+        NavItem(N_("Import"), "/import", min_role=Role.manager, icon="upload", order=90),
         NavItem(N_("Settings"), "/settings", min_role=Role.owner, icon="sliders", order=95),
     ),
 )
