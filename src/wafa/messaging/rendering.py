@@ -189,8 +189,12 @@ def render_email_html(
     business_name: str,
     unsubscribe_url: str | None,
     footer_lines: list[str],
+    logo_url: str | None = None,
 ) -> str:
-    """The body inside the responsive, right-to-left-aware layout, CSS inlined."""
+    """The body inside the responsive, right-to-left-aware layout, CSS inlined.
+
+    ``logo_url`` is the shop's logo as Wafa serves it (``/branding/logo`` under the
+    public URL): shown above the message with the shop's name as its text."""
     rtl = locale in texts.RTL
     page = _layout_env.get_template("email.html").render(
         lang=locale,
@@ -198,6 +202,7 @@ def render_email_html(
         start="right" if rtl else "left",
         subject=subject,
         business_name=business_name,
+        logo_url=logo_url,
         body=Markup(body_html),
         unsubscribe_url=unsubscribe_url,
         unsubscribe_label=texts.gettext(locale, texts.UNSUBSCRIBE),
@@ -219,6 +224,7 @@ def render_message(
     business_name: str,
     unsubscribe_url: str | None,
     opt_out_word: str | None = None,
+    logo_url: str | None = None,
 ) -> Rendered:
     """Render one message for one customer (``context`` holds every variable)."""
     locales = set(subject) | set(text) | set(html)
@@ -256,6 +262,7 @@ def render_message(
         business_name=business_name,
         unsubscribe_url=unsubscribe_url if kind == "marketing" else None,
         footer_lines=footer,
+        logo_url=logo_url,
     )
     return Rendered(locale, subject_line, body_text, page)
 

@@ -15,7 +15,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from wafa.api.deps import AppSettings, ReadSession
-from wafa.loyalty import views
+from wafa.auth import business
+from wafa.loyalty import accrual, views
+from wafa.orders import queries as order_queries
 from wafa.loyalty.web.common import context
 from wafa.web import forms, i18n
 from wafa.web.auth import Staff
@@ -157,4 +159,30 @@ def pos_customer(
         "loyalty/_pos_card.html",
         context(request, settings, card=card),
         headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/pos/receipt/{order_id}", response_class=HTMLResponse)
+def pos_receipt(
+    order_id: uuid.UUID,
+    request: Request,
+    session: ReadSession,
+    settings: AppSettings,
+    user: Staff,
+) -> HTMLResponse:
+    """A sale as a receipt to show or print: the shop's logo (served by Wafa) and name, the
+    lines, the totals, the customer and the points the sale earned."""
+    detail = order_queries.order_detail(session, order_id)
+    logo = business.logo(session)
+    return render(
+        request,
+        "loyalty/receipt.html",
+        context(
+            request,
+            settings,
+            detail=detail,
+            order=detail.order,
+            points=accrual.earned_by_order(session, order_id),
+            receipt_logo=logo.version if logo else None,
+        ),
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from wafa.auth import business
 from wafa.core.links import LinkSigner, public_link
 from wafa.core.settings import Settings
 from wafa.customers.models import Customer
@@ -78,5 +79,15 @@ def compose(
         context=values,
         business_name=settings.business_name,
         unsubscribe_url=unsubscribe,
+        logo_url=logo_url(session, settings),
     )
     return rendered, headers
+
+
+def logo_url(session: Session, settings: Settings) -> str | None:
+    """The shop's logo as Wafa serves it, under the public URL customers reach (versioned,
+    so a new logo is fetched anew); ``None`` without a logo."""
+    found = business.logo(session)
+    if found is None:
+        return None
+    return f"{settings.public_url.rstrip('/')}/branding/logo?v={found.version}"

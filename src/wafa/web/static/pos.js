@@ -679,6 +679,11 @@
       try {
         const result = await post("sale", "/api/v1/pos/purchases", body);
         resetSale();
+        const lastReceipt = $("[data-pos-last-receipt]");
+        if (lastReceipt && result.order_id) {
+          $("[data-pos-last-receipt-link]", lastReceipt).href = `/pos/receipt/${encodeURIComponent(result.order_id)}`;
+          lastReceipt.hidden = false;
+        }
         await refreshCustomer();
         await showReceipt(result.order_id);
         announceResult(T.text.recorded, result, { sale: true });
