@@ -1,7 +1,7 @@
 """orders: import jobs started from the dashboard
 
 Revision ID: 7fedd763b5f1
-Revises: ed1df4097323
+Revises: 5f0b6c1d2e3a
 Create Date: 2026-12-06 22:08:26.713204+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import wafa.core.db
 
 revision: str = "7fedd763b5f1"
-down_revision: str | Sequence[str] | None = "ed1df4097323"
+down_revision: str | Sequence[str] | None = "5f0b6c1d2e3a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
