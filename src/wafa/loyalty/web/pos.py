@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse
 from wafa.api.deps import AppSettings, ReadSession
 from wafa.auth import business
 from wafa.loyalty import accrual, views
-from wafa.orders import queries as order_queries
 from wafa.loyalty.web.common import context
+from wafa.orders import queries as order_queries
 from wafa.web import forms, i18n
 from wafa.web.auth import Staff
 from wafa.web.i18n import N_
