@@ -1,7 +1,7 @@
 """orders: import jobs started from the dashboard
 
 Revision ID: 7fedd763b5f1
-Revises: d3447334a254
+Revises: 8b2d3e4f5a61
 Create Date: 2026-12-06 22:08:26.713204+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import wafa.core.db
 
 revision: str = "7fedd763b5f1"
-down_revision: str | Sequence[str] | None = "d3447334a254"
+down_revision: str | Sequence[str] | None = "8b2d3e4f5a61"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
