@@ -10,7 +10,6 @@ customer data is shown: a code, its offer, its dates.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -26,7 +25,7 @@ from wafa.partners import access, service
 from wafa.partners.models import Partner
 from wafa.web import i18n
 from wafa.web.routing import SAFE_METHODS, WebRoute
-from wafa.web.security import CSRF_FIELD
+from wafa.web.security import same_origin, sent_form_token, visitor_csrf
 from wafa.web.templating import SECURITY_HEADERS, templates_of
 
 COOKIE = "wafa_partner"
@@ -48,28 +47,14 @@ def _secret(request: Request) -> str | None:
 
 def csrf_for(request: Request, secret: str) -> str:
     """The CSRF token of a partner session: bound to its secret, keyed by the app's key."""
-    key = str(request.app.state.secret_key).encode()
-    return hmac.new(key, b"partner-csrf:" + secret.encode(), hashlib.sha256).hexdigest()[:40]
-
-
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
-    return origin.split("://", 1)[-1] == request.headers.get("host", "")
+    return visitor_csrf(request, "partner", secret)
 
 
 async def _check_form(request: Request) -> None:
-    if not _same_origin(request):
+    if not same_origin(request):
         raise PartnerCsrf("this form did not come from this site")
     secret = _secret(request)
-    sent = None
-    if secret and request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
-        await request.body()
-        value = (await request.form()).get(CSRF_FIELD)
-        sent = value if isinstance(value, str) else None
+    sent = await sent_form_token(request) if secret else None
     if not secret or not sent or not hmac.compare_digest(sent, csrf_for(request, secret)):
         raise PartnerCsrf("this form expired; reload the page and try again")
 

@@ -13,7 +13,6 @@ come from this site (``Origin``). Errors become portal pages in the customer's l
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -28,7 +27,7 @@ from wafa.customers.models import Customer
 from wafa.portal import access
 from wafa.web import i18n
 from wafa.web.routing import SAFE_METHODS, WebRoute
-from wafa.web.security import CSRF_FIELD
+from wafa.web.security import same_origin, sent_form_token, visitor_csrf
 from wafa.web.templating import SECURITY_HEADERS, templates_of, url_with
 
 COOKIE = "wafa_portal"
@@ -53,31 +52,18 @@ def cookie_secret(request: Request) -> str | None:
 
 def csrf_for(request: Request, secret: str) -> str:
     """The CSRF token of a portal session: bound to its secret, keyed by the app's key."""
-    key = str(request.app.state.secret_key).encode()
-    return hmac.new(key, b"portal-csrf:" + secret.encode(), hashlib.sha256).hexdigest()[:40]
-
-
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
-    host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
+    return visitor_csrf(request, "portal", secret)
 
 
 async def _check_form(request: Request) -> None:
-    if not _same_origin(request):
+    if not same_origin(request):
         raise PortalCsrf("this form did not come from this site")
     secret = cookie_secret(request)
     if secret is None:
         return  # a form sent before signing in: the origin check is all there is to bind
-    sent = None
-    if request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
-        await request.body()  # kept: the form and the NUL check read it again
-        value = (await request.form()).get(CSRF_FIELD)
-        sent = value if isinstance(value, str) else None
+    sent = await sent_form_token(
+        request
+    )  # the body is kept: the form and the NUL check read it again
     if sent and not hmac.compare_digest(sent, csrf_for(request, secret)):
         raise PortalCsrf("this form expired; reload the page and try again")
     if not sent and not _anonymous(request.url.path):
