@@ -59,4 +59,4 @@ def test_without_a_logo_the_name_heads_the_receipt(client: TestClient, session: 
 def test_the_counter_links_to_the_last_sale_receipt(client: TestClient, session: Session) -> None:
     logged_in(client, session, role=Role.cashier)
     page = client.get("/pos").text
-    assert "data-pos-last-receipt" in page
+    assert "data-pos-receipt-page-link" in page

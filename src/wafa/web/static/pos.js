@@ -679,10 +679,12 @@
       try {
         const result = await post("sale", "/api/v1/pos/purchases", body);
         resetSale();
-        const lastReceipt = $("[data-pos-last-receipt]");
-        if (lastReceipt && result.order_id) {
-          $("[data-pos-last-receipt-link]", lastReceipt).href = `/pos/receipt/${encodeURIComponent(result.order_id)}`;
-          lastReceipt.hidden = false;
+        // The printable receipt page of this sale (its own element: the receipt view
+        // above, data-pos-last-receipt, shows the next visit's coupon).
+        const receiptPage = $("[data-pos-receipt-page]");
+        if (receiptPage && result.order_id) {
+          $("[data-pos-receipt-page-link]", receiptPage).href = `/pos/receipt/${encodeURIComponent(result.order_id)}`;
+          receiptPage.hidden = false;
         }
         await refreshCustomer();
         await showReceipt(result.order_id);
