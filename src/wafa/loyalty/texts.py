@@ -96,6 +96,7 @@ EVENT_MESSAGES: dict[str, str] = {
     "referral.rewarded": N_("Thanks to a referral you received {points} points."),
     "badge.earned": N_("New badge: {name}."),
     "birthday.reward_granted": N_("Happy birthday! {points} points are waiting for you."),
+    "loyalty.surprise_granted": N_("A little surprise is waiting for you."),
 }
 
 # Why a reward cannot be redeemed (``reward-unavailable`` problems carry the slug).
