@@ -148,7 +148,7 @@ def get_statement(
     who: MayPartners,
     year: Annotated[int | None, Query(ge=1, le=9999)] = None,
     month: Annotated[int | None, Query(ge=1, le=12)] = None,
-) -> service.Statement:
+) -> StatementRead:
     if year is None or month is None:
         year, month = service.current_month(settings)
     return service.statement(

@@ -101,7 +101,9 @@ class CheckRead(BaseModel):
 
 
 class StatementRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """A partner's month in the business calendar: what the service computes and the API answers."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
 
     partner_id: uuid.UUID
     calendar: str

@@ -56,7 +56,7 @@ from wafa.partners.models import (
     PartnerReferral,
     PartnerSession,
 )
-from wafa.partners.schemas import CodesIssue, PartnerCreate, PartnerUpdate
+from wafa.partners.schemas import CodesIssue, PartnerCreate, PartnerUpdate, StatementRead
 
 WINDOW = timedelta(minutes=15)
 MISSES = 20  # codes not found per partner (and per address) per window
@@ -510,25 +510,6 @@ def forget_customer(session: Session, settings: Settings, customer_id: uuid.UUID
 # ----------------------------------------------------------------------------- statement
 
 
-@dataclass(frozen=True)
-class Statement:
-    partner_id: uuid.UUID
-    calendar: str
-    year: int
-    month: int
-    starts_at: datetime
-    ends_at: datetime
-    currency: str
-    offer_codes_issued: int
-    offer_codes_redeemed: int
-    offer_value: int
-    reciprocal_codes_issued: int
-    reciprocal_codes_used: int
-    reciprocal_discount: int
-    new_customers: int
-    new_customer_revenue: int
-
-
 def month_bounds(settings: Settings, year: int, month: int) -> tuple[datetime, datetime]:
     """The instants a month of the business calendar spans, in its zone: [start, end)."""
     if not 1 <= month <= 12:
@@ -549,7 +530,7 @@ def current_month(settings: Settings, now: datetime | None = None) -> tuple[int,
 
 def statement(
     session: Session, *, settings: Settings, partner_id: uuid.UUID, year: int, month: int
-) -> Statement:
+) -> StatementRead:
     """The month's figures for one partner, in the business calendar and zone.
 
     Offer codes issued (batches and the catalogue reward's coupons), redeemed at the
@@ -612,7 +593,7 @@ def statement(
             PartnerReferral.at < end,
         )
     ).one()
-    return Statement(
+    return StatementRead(
         partner_id=partner.id,
         calendar=str(settings.calendar),
         year=year,
