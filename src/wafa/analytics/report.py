@@ -25,26 +25,13 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from wafa.analytics.rfm import SEGMENTS
+from wafa.analytics.rfm import SEGMENT_COLOURS, SEGMENTS
 
 __all__ = ["render_report", "translator"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 RTL = frozenset({"ar", "fa"})
-SEGMENT_COLOURS = {
-    "champions": "#1a7f37",
-    "loyal": "#2da44e",
-    "potential_loyalists": "#4ac26b",
-    "new": "#54aeff",
-    "promising": "#80ccff",
-    "need_attention": "#d4a72c",
-    "about_to_sleep": "#e09b3d",
-    "at_risk": "#e16f24",
-    "cannot_lose": "#cf222e",
-    "hibernating": "#8c959f",
-    "lost": "#57606a",
-}
 
 NUMBERING = {"en": "latn", "ar": "arab", "fa": "arabext"}
 DIGITS = {

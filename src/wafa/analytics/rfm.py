@@ -162,6 +162,23 @@ SEGMENTS: tuple[Segment, ...] = (
     ),
 )
 
+# Each segment's colour, wherever segments are drawn: the dashboard's RFM map and charts and
+# the standalone HTML report of ``wafa analyze``. Chosen so that white or near-black numbers
+# on every tile reach 4.5:1 (the dashboard picks whichever reads better).
+SEGMENT_COLOURS: dict[str, str] = {
+    "champions": "#137a47",
+    "loyal": "#2f9e6b",
+    "potential_loyalists": "#63b98e",
+    "new": "#2563c9",
+    "promising": "#6f9be0",
+    "need_attention": "#d2a531",
+    "about_to_sleep": "#e08a2e",
+    "at_risk": "#e0682f",  # a shade lighter: near-black numbers on it read at 4.7:1
+    "cannot_lose": "#c8372d",
+    "hibernating": "#8895a2",
+    "lost": "#5b6773",
+}
+
 SEGMENT_KEYS = tuple(s.key for s in SEGMENTS)
 _BY_KEY = {s.key: s for s in SEGMENTS}
 

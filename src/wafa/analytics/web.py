@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from wafa.analytics import refresh as refreshing
 from wafa.analytics import rfm, service
+from wafa.analytics.rfm import SEGMENT_COLOURS
 from wafa.api.deps import AppSettings, DbSession, ReadSession
 from wafa.auth.models import Role
 from wafa.core.errors import WafaError
@@ -38,19 +39,6 @@ from wafa.web.templating import flash, render
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 SEGMENT_PAGE = 50
-SEGMENT_COLOURS = {
-    "champions": "#137a47",
-    "loyal": "#2f9e6b",
-    "potential_loyalists": "#63b98e",
-    "new": "#2563c9",
-    "promising": "#6f9be0",
-    "need_attention": "#d2a531",
-    "about_to_sleep": "#e08a2e",
-    "at_risk": "#e0682f",  # a shade lighter: near-black numbers on it read at 4.7:1
-    "cannot_lose": "#c8372d",
-    "hibernating": "#8895a2",
-    "lost": "#5b6773",
-}
 
 
 def _ink(colour: str) -> str:
