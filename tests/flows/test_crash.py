@@ -119,7 +119,7 @@ def test_killed_mid_flow_nothing_twice_nothing_lost(
         try:
             if wait_for == 0:
                 time.sleep(1.5)
-            elif not _wait(lambda n=wait_for: sink.total >= n, timeout=60):
+            elif not _wait(lambda n=wait_for: sink.total >= n, timeout=180):
                 break
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)
