@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 # savepoint of it: the conftest's ``session`` and ``client`` use this ``connection``.
 from tests.analytics.test_api import connection, shop_connection  # noqa: F401
 from tests.web.helpers import html_attrs, logged_in, post_form
+from wafa.analytics.rfm import SEGMENT_COLOURS
 from wafa.analytics.tables import AnalyticsRun, CustomerScore
-from wafa.analytics.web import SEGMENT_COLOURS, _ink
+from wafa.analytics.web import _ink
 from wafa.auth.models import Role
 from wafa.orders.models import Order, OrderLine
 from wafa.web.templating import STATIC_DIR
