@@ -22,20 +22,22 @@ report compares them with the others.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
-from sqlalchemy import exists, func, select
+from sqlalchemy import ColumnElement, Table, bindparam, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import local_date
-from wafa.core.db import insert_new
-from wafa.core.events import emit
+from wafa.core.db import insert_ignoring_conflicts, insert_new
+from wafa.core.events import emit, emit_many
 from wafa.core.ids import new_id
 from wafa.core.money import format_money
 from wafa.core.settings import Settings
@@ -60,14 +62,23 @@ from wafa.loyalty import service as loyalty
 from wafa.loyalty.bounceback import service as bounceback
 from wafa.loyalty.models import CouponSource, PointsEntry, RewardKind
 from wafa.messaging import consent
-from wafa.messaging.models import Priority, Topic
+from wafa.messaging.models import ContactPreferences, Priority, Topic
 from wafa.messaging.queue import queue_message
 from wafa.messaging.segments import service as segments
 from wafa.messaging.segments.rules import Rules
 from wafa.orders.models import Order, OrderStatus
 from wafa.orders.sales import sold
 
-__all__ = ["advance", "definition_of", "enrol", "finish", "in_holdout", "reason_for"]
+__all__ = [
+    "Entered",
+    "advance",
+    "definition_of",
+    "enrol",
+    "enrol_many",
+    "finish",
+    "in_holdout",
+    "reason_for",
+]
 
 
 def definition_of(flow: Flow) -> Definition:
@@ -208,6 +219,202 @@ def enrol(
         ),
     )
     return session.get(Enrolment, enrolment_id)
+
+
+@dataclass
+class Entered:
+    """What ``enrol_many`` did: the new enrolments, and those of them due now (their
+    first step is not a wait, or a wait already over), for the caller to ``advance``."""
+
+    ids: list[uuid.UUID] = field(default_factory=list)
+    due_now: list[uuid.UUID] = field(default_factory=list)
+
+
+def keeps_out(flow_id: uuid.UUID, definition: Definition, now: datetime) -> ColumnElement[bool]:
+    """The flow's enrolments that keep their customer out now (``refusal``'s rule as one
+    condition): one entered within the cooldown, or, for a flow entered by the
+    calendar, one still under way."""
+    reasons: list[ColumnElement[bool]] = []
+    if definition.cooldown_days:
+        reasons.append(Enrolment.entered_at > now - timedelta(days=definition.cooldown_days))
+    if isinstance(definition.trigger, CALENDAR_TRIGGERS):
+        reasons.append(Enrolment.status == EnrolmentStatus.active.value)
+    if not reasons:
+        return false()
+    return (Enrolment.flow_id == flow_id) & or_(*reasons)
+
+
+def _selected(
+    session: Session, settings: Settings, rules: Mapping[str, Any], ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``ids`` are live customers the segment rule ``rules`` selects now
+    (``matches`` for many customers in one statement)."""
+    parsed = Rules.model_validate(rules)
+    live = (Customer.id.in_(ids), Customer.merged_into_id.is_(None), Customer.erased_at.is_(None))
+    if parsed.is_group and not parsed.items:
+        return set(session.scalars(select(Customer.id).where(*live)))
+    query = segments.members_query(session, settings=settings, rules=parsed)
+    return set(session.scalars(query.where(*live)))
+
+
+_ENROLMENTS = cast(Table, Enrolment.__table__)
+_STEP_RUNS = cast(Table, StepRun.__table__)
+
+
+def enrol_many(
+    session: Session,
+    *,
+    settings: Settings,
+    flow: Flow,
+    entrants: Iterable[tuple[uuid.UUID, str, Mapping[str, Any]]],
+    now: datetime | None = None,
+) -> Entered:
+    """``enrol`` for many customers at once, in the caller's transaction: a handful of
+    statements whatever their number (the filters, the cooldown and "one way through at a
+    time" checked for all together; the enrolments inserted with ``ON CONFLICT DO
+    NOTHING`` on the occasion key; the ``flow.entered`` events written together).
+
+    ``entrants`` are ``(customer, occasion, context)``; a customer listed twice enters
+    once, for the first occasion listed that they have not entered before (nobody is in
+    a flow twice at once, and the cooldown starts at that entry). A first step that waits is run here for all of them
+    (its ``StepRun`` and the due time, in the customer's timezone when it names a local
+    time); any other first step is left due now, for the caller to ``advance``.
+    """
+    now = now or _now()
+    definition = definition_of(flow)
+    listed = [(c, occasion[:200], context) for c, occasion, context in entrants]
+    result = Entered()
+    if not listed:
+        return result
+    # Occasions entered before are passed over first (as ``enrol`` finds them taken),
+    # so that a customer listed again for another occasion may enter for that one.
+    taken = {
+        (customer_id, occasion)
+        for customer_id, occasion in session.execute(
+            select(Enrolment.customer_id, Enrolment.occasion).where(
+                Enrolment.flow_id == flow.id,
+                Enrolment.customer_id.in_({c for c, _, _ in listed}),
+                Enrolment.occasion.in_({o for _, o, _ in listed}),
+            )
+        )
+    }
+    wanted: dict[uuid.UUID, tuple[str, Mapping[str, Any]]] = {}
+    for customer_id, occasion, context in listed:
+        if (customer_id, occasion) not in taken:
+            wanted.setdefault(customer_id, (occasion, context))
+    if not wanted:
+        return result
+    ids = list(wanted)
+    selected = _selected(session, settings, definition.filters, ids)
+    busy = set(
+        session.scalars(
+            select(Enrolment.customer_id).where(
+                keeps_out(flow.id, definition, now), Enrolment.customer_id.in_(ids)
+            )
+        )
+    )
+    first = definition.steps[0]
+    waits = isinstance(first, WaitStep)
+    rows: list[dict[str, Any]] = []
+    for customer_id in ids:
+        if customer_id not in selected or customer_id in busy:
+            continue
+        occasion, context = wanted[customer_id]
+        rows.append(
+            {
+                "id": new_id(),
+                "flow_id": flow.id,
+                "customer_id": customer_id,
+                "occasion": occasion,
+                "status": EnrolmentStatus.active.value,
+                "step": first.key,
+                "position": 0,
+                "due_at": now,
+                "holdout": in_holdout(flow, customer_id),
+                "context": dict(context),
+                "entered_at": now,
+            }
+        )
+    if not rows:
+        return result
+    inserted = {
+        enrolment_id
+        for (enrolment_id,) in session.execute(
+            insert_ignoring_conflicts(
+                session, _ENROLMENTS, index_elements=["flow_id", "customer_id", "occasion"]
+            ).returning(_ENROLMENTS.c.id),
+            rows,
+        )
+    }
+    rows = [r for r in rows if r["id"] in inserted]
+    if not rows:
+        return result
+    result.ids = [r["id"] for r in rows]
+    emit_many(
+        session,
+        (
+            FlowEntered(
+                customer_id=r["customer_id"],
+                flow_id=flow.id,
+                flow_key=flow.key,
+                enrolment_id=r["id"],
+                holdout=r["holdout"],
+            )
+            for r in rows
+        ),
+    )
+    if not waits:
+        result.due_now = result.ids
+        return result
+    assert isinstance(first, WaitStep)
+    zones = _zones(session, [r["customer_id"] for r in rows]) if first.at else {}
+    runs: list[dict[str, Any]] = []
+    moves: list[dict[str, Any]] = []
+    following = definition.steps[1].key if len(definition.steps) > 1 else None
+    for r in rows:
+        due = wait_until(first, now, settings, zone=zones.get(r["customer_id"]))
+        runs.append(
+            {
+                "id": new_id(),
+                "enrolment_id": r["id"],
+                "flow_id": flow.id,
+                "step": first.key,
+                "outcome": StepOutcome.waited.value,
+                "detail": due.isoformat(),
+                "message_id": None,
+                "at": now,
+            }
+        )
+        moves.append({"id": r["id"], "step": following, "position": 1, "due_at": due})
+        if due <= now:
+            result.due_now.append(r["id"])
+    session.execute(_STEP_RUNS.insert(), runs)
+    session.execute(
+        _ENROLMENTS.update()
+        .where(_ENROLMENTS.c.id == bindparam("b_id"))
+        .values(
+            step=bindparam("b_step"), position=bindparam("b_position"), due_at=bindparam("b_due")
+        ),
+        [
+            {"b_id": m["id"], "b_step": m["step"], "b_position": 1, "b_due": m["due_at"]}
+            for m in moves
+        ],
+    )
+    return result
+
+
+def _zones(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ZoneInfo]:
+    """The customers' own timezones, for those who have a valid one (``customer_zone``
+    for many customers at once)."""
+    zones: dict[uuid.UUID, ZoneInfo] = {}
+    for customer_id, name in session.execute(
+        select(ContactPreferences.customer_id, ContactPreferences.timezone).where(
+            ContactPreferences.customer_id.in_(ids), ContactPreferences.timezone.is_not(None)
+        )
+    ):
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+            zones[customer_id] = ZoneInfo(str(name))
+    return zones
 
 
 # ------------------------------------------------------------------ conditions

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wafa.core.calendars import local_date, ymd
@@ -24,7 +24,7 @@ from wafa.core.domain import DailyTask, IntervalTask, Task
 from wafa.core.settings import CalendarKind, Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
-from wafa.flows.engine import advance, definition_of, enrol
+from wafa.flows.engine import advance, definition_of, enrol_many, keeps_out
 from wafa.flows.handlers import move_enrolments
 from wafa.flows.models import DailyRun, Enrolment, EnrolmentStatus, Flow
 from wafa.flows.replenish import due_on
@@ -44,9 +44,12 @@ __all__ = ["due_days", "run_day", "run_due", "tasks"]
 
 #: Enrolments one pass runs at most (the next pass starts at once while there is work).
 PASS_LIMIT = 500
-#: Entrants of a daily flow entered (with their first steps) per transaction: a crash
-#: loses at most one batch, which the day's run repeats (entering is keyed on the occasion).
-ENTRY_BATCH = 50
+#: Entrants of a daily flow entered per transaction (``enrol_many``: a few statements a
+#: chunk): a crash loses at most one chunk, which the day's run repeats (entering is
+#: keyed on the occasion).
+ENTRY_BATCH = 2000
+#: Enrolments whose first step is due at once run per transaction after entering.
+STEP_BATCH = 50
 #: How many missed days a daily run catches up after downtime.
 CATCH_UP_DAYS = 3
 
@@ -159,25 +162,21 @@ def _within_reach(session: Session) -> list[tuple[uuid.UUID, str, dict[str, obje
     return found
 
 
-def _blocked(flow_id: uuid.UUID, cooldown_days: int) -> ColumnElement[bool]:
-    """The flow's enrolments that keep a customer out today (set-based, so the day's
-    loop runs only for those who will enter): one still under way, or one entered
-    within the cooldown. ``enrol`` checks the same again, per customer, at entry."""
-    keeps_out = Enrolment.status == EnrolmentStatus.active.value
-    if cooldown_days:
-        keeps_out = or_(keeps_out, Enrolment.entered_at > utcnow() - timedelta(days=cooldown_days))
-    return and_(Enrolment.flow_id == flow_id, keeps_out)
-
-
 def _enter_day(
     factory: sessionmaker[Session], settings: Settings, flow_id: uuid.UUID, day: date
 ) -> int:
+    """Enter the day's customers into one flow: the selection in one statement, then
+    ``enrol_many`` a chunk of ``ENTRY_BATCH`` a transaction (a crash loses at most the
+    chunk in flight, which the day's run repeats: entering is keyed on the occasion),
+    then the first steps that are due at once, ``STEP_BATCH`` enrolments a transaction
+    (a crash leaves them due, for ``run_due``)."""
+    now = utcnow()
     with factory() as session:
         flow = session.get(Flow, flow_id)
         assert flow is not None
         definition = definition_of(flow)
         trigger = definition.trigger
-        blocked = _blocked(flow_id, definition.cooldown_days)
+        blocked = keeps_out(flow_id, definition, now)
         context: dict[tuple[uuid.UUID, str], dict[str, object]] = {}
         if isinstance(trigger, DateTrigger):
             people = _birthdays(session, day + timedelta(days=trigger.days_before))
@@ -199,27 +198,29 @@ def _enter_day(
             context = {(item.customer_id, item.occasion): item.context() for item in due}
         else:
             return 0
-        if not isinstance(trigger, DailyTrigger) and people:
-            busy = set(session.scalars(select(Enrolment.customer_id).where(blocked)))
-            people = [(cid, occasion) for cid, occasion in people if cid not in busy]
     entered = 0
+    due_now: list[uuid.UUID] = []
     for start in range(0, len(people), ENTRY_BATCH):
         with factory() as session, session.begin():
             flow = session.get(Flow, flow_id)
             if flow is None or not flow.enabled:
                 return entered
-            for customer_id, occasion in people[start : start + ENTRY_BATCH]:
-                enrolment = enrol(
-                    session,
-                    settings=settings,
-                    flow=flow,
-                    customer_id=customer_id,
-                    occasion=occasion,
-                    context={"day": day.isoformat(), **context.get((customer_id, occasion), {})},
-                )
-                if enrolment is not None:
-                    entered += 1
-                    advance(session, settings=settings, flow=flow, enrolment=enrolment)
+            done = enrol_many(
+                session,
+                settings=settings,
+                flow=flow,
+                entrants=(
+                    (cid, occasion, {"day": day.isoformat(), **context.get((cid, occasion), {})})
+                    for cid, occasion in people[start : start + ENTRY_BATCH]
+                ),
+                now=now,
+            )
+            entered += len(done.ids)
+            due_now.extend(done.due_now)
+    for start in range(0, len(due_now), STEP_BATCH):
+        with factory() as session, session.begin():
+            for enrolment_id in due_now[start : start + STEP_BATCH]:
+                run_one(session, settings, enrolment_id)
     return entered
 
 
