@@ -25,6 +25,7 @@ def test_consumers_and_tasks_come_from_the_declarations(settings: Settings) -> N
         "loyalty",
         "messaging",
         "messaging-segments",
+        "gatherings",
         "flows",
         "integrations-webhooks",
         "partners",

@@ -45,7 +45,12 @@ class TestPresets:
         assert presets.ensure_presets(session) == 0
         flows = {f.key: f for f in service.list_flows(session)}
         assert {p.key for p in presets.PRESETS} <= set(flows)
-        assert {k for k, f in flows.items() if f.enabled} == {"order_confirmation", "surprise"}
+        # The event messages are on too: they say nothing until an event invites someone.
+        events = {"event_invitation", "event_seat_given", "event_reminder", "event_cancelled"}
+        assert {k for k, f in flows.items() if f.enabled} == {
+            "order_confirmation",
+            "surprise",
+        } | events
         for preset in presets.PRESETS:
             for template_key in definition_of(flows[preset.key]).templates():
                 _, content = get_template(session, template_key)

@@ -23,6 +23,7 @@ from wafa.core.settings import Settings
 from wafa.customers.declaration import CUSTOMERS
 from wafa.feedback.declaration import FEEDBACK
 from wafa.flows.declaration import FLOWS
+from wafa.gatherings.declaration import GATHERINGS
 from wafa.integrations.declaration import INTEGRATIONS
 from wafa.loyalty.declaration import LOYALTY
 from wafa.messaging.declaration import MESSAGING
@@ -42,6 +43,7 @@ DOMAINS: tuple[Domain, ...] = (
     ANALYTICS,
     MESSAGING,
     FEEDBACK,
+    GATHERINGS,
     FLOWS,
     PEOPLE,
     INTEGRATIONS,

@@ -45,6 +45,7 @@ class Permission(StrEnum):
     partners = "partners"
     settings = "settings"
     import_data = "import_data"
+    manage_events = "manage_events"
 
 
 P = Permission
@@ -75,6 +76,10 @@ MEANING: dict[Permission, str] = {
     P.partners: "partner businesses: their codes, their page's link (make, revoke), statements",
     P.settings: "the shop's settings (business, feedback policy) and the worker page",
     P.import_data: "import customers, products and orders from CSV files in the dashboard",
+    P.manage_events: (
+        "members-only events: create, change and cancel them, send their invitations, "
+        "see and change RSVPs"
+    ),
 }
 
 _COUNTER = frozenset({P.view, P.serve})
@@ -91,6 +96,7 @@ _MANAGER = _COUNTER | {
     P.message,
     P.suppress,
     P.import_data,
+    P.manage_events,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -116,6 +122,7 @@ SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
             P.merge,
             P.refund,
             P.message,
+            P.manage_events,
         }
     ),
     Scope.admin: frozenset(

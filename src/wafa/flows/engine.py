@@ -57,6 +57,7 @@ from wafa.flows.spec import (
     Step,
     WaitStep,
 )
+from wafa.gatherings import texts as gathering_texts
 from wafa.loyalty import coupons, referrals
 from wafa.loyalty import service as loyalty
 from wafa.loyalty.bounceback import service as bounceback
@@ -583,6 +584,11 @@ def _message_context(
     order_id = context.get("order_id")
     if order_id:
         context["order"] = order_context(session, settings, str(order_id))
+    gathering_id = context.get("gathering_id")
+    if gathering_id:
+        context["gathering"] = gathering_texts.message_context(
+            session, settings=settings, gathering_id=gathering_id, customer_id=enrolment.customer_id
+        )
     return context
 
 

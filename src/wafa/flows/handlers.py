@@ -28,6 +28,12 @@ from wafa.flows.engine import advance, definition_of, enrol, finish, refusal
 from wafa.flows.models import Enrolment, EnrolmentStatus, Flow, Skip
 from wafa.flows.presets import ensure_presets
 from wafa.flows.spec import CALENDAR_TRIGGERS, EventTrigger
+from wafa.gatherings.events import (
+    GatheringCancelled,
+    GatheringInvited,
+    GatheringReminder,
+    SeatGiven,
+)
 from wafa.loyalty.events import (
     BirthdayRewardGranted,
     PointsExpiring,
@@ -204,7 +210,11 @@ def consumer(settings: Settings) -> Consumer:
         | TierChanged
         | ReferralRewarded
         | BirthdayRewardGranted
-        | SurpriseGranted,
+        | SurpriseGranted
+        | GatheringInvited
+        | SeatGiven
+        | GatheringReminder
+        | GatheringCancelled,
         envelope: Envelope,
     ) -> None:
         start_flows(
@@ -231,6 +241,10 @@ def consumer(settings: Settings) -> Consumer:
             Handles(ReferralRewarded, about_customer),
             Handles(BirthdayRewardGranted, about_customer),
             Handles(SurpriseGranted, about_customer),
+            Handles(GatheringInvited, about_customer),
+            Handles(SeatGiven, about_customer),
+            Handles(GatheringReminder, about_customer),
+            Handles(GatheringCancelled, about_customer),
         ),
     )
 

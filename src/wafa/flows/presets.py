@@ -4,8 +4,9 @@ the owner edits like any other template).
 
 ``ensure_presets`` adds the presets a database does not have yet (never changing one
 the owner edited). Every preset starts switched off except the order confirmation,
-which a new store sends from the first order (the issue's contract), and the surprise
-message, which says nothing until the owner sets a surprise rule.
+which a new store sends from the first order (the issue's contract), the surprise
+message, which says nothing until the owner sets a surprise rule, and the members-only
+event messages, which say nothing until the owner invites a segment to an event.
 """
 
 from __future__ import annotations
@@ -641,44 +642,162 @@ PRESETS: tuple[Preset, ...] = (
             }
         },
     ),
+    # Members-only events (wafa.gatherings): the owner invites a segment to an event; each
+    # message carries the event's name, time and place in the reader's language and the
+    # signed yes/no links. On from the start: nothing is sent until an event invites.
     Preset(
-        key="members_event",
+        key="event_invitation",
         name="Members-only event invitation",
         description=(
-            "Invite the best customers (five orders or more) to a members-only event; "
-            "write the event's name, time and place in the template before switching on."
+            "When a members-only event invites its segment (Events): the invitation, with "
+            "yes and no links. Not held out: the invitation is the event."
         ),
         kind="marketing",
-        holdout_percent=10,
+        enabled=True,
         definition={
-            "trigger": {
-                "type": "daily",
-                "rules": {"all": [{"field": "orders_count", "op": ">=", "value": 5}]},
-            },
-            "steps": [
-                {"key": "evening", "type": "wait", "minutes": 1, "at": "11:00"},
-                _send("invite", "members_event"),
-            ],
-            "cooldown_days": 365,
+            "trigger": {"type": "event", "topic": "gathering.invited"},
+            "steps": [_send("invite", "event_invitation")],
         },
         templates={
             "invite": {
                 "en": (
-                    "You are invited: a members-only evening",
-                    "Hello {{ customer.first_name }}, as one of our best customers you are "
-                    "invited to a members-only evening at {{ business.name }}. Reply to "
-                    "this message to keep your place.",
+                    "You are invited: {{ gathering.name_en }}",
+                    "Hello {{ customer.first_name }},\n\nYou are invited to "
+                    "{{ gathering.name_en }}, for members only.\n\nWhen: {{ gathering.when_en }}"
+                    "\nWhere: {{ gathering.place }}\n{% if gathering.points %}Points for "
+                    "coming: {{ gathering.points }}\n{% endif %}\nI will come: "
+                    "{{ gathering.yes_url }}\nI cannot come: {{ gathering.no_url }}\n\n"
+                    "Seats are limited; when they are taken you join the waiting list.\n\n"
+                    "{{ business.name }}",
                 ),
                 "ar": (
-                    "دعوة خاصة للأعضاء",
-                    "مرحباً {{ customer.first_name }}، بصفتك من أفضل عملائنا ندعوك إلى أمسية "
-                    "خاصة بالأعضاء في {{ business.name }}. ردّ على هذه الرسالة لحجز مكانك.",
+                    "دعوة خاصة: {{ gathering.name_ar }}",
+                    "مرحباً {{ customer.first_name }}،\n\nندعوك إلى {{ gathering.name_ar }}، "
+                    "وهي خاصة بالأعضاء.\n\nالموعد: {{ gathering.when_ar|digits(locale) }}\n"
+                    "المكان: {{ gathering.place }}\n{% if gathering.points %}نقاط الحضور: "
+                    "{{ gathering.points|digits(locale) }}\n{% endif %}\nسأحضر: "
+                    "{{ gathering.yes_url }}\nلن أتمكن من الحضور: {{ gathering.no_url }}\n\n"
+                    "المقاعد محدودة؛ إذا امتلأت تنضم إلى قائمة الانتظار.\n\n{{ business.name }}",
                 ),
                 "fa": (
-                    "دعوت‌نامه: شبی ویژه اعضا",
-                    "سلام {{ customer.first_name }}، شما از بهترین مشتریان ما هستید و به شبی "
-                    "ویژه اعضا در {{ business.name }} دعوت شده‌اید. برای رزرو جا به همین پیام "
-                    "پاسخ دهید.",
+                    "دعوت‌نامه: {{ gathering.name_fa }}",
+                    "سلام {{ customer.first_name }}،\n\nشما به {{ gathering.name_fa }} دعوت "
+                    "شده‌اید؛ ویژه اعضا.\n\nزمان: {{ gathering.when_fa|digits(locale) }}\n"
+                    "مکان: {{ gathering.place }}\n{% if gathering.points %}امتیاز حضور: "
+                    "{{ gathering.points|digits(locale) }}\n{% endif %}\nمی‌آیم: "
+                    "{{ gathering.yes_url }}\nنمی‌توانم بیایم: {{ gathering.no_url }}\n\n"
+                    "ظرفیت محدود است؛ اگر پر شود در فهرست انتظار قرار می‌گیرید.\n\n"
+                    "{{ business.name }}",
+                ),
+            }
+        },
+    ),
+    Preset(
+        key="event_seat_given",
+        name="Members-only event: a seat for you",
+        description=(
+            "When someone gives up a seat at a full event: the first on the waiting list "
+            "has it now, and hears so at once."
+        ),
+        kind="transactional",
+        enabled=True,
+        definition={
+            "trigger": {"type": "event", "topic": "gathering.seat_given"},
+            "steps": [_send("tell", "event_seat_given")],
+        },
+        templates={
+            "tell": {
+                "en": (
+                    "A seat for you: {{ gathering.name_en }}",
+                    "Hello {{ customer.first_name }},\n\nA seat has freed up at "
+                    "{{ gathering.name_en }} and it is yours.\n\nWhen: {{ gathering.when_en }}"
+                    "\nWhere: {{ gathering.place }}\n\nIf you can no longer come, please "
+                    "let us know so the next person can: {{ gathering.no_url }}\n\n"
+                    "{{ business.name }}",
+                ),
+                "ar": (
+                    "مقعد لك: {{ gathering.name_ar }}",
+                    "مرحباً {{ customer.first_name }}،\n\nتحرر مقعد في {{ gathering.name_ar }} "
+                    "وهو لك الآن.\n\nالموعد: {{ gathering.when_ar|digits(locale) }}\n"
+                    "المكان: {{ gathering.place }}\n\nإن لم تعد تستطيع الحضور فأخبرنا ليأخذه "
+                    "غيرك: {{ gathering.no_url }}\n\n{{ business.name }}",
+                ),
+                "fa": (
+                    "جایی برای شما: {{ gathering.name_fa }}",
+                    "سلام {{ customer.first_name }}،\n\nیک جا در {{ gathering.name_fa }} خالی "
+                    "شد و اکنون از آن شماست.\n\nزمان: {{ gathering.when_fa|digits(locale) }}\n"
+                    "مکان: {{ gathering.place }}\n\nاگر نمی‌توانید بیایید خبر دهید تا نفر "
+                    "بعدی بیاید: {{ gathering.no_url }}\n\n{{ business.name }}",
+                ),
+            }
+        },
+    ),
+    Preset(
+        key="event_reminder",
+        name="Members-only event reminder",
+        description="The day before an event (your calendar and timezone): a reminder to those with a seat.",
+        kind="transactional",
+        enabled=True,
+        definition={
+            "trigger": {"type": "event", "topic": "gathering.reminder"},
+            "steps": [
+                {"key": "morning", "type": "wait", "minutes": 1, "at": "10:00"},
+                _send("remind", "event_reminder"),
+            ],
+        },
+        templates={
+            "remind": {
+                "en": (
+                    "Tomorrow: {{ gathering.name_en }}",
+                    "Hello {{ customer.first_name }},\n\nSee you tomorrow at "
+                    "{{ gathering.name_en }}.\n\nWhen: {{ gathering.when_en }}\nWhere: "
+                    "{{ gathering.place }}\n\nCannot come after all? Tell us, and your seat "
+                    "goes to the waiting list: {{ gathering.no_url }}\n\n{{ business.name }}",
+                ),
+                "ar": (
+                    "غداً: {{ gathering.name_ar }}",
+                    "مرحباً {{ customer.first_name }}،\n\nنراك غداً في {{ gathering.name_ar }}."
+                    "\n\nالموعد: {{ gathering.when_ar|digits(locale) }}\nالمكان: "
+                    "{{ gathering.place }}\n\nلن تستطيع الحضور؟ أخبرنا ليذهب مقعدك إلى قائمة "
+                    "الانتظار: {{ gathering.no_url }}\n\n{{ business.name }}",
+                ),
+                "fa": (
+                    "فردا: {{ gathering.name_fa }}",
+                    "سلام {{ customer.first_name }}،\n\nفردا در {{ gathering.name_fa }} "
+                    "می‌بینیمتان.\n\nزمان: {{ gathering.when_fa|digits(locale) }}\nمکان: "
+                    "{{ gathering.place }}\n\nنمی‌توانید بیایید؟ خبر دهید تا جایتان به فهرست "
+                    "انتظار برسد: {{ gathering.no_url }}\n\n{{ business.name }}",
+                ),
+            }
+        },
+    ),
+    Preset(
+        key="event_cancelled",
+        name="Members-only event cancelled",
+        description="When an event is cancelled: those with a seat or on the waiting list are told.",
+        kind="transactional",
+        enabled=True,
+        definition={
+            "trigger": {"type": "event", "topic": "gathering.cancelled"},
+            "steps": [_send("tell", "event_cancelled")],
+        },
+        templates={
+            "tell": {
+                "en": (
+                    "Cancelled: {{ gathering.name_en }}",
+                    "Hello {{ customer.first_name }},\n\nWe are sorry: {{ gathering.name_en }} "
+                    "({{ gathering.when_en }}) will not take place.\n\n{{ business.name }}",
+                ),
+                "ar": (
+                    "أُلغيت: {{ gathering.name_ar }}",
+                    "مرحباً {{ customer.first_name }}،\n\nنأسف: لن تُقام {{ gathering.name_ar }} "
+                    "({{ gathering.when_ar|digits(locale) }}).\n\n{{ business.name }}",
+                ),
+                "fa": (
+                    "لغو شد: {{ gathering.name_fa }}",
+                    "سلام {{ customer.first_name }}،\n\nمتأسفیم: {{ gathering.name_fa }} "
+                    "({{ gathering.when_fa|digits(locale) }}) برگزار نمی‌شود.\n\n"
+                    "{{ business.name }}",
                 ),
             }
         },
@@ -742,6 +861,7 @@ FLOW_VARIABLES = (
     "expected_on",
     "interval_days",
     "to_status",
+    "gathering",
 )
 
 

@@ -52,6 +52,10 @@ EVENT_TOPICS: tuple[str, ...] = (
     "referral.rewarded",
     "birthday.reward_granted",
     "loyalty.surprise_granted",
+    "gathering.invited",
+    "gathering.seat_given",
+    "gathering.reminder",
+    "gathering.cancelled",
 )
 #: Conditions a branch can test.
 CONDITIONS: tuple[str, ...] = ("ordered_since_entry", "order_delivered", "order_not_delivered")
