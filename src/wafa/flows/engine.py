@@ -735,6 +735,12 @@ def _coupon(
         "coupon": {
             "code": coupon.code,
             "name": coupon.name,
+            # What it takes off, for the message: ``percent`` (a number, printed in the
+            # message's digits) or ``value`` ("10%" or the amount with its currency).
+            "percent": step.percent,
+            "value": f"{step.percent}%"
+            if step.percent
+            else format_money(step.amount or 0, settings.currency, "en"),
             "expires_on": local_date(
                 now + timedelta(days=step.valid_days), settings.zone
             ).isoformat(),

@@ -218,21 +218,21 @@ PRESETS: tuple[Preset, ...] = (
                     "Your order {{ order.number }} is running late",
                     "Hello {{ customer.first_name }},\n\nYour order {{ order.number }} has "
                     "not reached you when we promised. We are on it and will let you know "
-                    "when it is on its way. As an apology, {{ coupon.code }} takes 10% off "
+                    "when it is on its way. As an apology, {{ coupon.code }} takes {{ coupon.value }} off "
                     "your next order.\n\n{{ business.name }}",
                 ),
                 "ar": (
                     "تأخر طلبك {{ order.number }}",
                     "مرحباً {{ customer.first_name }}،\n\nلم يصلك طلبك {{ order.number }} في "
                     "الموعد الذي وعدنا به. نحن نتابعه وسنخبرك عند شحنه. اعتذاراً منا، "
-                    "الرمز {{ coupon.code }} يمنحك خصم ١٠٪ على طلبك القادم.\n\n"
+                    "الرمز {{ coupon.code }} يمنحك خصم {{ coupon.value|digits(locale) }} على طلبك القادم.\n\n"
                     "{{ business.name }}",
                 ),
                 "fa": (
                     "سفارش {{ order.number }} با تأخیر همراه است",
                     "سلام {{ customer.first_name }}،\n\nسفارش {{ order.number }} در زمانی که "
                     "قول داده بودیم به دستتان نرسیده است. پیگیر آن هستیم و خبرتان می‌کنیم. "
-                    "برای عذرخواهی، کد {{ coupon.code }} ۱۰٪ از خرید بعدی شما کم می‌کند.\n\n"
+                    "برای عذرخواهی، کد {{ coupon.code }} {{ coupon.value|digits(locale) }} از خرید بعدی شما کم می‌کند.\n\n"
                     "{{ business.name }}",
                 ),
             }
@@ -403,17 +403,17 @@ PRESETS: tuple[Preset, ...] = (
                 "en": (
                     "Happy birthday, {{ customer.first_name }}!",
                     "Happy birthday from all of us at {{ business.name }}. Your gift: "
-                    "{{ coupon.code }} for 15% off, until {{ coupon.expires_on }}.",
+                    "{{ coupon.code }} for {{ coupon.value }} off, until {{ coupon.expires_on }}.",
                 ),
                 "ar": (
                     "عيد ميلاد سعيد يا {{ customer.first_name }}!",
                     "كل عام وأنت بخير من فريق {{ business.name }}. هديتك: الرمز "
-                    "{{ coupon.code }} بخصم ١٥٪ حتى {{ coupon.expires_on|digits(locale) }}.",
+                    "{{ coupon.code }} بخصم {{ coupon.value|digits(locale) }} حتى {{ coupon.expires_on|digits(locale) }}.",
                 ),
                 "fa": (
                     "تولدتان مبارک، {{ customer.first_name }}!",
                     "تولدتان مبارک از طرف همه ما در {{ business.name }}. هدیه شما: کد "
-                    "{{ coupon.code }} با ۱۵٪ تخفیف تا {{ coupon.expires_on|digits(locale) }}.",
+                    "{{ coupon.code }} با {{ coupon.value|digits(locale) }} تخفیف تا {{ coupon.expires_on|digits(locale) }}.",
                 ),
             }
         },
@@ -497,35 +497,35 @@ PRESETS: tuple[Preset, ...] = (
             "miss": {
                 "en": (
                     "We miss you, {{ customer.first_name }}",
-                    "It has been a while. Come back and take 10% off with {{ coupon.code }} "
+                    "It has been a while. Come back and take {{ coupon.value }} off with {{ coupon.code }} "
                     "(until {{ coupon.expires_on }}).",
                 ),
                 "ar": (
                     "اشتقنا إليك يا {{ customer.first_name }}",
-                    "مضى وقت طويل. عد إلينا واحصل على خصم ١٠٪ بالرمز {{ coupon.code }} "
+                    "مضى وقت طويل. عد إلينا واحصل على خصم {{ coupon.value|digits(locale) }} بالرمز {{ coupon.code }} "
                     "(حتى {{ coupon.expires_on|digits(locale) }}).",
                 ),
                 "fa": (
                     "دلمان برایتان تنگ شده، {{ customer.first_name }}",
-                    "مدتی است سری به ما نزده‌اید. با کد {{ coupon.code }} ۱۰٪ تخفیف بگیرید "
+                    "مدتی است سری به ما نزده‌اید. با کد {{ coupon.code }} {{ coupon.value|digits(locale) }} تخفیف بگیرید "
                     "(تا {{ coupon.expires_on|digits(locale) }}).",
                 ),
             },
             "again": {
                 "en": (
-                    "20% off, just for you",
+                    "A discount just for you",
                     "Hello {{ customer.first_name }}, we would love to see you again: "
-                    "{{ coupon.code }} takes 20% off until {{ coupon.expires_on }}.",
+                    "{{ coupon.code }} takes {{ coupon.value }} off until {{ coupon.expires_on }}.",
                 ),
                 "ar": (
-                    "خصم ٢٠٪ لك وحدك",
+                    "خصم لك وحدك",
                     "مرحباً {{ customer.first_name }}، يسعدنا أن نراك مجدداً: الرمز "
-                    "{{ coupon.code }} يمنحك خصم ٢٠٪ حتى {{ coupon.expires_on|digits(locale) }}.",
+                    "{{ coupon.code }} يمنحك خصم {{ coupon.value|digits(locale) }} حتى {{ coupon.expires_on|digits(locale) }}.",
                 ),
                 "fa": (
-                    "۲۰٪ تخفیف، فقط برای شما",
+                    "تخفیفی فقط برای شما",
                     "سلام {{ customer.first_name }}، خوشحال می‌شویم دوباره ببینیمتان: کد "
-                    "{{ coupon.code }} تا {{ coupon.expires_on|digits(locale) }} ۲۰٪ تخفیف "
+                    "{{ coupon.code }} تا {{ coupon.expires_on|digits(locale) }} {{ coupon.value|digits(locale) }} تخفیف "
                     "می‌دهد.",
                 ),
             },

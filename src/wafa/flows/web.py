@@ -16,10 +16,11 @@ from wafa.flows import presets, service
 from wafa.flows.engine import definition_of
 from wafa.flows.history import ways
 from wafa.flows.lift import flow_lift
-from wafa.flows.spec import SendStep, WaitStep
+from wafa.flows.spec import CouponStep, PointsStep, SendStep, WaitStep
+from wafa.messaging.segments import service as segments
 from wafa.web import forms
 from wafa.web.auth import MayMessage, see_other, staff_label
-from wafa.web.forms import FormData, FormReader
+from wafa.web.forms import FormData, FormReader, amount_text
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
 from wafa.web.pages import CustomerPanel, Pages
@@ -76,6 +77,8 @@ def _page(
 ) -> HTMLResponse:
     flow = service.get_flow(session, key)
     definition = definition_of(flow)
+    choices = segments.segment_choices(session)
+    audience = _audience(choices, definition.filters)
     return render(
         request,
         "flows/flow.html",
@@ -89,14 +92,23 @@ def _page(
             ),
             "lift": flow_lift(session, settings=settings, flow=flow),
             "outcomes": OUTCOMES,
-            "values": values
-            or {
+            "values": {
                 "holdout_percent": str(flow.holdout_percent),
                 "conversion_days": str(flow.conversion_days),
                 "cooldown_days": str(definition.cooldown_days),
+                "segment": audience,
                 **_wait_values(definition),
+                **_step_values(definition, settings.currency),
+                **(values or {}),
             },
             "waits": [s for s in definition.steps if isinstance(s, WaitStep)],
+            "editable": [
+                s for s in definition.steps if isinstance(s, SendStep | CouponStep | PointsStep)
+            ],
+            "channels": CHANNELS,
+            "currency": settings.currency,
+            "segments": choices,
+            "audience": audience,
             "errors": errors or {},
         },
         status_code=status_code,
@@ -255,3 +267,149 @@ PAGES = Pages(
         ),
     ),
 )
+
+
+# ----------------------------------------------------------------------------- audience
+
+#: The form's value for "the flow's own rules, set through the API" (kept as they are).
+CUSTOM = "custom"
+
+
+def _audience(choices: list[Any], filters: dict[str, Any]) -> str:
+    """The form value naming the flow's filter: "" (everyone), a saved segment whose rules
+    are the flow's, or :data:`CUSTOM`."""
+    if filters == {"all": []}:
+        return ""
+    for segment in choices:
+        if segments.stored_rules(segment).as_json() == filters:
+            return str(segment.id)
+    return CUSTOM
+
+
+@router.post("/flows/{key}/audience", response_class=HTMLResponse)
+def save_audience(
+    key: str,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    user: MayMessage,
+    form: FormData,
+) -> Response:
+    """Who may receive the flow's messages: everyone, or a saved segment's customers.
+    The segment's rules are copied into the flow and re-checked before every send, so a
+    later change to the segment does not change a running flow."""
+
+    def save() -> Response:
+        flow = service.get_flow(session, key)
+        reader = FormReader(form)
+        choice = reader.raw("segment")
+        data: dict[str, Any] = definition_of(flow).model_dump(mode="json")
+        if choice == CUSTOM:
+            return see_other(f"/flows/{key}")
+        if choice:
+            segment_id = reader.reference("segment")
+            reader.check()
+            assert segment_id is not None
+            segment = segments.get_live_segment(session, segment_id)
+            data["filters"] = segments.stored_rules(segment).as_json()
+        else:
+            data["filters"] = {"all": []}
+        service.update_flow(session, key=key, by=staff_label(user), definition=data)
+        flash(request, N_("Saved. The rules are checked again before every message."))
+        return see_other(f"/flows/{key}")
+
+    return forms.submit(
+        request,
+        session,
+        save,
+        redraw=lambda errors, status: _page(
+            request, session, settings, key, values=form, errors=errors, status_code=status
+        ),
+    )
+
+
+# ----------------------------------------------------------------------------- offers
+
+CHANNELS = ("email", "sms", "whatsapp")
+
+
+def _step_values(definition: Any, currency: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for step in definition.steps:
+        k = step.key
+        if isinstance(step, SendStep):
+            values[f"s_{k}_channel"] = step.channel
+            values[f"s_{k}_fallback"] = step.fallback or ""
+        elif isinstance(step, CouponStep):
+            values[f"c_{k}_name"] = step.name
+            values[f"c_{k}_percent"] = "" if step.percent is None else str(step.percent)
+            values[f"c_{k}_amount"] = amount_text(step.amount, currency)
+            values[f"c_{k}_valid_days"] = str(step.valid_days)
+        elif isinstance(step, PointsStep):
+            values[f"p_{k}_points"] = str(step.points)
+    return values
+
+
+def read_steps(reader: FormReader, definition: Any) -> dict[str, Any]:
+    """The flow's definition with each message's channels, coupon and points as the form
+    says (one message per field)."""
+    data: dict[str, Any] = definition.model_dump(mode="json")
+    for step in data["steps"]:
+        k = step["key"]
+        if step["type"] == "send":
+            channel = reader.choice(f"s_{k}_channel", CHANNELS)
+            if channel is None and f"s_{k}_channel" not in reader.errors:
+                reader.error(f"s_{k}_channel", N_("Choose a channel."))
+            fallback = reader.choice(f"s_{k}_fallback", CHANNELS)
+            if fallback is not None and fallback == channel:
+                reader.error(f"s_{k}_fallback", N_("The second choice must be another channel."))
+            step["channel"] = channel or step["channel"]
+            step["fallback"] = fallback
+        elif step["type"] == "coupon":
+            step["name"] = reader.text(f"c_{k}_name", required=True) or step["name"]
+            percent = reader.integer(f"c_{k}_percent", minimum=1, maximum=100)
+            amount = reader.money(f"c_{k}_amount")
+            if amount == 0:
+                reader.error(f"c_{k}_amount", N_("Give a percent or an amount, not both."))
+            if (percent is None) == (amount is None):
+                reader.error(f"c_{k}_percent", N_("Give a percent or an amount, not both."))
+            step["percent"], step["amount"] = percent, amount
+            step["valid_days"] = reader.integer(
+                f"c_{k}_valid_days", required=True, minimum=1, maximum=365
+            )
+        elif step["type"] == "points":
+            step["points"] = reader.integer(
+                f"p_{k}_points", required=True, minimum=1, maximum=1_000_000
+            )
+    return data
+
+
+@router.post("/flows/{key}/steps", response_class=HTMLResponse)
+def save_steps(
+    key: str,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    user: MayMessage,
+    form: FormData,
+) -> Response:
+    """Change the channels of the flow's messages and its coupons and points. Steps keep
+    their keys: nobody past a step receives it again, and those waiting get the new offer."""
+
+    def save() -> Response:
+        flow = service.get_flow(session, key)
+        reader = FormReader(form, currency=settings.currency)
+        data = read_steps(reader, definition_of(flow))
+        reader.check()
+        service.update_flow(session, key=key, by=staff_label(user), definition=data)
+        flash(request, N_("Steps saved. Nobody receives a step twice."))
+        return see_other(f"/flows/{key}")
+
+    return forms.submit(
+        request,
+        session,
+        save,
+        redraw=lambda errors, status: _page(
+            request, session, settings, key, values=form, errors=errors, status_code=status
+        ),
+    )
