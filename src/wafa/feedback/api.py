@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from sqlalchemy.orm import Session
 
 from wafa.api.deps import (
@@ -33,12 +33,13 @@ from wafa.auth.models import StaffUser
 from wafa.auth.permissions import Permission
 from wafa.core.errors import Invalid
 from wafa.core.time import utcnow
-from wafa.feedback import breakdown, compensation, complaints, recurring, service
+from wafa.feedback import attachments, breakdown, compensation, complaints, recurring, service
 from wafa.feedback.breakdown import Dimension
 from wafa.feedback.models import (
     AnswerChannel,
     Compensation,
     Complaint,
+    ComplaintAttachment,
     ComplaintChannel,
     ComplaintEntry,
     ComplaintStatus,
@@ -48,6 +49,7 @@ from wafa.feedback.models import (
 from wafa.feedback.policy import Policy, load_policy, save_policy
 from wafa.feedback.schemas import (
     Assignment,
+    AttachmentRead,
     Breakdown,
     CompensationCreate,
     CompensationRead,
@@ -339,6 +341,87 @@ def assign(
         by=principal.label,
         staff_id=_staff_id(principal),
     )
+
+
+def read_uploads(files: list[UploadFile]) -> list[attachments.Upload]:
+    """The uploaded files' bytes, each read no further than one byte past the limit."""
+    return [
+        attachments.Upload(data=f.file.read(attachments.MAX_BYTES + 1), filename=f.filename)
+        for f in files
+    ]
+
+
+def _not_hidden(principal: Principal, complaint: Complaint) -> None:
+    """A staff member never reaches the files of criticism of themselves (they would
+    show the customer); API keys and full views do."""
+    if principal.kind == "staff" and complaints.anonymous_for(
+        complaint, staff_id=principal.id, full_view=principal.may(Permission.view_reports)
+    ):
+        raise complaints.ComplaintNotFound("no such complaint")
+
+
+@router.post(
+    "/complaints/{complaint_id}/attachments",
+    status_code=201,
+    response_model=list[AttachmentRead],
+    # No ``Idempotency-Key`` claim: the key's hash would need the raw body, which the form
+    # parser has consumed; a replay is harmless anyway, the same bytes are kept once.
+    max_body_size=attachments.BODY_LIMIT,
+)
+def add_attachments(
+    complaint_id: uuid.UUID,
+    session: DbSession,
+    principal: Writer,
+    files: Annotated[
+        list[UploadFile],
+        File(description="Photos (JPEG, PNG, WebP) or PDFs, up to 10 MB each, 8 per complaint."),
+    ],
+    from_customer: Annotated[
+        bool, Form(description="The customer sent these (shown to them).")
+    ] = False,
+    shared: Annotated[
+        bool, Form(description="Show staff files to the customer on their portal.")
+    ] = False,
+) -> list[ComplaintAttachment]:
+    """Attach photos or PDFs, checked by their content (413 over the size limit, 422 for
+    another type or one file too many, naming ``files.N``); a photo's metadata (EXIF, GPS)
+    is removed. The same file sent twice is kept once (a replay changes nothing)."""
+    complaint = complaints.get_complaint(session, complaint_id)
+    _not_hidden(principal, complaint)
+    prepared = attachments.prepare_all(read_uploads(files))
+    return attachments.attach(
+        session,
+        complaint_id=complaint_id,
+        files=prepared,
+        from_customer=from_customer,
+        shared=shared,
+        by=principal.label,
+        staff_id=_staff_id(principal),
+    )
+
+
+@router.get("/complaints/{complaint_id}/attachments", response_model=list[AttachmentRead])
+def list_attachments(
+    complaint_id: uuid.UUID, session: ReadSession, principal: Reader
+) -> list[ComplaintAttachment]:
+    complaint = complaints.get_complaint(session, complaint_id)
+    _not_hidden(principal, complaint)
+    return attachments.for_complaint(session, complaint_id)
+
+
+@router.get(
+    "/complaints/{complaint_id}/attachments/{attachment_id}",
+    response_class=Response,
+    responses={200: {"content": {ct: {} for ct in attachments.CONTENT_TYPES}}},
+)
+def attachment_content(
+    complaint_id: uuid.UUID, attachment_id: uuid.UUID, session: ReadSession, principal: Reader
+) -> Response:
+    """The file's bytes with its stored type, ``nosniff``, a download for a PDF."""
+    complaint = complaints.get_complaint(session, complaint_id)
+    _not_hidden(principal, complaint)
+    found = attachments.get(session, complaint_id=complaint_id, attachment_id=attachment_id)
+    return Response(content=found.data, headers=attachments.headers(found))
 
 
 @router.get("/feedback/policy", response_model=Policy)

@@ -681,7 +681,11 @@ def customer_replies(
 
 
 def personal_data(session: Session, customer_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The person's complaints with the replies sent to them (export)."""
+    """The person's complaints with the replies sent to them and the files they see (export)."""
+    from wafa.feedback import attachments
+
+    held = customer_replies(session, customer_id)
+    files = attachments.export(session, [c.id for c, _ in held])
     return [
         {
             "kind": c.kind,
@@ -691,14 +695,18 @@ def personal_data(session: Session, customer_id: uuid.UUID) -> list[dict[str, An
             "created_at": c.created_at.isoformat(),
             "resolved_at": c.resolved_at.isoformat() if c.resolved_at else None,
             "replies": [{"text": e.text, "at": e.at.isoformat()} for e in entries],
+            "attachments": files[c.id],
         }
-        for c, entries in customer_replies(session, customer_id)
+        for c, entries in held
     ]
 
 
 def erase(session: Session, customer_id: uuid.UUID) -> None:
     """Blank what the person wrote and what was written to or about them; the complaints
-    stay counted (category, dates, SLA) for the reports."""
+    stay counted (category, dates, SLA) for the reports; their files are deleted."""
+    from wafa.feedback import attachments
+
+    attachments.erase(session, customer_id)
     ids = select(Complaint.id).where(Complaint.customer_id == customer_id)
     session.execute(
         update(Compensation)

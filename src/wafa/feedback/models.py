@@ -19,11 +19,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from wafa.core.db import Base, UtcDateTime
 from wafa.core.ids import new_id
@@ -358,3 +359,39 @@ class ComplaintAlertMail(Base):
         UniqueConstraint("complaint_id", "kind", "to_address"),
         Index("ix_complaint_alert_mails_status", "status", "created_at"),
     )
+
+
+class ComplaintAttachment(Base):
+    """A photo or PDF attached to a complaint, by the customer or by staff.
+
+    The bytes live in the database, not on disk (``wafa.feedback.attachments`` says why):
+    a failed upload rolls back with its complaint, erasure and export reach them in the
+    person's own transaction. ``data`` is deferred, so lists never read it. ``sha256`` is the
+    stored bytes' digest (after a photo's metadata is stripped); ``(complaint_id, sha256)`` is
+    unique, so the same file sent twice is kept once.
+    """
+
+    __tablename__ = "complaint_attachments"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    complaint_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("complaints.id", ondelete="CASCADE"), index=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(160))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    # Whether the customer sees it on their portal: always for their own; for a staff
+    # member's, when they chose to show it (otherwise it is internal, like a note).
+    shared: Mapped[bool] = mapped_column(Boolean, default=True)
+    from_customer: Mapped[bool] = mapped_column(Boolean, default=False)
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    data: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
+
+    __table_args__ = (UniqueConstraint("complaint_id", "sha256"),)

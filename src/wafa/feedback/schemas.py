@@ -219,6 +219,25 @@ class EntryRead(BaseModel):
     at: datetime
 
 
+class AttachmentRead(BaseModel):
+    """A file on a complaint (its bytes at ``GET .../attachments/{id}``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    complaint_id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    width: int | None
+    height: int | None
+    from_customer: bool
+    shared: bool
+    by: str | None
+    created_at: datetime
+
+
 class CouponGift(BaseModel):
     """A single-use coupon: a fixed amount off (minor units), a percentage off, or a free product."""
 

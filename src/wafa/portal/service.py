@@ -7,7 +7,7 @@ work once; erasure waits for a second link).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +22,7 @@ from wafa.core.settings import CalendarKind, Settings
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
 from wafa.customers.schemas import Birthday, CustomerUpdate
-from wafa.feedback import complaints
+from wafa.feedback import attachments, complaints
 from wafa.feedback.models import ComplaintChannel
 from wafa.feedback.schemas import ComplaintCreate
 from wafa.loyalty import service as loyalty
@@ -102,16 +102,18 @@ def file_complaint(
     text: str,
     order_id: uuid.UUID | None,
     nonce: str,
+    files: Sequence[attachments.Prepared] = (),
 ) -> uuid.UUID:
-    """File a complaint from the portal (feedback's complaint log, channel ``portal``); the
-    order named must be the customer's own. Sent twice, it is filed once."""
+    """File a complaint from the portal (feedback's complaint log, channel ``portal``) with
+    the photos or PDFs sent (checked before); the order named must be the customer's own.
+    Sent twice, it is filed once."""
     if order_id is not None and order_id not in {
         o.id for o in orders.customer_orders(session, customer_id)
     }:
         raise Invalid.field(("order_id",), "choose one of your orders")
 
     def work() -> uuid.UUID:
-        return complaints.file_complaint(
+        filed = complaints.file_complaint(
             session,
             settings=settings,
             data=ComplaintCreate(
@@ -119,9 +121,29 @@ def file_complaint(
             ),
             channel=ComplaintChannel.portal,
             by="customer",
-        ).id
+        )
+        attachments.attach(
+            session, complaint_id=filed.id, files=list(files), from_customer=True, by="customer"
+        )
+        return filed.id
 
     return _once(session, customer_id=customer_id, nonce=nonce, work=work)
+
+
+def add_files(
+    session: Session,
+    *,
+    customer_id: uuid.UUID,
+    complaint_id: uuid.UUID,
+    files: Sequence[attachments.Prepared],
+) -> None:
+    """Add photos or PDFs to one of the customer's own complaints (another's: ``NotFound``)."""
+    complaint = complaints.get_complaint(session, complaint_id)
+    if complaint.customer_id != customer_id or complaint.kind != "complaint":
+        raise NotFound("no such complaint")
+    attachments.attach(
+        session, complaint_id=complaint_id, files=list(files), from_customer=True, by="customer"
+    )
 
 
 def redemption_of(

@@ -19,8 +19,9 @@ from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
 from wafa.customers.models import Customer
-from wafa.feedback import complaints, policy
+from wafa.feedback import attachments, complaints, policy
 from wafa.feedback import service as surveys
+from wafa.feedback.models import ComplaintAttachment
 from wafa.loyalty import coupons, pos, program, referrals
 from wafa.loyalty import service as loyalty
 from wafa.loyalty import views as loyalty_views
@@ -197,6 +198,8 @@ class MyComplaint:
     text: str
     created_at: datetime
     replies: list[tuple[datetime, str]]
+    #: The files the customer sees: theirs and those the shop showed them.
+    files: list[ComplaintAttachment]
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,8 @@ def feedback(session: Session, *, settings: Settings, customer_id: uuid.UUID) ->
         occasion=f"portal:{month}",
         touchpoint="relationship",
     )
+    held = complaints.customer_replies(session, customer_id)
+    files = attachments.for_complaints(session, [c.id for c, _ in held], customer_view=True)
     mine = [
         MyComplaint(
             id=c.id,
@@ -229,8 +234,9 @@ def feedback(session: Session, *, settings: Settings, customer_id: uuid.UUID) ->
             text=c.text,
             created_at=c.created_at,
             replies=[(r.at, r.text or "") for r in replies],
+            files=files[c.id],
         )
-        for c, replies in complaints.customer_replies(session, customer_id)
+        for c, replies in held
     ]
     recent = orders.customer_orders(session, customer_id)[:10]
     return Feedback(

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from wafa.api.deps import AppSettings, DbSession, ReadSession
@@ -20,11 +20,11 @@ from wafa.core.ids import new_id
 from wafa.core.text import ascii_number
 from wafa.core.time import utcnow
 from wafa.customers import service as customers
-from wafa.feedback import compensation, complaints
+from wafa.feedback import attachments, compensation, complaints
 from wafa.feedback.models import Complaint, ComplaintChannel, ComplaintStatus
 from wafa.feedback.policy import load_policy
 from wafa.feedback.schemas import CompensationCreate, ComplaintCreate
-from wafa.feedback.web.common import labels
+from wafa.feedback.web.common import labels, refusal, refused_params
 from wafa.messaging.personalize import first_name
 from wafa.web.auth import Counter, may, see_other, staff_label
 from wafa.web.i18n import N_
@@ -239,6 +239,11 @@ def complaint_page(
             "staff": staff,
             "named": staff.get(complaint.staff_id) if complaint.staff_id else None,
             "compensations": compensation.for_complaint(session, complaint.id),
+            # Files would show the customer to a staff member reading criticism of themselves.
+            "files": [] if row["anonymous"] else attachments.for_complaint(session, complaint.id),
+            "accept": attachments.ACCEPT,
+            "max_files": attachments.MAX_FILES,
+            "max_mb": attachments.MAX_BYTES // (1024 * 1024),
             "status_actions": [
                 (s, label) for s, label in STATUS_ACTIONS if s in complaints.MOVES[complaint.status]
             ],
@@ -384,3 +389,53 @@ def compensate(
             N_("Compensation given.") if created else N_("This compensation was already given."),
         )
     return _back(complaint_id)
+
+
+@router.post(
+    "/feedback/complaints/{complaint_id}/attachments", max_body_size=attachments.BODY_LIMIT
+)
+def add_attachments(
+    request: Request,
+    session: DbSession,
+    user: Counter,
+    complaint_id: uuid.UUID,
+    files: Annotated[list[UploadFile] | None, File()] = None,
+    shared: Annotated[bool, Form()] = False,
+) -> Response:
+    """Attach photos or PDFs (checked by content; a photo's EXIF and GPS removed); shown to
+    the customer when ``shared``. A refused file names itself and nothing is kept."""
+    _workable(session, user, complaint_id)
+    chosen = [f for f in files or [] if f.filename or f.size]
+    if not chosen:
+        flash(request, N_("Choose a photo or a PDF first."), kind="error")
+        return _back(complaint_id)
+    uploads = [
+        attachments.Upload(data=f.file.read(attachments.MAX_BYTES + 1), filename=f.filename)
+        for f in chosen
+    ]
+    try:
+        prepared = attachments.prepare_all(uploads)
+        attachments.attach(
+            session,
+            complaint_id=complaint_id,
+            files=prepared,
+            from_customer=False,
+            shared=shared,
+            by=staff_label(user),
+            staff_id=user.id,
+        )
+    except attachments.AttachmentRefused as exc:
+        flash(request, refusal(exc), kind="error", **refused_params(exc, uploads))
+    else:
+        flash(request, N_("Files attached."))
+    return _back(complaint_id)
+
+
+@router.get("/feedback/complaints/{complaint_id}/attachments/{attachment_id}")
+def attachment(
+    session: ReadSession, user: Counter, complaint_id: uuid.UUID, attachment_id: uuid.UUID
+) -> Response:
+    """A file of a complaint this staff member may work (never of criticism of themselves)."""
+    _workable(session, user, complaint_id)
+    found = attachments.get(session, complaint_id=complaint_id, attachment_id=attachment_id)
+    return Response(content=found.data, headers=attachments.headers(found))
