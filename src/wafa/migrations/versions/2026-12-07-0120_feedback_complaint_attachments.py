@@ -1,7 +1,7 @@
 """feedback: photos and PDFs attached to complaints (bytes in the database, keyed by digest)
 
 Revision ID: 9c3e4f5a6b72
-Revises: 7fedd763b5f1
+Revises: 95742fe2ffa2
 Create Date: 2026-12-07 01:20:00+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import wafa.core.db
 
 revision: str = "9c3e4f5a6b72"
-down_revision: str | Sequence[str] | None = "7fedd763b5f1"
+down_revision: str | Sequence[str] | None = "95742fe2ffa2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
