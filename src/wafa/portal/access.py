@@ -12,6 +12,10 @@ The rules, stated once:
 * A refused link says why with its status: altered or unknown 403, expired, used or
   revoked 410. It never names the customer.
 * A session is a random secret in an ``HttpOnly`` cookie; the table keeps its SHA-256 only.
+* A link shown as a QR code on the cashier's screen is marked as such, and so is the session
+  it opens: a cashier could scan it, so "download my data" from that session is refused and
+  a link to the customer's own email or phone is offered instead (erasure already asks for a
+  second link sent there).
 * "Send me a link" answers the same whether or not the address is known, and is limited
   per address and per IP (counted whether or not the address is known). An email gets a
   link; a phone gets a six-digit code by SMS (five tries, ten minutes).
@@ -55,6 +59,8 @@ WINDOW = timedelta(minutes=15)
 PER_ADDRESS = 3  # link requests per address per window
 PER_IP = 10  # link requests (and wrong codes) per IP per window
 _ISSUED = b"i"
+_ISSUED_AT_COUNTER = b"c"
+COUNTER = "counter"
 
 
 class LinkRefused(WafaError):
@@ -97,14 +103,18 @@ def issue_link(
     customer_id: uuid.UUID,
     ttl: timedelta = API_LINK_TTL,
     page: str | None = None,
+    at_counter: bool = False,
 ) -> IssuedLink:
-    """A sign-in link for ``customer_id`` under ``WAFA_PUBLIC_URL``, opening ``page``."""
+    """A sign-in link for ``customer_id`` under ``WAFA_PUBLIC_URL``, opening ``page``;
+    ``at_counter``: shown on the cashier's screen (the session it opens cannot download
+    the customer's data)."""
     customer = customers.get_live_customer(session, customer_id)
     now = utcnow()
     expires_at = (now + ttl).replace(microsecond=0)
     # The issue instant (for revocation) and three random bytes: two links made in one
     # second are two links, each opening once.
-    extra = _ISSUED + struct.pack(">I", int(now.timestamp())) + secrets.token_bytes(3)
+    mark = _ISSUED_AT_COUNTER if at_counter else _ISSUED
+    extra = mark + struct.pack(">I", int(now.timestamp())) + secrets.token_bytes(3)
     token = signer(session, settings).sign(PORTAL, customer.id, expires_at=expires_at, extra=extra)
     url = public_link(settings.public_url, f"portal/login/{token}")
     target = safe_page(page)
@@ -114,7 +124,7 @@ def issue_link(
 
 
 def _issued_at(extra: bytes, expires_at: datetime | None) -> datetime:
-    if len(extra) == 8 and extra[:1] == _ISSUED:
+    if len(extra) == 8 and extra[:1] in (_ISSUED, _ISSUED_AT_COUNTER):
         (stamp,) = struct.unpack(">I", extra[1:5])
         return datetime.fromtimestamp(stamp, UTC)
     if expires_at is None:
@@ -153,10 +163,11 @@ def sign_in(session: Session, *, settings: Settings, token: str) -> tuple[uuid.U
     )
     if not claimed:
         raise LinkGone("this sign-in link was already used", reason="used")
-    return customer.id, open_session(session, customer_id=customer.id)
+    via = COUNTER if len(found.extra) == 8 and found.extra[:1] == _ISSUED_AT_COUNTER else None
+    return customer.id, open_session(session, customer_id=customer.id, via=via)
 
 
-def open_session(session: Session, *, customer_id: uuid.UUID) -> str:
+def open_session(session: Session, *, customer_id: uuid.UUID, via: str | None = None) -> str:
     """Start a portal session for ``customer_id``; the secret goes in the cookie."""
     secret = secrets.token_urlsafe(32)
     now = utcnow()
@@ -167,10 +178,21 @@ def open_session(session: Session, *, customer_id: uuid.UUID) -> str:
             customer_id=customer_id,
             created_at=now,
             expires_at=now + SESSION_TTL,
+            via=via,
         )
     )
     session.flush()
     return secret
+
+
+def opened_at_counter(session: Session, secret: str | None) -> bool:
+    """Whether the session of this cookie was opened by a link shown at the counter."""
+    if not secret or len(secret) > 100:
+        return False
+    via = session.scalar(
+        select(PortalSession.via).where(PortalSession.secret_hash == _digest(secret))
+    )
+    return via == COUNTER
 
 
 def session_customer(session: Session, secret: str | None) -> Customer | None:
@@ -255,15 +277,20 @@ def access_status(session: Session, *, customer_id: uuid.UUID) -> AccessStatus:
     return AccessStatus(open_sessions=int(opened or 0), last_sign_in=latest, revoked_at=revoked)
 
 
-def send_link(session: Session, *, settings: Settings, customer_id: uuid.UUID) -> str | None:
-    """Send the customer a sign-in link (one hour, once) by email, else by SMS, as a
-    transactional message (at the counter, after enrolling); the channel, or ``None``
-    when the customer has neither address."""
+def send_link(
+    session: Session, *, settings: Settings, customer_id: uuid.UUID, page: str | None = None
+) -> str | None:
+    """Send the customer a sign-in link (one hour, once, opening ``page``) by email, else by
+    SMS, as a transactional message (at the counter, after enrolling; for "download my
+    data" from a counter session); the channel, or ``None`` when the customer has neither
+    address."""
     customer = customers.get_live_customer(session, customer_id)
     channel = "email" if customer.email else "sms" if customer.phone else None
     if channel is None:
         return None
-    link = issue_link(session, settings=settings, customer_id=customer.id, ttl=EMAIL_LINK_TTL)
+    link = issue_link(
+        session, settings=settings, customer_id=customer.id, ttl=EMAIL_LINK_TTL, page=page
+    )
     queue_message(
         session,
         customer_id=customer.id,

@@ -53,6 +53,9 @@ class PortalSession(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: How it was opened: ``"counter"`` by the QR code on the cashier's screen (which a
+    #: cashier could scan), else ``None``. A counter session cannot download the data.
+    via: Mapped[str | None] = mapped_column(String(16))
 
 
 class PortalCode(Base):

@@ -173,6 +173,10 @@ MESSAGES = {
     "not-found": i18n.N_("We couldn't find this page."),
     "invalid": i18n.N_("Please check what you typed and try again. Nothing was changed."),
     "portal-csrf": i18n.N_("This form expired. Go back, reload the page and try again."),
+    "opened-at-counter": i18n.N_(
+        "This page was opened at the counter. To download your data, ask for a link to your "
+        "own email or phone on the My data section of your preferences."
+    ),
 }
 
 

@@ -28,7 +28,11 @@ def sign_in_qr(
 ) -> Response:
     """An SVG QR code of a 15-minute sign-in link for the customer at the counter."""
     link = access.issue_link(
-        session, settings=settings, customer_id=customer_id, ttl=access.COUNTER_LINK_TTL
+        session,
+        settings=settings,
+        customer_id=customer_id,
+        ttl=access.COUNTER_LINK_TTL,
+        at_counter=True,
     )
     out = io.BytesIO()
     segno.make_qr(link.url, error="m").save(out, kind="svg", scale=4, border=2, dark="#111")

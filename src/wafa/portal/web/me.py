@@ -21,8 +21,15 @@ from wafa.customers.schemas import Birthday
 from wafa.messaging import preferences
 from wafa.messaging.models import Topic
 from wafa.people import service as people
-from wafa.portal import service
-from wafa.portal.web.common import Me, PortalRoute, language_of, render
+from wafa.portal import access, service
+from wafa.portal.web.common import (
+    Me,
+    PortalRoute,
+    cookie_secret,
+    error_page,
+    language_of,
+    render,
+)
 from wafa.web import i18n
 from wafa.web.i18n import N_
 from wafa.web.templating import templates_of
@@ -72,6 +79,8 @@ def _page(
             "channel_labels": CHANNEL_LABELS,
             "saved": request.query_params.get("saved") == "1",
             "erase_sent": request.query_params.get("erase"),
+            "at_counter": access.opened_at_counter(session, cookie_secret(request)),
+            "data_link_sent": request.query_params.get("data-link"),
             "birthday": me.birthday,
             "birthday_rule": rule,
             "birthday_calendar": str(_calendar(request, settings, me)),
@@ -168,7 +177,11 @@ def save_preferences(
 
 @router.get("/portal/me/export.json")
 def export(request: Request, session: ReadSession, me: Me) -> Response:
-    """Everything held on the customer (people's export, every domain's share), as JSON."""
+    """Everything held on the customer (people's export, every domain's share), as JSON.
+    Not from a session opened by the QR code on the cashier's screen (a cashier could have
+    scanned it): that session is offered a link to the customer's own email or phone."""
+    if access.opened_at_counter(session, cookie_secret(request)):
+        return error_page(request, status=403, code="opened-at-counter")
     data = people.export_customer(session, me.id, hooks=request.app.state.people_hooks)
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2, default=str),
@@ -177,6 +190,18 @@ def export(request: Request, session: ReadSession, me: Me) -> Response:
             "Content-Disposition": 'attachment; filename="my-data.json"',
             "Cache-Control": "no-store",
         },
+    )
+
+
+@router.post("/portal/me/data-link")
+def send_data_link(request: Request, session: DbSession, settings: AppSettings, me: Me) -> Response:
+    """Send a sign-in link to the customer's own email (else phone) that opens My data in
+    a session of their own, from which the download works."""
+    channel = access.send_link(
+        session, settings=settings, customer_id=me.id, page="/portal/preferences"
+    )
+    return RedirectResponse(
+        f"/portal/preferences?data-link={channel or 'none'}#my-data", status_code=303
     )
 
 
