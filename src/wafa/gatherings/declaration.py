@@ -17,11 +17,19 @@ from wafa.gatherings import events, models
 if TYPE_CHECKING:
     from fastapi import APIRouter  # noqa: TID251 - a type only
 
+    from wafa.web.pages import Pages
+
 
 def _api() -> Sequence[APIRouter]:
     from wafa.gatherings.api import router
 
     return (router,)
+
+
+def _pages() -> Pages:
+    from wafa.gatherings.web import PAGES
+
+    return PAGES
 
 
 def _consumers(settings: Settings) -> Sequence[Consumer]:
@@ -54,7 +62,7 @@ GATHERINGS = Domain(
     models=(models,),
     events=events.EVENTS,
     api=_api,
-    pages=None,
+    pages=_pages,
     consumers=_consumers,
     tasks=_tasks,
     personal_data=PersonalData(export=_export, erase=_erase),

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 
 from wafa.portal.web import (
     counter,
+    events,
     feedback,
     history,
     home,
@@ -25,7 +26,7 @@ from wafa.portal.web.common import PortalRoute
 from wafa.web.pages import Pages
 
 router = APIRouter(route_class=PortalRoute)
-for _screen in (signin, home, rewards, history, referral, feedback, me):
+for _screen in (signin, home, rewards, history, referral, feedback, events, me):
     router.routes.extend(_screen.router.routes)
 
 PAGES = Pages(routers=(router, counter.router, staff.router), panels=(staff.PANEL,))

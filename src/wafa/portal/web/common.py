@@ -34,7 +34,7 @@ COOKIE = "wafa_portal"
 COOKIE_PATH = "/portal"
 LANGUAGES = ("en", "ar", "fa")
 #: The bottom tabs whose pages exist.
-TABS = frozenset({"home", "rewards", "history", "referral", "feedback", "me"})
+TABS = frozenset({"home", "rewards", "history", "referral", "feedback", "events", "me"})
 
 
 class SignInNeeded(Unauthorized):

@@ -187,6 +187,19 @@
     $("[data-pos-reward-count]").textContent = count ? num(count) : "";
   };
 
+  /* Parts another domain adds to the card, fetched once it shows (an event's check-in). */
+  const loadParts = (root) => {
+    if (!root) return;
+    root.querySelectorAll("[data-pos-part]").forEach(async (slot) => {
+      try {
+        slot.innerHTML = await getHtml(slot.dataset.posPart);
+      } catch (error) {
+        slot.replaceChildren(); // the card works without it
+      }
+    });
+  };
+  loadParts(infoSlot);
+
   const placeCard = (html) => {
     const template = document.createElement("template");
     template.innerHTML = html;
@@ -197,6 +210,7 @@
     if (offers) rewardsSlot.replaceChildren(...offers.childNodes);
     if (saleFor) forSlot.replaceChildren(...saleFor.childNodes);
     updateRewardBadge();
+    loadParts(infoSlot);
   };
 
   /* The receipt view after a sale: the next visit's coupon, when the sale earned one. */
