@@ -2,6 +2,7 @@
 loopback SMTP server, with the worker running as in production (PostgreSQL).
 
     .venv/bin/python benchmarks/flows_confirmation.py [--orders 100] [--rate 2]
+        [--before REV --turns 2]
 
 A fresh database; one ``wafa serve`` (one process, no embedded worker) and one
 ``wafa worker run`` with its default settings (2 s idle poll); an aiosmtpd server in its
@@ -10,6 +11,8 @@ its text. The client posts ``--orders`` orders at ``--rate`` a second, each by a
 customer with an email address (the order confirmation is on in a new store), and
 measures, per order, the time from the start of its POST to the sink's receipt.
 Reports p50, p99 and the worst, and checks that every order got exactly one email.
+With ``--before REV`` the same is measured with revision REV's server and worker (a git
+worktree of it), turn about with this checkout's.
 Target (issue 10): p99 under 5 s.
 """
 
@@ -25,9 +28,17 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
-from _common import drop_database, free_port, fresh_database, wait_for, write_section
+from _common import (
+    drop_database,
+    free_port,
+    fresh_database,
+    revision_src,
+    wait_for,
+    write_section,
+)
 
 from wafa.auth import service as auth
 from wafa.core.db import session_scope
@@ -65,12 +76,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--orders", type=int, default=100)
-    parser.add_argument("--rate", type=float, default=2.0, help="Orders a second.")
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "flows.md")
-    args = parser.parse_args()
+def measure(args: argparse.Namespace, src: Path) -> dict[str, Any]:
+    """One turn: a fresh database, a server and a worker importing ``src``, the orders."""
     url = fresh_database("wafa_confirm_bench")
     settings = Settings.model_validate({"database_url": url, "secret_key": SECRET})
     with session_scope(settings) as s:
@@ -78,6 +85,7 @@ def main() -> None:
     smtp_port, http_port = free_port(), free_port()
     env = {
         **os.environ,
+        "PYTHONPATH": str(src),
         "WAFA_DATABASE_URL": url,
         "WAFA_SECRET_KEY": SECRET,
         "WAFA_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
@@ -104,14 +112,15 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    load_start = os.getloadavg()[0]
     tag = uuid.uuid4().hex[:8]
     posted: dict[str, float] = {}
     answers: list[float] = []
     failed = 0
+    cpu0 = _children_cpu(worker.pid)
     try:
         wait_for(http_port, server)
         time.sleep(3)  # the worker's first pass (presets, daily jobs of an empty store)
+        cpu0 = _children_cpu(worker.pid)
         base = f"http://127.0.0.1:{http_port}"
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
@@ -143,6 +152,7 @@ def main() -> None:
             if len(got) >= len(posted) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
+        worker_cpu = _children_cpu(worker.pid) - cpu0
     finally:
         worker.terminate()
         worker.wait(timeout=60)
@@ -156,25 +166,79 @@ def main() -> None:
         for external_id in set(ids):
             arrival.setdefault(external_id, []).append(at)
     latencies = [min(arrival[e]) - posted[e] for e in posted if e in arrival]
-    twice = sum(1 for times in arrival.values() if len(times) > 1)
-    missing = len(posted) - len(latencies)
+    return {
+        "latencies": latencies,
+        "twice": sum(1 for times in arrival.values() if len(times) > 1),
+        "missing": len(posted) - len(latencies),
+        "answers": answers,
+        "failed": failed,
+        "worker_cpu": worker_cpu,
+    }
+
+
+def _children_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process ``pid`` has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _row(name: str, runs: list[dict[str, Any]]) -> str:
+    latencies = [x for r in runs for x in r["latencies"]]
+    answers = [x for r in runs for x in r["answers"]]
+    cpu = sum(r["worker_cpu"] for r in runs) / max(1, sum(len(r["latencies"]) for r in runs))
+    return (
+        f"| {name} | {statistics.median(latencies):.2f} s | {percentile(latencies, 0.99):.2f} s | "
+        f"{max(latencies):.2f} s | {len(latencies)} | {sum(r['missing'] for r in runs)} | "
+        f"{sum(r['twice'] for r in runs)} | {statistics.median(answers) * 1000:.0f} ms | "
+        f"{cpu * 1000:.0f} ms |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=2.0, help="Orders a second.")
+    parser.add_argument(
+        "--before", help="An earlier git revision, measured too, in alternating turns."
+    )
+    parser.add_argument("--turns", type=int, default=1, help="Turns per side.")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/wafa-bench"))
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "flows.md")
+    args = parser.parse_args()
+    sides = {"this checkout": ROOT.parent / "src"}
+    if args.before:
+        sides = {f"before ({args.before})": revision_src(args.before, args.workdir), **sides}
+    load_start = os.getloadavg()[0]
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+    for turn in range(args.turns):
+        for name, src in sides.items():
+            runs[name].append(measure(args, src))
+            print(f"turn {turn + 1} {name}: {_row(name, runs[name][-1:])}", flush=True)
     load_end = os.getloadavg()[0]
     cmd = f".venv/bin/python benchmarks/flows_confirmation.py --orders {args.orders} --rate {args.rate:g}"
+    if args.before:
+        cmd += f" --before {args.before}"
+    if args.turns != 1:
+        cmd += f" --turns {args.turns}"
+    failed = sum(r["failed"] for rs in runs.values() for r in rs)
     lines = [
         "### Order confirmation latency (PostgreSQL, worker running)",
         "",
         f"Command: `{cmd}` (run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average "
         f"{load_start:.1f} at the start, {load_end:.1f} at the end, on a shared 2-core VM).",
         "",
-        f"{len(posted)} orders posted at {args.rate:g} a second by new customers (one "
-        f"`wafa serve` process, one `wafa worker run` with its default 2 s idle poll); from the "
-        "start of each POST to the email accepted by the loopback SMTP server:",
+        f"{args.orders} orders a turn, posted at {args.rate:g} a second by new customers (one "
+        "`wafa serve` process, one `wafa worker run` with its default 2 s idle poll), "
+        f"{args.turns} turn(s) a side, the sides alternating; from the start of each POST to "
+        "the email accepted by the loopback SMTP server (worker CPU: the worker process's CPU "
+        "seconds per order):",
         "",
-        "| p50 | p99 | worst | emails | missing | twice | POST p50 |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {statistics.median(latencies):.2f} s | {percentile(latencies, 0.99):.2f} s | "
-        f"{max(latencies):.2f} s | {len(latencies)} | {missing} | {twice} | "
-        f"{statistics.median(answers) * 1000:.0f} ms |",
+        "| side | p50 | p99 | worst | emails | missing | twice | POST p50 | worker CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *[_row(name, rs) for name, rs in runs.items()],
         "",
         f"Failed POSTs: {failed}. Target (issue 10): p99 under 5 s.",
         "",

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wafa.core.domain import IntervalTask, Task
 from wafa.core.settings import Settings
 from wafa.messaging.pipeline import Pipeline
+from wafa.messaging.queue import SEND_TASK
 
 PASS_LIMIT = 2000
 _pipelines: dict[tuple[str, int], Pipeline] = {}
@@ -36,4 +37,4 @@ def send_due(factory: sessionmaker[Session], settings: Settings) -> dict[str, in
 
 def tasks() -> list[Task]:
     """List what the worker runs for messaging: sending what is due, at every pass."""
-    return [IntervalTask("messaging.send", every=0.0, run=send_due)]
+    return [IntervalTask(SEND_TASK, every=0.0, run=send_due)]

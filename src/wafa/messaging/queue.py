@@ -51,6 +51,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from wafa.core import wake
 from wafa.core.db import dialect_name, insert_ignoring_conflicts, rowcount
 from wafa.core.errors import Invalid, NotFound
 from wafa.core.ids import new_id
@@ -68,6 +69,10 @@ from wafa.messaging.models import (
     Topic,
 )
 from wafa.messaging.texts import LOCALES
+
+#: The worker task that hands due messages over (``wafa.messaging.jobs``), woken when a
+#: transactional message is queued.
+SEND_TASK = "messaging.send"
 
 __all__ = [
     "Channel",
@@ -247,6 +252,9 @@ def queue_message(
     ).first()
     found = _existing(session, customer_id, reason, occasion)
     assert found is not None
+    if inserted is not None and kind is Kind.transactional:
+        # Order news goes at once: the worker runs the send task as soon as this commits.
+        wake.after_commit(session, SEND_TASK)
     return found, inserted is not None
 
 

@@ -1,8 +1,9 @@
 """The worker loop: drain the outbox, run interval tasks when due, run daily tasks per day.
 
 ``run_once`` does one full pass (what ``wafa worker run --once`` and the tests
-call); ``run_forever`` repeats it until asked to stop, sleeping ``poll`` seconds
-between passes when there was nothing to do. Each event and each batch is its own
+call); ``run_forever`` repeats it until asked to stop, resting up to ``poll`` seconds
+between passes when there was nothing to do (and starting at once when the outbox
+gains an event meanwhile). Each event and each batch is its own
 transaction, so stopping (or crashing) at any moment loses nothing and duplicates
 nothing.
 
@@ -23,14 +24,21 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from wafa.core import wake
 from wafa.core.db import session_factory
-from wafa.core.domain import DailyTask, Task
+from wafa.core.domain import DailyTask, IntervalTask, Task
 from wafa.core.events import Consumer
+from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.worker.batch import Drained, FailedEvent, drain_batched
 
 log = logging.getLogger("wafa.worker")
+#: How often a resting worker looks for new outbox events (see ``Worker.run_forever``).
+PROBE_SECONDS = 0.2
 
 
 @dataclass
@@ -82,6 +90,7 @@ class Worker:
                 log.exception("consumer %s failed; its events stay pending", consumer.name)
                 result.failures.append(consumer.name)
             result.failed_events.extend(drained.failed or [])
+            self._run_woken(factory, result)
         now = utcnow()
         check_daily = daily and (
             self._last_daily_check is None
@@ -114,13 +123,72 @@ class Worker:
             log.info("handled %d events", result.events)
         return result
 
-    def run_forever(self, stop: threading.Event, *, poll: float = 2.0) -> None:
-        """Pass after pass until ``stop`` is set; errors are logged and retried after ``poll``."""
+    def _run_woken(self, factory: sessionmaker[Session], result: Pass) -> None:
+        """Run now the interval tasks that work of this process asked for (``wafa.core.wake``:
+        an order confirmation just queued is handed over before the next consumer drains,
+        not at the end of the pass)."""
+        wanted = wake.take()
+        if not wanted:
+            return
+        for task in self.tasks:
+            if isinstance(task, IntervalTask) and task.name in wanted:
+                self._last_interval[task.name] = time.monotonic()
+                try:
+                    report = task.run(factory, self.settings)
+                except Exception:
+                    log.exception("task %s failed; it runs again at its next turn", task.name)
+                    result.failures.append(task.name)
+                    continue
+                done = result.tasks.setdefault(task.name, {})
+                for key, value in report.items():
+                    done[key] = done.get(key, 0) + value
+
+    def run_forever(
+        self, stop: threading.Event, *, poll: float = 2.0, probe: float = PROBE_SECONDS
+    ) -> None:
+        """Pass after pass until ``stop`` is set; errors are logged and retried after ``poll``.
+
+        After a pass with nothing to do the worker rests up to ``poll`` seconds, but looks
+        every ``probe`` seconds (one index lookup) whether the outbox has gained an event
+        since the pass began, and starts the next pass at once if so: an order placed while
+        the worker rests is handled within ``probe`` seconds, not ``poll``.
+        """
+        factory = session_factory(self.settings)
         while not stop.is_set():
+            mark = _newest_event(factory)
             try:
                 busy = self.run_once().busy
             except Exception:
                 log.exception("worker pass failed; retrying")
                 busy = False
             if not busy:
-                stop.wait(poll)
+                self._rest(stop, factory, poll, probe, mark)
+
+    def _rest(
+        self,
+        stop: threading.Event,
+        factory: sessionmaker[Session],
+        poll: float,
+        probe: float,
+        mark: uuid.UUID | None,
+    ) -> None:
+        if probe <= 0:
+            stop.wait(poll)
+            return
+        deadline = time.monotonic() + poll
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or stop.wait(min(probe, left)):
+                return
+            if _newest_event(factory) != mark:
+                return
+
+
+def _newest_event(factory: sessionmaker[Session]) -> uuid.UUID | None:
+    """The outbox's newest event id (``None`` when empty, or when the database does not answer)."""
+    try:
+        with factory() as session:
+            return session.scalar(select(func.max(OutboxEvent.id)))
+    except Exception:
+        log.debug("outbox probe failed", exc_info=True)
+        return None
