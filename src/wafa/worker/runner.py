@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from wafa.core import wake
@@ -188,7 +188,7 @@ def _newest_event(factory: sessionmaker[Session]) -> uuid.UUID | None:
     """The outbox's newest event id (``None`` when empty, or when the database does not answer)."""
     try:
         with factory() as session:
-            return session.scalar(select(func.max(OutboxEvent.id)))
+            return session.scalar(select(OutboxEvent.id).order_by(OutboxEvent.id.desc()).limit(1))
     except Exception:
         log.debug("outbox probe failed", exc_info=True)
         return None
