@@ -6,7 +6,7 @@ trusted extension; where it cannot be created the index is left out and search r
 rows as before. SQLite is unchanged.
 
 Revision ID: a4d5e6f7b8c9
-Revises: 9c3e4f5a6b72
+Revises: c0f1a2b3d4e5
 Create Date: 2026-12-07 01:50:00+00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.exc import DBAPIError
 
 revision: str = "a4d5e6f7b8c9"
-down_revision: str | Sequence[str] | None = "9c3e4f5a6b72"
+down_revision: str | Sequence[str] | None = "c0f1a2b3d4e5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
