@@ -225,7 +225,13 @@ def dkim_key(folder: Path) -> Path:
 
 
 def run(
-    url: str, n: int, use_dkim: bool, *, campaign: bool = False, src: Path | None = None
+    url: str,
+    n: int,
+    use_dkim: bool,
+    *,
+    campaign: bool = False,
+    src: Path | None = None,
+    profile: Path | None = None,
 ) -> dict[str, object]:
     """One run; with ``src`` the worker imports the code there (an earlier revision)."""
     queue_seconds, queued, campaign_id = build(url, n, campaign=campaign)
@@ -254,8 +260,20 @@ def run(
     if use_dkim:
         env["WAFA_DKIM_KEY_FILE"] = str(dkim_key(folder))
         env["WAFA_DKIM_DOMAIN"] = "bench.example.com"
+    # With ``profile`` the worker runs under cProfile (its stats written when it stops).
+    profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
     worker = subprocess.Popen(
-        [sys.executable, "-m", "wafa.cli", "worker", "run", "--poll", "0.2", "--no-daily"],
+        [
+            sys.executable,
+            *profiler,
+            "-m",
+            "wafa.cli",
+            "worker",
+            "run",
+            "--poll",
+            "0.2",
+            "--no-daily",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -360,6 +378,9 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
+        "--profile", type=Path, default=None, help="run the worker under cProfile, stats to FILE"
+    )
+    parser.add_argument(
         "--before",
         metavar="REV",
         help="with --campaign: the worker of git revision REV and of this checkout, in turns",
@@ -376,7 +397,7 @@ def main() -> None:
     else:
         url = fresh_database("bench_messaging")
     try:
-        result = run(url, args.recipients, args.dkim, campaign=args.campaign)
+        result = run(url, args.recipients, args.dkim, campaign=args.campaign, profile=args.profile)
     finally:
         dispose_engines()
         if not args.sqlite:

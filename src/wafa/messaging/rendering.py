@@ -181,6 +181,91 @@ class Rendered:
     sms_segments: int | None = None
 
 
+# Slots of the layout rendered once per locale and shop (``_shell``): plain ASCII words the
+# HTML parser and the inliner leave as they are, replaced per message.
+_SLOT_SUBJECT = "wafa0slot0subject0b7e1"
+_SLOT_BODY = "wafa0slot0body0b7e1"
+_SLOT_UNSUBSCRIBE = "https://wafa0slot0unsubscribe0b7e1.invalid/"
+# The body is inlined alone, inside the element that holds it in the layout, so that the
+# layout's rules (``.content p``, ``.content a``) match it as they do in the whole page.
+_BODY_OPEN = '<div class="content">'
+_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+
+
+@dataclass(frozen=True)
+class _Shell:
+    """The layout around a body, its CSS inlined, with the per-message slots left in."""
+
+    before_subject: str
+    subject_to_body: str
+    after_body: str
+    css: str
+
+
+def _layout(
+    *,
+    locale: str,
+    subject: str | Markup,
+    business_name: str,
+    logo_url: str | None,
+    body: Markup,
+    unsubscribe_url: str | None,
+    footer_lines: list[str],
+) -> str:
+    rtl = locale in texts.RTL
+    return _layout_env.get_template("email.html").render(
+        lang=locale,
+        dir="rtl" if rtl else "ltr",
+        start="right" if rtl else "left",
+        subject=subject,
+        business_name=business_name,
+        logo_url=logo_url,
+        body=body,
+        unsubscribe_url=unsubscribe_url,
+        unsubscribe_label=texts.gettext(locale, texts.UNSUBSCRIBE),
+        footer_lines=footer_lines,
+    )
+
+
+@lru_cache(maxsize=256)
+def _shell(
+    locale: str,
+    business_name: str,
+    logo_url: str | None,
+    unsubscribe: bool,
+    footer_lines: tuple[str, ...],
+) -> _Shell | None:
+    """The layout of one locale and shop with its CSS inlined once (a campaign's messages
+    differ only in subject, body and unsubscribe link); ``None`` if a slot did not come
+    through the inliner as one piece (then each message is inlined whole)."""
+    page = _layout(
+        locale=locale,
+        subject=_SLOT_SUBJECT,
+        business_name=business_name,
+        logo_url=logo_url,
+        body=Markup(_SLOT_BODY),
+        unsubscribe_url=_SLOT_UNSUBSCRIBE if unsubscribe else None,
+        footer_lines=list(footer_lines),
+    )
+    style = _STYLE.search(page)
+    inlined = str(_inliner.inline(page))
+    if style is None or any(inlined.count(slot) != 1 for slot in (_SLOT_SUBJECT, _SLOT_BODY)):
+        return None
+    if inlined.count(_SLOT_UNSUBSCRIBE) != (1 if unsubscribe else 0):
+        return None
+    head, rest = inlined.split(_SLOT_SUBJECT)
+    middle, tail = rest.split(_SLOT_BODY)
+    return _Shell(head, middle, tail, style.group(1))
+
+
+def _inline_body(body_html: str, css: str) -> str | None:
+    """``body_html`` with the layout's CSS inlined as it would be in the whole page."""
+    out = str(_inliner.inline_fragment(f"{_BODY_OPEN}{body_html}</div>", css))
+    if not out.startswith('<div class="content"') or not out.endswith("</div>"):
+        return None
+    return out[out.index(">") + 1 : -len("</div>")]
+
+
 def render_email_html(
     body_html: str,
     *,
@@ -194,21 +279,31 @@ def render_email_html(
     """The body inside the responsive, right-to-left-aware layout, CSS inlined.
 
     ``logo_url`` is the shop's logo as Wafa serves it (``/branding/logo`` under the
-    public URL): shown above the message with the shop's name as its text."""
-    rtl = locale in texts.RTL
-    page = _layout_env.get_template("email.html").render(
-        lang=locale,
-        dir="rtl" if rtl else "ltr",
-        start="right" if rtl else "left",
-        subject=subject,
-        business_name=business_name,
-        logo_url=logo_url,
-        body=Markup(body_html),
-        unsubscribe_url=unsubscribe_url,
-        unsubscribe_label=texts.gettext(locale, texts.UNSUBSCRIBE),
-        footer_lines=footer_lines,
-    )
-    return str(_inliner.inline(page))
+    public URL): shown above the message with the shop's name as its text.
+
+    The layout is rendered and inlined once per locale and shop (``_shell``); a message
+    inlines only its own body, inside the layout's content element. Should either step
+    not come out as expected, the whole page is rendered and inlined (the same result)."""
+    shell = _shell(locale, business_name, logo_url, bool(unsubscribe_url), tuple(footer_lines))
+    body = _inline_body(body_html, shell.css) if shell is not None else None
+    if shell is None or body is None:
+        page = _layout(
+            locale=locale,
+            subject=subject,
+            business_name=business_name,
+            logo_url=logo_url,
+            body=Markup(body_html),
+            unsubscribe_url=unsubscribe_url,
+            footer_lines=footer_lines,
+        )
+        return str(_inliner.inline(page))
+    # Escaped as the inliner's serializer writes a title (no-break spaces as entities).
+    title = _html.escape(subject, quote=False).replace("\xa0", "&nbsp;")
+    html = f"{shell.before_subject}{title}{shell.subject_to_body}"
+    html += f"{body}{shell.after_body}"
+    if unsubscribe_url:
+        html = html.replace(_SLOT_UNSUBSCRIBE, _html.escape(unsubscribe_url, quote=True))
+    return html
 
 
 def render_message(

@@ -5,6 +5,7 @@ preview shows it."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -37,13 +38,17 @@ def compose(
     context: Mapping[str, Any],
     locale: str | None = None,
     test: bool = False,
+    logo: str | EllipsisType | None = ...,
 ) -> tuple[rendering.Rendered, dict[str, str]]:
     """Render ``content`` for ``customer`` (what the worker sends and the preview shows),
     with the one-click unsubscribe headers of a marketing email.
 
     ``test``: for a copy sent to staff ("send a test to me"), the unsubscribe link and the
     portal link lead nowhere (``TEST_UNSUBSCRIBE``, the portal's front page) instead of
-    acting for the customer whose data fills the text."""
+    acting for the customer whose data fills the text.
+
+    ``logo``: the logo's URL when the caller read it already (``logo_url``; the worker
+    reads it once per group, not once per message); left out, it is read here."""
     sources = [*content.subject.values(), *content.text.values(), *content.html.values()]
     needed = rendering.variables_used(sources)
     unsubscribe = None
@@ -79,7 +84,7 @@ def compose(
         context=values,
         business_name=settings.business_name,
         unsubscribe_url=unsubscribe,
-        logo_url=logo_url(session, settings),
+        logo_url=logo_url(session, settings) if logo is ... else logo,
     )
     return rendered, headers
 

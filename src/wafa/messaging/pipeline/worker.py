@@ -14,7 +14,8 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -44,7 +45,7 @@ from wafa.messaging.models import (
     Status,
 )
 from wafa.messaging.pipeline import group, outcomes
-from wafa.messaging.pipeline.compose import compose
+from wafa.messaging.pipeline.compose import compose, logo_url
 from wafa.messaging.pipeline.outcomes import Handover
 from wafa.messaging.policy import MessagingPolicy, QuietCalendar, load_policy
 
@@ -234,24 +235,46 @@ class Pipeline:
     # ------------------------------------------------------------------ one pass
 
     def run_once(self, *, limit: int | None = None) -> Report:
-        """Send everything due now (at most ``limit`` messages taken), then return."""
+        """Send everything due now (at most ``limit`` messages taken), then return.
+
+        Groups overlap by one: while a group is handed over (threads, one per connection),
+        the next one is taken and decided, and the previous one is recorded once its
+        answers are in. Each message is still marked ``sending`` (committed) before it is
+        handed over and settled only after its answer, so a crash leaves at most the two
+        groups in hand as ``unknown``, never sent twice."""
         report = Report()
         self.heartbeat(force=True)
         report.lapsed = self.settle_lapsed()
         taken = 0
-        while limit is None or taken < limit:
-            self.heartbeat()
-            size = self.group if limit is None else min(self.group, limit - taken)
-            ready, count = self._take(size, report)
-            taken += count
-            if count == 0:
-                break
-            if ready:
-                results = self._send(ready)
-                self._record(ready, results, report)
-            if count < size:
-                break
+        lanes = sum(len(found) for found in self.lanes.values())
+        in_hand: tuple[list[Handover], Future[list[SendResult]]] | None = None
+        with ThreadPoolExecutor(max_workers=lanes + 1, thread_name_prefix="wafa-send") as pool:
+            try:
+                while limit is None or taken < limit:
+                    self.heartbeat()
+                    size = self.group if limit is None else min(self.group, limit - taken)
+                    ready, count = self._take(size, report)
+                    taken += count
+                    if in_hand is not None:
+                        self._record(in_hand[0], self._answers(in_hand[1]), report)
+                        in_hand = None
+                    if ready:
+                        in_hand = (ready, pool.submit(self._send, ready, pool))
+                    if count < size:
+                        break
+            finally:
+                if in_hand is not None:
+                    self._record(in_hand[0], self._answers(in_hand[1]), report)
         return report
+
+    def _answers(self, sending: Future[list[SendResult]]) -> list[SendResult]:
+        """The results of a group being handed over, beating the heart while waiting (a
+        slow server must not make this worker look stopped)."""
+        while True:
+            try:
+                return sending.result(timeout=self.beat_every / 2)
+            except FutureTimeout:
+                self.heartbeat()
 
     # ------------------------------------------------------------------ step 1
 
@@ -288,6 +311,7 @@ class Pipeline:
         last_sent = group.last_marketing(session, marketing, policy, now)
         rivals = group.rivals(session, marketing, now)
         facts = group.load_facts(session, marketing, double_opt_in=policy.double_opt_in)
+        logo = logo_url(session, self.settings)
         granted_in_group: dict[tuple[uuid.UUID, str], bool] = {}
         for message in messages:
             customer = customers.get(message.customer_id)
@@ -339,7 +363,9 @@ class Pipeline:
                     continue
             content = contents[message.content_id]
             try:
-                ready = self._render(session, signer, message, customer, content, address, medium)
+                ready = self._render(
+                    session, signer, message, customer, content, address, medium, logo
+                )
             except Exception as exc:  # a staff template that fails must not stop the queue
                 log.warning("message %s: template failed: %s", message.id, exc)
                 out.skipped.append((message, "render_error", f"template: {exc}"[:2000]))
@@ -358,6 +384,7 @@ class Pipeline:
         content: MessageContent,
         address: str,
         medium: str,
+        logo: str | None,
     ) -> Handover:
         rendered, headers = compose(
             session,
@@ -369,6 +396,7 @@ class Pipeline:
             kind=message.kind,
             topic=message.topic,
             context=message.context or {},
+            logo=logo,
         )
         outgoing = Outgoing(
             message_id=message.id,
@@ -465,8 +493,9 @@ class Pipeline:
 
     # ------------------------------------------------------------------ step 2
 
-    def _send(self, ready: Sequence[Handover]) -> list[SendResult]:
-        """Hand the group over, each channel's messages spread over its connections."""
+    def _send(self, ready: Sequence[Handover], pool: ThreadPoolExecutor) -> list[SendResult]:
+        """Hand the group over, each channel's messages spread over its connections (one
+        thread of ``pool`` each); no database here."""
         results: list[SendResult | None] = [None] * len(ready)
         work: list[tuple[ChannelImpl, list[int]]] = []
         by_channel: dict[str, list[int]] = defaultdict(list)
@@ -488,16 +517,11 @@ class Pipeline:
                     log.exception("channel %s failed on message %s", channel.name, item.message_id)
                     results[index] = SendResult(Outcome.unknown, detail=f"channel error: {exc}")
 
-        if len(work) == 1:
-            self.heartbeat()
+        # The first share runs in this thread, the others beside it.
+        others = [pool.submit(run, channel, indexes) for channel, indexes in work[1:]]
+        if work:
             run(*work[0])
-        else:
-            with ThreadPoolExecutor(max_workers=len(work)) as pool:
-                pending = {pool.submit(run, channel, indexes) for channel, indexes in work}
-                while pending:
-                    # A slow server must not make this worker look stopped.
-                    self.heartbeat()
-                    _, pending = wait(pending, timeout=self.beat_every / 2)
+        wait(others)
         return [
             r if r is not None else SendResult(Outcome.unknown, detail="not run") for r in results
         ]
