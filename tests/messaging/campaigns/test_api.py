@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests.conftest import FrozenClock
 from tests.messaging.campaigns.conftest import audience, queue_all, segment_of
+from tests.messaging.conftest import Sink, body_of
 from wafa.core.settings import Settings
+from wafa.messaging.models import Message
 
 
 def _body(segment_id: uuid.UUID, **overrides: object) -> dict[str, object]:
@@ -128,3 +133,110 @@ class TestCampaignApi:
         assert api.get(f"/api/v1/campaigns/{campaign_id}").json()["name"] == (
             "Spring news, second draft"
         )
+
+
+class TestEditScheduled:
+    def test_a_scheduled_campaign_is_edited_until_its_time(
+        self, api: TestClient, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        clock.set(datetime(2027, 3, 1, 10, 0, tzinfo=UTC))
+        audience(session, 3)
+        segment = segment_of(session, settings)
+        later = _body(segment, schedule="at", send_at="2027-03-02T09:00:00Z", holdout_percent=0)
+        campaign_id = api.post("/api/v1/campaigns", json=later).json()["id"]
+        scheduled = api.post(f"/api/v1/campaigns/{campaign_id}/send")
+        assert scheduled.status_code == 202 and scheduled.json()["status"] == "scheduled"
+        edited = {**later, "name": "Spring news, moved", "send_at": "2027-03-02T12:00:00Z"}
+        edited["subject"] = {"en": "Spring, at noon"}
+        answer = api.put(f"/api/v1/campaigns/{campaign_id}", json=edited)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "scheduled"
+        assert answer.json()["send_at"].startswith("2027-03-02T12:00:00")
+        # At the old time nothing is taken; at the new one the edited text goes out.
+        clock.set(datetime(2027, 3, 2, 9, 30, tzinfo=UTC))
+        from wafa.messaging.campaigns import service
+
+        cid = uuid.UUID(campaign_id)
+        assert not service.take_snapshot_if_due(session, settings=settings, campaign_id=cid)
+        clock.set(datetime(2027, 3, 2, 12, 0, tzinfo=UTC))
+        assert service.take_snapshot_if_due(session, settings=settings, campaign_id=cid)
+        # Once its time came and the segment was taken: refused, unchanged.
+        late = api.put(f"/api/v1/campaigns/{campaign_id}", json={**edited, "name": "Too late"})
+        assert late.status_code == 409 and "campaign-state" in late.text
+        read = api.get(f"/api/v1/campaigns/{campaign_id}").json()
+        assert read["name"] == "Spring news, moved" and read["status"] == "queuing"
+        assert service.get_campaign(session, cid).subject == {"en": "Spring, at noon"}
+
+
+class TestSendATestCopy:
+    def test_a_test_copy_goes_to_the_address_and_is_counted_nowhere(
+        self,
+        api: TestClient,
+        session: Session,
+        settings: Settings,
+        smtp_sink: Sink,
+        mail_settings: Settings,
+    ) -> None:
+        api.app.state.settings = mail_settings  # type: ignore[attr-defined]
+        people = audience(session, 2, language="fa")
+        segment = segment_of(session, settings)
+        campaign_id = api.post("/api/v1/campaigns", json=_body(segment)).json()["id"]
+        answer = api.post(
+            f"/api/v1/campaigns/{campaign_id}/test",
+            json={"to": "Owner@Shop.test", "customer_id": str(people[1].id)},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {
+            "outcome": "sent",
+            "detail": answer.json()["detail"],
+            "to": "owner@shop.test",
+            "customer_id": str(people[1].id),
+            "locale": "fa",
+        }
+        got = smtp_sink.to("owner@shop.test")
+        assert len(got) == 1 and len(smtp_sink.received) == 1
+        mail = got[0].message
+        assert str(mail["Subject"]) == "[TEST] بهار آمد"
+        assert str(mail["X-Wafa-Test"]) == f"campaign {campaign_id}"
+        assert str(mail["List-Unsubscribe"]) == "<https://shop.example/u/test>"
+        assert (people[1].name or "").split()[0] in body_of(got[0], "plain")
+        # Another language, and the first sample customer when none is named.
+        english = api.post(
+            f"/api/v1/campaigns/{campaign_id}/test", json={"to": "owner@shop.test", "locale": "en"}
+        )
+        assert english.json()["locale"] == "en" and english.json()["outcome"] == "sent"
+        assert english.json()["customer_id"] in {str(p.id) for p in people}
+        # Counted nowhere; the campaign still a draft.
+        assert session.scalar(select(func.count()).select_from(Message)) == 0
+        assert api.get(f"/api/v1/campaigns/{campaign_id}").json()["status"] == "draft"
+
+    def test_refusals(
+        self,
+        api: TestClient,
+        session: Session,
+        settings: Settings,
+        smtp_sink: Sink,
+        mail_settings: Settings,
+    ) -> None:
+        api.app.state.settings = mail_settings  # type: ignore[attr-defined]
+        segment = segment_of(session, settings)  # nobody in it yet
+        campaign_id = api.post("/api/v1/campaigns", json=_body(segment)).json()["id"]
+        path = f"/api/v1/campaigns/{campaign_id}/test"
+        for body, field in [
+            ({"to": "not an address"}, "to"),
+            ({"to": "owner@shop.test", "locale": "de"}, "locale"),
+            ({}, "to"),
+        ]:
+            answer = api.post(path, json=body)
+            assert answer.status_code == 422 and field in answer.text, answer.text
+        empty = api.post(path, json={"to": "owner@shop.test"})
+        assert empty.status_code == 409 and "customer_id" in empty.text
+        unknown = api.post(path, json={"to": "owner@shop.test", "customer_id": str(uuid.uuid4())})
+        assert unknown.status_code == 404
+        assert (
+            api.post(
+                f"/api/v1/campaigns/{uuid.uuid4()}/test", json={"to": "owner@shop.test"}
+            ).status_code
+            == 404
+        )
+        assert smtp_sink.received == []

@@ -3,7 +3,7 @@
 ``POST /campaigns`` answers ``201 {"id"}``; ``PUT /campaigns/{id}`` replaces a draft
 (``409`` once sent); ``POST /campaigns/{id}/send`` answers ``202``
 (recipients are queued by the worker); sending again changes nothing. ``read`` for GETs,
-``write`` for the rest.
+``write`` for the rest. ``POST /campaigns/{id}/test`` emails a test copy (counted nowhere).
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ from wafa.api.deps import (
     ReadSession,
 )
 from wafa.api.routing import AutoCommitRoute
-from wafa.messaging.campaigns import report, service
+from wafa.messaging.campaigns import preview, report, service
 from wafa.messaging.campaigns.models import Campaign
 from wafa.messaging.campaigns.schemas import (
     CampaignCreate,
     CampaignCreated,
     CampaignPage,
     CampaignRead,
+    CampaignTestRead,
+    CampaignTestSend,
     ReportRead,
 )
 
@@ -95,6 +97,29 @@ def send_campaign(
     """Start sending: the segment's members are taken now, queued by the worker."""
     service.start_sending(session, settings=settings, campaign_id=campaign_id)
     return service.read_campaign(session, campaign_id=campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/test", response_model=CampaignTestRead)
+def send_test_copy(
+    campaign_id: uuid.UUID,
+    body: CampaignTestSend,
+    session: ReadSession,
+    settings: AppSettings,
+    _: MayMessage,
+) -> preview.TestCopy:
+    """Email a test copy to ``to``: the campaign as ``customer_id`` (else its first sample
+    customer) would get it, ``[TEST]`` before the subject and an ``X-Wafa-Test`` header.
+    Counted nowhere (no message row, no coupon, links that act for nobody); any status.
+    ``200`` with the mail server's answer in ``outcome``; ``409`` when the segment has
+    no one to fill the message with and no ``customer_id`` is given."""
+    return preview.send_test_copy(
+        session,
+        settings=settings,
+        campaign_id=campaign_id,
+        to=body.to,
+        customer_id=body.customer_id,
+        locale=body.locale,
+    )
 
 
 @router.post("/campaigns/{campaign_id}/pause", response_model=CampaignRead)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wafa.core.errors import Conflict
 from wafa.core.ids import new_id
 from wafa.core.links import LinkSigner
 from wafa.core.settings import Settings
@@ -105,6 +107,22 @@ def send_test(
     to: str,
     locale: str | None = None,
 ) -> SendResult:
+    """Email ``to`` the campaign as ``customer_id`` would get it, as a test (see
+    ``_send_test``); the mail server's answer."""
+    return _send_test(
+        session, settings=settings, campaign=campaign, customer_id=customer_id, to=to, locale=locale
+    )[0]
+
+
+def _send_test(
+    session: Session,
+    *,
+    settings: Settings,
+    campaign: Campaign,
+    customer_id: uuid.UUID,
+    to: str,
+    locale: str | None = None,
+) -> tuple[SendResult, str]:
     """Email ``to`` (a staff member) the campaign as ``customer_id`` would get it, marked
     as a test (``[TEST]`` before the subject, an ``X-Wafa-Test`` header).
 
@@ -135,7 +153,7 @@ def send_test(
         html = None
     channel = build_channels(settings)["email"]
     try:
-        return channel.send(
+        result = channel.send(
             Outgoing(
                 message_id=new_id(),
                 channel="email",
@@ -152,3 +170,53 @@ def send_test(
         )
     finally:
         channel.close()
+    return result, shown.locale
+
+
+@dataclass(frozen=True)
+class TestCopy:
+    """A test copy sent (``POST /api/v1/campaigns/{id}/test``): the mail server's answer,
+    the address, whose data filled it and in which language."""
+
+    outcome: str
+    detail: str | None
+    to: str
+    customer_id: uuid.UUID
+    locale: str
+
+
+def send_test_copy(
+    session: Session,
+    *,
+    settings: Settings,
+    campaign_id: uuid.UUID,
+    to: str,
+    customer_id: uuid.UUID | None = None,
+    locale: str | None = None,
+) -> TestCopy:
+    """``send_test`` for the API: the campaign as ``customer_id`` (else its first sample
+    customer, see ``sample_customers``) would get it, emailed to ``to`` as a test.
+
+    Raises ``Conflict`` when no customer is given and the segment has none to fill the
+    message with, ``NotFound`` for an unknown campaign or customer."""
+    from wafa.messaging.campaigns import service
+
+    campaign = service.get_campaign(session, campaign_id)
+    if customer_id is None:
+        people = sample_customers(session, settings=settings, campaign=campaign, limit=1)
+        if not people:
+            raise Conflict(
+                "the campaign's segment has no customers to fill a test with; "
+                "name one in customer_id",
+                campaign_id=campaign_id,
+            )
+        customer_id = people[0].id
+    result, used = _send_test(
+        session,
+        settings=settings,
+        campaign=campaign,
+        customer_id=customer_id,
+        to=to,
+        locale=locale,
+    )
+    return TestCopy(result.outcome.value, result.detail, to, customer_id, used)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from wafa.core.contacts import ContactError, normalize_email
 from wafa.messaging.campaigns.models import Schedule
 from wafa.messaging.models import Channel, Topic
 from wafa.messaging.texts import LOCALES
@@ -71,6 +72,48 @@ class CampaignCreate(BaseModel):
 
 class CampaignCreated(BaseModel):
     id: uuid.UUID
+
+
+class CampaignTestSend(BaseModel):
+    """``POST /api/v1/campaigns/{id}/test``: email a test copy to a staff address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(max_length=320, description="Where the test goes (a staff address).")
+    customer_id: uuid.UUID | None = Field(
+        default=None,
+        description="Whose data fills the message: one of the campaign's sample customers "
+        "(its recipients once taken, else the segment's members); the first when left out.",
+    )
+    locale: str | None = Field(
+        default=None, description="en, ar or fa; else the customer's own language."
+    )
+
+    @field_validator("to")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            return normalize_email(value, public=False)
+        except ContactError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str | None) -> str | None:
+        if value is not None and value not in LOCALES:
+            raise ValueError(f"unknown locale {value!r}; use one of {', '.join(LOCALES)}")
+        return value
+
+
+class CampaignTestRead(BaseModel):
+    """What became of a test copy: ``outcome`` is ``sent`` once the mail server accepted it
+    (else ``temporary``, ``permanent`` or ``unknown``, with the server's words in ``detail``)."""
+
+    outcome: str
+    detail: str | None
+    to: str
+    customer_id: uuid.UUID
+    locale: str
 
 
 class Counts(BaseModel):

@@ -123,25 +123,33 @@ def create_campaign(
     return campaign
 
 
+#: What may still be edited: a draft, and a campaign sent for later whose time has not come
+#: (its segment is taken only then, so nothing of it is queued yet).
+EDITABLE = (CampaignStatus.draft, CampaignStatus.scheduled)
+
+
 def update_campaign(
     session: Session, *, settings: Settings, campaign_id: uuid.UUID, data: CampaignCreate
 ) -> Campaign:
-    """Replace a draft's composition (checked as when created). Refused
-    (``CampaignStateConflict``) once sending started: the guarded ``UPDATE … WHERE status =
-    'draft'`` and ``start_sending``'s own guard take the same row, so an edit and a send at
-    the same moment cannot both win, and what was sent is what the draft said."""
+    """Replace the composition of a draft or of a scheduled campaign not yet started
+    (checked as when created). Refused (``CampaignStateConflict``) once sending started:
+    the guarded ``UPDATE … WHERE status IN ('draft', 'scheduled')``, ``start_sending``'s
+    and the worker's snapshot (``scheduled`` → ``queuing``) take the same row, so an edit
+    and a start at the same moment cannot both win, and what is sent is what the
+    campaign said when it started."""
     campaign = get_campaign(session, campaign_id)
-    if campaign.status != CampaignStatus.draft:
+    if campaign.status not in EDITABLE:
         raise _not_a_draft(campaign)
     values = _composed(session, data)
-    if not _move(session, campaign_id, [CampaignStatus.draft.value], **values):
+    if not _move(session, campaign_id, [s.value for s in EDITABLE], **values):
         raise _not_a_draft(get_campaign(session, campaign_id))
     return get_campaign(session, campaign_id)
 
 
 def _not_a_draft(campaign: Campaign) -> CampaignStateConflict:
     return CampaignStateConflict(
-        f"a {campaign.status} campaign cannot be edited: only a draft can",
+        f"a {campaign.status} campaign cannot be edited: only a draft or a campaign "
+        "scheduled for later whose time has not come",
         campaign_id=campaign.id,
         status=campaign.status,
     )
@@ -210,10 +218,10 @@ def _snapshot(
     session: Session, settings: Settings, campaign_id: uuid.UUID, *, frm: CampaignStatus
 ) -> bool:
     """Move the campaign from ``frm`` to ``queuing`` and take its segment's members, once:
-    the guarded ``UPDATE`` lets exactly one caller through. Whether this call took it."""
-    campaign = get_campaign(session, campaign_id)
-    segment = segments.get_segment(session, campaign.segment_id)
-    rules = segments.stored_rules(segment)
+    the guarded ``UPDATE`` lets exactly one caller through. Whether this call took it.
+
+    The segment is read after that ``UPDATE`` (which holds the row): an edit of a
+    scheduled campaign committed just before is the one taken."""
     now = utcnow()
     values: dict[str, Any] = {"status": CampaignStatus.queuing.value, "updated_at": now}
     if frm is CampaignStatus.draft:
@@ -228,6 +236,8 @@ def _snapshot(
     )
     if started != 1:
         return False
+    campaign = get_campaign(session, campaign_id)
+    rules = segments.stored_rules(segments.get_segment(session, campaign.segment_id))
     members = segments.members_query(session, settings=settings, rules=rules).subquery()
     # The guarded UPDATE above let exactly one request through: a plain INSERT.
     snapshot = insert(CampaignRecipient).from_select(

@@ -1,6 +1,7 @@
 """Compose a campaign: name, segment, channel and topic, subject and text per locale (English,
 Arabic, Persian; right to left where the language is), holdout, schedule, coupon. The same
-form edits a draft (``/campaigns/{id}/edit``); once sending started it is refused."""
+form edits a draft or a campaign scheduled for later (``/campaigns/{id}/edit``); once
+sending started it is refused."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from wafa.core.settings import Settings
 from wafa.core.text import ascii_number
 from wafa.messaging import texts
 from wafa.messaging.campaigns import service
-from wafa.messaging.campaigns.models import Campaign, CampaignStatus
+from wafa.messaging.campaigns.models import Campaign
 from wafa.messaging.campaigns.schemas import CampaignCreate
 from wafa.messaging.campaigns.service import CampaignStateConflict
 from wafa.messaging.campaigns.web.words import WORDS
@@ -239,7 +240,7 @@ def edit_campaign(
     _: MayMessage,
 ) -> Response:
     campaign = service.get_campaign(session, campaign_id)
-    if campaign.status != CampaignStatus.draft:
+    if campaign.status not in service.EDITABLE:
         flash(request, NOT_A_DRAFT, kind="error")
         return see_other(f"/campaigns/{campaign_id}")
     return _page(request, session, values_of(campaign, settings), campaign=campaign)
