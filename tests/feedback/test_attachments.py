@@ -414,6 +414,33 @@ class TestPortal:
         )
         assert session.scalar(select(func.count()).select_from(ComplaintAttachment)) == 0
 
+    def test_files_are_added_to_my_own_complaint_only(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        customer = member(session, settings)
+        other = member(session, settings, email="other@example.com")
+        mine = file(session, settings, customer.id)
+        theirs = file(session, settings, other.id)
+        session.flush()
+        sign_in(client, session, settings, customer)
+        token = _portal_form(client)["csrf_token"]
+        for _ in range(2):  # sent twice: kept once
+            added = client.post(
+                f"/portal/feedback/{mine.id}/files",
+                data={"csrf_token": token},
+                files=[("files", ("scan.png", png(), "image/png"))],
+                follow_redirects=False,
+            )
+            assert added.status_code == 303
+        assert [a.content_type for a in stored(session, mine.id)] == ["image/png"]
+        refused = client.post(
+            f"/portal/feedback/{theirs.id}/files",
+            data={"csrf_token": token},
+            files=[("files", ("scan.png", png(), "image/png"))],
+        )
+        assert refused.status_code == 404
+        assert stored(session, theirs.id) == []
+
 
 # --------------------------------------------------------------------------- the dashboard
 
