@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 
 from wafa.auth import service as auth
 from wafa.core.db import dispose_engines, session_scope
+from wafa.core.sealing import generate_key
 from wafa.core.settings import Settings
 from wafa.integrations import connections
 from wafa.orders.models import Order
@@ -133,13 +134,16 @@ def _drive(base: str, send: Request, *, clients: int, duration: float) -> dict[s
 
 def run(kind: str, *, duration: float, clients: int, workers: int) -> dict[str, float]:
     url = fresh_database("wafa_bench_hooks")
-    settings = Settings.model_validate({"database_url": url})
+    data_keys = generate_key()  # seals the connection's secret; handed to the server too
+    settings = Settings.model_validate({"database_url": url, "data_keys": data_keys})
     try:
         with session_scope(settings) as s:
             _, token = auth.create_api_key(s, name="bench", scopes=["read", "write"])
-            path = connections.add_connection(s, shop="shopify", name="shop", secret=SECRET).path
+            path = connections.add_connection(
+                s, settings=settings, shop="shopify", name="shop", secret=SECRET
+            ).path
         port = free_port()
-        env = {**os.environ, "WAFA_DATABASE_URL": url}
+        env = {**os.environ, "WAFA_DATABASE_URL": url, "WAFA_DATA_KEYS": data_keys}
         server = subprocess.Popen(
             [sys.executable, "-m", "wafa.cli", "serve", "--port", str(port), "--workers",
              str(workers), "--no-access-log", "--no-worker"],

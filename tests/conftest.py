@@ -32,6 +32,8 @@ PG_ADMIN_URL = os.environ.get(
     "WAFA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnop"
+#: The key that seals stored signing secrets in tests (a Fernet key; never a file in the tree).
+TEST_DATA_KEY = "dGVzdC1kYXRhLWtleS0wMTIzNDU2Nzg5YWJjZGVmZ2g="
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,6 +88,7 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "database_url": url,
         "environment": Environment.test,
         "secret_key": TEST_SECRET,
+        "data_keys": TEST_DATA_KEY,
         "business_name": "Test Café",
         "currency": "USD",
         "timezone": "UTC",

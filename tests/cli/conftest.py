@@ -18,6 +18,7 @@ def wafa(committed_db: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[In
     monkeypatch.setenv("WAFA_DATABASE_URL", committed_db.database_url)
     monkeypatch.setenv("WAFA_ENVIRONMENT", "test")
     monkeypatch.setenv("WAFA_SECRET_KEY", committed_db.secret_key or "")
+    monkeypatch.setenv("WAFA_DATA_KEYS", committed_db.data_keys or "")
     get_settings.cache_clear()
     runner = CliRunner()
 

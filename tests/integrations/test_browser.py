@@ -28,7 +28,9 @@ def test_pages_on_a_phone(committed_db: Settings, language: str) -> None:
         auth.create_user(
             s, email=email, password="browser-pass-1", role=Role.owner, locale=language
         )
-        path = connections.add_connection(s, shop="shopify", name="souq", secret=SECRET).path
+        path = connections.add_connection(
+            s, settings=committed_db, shop="shopify", name="souq", secret=SECRET
+        ).path
     with running_app(committed_db) as base, chromium() as browser:
         for n, order in enumerate((shopify_order(), shopify_order(id=9, currency="XXZ"))):
             raw = body(order)

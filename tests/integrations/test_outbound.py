@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,10 @@ from sqlalchemy import func, select, update
 from tests.conftest import TEST_SECRET
 from tests.factories import order_payload
 from tests.integrations.receiver import Receiver, receiving
+from tests.messaging.conftest import Sink
 from wafa.app.worker import build_worker
+from wafa.auth import service as auth
+from wafa.auth.models import Role
 from wafa.core.db import session_factory, session_scope
 from wafa.core.settings import CalendarKind, Settings
 from wafa.core.time import utcnow
@@ -32,7 +36,9 @@ from wafa.worker.runner import Worker
 
 def _endpoint(settings: Settings, url: str, events: list[str]) -> tuple[str, str]:
     with session_scope(settings) as s:
-        created = outbound.add_endpoint(s, url=url, topics=events, description="CRM")
+        created = outbound.add_endpoint(
+            s, settings=settings, url=url, topics=events, description="CRM"
+        )
         return str(created.endpoint.id), created.secret
 
 
@@ -102,31 +108,69 @@ def test_retries_order_and_log(committed_db: Settings) -> None:
         assert receiver.requests == 4
 
 
-def test_sustained_failure_disables_then_replay(committed_db: Settings) -> None:
-    worker = build_worker(committed_db)
+def test_sustained_failure_disables_tells_the_owner_once_then_replay(
+    committed_db: Settings, smtp_sink: Sink
+) -> None:
+    settings = committed_db.model_copy(update={"smtp_url": smtp_sink.url})
+    with session_scope(settings) as s:
+        auth.create_user(
+            s, email="owner@shop.example", password="a-long-password-1", role=Role.owner,
+            locale="fa",
+        )  # fmt: skip
+        auth.create_user(
+            s, email="cashier@shop.example", password="a-long-password-1", role=Role.cashier
+        )
+    worker = build_worker(settings)
     answers: dict[str, int] = {"status": 503}
-    with receiving(Receiver(answer=lambda n: (answers["status"], 0.0))) as receiver:
-        _, receiver.secret = _endpoint(committed_db, receiver.url, ["customer.created"])
-        _customer_and_order(committed_db, 2)
+
+    def fail_for_a_day() -> None:
         for _ in range(len(outbound.RETRIES) + 2):
-            _pass(worker, committed_db)
-            _due_now(committed_db)
-        assert _statuses(committed_db) == {"failed": 1}
+            _pass(worker, settings)
+            _due_now(settings)
+
+    with receiving(Receiver(answer=lambda n: (answers["status"], 0.0))) as receiver:
+        endpoint_id, receiver.secret = _endpoint(settings, receiver.url, ["customer.created"])
+        _customer_and_order(settings, 2)
+        fail_for_a_day()
+        assert _statuses(settings) == {"failed": 1}
         assert receiver.requests == len(outbound.RETRIES) + 1
-        with session_scope(committed_db) as s:
+        with session_scope(settings) as s:
             endpoint = s.scalar(select(Endpoint))
             assert endpoint is not None and endpoint.disabled_at is not None
             assert "503" in (endpoint.disabled_reason or "")
             message = s.scalar(select(Message))
             assert message is not None
             message_id = message.id
+
+        # The owner is told once, in their language, however often the task runs.
+        factory = session_factory(settings)
+        for _ in range(3):
+            outbound.notify_disabled(factory, settings)
+        assert smtp_sink.to("cashier@shop.example") == []
+        (told,) = smtp_sink.to("owner@shop.example")
+        assert receiver.url in told.message["Subject"] and "متوقف" in told.message["Subject"]
+        text = told.message.get_body(preferencelist=("plain",))
+        assert text is not None and "/integrations/webhooks" in text.get_content()
+        assert "503" in text.get_content()
+
         answers["status"] = 200
-        with session_scope(committed_db) as s:
+        with session_scope(settings) as s:
             outbound.enable_endpoint(s, endpoint.id)
             outbound.replay_message(s, message_id)
-        _pass(worker, committed_db)
-        assert _statuses(committed_db) == {"delivered": 1}
+        _pass(worker, settings)
+        assert _statuses(settings) == {"delivered": 1}
         assert receiver.ids() == [str(message_id)]
+
+        # Disabled a second time: told a second time (once again).
+        answers["status"] = 500
+        _customer_and_order(settings, 3)
+        fail_for_a_day()
+        for _ in range(2):
+            outbound.notify_disabled(factory, settings)
+        assert len(smtp_sink.to("owner@shop.example")) == 2
+        with session_scope(settings) as s:
+            again = s.get(Endpoint, uuid.UUID(endpoint_id))
+            assert again is not None and again.disabled_at is not None
 
 
 def _worker(settings: Settings) -> subprocess.Popen[bytes]:
@@ -134,6 +178,7 @@ def _worker(settings: Settings) -> subprocess.Popen[bytes]:
         **os.environ,
         "WAFA_DATABASE_URL": settings.database_url,
         "WAFA_SECRET_KEY": TEST_SECRET,
+        "WAFA_DATA_KEYS": settings.data_keys or "",
         "WAFA_ENVIRONMENT": "test",
         "WAFA_WEBHOOK_TIMEOUT": "1",
     }

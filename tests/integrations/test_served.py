@@ -31,6 +31,7 @@ def env(committed_db: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Set
     monkeypatch.setenv("WAFA_DATABASE_URL", committed_db.database_url)
     monkeypatch.setenv("WAFA_ENVIRONMENT", "test")
     monkeypatch.setenv("WAFA_SECRET_KEY", committed_db.secret_key or "")
+    monkeypatch.setenv("WAFA_DATA_KEYS", committed_db.data_keys or "")
     get_settings.cache_clear()
     yield committed_db
     get_settings.cache_clear()

@@ -18,6 +18,7 @@ from tests.integrations.shops import (
     shopify_refund,
 )
 from wafa.core.outbox import OutboxEvent
+from wafa.core.settings import Settings
 from wafa.customers.models import Customer
 from wafa.integrations import connections
 from wafa.integrations.models import Delivery
@@ -28,8 +29,10 @@ SECRET = "shpss_0123456789abcdef"
 
 
 @pytest.fixture
-def intake(session: Session) -> str:
-    created = connections.add_connection(session, shop="shopify", name="souq", secret=SECRET)
+def intake(session: Session, settings: Settings) -> str:
+    created = connections.add_connection(
+        session, settings=settings, shop="shopify", name="souq", secret=SECRET
+    )
     session.flush()
     return created.path
 
@@ -95,15 +98,17 @@ def test_bad_or_missing_signature_is_401_and_stores_nothing(
 
 
 def test_rotation_accepts_old_and_new_secret_for_the_grace(
-    client: TestClient, intake: str, session: Session
+    client: TestClient, intake: str, session: Session, settings: Settings
 ) -> None:
-    connections.rotate_secret(session, "souq", secret="new-secret-0123")
+    connections.rotate_secret(session, "souq", settings=settings, secret="new-secret-0123")
     session.flush()
     assert post(client, intake, "orders/create", shopify_order(), "r-1").status_code == 200
     changed = shopify_order(id=1, name="#1002")
     ok = post(client, intake, "orders/create", changed, "r-2", secret="new-secret-0123")
     assert ok.status_code == 200
-    connections.rotate_secret(session, "souq", secret="newest-secret-0", grace=timedelta(0))
+    connections.rotate_secret(
+        session, "souq", settings=settings, secret="newest-secret-0", grace=timedelta(0)
+    )
     session.flush()
     assert post(client, intake, "orders/create", shopify_order(id=3), "r-3").status_code == 401
     late = post(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from tests.integrations.shops import body, shopify_headers, shopify_order
 from tests.web.helpers import logged_in, post_form
 from wafa.auth.models import Role
+from wafa.core.settings import Settings
 from wafa.integrations import connections
 from wafa.integrations.models import Connection, Delivery
 from wafa.web import i18n
@@ -51,8 +52,12 @@ def test_add_shows_the_address_and_secret_once(client: TestClient, session: Sess
     assert session.scalars(select(Connection.name)).all() == ["souq"]
 
 
-def test_the_log_shows_a_failure_and_replays_it(client: TestClient, session: Session) -> None:
-    path = connections.add_connection(session, shop="shopify", name="souq", secret=SECRET).path
+def test_the_log_shows_a_failure_and_replays_it(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    path = connections.add_connection(
+        session, settings=settings, shop="shopify", name="souq", secret=SECRET
+    ).path
     session.flush()
     raw = body(shopify_order(currency="XXZ"))
     client.post(path, content=raw, headers=shopify_headers(SECRET, raw, "orders/create", "w-1"))
@@ -98,12 +103,14 @@ def test_every_string_is_translated(language: str) -> None:
 
 
 def test_webhooks_out_page_shows_endpoints_and_replays(
-    client: TestClient, session: Session
+    client: TestClient, session: Session, settings: Settings
 ) -> None:
     from wafa.integrations import outbound
     from wafa.integrations.models import Message
 
-    created = outbound.add_endpoint(session, url="https://crm.example.com/h", topics=["*"])
+    created = outbound.add_endpoint(
+        session, settings=settings, url="https://crm.example.com/h", topics=["*"]
+    )
     message = Message(
         endpoint_id=created.endpoint.id,
         event_id=created.endpoint.id,
@@ -128,3 +135,29 @@ def test_webhooks_out_page_shows_endpoints_and_replays(
     assert replayed.status_code == 303
     session.refresh(message)
     assert message.status == "pending" and message.attempts == 0
+
+
+def test_a_disabled_endpoint_is_a_notice_until_enabled(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    from wafa.core.time import utcnow
+    from wafa.integrations import outbound
+
+    created = outbound.add_endpoint(
+        session, settings=settings, url="https://crm.example.com/stopped", topics=["*"]
+    )
+    logged_in(client, session, locale="fa")
+    assert 'role="alert"' not in client.get("/integrations").text
+    created.endpoint.disabled_at = utcnow()
+    created.endpoint.disabled_reason = "no 2xx answer for 8 tries over a day (last: 503)"
+    session.flush()
+    for path in ("/integrations", "/integrations/webhooks"):
+        page = client.get(path)
+        assert page.status_code == 200 and 'role="alert"' in page.text
+        assert "دیگر رویدادی دریافت نمی‌کند" in page.text and "(last: 503)" in page.text
+        assert f"/integrations/webhooks/{created.endpoint.id}/enable" in page.text
+    enabled = post_form(
+        client, f"/integrations/webhooks/{created.endpoint.id}/enable", {}, page="/integrations"
+    )
+    assert enabled.status_code == 303
+    assert 'role="alert"' not in client.get("/integrations").text

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.integrations.shops import body, woo_headers, woo_order
+from wafa.core.settings import Settings
 from wafa.customers.models import Customer
 from wafa.integrations import connections
 from wafa.integrations.models import Delivery
@@ -20,9 +21,9 @@ SECRET = "wc-secret-0123456789"
 
 
 @pytest.fixture
-def intake(session: Session) -> str:
+def intake(session: Session, settings: Settings) -> str:
     path = connections.add_connection(
-        session, shop="woocommerce", name="dukkan", secret=SECRET
+        session, settings=settings, shop="woocommerce", name="dukkan", secret=SECRET
     ).path
     session.flush()
     return path

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
@@ -21,7 +18,9 @@ from wafa.core.security import (
     hash_password,
     new_api_key,
     new_secret_key,
+    read_secret_file,
     verify_password,
+    write_secret_file,
 )
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
@@ -256,41 +255,6 @@ def stored_secret_key(session: Session) -> str | None:
     """A secret key left in the database by an older Wafa (moved out on start-up)."""
     row = session.get(SystemSetting, SECRET_KEY)
     return row.value if row else None
-
-
-def read_secret_file(path: Path) -> str | None:
-    """The key in ``path`` (tightened to mode 0600 if it was readable by others), or None."""
-    try:
-        value = path.read_text("utf-8").strip()
-    except FileNotFoundError:
-        return None
-    if os.name == "posix" and path.stat().st_mode & 0o077:
-        with contextlib.suppress(OSError):
-            path.chmod(0o600)
-    return value or None
-
-
-def write_secret_file(path: Path, value: str, *, replace: bool = False) -> bool:
-    """Write the key to ``path`` with mode 0600; False if it exists and ``replace`` is off.
-
-    A new file is created exclusively (two processes starting at once agree on one key);
-    a replacement is written beside it and renamed over it, so no reader sees half a key.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    target = path.with_name(path.name + ".new") if replace else path
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
-    try:
-        fd = os.open(target, flags, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    if replace:
-        os.chmod(target, 0o600)
-        os.replace(target, path)
-    return True
 
 
 def secret_key(settings: Settings, session: Session | None = None) -> str:

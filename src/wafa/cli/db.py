@@ -16,7 +16,7 @@ def init_database() -> None:
     from wafa.core.db import session_scope
 
     settings = load_settings()
-    migrate.upgrade(settings.database_url)
+    migrate.upgrade(settings.database_url, settings=settings)
     with session_scope(settings) as session:
         auth.ensure_secret_key(session, settings)
 
@@ -28,7 +28,7 @@ def upgrade(revision: str = typer.Argument("heads", help="Target revision.")) ->
     from wafa.core import migrate
 
     settings = load_settings()
-    migrate.upgrade(settings.database_url, revision)
+    migrate.upgrade(settings.database_url, revision, settings=settings)
     console.print(f"database at {revision}: {settings.database_url}")
 
 

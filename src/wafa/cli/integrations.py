@@ -1,14 +1,18 @@
-"""``wafa integration add|list|pause|resume|rotate|remove|deliveries|replay``."""
+"""``wafa integration add|list|pause|resume|rotate|remove|deliveries|replay|keys``, ``wafa webhook``."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
 
 from wafa.cli.common import console, handle_errors, load_settings, session_scope
+
+if TYPE_CHECKING:
+    from wafa.core.settings import Settings
 
 integration_app = typer.Typer(
     help="Live shops: Shopify and WooCommerce webhooks.", no_args_is_help=True
@@ -34,7 +38,9 @@ def add(
 
     settings = load_settings()
     with session_scope(settings) as session:
-        created = connections.add_connection(session, shop=shop.value, name=name, secret=secret)
+        created = connections.add_connection(
+            session, settings=settings, shop=shop.value, name=name, secret=secret
+        )
     console.print(f"connected {shop.value} as {created.connection.name}")
     if not secret:
         console.print("signing secret (shown once; enter it in the shop):")
@@ -99,9 +105,10 @@ def rotate(
     """A new signing secret; the old one works for the grace period."""
     from wafa.integrations import connections
 
-    with session_scope(load_settings()) as session:
+    settings = load_settings()
+    with session_scope(settings) as session:
         connection, new = connections.rotate_secret(
-            session, name, secret=secret, grace=timedelta(hours=grace_hours)
+            session, name, settings=settings, secret=secret, grace=timedelta(hours=grace_hours)
         )
     until = (
         connection.previous_until.isoformat(timespec="minutes") if connection.previous_until else ""
@@ -157,6 +164,83 @@ def replay(delivery_id: uuid.UUID = typer.Argument(...)) -> None:
     console.print(f"{delivery_id}: {status} {error or ''}", highlight=False)
 
 
+keys_app = typer.Typer(
+    help="The keys that seal stored signing secrets (WAFA_DATA_KEYS or the key file).",
+    no_args_is_help=True,
+)
+
+
+def _usage_lines(settings: Settings) -> None:
+    from wafa.core.sealing import key_ring
+    from wafa.integrations.sealed import key_usage
+
+    ring = key_ring(settings)
+    with session_scope(settings) as session:
+        usage = key_usage(session)
+    console.print(f"keys from {ring.source}, newest first:", highlight=False)
+    for kid in ring.ids:
+        console.print(f"  {kid}  {usage.get(kid, 0)} secret(s)", highlight=False)
+    unknown = {k: n for k, n in usage.items() if k not in ring.ids}
+    for kid, count in sorted(unknown.items()):
+        label = "in plain text" if kid == "plain" else f"sealed with {kid}, NOT in the ring"
+        console.print(f"  {count} secret(s) {label}", highlight=False)
+
+
+@keys_app.command("status")
+@handle_errors
+def keys_status() -> None:
+    """The keys in the ring and how many stored secrets each seals."""
+    _usage_lines(load_settings())
+
+
+def _reseal_and_prune(settings: Settings, prune: bool) -> None:
+    from wafa.core.sealing import prune_keys
+    from wafa.integrations.sealed import key_usage, reseal
+
+    with session_scope(settings) as session:
+        done = reseal(session, settings)
+    console.print(
+        f"{done.resealed} secret(s) sealed with the newest key"
+        + (f" ({done.were_plain} were in plain text)" if done.were_plain else ""),
+        highlight=False,
+    )
+    if prune:
+        with session_scope(settings) as session:
+            used = set(key_usage(session))
+        dropped = prune_keys(settings, used)
+        console.print(f"dropped {len(dropped)} key(s) no secret uses: {' '.join(dropped)}")
+
+
+@keys_app.command("rotate")
+@handle_errors
+def keys_rotate(
+    prune: bool = typer.Option(
+        False, "--prune", help="Then drop the old keys from the file (no secret uses them)."
+    ),
+) -> None:
+    """A new key first in the key file, and every stored secret sealed again with it."""
+    from wafa.core.sealing import rotate_key
+
+    settings = load_settings()
+    ring = rotate_key(settings)
+    console.print(f"new key {ring.ids[0]} in {ring.source}", highlight=False)
+    _reseal_and_prune(settings, prune)
+
+
+@keys_app.command("reseal")
+@handle_errors
+def keys_reseal(
+    prune: bool = typer.Option(
+        False, "--prune", help="Then drop the old keys from the file (no secret uses them)."
+    ),
+) -> None:
+    """Seal every stored secret with the newest key (after a new first key in WAFA_DATA_KEYS)."""
+    _reseal_and_prune(load_settings(), prune)
+
+
+integration_app.add_typer(keys_app, name="keys")
+
+
 webhook_app = typer.Typer(help="Signed webhooks out: Wafa's events.", no_args_is_help=True)
 
 
@@ -172,9 +256,10 @@ def webhook_add(
     """Subscribe an endpoint. Its signing secret is printed alone on the last line, once."""
     from wafa.integrations import outbound
 
-    with session_scope(load_settings()) as session:
+    settings = load_settings()
+    with session_scope(settings) as session:
         created = outbound.add_endpoint(
-            session, url=url, topics=events.split(","), description=description
+            session, settings=settings, url=url, topics=events.split(","), description=description
         )
         endpoint_id, topics = created.endpoint.id, created.endpoint.topics
     console.print(f"endpoint {endpoint_id} for {', '.join(topics)}", highlight=False)

@@ -10,6 +10,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection
 
+from wafa.core.settings import Settings
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -36,9 +38,24 @@ def alembic_config(url: str, connection: Connection | None = None) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
-    """Bring the database at ``url`` to ``revision`` (every head by default)."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "heads", *, settings: Settings | None = None) -> None:
+    """Bring the database at ``url`` to ``revision`` (every head by default).
+
+    ``settings`` reach the data migrations that need them (the sealing keys); without
+    them those read the environment's.
+    """
+    cfg = alembic_config(url)
+    if settings is not None:
+        cfg.attributes["settings"] = settings
+    command.upgrade(cfg, revision)
+
+
+def downgrade(url: str, revision: str, *, settings: Settings | None = None) -> None:
+    """Take the database at ``url`` down to ``revision`` (tests of data migrations)."""
+    cfg = alembic_config(url)
+    if settings is not None:
+        cfg.attributes["settings"] = settings
+    command.downgrade(cfg, revision)
 
 
 def revision(url: str, message: str, *, autogenerate: bool = True) -> None:

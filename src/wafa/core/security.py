@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import os
 import secrets
+from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -32,6 +35,41 @@ def verify_password(password_hash: str, password: str) -> bool:
 def new_secret_key() -> str:
     """A random key for signing sessions and links."""
     return secrets.token_urlsafe(48)
+
+
+def read_secret_file(path: Path) -> str | None:
+    """The key in ``path`` (tightened to mode 0600 if it was readable by others), or None."""
+    try:
+        value = path.read_text("utf-8").strip()
+    except FileNotFoundError:
+        return None
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        with contextlib.suppress(OSError):
+            path.chmod(0o600)
+    return value or None
+
+
+def write_secret_file(path: Path, value: str, *, replace: bool = False) -> bool:
+    """Write the key to ``path`` with mode 0600; False if it exists and ``replace`` is off.
+
+    A new file is created exclusively (two processes starting at once agree on one key);
+    a replacement is written beside it and renamed over it, so no reader sees half a key.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = path.with_name(path.name + ".new") if replace else path
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL)
+    try:
+        fd = os.open(target, flags, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    if replace:
+        os.chmod(target, 0o600)
+        os.replace(target, path)
+    return True
 
 
 def new_api_key() -> tuple[str, str, str]:

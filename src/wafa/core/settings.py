@@ -49,6 +49,21 @@ class Settings(BaseSettings):
             "SQLite database (wafa.db -> wafa.db.secret), or ./wafa.secret with PostgreSQL."
         ),
     )
+    data_keys: str | None = Field(
+        default=None,
+        description=(
+            "Keys that seal stored signing secrets (Fernet keys, comma-separated, the newest "
+            "first: it seals, every one opens). When unset, data_keys_file is used."
+        ),
+    )
+    data_keys_file: str | None = Field(
+        default=None,
+        description=(
+            "File of the sealing keys, one a line, newest first (made on first use, mode "
+            "0600; never in the database). Default: the secret key file's name with .keys "
+            "(wafa.db.keys beside SQLite, ./wafa.keys with PostgreSQL)."
+        ),
+    )
     business_name: str = Field(
         default="My Shop", description="Shown on the dashboard and messages."
     )
@@ -223,6 +238,14 @@ class Settings(BaseSettings):
                 path = Path(database)
                 return path.with_name(path.name + ".secret")
         return Path("wafa.secret")
+
+    @property
+    def data_keys_path(self) -> Path:
+        """Where the sealing keys are kept (``data_keys_file``, else beside the secret key)."""
+        if self.data_keys_file:
+            return Path(self.data_keys_file)
+        secret = self.secret_key_path
+        return secret.with_name(secret.name.removesuffix(".secret") + ".keys")
 
     @property
     def secure_cookies(self) -> bool:

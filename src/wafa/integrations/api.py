@@ -92,7 +92,7 @@ def receive_webhook(
         # WooCommerce pings the URL, unsigned, when the webhook is saved.
         log.info("woocommerce ping for connection %s", connection.name)
         return JSONResponse({"status": "pong"})
-    if not connections.verify(connection, body, given):
+    if not connections.verify(connection, body, given, settings=settings):
         log.warning(
             "rejected a %s delivery for connection %s: %s signature",
             shop,
@@ -137,10 +137,10 @@ def list_connections(session: ReadSession, _: MayIntegrations) -> list[dict[str,
     summary="Connect a shop (the intake path and secret are shown once)",
 )
 def add_connection(
-    body: ConnectionCreate, session: DbSession, _: MayIntegrations
+    body: ConnectionCreate, session: DbSession, settings: AppSettings, _: MayIntegrations
 ) -> dict[str, Any]:
     created = connections.add_connection(
-        session, shop=body.shop, name=body.name, secret=body.secret
+        session, settings=settings, shop=body.shop, name=body.name, secret=body.secret
     )
     data = _read(created.connection, {})
     data.update(intake_path=created.path, secret=created.secret)
@@ -163,10 +163,18 @@ def resume(name: str, session: DbSession, _: MayIntegrations) -> dict[str, Any]:
     summary="A new signing secret; the old one works for the grace period",
 )
 def rotate(
-    name: str, body: ConnectionRotate, session: DbSession, _: MayIntegrations
+    name: str,
+    body: ConnectionRotate,
+    session: DbSession,
+    settings: AppSettings,
+    _: MayIntegrations,
 ) -> dict[str, Any]:
     connection, secret = connections.rotate_secret(
-        session, name, secret=body.secret, grace=timedelta(hours=body.grace_hours)
+        session,
+        name,
+        settings=settings,
+        secret=body.secret,
+        grace=timedelta(hours=body.grace_hours),
     )
     data = _read(connection, intake.health(session))
     data["secret"] = secret
@@ -218,9 +226,15 @@ def list_endpoints(session: ReadSession, _: MayIntegrations) -> list[Any]:
     status_code=201,
     summary="Subscribe an endpoint to event types (its signing secret is shown once)",
 )
-def add_endpoint(body: EndpointCreate, session: DbSession, _: MayIntegrations) -> dict[str, Any]:
+def add_endpoint(
+    body: EndpointCreate, session: DbSession, settings: AppSettings, _: MayIntegrations
+) -> dict[str, Any]:
     created = outbound.add_endpoint(
-        session, url=body.url, topics=body.events, description=body.description
+        session,
+        settings=settings,
+        url=body.url,
+        topics=body.events,
+        description=body.description,
     )
     data = EndpointRead.model_validate(created.endpoint).model_dump()
     data["secret"] = created.secret

@@ -5,6 +5,9 @@ once); the shop signs each body with the connection's secret, HMAC-SHA256 in bas
 (Shopify's ``X-Shopify-Hmac-Sha256``, WooCommerce's ``X-WC-Webhook-Signature``). The
 signature is checked, in constant time, before anything in the body is read. After a
 rotation the old secret is still accepted for a grace period.
+
+Secrets are stored sealed (``core.sealing``: encrypted with the installation's key ring,
+never in plain text) and opened only to sign or check.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from wafa.core.errors import Conflict, Invalid, NotFound
+from wafa.core.sealing import seal, unseal
+from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.integrations.models import Connection, Shop
 
@@ -74,7 +79,9 @@ def _check_secret(secret: str) -> str:
     return secret
 
 
-def add_connection(session: Session, *, shop: str, name: str, secret: str | None = None) -> Created:
+def add_connection(
+    session: Session, *, settings: Settings, shop: str, name: str, secret: str | None = None
+) -> Created:
     """A new connection; ``secret`` is the shop's signing secret (generated when omitted)."""
     if shop not in Shop.__members__:
         raise Invalid.field(("shop",), "use shopify or woocommerce")
@@ -89,7 +96,9 @@ def add_connection(session: Session, *, shop: str, name: str, secret: str | None
         raise Conflict(f"a connection named {name!r} exists", name=name)
     secret = _check_secret(secret) if secret else secrets.token_urlsafe(32)
     token = secrets.token_urlsafe(24)
-    connection = Connection(name=name, shop=shop, token_hash=_digest(token), secret=secret)
+    connection = Connection(
+        name=name, shop=shop, token_hash=_digest(token), secret=seal(settings, secret)
+    )
     session.add(connection)
     session.flush()
     return Created(connection, intake_path(shop, token), secret)
@@ -132,7 +141,12 @@ def resume_connection(session: Session, name: str) -> Connection:
 
 
 def rotate_secret(
-    session: Session, name: str, *, secret: str | None = None, grace: timedelta = DEFAULT_GRACE
+    session: Session,
+    name: str,
+    *,
+    settings: Settings,
+    secret: str | None = None,
+    grace: timedelta = DEFAULT_GRACE,
 ) -> tuple[Connection, str]:
     """A new signing secret; the old one is accepted for ``grace``. Returns the new one."""
     connection = get_connection(session, name)
@@ -142,7 +156,7 @@ def rotate_secret(
     now = utcnow()
     connection.previous_secret = connection.secret
     connection.previous_until = now + grace
-    connection.secret = new
+    connection.secret = seal(settings, new)
     connection.rotated_at = now
     session.flush()
     return connection, new
@@ -160,13 +174,13 @@ def signature(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def verify(connection: Connection, body: bytes, given: str | None) -> bool:
+def verify(connection: Connection, body: bytes, given: str | None, *, settings: Settings) -> bool:
     """Whether ``given`` signs ``body`` with the secret, or the previous one in its grace."""
     if not given:
         return False
     given = given.strip()
-    ok = hmac.compare_digest(signature(connection.secret, body), given)
+    ok = hmac.compare_digest(signature(unseal(settings, connection.secret), body), given)
     previous, until = connection.previous_secret, connection.previous_until
     if previous and until is not None and utcnow() < until:
-        ok |= hmac.compare_digest(signature(previous, body), given)
+        ok |= hmac.compare_digest(signature(unseal(settings, previous), body), given)
     return ok

@@ -43,10 +43,17 @@ def _send(factory: sessionmaker[Session], settings: Settings) -> dict[str, int]:
     return send_due(factory, settings)
 
 
+def _notify(factory: sessionmaker[Session], settings: Settings) -> dict[str, int]:
+    from wafa.integrations.outbound import notify_disabled
+
+    return notify_disabled(factory, settings)
+
+
 def _tasks() -> Sequence[Task]:
     return (
         IntervalTask("integrations.purge_bodies", 3600.0, _purge),
         IntervalTask("integrations.webhooks_send", 0.5, _send),
+        IntervalTask("integrations.webhook_notices", 60.0, _notify),
     )
 
 

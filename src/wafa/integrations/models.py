@@ -108,8 +108,9 @@ class MessageStatus(StrEnum):
 class Endpoint(Base):
     """A receiver of Wafa's events: its URL, the topics it wants, its signing secret.
 
-    ``secret`` is a Standard Webhooks key (``whsec_`` + base64), shown once. An endpoint
-    whose deliveries keep failing past the retries is disabled (``disabled_at`` and why).
+    ``secret`` is a Standard Webhooks key (``whsec_`` + base64), shown once, stored sealed.
+    An endpoint whose deliveries keep failing past the retries is disabled (``disabled_at``
+    and why) and the owner told once (``notified_at``).
     """
 
     __tablename__ = "webhook_endpoints"
@@ -122,6 +123,8 @@ class Endpoint(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+    #: When the owner was told of the current disabling (at most once per disabling).
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 

@@ -14,7 +14,8 @@ committed transaction, by moving ``next_attempt_at`` a lease ahead (twice
 lease runs out it is sent again — each event at least once, never lost. A 2xx answer
 delivers it; anything else is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h
 (about a day and a quarter), then the message is ``failed`` and, if the endpoint has
-not answered 2xx since, the endpoint is disabled with the reason. Every try is logged
+not answered 2xx since, the endpoint is disabled with the reason, and every owner is
+emailed once about it (``notify_disabled``; the dashboard's pages show it too). Every try is logged
 (``Attempt``: status code or error, duration). One customer's events reach an endpoint
 in order: a message waits while an earlier one for the same customer is pending.
 A failed message can be replayed; a disabled endpoint enabled again.
@@ -35,26 +36,35 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2 as httpx
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from standardwebhooks.webhooks import Webhook
 
+from wafa.auth import service as auth
+from wafa.auth.models import Role
 from wafa.core.db import dialect_name, insert_new
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.events import Envelope, Event
+from wafa.core.i18n import N_, translate
 from wafa.core.ids import new_id
+from wafa.core.links import public_link
+from wafa.core.sealing import seal, unseal
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.integrations.models import Attempt, Endpoint, Message, MessageStatus
+from wafa.messaging.channels import Outcome, Outgoing, build_email
+from wafa.messaging.channels.base import Channel
 
 __all__ = [
     "RETRIES",
     "add_endpoint",
+    "disabled_endpoints",
     "enable_endpoint",
     "event_types",
     "fan_out",
     "list_endpoints",
     "list_messages",
+    "notify_disabled",
     "remove_endpoint",
     "replay_message",
     "send_due",
@@ -118,15 +128,20 @@ class NewEndpoint:
 
 
 def add_endpoint(
-    session: Session, *, url: str, topics: Iterable[str], description: str | None = None
+    session: Session,
+    *,
+    settings: Settings,
+    url: str,
+    topics: Iterable[str],
+    description: str | None = None,
 ) -> NewEndpoint:
-    """A new endpoint with a new signing secret (shown once)."""
+    """A new endpoint with a new signing secret (shown once, stored sealed)."""
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     endpoint = Endpoint(
         url=_check_url(url),
         topics=_check_topics(topics),
         description=(description or "").strip()[:200] or None,
-        secret=secret,
+        secret=seal(settings, secret),
     )
     session.add(endpoint)
     session.flush()
@@ -293,11 +308,11 @@ def _claim(session: Session, settings: Settings, now: datetime) -> list[tuple[An
 
 
 def _send(
-    client: httpx.Client, endpoint: Endpoint, message_id: uuid.UUID, body: str
+    client: httpx.Client, endpoint: Endpoint, secret: str, message_id: uuid.UUID, body: str
 ) -> tuple[int | None, str | None, int]:
-    """POST one message; ``(status code, error, milliseconds)``."""
+    """POST one message signed with ``secret``; ``(status code, error, milliseconds)``."""
     now = utcnow()
-    signature = Webhook(endpoint.secret).sign(str(message_id), now, body.encode())
+    signature = Webhook(secret).sign(str(message_id), now, body.encode())
     headers = {
         "content-type": "application/json",
         "user-agent": _USER_AGENT,
@@ -371,13 +386,121 @@ def send_due(factory: sessionmaker[Session], settings: Settings) -> dict[str, in
         endpoints = {e.id: e for e in session.scalars(select(Endpoint).where(Endpoint.id.in_(ids)))}
         for endpoint in endpoints.values():
             session.expunge(endpoint)
+    keys = {eid: unseal(settings, e.secret) for eid, e in endpoints.items()}
     sent = failed = 0
     with httpx.Client(timeout=settings.webhook_timeout, follow_redirects=False) as client:
         for message_id, endpoint_id, body, attempts in claimed:
             endpoint = endpoints[endpoint_id]
-            code, error, took = _send(client, endpoint, message_id, body)
+            code, error, took = _send(client, endpoint, keys[endpoint_id], message_id, body)
             if _settle(factory, message_id, endpoint_id, attempts + 1, code, error, took):
                 sent += 1
             else:
                 failed += 1
     return {"webhooks_sent": sent, "webhooks_failed": failed}
+
+
+# --------------------------------------------------------------------------- the owner told
+
+#: The owner's email when an endpoint is disabled (``integrations.po`` translates it).
+NOTICE_SUBJECT = N_("Webhooks to %(url)s are stopped")
+NOTICE_TEXT = N_(
+    "Wafa stopped sending events to %(url)s: it answered no 2xx for a day of retries "
+    "(%(reason)s).\n\nThe events since then are kept. Once the receiver works again, enable "
+    "it and send the failed events again: %(link)s"
+)
+#: A notice whose email could not be sent yet is tried again for this long.
+NOTICE_RETRY = timedelta(days=1)
+
+
+def disabled_endpoints(session: Session) -> list[Endpoint]:
+    """The disabled endpoints, the most recently disabled first (the dashboard's notice)."""
+    return list(
+        session.scalars(
+            select(Endpoint)
+            .where(Endpoint.disabled_at.is_not(None))
+            .order_by(Endpoint.disabled_at.desc())
+        )
+    )
+
+
+def _owners(session: Session) -> list[tuple[str, str]]:
+    """(email, language) of every active owner."""
+    return sorted(
+        {
+            u.email: (u.email, u.locale if u.locale in ("en", "ar", "fa") else "en")
+            for u in auth.list_users(session)
+            if u.role == Role.owner and u.active and u.email
+        }.values()
+    )
+
+
+def notify_disabled(
+    factory: sessionmaker[Session], settings: Settings, channel: Channel | None = None
+) -> dict[str, int]:
+    """Email every active owner, once per disabling, about each endpoint disabled.
+
+    The endpoint is claimed (``notified_at``, committed) before the email goes through
+    messaging's email channel as transactional mail, so a crash or a second worker never
+    sends it twice; when no owner could be reached for a passing reason (the SMTP server
+    down) the claim is released and the next pass tries again, for a day.
+    """
+    now = utcnow()
+    with factory() as session, session.begin():
+        stmt = (
+            select(Endpoint.id, Endpoint.url, Endpoint.disabled_at, Endpoint.disabled_reason)
+            .where(
+                Endpoint.disabled_at.is_not(None),
+                Endpoint.disabled_at > now - NOTICE_RETRY,
+                or_(Endpoint.notified_at.is_(None), Endpoint.notified_at < Endpoint.disabled_at),
+            )
+            .order_by(Endpoint.disabled_at)
+            .limit(BATCH)
+        )
+        if dialect_name(session) == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        due = [tuple(r) for r in session.execute(stmt)]
+        if not due:
+            return {"webhook_notices": 0}
+        session.execute(
+            update(Endpoint)
+            .where(Endpoint.id.in_([r[0] for r in due]))
+            .values(notified_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        owners = _owners(session)
+    link = public_link(settings.public_url, "integrations/webhooks")
+    email = build_email(settings) if channel is None else channel
+    sent = 0
+    try:
+        for endpoint_id, url, _, reason in due:
+            retry = False
+            for to, language in owners:
+                values = {"url": url, "reason": reason or "", "link": link}
+                result = email.send(
+                    Outgoing(
+                        message_id=new_id(),
+                        channel="email",
+                        kind="transactional",
+                        to=to,
+                        subject=translate("integrations", language, NOTICE_SUBJECT, url=url),
+                        text=translate("integrations", language, NOTICE_TEXT, **values),
+                        locale=language,
+                    )
+                )
+                if result.outcome == Outcome.sent:
+                    sent += 1
+                else:
+                    retry |= result.outcome == Outcome.temporary
+                    log.warning("webhook notice to %s: %s (%s)", to, result.outcome, result.detail)
+            if retry and not sent:
+                with factory() as session, session.begin():
+                    session.execute(
+                        update(Endpoint)
+                        .where(Endpoint.id == endpoint_id, Endpoint.notified_at == now)
+                        .values(notified_at=None)
+                        .execution_options(synchronize_session=False)
+                    )
+    finally:
+        if channel is None:
+            email.close()
+    return {"webhook_notices": sent}

@@ -52,6 +52,7 @@ def _list(
         "integrations/list.html",
         {
             "rows": rows,
+            "stopped": outbound.disabled_endpoints(session),
             "shops": [s.value for s in Shop],
             "values": values or {},
             "errors": errors or {},
@@ -84,7 +85,7 @@ def add_connection(
         secret = reader.text("secret", max_length=500)
         reader.check()
         created = connections.add_connection(
-            session, shop=shop or "", name=name or "", secret=secret
+            session, settings=settings, shop=shop or "", name=name or "", secret=secret
         )
         return render(
             request,
@@ -124,8 +125,16 @@ def resume(name: str, request: Request, session: DbSession, user: MayIntegration
 
 
 @router.post("/integrations/{name}/rotate", response_class=HTMLResponse)
-def rotate(name: str, request: Request, session: DbSession, user: MayIntegrations) -> Response:
-    connection, secret = connections.rotate_secret(session, name, grace=timedelta(hours=24))
+def rotate(
+    name: str,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    user: MayIntegrations,
+) -> Response:
+    connection, secret = connections.rotate_secret(
+        session, name, settings=settings, grace=timedelta(hours=24)
+    )
     return render(
         request,
         "integrations/secret.html",
@@ -216,6 +225,7 @@ def webhooks_out(
         "integrations/webhooks.html",
         {
             "endpoints": endpoints,
+            "stopped": [e for e in endpoints if e.disabled_at is not None],
             "urls": {e.id: e.url for e in endpoints},
             "messages": outbound.list_messages(session, status=status or None, limit=100),
             "status": status or "",
