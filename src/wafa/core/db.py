@@ -195,8 +195,11 @@ def session_scope(settings: Settings | None = None, *, write: bool = True) -> It
         session.close()
 
 
-def insert_ignoring_conflicts(session: Session, model: Any, *, index_elements: list[str]) -> Any:
-    """``INSERT … ON CONFLICT (index_elements) DO NOTHING`` for the session's dialect."""
+def insert_ignoring_conflicts(
+    session: Session, model: Any, *, index_elements: list[str] | None
+) -> Any:
+    """``INSERT … ON CONFLICT (index_elements) DO NOTHING`` for the session's dialect
+    (``None``: a conflict on any unique key)."""
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert

@@ -309,12 +309,24 @@ class OrderFormat:
     ignored_patterns: tuple[str, ...] = ()
     #: Columns kept in the order's attributes: (role-less column name, attribute key).
     kept: tuple[tuple[str, str], ...] = ()
+    #: The kept attribute holding the shop's own order id when that id is unique across
+    #: all the shop's stores (Shopify's ``Id``): with the format's name it is the order's
+    #: shop reference, which the same order's webhook carries too (``shop_reference``).
+    shop_ref: str | None = None
     #: Whether the column names are compared without regard to letter case.
     any_case: bool = True
     pair_syntax: PairSyntax = field(default_factory=PairSyntax)
     #: The shop's REST JSON beyond the columns' ``json`` paths (``None``: no webhooks).
     json_shape: JsonShape | None = None
     _roles: dict[Role, Column] = field(init=False, repr=False, compare=False)
+
+    def shop_reference(self, order_id: str) -> str | None:
+        """One shop order's reference, whichever way it arrives (``shopify:<id>``); ``None``
+        when the format's ids are not unique beyond one store."""
+        order_id = order_id.strip()
+        if self.shop_ref is None or not order_id:
+            return None
+        return f"{self.name}:{order_id}"[:200]
 
     def column(self, role: Role) -> Column | None:
         """The column playing ``role``, if the format has one."""

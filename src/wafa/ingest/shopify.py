@@ -212,6 +212,9 @@ SHOPIFY = OrderFormat(
     channels={"pos": "in_store"},
     other_channel="online",
     key_is_number=True,
+    # ``Id`` is the order's id in the Admin API, unique across every Shopify store: a
+    # webhook's ``id``. An order imported and received by webhook is one order.
+    shop_ref="shopify_id",
     kept=(
         ("Id", "shopify_id"),
         ("Tags", "tags"),

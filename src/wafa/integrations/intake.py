@@ -48,6 +48,7 @@ from wafa.integrations.mapping import (
     apply_order,
     apply_refund,
     customers_of,
+    stored_order_id,
 )
 from wafa.integrations.models import Connection, Delivery, DeliveryStatus
 from wafa.orders import service as orders
@@ -92,7 +93,7 @@ def _refund(s: Session, c: Connection, f: OrderFormat, p: Mapping[str, Any], x: 
     order_id = shopjson.cell(shopjson.dig(p, shape.refund_order_id or "")).strip()
     if not order_id:
         raise Invalid.field((shape.refund_order_id or "order_id",), "the refund names no order")
-    stored = s.scalar(select(Order.id).where(Order.source == c.name, Order.external_id == order_id))
+    stored = stored_order_id(s, c, f, order_id)
     if stored is None:
         return Applied("waiting", f"order {order_id} not received yet", order_id)
     order = orders.get_order(s, stored)
@@ -103,7 +104,7 @@ def _refund(s: Session, c: Connection, f: OrderFormat, p: Mapping[str, Any], x: 
     except CellProblem as exc:
         where = exc.column or "refund"
         raise Invalid(f"{where}: {exc.reason}", [((where,), exc.reason)]) from None
-    created = apply_refund(s, c, order, refund)
+    created = apply_refund(s, c, order, refund, order_id)
     return Applied(
         "processed", "refund recorded" if created else "refund already recorded", order_id
     )

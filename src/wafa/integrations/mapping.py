@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from wafa.core.db import insert_new, rowcount
@@ -122,6 +122,7 @@ def read_order(
         )
     if found.contact.consent_source:
         found.contact = replace(found.contact, consent_source=f"{source} webhook")
+    found.shop_ref = fmt.shop_reference(found.external_id)
     return found, rows
 
 
@@ -226,11 +227,18 @@ def _claim_newest(
     return "newer" if rowcount(moved) == 1 else None
 
 
-def _stored(session: Session, source: str, external_id: str) -> Order | None:
+def stored_order_id(
+    session: Session, connection: Connection, fmt: OrderFormat, external_id: str
+) -> uuid.UUID | None:
+    """The stored order of the shop's order ``external_id``: the connection's own, or the
+    same shop order imported from an export (``OrderFormat.shop_reference``)."""
     found = session.scalar(
-        select(Order.id).where(Order.source == source, Order.external_id == external_id)
+        select(Order.id).where(Order.source == connection.name, Order.external_id == external_id)
     )
-    return orders.get_order(session, found) if found is not None else None
+    ref = fmt.shop_reference(external_id)
+    if found is None and ref is not None:
+        found = session.scalar(select(Order.id).where(Order.shop_ref == ref))
+    return found
 
 
 def _line_map(session: Session, connection: Connection, external_id: str) -> dict[str, int]:
@@ -274,9 +282,11 @@ def apply_refund(
     connection: Connection,
     order: Order,
     refund: shopjson.JsonRefund,
+    subject: str,
 ) -> bool:
-    """Record ``refund`` on ``order`` once; ``False`` when it was recorded already."""
-    line_map = _line_map(session, connection, order.external_id)
+    """Record ``refund`` on ``order`` (the shop's order ``subject``) once; ``False`` when
+    it was recorded already."""
+    line_map = _line_map(session, connection, subject)
     by_no = {line.line_no: line.id for line in order.lines}
     lines = []
     for ref, count in refund.lines:
@@ -331,15 +341,23 @@ def apply_order(
     if claim is None:
         return Applied("ignored", "not newer than the state already applied", subject)
     # The first state of a shop order: create it (``create_order`` finds one stored
-    # under the same key itself); a newer state moves the stored one forward.
-    order = _stored(session, source, subject) if claim == "newer" else None
+    # under the same key, or imported under the same shop reference, itself); a newer
+    # state, or a first one of an order imported before, moves the stored one forward.
+    stored = stored_order_id(session, connection, fmt, subject) if claim == "newer" else None
+    order = orders.get_order(session, stored) if stored is not None else None
     notes: list[str] = []
     created = False
     if order is None:
         order, created = orders.create_order(
-            session, data=_order_create(record, source), region=settings.phone_region
+            session,
+            data=_order_create(record, source),
+            region=settings.phone_region,
+            shop_ref=record.shop_ref,
         )
         notes.append("order created" if created else "order already stored")
+        if not created:
+            moves = _advance(session, order, record, updated_at)
+            notes.extend(f"moved to {m}" for m in moves)
     else:
         moves = _advance(session, order, record, updated_at)
         notes.append(f"moved to {', '.join(moves)}" if moves else "no change of status")
@@ -349,8 +367,20 @@ def apply_order(
     ]
     recorded = 0
     order_id = order.id
+    # The shop's refunds add up to its refunded total: a refund recorded otherwise (an
+    # import's running total, under its own id) is not counted a second time.
+    # (When the shop gives no amount for a refund its lines decide it: no total to keep.)
+    amounts = [r.amount for r in refunds]
+    shop_total = sum(a for a in amounts if a is not None) if None not in amounts else None
     for refund in refunds:
-        recorded += apply_refund(session, connection, orders.get_order(session, order_id), refund)
+        current = orders.get_order(session, order_id)
+        if (
+            shop_total is not None
+            and refund.amount is not None
+            and current.refunded_amount + refund.amount > shop_total
+        ):
+            continue
+        recorded += apply_refund(session, connection, current, refund, subject)
     if recorded:
         notes.append(f"{recorded} refund(s) recorded")
     return Applied("processed", "; ".join(notes), subject, created=created)
@@ -415,11 +445,13 @@ def customers_of(
         raise _invalid(exc) from None
     found = set(customers.find_customer_ids_by_contact(session, email=email, phone=phone))
     if order_ids:
+        refs = [r for r in (fmt.shop_reference(o) for o in order_ids) if r is not None]
+        named = and_(Order.source == connection.name, Order.external_id.in_(order_ids))
         found |= {
             cid
             for cid in session.scalars(
                 select(Order.customer_id).where(
-                    Order.source == connection.name, Order.external_id.in_(order_ids)
+                    or_(named, Order.shop_ref.in_(refs)) if refs else named
                 )
             )
             if cid is not None

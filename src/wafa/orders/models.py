@@ -116,6 +116,10 @@ class Order(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The shop's own reference of the order (``shopify:<id>``), the same whether it came
+    #: by import or by webhook (``ingest`` formats say which carry one): a second key of
+    #: the order, so an order arriving both ways is stored once.
+    shop_ref: Mapped[str | None] = mapped_column(String(200))
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order",
@@ -129,6 +133,7 @@ class Order(Base):
 
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
+        UniqueConstraint("shop_ref"),
         Index("ix_orders_placed_at", "placed_at"),
         Index("ix_orders_customer_placed", "customer_id", "placed_at"),
         CheckConstraint("total_amount >= 0", name="total_not_negative"),

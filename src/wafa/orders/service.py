@@ -140,7 +140,12 @@ def compute_totals(data: OrderCreate) -> tuple[list[int], int, int]:
 
 
 def create_order(
-    session: Session, *, data: OrderCreate, region: str, same_order_only: bool = False
+    session: Session,
+    *,
+    data: OrderCreate,
+    region: str,
+    same_order_only: bool = False,
+    shop_ref: str | None = None,
 ) -> tuple[Order, bool]:
     """Store an order once; return it and whether this call created it.
 
@@ -151,9 +156,10 @@ def create_order(
     is found or made in a savepoint with the claim, so a request that loses the race
     leaves no customer behind. With ``same_order_only`` (the API), a replay whose order
     differs from the stored one (currency, total, time, lines) is a conflict, never
-    answered with the other order.
+    answered with the other order. ``shop_ref`` (``Order.shop_ref``) is a second key: an
+    order stored under it by another route (an import, a webhook) is this order.
     """
-    existing = _existing_id(session, data.source, data.external_id)
+    existing = _existing_id(session, data.source, data.external_id, shop_ref)
     if existing is not None:
         return _replayed(session, existing, data, same_order_only=same_order_only), False
     line_totals, subtotal, total = compute_totals(data)
@@ -191,11 +197,12 @@ def create_order(
         cancelled_at=_utc(data.placed_at) if status is OrderStatus.cancelled else None,
         attributes=dict(data.attributes),
         created_at=utcnow(),
+        shop_ref=shop_ref,
     )
     row = {c.key: getattr(order, c.key) for c in Order.__table__.columns}
     claimed = session.execute(
         insert_ignoring_conflicts(
-            session, Order, index_elements=["source", "external_id"]
+            session, Order, index_elements=None if shop_ref else ["source", "external_id"]
         ).returning(Order.id),
         row,
     ).scalar()
@@ -203,7 +210,7 @@ def create_order(
         # Lost the race for the idempotency key: the winner has committed by now. A
         # customer made for this request goes with the savepoint.
         claim.rollback()
-        winner = _existing_id(session, data.source, data.external_id)
+        winner = _existing_id(session, data.source, data.external_id, shop_ref)
         if winner is None:  # pragma: no cover - the conflict was on this very key
             raise Conflict("the order could not be stored; retry")
         return _replayed(session, winner, data, same_order_only=same_order_only), False
@@ -271,10 +278,15 @@ def _utc(value: datetime | None) -> datetime | None:
     return ensure_utc(value) if value is not None else None
 
 
-def _existing_id(session: Session, source: str, external_id: str) -> uuid.UUID | None:
-    return session.scalar(
+def _existing_id(
+    session: Session, source: str, external_id: str, shop_ref: str | None = None
+) -> uuid.UUID | None:
+    found = session.scalar(
         select(Order.id).where(Order.source == source, Order.external_id == external_id)
     )
+    if found is None and shop_ref:
+        found = session.scalar(select(Order.id).where(Order.shop_ref == shop_ref))
+    return found
 
 
 def _resolve_customer(

@@ -34,11 +34,19 @@ def variant(
     source: Path = SHOPIFY,
     header: dict[str, str] | None = None,
     name: str = "orders.csv",
+    shop_ids: bool = True,
 ) -> Path:
-    """A copy of a fixture with some cells (record index, column) or header cells changed."""
+    """A copy of a fixture with some cells (record index, column) or header cells changed.
+
+    Without ``shop_ids`` Shopify's ``Id`` cells are blank: the same file imported under two
+    sources is then two sets of orders (with them it is one: ``Order.shop_ref``).
+    """
     with source.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
     columns = rows[0]
+    if not shop_ids and "Id" in columns:
+        for row in rows[1:]:
+            row[columns.index("Id")] = ""
     for (index, column), value in (edits or {}).items():
         rows[index][columns.index(column)] = value
     for old, new in (header or {}).items():

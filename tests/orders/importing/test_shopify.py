@@ -163,13 +163,25 @@ class TestShopifyExport:
         assert (stats.orders_created, stats.orders_present, stats.customers_created) == (0, 6, 0)
 
     def test_source_option_keys_orders_separately(
-        self, session: Session, settings: Settings
+        self, session: Session, settings: Settings, tmp_path: Path
     ) -> None:
-        run(session, settings)
-        stats = run(session, settings, source="old-shop")
+        no_ids = variant(tmp_path, shop_ids=False)
+        run(session, settings, no_ids)
+        stats = run(session, settings, no_ids, source="old-shop")
         assert stats.orders_created == 6
         assert stats.customers_created == 0
         assert len(stats.matched) == 4
+
+    def test_shopify_ids_make_one_order_whatever_the_source(
+        self, session: Session, settings: Settings
+    ) -> None:
+        first = run(session, settings)
+        again = run(session, settings, source="old-shop")
+        assert (first.orders_created, again.orders_created, again.orders_present) == (6, 0, 6)
+        refs = session.scalars(select(Order.shop_ref).where(Order.source == "shopify")).all()
+        assert sorted(r or "" for r in refs) == [
+            f"shopify:82000{n}" for n in range(1, 7)
+        ]  # the Id column
 
 
 class TestFastAndCarefulPaths:

@@ -390,6 +390,11 @@ class OrderParser:
             coupon_codes=self._coupons(values, filled),
             attributes=attributes,
             refunds=refunds,
+            shop_ref=(
+                self.format.shop_reference(str(attributes[self.format.shop_ref]))
+                if self.format.shop_ref in attributes
+                else None
+            ),
         )
 
     def _order_values(self, records: list[Record], errors: list[RowError]) -> Sequence[str]:

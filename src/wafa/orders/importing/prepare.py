@@ -37,7 +37,7 @@ ORDER_TAIL = (
     "discount_amount", "shipping_amount", "tax_amount", "total_amount", "refunded_amount",
     "contact_email", "contact_phone", "contact_name", "shipping_address", "coupon_codes",
     "placed_at", "paid_at", "fulfilled_at", "delivered_at", "promised_at", "cancelled_at",
-    "attributes",
+    "attributes", "shop_ref",
 )  # fmt: skip
 LINE_HEAD = ("id", "order_id", "product_id", "category")
 LINE_TAIL = (
@@ -63,7 +63,8 @@ LINE_TAIL = (
     CANCELLED_AT,  # when it was cancelled (db), or None
     FINGERPRINT,  # (hash, checksum) of the contact's identity, or None for a guest
     CONSENT_KEY,  # hash of who gives the contact's consent
-) = range(15)
+    SHOP_REF,  # the shop's own reference of the order (``Order.shop_ref``), or None
+) = range(16)
 Prepared = tuple[Any, ...]
 
 # Positions in a packed contact (the fields of ``customers.service.Contact`` but ``extra``).
@@ -257,6 +258,7 @@ class Preparer:
                 c.phone, c.name, record.shipping_address, json_text(record.coupon_codes),
                 t(placed_at), t(record.paid_at), t(record.fulfilled_at), t(record.delivered_at),
                 t(record.promised_at), cancelled_at, json_text(record.attributes),
+                record.shop_ref,
             )
         )  # fmt: skip
         prepared_lines = [
@@ -279,4 +281,5 @@ class Preparer:
             prepared_lines, prepared_refunds, placed, refunded, total, status, cancelled_at,
             fingerprint(contact) if contact is not None else None,
             consent_key(contact) if contact is not None else None,
+            record.shop_ref,
         )  # fmt: skip

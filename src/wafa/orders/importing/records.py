@@ -73,6 +73,8 @@ class OrderRecord:
     refunds: list[RefundRecord] = field(default_factory=list)
     # The physical line where the order starts in its file (0 when not from a file).
     line: int = 0
+    #: The shop's own reference of the order across routes (``OrderFormat.shop_reference``).
+    shop_ref: str | None = None
 
     def lines_subtotal(self) -> int:
         """Sum of the line totals."""

@@ -81,6 +81,7 @@ from wafa.orders.importing.prepare import (
     R_REFUNDED_AT,
     REFUNDED,
     REFUNDS,
+    SHOP_REF,
     STATUS,
     TOTAL,
     Dialect,
@@ -296,6 +297,35 @@ class BulkInserter:
         finally:
             cursor.close()
 
+    def stored_by_ref(self, refs: list[str]) -> list[tuple[Any, ...]]:
+        """``(shop_ref, id hex, status, total, refunded, customer_id, currency)`` of the
+        orders stored under one of the shop references ``refs``, whatever their source (a
+        webhook's order is the import's order: ``Order.shop_ref``)."""
+        if not refs:
+            return []
+        cursor = self.raw.cursor()
+        try:
+            if self.postgres:
+                cursor.execute(
+                    "SELECT o.shop_ref, o.id, o.status, o.total_amount, o.refunded_amount, "
+                    "o.customer_id, o.currency FROM unnest(%s::text[]) AS k(shop_ref) "
+                    "CROSS JOIN LATERAL (SELECT * FROM orders WHERE orders.shop_ref = k.shop_ref "
+                    "LIMIT 1) AS o",
+                    (refs,),
+                )
+                return [
+                    (r[0], r[1].hex, r[2], r[3], r[4], r[5].hex if r[5] else None, r[6])
+                    for r in cursor.fetchall()
+                ]
+            cursor.execute(
+                "SELECT shop_ref, id, status, total_amount, refunded_amount, customer_id, "
+                "currency FROM orders WHERE shop_ref IN (SELECT value FROM json_each(?))",
+                (dumps(refs),),
+            )
+            return [tuple(r) for r in cursor.fetchall()]
+        finally:
+            cursor.close()
+
 
 def _default(column: Any) -> Any:
     """A column's Python-side default value, as SQLAlchemy computes it for an insert."""
@@ -447,12 +477,17 @@ class OrderWriter:
             row[0]: _Stored(*row[1:])
             for row in self._bulk.stored_orders(self.source, [o[KEY] for o in batch])
         }
+        refs = [o[SHOP_REF] for o in batch if o[SHOP_REF] and o[KEY] not in stored]
+        by_ref = {row[0]: _Stored(*row[1:]) for row in self._bulk.stored_by_ref(refs)}
         fresh: list[Prepared] = []
         present: list[tuple[Prepared, _Stored]] = []
         seen: set[str] = set()
         for order in batch:
             key = order[KEY]
             known = stored.get(key)
+            if known is None and by_ref:
+                # Stored under another key by another route (a webhook): the same order.
+                known = by_ref.get(order[SHOP_REF])
             if known is None and key not in seen:
                 seen.add(key)
                 fresh.append(order)
