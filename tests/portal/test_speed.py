@@ -3,11 +3,15 @@ the loyalty reads it relies on answer as the slower ones they replace."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+from starlette.routing import Mount, compile_path
 
+from tests.auth.test_role_matrix import iter_routes
 from tests.conftest import FrozenClock
 from tests.portal.helpers import member, sign_in
 from tests.sqlcount import counting
@@ -100,3 +104,24 @@ def test_the_program_read_once_sees_a_version_saved_inside(
         after = program.rules_at(session, settings)
     assert after.version == first.version + 1 and after.rules.pending_days == 3
     assert "loyalty_program_versions" not in session.info
+
+
+def test_the_portal_is_matched_first_and_no_other_route_matches_its_paths(app: FastAPI) -> None:
+    """FastAPI tries routes in order: the portal's come before the API's 170 and every other
+    page's, which is only right while no other route could answer a portal path."""
+    routes = list(iter_routes(app))
+    paths = [str(getattr(r, "path", "")) for r in routes]
+    portal = [i for i, p in enumerate(paths) if p.startswith(("/portal/", "/r/"))]
+    # (the schema's route is FastAPI's own, added with the application)
+    api = [i for i, p in enumerate(paths) if p.startswith("/api/v1/") and "openapi" not in p]
+    assert len(portal) > 20 and max(portal) < min(api)
+    others = [
+        # a mounted app answers every path under its own
+        compile_path(p + "/{path:path}" if isinstance(r, Mount) else p)[0]
+        for i, (r, p) in enumerate(zip(routes, paths, strict=True))
+        if i not in portal and p
+    ]
+    assert len(others) > 300
+    for i in portal:
+        sample = re.sub(r"\{[^}]+\}", "x1", paths[i])
+        assert not [o.pattern for o in others if o.match(sample)], paths[i]

@@ -19,7 +19,9 @@ from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    # async: a plain read of the app's state needs no hop to a worker thread (FastAPI runs
+    # every sync dependency on one, which costs more than the read).
     settings: Settings = request.app.state.settings
     return settings
 
@@ -163,7 +165,7 @@ def public(reason: str) -> Any:
     this nor a permission. A route class whose every route is open says so instead with a
     ``wafa_public = "why"`` class attribute (the customer portal's ``PortalRoute``)."""
 
-    def open_to_all() -> None:
+    async def open_to_all() -> None:  # async: nothing to run on a worker thread
         return None
 
     open_to_all.wafa_permission = None  # type: ignore[attr-defined]

@@ -177,7 +177,7 @@ def _mount_docs(app: FastAPI) -> None:
         )
 
 
-def _mount_dashboard(app: FastAPI, settings: Settings) -> None:
+def _mount_dashboard(app: FastAPI, settings: Settings, pages: list[Pages]) -> None:
     """Sessions, static files (served by Wafa: the dashboard works on a shop's offline
     network), error pages, then every domain's pages, navigation and profile panels."""
     app.add_middleware(
@@ -192,13 +192,13 @@ def _mount_dashboard(app: FastAPI, settings: Settings) -> None:
     app.state.templates = Templates(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     web_errors.install(app)
-    pages = dashboard_pages()
     app.state.nav = Navigation(item for page in pages for item in page.nav)
     panels: list[CustomerPanel] = [panel for page in pages for panel in page.panels]
     app.state.profile_panels = tuple(panels)
     for page in pages:
-        for router in page.routers:
-            app.include_router(router)
+        if not page.first:  # already included, before the API
+            for router in page.routers:
+                app.include_router(router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -233,9 +233,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.people_hooks = domains.people_hooks()
     api_errors.install(app)
+    pages = dashboard_pages()
+    for page in pages:
+        if page.first:
+            for router in page.routers:
+                app.include_router(router)
     app.include_router(api_router())
     _link_operations(app)
     _mount_docs(app)
-    _mount_dashboard(app, settings)
+    _mount_dashboard(app, settings, pages)
     app.add_middleware(InFlightLimit)  # outermost: turned away before anything is read
     return app

@@ -80,16 +80,18 @@ class UtcDateTime(TypeDecorator[datetime]):
         return ensure_utc(value)
 
 
-#: PostgreSQL connections per engine (steady, and at most), and how long a request may wait
+#: Threads that run sync routes at once (anyio's limiter; its default is 40).
+API_THREADS = 32
+#: PostgreSQL connections per engine (kept, and at most), and how long a request may wait
 #: for one. A request holds at most one connection at a time and finishes its transaction
 #: without needing another thread (``wafa.api.routing``), so a pool at least as large as
 #: the threads that run requests (``API_THREADS``) plus the background worker cannot run
-#: dry while every holder waits for something else.
-POOL_SIZE = 10
-POOL_OVERFLOW = 30
+#: dry while every holder waits for something else. The kept size covers every request
+#: thread: a connection above it is closed when given back, and under steady load each
+#: such request paid for a new PostgreSQL backend (a fork, the handshake) and its end.
+POOL_SIZE = API_THREADS + 4
+POOL_OVERFLOW = 4
 POOL_TIMEOUT = 5.0
-#: Threads that run sync routes at once (anyio's limiter; its default is 40).
-API_THREADS = 32
 
 _engines: dict[tuple[str, bool], Engine] = {}
 _engines_lock = threading.Lock()

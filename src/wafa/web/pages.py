@@ -57,3 +57,7 @@ class Pages:
     routers: tuple[APIRouter, ...]
     nav: tuple[NavItem, ...] = ()
     panels: tuple[CustomerPanel, ...] = ()
+    #: Matched before the API and every other page. FastAPI tries an application's routes
+    #: one by one (about 400 here), so the pages a crowd opens (the customer portal) are put
+    #: where the search starts. Only for paths no other route could match (a test checks).
+    first: bool = False

@@ -29,4 +29,6 @@ router = APIRouter(route_class=PortalRoute)
 for _screen in (signin, home, rewards, history, referral, feedback, events, me):
     router.routes.extend(_screen.router.routes)
 
-PAGES = Pages(routers=(router, counter.router, staff.router), panels=(staff.PANEL,))
+# Matched first: a crowd of customers opens these pages, and every path is under /portal/
+# (or the friend's /r/CODE), which no other route matches.
+PAGES = Pages(routers=(router, counter.router, staff.router), panels=(staff.PANEL,), first=True)

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
 
 from wafa.api.routing import AutoCommitRoute, limit_body
 from wafa.core.errors import Forbidden, Unauthorized, WafaError
@@ -123,8 +124,14 @@ def current_customer(request: Request) -> Customer:
     cached: Customer | None = getattr(request.state, "portal_customer", None)
     if cached is not None:
         return cached
-    with request.app.state.read_sessions() as session:
-        customer = access.session_customer(session, cookie_secret(request))
+    # The request's own session when the route asked for one first (``session: ReadSession``
+    # before ``me: Me``): one connection, one transaction for the whole page.
+    own: Session | None = getattr(request.state, "session", None)
+    if own is not None:
+        customer = access.session_customer(own, cookie_secret(request))
+    else:
+        with request.app.state.read_sessions() as session:
+            customer = access.session_customer(session, cookie_secret(request))
     if customer is None:
         raise SignInNeeded("sign in to open this page")
     request.state.portal_customer = customer
