@@ -1,21 +1,31 @@
-"""The portal's home page under load on PostgreSQL: throughput, latency percentiles and weight.
+"""The portal's home page under load on PostgreSQL: throughput, latency percentiles, CPU per page.
 
     .venv/bin/python benchmarks/portal_home.py [--customers 1000000] [--members 50]
-        [--connections 50] [--seconds 20] [--keep]
+        [--connections 50] [--seconds 20] [--workers 1] [--keep | --database URL]
+        [--against REV --turns 2]
 
 A fresh database gets ``--customers`` customer rows (one ``INSERT … SELECT
 generate_series``), then ``--members`` of them get points through the loyalty service and
-the catalogue three rewards. A fresh ``wafa serve`` (one worker, no background worker) runs
-on loopback; each member signs in by a real sign-in link. ``--connections`` threads, each a
-signed-in member's browser, then ask for ``/portal/`` back to back for ``--seconds`` (after
-one warm-up round); every answer must be 200 with the balance on it. Reported: requests a
-second, p50/p95/p99 latency, and the page's weight (HTML and CSS; no script, no image, no
-font). The load generator runs on the same machine as the server and the database.
+the catalogue three rewards (``--keep`` keeps it and prints its URL; ``--database URL``
+measures such a kept store again without filling it). A fresh ``wafa serve``
+(``--workers`` processes, no background worker) runs on loopback; each member signs in by
+a real sign-in link. ``--connections`` threads, each a signed-in member's browser, then ask
+for ``/portal/`` back to back for ``--seconds`` (after one warm-up round); every answer must
+be 200 with the balance on it. The load generator runs on the same machine as the server
+and the database.
+
+Reported per turn: requests a second, p50/p95/p99 latency, the load average, and the CPU
+time per page of the server's processes and of the PostgreSQL backends serving the
+benchmark's database (read from ``/proc``; neither depends much on what else the machine
+runs, unlike the latencies). With ``--against REV`` the code of git revision ``REV``
+(checked out once under ``/tmp``) is served in turns with this checkout's, on the same
+store, ``--turns`` times each (old first), so both meet the same load.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import subprocess
@@ -23,11 +33,12 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx2 as httpx
-from _common import drop_database, free_port, fresh_database, wait_for, write_section
+from _common import drop_database, free_port, fresh_database, revision_src, write_section
 from sqlalchemy import create_engine, text
 
 from wafa.core.db import dispose_engines, session_scope
@@ -38,6 +49,8 @@ from wafa.loyalty.schemas.io import RewardCreate
 from wafa.portal import access
 
 ROOT = Path(__file__).resolve().parent
+SRC = ROOT.parent / "src"
+TICK = os.sysconf("SC_CLK_TCK")
 
 FILL = """
 INSERT INTO customers (id, name, search_name, email, tags, source, email_consent,
@@ -46,6 +59,7 @@ SELECT gen_random_uuid(), 'Customer ' || n, 'customer ' || n, 'c' || n || '@benc
        '[]', 'bench', false, false, now(), now()
 FROM generate_series(CAST(:start AS integer), CAST(:stop AS integer)) AS n
 """
+MEMBERS = "SELECT id FROM customers ORDER BY email LIMIT :n"
 
 
 def fill(url: str, count: int) -> float:
@@ -67,9 +81,7 @@ def members(settings: Settings, count: int) -> list[uuid.UUID]:
                 settings=settings,
                 data=RewardCreate(name=f"Reward {n}", kind="gift", cost_points=cost),
             )
-        ids = list(
-            s.scalars(text("SELECT id FROM customers ORDER BY email LIMIT :n"), {"n": count})
-        )
+        ids = list(s.scalars(text(MEMBERS), {"n": count}))
         for i, cid in enumerate(ids):
             loyalty.adjust(
                 s, settings=settings, customer_id=cid, points=100 + 37 * i, reason="b", by="b"
@@ -77,38 +89,104 @@ def members(settings: Settings, count: int) -> list[uuid.UUID]:
     return ids
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--members", type=int, default=50)
-    parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "portal.md")
-    args = parser.parse_args()
-    url = fresh_database("wafa_bench_portal")
-    secret = uuid.uuid4().hex * 2
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of ``pids`` (those still running)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's worker processes)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(parents.get(current, []))
+    return found
+
+
+def backends(url: str) -> list[int]:
+    """Process ids of the PostgreSQL backends connected to ``url``'s database now."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        pids = list(
+            conn.scalars(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+            )
+        )
+    engine.dispose()
+    return pids
+
+
+def wait_for(public: str, server: subprocess.Popen[bytes]) -> None:
+    """Wait until the server answers its sign-in page (5 minutes at most: on a machine at
+    load 20 its start alone has taken over a minute)."""
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            if httpx.get(f"{public}/portal/login", timeout=10).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.5)
+
+
+@dataclass
+class Turn:
+    code: str
+    rps: float
+    p50: float
+    p95: float
+    p99: float
+    errors: int
+    server_ms: float  # server CPU per page
+    db_ms: float  # PostgreSQL backends' CPU per page
+    opened: int  # PostgreSQL connections opened during the turn (seen at least)
+    load: float
+    html: int
+    css: int
+
+
+def turn(
+    code: str, src: Path, *, url: str, secret: str, ids: list[uuid.UUID], args: argparse.Namespace
+) -> Turn:
+    """Serve ``src``'s code on the store, sign the members in, load it; the figures."""
     port = free_port()
     public = f"http://127.0.0.1:{port}"
     settings = Settings.model_validate(
         {"database_url": url, "secret_key": secret, "public_url": public}
     )
-    server = None
+    with session_scope(settings) as s:
+        links = [access.issue_link(s, settings=settings, customer_id=c).url for c in ids]
+    dispose_engines()
+    env = {**os.environ, "WAFA_DATABASE_URL": url, "WAFA_ENVIRONMENT": "production",
+           "WAFA_SECRET_KEY": secret, "WAFA_PUBLIC_URL": public, "PYTHONPATH": str(src)}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "wafa.cli", "serve", "--port", str(port), "--workers",
+         str(args.workers), "--no-access-log", "--no-worker"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
-        filled = fill(url, args.customers)
-        print(f"{args.customers:,} customers in {filled:.1f} s")
-        ids = members(settings, args.members)
-        with session_scope(settings) as s:
-            links = [access.issue_link(s, settings=settings, customer_id=c).url for c in ids]
-        dispose_engines()
-        env = {**os.environ, "WAFA_DATABASE_URL": url, "WAFA_ENVIRONMENT": "production",
-               "WAFA_SECRET_KEY": secret, "WAFA_PUBLIC_URL": public}  # fmt: skip
-        server = subprocess.Popen(
-            [sys.executable, "-m", "wafa.cli", "serve", "--port", str(port), "--workers", "1",
-             "--no-access-log", "--no-worker"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for(port, server)
+        wait_for(public, server)
         signed: list[httpx.Client] = []
         for link in links:
             client = httpx.Client(base_url=public, timeout=30)
@@ -121,17 +199,24 @@ def main() -> None:
         clients = clients[: args.connections]
         first = clients[0].get("/portal/")
         if first.status_code != 200 or 'data-testid="available"' not in first.text:
-            raise SystemExit(f"the home page answered {first.status_code}")
+            raise SystemExit(f"{code}: the home page answered {first.status_code}")
         css_path = first.text.split('rel="stylesheet" href="', 1)[1].split('"', 1)[0]
         css = clients[0].get(css_path).content
-        for client in clients:  # warm-up round
-            assert client.get("/portal/").status_code == 200
+        # Warm-up: every client at once for two rounds, so every worker process has served
+        # and its pool holds the connections the measured turn will use.
+        warm = [
+            threading.Thread(target=lambda c=c: [c.get("/portal/") for _ in range(2)])
+            for c in clients
+        ]
+        for t in warm:
+            t.start()
+        for t in warm:
+            t.join()
         times: list[float] = []
         errors = [0]
         lock = threading.Lock()
-        stop_at = time.perf_counter() + args.seconds
 
-        def run(client: httpx.Client) -> None:
+        def run(client: httpx.Client, stop_at: float) -> None:
             mine: list[float] = []
             bad = 0
             while time.perf_counter() < stop_at:
@@ -144,44 +229,145 @@ def main() -> None:
                 times.extend(mine)
                 errors[0] += bad
 
+        served, db = process_tree(server.pid), backends(url)
+        cpu0, db0 = cpu_seconds(served), cpu_seconds(db)
         started = time.perf_counter()
-        threads = [threading.Thread(target=run, args=(c,)) for c in clients]
+        stop_at = started + args.seconds
+        threads = [threading.Thread(target=run, args=(c, stop_at)) for c in clients]
         for t in threads:
             t.start()
+        seen = set(db)
+        while any(t.is_alive() for t in threads):  # backends that come and go meanwhile
+            seen.update(backends(url))
+            time.sleep(0.5)
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
-        load = os.getloadavg()[0]
-        qs = statistics.quantiles(times, n=100)
-        rps = len(times) / elapsed
-        p50, p95, p99 = qs[49] * 1000, qs[94] * 1000, qs[98] * 1000
-        html = len(first.content)
-        print(f"{rps:.0f} req/s  p50 {p50:.0f} ms  p95 {p95:.0f} ms  p99 {p99:.0f} ms  "
-              f"errors {errors[0]}  html {html} B  css {len(css)} B  load {load:.1f}")  # fmt: skip
-        write_section(
-            args.out,
-            f"portal_home_c{args.connections}",
-            f"""### Portal home page, {args.customers:,} customers, {args.connections} connections (PostgreSQL)
-
-Command: `.venv/bin/python benchmarks/portal_home.py --customers {args.customers} --connections
-{args.connections} --seconds {args.seconds:g}`. One `wafa serve` worker on loopback; {args.connections}
-signed-in browsers ({len(links)} members) asking for `/portal/` back to back for
-{args.seconds:g} s, the load generator on the same machine. Load average at the end: {load:.1f}
-(on a shared 2-core machine).
-
-| requests/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | HTML (bytes) | CSS (bytes) |
-|---:|---:|---:|---:|---:|---:|---:|
-| {rps:.0f} | {p50:.0f} | {p95:.0f} | {p99:.0f} | {errors[0]} | {html:,} | {len(css):,} |
-""",
-            title="Portal",
-        )
-        print(f"wrote {args.out}")
+        cpu1, db1 = cpu_seconds(served), cpu_seconds(db)
+        opened = len(seen - set(db))
+        for client in clients:
+            client.close()
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        if not args.keep:
+        server.terminate()
+        server.wait(timeout=60)
+    qs = statistics.quantiles(times, n=100)
+    return Turn(
+        code=code,
+        rps=len(times) / elapsed,
+        p50=qs[49] * 1000,
+        p95=qs[94] * 1000,
+        p99=qs[98] * 1000,
+        errors=errors[0],
+        server_ms=(cpu1 - cpu0) * 1000 / len(times),
+        # The CPU of a backend that ended before the last reading is lost: no figure then.
+        db_ms=(db1 - db0) * 1000 / len(times) if not opened else float("nan"),
+        opened=opened,
+        load=os.getloadavg()[0],
+        html=len(first.content),
+        css=len(css),
+    )
+
+
+def row(t: Turn) -> str:
+    return (
+        f"| {t.code} | {t.rps:.0f} | {t.p50:.0f} | {t.p95:.0f} | {t.p99:.0f} | {t.errors} | "
+        f"{t.server_ms:.1f} | {_ms(t.db_ms)} | {t.opened} | {t.load:.1f} |"
+    )
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _ms(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=50)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the database; print its URL")
+    parser.add_argument("--database", help="measure a store kept by --keep (not filled again)")
+    parser.add_argument("--against", help="git revision served in turns with this checkout")
+    parser.add_argument("--turns", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "portal.md")
+    args = parser.parse_args()
+    secret = uuid.uuid4().hex * 2
+    url = args.database or fresh_database("wafa_bench_portal")
+    codes: list[tuple[str, Path]] = [("this checkout", SRC)]
+    if args.against:
+        codes.insert(0, (args.against, revision_src(args.against, Path("/tmp/wafa-bench-src"))))
+    try:
+        settings = Settings.model_validate({"database_url": url, "secret_key": secret})
+        if args.database:
+            with session_scope(settings) as s:
+                ids = list(s.scalars(text(MEMBERS), {"n": args.members}))
+                customers = s.scalar(text("SELECT count(*) FROM customers")) or 0
+            print(f"{customers:,} customers in {url}")
+        else:
+            customers = args.customers
+            filled = fill(url, customers)
+            print(f"{customers:,} customers in {filled:.1f} s")
+            ids = members(settings, args.members)
+        dispose_engines()
+        turns: list[Turn] = []
+        for _ in range(args.turns if args.against else 1):
+            for code, src in codes:
+                t = turn(code, src, url=url, secret=secret, ids=ids, args=args)
+                print(row(t), flush=True)
+                turns.append(t)
+    finally:
+        if args.keep or args.database:
+            print(f"kept: --database {url}")
+        else:
             drop_database(url)
+    header = (
+        "| code | requests/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | server CPU/page (ms) "
+        "| PostgreSQL CPU/page (ms) | connections opened | load |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    medians = []
+    for code, _src in codes:
+        mine = [t for t in turns if t.code == code]
+        if len(mine) > 1:
+            medians.append(
+                f"| **{code}, median of {len(mine)}** | "
+                f"{statistics.median(t.rps for t in mine):.0f} | "
+                f"{statistics.median(t.p50 for t in mine):.0f} | "
+                f"{statistics.median(t.p95 for t in mine):.0f} | "
+                f"{statistics.median(t.p99 for t in mine):.0f} | "
+                f"{sum(t.errors for t in mine)} | "
+                f"{statistics.median(t.server_ms for t in mine):.1f} | "
+                f"{_ms(_median([t.db_ms for t in mine if not math.isnan(t.db_ms)]))} | "
+                f"{statistics.median(t.opened for t in mine):.0f} | "
+                f"{statistics.median(t.load for t in mine):.1f} |"
+            )
+    table = "\n".join([header, *(row(t) for t in turns), *medians])
+    print(table)
+    command = " ".join(["benchmarks/portal_home.py", *sys.argv[1:]])
+    last = turns[-1]
+    write_section(
+        args.out,
+        f"portal_home_c{args.connections}_w{args.workers}",
+        f"""### Portal home page, {customers:,} customers, {args.connections} connections, {args.workers} server worker(s) (PostgreSQL)
+
+Command: `.venv/bin/python {command}`. `wafa serve --workers {args.workers}` on loopback;
+{args.connections} signed-in browsers ({len(ids)} members) asking for `/portal/` back to back
+for {args.seconds:g} s per turn, the load generator on the same machine (a shared 2-core
+machine: the load average is given per turn). CPU per page: the server's processes, and the
+PostgreSQL backends of the benchmark's database (no figure when connections were opened
+and closed during the turn: an ended backend's CPU cannot be read). Page: {last.html:,} bytes of HTML and
+{last.css:,} of CSS.
+
+{table}
+""",
+        title="Portal",
+    )
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
