@@ -161,6 +161,7 @@ class Turn:
     server_ms: float  # server CPU per page
     db_ms: float  # PostgreSQL backends' CPU per page
     opened: int  # PostgreSQL connections opened during the turn (seen at least)
+    closed: int  # and closed
     load: float
     html: int
     css: int
@@ -243,7 +244,10 @@ def turn(
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
-        cpu1, db1 = cpu_seconds(served), cpu_seconds(db)
+        cpu1 = cpu_seconds(served)
+        after = backends(url)
+        # A backend opened during the turn counts whole; one that ended is lost (no figure).
+        db1, closed = cpu_seconds(after), len(seen - set(after))
         opened = len(seen - set(db))
         for client in clients:
             client.close()
@@ -260,8 +264,9 @@ def turn(
         errors=errors[0],
         server_ms=(cpu1 - cpu0) * 1000 / len(times),
         # The CPU of a backend that ended before the last reading is lost: no figure then.
-        db_ms=(db1 - db0) * 1000 / len(times) if not opened else float("nan"),
+        db_ms=(db1 - db0) * 1000 / len(times) if not closed else float("nan"),
         opened=opened,
+        closed=closed,
         load=os.getloadavg()[0],
         html=len(first.content),
         css=len(css),
@@ -271,7 +276,7 @@ def turn(
 def row(t: Turn) -> str:
     return (
         f"| {t.code} | {t.rps:.0f} | {t.p50:.0f} | {t.p95:.0f} | {t.p99:.0f} | {t.errors} | "
-        f"{t.server_ms:.1f} | {_ms(t.db_ms)} | {t.opened} | {t.load:.1f} |"
+        f"{t.server_ms:.1f} | {_ms(t.db_ms)} | {t.opened} / {t.closed} | {t.load:.1f} |"
     )
 
 
@@ -298,7 +303,10 @@ def main() -> None:
     args = parser.parse_args()
     secret = uuid.uuid4().hex * 2
     url = args.database or fresh_database("wafa_bench_portal")
-    codes: list[tuple[str, Path]] = [("this checkout", SRC)]
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    codes: list[tuple[str, Path]] = [(f"this checkout ({head or '?'})", SRC)]
     if args.against:
         codes.insert(0, (args.against, revision_src(args.against, Path("/tmp/wafa-bench-src"))))
     try:
@@ -327,7 +335,7 @@ def main() -> None:
             drop_database(url)
     header = (
         "| code | requests/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | server CPU/page (ms) "
-        "| PostgreSQL CPU/page (ms) | connections opened | load |\n"
+        "| PostgreSQL CPU/page (ms) | connections opened / closed | load |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     medians = []
@@ -343,12 +351,14 @@ def main() -> None:
                 f"{sum(t.errors for t in mine)} | "
                 f"{statistics.median(t.server_ms for t in mine):.1f} | "
                 f"{_ms(_median([t.db_ms for t in mine if not math.isnan(t.db_ms)]))} | "
-                f"{statistics.median(t.opened for t in mine):.0f} | "
+                f"{statistics.median(t.opened for t in mine):.0f} / "
+                f"{statistics.median(t.closed for t in mine):.0f} | "
                 f"{statistics.median(t.load for t in mine):.1f} |"
             )
     table = "\n".join([header, *(row(t) for t in turns), *medians])
     print(table)
-    command = " ".join(["benchmarks/portal_home.py", *sys.argv[1:]])
+    shown = ["URL" if a == args.database else a for a in sys.argv[1:]]  # no local address
+    command = " ".join(["benchmarks/portal_home.py", *shown])
     last = turns[-1]
     write_section(
         args.out,
@@ -359,8 +369,8 @@ Command: `.venv/bin/python {command}`. `wafa serve --workers {args.workers}` on 
 {args.connections} signed-in browsers ({len(ids)} members) asking for `/portal/` back to back
 for {args.seconds:g} s per turn, the load generator on the same machine (a shared 2-core
 machine: the load average is given per turn). CPU per page: the server's processes, and the
-PostgreSQL backends of the benchmark's database (no figure when connections were opened
-and closed during the turn: an ended backend's CPU cannot be read). Page: {last.html:,} bytes of HTML and
+PostgreSQL backends of the benchmark's database (no figure when connections were closed
+during the turn: an ended backend's CPU cannot be read). Page: {last.html:,} bytes of HTML and
 {last.css:,} of CSS.
 
 {table}
