@@ -124,6 +124,23 @@ class TestOwnerPages:
         assert "Checked in" in client.get(f"/pos/events/{members[0].id}").text
 
 
+class TestProfilePanel:
+    def test_the_profile_shows_their_events(
+        self, client: TestClient, session: Session, settings: Settings
+    ) -> None:
+        g, members = invited(session, settings, 4, capacity=3)
+        for m in members:
+            service.answer(
+                session, gathering_id=g.id, customer_id=m.id, answer="yes", source="link"
+            )
+        logged_in(client, session, role=Role.manager)
+        page = client.get(f"/customers/{members[3].id}")
+        assert page.status_code == 200 and 'id="events-panel"' in page.text
+        assert "Waiting" in page.text and "Tasting evening" in page.text
+        stranger = create_customer(session)
+        assert 'id="events-panel"' not in client.get(f"/customers/{stranger.id}").text
+
+
 class TestCustomerPages:
     def test_the_link_shows_then_answers_on_the_button(
         self, client: TestClient, session: Session, settings: Settings

@@ -6,4 +6,4 @@ from __future__ import annotations
 from wafa.gatherings.web import owner, pos
 from wafa.web.pages import Pages
 
-PAGES = Pages(routers=(owner.router, pos.router), nav=(owner.NAV,))
+PAGES = Pages(routers=(owner.router, pos.router), nav=(owner.NAV,), panels=(owner.PANEL,))

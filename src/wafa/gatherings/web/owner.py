@@ -28,6 +28,7 @@ from wafa.web.auth import permitted, see_other, staff_label
 from wafa.web.forms import FormData, FormReader, form_calendar
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
+from wafa.web.pages import CustomerPanel
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash, render
 
@@ -317,3 +318,21 @@ def check_in(
         redraw=forms.back_with_message(request, back),
         refusals=_CHECK_IN_REFUSALS,
     )
+
+
+def _profile_panel(session: Any, customer: Any) -> dict[str, Any] | None:
+    """The customer's invitations to events not over yet (hidden when none)."""
+    rows = service.invitations_for(session, customer_id=customer.id)
+    if not rows:
+        return None
+    return {"rows": rows, "answer_labels": ANSWER_LABELS}
+
+
+PANEL = CustomerPanel(
+    "events",
+    template="gatherings/_profile_panel.html",
+    load=_profile_panel,
+    min_role=Role.manager,
+    column="side",
+    order=65,
+)
