@@ -63,8 +63,8 @@ from wafa.loyalty import service as loyalty
 from wafa.loyalty.bounceback import service as bounceback
 from wafa.loyalty.models import CouponSource, PointsEntry, RewardKind
 from wafa.messaging import consent
-from wafa.messaging.models import ContactPreferences, Priority, Topic
-from wafa.messaging.queue import queue_message
+from wafa.messaging.models import ContactPreferences, Message, Priority, Topic
+from wafa.messaging.queue import queue_many, queue_message
 from wafa.messaging.segments import service as segments
 from wafa.messaging.segments.rules import Rules
 from wafa.orders.models import Order, OrderStatus
@@ -73,6 +73,7 @@ from wafa.orders.sales import sold
 __all__ = [
     "Entered",
     "advance",
+    "advance_many",
     "definition_of",
     "enrol",
     "enrol_many",
@@ -857,4 +858,241 @@ def advance(
         elif isinstance(step, PointsStep):
             _points(session, settings, flow, enrolment, step)
         _go_to(enrolment, definition, index + 1, now)
+    return ran
+
+
+# ------------------------------------------------------------------ many at once
+
+
+def _simple(step: SendStep) -> bool:
+    """A send that ``advance_many`` can queue for many at once (no per-customer link,
+    code or recommendation to make)."""
+    return step.survey is None and not step.referral and not step.recommend
+
+
+def _record_many(
+    session: Session,
+    flow: Flow,
+    step: Step,
+    rows: Sequence[tuple[Enrolment, StepOutcome, str | None, uuid.UUID | None]],
+    now: datetime,
+) -> None:
+    """Write the step's runs of many enrolments (the caller saw none ran yet, under their
+    row locks); ``ON CONFLICT DO NOTHING`` all the same."""
+    if not rows:
+        return
+    session.execute(
+        insert_ignoring_conflicts(session, _STEP_RUNS, index_elements=["enrolment_id", "step"]),
+        [
+            {
+                "id": new_id(),
+                "enrolment_id": enrolment.id,
+                "flow_id": flow.id,
+                "step": step.key,
+                "outcome": outcome.value,
+                "detail": detail[:200] if detail else None,
+                "message_id": message_id,
+                "at": now,
+            }
+            for enrolment, outcome, detail, message_id in rows
+        ],
+    )
+
+
+def _send_many(
+    session: Session,
+    settings: Settings,
+    flow: Flow,
+    definition: Definition,
+    group: list[Enrolment],
+    step: SendStep,
+    now: datetime,
+) -> list[Enrolment]:
+    """``_send`` for many enrolments at one simple send step: the filters, the channels'
+    reachability and the queuing in a few statements; those still in the flow after it."""
+    held = [e for e in group if e.holdout]
+    rest = [e for e in group if not e.holdout]
+    rows: list[tuple[Enrolment, StepOutcome, str | None, uuid.UUID | None]] = [
+        (e, StepOutcome.held_out, None, None) for e in held
+    ]
+    selected = _selected(session, settings, definition.filters, [e.customer_id for e in rest])
+    gone = [e for e in rest if e.customer_id not in selected]
+    rest = [e for e in rest if e.customer_id in selected]
+    rows += [(e, StepOutcome.filtered, None, None) for e in gone]
+    kind = flow.kind
+    topic = Topic.offers.value if kind == "marketing" else None
+    customers = list(
+        session.scalars(select(Customer).where(Customer.id.in_({e.customer_id for e in rest})))
+    )
+    reachable = consent.reachable_many(
+        session, customers=customers, channel=step.channel, kind=kind, topic=topic
+    )
+    fallback: set[uuid.UUID] = set()
+    if step.fallback is not None:
+        fallback = consent.reachable_many(
+            session,
+            customers=[c for c in customers if c.id not in reachable],
+            channel=step.fallback,
+            kind=kind,
+            topic=topic,
+        )
+    by_channel: dict[str, list[Enrolment]] = {}
+    for e in rest:
+        channel: str = step.channel
+        if e.customer_id in fallback and step.fallback:
+            channel = step.fallback
+        by_channel.setdefault(channel, []).append(e)
+    reason = reason_for(flow)
+    for channel, enrolments in by_channel.items():
+        queue_many(
+            session,
+            (
+                {
+                    "customer_id": e.customer_id,
+                    "occasion": f"{e.id}:{step.key}",
+                    "context": {"flow": {"key": flow.key, "name": flow.name}, **(e.context or {})},
+                }
+                for e in enrolments
+            ),
+            channel=channel,
+            kind=kind,
+            reason=reason,
+            template=step.template,
+            topic=topic,
+            priority=Priority.service if kind == "transactional" else Priority.winback,
+            flow_id=flow.id,
+            not_before=now,
+        )
+        ids = dict(
+            session.execute(
+                select(Message.occasion, Message.id).where(
+                    Message.reason == reason,
+                    Message.occasion.in_([f"{e.id}:{step.key}" for e in enrolments]),
+                )
+            ).all()
+        )
+        for e in enrolments:
+            reached = e.customer_id in reachable or e.customer_id in fallback
+            rows.append(
+                (
+                    e,
+                    StepOutcome.sent if reached else StepOutcome.unreachable,
+                    channel,
+                    ids.get(f"{e.id}:{step.key}"),
+                )
+            )
+    _record_many(session, flow, step, rows, now)
+    for e in gone:
+        finish(session, flow, e, EnrolmentStatus.exited, "filtered")
+    return held + rest
+
+
+def _ordered_many(session: Session, group: Sequence[Enrolment]) -> set[uuid.UUID]:
+    """The enrolments (ids) whose customer placed a sale after entering (``ordered_since``
+    for many; the triggering order aside)."""
+    if not group:
+        return set()
+    since = min(e.entered_at for e in group)
+    orders: dict[uuid.UUID, list[tuple[uuid.UUID, datetime]]] = {}
+    for customer_id, order_id, placed_at in session.execute(
+        select(Order.customer_id, Order.id, Order.placed_at).where(
+            Order.customer_id.in_({e.customer_id for e in group}),
+            Order.placed_at > since,
+            sold(),
+        )
+    ):
+        if customer_id is not None:
+            orders.setdefault(customer_id, []).append((order_id, placed_at))
+    found: set[uuid.UUID] = set()
+    for e in group:
+        trigger = _order_id(e)
+        if any(
+            placed > e.entered_at and order_id != trigger
+            for order_id, placed in orders.get(e.customer_id, [])
+        ):
+            found.add(e.id)
+    return found
+
+
+def advance_many(
+    session: Session,
+    *,
+    settings: Settings,
+    flow: Flow,
+    enrolments: Sequence[Enrolment],
+    now: datetime | None = None,
+) -> int:
+    """``advance`` for many enrolments of one flow (in the caller's transaction, their rows
+    locked by the caller): those standing at the same step go through it together — a
+    simple send, a wait or a step already run in a few statements for all of them; any
+    other step (a coupon, points, a branch, a send with a survey link, a referral code or
+    recommendations, anything about an order) by ``advance``, one enrolment at a time.
+    Returns how many steps ran."""
+    now = now or _now()
+    try:
+        definition = definition_of(flow)
+    except ValidationError:
+        return 0
+    steps = definition.steps
+    pending = [
+        e
+        for e in enrolments
+        if e.status == EnrolmentStatus.active.value and (e.due_at is None or e.due_at <= now)
+    ]
+    ran = 0
+    for _ in range(len(steps) + 1):
+        if not pending:
+            break
+        groups: dict[int, list[Enrolment]] = {}
+        for e in pending:
+            groups.setdefault(_current(definition, e), []).append(e)
+        pending = []
+        for index, group in groups.items():
+            if index >= len(steps):
+                for e in group:
+                    finish(session, flow, e, EnrolmentStatus.done, None)
+                continue
+            if definition.exit.on_order:
+                ordered = _ordered_many(session, group)
+                for e in group:
+                    if e.id in ordered:
+                        finish(session, flow, e, EnrolmentStatus.exited, "ordered")
+                group = [e for e in group if e.id not in ordered]
+            step = steps[index]
+            done = set(
+                session.scalars(
+                    select(StepRun.enrolment_id).where(
+                        StepRun.enrolment_id.in_([e.id for e in group]), StepRun.step == step.key
+                    )
+                )
+            )
+            for e in group:
+                if e.id in done:
+                    _go_to(e, definition, index + 1, now)
+                    pending.append(e)
+            group = [e for e in group if e.id not in done]
+            if not group:
+                continue
+            simple_send = isinstance(step, SendStep) and _simple(step)
+            about_order = any(_order_id(e) for e in group)
+            if simple_send and not about_order:
+                assert isinstance(step, SendStep)
+                ran += len(group)
+                for e in _send_many(session, settings, flow, definition, group, step, now):
+                    _go_to(e, definition, index + 1, now)
+                    pending.append(e)
+            elif isinstance(step, WaitStep) and step.until is None:
+                ran += len(group)
+                zones = _zones(session, [e.customer_id for e in group]) if step.at else {}
+                rows: list[tuple[Enrolment, StepOutcome, str | None, uuid.UUID | None]] = []
+                for e in group:
+                    due = wait_until(step, now, settings, zone=zones.get(e.customer_id))
+                    rows.append((e, StepOutcome.waited, due.isoformat(), None))
+                    _go_to(e, definition, index + 1, due)
+                    if due <= now:
+                        pending.append(e)
+                _record_many(session, flow, step, rows, now)
+            else:
+                for e in group:
+                    ran += advance(session, settings=settings, flow=flow, enrolment=e, now=now)
     return ran

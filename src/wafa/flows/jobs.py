@@ -12,6 +12,7 @@ rule). Entering is keyed on the occasion, so a day run twice enters nobody twice
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -24,7 +25,7 @@ from wafa.core.domain import DailyTask, IntervalTask, Task
 from wafa.core.settings import CalendarKind, Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
-from wafa.flows.engine import advance, definition_of, enrol_many, keeps_out
+from wafa.flows.engine import advance, advance_many, definition_of, enrol_many, keeps_out
 from wafa.flows.handlers import move_enrolments
 from wafa.flows.models import DailyRun, Enrolment, EnrolmentStatus, Flow
 from wafa.flows.replenish import due_on
@@ -40,7 +41,9 @@ from wafa.loyalty.models import LoyaltyAccount, Reward
 from wafa.messaging.segments import service as segments
 from wafa.messaging.segments.rules import Rules
 
-__all__ = ["due_days", "run_day", "run_due", "tasks"]
+__all__ = ["due_days", "run_batch", "run_day", "run_due", "run_many", "tasks"]
+
+log = logging.getLogger("wafa.flows")
 
 #: Enrolments one pass runs at most (the next pass starts at once while there is work).
 PASS_LIMIT = 500
@@ -48,8 +51,8 @@ PASS_LIMIT = 500
 #: chunk): a crash loses at most one chunk, which the day's run repeats (entering is
 #: keyed on the occasion).
 ENTRY_BATCH = 2000
-#: Enrolments whose first step is due at once run per transaction after entering.
-STEP_BATCH = 50
+#: Enrolments whose steps are due run per transaction (``advance_many``).
+STEP_BATCH = 200
 #: How many missed days a daily run catches up after downtime.
 CATCH_UP_DAYS = 3
 
@@ -90,18 +93,70 @@ def run_one(session: Session, settings: Settings, enrolment_id: uuid.UUID) -> in
     return advance(session, settings=settings, flow=flow, enrolment=enrolment)
 
 
+def run_batch(session: Session, settings: Settings, enrolment_ids: list[uuid.UUID]) -> int:
+    """Run the due steps of many enrolments in the caller's transaction, their rows locked
+    (``SKIP LOCKED`` on PostgreSQL), flow by flow with ``advance_many``; how many steps ran."""
+    query = select(Enrolment).where(Enrolment.id.in_(enrolment_ids)).order_by(Enrolment.id)
+    if dialect_name(session) == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    found = [e for e in session.scalars(query) if e.status == EnrolmentStatus.active.value]
+    merged = {
+        loser_id: winner_id
+        for loser_id, winner_id in session.execute(
+            select(Customer.id, Customer.merged_into_id).where(
+                Customer.id.in_({e.customer_id for e in found}),
+                Customer.merged_into_id.is_not(None),
+            )
+        )
+        if winner_id is not None
+    }
+    for loser_id, winner_id in merged.items():
+        # Merged away, and the merge's event not handled yet: move (or end) now.
+        # The next pass runs them for the winner.
+        move_enrolments(session, loser_id=loser_id, winner_id=winner_id)
+    by_flow: dict[uuid.UUID, list[Enrolment]] = {}
+    for e in found:
+        if e.customer_id not in merged:
+            by_flow.setdefault(e.flow_id, []).append(e)
+    steps = 0
+    for flow_id, enrolments in by_flow.items():
+        flow = session.get(Flow, flow_id)
+        if flow is None or not flow.enabled:
+            continue
+        steps += advance_many(session, settings=settings, flow=flow, enrolments=enrolments)
+    return steps
+
+
+def run_many(
+    factory: sessionmaker[Session], settings: Settings, enrolment_ids: list[uuid.UUID]
+) -> int:
+    """Run the enrolments' due steps, ``STEP_BATCH`` a transaction; a batch that fails is
+    run again one enrolment a transaction, so that one bad enrolment holds up no other."""
+    steps = 0
+    for start in range(0, len(enrolment_ids), STEP_BATCH):
+        chunk = enrolment_ids[start : start + STEP_BATCH]
+        try:
+            with factory() as session, session.begin():
+                steps += run_batch(session, settings, chunk)
+        except Exception:
+            log.exception("flow steps failed for a batch; running them one by one")
+            for enrolment_id in chunk:
+                try:
+                    with factory() as session, session.begin():
+                        steps += run_one(session, settings, enrolment_id)
+                except Exception:
+                    log.exception("flow steps failed for enrolment %s", enrolment_id)
+    return steps
+
+
 def run_due(
     factory: sessionmaker[Session], settings: Settings, *, limit: int = PASS_LIMIT
 ) -> dict[str, int]:
-    """Run the due steps of up to ``limit`` enrolments, one transaction each."""
+    """Run the due steps of up to ``limit`` enrolments, ``STEP_BATCH`` a transaction."""
     now = utcnow()
     with factory() as session:
         ids = _due_ids(session, now, limit)
-    steps = 0
-    for enrolment_id in ids:
-        with factory() as session, session.begin():
-            steps += run_one(session, settings, enrolment_id)
-    return {"enrolments": len(ids), "steps": steps}
+    return {"enrolments": len(ids), "steps": run_many(factory, settings, ids)}
 
 
 # ------------------------------------------------------------------ daily entry
@@ -217,10 +272,7 @@ def _enter_day(
             )
             entered += len(done.ids)
             due_now.extend(done.due_now)
-    for start in range(0, len(due_now), STEP_BATCH):
-        with factory() as session, session.begin():
-            for enrolment_id in due_now[start : start + STEP_BATCH]:
-                run_one(session, settings, enrolment_id)
+    run_many(factory, settings, due_now)
     return entered
 
 

@@ -1,0 +1,159 @@
+"""Many customers at once: the daily run enters a selection with a few statements and runs
+their steps together (``enrol_many``, ``advance_many``). What each customer gets must be
+what the one-at-a-time rule gives them: the channel or its fallback by the same consent
+and suppression rules, nothing for the holdout, one message per step, the exit on order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import FrozenClock
+from tests.factories import create_customer
+from tests.flows.helpers import enrolments, flow, messages, no_limits, template
+from tests.loyalty.helpers import place
+from tests.messaging.helpers import subscriber
+from wafa.core.settings import Settings
+from wafa.customers import service as customers
+from wafa.customers.models import ConsentChannel
+from wafa.customers.schemas import ConsentIn
+from wafa.flows import jobs
+from wafa.flows.engine import in_holdout
+from wafa.flows.models import StepRun
+from wafa.messaging import consent
+from wafa.messaging.models import SuppressionReason, Topic
+
+
+def _expected_channel(session: Session, settings: Settings, customer_id: object) -> tuple[str, str]:
+    """The one-at-a-time rule (``engine._send``): email, else SMS, else email unreachable."""
+    for channel in ("email", "sms"):
+        if consent.can_receive(
+            session,
+            settings=settings,
+            customer_id=customer_id,  # type: ignore[arg-type]
+            channel=channel,
+            kind="marketing",
+            topic=Topic.offers.value,
+        ):
+            return "sent", channel
+    return "unreachable", "email"
+
+
+def test_a_selection_goes_through_its_steps_together_as_one_at_a_time(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    clock: FrozenClock,
+) -> None:
+    no_limits(session)
+    template(session, "t.miss", "We miss you")
+    template(session, "t.again", "Still missing you")
+    miss = flow(
+        session,
+        "win_back",
+        [
+            {"key": "miss", "type": "send", "template": "t.miss", "fallback": "sms"},
+            {"key": "later", "type": "wait", "days": 3, "at": "10:00"},
+            {"key": "again", "type": "send", "template": "t.again", "fallback": "sms"},
+        ],
+        trigger={
+            "type": "daily",
+            "rules": {"all": [{"field": "tags", "op": "in", "value": ["lapsed"]}]},
+        },
+        exit={"on_order": True},
+        holdout_percent=30,
+        cooldown_days=60,
+    )
+    lapsed = [subscriber(session, tags=["lapsed"], phone=f"+1202555{n:04d}") for n in range(24)]
+    sms_only = create_customer(session, tags=["lapsed"], phone="+12025559001")
+    customers.record_consent(
+        session,
+        customer=sms_only,
+        consent=ConsentIn(channel=ConsentChannel.sms, granted=True, source="test"),
+    )
+    nothing = create_customer(session, tags=["lapsed"])  # no consent: queued, unreachable
+    bounced = subscriber(session, tags=["lapsed"], phone="+12025559002")
+    consent.suppress(
+        session,
+        secret=consent.hash_key(session),
+        medium="email",
+        address=bounced.email or "",
+        reason=SuppressionReason.hard_bounce,
+        source="test",
+    )
+    no_offers = subscriber(session, tags=["lapsed"], phone="+12025559003")
+    consent.set_topic_consent(
+        session,
+        customer_id=no_offers.id,
+        channel="email",
+        topic=Topic.offers,
+        granted=False,
+        source="test",
+    )
+    subscriber(session)  # not lapsed: not selected
+    people = [*lapsed, sms_only, nothing, bounced, no_offers]
+    session.commit()
+
+    assert jobs.run_day(session_factory, settings, clock.now.date())["entered"] == len(people)
+    assert jobs.run_day(session_factory, settings, clock.now.date())["entered"] == 0
+    ways = {e.customer_id: e for e in enrolments(session, miss)}
+    assert set(ways) == {c.id for c in people}
+    held = {c.id for c in people if in_holdout(miss, c.id)}
+    assert 0 < len(held) < len(people)  # the draw kept some, not all
+    expected = {c.id: _expected_channel(session, settings, c.id) for c in people}
+    assert expected[sms_only.id] == ("sent", "sms")
+    assert expected[nothing.id] == ("unreachable", "email")
+    assert expected[bounced.id] == ("sent", "sms")
+    assert expected[no_offers.id] == ("sent", "sms")
+
+    def outcomes(step: str) -> dict[object, tuple[str, str | None]]:
+        return {
+            e.customer_id: (r.outcome, r.detail)
+            for e in enrolments(session, miss)
+            for r in session.scalars(
+                select(StepRun).where(StepRun.enrolment_id == e.id, StepRun.step == step)
+            )
+        }
+
+    first = outcomes("miss")
+    for c in people:
+        want = ("held_out", None) if c.id in held else expected[c.id]
+        assert first[c.id] == want, c.name
+    sent = messages(session, miss)
+    assert sorted((m.customer_id, m.channel) for m in sent) == sorted(
+        (c.id, expected[c.id][1]) for c in people if c.id not in held
+    )
+    assert all(m.occasion == f"{ways[m.customer_id].id}:miss" for m in sent)
+    assert {m.template_key for m in sent} == {"t.miss"}
+    # Everyone waits until 10:00 three days on (the business's zone, UTC here).
+    waits = outcomes("later")
+    assert len(waits) == len(people)
+    due = {e.due_at for e in enrolments(session, miss)}
+    assert len(due) == 1
+    [at] = due
+    assert at is not None and (at.hour, at.minute) == (10, 0)
+    assert timedelta(days=3) <= at - clock.now < timedelta(days=4)
+
+    # One comes back before the second message: they leave; the rest hear again, once.
+    buyer = next(c for c in lapsed if c.id not in held)
+    clock.advance(days=1)
+    place(session, buyer)
+    session.commit()
+    clock.set(at + timedelta(minutes=1))
+    jobs.run_due(session_factory, settings)
+    jobs.run_due(session_factory, settings)  # nothing twice
+    final = {e.customer_id: e for e in enrolments(session, miss)}
+    assert final[buyer.id].status == "exited" and final[buyer.id].exit_reason == "ordered"
+    assert all(e.status == "done" for cid, e in final.items() if cid != buyer.id), {
+        e.status for e in final.values()
+    }
+    second = outcomes("again")
+    assert buyer.id not in second
+    for c in people:
+        if c.id != buyer.id:
+            assert second[c.id] == (("held_out", None) if c.id in held else expected[c.id])
+    again = [m for m in messages(session, miss) if m.template_key == "t.again"]
+    assert len(again) == len(people) - len(held) - 1
+    assert len({m.customer_id for m in again}) == len(again)
