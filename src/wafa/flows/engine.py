@@ -792,8 +792,10 @@ def advance(
     flow: Flow,
     enrolment: Enrolment,
     now: datetime | None = None,
+    limit: int | None = None,
 ) -> int:
-    """Run the enrolment's due steps (in the caller's transaction); how many ran."""
+    """Run the enrolment's due steps (in the caller's transaction; ``limit``: at most
+    that many); how many ran."""
     now = now or _now()
     try:
         definition = definition_of(flow)
@@ -801,6 +803,8 @@ def advance(
         return 0  # an invalid stored flow waits for an edit; nothing is lost
     ran = 0
     for _ in range(len(definition.steps) + 1):
+        if limit is not None and ran >= limit:
+            return ran
         if enrolment.status != EnrolmentStatus.active.value:
             return ran
         if enrolment.due_at is not None and enrolment.due_at > now:
@@ -1093,6 +1097,13 @@ def advance_many(
                         pending.append(e)
                 _record_many(session, flow, step, rows, now)
             else:
+                # This step one at a time; the steps after it together again.
                 for e in group:
-                    ran += advance(session, settings=settings, flow=flow, enrolment=e, now=now)
+                    ran += advance(
+                        session, settings=settings, flow=flow, enrolment=e, now=now, limit=1
+                    )
+                    if e.status == EnrolmentStatus.active.value and (
+                        e.due_at is None or e.due_at <= now
+                    ):
+                        pending.append(e)
     return ran

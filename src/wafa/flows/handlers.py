@@ -47,6 +47,9 @@ CONSUMER = "flows"
 #: Topics whose news must reach the customer or leave a recorded reason: the loyalty
 #: engine announces expiring points once, and only a flow tells the member.
 NEVER_SILENT = frozenset({"points.expiring"})
+#: Where the worker's batched draining lets handlers memoize facts for one batch's
+#: transaction (``wafa.worker.batch.BATCH_MEMO``; the domains do not import the worker).
+BATCH_MEMO = "wafa.batch"
 #: An order placed longer ago than this is history: it starts no flow.
 STALE_AFTER = timedelta(hours=48)
 
@@ -72,7 +75,12 @@ def start_flows(
     For a topic in ``NEVER_SILENT`` every flow it would start either enters the
     customer or records why not (``flow_skips``): switched off, filtered out, ...
     """
-    ensure_presets(session)
+    memo = session.info.get(BATCH_MEMO)
+    if memo is None or not memo.get("flows.presets"):
+        # Once per batch of events (the presets cannot change inside its transaction).
+        ensure_presets(session)
+        if memo is not None:
+            memo["flows.presets"] = True
     entered = 0
     recorded = topic in NEVER_SILENT
     query = select(Flow).order_by(Flow.key)
