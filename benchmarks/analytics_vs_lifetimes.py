@@ -2,16 +2,21 @@
 
 On the same 1,000,000-customer export (``benchmarks/analytics_data.py``), alternately:
 
-* ``wafa analyze FILE --json OUT --out REPORT`` (reading, validation, summary,
-  descriptive figures, both purchase models and Gamma-Gamma, every customer's forecast
-  with its 90 % range, RFM, recommendations, the JSON and the HTML report);
+* ``wafa analyze FILE --json OUT`` (reading, validation, summary, descriptive figures,
+  both purchase models and Gamma-Gamma, every customer's forecast with its 90 % range,
+  RFM, recommendations and the JSON; with ``--report`` also the HTML report, which a
+  lifetimes user does not get);
 * ``benchmarks/_lifetimes_analyze.py FILE`` in lifetimes' own virtual environment
   (pandas read, lifetimes' summary, BG/NBD and Gamma-Gamma fits), and the same with
   ``--predict`` (plus every customer's expected purchases, P(alive) and 12-month CLV).
 
 Each is a separate process timed from start to exit (imports included), with its CPU
-seconds and peak memory from ``wait4``. Medians are reported, and the ratio of the
-medians. lifetimes' environment is created on first use as in ``benchmarks/clv_fit.py``.
+seconds and its own peak memory from GNU ``/usr/bin/time``. Medians are reported, and
+the ratios of the medians (wall and CPU: on a shared machine the CPU seconds say more).
+``wafa`` is the interpreter running this script with ``-m wafa.cli.main`` (so a worktree
+measures its own code with ``PYTHONPATH=src``). lifetimes' environment:
+``python -m venv benchmarks/.venv-lifetimes && benchmarks/.venv-lifetimes/bin/pip install
+lifetimes pandas numpy scipy``.
 
     .venv/bin/python benchmarks/analytics_vs_lifetimes.py --runs 3
 """
@@ -30,29 +35,32 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "benchmarks"
-sys.path.insert(0, str(HERE))
-
-from analytics_data import generate  # noqa: E402
-
 LIFETIMES_PY = HERE / ".venv-lifetimes" / "bin" / "python"
 
 
 def run(command: list[str]) -> tuple[float, float, float, str]:
-    """Run a process; return (wall seconds, CPU seconds, peak RSS in MB, stdout)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run a process; return (wall seconds, CPU seconds, its own peak RSS in MB, stdout).
+
+    The child runs under GNU ``/usr/bin/time``, which reports the peak of the process it
+    started. ``wait4``'s ``ru_maxrss`` cannot be used here: Linux carries the parent's
+    high-water mark into a child across fork and exec, so every child reported this
+    script's own peak (its data generator's) whatever it used itself.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile() as usage:
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            command, stdout=out, stderr=err, env={**os.environ, "WAFA_ENVIRONMENT": "development"}
+        proc = subprocess.run(
+            ["/usr/bin/time", "-o", usage.name, "-f", "%e %U %S %M", *command],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "WAFA_ENVIRONMENT": "development"},
+            check=False,
         )
-        # wait4 reports this child's own CPU time and peak memory.
-        _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
         if proc.returncode:
-            raise SystemExit(f"{command[0]} failed:\n{err.read().decode()}")
-        return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode()
+            raise SystemExit(f"{command[0]} failed:\n{proc.stderr.decode()}")
+        _wall, user, system, peak_kb = Path(usage.name).read_text().split()[-4:]
+        out.seek(0)
+        return elapsed, float(user) + float(system), int(peak_kb) / 1024, out.read().decode()
 
 
 def main() -> None:
@@ -61,6 +69,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/wafa-bench"))
     parser.add_argument("--results", type=Path, default=HERE / "results")
+    parser.add_argument("--report", action="store_true", help="wafa also writes the HTML report")
+    parser.add_argument(
+        "--no-forecast", action="store_true", help="skip lifetimes with every forecast"
+    )
     args = parser.parse_args()
     if not LIFETIMES_PY.exists():
         raise SystemExit(
@@ -70,23 +82,38 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     path = args.workdir / f"orders-{args.customers}.csv"
     if not path.exists():
-        generate(path, customers=args.customers)
+        # In a child process: the generator's memory stays out of this one.
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "analytics_data.py"),
+                "--customers",
+                str(args.customers),
+                "--out",
+                str(path),
+            ],
+            check=True,
+        )
     wafa = [
-        str(ROOT / ".venv" / "bin" / "wafa"),
+        sys.executable,
+        "-c",
+        "import sys; from wafa.cli.main import main; sys.argv[0] = 'wafa'; main()",
         "analyze",
         str(path),
         "--json",
         str(args.workdir / "vs.json"),
-        "--out",
-        str(args.workdir / "vs.html"),
+        *(["--out", str(args.workdir / "vs.html")] if args.report else []),
         "--quiet",
     ]
     lifetimes = [str(LIFETIMES_PY), str(HERE / "_lifetimes_analyze.py"), str(path)]
+    wafa_name = "wafa analyze" + (" (with the HTML report)" if args.report else "")
     jobs = {
-        "wafa analyze": wafa,
+        wafa_name: wafa,
         "lifetimes: summary + BG/NBD + Gamma-Gamma": lifetimes,
-        "lifetimes: the same + every customer's forecast": [*lifetimes, "--predict"],
     }
+    if not args.no_forecast:
+        jobs["lifetimes: the same + every customer's forecast"] = [*lifetimes, "--predict"]
+    load_start = os.getloadavg()
     results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in jobs}
     steps: dict[str, dict[str, float]] = {}
     for i in range(args.runs):
@@ -96,28 +123,33 @@ def main() -> None:
             if out.strip().startswith("{"):
                 steps[name] = json.loads(out.strip().splitlines()[-1])["steps"]
             print(f"run {i + 1}: {name}: {wall:.1f} s wall, {cpu:.1f} s CPU, {peak:.0f} MB")
-    wafa_steps = json.loads((args.workdir / "vs.json").read_text()).get("timings", {})
+    written = json.loads((args.workdir / "vs.json").read_text())
+    wafa_steps = written.get("timings", {})
+    wafa_cpu = written.get("cpu_timings", {})
     median = {n: [statistics.median(v[k] for v in r) for k in range(3)] for n, r in results.items()}
-    base = median["wafa analyze"]
+    base = median[wafa_name]
     load = os.getloadavg()
     lines = [
         "## Analytics: `wafa analyze` against lifetimes, whole processes",
         "",
         f"`{path.name}` ({path.stat().st_size / 1e6:.0f} MB, {args.customers:,} customers); "
         f"{args.runs} alternating runs of each, medians; {os.cpu_count()} cores, load average "
-        f"at the end {load[0]:.1f}. Each process is timed from start to exit, imports included.",
+        f"{load_start[0]:.1f} at the start and {load[0]:.1f} at the end. Each process is timed from start to exit, imports included.",
         "",
-        "| process | wall s | CPU s | peak MB | wafa is faster by (wall) |",
-        "|---|---:|---:|---:|---:|",
+        "| process | wall s | CPU s | peak MB | wafa is faster by (wall) | (CPU) |",
+        "|---|---:|---:|---:|---:|---:|",
         *(
             f"| {n} | {m[0]:.1f} | {m[1]:.1f} | {m[2]:.0f} | "
-            + ("—" if n == "wafa analyze" else f"{m[0] / base[0]:.1f}×")
+            + ("— | —" if n == wafa_name else f"{m[0] / base[0]:.1f}× | {m[1] / base[1]:.1f}×")
             + " |"
             for n, m in median.items()
         ),
         "",
         "Steps of the last runs (s): wafa "
         + ", ".join(f"{k} {v:.1f}" for k, v in wafa_steps.items())
+        + " (CPU: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in wafa_cpu.items())
+        + ")"
         + "; lifetimes "
         + "; ".join(
             f"{n.split(': ')[1]}: " + ", ".join(f"{k} {v:.1f}" for k, v in s.items())
@@ -127,7 +159,9 @@ def main() -> None:
         "Individual runs (wall s): "
         + "; ".join(f"{n}: " + ", ".join(f"{v[0]:.1f}" for v in r) for n, r in results.items()),
         "",
-        f"Command: `.venv/bin/python benchmarks/analytics_vs_lifetimes.py --runs {args.runs}`",
+        "Command: `.venv/bin/python benchmarks/analytics_vs_lifetimes.py --runs "
+        + f"{args.runs}{' --report' if args.report else ''}"
+        + f"{' --no-forecast' if args.no_forecast else ''}`",
         "",
     ]
     args.results.mkdir(parents=True, exist_ok=True)

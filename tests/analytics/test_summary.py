@@ -134,7 +134,7 @@ class TestOccasionsAgree:
         con = duckdb.connect()
         load_orders(con, export_generic_csv(session, tmp_path / "o.csv"), timezone=zone)
         from_file = duckdb_summary(con, as_of_day=as_of, calibration_day=as_of)
-        file_occ = duckdb_occasions(con, as_of_day=as_of)
+        file_occ = duckdb_occasions(con, from_file)
 
         def triples(summary: CustomerSummary, occ: Occasions) -> list[tuple[str, int, int]]:
             keys = summary.key_strings()

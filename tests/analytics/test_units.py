@@ -20,6 +20,7 @@ from wafa.analytics.recommend import (
     evaluate_hit_rate,
     list_length,
     owned_matrix,
+    sign_test_p_value,
 )
 from wafa.analytics.retention import ActivityThresholds, gap_distribution
 from wafa.analytics.summary import Occasions, day_number
@@ -220,6 +221,14 @@ class TestRecommendationCheck:
     def test_a_clear_difference_is_named(self) -> None:
         assert HitRate(5, 300, 0.6, 0.3, 90, 10, catalogue=60).verdict[0] == "better"
         assert HitRate(5, 300, 0.3, 0.31, 30, 32, catalogue=60).verdict[0] == "no_difference"
+
+    def test_the_sign_test_is_scipys_binomial_test(self) -> None:
+        from scipy import stats
+
+        for n in [*range(1, 120), 1001, 50_000]:
+            for k in range(0, n + 1, max(1, n // 150)):
+                expected = stats.binomtest(k, n, 0.5, alternative="two-sided").pvalue
+                assert sign_test_p_value(k, n) == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
 class TestRecommendationsAtOnce:

@@ -244,8 +244,8 @@ class FileSource:
 
     def occasions(self, summary: CustomerSummary, *, as_of_day: int) -> Occasions:
         """Return every purchase occasion by the summary's customer codes."""
-        del summary  # DuckDB's summary left the codes in ``wafa_customers``
-        return duckdb_occasions(self.con, as_of_day=as_of_day)
+        del as_of_day  # DuckDB's summary left its occasions (up to its as_of_day)
+        return duckdb_occasions(self.con, summary)
 
     def delivery(self) -> dict[str, Any] | None:
         """Return on-time delivery when the file has delivery dates."""
@@ -313,6 +313,7 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
     assert result.predictions is not None  # forecast_required
     figures = _figures(options, loaded, result, recommendations)
     figures["timings"] = timer.timings
+    figures["cpu_timings"] = timer.cpu_timings
     return Analysis(
         figures,
         result.summary,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
+from scipy import special
 
 from wafa.analytics.retention import ActivityThresholds
 from wafa.analytics.summary import RFMArrays
@@ -81,6 +81,8 @@ def poisson_window(mean: FloatArray, level: float) -> WindowForecast:
     low, high, chance = _poisson_ranges(mean, level)
     total = float(mean.sum())
     alpha = (1 - level) / 2
+    from scipy import stats  # its import costs every ``wafa analyze`` a second otherwise
+
     return WindowForecast(
         mean,
         low,
@@ -100,6 +102,8 @@ def _poisson_ranges(mean: FloatArray, level: float) -> tuple[IntArray, IntArray,
         return np.asarray(np.where(k < 0, 0.0, special.pdtr(np.maximum(k, 0), m)))
 
     def ppf(p: FloatArray) -> IntArray:
+        from scipy import stats  # imported when used: see above
+
         value = np.where(m > 0, stats.poisson.ppf(np.clip(p, 0.0, 1.0), np.maximum(m, 1e-300)), 0)
         return np.asarray(np.nan_to_num(value), dtype=np.int64)
 

@@ -496,13 +496,16 @@ def db_occasions(
 # --------------------------------------------------------------------------- DuckDB
 
 
-def _duckdb_summary_sql(*, split: bool) -> tuple[str, str]:
-    """Return the SQL of the summary table ``wafa_customer_rows`` and the view ``wafa_customers``.
+def _duckdb_summary_sql(*, split: bool) -> tuple[str, str, str]:
+    """Return the SQL of ``wafa_occasions``, ``wafa_customer_rows`` and ``wafa_customers``.
 
-    A customer's ``code`` is the row's position in the table (``rowid``), so numbering
-    costs nothing. Without a split (calibration and holdout ending on the last day
-    analysed), the calibration figures are the whole history's and the holdout is
-    empty: they are not computed twice.
+    The purchase occasions (a customer's day and its value) are grouped once into
+    ``wafa_occasions``, which both the summary and :func:`duckdb_occasions` read. The
+    summary is ordered by customer id, and a customer's ``code`` is the row's position in
+    the table (``rowid``), so numbering costs nothing; the occasions, read in the same
+    order, get their codes from the summary's counts with no join. Without a split
+    (calibration and holdout ending on the last day analysed), the calibration figures
+    are the whole history's and the holdout is empty: they are not computed twice.
     """
     if split:
         calibration = """
@@ -518,6 +521,13 @@ def _duckdb_summary_sql(*, split: bool) -> tuple[str, str]:
             "0::BIGINT AS holdout_purchases"
         )
     return (
+        """
+CREATE OR REPLACE TEMP TABLE wafa_occasions AS
+SELECT customer_id, day, sum(net)::BIGINT AS value
+FROM wafa_orders
+WHERE purchase AND day <= $as_of
+GROUP BY customer_id, day
+""",
         f"""
 CREATE OR REPLACE TEMP TABLE wafa_customer_rows AS
 SELECT customer_id,
@@ -526,13 +536,9 @@ SELECT customer_id,
        count(*) AS purchases,
        sum(value)::BIGINT AS spend,
        arg_min(value, day)::BIGINT AS first_value{"," if calibration else ""}{calibration}
-FROM (
-    SELECT customer_id, day, sum(net)::BIGINT AS value
-    FROM wafa_orders
-    WHERE purchase AND day <= $as_of
-    GROUP BY customer_id, day
-)
+FROM wafa_occasions
 GROUP BY customer_id
+ORDER BY customer_id
 """,
         f"CREATE OR REPLACE TEMP VIEW wafa_customers AS SELECT rowid AS code, {outer} "
         "FROM wafa_customer_rows",
@@ -563,8 +569,9 @@ def duckdb_summary(
     """
     hold = as_of_day if holdout_end_day is None else holdout_end_day
     split = not calibration_day == hold == as_of_day
-    params = {"as_of": as_of_day, **({"cal": calibration_day, "hold": hold} if split else {})}
-    table, view = _duckdb_summary_sql(split=split)
+    params = {"cal": calibration_day, "hold": hold} if split else None
+    occasions, table, view = _duckdb_summary_sql(split=split)
+    con.execute(occasions, {"as_of": as_of_day})
     con.execute(table, params)
     con.execute(view)
     columns = "customer_id, first_day, last_day, purchases, spend, first_value"
@@ -618,16 +625,17 @@ class Occasions:
         return Occasions(self.code[keep], self.day[keep], self.value[keep])
 
 
-def duckdb_occasions(con: Any, *, as_of_day: int) -> Occasions:
+def duckdb_occasions(con: Any, summary: CustomerSummary) -> Occasions:
     """Fetch every purchase occasion as arrays, by customer code and day.
 
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
-        Connection on which :func:`duckdb_summary` ran (its ``wafa_customers`` gives
-        the codes).
-    as_of_day : int
-        Last day included.
+        Connection on which :func:`duckdb_summary` ran (its ``wafa_occasions`` holds the
+        occasions up to the summary's ``as_of_day``).
+    summary : CustomerSummary
+        What :func:`duckdb_summary` returned: customers in the order of their ids, so
+        the occasions read in that order take their codes from ``summary.purchases``.
 
     Returns
     -------
@@ -635,17 +643,10 @@ def duckdb_occasions(con: Any, *, as_of_day: int) -> Occasions:
         Sorted by customer code, then day.
     """
     result = con.execute(
-        """
-        SELECT c.code, o.day, sum(o.net)::BIGINT AS value
-        FROM wafa_orders o JOIN wafa_customers c USING (customer_id)
-        WHERE o.purchase AND o.day <= $as_of
-        GROUP BY c.code, o.day
-        ORDER BY c.code, o.day
-        """,
-        {"as_of": as_of_day},
+        "SELECT day, value FROM wafa_occasions ORDER BY customer_id, day"
     ).fetchnumpy()
-    return Occasions(
-        np.asarray(result["code"], dtype=np.int64),
-        np.asarray(result["day"], dtype=np.int64),
-        np.asarray(result["value"], dtype=np.int64),
-    )
+    day = np.asarray(result["day"], dtype=np.int64)
+    if day.shape[0] != int(summary.purchases.sum()):
+        raise ValueError("the occasions are not those of this summary")
+    code = np.repeat(np.arange(len(summary), dtype=np.int64), summary.purchases)
+    return Occasions(code, day, np.asarray(result["value"], dtype=np.int64))
