@@ -167,3 +167,56 @@ def test_a_logo_is_kept_served_and_shown(owner_client: TestClient, session: Sess
     )
     assert script.status_code == 422
     assert "The logo must be a PNG, JPEG or WebP image." in script.text
+
+
+class TestOtherProcessesSeeTheChange:
+    """Two server processes on one database: what the owner saves through one is in force in
+    the other at its next request, with no restart (``wafa.app.live_settings``)."""
+
+    def test_names_colours_and_logos_reach_the_other_app(self, committed_db: Settings) -> None:
+        saving, other = create_app(_base(committed_db)), create_app(_base(committed_db))
+        with TestClient(saving) as a, TestClient(other) as b:
+            with session_scope(committed_db) as s:
+                logged_in(a, s, role=Role.owner)
+            with session_scope(committed_db) as s:
+                logged_in(b, s, role=Role.owner)
+            assert "Café Sara" not in b.get("/customers").text
+            saved = post_form(a, "/settings", FORM, page="/settings")
+            assert saved.status_code == 303, saved.text
+            seen = b.get("/customers").text
+            assert "Café Sara" in seen and "--brand: #8a2be2" in seen
+            assert other.state.settings.timezone == "Asia/Tehran"
+            assert other.state.settings.currency == "EUR"
+            assert 'class="brand-logo"' not in seen
+            sent = a.post(
+                "/settings/logo",
+                data={"csrf_token": csrf_token(a, "/settings")},
+                files={"logo": ("logo.png", _png(), "image/png")},
+                follow_redirects=False,
+            )
+            assert sent.status_code == 303, sent.text
+            assert 'class="brand-logo" src="/branding/logo?v=' in b.get("/customers").text
+            # and back: the other app changes the name, the first one follows
+            renamed = post_form(
+                b, "/settings", {**FORM, "business_name": "Sara's"}, page="/settings"
+            )
+            assert renamed.status_code == 303, renamed.text
+            assert "Sara&#39;s" in a.get("/customers").text
+
+    def test_an_unchanged_store_is_not_read_again(self, committed_db: Settings) -> None:
+        from wafa.app import live_settings
+
+        application = create_app(_base(committed_db))
+        state = application.state
+        assert state.settings_version is None  # nothing was ever saved
+        assert live_settings.refresh(state) is False
+        with session_scope(committed_db) as s:
+            business.save(
+                s,
+                base=state.base_settings,
+                values={"business_name": "Elsewhere"},
+                orders_exist=False,
+            )
+        assert live_settings.refresh(state) is True
+        assert state.settings.business_name == "Elsewhere"
+        assert live_settings.refresh(state) is False

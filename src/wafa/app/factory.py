@@ -19,7 +19,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 
 from wafa import __version__
@@ -27,8 +27,7 @@ from wafa.api import errors as api_errors
 from wafa.api.links import add_links
 from wafa.api.overload import InFlightLimit, thread_limit
 from wafa.api.routing import AutoCommitRoute
-from wafa.app import domains
-from wafa.auth import business
+from wafa.app import domains, live_settings
 from wafa.auth import service as auth
 from wafa.core.db import get_engine
 from wafa.core.settings import Settings, get_settings
@@ -105,15 +104,6 @@ DOCS_POLICY = (
     "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
-
-
-def _stored_settings(base: Settings, factory: sessionmaker[Session]) -> tuple[Settings, str | None]:
-    """``base`` with the owner's stored settings under it, and the logo's version."""
-    with factory() as session:
-        found = business.logo(session)
-        return business.effective(base, business.stored(session)), (
-            found.version if found else None
-        )
 
 
 def _local_only(page: HTMLResponse) -> HTMLResponse:
@@ -227,9 +217,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.secret_key = resolve_secret_key(
         settings, app.state.read_sessions, app.state.write_sessions
     )
-    # The owner's Settings page (wafa.auth.business): stored values, under the environment.
+    # The owner's Settings page (wafa.auth.business): stored values, under the environment,
+    # reloaded when another process saves new ones (LiveSettings, below).
     app.state.base_settings = settings
-    settings, app.state.logo_version = _stored_settings(settings, app.state.read_sessions)
+    settings, app.state.logo_version, app.state.settings_version = live_settings.load(
+        settings, app.state.read_sessions
+    )
     app.state.settings = settings
     app.state.people_hooks = domains.people_hooks()
     api_errors.install(app)
@@ -242,5 +235,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _link_operations(app)
     _mount_docs(app)
     _mount_dashboard(app, settings, pages)
+    app.add_middleware(live_settings.LiveSettings)
     app.add_middleware(InFlightLimit)  # outermost: turned away before anything is read
     return app

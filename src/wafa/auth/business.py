@@ -7,6 +7,11 @@ variable (or ``.env``) still wins over the stored value, so a deployment can pin
 the page shows such a field as set by the environment and does not offer to change it.
 The logo is an image kept the same way (PNG, JPEG or WebP, at most 256 KiB).
 
+Every save (fields or logo) also writes a new ``business:version`` token in the same
+transaction. Each server process compares it with the one it applied, once per request
+(one primary-key read), and reloads the settings when another process changed them: a
+change reaches every process at its next request, with no restart.
+
 The currency of a store that has orders cannot be changed here: every amount is stored in
 minor units of that currency, and loyalty rules, coupons and analytics read them so. The
 caller says whether orders exist (orders live in a layer above this one).
@@ -25,7 +30,9 @@ from sqlalchemy.orm import Session
 
 from wafa.auth.models import SystemSetting
 from wafa.core.errors import Conflict, Invalid, Loc
+from wafa.core.ids import new_id
 from wafa.core.settings import Settings
+from wafa.core.time import utcnow
 
 __all__ = [
     "FIELDS",
@@ -40,6 +47,7 @@ __all__ = [
     "save",
     "save_logo",
     "stored",
+    "version",
 ]
 
 #: The fields the owner may set, in the order of the page.
@@ -54,6 +62,7 @@ FIELDS = (
 )
 PREFIX = "business:"
 LOGO_KEY = "business:logo"
+VERSION_KEY = "business:version"
 MAX_LOGO_BYTES = 256 * 1024
 #: Image types a logo may have, by their first bytes (SVG is refused: it can carry script).
 LOGO_TYPES = {
@@ -71,6 +80,34 @@ def stored(session: Session) -> dict[str, str]:
         )
     )
     return {key.removeprefix(PREFIX): value for key, value in rows}
+
+
+def version(session: Session) -> str | None:
+    """The token of the last saved change (``None`` before the first save)."""
+    value: str | None = session.execute(
+        select(SystemSetting.value).where(SystemSetting.key == VERSION_KEY)
+    ).scalar_one_or_none()
+    return value
+
+
+def _changed(session: Session) -> None:
+    """Write a new version token: other server processes reload at their next request.
+
+    An upsert, so that two first saves at once from two processes both succeed.
+    """
+    token = new_id().hex
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    now = utcnow()
+    session.execute(
+        insert(SystemSetting)
+        .values(key=VERSION_KEY, value=token, updated_at=now)
+        .on_conflict_do_update(
+            index_elements=[SystemSetting.key], set_={"value": token, "updated_at": now}
+        )
+    )
 
 
 def from_environment(base: Settings) -> frozenset[str]:
@@ -179,6 +216,7 @@ def save(
         else:
             row.value = value
     session.flush()
+    _changed(session)
     return effective(base, stored(session))
 
 
@@ -226,6 +264,7 @@ def save_logo(session: Session, *, data: bytes) -> Logo:
     else:
         row.value = value
     session.flush()
+    _changed(session)
     return Logo(content_type=content_type, data=data)
 
 
@@ -235,3 +274,4 @@ def remove_logo(session: Session) -> None:
     if row is not None:
         session.delete(row)
         session.flush()
+        _changed(session)

@@ -3,8 +3,9 @@ calendar and phone region, kept in the database (``wafa.auth.business``).
 
 A ``WAFA_*`` environment variable wins over the page; such a field is shown as set by the
 environment and cannot be changed here. Saving applies the settings to this server at once
-(the dashboard's name, logo and colour, money, dates); the background worker and other
-server processes read them when they start.
+(the dashboard's name, logo and colour, money, dates); other server processes apply them at
+their next request (``wafa.app.live_settings``); the background worker reads them when it
+starts.
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ CURRENCY_LOCKED = N_(
 
 
 def apply(request: Request, settings: Settings) -> None:
-    """Put ``settings`` in force on this server: routes and templates read them from now on."""
+    """Put ``settings`` in force on this server: routes and templates read them from now on.
+
+    The next request reads them again from the database (``settings_version`` set to
+    ``""``, never a saved token): what it shows is what was committed.
+    """
     request.app.state.settings = settings
     request.app.state.templates = Templates(settings)
+    request.app.state.settings_version = ""
 
 
 def _base(request: Request) -> Settings:
@@ -137,6 +143,7 @@ def save_logo(
             business.save_logo(session, data=data)
             flash(request, N_("The logo was saved."))
         request.app.state.logo_version = _version(session)
+        request.app.state.settings_version = ""  # read again once committed (see apply)
         return see_other("/settings")
 
     def redraw(errors: dict[str, str], status: int) -> Response:
