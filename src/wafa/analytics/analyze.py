@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,22 +226,35 @@ def _recommendations(
 
 
 class FileSource:
-    """The pipeline's source for an export file loaded into DuckDB."""
+    """The pipeline's source for an export file loaded into DuckDB.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, loaded: LoadedOrders) -> None:
+    With ``products``, once the pipeline has read the last it needs from the connection
+    (:meth:`delivery`), the recommendations are learnt from it in a background thread
+    while the pipeline fits and predicts (NumPy and DuckDB release the GIL for their
+    work): :meth:`products` returns them.
+    """
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, loaded: LoadedOrders, *, products: bool = False
+    ) -> None:
         self.con = con
         self.loaded = loaded
+        self._products = products
+        self._summary: CustomerSummary | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._learning: Future[dict[str, Any] | None] | None = None
 
     def summary(
         self, *, as_of_day: int, calibration_day: int, holdout_end_day: int
     ) -> CustomerSummary:
         """Return every customer's summary, computed by DuckDB."""
-        return duckdb_summary(
+        self._summary = duckdb_summary(
             self.con,
             as_of_day=as_of_day,
             calibration_day=calibration_day,
             holdout_end_day=holdout_end_day,
         )
+        return self._summary
 
     def occasions(self, summary: CustomerSummary, *, as_of_day: int) -> Occasions:
         """Return every purchase occasion by the summary's customer codes."""
@@ -248,8 +262,33 @@ class FileSource:
         return duckdb_occasions(self.con, summary)
 
     def delivery(self) -> dict[str, Any] | None:
-        """Return on-time delivery when the file has delivery dates."""
-        return duckdb_delivery(self.con) if self.loaded.has_delivery else None
+        """Return on-time delivery when the file has delivery dates.
+
+        The pipeline's last use of the connection: the recommendations start here.
+        """
+        found = duckdb_delivery(self.con) if self.loaded.has_delivery else None
+        if self._products and self._summary is not None and self._learning is None:
+            summary = self._summary
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wafa-products")
+            self._learning = self._pool.submit(
+                _recommendations, self.con, summary.as_of_day, len(summary)
+            )
+        return found
+
+    def products(self) -> dict[str, Any] | None:
+        """Wait for the recommendations (``None`` without products or never started)."""
+        if self._learning is None:
+            return None
+        try:
+            return self._learning.result()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Wait for the background work to end (before the connection is closed)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
 
 def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> Analysis:
@@ -295,19 +334,25 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
             money_scale=float(10 ** minor_digits(loaded.currency)),
         )
         cutoffs = pipeline.Cutoffs(loaded.first_day, cal_day, hold_end, as_of_day, refit=False)
-        result = pipeline.run(
-            FileSource(con, loaded),
-            cutoffs,
-            settings,
-            calendar=options.calendar,
-            timer=timer,
-            forecast_required=True,
-        )
-        recommendations = None
-        if loaded.has_items:
-            timer.step("Learning which products go together")
-            recommendations = _recommendations(con, as_of_day, len(result.summary))
-            timer.lap("recommend")
+        source = FileSource(con, loaded, products=loaded.has_items)
+        try:
+            result = pipeline.run(
+                source,
+                cutoffs,
+                settings,
+                calendar=options.calendar,
+                timer=timer,
+                forecast_required=True,
+            )
+            recommendations = None
+            if loaded.has_items:
+                # Learnt beside the models since the summary (FileSource.delivery): the
+                # lap is the wait after the predictions, not the whole work.
+                timer.step("Learning which products go together")
+                recommendations = source.products()
+                timer.lap("recommend")
+        finally:
+            source.close()
     finally:
         con.close()
     assert result.predictions is not None  # forecast_required
