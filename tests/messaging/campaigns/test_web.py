@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -193,6 +193,36 @@ def test_edit_a_draft_in_persian_then_refused_once_sending(
     assert late.status_code == 409
     session.expire_all()
     assert session.get(Campaign, campaign.id).name == "Nowruz, second draft"  # type: ignore[union-attr]
+
+
+def test_edit_a_scheduled_campaign_until_its_time(
+    client: TestClient, session: Session, settings: Settings, clock: FrozenClock
+) -> None:
+    clock.set(datetime(2027, 3, 1, 10, 0, tzinfo=UTC))
+    logged_in(client, session, locale="fa")
+    audience(session, 2, language="fa")
+    segment = segment_of(session, settings)
+    later = _form(segment, schedule="at", send_day="2027-03-20", send_time="10:30")
+    post_form(client, "/campaigns/new", later, page="/campaigns/new")
+    campaign = session.scalars(select(Campaign)).one()
+    post_form(client, f"/campaigns/{campaign.id}/send", {}, page=f"/campaigns/{campaign.id}")
+    session.expire_all()
+    first = session.get(Campaign, campaign.id)
+    assert first is not None and first.status == "scheduled" and first.send_at is not None
+    first_at = first.send_at
+    detail = client.get(f"/campaigns/{campaign.id}")
+    # Scheduled: Edit is offered (Send is not: it is sent already, for later).
+    assert f'href="/campaigns/{campaign.id}/edit"' in detail.text
+    assert f'action="/campaigns/{campaign.id}/send"' not in detail.text
+    path = f"/campaigns/{campaign.id}/edit"
+    moved = {**later, "name": "Nowruz, moved", "send_time": "12:00"}
+    saved = post_form(client, path, moved, page=path)
+    assert saved.status_code == 303, saved.text
+    session.expire_all()
+    edited = session.get(Campaign, campaign.id)
+    assert edited is not None and edited.status == "scheduled"
+    assert edited.name == "Nowruz, moved" and edited.send_at is not None
+    assert edited.send_at - first_at == timedelta(minutes=90)
 
 
 def test_send_a_test_to_me_is_marked_and_counted_nowhere(
