@@ -67,6 +67,33 @@ class TestRules:
         assert policy.email.quiet is not None and policy.email.quiet.start.hour == 22
         assert policy.quiet_weekend and policy.holiday_country == "IR" and policy.double_opt_in
 
+    def test_quiet_hours_by_weekday(self, client: TestClient, session: Session) -> None:
+        logged_in(client, session, role=Role.manager, locale="fa")
+        page = client.get("/messaging")
+        assert 'action="/messaging/policy/weekdays"' in page.text
+        assert page.text.count("data-weekday=") == 7 and "پنجشنبه" in page.text
+        form = {f"quiet_{d}": "same" for d in range(7)}
+        # Thursday evening quiet from 18:00 (Persian digits as typed), Friday none.
+        form |= {"quiet_3": "own", "from_3": "۱۸:۰۰", "until_3": "08:00", "quiet_4": "none"}
+        answer = post_form(client, "/messaging/policy/weekdays", form, page="/messaging")
+        assert answer.status_code == 303, answer.text
+        policy = load_policy(session)
+        for channel in (policy.email, policy.sms, policy.whatsapp):
+            assert set(channel.by_weekday) == {3, 4} and channel.by_weekday[4] is None
+            thursday = channel.by_weekday[3]
+            assert thursday is not None and (thursday.start.hour, thursday.end.hour) == (18, 8)
+        shown = client.get("/messaging").text
+        assert 'value="18:00"' in shown
+        # The main rules form keeps the weekdays; a bad time is named and writes nothing.
+        bad = form | {"from_2": "", "quiet_2": "own", "until_2": "7", "quiet_5": "own"}
+        bad |= {"from_5": "10:00", "until_5": "10:00", "quiet_6": "sometimes"}
+        refused = post_form(client, "/messaging/policy/weekdays", bad, page="/messaging")
+        assert refused.status_code == 422
+        for field in ("from_2", "until_2", "until_5", "quiet_6"):
+            assert f'id="{field}-error"' in refused.text, field
+        session.expire_all()
+        assert load_policy(session).email.by_weekday == policy.email.by_weekday
+
     def test_send_a_test_to_me(
         self, client: TestClient, session: Session, smtp_sink: Sink, mail_settings: object
     ) -> None:

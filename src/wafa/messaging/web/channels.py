@@ -3,15 +3,19 @@ policy (caps, quiet hours, quiet days, double opt-in) and "send a test to me".""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from wafa.api.deps import AppSettings, DbSession, ReadSession
 from wafa.auth.models import Role
+from wafa.core.settings import Settings
+from wafa.core.text import ascii_number
 from wafa.messaging import checks, queries
 from wafa.messaging.channels import Outcome
 from wafa.messaging.policy import (
@@ -22,7 +26,9 @@ from wafa.messaging.policy import (
     save_policy,
 )
 from wafa.messaging.texts import STATUS_LABELS
+from wafa.web import forms
 from wafa.web.auth import MayMessage, staff_label
+from wafa.web.forms import FormData, FormReader
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
 from wafa.web.routing import WebRoute
@@ -51,11 +57,81 @@ def _mask(url: str | None) -> str | None:
     return f"{scheme}://{rest}"
 
 
-@router.get("/messaging", response_class=HTMLResponse)
-def channels_page(
-    request: Request, session: ReadSession, settings: AppSettings, user: MayMessage, check: int = 0
+WEEKDAYS = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
+#: An evening's quiet hours: as every evening, its own, or none.
+SAME, OWN, NONE = "same", "own", "none"
+TIME_FORMAT = N_("Enter a time as hours:minutes, like 21:00.")
+SAME_TIMES = N_("From and until must differ; for no quiet hours that evening choose None.")
+CHOICE = N_("Choose one of the options.")
+
+
+def weekday_values(policy: MessagingPolicy) -> dict[str, str]:
+    """The weekday form's fields from the stored policy (every channel has the same)."""
+    values: dict[str, str] = {}
+    for day in range(7):
+        if day not in policy.email.by_weekday:
+            values[f"quiet_{day}"] = SAME
+            continue
+        window = policy.email.by_weekday[day]
+        values[f"quiet_{day}"] = OWN if window is not None else NONE
+        if window is not None:
+            values[f"from_{day}"] = window.start.strftime("%H:%M")
+            values[f"until_{day}"] = window.end.strftime("%H:%M")
+    return values
+
+
+def _time(f: FormReader, name: str) -> time | None:
+    raw = ascii_number(f.raw(name))
+    try:
+        hours, minutes = raw.split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        f.error(name, TIME_FORMAT)
+        return None
+
+
+def read_weekdays(form: Mapping[str, Any]) -> dict[int, QuietWindow | None]:
+    """Each weekday's own quiet window (``None``: no quiet hours that evening) from the
+    posted form; a day left as every evening is absent. Every problem named by its field."""
+    f = FormReader(form)
+    windows: dict[int, QuietWindow | None] = {}
+    for day in range(7):
+        choice = f.raw(f"quiet_{day}") or SAME
+        if choice == NONE:
+            windows[day] = None
+        elif choice == OWN:
+            start, end = _time(f, f"from_{day}"), _time(f, f"until_{day}")
+            if start is not None and end is not None:
+                if start == end:
+                    f.error(f"until_{day}", SAME_TIMES)
+                else:
+                    windows[day] = QuietWindow(start=start, end=end)
+        elif choice != SAME:
+            f.error(f"quiet_{day}", CHOICE)
+    f.check()
+    return windows
+
+
+def _channels(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    *,
+    check: int = 0,
+    weekday_form: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
     health = {s.name: s for s in checks.channel_health(settings)} if check else {}
+    policy = load_policy(session)
     return render(
         request,
         "messaging/channels.html",
@@ -70,9 +146,47 @@ def channels_page(
             "counts": queries.status_counts(session),
             "status_labels": STATUS_LABELS,
             "workers": queries.live_workers(session, lapse_seconds=settings.send_lapse_seconds),
-            "policy": load_policy(session),
+            "policy": policy,
             "dkim": bool(settings.dkim_key_file),
+            "weekdays": WEEKDAYS,
+            "values": weekday_form if weekday_form is not None else weekday_values(policy),
+            "errors": errors or {},
         },
+        status_code=status_code,
+    )
+
+
+@router.get("/messaging", response_class=HTMLResponse)
+def channels_page(
+    request: Request, session: ReadSession, settings: AppSettings, user: MayMessage, check: int = 0
+) -> HTMLResponse:
+    return _channels(request, session, settings, check=check)
+
+
+@router.post("/messaging/policy/weekdays", response_class=HTMLResponse)
+def save_weekdays_form(
+    request: Request, session: DbSession, settings: AppSettings, user: MayMessage, form: FormData
+) -> Response:
+    """Quiet hours per weekday, the same for every channel (the rest of the policy kept)."""
+    current = load_policy(session)
+
+    def save() -> Response:
+        windows = read_weekdays(form)
+        changed = {
+            name: current.channel(name).model_copy(update={"by_weekday": windows})
+            for name in ("email", "sms", "whatsapp")
+        }
+        save_policy(session, current.model_copy(update=changed), by=staff_label(user))
+        flash(request, N_("Quiet hours by weekday saved."))
+        return RedirectResponse("/messaging#weekday-quiet", status_code=303)
+
+    return forms.submit(
+        request,
+        session,
+        save,
+        redraw=lambda errors, status: _channels(
+            request, session, settings, weekday_form=form, errors=errors, status_code=status
+        ),
     )
 
 
