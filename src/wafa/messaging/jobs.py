@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wafa.core.domain import IntervalTask, Task
 from wafa.core.settings import Settings
+from wafa.messaging.checks import CHECK_EVERY, check_channels
 from wafa.messaging.pipeline import Pipeline
 from wafa.messaging.queue import SEND_TASK
 
@@ -36,5 +37,9 @@ def send_due(factory: sessionmaker[Session], settings: Settings) -> dict[str, in
 
 
 def tasks() -> list[Task]:
-    """List what the worker runs for messaging: sending what is due, at every pass."""
-    return [IntervalTask(SEND_TASK, every=0.0, run=send_due)]
+    """List what the worker runs for messaging: sending what is due, at every pass; the
+    channels' health checks every ``CHECK_EVERY`` seconds."""
+    return [
+        IntervalTask(SEND_TASK, every=0.0, run=send_due),
+        IntervalTask("messaging.channel_checks", every=CHECK_EVERY, run=check_channels),
+    ]

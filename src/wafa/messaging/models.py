@@ -273,6 +273,19 @@ class SendWorker(Base):
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class ChannelCheck(Base):
+    """The last scheduled health check of a channel (the worker's ``messaging.channel_checks``
+    task), and since when it has been failing."""
+
+    __tablename__ = "messaging_channel_checks"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
 class PolicyRecord(Base):
     """The business's messaging policy (caps, quiet hours, double opt-in), one row."""
 

@@ -151,6 +151,7 @@ def _channels(
             "weekdays": WEEKDAYS,
             "values": weekday_form if weekday_form is not None else weekday_values(policy),
             "errors": errors or {},
+            "checks": checks.last_checks(session),
         },
         status_code=status_code,
     )
