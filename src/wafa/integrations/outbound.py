@@ -226,14 +226,38 @@ def _ordering(event: Event, envelope: Envelope) -> uuid.UUID | None:
     return customer if isinstance(customer, uuid.UUID) else envelope.subject_id
 
 
+# The worker's per-batch memo (see wafa.worker.batch); domains do not import the worker.
+_BATCH = "wafa.batch"
+_MEMO_KEY = "integrations.endpoints"
+
+
+def _enabled_endpoints(session: Session) -> list[Any]:
+    """``(id, topics, created_at)`` of the enabled endpoints: read once per worker batch
+    (one transaction: a campaign's thousands of message events fan out in a few), else
+    per call."""
+    memo = session.info.get(_BATCH)
+    if isinstance(memo, dict) and _MEMO_KEY in memo:
+        found: list[Any] = memo[_MEMO_KEY]
+        return found
+    rows = list(
+        session.execute(
+            select(Endpoint.id, Endpoint.topics, Endpoint.created_at).where(
+                Endpoint.disabled_at.is_(None)
+            )
+        ).all()
+    )
+    if isinstance(memo, dict):
+        memo[_MEMO_KEY] = rows
+    return rows
+
+
 def fan_out(session: Session, event: Event, envelope: Envelope) -> None:
     """One message per enabled endpoint subscribed to the event's topic (once)."""
-    endpoints = session.execute(
-        select(Endpoint.id, Endpoint.topics).where(
-            Endpoint.disabled_at.is_(None), Endpoint.created_at <= envelope.occurred_at
-        )
-    ).all()
-    wanted = [eid for eid, topics in endpoints if "*" in topics or event.topic in topics]
+    wanted = [
+        eid
+        for eid, topics, created_at in _enabled_endpoints(session)
+        if created_at <= envelope.occurred_at and ("*" in topics or event.topic in topics)
+    ]
     if not wanted:
         return
     body = json.dumps(
