@@ -485,6 +485,7 @@ def compare(args: argparse.Namespace) -> None:
         ("end_to_end_seconds", "worker: start to last settled s"),
         ("rate", "messages/s (sending)"),
         ("worker_cpu", "worker CPU s"),
+        ("rss_max_mb", "worker peak RSS MB"),
     )
     before, after = sides
     rows = [

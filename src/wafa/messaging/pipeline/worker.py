@@ -123,7 +123,7 @@ class Pipeline:
         factory: Callable[[], Session] | sessionmaker[Session],
         *,
         channels: Mapping[str, ChannelImpl] | None = None,
-        group: int = 50,
+        group: int = 100,
         worker_id: str | None = None,
         lapse: timedelta | None = None,
     ) -> None:
