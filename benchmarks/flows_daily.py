@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import drop_database, fresh_database, write_section
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from wafa.core.db import get_engine, session_factory, session_scope
 from wafa.core.ids import new_id
@@ -274,18 +274,24 @@ def main() -> None:
             return
 
         # The day as the worker runs it.
+        statements = {"n": 0}
+
+        def counted(*_: Any) -> None:
+            statements["n"] += 1
+
+        event.listen(get_engine(settings), "before_cursor_execute", counted)
         cpu0 = time.process_time()
         t0 = time.monotonic()
         with factory() as s, s.begin():
             warned = loyalty_jobs.warn_batch(s, settings=settings, day=TODAY, limit=10**9)
-        warn_s = time.monotonic() - t0
+        warn_s, warn_q = time.monotonic() - t0, statements["n"]
         t = time.monotonic()
         drain_batched(factory, [handlers.consumer(settings)])
-        drain_s = time.monotonic() - t
+        drain_s, drain_q = time.monotonic() - t, statements["n"] - warn_q
         t = time.monotonic()
         day = jobs.run_day(factory, settings, TODAY)
-        day_s = time.monotonic() - t
-        total = time.monotonic() - t0
+        day_s, day_q = time.monotonic() - t, statements["n"] - warn_q - drain_q
+        total, total_q = time.monotonic() - t0, statements["n"]
         cpu = time.process_time() - cpu0
         with factory() as s:
             entered = dict(
@@ -311,14 +317,15 @@ def main() -> None:
             "",
             *table,
             "",
-            "| the day as the worker runs it | seconds | items |",
-            "|---|---:|---:|",
-            f"| loyalty `warn_batch` (points.expiring announced) | {warn_s:.1f} | {warned:,} |",
+            "| the day as the worker runs it | seconds | SQL statements | items |",
+            "|---|---:|---:|---:|",
+            f"| loyalty `warn_batch` (points.expiring announced) | {warn_s:.1f} | {warn_q:,} | "
+            f"{warned:,} |",
             f"| flows consumer: points_expiring messages or skips | {drain_s:.1f} | "
-            f"{entered.get('points_expiring', 0):,} entered |",
-            f"| `jobs.run_day` (win-back, birthday, replenishment) | {day_s:.1f} | "
+            f"{drain_q:,} | {entered.get('points_expiring', 0):,} entered |",
+            f"| `jobs.run_day` (win-back, birthday, replenishment) | {day_s:.1f} | {day_q:,} | "
             f"{day['entered']:,} entered |",
-            f"| **all** | **{total:.1f}** | {queued:,} messages queued |",
+            f"| **all** | **{total:.1f}** | {total_q:,} | {queued:,} messages queued |",
             "",
             f"Entered by flow: {dict(sorted(entered.items()))}. Client CPU {cpu:.1f} s, peak "
             f"RSS {peak_mib():.0f} MiB. The same day run again: {again['entered']} entered in "

@@ -50,33 +50,47 @@ def test_a_woken_task_runs_before_the_next_consumer(committed_db: Settings) -> N
         order.append("send")
         return {"sent": 1}
 
+    def each(factory: object, settings: Settings) -> dict[str, int]:
+        order.append("each")
+        return {}
+
     worker = Worker(
         committed_db,
         consumers=[
             Consumer("first", (Handles(Noted, urgent),)),
             Consumer("second", (Handles(Noted, later),)),
         ],
-        tasks=[IntervalTask("t.send", every=3600.0, run=send)],
+        tasks=[
+            IntervalTask("t.send", every=3600.0, run=send),
+            IntervalTask("t.each", every=0.0, run=each),
+        ],
     )
     with session_scope(committed_db) as s:
         emit(s, Noted(n="a"))
     done = worker.run_once(daily=False)
     # Right after the consumer that asked for it (and not again at the end of the pass:
     # it has just run).
-    assert order == ["first:a", "send", "second:a"]
+    assert order == ["first:a", "send", "second:a", "each"]
     assert done.tasks["t.send"] == {"sent": 1}
     order.clear()
     with session_scope(committed_db) as s:
         emit(s, Noted(n="b"))
     worker.run_once(daily=False)
     # Not due by its interval now: it runs only because it was woken.
-    assert order == ["first:b", "send", "second:b"]
+    assert order == ["first:b", "send", "second:b", "each"]
     order.clear()
     with session_scope(committed_db) as s:
         emit(s, Noted(n="c"))
     worker.consumers = [Consumer("first", (Handles(Noted, later),))]
     worker.run_once(daily=False)
-    assert order == ["second:c"]  # nobody woke it
+    assert order == ["second:c", "each"]  # nobody woke it
+    # A task run every pass that was woken runs once in that pass, not twice.
+    order.clear()
+    wake.request("t.each")
+    with session_scope(committed_db) as s:
+        emit(s, Noted(n="d"))
+    worker.run_once(daily=False)
+    assert order == ["second:d", "each"]
 
 
 def test_a_resting_worker_starts_when_an_event_arrives(committed_db: Settings) -> None:

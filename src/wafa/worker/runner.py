@@ -75,6 +75,7 @@ class Worker:
         """Drain every consumer, then run the interval and daily tasks that are due."""
         factory = session_factory(self.settings)
         result = Pass()
+        started = time.monotonic()
         if self._last_sweep is None or time.monotonic() - self._last_sweep >= self.sweep_every:
             self._last_sweep = time.monotonic()
             self._marks.clear()
@@ -101,8 +102,8 @@ class Worker:
         for task in self.tasks:
             if not isinstance(task, DailyTask):
                 last = self._last_interval.get(task.name)
-                if last is not None and time.monotonic() - last < task.every:
-                    continue
+                if last is not None and (time.monotonic() - last < task.every or last >= started):
+                    continue  # not due yet, or already run in this pass (woken)
                 self._last_interval[task.name] = time.monotonic()
                 try:
                     result.tasks[task.name] = task.run(factory, self.settings)
