@@ -38,6 +38,7 @@ def test_pages_on_a_phone(committed_db: Settings, language: str) -> None:
                 base + path,
                 content=raw,
                 headers=shopify_headers(SECRET, raw, "orders/create", f"b-{n}"),
+                timeout=120,  # a loaded machine's first orders
             )
         page = browser.new_page(viewport={"width": 390, "height": 844})
         login(page, base, email, "browser-pass-1")

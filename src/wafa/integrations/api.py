@@ -83,9 +83,10 @@ def receive_webhook(
 ) -> JSONResponse:
     if shop not in HEADERS:
         raise NotFound("no such intake")
-    connection = connections.by_token(session, shop, token)
-    if connection is None:
+    target = intake.intake_target(session, shop, token)
+    if target is None:
         raise NotFound("no such intake")
+    connection, waiting = target
     signature_header, topic_header, id_header = HEADERS[shop]
     given = request.headers.get(signature_header)
     if shop == "woocommerce" and given is None and body.startswith(b"webhook_id="):
@@ -108,7 +109,7 @@ def receive_webhook(
     delivery_id = (request.headers.get(id_header) or "").strip()
     if not delivery_id:
         delivery_id = "sha256:" + hashlib.sha256(topic.encode() + b"\n" + body).hexdigest()
-    context = intake.Context(settings, request.app.state.people_hooks)
+    context = intake.Context(settings, request.app.state.people_hooks, waiting=waiting)
     delivery = intake.receive(
         session, connection, topic=topic, delivery_id=delivery_id, body=body, context=context
     )

@@ -42,6 +42,7 @@ __all__ = [
     "resume_connection",
     "rotate_secret",
     "signature",
+    "token_digest",
     "verify",
 ]
 
@@ -63,7 +64,8 @@ class Created:
     secret: str
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """How an intake token is stored (its SHA-256, hex)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -97,7 +99,7 @@ def add_connection(
     secret = _check_secret(secret) if secret else secrets.token_urlsafe(32)
     token = secrets.token_urlsafe(24)
     connection = Connection(
-        name=name, shop=shop, token_hash=_digest(token), secret=seal(settings, secret)
+        name=name, shop=shop, token_hash=token_digest(token), secret=seal(settings, secret)
     )
     session.add(connection)
     session.flush()
@@ -119,7 +121,7 @@ def get_connection(session: Session, name: str) -> Connection:
 
 def by_token(session: Session, shop: str, token: str) -> Connection | None:
     """The connection whose intake token is ``token`` (and whose shop is ``shop``)."""
-    found = session.scalar(select(Connection).where(Connection.token_hash == _digest(token)))
+    found = session.scalar(select(Connection).where(Connection.token_hash == token_digest(token)))
     return found if found is not None and found.shop == shop else None
 
 

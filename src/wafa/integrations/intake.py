@@ -31,7 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from wafa.core.db import insert_new, rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
@@ -41,7 +41,7 @@ from wafa.core.time import utcnow
 from wafa.ingest import FORMATS, shopjson
 from wafa.ingest.describe import OrderFormat
 from wafa.ingest.values import CellProblem, InstantReader
-from wafa.integrations.connections import pause_connection
+from wafa.integrations.connections import pause_connection, token_digest
 from wafa.integrations.mapping import (
     Applied,
     apply_customer,
@@ -56,7 +56,16 @@ from wafa.orders.models import Order, OrderStatus
 from wafa.orders.schemas import OrderStatusUpdate
 from wafa.people import service as people
 
-__all__ = ["TOPICS", "Context", "health", "list_deliveries", "purge_bodies", "receive", "replay"]
+__all__ = [
+    "TOPICS",
+    "Context",
+    "health",
+    "intake_target",
+    "list_deliveries",
+    "purge_bodies",
+    "receive",
+    "replay",
+]
 
 log = logging.getLogger("wafa.integrations")
 
@@ -67,9 +76,14 @@ BODY_DAYS = 14
 class Context:
     """What applying a delivery needs beyond the session: settings and people's hooks."""
 
-    def __init__(self, settings: Settings, hooks: people.Hooks = people.NO_HOOKS) -> None:
+    def __init__(
+        self, settings: Settings, hooks: people.Hooks = people.NO_HOOKS, *, waiting: bool = True
+    ) -> None:
         self.settings = settings
         self.hooks = hooks
+        #: Whether the connection has refunds waiting for their orders (``intake_target``
+        #: says, in the statement that finds the connection); when not, none is looked for.
+        self.waiting = waiting
 
 
 Handler = Callable[[Session, Connection, OrderFormat, Mapping[str, Any], Context], Applied]
@@ -77,7 +91,7 @@ Handler = Callable[[Session, Connection, OrderFormat, Mapping[str, Any], Context
 
 def _order(s: Session, c: Connection, f: OrderFormat, p: Mapping[str, Any], x: Context) -> Applied:
     applied = apply_order(s, c, f, p, settings=x.settings)
-    if applied.created and applied.subject:
+    if applied.created and applied.subject and x.waiting:
         _apply_waiting(s, c, f, applied.subject, x)
     return applied
 
@@ -213,35 +227,56 @@ TOPICS: dict[str, dict[str, Handler]] = {
 _NO_BODY = frozenset({"customers/redact", "shop/redact"})
 
 
-def _apply(session: Session, connection: Connection, delivery: Delivery, context: Context) -> None:
-    """Apply ``delivery`` in a savepoint, recording its result (a failure is logged, not raised).
-
-    The delivery row is written once, after the work: nothing of it changes before.
-    """
-    handler = TOPICS.get(connection.shop, {}).get(delivery.topic)
-    status = DeliveryStatus.ignored
-    note: str | None = f"topic {delivery.topic!r} is not used"
-    subject: str | None = None
-    if handler is not None:
-        try:
+def _outcome(
+    session: Session,
+    connection: Connection,
+    topic: str,
+    text: str,
+    context: Context,
+    *,
+    savepoint: bool,
+) -> tuple[DeliveryStatus, str | None, str | None]:
+    """Apply one delivery's body; ``(status, note, subject)``. A payload that does not
+    validate is a ``failed`` outcome, not an exception: in a savepoint its work is rolled
+    back here, without one the caller rolls the transaction back."""
+    handler = TOPICS.get(connection.shop, {}).get(topic)
+    if handler is None:
+        return DeliveryStatus.ignored, f"topic {topic!r} is not used", None
+    try:
+        if savepoint:
             with session.begin_nested():
-                payload = json.loads(delivery.body or "")
-                if not isinstance(payload, dict):
-                    raise Invalid.field(("body",), "is not a JSON object")
-                applied = handler(session, connection, FORMATS[connection.shop], payload, context)
-        except json.JSONDecodeError as exc:
-            status, note = DeliveryStatus.failed, f"body: not JSON ({exc.msg})"
-        except (Invalid, Conflict, NotFound) as exc:
-            detail = exc.detail
-            listed = "; ".join(
-                f"{'.'.join(map(str, loc))}: {m}" for loc, m in getattr(exc, "errors", [])
-            )
-            if listed and listed != detail:
-                detail += ": " + listed
-            status, note = DeliveryStatus.failed, detail[:2000]
-            log.warning("delivery %s (%s) failed: %s", delivery.id, delivery.topic, note)
+                applied = _handle(session, connection, handler, text, context)
         else:
-            status, note, subject = DeliveryStatus(applied.status), applied.note, applied.subject
+            applied = _handle(session, connection, handler, text, context)
+    except json.JSONDecodeError as exc:
+        return DeliveryStatus.failed, f"body: not JSON ({exc.msg})", None
+    except (Invalid, Conflict, NotFound) as exc:
+        detail = exc.detail
+        listed = "; ".join(
+            f"{'.'.join(map(str, loc))}: {m}" for loc, m in getattr(exc, "errors", [])
+        )
+        if listed and listed != detail:
+            detail += ": " + listed
+        log.warning("a %s delivery (%s) failed: %s", connection.name, topic, detail[:2000])
+        return DeliveryStatus.failed, detail[:2000], None
+    return DeliveryStatus(applied.status), applied.note, applied.subject
+
+
+def _handle(
+    session: Session, connection: Connection, handler: Handler, text: str, context: Context
+) -> Applied:
+    payload = json.loads(text)
+    if not isinstance(payload, dict):
+        raise Invalid.field(("body",), "is not a JSON object")
+    return handler(session, connection, FORMATS[connection.shop], payload, context)
+
+
+def _apply(session: Session, connection: Connection, delivery: Delivery, context: Context) -> None:
+    """Apply a stored delivery again (a replay, a refund that waited) in a savepoint,
+    recording its result (a failure is logged, not raised)."""
+    status, note, subject = _outcome(
+        session, connection, delivery.topic, delivery.body or "", context, savepoint=True
+    )
     delivery.processed_at = utcnow()
     delivery.status, delivery.error = status, note
     if subject:
@@ -277,29 +312,58 @@ def receive(
     body: bytes,
     context: Context,
 ) -> Delivery | None:
-    """Store and apply a signed delivery; ``None`` when it was received before."""
+    """Apply a signed delivery and log it once; ``None`` when it was received before.
+
+    The work comes first and the log row, with its result, is written once after it,
+    in the same transaction (no savepoint, no second write of the row): the row's
+    ``(connection, delivery id)`` key is the claim. A copy that finds the key taken
+    undoes its own work (a rollback) and is a duplicate; on PostgreSQL a concurrent copy
+    waits on the first one's keys (the shop order's, the order's) and then finds them
+    taken. A payload that does not validate rolls back whatever it began and is logged
+    as ``failed``.
+    """
     text = body.decode("utf-8", errors="replace")
+    received_at = utcnow()
+    status, note, subject = _outcome(session, connection, topic, text, context, savepoint=False)
+    failed = status is DeliveryStatus.failed
+    if failed:
+        session.rollback()  # whatever the payload began; the log row follows alone
     values = {
         "id": new_id(),
         "connection_id": connection.id,
         "delivery_id": delivery_id[:200],
         "topic": topic[:64],
-        "received_at": utcnow(),
-        "status": DeliveryStatus.failed.value,
-        "body": text,
+        "received_at": received_at,
+        "processed_at": utcnow(),
+        "status": status.value,
+        "error": note,
+        "subject": subject[:200] if subject else None,
+        "body": None if topic in _NO_BODY and not failed else text,
         "attempts": 1,
     }
     if not insert_new(
         session, Delivery, index_elements=["connection_id", "delivery_id"], values=values
     ):
+        if not failed:
+            session.rollback()  # received before: this copy's work is undone
         return None
-    # The row just inserted, as a persistent object without reading it back.
-    delivery = Delivery(**values)
-    make_transient_to_detached(delivery)
-    session.add(delivery)
-    _apply(session, connection, delivery, context)
-    session.flush()
-    return delivery
+    return Delivery(**values)
+
+
+def intake_target(session: Session, shop: str, token: str) -> tuple[Connection, bool] | None:
+    """The connection of an intake path, and whether it has refunds waiting for their
+    orders (one statement: the delivery log's waiting index answers the second part)."""
+    waiting = (
+        select(Delivery.id)
+        .where(Delivery.connection_id == Connection.id, Delivery.status == DeliveryStatus.waiting)
+        .exists()
+    )
+    found = session.execute(
+        select(Connection, waiting).where(Connection.token_hash == token_digest(token))
+    ).first()
+    if found is None or found[0].shop != shop:
+        return None
+    return found[0], bool(found[1])
 
 
 def replay(session: Session, delivery_id: uuid.UUID, context: Context) -> Delivery:

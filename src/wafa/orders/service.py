@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -281,12 +281,18 @@ def _utc(value: datetime | None) -> datetime | None:
 def _existing_id(
     session: Session, source: str, external_id: str, shop_ref: str | None = None
 ) -> uuid.UUID | None:
-    found = session.scalar(
-        select(Order.id).where(Order.source == source, Order.external_id == external_id)
-    )
-    if found is None and shop_ref:
-        found = session.scalar(select(Order.id).where(Order.shop_ref == shop_ref))
-    return found
+    key = and_(Order.source == source, Order.external_id == external_id)
+    if not shop_ref:
+        return session.scalar(select(Order.id).where(key))
+    # Either key, in one statement; the order's own key first should both exist.
+    found = session.execute(
+        select(Order.id, Order.source, Order.external_id).where(
+            or_(key, Order.shop_ref == shop_ref)
+        )
+    ).all()
+    mine = [row[0] for row in found if (row[1], row[2]) == (source, external_id)]
+    either: list[uuid.UUID] = mine or [row[0] for row in found]
+    return either[0] if either else None
 
 
 def _resolve_customer(
