@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import cache
 
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
@@ -79,7 +80,7 @@ def authenticate(session: Session, *, email: str, password: str) -> StaffUser:
     except ContactError:
         address = email.strip().lower()
     user = session.scalar(select(StaffUser).where(StaffUser.email == address))
-    valid = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    valid = verify_password(user.password_hash if user else _dummy_hash(), password)
     if user is None or not valid or not user.active:
         raise Unauthorized("wrong email or password")
     return user
@@ -95,7 +96,12 @@ def record_login(session: Session, *, user_id: uuid.UUID) -> None:
     )
 
 
-_DUMMY_HASH = hash_password("not-a-real-password-0000")
+@cache
+def _dummy_hash() -> str:
+    """What an unknown address's password is checked against (as long as a real check).
+    Made on first use: argon2 takes about a second, which every ``wafa`` command and every
+    worker start paid when it was made at import."""
+    return hash_password("not-a-real-password-0000")
 
 
 def get_user(session: Session, user_id: uuid.UUID) -> StaffUser:
