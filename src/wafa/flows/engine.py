@@ -1078,8 +1078,10 @@ def advance_many(
             if not group:
                 continue
             simple_send = isinstance(step, SendStep) and _simple(step)
-            about_order = any(_order_id(e) for e in group)
-            if simple_send and not about_order:
+            # An order's or an event's message reads its own context (_message_context):
+            # those run one at a time.
+            own_context = any(_order_id(e) or (e.context or {}).get("gathering_id") for e in group)
+            if simple_send and not own_context:
                 assert isinstance(step, SendStep)
                 ran += len(group)
                 for e in _send_many(session, settings, flow, definition, group, step, now):
