@@ -4,7 +4,6 @@ trigger, steps with what each did, templates per language, and the lift report).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -116,26 +115,6 @@ def _page(
     )
 
 
-def _submit(
-    request: Request,
-    session: Any,
-    settings: Any,
-    key: str,
-    form: FormData,
-    save: Callable[[], Response],
-) -> Response:
-    """Run one of the flow page's forms: ``save``, or the page drawn again with what was
-    typed and a message per field."""
-    return forms.submit(
-        request,
-        session,
-        save,
-        redraw=lambda errors, status: _page(
-            request, session, settings, key, values=form, errors=errors, status_code=status
-        ),
-    )
-
-
 @router.get("/flows/{key}", response_class=HTMLResponse)
 def flow_page(
     key: str, request: Request, session: DbSession, settings: AppSettings, user: MayMessage
@@ -177,7 +156,14 @@ def save_settings(
         flash(request, N_("Flow saved."))
         return see_other(f"/flows/{key}")
 
-    return _submit(request, session, settings, key, form, save)
+    return forms.submit(
+        request,
+        session,
+        save,
+        redraw=lambda errors, status: _page(
+            request, session, settings, key, values=form, errors=errors, status_code=status
+        ),
+    )
 
 
 WAIT_FIELDS = ("days", "hours", "minutes", "at")
@@ -236,7 +222,14 @@ def save_waits(
         flash(request, N_("Waits saved. Customers already waiting keep their time."))
         return see_other(f"/flows/{key}")
 
-    return _submit(request, session, settings, key, form, save)
+    return forms.submit(
+        request,
+        session,
+        save,
+        redraw=lambda errors, status: _page(
+            request, session, settings, key, values=form, errors=errors, status_code=status
+        ),
+    )
 
 
 @router.post("/flows/{key}/switch")
@@ -325,7 +318,14 @@ def save_audience(
         flash(request, N_("Saved. The rules are checked again before every message."))
         return see_other(f"/flows/{key}")
 
-    return _submit(request, session, settings, key, form, save)
+    return forms.submit(
+        request,
+        session,
+        save,
+        redraw=lambda errors, status: _page(
+            request, session, settings, key, values=form, errors=errors, status_code=status
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------- offers
@@ -405,4 +405,11 @@ def save_steps(
         flash(request, N_("Steps saved. Nobody receives a step twice."))
         return see_other(f"/flows/{key}")
 
-    return _submit(request, session, settings, key, form, save)
+    return forms.submit(
+        request,
+        session,
+        save,
+        redraw=lambda errors, status: _page(
+            request, session, settings, key, values=form, errors=errors, status_code=status
+        ),
+    )
