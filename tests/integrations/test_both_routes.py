@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests.conftest import FrozenClock
 from tests.integrations.shops import body, shopify_headers, shopify_order
 from tests.loyalty.helpers import deliver, set_rules
 from wafa.core.outbox import OutboxEvent
@@ -18,7 +19,7 @@ from wafa.core.settings import Settings
 from wafa.integrations import connections
 from wafa.loyalty.models import PointsEntry
 from wafa.orders.importing.pipeline import import_orders
-from wafa.orders.models import Order
+from wafa.orders.models import Order, Refund
 
 SECRET = "shpss_both_routes_01"
 SHOP_ID = 820982911946154508
@@ -179,3 +180,105 @@ def test_a_refund_webhook_finds_the_imported_order(
     assert answer.json()["status"] == "processed", answer.text
     session.expire_all()
     assert _one_order(session).refunded_amount == 1500
+
+
+def _refund_hook(client: TestClient, path: str, refund: dict[str, object], hook_id: str) -> str:
+    raw = body(refund)
+    answer = client.post(
+        path, content=raw, headers=shopify_headers(SECRET, raw, "refunds/create", hook_id)
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["status"])
+
+
+def _shop_refund(refund_id: int, at: str, amount: str) -> dict[str, object]:
+    return {
+        "id": refund_id,
+        "order_id": SHOP_ID,
+        "created_at": at,
+        "note": "مرجوع",
+        "transactions": [{"kind": "refund", "status": "success", "amount": amount}],
+        "refund_line_items": [],
+    }
+
+
+def _refunds(session: Session, order: Order) -> dict[str, int]:
+    return dict(
+        session.execute(
+            select(Refund.external_id, Refund.amount).where(Refund.order_id == order.id)
+        ).all()
+    )
+
+
+def _points(session: Session, settings: Settings, order: Order) -> list[int]:
+    deliver(session, settings)
+    entries = session.scalars(select(PointsEntry).where(PointsEntry.order_id == order.id))
+    return sorted(e.points for e in entries)
+
+
+def test_a_refund_webhook_the_imported_export_counted_is_not_counted_again(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    intake: str,
+    tmp_path: Path,
+    clock: FrozenClock,
+) -> None:
+    """The export (imported on 15 March) says 30 SAR refunded: the shop's refund of
+    2 March, arriving afterwards by ``refunds/create``, is that refund, named by its id;
+    one of 20 March is new; the order's update listing both adds nothing."""
+    _import(session, settings, _export(tmp_path / "orders.csv", refunded="30.00"))
+    counted = _shop_refund(509562971, "2026-03-02T09:00:00+03:00", "30.00")
+    assert _refund_hook(client, intake, counted, "w-r1") == "processed"
+    session.expire_all()
+    order = _one_order(session)
+    assert order.refunded_amount == 3000
+    assert _refunds(session, order) == {"shopify-refund-509562971": 3000}
+    assert _points(session, settings, order) == [-23, 90]  # 30 of 118.50 SAR: 23 of 90
+    clock.advance(days=5)
+    later = _shop_refund(509562972, "2026-03-20T09:00:00+03:00", "20.00")
+    assert _refund_hook(client, intake, later, "w-r2") == "processed"
+    both = shopify_order(
+        financial_status="partially_refunded",
+        updated_at="2026-03-20T09:00:00+03:00",
+        refunds=[counted, later],
+    )
+    assert _webhook(client, intake, both, "w-3") == "processed"
+    session.expire_all()
+    order = _one_order(session)
+    assert order.refunded_amount == 5000
+    assert _refunds(session, order) == {
+        "shopify-refund-509562971": 3000,
+        "shopify-refund-509562972": 2000,
+    }
+    # Earned once; the export's 30 SAR taken back once, the new 20 SAR once.
+    assert _points(session, settings, order) == [-23, -15, 90]
+
+
+def test_an_export_counting_part_of_a_refund_is_made_up_to_the_shop_total(
+    client: TestClient,
+    session: Session,
+    settings: Settings,
+    intake: str,
+    tmp_path: Path,
+    clock: FrozenClock,
+) -> None:
+    """An export that counted 30 SAR, a shop that refunded 30 and 20 before it was imported
+    (the export older than the second): the order's update, which lists both with the shop's
+    total, brings the order to 50, never above."""
+    _import(session, settings, _export(tmp_path / "orders.csv", refunded="30.00"))
+    second = _shop_refund(509562972, "2026-03-10T09:00:00+03:00", "20.00")
+    # Made before the import, it may be in the export: it is named out of the 30.
+    assert _refund_hook(client, intake, second, "w-r2") == "processed"
+    first = _shop_refund(509562971, "2026-03-02T09:00:00+03:00", "30.00")
+    both = shopify_order(
+        financial_status="partially_refunded",
+        updated_at="2026-03-16T09:00:00+03:00",
+        refunds=[first, second],
+    )
+    assert _webhook(client, intake, both, "w-3") == "processed"
+    assert _webhook(client, intake, both, "w-4") == "ignored"  # the same state again
+    session.expire_all()
+    order = _one_order(session)
+    assert order.refunded_amount == 5000
+    assert sum(_refunds(session, order).values()) == 5000

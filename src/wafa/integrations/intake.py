@@ -48,6 +48,7 @@ from wafa.integrations.mapping import (
     apply_order,
     apply_refund,
     customers_of,
+    name_exported_refund,
     stored_order_id,
 )
 from wafa.integrations.models import Connection, Delivery, DeliveryStatus
@@ -118,6 +119,10 @@ def _refund(s: Session, c: Connection, f: OrderFormat, p: Mapping[str, Any], x: 
     except CellProblem as exc:
         where = exc.column or "refund"
         raise Invalid(f"{where}: {exc.reason}", [((where,), exc.reason)]) from None
+    if name_exported_refund(s, f, order.id, refund):
+        return Applied(
+            "processed", "refund counted by an import: named, not counted again", order_id
+        )
     created = apply_refund(s, c, order, refund, order_id)
     return Applied(
         "processed", "refund recorded" if created else "refund already recorded", order_id

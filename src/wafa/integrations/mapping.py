@@ -13,7 +13,10 @@ same events. What a webhook adds:
   with the shop's time), or cancelled; a cancelled or refunded order stays so.
 * **Refunds** are recorded once per shop refund id (``<shop>-refund-<id>``), with the
   lines they returned; a refund for an order Wafa has not seen waits and is applied when
-  the order arrives (``intake``).
+  the order arrives (``intake``). A refund an imported export counted already (the
+  export has a refunded total, no refund ids) is named, not counted again
+  (``name_exported_refund``), and an order's refunds are recorded up to the shop's
+  refunded total, so a refund an import counted is never counted twice.
 * **The shop's total wins.** When the lines, discount, shipping and tax do not add up to
   the shop's total, taxes included in the prices (the difference is exactly the tax) are
   not added again, and otherwise the order's discount is what makes them add up (a line
@@ -56,7 +59,14 @@ from wafa.orders.schemas import (
     RefundLineIn,
 )
 
-__all__ = ["Applied", "apply_customer", "apply_order", "apply_refund", "read_order"]
+__all__ = [
+    "Applied",
+    "apply_customer",
+    "apply_order",
+    "apply_refund",
+    "name_exported_refund",
+    "read_order",
+]
 
 _RANK: dict[str, int] = {status: rank for rank, status in enumerate(STATUS_RANK)}
 _STEPS = (
@@ -277,6 +287,24 @@ def _advance(session: Session, order: Order, record: OrderRecord, at: datetime) 
     return moves
 
 
+def name_exported_refund(
+    session: Session, fmt: OrderFormat, order_id: uuid.UUID, refund: shopjson.JsonRefund
+) -> bool:
+    """Whether ``refund`` was counted by an imported export, which now knows it by its id
+    (``orders.service.identify_refund``): it is then not recorded a second time."""
+    if refund.amount is None or refund.refunded_at is None:
+        return False
+    return orders.identify_refund(
+        session,
+        order_id=order_id,
+        unnamed=fmt.refunds.external_id,
+        external_id=refund.external_id,
+        amount=refund.amount,
+        refunded_at=refund.refunded_at,
+        reason=refund.reason,
+    )
+
+
 def apply_refund(
     session: Session,
     connection: Connection,
@@ -365,24 +393,30 @@ def apply_order(
         shopjson.JsonRefund(r.external_id, r.amount, r.refunded_at, r.reason, ())
         for r in record.refunds
     ]
-    recorded = 0
+    recorded = named = 0
     order_id = order.id
-    # The shop's refunds add up to its refunded total: a refund recorded otherwise (an
-    # import's running total, under its own id) is not counted a second time.
+    # The shop's refunds add up to its refunded total. One an export counted (under the
+    # import's own id) is named, not counted again; the rest are recorded up to that
+    # total, so what an import counted otherwise is not counted twice either.
     # (When the shop gives no amount for a refund its lines decide it: no total to keep.)
     amounts = [r.amount for r in refunds]
     shop_total = sum(a for a in amounts if a is not None) if None not in amounts else None
     for refund in refunds:
-        current = orders.get_order(session, order_id)
-        if (
-            shop_total is not None
-            and refund.amount is not None
-            and current.refunded_amount + refund.amount > shop_total
-        ):
+        if name_exported_refund(session, fmt, order_id, refund):
+            named += 1
             continue
+        current = orders.get_order(session, order_id)
+        if shop_total is not None and refund.amount is not None:
+            room = shop_total - current.refunded_amount
+            if room <= 0:
+                continue
+            if refund.amount > room:  # part of it was counted otherwise: the rest
+                refund = replace(refund, amount=room, lines=())
         recorded += apply_refund(session, connection, current, refund, subject)
     if recorded:
         notes.append(f"{recorded} refund(s) recorded")
+    if named:
+        notes.append(f"{named} refund(s) counted by an import named")
     return Applied("processed", "; ".join(notes), subject, created=created)
 
 

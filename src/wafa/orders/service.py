@@ -579,6 +579,67 @@ def refund_order(
     return refund, True
 
 
+def identify_refund(
+    session: Session,
+    *,
+    order_id: uuid.UUID,
+    unnamed: str,
+    external_id: str,
+    amount: int,
+    refunded_at: datetime,
+    reason: str | None = None,
+) -> bool:
+    """Name the part of a refund recorded without the shop's id that is ``external_id``'s
+    refund; ``True`` when one was found (no money moves: it was counted already).
+
+    An export carries a refunded total, not each refund, so the importer records it under
+    the format's own id (``unnamed``; ``unnamed-N`` for what later exports add), dated by
+    the export and created when it was imported. A shop refund made before that import
+    may be in it: the first such row created after ``refunded_at``, without lines of its
+    own, holding at least ``amount``, gives that amount to a row under ``external_id``
+    (it is renamed when it is exactly the amount; otherwise it keeps the rest). The
+    order's refunded amount, its events and the points they moved stay as they are, and
+    the refund is known by its id from then on. ``False``: no such row, a new refund.
+    """
+    if _refund_by_key(session, order_id, external_id) is not None:
+        return False
+    lined = select(RefundLine.id).where(RefundLine.refund_id == Refund.id).exists()
+    host = session.scalar(
+        select(Refund)
+        .where(
+            Refund.order_id == order_id,
+            or_(Refund.external_id == unnamed, Refund.external_id.like(f"{unnamed}-%")),
+            Refund.created_at >= ensure_utc(refunded_at),
+            Refund.amount >= amount,
+            ~lined,
+        )
+        .order_by(Refund.created_at, Refund.external_id)
+        .limit(1)
+        .with_for_update()
+    )
+    if host is None:
+        return False
+    if host.amount == amount:
+        host.external_id = external_id
+        host.reason = host.reason or reason
+    else:
+        host.amount -= amount
+        session.add(
+            Refund(
+                id=new_id(),
+                order_id=order_id,
+                external_id=external_id,
+                amount=amount,
+                currency=host.currency,
+                reason=reason or host.reason,
+                refunded_at=ensure_utc(refunded_at),
+                created_at=host.created_at,
+            )
+        )
+    session.flush()
+    return True
+
+
 def attach_customer(session: Session, *, order_id: uuid.UUID, customer_id: uuid.UUID) -> Order:
     """Give a guest order its customer (a till's order claimed at the counter).
 
