@@ -5,12 +5,16 @@ database; blocks of ``--block`` API orders and ``--block`` signed ``orders/creat
 webhooks are sent in alternating turns (``--turns``), with the same two-line orders by
 2,000 returning customers as ``webhook_intake.py``. What is measured is this process's
 CPU time per request (client, app and driver; PostgreSQL's own work is not in it), so a
-loaded machine changes it little. ``--profile`` prints where each kind spends it
+loaded machine changes it little; the SQL statements each request sends are counted too.
+``--before REV`` runs this script on the code of git revision ``REV`` and on this
+checkout in turns (``--rounds`` child processes each), and prints both sides' medians and
+their ratios, measured in the same minutes. ``--profile`` prints where each kind spends it
 (cProfile of the app's own work: the sync routes and dependencies FastAPI runs in its
 threadpool, which is where the two differ; top functions by own and by cumulative time).
 Run::
 
     .venv/bin/python benchmarks/intake_cpu.py [--turns 5] [--block 100] [--profile]
+    .venv/bin/python benchmarks/intake_cpu.py --before REV [--rounds 3] [--turns 3]
 """
 
 from __future__ import annotations
@@ -24,13 +28,16 @@ import json
 import os
 import pstats
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from _common import drop_database, fresh_database
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from webhook_intake import SECRET, _api_body, _shopify_body
@@ -74,12 +81,72 @@ class ThreadpoolProfiles:
         fastapi.dependencies.utils.run_in_threadpool = profiled  # type: ignore[assignment]
 
 
+def revision_src(revision: str) -> Path:
+    """``src`` of git ``revision``, exported once (``git archive``) to a temporary folder."""
+    target = Path(tempfile.gettempdir()) / f"wafa-intake-{revision}"
+    if not (target / "src").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(Path(__file__).resolve().parent), "archive", revision, "src"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
+
+
+def compare(args: argparse.Namespace) -> None:
+    """This script on ``--before``'s code and on this checkout's, in turns; medians."""
+    here = Path(__file__).resolve()
+    sides = {f"before ({args.before})": revision_src(args.before), "this checkout": None}
+    found: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
+    for turn in range(args.rounds):
+        for side, src in sides.items():
+            env = dict(os.environ)
+            if src is not None:
+                env["PYTHONPATH"] = os.pathsep.join([str(src), str(here.parent)])
+            command = [sys.executable, str(here), "--turns", str(args.turns)]
+            command += ["--block", str(args.block), "--json"]
+            done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            found[side].append(figures)
+            print(f"round {turn + 1} {side}: {figures}", flush=True)
+    keys = (
+        ("api_ms", "API: CPU ms per request"),
+        ("webhook_ms", "webhook: CPU ms per request"),
+        ("ratio", "webhook / API CPU"),
+        ("api_sql", "API: SQL statements per request"),
+        ("webhook_sql", "webhook: SQL statements per request"),
+    )
+    before, after = sides
+    print(f"\n| median of {args.rounds} | {before} | {after} | after / before |")
+    print("|---|---:|---:|---:|")
+    for key, label in keys:
+        old = statistics.median(f[key] for f in found[before])
+        new = statistics.median(f[key] for f in found[after])
+        print(f"| {label} | {old:.2f} | {new:.2f} | {new / old:.2f} |")
+    loads = [f["load"] for side in found.values() for f in side]
+    print(f"\nload average during the runs: {min(loads):.1f}-{max(loads):.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--block", type=int, default=100)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--before", help="a git revision to compare with, in turns")
+    parser.add_argument("--rounds", type=int, default=3, help="child runs of each side")
+    parser.add_argument("--json", action="store_true", help="end with the medians as JSON")
     args = parser.parse_args()
+    if args.before:
+        compare(args)
+        return
+    statements = [0]
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def count(*_: object) -> None:
+        statements[0] += 1
+
     url = fresh_database("wafa_bench_cpu")
     settings = Settings.model_validate(
         {"database_url": url, "data_keys": generate_key(), "secret_key": "x" * 48}
@@ -95,6 +162,7 @@ def main() -> None:
         profiles = {k: cProfile.Profile(time.process_time) for k in ("api", "webhook")}
         pool = ThreadpoolProfiles() if args.profile else None
         per_request: dict[str, list[float]] = {"api": [], "webhook": []}
+        sql: dict[str, list[float]] = {"api": [], "webhook": []}
         with TestClient(create_app(settings)) as client:
             auth_header = {"Authorization": f"Bearer {token}"}
 
@@ -123,7 +191,7 @@ def main() -> None:
                 for kind, send in (("api", api), ("webhook", hook)):
                     if pool is not None:
                         pool.current = profiles[kind]
-                    started = time.process_time()
+                    started, sent = time.process_time(), statements[0]
                     for _ in range(args.block):
                         counters[kind] += 1
                         send(counters[kind])
@@ -131,16 +199,33 @@ def main() -> None:
                         pool.current = None
                     took = (time.process_time() - started) / args.block * 1000
                     per_request[kind].append(took)
-                    print(f"turn {turn + 1} {kind}: {took:.2f} ms CPU per request", flush=True)
+                    sql[kind].append((statements[0] - sent) / args.block)
+                    print(
+                        f"turn {turn + 1} {kind}: {took:.2f} ms CPU, "
+                        f"{sql[kind][-1]:.2f} SQL statements per request",
+                        flush=True,
+                    )
         with session_scope(settings, write=False) as s:
             stored = s.scalar(select(func.count()).select_from(Order))
         api_ms = statistics.median(per_request["api"])
         hook_ms = statistics.median(per_request["webhook"])
+        api_sql, hook_sql = statistics.median(sql["api"]), statistics.median(sql["webhook"])
         print(
             f"\nmedian CPU per request: API {api_ms:.2f} ms, webhook {hook_ms:.2f} ms; "
-            f"webhook / API = {hook_ms / api_ms:.2f}; orders stored {stored}; "
+            f"webhook / API = {hook_ms / api_ms:.2f}; SQL statements per request: API "
+            f"{api_sql:.2f}, webhook {hook_sql:.2f}; orders stored {stored}; "
             f"load average {os.getloadavg()[0]:.1f}"
         )
+        if args.json:
+            figures = {
+                "api_ms": api_ms,
+                "webhook_ms": hook_ms,
+                "ratio": hook_ms / api_ms,
+                "api_sql": api_sql,
+                "webhook_sql": hook_sql,
+                "load": os.getloadavg()[0],
+            }
+            print(json.dumps(figures))
         if args.profile:
             for kind, profile in profiles.items():
                 print(f"\n===== {kind}: by own time")

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import logging
 import re
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -31,6 +32,7 @@ from wafa.app import domains, live_settings
 from wafa.auth import service as auth
 from wafa.core.db import get_engine
 from wafa.core.settings import Settings, get_settings
+from wafa.integrations.connections import INTAKE_PREFIX
 from wafa.web import auth as web_auth
 from wafa.web import errors as web_errors
 from wafa.web import staff, system
@@ -235,6 +237,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _link_operations(app)
     _mount_docs(app)
     _mount_dashboard(app, settings, pages)
-    app.add_middleware(live_settings.LiveSettings)
+    # The webhook intake reads the settings' version with its connection (one statement).
+    app.state.settings_for = partial(live_settings.settings_for, app.state)
+    app.add_middleware(live_settings.LiveSettings, checked_by_route=(f"{INTAKE_PREFIX}/",))
     app.add_middleware(InFlightLimit)  # outermost: turned away before anything is read
     return app

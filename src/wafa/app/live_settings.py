@@ -7,7 +7,10 @@ see them too without a restart. Each save writes a new version token in the same
 transaction, and :class:`LiveSettings` reads that token before each request (one
 primary-key read, off the event loop): when it differs from the one this process applied,
 the settings (and the logo's version) are read again and put in force before the request
-is handled, so the request already sees them.
+is handled, so the request already sees them. A route may read the token itself in its
+own first statement instead (the webhook intake does, beside its connection: one round
+trip and one thread hop fewer a delivery); the middleware then leaves its paths alone
+and the route calls :func:`settings_for` with the token it read.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from wafa.auth import business
 from wafa.core.settings import Settings
 from wafa.web.templating import Templates
 
-__all__ = ["RELOAD", "LiveSettings", "load", "refresh"]
+__all__ = ["RELOAD", "LiveSettings", "load", "refresh", "settings_for"]
 
 #: Set as ``settings_version`` to reload at the next request (never a saved token).
 RELOAD = ""
@@ -47,6 +50,24 @@ def load(base: Settings, factory: sessionmaker[Session]) -> tuple[Settings, str 
 _lock = threading.Lock()
 
 
+def _reload(state: Any) -> None:
+    with _lock:
+        settings, logo_version, token = load(state.base_settings, state.read_sessions)
+        state.settings = settings
+        state.templates = Templates(settings)
+        state.logo_version = logo_version
+        state.settings_version = token
+
+
+def settings_for(state: Any, token: str | None) -> Settings:
+    """The settings in force for a request that read the version token itself (``token``,
+    read in its own transaction): reloaded first when another process changed them."""
+    if token != state.settings_version:
+        _reload(state)
+    settings: Settings = state.settings
+    return settings
+
+
 def refresh(state: Any) -> bool:
     """Reload the settings into ``state`` (an app's state) if another process changed them.
 
@@ -60,22 +81,19 @@ def refresh(state: Any) -> bool:
         token = business.version(session)
     if token == state.settings_version:
         return False
-    with _lock:
-        settings, logo_version, token = load(state.base_settings, factory)
-        state.settings = settings
-        state.templates = Templates(settings)
-        state.logo_version = logo_version
-        state.settings_version = token
+    _reload(state)
     return True
 
 
 class LiveSettings:
-    """ASGI middleware: before each HTTP request, apply settings saved by other processes."""
+    """ASGI middleware: before each HTTP request, apply settings saved by other processes
+    (except under ``checked_by_route``: those routes read the token themselves)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, checked_by_route: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.skip = _SKIP + checked_by_route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not str(scope.get("path", "")).startswith(_SKIP):
+        if scope["type"] == "http" and not str(scope.get("path", "")).startswith(self.skip):
             await anyio.to_thread.run_sync(refresh, scope["app"].state)
         await self.app(scope, receive, send)

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from wafa.api.deps import AppSettings, DbSession, MayIntegrations, ReadSession, public
 from wafa.api.routing import MESSAGE_LIMIT, AutoCommitRoute
 from wafa.core.errors import Invalid, NotFound, Unauthorized, WafaError
+from wafa.core.settings import Settings
 from wafa.integrations import connections, intake, outbound
 from wafa.integrations.models import Connection
 from wafa.integrations.schemas import (
@@ -79,14 +80,15 @@ def receive_webhook(
     request: Request,
     body: RawBody,
     session: DbSession,
-    settings: AppSettings,
 ) -> JSONResponse:
     if shop not in HEADERS:
         raise NotFound("no such intake")
     target = intake.intake_target(session, shop, token)
     if target is None:
         raise NotFound("no such intake")
-    connection, waiting = target
+    connection, waiting, version = target
+    # The settings' version came with the connection (app.live_settings skips this path).
+    settings: Settings = request.app.state.settings_for(version)
     signature_header, topic_header, id_header = HEADERS[shop]
     given = request.headers.get(signature_header)
     if shop == "woocommerce" and given is None and body.startswith(b"webhook_id="):

@@ -28,11 +28,13 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from wafa.auth import business
+from wafa.auth.models import SystemSetting
 from wafa.core.db import insert_new, rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.ids import new_id
@@ -60,6 +62,7 @@ from wafa.people import service as people
 __all__ = [
     "TOPICS",
     "Context",
+    "Target",
     "health",
     "intake_target",
     "list_deliveries",
@@ -355,20 +358,34 @@ def receive(
     return Delivery(**values)
 
 
-def intake_target(session: Session, shop: str, token: str) -> tuple[Connection, bool] | None:
-    """The connection of an intake path, and whether it has refunds waiting for their
-    orders (one statement: the delivery log's waiting index answers the second part)."""
+class Target(NamedTuple):
+    """An intake path's connection, whether it has refunds waiting for their orders, and
+    the owner's settings' version token (``wafa.auth.business``)."""
+
+    connection: Connection
+    waiting: bool
+    settings_version: str | None
+
+
+def intake_target(session: Session, shop: str, token: str) -> Target | None:
+    """The connection of an intake path, with what a delivery needs to know beside it, in
+    one statement: the delivery log's waiting index answers whether refunds wait, the
+    settings' version says whether the settings in force are current (the intake reads it
+    here instead of in a statement of its own before the request; see ``app.live_settings``)."""
     waiting = (
         select(Delivery.id)
         .where(Delivery.connection_id == Connection.id, Delivery.status == DeliveryStatus.waiting)
         .exists()
     )
+    version = (
+        select(SystemSetting.value).where(SystemSetting.key == business.VERSION_KEY)
+    ).scalar_subquery()
     found = session.execute(
-        select(Connection, waiting).where(Connection.token_hash == token_digest(token))
+        select(Connection, waiting, version).where(Connection.token_hash == token_digest(token))
     ).first()
     if found is None or found[0].shop != shop:
         return None
-    return found[0], bool(found[1])
+    return Target(found[0], bool(found[1]), found[2])
 
 
 def replay(session: Session, delivery_id: uuid.UUID, context: Context) -> Delivery:
