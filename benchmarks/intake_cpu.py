@@ -87,7 +87,7 @@ def revision_src(revision: str) -> Path:
     if not (target / "src").exists():
         target.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(
-            ["git", "-C", str(Path(__file__).resolve().parent), "archive", revision, "src"],
+            ["git", "-C", str(Path(__file__).resolve().parent.parent), "archive", revision, "src"],
             check=True,
             capture_output=True,
         ).stdout
