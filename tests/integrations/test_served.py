@@ -91,3 +91,54 @@ def test_add_then_twenty_identical_deliveries_store_one_order(env: Settings) -> 
     removed = runner.invoke(cli, ["integration", "remove", "souq"])
     assert removed.exit_code == 0
     assert "no connections" in runner.invoke(cli, ["integration", "list"]).output
+
+
+def test_the_intake_follows_settings_saved_by_another_process(committed_db: Settings) -> None:
+    """The intake reads the settings' version with its connection (the middleware that does
+    so for other routes leaves it alone): a phone region saved by another process is in
+    force at the next delivery, with no restart."""
+    from fastapi.testclient import TestClient
+
+    from wafa.app.factory import create_app
+    from wafa.auth import business
+    from wafa.integrations import connections
+
+    with session_scope(committed_db) as s:
+        path = connections.add_connection(
+            s, settings=committed_db, shop="shopify", name="souq", secret=SECRET
+        ).path
+    local = "0912 345 6789"  # a number written as Iranians write it, no country code
+    customer = {"id": 5501, "first_name": "سارا", "last_name": "احمدی", "phone": local}
+    # As a deployment that sets only its database and keys reads its settings: the
+    # phone region is the owner's to choose.
+    base = Settings.model_validate(
+        {
+            "database_url": committed_db.database_url,
+            "environment": "test",
+            "secret_key": committed_db.secret_key,
+            "data_keys": committed_db.data_keys,
+        }
+    )
+    application = create_app(base)
+
+    def deliver(client: TestClient, n: int) -> str:
+        payload = shopify_order(
+            id=7001 + n, name=f"#70{n}", email=None, phone=local, customer=customer
+        )
+        raw = body(payload)
+        answer = client.post(
+            path, content=raw, headers=shopify_headers(SECRET, raw, "orders/create", f"p-{n}")
+        )
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["status"])
+
+    with TestClient(application) as client:
+        assert application.state.settings.phone_region == "US"
+        assert deliver(client, 1) == "failed"  # not a number in the United States
+        with session_scope(committed_db) as s:  # the Settings page of another process
+            business.save(s, base=base, values={"phone_region": "ir"}, orders_exist=False)
+        assert deliver(client, 2) == "processed"
+        assert application.state.settings.phone_region == "IR"
+    with session_scope(committed_db, write=False) as s:
+        phones = s.scalars(select(Customer.phone)).all()
+    assert phones == ["+989123456789"]
