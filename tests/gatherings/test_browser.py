@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser import assert_accessible, chromium, login, needs_chromium
-from tests.gatherings.helpers import city_segment
+from tests.gatherings.helpers import city_segment, gathering
 from tests.serving import running_app
 from wafa.auth import service as auth
 from wafa.auth.models import Role
@@ -26,6 +26,7 @@ from wafa.customers import service as customers
 from wafa.customers.schemas import CustomerCreate
 from wafa.gatherings import jobs, links, service
 from wafa.gatherings.models import Gathering
+from wafa.messaging.segments.models import Segment
 from wafa.portal import access
 
 pytestmark = [pytest.mark.browser, needs_chromium]
@@ -138,3 +139,54 @@ def test_an_event_made_in_persian_and_a_seat_taken_on_the_portal(committed_db: S
     with session_scope(committed_db) as session:
         rsvp = service.find_rsvp(session, gathering_id=g_id, customer_id=uuid.UUID(sara))
         assert rsvp.status == "yes" and rsvp.source == "portal"
+
+
+def test_staff_answer_for_customers_in_persian(committed_db: Settings) -> None:
+    """The owner answers for two customers on a phone: yes on the event's page (a seat),
+    then the waiting list from the other's profile card (the event is full)."""
+    from playwright.sync_api import expect
+
+    sara = _seed(committed_db)
+    with session_scope(committed_db) as session:
+        reza = customers.create_customer(
+            session,
+            data=CustomerCreate(name="رضا احمدی", email="reza@example.com", city="Shiraz"),
+            region="US",
+            calendar=CalendarKind.gregorian,
+        ).id
+        segment = session.scalar(select(Segment).where(Segment.name == "In Shiraz"))
+        g = gathering(session, committed_db, segment=segment, capacity=1)
+        service.send_invitations(session, gathering_id=g.id)
+        service.invite_batch(session, settings=committed_db, gathering_id=g.id)
+        g_id = g.id
+    with running_app(committed_db) as base, chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        login(page, base, OWNER, PASSWORD)
+        page.goto(f"{base}/events/{g_id}")
+        page.click(".lang-menu summary")
+        page.click('.lang-menu button[value="fa"]')
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        assert_accessible(page, "the event with the staff's answer forms (fa, 390 px)")
+        _fits(page)
+        page.select_option(f"#answer-{g_id}-{sara}", "yes")
+        page.click(f"form:has(#answer-{g_id}-{sara}) button[type=submit]")
+        expect(page.locator("main")).to_contain_text("ثبت شد: می‌آید")
+        assert_accessible(page, "an answer saved by staff (fa, 390 px)")
+        _fits(page)
+
+        page.goto(f"{base}/customers/{reza}")
+        expect(page.locator("#events-panel")).to_contain_text("شب چشیدن قهوه")
+        page.select_option(f"#answer-{g_id}-{reza}", "waiting")
+        page.click(f"form:has(#answer-{g_id}-{reza}) button[type=submit]")
+        expect(page.locator("main")).to_contain_text("ثبت شد: در فهرست انتظار، نفر ۱")
+        assert_accessible(page, "a customer put on the waiting list (fa, 390 px)")
+        _fits(page)
+        assert errors == [], errors
+
+    with session_scope(committed_db) as session:
+        seated = service.find_rsvp(session, gathering_id=g_id, customer_id=uuid.UUID(sara))
+        waits = service.find_rsvp(session, gathering_id=g_id, customer_id=reza)
+        assert (seated.status, seated.source) == ("yes", "staff")
+        assert (waits.status, waits.waiting_seq) == ("waiting", 1)

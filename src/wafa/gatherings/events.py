@@ -27,8 +27,8 @@ class GatheringInvited(Event):
 
 
 class GatheringAnswered(Event):
-    """The customer answered (``yes``, ``no``); ``status`` is where that left them
-    (``yes``, ``waiting`` when it was full, ``no``)."""
+    """The customer answered (``yes``, ``no``; staff may also answer ``waiting``);
+    ``status`` is where that left them (``yes``, ``waiting`` when it was full, ``no``)."""
 
     topic: ClassVar[str] = "gathering.answered"
     label: ClassVar[str | None] = N_("Answered an event invitation")

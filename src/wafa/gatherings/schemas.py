@@ -71,11 +71,13 @@ class GatheringRead(BaseModel):
 
 
 class RsvpAnswer(BaseModel):
-    """An answer on a customer's behalf (staff, an integrator): ``yes`` or ``no``."""
+    """An answer on a customer's behalf (staff, an integrator): ``yes``, ``no``, or
+    ``waiting`` (the end of the waiting list; a seat, if they had one, goes to the first
+    who waits)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    answer: Literal["yes", "no"]
+    answer: Literal["yes", "no", "waiting"]
 
 
 class CheckIn(BaseModel):

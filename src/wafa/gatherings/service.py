@@ -50,7 +50,9 @@ from wafa.messaging.segments import service as segments
 
 __all__ = [
     "GatheringClosed",
+    "NobodyWaiting",
     "NotInvited",
+    "SeatFree",
     "answer",
     "cancel_gathering",
     "check_in",
@@ -65,6 +67,8 @@ __all__ = [
 
 #: Who an answer came from (``Rsvp.source``).
 SOURCES = ("link", "portal", "staff", "api")
+#: Sources that answer for a customer, and so may also put them on the waiting list.
+STAFF_SOURCES = ("staff", "api")
 
 
 class GatheringClosed(Conflict):
@@ -77,6 +81,19 @@ class NotInvited(NotFound):
     """The customer has no invitation to this gathering."""
 
     code = "not-invited"
+
+
+class SeatFree(Conflict):
+    """Staff put a customer on the waiting list while a seat is free (say yes instead)."""
+
+    code = "seat-free"
+
+
+class NobodyWaiting(Conflict):
+    """Staff moved a seated customer to the waiting list, but nobody waits to take the
+    seat (it would stay empty while they wait)."""
+
+    code = "nobody-waiting"
 
 
 class NotComing(Conflict):
@@ -370,17 +387,19 @@ def _move(session: Session, rsvp_id: uuid.UUID, *, from_: Sequence[str], **value
     return moved == 1
 
 
-def _promote_first(session: Session, gathering: Gathering, *, now: datetime) -> bool:
+def _promote_first(
+    session: Session, gathering: Gathering, *, now: datetime, but: uuid.UUID | None = None
+) -> bool:
     """Give a seat that is changing hands to the first on the waiting list (told by a
-    ``gathering.seat_given`` event); ``False`` when nobody waits. The seat count is the
-    caller's business."""
+    ``gathering.seat_given`` event), ``but`` that RSVP; ``False`` when nobody waits. The
+    seat count is the caller's business."""
     while True:
-        first = session.scalar(
-            select(Rsvp.id)
-            .where(Rsvp.gathering_id == gathering.id, Rsvp.status == RsvpStatus.waiting.value)
-            .order_by(Rsvp.waiting_seq, Rsvp.id)
-            .limit(1)
+        waiting = select(Rsvp.id).where(
+            Rsvp.gathering_id == gathering.id, Rsvp.status == RsvpStatus.waiting.value
         )
+        if but is not None:
+            waiting = waiting.where(Rsvp.id != but)
+        first = session.scalar(waiting.order_by(Rsvp.waiting_seq, Rsvp.id).limit(1))
         if first is None:
             return False
         if _move(session, first, from_=(RsvpStatus.waiting,), status="yes", promoted_at=now):
@@ -435,11 +454,19 @@ def answer(
     ``yes`` takes a seat when one is left, else puts them at the end of the waiting list;
     ``no`` gives a seat back (to the first who waits). Saying the same thing twice
     changes nothing; the capacity holds whatever the concurrency (see the module).
+
+    Staff may also answer ``waiting`` for a customer: at the end of the waiting list,
+    when no seat is free (else ``SeatFree``); a customer with a seat gives it to the
+    first who waits, who is told (``NobodyWaiting`` when nobody does). A refusal raises
+    after the guarded moves, so the caller's rollback undoes them.
     """
-    if answer not in ("yes", "no"):
-        raise Invalid.field(("answer",), "must be yes or no")
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
+    if answer not in (("yes", "no", "waiting") if source in STAFF_SOURCES else ("yes", "no")):
+        raise Invalid.field(
+            ("answer",),
+            "must be yes, no or waiting" if source in STAFF_SOURCES else "must be yes or no",
+        )
     now = now or utcnow()
     gathering = get_gathering(session, gathering_id)
     _open_for_answers(gathering, now)
@@ -454,6 +481,10 @@ def answer(
         if not _take_seat(session, gathering_id):
             number = _next_waiting_number(session, gathering_id)
             _move(session, rsvp.id, from_=(RsvpStatus.yes,), status="waiting", waiting_seq=number)
+    elif answer == "waiting":
+        if not _to_waiting(session, gathering, rsvp, stamp=stamp, now=now):
+            session.refresh(rsvp)
+            return rsvp  # waits already
     else:
         before = session.scalar(select(Rsvp.status).where(Rsvp.id == rsvp.id))
         if before == RsvpStatus.no or not _move(
@@ -481,6 +512,38 @@ def answer(
         ),
     )
     return rsvp
+
+
+def _to_waiting(
+    session: Session, gathering: Gathering, rsvp: Rsvp, *, stamp: dict[str, Any], now: datetime
+) -> bool:
+    """Put ``rsvp`` at the end of the waiting list (staff only); ``False`` if it waits
+    already. Every move is guarded as a customer's answer is."""
+    before = session.scalar(select(Rsvp.status).where(Rsvp.id == rsvp.id))
+    if before == RsvpStatus.waiting:
+        return False
+    if before == RsvpStatus.yes:
+        number = _next_waiting_number(session, gathering.id)
+        if not _move(
+            session, rsvp.id, from_=(RsvpStatus.yes,), status="waiting", waiting_seq=number, **stamp
+        ):
+            return False  # another request moved it first
+        # Their seat changes hands: the count stays, the first other waiter has it now.
+        if not _promote_first(session, gathering, now=now, but=rsvp.id):
+            raise NobodyWaiting("nobody is waiting: the seat would stay empty")
+        return True
+    if _take_seat(session, gathering.id):
+        _give_back(session, gathering.id)
+        raise SeatFree("a seat is free: answer yes to give it to this customer")
+    number = _next_waiting_number(session, gathering.id)
+    return _move(
+        session,
+        rsvp.id,
+        from_=(RsvpStatus.invited, RsvpStatus.no),
+        status="waiting",
+        waiting_seq=number,
+        **stamp,
+    )
 
 
 # --------------------------------------------------------------------------- the day

@@ -16,6 +16,7 @@ from wafa.api.deps import AppSettings, DbSession, ReadSession
 from wafa.auth.models import Role, StaffUser
 from wafa.auth.permissions import Permission
 from wafa.core.calendars import local_date, ymd
+from wafa.core.errors import Invalid
 from wafa.core.settings import Settings
 from wafa.core.text import ascii_number
 from wafa.core.time import utcnow
@@ -51,6 +52,15 @@ ANSWER_LABELS = {
     "invited": N_("No answer yet"),
     "no": N_("Cannot come"),
 }
+
+#: What staff read after answering for a customer (a seat, or cannot come).
+SAVED = {
+    "yes": N_("Saved: coming, with a seat."),
+    "no": N_("Saved: cannot come."),
+    "invited": N_("Saved."),
+}
+
+CHOOSE = N_("Choose an answer: coming, waiting or cannot come.")
 
 _CLOCK = re.compile(r"^(\d{1,2})[:.](\d{2})$")
 TIME = N_("Type a time as hours:minutes, e.g. 19:30.")
@@ -241,6 +251,7 @@ def event_page(
             "segment": segments.get_segment(session, g.segment_id) if g.segment_id else None,
             "status_labels": STATUS_LABELS,
             "answer_labels": ANSWER_LABELS,
+            "answers_open": answers_open(g, utcnow()),
             "check_in_open": local_date(g.starts_at, settings.zone)
             <= today
             <= local_date(g.ends_at, settings.zone),
@@ -320,12 +331,77 @@ def check_in(
     )
 
 
+def answers_open(g: Gathering, now: datetime) -> bool:
+    """Whether the event takes answers now (staff's too): invited, not started."""
+    return g.status in ("open", "inviting") and g.starts_at > now
+
+
+_ANSWER_REFUSALS = (
+    forms.Refusal(service.GatheringClosed, N_("This event takes no answers now.")),
+    forms.Refusal(service.NotInvited, N_("This customer is not invited to this event.")),
+    forms.Refusal(
+        service.SeatFree,
+        N_("A seat is free: choose Coming to give it to this customer."),
+        field="answer",
+    ),
+    forms.Refusal(
+        service.NobodyWaiting,
+        N_("Nobody is waiting for this seat: it would stay empty."),
+        field="answer",
+    ),
+)
+
+
+@router.post("/events/{event_id}/answer/{customer_id}", response_class=HTMLResponse)
+def answer_for(
+    event_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    user: MayManage,
+    form: FormData,
+) -> Response:
+    """Staff answer for an invited customer (on the phone, at the counter): the same
+    service as the customer's own answer, so the seat guard and the waiting list hold and
+    a seat given up goes to the first who waits, who is told."""
+    back = request.query_params.get("back") or f"/events/{event_id}"
+    if not back.startswith("/") or back.startswith("//"):
+        back = f"/events/{event_id}"
+
+    def work() -> Response:
+        chosen = form.get("answer", "")
+        if chosen not in ("yes", "waiting", "no"):
+            raise Invalid.field(("answer",), CHOOSE)
+        rsvp = service.answer(
+            session, gathering_id=event_id, customer_id=customer_id, answer=chosen, source="staff"
+        )
+        if rsvp.status == "waiting":
+            flash(request, N_("Saved: on the waiting list, number %(n)s."), n=rsvp.waiting_seq)
+        else:
+            flash(request, SAVED[rsvp.status])
+        return see_other(back)
+
+    return forms.submit(
+        request,
+        session,
+        work,
+        redraw=forms.back_with_message(request, back),
+        refusals=_ANSWER_REFUSALS,
+    )
+
+
 def _profile_panel(session: Any, customer: Any) -> dict[str, Any] | None:
-    """The customer's invitations to events not over yet (hidden when none)."""
-    rows = service.invitations_for(session, customer_id=customer.id)
+    """The customer's invitations to events not over yet (hidden when none), each with
+    the staff's answer form while the event takes answers."""
+    now = utcnow()
+    rows = service.invitations_for(session, customer_id=customer.id, now=now)
     if not rows:
         return None
-    return {"rows": rows, "answer_labels": ANSWER_LABELS}
+    return {
+        "rows": [(r, g, answers_open(g, now)) for r, g in rows],
+        "answer_labels": ANSWER_LABELS,
+        "customer": customer,
+    }
 
 
 PANEL = CustomerPanel(
