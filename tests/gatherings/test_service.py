@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -193,11 +193,12 @@ class TestReminder:
         starts = datetime(2026, 3, 19, 21, 0, tzinfo=UTC)
         g, members = invited(session, tehran, 2, starts_at=starts)
         _yes(session, g.id, members[0].id)
-        day_before = date(2026, 3, 19)  # the 19th, local
-        two_before = date(2026, 3, 18)
-        assert service.remind_for_day(session, settings=tehran, day=two_before) == 0
-        assert service.remind_for_day(session, settings=tehran, day=day_before) == 1
-        assert service.remind_for_day(session, settings=tehran, day=day_before) == 0
+        ten_on_the_19th = datetime(2026, 3, 19, 6, 30, tzinfo=UTC)  # 10:00 local
+        assert service.reminder_due_at(g, tehran) == ten_on_the_19th
+        early = ten_on_the_19th - timedelta(hours=12)  # 22:00 UTC on the 18th: too early
+        assert service.remind_due(session, settings=tehran, now=early) == 0
+        assert service.remind_due(session, settings=tehran, now=ten_on_the_19th) == 1
+        assert service.remind_due(session, settings=tehran, now=ten_on_the_19th) == 0
         # In UTC the event is on the 19th: the day before would be the 18th.
         assert _topics(session, "gathering.reminder") == 1
 

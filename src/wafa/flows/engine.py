@@ -27,7 +27,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -509,6 +509,19 @@ def wait_until(
 # ------------------------------------------------------------------ context
 
 
+def _not_after(enrolment: Enrolment) -> datetime | None:
+    """The moment from which the trigger's messages are pointless (an event's start: a
+    reminder after it), if the trigger gave one."""
+    raw = (enrolment.context or {}).get("not_after")
+    if not raw:
+        return None
+    try:
+        found = datetime.fromisoformat(str(raw))
+    except ValueError:
+        return None
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+
+
 def _order_id(enrolment: Enrolment) -> uuid.UUID | None:
     """The order the enrolment is about (its trigger's), if any."""
     raw = (enrolment.context or {}).get("order_id")
@@ -632,7 +645,13 @@ def _send(
     enrolment: Enrolment,
     step: SendStep,
 ) -> bool:
-    """Queue the step's message; ``False`` when the customer left the flow instead."""
+    """Queue the step's message; ``False`` when the customer left the flow instead
+    (filtered out, or too late: the trigger's ``not_after`` has passed)."""
+    deadline = _not_after(enrolment)
+    if deadline is not None and _now() >= deadline:
+        _record(session, flow, enrolment, step, StepOutcome.late, detail=deadline.isoformat())
+        finish(session, flow, enrolment, EnrolmentStatus.exited, "too_late")
+        return False
     if enrolment.holdout:
         _record(session, flow, enrolment, step, StepOutcome.held_out)
         return True
@@ -1080,7 +1099,10 @@ def advance_many(
             simple_send = isinstance(step, SendStep) and _simple(step)
             # An order's or an event's message reads its own context (_message_context):
             # those run one at a time.
-            own_context = any(_order_id(e) or (e.context or {}).get("gathering_id") for e in group)
+            own_context = any(
+                _order_id(e) or (e.context or {}).get("gathering_id") or _not_after(e)
+                for e in group
+            )
             if simple_send and not own_context:
                 assert isinstance(step, SendStep)
                 ran += len(group)

@@ -98,6 +98,7 @@ class StepOutcome(StrEnum):
     waited = "waited"
     branched = "branched"
     issued = "issued"  # a coupon or points were given
+    late = "late"  # not sent: the trigger's ``not_after`` had passed (an event had started)
 
 
 class StepRun(Base):

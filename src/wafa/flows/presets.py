@@ -735,38 +735,46 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         key="event_reminder",
         name="Members-only event reminder",
-        description="The day before an event (your calendar and timezone): a reminder to those with a seat.",
+        description=(
+            "At 10:00 the day before an event (your calendar and timezone): a reminder to "
+            "those with a seat. Missed (the worker was down), it goes as soon as it can, "
+            "never once the event has started."
+        ),
         kind="transactional",
         enabled=True,
         definition={
             "trigger": {"type": "event", "topic": "gathering.reminder"},
-            "steps": [
-                {"key": "morning", "type": "wait", "minutes": 1, "at": "10:00"},
-                _send("remind", "event_reminder"),
-            ],
+            "steps": [_send("remind", "event_reminder")],
         },
         templates={
             "remind": {
                 "en": (
-                    "Tomorrow: {{ gathering.name_en }}",
-                    "Hello {{ customer.first_name }},\n\nSee you tomorrow at "
+                    "{% if gathering.today %}Today{% else %}Tomorrow{% endif %}: "
+                    "{{ gathering.name_en }}",
+                    "Hello {{ customer.first_name }},\n\nSee you "
+                    "{% if gathering.today %}today{% else %}tomorrow{% endif %} at "
                     "{{ gathering.name_en }}.\n\nWhen: {{ gathering.when_en }}\nWhere: "
                     "{{ gathering.place }}\n\nCannot come after all? Tell us, and your seat "
                     "goes to the waiting list: {{ gathering.no_url }}\n\n{{ business.name }}",
                 ),
                 "ar": (
-                    "غداً: {{ gathering.name_ar }}",
-                    "مرحباً {{ customer.first_name }}،\n\nنراك غداً في {{ gathering.name_ar }}."
-                    "\n\nالموعد: {{ gathering.when_ar|digits(locale) }}\nالمكان: "
-                    "{{ gathering.place }}\n\nلن تستطيع الحضور؟ أخبرنا ليذهب مقعدك إلى قائمة "
-                    "الانتظار: {{ gathering.no_url }}\n\n{{ business.name }}",
+                    "{% if gathering.today %}اليوم{% else %}غداً{% endif %}: "
+                    "{{ gathering.name_ar }}",
+                    "مرحباً {{ customer.first_name }}،\n\nنراك "
+                    "{% if gathering.today %}اليوم{% else %}غداً{% endif %} في "
+                    "{{ gathering.name_ar }}.\n\nالموعد: {{ gathering.when_ar|digits(locale) }}\n"
+                    "المكان: {{ gathering.place }}\n\nلن تستطيع الحضور؟ أخبرنا ليذهب مقعدك إلى "
+                    "قائمة الانتظار: {{ gathering.no_url }}\n\n{{ business.name }}",
                 ),
                 "fa": (
-                    "فردا: {{ gathering.name_fa }}",
-                    "سلام {{ customer.first_name }}،\n\nفردا در {{ gathering.name_fa }} "
-                    "می‌بینیمتان.\n\nزمان: {{ gathering.when_fa|digits(locale) }}\nمکان: "
-                    "{{ gathering.place }}\n\nنمی‌توانید بیایید؟ خبر دهید تا جایتان به فهرست "
-                    "انتظار برسد: {{ gathering.no_url }}\n\n{{ business.name }}",
+                    "{% if gathering.today %}امروز{% else %}فردا{% endif %}: "
+                    "{{ gathering.name_fa }}",
+                    "سلام {{ customer.first_name }}،\n\n"
+                    "{% if gathering.today %}امروز{% else %}فردا{% endif %} در "
+                    "{{ gathering.name_fa }} می‌بینیمتان.\n\nزمان: "
+                    "{{ gathering.when_fa|digits(locale) }}\nمکان: {{ gathering.place }}\n\n"
+                    "نمی‌توانید بیایید؟ خبر دهید تا جایتان به فهرست انتظار برسد: "
+                    "{{ gathering.no_url }}\n\n{{ business.name }}",
                 ),
             }
         },

@@ -37,6 +37,7 @@ OUTCOMES = {
     "waited": N_("waited"),
     "branched": N_("checked"),
     "issued": N_("given"),
+    "late": N_("too late: not sent"),
 }
 
 

@@ -8,6 +8,7 @@ The flows engine turns ``gathering.invited``, ``gathering.seat_given``,
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import ClassVar
 
 from wafa.core.events import Event
@@ -55,13 +56,15 @@ class SeatGiven(Event):
 
 
 class GatheringReminder(Event):
-    """The day before a gathering (in the business calendar): remind one who said yes."""
+    """The day before a gathering (in the business calendar): remind one who said yes.
+    ``not_after`` (the start): the flows send nothing from that moment on."""
 
     topic: ClassVar[str] = "gathering.reminder"
 
     customer_id: uuid.UUID
     gathering_id: uuid.UUID
     rsvp_id: uuid.UUID
+    not_after: datetime | None = None
 
 
 class GatheringCancelled(Event):

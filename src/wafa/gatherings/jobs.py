@@ -6,8 +6,10 @@ together). A worker killed mid-way loses at most the batch in flight; the next r
 on from the RSVPs already committed (their unique key), so nobody is invited twice and
 nobody is left out. The flows consumer turns each event into the invitation message.
 
-``remind`` (every minute): on the local day before a gathering (business timezone and
-calendar), everyone with a seat is reminded once (``reminded_at`` claimed with the event).
+``remind`` (every minute): from 10:00 on the local day before a gathering (business
+timezone and calendar) until it starts, everyone with a seat is reminded once
+(``reminded_at`` claimed with the event). A worker down the whole day before reminds at
+its first run after that, if the gathering has not started.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from wafa.core.calendars import local_date
 from wafa.core.domain import IntervalTask, Task
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
@@ -53,12 +54,9 @@ def invite(
 
 
 def remind(factory: sessionmaker[Session], settings: Settings) -> dict[str, int]:
-    """Remind, today (local), those with a seat at a gathering held tomorrow."""
-    now = utcnow()
+    """Remind those with a seat whose reminder is due (``service.remind_due``)."""
     with factory() as session, session.begin():
-        reminded = service.remind_for_day(
-            session, settings=settings, day=local_date(now, settings.zone), now=now
-        )
+        reminded = service.remind_due(session, settings=settings, now=utcnow())
     return {"reminded": reminded}
 
 

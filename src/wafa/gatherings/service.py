@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import case, delete, exists, func, select, update
@@ -60,7 +60,7 @@ __all__ = [
     "get_gathering",
     "invite_batch",
     "list_gatherings",
-    "remind_for_day",
+    "remind_due",
     "send_invitations",
     "update_gathering",
 ]
@@ -549,26 +549,47 @@ def _to_waiting(
 # --------------------------------------------------------------------------- the day
 
 
-def remind_for_day(
-    session: Session, *, settings: Settings, day: date, now: datetime | None = None
-) -> int:
-    """On ``day`` (a local date of the business), remind everyone with a seat at a
-    gathering that starts the next local day; each RSVP is reminded once
-    (``reminded_at`` claimed by a guarded update with its event). How many."""
+#: When the reminder is due: this local time (business zone) on the local day before.
+REMIND_AT = time(10, 0)
+
+
+def reminder_due_at(gathering: Gathering, settings: Settings) -> datetime:
+    """The planned moment of a gathering's reminder: 10:00 on the local day before."""
+    day = local_date(gathering.starts_at, settings.zone) - timedelta(days=1)
+    return datetime.combine(day, REMIND_AT, tzinfo=settings.zone)
+
+
+def remind_due(session: Session, *, settings: Settings, now: datetime | None = None) -> int:
+    """Remind everyone with a seat whose reminder is due; how many.
+
+    Due from the planned moment (``reminder_due_at``) until the gathering starts: a worker
+    down the whole day before reminds at its first run after that, still before the start,
+    and never from the start on. Each RSVP is reminded once (``reminded_at`` claimed by a
+    guarded update, with its event). A seat taken on the event's own local day is not
+    reminded: that customer chose hours ago. The event carries the start as ``not_after``,
+    so the message is not sent if the flow reaches it only after the start.
+    """
     now = now or utcnow()
     reminded = 0
     query = select(Gathering).where(
         Gathering.status.in_((GatheringStatus.open.value, GatheringStatus.inviting.value)),
         Gathering.starts_at > now,
+        # The planned moment is at most two local days (and a DST hour) before the start.
+        Gathering.starts_at < now + timedelta(days=2, hours=1),
     )
     for gathering in session.scalars(query):
-        if (local_date(gathering.starts_at, settings.zone) - day).days != 1:
+        if now < reminder_due_at(gathering, settings):
             continue
+        event_day = datetime.combine(
+            local_date(gathering.starts_at, settings.zone), time(0), tzinfo=settings.zone
+        )
+        seat_since = func.coalesce(Rsvp.promoted_at, Rsvp.answered_at, Rsvp.invited_at)
         seated = session.scalars(
             select(Rsvp.id).where(
                 Rsvp.gathering_id == gathering.id,
                 Rsvp.status == RsvpStatus.yes.value,
                 Rsvp.reminded_at.is_(None),
+                seat_since < event_day,
             )
         ).all()
         for rsvp_id in seated:
@@ -587,7 +608,10 @@ def remind_for_day(
             emit(
                 session,
                 GatheringReminder(
-                    customer_id=customer_id, gathering_id=gathering.id, rsvp_id=rsvp_id
+                    customer_id=customer_id,
+                    gathering_id=gathering.id,
+                    rsvp_id=rsvp_id,
+                    not_after=gathering.starts_at,
                 ),
             )
             reminded += 1

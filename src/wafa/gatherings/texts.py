@@ -17,8 +17,9 @@ import jdatetime
 from babel.dates import format_date
 from sqlalchemy.orm import Session
 
-from wafa.core.calendars import ymd
+from wafa.core.calendars import local_date, ymd
 from wafa.core.settings import CalendarKind, Settings
+from wafa.core.time import utcnow
 from wafa.gatherings import links
 from wafa.gatherings.models import Gathering
 
@@ -62,6 +63,10 @@ def message_context(
         "points": gathering.points,
         "capacity": gathering.capacity,
         "status": gathering.status,
+        # Whether the message goes on the event's own local day (a late reminder says
+        # "today", not "tomorrow").
+        "today": local_date(utcnow(), settings.zone)
+        == local_date(gathering.starts_at, settings.zone),
     }
     for language in LANGUAGES:
         values[f"name_{language}"] = gathering.name_in(language)
