@@ -161,3 +161,49 @@ def test_a_disabled_endpoint_is_a_notice_until_enabled(
     )
     assert enabled.status_code == 303
     assert 'role="alert"' not in client.get("/integrations").text
+
+
+@pytest.mark.parametrize(
+    ("locale", "said"),
+    [
+        ("en", "1 webhook address stopped receiving events"),
+        ("ar", 'dir="rtl"'),
+        ("fa", "دیگر رویدادی دریافت نمی‌کند"),
+    ],
+)
+def test_a_disabled_endpoint_is_a_notice_on_the_overview(
+    client: TestClient, session: Session, settings: Settings, locale: str, said: str
+) -> None:
+    """The owner sees it where they land (in their language, Arabic and Persian right to
+    left); a manager, who may not enable endpoints, does not; gone once enabled."""
+    from wafa.core.time import utcnow
+    from wafa.integrations import outbound
+
+    created = outbound.add_endpoint(
+        session, settings=settings, url="https://crm.example.com/stopped", topics=["*"]
+    )
+    logged_in(client, session, locale=locale)
+    assert 'role="alert"' not in client.get("/").text
+    created.endpoint.disabled_at = utcnow()
+    created.endpoint.disabled_reason = "no 2xx answer for 8 tries over a day (last: 503)"
+    session.flush()
+    page = client.get("/")
+    assert page.status_code == 200 and 'role="alert"' in page.text
+    assert said in page.text and "(last: 503)" in page.text
+    assert f"/integrations/webhooks/{created.endpoint.id}/enable" in page.text
+    kept = (
+        "Its events are kept. Enable it once the receiver works, then send the failed "
+        "events again from the delivery log."
+    )
+    translated = i18n.gettext(locale, kept)
+    assert translated in page.text and (locale == "en") == (translated == kept)
+    enabled = post_form(
+        client, f"/integrations/webhooks/{created.endpoint.id}/enable", {}, page="/"
+    )
+    assert enabled.status_code == 303
+    assert 'role="alert"' not in client.get("/").text
+    created.endpoint.disabled_at = utcnow()
+    session.flush()
+    logged_in(client, session, role=Role.manager, locale=locale)
+    seen = client.get("/")
+    assert seen.status_code == 200 and 'role="alert"' not in seen.text

@@ -187,6 +187,7 @@ def _mount_dashboard(app: FastAPI, settings: Settings, pages: list[Pages]) -> No
     app.state.nav = Navigation(item for page in pages for item in page.nav)
     panels: list[CustomerPanel] = [panel for page in pages for panel in page.panels]
     app.state.profile_panels = tuple(panels)
+    app.state.overview_notices = tuple(notice for page in pages for notice in page.notices)
     for page in pages:
         if not page.first:  # already included, before the API
             for router in page.routers:

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from wafa.api.deps import AppSettings, DbSession, ReadSession
 from wafa.auth.models import Role
+from wafa.auth.permissions import Permission
 from wafa.core.errors import Conflict, NotFound
 from wafa.integrations import connections, intake, outbound
 from wafa.integrations.models import DeliveryStatus, Shop
@@ -26,7 +27,7 @@ from wafa.web.auth import MayIntegrations, see_other
 from wafa.web.forms import FormData, FormReader
 from wafa.web.i18n import N_
 from wafa.web.nav import NavItem
-from wafa.web.pages import Pages
+from wafa.web.pages import OverviewNotice, Pages
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash, render
 
@@ -262,8 +263,21 @@ def replay_message(
     )
 
 
+def _stopped_notice(session: Any) -> dict[str, Any] | None:
+    stopped = outbound.disabled_endpoints(session)
+    return {"stopped": stopped} if stopped else None
+
+
 PAGES = Pages(
     routers=(router,),
+    notices=(
+        OverviewNotice(
+            "webhooks-stopped",
+            "integrations/_overview_stopped.html",
+            _stopped_notice,
+            Permission.integrations,
+        ),
+    ),
     nav=(
         NavItem(
             N_("Connected shops"),

@@ -16,6 +16,12 @@ merged or erased records.
 
 How the profile's timeline labels an event is declared on the event itself
 (``label`` and ``icon`` of ``wafa.core.events.Event``).
+
+Notices. A domain puts something the owner must act on at the top of the Overview (a
+webhook address that stopped receiving events) with an ``OverviewNotice``: a template and
+a loader that receives the request's read session and returns a dict (``None`` draws
+nothing), included as ``panel`` like a profile panel, shown only to staff whose role holds
+``permission``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from wafa.auth.models import Role
+from wafa.auth.permissions import Permission
 from wafa.web.nav import NavItem
 
 #: ``load(session, customer)``: the customer is a ``wafa.customers.models.Customer``.
@@ -50,13 +57,29 @@ class CustomerPanel:
             raise ValueError(f"column must be 'main' or 'side', not {self.column!r}")
 
 
+#: ``load(session)``: what the notice shows, or ``None`` when there is nothing to say.
+NoticeLoader = Callable[[Session], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class OverviewNotice:
+    """A notice at the top of the Overview, contributed by a domain."""
+
+    key: str
+    template: str
+    load: NoticeLoader
+    permission: Permission
+    order: int = 100
+
+
 @dataclass(frozen=True)
 class Pages:
-    """A domain's dashboard: routers, sidebar entries, customer-profile panels."""
+    """A domain's dashboard: routers, sidebar entries, customer-profile panels, notices."""
 
     routers: tuple[APIRouter, ...]
     nav: tuple[NavItem, ...] = ()
     panels: tuple[CustomerPanel, ...] = ()
+    notices: tuple[OverviewNotice, ...] = ()
     #: Matched before the API and every other page. FastAPI tries an application's routes
     #: one by one (about 400 here), so the pages a crowd opens (the customer portal) are put
     #: where the search starts. Only for paths no other route could match (a test checks).

@@ -29,7 +29,7 @@ from wafa.people import queries
 from wafa.people import service as people
 from wafa.web.auth import Staff, may, see_other
 from wafa.web.i18n import N_
-from wafa.web.pages import CustomerPanel
+from wafa.web.pages import CustomerPanel, OverviewNotice
 from wafa.web.routing import WebRoute
 from wafa.web.templating import flash, render
 
@@ -44,7 +44,7 @@ HISTORY_PAGE = 25  # lines of the profile's History per page
 class RenderedPanel:
     """A panel and the context its loader returned, for one request (``failed``: it raised)."""
 
-    panel: CustomerPanel
+    panel: CustomerPanel | OverviewNotice
     context: Mapping[str, Any]
     failed: bool = False
 
