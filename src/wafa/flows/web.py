@@ -4,6 +4,7 @@ trigger, steps with what each did, templates per language, and the lift report).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -116,6 +117,26 @@ def _page(
     )
 
 
+def _submit(
+    request: Request,
+    session: Any,
+    settings: Any,
+    key: str,
+    form: FormData,
+    save: Callable[[], Response],
+) -> Response:
+    """Run one of the flow page's forms: ``save``, or the page drawn again with what was
+    typed and a message per field."""
+    return forms.submit(
+        request,
+        session,
+        save,
+        redraw=lambda errors, status: _page(
+            request, session, settings, key, values=form, errors=errors, status_code=status
+        ),
+    )
+
+
 @router.get("/flows/{key}", response_class=HTMLResponse)
 def flow_page(
     key: str, request: Request, session: DbSession, settings: AppSettings, user: MayMessage
@@ -157,14 +178,7 @@ def save_settings(
         flash(request, N_("Flow saved."))
         return see_other(f"/flows/{key}")
 
-    return forms.submit(
-        request,
-        session,
-        save,
-        redraw=lambda errors, status: _page(
-            request, session, settings, key, values=form, errors=errors, status_code=status
-        ),
-    )
+    return _submit(request, session, settings, key, form, save)
 
 
 WAIT_FIELDS = ("days", "hours", "minutes", "at")
@@ -223,14 +237,7 @@ def save_waits(
         flash(request, N_("Waits saved. Customers already waiting keep their time."))
         return see_other(f"/flows/{key}")
 
-    return forms.submit(
-        request,
-        session,
-        save,
-        redraw=lambda errors, status: _page(
-            request, session, settings, key, values=form, errors=errors, status_code=status
-        ),
-    )
+    return _submit(request, session, settings, key, form, save)
 
 
 @router.post("/flows/{key}/switch")
@@ -319,14 +326,7 @@ def save_audience(
         flash(request, N_("Saved. The rules are checked again before every message."))
         return see_other(f"/flows/{key}")
 
-    return forms.submit(
-        request,
-        session,
-        save,
-        redraw=lambda errors, status: _page(
-            request, session, settings, key, values=form, errors=errors, status_code=status
-        ),
-    )
+    return _submit(request, session, settings, key, form, save)
 
 
 # ----------------------------------------------------------------------------- offers
@@ -406,11 +406,4 @@ def save_steps(
         flash(request, N_("Steps saved. Nobody receives a step twice."))
         return see_other(f"/flows/{key}")
 
-    return forms.submit(
-        request,
-        session,
-        save,
-        redraw=lambda errors, status: _page(
-            request, session, settings, key, values=form, errors=errors, status_code=status
-        ),
-    )
+    return _submit(request, session, settings, key, form, save)

@@ -26,7 +26,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -384,6 +384,17 @@ class FormReader:
             self.error(name, CHOICE)
             return None
         return value
+
+    def clock(self, name: str, message: str) -> time | None:
+        """A time of day typed as hours:minutes (digits in any script), or ``None`` with
+        ``message`` (the page's own example of the form) when it is not one."""
+        raw = ascii_number(self.raw(name))
+        try:
+            hours, minutes = raw.split(":")
+            return time(int(hours), int(minutes))
+        except ValueError:
+            self.error(name, message)
+            return None
 
     def day(self, name: str) -> date | None:
         """A day typed as year-month-day in the reader's calendar."""

@@ -7,7 +7,6 @@ new complaints use it, open ones keep their due times."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import time
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +16,6 @@ from fastapi.responses import HTMLResponse, Response
 from wafa.api.deps import AppSettings, DbSession, ReadSession
 from wafa.auth.models import Role
 from wafa.core.settings import Settings
-from wafa.core.text import ascii_number
 from wafa.feedback import texts
 from wafa.feedback.models import Severity
 from wafa.feedback.policy import Limit, Opening, Policy, Target, load_policy, save_policy
@@ -93,16 +91,6 @@ def values_of(policy: Policy, currency: str) -> dict[str, str]:
     return values
 
 
-def _time(f: FormReader, name: str) -> time | None:
-    raw = ascii_number(f.raw(name))
-    try:
-        hours, minutes = raw.split(":")
-        return time(int(hours), int(minutes))
-    except ValueError:
-        f.error(name, TIME_FORMAT)
-        return None
-
-
 def _positive_hours(f: FormReader, name: str, *, allow_zero: bool = False) -> float | None:
     value = f.decimal(name, required=True)
     if value is None:
@@ -126,7 +114,7 @@ def read_policy(form: Mapping[str, Any], *, current: Policy, currency: str) -> P
     for day in range(7):
         if not f.flag(f"open_{day}"):
             continue
-        opens, closes = _time(f, f"opens_{day}"), _time(f, f"closes_{day}")
+        opens, closes = f.clock(f"opens_{day}", TIME_FORMAT), f.clock(f"closes_{day}", TIME_FORMAT)
         if opens is not None and closes is not None:
             if closes <= opens:
                 f.error(f"closes_{day}", CLOSES_AFTER)

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from wafa.api.deps import AppSettings, DbSession, ReadSession
 from wafa.auth.models import Role
 from wafa.core.settings import Settings
-from wafa.core.text import ascii_number
 from wafa.messaging import checks, queries
 from wafa.messaging.channels import Outcome
 from wafa.messaging.policy import (
@@ -88,16 +87,6 @@ def weekday_values(policy: MessagingPolicy) -> dict[str, str]:
     return values
 
 
-def _time(f: FormReader, name: str) -> time | None:
-    raw = ascii_number(f.raw(name))
-    try:
-        hours, minutes = raw.split(":")
-        return time(int(hours), int(minutes))
-    except ValueError:
-        f.error(name, TIME_FORMAT)
-        return None
-
-
 def read_weekdays(form: Mapping[str, Any]) -> dict[int, QuietWindow | None]:
     """Each weekday's own quiet window (``None``: no quiet hours that evening) from the
     posted form; a day left as every evening is absent. Every problem named by its field."""
@@ -108,7 +97,7 @@ def read_weekdays(form: Mapping[str, Any]) -> dict[int, QuietWindow | None]:
         if choice == NONE:
             windows[day] = None
         elif choice == OWN:
-            start, end = _time(f, f"from_{day}"), _time(f, f"until_{day}")
+            start, end = f.clock(f"from_{day}", TIME_FORMAT), f.clock(f"until_{day}", TIME_FORMAT)
             if start is not None and end is not None:
                 if start == end:
                     f.error(f"until_{day}", SAME_TIMES)
