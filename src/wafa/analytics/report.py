@@ -14,23 +14,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
 import plotly.offline
-from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from wafa.analytics.rfm import SEGMENT_COLOURS, SEGMENTS
+from wafa.core.i18n import every_catalogue
 
 __all__ = ["render_report", "translator"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 RTL = frozenset({"ar", "fa"})
 
 NUMBERING = {"en": "latn", "ar": "arab", "fa": "arabext"}
@@ -40,19 +38,6 @@ DIGITS = {
 }
 
 Translate = Callable[..., str]
-
-
-@lru_cache(maxsize=8)
-def _catalogue(language: str) -> dict[str, str]:
-    messages: dict[str, str] = {}
-    folder = LOCALE_DIR / language / "LC_MESSAGES"
-    for path in sorted(folder.glob("*.po")) if folder.is_dir() else []:
-        with path.open("rb") as fh:
-            catalog = read_po(fh, locale=language)
-        for message in catalog:
-            if isinstance(message.id, str) and isinstance(message.string, str) and message.string:
-                messages[message.id] = message.string
-    return messages
 
 
 def translator(language: str) -> Translate:
@@ -70,7 +55,7 @@ def translator(language: str) -> Translate:
         gettext it always applies ``%`` formatting (so ``%%`` is a percent sign), and
         unknown text is returned unchanged.
     """
-    messages = {} if language == "en" else _catalogue(language)
+    messages = {} if language == "en" else every_catalogue(language)
 
     def translate(text: str, **params: object) -> str:
         return messages.get(text, text) % params

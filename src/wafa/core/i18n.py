@@ -20,25 +20,41 @@ def N_(message: str) -> str:
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 
 
-@lru_cache(maxsize=64)
-def _catalogue(domain: str, language: str) -> dict[str, str]:
+def _read(path: Path, language: str) -> dict[str, str]:
     from babel.messages.pofile import read_po
 
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{domain}.po"
-    if not path.exists():
-        return {}
     with path.open("rb") as handle:
-        catalog = read_po(handle, locale=language, domain=domain)
+        catalog = read_po(handle, locale=language, domain=path.stem)
     return {
-        str(m.id): str(m.string)
+        m.id: m.string
         for m in catalog
         if m.id and isinstance(m.id, str) and isinstance(m.string, str) and m.string and not m.fuzzy
     }
 
 
+@lru_cache(maxsize=64)
+def catalogue(domain: str, language: str) -> dict[str, str]:
+    """``<domain>.po`` of ``language`` as msgid -> translation (fuzzy and empty entries
+    left out; ``{}`` when there is no such file)."""
+    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{domain}.po"
+    return _read(path, language) if path.exists() else {}
+
+
+@lru_cache(maxsize=8)
+def every_catalogue(language: str) -> dict[str, str]:
+    """Every ``.po`` of ``language`` merged in name order (a later file wins), as the
+    dashboard merges them: for output that draws words from several domains (the report)."""
+    folder = LOCALE_DIR / language / "LC_MESSAGES"
+    merged: dict[str, str] = {}
+    for path in sorted(folder.glob("*.po")) if folder.is_dir() else []:
+        merged.update(catalogue(path.stem, language))
+    return merged
+
+
 def translate(domain: str, language: str, message: str, **params: object) -> str:
     """``message`` from ``<domain>.po`` in ``language`` (English when untranslated), with
-    ``%(name)s`` parameters filled: for what a domain writes outside a page (emails to staff).
+    ``%(name)s`` parameters filled: for what a domain writes outside a page (emails to staff
+    and customers).
     """
-    found = _catalogue(domain, language).get(message, message) if language != "en" else message
+    found = catalogue(domain, language).get(message, message) if language != "en" else message
     return found % params if params else found

@@ -8,34 +8,14 @@ each customer their own.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
+from wafa.core.i18n import N_, translate
 
-from babel.messages.pofile import read_po
-
-from wafa.core.i18n import N_
-
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 LOCALES = ("en", "ar", "fa")
 
 
-@lru_cache(maxsize=8)
-def _catalogue(locale: str) -> dict[str, str]:
-    path = LOCALE_DIR / locale / "LC_MESSAGES" / "feedback.po"
-    if not path.exists():
-        return {}
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=locale, domain="feedback")
-    return {
-        str(m.id): str(m.string)
-        for m in catalog
-        if m.id and isinstance(m.string, str) and m.string and not m.fuzzy
-    }
-
-
 def gettext(locale: str, message: str) -> str:
-    """``message`` in ``locale`` (English when untranslated)."""
-    return _catalogue(locale).get(message, message) if locale != "en" else message
+    """``message`` in ``locale`` from ``feedback.po`` (English when untranslated)."""
+    return translate("feedback", locale, message)
 
 
 def in_every_language(message: str) -> dict[str, str]:

@@ -8,39 +8,16 @@ dashboard merges, so a customer's message and the owner's screen agree.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
+from wafa.core.i18n import N_, translate
 
-from babel.messages.pofile import read_po
-
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 LOCALES = ("en", "ar", "fa")
 RTL = frozenset({"ar", "fa"})
 
 
-def N_(message: str) -> str:
-    """Mark ``message`` for translation without translating it here."""
-    return message
-
-
-@lru_cache(maxsize=8)
-def _catalogue(locale: str) -> dict[str, str]:
-    path = LOCALE_DIR / locale / "LC_MESSAGES" / "messaging.po"
-    if not path.exists():
-        return {}
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=locale, domain="messaging")
-    return {
-        str(m.id): str(m.string)
-        for m in catalog
-        if m.id and isinstance(m.string, str) and m.string and not m.fuzzy
-    }
-
-
 def gettext(locale: str, message: str, **params: object) -> str:
-    """``message`` in ``locale`` (English when untranslated), with ``%(name)s`` filled."""
-    text = _catalogue(locale).get(message, message) if locale != "en" else message
-    return text % params if params else text
+    """``message`` in ``locale`` from ``messaging.po`` (English when untranslated), with
+    ``%(name)s`` filled."""
+    return translate("messaging", locale, message, **params)
 
 
 UNSUBSCRIBE = N_("Unsubscribe")

@@ -17,9 +17,9 @@ from fastapi.responses import HTMLResponse
 
 from wafa.api.deps import AppSettings, DbSession
 from wafa.api.routing import AutoCommitRoute
+from wafa.core.i18n import N_
 from wafa.messaging import optin, unsubscribe
 from wafa.messaging.models import Topic
-from wafa.messaging.texts import N_
 from wafa.web.auth import public
 from wafa.web.routing import WebRoute
 from wafa.web.templating import SECURITY_HEADERS, templates_of
