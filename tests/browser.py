@@ -11,6 +11,7 @@ only from ``/static``) does not govern, so the page is checked exactly as it is 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -76,26 +77,34 @@ def axe_source() -> str:
     """axe-core's script, installed from the npm registry into the cache on first use."""
     folder = _cache()
     script = folder / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("the accessibility check needs npm (apt-get install npm)")
-        folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--prefix",
-                str(folder),
-                "--no-audit",
-                "--no-fund",
-                "--silent",
-                f"axe-core@{AXE_VERSION}",
-            ],
-            check=True,
-            timeout=300,
-        )
+    folder.mkdir(parents=True, exist_ok=True)
+    # Two suites may start at once (CI runs SQLite and PostgreSQL side by side): the first
+    # installs under the lock, the other waits and then reads the finished file.
+    with (folder.parent / f"{folder.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not script.exists():
+            _install_axe(folder)
     return script.read_text("utf-8")
+
+
+def _install_axe(folder: Path) -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("the accessibility check needs npm (apt-get install npm)")
+    subprocess.run(
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(folder),
+            "--no-audit",
+            "--no-fund",
+            "--silent",
+            f"axe-core@{AXE_VERSION}",
+        ],
+        check=True,
+        timeout=300,
+    )
 
 
 def axe(page: Page, *, impacts: tuple[str, ...] = BLOCKING) -> list[dict[str, Any]]:
