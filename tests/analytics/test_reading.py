@@ -191,6 +191,33 @@ class TestGenericErrors:
         ).fetchall()
         assert rows == [("c1", 100), ("c2", 200)] and loaded.orders == 2
 
+    @pytest.mark.parametrize("odd", ["B\x1fC", "plain"])
+    def test_each_order_keeps_its_product_codes(self, tmp_path: Path, odd: str) -> None:
+        # The codes travel joined by a control character; one containing it is still
+        # read whole (a second pass keeps them as a list).
+        path = write_csv(
+            tmp_path / "o.csv",
+            [*HEADER, "sku"],
+            [
+                ("c1", "A1", "2024-03-01", "1", "X"),
+                ("c1", "A1", "2024-03-01", "2", odd),
+                ("c1", "A1", "2024-03-01", "0", ""),
+                ("c2", "A2", "2024-03-02", "3", "X"),
+                ("c2", "A2", "2024-03-02", "3", "X"),
+                ("c3", "A3", "2024-03-02", "3", ""),
+            ],
+        )
+        con, loaded = load(path)
+        assert loaded.has_items
+        skus = con.execute(
+            "SELECT order_id, list_sort(skus) FROM wafa_orders ORDER BY 1"
+        ).fetchall()
+        assert skus == [("A1", sorted(["X", odd])), ("A2", ["X", "X"]), ("A3", None)]
+        items = con.execute(
+            "SELECT order_id, sku, quantity FROM wafa_items ORDER BY 1, 2"
+        ).fetchall()
+        assert items == sorted([("A1", "X", 1), ("A1", odd, 1), ("A2", "X", 2)])
+
     @pytest.mark.parametrize(
         ("currency", "total", "ok"),
         [
