@@ -5,15 +5,13 @@ right to left; the unsubscribe link works with a tap."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser import assert_accessible
 from tests.conftest import make_settings
 from tests.serving import running_app
 from wafa.auth import service as auth
@@ -41,36 +39,7 @@ ARGS = [
     "--no-first-run",
 ]
 OWNER, PASSWORD = "owner@example.com", "browser-test-password"
-AXE = "4.10.3"
 SHOTS = os.environ.get("WAFA_SCREENSHOTS")  # a folder to keep screenshots in, when set
-
-
-@lru_cache(maxsize=1)
-def _axe() -> str:
-    """axe-core from the npm registry, installed once into a cache outside the repository."""
-    folder = Path(os.environ.get("WAFA_TEST_CACHE") or Path.home() / ".cache" / "wafa-tests")
-    folder = folder / f"axe-core-{AXE}"
-    script = folder / "node_modules" / "axe-core" / "axe.min.js"
-    if not script.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("the accessibility check needs npm")
-        folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                npm,
-                "install",
-                "--prefix",
-                str(folder),
-                "--no-audit",
-                "--no-fund",
-                "--silent",
-                f"axe-core@{AXE}",
-            ],
-            check=True,
-            timeout=300,
-        )
-    return script.read_text("utf-8")
 
 
 def _seed(settings: Settings) -> dict[str, str]:
@@ -151,14 +120,7 @@ def _check(page: Any, what: str) -> None:
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 1, f"{what} is {overflow}px wider than the phone"
-    if not page.evaluate("() => typeof window.axe === 'object'"):
-        page.evaluate(_axe())
-    found = page.evaluate(
-        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
-            .filter((v) => v.impact === "serious" || v.impact === "critical")
-            .map((v) => v.id + ": " + v.nodes.map((n) => n.target.join(" ") + " " + n.failureSummary).slice(0, 3))"""
-    )
-    assert not found, f"{what}: {found}"
+    assert_accessible(page, what)
     if SHOTS:
         page.screenshot(path=str(Path(SHOTS) / f"{what}.png"), full_page=True)
 
