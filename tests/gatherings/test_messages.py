@@ -171,3 +171,20 @@ class TestLateReminder:
         assert late is not None and late.message_id is None
         enrolment = session.get(Enrolment, late.enrolment_id)
         assert enrolment is not None and enrolment.exit_reason == "too_late"
+
+    def test_an_invitation_reached_only_after_the_start_is_not_sent(
+        self,
+        session: Session,
+        session_factory: sessionmaker[Session],
+        mail_settings: Settings,
+        clock: FrozenClock,
+        smtp_sink: Sink,
+    ) -> None:
+        tehran, members = self._setup(session, mail_settings, smtp_sink, clock)
+        pipeline = Pipeline(tehran, session_factory, worker_id="test-worker")
+        clock.set(datetime(2026, 12, 20, 15, 31, tzinfo=UTC))  # a minute after the start
+        _drain_all(session_factory, tehran)
+        pipeline.run_once()
+        assert smtp_sink.to(members[0].email or "") == []
+        late = session.scalars(select(StepRun.outcome)).all()
+        assert late and set(late) == {"late"}

@@ -173,7 +173,9 @@ def _definitions(url: str) -> dict[str, Any]:
     engine = create_engine(url)
     try:
         with engine.connect() as c:
-            return dict(c.execute(sa.select(_FLOWS.c.key, _FLOWS.c.definition)).tuples().all())
+            return {
+                r.key: r.definition for r in c.execute(sa.select(_FLOWS.c.key, _FLOWS.c.definition))
+            }
     finally:
         engine.dispose()
 

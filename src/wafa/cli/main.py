@@ -15,6 +15,7 @@ from wafa.cli import (
     db,
     demo,
     doctor,
+    events,
     flows,
     imports,
     integrations,
@@ -65,6 +66,7 @@ for _module in (
     messaging,
     segments,
     flows,
+    events,
 ):
     _module.register(app)
 

@@ -56,6 +56,12 @@ def _erase(session: Session, settings: Settings, customer_id: uuid.UUID) -> None
     erase(session, customer_id)
 
 
+def _demo(session: Session, settings: Settings, seed: int) -> None:
+    from wafa.gatherings.demo import populate
+
+    populate(session, settings=settings, seed=seed)
+
+
 GATHERINGS = Domain(
     name="gatherings",
     summary="Members-only events: invitations, RSVPs with capacity and waiting list, check-in.",
@@ -66,4 +72,5 @@ GATHERINGS = Domain(
     consumers=_consumers,
     tasks=_tasks,
     personal_data=PersonalData(export=_export, erase=_erase),
+    demo=_demo,
 )

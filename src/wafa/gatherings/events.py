@@ -16,7 +16,8 @@ from wafa.core.i18n import N_
 
 
 class GatheringInvited(Event):
-    """The customer was invited to a gathering (once per gathering and customer)."""
+    """The customer was invited to a gathering (once per gathering and customer);
+    ``not_after`` (the start): an invitation the flows reach only later is not sent."""
 
     topic: ClassVar[str] = "gathering.invited"
     label: ClassVar[str | None] = N_("Invited to an event")
@@ -25,6 +26,7 @@ class GatheringInvited(Event):
     customer_id: uuid.UUID
     gathering_id: uuid.UUID
     rsvp_id: uuid.UUID
+    not_after: datetime | None = None
 
 
 class GatheringAnswered(Event):

@@ -263,7 +263,12 @@ def invite_customer(
         return None
     emit(
         session,
-        GatheringInvited(customer_id=customer_id, gathering_id=gathering.id, rsvp_id=rsvp_id),
+        GatheringInvited(
+            customer_id=customer_id,
+            gathering_id=gathering.id,
+            rsvp_id=rsvp_id,
+            not_after=gathering.starts_at,
+        ),
     )
     return session.get(Rsvp, rsvp_id)
 
