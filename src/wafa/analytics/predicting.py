@@ -282,6 +282,9 @@ def _predict_model(fitted: Fitted, current: RFMArrays) -> Predictions:
         value=value if spend is not None else None,
         level=settings.level,
         random_state=settings.random_state,
+        # Without a holdout the customers forecast are those the models were fitted on:
+        # their distinct triples are reused (checked) rather than sorted again.
+        known=fitted.calibration,
     )
     ranges = f.ranges
     assert ranges is not None
@@ -291,7 +294,9 @@ def _predict_model(fitted: Fitted, current: RFMArrays) -> Predictions:
         once = current.frequency == 0
         alive = np.where(
             once,
-            pareto.model.probability_alive(current.frequency, current.recency, current.T),
+            pareto.model.probability_alive(
+                current.frequency, current.recency, current.T, known=fitted.calibration
+            ),
             alive,
         )
     alive = np.clip(_guard("probability-alive", alive, 0.0, warnings), 0.0, 1.0)

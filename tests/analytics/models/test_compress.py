@@ -15,6 +15,24 @@ class TestCompress:
         assert c.weights.tolist() == [2.0, 1.0, 2.0]
         assert c.inverse.tolist() == [0, 2, 0, 2, 1]
 
+    def test_a_known_compression_is_reused_only_for_the_same_triples(self) -> None:
+        x, t_x, big_t = [0, 2, 0, 2, 1], [0.0, 3.0, 0.0, 3.0, 1.0], [5.0, 5.0, 5.0, 5.0, 4.0]
+        known = compress(x, t_x, big_t)
+        assert compress(np.array(x), np.array(t_x), np.array(big_t), known=known) is known
+        for changed in (
+            ([0, 2, 0, 2, 2], t_x, big_t),  # one frequency
+            (x, [0.0, 3.0, 0.0, 2.0, 1.0], big_t),  # one recency
+            (x, t_x, [5.0, 5.0, 5.0, 5.0, 4.5]),  # one T
+            (x[:4], t_x[:4], big_t[:4]),  # fewer customers
+        ):
+            again = compress(*changed, known=known)
+            assert again is not known
+            fresh = compress(*changed)
+            assert again.weights.tolist() == fresh.weights.tolist()
+            assert again.frequency[again.inverse].tolist() == [float(v) for v in changed[0]]
+            assert again.recency[again.inverse].tolist() == list(changed[1])
+            assert again.T[again.inverse].tolist() == list(changed[2])
+
     def test_empty_input(self) -> None:
         c = compress([], [], [])
         assert c.frequency.shape == (0,)

@@ -440,7 +440,12 @@ class TransactionModel(ABC, Generic[P]):
         return np.asarray(ll[c.inverse], dtype=np.float64)
 
     def probability_alive(
-        self, frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
+        self,
+        frequency: npt.ArrayLike,
+        recency: npt.ArrayLike,
+        T: npt.ArrayLike,
+        *,
+        known: Compressed | None = None,
     ) -> FloatArray:
         """Probability that each customer is still alive at ``T``.
 
@@ -448,6 +453,8 @@ class TransactionModel(ABC, Generic[P]):
         ----------
         frequency, recency, T : array_like
             Customer summaries ``(x, t_x, T)``.
+        known : Compressed, optional
+            Their compression if already made (see :func:`compress`).
 
         Returns
         -------
@@ -455,7 +462,7 @@ class TransactionModel(ABC, Generic[P]):
             Probabilities in ``[0, 1]``.
         """
         params = self._params_array()
-        c = compress(frequency, recency, T)
+        c = compress(frequency, recency, T, known=known)
         alive = self._p_alive_at(params, c.frequency, c.recency, c.T)
         return np.asarray(alive[c.inverse], dtype=np.float64)
 

@@ -241,7 +241,13 @@ def check_weights(weights: npt.ArrayLike | None, n: int) -> FloatArray:
     return w
 
 
-def compress(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike) -> Compressed:
+def compress(
+    frequency: npt.ArrayLike,
+    recency: npt.ArrayLike,
+    T: npt.ArrayLike,
+    *,
+    known: Compressed | None = None,
+) -> Compressed:
     """Collapse customers into distinct ``(frequency, recency, T)`` triples.
 
     Fitting cost then grows with the number of distinct triples rather than with the
@@ -252,6 +258,11 @@ def compress(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike)
     ----------
     frequency, recency, T : array_like
         Per-customer summary (see :func:`check_rfm`).
+    known : Compressed, optional
+        An earlier compression, returned as it is when it rebuilds exactly these
+        (checked) triples: fitting and forecasting the same customers sort them once
+        (on a million customers each sort costs about 0.4 CPU s, checking the match
+        about 0.01 s).
 
     Returns
     -------
@@ -266,7 +277,21 @@ def compress(frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike)
     >>> c.frequency.tolist(), c.weights.tolist(), c.inverse.tolist()
     ([0.0, 2.0], [2.0, 1.0], [0, 1, 0])
     """
-    return _compress_checked(*check_rfm(frequency, recency, T))
+    x, t_x, big_t = check_rfm(frequency, recency, T)
+    if known is not None and _rebuilds(known, x, t_x, big_t):
+        return known
+    return _compress_checked(x, t_x, big_t)
+
+
+def _rebuilds(c: Compressed, x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> bool:
+    """Whether ``c`` is the compression of exactly ``(x, t_x, big_t)``."""
+    if c.inverse.shape != x.shape:
+        return False
+    return bool(
+        np.array_equal(c.frequency[c.inverse], x)
+        and np.array_equal(c.recency[c.inverse], t_x)
+        and np.array_equal(c.T[c.inverse], big_t)
+    )
 
 
 def _compress_checked(x: FloatArray, t_x: FloatArray, big_t: FloatArray) -> Compressed:

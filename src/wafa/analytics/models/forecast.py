@@ -77,7 +77,14 @@ from wafa.analytics.models._forecast_base import (
 from wafa.analytics.models._large_stores import normal_ranges
 from wafa.analytics.models._tables import build_table, ranges_from_tables
 from wafa.analytics.models._transaction import pairs_of
-from wafa.analytics.models.base import FloatArray, IntArray, as_float_array, check_rfm, compress
+from wafa.analytics.models.base import (
+    Compressed,
+    FloatArray,
+    IntArray,
+    as_float_array,
+    check_rfm,
+    compress,
+)
 from wafa.analytics.models.gamma_gamma import GammaGammaModel
 
 __all__ = [
@@ -104,6 +111,7 @@ def forecast(
     level: float | None = LEVEL,
     random_state: int = 0,
     exact_customers: int = EXACT_CUSTOMERS,
+    known: Compressed | None = None,
 ) -> Forecast:
     """Forecast purchases per window (and discounted spend) with predictive ranges.
 
@@ -125,6 +133,9 @@ def forecast(
         Seed: the same data and seed give the same ranges.
     exact_customers : int, optional
         Largest store simulated customer by customer.
+    known : Compressed, optional
+        The customers' compression if already made (the fit's, when forecasting the
+        customers it was fitted on; see :func:`~wafa.analytics.models.base.compress`).
 
     Returns
     -------
@@ -137,7 +148,7 @@ def forecast(
         raise ValueError("horizons must be non-negative")
     if (spend is None) != (value is None):
         raise ValueError("lifetime value needs both spend and value")
-    setup = _setup(model, x, t_x, big_t, asked, spend, value)
+    setup = _setup(model, compress(x, t_x, big_t, known=known), asked, spend, value)
     inv = setup.c.inverse
     expected = (setup.alive[None, :] * setup.given_alive[setup.at][:, setup.pairs.inverse])[:, inv]
     value_arr = None if spend is None else point_value(setup)
@@ -151,15 +162,12 @@ def forecast(
 
 def _setup(
     model: AnyTransactionModel,
-    x: FloatArray,
-    t_x: FloatArray,
-    big_t: FloatArray,
+    c: Compressed,
     asked: FloatArray,
     spend: Spend | None,
     value: ValueHorizon | None,
 ) -> Setup:
     params = model._params_array()
-    c = compress(x, t_x, big_t)
     pairs = pairs_of(c)
     sim = np.unique(np.concatenate([asked, [] if value is None else [value.horizon]]))
     nodes = np.empty(0)
