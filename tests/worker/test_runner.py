@@ -141,3 +141,48 @@ class TestIsolation:
         assert [(f.consumer, f.topic) for f in result.failed_events] == [("broken", "order.placed")]
         with session_scope(committed_db, write=False) as s:
             assert ledger.balance_of(s, cid, now=clock.now) == (0, 10)
+
+
+class TestFollowsTheOwnersSettings:
+    def test_a_running_worker_takes_settings_saved_after_it_started(
+        self, committed_db: Settings, clock: FrozenClock
+    ) -> None:
+        from wafa.auth import business
+
+        # A deployment that sets only its database and keys: the rest is the owner's.
+        base = Settings.model_validate(
+            {
+                "database_url": committed_db.database_url,
+                "environment": "test",
+                "secret_key": committed_db.secret_key,
+                "data_keys": committed_db.data_keys,
+            }
+        )
+        worker = build_worker(base)
+        worker.daily_check_every = 0  # look at the calendar on every pass
+        first = worker.run_once()
+        assert "loyalty@2026-03-15" in first.tasks  # 12:00 UTC: the 15th in UTC
+        assert worker.run_once().tasks.keys().isdisjoint({"loyalty@2026-03-16"})
+        with session_scope(committed_db) as s:  # the Settings page, in another process
+            business.save(
+                s,
+                base=base,
+                values={"business_name": "کافه نو", "timezone": "Pacific/Kiritimati"},
+                orders_exist=False,
+            )
+        # 12:00 UTC is 02:00 on the 16th at UTC+14: the next pass runs the 16th's jobs in
+        # the new timezone, and the consumers it drains with were built with the new name.
+        moved = worker.run_once()
+        assert "loyalty@2026-03-16" in moved.tasks
+        assert worker.settings.timezone == "Pacific/Kiritimati"
+        assert worker.settings.business_name == "کافه نو"
+        assert worker.run_once().tasks.keys().isdisjoint({"loyalty@2026-03-16"})
+
+    def test_unchanged_settings_are_not_read_again(
+        self, committed_db: Settings, clock: FrozenClock
+    ) -> None:
+        worker = build_worker(committed_db)
+        consumers = worker.consumers
+        worker.run_once()
+        worker.run_once()
+        assert worker.consumers is consumers

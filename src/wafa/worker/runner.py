@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -56,12 +56,18 @@ class Pass:
         return bool(self.events) or any(any(v.values()) for v in self.tasks.values())
 
 
+#: Called before each pass: the settings and consumers to use from now on when the owner's
+#: settings changed since the last call, else ``None`` (``wafa.app.worker`` supplies it).
+Follow = Callable[[], "tuple[Settings, Sequence[Consumer]] | None"]
+
+
 @dataclass
 class Worker:
     settings: Settings
     consumers: Sequence[Consumer]
     tasks: Sequence[Task]
     batch: int = 200
+    follow: Follow | None = None
     daily_check_every: float = 30.0
     # How often the outbox is read whole, for events of transactions that stayed open
     # longer than the marks' lag (see ``wafa.worker.batch``).
@@ -73,6 +79,7 @@ class Worker:
 
     def run_once(self, *, daily: bool = True) -> Pass:
         """Drain every consumer, then run the interval and daily tasks that are due."""
+        self._follow_settings()
         factory = session_factory(self.settings)
         result = Pass()
         started = time.monotonic()
@@ -123,6 +130,24 @@ class Worker:
         if result.events:
             log.info("handled %d events", result.events)
         return result
+
+    def _follow_settings(self) -> None:
+        """Put in force settings the owner saved since the last pass (see ``follow``)."""
+        if self.follow is None:
+            return
+        try:
+            changed = self.follow()
+        except Exception:
+            log.exception("could not read the shop's settings; the pass keeps those it has")
+            return
+        if changed is not None:
+            self.settings, self.consumers = changed
+            log.info(
+                "the shop's settings changed: now %s, timezone %s, calendar %s",
+                self.settings.business_name,
+                self.settings.timezone,
+                self.settings.calendar,
+            )
 
     def _run_woken(self, factory: sessionmaker[Session], result: Pass) -> None:
         """Run now the interval tasks that work of this process asked for (``wafa.core.wake``:
