@@ -29,7 +29,7 @@ who emits, who consumes) is generated from the domains' declarations into
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
@@ -138,10 +138,16 @@ class Envelope:
 
 @dataclass(frozen=True)
 class Handles(Generic[E]):
-    """A handler of one event type: ``run(session, event, envelope)``."""
+    """A handler of one event type: ``run(session, event, envelope)``.
+
+    ``run_many`` (optional) handles a run of consecutive events of the type at once, in
+    the caller's transaction, with the same outcome as ``run`` on each in turn: the
+    worker's batched draining hands it the events of its batch that follow each other.
+    """
 
     event: type[E]
     run: Callable[[Session, E, Envelope], None]
+    run_many: Callable[[Session, Sequence[tuple[E, Envelope]]], None] | None = None
 
 
 def parse(event_type: type[E], stored: OutboxEvent) -> E:
@@ -191,6 +197,28 @@ class Consumer:
             raise LookupError(f"consumer {self.name} does not read {stored.topic}")
         event = parse(handles.event, stored)
         handles.run(session, event, Envelope(stored.id, stored.occurred_at, stored.subject_id))
+
+    def handle_many(self, session: Session, stored: Sequence[OutboxEvent]) -> None:
+        """Handle ``stored`` in order: consecutive events of a type whose handler has
+        ``run_many`` together, every other one by ``handle``."""
+        start = 0
+        while start < len(stored):
+            handles = self._by_topic.get(stored[start].topic)
+            if handles is None or handles.run_many is None:
+                self.handle(session, stored[start])
+                start += 1
+                continue
+            end = start
+            while end < len(stored) and stored[end].topic == stored[start].topic:
+                end += 1
+            handles.run_many(
+                session,
+                [
+                    (parse(handles.event, e), Envelope(e.id, e.occurred_at, e.subject_id))
+                    for e in stored[start:end]
+                ],
+            )
+            start = end
 
 
 ConsumerFactory = Callable[["Settings"], Consumer]

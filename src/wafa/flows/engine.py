@@ -78,8 +78,10 @@ __all__ = [
     "enrol",
     "enrol_many",
     "finish",
+    "finish_many",
     "in_holdout",
     "reason_for",
+    "refusals",
 ]
 
 
@@ -134,6 +136,39 @@ def finish(
     )
 
 
+def finish_many(
+    session: Session,
+    flow: Flow,
+    enrolments: Sequence[Enrolment],
+    status: EnrolmentStatus,
+    reason: str | None,
+) -> None:
+    """``finish`` for many enrolments of one flow: their ``flow.finished`` events written
+    together (one by one, each event's insert flushed the enrolment before it alone)."""
+    if not enrolments:
+        return
+    now = _now()
+    for enrolment in enrolments:
+        enrolment.status = status.value
+        enrolment.exit_reason = reason
+        enrolment.due_at = None
+        enrolment.finished_at = now
+    emit_many(
+        session,
+        [
+            FlowFinished(
+                customer_id=enrolment.customer_id,
+                flow_id=flow.id,
+                flow_key=flow.key,
+                enrolment_id=enrolment.id,
+                status=status.value,
+                reason=reason,
+            )
+            for enrolment in enrolments
+        ],
+    )
+
+
 def _now() -> datetime:
     return utcnow()
 
@@ -169,6 +204,55 @@ def refusal(
     if not matches(session, settings, definition.filters, customer_id):
         return "filtered"
     return None
+
+
+def refusals(
+    session: Session,
+    *,
+    settings: Settings,
+    flow: Flow,
+    customer_ids: Sequence[uuid.UUID],
+    now: datetime | None = None,
+) -> dict[uuid.UUID, str]:
+    """``refusal`` for many customers at once (a few statements): the reason each of
+    ``customer_ids`` cannot enter ``flow`` now; those who can are left out."""
+    now = now or _now()
+    definition = definition_of(flow)
+    ids = list(dict.fromkeys(customer_ids))
+    if not ids:
+        return {}
+    live = set(
+        session.scalars(
+            select(Customer.id).where(
+                Customer.id.in_(ids),
+                Customer.merged_into_id.is_(None),
+                Customer.erased_at.is_(None),
+            )
+        )
+    )
+    found: dict[uuid.UUID, str] = {c: "not_live" for c in ids if c not in live}
+    rest = [c for c in ids if c in live]
+    mine = (Enrolment.flow_id == flow.id, Enrolment.customer_id.in_(rest))
+    if rest and definition.cooldown_days:
+        since = now - timedelta(days=definition.cooldown_days)
+        for c in session.scalars(
+            select(Enrolment.customer_id).where(*mine, Enrolment.entered_at > since).distinct()
+        ):
+            found.setdefault(c, "cooldown")
+        rest = [c for c in rest if c not in found]
+    if rest and isinstance(definition.trigger, CALENDAR_TRIGGERS):
+        mine = (Enrolment.flow_id == flow.id, Enrolment.customer_id.in_(rest))
+        for c in session.scalars(
+            select(Enrolment.customer_id)
+            .where(*mine, Enrolment.status == EnrolmentStatus.active.value)
+            .distinct()
+        ):
+            found.setdefault(c, "in_flow")
+        rest = [c for c in rest if c not in found]
+    if rest:
+        selected = _selected(session, settings, definition.filters, rest)
+        found.update((c, "filtered") for c in rest if c not in selected)
+    return found
 
 
 def enrol(
@@ -1005,8 +1089,7 @@ def _send_many(
                 )
             )
     _record_many(session, flow, step, rows, now)
-    for e in gone:
-        finish(session, flow, e, EnrolmentStatus.exited, "filtered")
+    finish_many(session, flow, gone, EnrolmentStatus.exited, "filtered")
     return held + rest
 
 
@@ -1072,14 +1155,17 @@ def advance_many(
         pending = []
         for index, group in groups.items():
             if index >= len(steps):
-                for e in group:
-                    finish(session, flow, e, EnrolmentStatus.done, None)
+                finish_many(session, flow, group, EnrolmentStatus.done, None)
                 continue
             if definition.exit.on_order:
                 ordered = _ordered_many(session, group)
-                for e in group:
-                    if e.id in ordered:
-                        finish(session, flow, e, EnrolmentStatus.exited, "ordered")
+                finish_many(
+                    session,
+                    flow,
+                    [e for e in group if e.id in ordered],
+                    EnrolmentStatus.exited,
+                    "ordered",
+                )
                 group = [e for e in group if e.id not in ordered]
             step = steps[index]
             done = set(

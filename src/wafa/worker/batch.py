@@ -105,8 +105,7 @@ def handle_batch(session: Session, consumer: Consumer, ids: list[uuid.UUID]) -> 
         events = session.scalars(
             select(OutboxEvent).where(OutboxEvent.id.in_(claimed)).order_by(OutboxEvent.id)
         ).all()
-        for event in events:
-            consumer.handle(session, event)
+        consumer.handle_many(session, events)
         return len(events)
     finally:
         session.info.pop(BATCH_MEMO, None)
