@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import FrozenClock
@@ -20,10 +20,11 @@ from wafa.customers import service as customers
 from wafa.customers.models import ConsentChannel
 from wafa.customers.schemas import ConsentIn
 from wafa.flows import jobs
-from wafa.flows.engine import in_holdout
-from wafa.flows.models import StepRun
+from wafa.flows.engine import advance, advance_many, enrol_many, in_holdout
+from wafa.flows.models import Enrolment, Flow, StepRun
+from wafa.loyalty.models import Coupon
 from wafa.messaging import consent
-from wafa.messaging.models import SuppressionReason, Topic
+from wafa.messaging.models import Message, SuppressionReason, Topic
 
 
 def _expected_channel(session: Session, settings: Settings, customer_id: object) -> tuple[str, str]:
@@ -157,3 +158,120 @@ def test_a_selection_goes_through_its_steps_together_as_one_at_a_time(
     again = [m for m in messages(session, miss) if m.template_key == "t.again"]
     assert len(again) == len(people) - len(held) - 1
     assert len({m.customer_id for m in again}) == len(again)
+
+
+def _coupon_outcome(session: Session, flow_id: object) -> dict[object, object]:
+    """Per customer: the step runs, the coupon, the enrolment's context and the message,
+    with the (random) coupon code checked against the coupon and then set aside."""
+    session.flush()
+    found: dict[object, object] = {}
+    for e in session.scalars(select(Enrolment).where(Enrolment.flow_id == flow_id)):
+        code = None
+        coupon = session.scalar(select(Coupon).where(Coupon.occasion == f"flow:{e.id}:offer"))
+        if coupon is not None:
+            code = coupon.code
+            coupon_row = (
+                coupon.customer_id,
+                coupon.name,
+                coupon.source,
+                coupon.discount_kind,
+                coupon.percent_bp,
+                coupon.amount,
+                coupon.currency,
+                coupon.max_uses,
+                coupon.uses,
+                coupon.expires_at,
+                coupon.created_by,
+                coupon.status,
+            )
+        else:
+            coupon_row = None
+
+        def hide(value: object, code: str | None = code) -> object:
+            if isinstance(value, dict):
+                return {k: hide(v, code) for k, v in value.items()}
+            return "<code>" if code is not None and value == code else value
+
+        runs = {
+            r.step: (r.outcome, hide(r.detail), r.message_id is not None)
+            for r in session.scalars(select(StepRun).where(StepRun.enrolment_id == e.id))
+        }
+        sent = [
+            (m.channel, m.template_key, m.status, hide(m.context))
+            for m in session.scalars(select(Message).where(Message.occasion == f"{e.id}:miss"))
+        ]
+        found[e.customer_id] = (
+            e.status,
+            e.step,
+            e.position,
+            e.holdout,
+            hide(e.context),
+            runs,
+            coupon_row,
+            sent,
+        )
+    return found
+
+
+def test_coupons_for_a_group_as_one_at_a_time(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    clock: FrozenClock,
+) -> None:
+    no_limits(session)
+    template(session, "t.miss", "{{ coupon.code }} takes {{ coupon.value }} off")
+    offer = flow(
+        session,
+        "win_back",
+        [
+            {"key": "offer", "type": "coupon", "name": "We miss you", "percent": 10},
+            {"key": "miss", "type": "send", "template": "t.miss", "fallback": "sms"},
+            {"key": "later", "type": "wait", "days": 14, "at": "11:00"},
+        ],
+        trigger={
+            "type": "daily",
+            "rules": {"all": [{"field": "tags", "op": "in", "value": ["lapsed"]}]},
+        },
+        holdout_percent=30,
+    )
+    people = [subscriber(session, tags=["lapsed"]) for _ in range(16)]
+    people.append(create_customer(session, tags=["lapsed"]))  # no consent: unreachable
+    session.commit()
+    done = enrol_many(
+        session,
+        settings=settings,
+        flow=offer,
+        entrants=[(c.id, "day:2026-03-15", {}) for c in people],
+    )
+    session.commit()
+    assert len(done.due_now) == len(people)
+
+    with session_factory() as one:
+        f = one.get(Flow, offer.id)
+        assert f is not None
+        for e in one.scalars(select(Enrolment).where(Enrolment.flow_id == offer.id)):
+            advance(one, settings=settings, flow=f, enrolment=e)
+        alone = _coupon_outcome(one, offer.id)
+        one.rollback()
+    with session_factory() as many:
+        f = many.get(Flow, offer.id)
+        assert f is not None
+        group = list(many.scalars(select(Enrolment).where(Enrolment.flow_id == offer.id)))
+        advance_many(many, settings=settings, flow=f, enrolments=group)
+        together = _coupon_outcome(many, offer.id)
+        many.commit()
+
+    assert together == alone
+    held = {c.id for c in people if in_holdout(offer, c.id)}
+    assert 0 < len(held) < len(people)
+    coupons_given = {cid for cid, row in together.items() if row[6] is not None}  # type: ignore[index]
+    assert coupons_given == {c.id for c in people} - held
+    codes_sent = {
+        m.context["coupon"]["code"] for m in messages(session, offer) if m.template_key == "t.miss"
+    }
+    assert len(codes_sent) == len(coupons_given)
+    # Run again: nothing more issued, nothing more queued.
+    group = list(session.scalars(select(Enrolment).where(Enrolment.flow_id == offer.id)))
+    assert advance_many(session, settings=settings, flow=offer, enrolments=group) == 0
+    assert session.scalar(select(func.count()).select_from(Coupon)) == len(coupons_given)

@@ -4,16 +4,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import FrozenClock
 from tests.loyalty.helpers import member
 from wafa.core.errors import Conflict, Invalid
+from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.loyalty import codes, coupons, service
 from wafa.loyalty.coupons import CouponRejected
-from wafa.loyalty.models import Coupon
+from wafa.loyalty.models import Coupon, CouponSource
 from wafa.loyalty.schemas.io import CartLine, CouponCreate
 from wafa.orders import service as orders
 from wafa.orders.schemas import ProductCreate
@@ -173,3 +175,72 @@ class TestDiscount:
         assert service.validate_coupon(
             session, code=c.code, customer_id=owner.id, subtotal=900
         ).valid
+
+
+class TestIssueMany:
+    """Many single-use coupons at once (a flow's step for a whole group): once per
+    occasion, the same coupons as ``issue`` one by one, each usable once by its owner."""
+
+    def test_once_per_occasion_and_each_usable_once_by_its_owner(
+        self, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        people = [member(session) for _ in range(5)]
+        now = utcnow()
+        earlier = coupons.issue(
+            session,
+            source=CouponSource.campaign,
+            name="Back",
+            discount_kind="discount_percent",
+            currency=settings.currency,
+            now=now,
+            customer_id=people[0].id,
+            percent_bp=1000,
+            occasion="back:0",
+        )
+
+        def grant() -> dict[str, Coupon]:
+            return coupons.issue_many(
+                session,
+                source=CouponSource.campaign,
+                name="Back",
+                discount_kind="discount_percent",
+                currency=settings.currency,
+                now=now,
+                grants=[(c.id, f"back:{n}") for n, c in enumerate(people)],
+                percent_bp=1000,
+                expires_at=now + timedelta(days=30),
+                created_by="flow:test",
+            )
+
+        def issued_events() -> int:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(OutboxEvent)
+                    .where(OutboxEvent.topic == "coupon.issued")
+                )
+                or 0
+            )
+
+        before = issued_events()
+        first = grant()
+        assert list(first) == [f"back:{n}" for n in range(5)]
+        assert first["back:0"].id == earlier.id  # issued before: the same coupon
+        assert [first[f"back:{n}"].customer_id for n in range(5)] == [c.id for c in people]
+        assert len({c.code for c in first.values()}) == 5
+        assert issued_events() == before + 4
+        again = grant()
+        assert {k: c.id for k, c in again.items()} == {k: c.id for k, c in first.items()}
+        assert issued_events() == before + 4  # nothing issued twice, nothing announced twice
+        assert session.scalar(select(func.count()).select_from(Coupon)) == 5
+
+        coupon = first["back:3"]
+        assert (coupon.max_uses, coupon.uses, coupon.percent_bp) == (1, 0, 1000)
+        assert coupon.expires_at == now + timedelta(days=30)
+        other = coupons.validate(session, code=coupon.code, customer_id=people[1].id, subtotal=2000)
+        assert (other.valid, other.reason) == (False, "other_customer")
+        mine = coupons.validate(session, code=coupon.code, customer_id=people[3].id, subtotal=2000)
+        assert (mine.valid, mine.discount) == (True, 200)
+        _use(session, coupon.code, "order-1", people[3].id)
+        with pytest.raises(CouponRejected):
+            _use(session, coupon.code, "order-2", people[3].id)

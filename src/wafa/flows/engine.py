@@ -836,21 +836,66 @@ def _coupon(
     )
     enrolment.context = {
         **(enrolment.context or {}),
-        "coupon": {
-            "code": coupon.code,
-            "name": coupon.name,
-            # What it takes off, for the message: ``percent`` (a number, printed in the
-            # message's digits) or ``value`` ("10%" or the amount with its currency).
-            "percent": step.percent,
-            "value": f"{step.percent}%"
-            if step.percent
-            else format_money(step.amount or 0, settings.currency, "en"),
-            "expires_on": local_date(
-                now + timedelta(days=step.valid_days), settings.zone
-            ).isoformat(),
-        },
+        "coupon": _coupon_context(settings, step, coupon.code, coupon.name, now),
     }
     _record(session, flow, enrolment, step, StepOutcome.issued, detail=coupon.code)
+
+
+def _coupon_context(
+    settings: Settings, step: CouponStep, code: str, name: str, now: datetime
+) -> dict[str, Any]:
+    """What a message may say of the coupon a step issued."""
+    return {
+        "code": code,
+        "name": name,
+        # What it takes off, for the message: ``percent`` (a number, printed in the
+        # message's digits) or ``value`` ("10%" or the amount with its currency).
+        "percent": step.percent,
+        "value": f"{step.percent}%"
+        if step.percent
+        else format_money(step.amount or 0, settings.currency, "en"),
+        "expires_on": local_date(now + timedelta(days=step.valid_days), settings.zone).isoformat(),
+    }
+
+
+def _coupon_many(
+    session: Session,
+    settings: Settings,
+    flow: Flow,
+    group: Sequence[Enrolment],
+    step: CouponStep,
+    now: datetime,
+) -> None:
+    """``_coupon`` for many enrolments at one coupon step: the coupons issued together
+    by the loyalty service (``coupons.issue_many``, once per ``flow:<enrolment>:<step>``
+    as one by one), the step's runs written together."""
+    rows: list[tuple[Enrolment, StepOutcome, str | None, uuid.UUID | None]] = [
+        (e, StepOutcome.held_out, None, None) for e in group if e.holdout
+    ]
+    given = [e for e in group if not e.holdout]
+    issued = coupons.issue_many(
+        session,
+        source=CouponSource.campaign,
+        name=step.name,
+        discount_kind=(
+            RewardKind.discount_percent if step.percent else RewardKind.discount_fixed
+        ).value,
+        currency=settings.currency,
+        now=now,
+        grants=[(e.customer_id, f"flow:{e.id}:{step.key}") for e in given],
+        amount=step.amount,
+        percent_bp=step.percent * 100 if step.percent else None,
+        expires_at=now + timedelta(days=step.valid_days),
+        created_by=f"flow:{flow.key}",
+    )
+    for e in given:
+        coupon = issued[f"flow:{e.id}:{step.key}"]
+        e.context = {
+            **(e.context or {}),
+            "coupon": _coupon_context(settings, step, coupon.code, coupon.name, now),
+        }
+        rows.append((e, StepOutcome.issued, coupon.code, None))
+    _record_many(session, flow, step, rows, now)
 
 
 def _points(
@@ -1193,6 +1238,12 @@ def advance_many(
                 assert isinstance(step, SendStep)
                 ran += len(group)
                 for e in _send_many(session, settings, flow, definition, group, step, now):
+                    _go_to(e, definition, index + 1, now)
+                    pending.append(e)
+            elif isinstance(step, CouponStep):
+                ran += len(group)
+                _coupon_many(session, settings, flow, group, step, now)
+                for e in group:
                     _go_to(e, definition, index + 1, now)
                     pending.append(e)
             elif isinstance(step, WaitStep) and step.until is None:

@@ -18,15 +18,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import end_of_day
-from wafa.core.db import rowcount
+from wafa.core.db import insert_ignoring_conflicts, rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
-from wafa.core.events import emit
+from wafa.core.events import emit, emit_many
 from wafa.core.ids import new_id
 from wafa.core.money import apply_rate_bp
 from wafa.core.settings import Settings
@@ -43,6 +44,8 @@ from wafa.loyalty.models import (
     RewardKind,
 )
 from wafa.loyalty.schemas.io import CartLine, CouponCreate, dates_problems
+
+_COUPONS = cast(Table, Coupon.__table__)
 
 
 class CouponRejected(Conflict):
@@ -91,21 +94,22 @@ def get_coupon(session: Session, code: str) -> Coupon:
     return coupon
 
 
-def _emit_issued(session: Session, coupon: Coupon) -> None:
-    emit(
-        session,
-        events.CouponIssued(
-            coupon_id=coupon.id,
-            code=codes.display(coupon.code),
-            customer_id=coupon.customer_id,
-            source=coupon.source,
-            name=coupon.name,
-            kind=coupon.discount_kind,
-            amount=coupon.amount,
-            percent_bp=coupon.percent_bp,
-            expires_at=coupon.expires_at,
-        ),
+def _issued(coupon: Coupon) -> events.CouponIssued:
+    return events.CouponIssued(
+        coupon_id=coupon.id,
+        code=codes.display(coupon.code),
+        customer_id=coupon.customer_id,
+        source=coupon.source,
+        name=coupon.name,
+        kind=coupon.discount_kind,
+        amount=coupon.amount,
+        percent_bp=coupon.percent_bp,
+        expires_at=coupon.expires_at,
     )
+
+
+def _emit_issued(session: Session, coupon: Coupon) -> None:
+    emit(session, _issued(coupon))
 
 
 def issue(
@@ -176,6 +180,106 @@ def issue(
         _emit_issued(session, coupon)
         return coupon
     raise Conflict("could not find a free coupon code; retry")  # pragma: no cover
+
+
+def issue_many(
+    session: Session,
+    *,
+    source: CouponSource,
+    name: str,
+    discount_kind: str,
+    currency: str,
+    now: datetime,
+    grants: Sequence[tuple[uuid.UUID, str]],
+    amount: int | None = None,
+    percent_bp: int | None = None,
+    expires_at: datetime | None = None,
+    created_by: str | None = None,
+) -> dict[str, Coupon]:
+    """``issue`` of one single-use coupon to each of many customers, once per occasion,
+    in a few statements whatever their number: ``grants`` are ``(customer, occasion)``.
+    Returns the coupon of every occasion, the one issued before if there was one (as
+    ``issue`` does). The coupons are inserted with ``ON CONFLICT DO NOTHING``: a row
+    refused because another transaction took its occasion meanwhile is read back, one
+    refused for its code (a fresh random code taken) is tried again with a new code."""
+    wanted: dict[str, uuid.UUID] = {}
+    for customer_id, occasion in grants:
+        wanted.setdefault(occasion, customer_id)
+    if not wanted:
+        return {}
+    found = {
+        c.occasion: c
+        for c in session.scalars(select(Coupon).where(Coupon.occasion.in_(list(wanted))))
+        if c.occasion is not None
+    }
+    missing = [occasion for occasion in wanted if occasion not in found]
+    made: list[uuid.UUID] = []
+    for attempt in range(6):
+        if not missing:
+            break
+        rows: list[dict[str, Any]] = [
+            {
+                "id": new_id(),
+                "code": codes.generate(8 if attempt < 3 else 10),
+                "source": str(source),
+                "name": name,
+                "customer_id": wanted[occasion],
+                "reward_id": None,
+                "discount_kind": discount_kind,
+                "currency": currency,
+                "amount": amount,
+                "percent_bp": percent_bp,
+                "product_sku": None,
+                "partner_name": None,
+                "max_uses": 1,
+                "uses": 0,
+                "per_customer_limit": None,
+                "min_order_amount": 0,
+                "valid_from": None,
+                "expires_at": expires_at,
+                "status": CouponStatus.active.value,
+                "occasion": occasion,
+                "created_by": created_by,
+                "created_at": now,
+            }
+            for occasion in missing
+        ]
+        inserted = {
+            row[0]
+            for row in session.execute(
+                insert_ignoring_conflicts(session, _COUPONS, index_elements=None).returning(
+                    _COUPONS.c.id
+                ),
+                rows,
+            )
+        }
+        made.extend(inserted)
+        refused = [r["occasion"] for r in rows if r["id"] not in inserted]
+        if not refused:
+            missing = []
+            break
+        # Taken meanwhile by another transaction (theirs counts), or the code was taken.
+        taken = {
+            c.occasion: c
+            for c in session.scalars(select(Coupon).where(Coupon.occasion.in_(refused)))
+            if c.occasion is not None
+        }
+        found.update(taken)
+        missing = [occasion for occasion in refused if occasion not in taken]
+    if missing:
+        raise Conflict("could not find a free coupon code; retry")  # pragma: no cover
+    if made:
+        new = list(
+            session.scalars(
+                select(Coupon)
+                .where(Coupon.id.in_(made))
+                .order_by(Coupon.id)
+                .execution_options(populate_existing=True)
+            )
+        )
+        emit_many(session, [_issued(coupon) for coupon in new])
+        found.update((c.occasion, c) for c in new if c.occasion is not None)
+    return {occasion: found[occasion] for occasion in wanted}
 
 
 def issue_for_reward(
