@@ -9,11 +9,13 @@ import jdatetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import FrozenClock
+from tests.factories import create_customer
 from tests.flows.helpers import enrolments, flow, messages, no_limits, template
 from tests.messaging.helpers import subscriber
 from wafa.core.settings import Settings
 from wafa.flows import jobs
 from wafa.flows.service import get_flow
+from wafa.loyalty.birthday import is_birthday
 
 
 def _birthday_flow(session: Session) -> None:
@@ -136,3 +138,36 @@ def test_reward_within_reach_once_per_reward(
     assert {e.customer_id for e in ways} == {rich.id}
     assert ways[0].context["reward"]["name"] == "Free coffee"
     assert ways[0].status == "done" and len(messages(session, reach, rich.id)) == 1
+
+
+def test_the_day_narrowed_in_sql_finds_whom_is_birthday_finds(session: Session) -> None:
+    """``jobs._birthdays`` narrows the day in SQL: on every day of two years (a leap year
+    in each calendar among them) it finds exactly the customers ``is_birthday`` says,
+    month ends included (29 February on the 28th in other years, 30 Esfand on the 29th)."""
+    born = [
+        (29, 2, "gregorian"),
+        (28, 2, "gregorian"),
+        (31, 12, "gregorian"),
+        (30, 4, "gregorian"),
+        (1, 3, "gregorian"),
+        (30, 12, "jalali"),
+        (29, 12, "jalali"),
+        (31, 6, "jalali"),
+        (30, 7, "jalali"),
+        (1, 1, "jalali"),
+    ]
+    people = [
+        create_customer(session, birthday={"day": d, "month": m, "calendar": c}) for d, m, c in born
+    ]
+    session.flush()
+    day = date(2027, 1, 1)
+    while day < date(2029, 1, 1):
+        expected = {c.id for c in people if is_birthday(c, day)}
+        found = jobs._birthdays(session, day)
+        assert {cid for cid, _ in found} == expected, day
+        day += timedelta(days=1)
+    # 29 February: the 28th in 2027, the 29th (only) in 2028.
+    leap = people[0].id
+    assert leap in {cid for cid, _ in jobs._birthdays(session, date(2027, 2, 28))}
+    assert leap not in {cid for cid, _ in jobs._birthdays(session, date(2028, 2, 28))}
+    assert leap in {cid for cid, _ in jobs._birthdays(session, date(2028, 2, 29))}

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from wafa.core.calendars import local_date, ymd
+from wafa.core.calendars import days_in_month, local_date, ymd
 from wafa.core.db import dialect_name, insert_new
 from wafa.core.domain import DailyTask, IntervalTask, Task
 from wafa.core.settings import CalendarKind, Settings
@@ -36,8 +36,9 @@ from wafa.flows.spec import (
     ReachTrigger,
     ReplenishTrigger,
 )
-from wafa.loyalty.birthday import is_birthday
+from wafa.loyalty.birthday import occasion_for
 from wafa.loyalty.models import LoyaltyAccount, Reward
+from wafa.loyalty.schemas.program import BirthdayMode
 from wafa.messaging.segments import service as segments
 from wafa.messaging.segments.rules import Rules
 
@@ -164,25 +165,38 @@ def run_due(
 
 def _birthdays(session: Session, on: date) -> list[tuple[uuid.UUID, str]]:
     """Customers whose birthday (in their own calendar) is local day ``on``, with the
-    occasion: the calendar and the year of that calendar the day celebrates."""
+    occasion: the calendar and the year of that calendar the day celebrates. The day is
+    narrowed in SQL (the month and the day, or the days from it on when it is the
+    month's last: a 29 February birthday on the 28th in other years), and only the
+    candidates' ids and birthdays are read, not a whole month's customers."""
     found: list[tuple[uuid.UUID, str]] = []
     for kind in CalendarKind:
-        year, month, _ = ymd(on, kind)
+        year, month, day = ymd(on, kind)
         calendar_match = (
             Customer.birth_calendar.is_(None) | (Customer.birth_calendar == kind.value)
             if kind is CalendarKind.gregorian
             else Customer.birth_calendar == kind.value
         )
-        candidates = session.scalars(
-            select(Customer).where(
+        day_match = (
+            Customer.birth_day >= day
+            if day == days_in_month(year, month, kind)
+            else Customer.birth_day == day
+        )
+        candidates = session.execute(
+            select(Customer.id, Customer.birth_month, Customer.birth_day).where(
                 calendar_match,
                 Customer.birth_month == month,
+                day_match,
                 Customer.merged_into_id.is_(None),
                 Customer.erased_at.is_(None),
             )
         )
         found.extend(
-            (c.id, f"birthday:{kind.value}:{year}") for c in candidates if is_birthday(c, on)
+            (customer_id, f"birthday:{kind.value}:{year}")
+            for customer_id, birth_month, birth_day in candidates
+            if birth_month is not None
+            and birth_day is not None
+            and occasion_for(birth_month, birth_day, kind, on, BirthdayMode.day) is not None
         )
     return found
 
