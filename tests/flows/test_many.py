@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -275,3 +276,39 @@ def test_coupons_for_a_group_as_one_at_a_time(
     group = list(session.scalars(select(Enrolment).where(Enrolment.flow_id == offer.id)))
     assert advance_many(session, settings=settings, flow=offer, enrolments=group) == 0
     assert session.scalar(select(func.count()).select_from(Coupon)) == len(coupons_given)
+
+
+def test_a_daily_selection_is_read_in_keyset_chunks(
+    session: Session,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The daily condition's selection is read ``ENTRY_BATCH`` customers at a time by
+    their ids: everyone selected is entered once, those the flow's own filters keep out
+    (selected again by each chunk's statement) do not stop the walk."""
+    monkeypatch.setattr(jobs, "ENTRY_BATCH", 4)
+    no_limits(session)
+    template(session, "t.miss", "We miss you")
+    miss = flow(
+        session,
+        "win_back",
+        [{"key": "miss", "type": "send", "template": "t.miss"}],
+        trigger={
+            "type": "daily",
+            "rules": {"all": [{"field": "tags", "op": "in", "value": ["lapsed"]}]},
+        },
+        filters={"all": [{"field": "tags", "op": "in", "value": ["reachable"]}]},
+    )
+    wanted = [subscriber(session, tags=["lapsed", "reachable"]) for _ in range(10)]
+    kept_out = [subscriber(session, tags=["lapsed"]) for _ in range(5)]
+    subscriber(session, tags=["reachable"])  # not selected
+    session.commit()
+    assert jobs.run_day(session_factory, settings, clock.now.date())["entered"] == 10
+    assert jobs.run_day(session_factory, settings, clock.now.date())["entered"] == 0
+    ways = enrolments(session, miss)
+    assert sorted(e.customer_id for e in ways) == sorted(c.id for c in wanted)
+    assert {e.status for e in ways} == {"done"}
+    assert len(messages(session, miss)) == 10
+    assert not {m.customer_id for m in messages(session, miss)} & {c.id for c in kept_out}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import exists, select
@@ -231,62 +232,84 @@ def _within_reach(session: Session) -> list[tuple[uuid.UUID, str, dict[str, obje
     return found
 
 
-def _enter_day(
-    factory: sessionmaker[Session], settings: Settings, flow_id: uuid.UUID, day: date
-) -> int:
-    """Enter the day's customers into one flow: the selection in one statement, then
-    ``enrol_many`` a chunk of ``ENTRY_BATCH`` a transaction (a crash loses at most the
-    chunk in flight, which the day's run repeats: entering is keyed on the occasion),
-    then the first steps that are due at once, ``STEP_BATCH`` enrolments a transaction
-    (a crash leaves them due, for ``run_due``)."""
-    now = utcnow()
+Entrant = tuple[uuid.UUID, str, dict[str, object]]
+
+
+def _selection(
+    factory: sessionmaker[Session], settings: Settings, flow_id: uuid.UUID, day: date, now: datetime
+) -> Iterator[list[Entrant]]:
+    """The day's customers for one flow, ``ENTRY_BATCH`` at a time: a daily condition
+    (a segment rule, which may select a large part of the store) by keyset chunks of
+    customer ids, each chunk its own short statement, so memory does not grow with the
+    selection; the other rules select few (a day's birthdays, a window's replenishments)
+    in one statement, handed on in chunks."""
     with factory() as session:
         flow = session.get(Flow, flow_id)
-        assert flow is not None
+        if flow is None:
+            return
         definition = definition_of(flow)
-        trigger = definition.trigger
+    trigger = definition.trigger
+    extra: dict[str, object] = {"day": day.isoformat()}
+    if isinstance(trigger, DailyTrigger):
         blocked = keeps_out(flow_id, definition, now)
-        context: dict[tuple[uuid.UUID, str], dict[str, object]] = {}
+        occasion = f"day:{day.isoformat()}"
+        after: uuid.UUID | None = None
+        while True:
+            with factory() as session:
+                query = segments.members_query(
+                    session, settings=settings, rules=Rules.model_validate(trigger.rules)
+                ).where(~exists().where(blocked, Enrolment.customer_id == Customer.id))
+                if after is not None:
+                    query = query.where(Customer.id > after)
+                ids = list(session.scalars(query.order_by(Customer.id).limit(ENTRY_BATCH)))
+            if ids:
+                yield [(cid, occasion, extra) for cid in ids]
+            if len(ids) < ENTRY_BATCH:
+                return
+            after = ids[-1]
+    people: list[Entrant]
+    with factory() as session:
         if isinstance(trigger, DateTrigger):
-            people = _birthdays(session, day + timedelta(days=trigger.days_before))
-        elif isinstance(trigger, DailyTrigger):
-            query = segments.members_query(
-                session, settings=settings, rules=Rules.model_validate(trigger.rules)
-            ).where(~exists().where(blocked, Enrolment.customer_id == Customer.id))
-            people = [(cid, f"day:{day.isoformat()}") for cid in session.scalars(query)]
+            people = [
+                (cid, occasion, extra)
+                for cid, occasion in _birthdays(session, day + timedelta(days=trigger.days_before))
+            ]
         elif isinstance(trigger, ReachTrigger):
-            reach = _within_reach(session)
-            people = [(cid, occasion) for cid, occasion, _ in reach]
-            context = {(cid, occasion): extra for cid, occasion, extra in reach}
+            people = [
+                (cid, occasion, {**extra, **more}) for cid, occasion, more in _within_reach(session)
+            ]
         elif isinstance(trigger, ReplenishTrigger):
             # Soonest expected first: a customer due for two products hears of the
             # first today (one way through at a time) and of the other on a later day
             # of its window.
-            due = due_on(session, trigger, day, settings.timezone)
-            people = [(item.customer_id, item.occasion) for item in due]
-            context = {(item.customer_id, item.occasion): item.context() for item in due}
+            people = [
+                (item.customer_id, item.occasion, {**extra, **item.context()})
+                for item in due_on(session, trigger, day, settings.timezone)
+            ]
         else:
-            return 0
-    entered = 0
-    due_now: list[uuid.UUID] = []
+            return
     for start in range(0, len(people), ENTRY_BATCH):
+        yield people[start : start + ENTRY_BATCH]
+
+
+def _enter_day(
+    factory: sessionmaker[Session], settings: Settings, flow_id: uuid.UUID, day: date
+) -> int:
+    """Enter the day's customers into one flow, a chunk of ``ENTRY_BATCH`` at a time
+    (``_selection``): ``enrol_many`` the chunk in one transaction (a crash loses at most
+    the chunk in flight, which the day's run repeats: entering is keyed on the occasion),
+    then the chunk's first steps that are due at once, ``STEP_BATCH`` enrolments a
+    transaction (a crash leaves them due, for ``run_due``)."""
+    now = utcnow()
+    entered = 0
+    for chunk in _selection(factory, settings, flow_id, day, now):
         with factory() as session, session.begin():
             flow = session.get(Flow, flow_id)
             if flow is None or not flow.enabled:
                 return entered
-            done = enrol_many(
-                session,
-                settings=settings,
-                flow=flow,
-                entrants=(
-                    (cid, occasion, {"day": day.isoformat(), **context.get((cid, occasion), {})})
-                    for cid, occasion in people[start : start + ENTRY_BATCH]
-                ),
-                now=now,
-            )
+            done = enrol_many(session, settings=settings, flow=flow, entrants=chunk, now=now)
             entered += len(done.ids)
-            due_now.extend(done.due_now)
-    run_many(factory, settings, due_now)
+        run_many(factory, settings, done.due_now)
     return entered
 
 
