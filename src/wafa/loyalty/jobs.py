@@ -24,9 +24,9 @@ from sqlalchemy import Table, bindparam, exists, func, insert, or_, select, upda
 from sqlalchemy.orm import Session, sessionmaker
 
 from wafa.core.calendars import add_months, local_date, start_of_day
-from wafa.core.db import insert_ignoring_conflicts, insert_new
+from wafa.core.db import insert_ignoring_conflicts
 from wafa.core.domain import DailyTask, IntervalTask, Task
-from wafa.core.events import emit
+from wafa.core.events import emit_many
 from wafa.core.ids import new_id
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
@@ -47,6 +47,7 @@ from wafa.loyalty.surprise import service as surprise
 Step = Callable[[Session, Settings, date, str | None, int], tuple[int, str | None]]
 
 _ACCOUNTS = cast(Table, LoyaltyAccount.__table__)
+_WARNINGS = cast(Table, ExpiryWarning.__table__)
 
 
 @dataclass(frozen=True)
@@ -314,26 +315,39 @@ def warn_batch(session: Session, *, settings: Settings, day: date, limit: int = 
             rows = _inactivity_warnings(
                 session, settings, rules.expiry.months, target, ahead, limit - done
             )
-        for cid, points in rows:
-            claimed = insert_new(
+        if rows:
+            # Claimed together (ON CONFLICT DO NOTHING: a warning another run wrote
+            # meanwhile is not announced twice), announced together, in customer order.
+            claimed = {
+                row[0]
+                for row in session.execute(
+                    insert_ignoring_conflicts(
+                        session,
+                        _WARNINGS,
+                        index_elements=["customer_id", "expires_on", "days_ahead"],
+                    ).returning(_WARNINGS.c.customer_id),
+                    [
+                        {
+                            "customer_id": cid,
+                            "expires_on": target,
+                            "days_ahead": ahead,
+                            "points": int(points),
+                            "warned_at": now,
+                        }
+                        for cid, points in rows
+                    ],
+                )
+            }
+            emit_many(
                 session,
-                ExpiryWarning,
-                index_elements=["customer_id", "expires_on", "days_ahead"],
-                values={
-                    "customer_id": cid,
-                    "expires_on": target,
-                    "days_ahead": ahead,
-                    "points": int(points),
-                    "warned_at": now,
-                },
-            )
-            if claimed:
-                emit(
-                    session,
+                [
                     events.PointsExpiring(
                         customer_id=cid, points=int(points), expires_on=target, days_ahead=ahead
-                    ),
-                )
+                    )
+                    for cid, points in rows
+                    if cid in claimed
+                ],
+            )
         done += len(rows)
         if done >= limit:
             break
