@@ -215,6 +215,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     url = fresh_database("wafa_flows_bench")
+    if args.keep:
+        print(f"database {url}", flush=True)
     settings = Settings.model_validate({"database_url": url})
     load_start = os.getloadavg()[0]
     try:
