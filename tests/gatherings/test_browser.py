@@ -55,6 +55,14 @@ def _fits(page: object) -> None:
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     assert overflow <= 1, overflow
+    # A button clipped by its card does not widen the page: check each one's box too.
+    clipped = page.evaluate(  # type: ignore[attr-defined]
+        """[...document.querySelectorAll('main button, main .btn')]
+            .filter(b => { const r = b.getBoundingClientRect();
+                           return r.width > 0 && (r.left < -1 || r.right > innerWidth + 1); })
+            .map(b => b.textContent.trim())"""
+    )
+    assert clipped == [], clipped
 
 
 def test_an_event_made_in_persian_and_a_seat_taken_on_the_portal(committed_db: Settings) -> None:
