@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx2 as httpx
 import pytest
@@ -142,3 +143,52 @@ def test_the_intake_follows_settings_saved_by_another_process(committed_db: Sett
     with session_scope(committed_db, write=False) as s:
         phones = s.scalars(select(Customer.phone)).all()
     assert phones == ["+989123456789"]
+
+
+def test_twenty_copies_of_a_refund_the_export_counted_name_it_once(
+    env: Settings, tmp_path: Path
+) -> None:
+    """An export that counted 30 SAR refunded, then Shopify's ``refunds/create`` of that
+    refund twenty times at once under two webhook ids: named once, never counted again."""
+    from tests.integrations.test_both_routes import SHOP_ID, _export
+    from wafa.integrations import connections
+    from wafa.orders.importing.pipeline import import_orders
+    from wafa.orders.models import Refund
+
+    with session_scope(env) as s:
+        path = connections.add_connection(
+            s, settings=env, shop="shopify", name="souq", secret=SECRET
+        ).path
+        import_orders(
+            s, _export(tmp_path / "orders.csv", refunded="30.00"), fmt="shopify", settings=env
+        )
+    refund = {
+        "id": 509562971,
+        "order_id": SHOP_ID,
+        "created_at": "2026-03-02T09:00:00+03:00",
+        "note": "مرجوع",
+        "transactions": [{"kind": "refund", "status": "success", "amount": "30.00"}],
+        "refund_line_items": [],
+    }
+    raw = body(refund)
+    barrier = threading.Barrier(20)
+    with running_app(env) as base:
+
+        def one(n: int) -> httpx.Response:
+            headers = shopify_headers(SECRET, raw, "refunds/create", f"refund-{n % 2}")
+            with httpx.Client(base_url=base, timeout=60) as client:
+                barrier.wait()
+                return client.post(path, content=raw, headers=headers)
+
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(one, range(20)))
+    assert [a.status_code for a in answers] == [200] * 20, [a.text for a in answers]
+    statuses = sorted(a.json()["status"] for a in answers)
+    assert statuses == ["duplicate"] * 18 + ["processed"] * 2
+    with session_scope(env, write=False) as s:
+        (order,) = s.scalars(select(Order)).all()
+        assert order.refunded_amount == 3000
+        recorded = s.execute(select(Refund.external_id, Refund.amount)).all()
+        assert [tuple(r) for r in recorded] == [("shopify-refund-509562971", 3000)]
+        refunded = select(func.count()).select_from(OutboxEvent)
+        assert s.scalar(refunded.where(OutboxEvent.topic == "order.refunded")) == 1
