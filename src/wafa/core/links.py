@@ -51,9 +51,15 @@ class LinkSigner:
         if len(secret_key) < 16:
             raise ValueError("the secret key is too short to sign links")
         self._root = hashlib.sha256(b"wafa-links\x00" + secret_key.encode()).digest()
+        self._keys: dict[str, bytes] = {}
 
     def _key(self, purpose: str) -> bytes:
-        return hmac.new(self._root, purpose.encode(), hashlib.sha256).digest()
+        """The purpose's key (derived once per signer: a campaign signs a link per message)."""
+        key = self._keys.get(purpose)
+        if key is None:
+            key = hmac.new(self._root, purpose.encode(), hashlib.sha256).digest()
+            self._keys[purpose] = key
+        return key
 
     def sign(
         self,
