@@ -14,7 +14,6 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from wafa.analytics import refresh as refreshing
 from wafa.analytics.tables import AnalyticsRun, RunStatus
 from wafa.core.calendars import local_date
 from wafa.core.domain import DailyTask, Task
@@ -84,6 +83,10 @@ def run_daily_jobs(
     with factory() as session:
         if _refreshed_as_of(session, as_of):
             return {"analytics-refresh": 0}
+    # Imported here, not with the worker: the models need NumPy, SciPy and DuckDB (about a
+    # second of every worker's start, for a job that runs once a day).
+    from wafa.analytics import refresh as refreshing
+
     try:
         with factory() as session, session.begin():
             run = refreshing.refresh(
