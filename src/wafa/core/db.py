@@ -10,14 +10,16 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
+    ColumnElement,
     CursorResult,
     DateTime,
     Engine,
@@ -25,10 +27,13 @@ from sqlalchemy import (
     MetaData,
     Result,
     SmallInteger,
+    any_,
+    bindparam,
     create_engine,
     event,
     literal_column,
 )
+from sqlalchemy import cast as cast_
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -250,6 +255,20 @@ def database_key(session: Session) -> str | None:
 def dialect_name(session: Session) -> str:
     """``sqlite`` or ``postgresql``."""
     return str(session.get_bind().dialect.name)
+
+
+def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(array)``, one parameter.
+
+    A group's hundred ids as an ``IN`` list are a hundred parameters: psycopg parses such a
+    statement anew on every execution (it keeps no statement of more than 50), and its
+    text changes with the list's length. The array form is one short statement, the same
+    for any number of values."""
+    found = list(values)
+    if dialect_name(session) != "postgresql":
+        return cast("ColumnElement[bool]", column.in_(found))
+    array = cast_(bindparam(None, found, type_=ARRAY(column.type)), ARRAY(column.type))
+    return cast("ColumnElement[bool]", column == any_(array))
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from wafa.core.db import dialect_name
+from wafa.core.db import among, dialect_name
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
 from wafa.messaging import consent
@@ -62,7 +62,7 @@ def due_messages(session: Session, now: datetime, size: int) -> list[Message]:
         if transactional_only:
             stmt = stmt.where(Message.kind == Kind.transactional)
         elif found:
-            stmt = stmt.where(Message.id.not_in([m.id for m in found]))
+            stmt = stmt.where(~among(session, Message.id, [m.id for m in found]))
         stmt = stmt.order_by(Message.not_before, Message.id).limit(size - len(found))
         if locking:
             stmt = stmt.with_for_update(skip_locked=True)
@@ -81,7 +81,7 @@ def load_facts(
         return facts
     for customer_id, channel, topic in session.execute(
         select(TopicConsent.customer_id, TopicConsent.channel, TopicConsent.topic).where(
-            TopicConsent.customer_id.in_(ids), TopicConsent.granted.is_(False)
+            among(session, TopicConsent.customer_id, ids), TopicConsent.granted.is_(False)
         )
     ):
         facts.refused[customer_id].add((channel, topic))
@@ -90,7 +90,7 @@ def load_facts(
             ContactPreferences.customer_id,
             ContactPreferences.timezone,
             ContactPreferences.whatsapp_consent,
-        ).where(ContactPreferences.customer_id.in_(ids))
+        ).where(among(session, ContactPreferences.customer_id, ids))
     ):
         facts.zones[customer_id] = zone
         facts.whatsapp[customer_id] = bool(whatsapp)
@@ -120,7 +120,9 @@ def suppressions(
         return {}
     return {
         (s.medium, s.address_hash): s
-        for s in session.scalars(select(Suppression).where(Suppression.address_hash.in_(hashes)))
+        for s in session.scalars(
+            select(Suppression).where(among(session, Suppression.address_hash, hashes))
+        )
     }
 
 
@@ -139,7 +141,7 @@ def last_marketing(
     rows = session.execute(
         select(Message.customer_id, Message.channel, func.max(Message.sending_at))
         .where(
-            Message.customer_id.in_({m.customer_id for m in marketing}),
+            among(session, Message.customer_id, {m.customer_id for m in marketing}),
             Message.kind == Kind.marketing,
             Message.status.in_(_CAP_STATUSES),
             Message.sending_at > now - timedelta(hours=longest),
@@ -157,7 +159,7 @@ def rivals(
         return {}
     rows = session.execute(
         select(Message.customer_id, Message.channel, Message.priority, Message.id).where(
-            Message.customer_id.in_({m.customer_id for m in marketing}),
+            among(session, Message.customer_id, {m.customer_id for m in marketing}),
             Message.kind == Kind.marketing,
             Message.status == Status.queued,
             Message.not_before <= now,

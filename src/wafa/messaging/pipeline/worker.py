@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from wafa.core.db import rowcount
+from wafa.core.db import among, dialect_name, rowcount
 from wafa.core.events import row as event_row
 from wafa.core.links import LinkSigner
 from wafa.core.outbox import OutboxEvent
@@ -112,6 +112,64 @@ def _event_row(
         subject=subject,
     )
     return event_row(event)
+
+
+def _update_each(
+    session: Session,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    constant: Mapping[str, Any],
+    statuses: tuple[str, ...],
+    claimed_by: str | None = None,
+) -> None:
+    """Give each message of ``rows`` (``{"id": ..., column: value, ...}``, the same columns
+    in every row) its own values and every one the ``constant`` ones, where its status is
+    one of ``statuses`` (and, with ``claimed_by``, this worker holds it).
+
+    On PostgreSQL one statement for the whole group (``UPDATE … FROM unnest(arrays)``: the
+    same short text for any group, each column one array parameter), instead of an
+    ``UPDATE`` per message; on SQLite an executemany of the same guarded ``UPDATE``."""
+    if not rows:
+        return
+    own = [c for c in rows[0] if c != "id"]
+    if dialect_name(session) != "postgresql":
+        guard = and_(
+            _MESSAGES.c.id == bindparam("b_id"),
+            # (no IN list: an executemany cannot expand one)
+            or_(*(_MESSAGES.c.status == s for s in statuses)),
+        )
+        if claimed_by is not None:
+            guard = and_(guard, _MESSAGES.c.claimed_by == claimed_by)
+        session.execute(
+            update(_MESSAGES)
+            .where(guard)
+            .values(**constant, **{c: bindparam(f"b_{c}") for c in own}),
+            [{f"b_{k}": v for k, v in row.items()} for row in rows],
+        )
+        return
+    dialect = session.get_bind().dialect
+
+    def sql_type(column: str) -> str:
+        return str(_MESSAGES.c[column].type.compile(dialect))
+
+    names = ["id", *own]
+    arrays = ", ".join(f"CAST(:r_{c} AS {sql_type(c)}[])" for c in names)
+    assigned = [f'"{c}" = CAST(:k_{c} AS {sql_type(c)})' for c in constant]
+    assigned += [f'"{c}" = r.{c}' for c in own]
+    where = ["m.id = r.id", "m.status = ANY(CAST(:statuses AS VARCHAR[]))"]
+    params: dict[str, Any] = {f"k_{c}": v for c, v in constant.items()}
+    params.update({f"r_{c}": [row[c] for row in rows] for c in names})
+    params["statuses"] = list(statuses)
+    if claimed_by is not None:
+        where.append("m.claimed_by = :claimed_by")
+        params["claimed_by"] = claimed_by
+    session.execute(
+        text(
+            f'UPDATE "{_MESSAGES.name}" AS m SET {", ".join(assigned)} '
+            f"FROM unnest({arrays}) AS r({', '.join(names)}) WHERE {' AND '.join(where)}"
+        ),
+        params,
+    )
 
 
 class Pipeline:
@@ -296,7 +354,10 @@ class Pipeline:
         out = _Decisions()
         customer_ids = {m.customer_id for m in messages}
         customers = {
-            c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(customer_ids)))
+            c.id: c
+            for c in session.scalars(
+                select(Customer).where(among(session, Customer.id, customer_ids))
+            )
         }
         contents = {
             c.id: c
@@ -436,57 +497,47 @@ class Pipeline:
     def _apply(
         self, session: Session, decisions: _Decisions, now: datetime, report: Report
     ) -> None:
-        """Write the group's decisions with one statement per kind (Core executemany)."""
-        queued = and_(
-            _MESSAGES.c.id == bindparam("b_id"), _MESSAGES.c.status == Status.queued.value
-        )
+        """Write the group's decisions with one statement per kind."""
+        queued = (Status.queued.value,)
         if decisions.skipped:
-            session.execute(
-                update(_MESSAGES)
-                .where(queued)
-                .values(
-                    status=Status.skipped.value,
-                    status_reason=bindparam("b_reason"),
-                    error=bindparam("b_error"),
-                    settled_at=now,
-                ),
-                [{"b_id": m.id, "b_reason": r, "b_error": e} for m, r, e in decisions.skipped],
+            _update_each(
+                session,
+                [{"id": m.id, "status_reason": r, "error": e} for m, r, e in decisions.skipped],
+                constant={"status": Status.skipped.value, "settled_at": now},
+                statuses=queued,
             )
             session.execute(
                 insert(_EVENTS),
                 [_event_row(m, "skipped", r, m.subject_line) for m, r, _ in decisions.skipped],
             )
         if decisions.held:
-            session.execute(
-                update(_MESSAGES).where(queued).values(not_before=bindparam("b_until")),
-                [{"b_id": m.id, "b_until": until} for m, until in decisions.held],
+            _update_each(
+                session,
+                [{"id": m.id, "not_before": until} for m, until in decisions.held],
+                constant={},
+                statuses=queued,
             )
         if decisions.ready:
-            session.execute(
-                update(_MESSAGES)
-                .where(queued)
-                .values(
-                    status=Status.sending.value,
-                    status_reason=None,
-                    claimed_by=self.worker_id,
-                    sending_at=now,
-                    attempts=bindparam("b_attempts"),
-                    to_address=bindparam("b_to"),
-                    locale=bindparam("b_locale"),
-                    subject_line=bindparam("b_subject"),
-                    sms_segments=bindparam("b_segments"),
-                ),
+            _update_each(
+                session,
                 [
                     {
-                        "b_id": r.message_id,
-                        "b_attempts": r.attempts,
-                        "b_to": r.address,
-                        "b_locale": r.locale,
-                        "b_subject": r.subject_line,
-                        "b_segments": r.sms_segments,
+                        "id": r.message_id,
+                        "attempts": r.attempts,
+                        "to_address": r.address,
+                        "locale": r.locale,
+                        "subject_line": r.subject_line,
+                        "sms_segments": r.sms_segments,
                     }
                     for _, r in decisions.ready
                 ],
+                constant={
+                    "status": Status.sending.value,
+                    "status_reason": None,
+                    "claimed_by": self.worker_id,
+                    "sending_at": now,
+                },
+                statuses=queued,
             )
         report.skipped += len(decisions.skipped)
         report.held += len(decisions.held)
@@ -544,25 +595,20 @@ class Pipeline:
                     delay = policy.retry_minutes[min(item.attempts, len(policy.retry_minutes)) - 1]
                     retry.append(
                         {
-                            "b_id": item.message_id,
-                            "b_worker": self.worker_id,
-                            "status": Status.queued.value,
+                            "id": item.message_id,
                             "status_reason": reason,
                             "error": (result.detail or "")[:2000],
                             "not_before": now + timedelta(minutes=delay),
-                            "claimed_by": None,
                         }
                     )
                     report.retried += 1
                     continue
                 final.append(
                     {
-                        "b_id": item.message_id,
-                        "b_worker": self.worker_id,
+                        "id": item.message_id,
                         "status": status.value,
                         "status_reason": reason,
                         "error": None if status == Status.sent else (result.detail or "")[:2000],
-                        "settled_at": now,
                         "provider_id": result.provider_id,
                     }
                 )
@@ -570,41 +616,22 @@ class Pipeline:
                     _event_row(item.event, status.value, reason, item.event["subject_line"])
                 )
                 setattr(report, status.value, getattr(report, status.value) + 1)
-            guard = and_(
-                _MESSAGES.c.id == bindparam("b_id"),
-                _MESSAGES.c.claimed_by == bindparam("b_worker"),
-                # (no IN list: an executemany cannot expand one)
-                or_(
-                    _MESSAGES.c.status == Status.sending.value,
-                    _MESSAGES.c.status == Status.unknown.value,
-                ),
+            # Only this worker's claim, still sending (or taken for lost meanwhile).
+            held = (Status.sending.value, Status.unknown.value)
+            _update_each(
+                session,
+                final,
+                constant={"settled_at": now},
+                statuses=held,
+                claimed_by=self.worker_id,
             )
-            if final:
-                session.execute(
-                    update(_MESSAGES)
-                    .where(guard)
-                    .values(
-                        status=bindparam("status"),
-                        status_reason=bindparam("status_reason"),
-                        error=bindparam("error"),
-                        settled_at=bindparam("settled_at"),
-                        provider_id=bindparam("provider_id"),
-                    ),
-                    final,
-                )
-            if retry:
-                session.execute(
-                    update(_MESSAGES)
-                    .where(guard)
-                    .values(
-                        status=bindparam("status"),
-                        status_reason=bindparam("status_reason"),
-                        error=bindparam("error"),
-                        not_before=bindparam("not_before"),
-                        claimed_by=bindparam("claimed_by"),
-                    ),
-                    retry,
-                )
+            _update_each(
+                session,
+                retry,
+                constant={"status": Status.queued.value, "claimed_by": None},
+                statuses=held,
+                claimed_by=self.worker_id,
+            )
             if events:
                 session.execute(insert(_EVENTS), events)
             delivered = {
@@ -614,4 +641,6 @@ class Pipeline:
             }
             if delivered:
                 # A delivery ends a run of temporary failures.
-                session.execute(delete(SoftFailure).where(SoftFailure.address_hash.in_(delivered)))
+                session.execute(
+                    delete(SoftFailure).where(among(session, SoftFailure.address_hash, delivered))
+                )
