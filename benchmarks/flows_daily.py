@@ -14,11 +14,14 @@ has been running).
 
 Timed, for one local day: each flow's selection alone (the set-based statement), then
 the whole day as the worker runs it: the loyalty engine's expiry warnings
-(``warn_batch``) and the flows consumer turning them into messages, then
-``jobs.run_day`` (win-back, birthday and replenishment entries, each entrant in its own
-transaction with its first steps: a coupon and a queued message for win-back). The
-issue's target is 1,000,000 customers in under 60 s with flat memory; the shared
-machine allows less, so the size is a parameter and the figures say what was run.
+(``warn_batch``) and the flows consumer turning them into messages (the worker's batched
+draining), then ``jobs.run_day`` (win-back, birthday and replenishment entries, a chunk
+at a time, with their first steps: a coupon and a queued message for win-back). SQL
+statements are counted on the client (an ``executemany`` counts once); the day's own
+peak RSS is read from ``VmHWM`` reset just before it (Linux). The issue's target is
+1,000,000 customers in under 60 s with flat memory; the shared machine allows less, so
+the size is a parameter and the figures say what was run. For the code before a change,
+run this file with ``PYTHONPATH`` at the older checkout's ``src``.
 """
 
 from __future__ import annotations
@@ -355,7 +358,7 @@ def main() -> None:
             "",
             f"Entered by flow: {dict(sorted(entered.items()))}. Client CPU {cpu:.1f} s; RSS "
             f"{rss_before:.0f} MiB before the day, peak {day_peak:.0f} MiB during it "
-            f"(+{day_peak - rss_before:.0f}); peak RSS of the whole run {peak_mib():.0f} MiB "
+            f"({day_peak - rss_before:+.0f}); peak RSS of the whole run {peak_mib():.0f} MiB "
             f"(the build included). The same day run again: {again['entered']} entered in "
             f"{again_s:.1f} s. Target (issue 10): 1,000,000 customers under 60 s, memory flat.",
             "",
