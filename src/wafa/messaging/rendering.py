@@ -70,6 +70,11 @@ def localize_digits(value: str, locale: str) -> str:
 
 def localize(value: Any, locale: str) -> Any:
     """A template context with its integers printing in the locale's digits."""
+    kind = type(value)
+    if kind is str or value is None:  # most values: asked first (the ABC check is slow)
+        return value
+    if kind is dict:
+        return {k: localize(v, locale) for k, v in value.items()}
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -134,6 +139,33 @@ def variables_used(sources: Iterable[str]) -> frozenset[str]:
 def render_source(source: str, context: Mapping[str, Any], *, html: bool = False) -> str:
     """Render one template source in the sandbox."""
     return _compile(source, html).render(context)
+
+
+class _Scope:
+    """One message's variables for each environment, with the environment's globals under
+    them: what ``Template.render`` builds anew for every template (it copies the variables
+    twice and walks the globals' chain), built once for a message's subject, text and
+    HTML."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values = values
+        self._parents: dict[bool, dict[str, Any]] = {}
+
+    def render(self, source: str, *, html: bool = False) -> str:
+        template = _compile(source, html)
+        parent = self._parents.get(html)
+        if parent is None:
+            # (a template from ``from_string`` has the environment's globals as its own)
+            parent = {**template.globals, **self.values}
+            self._parents[html] = parent
+        # ``Template.render`` with this parent: the variables are read, never written (a
+        # ``set`` in a template writes the context's own, an immutable sandbox no more).
+        context = template.new_context(parent, shared=True)
+        try:
+            return template.environment.concat(template.root_render_func(context))
+        except Exception:
+            template.environment.handle_exception()
+            raise  # (handle_exception always raises)
 
 
 _PARAGRAPHS = re.compile(r"\n\s*\n")
@@ -328,18 +360,19 @@ def render_message(
     locale = pick_locale(sorted(locales), wanted_locale, business_locale)
     values = localize(dict(context), locale)
     values["locale"] = locale
-    subject_line = render_source(subject.get(locale, ""), values).strip() if subject else ""
+    scope = _Scope(values)
+    subject_line = scope.render(subject.get(locale, "")).strip() if subject else ""
     text_source = text.get(locale)
     html_source = html.get(locale)
-    body_text = render_source(text_source, values) if text_source else ""
+    body_text = scope.render(text_source) if text_source else ""
     if channel != "email":
-        body = body_text or _strip_tags(render_source(html_source or "", values, html=True))
+        body = body_text or _strip_tags(scope.render(html_source or "", html=True))
         if kind == "marketing":
             word = opt_out_word or texts.gettext(locale, texts.SMS_OPT_OUT)
             body = f"{body.rstrip()}\n{word}"
         return Rendered(locale, subject_line, body, None, count_segments(body).segments)
     if html_source:
-        body_html = sanitize(render_source(html_source, values, html=True))
+        body_html = sanitize(scope.render(html_source, html=True))
         if not body_text:
             body_text = _strip_tags(body_html)
     else:
