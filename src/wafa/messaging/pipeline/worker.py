@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from wafa.core.db import among, dialect_name, rowcount
 from wafa.core.events import row as event_row
+from wafa.core.events import write_rows
 from wafa.core.links import LinkSigner
-from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
@@ -56,7 +56,6 @@ POLICY_SECONDS = 2.0
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
 
 _MESSAGES = cast(Table, Message.__table__)
-_EVENTS = cast(Table, OutboxEvent.__table__)
 # Messages that count against a frequency cap: handed over, or possibly handed over.
 _CAP_STATUSES = (Status.sending.value, Status.sent.value, Status.unknown.value)
 
@@ -273,8 +272,8 @@ class Pipeline:
                     )
                     .execution_options(synchronize_session=False)
                 )
-                session.execute(
-                    insert(_EVENTS),
+                write_rows(
+                    session,
                     [_event_row(m, "unknown", "worker_lost", m.subject_line) for m in rows],
                 )
                 log.warning("%d messages of stopped workers settled as unknown", len(rows))
@@ -506,8 +505,8 @@ class Pipeline:
                 constant={"status": Status.skipped.value, "settled_at": now},
                 statuses=queued,
             )
-            session.execute(
-                insert(_EVENTS),
+            write_rows(
+                session,
                 [_event_row(m, "skipped", r, m.subject_line) for m, r, _ in decisions.skipped],
             )
         if decisions.held:
@@ -632,8 +631,7 @@ class Pipeline:
                 statuses=held,
                 claimed_by=self.worker_id,
             )
-            if events:
-                session.execute(insert(_EVENTS), events)
+            write_rows(session, events)
             delivered = {
                 consent.address_hash(secret, item.medium, item.address)
                 for item, result in zip(ready, results, strict=True)
