@@ -18,6 +18,10 @@ measures its own code with ``PYTHONPATH=src``). lifetimes' environment:
 ``python -m venv benchmarks/.venv-lifetimes && benchmarks/.venv-lifetimes/bin/pip install
 lifetimes pandas numpy scipy``.
 
+With ``--before DIR`` a third process runs ``wafa analyze`` from ``DIR/src`` (an older
+commit exported with ``git archive COMMIT src | tar -x -C DIR``), in the same rotation:
+old against new in one run.
+
     .venv/bin/python benchmarks/analytics_vs_lifetimes.py --runs 3
 """
 
@@ -73,6 +77,12 @@ def main() -> None:
     parser.add_argument(
         "--no-forecast", action="store_true", help="skip lifetimes with every forecast"
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="also run wafa from this checkout's src (e.g. an exported older commit), "
+        "alternating with the others: old against new in the same run",
+    )
     args = parser.parse_args()
     if not LIFETIMES_PY.exists():
         raise SystemExit(
@@ -107,10 +117,16 @@ def main() -> None:
     ]
     lifetimes = [str(LIFETIMES_PY), str(HERE / "_lifetimes_analyze.py"), str(path)]
     wafa_name = "wafa analyze" + (" (with the HTML report)" if args.report else "")
-    jobs = {
-        wafa_name: wafa,
-        "lifetimes: summary + BG/NBD + Gamma-Gamma": lifetimes,
-    }
+    jobs = {wafa_name: wafa}
+    if args.before is not None:
+        before = [*wafa]
+        before[before.index(str(args.workdir / "vs.json"))] = str(args.workdir / "before.json")
+        jobs[f"wafa analyze from {args.before.name}"] = [
+            "env",
+            f"PYTHONPATH={(args.before / 'src').resolve()}",
+            *before,
+        ]
+    jobs["lifetimes: summary + BG/NBD + Gamma-Gamma"] = lifetimes
     if not args.no_forecast:
         jobs["lifetimes: the same + every customer's forecast"] = [*lifetimes, "--predict"]
     load_start = os.getloadavg()
@@ -140,7 +156,7 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|",
         *(
             f"| {n} | {m[0]:.1f} | {m[1]:.1f} | {m[2]:.0f} | "
-            + ("— | —" if n == wafa_name else f"{m[0] / base[0]:.1f}× | {m[1] / base[1]:.1f}×")
+            + ("— | —" if n == wafa_name else f"{m[0] / base[0]:.2f}× | {m[1] / base[1]:.2f}×")
             + " |"
             for n, m in median.items()
         ),
@@ -161,7 +177,9 @@ def main() -> None:
         "",
         "Command: `.venv/bin/python benchmarks/analytics_vs_lifetimes.py --runs "
         + f"{args.runs}{' --report' if args.report else ''}"
-        + f"{' --no-forecast' if args.no_forecast else ''}`",
+        + f"{' --no-forecast' if args.no_forecast else ''}"
+        + (f" --before {args.before}" if args.before is not None else "")
+        + "`",
         "",
     ]
     args.results.mkdir(parents=True, exist_ok=True)
