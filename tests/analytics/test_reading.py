@@ -687,3 +687,12 @@ class TestWooCommerceWebToffeeFormat:
         assert err.value.detail == (
             "woo.csv, line 2, column line_item_2: the quantity 'one' is not a whole number"
         )
+
+
+def test_duckdb_draws_no_progress_bar_of_its_own() -> None:
+    # A long statement (over 2 s on a million customers) made DuckDB draw its own bar on
+    # the terminal even under `wafa analyze --quiet`; the command reports its steps itself.
+    from wafa.analytics.reading import connect
+
+    con = connect()
+    assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)

@@ -135,6 +135,7 @@ def store_scores(
     con = duckdb.connect()
     try:
         con.execute("SET threads = 2")
+        con.execute("SET enable_progress_bar = false")  # the caller reports progress
         con.execute("SET TimeZone = 'UTC'")
         con.register("wafa_scores", columns)
         with tempfile.TemporaryDirectory(prefix="wafa-scores-") as tmp:
