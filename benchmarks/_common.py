@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -26,20 +27,23 @@ ADMIN_URL = os.environ.get("WAFA_BENCH_PG", "postgresql+psycopg://postgres@127.0
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def revision_src(revision: str, workdir: Path) -> Path:
-    """Return the ``src`` folder of git ``revision``, checked out once into ``workdir``.
+def revision_src(revision: str, workdir: Path | None = None) -> Path:
+    """Return the ``src`` folder of git ``revision``, exported once (``git archive``) into
+    ``workdir`` (the system's temporary folder by default).
 
     For benchmarks that run an earlier revision beside this checkout in one run (a child
     process with ``PYTHONPATH`` set to the returned folder imports that revision's code).
+    An export, not a worktree: nothing is registered in the repository.
     """
-    target = workdir / f"wafa-{revision}"
-    if not target.exists():
-        workdir.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(target), revision],
+    target = (workdir or Path(tempfile.gettempdir())) / f"wafa-{revision}"
+    if not (target / "src").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", revision, "src"],
             check=True,
             capture_output=True,
-        )
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     return target / "src"
 
 

@@ -30,11 +30,10 @@ import pstats
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from _common import drop_database, fresh_database
+from _common import drop_database, fresh_database, revision_src
 from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
@@ -79,20 +78,6 @@ class ThreadpoolProfiles:
 
         fastapi.routing.run_in_threadpool = profiled  # type: ignore[assignment]
         fastapi.dependencies.utils.run_in_threadpool = profiled  # type: ignore[assignment]
-
-
-def revision_src(revision: str) -> Path:
-    """``src`` of git ``revision``, exported once (``git archive``) to a temporary folder."""
-    target = Path(tempfile.gettempdir()) / f"wafa-intake-{revision}"
-    if not (target / "src").exists():
-        target.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "-C", str(Path(__file__).resolve().parent.parent), "archive", revision, "src"],
-            check=True,
-            capture_output=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target / "src"
 
 
 def compare(args: argparse.Namespace) -> None:
