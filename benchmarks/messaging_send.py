@@ -37,7 +37,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _common import drop_database, free_port, fresh_database, write_section
+from _common import drop_database, free_port, fresh_database, revision_src, write_section
 from sqlalchemy import func, select, text
 
 from wafa.core import migrate
@@ -436,25 +436,11 @@ def main() -> None:
         write_section(args.out, name, buffer.getvalue(), title="Messaging")
 
 
-def revision_tree(revision: str) -> Path:
-    """``src`` of git ``revision``, exported once (``git archive``) to a temporary folder."""
-    target = Path(tempfile.gettempdir()) / f"wafa-bench-{revision}"
-    if not (target / "src").exists():
-        target.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT.parent), "archive", revision, "src"],
-            check=True,
-            capture_output=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target / "src"
-
-
 def compare(args: argparse.Namespace) -> None:
     """A campaign run per side in turns (before, after, before, after, ...): the worker of
     ``--before`` against this checkout's, on the same machine in the same minutes; medians
     and their ratio. The database, the snapshot and the sink are this checkout's in both."""
-    sides: dict[str, Path | None] = {f"before ({args.before})": revision_tree(args.before)}
+    sides: dict[str, Path | None] = {f"before ({args.before})": revision_src(args.before)}
     sides["this checkout"] = None
     results: dict[str, list[dict[str, object]]] = {side: [] for side in sides}
     loads: list[float] = []
