@@ -119,21 +119,8 @@ def matches(
 def finish(
     session: Session, flow: Flow, enrolment: Enrolment, status: EnrolmentStatus, reason: str | None
 ) -> None:
-    enrolment.status = status.value
-    enrolment.exit_reason = reason
-    enrolment.due_at = None
-    enrolment.finished_at = _now()
-    emit(
-        session,
-        FlowFinished(
-            customer_id=enrolment.customer_id,
-            flow_id=flow.id,
-            flow_key=flow.key,
-            enrolment_id=enrolment.id,
-            status=status.value,
-            reason=reason,
-        ),
-    )
+    """End ``enrolment`` with ``status`` and ``reason`` and announce it (``flow.finished``)."""
+    finish_many(session, flow, [enrolment], status, reason)
 
 
 def finish_many(
