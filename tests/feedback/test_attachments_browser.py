@@ -40,9 +40,12 @@ def _fits(page: object) -> None:
 
 def _shown(page: object, selector: str) -> bool:
     """Every image of ``selector`` loaded with pixels (a refused or broken one never does)."""
+    # A function with an argument, not an expression string: Playwright turns a string into
+    # code with eval inside the page, which the portal's CSP (no 'unsafe-eval') refuses.
     page.wait_for_function(  # type: ignore[attr-defined]
-        f"[...document.querySelectorAll({selector!r})]"
-        ".every(i => i.complete && i.naturalWidth > 0)",
+        "(sel) => [...document.querySelectorAll(sel)]"
+        ".every((i) => i.complete && i.naturalWidth > 0)",
+        arg=selector,
         timeout=20_000,
     )
     return True
