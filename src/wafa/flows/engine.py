@@ -801,31 +801,7 @@ def _send(
 def _coupon(
     session: Session, settings: Settings, flow: Flow, enrolment: Enrolment, step: CouponStep
 ) -> None:
-    if enrolment.holdout:
-        _record(session, flow, enrolment, step, StepOutcome.held_out)
-        return
-    now = _now()
-    coupon = coupons.issue(
-        session,
-        source=CouponSource.campaign,
-        name=step.name,
-        discount_kind=(
-            RewardKind.discount_percent if step.percent else RewardKind.discount_fixed
-        ).value,
-        currency=settings.currency,
-        now=now,
-        customer_id=enrolment.customer_id,
-        amount=step.amount,
-        percent_bp=step.percent * 100 if step.percent else None,
-        expires_at=now + timedelta(days=step.valid_days),
-        occasion=f"flow:{enrolment.id}:{step.key}",
-        created_by=f"flow:{flow.key}",
-    )
-    enrolment.context = {
-        **(enrolment.context or {}),
-        "coupon": _coupon_context(settings, step, coupon.code, coupon.name, now),
-    }
-    _record(session, flow, enrolment, step, StepOutcome.issued, detail=coupon.code)
+    _coupon_many(session, settings, flow, [enrolment], step, _now())
 
 
 def _coupon_context(
