@@ -30,6 +30,7 @@ from wafa.analytics import at_risk, pipeline, rfm
 from wafa.analytics.fitting import FitSettings, TimeUnit
 from wafa.analytics.predicting import Predictions
 from wafa.analytics.reading import BadInput, InputFormat, LoadedOrders, connect, load_orders
+from wafa.analytics.reading.files import scalar
 from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
 from wafa.analytics.retention import duckdb_delivery, headline
 from wafa.analytics.simple_rules import WindowForecast
@@ -162,31 +163,50 @@ def _cut_offs(options: AnalyzeOptions, first_day: int, last_day: int) -> tuple[i
     return last_day, last_day, last_day
 
 
+def _customer_keys(con: duckdb.DuckDBPyConnection, *, hashed: bool = True) -> str:
+    """Key ``wafa_customers`` by an integer hash of the id when no two ids share one.
+
+    Leaves ``wafa_customer_keys`` (``code``, ``key``, ``last_day``, ``purchases``) and
+    returns the SQL of an order's key. Joining millions of order lines to the customers
+    on a 64-bit integer costs a fraction of joining them on the text id; the hash is
+    used only when the summary's customers all have different ones (checked here), so
+    the join finds the same customer either way. Every line joined belongs to one of
+    these customers (the summary is made of the same purchases), so no other id can
+    share a hash with it unnoticed. ``hashed=False`` keys them by the text id.
+    """
+    table = (
+        "CREATE OR REPLACE TEMP TABLE wafa_customer_keys AS "
+        "SELECT code, {key} AS key, last_day, purchases FROM wafa_customers"
+    )
+    if hashed:
+        con.execute(table.format(key="hash(customer_id)"))
+        if scalar(con, "SELECT count(DISTINCT key) = count(*) FROM wafa_customer_keys"):
+            return "hash(customer_id)"
+    con.execute(table.format(key="customer_id"))
+    return "customer_id"
+
+
 def _recommendations(
-    con: duckdb.DuckDBPyConnection, as_of_day: int, n_customers: int
+    con: duckdb.DuckDBPyConnection, as_of_day: int, n_customers: int, *, hashed: bool = True
 ) -> dict[str, Any] | None:
-    """Evaluate and describe product recommendations from ``wafa_items``.
+    """Evaluate and describe product recommendations from the orders' products.
 
     Customers are the codes of ``wafa_customers`` (left by the summary); a customer's
-    last purchase occasion is held out for the evaluation.
+    last purchase occasion is held out for the evaluation. One row per order line (a
+    customer, a product, whether it was bought before the last occasion or in it): the
+    matrices built from them count a product once per customer however often it was
+    bought, so the lines need no grouping first. ``hashed`` as in :func:`_customer_keys`.
     """
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE wafa_pairs AS
-        SELECT c.code AS customer, o.sku,
-               bool_or(o.day < c.last_day OR c.purchases = 1) AS in_train,
-               bool_or(o.day = c.last_day AND c.purchases > 1) AS in_last
-        FROM (
-            SELECT customer_id, day, unnest(skus) AS sku
-            FROM wafa_orders WHERE purchase AND day <= $as_of
-        ) o
-        JOIN wafa_customers c USING (customer_id)
-        GROUP BY c.code, o.sku
-        """,
-        {"as_of": as_of_day},
-    )
+    key = _customer_keys(con, hashed=hashed)
+    lines = f"""
+        SELECT {key} AS key, day, unnest(skus) AS sku
+        FROM wafa_orders WHERE purchase AND day <= $as_of
+    """
     skus = [
-        str(r[0]) for r in con.execute("SELECT DISTINCT sku FROM wafa_pairs ORDER BY 1").fetchall()
+        str(r[0])
+        for r in con.execute(
+            f"SELECT DISTINCT sku FROM ({lines}) ORDER BY 1", {"as_of": as_of_day}
+        ).fetchall()
     ]
     if len(skus) < 2:
         return None
@@ -194,8 +214,15 @@ def _recommendations(
         "wafa_sku_codes", {"sku": np.asarray(skus, dtype=object), "code": np.arange(len(skus))}
     )
     result = con.execute(
-        "SELECT p.customer, s.code AS item, p.in_train, p.in_last "
-        "FROM wafa_pairs p JOIN wafa_sku_codes s USING (sku)"
+        f"""
+        SELECT c.code AS customer, s.code AS item,
+               o.day < c.last_day OR c.purchases = 1 AS in_train,
+               o.day = c.last_day AND c.purchases > 1 AS in_last
+        FROM ({lines}) o
+        JOIN wafa_customer_keys c USING (key)
+        JOIN wafa_sku_codes s USING (sku)
+        """,
+        {"as_of": as_of_day},
     ).fetchnumpy()
     con.unregister("wafa_sku_codes")
     customers = np.asarray(result["customer"], dtype=np.int64)

@@ -291,13 +291,11 @@ def _predict_model(fitted: Fitted, current: RFMArrays) -> Predictions:
     alive = f.p_alive
     pareto = fitted.transactions.get(PARETO)
     if fitted.chosen != PARETO and pareto is not None and pareto.model is not None:
-        once = current.frequency == 0
-        alive = np.where(
-            once,
-            pareto.model.probability_alive(
-                current.frequency, current.recency, current.T, known=fitted.calibration
-            ),
-            alive,
+        # Only the one-time buyers' (few distinct histories: x = t_x = 0, T in days).
+        once = np.flatnonzero(current.frequency == 0)
+        alive = alive.copy()
+        alive[once] = pareto.model.probability_alive(
+            current.frequency[once], current.recency[once], current.T[once]
         )
     alive = np.clip(_guard("probability-alive", alive, 0.0, warnings), 0.0, 1.0)
     expected = {

@@ -417,12 +417,13 @@ def evaluate_hit_rate(
     Parameters
     ----------
     customers, items : numpy.ndarray
-        One row per distinct (customer, product) pair.
+        One row per (customer, product) pair, or per purchase of a product: a pair's
+        rows are merged (a product counts once per customer).
     in_train : numpy.ndarray of bool
-        The pair occurs before the customer's last occasion (or the customer has only
+        The row occurs before the customer's last occasion (or the customer has only
         one occasion).
     in_last : numpy.ndarray of bool
-        The pair occurs in the last occasion of a customer with two or more.
+        The row occurs in the last occasion of a customer with two or more.
     n_customers, n_items : int
         Code ranges.
     k : int, optional

@@ -38,6 +38,8 @@ JACOBI_NODES = 64
 PANEL_THRESHOLD = 4.0
 #: Nodes per panel.
 PANEL_NODES = 32
+#: Gauss-Legendre rule of the middle panels (made once: it is the same for every call).
+_PANEL_RULE = np.polynomial.legendre.leggauss(PANEL_NODES)
 
 __all__ = ["BetaGeoModel", "BetaGeoParams"]
 
@@ -410,7 +412,7 @@ def _beta_expectation_panels(k: float, a: float, b: float, c: FloatArray) -> Flo
     if n_panels > 0:
         lo = np.minimum(p0[:, None] * np.exp2(np.arange(n_panels))[None, :], 0.5)
         hi = np.minimum(2.0 * lo, 0.5)
-        x, wx = np.polynomial.legendre.leggauss(PANEL_NODES)
+        x, wx = _PANEL_RULE
         half = (hi - lo) / 2
         pm = (lo + half)[:, :, None] + half[:, :, None] * x[None, None, :]
         log_density = (a - 1) * np.log(pm) + (b - 1) * np.log1p(-pm) + log_norm

@@ -6,6 +6,7 @@ Every function is pure NumPy/SciPy (the "CLV models are pure math" contract). Se
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -327,6 +328,7 @@ def _cholesky_solve(low: FloatArray, b: FloatArray) -> FloatArray:
     return x
 
 
+@functools.lru_cache(maxsize=4096)
 def jacobi_rule(a: float, b: float, n: int) -> tuple[FloatArray, FloatArray]:
     """Gauss-Jacobi rule for expectations under a Beta(a, b) distribution on [0, 1].
 
@@ -344,7 +346,8 @@ def jacobi_rule(a: float, b: float, n: int) -> tuple[FloatArray, FloatArray]:
     Returns
     -------
     nodes, weights : numpy.ndarray
-        ``E[f(P)] ~= sum(weights * f(nodes))`` for ``P ~ Beta(a, b)``.
+        ``E[f(P)] ~= sum(weights * f(nodes))`` for ``P ~ Beta(a, b)``; read-only, since
+        the rules are cached by their arguments.
     """
     # Jacobi weight (1 - y)^al (1 + y)^be on [-1, 1], with P = (1 + y) / 2.
     al, be = b - 1.0, a - 1.0
@@ -361,8 +364,12 @@ def jacobi_rule(a: float, b: float, n: int) -> tuple[FloatArray, FloatArray]:
     vals, vecs = linalg.eigh_tridiagonal(diag, np.sqrt(off2))
     weights = vecs[0, :] ** 2
     weights = weights / weights.sum()
-    nodes = np.clip((1 + vals) / 2, 0.0, 1.0)
-    return nodes.astype(np.float64), weights.astype(np.float64)
+    nodes = np.clip((1 + vals) / 2, 0.0, 1.0).astype(np.float64)
+    weights = weights.astype(np.float64)
+    # Cached (a forecast asks for the same rule once per purchase count): read-only.
+    nodes.flags.writeable = False
+    weights.flags.writeable = False
+    return nodes, weights
 
 
 def draw_log_params(
