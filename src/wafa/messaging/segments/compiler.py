@@ -5,7 +5,10 @@ to the one-row-per-customer tables the rule names: the order figures
 (:class:`~.models.CustomerOrderStats`), the loyalty account, the analytics scores.
 What customers bought, through which channels and where, is kept on the order
 figures as lists (JSONB on PostgreSQL); badges, which loyalty keeps one row each, are
-an ``EXISTS`` subquery, which both databases run as a semi-join.
+an ``EXISTS`` subquery, which both databases run as a semi-join. An ``any`` at the top
+whose items read different tables is one query too, a ``UNION`` of one selection per
+set of tables (:class:`Compiled`), so that no customer row is joined to a table its
+part does not read.
 
 Calendar facts are worked out here, in Python, and reach the database as plain
 bounds: "days since the last order > 90" becomes ``last_order_at < <the first instant
@@ -42,6 +45,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSONB, array
@@ -68,8 +72,10 @@ class Context:
     """What a rule is compiled against: today, the business calendar, the database.
 
     ``tier_rank`` is the loyalty program's SQL for a customer's tier rank (``None``
-    when tiers are off) and ``tiers`` its codes, lowest first; ``locations`` the known
-    location codes (``None``: not checked).
+    when tiers are off), ``tiers`` its codes, lowest first, and ``tier_rank_absent``
+    the rank that SQL gives a customer without a loyalty account (``None``: not
+    known, and not used); ``locations`` the known location codes (``None``: not
+    checked).
     """
 
     today: date
@@ -79,6 +85,7 @@ class Context:
     dialect: str
     tiers: tuple[str, ...] = ()
     tier_rank: ColumnElement[int] | None = None
+    tier_rank_absent: int | None = None
     locations: frozenset[str] | None = None
 
 
@@ -309,7 +316,13 @@ def _tier(build: _Build, loc: Loc, op: Op, value: Any) -> Expr:
         )
     build.sources.add("loyalty")
     ranks = [ctx.tiers.index(c) + 1 for c in codes]
-    return _plain(ctx.tier_rank, op, ranks if op == "in" else ranks[0])
+    wanted = ranks if op == "in" else ranks[0]
+    compared = _plain(ctx.tier_rank, op, wanted)
+    if ctx.tier_rank_absent is None or _holds(op, ctx.tier_rank_absent, wanted):
+        return compared
+    # The rank is a CASE, which the database cannot see is false for a missing account;
+    # saying so lets it join the accounts inner and filter them before the join.
+    return and_(LoyaltyAccount.customer_id.is_not(None), compared)
 
 
 def _location(build: _Build, loc: Loc, op: Op, value: Any) -> Expr:
@@ -416,25 +429,84 @@ def _node(build: _Build, rule: Rule, loc: Loc) -> Expr:
     return or_(false(), *parts) if parts else false()
 
 
+def _alternatives(ctx: Context, rule: Rule, loc: Loc) -> list[tuple[Expr, frozenset[str]]]:
+    """The rule as alternatives (an ``any`` at the top, looked through one-item groups and
+    ``any`` inside ``any``), each compiled on its own with the tables it reads."""
+    if rule.is_group and len(rule.items) == 1:
+        key = "all" if rule.all_ is not None else "any"
+        return _alternatives(ctx, rule.items[0], (*loc, key, 0))
+    if rule.any_ is None:
+        build = _Build(ctx)
+        return [(_node(build, rule, loc), frozenset(build.sources))]
+    return [
+        part
+        for i, item in enumerate(rule.any_)
+        for part in _alternatives(ctx, item, (*loc, "any", i))
+    ]
+
+
+def _joined(sources: frozenset[str]) -> FromClause:
+    """``customers``, outer-joined to the one-row-per-customer tables in ``sources``."""
+    joined: FromClause = Customer.__table__
+    if "stats" in sources:
+        joined = joined.outerjoin(CustomerOrderStats, CustomerOrderStats.customer_id == Customer.id)
+    if "loyalty" in sources:
+        joined = joined.outerjoin(LoyaltyAccount, LoyaltyAccount.customer_id == Customer.id)
+    if "scores" in sources:
+        joined = joined.outerjoin(CustomerScore, CustomerScore.customer_id == Customer.id)
+    return joined
+
+
 @dataclass(frozen=True)
 class Compiled:
-    """A compiled rule: the condition and the tables it needs joined."""
+    """A compiled rule: the condition and the tables it needs joined.
+
+    ``parts`` is the same rule as alternatives grouped by the tables they read, fewest
+    tables first (items that read the same tables share a part). An ``any`` whose
+    items read different tables, such as "5+ orders and gold, or P(alive) over 0.8 in
+    Shiraz", is counted part by part (:meth:`part_ids`): one query that outer-joins
+    every table to every customer and tests the ``OR`` on each row costs the joins of
+    every table whatever the rule selects (``benchmarks/segments_count.py``, "nested:
+    every source of fields"), while a part joins only its own tables to the customers
+    its conditions leave. With one part the rule is selected as it is.
+    """
 
     where: Expr
     sources: frozenset[str]
+    parts: tuple[tuple[Expr, frozenset[str]], ...] = ()
 
     def from_clause(self) -> FromClause:
         """``customers``, outer-joined to what the condition reads."""
-        joined: FromClause = Customer.__table__
-        if "stats" in self.sources:
-            joined = joined.outerjoin(
-                CustomerOrderStats, CustomerOrderStats.customer_id == Customer.id
+        return _joined(self.sources)
+
+    @property
+    def split(self) -> bool:
+        """Whether the rule is counted part by part (see the class)."""
+        return len(self.parts) > 1
+
+    def part_ids(self) -> list[Select[uuid.UUID]]:
+        """The live customers' ids of each part that no earlier part holds.
+
+        Disjoint, so their ``UNION ALL`` is the members and counting it needs no
+        de-duplication (a ``UNION`` of large parts spends longer removing duplicates than
+        the joins it saves). A part after the first also joins the earlier parts' tables,
+        but only for the customers it selects.
+        """
+        selections = []
+        read: frozenset[str] = frozenset()
+        earlier: list[Expr] = []
+        for where, sources in self.parts:
+            read |= sources
+            selections.append(
+                select(Customer.id)
+                .select_from(_joined(read))
+                .where(live(), where, *earlier)
+                # A query of its own, wherever it is used.
+                .correlate(None)
             )
-        if "loyalty" in self.sources:
-            joined = joined.outerjoin(LoyaltyAccount, LoyaltyAccount.customer_id == Customer.id)
-        if "scores" in self.sources:
-            joined = joined.outerjoin(CustomerScore, CustomerScore.customer_id == Customer.id)
-        return joined
+            # Not in that part: false or unknown (NULL) there.
+            earlier.append(not_(func.coalesce(where, false())))
+        return selections
 
 
 def live() -> Expr:
@@ -449,7 +521,18 @@ def compile_rules(rule: Rule, ctx: Context, *, loc: Loc = ("rules",)) -> Compile
     if build.errors:
         first_loc, first = build.errors[0]
         raise Invalid(f"{'.'.join(str(p) for p in first_loc)}: {first}", build.errors)
-    return Compiled(where, frozenset(build.sources))
+    sources = frozenset(build.sources)
+    # Alternatives that read the same tables stay together (one selection each).
+    grouped: dict[frozenset[str], list[Expr]] = {}
+    for part, part_sources in _alternatives(ctx, rule, loc):
+        grouped.setdefault(part_sources, []).append(part)
+    parts = tuple(
+        (or_(*exprs), s) for s, exprs in sorted(grouped.items(), key=lambda kv: len(kv[0]))
+    )
+    if not any(s for _, s in parts):
+        # Customers' own columns only: one scan answers it.
+        parts = ((where, sources),)
+    return Compiled(where, sources, parts)
 
 
 def members_query(rule: Rule, ctx: Context) -> Select[uuid.UUID]:
@@ -461,4 +544,6 @@ def members_query(rule: Rule, ctx: Context) -> Select[uuid.UUID]:
 def count_query(rule: Rule, ctx: Context) -> Select[int]:
     """How many live customers ``rule`` selects: one query."""
     compiled = compile_rules(rule, ctx)
+    if compiled.split:
+        return select(func.count()).select_from(union_all(*compiled.part_ids()).subquery())
     return select(func.count()).select_from(compiled.from_clause()).where(live(), compiled.where)

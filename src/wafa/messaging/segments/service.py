@@ -28,8 +28,9 @@ from wafa.core.pagination import decode_cursor, encode_cursor
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
+from wafa.loyalty.models import LoyaltyAccount
 from wafa.loyalty.program import rules_at
-from wafa.loyalty.tiers import effective_tier_rank
+from wafa.loyalty.tiers import effective_tier, effective_tier_rank, rank
 from wafa.messaging.segments import compiler
 from wafa.messaging.segments.compiler import Context
 from wafa.messaging.segments.models import CustomerOrderStats, Segment
@@ -61,6 +62,8 @@ def context_for(session: Session, settings: Settings, *, now: datetime | None = 
         dialect=dialect_name(session),
         tiers=codes,
         tier_rank=effective_tier_rank(program, today=today) if codes else None,
+        # A customer without an account reads as a blank account (a new member).
+        tier_rank_absent=rank(tiers, effective_tier(program, LoyaltyAccount(), today=today)),
         locations=frozenset(session.scalars(select(Location.code))),
     )
 
