@@ -33,6 +33,7 @@ from wafa.auth import service as auth
 from wafa.core.db import get_engine
 from wafa.core.settings import Settings, get_settings
 from wafa.integrations.connections import INTAKE_PREFIX
+from wafa.portal.web import home as portal_home
 from wafa.web import auth as web_auth
 from wafa.web import errors as web_errors
 from wafa.web import staff, system
@@ -240,6 +241,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _mount_dashboard(app, settings, pages)
     # The webhook intake reads the settings' version with its connection (one statement).
     app.state.settings_for = partial(live_settings.settings_for, app.state)
-    app.add_middleware(live_settings.LiveSettings, checked_by_route=(f"{INTAKE_PREFIX}/",))
+    # So does the portal's home page, with its session check (wafa.portal.web.home).
+    app.add_middleware(
+        live_settings.LiveSettings,
+        checked_by_route=(f"{INTAKE_PREFIX}/",),
+        checked_paths=frozenset({portal_home.PATH}),
+    )
     app.add_middleware(InFlightLimit)  # outermost: turned away before anything is read
     return app

@@ -87,13 +87,22 @@ def refresh(state: Any) -> bool:
 
 class LiveSettings:
     """ASGI middleware: before each HTTP request, apply settings saved by other processes
-    (except under ``checked_by_route``: those routes read the token themselves)."""
+    (except under the prefixes ``checked_by_route`` and at the paths ``checked_paths``:
+    those routes read the token themselves)."""
 
-    def __init__(self, app: ASGIApp, checked_by_route: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        checked_by_route: tuple[str, ...] = (),
+        checked_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.skip = _SKIP + checked_by_route
+        self.exact = checked_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not str(scope.get("path", "")).startswith(self.skip):
-            await anyio.to_thread.run_sync(refresh, scope["app"].state)
+        if scope["type"] == "http":
+            path = str(scope.get("path", ""))
+            if not path.startswith(self.skip) and path not in self.exact:
+                await anyio.to_thread.run_sync(refresh, scope["app"].state)
         await self.app(scope, receive, send)

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
 from sqlalchemy.orm import Session
 
 from wafa.auth.models import SystemSetting
@@ -88,6 +88,12 @@ def version(session: Session) -> str | None:
         select(SystemSetting.value).where(SystemSetting.key == VERSION_KEY)
     ).scalar_one_or_none()
     return value
+
+
+def version_column() -> ScalarSelect[str | None]:
+    """``version`` as a scalar subquery, for a reader that asks in its own first statement
+    (``app.live_settings.settings_for`` then applies what it read)."""
+    return select(SystemSetting.value).where(SystemSetting.key == VERSION_KEY).scalar_subquery()
 
 
 def _changed(session: Session) -> None:

@@ -34,7 +34,6 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from wafa.auth import business
-from wafa.auth.models import SystemSetting
 from wafa.core.db import insert_new, rowcount
 from wafa.core.errors import Conflict, Invalid, NotFound
 from wafa.core.ids import new_id
@@ -377,9 +376,7 @@ def intake_target(session: Session, shop: str, token: str) -> Target | None:
         .where(Delivery.connection_id == Connection.id, Delivery.status == DeliveryStatus.waiting)
         .exists()
     )
-    version = (
-        select(SystemSetting.value).where(SystemSetting.key == business.VERSION_KEY)
-    ).scalar_subquery()
+    version = business.version_column()
     found = session.execute(
         select(Connection, waiting, version).where(Connection.token_hash == token_digest(token))
     ).first()

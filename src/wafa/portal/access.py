@@ -30,12 +30,13 @@ import struct
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from wafa.core.contacts import ContactError, normalize_email, normalize_phone
-from wafa.core.db import insert_ignoring_conflicts, insert_new, rowcount
+from wafa.core.db import UtcDateTime, insert_ignoring_conflicts, insert_new, rowcount
 from wafa.core.errors import Invalid, NotFound, WafaError
 from wafa.core.ids import new_id
 from wafa.core.links import LinkSigner, public_link
@@ -200,25 +201,56 @@ def session_customer(session: Session, secret: str | None) -> Customer | None:
 
     One statement for the usual case (the session with its customer); a merged record is
     followed to the surviving one."""
+    found = session_customer_with(session, secret)
+    return found[0] if found is not None else None
+
+
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _session_statement(extra: tuple[Any, ...]) -> Any:
+    """The session check with ``extra``, built once per set of extras (a page asks on
+    every request: building the statement cost more than sending it)."""
+    stmt = _STATEMENTS.get(extra)
+    if stmt is None:
+        stmt = (
+            select(Customer, *extra)
+            .join(PortalSession, PortalSession.customer_id == Customer.id)
+            .where(
+                PortalSession.secret_hash == bindparam("p_digest"),
+                PortalSession.ended_at.is_(None),
+                PortalSession.expires_at > bindparam("p_now", type_=UtcDateTime),
+            )
+        )
+        _STATEMENTS[extra] = stmt
+    return stmt
+
+
+def session_customer_with(
+    session: Session, secret: str | None, *extra: Any
+) -> tuple[Customer, tuple[Any, ...]] | None:
+    """``session_customer`` with ``extra`` columns read in the same statement (scalar
+    subqueries that may name ``Customer.id``: the session's customer, before a merge is
+    followed). ``None`` as ``session_customer``; after following a merge, the extras are
+    read again for the surviving record."""
     if not secret or len(secret) > 100:
         return None
-    customer = session.scalar(
-        select(Customer)
-        .join(PortalSession, PortalSession.customer_id == Customer.id)
-        .where(
-            PortalSession.secret_hash == _digest(secret),
-            PortalSession.ended_at.is_(None),
-            PortalSession.expires_at > utcnow(),
-        )
-    )
-    if customer is None:
+    row = session.execute(
+        _session_statement(extra), {"p_digest": _digest(secret), "p_now": utcnow()}
+    ).first()
+    if row is None:
         return None
+    customer: Customer = row[0]
     if customer.merged_into_id is None and customer.erased_at is None:
-        return customer
+        return customer, tuple(row[1:])
     try:
-        return customers.get_live_customer(session, customer.id)
+        live = customers.get_live_customer(session, customer.id)
     except NotFound:
         return None
+    if not extra:
+        return live, ()
+    again = session.execute(select(*extra).where(Customer.id == live.id)).one()
+    return live, tuple(again)
 
 
 def end_session(session: Session, secret: str | None) -> None:

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from wafa.auth import business
 from wafa.core.links import public_link
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
@@ -24,11 +25,13 @@ from wafa.feedback import service as surveys
 from wafa.feedback.models import ComplaintAttachment
 from wafa.loyalty import coupons, pos, program, referrals
 from wafa.loyalty import service as loyalty
+from wafa.loyalty import versions as loyalty_versions
 from wafa.loyalty import views as loyalty_views
 from wafa.loyalty.schemas.io import AvailableReward, CouponRead, LoyaltyStatus, ReferralStats
 from wafa.loyalty.views import LedgerLine
 from wafa.messaging.personalize import first_name
 from wafa.orders import service as orders
+from wafa.portal import access
 
 JUST_OUT_OF_REACH = 3
 
@@ -88,6 +91,41 @@ def home(
         rewards_next=out_of_reach[:JUST_OUT_OF_REACH],
         coupons=_coupons(session, customer.id),
     )
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The signed-in customer with the versions their home page may be kept on
+    (``pagecache``): the owner's settings' token, the member's and the catalogue's
+    versions (``member`` is ``None`` for a customer with no loyalty account)."""
+
+    customer: Customer
+    settings_token: str | None
+    member: int | None
+    catalogue: int | None
+
+
+#: Made once: the session check's statement is built once per set of extras.
+_VERSIONS = (
+    business.version_column(),
+    loyalty_versions.member_version(Customer.id),
+    loyalty_versions.catalogue_version(),
+)
+
+
+def signed_in(session: Session, secret: str | None) -> SignedIn | None:
+    """``access.session_customer`` with the home page's versions, in one statement."""
+    found = access.session_customer_with(session, secret, *_VERSIONS)
+    if found is None:
+        return None
+    customer, (token, member, catalogue) = found
+    return SignedIn(customer, token, member, catalogue)
+
+
+def home_valid_until(session: Session, *, customer_id: uuid.UUID, now: datetime) -> datetime | None:
+    """The instant after ``now`` from which the clock alone may change the home page
+    (within the local day; ``loyalty.versions.next_change``)."""
+    return loyalty_versions.next_change(session, customer_id=customer_id, now=now)
 
 
 def _coupons(session: Session, customer_id: uuid.UUID) -> list[CouponRead]:

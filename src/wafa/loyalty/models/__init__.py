@@ -16,6 +16,7 @@ from wafa.loyalty.models.engagement import (
     TierChange,
 )
 from wafa.loyalty.models.ledger import (
+    CatalogueVersion,
     EntryKind,
     LoyaltyAccount,
     PointsAllocation,
@@ -47,6 +48,7 @@ __all__ = [
     "BirthdayGrant",
     "BounceBackGrant",
     "BounceBackRule",
+    "CatalogueVersion",
     "Coupon",
     "CouponSource",
     "CouponStatus",

@@ -64,8 +64,13 @@ class LoyaltyAccount(Base):
     carried: Mapped[int] = mapped_column(BigInteger, default=0)
     # Debits no lot covered yet (refund policy "negative balance"); released lots pay it first.
     debt: Mapped[int] = mapped_column(BigInteger, default=0)
-    # Bumped by every ledger write: the row lock that serialises one member's writes.
+    # Kept for existing rows; never read. The row lock itself serialises a member's writes.
     lock_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Raised by the database on every change of this row or of the member's loyalty rows
+    #: (entries, lots, coupons, stamps, badges, purchases, redemptions): triggers made by
+    #: migration ``c7d1e2f3a4b5``, so no writer can forget it. What a page built from
+    #: ``status`` may be cached on (``wafa.loyalty.versions``).
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     referral_code: Mapped[str | None] = mapped_column(String(16))
     tier_code: Mapped[str | None] = mapped_column(String(32))
     tier_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -237,6 +242,16 @@ class PointsAllocation(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (CheckConstraint("points > 0", name="points_positive"),)
+
+
+class CatalogueVersion(Base):
+    """One row: raised by the database on every change of the rewards, the stamp cards or
+    the program's versions (what every member's offers and status are judged on)."""
+
+    __tablename__ = "loyalty_catalogue_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ProgramVersion(Base):

@@ -151,14 +151,30 @@ def render(
     status: int = 200,
 ) -> HTMLResponse:
     """A portal page in the reader's language; never sets a staff cookie."""
+    html, language = page_html(request, name, context, customer=customer)
+    return page_response(html, language, status=status)
+
+
+def page_html(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    customer: Customer | None = None,
+    csrf_token: str | None = None,
+) -> tuple[str, str]:
+    """The page's HTML and its language (``csrf_token``: written instead of the session's,
+    for a page kept to be shown again, see ``portal.pagecache``)."""
     customer = customer or getattr(request.state, "portal_customer", None)
     language = getattr(request.state, "language", None) or language_of(request, customer)
     secret = cookie_secret(request)
+    if csrf_token is None:
+        csrf_token = csrf_for(request, secret) if secret and customer is not None else ""
     values: dict[str, Any] = {
         "request": request,
         "user": None,
         "customer": customer,
-        "csrf_token": csrf_for(request, secret) if secret and customer is not None else "",
+        "csrf_token": csrf_token,
         "current_path": request.url.path,
         "flashes": [],
         "available_tabs": TABS,
@@ -166,7 +182,11 @@ def render(
         "logo_version": getattr(request.app.state, "logo_version", None),
         **(context or {}),
     }
-    html = templates_of(request).env(language).get_template(name).render(values)
+    return templates_of(request).env(language).get_template(name).render(values), language
+
+
+def page_response(html: str, language: str, *, status: int = 200) -> HTMLResponse:
+    """A portal page's answer: the security headers, never stored by the browser."""
     headers = dict(SECURITY_HEADERS)
     headers["Content-Language"] = language
     headers["Cache-Control"] = "no-store"
