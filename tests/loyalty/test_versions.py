@@ -241,3 +241,19 @@ class TestNextChange:
         )
         session.flush()
         assert versions.next_change(session, customer_id=c.id, now=later) == NOON + timedelta(4)
+
+
+class TestCatalogueRowMissing:
+    def test_the_next_change_brings_it_back(
+        self, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        clock.set(NOON)
+        _sql(session, "DELETE FROM loyalty_catalogue_version")
+        assert _catalogue_version(session) is None
+        rewards.create_reward(
+            session,
+            settings=settings,
+            data=RewardCreate(name="Cake", kind="gift", cost_points=10),
+        )
+        session.flush()
+        assert _catalogue_version(session) == 1

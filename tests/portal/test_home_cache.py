@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tests.conftest import FrozenClock
@@ -288,3 +289,18 @@ class TestClock:
         assert "Daily cake" not in _home(client).split("My coupons")[0]
         clock.set(NOON + timedelta(hours=12))  # midnight UTC, the shop's zone
         assert "Daily cake" in _home(client).split("My coupons")[0]
+
+
+class TestNotKept:
+    def test_without_the_catalogue_row_the_page_is_built_every_time(
+        self, client: TestClient, session: Session, settings: Settings, clock: FrozenClock
+    ) -> None:
+        clock.set(NOON)
+        customer = member(session, settings, points=100, email="nc@example.com")
+        sign_in(client, session, settings, customer)
+        session.execute(text("DELETE FROM loyalty_catalogue_version"))
+        session.flush()
+        _home(client)
+        with counting() as seen:
+            _home(client)
+        assert len(seen.queries) > 1

@@ -9,7 +9,9 @@ rewards they may take) are a function of three things:
   writer can forget to. A customer without an account has no version: nothing built for
   them may be cached;
 * the catalogue: ``loyalty_catalogue_version`` goes up on every change of the rewards,
-  the stamp cards and the program's versions, raised the same way;
+  the stamp cards and the program's versions, raised the same way (its one row is
+  written back by the next change if it was deleted; while it is missing there is no
+  catalogue version, and nothing may be cached);
 * the clock: the business's local day (periods, tier windows, streaks, the dates shown)
   and, within a day, the instants at which something the member holds starts or stops
   counting (:func:`next_change`).

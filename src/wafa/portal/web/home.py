@@ -73,8 +73,10 @@ def home(request: Request, session: ReadSession) -> HTMLResponse:
         customer.name,
     )
     cache = _pages(request)
-    # No account, no member version: such a page is built every time.
-    html = cache.get("home", customer.id, key, now) if found.member is not None else None
+    # No account (or no catalogue row): nothing says when such a page changes; it is built
+    # every time.
+    keep = found.member is not None and found.catalogue is not None
+    html = cache.get("home", customer.id, key, now) if keep else None
     if html is None:
         page = views.home(session, settings=settings, customer_id=customer.id, known=customer)
         html, _ = page_html(
@@ -84,7 +86,7 @@ def home(request: Request, session: ReadSession) -> HTMLResponse:
             customer=customer,
             csrf_token=cache.mark,
         )
-        if found.member is not None:
+        if keep:
             until = views.home_valid_until(session, customer_id=customer.id, now=now)
             cache.put("home", customer.id, Entry(key=key, until=until, html=html))
     return page_response(html.replace(cache.mark, csrf_for(request, secret)), language)
