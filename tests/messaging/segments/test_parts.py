@@ -226,8 +226,8 @@ def test_parts_select_the_same_members(session: Session, shop: Settings, data: A
     ctx = service.context_for(session, shop)
     compiled = compiler.compile_rules(rule, ctx)
     note(f"parts: {[sorted(s) for _, s in compiled.parts]}")
-    # The form before parts: one joined selection, tiers compared without the guard
-    # that a customer without an account is not of the tier.
+    # The form before parts: one joined selection, tiers compared by the rank alone
+    # (without the guards: an account exists, one of its codes is among the tiers).
     before = compiler.compile_rules(rule, replace(ctx, tier_rank_absent=None))
     expected = set(session.scalars(_joined_members(before)))
     assert set(session.scalars(_joined_members(compiled))) == expected

@@ -322,7 +322,15 @@ def _tier(build: _Build, loc: Loc, op: Op, value: Any) -> Expr:
         return compared
     # The rank is a CASE, which the database cannot see is false for a missing account;
     # saying so lets it join the accounts inner and filter them before the join.
-    return and_(LoyaltyAccount.customer_id.is_not(None), compared)
+    guards: list[Expr] = [LoyaltyAccount.customer_id.is_not(None)]
+    met = [code for i, code in enumerate(ctx.tiers) if _holds(op, i + 1, wanted)]
+    if not _holds(op, 0, wanted) and ctx.tiers[0] not in met:
+        # Only ranks above the lowest tier: such a rank is the held code's or a live
+        # override's (a member without a held code is at most the lowest tier), so one
+        # of the two codes is among them; a plain test of columns that spares most rows
+        # the CASE.
+        guards.append(or_(LoyaltyAccount.tier_code.in_(met), LoyaltyAccount.tier_override.in_(met)))
+    return and_(*guards, compared)
 
 
 def _location(build: _Build, loc: Loc, op: Op, value: Any) -> Expr:
