@@ -213,6 +213,9 @@ def run(
 
     timer.step("Describing retention")
     occasions = source.occasions(summary, as_of_day=c.as_of_day)
+    # The source's last query: a file source starts learning the products here, beside
+    # the arithmetic that follows.
+    delivery = source.delivery()
     gaps = gap_distribution(*occasion_gap_counts(occasions))
     thresholds = ActivityThresholds.from_gaps(gaps)
     states = activity(summary, thresholds)
@@ -223,7 +226,6 @@ def run(
         start_day=c.first_day,
         as_of_day=c.as_of_day,
     )
-    delivery = source.delivery()
     timer.lap("describe")
 
     timer.step("Fitting the models")
