@@ -6,9 +6,9 @@ to the one-row-per-customer tables the rule names: the order figures
 What customers bought, through which channels and where, is kept on the order
 figures as lists (JSONB on PostgreSQL); badges, which loyalty keeps one row each, are
 an ``EXISTS`` subquery, which both databases run as a semi-join. An ``any`` at the top
-whose items read different tables is one query too, a ``UNION`` of one selection per
-set of tables (:class:`Compiled`), so that no customer row is joined to a table its
-part does not read.
+whose items read different tables is counted in one query too, a ``UNION ALL`` of
+disjoint selections, one per set of tables (:class:`Compiled`), so that no customer row
+is joined to a table its part does not read.
 
 Calendar facts are worked out here, in Python, and reach the database as plain
 bounds: "days since the last order > 90" becomes ``last_order_at < <the first instant
