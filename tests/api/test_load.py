@@ -29,8 +29,13 @@ from wafa.loyalty.models import PointsEntry
 WRITERS = 64
 #: The slowest answer allowed (seconds) on a quiet machine: the stall made them wait out the
 #: 10 s busy timeout. On a loaded machine the bound grows to what serving the writes one after
-#: another explains (1.5 x WRITERS x one write's median time, measured first on the same server).
+#: another explains (1.5 x WRITERS x one write's median time, measured on the same server just
+#: before the burst).
 SLOWEST = 8.0
+#: Bursts tried before the bound is enforced. The stall this guards against held up every
+#: burst past ~40 writers; a machine shared with another test suite (a browser test taking
+#: both cores) can hold up one burst, seen once in CI at 11.1 s with 22 answers 503.
+TRIES = 2
 
 
 def _bound(one_write: float) -> float:
@@ -44,50 +49,69 @@ class TestSixtyFourWritersOnOneRow:
         with session_scope(committed_db) as s:
             _, token = auth.create_api_key(s, name="load", scopes=["read", "write"])
             customer_id = create_customer(s, phone="+14155550191").id
-        barrier = threading.Barrier(WRITERS)
+        path = f"/api/v1/customers/{customer_id}/adjustments"
+        headers = {"Authorization": f"Bearer {token}"}
+        created = 0
 
         with running_app(committed_db) as base:
-            with httpx.Client(base_url=base, timeout=60) as client:
+
+            def one_write_alone() -> float:
+                nonlocal created
                 alone = []
-                for i in range(7):
-                    started = time.monotonic()
-                    r = client.post(
-                        f"/api/v1/customers/{customer_id}/adjustments",
-                        json={"points": 1, "reason": f"alone {i}"},
-                        headers={"Authorization": f"Bearer {token}"},
-                    )
-                    assert r.status_code == 201, r.text
-                    alone.append(time.monotonic() - started)
-            bound = _bound(sorted(alone)[3])
-
-            def adjust(i: int) -> tuple[int, float, str | None]:
                 with httpx.Client(base_url=base, timeout=60) as client:
-                    barrier.wait()
-                    started = time.monotonic()
-                    r = client.post(
-                        f"/api/v1/customers/{customer_id}/adjustments",
-                        json={"points": 1, "reason": f"load {i}"},
-                        headers={"Authorization": f"Bearer {token}"},
-                    )
-                    return r.status_code, time.monotonic() - started, r.headers.get("retry-after")
+                    for i in range(7):
+                        started = time.monotonic()
+                        r = client.post(
+                            path, json={"points": 1, "reason": f"alone {i}"}, headers=headers
+                        )
+                        assert r.status_code == 201, r.text
+                        created += 1
+                        alone.append(time.monotonic() - started)
+                return sorted(alone)[3]
 
-            with ThreadPoolExecutor(WRITERS) as pool:
-                results = list(pool.map(adjust, range(WRITERS)))
+            def burst() -> list[tuple[int, float, str | None]]:
+                barrier = threading.Barrier(WRITERS)
 
-        codes = sorted(code for code, _, _ in results)
-        slowest = max(took for _, took, _ in results)
-        assert set(codes) <= {201, 503}, codes
-        assert all(after for code, _, after in results if code == 503)  # Retry-After on 503
-        assert slowest < bound, (
-            f"slowest answer {slowest:.1f} s (bound {bound:.1f} s); codes {codes}"
-        )
+                def adjust(i: int) -> tuple[int, float, str | None]:
+                    with httpx.Client(base_url=base, timeout=60) as client:
+                        barrier.wait()
+                        started = time.monotonic()
+                        r = client.post(
+                            path, json={"points": 1, "reason": f"load {i}"}, headers=headers
+                        )
+                        took = time.monotonic() - started
+                        return r.status_code, took, r.headers.get("retry-after")
+
+                with ThreadPoolExecutor(WRITERS) as pool:
+                    return list(pool.map(adjust, range(WRITERS)))
+
+            seen = []
+            for _ in range(TRIES):
+                bound = _bound(one_write_alone())
+                results = burst()
+                codes = sorted(code for code, _, _ in results)
+                assert set(codes) <= {201, 503}, codes
+                assert all(after for code, _, after in results if code == 503)  # Retry-After
+                created += codes.count(201)
+                slowest = {
+                    code: max(took for c, took, _ in results if c == code) for code in set(codes)
+                }
+                seen.append(
+                    f"slowest {', '.join(f'{c}: {t:.1f} s' for c, t in sorted(slowest.items()))}"
+                    f" (bound {bound:.1f} s; {codes.count(201)} x 201, {codes.count(503)} x 503)"
+                )
+                if max(slowest.values()) < bound:
+                    break
+            else:
+                pytest.fail("every burst had a slow answer: " + "; ".join(seen))
+
         with session_scope(committed_db) as s:
             entries = s.scalar(
                 select(func.count())
                 .select_from(PointsEntry)
                 .where(PointsEntry.customer_id == customer_id, PointsEntry.kind == "adjust")
             )
-        assert entries == codes.count(201) + 7
+        assert entries == created
 
 
 class TestBusyAnswers:
