@@ -9,12 +9,15 @@ generate_series``), then ``--members`` of them get points through the loyalty se
 the catalogue three rewards (``--keep`` keeps it and prints its URL; ``--database URL``
 measures such a kept store again without filling it). A fresh ``wafa serve``
 (``--workers`` processes, no background worker) runs on loopback; each member signs in by
-a real sign-in link. ``--connections`` threads, each a signed-in member's browser, then ask
-for ``/portal/`` back to back for ``--seconds`` (after one warm-up round); every answer must
-be 200 with the balance on it. The load generator runs on the same machine as the server
-and the database.
+a real sign-in link (httpx). The load is ``wrk`` (the Debian/Ubuntu package ``wrk``: a
+benchmark tool, not a dependency of Wafa; it must be on ``PATH``): ``--connections``
+connections, one per wrk thread, each sending one signed-in member's cookie, ask for
+``/portal/`` back to back (a closed loop) for ``--seconds`` after a 3-second warm-up;
+every answer must be 200 with the balance on it (checked by the wrk script). The load
+generator runs on the same machine as the server and the database; its CPU per page is
+reported too.
 
-Reported per turn: requests a second, p50/p95/p99 latency, the load average, and the CPU
+Reported per turn: requests a second, p50/p90/p99 latency (wrk's), the load average, and the CPU
 time per page of the server's processes and of the PostgreSQL backends serving the
 benchmark's database (read from ``/proc``; neither depends much on what else the machine
 runs, unlike the latencies). With ``--against REV`` the code of git revision ``REV``
@@ -27,9 +30,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -38,7 +43,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx2 as httpx
-from _common import drop_database, free_port, fresh_database, revision_src, write_section
+from _common import (
+    drop_database,
+    free_port,
+    fresh_database,
+    parse_wrk,
+    revision_src,
+    write_section,
+)
 from sqlalchemy import create_engine, text
 
 from wafa.core.db import dispose_engines, session_scope
@@ -47,6 +59,7 @@ from wafa.loyalty import rewards
 from wafa.loyalty import service as loyalty
 from wafa.loyalty.schemas.io import RewardCreate
 from wafa.portal import access
+from wafa.portal.web.common import COOKIE
 
 ROOT = Path(__file__).resolve().parent
 SRC = ROOT.parent / "src"
@@ -155,16 +168,65 @@ class Turn:
     code: str
     rps: float
     p50: float
-    p95: float
+    p90: float
     p99: float
     errors: int
     server_ms: float  # server CPU per page
     db_ms: float  # PostgreSQL backends' CPU per page
+    wrk_ms: float  # the load generator's CPU per page
     opened: int  # PostgreSQL connections opened during the turn (seen at least)
     closed: int  # and closed
     load: float
     html: int
     css: int
+
+
+def lua(cookies: list[str]) -> str:
+    """wrk script: wrk thread ``n`` (one connection each) sends member ``n``'s cookie on
+    every request; an answer that is not 200 with the balance on it counts as bad."""
+    quoted = ", ".join(f'"{c}"' for c in cookies)
+    return f"""
+local cookies = {{{quoted}}}
+local threads = {{}}
+local made = 0
+function setup(thread)
+  made = made + 1
+  thread:set("cookie", cookies[(made - 1) % #cookies + 1])
+  table.insert(threads, thread)
+end
+function init(args)
+  bad = 0
+  wrk.headers["Cookie"] = "{COOKIE}=" .. cookie
+end
+function response(status, headers, body)
+  if status ~= 200 or not string.find(body, 'data-testid="available"', 1, true) then
+    bad = bad + 1
+  end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + t:get("bad") end
+  io.write(string.format("bad answers: %d\\n", total))
+end
+"""
+
+
+def wrk(public: str, script: Path, *, connections: int, seconds: float) -> tuple[str, float]:
+    """Run wrk (``connections`` threads of one connection each, closed loop); its output
+    and its CPU seconds."""
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(
+            ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds:g}s",
+             "--timeout", "60s", "--latency", "-s", str(script), f"{public}/portal/"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"wrk failed ({proc.returncode}):\n{text}")
+    return text, usage.ru_utime + usage.ru_stime
 
 
 def turn(
@@ -188,83 +250,71 @@ def turn(
     )  # fmt: skip
     try:
         wait_for(public, server)
-        signed: list[httpx.Client] = []
-        for link in links:
-            client = httpx.Client(base_url=public, timeout=30)
-            client.get(urlparse(link).path)  # signs in: the cookie stays in the client
-            signed.append(client)
-        clients = signed + [
-            httpx.Client(base_url=public, timeout=30, cookies=signed[i % len(signed)].cookies)
-            for i in range(max(0, args.connections - len(signed)))
-        ]
-        clients = clients[: args.connections]
-        first = clients[0].get("/portal/")
-        if first.status_code != 200 or 'data-testid="available"' not in first.text:
-            raise SystemExit(f"{code}: the home page answered {first.status_code}")
-        css_path = first.text.split('rel="stylesheet" href="', 1)[1].split('"', 1)[0]
-        css = clients[0].get(css_path).content
-        # Warm-up: every client at once for two rounds, so every worker process has served
-        # and its pool holds the connections the measured turn will use.
-        warm = [
-            threading.Thread(target=lambda c=c: [c.get("/portal/") for _ in range(2)])
-            for c in clients
-        ]
-        for t in warm:
-            t.start()
-        for t in warm:
-            t.join()
-        times: list[float] = []
-        errors = [0]
-        lock = threading.Lock()
+        cookies: list[str] = []
+        with httpx.Client(base_url=public, timeout=30) as client:
+            for link in links:
+                client.cookies.clear()
+                client.get(urlparse(link).path)  # signs in: the cookie stays in the client
+                cookies.append(client.cookies[COOKIE])
+            first = client.get("/portal/")
+            if first.status_code != 200 or 'data-testid="available"' not in first.text:
+                raise SystemExit(f"{code}: the home page answered {first.status_code}")
+            css_path = first.text.split('rel="stylesheet" href="', 1)[1].split('"', 1)[0]
+            css = client.get(css_path).content
+        with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+            script.write(lua(cookies))
+            script.flush()
+            # Warm-up: every connection at once, so every worker process has served each
+            # member (and kept the page) and its pool holds the connections it will use.
+            wrk(public, Path(script.name), connections=args.connections, seconds=3)
+            served, db = process_tree(server.pid), backends(url)
+            cpu0, db0 = cpu_seconds(served), cpu_seconds(db)
+            seen = set(db)
+            done = threading.Event()
 
-        def run(client: httpx.Client, stop_at: float) -> None:
-            mine: list[float] = []
-            bad = 0
-            while time.perf_counter() < stop_at:
-                t0 = time.perf_counter()
-                answer = client.get("/portal/")
-                mine.append(time.perf_counter() - t0)
-                if answer.status_code != 200 or 'data-testid="available"' not in answer.text:
-                    bad += 1
-            with lock:
-                times.extend(mine)
-                errors[0] += bad
+            def watch() -> None:  # backends that come and go meanwhile
+                while not done.wait(0.5):
+                    seen.update(backends(url))
 
-        served, db = process_tree(server.pid), backends(url)
-        cpu0, db0 = cpu_seconds(served), cpu_seconds(db)
-        started = time.perf_counter()
-        stop_at = started + args.seconds
-        threads = [threading.Thread(target=run, args=(c, stop_at)) for c in clients]
-        for t in threads:
-            t.start()
-        seen = set(db)
-        while any(t.is_alive() for t in threads):  # backends that come and go meanwhile
-            seen.update(backends(url))
-            time.sleep(0.5)
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - started
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            try:
+                output, wrk_cpu = wrk(
+                    public, Path(script.name), connections=args.connections, seconds=args.seconds
+                )
+            finally:
+                done.set()
+                watcher.join()
         cpu1 = cpu_seconds(served)
         after = backends(url)
         # A backend opened during the turn counts whole; one that ended is lost (no figure).
         db1, closed = cpu_seconds(after), len(seen - set(after))
         opened = len(seen - set(db))
-        for client in clients:
-            client.close()
     finally:
         server.terminate()
         server.wait(timeout=60)
-    qs = statistics.quantiles(times, n=100)
+    stats = parse_wrk(output)
+    pages = stats["requests"]
+    if not pages:
+        raise SystemExit(f"{code}: wrk reported no requests:\n{output}")
+    bad = re.search(r"bad answers: (\d+)", output)
+    if bad is None:
+        raise SystemExit(f"{code}: the wrk script reported nothing:\n{output}")
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(bad.group(1)) + (sum(int(g) for g in sockets.groups()) if sockets else 0)
     return Turn(
         code=code,
-        rps=len(times) / elapsed,
-        p50=qs[49] * 1000,
-        p95=qs[94] * 1000,
-        p99=qs[98] * 1000,
-        errors=errors[0],
-        server_ms=(cpu1 - cpu0) * 1000 / len(times),
+        rps=stats["rps"],
+        p50=stats["p50_ms"],
+        p90=stats["p90_ms"],
+        p99=stats["p99_ms"],
+        errors=errors,
+        server_ms=(cpu1 - cpu0) * 1000 / pages,
         # The CPU of a backend that ended before the last reading is lost: no figure then.
-        db_ms=(db1 - db0) * 1000 / len(times) if not closed else float("nan"),
+        db_ms=(db1 - db0) * 1000 / pages if not closed else float("nan"),
+        wrk_ms=wrk_cpu * 1000 / pages,
         opened=opened,
         closed=closed,
         load=os.getloadavg()[0],
@@ -275,8 +325,9 @@ def turn(
 
 def row(t: Turn) -> str:
     return (
-        f"| {t.code} | {t.rps:.0f} | {t.p50:.0f} | {t.p95:.0f} | {t.p99:.0f} | {t.errors} | "
-        f"{t.server_ms:.1f} | {_ms(t.db_ms)} | {t.opened} / {t.closed} | {t.load:.1f} |"
+        f"| {t.code} | {t.rps:.0f} | {t.p50:.0f} | {t.p90:.0f} | {t.p99:.0f} | {t.errors} | "
+        f"{t.server_ms:.1f} | {_ms(t.db_ms)} | {t.wrk_ms:.2f} | {t.opened} / {t.closed} | "
+        f"{t.load:.1f} |"
     )
 
 
@@ -334,9 +385,9 @@ def main() -> None:
         else:
             drop_database(url)
     header = (
-        "| code | requests/s | p50 (ms) | p95 (ms) | p99 (ms) | errors | server CPU/page (ms) "
-        "| PostgreSQL CPU/page (ms) | connections opened / closed | load |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| code | requests/s | p50 (ms) | p90 (ms) | p99 (ms) | errors | server CPU/page (ms) "
+        "| PostgreSQL CPU/page (ms) | wrk CPU/page (ms) | connections opened / closed | load |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     medians = []
     for code, _src in codes:
@@ -346,11 +397,12 @@ def main() -> None:
                 f"| **{code}, median of {len(mine)}** | "
                 f"{statistics.median(t.rps for t in mine):.0f} | "
                 f"{statistics.median(t.p50 for t in mine):.0f} | "
-                f"{statistics.median(t.p95 for t in mine):.0f} | "
+                f"{statistics.median(t.p90 for t in mine):.0f} | "
                 f"{statistics.median(t.p99 for t in mine):.0f} | "
                 f"{sum(t.errors for t in mine)} | "
                 f"{statistics.median(t.server_ms for t in mine):.1f} | "
                 f"{_ms(_median([t.db_ms for t in mine if not math.isnan(t.db_ms)]))} | "
+                f"{statistics.median(t.wrk_ms for t in mine):.2f} | "
                 f"{statistics.median(t.opened for t in mine):.0f} / "
                 f"{statistics.median(t.closed for t in mine):.0f} | "
                 f"{statistics.median(t.load for t in mine):.1f} |"
@@ -365,10 +417,12 @@ def main() -> None:
         f"portal_home_c{args.connections}_w{args.workers}",
         f"""### Portal home page, {customers:,} customers, {args.connections} connections, {args.workers} server worker(s) (PostgreSQL)
 
-Command: `.venv/bin/python {command}`. `wafa serve --workers {args.workers}` on loopback;
-{args.connections} signed-in browsers ({len(ids)} members) asking for `/portal/` back to back
-for {args.seconds:g} s per turn, the load generator on the same machine (a shared 2-core
-machine: the load average is given per turn). CPU per page: the server's processes, and the
+Command: `.venv/bin/python {command}` (needs `wrk` installed: `apt-get install wrk`).
+`wafa serve --workers {args.workers}` on loopback; wrk with {args.connections} connections
+(one per wrk thread), each a signed-in member's browser ({len(ids)} members), asking for
+`/portal/` back to back (closed loop) for {args.seconds:g} s per turn after a 3 s warm-up,
+the load generator on the same machine (a shared 2-core machine: the load average is given
+per turn). CPU per page: the server's processes, and the
 PostgreSQL backends of the benchmark's database (no figure when connections were closed
 during the turn: an ended backend's CPU cannot be read). Page: {last.html:,} bytes of HTML and
 {last.css:,} of CSS.

@@ -105,6 +105,14 @@ async def _finish(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await anyio.to_thread.run_sync(lambda: func(*args, **kwargs), limiter=CapacityLimiter(1))
 
 
+def request_slots(state: Any) -> anyio.Semaphore:
+    """The process's ``API_THREADS`` request slots (made on first use), on the app's state."""
+    slots: anyio.Semaphore | None = getattr(state, "request_slots", None)
+    if slots is None:
+        slots = state.request_slots = anyio.Semaphore(API_THREADS)
+    return slots
+
+
 @asynccontextmanager
 async def _admitted(request: Request) -> AsyncIterator[None]:
     """Hold one of the process's ``API_THREADS`` request slots for the whole request.
@@ -119,9 +127,7 @@ async def _admitted(request: Request) -> AsyncIterator[None]:
     if getattr(request.state, "admitted", False):
         yield
         return
-    slots: anyio.Semaphore | None = getattr(request.app.state, "request_slots", None)
-    if slots is None:
-        slots = request.app.state.request_slots = anyio.Semaphore(API_THREADS)
+    slots = request_slots(request.app.state)
     with anyio.move_on_after(ADMISSION_TIMEOUT) as waited:
         await slots.acquire()
     if waited.cancelled_caught:

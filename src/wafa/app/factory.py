@@ -247,5 +247,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         checked_by_route=(f"{INTAKE_PREFIX}/",),
         checked_paths=frozenset({portal_home.PATH}),
     )
+    # The kept portal home page, before anything else reads the request (one thread hop).
+    app.state.portal_fast_path = True
+    app.add_middleware(portal_home.KeptHome, staff_cookie=SESSION_COOKIE)
     app.add_middleware(InFlightLimit)  # outermost: turned away before anything is read
     return app

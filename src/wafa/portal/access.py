@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from wafa.core.contacts import ContactError, normalize_email, normalize_phone
@@ -251,6 +251,32 @@ def session_customer_with(
         return live, ()
     again = session.execute(select(*extra).where(Customer.id == live.id)).one()
     return live, tuple(again)
+
+
+_ROW_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def session_row(conn: Connection, secret: str | None, *columns: Any) -> Row[Any] | None:
+    """``columns`` (of ``Customer`` or scalar subqueries naming ``Customer.id``) of the
+    customer signed in by ``secret``, read in one Core statement with the session check (no
+    entity is built; the statement is built once per set of columns). ``None`` when the
+    secret names no live session. A merged or erased customer's row is returned as it is:
+    the caller that needs the surviving record uses ``session_customer_with``."""
+    if not secret or len(secret) > 100:
+        return None
+    stmt = _ROW_STATEMENTS.get(columns)
+    if stmt is None:
+        stmt = _ROW_STATEMENTS[columns] = (
+            select(*columns)
+            .select_from(Customer)
+            .join(PortalSession, PortalSession.customer_id == Customer.id)
+            .where(
+                PortalSession.secret_hash == bindparam("p_digest"),
+                PortalSession.ended_at.is_(None),
+                PortalSession.expires_at > bindparam("p_now", type_=UtcDateTime),
+            )
+        )
+    return conn.execute(stmt, {"p_digest": _digest(secret), "p_now": utcnow()}).first()
 
 
 def end_session(session: Session, secret: str | None) -> None:

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from wafa.auth import business
@@ -120,6 +121,42 @@ def signed_in(session: Session, secret: str | None) -> SignedIn | None:
         return None
     customer, (token, member, catalogue) = found
     return SignedIn(customer, token, member, catalogue)
+
+
+#: The kept home page's fast path reads these (``wafa.portal.web.home.KeptHome``).
+_KEPT_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.language,
+    Customer.merged_into_id,
+    Customer.erased_at,
+    *_VERSIONS,
+)
+
+
+@dataclass(frozen=True)
+class SignedInRow:
+    """What the kept home page needs of the signed-in customer, without an entity: ``live``
+    is false for a merged or erased customer (whose page the full path must find)."""
+
+    customer_id: uuid.UUID
+    name: str | None
+    language: str | None
+    live: bool
+    settings_token: str | None
+    member: int | None
+    catalogue: int | None
+
+
+def signed_in_row(conn: Connection, secret: str | None) -> SignedInRow | None:
+    """``signed_in`` in one Core statement on ``conn`` (``access.session_row``)."""
+    row = access.session_row(conn, secret, *_KEPT_COLUMNS)
+    if row is None:
+        return None
+    cid, name, language, merged, erased, token, member, catalogue = tuple(row)
+    return SignedInRow(
+        cid, name, language, merged is None and erased is None, token, member, catalogue
+    )
 
 
 def home_valid_until(session: Session, *, customer_id: uuid.UUID, now: datetime) -> datetime | None:
