@@ -242,7 +242,8 @@ def turn(
         links = [access.issue_link(s, settings=settings, customer_id=c).url for c in ids]
     dispose_engines()
     env = {**os.environ, "WAFA_DATABASE_URL": url, "WAFA_ENVIRONMENT": "production",
-           "WAFA_SECRET_KEY": secret, "WAFA_PUBLIC_URL": public, "PYTHONPATH": str(src)}  # fmt: skip
+           "WAFA_SECRET_KEY": secret, "WAFA_PUBLIC_URL": public,
+           "PYTHONPATH": os.pathsep.join([str(src), *args.server_path])}  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "wafa.cli", "serve", "--port", str(port), "--workers",
          str(args.workers), "--no-access-log", "--no-worker"],
@@ -350,6 +351,13 @@ def main() -> None:
     parser.add_argument("--database", help="measure a store kept by --keep (not filled again)")
     parser.add_argument("--against", help="git revision served in turns with this checkout")
     parser.add_argument("--turns", type=int, default=2)
+    parser.add_argument(
+        "--server-path",
+        action="append",
+        default=[],
+        help="a folder put after the code on the server's PYTHONPATH (repeatable): e.g. "
+        "httptools and uvloop installed there with pip --target, which uvicorn then uses",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "portal.md")
     args = parser.parse_args()
     secret = uuid.uuid4().hex * 2
@@ -414,8 +422,8 @@ def main() -> None:
     last = turns[-1]
     write_section(
         args.out,
-        f"portal_home_c{args.connections}_w{args.workers}",
-        f"""### Portal home page, {customers:,} customers, {args.connections} connections, {args.workers} server worker(s) (PostgreSQL)
+        f"portal_home_wrk_c{args.connections}_w{args.workers}",
+        f"""### Portal home page, {customers:,} customers, {args.connections} connections, {args.workers} server worker(s), load by wrk (PostgreSQL)
 
 Command: `.venv/bin/python {command}` (needs `wrk` installed: `apt-get install wrk`).
 `wafa serve --workers {args.workers}` on loopback; wrk with {args.connections} connections

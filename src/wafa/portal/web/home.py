@@ -186,6 +186,13 @@ def _connect(state: Any) -> AbstractContextManager[Connection]:
     return kept[1].connect()
 
 
+#: Threads that look kept pages up at once. Each holds its thread for one short statement;
+#: more threads than this only contend for the interpreter's lock (and a waiting request
+#: waits in the event loop, without a thread). Its own limiter, not the request threads':
+#: the fast path never takes a thread a route's next hop needs.
+KEPT_THREADS = 4
+
+
 class KeptHome:
     """ASGI middleware: ``GET /portal/`` answered from the kept page in one thread hop.
 
@@ -193,7 +200,8 @@ class KeptHome:
     session cookie (``staff_cookie``: its middleware could add a ``Set-Cookie``), the
     session check and the page's versions are read in one statement and the kept page is
     sent with the headers ``home`` sends; anything else goes to the application unchanged. The request
-    takes one of the process's request slots for its hop, as a route does
+    takes one of the process's request slots for its hop (on a thread of its own limiter,
+    ``KEPT_THREADS``), as a route does
     (``wafa.api.routing``: a hop must never wait for a thread that a request blocked on
     its connection holds); a request that waits ``ADMISSION_TIMEOUT`` for a slot goes to
     the application, which answers 503. ``app.state.portal_fast_path = False`` turns it off
@@ -203,6 +211,13 @@ class KeptHome:
     def __init__(self, app: ASGIApp, *, staff_cookie: str) -> None:
         self.app = app
         self.staff_cookie = staff_cookie
+        self.limiter: anyio.CapacityLimiter | None = None
+
+    def _threads(self) -> anyio.CapacityLimiter:
+        """At most ``KEPT_THREADS`` kept pages looked up at once (made in the event loop)."""
+        if self.limiter is None:
+            self.limiter = anyio.CapacityLimiter(KEPT_THREADS)
+        return self.limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -222,7 +237,9 @@ class KeptHome:
                     await slots.acquire()
                 if not waited.cancelled_caught:
                     try:
-                        answer = await anyio.to_thread.run_sync(_kept_answer, request, secret)
+                        answer = await anyio.to_thread.run_sync(
+                            _kept_answer, request, secret, limiter=self._threads()
+                        )
                     finally:
                         slots.release()
                     if answer is not None:
