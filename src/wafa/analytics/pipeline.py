@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -210,7 +211,43 @@ def run(
         as_of_day=c.as_of_day, calibration_day=c.calibration_day, holdout_end_day=c.holdout_end_day
     )
     timer.lap("summary")
+    unit = settings.time_unit.days
+    # Without a holdout the models and their forecasts need only the summary: they are
+    # made in a thread beside the descriptive figures (NumPy and SciPy release the GIL
+    # for most of that work), from the same inputs, so they are the same.
+    pool: ThreadPoolExecutor | None = None
+    early_fit: Future[tuple[Fitted, Predictions | None]] | None = None
+    if not c.has_holdout:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wafa-models")
+        early_fit = pool.submit(_fit_and_predict, summary.current(unit), settings)
+    try:
+        return _after_summary(
+            source,
+            summary,
+            c,
+            settings,
+            calendar,
+            timer,
+            early_fit,
+            forecast_required=forecast_required,
+        )
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
 
+
+def _after_summary(
+    source: Source,
+    summary: CustomerSummary,
+    c: Cutoffs,
+    settings: FitSettings,
+    calendar: CalendarKind,
+    timer: Timer,
+    early_fit: Future[tuple[Fitted, Predictions | None]] | None,
+    *,
+    forecast_required: bool,
+) -> Result:
+    """Run the steps after the summary (``early_fit``: the models started then)."""
     timer.step("Describing retention")
     occasions = source.occasions(summary, as_of_day=c.as_of_day)
     # The source's last query: a file source starts learning the products here, beside
@@ -234,6 +271,7 @@ def run(
     calibration = summary.calibration(unit)
     calibration_customers = int(calibration.index.shape[0])
     fitted: Fitted | None = None
+    early: Predictions | None = None
     holdout: dict[str, Any] | None = None
     holdout_rows = None
     if c.has_holdout:
@@ -248,7 +286,10 @@ def run(
             warnings.append(f"The holdout check was skipped: {exc.detail}")
     if fitted is None:
         try:
-            fitted = fit_models(summary.current(unit), settings)
+            if early_fit is not None:
+                fitted, early = early_fit.result()
+            else:
+                fitted = fit_models(summary.current(unit), settings)
         except ModelFailed as exc:
             if forecast_required:
                 raise
@@ -260,7 +301,11 @@ def run(
     predictions: Predictions | None = None
     timer.step("Predicting for every customer")
     if fitted is not None:
-        predictions = predict(fitted, summary.current(unit), thresholds=thresholds)
+        predictions = (
+            early
+            if early is not None
+            else predict(fitted, summary.current(unit), thresholds=thresholds)
+        )
         warnings.extend(fitted.warnings)
         warnings.extend(predictions.warnings)
     r, f, m = rfm.rfm_scores(summary.as_of_day - summary.last_day, summary.purchases, summary.spend)
@@ -286,6 +331,20 @@ def run(
         segments=rfm.segment_names(codes),
         warnings=warnings,
     )
+
+
+def _fit_and_predict(
+    current: RFMArrays, settings: FitSettings
+) -> tuple[Fitted, Predictions | None]:
+    """Fit the models and forecast with the chosen one (``None``: no model is usable).
+
+    The rule of thumb that stands in for an unusable model needs the recency bands of
+    the descriptive step, so it is left to the caller.
+    """
+    fitted = fit_models(current, settings)
+    if fitted.chosen is None:
+        return fitted, None
+    return fitted, predict(fitted, current, thresholds=None)
 
 
 def _holdout(

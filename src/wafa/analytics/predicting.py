@@ -211,7 +211,9 @@ def _guard(name: str, values: FloatArray, fallback: float, warnings: list[str]) 
     return np.asarray(np.maximum(values, 0.0), dtype=np.float64)
 
 
-def predict(fitted: Fitted, current: RFMArrays, *, thresholds: ActivityThresholds) -> Predictions:
+def predict(
+    fitted: Fitted, current: RFMArrays, *, thresholds: ActivityThresholds | None
+) -> Predictions:
     """Forecast every customer of ``current`` with the chosen model or the rule of thumb.
 
     Parameters
@@ -220,8 +222,9 @@ def predict(fitted: Fitted, current: RFMArrays, *, thresholds: ActivityThreshold
         The fits (parameters come from the calibration period).
     current : RFMArrays
         The customers' histories up to now, in the fit's time unit.
-    thresholds : ActivityThresholds
-        The store's recency bands (for the rule of thumb).
+    thresholds : ActivityThresholds or None
+        The store's recency bands, needed only by the rule of thumb (when no model is
+        usable, ``fitted.chosen`` is ``None``).
 
     Returns
     -------
@@ -237,6 +240,8 @@ def predict(fitted: Fitted, current: RFMArrays, *, thresholds: ActivityThreshold
     still come from the chosen model.
     """
     if fitted.chosen is None:
+        if thresholds is None:
+            raise ValueError("the rule of thumb needs the store's recency bands")
         return _predict_rule(fitted, current, thresholds)
     return _predict_model(fitted, current)
 
