@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, union_all, update
+from sqlalchemy import select, text, union_all, update
 from sqlalchemy.orm import Session
 
 from tests.conftest import FrozenClock
@@ -237,6 +237,10 @@ def test_parts_select_the_same_members(session: Session, shop: Settings, data: A
     assert set(by_parts) == expected
     assert set(session.scalars(compiler.members_query(rule, ctx))) == expected
     assert session.scalar(compiler.count_query(rule, ctx)) == len(expected)
+    # Each form a count may run (parts, joined), and the one the service chooses.
+    for form in compiler.count_forms(rule, ctx):
+        assert session.scalar(form) == len(expected)
+    assert service.count_rules(session, settings=shop, rules=rule) == len(expected)
 
 
 NESTED = {
@@ -343,3 +347,91 @@ class TestTierWithoutAccount:
                 assert no_account <= members, (op, value)
             else:
                 assert not no_account & members, (op, value)
+
+
+class TestBadges:
+    """Holding a badge is ``id IN (holders)`` (hashed once inside an ``OR``); lacking one
+    ``NOT EXISTS``. Both checked against the badge rows read in Python, alone, inside
+    an ``any`` with a profile condition, and inside a split ``any``."""
+
+    def test_badges_against_the_rows(self, session: Session, shop: Settings) -> None:
+        ctx = service.context_for(session, shop)
+        live = set(session.scalars(select(Customer.id).where(compiler.live())))
+        held: dict[str, set[uuid.UUID]] = {}
+        for customer_id, code in session.execute(select(Badge.customer_id, Badge.code)):
+            held.setdefault(code, set()).add(customer_id)
+        vip = set(
+            session.scalars(
+                select(Customer.id).where(
+                    compiler.live(),
+                    compiler._json_list_has_any(ctx, Customer.tags, ["vip"]),
+                )
+            )
+        )
+        likely_alive = set(
+            session.scalars(compiler.members_query(parse_rules(cond("p_alive", ">", 0.5)), ctx))
+        )
+        assert held["first_order"] & live and held["big_spender"] & live
+        for op, value, has in (
+            ("=", "big_spender", held["big_spender"]),
+            ("in", ["first_order", "big_spender"], held["first_order"] | held["big_spender"]),
+            ("!=", "first_order", live - held["first_order"]),
+        ):
+            badge = {"field": "badges", "op": op, "value": value}
+            for data, expected in (
+                ({"all": [badge]}, has & live),
+                (
+                    {"any": [badge, {"field": "tags", "op": "=", "value": "vip"}]},
+                    (has & live) | vip,
+                ),
+                (
+                    {"any": [badge, {"field": "p_alive", "op": ">", "value": 0.5}]},
+                    (has & live) | likely_alive,
+                ),
+            ):
+                rule = parse_rules(data)
+                assert set(session.scalars(compiler.members_query(rule, ctx))) == expected, data
+                assert session.scalar(compiler.count_query(rule, ctx)) == len(expected), data
+
+
+def cond(field: str, op: str, value: Any) -> dict[str, Any]:
+    return {"all": [{"field": field, "op": op, "value": value}]}
+
+
+class TestChoosingTheForm:
+    @pytest.mark.parametrize("cheaper", [0, 1], ids=["parts", "joined"])
+    def test_postgresql_runs_the_cheaper_form_without_jit(
+        self,
+        session: Session,
+        shop: Settings,
+        monkeypatch: pytest.MonkeyPatch,
+        cheaper: int,
+    ) -> None:
+        """The planner's estimate picks the form; the count runs with ``jit`` off, and
+        the setting is as it was afterwards (the count may sit in a saving transaction)."""
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("the choice is PostgreSQL's (SQLite counts by parts)")
+        rule = parse_rules(NESTED)
+        ctx = service.context_for(session, shop)
+        forms = [str(f) for f in compiler.count_forms(rule, ctx)]
+        assert len(forms) == 2
+        expected = session.scalar(compiler.count_query(rule, ctx))
+        monkeypatch.setattr(
+            service,
+            "_estimated_cost",
+            lambda _s, query: 1.0 if str(query) == forms[cheaper] else 2.0,
+        )
+        session.execute(text("SET LOCAL jit = on"))
+        ran: list[tuple[str, str]] = []
+        scalar = session.scalar
+
+        def spy(statement: Any, *args: Any, **kwargs: Any) -> Any:
+            jit = scalar(text("SELECT current_setting('jit')"))
+            ran.append((str(statement), jit))
+            return scalar(statement, *args, **kwargs)
+
+        monkeypatch.setattr(session, "scalar", spy)
+        assert service.count_rules(session, settings=shop, rules=rule) == expected
+        monkeypatch.undo()
+        assert ran == [(forms[cheaper], "off")]
+        assert session.scalar(text("SELECT current_setting('jit')")) == "on"
