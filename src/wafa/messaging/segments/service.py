@@ -2,7 +2,8 @@
 
 A segment is counted when it is saved and whenever it is opened; the figure is kept
 on the row (``last_count``) for lists, and every count is one query
-(:func:`wafa.messaging.segments.compiler.count_query`). Members are live customers
+(:func:`wafa.messaging.segments.compiler.count_forms`; on PostgreSQL the cheaper of its
+forms, run without JIT: :func:`count_rules`). Members are live customers
 (not merged, not erased), listed newest first with the house's keyset cursor.
 """
 
