@@ -10,30 +10,33 @@ per-customer arrays for ``--customers-out``.
 
 The file source's whole interface to the reader is :func:`~wafa.analytics.reading.connect`,
 :func:`~wafa.analytics.reading.load_orders` and the ``wafa_orders`` table it leaves.
+
+The models' modules (SciPy's among them) are imported in a thread while DuckDB reads
+the file (:func:`analyze_file`): DuckDB releases the GIL, so the imports cost no time of
+their own. This module therefore imports them only where they are used.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import numpy.typing as npt
 
 from wafa import __version__
-from wafa.analytics import at_risk, pipeline, rfm
-from wafa.analytics.fitting import FitSettings, TimeUnit
-from wafa.analytics.predicting import Predictions
+from wafa.analytics import at_risk, rfm
+from wafa.analytics.choices import TimeUnit
 from wafa.analytics.reading import BadInput, InputFormat, LoadedOrders, connect, load_orders
 from wafa.analytics.reading.files import scalar
-from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
 from wafa.analytics.retention import duckdb_delivery, headline
-from wafa.analytics.simple_rules import WindowForecast
 from wafa.analytics.summary import (
     CustomerSummary,
     Occasions,
@@ -42,8 +45,13 @@ from wafa.analytics.summary import (
     duckdb_occasions,
     duckdb_summary,
 )
+from wafa.core.choices import CalendarKind
 from wafa.core.money import minor_digits
-from wafa.core.settings import CalendarKind
+
+if TYPE_CHECKING:
+    from wafa.analytics import pipeline
+    from wafa.analytics.predicting import Predictions
+    from wafa.analytics.simple_rules import WindowForecast
 
 __all__ = [
     "CUSTOMER_COLUMNS",
@@ -55,6 +63,9 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+
+#: What the steps after the read import (the models and SciPy): see :func:`_import_steps`.
+STEP_MODULES = ("wafa.analytics.pipeline", "wafa.analytics.recommend")
 
 #: Valuable customers at risk listed in the report.
 AT_RISK_LISTED = 25
@@ -138,6 +149,12 @@ class Analysis:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def _import_steps() -> None:
+    """Import :data:`STEP_MODULES` (in a thread, while DuckDB reads the file)."""
+    for name in STEP_MODULES:
+        importlib.import_module(name)
+
+
 def _cut_offs(options: AnalyzeOptions, first_day: int, last_day: int) -> tuple[int, int, int]:
     """Return ``(calibration_day, as_of_day, holdout_end_day)``."""
     if options.holdout_days is not None and options.holdout_days < 1:
@@ -197,6 +214,8 @@ def _recommendations(
     matrices built from them count a product once per customer however often it was
     bought, so the lines need no grouping first. ``hashed`` as in :func:`_customer_keys`.
     """
+    from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
+
     key = _customer_keys(con, hashed=hashed)
     lines = f"""
         SELECT {key} AS key, day, unnest(skus) AS sku
@@ -340,18 +359,26 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
     ModelFailed
         When no purchase model can be fitted (the message says what to try).
     """
-    timer = pipeline.Timer(progress)
+    started = time.perf_counter(), time.process_time()
     con = connect()
     try:
-        timer.step("Reading the orders")
-        loaded = load_orders(
-            con,
-            options.path,
-            fmt=options.fmt,
-            timezone=options.timezone,
-            currency=options.currency,
-            default_currency=options.default_currency,
-        )
+        if progress is not None:
+            progress("Reading the orders")
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wafa-imports") as imports:
+            importing = imports.submit(_import_steps)
+            loaded = load_orders(
+                con,
+                options.path,
+                fmt=options.fmt,
+                timezone=options.timezone,
+                currency=options.currency,
+                default_currency=options.default_currency,
+            )
+            importing.result()
+        from wafa.analytics import pipeline
+        from wafa.analytics.fitting import FitSettings
+
+        timer = pipeline.Timer(progress, started=started)
         timer.lap("read")
         cal_day, as_of_day, hold_end = _cut_offs(options, loaded.first_day, loaded.last_day)
         settings = FitSettings(
@@ -403,6 +430,8 @@ def _figures(
     result: pipeline.Result,
     recommendations: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    from wafa.analytics import pipeline
+
     assert result.predictions is not None
     return {
         "generator": f"wafa {__version__}",

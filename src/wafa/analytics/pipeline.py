@@ -126,14 +126,19 @@ class Cutoffs:
 class Timer:
     """Seconds per step (wall and the process's CPU), and a progress callback per step."""
 
-    def __init__(self, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        progress: Callable[[str], None] | None = None,
+        *,
+        started: tuple[float, float] | None = None,
+    ) -> None:
+        """Start the clocks now, or at ``started`` (``perf_counter()``, ``process_time()``)."""
         self.progress = progress or (lambda _message: None)
         self.timings: dict[str, float] = {}
         #: CPU seconds of the whole process (every thread) per step: on a shared machine
         #: the wall clock mostly measures the neighbours.
         self.cpu_timings: dict[str, float] = {}
-        self._clock = time.perf_counter()
-        self._cpu = time.process_time()
+        self._clock, self._cpu = started or (time.perf_counter(), time.process_time())
 
     def step(self, message: str) -> None:
         """Tell the user what comes next."""
