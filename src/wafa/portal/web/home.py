@@ -21,7 +21,6 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
-from starlette._utils import get_route_path
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -121,6 +120,13 @@ def home(request: Request, session: ReadSession) -> HTMLResponse:
             until = views.home_valid_until(session, customer_id=customer.id, now=now)
             cache.put("home", customer.id, Entry(key=key, until=until, html=html))
     return page_response(html.replace(cache.mark, csrf_for(request, secret)), language)
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path below the app's mount point (``root_path``), as the router sees it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _cookies(scope: Scope) -> dict[str, str]:
@@ -223,7 +229,7 @@ class KeptHome:
         if (
             scope["type"] == "http"
             and scope["method"] == "GET"
-            and get_route_path(scope) == PATH
+            and _route_path(scope) == PATH
             and not scope["query_string"]
         ):
             cookies = _cookies(scope)
