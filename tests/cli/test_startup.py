@@ -8,8 +8,10 @@ sub-commands is printed in a fresh interpreter, which then lists what it importe
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +89,62 @@ def test_help_imports_no_application_code(args: list[str]) -> None:
         f"`wafa {' '.join(args)}` imported {sorted(set(ours) - LIGHT)}: import them inside "
         "the command that needs them"
     )
+
+
+#: Runs the real entry point with an ``atexit`` mark: the mark is written only when the
+#: interpreter tears itself down.
+ENTRY = """
+import atexit, json, sys
+atexit.register(lambda: sys.stderr.write("torn down\\n"))
+sys.argv = ["wafa", *json.loads(sys.argv[1])]
+from wafa.cli.main import main
+main()
+"""
+
+
+def _entry(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "WAFA_ENVIRONMENT": "test",
+        "WAFA_DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", ENTRY, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+def test_analyze_ends_at_once_with_everything_written(tmp_path: Path) -> None:
+    """Once ``wafa analyze`` has written and closed its outputs, the process ends without
+    the interpreter's teardown (freeing a big analysis object by object); what it
+    printed and wrote is all there."""
+    path = tmp_path / "orders.csv"
+    lines = ["customer_id,order_id,placed_at,total"]
+    n = 0
+    for c in range(40):
+        for k in range(1 + c % 5):
+            n += 1
+            lines.append(f"c{c},o{n},2024-{1 + (c + 2 * k) % 12:02d}-{1 + c % 28:02d},1{k}.50")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out, customers = tmp_path / "out.json", tmp_path / "customers.csv"
+    done = _entry(
+        ["analyze", str(path), "--json", str(out), "--customers-out", str(customers)], tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "torn down" not in done.stderr
+    assert f"wrote {customers}" in done.stdout.replace("\n", "")
+    assert json.loads(out.read_text(encoding="utf-8"))["customers"] == 40
+    assert len(customers.read_text(encoding="utf-8").splitlines()) == 41
+
+
+def test_a_failed_analyze_exits_normally(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("customer_id,order_id,placed_at,total\nc1,o1,not a date,1.00\n")
+    done = _entry(["analyze", str(path), "--quiet"], tmp_path)
+    assert done.returncode == 1
+    assert "not a date" in done.stderr
+    assert "torn down" in done.stderr

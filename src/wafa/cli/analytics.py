@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from wafa.analytics.choices import InputFormat, TimeUnit
-from wafa.cli.common import console, err_console, fail, handle_errors, load_settings
+from wafa.cli.common import (
+    console,
+    done_nothing_to_tear_down,
+    err_console,
+    fail,
+    handle_errors,
+    load_settings,
+)
 from wafa.core.choices import CalendarKind
 from wafa.core.errors import WafaError
 
@@ -301,5 +308,9 @@ def register(app: typer.Typer) -> None:
         for path in (json_out, out, customers_out):
             if path is not None and not quiet:
                 console.print(f"wrote {path}")
+        # Every file is written and closed and the DuckDB connection is closed
+        # (analyze_file): the entry point may end the process without freeing the
+        # analysis object by object.
+        done_nothing_to_tear_down()
 
     app.add_typer(analytics_app, name="analytics")

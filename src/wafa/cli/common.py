@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 console = Console()
 err_console = Console(stderr=True)
 
+#: Set by a command whose work is done and whose outputs are written and closed, when
+#: nothing else it leaves behind needs tearing down (see :func:`exit_when_done`).
+_exit_at_once = False
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -38,6 +42,43 @@ def load_settings() -> Settings:
             field = ".".join(str(p) for p in error["loc"])
             err_console.print(f"[red]error:[/] WAFA_{field.upper()}: {error['msg']}")
         raise typer.Exit(2) from None
+
+
+def done_nothing_to_tear_down() -> None:
+    """Say that the running command is done and left nothing that needs tearing down.
+
+    Its files must be written and closed, its connections closed, and nothing it
+    started may still run. The console entry point then ends the process at once
+    (:func:`exit_when_done`) instead of letting the interpreter free every object it
+    holds one by one (``wafa analyze`` of a million customers: about 0.3 s spent freeing
+    gigabytes the operating system takes back in a few milliseconds). Only the real
+    entry point acts on it: a command invoked from a test (``CliRunner``) returns as
+    usual.
+    """
+    global _exit_at_once
+    _exit_at_once = True
+
+
+def exit_when_done(code: object) -> None:
+    """End the process now if the finished command allowed it and it succeeded.
+
+    Called by the console entry point with the exit code of the command; returns when
+    the process must end normally. Standard output and error are flushed and logging is
+    shut down first: nothing written is lost, only the interpreter's own teardown is
+    skipped.
+    """
+    if not _exit_at_once or code not in (None, 0):
+        return
+    import logging
+    import os
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken: the normal exit would fail too
+            return
+    os._exit(0)
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from wafa.cli import (
     users,
     worker,
 )
+from wafa.cli.common import exit_when_done
 
 app = typer.Typer(
     name="wafa",
@@ -72,5 +73,14 @@ for _module in (
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    A command that says it is done with nothing to tear down
+    (:func:`wafa.cli.common.done_nothing_to_tear_down`) ends the process as soon as it
+    succeeds, once its output is flushed.
+    """
+    try:
+        app()
+    except SystemExit as exc:
+        exit_when_done(exc.code)
+        raise
