@@ -9,7 +9,7 @@ import pytest
 from scipy import sparse
 
 from tests.analytics.helpers import cdnow_calibration, needs_cdnow
-from wafa.analytics import rfm
+from wafa.analytics import recommend, rfm
 from wafa.analytics.cohorts import CohortMatrix, month_table, occasion_cohorts
 from wafa.analytics.fitting import FitSettings, fit_models
 from wafa.analytics.holdout import NAIVE, HoldoutData, evaluate
@@ -229,6 +229,46 @@ class TestRecommendationCheck:
             for k in range(0, n + 1, max(1, n // 150)):
                 expected = stats.binomtest(k, n, 0.5, alternative="two-sided").pvalue
                 assert sign_test_p_value(k, n) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+class TestCoPurchaseCounts:
+    """A small catalogue's co-purchases are counted on bit columns: the same model, to the
+    bit and in the same order, as the sparse product ``X^T X``."""
+
+    def test_bit_columns_fit_what_the_sparse_product_fits(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        rng = np.random.default_rng(11)
+        for _ in range(80):
+            n_customers, n_items = int(rng.integers(1, 700)), int(rng.integers(1, 70))
+            size = int(rng.integers(0, 4000))
+            # Some products bought by nobody, some customers with nothing.
+            customers = rng.integers(0, n_customers, size)
+            items = rng.integers(0, max(1, n_items // int(rng.integers(1, 4))), size)
+            owned = owned_matrix(customers, items, n_customers, n_items)
+            k = int(rng.integers(1, 12))
+            with monkeypatch.context() as m:
+                m.setattr(recommend, "BIT_COLUMNS_MAX_BYTES", 0)
+                sparse_model = ItemSimilarity(k).fit(owned)
+            bits_model = ItemSimilarity(k).fit(owned)
+            assert np.array_equal(bits_model.popularity_, sparse_model.popularity_)
+            for name in ("neighbours_", "co_counts_"):
+                got, want = getattr(bits_model, name), getattr(sparse_model, name)
+                for part in ("indptr", "indices", "data"):
+                    assert np.array_equal(getattr(got, part), getattr(want, part)), name
+
+    def test_the_counts_of_a_small_catalogue(self) -> None:
+        owned = owned_matrix(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 0, 1, 2]), 3, 3)
+        popularity, row, col, both = recommend._co_purchases(owned)
+        assert popularity.tolist() == [2.0, 3.0, 1.0]
+        assert list(zip(row.tolist(), col.tolist(), both.tolist(), strict=True)) == [
+            (0, 1, 2.0),
+            (0, 2, 1.0),
+            (1, 0, 2.0),
+            (1, 2, 1.0),
+            (2, 0, 1.0),
+            (2, 1, 1.0),
+        ]
 
 
 class TestRecommendationsAtOnce:

@@ -117,21 +117,16 @@ class ItemSimilarity:
         Self
             The fitted model.
         """
-        x = sparse.csr_matrix(owned, dtype=np.float32)
-        co = sparse.csr_matrix((x.T @ x), dtype=np.float64)
-        popularity = np.asarray(co.diagonal(), dtype=np.float64)
-        co.setdiag(0.0)
-        co.eliminate_zeros()
+        popularity, row, col, both = _co_purchases(owned)
         norms = np.sqrt(np.maximum(popularity, 1.0))
-        coo = co.tocoo()
-        sims = coo.data / (norms[coo.row] * norms[coo.col])
-        n_items = x.shape[1]
-        keep = _top_per_row(coo.row, sims, n_items, self.n_neighbours)
+        sims = both / (norms[row] * norms[col])
+        n_items = owned.shape[1]
+        keep = _top_per_row(row, sims, n_items, self.n_neighbours)
         self.neighbours_ = sparse.csr_matrix(
-            (sims[keep], (coo.row[keep], coo.col[keep])), shape=(n_items, n_items)
+            (sims[keep], (row[keep], col[keep])), shape=(n_items, n_items)
         )
         self.co_counts_ = sparse.csr_matrix(
-            (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=(n_items, n_items)
+            (both[keep], (row[keep], col[keep])), shape=(n_items, n_items)
         )
         self.popularity_ = popularity.astype(np.int64)
         return self
@@ -278,6 +273,61 @@ def _fill_with_popular(out: IntArray, popular: IntArray, blocked: IntArray, n_it
     place = free & (position < n)
     which, at = np.nonzero(place)
     out[short[which], position[which, at]] = head[at]
+
+
+#: Bit columns of a binary matrix are used for its co-purchase counts while they take at
+#: most this many bytes (a catalogue of 60 products and a million customers: 7.5 MB).
+BIT_COLUMNS_MAX_BYTES = 64 * 2**20
+
+
+def _co_purchases(owned: sparse.csr_matrix) -> tuple[FloatArray, IntArray, IntArray, FloatArray]:
+    """Count each product's buyers and each pair's common buyers.
+
+    Returns ``(popularity, row, col, both)``: buyers per product, and every pair of
+    distinct products with at least one common buyer, by row then column ascending,
+    with that count (``X^T X`` off its diagonal, as floats).
+
+    A small catalogue is counted on bit columns (one bit per customer and product): a
+    pair's count is the number of bits set in the AND of its two columns, which on 60
+    products and a million customers costs a tenth of the sparse product ``X^T X``
+    (most of whose time goes to per-entry bookkeeping). The counts are the same integers
+    either way, in the same order.
+    """
+    x = sparse.csr_matrix(owned, dtype=np.float32)
+    n_customers, n_items = x.shape
+    words = -(-n_customers // 64)
+    if (
+        hasattr(np, "bitwise_count")
+        and n_items * words * 8 <= BIT_COLUMNS_MAX_BYTES
+        and x.has_canonical_format
+        and bool(np.all(x.data == 1.0))
+        # X^T X sums in float32: beyond 2**24 customers its counts would not be exact.
+        and n_customers < 2**24
+    ):
+        by_item = x.tocsc()
+        bits = np.zeros((n_items, words * 8), dtype=np.uint8)
+        column = np.zeros(words * 64, dtype=bool)
+        for item in range(n_items):
+            buyers = by_item.indices[by_item.indptr[item] : by_item.indptr[item + 1]]
+            column[buyers] = True
+            bits[item] = np.packbits(column, bitorder="little")
+            column[buyers] = False
+        packed = bits.view(np.uint64)
+        counts = np.zeros((n_items, n_items), dtype=np.int64)
+        for item in range(n_items):
+            common = np.bitwise_count(packed[item] & packed[item:]).sum(axis=1, dtype=np.int64)
+            counts[item, item:] = common
+            counts[item:, item] = common
+        popularity = np.diagonal(counts).astype(np.float64)
+        np.fill_diagonal(counts, 0)
+        row, col = np.nonzero(counts)
+        return popularity, row, col, counts[row, col].astype(np.float64)
+    co = sparse.csr_matrix((x.T @ x), dtype=np.float64)
+    popularity = np.asarray(co.diagonal(), dtype=np.float64)
+    co.setdiag(0.0)
+    co.eliminate_zeros()
+    coo = co.tocoo()
+    return popularity, coo.row, coo.col, coo.data
 
 
 def _top_per_row(rows: IntArray, scores: FloatArray, n_rows: int, k: int) -> IntArray:
