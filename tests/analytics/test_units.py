@@ -271,10 +271,41 @@ class TestCoPurchaseCounts:
         ]
 
 
+class TestRankingWays:
+    def test_dense_ranking_gives_the_lists_of_one_sort(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Ties in score (equal similarities) keep product-code order both ways."""
+        rng = np.random.default_rng(5)
+        for _ in range(150):
+            n_customers, n_items = int(rng.integers(1, 300)), int(rng.integers(2, 40))
+            size = int(rng.integers(0, n_customers * 4 + 1))
+            owned = owned_matrix(
+                rng.integers(0, n_customers, size),
+                rng.integers(0, n_items, size),
+                n_customers,
+                n_items,
+            )
+            model = ItemSimilarity(int(rng.integers(1, 8))).fit(owned)
+            n = int(rng.integers(1, n_items + 5))
+            repeatable = rng.random(n_items) < 0.7
+            available = rng.random(n_items) < 0.9
+            dense = model.recommend(owned, n=n, repeatable=repeatable, available=available)
+            with monkeypatch.context() as m:
+                m.setattr(recommend, "DENSE_RANKING_MAX_CELLS", 0)
+                one_sort = model.recommend(owned, n=n, repeatable=repeatable, available=available)
+            assert np.array_equal(dense, one_sort)
+
+
 class TestRecommendationsAtOnce:
     """The whole matrix is ranked at once: the same lists a customer-by-customer loop gives."""
 
-    def test_each_row_matches_a_loop_over_customers(self) -> None:
+    @pytest.mark.parametrize("dense", [True, False])
+    def test_each_row_matches_a_loop_over_customers(
+        self, dense: bool, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        if not dense:  # every row in one sort of all scores (a large matrix's way)
+            monkeypatch.setattr(recommend, "DENSE_RANKING_MAX_CELLS", 0)
         rng = np.random.default_rng(7)
         for _ in range(60):
             n_customers, n_items = int(rng.integers(1, 40)), int(rng.integers(2, 20))
