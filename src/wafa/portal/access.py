@@ -208,13 +208,15 @@ def session_customer(session: Session, secret: str | None) -> Customer | None:
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}
 
 
-def _session_statement(extra: tuple[Any, ...]) -> Any:
-    """The session check with ``extra``, built once per set of extras (a page asks on
-    every request: building the statement cost more than sending it)."""
-    stmt = _STATEMENTS.get(extra)
+def _session_statement(columns: tuple[Any, ...]) -> Any:
+    """``columns`` of the customer a live session (not ended, not expired) names, by the
+    digest of its secret: the one session check, built once per set of columns (a page
+    asks on every request: building the statement cost more than sending it)."""
+    stmt = _STATEMENTS.get(columns)
     if stmt is None:
-        stmt = (
-            select(Customer, *extra)
+        stmt = _STATEMENTS[columns] = (
+            select(*columns)
+            .select_from(Customer)
             .join(PortalSession, PortalSession.customer_id == Customer.id)
             .where(
                 PortalSession.secret_hash == bindparam("p_digest"),
@@ -222,8 +224,14 @@ def _session_statement(extra: tuple[Any, ...]) -> Any:
                 PortalSession.expires_at > bindparam("p_now", type_=UtcDateTime),
             )
         )
-        _STATEMENTS[extra] = stmt
     return stmt
+
+
+def _session_params(secret: str | None) -> dict[str, Any] | None:
+    """The check's parameters for a cookie's ``secret``, or ``None`` (no or a malformed one)."""
+    if not secret or len(secret) > 100:
+        return None
+    return {"p_digest": _digest(secret), "p_now": utcnow()}
 
 
 def session_customer_with(
@@ -233,11 +241,10 @@ def session_customer_with(
     subqueries that may name ``Customer.id``: the session's customer, before a merge is
     followed). ``None`` as ``session_customer``; after following a merge, the extras are
     read again for the surviving record."""
-    if not secret or len(secret) > 100:
+    params = _session_params(secret)
+    if params is None:
         return None
-    row = session.execute(
-        _session_statement(extra), {"p_digest": _digest(secret), "p_now": utcnow()}
-    ).first()
+    row = session.execute(_session_statement((Customer, *extra)), params).first()
     if row is None:
         return None
     customer: Customer = row[0]
@@ -253,30 +260,16 @@ def session_customer_with(
     return live, tuple(again)
 
 
-_ROW_STATEMENTS: dict[tuple[Any, ...], Any] = {}
-
-
 def session_row(conn: Connection, secret: str | None, *columns: Any) -> Row[Any] | None:
     """``columns`` (of ``Customer`` or scalar subqueries naming ``Customer.id``) of the
     customer signed in by ``secret``, read in one Core statement with the session check (no
     entity is built; the statement is built once per set of columns). ``None`` when the
     secret names no live session. A merged or erased customer's row is returned as it is:
     the caller that needs the surviving record uses ``session_customer_with``."""
-    if not secret or len(secret) > 100:
+    params = _session_params(secret)
+    if params is None:
         return None
-    stmt = _ROW_STATEMENTS.get(columns)
-    if stmt is None:
-        stmt = _ROW_STATEMENTS[columns] = (
-            select(*columns)
-            .select_from(Customer)
-            .join(PortalSession, PortalSession.customer_id == Customer.id)
-            .where(
-                PortalSession.secret_hash == bindparam("p_digest"),
-                PortalSession.ended_at.is_(None),
-                PortalSession.expires_at > bindparam("p_now", type_=UtcDateTime),
-            )
-        )
-    return conn.execute(stmt, {"p_digest": _digest(secret), "p_now": utcnow()}).first()
+    return conn.execute(_session_statement(columns), params).first()
 
 
 def end_session(session: Session, secret: str | None) -> None:
