@@ -113,6 +113,15 @@ def request_slots(state: Any) -> anyio.Semaphore:
     return slots
 
 
+async def take_slot(state: Any) -> bool:
+    """Wait up to ``ADMISSION_TIMEOUT`` seconds for one of the process's request slots
+    (:func:`request_slots`); ``False`` when none came free. The caller releases it."""
+    slots = request_slots(state)
+    with anyio.move_on_after(ADMISSION_TIMEOUT) as waited:
+        await slots.acquire()
+    return not waited.cancelled_caught
+
+
 @asynccontextmanager
 async def _admitted(request: Request) -> AsyncIterator[None]:
     """Hold one of the process's ``API_THREADS`` request slots for the whole request.
@@ -127,16 +136,13 @@ async def _admitted(request: Request) -> AsyncIterator[None]:
     if getattr(request.state, "admitted", False):
         yield
         return
-    slots = request_slots(request.app.state)
-    with anyio.move_on_after(ADMISSION_TIMEOUT) as waited:
-        await slots.acquire()
-    if waited.cancelled_caught:
+    if not await take_slot(request.app.state):
         raise Busy("the server is busy; retry in a moment", retry_after=1)
     request.state.admitted = True
     try:
         yield
     finally:
-        slots.release()
+        request_slots(request.app.state).release()
 
 
 def _busy(exc: BaseException) -> Busy:

@@ -25,7 +25,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wafa.api.deps import ReadSession, public
-from wafa.api.routing import ADMISSION_TIMEOUT, request_slots
+from wafa.api.routing import request_slots, take_slot
 from wafa.core.calendars import local_date
 from wafa.core.time import utcnow
 from wafa.portal import views
@@ -237,18 +237,14 @@ class KeptHome:
             request = Request(scope)
             state = request.app.state
             fast = getattr(state, "portal_fast_path", False)
-            if fast and secret and self.staff_cookie not in cookies:
-                slots = request_slots(state)
-                with anyio.move_on_after(ADMISSION_TIMEOUT) as waited:
-                    await slots.acquire()
-                if not waited.cancelled_caught:
-                    try:
-                        answer = await anyio.to_thread.run_sync(
-                            _kept_answer, request, secret, limiter=self._threads()
-                        )
-                    finally:
-                        slots.release()
-                    if answer is not None:
-                        await answer(scope, receive, send)
-                        return
+            if fast and secret and self.staff_cookie not in cookies and await take_slot(state):
+                try:
+                    answer = await anyio.to_thread.run_sync(
+                        _kept_answer, request, secret, limiter=self._threads()
+                    )
+                finally:
+                    request_slots(state).release()
+                if answer is not None:
+                    await answer(scope, receive, send)
+                    return
         await self.app(scope, receive, send)
