@@ -216,8 +216,14 @@ def populate(session: Session, *, settings: Settings, seed: int) -> None:
         .where(Order.customer_id.is_not(None), Purchase.order_id.is_(None))
         .order_by(Order.placed_at, Order.id)
     ).scalars()
-    for order_id in list(pending):
-        accrual.accrue_order(session, settings=settings, order_id=order_id, imported=True)
+    # The program and the card are saved above and do not change while the history is
+    # accrued: the orders share one read of them, as the worker's batches do.
+    session.info[accrual.BATCH] = {}
+    try:
+        for order_id in list(pending):
+            accrual.accrue_order(session, settings=settings, order_id=order_id, imported=True)
+    finally:
+        session.info.pop(accrual.BATCH, None)
     now = utcnow()
     while jobs.release_batch(session, settings=settings, now=now):
         pass
