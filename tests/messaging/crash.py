@@ -29,6 +29,7 @@ from wafa.customers import service as customers
 from wafa.customers.models import ConsentChannel
 from wafa.customers.schemas import ConsentIn, CustomerCreate
 from wafa.messaging.models import Message
+from wafa.messaging.pipeline.worker import HANDOVER_CHUNK
 from wafa.messaging.policy import ChannelPolicy, MessagingPolicy, save_policy
 
 LAPSE = 3.0
@@ -198,3 +199,35 @@ def finish(
             process.send_signal(signal.SIGTERM)
         for process in running:
             process.wait(timeout=30)
+
+
+def accounted(
+    settings: Settings, sink: SlowSink, campaign: uuid.UUID, kills: int
+) -> dict[str, int]:
+    """Check that every message of the campaign is accounted for after ``kills`` kills, by
+    what the server received, and return the figures:
+
+    - nobody received a message twice;
+    - every ``sent`` address received its message (once), every address that received
+      one is ``sent`` or ``unknown``;
+    - an ``unknown`` message the server never received can only be one a connection had
+      marked as handed over when its worker was killed: at most ``HANDOVER_CHUNK`` per
+      connection per kill (every other message in a killed worker's hand goes back to the
+      queue and is sent later).
+    """
+    with session_scope(settings, write=False) as session:
+        rows = session.execute(
+            select(Message.to_address, Message.status).where(Message.campaign_id == campaign)
+        ).all()
+    twice = {address: n for address, n in sink.received.items() if n > 1}
+    assert twice == {}, f"received twice: {twice}"
+    status = {str(address): str(s) for address, s in rows if address}
+    not_received = [a for a, s in status.items() if s == "sent" and not sink.received[a]]
+    assert not_received == [], f"sent but never received: {not_received[:5]}"
+    strays = [a for a in sink.received if status.get(a) not in ("sent", "unknown")]
+    assert strays == [], f"received but neither sent nor unknown: {strays[:5]}"
+    lost = sum(1 for a, s in status.items() if s == "unknown" and not sink.received[a])
+    bound = kills * settings.send_connections * HANDOVER_CHUNK
+    assert lost <= bound, f"{lost} unknown never reached the server (at most {bound})"
+    unknown = sum(1 for s in status.values() if s == "unknown")
+    return {"unknown": unknown, "unknown_received": unknown - lost, "unknown_not_received": lost}

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from tests.messaging.crash import (
     SlowSink,
+    accounted,
     counts,
     finish,
     kill_repeatedly,
@@ -55,15 +56,14 @@ class TestKilledWorker:
         assert killed.kills >= 3, "the worker finished before it could be killed three times"
         finish(committed_db, port, campaign)
         found = counts(committed_db, campaign)
-        twice = {addr: n for addr, n in sink.received.items() if n > 1}
-        assert twice == {}, f"received twice: {twice}"
+        figures = accounted(committed_db, sink, campaign, killed.kills)
         assert sum(found.values()) == RECIPIENTS
         assert set(found) <= {"sent", "skipped", "failed", "unknown"}
         assert found.get("unknown", 0) <= killed.in_flight
         assert found.get("sent", 0) + found.get("unknown", 0) >= sink.total >= found.get("sent", 0)
         print(  # noqa: T201 - the figures the report quotes
             f"\ncrash test: {killed.kills} kills, in flight at the kills {killed.in_flight}, "
-            f"statuses {found}, delivered {sink.total}, addresses twice {len(twice)}"
+            f"statuses {found}, delivered {sink.total}, {figures}"
         )
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -14,8 +17,10 @@ from tests.messaging.conftest import Sink, body_of, headers_of
 from tests.messaging.helpers import HELLO, queue, reload, subscriber
 from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
-from wafa.messaging.models import Status, Suppression
+from wafa.messaging.channels import Health, Outcome, Outgoing, SendResult
+from wafa.messaging.models import Message, Status, Suppression
 from wafa.messaging.pipeline import Pipeline
+from wafa.messaging.pipeline.worker import HANDOVER_CHUNK
 from wafa.messaging.queue import Content, queue_message
 
 pytestmark = pytest.mark.usefixtures("daytime")
@@ -221,3 +226,163 @@ class TestLoyaltyVariables:
         assert text.startswith("۱۲۰ امتیاز")
         assert code in text
         assert "https://shop.example/portal/login/" in text
+
+
+class Killed(BaseException):
+    """What a fake channel raises to stop its worker dead (no ``except Exception`` stops it)."""
+
+
+class FakeEmail:
+    """An email channel at the outer edge: records what it is handed; before the ``at``-th
+    hand-over (counting from 1) it calls ``then`` (which may raise :class:`Killed`)."""
+
+    name = "fake-email"
+
+    def __init__(self, *, at: int = 0, then: Callable[[], None] | None = None) -> None:
+        self.handed: list[uuid.UUID] = []
+        self.at = at
+        self.then = then
+        self.lock = threading.Lock()
+
+    def send(self, message: Outgoing) -> SendResult:
+        with self.lock:
+            if self.then is not None and len(self.handed) + 1 == self.at:
+                self.then()
+            self.handed.append(message.message_id)
+        return SendResult(Outcome.sent, provider_id=f"<{message.message_id}@fake>")
+
+    def health(self) -> Health:
+        return Health(True, "fake")
+
+    def close(self) -> None:
+        return None
+
+
+def _twelve(session: Session) -> list[Message]:
+    """Twelve order confirmations to twelve customers: more than one mark's worth
+    (``HANDOVER_CHUNK``), on one connection."""
+    assert HANDOVER_CHUNK < 12
+    return [
+        queue(
+            session,
+            subscriber(session, email=f"c{i}@example.com"),
+            kind="transactional",
+            reason="order_confirmation",
+        )
+        for i in range(12)
+    ]
+
+
+def _topics(session: Session, message: Message) -> list[str]:
+    return [
+        t
+        for t, payload in session.execute(
+            select(OutboxEvent.topic, OutboxEvent.payload).where(
+                OutboxEvent.subject_id == message.customer_id
+            )
+        )
+        if payload.get("message_id") == str(message.id)
+    ]
+
+
+class TestStoppedWorker:
+    """A worker killed with messages in hand: what it marked as handed over may have
+    reached the server and becomes ``unknown``; what it never marked goes back to the queue
+    and is sent once, by the next worker."""
+
+    def test_never_handed_go_back_to_the_queue_and_are_sent_once(
+        self,
+        session: Session,
+        mail_settings: Settings,
+        session_factory: sessionmaker[Session],
+        pipeline: Pipeline,
+        smtp_sink: Sink,
+        clock: FrozenClock,
+    ) -> None:
+        messages = _twelve(session)
+
+        def die() -> None:
+            raise Killed
+
+        # Killed while handing over its third message: the first mark (8) was written,
+        # 2 reached the "server", the other 4 were never marked.
+        fake = FakeEmail(at=3, then=die)
+        dead = Pipeline(mail_settings, session_factory, channels={"email": fake}, worker_id="dead")
+        with pytest.raises(Killed):
+            dead.run_once()
+        assert len(fake.handed) == 2
+        stored = [reload(session, m) for m in messages]
+        assert {m.status for m in stored} == {Status.sending}
+        marked = {m.id for m in stored if m.handed_at is not None}
+        assert len(marked) == HANDOVER_CHUNK and set(fake.handed) <= marked
+
+        clock.advance(minutes=3)  # the dead worker's heartbeat lapses (two minutes)
+        report = pipeline.run_once()
+        assert (report.lapsed, report.requeued, report.sent) == (8, 4, 4)
+        for message in messages:
+            stored_message = reload(session, message)
+            if message.id in marked:
+                assert (stored_message.status, stored_message.status_reason) == (
+                    Status.unknown,
+                    "worker_lost",
+                )
+                assert _topics(session, message) == ["message.unknown"]
+                assert not smtp_sink.to(stored_message.to_address or "")
+            else:
+                assert stored_message.status == Status.sent
+                assert stored_message.claimed_by == "test-worker"
+                assert stored_message.attempts == 1  # the lost take is not an attempt
+                assert _topics(session, message) == ["message.sent"]
+                assert len(smtp_sink.to(stored_message.to_address or "")) == 1
+        assert len(smtp_sink.received) == 4
+
+        # Nothing is sent again on later passes.
+        clock.advance(minutes=3)
+        again = pipeline.run_once()
+        assert (again.sent, again.lapsed, again.requeued) == (0, 0, 0)
+        assert len(smtp_sink.received) == 4
+
+    def test_a_connection_whose_mark_does_not_take_hands_nothing_over_and_records_nothing(
+        self,
+        session: Session,
+        mail_settings: Settings,
+        session_factory: sessionmaker[Session],
+        pipeline: Pipeline,
+        smtp_sink: Sink,
+        clock: FrozenClock,
+    ) -> None:
+        messages = _twelve(session)
+
+        def presumed_dead() -> None:
+            # The slow worker is silent past the lapse: the next worker settles its
+            # messages, the marked ones as unknown, the 4 unmarked back to the queue.
+            clock.advance(minutes=3)
+            assert pipeline.settle_lapsed() == (HANDOVER_CHUNK, 12 - HANDOVER_CHUNK)
+
+        fake = FakeEmail(at=1, then=presumed_dead)
+        slow = Pipeline(mail_settings, session_factory, channels={"email": fake}, worker_id="slow")
+        report = slow.run_once()
+        # It handed over what it had marked (and records it: sent, not unknown), and not
+        # the 4 whose mark no longer took.
+        assert len(fake.handed) == HANDOVER_CHUNK
+        assert (report.sent, report.unknown, report.retried, report.requeued) == (8, 0, 0, 0)
+        handed = set(fake.handed)
+        for message in messages:
+            stored = reload(session, message)
+            if message.id in handed:
+                assert (stored.status, stored.claimed_by) == (Status.sent, "slow")
+                assert sorted(_topics(session, message)) == ["message.sent", "message.unknown"]
+            else:
+                assert (stored.status, stored.claimed_by) == (Status.queued, None)
+                assert (stored.handed_at, stored.attempts) == (None, 0)
+                assert _topics(session, message) == []
+
+        # The next worker sends the 4, once each; none of the 8 again.
+        after = pipeline.run_once()
+        assert after.sent == 4
+        assert len(smtp_sink.received) == 4
+        received = {r.rcpt_tos[0] for r in smtp_sink.received}
+        for message in messages:
+            stored = reload(session, message)
+            assert stored.status == Status.sent
+            assert (stored.to_address in received) is (message.id not in handed)

@@ -168,8 +168,9 @@ class Settings(BaseSettings):
         default=120.0,
         gt=0,
         description=(
-            "After how long without a heartbeat a sending worker counts as stopped: the "
-            "messages it was handing over are then settled as unknown (never re-sent)."
+            "After how long without a heartbeat a sending worker counts as stopped: its "
+            "messages marked as handed over are then settled as unknown (never re-sent), "
+            "the others it had taken go back to the queue."
         ),
     )
 

@@ -160,7 +160,12 @@ class Message(Base):
     not_before: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     queued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: When a worker took the message (``sending``); frequency caps count from here.
     sending_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    #: When a worker's connection was about to hand the message to the server (written and
+    #: committed just before, a few messages at a time): a ``sending`` message of a stopped
+    #: worker without it was never handed over and goes back to the queue.
+    handed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     settled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(8))

@@ -1,8 +1,8 @@
 """One worker's sender: take a group, decide, send, record (see ``wafa.messaging.pipeline``).
 
-About 600 lines, kept in one module on purpose: its three transactions (take and
-decide, send, record) and the heartbeat that guards them read top to bottom here; what
-they read is in ``group``, what an answer means in ``outcomes``.
+About 800 lines, kept in one module on purpose: its transactions (take and decide, the
+marks before each hand-over, record) and the heartbeat and lapse that guard them read top
+to bottom here; what they read is in ``group``, what an answer means in ``outcomes``.
 """
 
 from __future__ import annotations
@@ -10,17 +10,21 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
+import weakref
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from wafa.core.db import among, dialect_name, rowcount
@@ -54,10 +58,36 @@ log = logging.getLogger("wafa.messaging")
 HEARTBEAT_SECONDS = 15.0
 POLICY_SECONDS = 2.0
 LIST_UNSUBSCRIBE_POST = "List-Unsubscribe=One-Click"
+#: Messages a connection marks as handed over (``handed_at``, one committed ``UPDATE``)
+#: before it hands them to the server. A worker killed at any moment leaves at most this
+#: many per connection marked but not handed (they end ``unknown`` with the ones the
+#: server did receive); every other message it held either reached the server or goes
+#: back to the queue. Smaller means fewer such messages and more transactions: with 8, a
+#: group of 100 on 4 connections costs some 13 short marks beside its two transactions.
+HANDOVER_CHUNK = 8
 
 _MESSAGES = cast(Table, Message.__table__)
+#: What a settled message's event needs (``_event_row``), as the columns an ``UPDATE``
+#: returns.
+_EVENT_COLUMNS = tuple(
+    _MESSAGES.c[name]
+    for name in (
+        "id",
+        "customer_id",
+        "channel",
+        "kind",
+        "reason",
+        "occasion",
+        "campaign_id",
+        "flow_id",
+        "subject_line",
+    )
+)
 # Messages that count against a frequency cap: handed over, or possibly handed over.
 _CAP_STATUSES = (Status.sending.value, Status.sent.value, Status.unknown.value)
+# The turns of the pipelines whose sessions share one connection (``Pipeline._turns``).
+_TURNS: weakref.WeakKeyDictionary[Connection, threading.Lock] = weakref.WeakKeyDictionary()
+_TURNS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -70,7 +100,11 @@ class Report:
     held: int = 0
     retried: int = 0
     unknown: int = 0
+    #: Messages of stopped workers settled as ``unknown`` (they may have been handed over).
     lapsed: int = 0
+    #: Messages taken but never handed over (of a stopped worker, or whose mark failed),
+    #: put back in the queue to be decided again.
+    requeued: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {k: v for k, v in self.__dict__.items() if v}
@@ -78,6 +112,17 @@ class Report:
     @property
     def busy(self) -> bool:
         return bool(self.sent or self.failed or self.skipped or self.retried or self.unknown)
+
+
+class Unhanded(Enum):
+    """Why a message of a group was not handed over (``Pipeline._send``)."""
+
+    #: Its mark did not take: another worker settled or re-queued it meanwhile (this one
+    #: was taken for stopped), so it is no longer this worker's to send or to record.
+    declined = "declined"
+    #: Its connection's mark failed (a database error: it may or may not have been
+    #: written), or an earlier one did and the connection stopped: never handed over.
+    mark_failed = "mark_failed"
 
 
 @dataclass
@@ -171,6 +216,50 @@ def _update_each(
     )
 
 
+def _requeue(session: Session, ids: Sequence[uuid.UUID], *guard: Any) -> int:
+    """Put back in the queue the messages of ``ids`` still ``sending`` and never marked as
+    handed over (and matching ``guard``); returns how many. Their take is undone: no
+    claim, one attempt less; they are decided again when due (consent, caps, quiet hours
+    as they are then)."""
+    return rowcount(
+        session.execute(
+            update(_MESSAGES)
+            .where(
+                _MESSAGES.c.id.in_(ids),
+                _MESSAGES.c.status == Status.sending.value,
+                _MESSAGES.c.handed_at.is_(None),
+                *guard,
+            )
+            .values(
+                status=Status.queued.value,
+                status_reason=None,
+                claimed_by=None,
+                sending_at=None,
+                attempts=_MESSAGES.c.attempts - 1,
+            )
+        )
+    )
+
+
+def _settle_unknown(
+    session: Session, ids: Sequence[uuid.UUID], reason: str, now: datetime, *guard: Any
+) -> int:
+    """Settle as ``unknown`` the messages of ``ids`` still ``sending`` (and matching
+    ``guard``), each with its event; returns how many."""
+    rows = (
+        session.execute(
+            update(_MESSAGES)
+            .where(_MESSAGES.c.id.in_(ids), _MESSAGES.c.status == Status.sending.value, *guard)
+            .values(status=Status.unknown.value, status_reason=reason, settled_at=now)
+            .returning(*_EVENT_COLUMNS)
+        )
+        .mappings()
+        .all()
+    )
+    write_rows(session, [_event_row(dict(r), "unknown", reason, r["subject_line"]) for r in rows])
+    return len(rows)
+
+
 class Pipeline:
     """One worker's sender. ``run_once`` sends what is due and returns."""
 
@@ -207,8 +296,23 @@ class Pipeline:
         self._secret: str | None = None
         self._policy: tuple[float, MessagingPolicy] | None = None
         self._signer: LinkSigner | None = None
+        # The connections' marks run in their threads beside the take and the record. A
+        # factory bound to one connection (a test's transaction) cannot serve two threads
+        # at once, so the transactions of every pipeline on it take turns; an engine's
+        # sessions need no lock.
+        bind = factory.kw.get("bind") if isinstance(factory, sessionmaker) else None
+        self._turns: AbstractContextManager[Any] = nullcontext()
+        if isinstance(bind, Connection):
+            with _TURNS_LOCK:
+                self._turns = _TURNS.setdefault(bind, threading.Lock())
 
     # ------------------------------------------------------------------ bookkeeping
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """One transaction of this worker (committed at the end, rolled back on error)."""
+        with self._turns, self.factory() as session, session.begin():
+            yield session
 
     def _keys(self, session: Session) -> tuple[str, LinkSigner]:
         """The address-hash key and the link signer (read once)."""
@@ -230,7 +334,7 @@ class Pipeline:
         if not force and time.monotonic() - self._beat_at < self.beat_every:
             return
         now = utcnow()
-        with self.factory() as session, session.begin():
+        with self._transaction() as session:
             updated = rowcount(
                 session.execute(
                     update(SendWorker).where(SendWorker.id == self.worker_id).values(seen_at=now)
@@ -248,45 +352,54 @@ class Pipeline:
                 )
         self._beat_at = time.monotonic()
 
-    def settle_lapsed(self) -> int:
-        """Settle as ``unknown`` the ``sending`` messages of workers silent for ``lapse``."""
+    def settle_lapsed(self) -> tuple[int, int]:
+        """Settle the ``sending`` messages of workers silent for ``lapse``: those marked as
+        handed over (``handed_at``) may have reached the server and become ``unknown``
+        (never sent again); the others never left and go back to the queue, to be decided
+        again. Returns (unknown, re-queued)."""
         now = utcnow()
         cutoff = now - self.lapse
-        with self.factory() as session, session.begin():
+        with self._transaction() as session:
             dead = list(session.scalars(select(SendWorker.id).where(SendWorker.seen_at < cutoff)))
             alive = select(SendWorker.id).where(SendWorker.seen_at >= cutoff)
-            orphaned = select(Message).where(
-                Message.status == Status.sending,
-                or_(Message.claimed_by.is_(None), Message.claimed_by.not_in(alive)),
-            )
-            rows = list(session.scalars(orphaned.limit(5000)))
-            if rows:
-                ids = [m.id for m in rows]
-                session.execute(
-                    update(Message)
-                    .where(Message.id.in_(ids), Message.status == Status.sending)
-                    .values(
-                        status=Status.unknown.value,
-                        status_reason="worker_lost",
-                        settled_at=now,
+            ids = list(
+                session.scalars(
+                    select(Message.id)
+                    .where(
+                        Message.status == Status.sending,
+                        or_(Message.claimed_by.is_(None), Message.claimed_by.not_in(alive)),
                     )
-                    .execution_options(synchronize_session=False)
+                    .limit(5000)
                 )
-                write_rows(
-                    session,
-                    [_event_row(m, "unknown", "worker_lost", m.subject_line) for m in rows],
+            )
+            # Both statements re-check the claim (a worker may have taken a message again
+            # since the select). The unmarked first: a mark the presumed-dead worker
+            # commits meanwhile keeps its message out of this one and in the next.
+            stopped = or_(_MESSAGES.c.claimed_by.is_(None), _MESSAGES.c.claimed_by.not_in(alive))
+            requeued = _requeue(session, ids, stopped) if ids else 0
+            lost = (
+                _settle_unknown(
+                    session, ids, "worker_lost", now, stopped, _MESSAGES.c.handed_at.is_not(None)
                 )
-                log.warning("%d messages of stopped workers settled as unknown", len(rows))
+                if ids
+                else 0
+            )
+            if requeued:
+                log.warning(
+                    "%d messages of stopped workers never handed over: queued again", requeued
+                )
+            if lost:
+                log.warning("%d messages of stopped workers settled as unknown", lost)
             if dead:
                 session.execute(delete(SendWorker).where(SendWorker.id.in_(dead)))
-        return len(rows)
+        return lost, requeued
 
     def stop(self) -> None:
         """Close the channels and remove this worker's heartbeat."""
         for lanes in self.lanes.values():
             for channel in lanes:
                 channel.close()
-        with self.factory() as session, session.begin():
+        with self._transaction() as session:
             session.execute(delete(SendWorker).where(SendWorker.id == self.worker_id))
 
     # ------------------------------------------------------------------ one pass
@@ -296,15 +409,18 @@ class Pipeline:
 
         Groups overlap by one: while a group is handed over (threads, one per connection),
         the next one is taken and decided, and the previous one is recorded once its
-        answers are in. Each message is still marked ``sending`` (committed) before it is
-        handed over and settled only after its answer, so a crash leaves at most the two
-        groups in hand as ``unknown``, never sent twice."""
+        answers are in. A message is ``sending`` (committed) from its take, marked as
+        handed over (committed, ``HANDOVER_CHUNK`` at a time per connection) just before
+        it is handed over, and settled only after its answer. A crash therefore leaves
+        ``unknown`` only the marked messages not yet recorded (those the server received,
+        and at most ``HANDOVER_CHUNK`` a connection that it did not); the rest of the
+        groups in hand go back to the queue. Never sent twice."""
         report = Report()
         self.heartbeat(force=True)
-        report.lapsed = self.settle_lapsed()
+        report.lapsed, report.requeued = self.settle_lapsed()
         taken = 0
         lanes = sum(len(found) for found in self.lanes.values())
-        in_hand: tuple[list[Handover], Future[list[SendResult]]] | None = None
+        in_hand: tuple[list[Handover], Future[list[SendResult | Unhanded]]] | None = None
         with ThreadPoolExecutor(max_workers=lanes + 1, thread_name_prefix="wafa-send") as pool:
             try:
                 while limit is None or taken < limit:
@@ -324,7 +440,7 @@ class Pipeline:
                     self._record(in_hand[0], self._answers(in_hand[1]), report)
         return report
 
-    def _answers(self, sending: Future[list[SendResult]]) -> list[SendResult]:
+    def _answers(self, sending: Future[list[SendResult | Unhanded]]) -> list[SendResult | Unhanded]:
         """The results of a group being handed over, beating the heart while waiting (a
         slow server must not make this worker look stopped)."""
         while True:
@@ -337,7 +453,7 @@ class Pipeline:
 
     def _take(self, size: int, report: Report) -> tuple[list[Handover], int]:
         now = utcnow()
-        with self.factory() as session, session.begin():
+        with self._transaction() as session:
             session.autoflush = False  # rows change by the Core updates of _apply only
             messages = group.due_messages(session, now, size)
             if not messages:
@@ -535,6 +651,7 @@ class Pipeline:
                     "status_reason": None,
                     "claimed_by": self.worker_id,
                     "sending_at": now,
+                    "handed_at": None,
                 },
                 statuses=queued,
             )
@@ -543,10 +660,31 @@ class Pipeline:
 
     # ------------------------------------------------------------------ step 2
 
-    def _send(self, ready: Sequence[Handover], pool: ThreadPoolExecutor) -> list[SendResult]:
+    def _mark(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Mark ``ids`` as handed over (committed), where this worker still holds them
+        unmarked; returns the ids marked, the only ones it may hand over."""
+        with self._transaction() as session:
+            return set(
+                session.scalars(
+                    update(_MESSAGES)
+                    .where(
+                        _MESSAGES.c.id.in_(ids),
+                        _MESSAGES.c.status == Status.sending.value,
+                        _MESSAGES.c.claimed_by == self.worker_id,
+                        _MESSAGES.c.handed_at.is_(None),
+                    )
+                    .values(handed_at=utcnow())
+                    .returning(_MESSAGES.c.id)
+                )
+            )
+
+    def _send(
+        self, ready: Sequence[Handover], pool: ThreadPoolExecutor
+    ) -> list[SendResult | Unhanded]:
         """Hand the group over, each channel's messages spread over its connections (one
-        thread of ``pool`` each); no database here."""
-        results: list[SendResult | None] = [None] * len(ready)
+        thread of ``pool`` each). Each connection marks its next ``HANDOVER_CHUNK``
+        messages as handed over (``_mark``) and then hands over those the mark took."""
+        results: list[SendResult | Unhanded | None] = [None] * len(ready)
         work: list[tuple[ChannelImpl, list[int]]] = []
         by_channel: dict[str, list[int]] = defaultdict(list)
         for index, item in enumerate(ready):
@@ -559,36 +697,70 @@ class Pipeline:
                     work.append((channel, share))
 
         def run(channel: ChannelImpl, indexes: list[int]) -> None:
-            for index in indexes:
-                item = ready[index]
+            for start in range(0, len(indexes), HANDOVER_CHUNK):
+                chunk = indexes[start : start + HANDOVER_CHUNK]
                 try:
-                    results[index] = channel.send(item.outgoing)
-                except Exception as exc:  # an unexpected error: we cannot tell what was sent
-                    log.exception("channel %s failed on message %s", channel.name, item.message_id)
-                    results[index] = SendResult(Outcome.unknown, detail=f"channel error: {exc}")
+                    marked = self._mark([ready[index].message_id for index in chunk])
+                except Exception:  # the database failed: this connection hands over no more
+                    log.exception("marking messages as handed over failed")
+                    for index in indexes[start:]:
+                        results[index] = Unhanded.mark_failed
+                    return
+                for index in chunk:
+                    item = ready[index]
+                    if item.message_id not in marked:
+                        results[index] = Unhanded.declined
+                        continue
+                    try:
+                        results[index] = channel.send(item.outgoing)
+                    except Exception as exc:  # unexpected: we cannot tell what was sent
+                        log.exception(
+                            "channel %s failed on message %s", channel.name, item.message_id
+                        )
+                        results[index] = SendResult(Outcome.unknown, detail=f"channel error: {exc}")
 
         # The first share runs in this thread, the others beside it.
         others = [pool.submit(run, channel, indexes) for channel, indexes in work[1:]]
         if work:
             run(*work[0])
         wait(others)
-        return [
-            r if r is not None else SendResult(Outcome.unknown, detail="not run") for r in results
-        ]
+        # (``None`` only where a thread died outside ``run``'s guards: taken as a failed mark.)
+        return [r if r is not None else Unhanded.mark_failed for r in results]
 
     # ------------------------------------------------------------------ step 3
 
     def _record(
-        self, ready: Sequence[Handover], results: Sequence[SendResult], report: Report
+        self,
+        ready: Sequence[Handover],
+        answers: Sequence[SendResult | Unhanded],
+        report: Report,
     ) -> None:
+        """Settle the group's handed-over messages by their answers. A message whose mark
+        did not take is no longer this worker's: nothing is written about it. One whose
+        mark failed was not handed over and goes back to the queue (``unknown`` if its mark
+        was written after all, as the mark is all another worker would go by)."""
         now = utcnow()
-        with self.factory() as session, session.begin():
+        handed = [
+            (item, result)
+            for item, result in zip(ready, answers, strict=True)
+            if isinstance(result, SendResult)
+        ]
+        unmarked = [
+            item.message_id
+            for item, result in zip(ready, answers, strict=True)
+            if result is Unhanded.mark_failed
+        ]
+        with self._transaction() as session:
             secret, _ = self._keys(session)
             policy = self._current_policy(session)
+            if unmarked:
+                mine = _MESSAGES.c.claimed_by == self.worker_id
+                report.requeued += _requeue(session, unmarked, mine)
+                report.unknown += _settle_unknown(session, unmarked, "mark_failed", now, mine)
             final: list[dict[str, Any]] = []
             retry: list[dict[str, Any]] = []
             events: list[dict[str, Any]] = []
-            for item, result in zip(ready, results, strict=True):
+            for item, result in handed:
                 status, reason = outcomes.settle(session, secret, policy, item, result, now)
                 if status == Status.queued:
                     delay = policy.retry_minutes[min(item.attempts, len(policy.retry_minutes)) - 1]
@@ -627,14 +799,14 @@ class Pipeline:
             _update_each(
                 session,
                 retry,
-                constant={"status": Status.queued.value, "claimed_by": None},
+                constant={"status": Status.queued.value, "claimed_by": None, "handed_at": None},
                 statuses=held,
                 claimed_by=self.worker_id,
             )
             write_rows(session, events)
             delivered = {
                 consent.address_hash(secret, item.medium, item.address)
-                for item, result in zip(ready, results, strict=True)
+                for item, result in handed
                 if result.outcome is Outcome.sent
             }
             if delivered:
