@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -361,6 +362,7 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
     """
     started = time.perf_counter(), time.process_time()
     con = connect()
+    closing: threading.Thread | None = None
     try:
         if progress is not None:
             progress("Reading the orders")
@@ -407,10 +409,17 @@ def analyze_file(options: AnalyzeOptions, progress: Progress | None = None) -> A
                 timer.lap("recommend")
         finally:
             source.close()
+        # Nothing uses the connection any more: DuckDB frees its tables (about 0.2 s on a
+        # million customers, without the GIL) while the figures are gathered.
+        closing = threading.Thread(target=con.close, name="wafa-close")
+        closing.start()
+        assert result.predictions is not None  # forecast_required
+        figures = _figures(options, loaded, result, recommendations)
     finally:
-        con.close()
-    assert result.predictions is not None  # forecast_required
-    figures = _figures(options, loaded, result, recommendations)
+        if closing is None:
+            con.close()
+        else:
+            closing.join()
     figures["timings"] = timer.timings
     figures["cpu_timings"] = timer.cpu_timings
     return Analysis(

@@ -175,6 +175,8 @@ class Result:
     scores: tuple[IntArray, IntArray, IntArray]
     codes: IntArray
     segments: npt.NDArray[np.str_]
+    #: The RFM figures that need no prediction: ``thresholds`` and ``grid``.
+    rfm_figures: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
 
 
@@ -268,6 +270,12 @@ def _after_summary(
         start_day=c.first_day,
         as_of_day=c.as_of_day,
     )
+    # RFM needs only the summary: done here, while the models (started after the
+    # summary) may still be fitting, rather than after them.
+    r, f, m = rfm.rfm_scores(summary.as_of_day - summary.last_day, summary.purchases, summary.spend)
+    codes = rfm.segment_codes(r, f, m)
+    segments = rfm.segment_names(codes)
+    rfm_figures = _rfm_figures(summary, (r, f, m))
     timer.lap("describe")
 
     timer.step("Fitting the models")
@@ -313,8 +321,6 @@ def _after_summary(
         )
         warnings.extend(fitted.warnings)
         warnings.extend(predictions.warnings)
-    r, f, m = rfm.rfm_scores(summary.as_of_day - summary.last_day, summary.purchases, summary.spend)
-    codes = rfm.segment_codes(r, f, m)
     timer.lap("predict")
     return Result(
         cutoffs=c,
@@ -333,9 +339,28 @@ def _after_summary(
         calibration_customers=calibration_customers,
         scores=(r, f, m),
         codes=codes,
-        segments=rfm.segment_names(codes),
+        segments=segments,
+        rfm_figures=rfm_figures,
         warnings=warnings,
     )
+
+
+def _rfm_figures(
+    summary: CustomerSummary, scores: tuple[IntArray, IntArray, IntArray]
+) -> dict[str, Any]:
+    """Return the RFM thresholds and grid of :func:`figures` (they need no prediction)."""
+    s = summary
+    r, f, m = scores
+    return {
+        "thresholds": {
+            "recency_days": rfm.thresholds(
+                s.as_of_day - s.last_day, higher_is_better=False, scores=r
+            ),
+            "purchases": rfm.thresholds(s.purchases, scores=f),
+            "spend": rfm.thresholds(s.spend, scores=m),
+        },
+        "grid": rfm.grid(r, (f + m + 1) // 2, s.spend),
+    }
 
 
 def _fit_and_predict(
@@ -460,7 +485,6 @@ def figures(result: Result, *, max_cohorts: int | None = None) -> dict[str, Any]
         floor, dates and warnings.
     """
     s, p, c = result.summary, result.predictions, result.cutoffs
-    r, f, m = result.scores
     top = headline(s)
     return {
         "first_order_date": day_to_date(c.first_day).isoformat(),
@@ -478,14 +502,7 @@ def figures(result: Result, *, max_cohorts: int | None = None) -> dict[str, Any]
         "on_time_delivery": result.delivery,
         "rfm": {
             "segments": rfm.segment_table(result.codes, s.spend, None if p is None else p.clv),
-            "thresholds": {
-                "recency_days": rfm.thresholds(
-                    s.as_of_day - s.last_day, higher_is_better=False, scores=r
-                ),
-                "purchases": rfm.thresholds(s.purchases, scores=f),
-                "spend": rfm.thresholds(s.spend, scores=m),
-            },
-            "grid": rfm.grid(r, (f + m + 1) // 2, s.spend),
+            **result.rfm_figures,
         },
         "predictions": None if p is None else p.totals(),
         "clv_distribution": None
