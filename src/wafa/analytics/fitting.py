@@ -31,7 +31,7 @@ otherwise lifetime values use each customer's average order instead.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -285,6 +285,16 @@ def _fit_one(name: str, c: Compressed) -> TransactionFit:
     return TransactionFit(name, model)
 
 
+def _fit_spend(
+    x_spend: FloatArray, z_spend: FloatArray
+) -> tuple[GammaGammaModel | None, str | None]:
+    """Fit Gamma-Gamma; return it, or ``None`` and why it did not converge."""
+    try:
+        return GammaGammaModel().fit(x_spend, z_spend), None
+    except ConvergenceError as exc:
+        return None, str(exc)
+
+
 def spend_inputs(rfm: RFMArrays, money_scale: float = 1.0) -> tuple[FloatArray, FloatArray]:
     """Return ``(x, z-bar)`` for Gamma-Gamma: repeat customers with a positive mean spend.
 
@@ -384,10 +394,17 @@ def fit_models(
     unknown = set(models) - set(MODEL_CLASSES)
     if unknown or not models:
         raise ValueError(f"unknown models {sorted(unknown)}; use {sorted(MODEL_CLASSES)}")
+    x_spend, z_spend = spend_inputs(calibration, settings.money_scale)
+    spending: Future[tuple[GammaGammaModel | None, str | None]] | None = None
     if settings.parallel and len(models) > 1:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="wafa-fit") as pool:
             futures = {name: pool.submit(_fit_one, name, c) for name in models}
+            # Gamma-Gamma needs no purchase model: it is fitted in the first thread
+            # free (the first purchase model's), beside the other purchase model.
+            spending = pool.submit(_fit_spend, x_spend, z_spend)
             fits = {name: f.result() for name, f in futures.items()}
+            if all(f.model is None for f in fits.values()):
+                spending.cancel()
     else:
         fits = {name: _fit_one(name, c) for name in models}
     fitted_names = [n for n, f in fits.items() if f.model is not None]
@@ -440,14 +457,8 @@ def fit_models(
             "lapsed and not at all once churned, with ranges of a random (Poisson) count "
             "at that pace."
         )
-    x_spend, z_spend = spend_inputs(calibration, settings.money_scale)
-    spend: GammaGammaModel | None = None
-    spend_error: str | None = None
+    spend, spend_error = _fit_spend(x_spend, z_spend) if spending is None else spending.result()
     spend_unusable: str | None = None
-    try:
-        spend = GammaGammaModel().fit(x_spend, z_spend)
-    except ConvergenceError as exc:
-        spend_error = str(exc)
     if spend is not None:
         spend_unusable = _spend_ladder(spend)
     if spend is None or spend_unusable is not None:
