@@ -55,9 +55,11 @@ def normal_ranges(
         samples, v_sorted, v_moments = _pair_values(s, d, rng)
         alpha = (1 - level) / 2
         pair = s.pairs.inverse
-        quantiles = _continuous_quantiles(
-            v_sorted, pair * samples, samples, alive, (alpha, 1 - alpha)
-        )[:, s.c.inverse]
+        quantiles = np.take(
+            _continuous_quantiles(v_sorted, pair * samples, samples, alive, (alpha, 1 - alpha)),
+            s.c.inverse,
+            axis=1,
+        )
         per_customer = s.discount_factor[pair[s.c.inverse]] * GammaGammaModel.spend_scale(
             s.spend_params, s.spend.x, s.spend.zbar
         )
