@@ -181,3 +181,23 @@ class TestSmallAndOddData:
         assert report["spend_frequency_correlated"] is True
         assert report["spend_frequency_correlation"] > 0.9
         assert any("spend a different amount per order" in w for w in fitted.warnings)
+
+
+class TestFitPool:
+    def test_the_pool_gives_the_serial_fits_and_warnings(self) -> None:
+        # Gamma-Gamma is fitted beside the purchase models in the pool: the same models,
+        # choice and warnings (in the same order) as one after the other.
+        rng = np.random.default_rng(3)
+        n = 4000
+        x = rng.poisson(rng.gamma(0.8, 2.0, n)).astype(float)
+        big_t = rng.uniform(10, 52, n)
+        t_x = np.where(x > 0, big_t * rng.uniform(0.1, 1, n), 0.0)
+        spend = np.where(x > 0, 100 * rng.gamma(4.0, 10.0, n), 0.0)
+        data = RFMArrays(np.arange(n), x, t_x, big_t, spend)
+        pooled = fit_models(data, FitSettings(money_scale=100.0, parallel=True))
+        serial = fit_models(data, FitSettings(money_scale=100.0, parallel=False))
+        assert pooled.report() == serial.report()
+        assert pooled.chosen == serial.chosen is not None
+        assert pooled.warnings == serial.warnings
+        assert pooled.spend is not None and serial.spend is not None
+        assert pooled.spend.params_ == serial.spend.params_
