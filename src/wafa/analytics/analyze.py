@@ -33,19 +33,10 @@ import numpy as np
 import numpy.typing as npt
 
 from wafa import __version__
-from wafa.analytics import at_risk, rfm
+from wafa.analytics import rfm
 from wafa.analytics.choices import TimeUnit
 from wafa.analytics.reading import BadInput, InputFormat, LoadedOrders, connect, load_orders
 from wafa.analytics.reading.files import scalar
-from wafa.analytics.retention import duckdb_delivery, headline
-from wafa.analytics.summary import (
-    CustomerSummary,
-    Occasions,
-    day_number,
-    day_to_date,
-    duckdb_occasions,
-    duckdb_summary,
-)
 from wafa.core.choices import CalendarKind
 from wafa.core.money import minor_digits
 
@@ -53,6 +44,7 @@ if TYPE_CHECKING:
     from wafa.analytics import pipeline
     from wafa.analytics.predicting import Predictions
     from wafa.analytics.simple_rules import WindowForecast
+    from wafa.analytics.summary import CustomerSummary, Occasions
 
 __all__ = [
     "CUSTOMER_COLUMNS",
@@ -65,7 +57,9 @@ __all__ = [
 
 Progress = Callable[[str], None]
 
-#: What the steps after the read import (the models and SciPy): see :func:`_import_steps`.
+#: What the steps after the read import (SQLAlchemy, which the summary's module and the
+#: sale rule's need, the models and SciPy): see :func:`_import_steps`. The read itself
+#: needs none of them.
 STEP_MODULES = ("wafa.analytics.pipeline", "wafa.analytics.recommend")
 
 #: Valuable customers at risk listed in the report.
@@ -158,6 +152,8 @@ def _import_steps() -> None:
 
 def _cut_offs(options: AnalyzeOptions, first_day: int, last_day: int) -> tuple[int, int, int]:
     """Return ``(calibration_day, as_of_day, holdout_end_day)``."""
+    from wafa.analytics.summary import day_number, day_to_date
+
     if options.holdout_days is not None and options.holdout_days < 1:
         raise BadInput("--holdout-days must be 1 or more")
     if options.calibration_end is not None:
@@ -295,6 +291,8 @@ class FileSource:
         self, *, as_of_day: int, calibration_day: int, holdout_end_day: int
     ) -> CustomerSummary:
         """Return every customer's summary, computed by DuckDB."""
+        from wafa.analytics.summary import duckdb_summary
+
         self._summary = duckdb_summary(
             self.con,
             as_of_day=as_of_day,
@@ -305,6 +303,8 @@ class FileSource:
 
     def occasions(self, summary: CustomerSummary, *, as_of_day: int) -> Occasions:
         """Return every purchase occasion by the summary's customer codes."""
+        from wafa.analytics.summary import duckdb_occasions
+
         del as_of_day  # DuckDB's summary left its occasions (up to its as_of_day)
         return duckdb_occasions(self.con, summary)
 
@@ -313,6 +313,8 @@ class FileSource:
 
         The pipeline's last use of the connection: the recommendations start here.
         """
+        from wafa.analytics.retention import duckdb_delivery
+
         found = duckdb_delivery(self.con) if self.loaded.has_delivery else None
         if self._products and self._summary is not None and self._learning is None:
             summary = self._summary
@@ -472,6 +474,10 @@ def _at_risk(
     summary: CustomerSummary, predictions: Predictions, codes: npt.NDArray[np.int64]
 ) -> list[dict[str, Any]]:
     """Valuable customers at risk (:mod:`wafa.analytics.at_risk`), most worth a call first."""
+    from wafa.analytics import at_risk
+    from wafa.analytics.retention import headline
+    from wafa.analytics.summary import day_to_date
+
     floor = at_risk.value_floor(summary.spend, headline(summary)["average_order_value"])
     order = at_risk.rank(
         summary.spend, predictions.p_alive, predictions.churn_risk, floor, AT_RISK_LISTED
@@ -555,6 +561,8 @@ def customer_rows(analysis: Analysis) -> list[list[object]]:
             return ""
         value = int(values[i])
         return "" if value < 0 else value
+
+    from wafa.analytics.summary import day_to_date
 
     keys = s.key_strings()
     rows: list[list[object]] = []

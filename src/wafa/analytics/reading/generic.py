@@ -41,7 +41,6 @@ from wafa.core.money import is_currency, minor_digits
 from wafa.ingest import GENERIC
 from wafa.ingest.describe import Role
 from wafa.ingest.generic import STATUS as STATUS_WORDS
-from wafa.orders.sales import sale_sql
 
 __all__ = ["load_generic"]
 
@@ -174,6 +173,10 @@ def _orders_select(
     partial refund lowers the value. Every aggregated column is kept (the checks read
     them).
     """
+    # Imported here: the rule's module brings SQLAlchemy, which the read before this
+    # does not need (``wafa analyze`` imports it in a thread meanwhile).
+    from wafa.orders.sales import sale_sql
+
     per_minor = 10 ** (6 - minor_digits(currency))
     gross = f"(gross_micro // {per_minor})"
     given = f"(refunded_micro // {per_minor})"

@@ -37,7 +37,6 @@ from wafa.analytics.reading.files import (
 from wafa.analytics.reading.result import LoadedOrders, finish
 from wafa.analytics.reading.words import literal
 from wafa.ingest.describe import Kind, OrderFormat, PairSyntax, Role, Vocabulary
-from wafa.orders.sales import sale_sql
 
 __all__ = ["load_shop"]
 
@@ -396,6 +395,10 @@ def load_shop(
             "SELECT count(*) FROM wafa_shop_orders WHERE NOT in_currency AND customer_id IS NOT NULL",
         )
     )
+    # Imported here: the rule's module brings SQLAlchemy, which the read before this
+    # does not need (``wafa analyze`` imports it in a thread meanwhile).
+    from wafa.orders.sales import sale_sql
+
     # A word meaning "refunded in full" refunds the whole total when no amount is given
     # (an order of no value is refunded nothing); then the sale rule decides.
     cancelled = f"((bits & {words.CANCELLED}) <> 0)"
