@@ -170,3 +170,52 @@ class TestSimulatedStores:
             d.holdout_frequency <= f.ranges.high[0]
         )
         assert 0.86 <= inside.mean() <= 0.94
+
+
+class TestLargeStoreRangesBesideTheTotals:
+    def test_the_same_as_computed_one_after_the_other(self, cdnow: CdnowSummary) -> None:
+        # A large store's customer ranges are read from the tables in a thread while the
+        # store totals are drawn: the same arrays and totals as the plain sequence
+        # (ranges per window, gathered per customer with a[:, index], then the totals).
+        from wafa.analytics.models._large_stores import normal_ranges
+        from wafa.analytics.models.forecast import _draws, _setup
+
+        model = BetaGeoModel().fit(cdnow.frequency, cdnow.recency, cdnow.T)
+        x = np.where(cdnow.monetary_value > 0, cdnow.frequency, 0.0)
+        spend = Spend(GammaGammaModel().fit(x, cdnow.monetary_value), x, cdnow.monetary_value)
+        value = ValueHorizon(52.0, math.log1p(0.1) / 52.0)
+        horizons = np.array([4.0, 13.0, 52.0])
+        f = forecast(
+            model,
+            cdnow.frequency,
+            cdnow.recency,
+            cdnow.T,
+            horizons,
+            spend=spend,
+            value=value,
+            random_state=7,
+            exact_customers=0,
+        )
+        assert f.ranges is not None and f.ranges.method == "normal"
+
+        s = _setup(model, compress(cdnow.frequency, cdnow.recency, cdnow.T), horizons, spend, value)
+        inv = s.c.inverse
+        expected = (s.alive[None, :] * s.given_alive[s.at][:, s.pairs.inverse])[:, inv]
+        np.testing.assert_array_equal(f.expected, expected)
+        rng = np.random.default_rng(7)
+        d = _draws(s, rng)
+        plain = [ranges_from_tables(d.tables[at], d.rows, d.alive, 0.9) for at in s.at.tolist()]
+        low = np.stack([p[0] for p in plain])[:, inv]
+        high = np.stack([p[1] for p in plain])[:, inv]
+        chance = np.stack([p[2] for p in plain])[:, inv]
+        serial = normal_ranges(s, d, 0.9, rng, lambda: (low, high, chance))
+        for got, want in ((f.ranges.low, low), (f.ranges.high, high), (f.ranges.chance, chance)):
+            np.testing.assert_array_equal(got, want)
+        assert f.ranges.value_low is not None and serial.value_low is not None
+        np.testing.assert_array_equal(f.ranges.value_low, serial.value_low)
+        np.testing.assert_array_equal(f.ranges.value_high, serial.value_high)
+        assert (f.ranges.totals, f.ranges.active, f.ranges.revenue) == (
+            serial.totals,
+            serial.active,
+            serial.revenue,
+        )

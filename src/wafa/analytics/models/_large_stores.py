@@ -11,6 +11,7 @@ customer's own spend scale. See :mod:`wafa.analytics.models.forecast`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,11 +40,13 @@ def normal_ranges(
     d: Draws,
     level: float,
     rng: np.random.Generator,
-    low: IntArray,
-    high: IntArray,
-    chance: FloatArray,
+    whole_numbers: Callable[[], tuple[IntArray, IntArray, FloatArray]],
 ) -> Ranges:
-    """Compute normal store totals, and values from spend draws per pair (large stores)."""
+    """Compute normal store totals, and values from spend draws per pair (large stores).
+
+    ``whole_numbers`` returns each customer's ``low``, ``high`` and ``chance`` (it may be
+    computed meanwhile in another thread: it is called last).
+    """
     _, moved = _perturbations(s, rng)
     alive = d.alive.mean(axis=1)
     moments = [(t.first[d.rows].mean(axis=1), t.second[d.rows].mean(axis=1)) for t in d.tables]
@@ -65,6 +68,8 @@ def normal_ranges(
         )
         value_low, value_high = per_customer * quantiles[0], per_customer * quantiles[1]
         revenue = _normal_revenue(s, moved, v_moments, per_customer, alive, level)
+    active = _normal_active(s, moved, alive, level)
+    low, high, chance = whole_numbers()
     return Ranges(
         level=level,
         method="normal",
@@ -74,7 +79,7 @@ def normal_ranges(
         high=high,
         chance=chance,
         totals=totals,
-        active=_normal_active(s, moved, alive, level),
+        active=active,
         value_low=value_low,
         value_high=value_high,
         revenue=revenue,

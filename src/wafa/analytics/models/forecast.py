@@ -50,6 +50,7 @@ References
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
@@ -238,19 +239,31 @@ def _draws(s: Setup, rng: np.random.Generator) -> Draws:
 
 def _ranges(s: Setup, level: float, rng: np.random.Generator, exact_customers: int) -> Ranges:
     d = _draws(s, rng)
-    h = s.at.shape[0]
-    n_triples = s.c.frequency.shape[0]
-    low = np.empty((h, n_triples), dtype=np.int64)
-    high = np.empty((h, n_triples), dtype=np.int64)
-    chance = np.empty((h, n_triples))
-    for i, at in enumerate(s.at.tolist()):
-        low[i], high[i], chance[i] = ranges_from_tables(d.tables[at], d.rows, d.alive, level)
-    inv = s.c.inverse
-    n = inv.shape[0]
-    low, high, chance = (np.take(a, inv, axis=1) for a in (low, high, chance))
-    if n <= exact_customers:
-        return _simulated(s, d, level, rng, low, high, chance)
-    return normal_ranges(s, d, level, rng, low, high, chance)
+
+    def whole_numbers() -> tuple[IntArray, IntArray, FloatArray]:
+        """Each customer's range per window, read from the tables (no random draw)."""
+        h = s.at.shape[0]
+        n_triples = s.c.frequency.shape[0]
+        low = np.empty((h, n_triples), dtype=np.int64)
+        high = np.empty((h, n_triples), dtype=np.int64)
+        chance = np.empty((h, n_triples))
+        for i, at in enumerate(s.at.tolist()):
+            low[i], high[i], chance[i] = ranges_from_tables(d.tables[at], d.rows, d.alive, level)
+        # ``np.take``: on a million customers ten times faster than ``a[:, index]``.
+        return (
+            np.take(low, s.c.inverse, axis=1),
+            np.take(high, s.c.inverse, axis=1),
+            np.take(chance, s.c.inverse, axis=1),
+        )
+
+    if s.c.inverse.shape[0] <= exact_customers:
+        return _simulated(s, d, level, rng, *whole_numbers())
+    # A large store's customer ranges read only the tables and the store totals only
+    # draw their own numbers: the ranges are made in a thread beside the totals (NumPy
+    # releases the GIL), each the same as one after the other.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wafa-ranges") as pool:
+        pending = pool.submit(whole_numbers)
+        return normal_ranges(s, d, level, rng, pending.result)
 
 
 def _simulated(
