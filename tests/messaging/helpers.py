@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +14,7 @@ from tests.factories import create_customer
 from wafa.customers import service as customers
 from wafa.customers.models import ConsentChannel, Customer
 from wafa.customers.schemas import ConsentIn
+from wafa.messaging.channels import Health, Outcome, Outgoing, SendResult
 from wafa.messaging.models import Message
 from wafa.messaging.queue import Content, queue_message
 
@@ -67,3 +70,38 @@ def reload(session: Session, message: Message) -> Message:
     found = session.scalar(select(Message).where(Message.id == message.id))
     assert found is not None
     return found
+
+
+class Killed(BaseException):
+    """What a fake channel raises to stop its worker dead (no ``except Exception`` stops it)."""
+
+
+class FakeEmail:
+    """An email channel at the outer edge: records what it is handed; before the ``at``-th
+    hand-over (counting from 1) it calls ``then`` (which may raise :class:`Killed`)."""
+
+    name = "fake-email"
+
+    def __init__(self, *, at: int = 0, then: Callable[[], None] | None = None) -> None:
+        self.handed: list[uuid.UUID] = []
+        self.at = at
+        self.then = then
+        self.lock = threading.Lock()
+
+    def send(self, message: Outgoing) -> SendResult:
+        with self.lock:
+            if self.then is not None and len(self.handed) + 1 == self.at:
+                self.then()
+            self.handed.append(message.message_id)
+        return SendResult(Outcome.sent, provider_id=f"<{message.message_id}@fake>")
+
+    def health(self) -> Health:
+        return Health(True, "fake")
+
+    def close(self) -> None:
+        return None
+
+
+def die() -> None:
+    """Stop the worker dead (a ``FakeEmail``'s ``then``)."""
+    raise Killed

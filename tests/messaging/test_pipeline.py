@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
-import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -14,10 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import FrozenClock, make_settings
 from tests.messaging.conftest import Sink, body_of, headers_of
-from tests.messaging.helpers import HELLO, queue, reload, subscriber
+from tests.messaging.helpers import HELLO, FakeEmail, Killed, die, queue, reload, subscriber
 from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
-from wafa.messaging.channels import Health, Outcome, Outgoing, SendResult
 from wafa.messaging.models import Message, Status, Suppression
 from wafa.messaging.pipeline import Pipeline
 from wafa.messaging.pipeline.worker import HANDOVER_CHUNK
@@ -228,36 +224,6 @@ class TestLoyaltyVariables:
         assert "https://shop.example/portal/login/" in text
 
 
-class Killed(BaseException):
-    """What a fake channel raises to stop its worker dead (no ``except Exception`` stops it)."""
-
-
-class FakeEmail:
-    """An email channel at the outer edge: records what it is handed; before the ``at``-th
-    hand-over (counting from 1) it calls ``then`` (which may raise :class:`Killed`)."""
-
-    name = "fake-email"
-
-    def __init__(self, *, at: int = 0, then: Callable[[], None] | None = None) -> None:
-        self.handed: list[uuid.UUID] = []
-        self.at = at
-        self.then = then
-        self.lock = threading.Lock()
-
-    def send(self, message: Outgoing) -> SendResult:
-        with self.lock:
-            if self.then is not None and len(self.handed) + 1 == self.at:
-                self.then()
-            self.handed.append(message.message_id)
-        return SendResult(Outcome.sent, provider_id=f"<{message.message_id}@fake>")
-
-    def health(self) -> Health:
-        return Health(True, "fake")
-
-    def close(self) -> None:
-        return None
-
-
 def _twelve(session: Session) -> list[Message]:
     """Twelve order confirmations to twelve customers: more than one mark's worth
     (``HANDOVER_CHUNK``), on one connection."""
@@ -300,10 +266,6 @@ class TestStoppedWorker:
         clock: FrozenClock,
     ) -> None:
         messages = _twelve(session)
-
-        def die() -> None:
-            raise Killed
-
         # Killed while handing over its third message: the first mark (8) was written,
         # 2 reached the "server", the other 4 were never marked.
         fake = FakeEmail(at=3, then=die)

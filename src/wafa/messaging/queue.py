@@ -434,7 +434,9 @@ def _pg_value(value: Any) -> Any:
 
 def pause_campaign(session: Session, campaign_id: uuid.UUID) -> int:
     """Hold the campaign's queued messages; returns how many. A message a worker has
-    already taken (``sending``) finishes; nothing else leaves until ``resume_campaign``."""
+    already taken (``sending``) finishes (or, never handed over by a worker that stopped,
+    is held as well when it comes back to the queue); nothing else leaves until
+    ``resume_campaign``."""
     return rowcount(
         session.execute(
             update(Message)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import FrozenClock
 from tests.messaging.campaigns.conftest import audience, draft, queue_all, segment_of
 from tests.messaging.conftest import Sink, body_of
+from tests.messaging.helpers import FakeEmail, Killed, die
 from wafa.core.settings import Settings
 from wafa.loyalty.models import Coupon
 from wafa.messaging.campaigns import service
@@ -262,6 +264,50 @@ class TestPauseResumeCancel:
         assert len({r.rcpt_tos[0] for r in smtp_sink.received}) == 6
         read = service.read_campaign(session, campaign_id=campaign.id)
         assert read["status"] == "finished" and read["counts"]["sent"] == 6
+
+    @pytest.mark.parametrize("action", ["pause", "cancel"])
+    def test_what_a_stopped_worker_never_handed_over_follows_a_pause_or_cancel(
+        self,
+        session: Session,
+        mail_settings: Settings,
+        session_factory: sessionmaker[Session],
+        pipeline: Pipeline,
+        smtp_sink: Sink,
+        clock: FrozenClock,
+        action: str,
+    ) -> None:
+        _no_limits(session)
+        audience(session, 12)
+        campaign = draft(
+            session, mail_settings, segment_of(session, mail_settings), holdout_percent=0
+        )
+        service.start_sending(session, settings=mail_settings, campaign_id=campaign.id)
+        queue_all(session, mail_settings, campaign.id)
+        session.flush()
+        # A worker takes all 12, marks 8 as handed over and is killed at its first
+        # hand-over; the owner then pauses or cancels the campaign.
+        fake = FakeEmail(at=1, then=die)
+        dead = Pipeline(mail_settings, session_factory, channels={"email": fake}, worker_id="dead")
+        with pytest.raises(Killed):
+            dead.run_once()
+        getattr(service, action)(session, campaign_id=campaign.id)
+        clock.advance(minutes=3)
+        report = pipeline.run_once()
+        # The 4 never handed over follow the campaign instead of going out.
+        assert (report.lapsed, report.requeued, report.sent) == (8, 4, 0)
+        assert smtp_sink.received == []
+        read = service.read_campaign(session, campaign_id=campaign.id)
+        if action == "cancel":
+            assert {k: v for k, v in read["counts"].items() if v} == {"unknown": 8, "skipped": 4}
+            assert read["skipped_by_reason"] == {"cancelled": 4}
+            return
+        assert {k: v for k, v in read["counts"].items() if v} == {"unknown": 8, "paused": 4}
+        service.resume(session, campaign_id=campaign.id)
+        session.flush()
+        assert pipeline.run_once().sent == 4
+        assert len({r.rcpt_tos[0] for r in smtp_sink.received}) == 4
+        read = service.read_campaign(session, campaign_id=campaign.id)
+        assert read["status"] == "finished"
 
     def test_cancel_skips_what_waits_and_stops_queuing(
         self, session: Session, settings: Settings

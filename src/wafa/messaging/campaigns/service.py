@@ -460,7 +460,8 @@ def _move(session: Session, campaign_id: uuid.UUID, frm: Sequence[str], **values
 
 
 def pause(session: Session, *, campaign_id: uuid.UUID) -> Campaign:
-    """Hold what is not yet sent (queuing stops too); a message in a worker's hand finishes."""
+    """Hold what is not yet sent (queuing stops too); a message in a worker's hand finishes
+    (one a stopped worker never handed over is held when it comes back to the queue)."""
     campaign = get_campaign(session, campaign_id)
     if campaign.status == CampaignStatus.paused:
         return campaign

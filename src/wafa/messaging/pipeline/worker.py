@@ -35,6 +35,7 @@ from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
 from wafa.messaging import consent
+from wafa.messaging.campaigns.models import Campaign, CampaignStatus
 from wafa.messaging.channels import Channel as ChannelImpl
 from wafa.messaging.channels import Outcome, Outgoing, SendResult, build_channels
 from wafa.messaging.channels.base import Disabled
@@ -216,13 +217,13 @@ def _update_each(
     )
 
 
-def _requeue(session: Session, ids: Sequence[uuid.UUID], *guard: Any) -> int:
+def _requeue(session: Session, ids: Sequence[uuid.UUID], now: datetime, *guard: Any) -> int:
     """Put back in the queue the messages of ``ids`` still ``sending`` and never marked as
     handed over (and matching ``guard``); returns how many. Their take is undone: no
     claim, one attempt less; they are decided again when due (consent, caps, quiet hours
-    as they are then)."""
-    return rowcount(
-        session.execute(
+    as they are then), unless their campaign was paused or cancelled meanwhile."""
+    requeued = list(
+        session.scalars(
             update(_MESSAGES)
             .where(
                 _MESSAGES.c.id.in_(ids),
@@ -237,8 +238,39 @@ def _requeue(session: Session, ids: Sequence[uuid.UUID], *guard: Any) -> int:
                 sending_at=None,
                 attempts=_MESSAGES.c.attempts - 1,
             )
+            .returning(_MESSAGES.c.id)
         )
     )
+    _follow_campaigns(session, requeued, now)
+    return len(requeued)
+
+
+def _follow_campaigns(session: Session, ids: Sequence[uuid.UUID], now: datetime) -> None:
+    """Messages of ``ids`` back in the queue (re-queued, or to be retried) whose campaign
+    was paused or cancelled while a worker held them join the campaign's other messages:
+    paused, or skipped as ``cancelled`` (what pausing and cancelling did to those queued;
+    ``wafa.messaging.queue``)."""
+    if not ids:
+        return
+    campaigns = cast(Table, Campaign.__table__)
+    for state, values in (
+        (CampaignStatus.paused, {"status": Status.paused.value}),
+        (
+            CampaignStatus.cancelled,
+            {"status": Status.skipped.value, "status_reason": "cancelled", "settled_at": now},
+        ),
+    ):
+        session.execute(
+            update(_MESSAGES)
+            .where(
+                _MESSAGES.c.id.in_(ids),
+                _MESSAGES.c.status == Status.queued.value,
+                _MESSAGES.c.campaign_id.in_(
+                    select(campaigns.c.id).where(campaigns.c.status == state.value)
+                ),
+            )
+            .values(**values)
+        )
 
 
 def _settle_unknown(
@@ -376,7 +408,7 @@ class Pipeline:
             # since the select). The unmarked first: a mark the presumed-dead worker
             # commits meanwhile keeps its message out of this one and in the next.
             stopped = or_(_MESSAGES.c.claimed_by.is_(None), _MESSAGES.c.claimed_by.not_in(alive))
-            requeued = _requeue(session, ids, stopped) if ids else 0
+            requeued = _requeue(session, ids, now, stopped) if ids else 0
             lost = (
                 _settle_unknown(
                     session, ids, "worker_lost", now, stopped, _MESSAGES.c.handed_at.is_not(None)
@@ -755,7 +787,7 @@ class Pipeline:
             policy = self._current_policy(session)
             if unmarked:
                 mine = _MESSAGES.c.claimed_by == self.worker_id
-                report.requeued += _requeue(session, unmarked, mine)
+                report.requeued += _requeue(session, unmarked, now, mine)
                 report.unknown += _settle_unknown(session, unmarked, "mark_failed", now, mine)
             final: list[dict[str, Any]] = []
             retry: list[dict[str, Any]] = []
@@ -803,6 +835,7 @@ class Pipeline:
                 statuses=held,
                 claimed_by=self.worker_id,
             )
+            _follow_campaigns(session, [r["id"] for r in retry], now)
             write_rows(session, events)
             delivered = {
                 consent.address_hash(secret, item.medium, item.address)
