@@ -1,14 +1,11 @@
 from __future__ import annotations
 
 import math
-import threading
-from typing import Any
 
 import numpy as np
 import pytest
 
 from tests.analytics.helpers import cdnow_calibration, needs_cdnow
-from wafa.analytics import fitting, pipeline, predicting
 from wafa.analytics.fitting import (
     BGNBD,
     PARETO,
@@ -16,9 +13,6 @@ from wafa.analytics.fitting import (
     ModelFailed,
     fit_models,
 )
-from wafa.analytics.models import Compressed
-from wafa.analytics.models.forecast import Forecast
-from wafa.analytics.models.simulate import simulate_bgnbd, simulate_pareto_nbd
 from wafa.analytics.predicting import predict
 from wafa.analytics.retention import ActivityThresholds
 from wafa.analytics.simple_rules import RULE_OF_THUMB
@@ -207,63 +201,3 @@ class TestFitPool:
         assert pooled.warnings == serial.warnings
         assert pooled.spend is not None and serial.spend is not None
         assert pooled.spend.params_ == serial.spend.params_
-
-
-def _simulated(kind: str) -> RFMArrays:
-    if kind == BGNBD:
-        d = simulate_bgnbd(3000, r=0.3, alpha=4.0, a=0.8, b=2.5, random_state=2)
-    else:
-        d = simulate_pareto_nbd(3000, r=0.5, alpha=8.0, s=0.6, beta=12.0, random_state=2)
-    rng = np.random.default_rng(1)
-    spend = np.where(d.frequency > 0, 100 * rng.gamma(4.0, 10.0, d.frequency.shape[0]), 0.0)
-    return RFMArrays(np.arange(3000), d.frequency, d.recency, d.T, spend)
-
-
-class TestForecastAhead:
-    @pytest.mark.parametrize("winner", [BGNBD, PARETO])
-    def test_made_while_pareto_fits_and_the_same_as_after_the_fits(
-        self, winner: str, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        # wafa analyze's models thread forecasts with BG/NBD while Pareto/NBD still fits.
-        # Pareto/NBD is held until that forecast is made, so the order is the slow one's.
-        data = _simulated(winner)
-        settings = FitSettings(money_scale=100.0)
-        made = threading.Event()
-        made_with: list[str] = []
-        real_fit, real_forecast = fitting._fit_one, predicting.model_forecast
-
-        def fit_one(name: str, c: Compressed) -> fitting.TransactionFit:
-            if name == PARETO:
-                assert made.wait(60)
-            return real_fit(name, c)
-
-        def model_forecast(*args: Any) -> Forecast:
-            made_with.append(type(args[0]).__name__)
-            made.set()
-            return real_forecast(*args)
-
-        monkeypatch.setattr(fitting, "_fit_one", fit_one)
-        monkeypatch.setattr(pipeline, "model_forecast", model_forecast)
-        monkeypatch.setattr(predicting, "model_forecast", model_forecast)
-        fitted, early = pipeline._fit_and_predict(data, settings)
-        assert fitted.chosen == winner and early is not None
-        # Made once ahead with BG/NBD; made again after the fits only if Pareto/NBD won.
-        assert made_with == (
-            ["BetaGeoModel"] if winner == BGNBD else ["BetaGeoModel", "ParetoNBDModel"]
-        )
-        monkeypatch.undo()
-        plain = predict(
-            fit_models(data, FitSettings(money_scale=100.0, parallel=False)),
-            data,
-            thresholds=None,
-        )
-        for name in ("p_alive", "next_order_days", "clv", "clv_low", "clv_high", "churn_risk"):
-            np.testing.assert_array_equal(getattr(early, name), getattr(plain, name))
-        for name in ("expected", "low", "high", "chance"):
-            for key, values in getattr(plain, name).items():
-                np.testing.assert_array_equal(getattr(early, name)[key], values)
-        assert (early.method, early.store, early.warnings) == (
-            plain.method,
-            plain.store,
-            plain.warnings,
-        )

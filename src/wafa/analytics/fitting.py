@@ -31,8 +31,7 @@ otherwise lifetime values use each customer's average order instead.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -296,36 +295,6 @@ def _fit_spend(
         return None, str(exc)
 
 
-#: See ``ahead`` in :func:`fit_models`.
-Ahead = Callable[[str, BetaGeoModel | ParetoNBDModel, GammaGammaModel | None, Compressed], None]
-
-
-def _go_ahead(
-    futures: dict[str, Future[TransactionFit]],
-    spending: Future[tuple[GammaGammaModel | None, str | None]],
-    c: Compressed,
-    history_days: float,
-    ahead: Ahead,
-) -> None:
-    """Call ``ahead`` with the first purchase model fitted, if usable, while the other fits.
-
-    Usability is the same ladder :func:`fit_models` applies afterwards, and so is the
-    spend model's (both depend on their own fit only).
-    """
-    done, running = wait(futures.values(), return_when=FIRST_COMPLETED)
-    if not running:
-        return
-    name, fit = next((n, f.result()) for n, f in futures.items() if f in done)
-    if fit.model is None or _ladder(fit, history_days) is not None:
-        return
-    spend, _ = spending.result()
-    usable_spend = spend if spend is not None and _spend_ladder(spend) is None else None
-    try:
-        ahead(name, fit.model, usable_spend, c)
-    except Exception:  # see ``ahead`` in fit_models: made again by the caller if needed
-        return
-
-
 def spend_inputs(rfm: RFMArrays, money_scale: float = 1.0) -> tuple[FloatArray, FloatArray]:
     """Return ``(x, z-bar)`` for Gamma-Gamma: repeat customers with a positive mean spend.
 
@@ -394,7 +363,6 @@ def fit_models(
     settings: FitSettings | None = None,
     *,
     models: tuple[str, ...] = (BGNBD, PARETO),
-    ahead: Ahead | None = None,
 ) -> Fitted:
     """Fit BG/NBD, Pareto/NBD and Gamma-Gamma on the calibration summary, and choose.
 
@@ -406,13 +374,6 @@ def fit_models(
         Prediction settings.
     models : tuple of str, optional
         Purchase models to fit (``bgnbd``, ``pareto_nbd``); both by default.
-    ahead : callable, optional
-        Work to do with the purchase model fitted first while the other still fits (the
-        models fitted in parallel): called with its name, the model, the Gamma-Gamma
-        model when usable (else ``None``) and the compression, only when that model is
-        usable. It may be the chosen one or not: the caller keeps what it made for the
-        model that ``chosen`` names (``wafa analyze``'s forecast). An error in it is
-        ignored (the caller's own path raises it again if it matters).
 
     Returns
     -------
@@ -434,7 +395,6 @@ def fit_models(
     if unknown or not models:
         raise ValueError(f"unknown models {sorted(unknown)}; use {sorted(MODEL_CLASSES)}")
     x_spend, z_spend = spend_inputs(calibration, settings.money_scale)
-    history_days = float(c.T.max()) * settings.time_unit.days if c.T.size else 0.0
     spending: Future[tuple[GammaGammaModel | None, str | None]] | None = None
     if settings.parallel and len(models) > 1:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="wafa-fit") as pool:
@@ -442,8 +402,6 @@ def fit_models(
             # Gamma-Gamma needs no purchase model: it is fitted in the first thread
             # free (the first purchase model's), beside the other purchase model.
             spending = pool.submit(_fit_spend, x_spend, z_spend)
-            if ahead is not None:
-                _go_ahead(futures, spending, c, history_days, ahead)
             fits = {name: f.result() for name, f in futures.items()}
             if all(f.model is None for f in fits.values()):
                 spending.cancel()
@@ -471,6 +429,7 @@ def fit_models(
             "What to try: include more history (an earlier start or a later calibration "
             "end), use --time-unit week, or wait until more customers have come back."
         )
+    history_days = float(c.T.max()) * settings.time_unit.days if c.T.size else 0.0
     warnings: list[str] = []
     for name, fit in fits.items():
         if fit.model is None:

@@ -39,9 +39,7 @@ from wafa.analytics.holdout import (
     last_period_repeats,
     occasion_daily_repeats,
 )
-from wafa.analytics.models import BetaGeoModel, Compressed, GammaGammaModel, ParetoNBDModel
-from wafa.analytics.models.forecast import Forecast
-from wafa.analytics.predicting import Predictions, model_forecast, predict
+from wafa.analytics.predicting import Predictions, predict
 from wafa.analytics.retention import (
     ActivityThresholds,
     activity,
@@ -373,23 +371,10 @@ def _fit_and_predict(
     The rule of thumb that stands in for an unusable model needs the recency bands of
     the descriptive step, so it is left to the caller.
     """
-    # The purchase model fitted first (BG/NBD, usually) forecasts every customer while
-    # the other still fits; the forecast is used if that model is chosen, else made
-    # again with the chosen one: the same forecast either way, often ready sooner.
-    made: dict[str, Forecast] = {}
-
-    def ahead(
-        name: str,
-        model: BetaGeoModel | ParetoNBDModel,
-        spend: GammaGammaModel | None,
-        calibration: Compressed,
-    ) -> None:
-        made[name] = model_forecast(model, spend, settings, current, calibration)
-
-    fitted = fit_models(current, settings, ahead=ahead)
+    fitted = fit_models(current, settings)
     if fitted.chosen is None:
         return fitted, None
-    return fitted, predict(fitted, current, thresholds=None, made=made.get(fitted.chosen))
+    return fitted, predict(fitted, current, thresholds=None)
 
 
 def _holdout(

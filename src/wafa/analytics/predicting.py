@@ -28,9 +28,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from wafa.analytics.fitting import PARETO, FitSettings, Fitted, spend_inputs
-from wafa.analytics.models import BetaGeoModel, Compressed, GammaGammaModel, ParetoNBDModel
-from wafa.analytics.models.forecast import Forecast, Spend, ValueHorizon, forecast
+from wafa.analytics.fitting import PARETO, Fitted, spend_inputs
+from wafa.analytics.models.forecast import Spend, ValueHorizon, forecast
 from wafa.analytics.retention import ActivityThresholds
 from wafa.analytics.simple_rules import (
     RULE_OF_THUMB,
@@ -40,15 +39,7 @@ from wafa.analytics.simple_rules import (
 )
 from wafa.analytics.summary import RFMArrays
 
-__all__ = [
-    "CHURN_BANDS",
-    "HORIZONS",
-    "Predictions",
-    "churn_band",
-    "model_forecast",
-    "model_window",
-    "predict",
-]
+__all__ = ["CHURN_BANDS", "HORIZONS", "Predictions", "churn_band", "model_window", "predict"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -221,11 +212,7 @@ def _guard(name: str, values: FloatArray, fallback: float, warnings: list[str]) 
 
 
 def predict(
-    fitted: Fitted,
-    current: RFMArrays,
-    *,
-    thresholds: ActivityThresholds | None,
-    made: Forecast | None = None,
+    fitted: Fitted, current: RFMArrays, *, thresholds: ActivityThresholds | None
 ) -> Predictions:
     """Forecast every customer of ``current`` with the chosen model or the rule of thumb.
 
@@ -238,10 +225,6 @@ def predict(
     thresholds : ActivityThresholds or None
         The store's recency bands, needed only by the rule of thumb (when no model is
         usable, ``fitted.chosen`` is ``None``).
-    made : Forecast, optional
-        :func:`model_forecast` of these customers with the chosen model and
-        ``fitted``'s settings, spend model and calibration, if already made (while the
-        other model was fitting: see :func:`~wafa.analytics.fitting.fit_models`).
 
     Returns
     -------
@@ -260,7 +243,13 @@ def predict(
         if thresholds is None:
             raise ValueError("the rule of thumb needs the store's recency bands")
         return _predict_rule(fitted, current, thresholds)
-    return _predict_model(fitted, current, made)
+    return _predict_model(fitted, current)
+
+
+def _value_horizon(fitted: Fitted) -> ValueHorizon:
+    s = fitted.settings
+    unit = s.time_unit.days
+    return ValueHorizon(s.horizon_days / unit, s.discount_force * unit)
 
 
 def _average_order(current: RFMArrays) -> FloatArray:
@@ -273,35 +262,22 @@ def _average_order(current: RFMArrays) -> FloatArray:
     return np.asarray(np.where(repeat, current.monetary, store), dtype=np.float64)
 
 
-def _windows(settings: FitSettings) -> tuple[list[float], ValueHorizon]:
-    """Forecast windows in the fit's unit (:data:`HORIZONS`, then the value horizon's)."""
+def _predict_model(fitted: Fitted, current: RFMArrays) -> Predictions:
+    settings = fitted.settings
     unit = settings.time_unit.days
-    windows = [HORIZONS[k] / unit for k in HORIZONS]
-    value = ValueHorizon(settings.horizon_days / unit, settings.discount_force * unit)
+    model = fitted.model
+    warnings: list[str] = []
+    keys = list(HORIZONS)
+    windows = [HORIZONS[k] / unit for k in keys]
+    value = _value_horizon(fitted)
     if abs(settings.horizon_days - 365.0) > 1e-9:
         windows.append(value.horizon)
-    return windows, value
-
-
-def model_forecast(
-    model: BetaGeoModel | ParetoNBDModel,
-    spend_model: GammaGammaModel | None,
-    settings: FitSettings,
-    current: RFMArrays,
-    calibration: Compressed,
-) -> Forecast:
-    """Forecast every customer of ``current`` with a purchase model (and a usable spend model).
-
-    The heavy part of :func:`predict` with a model; ``calibration`` is the fit's
-    compression (reused, checked, when the customers are those the models were fitted on).
-    Made by :func:`predict`, or beforehand (see ``made`` there).
-    """
-    windows, value = _windows(settings)
     spend = None
-    if spend_model is not None:
+    if fitted.spend_usable:
+        assert fitted.spend is not None
         x_spend, z_spend = spend_inputs(current, settings.money_scale)
-        spend = Spend(spend_model, x_spend, z_spend)
-    return forecast(
+        spend = Spend(fitted.spend, x_spend, z_spend)
+    f = forecast(
         model,
         current.frequency,
         current.recency,
@@ -313,22 +289,7 @@ def model_forecast(
         random_state=settings.random_state,
         # Without a holdout the customers forecast are those the models were fitted on:
         # their distinct triples are reused (checked) rather than sorted again.
-        known=calibration,
-    )
-
-
-def _predict_model(fitted: Fitted, current: RFMArrays, made: Forecast | None) -> Predictions:
-    settings = fitted.settings
-    unit = settings.time_unit.days
-    model = fitted.model
-    warnings: list[str] = []
-    keys = list(HORIZONS)
-    windows, _ = _windows(settings)
-    spend_model = fitted.spend if fitted.spend_usable else None
-    f = (
-        made
-        if made is not None
-        else model_forecast(model, spend_model, settings, current, fitted.calibration)
+        known=fitted.calibration,
     )
     ranges = f.ranges
     assert ranges is not None
@@ -357,7 +318,7 @@ def _predict_model(fitted: Fitted, current: RFMArrays, made: Forecast | None) ->
     clv = clv_low = clv_high = None
     value_method = None
     revenue: list[float] | None = None
-    if spend_model is not None and f.value is not None and ranges.value_low is not None:
+    if spend is not None and f.value is not None and ranges.value_low is not None:
         scale = settings.money_scale
         clv = _guard("lifetime value", f.value * scale, 0.0, warnings)
         clv_low = np.minimum(ranges.value_low * scale, clv)
