@@ -16,7 +16,12 @@ from wafa.customers.models import ConsentChannel, Customer
 from wafa.customers.schemas import ConsentIn
 from wafa.messaging.channels import Health, Outcome, Outgoing, SendResult
 from wafa.messaging.models import Message
+from wafa.messaging.pipeline.worker import HANDOVER_CHUNK
 from wafa.messaging.queue import Content, queue_message
+
+#: Of twelve messages a worker hands over on one connection, those its first mark
+#: covers, and the rest (the stopped-worker tests).
+MARKED, REST = HANDOVER_CHUNK, 12 - HANDOVER_CHUNK
 
 HELLO = Content(
     subject={"en": "Hello {{ customer.first_name }}", "fa": "سلام {{ customer.first_name }}"},

@@ -11,7 +11,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import FrozenClock, make_settings
 from tests.messaging.conftest import Sink, body_of, headers_of
-from tests.messaging.helpers import HELLO, FakeEmail, Killed, die, queue, reload, subscriber
+from tests.messaging.helpers import (
+    HELLO,
+    MARKED,
+    REST,
+    FakeEmail,
+    Killed,
+    die,
+    queue,
+    reload,
+    subscriber,
+)
 from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
 from wafa.messaging.models import Message, Status, Suppression
@@ -266,8 +276,8 @@ class TestStoppedWorker:
         clock: FrozenClock,
     ) -> None:
         messages = _twelve(session)
-        # Killed while handing over its third message: the first mark (8) was written,
-        # 2 reached the "server", the other 4 were never marked.
+        # Killed while handing over its third message: the first mark (MARKED messages)
+        # was written, 2 reached the "server", the other REST were never marked.
         fake = FakeEmail(at=3, then=die)
         dead = Pipeline(mail_settings, session_factory, channels={"email": fake}, worker_id="dead")
         with pytest.raises(Killed):
@@ -276,11 +286,11 @@ class TestStoppedWorker:
         stored = [reload(session, m) for m in messages]
         assert {m.status for m in stored} == {Status.sending}
         marked = {m.id for m in stored if m.handed_at is not None}
-        assert len(marked) == HANDOVER_CHUNK and set(fake.handed) <= marked
+        assert len(marked) == MARKED and set(fake.handed) <= marked
 
         clock.advance(minutes=3)  # the dead worker's heartbeat lapses (two minutes)
         report = pipeline.run_once()
-        assert (report.lapsed, report.requeued, report.sent) == (8, 4, 4)
+        assert (report.lapsed, report.requeued, report.sent) == (MARKED, REST, REST)
         for message in messages:
             stored_message = reload(session, message)
             if message.id in marked:
@@ -296,13 +306,13 @@ class TestStoppedWorker:
                 assert stored_message.attempts == 1  # the lost take is not an attempt
                 assert _topics(session, message) == ["message.sent"]
                 assert len(smtp_sink.to(stored_message.to_address or "")) == 1
-        assert len(smtp_sink.received) == 4
+        assert len(smtp_sink.received) == REST
 
         # Nothing is sent again on later passes.
         clock.advance(minutes=3)
         again = pipeline.run_once()
         assert (again.sent, again.lapsed, again.requeued) == (0, 0, 0)
-        assert len(smtp_sink.received) == 4
+        assert len(smtp_sink.received) == REST
 
     def test_a_connection_whose_mark_does_not_take_hands_nothing_over_and_records_nothing(
         self,
@@ -317,17 +327,17 @@ class TestStoppedWorker:
 
         def presumed_dead() -> None:
             # The slow worker is silent past the lapse: the next worker settles its
-            # messages, the marked ones as unknown, the 4 unmarked back to the queue.
+            # messages, the marked ones as unknown, the REST unmarked back to the queue.
             clock.advance(minutes=3)
-            assert pipeline.settle_lapsed() == (HANDOVER_CHUNK, 12 - HANDOVER_CHUNK)
+            assert pipeline.settle_lapsed() == (MARKED, REST)
 
         fake = FakeEmail(at=1, then=presumed_dead)
         slow = Pipeline(mail_settings, session_factory, channels={"email": fake}, worker_id="slow")
         report = slow.run_once()
         # It handed over what it had marked (and records it: sent, not unknown), and not
-        # the 4 whose mark no longer took.
-        assert len(fake.handed) == HANDOVER_CHUNK
-        assert (report.sent, report.unknown, report.retried, report.requeued) == (8, 0, 0, 0)
+        # the REST whose mark no longer took.
+        assert len(fake.handed) == MARKED
+        assert (report.sent, report.unknown, report.retried, report.requeued) == (MARKED, 0, 0, 0)
         handed = set(fake.handed)
         for message in messages:
             stored = reload(session, message)
@@ -339,10 +349,10 @@ class TestStoppedWorker:
                 assert (stored.handed_at, stored.attempts) == (None, 0)
                 assert _topics(session, message) == []
 
-        # The next worker sends the 4, once each; none of the 8 again.
+        # The next worker sends the REST, once each; none of the MARKED again.
         after = pipeline.run_once()
-        assert after.sent == 4
-        assert len(smtp_sink.received) == 4
+        assert after.sent == REST
+        assert len(smtp_sink.received) == REST
         received = {r.rcpt_tos[0] for r in smtp_sink.received}
         for message in messages:
             stored = reload(session, message)

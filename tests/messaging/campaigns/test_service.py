@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import FrozenClock
 from tests.messaging.campaigns.conftest import audience, draft, queue_all, segment_of
 from tests.messaging.conftest import Sink, body_of
-from tests.messaging.helpers import FakeEmail, Killed, die
+from tests.messaging.helpers import MARKED, REST, FakeEmail, Killed, die
 from wafa.core.settings import Settings
 from wafa.loyalty.models import Coupon
 from wafa.messaging.campaigns import service
@@ -284,8 +284,8 @@ class TestPauseResumeCancel:
         service.start_sending(session, settings=mail_settings, campaign_id=campaign.id)
         queue_all(session, mail_settings, campaign.id)
         session.flush()
-        # A worker takes all 12, marks 8 as handed over and is killed at its first
-        # hand-over; the owner then pauses or cancels the campaign.
+        # A worker takes all 12, marks the first MARKED as handed over and is killed at
+        # its first hand-over; the owner then pauses or cancels the campaign.
         fake = FakeEmail(at=1, then=die)
         dead = Pipeline(mail_settings, session_factory, channels={"email": fake}, worker_id="dead")
         with pytest.raises(Killed):
@@ -293,19 +293,22 @@ class TestPauseResumeCancel:
         getattr(service, action)(session, campaign_id=campaign.id)
         clock.advance(minutes=3)
         report = pipeline.run_once()
-        # The 4 never handed over follow the campaign instead of going out.
-        assert (report.lapsed, report.requeued, report.sent) == (8, 4, 0)
+        # The REST never handed over follow the campaign instead of going out.
+        assert (report.lapsed, report.requeued, report.sent) == (MARKED, REST, 0)
         assert smtp_sink.received == []
         read = service.read_campaign(session, campaign_id=campaign.id)
         if action == "cancel":
-            assert {k: v for k, v in read["counts"].items() if v} == {"unknown": 8, "skipped": 4}
-            assert read["skipped_by_reason"] == {"cancelled": 4}
+            assert {k: v for k, v in read["counts"].items() if v} == {
+                "unknown": MARKED,
+                "skipped": REST,
+            }
+            assert read["skipped_by_reason"] == {"cancelled": REST}
             return
-        assert {k: v for k, v in read["counts"].items() if v} == {"unknown": 8, "paused": 4}
+        assert {k: v for k, v in read["counts"].items() if v} == {"unknown": MARKED, "paused": REST}
         service.resume(session, campaign_id=campaign.id)
         session.flush()
-        assert pipeline.run_once().sent == 4
-        assert len({r.rcpt_tos[0] for r in smtp_sink.received}) == 4
+        assert pipeline.run_once().sent == REST
+        assert len({r.rcpt_tos[0] for r in smtp_sink.received}) == REST
         read = service.read_campaign(session, campaign_id=campaign.id)
         assert read["status"] == "finished"
 

@@ -12,7 +12,7 @@ A worker repeats, a group of ``group`` messages at a time:
    ``sending``, marked with the worker's id (``sending_at``, from which frequency caps
    count). Commit.
 2. **Send**, spread over the channel's connections (a thread each). Each connection
-   first marks its next few messages (``HANDOVER_CHUNK``, 8) as handed over
+   first marks its next few messages (``HANDOVER_CHUNK``, 10) as handed over
    (``handed_at``, one guarded ``UPDATE``, committed: a write-ahead mark) and then hands
    over one after another only those the mark took: the mark takes only where the
    message is still ``sending``, this worker's and unmarked.
