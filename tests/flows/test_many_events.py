@@ -19,7 +19,7 @@ from tests.conftest import FrozenClock
 from tests.factories import create_customer
 from tests.flows.helpers import flow, no_limits, template
 from tests.messaging.helpers import subscriber
-from wafa.core.events import emit
+from wafa.core.events import BATCH_MEMO, emit
 from wafa.core.outbox import OutboxEvent
 from wafa.core.settings import Settings
 from wafa.customers import service as customers
@@ -159,13 +159,13 @@ def test_a_run_of_expiry_events_together_as_one_at_a_time(
 
     # As the worker's batched draining runs them: presets ensured once a batch.
     with session_factory() as one:
-        one.info[handlers.BATCH_MEMO] = {}
+        one.info[BATCH_MEMO] = {}
         for event in stored:
             consumer.handle(one, event)
         alone = _outcome(one)
         one.rollback()
     with session_factory() as many:
-        many.info[handlers.BATCH_MEMO] = {}
+        many.info[BATCH_MEMO] = {}
         statements = _count(many)
         consumer.handle_many(many, stored)
         used = statements["n"]

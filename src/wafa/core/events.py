@@ -76,6 +76,12 @@ class Event(BaseModel):
 
 E = TypeVar("E", bound=Event)
 
+#: Where a consumer's handlers may memoize facts that cannot change inside one transaction
+#: (``session.info[BATCH_MEMO]``, a dict): the worker leaves it while it handles a batch of
+#: events in one transaction (``wafa.worker.batch``), and a bulk job that holds such facts
+#: still may do the same; without it, handlers read per call.
+BATCH_MEMO = "wafa.batch"
+
 _EVENTS = cast(Table, OutboxEvent.__table__)
 _INSERT = insert(_EVENTS)
 

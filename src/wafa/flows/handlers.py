@@ -20,7 +20,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from wafa.core.db import insert_ignoring_conflicts, insert_new
-from wafa.core.events import Consumer, Envelope, Event, Handles
+from wafa.core.events import BATCH_MEMO, Consumer, Envelope, Event, Handles
 from wafa.core.ids import new_id
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
@@ -57,9 +57,6 @@ CONSUMER = "flows"
 #: Topics whose news must reach the customer or leave a recorded reason: the loyalty
 #: engine announces expiring points once, and only a flow tells the member.
 NEVER_SILENT = frozenset({"points.expiring"})
-#: Where the worker's batched draining lets handlers memoize facts for one batch's
-#: transaction (``wafa.worker.batch.BATCH_MEMO``; the domains do not import the worker).
-BATCH_MEMO = "wafa.batch"
 #: An order placed longer ago than this is history: it starts no flow.
 STALE_AFTER = timedelta(hours=48)
 _SKIPS = cast(Table, Skip.__table__)

@@ -44,7 +44,7 @@ from wafa.auth import service as auth
 from wafa.auth.models import Role
 from wafa.core.db import dialect_name, insert_new
 from wafa.core.errors import Conflict, Invalid, NotFound
-from wafa.core.events import Envelope, Event
+from wafa.core.events import BATCH_MEMO, Envelope, Event
 from wafa.core.i18n import N_, translate
 from wafa.core.ids import new_id
 from wafa.core.links import public_link
@@ -226,8 +226,6 @@ def _ordering(event: Event, envelope: Envelope) -> uuid.UUID | None:
     return customer if isinstance(customer, uuid.UUID) else envelope.subject_id
 
 
-# The worker's per-batch memo (see wafa.worker.batch); domains do not import the worker.
-_BATCH = "wafa.batch"
 _MEMO_KEY = "integrations.endpoints"
 
 
@@ -235,7 +233,7 @@ def _enabled_endpoints(session: Session) -> list[Any]:
     """``(id, topics, created_at)`` of the enabled endpoints: read once per worker batch
     (one transaction: a campaign's thousands of message events fan out in a few), else
     per call."""
-    memo = session.info.get(_BATCH)
+    memo = session.info.get(BATCH_MEMO)
     if isinstance(memo, dict) and _MEMO_KEY in memo:
         found: list[Any] = memo[_MEMO_KEY]
         return found

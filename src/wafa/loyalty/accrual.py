@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from wafa.core.calendars import local_date
 from wafa.core.db import insert_new
-from wafa.core.events import emit
+from wafa.core.events import BATCH_MEMO, emit
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
 from wafa.customers.models import Customer
@@ -163,19 +163,16 @@ def _claim(
     )
 
 
-BATCH = "wafa.batch"
-
-
 def _context(
     session: Session, settings: Settings, now: datetime
 ) -> tuple[program.Versions, list[Any]]:
     """The program's versions and the active stamp cards.
 
     Read per call; but when the worker handles a batch of events in one transaction
-    it leaves a dict under ``session.info["wafa.batch"]``, and then they are read
+    it leaves a dict under ``session.info[BATCH_MEMO]``, and then they are read
     once for the whole batch (nothing can change them inside that transaction).
     """
-    memo = session.info.get(BATCH)
+    memo = session.info.get(BATCH_MEMO)
     if memo is not None and "loyalty" in memo:
         found: tuple[program.Versions, list[Any]] = memo["loyalty"]
         return found

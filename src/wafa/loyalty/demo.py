@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wafa.core.calendars import local_date
+from wafa.core.events import BATCH_MEMO
 from wafa.core.money import minor_digits
 from wafa.core.settings import Settings
 from wafa.core.time import utcnow
@@ -218,12 +219,12 @@ def populate(session: Session, *, settings: Settings, seed: int) -> None:
     ).scalars()
     # The program and the card are saved above and do not change while the history is
     # accrued: the orders share one read of them, as the worker's batches do.
-    session.info[accrual.BATCH] = {}
+    session.info[BATCH_MEMO] = {}
     try:
         for order_id in list(pending):
             accrual.accrue_order(session, settings=settings, order_id=order_id, imported=True)
     finally:
-        session.info.pop(accrual.BATCH, None)
+        session.info.pop(BATCH_MEMO, None)
     now = utcnow()
     while jobs.release_batch(session, settings=settings, now=now):
         pass

@@ -6,7 +6,7 @@ worker's hot path. Here a batch of a consumer's pending events is claimed with o
 ``INSERT … ON CONFLICT DO NOTHING RETURNING`` of their receipts, handled in order, and
 committed once: the receipts and every handler's writes commit or roll back together,
 so an event is handled exactly once as before. Handlers may memoize facts that cannot
-change inside the transaction in ``session.info["wafa.batch"]``.
+change inside the transaction in ``session.info[BATCH_MEMO]`` (``wafa.core.events``).
 
 When a handler fails (or an event's payload does not parse as its type), the batch
 rolls back and its events are handled again one per transaction, so one bad event
@@ -40,7 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wafa.core.db import insert_ignoring_conflicts
-from wafa.core.events import Consumer
+from wafa.core.events import BATCH_MEMO, Consumer
 from wafa.core.ids import id_floor
 from wafa.core.outbox import (
     OutboxEvent,
@@ -53,7 +53,6 @@ from wafa.core.time import utcnow
 
 log = logging.getLogger("wafa.worker")
 
-BATCH_MEMO = "wafa.batch"
 #: How far behind the newest ids a consumer's low-water mark stays (see the module).
 MARK_LAG_SECONDS = 600.0
 _RECEIPTS = cast(Table, OutboxReceipt.__table__)

@@ -14,15 +14,13 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from wafa.core.events import Consumer, Envelope, Event, Handles
+from wafa.core.events import BATCH_MEMO, Consumer, Envelope, Event, Handles
 from wafa.core.settings import Settings
 from wafa.customers.events import CustomerErased, CustomerMerged
 from wafa.messaging.segments.stats import refresh_customers
 from wafa.orders.events import OrderCancelled, OrderPlaced, OrderRefunded, OrderStatusChanged
 
 CONSUMER = "messaging-segments"
-# The worker's per-batch memo (see wafa.worker.batch); domains do not import the worker.
-_BATCH = "wafa.batch"
 _MEMO_KEY = "segments.refreshed"
 
 
@@ -37,7 +35,7 @@ def customers_named(event: Event) -> list[uuid.UUID]:
 def refresh_named(session: Session, event: Event, *, settings: Settings) -> None:
     """Recompute the figures of the customers ``event`` names (once per worker batch)."""
     ids = customers_named(event)
-    memo = session.info.get(_BATCH)
+    memo = session.info.get(BATCH_MEMO)
     if isinstance(memo, dict):
         done: set[uuid.UUID] = memo.setdefault(_MEMO_KEY, set())
         ids = [i for i in ids if i not in done]
