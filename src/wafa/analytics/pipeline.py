@@ -188,6 +188,7 @@ def run(
     calendar: CalendarKind,
     timer: Timer,
     forecast_required: bool,
+    on_fitted: Callable[[], None] | None = None,
 ) -> Result:
     """Run the pipeline on a source.
 
@@ -206,6 +207,12 @@ def run(
     forecast_required : bool
         Raise :class:`ModelFailed` when no forecast can be made (``wafa analyze``);
         otherwise say so in the warnings and carry on with the other figures (a refresh).
+    on_fitted : callable, optional
+        Called once when the models that make the forecasts are fitted, or have failed,
+        before the forecasts are made, from the thread that fitted them. Without a
+        holdout that is a thread beside the descriptive figures: ``wafa analyze`` starts
+        its recommendations then, so that they share the processor with the forecasts
+        rather than slow the fit, which every later step waits for.
 
     Returns
     -------
@@ -226,7 +233,8 @@ def run(
     early_fit: Future[tuple[Fitted, Predictions | None]] | None = None
     if not c.has_holdout:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wafa-models")
-        early_fit = pool.submit(_fit_and_predict, summary.current(unit), settings)
+        early_fit = pool.submit(_fit_and_predict, summary.current(unit), settings, on_fitted)
+        on_fitted = None
     try:
         return _after_summary(
             source,
@@ -237,6 +245,7 @@ def run(
             timer,
             early_fit,
             forecast_required=forecast_required,
+            on_fitted=on_fitted,
         )
     finally:
         if pool is not None:
@@ -253,8 +262,12 @@ def _after_summary(
     early_fit: Future[tuple[Fitted, Predictions | None]] | None,
     *,
     forecast_required: bool,
+    on_fitted: Callable[[], None] | None,
 ) -> Result:
-    """Run the steps after the summary (``early_fit``: the models started then)."""
+    """Run the steps after the summary (``early_fit``: the models started then).
+
+    ``on_fitted`` as in :func:`run`, when ``early_fit`` does not call it.
+    """
     timer.step("Describing retention")
     occasions = source.occasions(summary, as_of_day=c.as_of_day)
     # The source's last query: a file source starts learning the products here, beside
@@ -287,29 +300,35 @@ def _after_summary(
     early: Predictions | None = None
     holdout: dict[str, Any] | None = None
     holdout_rows = None
-    if c.has_holdout:
-        try:
-            holdout, holdout_rows, cal_fit = _holdout(
-                summary, occasions, calibration, settings, c, timer
-            )
-            fitted = None if c.refit else cal_fit
-        except ModelFailed as exc:
-            if forecast_required or not c.refit:
-                raise
-            warnings.append(f"The holdout check was skipped: {exc.detail}")
-    if fitted is None:
-        try:
-            if early_fit is not None:
-                fitted, early = early_fit.result()
-            else:
-                fitted = fit_models(summary.current(unit), settings)
-        except ModelFailed as exc:
-            if forecast_required:
-                raise
-            warnings.append(
-                "No predictions yet: " + exc.detail + " Segments and the other figures are ready."
-            )
-        timer.lap("fit")
+    try:
+        if c.has_holdout:
+            try:
+                holdout, holdout_rows, cal_fit = _holdout(
+                    summary, occasions, calibration, settings, c, timer
+                )
+                fitted = None if c.refit else cal_fit
+            except ModelFailed as exc:
+                if forecast_required or not c.refit:
+                    raise
+                warnings.append(f"The holdout check was skipped: {exc.detail}")
+        if fitted is None:
+            try:
+                if early_fit is not None:
+                    fitted, early = early_fit.result()
+                else:
+                    fitted = fit_models(summary.current(unit), settings)
+            except ModelFailed as exc:
+                if forecast_required:
+                    raise
+                warnings.append(
+                    "No predictions yet: "
+                    + exc.detail
+                    + " Segments and the other figures are ready."
+                )
+            timer.lap("fit")
+    finally:
+        if on_fitted is not None:
+            on_fitted()
 
     predictions: Predictions | None = None
     timer.step("Predicting for every customer")
@@ -364,14 +383,18 @@ def _rfm_figures(
 
 
 def _fit_and_predict(
-    current: RFMArrays, settings: FitSettings
+    current: RFMArrays, settings: FitSettings, on_fitted: Callable[[], None] | None = None
 ) -> tuple[Fitted, Predictions | None]:
     """Fit the models and forecast with the chosen one (``None``: no model is usable).
 
     The rule of thumb that stands in for an unusable model needs the recency bands of
-    the descriptive step, so it is left to the caller.
+    the descriptive step, so it is left to the caller. ``on_fitted`` as in :func:`run`.
     """
-    fitted = fit_models(current, settings)
+    try:
+        fitted = fit_models(current, settings)
+    finally:
+        if on_fitted is not None:
+            on_fitted()
     if fitted.chosen is None:
         return fitted, None
     return fitted, predict(fitted, current, thresholds=None)
