@@ -82,7 +82,8 @@ class TestRecommendations:
 def _record(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record when the models are fitted and when the recommendations start (the real ones)."""
     seen: list[str] = []
-    fit, learn = pipeline.fit_models, analyze._recommendations
+    fit = pipeline.fit_models  # type: ignore[attr-defined]
+    learn = analyze._recommendations
 
     def fitting(*args: Any, **kwargs: Any) -> Any:
         try:
