@@ -17,6 +17,7 @@ from wafa.analytics.recommend import (
     HitRate,
     ItemSimilarity,
     _hits,
+    evaluate_and_fit,
     evaluate_hit_rate,
     list_length,
     owned_matrix,
@@ -182,6 +183,44 @@ class TestRecommendations:
         # The pair is learned from the first 200 customers: the partner comes first.
         assert quality.hit_rate == pytest.approx(1.0)
         assert quality.baseline_hit_rate < 0.35
+
+    @pytest.mark.parametrize("neither", [0, 300])
+    def test_evaluating_and_fitting_at_once_gives_the_two_steps_results(self, neither: int) -> None:
+        """Rows in the history, in the last occasion, in both and (``neither``) in none."""
+        rng = np.random.default_rng(5)
+        n = 6_000
+        customers = rng.integers(0, 700, n)
+        items = rng.integers(0, 40, n)
+        in_train = rng.random(n) < 0.7
+        in_last = ~in_train | (rng.random(n) < 0.1)
+        in_last[:neither] = in_train[:neither] = False
+        repeatable = rng.random(40) < 0.5
+        quality, model = evaluate_and_fit(
+            customers,
+            items,
+            in_train,
+            in_last,
+            n_customers=700,
+            n_items=40,
+            repeatable=repeatable,
+            n_neighbours=7,
+        )
+        assert quality == evaluate_hit_rate(
+            customers,
+            items,
+            in_train,
+            in_last,
+            n_customers=700,
+            n_items=40,
+            repeatable=repeatable,
+            n_neighbours=7,
+        )
+        alone = ItemSimilarity(7).fit(owned_matrix(customers, items, 700, 40))
+        assert quality.customers > 100
+        assert np.array_equal(model.popularity_, alone.popularity_)
+        for fitted in ("neighbours_", "co_counts_"):
+            mine, theirs = getattr(model, fitted), getattr(alone, fitted)
+            assert (mine != theirs).nnz == 0 and mine.nnz == theirs.nnz
 
 
 @needs_cdnow

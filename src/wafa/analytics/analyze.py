@@ -211,40 +211,46 @@ def _recommendations(
     matrices built from them count a product once per customer however often it was
     bought, so the lines need no grouping first. ``hashed`` as in :func:`_customer_keys`.
     """
-    from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
+    from wafa.analytics.recommend import evaluate_and_fit
 
     key = _customer_keys(con, hashed=hashed)
-    lines = f"""
+    # The order lines, split out of the orders' product lists once for both queries
+    # below (splitting them in each cost 0.2 CPU s more on 5.7 million lines).
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE wafa_lines AS
         SELECT {key} AS key, day, unnest(skus) AS sku
         FROM wafa_orders WHERE purchase AND day <= $as_of
-    """
-    skus = [
-        str(r[0])
-        for r in con.execute(
-            f"SELECT DISTINCT sku FROM ({lines}) ORDER BY 1", {"as_of": as_of_day}
-        ).fetchall()
-    ]
-    if len(skus) < 2:
-        return None
-    con.register(
-        "wafa_sku_codes", {"sku": np.asarray(skus, dtype=object), "code": np.arange(len(skus))}
-    )
-    result = con.execute(
-        f"""
-        SELECT c.code AS customer, s.code AS item,
-               o.day < c.last_day OR c.purchases = 1 AS in_train,
-               o.day = c.last_day AND c.purchases > 1 AS in_last
-        FROM ({lines}) o
-        JOIN wafa_customer_keys c USING (key)
-        JOIN wafa_sku_codes s USING (sku)
         """,
         {"as_of": as_of_day},
-    ).fetchnumpy()
-    con.unregister("wafa_sku_codes")
+    )
+    try:
+        skus = [
+            str(r[0])
+            for r in con.execute("SELECT DISTINCT sku FROM wafa_lines ORDER BY 1").fetchall()
+        ]
+        if len(skus) < 2:
+            return None
+        con.register(
+            "wafa_sku_codes", {"sku": np.asarray(skus, dtype=object), "code": np.arange(len(skus))}
+        )
+        result = con.execute(
+            """
+            SELECT c.code AS customer, s.code AS item,
+                   o.day < c.last_day OR c.purchases = 1 AS in_train,
+                   o.day = c.last_day AND c.purchases > 1 AS in_last
+            FROM wafa_lines o
+            JOIN wafa_customer_keys c USING (key)
+            JOIN wafa_sku_codes s USING (sku)
+            """
+        ).fetchnumpy()
+        con.unregister("wafa_sku_codes")
+    finally:
+        con.execute("DROP TABLE IF EXISTS wafa_lines")
     customers = np.asarray(result["customer"], dtype=np.int64)
     items = np.asarray(result["item"], dtype=np.int64)
     n_items = len(skus)
-    quality = evaluate_hit_rate(
+    quality, model = evaluate_and_fit(
         customers,
         items,
         np.asarray(result["in_train"], dtype=bool),
@@ -252,7 +258,6 @@ def _recommendations(
         n_customers=n_customers,
         n_items=n_items,
     )
-    model = ItemSimilarity().fit(owned_matrix(customers, items, n_customers, n_items))
     top = np.argsort(-model.popularity_, kind="stable")[:ALSO_BOUGHT_LISTED]
     also = [
         {

@@ -2,7 +2,7 @@
 
 The refresh reads every (customer, product) pair once (:func:`product_pairs`), derives each
 customer's favourite product and category (:func:`favourites`), evaluates the
-recommender (:func:`wafa.analytics.recommend.evaluate_hit_rate`) and stores each
+recommender (:func:`wafa.analytics.recommend.evaluate_and_fit`) and stores each
 product's nearest neighbours (:func:`store_neighbours`); :func:`recommendations_for` and
 :func:`also_bought` read them (the read side re-exports both from
 :mod:`wafa.analytics.service`).
@@ -22,7 +22,7 @@ from scipy import sparse
 from sqlalchemy import BigInteger, Float, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from wafa.analytics.recommend import ItemSimilarity, evaluate_hit_rate, owned_matrix
+from wafa.analytics.recommend import evaluate_and_fit
 from wafa.analytics.schemas import AlsoBought, ProductRecommendation
 from wafa.analytics.sqlfetch import UUID, KeyIndex, fetch_arrays, uuid_keys
 from wafa.analytics.summary import CustomerSummary, day_to_date, purchases_filter
@@ -198,7 +198,7 @@ def store_neighbours(
     n_items = int(pairs.ids.shape[0])
     if pairs.customers.size == 0 or n_items < 2:
         return None
-    quality = evaluate_hit_rate(
+    quality, model = evaluate_and_fit(
         pairs.customers,
         pairs.items,
         pairs.in_train,
@@ -207,9 +207,6 @@ def store_neighbours(
         n_items=n_items,
         repeatable=pairs.repeatable,
         n_neighbours=NEIGHBOURS,
-    )
-    model = ItemSimilarity(NEIGHBOURS).fit(
-        owned_matrix(pairs.customers, pairs.items, n_customers, n_items)
     )
     product_ids = uuid_keys(pairs.ids)
     rows: list[dict[str, Any]] = []
