@@ -177,6 +177,9 @@ class Result:
     segments: npt.NDArray[np.str_]
     #: The RFM figures that need no prediction: ``thresholds`` and ``grid``.
     rfm_figures: dict[str, Any]
+    #: The headline, the customers per activity state and the at-risk value floor (of
+    #: :func:`figures`; they need no prediction either).
+    described: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -289,6 +292,7 @@ def _after_summary(
     codes = rfm.segment_codes(r, f, m)
     segments = rfm.segment_names(codes)
     rfm_figures = _rfm_figures(summary, (r, f, m))
+    described = _described(summary, states, thresholds)
     timer.lap("describe")
 
     timer.step("Fitting the models")
@@ -360,6 +364,7 @@ def _after_summary(
         codes=codes,
         segments=segments,
         rfm_figures=rfm_figures,
+        described=described,
         warnings=warnings,
     )
 
@@ -379,6 +384,22 @@ def _rfm_figures(
             "spend": rfm.thresholds(s.spend, scores=m),
         },
         "grid": rfm.grid(r, (f + m + 1) // 2, s.spend),
+    }
+
+
+def _described(
+    summary: CustomerSummary, states: npt.NDArray[np.str_], thresholds: ActivityThresholds
+) -> dict[str, Any]:
+    """Return the figures of :func:`figures` that need only the description.
+
+    Made before the pipeline waits for the models (which may still be fitting in their
+    thread), not after the forecasts, when everything else waits for them.
+    """
+    top = headline(summary)
+    return {
+        "headline": top,
+        "activity": activity_counts(states, thresholds),
+        "at_risk_value_floor": at_risk.value_floor(summary.spend, top["average_order_value"]),
     }
 
 
@@ -508,7 +529,8 @@ def figures(result: Result, *, max_cohorts: int | None = None) -> dict[str, Any]
         floor, dates and warnings.
     """
     s, p, c = result.summary, result.predictions, result.cutoffs
-    top = headline(s)
+    described = result.described or _described(s, result.states, result.thresholds)
+    top = described["headline"]
     return {
         "first_order_date": day_to_date(c.first_day).isoformat(),
         "calibration_end": day_to_date(c.calibration_day).isoformat(),
@@ -519,7 +541,7 @@ def figures(result: Result, *, max_cohorts: int | None = None) -> dict[str, Any]
         "annual_discount_rate": result.settings.annual_discount_rate,
         "warnings": result.warnings,
         "headline": top,
-        "activity": activity_counts(result.states, result.thresholds),
+        "activity": described["activity"],
         "inter_purchase_days": result.gaps,
         "cohorts": result.cohorts.to_dict(max_cohorts=max_cohorts),
         "on_time_delivery": result.delivery,
@@ -540,5 +562,5 @@ def figures(result: Result, *, max_cohorts: int | None = None) -> dict[str, Any]
             "(a longer history, --holdout-days N or a --calibration-end before the last "
             "order gives one)",
         },
-        "at_risk_value_floor": at_risk.value_floor(s.spend, top["average_order_value"]),
+        "at_risk_value_floor": described["at_risk_value_floor"],
     }
