@@ -303,6 +303,39 @@ class TestAnalyzeReport:
         assert 'id="chart-cohorts"' in html and 'id="chart-tracking"' in html
 
 
+class TestAnalyzeReportDays:
+    @pytest.mark.parametrize(
+        ("language", "calendar", "first", "last"),
+        [
+            ("fa", "jalali", "۱۱ دی ۱۴۰۲", "۲۲ آذر ۱۴۰۳"),
+            ("ar", "gregorian", "١ يناير ٢٠٢٤", "١٢ ديسمبر ٢٠٢٤"),
+            ("en", "gregorian", "Jan 1, 2024", "Dec 12, 2024"),
+        ],
+    )
+    def test_days_are_written_in_the_calendar_and_digits_of_the_report(
+        self, analyze: Analyze, tmp_path: Path, language: str, calendar: str, first: str, last: str
+    ) -> None:
+        rows = [
+            (f"c{c}", f"o{c}-{k}", f"2024-{1 + (c + 5 * k) % 12:02d}-{1 + c % 15:02d}", "10.00")
+            for c in range(30)
+            for k in range(1 + c % 3)
+        ]
+        path = write_csv(
+            tmp_path / "days.csv", ["customer_id", "order_id", "placed_at", "total"], rows
+        )
+        out = tmp_path / "report.html"
+        result = analyze(
+            str(path), "--language", language, "--calendar", calendar, "--out", str(out)
+        )
+        assert result.exit_code == 0, result.output
+        html = out.read_text(encoding="utf-8")
+        head = html[html.index("<main") :]
+        assert first in head and last in head
+        # No day is left in ISO form where the reader sees it (the JSON island keeps them).
+        shown = head[: head.index("<script")] if "<script" in head else head
+        assert "2024-01-01" not in shown and "2024-12-12" not in shown
+
+
 class TestAnalyzeProducts:
     def test_a_file_with_products_gets_recommendations(
         self, analyze: Analyze, tmp_path: Path

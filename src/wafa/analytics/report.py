@@ -11,11 +11,13 @@ left to right, as charts in those languages usually do.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -24,18 +26,14 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from wafa.analytics.rfm import SEGMENT_COLOURS, SEGMENTS
+from wafa.core.formats import NUMBERING, DateContext, format_day, native_digits
 from wafa.core.i18n import every_catalogue
+from wafa.core.settings import CalendarKind
 
 __all__ = ["render_report", "translator"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 RTL = frozenset({"ar", "fa"})
-
-NUMBERING = {"en": "latn", "ar": "arab", "fa": "arabext"}
-DIGITS = {
-    "arab": str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"),
-    "arabext": str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"),
-}
 
 Translate = Callable[..., str]
 
@@ -64,18 +62,32 @@ def translator(language: str) -> Translate:
 
 
 class _Format:
-    """Locale-aware number, percent and money formatting for the templates."""
+    """Locale-aware number, percent, money and day formatting for the templates."""
 
-    def __init__(self, language: str, currency: str, minor_digits: int) -> None:
+    def __init__(
+        self,
+        language: str,
+        currency: str,
+        minor_digits: int,
+        *,
+        timezone: str = "UTC",
+        calendar: str = CalendarKind.gregorian.value,
+    ) -> None:
         self.language = language
         self.currency = currency
         self.scale = Decimal(10) ** minor_digits
         self.numbering = NUMBERING.get(language, "latn")
-        self.digits = DIGITS.get(self.numbering)
+        self.dates = DateContext(language, ZoneInfo(timezone), CalendarKind(calendar))
 
     def _native(self, text: str) -> str:
         # Babel writes the locale's separators but ASCII digits; write the locale's digits.
-        return text.translate(self.digits) if self.digits else text
+        return native_digits(text, self.language)
+
+    def day(self, iso: str | None) -> str:
+        """Write an ISO day of the figures as the dashboard writes days (calendar, digits)."""
+        if not iso:
+            return "—"
+        return format_day(dt.date.fromisoformat(iso), self.dates)
 
     def number(self, value: float | int | None, decimals: int = 0) -> str:
         if value is None:
@@ -294,7 +306,13 @@ def render_report(figures: dict[str, Any], *, language: str = "en") -> str:
         The HTML document (Plotly's JavaScript inlined; no external resource).
     """
     t = translator(language)
-    fmt = _Format(language, figures["currency"], int(figures["minor_digits"]))
+    fmt = _Format(
+        language,
+        figures["currency"],
+        int(figures["minor_digits"]),
+        timezone=figures.get("timezone") or "UTC",
+        calendar=figures.get("calendar") or CalendarKind.gregorian.value,
+    )
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(["html"]),

@@ -32,33 +32,36 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
-from zoneinfo import ZoneInfo
 
 import jdatetime
 import phonenumbers
 from babel import support
 from babel.dates import (
-    format_date,
     format_skeleton,
     format_time,
     format_timedelta,
     get_datetime_format,
 )
-from babel.dates import get_month_names as _babel_month_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from wafa.core.calendars import local_date
+from wafa.core.formats import JALALI_MONTHS_EN as JALALI_MONTHS_EN
+from wafa.core.formats import JALALI_MONTHS_FA as JALALI_MONTHS_FA
+from wafa.core.formats import NUMBERING as NUMBERING
+from wafa.core.formats import DateContext as DateContext
+from wafa.core.formats import format_day as format_day
+from wafa.core.formats import month_names as month_names
+from wafa.core.formats import native_digits as native_digits
 from wafa.core.i18n import N_ as N_  # re-exported: the marker every template module uses
 from wafa.core.money import minor_digits
-from wafa.core.settings import CalendarKind, Locale
+from wafa.core.settings import CalendarKind
 from wafa.core.time import ensure_utc, utcnow
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
@@ -68,17 +71,8 @@ LANGUAGES: dict[str, str] = {"en": "English", "ar": "العربية", "fa": "ف�
 RTL_LANGUAGES = frozenset({"ar", "fa"})
 DEFAULT_LANGUAGE = "en"
 
-# Babel numbering system per UI language (separators), and the digits written.
-NUMBERING: dict[str, str] = {"en": "latn", "ar": "arab", "fa": "arabext"}
-_DIGIT_TABLES: dict[str, dict[int, int]] = {
-    "arab": str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"),
-    "arabext": str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"),
-}
 
 _LATIN_SYMBOL = re.compile(r"[A-Za-z][A-Za-z.$€£¥]*")
-
-JALALI_MONTHS_FA = tuple(jdatetime.date.j_months_fa)
-JALALI_MONTHS_EN = tuple(jdatetime.date.j_months_en)
 
 
 # --------------------------------------------------------------------------- catalogues
@@ -173,12 +167,6 @@ def native_numeral(text: str, language: str) -> str:
     return native_digits(text, language) if _NUMERAL.fullmatch(text) else text
 
 
-def native_digits(text: str, language: str) -> str:
-    """Write the ASCII digits of ``text`` in the digits of ``language``."""
-    table = _DIGIT_TABLES.get(NUMBERING.get(language, "latn"))
-    return text.translate(table) if table else text
-
-
 def format_number(
     value: int | float | Decimal, language: str, *, decimals: int | None = None
 ) -> str:
@@ -221,59 +209,6 @@ def format_amount(amount: int, currency: str, language: str) -> str:
 
 
 # --------------------------------------------------------------------------- dates
-
-
-@dataclass(frozen=True)
-class DateContext:
-    """What date display depends on: UI language, business zone and business calendar."""
-
-    language: str
-    zone: ZoneInfo
-    calendar: CalendarKind
-
-    @property
-    def display_calendar(self) -> CalendarKind:
-        """Jalali when the business calendar is Jalali or the UI is Persian."""
-        if self.calendar is CalendarKind.jalali or self.language == Locale.fa:
-            return CalendarKind.jalali
-        return CalendarKind.gregorian
-
-
-def month_names(kind: CalendarKind | str, language: str) -> list[str]:
-    """The twelve month names of calendar ``kind`` in ``language`` (index 0 = month 1)."""
-    if str(kind) == CalendarKind.jalali:
-        return list(JALALI_MONTHS_EN if language == "en" else JALALI_MONTHS_FA)
-    names = _babel_month_names("wide", context="stand-alone", locale=language)
-    return [str(names[m]) for m in range(1, 13)]
-
-
-def _as_day(value: date | datetime, zone: ZoneInfo) -> date:
-    if isinstance(value, datetime):
-        return local_date(value, zone)
-    return value
-
-
-def format_day(value: date | datetime | None, ctx: DateContext, *, style: str = "medium") -> str:
-    """A calendar day in the display calendar.
-
-    ``style``: ``long`` (``1 فروردین 1405``, ``March 21, 2026``), ``medium`` (abbreviated
-    Gregorian month) or ``short`` (``1405/01/01``, ``3/21/26``).
-    """
-    if value is None:
-        return "—"
-    day = _as_day(value, ctx.zone)
-    lang = ctx.language
-    if ctx.display_calendar is CalendarKind.jalali:
-        j = jdatetime.date.fromgregorian(date=day)
-        if style == "short":
-            text = f"{j.year:04d}/{j.month:02d}/{j.day:02d}"
-        else:
-            text = f"{j.day} {month_names(CalendarKind.jalali, lang)[j.month - 1]} {j.year}"
-        return native_digits(text, lang)
-    if style == "long":
-        return native_digits(str(format_date(day, "long", locale=lang)), lang)
-    skeleton = "yMd" if style == "short" else "yMMMd"
-    return native_digits(str(format_skeleton(skeleton, day, locale=lang)), lang)
 
 
 def format_clock(value: datetime | None, ctx: DateContext) -> str:
