@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pytest
@@ -195,26 +196,10 @@ class TestRecommendations:
         in_last = ~in_train | (rng.random(n) < 0.1)
         in_last[:neither] = in_train[:neither] = False
         repeatable = rng.random(40) < 0.5
-        quality, model = evaluate_and_fit(
-            customers,
-            items,
-            in_train,
-            in_last,
-            n_customers=700,
-            n_items=40,
-            repeatable=repeatable,
-            n_neighbours=7,
-        )
-        assert quality == evaluate_hit_rate(
-            customers,
-            items,
-            in_train,
-            in_last,
-            n_customers=700,
-            n_items=40,
-            repeatable=repeatable,
-            n_neighbours=7,
-        )
+        rows = (customers, items, in_train, in_last)
+        options: dict[str, Any] = {"n_customers": 700, "n_items": 40, "n_neighbours": 7}
+        quality, model = evaluate_and_fit(*rows, repeatable=repeatable, **options)
+        assert quality == evaluate_hit_rate(*rows, repeatable=repeatable, **options)
         alone = ItemSimilarity(7).fit(owned_matrix(customers, items, 700, 40))
         assert quality.customers > 100
         assert np.array_equal(model.popularity_, alone.popularity_)

@@ -508,8 +508,7 @@ def evaluate_hit_rate(
     HitRate
         Both hit rates.
     """
-    train = owned_matrix(customers[in_train], items[in_train], n_customers, n_items)
-    target = owned_matrix(customers[in_last], items[in_last], n_customers, n_items)
+    train, target = _split(customers, items, in_train, in_last, n_customers, n_items)
     return _hit_rate(
         train,
         target,
@@ -546,8 +545,7 @@ def evaluate_and_fit(
     tuple
         The hit rates and the model fitted on every row.
     """
-    train = owned_matrix(customers[in_train], items[in_train], n_customers, n_items)
-    target = owned_matrix(customers[in_last], items[in_last], n_customers, n_items)
+    train, target = _split(customers, items, in_train, in_last, n_customers, n_items)
     quality = _hit_rate(train, target, repeatable=repeatable, n_neighbours=n_neighbours)
     owned = train + target
     rest = ~(in_train | in_last)
@@ -557,6 +555,21 @@ def evaluate_and_fit(
     owned.sum_duplicates()
     owned.data[:] = 1.0
     return quality, ItemSimilarity(n_neighbours).fit(owned)
+
+
+def _split(
+    customers: IntArray,
+    items: IntArray,
+    in_train: BoolArray,
+    in_last: BoolArray,
+    n_customers: int,
+    n_items: int,
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """Return the owned matrices of the rows ``in_train`` and of the rows ``in_last``."""
+    return (
+        owned_matrix(customers[in_train], items[in_train], n_customers, n_items),
+        owned_matrix(customers[in_last], items[in_last], n_customers, n_items),
+    )
 
 
 def _hit_rate(
