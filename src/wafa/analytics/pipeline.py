@@ -273,8 +273,8 @@ def _after_summary(
     """
     timer.step("Describing retention")
     occasions = source.occasions(summary, as_of_day=c.as_of_day)
-    # The source's last query: a file source starts learning the products here, beside
-    # the arithmetic that follows.
+    # The source's last query: from here a file source may learn the products in the
+    # background (at once, or once ``on_fitted`` is called).
     delivery = source.delivery()
     gaps = gap_distribution(*occasion_gap_counts(occasions))
     thresholds = ActivityThresholds.from_gaps(gaps)
