@@ -179,7 +179,7 @@ class Result:
     rfm_figures: dict[str, Any]
     #: The headline, the customers per activity state and the at-risk value floor (of
     #: :func:`figures`; they need no prediction either).
-    described: dict[str, Any] = field(default_factory=dict)
+    described: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
 
 
@@ -529,7 +529,7 @@ def figures(result: Result, *, max_cohorts: int | None = None) -> dict[str, Any]
         floor, dates and warnings.
     """
     s, p, c = result.summary, result.predictions, result.cutoffs
-    described = result.described or _described(s, result.states, result.thresholds)
+    described = result.described
     top = described["headline"]
     return {
         "first_order_date": day_to_date(c.first_day).isoformat(),
