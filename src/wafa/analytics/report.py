@@ -26,14 +26,19 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from wafa.analytics.rfm import SEGMENT_COLOURS, SEGMENTS
-from wafa.core.formats import NUMBERING, DateContext, format_day, native_digits
+from wafa.core.formats import (
+    NUMBERING,
+    RTL_LANGUAGES,
+    DateContext,
+    format_day,
+    native_digits,
+)
 from wafa.core.i18n import every_catalogue
 from wafa.core.settings import CalendarKind
 
 __all__ = ["render_report", "translator"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
-RTL = frozenset({"ar", "fa"})
 
 Translate = Callable[..., str]
 
@@ -325,7 +330,7 @@ def render_report(figures: dict[str, Any], *, language: str = "en") -> str:
         _=t,
         fmt=fmt,
         language=language,
-        direction="rtl" if language in RTL else "ltr",
+        direction="rtl" if language in RTL_LANGUAGES else "ltr",
         charts=_charts(figures, t, fmt),
         plotly_js=plotly.offline.get_plotlyjs(),
         segment_colours=SEGMENT_COLOURS,

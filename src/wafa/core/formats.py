@@ -23,11 +23,15 @@ __all__ = [
     "JALALI_MONTHS_EN",
     "JALALI_MONTHS_FA",
     "NUMBERING",
+    "RTL_LANGUAGES",
     "DateContext",
     "format_day",
     "month_names",
     "native_digits",
 ]
+
+#: Languages written right to left (pages, reports and messages turn with them).
+RTL_LANGUAGES = frozenset({"ar", "fa"})
 
 # Babel numbering system per UI language (separators), and the digits written.
 NUMBERING: dict[str, str] = {"en": "latn", "ar": "arab", "fa": "arabext"}

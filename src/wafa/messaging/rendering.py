@@ -33,6 +33,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from wafa.core.errors import Invalid
+from wafa.core.formats import RTL_LANGUAGES
 from wafa.messaging import texts
 from wafa.messaging.sms import count_segments
 
@@ -246,7 +247,7 @@ def _layout(
     unsubscribe_url: str | None,
     footer_lines: list[str],
 ) -> str:
-    rtl = locale in texts.RTL
+    rtl = locale in RTL_LANGUAGES
     return _layout_env.get_template("email.html").render(
         lang=locale,
         dir="rtl" if rtl else "ltr",

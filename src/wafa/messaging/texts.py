@@ -11,7 +11,6 @@ from __future__ import annotations
 from wafa.core.i18n import N_, translate
 
 LOCALES = ("en", "ar", "fa")
-RTL = frozenset({"ar", "fa"})
 
 
 def gettext(locale: str, message: str, **params: object) -> str:

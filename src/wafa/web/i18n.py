@@ -55,6 +55,7 @@ from wafa.core.calendars import local_date
 from wafa.core.formats import JALALI_MONTHS_EN as JALALI_MONTHS_EN
 from wafa.core.formats import JALALI_MONTHS_FA as JALALI_MONTHS_FA
 from wafa.core.formats import NUMBERING as NUMBERING
+from wafa.core.formats import RTL_LANGUAGES as RTL_LANGUAGES
 from wafa.core.formats import DateContext as DateContext
 from wafa.core.formats import format_day as format_day
 from wafa.core.formats import month_names as month_names
@@ -68,7 +69,6 @@ LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 
 # Language menu: code -> name written in that language.
 LANGUAGES: dict[str, str] = {"en": "English", "ar": "العربية", "fa": "فارسی"}
-RTL_LANGUAGES = frozenset({"ar", "fa"})
 DEFAULT_LANGUAGE = "en"
 
 
